@@ -1,0 +1,120 @@
+"""What every vendor implements, the registry of vendor names, and the shared JSON->model step.
+
+A vendor object is configuration plus four operations, called by the receiver in this order:
+``detect`` (cheap, on headers or a byte scan; class-level so that unconfigured vendors are
+recognised too) -> ``verify`` (authentication over the raw bytes) -> ``parse`` (decode and validate
+the same bytes straight into a model, validators built once) -> routing by ``event.event_type``.
+
+The registry maps vendor names to their ``_auth`` modules, which import no models: detection and
+configuration stay cheap, and a vendor's models load on its first ``parse``.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._headers import Headers
+from .errors import ConfigurationError, PayloadError
+from .models import WebhookEvent
+
+__all__ = ["VENDOR_NAMES", "Vendor", "validate_json", "vendor_class"]
+
+#: Vendor name -> "module:Class" of its configuration/verification class.
+_VENDOR_PATHS: dict[str, str] = {
+    "idenfy": "kyc_webhooks.idenfy._auth:Idenfy",
+    "complycube": "kyc_webhooks.complycube._auth:ComplyCube",
+    "yoti": "kyc_webhooks.yoti._auth:Yoti",
+    "identomat": "kyc_webhooks.identomat._auth:Identomat",
+}
+VENDOR_NAMES: tuple[str, ...] = tuple(_VENDOR_PATHS)
+
+
+class Vendor(abc.ABC):
+    """Base class of ``kw.Idenfy``, ``kw.ComplyCube``, ``kw.Yoti`` and ``kw.Identomat``."""
+
+    #: The vendor's name as used in ``receiver.on(name, ...)`` and ``handle(..., vendor=name)``.
+    name: ClassVar[str]
+    #: Lower-case names of headers that carry credentials (never stored or logged).
+    auth_headers: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    @abc.abstractmethod
+    def detect(cls, headers: Headers, body: bytes) -> bool:
+        """Whether the request carries this vendor's distinctive marks (no authentication)."""
+
+    @abc.abstractmethod
+    def verify(self, body: bytes, headers: Headers) -> None:
+        """Authenticate the raw body; raise ``AuthenticationError`` (fail closed) or return."""
+
+    @abc.abstractmethod
+    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+        """Decode and validate an authenticated body into a bound event; raise ``PayloadError``."""
+
+    @classmethod
+    def normalize_pattern(cls, pattern: str) -> str:
+        """Map a user's routing pattern onto the event-type spelling ``parse`` produces."""
+        return pattern
+
+    @classmethod
+    def event_types(cls) -> tuple[str, ...]:
+        """Every event type this vendor documents (loads the vendor's models)."""
+        return ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<credentials redacted>)"
+
+
+def vendor_class(name: str) -> type[Vendor]:
+    """The vendor class registered as ``name``; :class:`ConfigurationError` for an unknown name."""
+    try:
+        path = _VENDOR_PATHS[name]
+    except (KeyError, TypeError):
+        raise ConfigurationError(
+            f"unknown vendor {name!r}; expected one of {', '.join(VENDOR_NAMES)} or '*'"
+        ) from None
+    module_name, _, attr = path.partition(":")
+    cls: type[Vendor] = getattr(importlib.import_module(module_name), attr)
+    return cls
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A safe one-line summary: locations and error kinds, never input values."""
+    parts: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False)[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{loc}: {err['type']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def validate_json(model: Any, body: bytes, *, what: str) -> Any:
+    """Validate ``body`` straight from bytes with ``model`` (a model class or cached
+    ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only."""
+    # ``from None`` on purpose: pydantic's ValidationError text quotes input values (personal data),
+    # and a chained cause would put them into every logged traceback.
+    try:
+        if isinstance(model, type):
+            return model.model_validate_json(body)
+        return model.validate_json(body)
+    except ValidationError as exc:
+        kinds = {e["type"] for e in exc.errors(include_url=False, include_input=False)}
+        if "json_invalid" in kinds:
+            raise PayloadError(f"{what} body is not valid UTF-8 JSON") from None
+        if kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
+            not e["loc"] for e in exc.errors(include_url=False, include_input=False)
+        ):
+            raise PayloadError(f"{what} body must be a JSON object") from None
+        raise PayloadError(
+            f"{what} body failed validation ({describe_validation_error(exc)})"
+        ) from None
+    except (ValueError, TypeError, KeyError, UnicodeError) as exc:
+        raise PayloadError(f"{what} body could not be decoded ({type(exc).__name__})") from None

@@ -1,0 +1,60 @@
+"""ComplyCube: configuration and authentication (facts: ../shared/vendors/complycube.md §2).
+
+No models are imported here; they load on the first :meth:`ComplyCube.parse`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .._crypto import SecretInput, secrets_tuple, verify_hmac_sha256_hex
+from .._headers import Headers
+from .._vendor import Vendor
+from ..models import WebhookEvent
+
+__all__ = ["SIGNATURE_HEADER", "ComplyCube"]
+
+# Sheet §2: lower-case hex HMAC-SHA256 of the raw body keyed with the webhook's `secret`. Sources
+# spell the name `ComplyCube-Signature` and `Complycube-Signature`; lookup is case-insensitive.
+SIGNATURE_HEADER = "ComplyCube-Signature"
+
+
+class ComplyCube(Vendor):
+    """ComplyCube deliveries, authenticated with ``ComplyCube-Signature``.
+
+    ``secret``: the webhook secret (returned once, when the webhook is created); pass a sequence to
+    accept several during rotation.
+    """
+
+    name: ClassVar[str] = "complycube"
+    auth_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER.lower()})
+
+    def __init__(self, secret: SecretInput) -> None:
+        self._keys = secrets_tuple(secret, name="secret")
+
+    @classmethod
+    def detect(cls, headers: Headers, body: bytes) -> bool:
+        return SIGNATURE_HEADER in headers
+
+    def verify(self, body: bytes, headers: Headers) -> None:
+        verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
+
+    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+        from .models import parse_event
+
+        return parse_event(body)
+
+    @classmethod
+    def normalize_pattern(cls, pattern: str) -> str:
+        from .models import normalize_pattern
+
+        return normalize_pattern(pattern)
+
+    @classmethod
+    def event_types(cls) -> tuple[str, ...]:
+        from .models import EVENT_TYPES
+
+        return tuple(EVENT_TYPES)
+
+    def __repr__(self) -> str:
+        return f"ComplyCube(secret=<redacted>, keys={len(self._keys)})"

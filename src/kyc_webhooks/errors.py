@@ -1,0 +1,113 @@
+"""The whole error tree of kyc-webhooks, in one module.
+
+Two branches hang off :class:`WebhookError`:
+
+* mistakes of the *integrator* -- :class:`ConfigurationError` (raised when objects are built or
+  handlers registered) and :class:`UsageError` (the API was called the wrong way, e.g. a ``str``
+  body). They are programming errors and are always raised.
+* faults of the *delivery* -- :class:`DeliveryError` and its subclasses. Each carries the HTTP status
+  the endpoint should answer. ``Receiver.handle()`` turns them into an ``Outcome``; ``Receiver.parse()``
+  raises them.
+
+Messages name the header or field involved, never a secret, signature, digest or payload value, so
+that they are safe to log and to return to the sender.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmbiguousVendorError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DeliveryError",
+    "HandlerError",
+    "PayloadError",
+    "PayloadTooLargeError",
+    "UndetectableVendorError",
+    "UsageError",
+    "VendorNotConfiguredError",
+    "WebhookError",
+]
+
+
+class WebhookError(Exception):
+    """Root of every exception kyc-webhooks raises on purpose.
+
+    ``status_code`` is the HTTP status an endpoint should answer when this error ends a request.
+    """
+
+    status_code: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(WebhookError, ValueError):
+    """The receiver, a vendor or a handler registration is misconfigured (empty secret, unknown
+    vendor name, registration after the first dispatch ...). Raised at construction time."""
+
+
+class UsageError(WebhookError, TypeError):
+    """The public API was called the wrong way (a ``str``/``dict`` body instead of the raw bytes,
+    an ``async def`` handler under the synchronous ``handle()`` ...)."""
+
+
+class DeliveryError(WebhookError):
+    """A delivery was refused. Subclasses set the HTTP ``status_code`` to answer with.
+
+    ``vendor`` names the vendor the request was attributed to, when that was known.
+    """
+
+    status_code = 400
+    vendor: str | None = None
+
+
+class AuthenticationError(DeliveryError):
+    """The delivery could not be authenticated: missing, malformed or wrong signature/token/key."""
+
+    status_code = 401
+
+
+class VendorNotConfiguredError(AuthenticationError):
+    """The request looks like it comes from a vendor this receiver has no credentials for.
+
+    It is refused like any unauthenticated request (401): we never trust what we cannot verify.
+    """
+
+
+class PayloadError(DeliveryError):
+    """The authenticated body is malformed: not UTF-8 JSON, not an object, or a field the vendor
+    guarantees is missing or has the wrong type."""
+
+    status_code = 400
+
+
+class UndetectableVendorError(PayloadError):
+    """No configured vendor recognises the request (no distinctive header or body shape)."""
+
+
+class AmbiguousVendorError(PayloadError):
+    """The request carries the marks of more than one vendor; the receiver never guesses."""
+
+
+class PayloadTooLargeError(DeliveryError):
+    """The body is larger than the receiver's ``max_body_size``; it was not read further."""
+
+    status_code = 413
+
+
+class HandlerError(WebhookError):
+    """A registered handler raised. The original exception is ``__cause__`` (and ``.original``).
+
+    The endpoint answers 500 so that the vendor redelivers the event.
+    """
+
+    status_code = 500
+
+    def __init__(self, message: str, original: BaseException) -> None:
+        super().__init__(message)
+        self.original = original

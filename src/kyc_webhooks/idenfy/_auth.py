@@ -1,0 +1,56 @@
+"""iDenfy: configuration and authentication (facts: ../shared/vendors/idenfy.md §2).
+
+No models are imported here; they load on the first :meth:`Idenfy.parse`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from .._crypto import SecretInput, secrets_tuple, verify_hmac_sha256_hex
+from .._headers import Headers
+from .._vendor import Vendor
+from ..models import WebhookEvent
+
+__all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy"]
+
+# Sheet §2.1: hex HMAC-SHA256 of the raw body, keyed with the notification's signing key (older
+# docs: the account API secret -- either works here, both are "a key").
+SIGNATURE_HEADER = "Idenfy-Signature"
+# Sheet §2.3: the event name, required by the spec on every webhook; absent on legacy deliveries.
+EVENT_TYPE_HEADER = "Idenfy-Event-Type"
+
+
+class Idenfy(Vendor):
+    """iDenfy deliveries, authenticated with ``Idenfy-Signature``.
+
+    ``signing_key``: the notification's signing key (or the API secret for old integrations);
+    pass a sequence to accept several during rotation.
+    """
+
+    name: ClassVar[str] = "idenfy"
+    auth_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER.lower()})
+
+    def __init__(self, signing_key: SecretInput) -> None:
+        self._keys = secrets_tuple(signing_key, name="signing_key")
+
+    @classmethod
+    def detect(cls, headers: Headers, body: bytes) -> bool:
+        return EVENT_TYPE_HEADER in headers or SIGNATURE_HEADER in headers
+
+    def verify(self, body: bytes, headers: Headers) -> None:
+        verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
+
+    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+        from .models import parse_event
+
+        return parse_event(body, headers.get(EVENT_TYPE_HEADER))
+
+    @classmethod
+    def event_types(cls) -> tuple[str, ...]:
+        from .models import EVENT_MODELS
+
+        return tuple(EVENT_MODELS)
+
+    def __repr__(self) -> str:
+        return f"Idenfy(signing_key=<redacted>, keys={len(self._keys)})"

@@ -1,0 +1,63 @@
+"""Identomat callbacks: configuration and authentication (facts: ../shared/vendors/identomat.md §2).
+
+Identomat signs nothing: every callback body carries ``callbackApiKey``, the "Callback API key" of
+the company settings. The key is compared in constant time and never shown in reprs or errors.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pydantic_core
+
+from .._crypto import SecretInput, secrets_tuple, verify_shared_key
+from .._headers import Headers
+from .._vendor import Vendor
+from ..errors import AuthenticationError
+from ..models import WebhookEvent
+
+__all__ = ["API_KEY_FIELD", "Identomat"]
+
+# Sheet §2: the key travels in the JSON body under this name.
+API_KEY_FIELD = "callbackApiKey"
+
+
+class Identomat(Vendor):
+    """Identomat callbacks, authenticated by the ``callbackApiKey`` body field.
+
+    ``api_key``: the Callback API key; a sequence accepts several (rotation).
+    """
+
+    name: ClassVar[str] = "identomat"
+
+    def __init__(self, api_key: SecretInput) -> None:
+        self._keys = secrets_tuple(api_key, name="api_key")
+
+    @classmethod
+    def detect(cls, headers: Headers, body: bytes) -> bool:
+        return b'"callbackApiKey"' in body
+
+    def verify(self, body: bytes, headers: Headers) -> None:
+        # The key is inside the body, so authentication needs a JSON read first; an unreadable body
+        # cannot be authenticated and is refused as such (401), before any validation.
+        try:
+            data = pydantic_core.from_json(body)
+        except ValueError:
+            raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
+        if not isinstance(data, dict):
+            raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
+        verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
+
+    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+        from .models import parse_event
+
+        return parse_event(body)
+
+    @classmethod
+    def event_types(cls) -> tuple[str, ...]:
+        from .models import EVENT_TYPES
+
+        return tuple(EVENT_TYPES)
+
+    def __repr__(self) -> str:
+        return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"

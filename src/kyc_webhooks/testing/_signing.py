@@ -1,0 +1,84 @@
+"""Build the exact ``(body, headers)`` each vendor would send -- for tests, the CLI and the demo.
+
+Independent of the verification code paths on purpose (it uses :mod:`hmac`/:mod:`base64` directly),
+so that a bug in verification cannot hide behind the same bug in signing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from ..errors import ConfigurationError, UsageError
+
+__all__ = ["dumps", "sign"]
+
+
+def dumps(payload: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON (non-ASCII kept as UTF-8, as vendors send it)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _body(payload: Mapping[str, Any] | bytes) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, Mapping):
+        return dumps(payload)
+    raise UsageError("payload must be a dict or the raw body bytes")
+
+
+def _hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def sign(
+    vendor: str,
+    payload: Mapping[str, Any] | bytes,
+    secret: str,
+    *,
+    event_type: str | None = None,
+    auth_type: Literal["basic", "bearer"] = "basic",
+) -> tuple[bytes, dict[str, str]]:
+    """Return ``(body, headers)`` exactly as ``vendor`` would deliver ``payload``.
+
+    * ``idenfy``: ``Idenfy-Signature`` (hex HMAC-SHA256) and ``Idenfy-Event-Type`` (``event_type``,
+      required).
+    * ``complycube``: ``ComplyCube-Signature`` (hex HMAC-SHA256).
+    * ``yoti``: ``Authorization: Basic base64(secret)`` or ``Bearer secret`` (``auth_type``).
+    * ``identomat``: ``callbackApiKey`` set inside the JSON body (a bytes payload is re-encoded).
+    """
+    if not secret:
+        raise ConfigurationError("secret must not be empty")
+    headers: dict[str, str] = {"Content-Type": "application/json"}
+    if vendor == "idenfy":
+        if not event_type:
+            raise UsageError("iDenfy deliveries need event_type (the Idenfy-Event-Type header)")
+        body = _body(payload)
+        headers["Content-Type"] = "application/json; charset=utf-8"
+        headers["Idenfy-Event-Type"] = event_type
+        headers["Idenfy-Signature"] = _hex(secret, body)
+    elif vendor == "complycube":
+        body = _body(payload)
+        headers["ComplyCube-Signature"] = _hex(secret, body)
+    elif vendor == "yoti":
+        body = _body(payload)
+        if auth_type == "basic":
+            token = base64.b64encode(secret.encode("utf-8")).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        elif auth_type == "bearer":
+            headers["Authorization"] = f"Bearer {secret}"
+        else:
+            raise UsageError("auth_type must be 'basic' or 'bearer'")
+    elif vendor == "identomat":
+        data = json.loads(payload) if isinstance(payload, bytes) else dict(payload)
+        if not isinstance(data, dict):
+            raise UsageError("an Identomat payload must be a JSON object")
+        data["callbackApiKey"] = secret
+        body = dumps(data)
+    else:
+        raise ConfigurationError(f"unknown vendor {vendor!r}")
+    return body, headers

@@ -1,0 +1,23 @@
+"""Yoti webhooks: ``Yoti`` (configuration + authentication) and the event models.
+Facts: ../shared/vendors/yoti.md. Models load on first access."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._auth import Yoti
+
+if TYPE_CHECKING:
+    from .models import *  # noqa: F403
+
+__all__ = ["Yoti"]
+
+
+def __getattr__(name: str) -> Any:
+    models = importlib.import_module(".models", __name__)
+    if name in models.__all__:
+        value = getattr(models, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
