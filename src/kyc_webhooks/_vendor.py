@@ -21,7 +21,7 @@ from ._headers import Headers
 from .errors import ConfigurationError, PayloadError
 from .models import WebhookEvent
 
-__all__ = ["VENDOR_NAMES", "Vendor", "validate_json", "vendor_class"]
+__all__ = ["VENDOR_NAMES", "Vendor", "detect_vendors", "validate_json", "vendor_class"]
 
 #: Vendor name -> "module:Class" of its configuration/verification class.
 _VENDOR_PATHS: dict[str, str] = {
@@ -40,6 +40,9 @@ class Vendor(abc.ABC):
     name: ClassVar[str]
     #: Lower-case names of headers that carry credentials (never stored or logged).
     auth_headers: ClassVar[frozenset[str]] = frozenset()
+    #: How ``detect`` recognises the vendor: by a vendor-specific ``"header"`` (strong) or by the
+    #: ``"body"`` shape (weak: a header-identified vendor's body may contain the same words).
+    detection: ClassVar[str] = "header"
 
     @classmethod
     @abc.abstractmethod
@@ -79,6 +82,18 @@ def vendor_class(name: str) -> type[Vendor]:
     module_name, _, attr = path.partition(":")
     cls: type[Vendor] = getattr(importlib.import_module(module_name), attr)
     return cls
+
+
+def detect_vendors(headers: Headers, body: bytes) -> list[str]:
+    """Names of the vendors whose marks the request carries. Vendor-specific headers outrank body
+    shapes: an iDenfy body that happens to contain ``"topic"`` is still iDenfy's."""
+    by_header: list[str] = []
+    by_body: list[str] = []
+    for name in VENDOR_NAMES:
+        cls = vendor_class(name)
+        if cls.detect(headers, body):
+            (by_header if cls.detection == "header" else by_body).append(name)
+    return by_header or by_body
 
 
 M = TypeVar("M", bound=BaseModel)

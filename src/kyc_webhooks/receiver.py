@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ._headers import HeaderInput, Headers
-from ._vendor import VENDOR_NAMES, Vendor, vendor_class
+from ._vendor import Vendor, detect_vendors, vendor_class
 from .errors import (
     AmbiguousVendorError,
     ConfigurationError,
@@ -152,7 +152,7 @@ class Receiver:
             if configured is None:
                 raise VendorNotConfiguredError(f"vendor {pinned!r} is not configured")
             return configured
-        detected = [name for name in VENDOR_NAMES if vendor_class(name).detect(headers, body)]
+        detected = detect_vendors(headers, body)
         if not detected:
             raise UndetectableVendorError(
                 "could not tell which vendor sent this request (no vendor signature header or "

@@ -29,6 +29,7 @@ class Identomat(Vendor):
     """
 
     name: ClassVar[str] = "identomat"
+    detection: ClassVar[str] = "body"
 
     def __init__(self, api_key: SecretInput) -> None:
         self._keys = secrets_tuple(api_key, name="api_key")

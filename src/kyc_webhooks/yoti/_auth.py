@@ -30,6 +30,7 @@ class Yoti(Vendor):
     """
 
     name: ClassVar[str] = "yoti"
+    detection: ClassVar[str] = "body"
     auth_headers: ClassVar[frozenset[str]] = frozenset({AUTHORIZATION_HEADER.lower()})
 
     def __init__(

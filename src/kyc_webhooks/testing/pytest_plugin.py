@@ -1,0 +1,74 @@
+"""pytest plugin for kyc-webhooks, registered through the ``pytest11`` entry point: installing the
+package makes these fixtures available to every test, with nothing to import or configure.
+
+* ``kyc_webhooks`` -- a :class:`~kyc_webhooks.testing.WebhookTester`: a receiver for all four
+  vendors with throwaway secrets; ``kyc_webhooks.deliver(vendor, event_type, **overrides)`` signs
+  a realistic sample and returns the :class:`~kyc_webhooks.Outcome`.
+* ``kyc_webhooks_secrets`` -- ``{vendor: secret}`` used to build the receiver and to sign.
+* ``kyc_webhooks_router`` -- the :class:`~kyc_webhooks.Router` the receiver dispatches to
+  (a fresh one per test).
+* ``kyc_webhooks_receiver`` -- the :class:`~kyc_webhooks.Receiver` under test.
+
+Override ``kyc_webhooks_router`` (or ``kyc_webhooks_receiver`` together with
+``kyc_webhooks_secrets``) in your ``conftest.py`` to test your application's own handlers::
+
+    @pytest.fixture
+    def kyc_webhooks_router():
+        return myapp.webhooks.router
+
+    def test_denied_blocks_the_account(kyc_webhooks):
+        outcome = kyc_webhooks.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED", status__overall="DENIED")
+        assert outcome.handled == 1
+
+The module imports nothing from kyc_webhooks at import time, so loading the plugin costs nothing
+and coverage of the package is measured from the first test on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from kyc_webhooks import Receiver, Router
+    from kyc_webhooks.testing import WebhookTester
+
+
+@pytest.fixture
+def kyc_webhooks_secrets() -> dict[str, str]:
+    """Fresh throwaway secrets for every vendor (override to use your test configuration's)."""
+    from kyc_webhooks.testing import generate_secrets
+
+    return generate_secrets()
+
+
+@pytest.fixture
+def kyc_webhooks_router() -> Router:
+    """The router the receiver dispatches to: a fresh, empty one (override with your app's)."""
+    from kyc_webhooks import Router
+
+    return Router()
+
+
+@pytest.fixture
+def kyc_webhooks_receiver(
+    kyc_webhooks_secrets: dict[str, str], kyc_webhooks_router: Router
+) -> Receiver:
+    """A receiver for every vendor in ``kyc_webhooks_secrets``, dispatching to
+    ``kyc_webhooks_router`` (Yoti with ``Authorization: Basic``)."""
+    from kyc_webhooks import Receiver
+    from kyc_webhooks.testing import make_vendors
+
+    return Receiver(*make_vendors(kyc_webhooks_secrets), router=kyc_webhooks_router)
+
+
+@pytest.fixture
+def kyc_webhooks(
+    kyc_webhooks_receiver: Receiver, kyc_webhooks_secrets: dict[str, str]
+) -> WebhookTester:
+    """Deliver signed samples to ``kyc_webhooks_receiver``: ``kyc_webhooks.deliver(vendor,
+    event_type, **overrides) -> Outcome``; register handlers with ``kyc_webhooks.on(...)``."""
+    from kyc_webhooks.testing import WebhookTester
+
+    return WebhookTester(kyc_webhooks_receiver, secrets=kyc_webhooks_secrets)
