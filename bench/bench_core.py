@@ -103,11 +103,17 @@ def main() -> None:
     rows = [
         ("body size", f"{len(body)} bytes", ""),
         ("floor (hmac hex + compare + json.loads)", f"{floor_s * 1e6:.1f} us", ""),
-        ("receiver.handle() + 1 no-op handler", f"{handle_s * 1e6:.1f} us",
-         f"{handle_s / floor_s:.2f}x floor (target <= 1.30x)"),
+        (
+            "receiver.handle() + 1 no-op handler",
+            f"{handle_s * 1e6:.1f} us",
+            f"{handle_s / floor_s:.2f}x floor (target <= 1.30x)",
+        ),
         ("cold import pydantic", f"{pyd * 1e3:.1f} ms", ""),
-        ("cold import kyc_webhooks", f"{kyc * 1e3:.1f} ms",
-         f"+{(kyc - pyd) * 1e3:.1f} ms over pydantic (target <= 60 ms)"),
+        (
+            "cold import kyc_webhooks",
+            f"{kyc * 1e3:.1f} ms",
+            f"+{(kyc - pyd) * 1e3:.1f} ms over pydantic (target <= 60 ms)",
+        ),
         ("first iDenfy handle() after import", f"{first * 1e3:.1f} ms", "(target <= 30 ms)"),
     ]
     width = max(len(r[0]) for r in rows)

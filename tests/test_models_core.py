@@ -6,7 +6,7 @@ import copy
 import json
 import pickle
 from datetime import datetime, timezone
-from typing import Annotated, Union
+from typing import Annotated
 
 import pytest
 from pydantic import Field, ValidationError
@@ -21,16 +21,16 @@ class Colour(WireEnum):
 
 
 class Inner(KycModel):
-    colour: Annotated[Union[Colour, str, None], OPEN] = None
-    secret_name: Annotated[Union[str, None], PERSONAL] = Field(default=None, alias="secretName")
+    colour: Annotated[Colour | str | None, OPEN] = None
+    secret_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="secretName")
 
 
 class Sample(WebhookEvent):
     ref: str
-    colours: list[Annotated[Union[Colour, str], OPEN]] = []
+    colours: list[Annotated[Colour | str, OPEN]] = Field(default_factory=list)
     inner: Inner | None = None
     at: Timestamp | None = None
-    full_name: Annotated[Union[str, None], PERSONAL] = Field(default=None, alias="fullName")
+    full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
 
 
 def parse(body: bytes) -> Sample:

@@ -108,7 +108,9 @@ def test_no_matching_handler_is_still_200() -> None:
     assert outcome.handled == 0
 
 
-def test_handler_exception_is_500_with_cause_and_safe_body(caplog: pytest.LogCaptureFixture) -> None:
+def test_handler_exception_is_500_with_cause_and_safe_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     receiver = make()
 
     @receiver.on("idenfy")
@@ -199,7 +201,7 @@ def test_payload_values_never_reach_error_messages() -> None:
 
 def test_max_body_size_is_configurable_and_checked_before_authentication() -> None:
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), max_body_size=10)
-    body, headers = delivery()
+    body, _ = delivery()
     outcome = receiver.handle(body, {})  # no headers at all: size wins over detection
     assert outcome.status_code == 413
     for bad in (0, -1, 1.5, True):
@@ -224,8 +226,8 @@ def test_non_bytes_body_is_a_usage_error_with_hint(body: object) -> None:
 
 def test_bytearray_and_memoryview_bodies_are_accepted() -> None:
     body, headers = delivery()
-    assert make().handle(bytearray(body), headers).status_code == 200
-    assert make().handle(memoryview(body), headers).status_code == 200
+    assert make().handle(bytearray(body), headers).status_code == 200  # type: ignore[arg-type]
+    assert make().handle(memoryview(body), headers).status_code == 200  # type: ignore[arg-type]
 
 
 def test_headers_as_list_of_pairs_and_any_case() -> None:
@@ -377,3 +379,22 @@ def test_vendor_repr_hides_secrets() -> None:
     text = repr(kw.Receiver(kw.Idenfy(signing_key=["s3cret-a", "s3cret-b"])).vendors)
     assert "s3cret" not in text
     assert "keys=2" in text
+
+
+def test_vendor_headers_outrank_body_shapes_in_detection() -> None:
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY), kw.Yoti(auth_token="u:p"), kw.Identomat(api_key="ik")
+    )
+    # An iDenfy body that happens to carry Yoti- and Identomat-looking keys.
+    payload = {"scanRef": "s", "session_id": "x", "topic": "y", "callbackApiKey": "z"}
+    outcome = receiver.handle(*delivery(payload))
+    assert outcome.status_code == 200
+    assert outcome.vendor == "idenfy"
+
+
+def test_two_body_shaped_vendors_are_ambiguous() -> None:
+    receiver = kw.Receiver(kw.Yoti(auth_token="u:p"), kw.Identomat(api_key="ik"))
+    body = b'{"session_id":"s","topic":"session_completion","callbackApiKey":"ik"}'
+    outcome = receiver.handle(body, {})
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.AmbiguousVendorError)

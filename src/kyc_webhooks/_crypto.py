@@ -1,7 +1,8 @@
 """Constant-time verification building blocks, stdlib only, reused by every vendor.
 
 * :func:`secrets_tuple` normalises "one secret or several" (rotation) at construction time.
-* :func:`verify_hmac_sha256_hex` -- hex HMAC-SHA256 of the raw body in a header (iDenfy, ComplyCube).
+* :func:`verify_hmac_sha256_hex` -- hex HMAC-SHA256 of the raw body in a header (iDenfy,
+  ComplyCube).
 * :func:`verify_authorization` -- ``Authorization: Basic|Bearer`` tokens (Yoti).
 * :func:`verify_shared_key` -- an API key carried inside the JSON body (Identomat).
 
@@ -17,9 +18,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Literal, Union
-
-from typing_extensions import TypeAlias
+from typing import Literal, TypeAlias
 
 from ._headers import Headers
 from .errors import AuthenticationError, ConfigurationError
@@ -34,7 +33,7 @@ __all__ = [
     "verify_shared_key",
 ]
 
-SecretInput: TypeAlias = Union[str, bytes, Sequence[Union[str, bytes]]]
+SecretInput: TypeAlias = str | bytes | Sequence[str | bytes]
 
 _SHA256_HEX_LEN = 64
 
@@ -97,9 +96,7 @@ def verify_hmac_sha256_hex(
     try:
         expected = bytes.fromhex(value)
     except ValueError as exc:
-        raise AuthenticationError(
-            f"malformed {header} header: expected 64 hex characters"
-        ) from exc
+        raise AuthenticationError(f"malformed {header} header: expected 64 hex characters") from exc
     ok = False
     for key in keys:
         # Every key is tried (no early exit), so timing does not reveal which one matched.
@@ -112,9 +109,13 @@ AuthScheme: TypeAlias = Literal["basic", "bearer"]
 
 
 def verify_authorization(
-    headers: Headers, *, scheme: AuthScheme, tokens: tuple[bytes, ...], header: str = "Authorization"
+    headers: Headers,
+    *,
+    scheme: AuthScheme,
+    tokens: tuple[bytes, ...],
+    header: str = "Authorization",
 ) -> None:
-    """Check an ``Authorization: Basic <base64(token)>`` or ``Authorization: Bearer <token>`` header.
+    """Check an ``Authorization: Basic <base64(token)>`` or ``Bearer <token>`` header.
 
     The scheme name is case-insensitive and surrounding/extra spaces are tolerated (RFC 9110 §11.1);
     a different scheme, a malformed value or a wrong token is an :class:`AuthenticationError`.

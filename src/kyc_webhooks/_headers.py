@@ -8,19 +8,17 @@ Callers pass whatever their framework has -- a ``dict``, Django's ``request.head
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Union
-
-from typing_extensions import TypeAlias
+from typing import TypeAlias, Union
 
 from .errors import UsageError
 
 __all__ = ["HeaderInput", "Headers"]
 
-_Text = Union[str, bytes]
+_Text: TypeAlias = Union[str, bytes]  # noqa: UP007 -- runtime alias, 3.10-safe
 HeaderInput: TypeAlias = Union[Mapping[str, str], Iterable[tuple[_Text, _Text]], "Headers"]
 
 
-def _text(value: _Text) -> str:
+def _text(value: str | bytes | bytearray) -> str:
     # Bytes header values are ISO-8859-1 on the wire (RFC 9110 §5.5); decoding that way never fails.
     return value.decode("latin-1") if isinstance(value, (bytes, bytearray)) else value
 
@@ -40,7 +38,7 @@ class Headers(Mapping[str, str]):
                 pairs = headers.multi_items()
             elif isinstance(headers, Mapping):
                 pairs = headers.items()
-            elif isinstance(headers, (str, bytes)):
+            elif isinstance(headers, (str, bytes)):  # type: ignore[unreachable]
                 raise UsageError("headers must be a mapping or a list of (name, value) pairs")
             else:
                 pairs = headers

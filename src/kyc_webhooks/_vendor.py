@@ -117,7 +117,7 @@ def validate_json(model: Any, body: bytes, *, what: str) -> Any:
     # ``from None`` on purpose: pydantic's ValidationError text quotes input values (personal data),
     # and a chained cause would put them into every logged traceback.
     try:
-        if isinstance(model, type):
+        if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate_json(body)
         return model.validate_json(body)
     except ValidationError as exc:

@@ -1,7 +1,7 @@
 """Model conventions shared by every vendor package.
 
-* :class:`KycModel` -- frozen pydantic v2 base: snake_case attributes with the vendor's wire names as
-  aliases, unknown fields kept (``extra="allow"``), schemas built lazily on first use
+* :class:`KycModel` -- frozen pydantic v2 base: snake_case attributes with the vendor's wire
+  names as aliases, unknown fields kept (``extra="allow"``), schemas built lazily on first use
   (``defer_build``) so that importing a vendor costs little.
 * :data:`OPEN` -- metadata that turns ``Union[SomeEnum, str]`` into an *open enum*: a known value
   becomes the enum member, an unknown one stays a plain ``str`` and never fails validation.
@@ -23,12 +23,12 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, PrivateAttr
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
-from typing_extensions import Self, TypeAlias
+from typing_extensions import Self
 
 __all__ = [
     "OPEN",
@@ -117,7 +117,7 @@ class KycModel(BaseModel):
                 yield key, (REDACTED if value is not None else None)
 
 
-WireValue: TypeAlias = Union[str, int, float]
+WireValue: TypeAlias = str | int | float
 
 
 @lru_cache(maxsize=1)
@@ -203,9 +203,7 @@ class Timestamp(datetime):
         )
 
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: CoreSchema, handler: Any
-    ) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: Any) -> JsonSchemaValue:
         return {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
 
 

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from ._vendor import vendor_class
 from .errors import ConfigurationError, UsageError
@@ -27,7 +27,7 @@ __all__ = ["Handler", "Route", "Router"]
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
 #: A handler takes the parsed event; it may be a plain or an ``async def`` function.
-Handler = Callable[[Any], Union[object, Awaitable[object]]]
+Handler = Callable[[Any], object | Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,7 @@ class Router:
             raise ConfigurationError("pattern must be a non-empty string")
         if vendor != "*":
             pattern = vendor_class(vendor).normalize_pattern(pattern)
-        if model is not None and not (
-            isinstance(model, type) and issubclass(model, WebhookEvent)
-        ):
+        if model is not None and not (isinstance(model, type) and issubclass(model, WebhookEvent)):
             raise ConfigurationError("model must be a WebhookEvent subclass")
         is_async = _check_handler(handler)
         with self._lock:
@@ -108,9 +106,7 @@ class Router:
 
         return decorator
 
-    def on_event(
-        self, model: type[E]
-    ) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
         """Typed decorator: run the function for every event that is an instance of ``model``.
 
         ``mypy --strict`` then checks that the handler accepts exactly that model.

@@ -74,7 +74,16 @@ def sign(
         else:
             raise UsageError("auth_type must be 'basic' or 'bearer'")
     elif vendor == "identomat":
-        data = json.loads(payload) if isinstance(payload, bytes) else dict(payload)
+        data: object
+        if isinstance(payload, bytes):
+            try:
+                data = json.loads(payload)
+            except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                raise UsageError("an Identomat payload must be UTF-8 JSON") from None
+        elif isinstance(payload, Mapping):
+            data = dict(payload)
+        else:
+            raise UsageError("payload must be a dict or the raw body bytes")
         if not isinstance(data, dict):
             raise UsageError("an Identomat payload must be a JSON object")
         data["callbackApiKey"] = secret
