@@ -31,6 +31,7 @@ _VENDOR_PATHS: dict[str, str] = {
     "identomat": "kyc_webhooks.identomat._auth:Identomat",
 }
 VENDOR_NAMES: tuple[str, ...] = tuple(_VENDOR_PATHS)
+_CLASSES: dict[str, type[Vendor]] = {}
 
 
 class Vendor(abc.ABC):
@@ -73,6 +74,9 @@ class Vendor(abc.ABC):
 
 def vendor_class(name: str) -> type[Vendor]:
     """The vendor class registered as ``name``; :class:`ConfigurationError` for an unknown name."""
+    cached = _CLASSES.get(name) if isinstance(name, str) else None
+    if cached is not None:
+        return cached
     try:
         path = _VENDOR_PATHS[name]
     except (KeyError, TypeError):
@@ -81,6 +85,7 @@ def vendor_class(name: str) -> type[Vendor]:
         ) from None
     module_name, _, attr = path.partition(":")
     cls: type[Vendor] = getattr(importlib.import_module(module_name), attr)
+    _CLASSES[name] = cls
     return cls
 
 
