@@ -41,6 +41,9 @@ class Vendor(abc.ABC):
     name: ClassVar[str]
     #: Lower-case names of headers that carry credentials (never stored or logged).
     auth_headers: ClassVar[frozenset[str]] = frozenset()
+    #: Top-level JSON body fields that carry credentials (Identomat's ``callbackApiKey``): whoever
+    #: prints or stores a body shows these redacted.
+    credential_fields: ClassVar[frozenset[str]] = frozenset()
     #: How ``detect`` recognises the vendor: by a vendor-specific ``"header"`` (strong) or by the
     #: ``"body"`` shape (weak: a header-identified vendor's body may contain the same words).
     detection: ClassVar[str] = "header"
@@ -119,22 +122,25 @@ def describe_validation_error(exc: ValidationError) -> str:
 def validate_json(model: Any, body: bytes, *, what: str) -> Any:
     """Validate ``body`` straight from bytes with ``model`` (a model class or cached
     ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only."""
-    # ``from None`` on purpose: pydantic's ValidationError text quotes input values (personal data),
-    # and a chained cause would put them into every logged traceback.
+    # The PayloadError is raised *after* the except block on purpose: pydantic's ValidationError
+    # text quotes input values (personal data). Raised inside the block it would stay reachable
+    # as ``__context__`` (and be printed in tracebacks) even with ``from None``.
+    message: str
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate_json(body)
         return model.validate_json(body)
     except ValidationError as exc:
-        kinds = {e["type"] for e in exc.errors(include_url=False, include_input=False)}
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        kinds = {e["type"] for e in errors}
         if "json_invalid" in kinds:
-            raise PayloadError(f"{what} body is not valid UTF-8 JSON") from None
-        if kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
-            not e["loc"] for e in exc.errors(include_url=False, include_input=False)
+            message = f"{what} body is not valid UTF-8 JSON"
+        elif kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
+            not e["loc"] for e in errors
         ):
-            raise PayloadError(f"{what} body must be a JSON object") from None
-        raise PayloadError(
-            f"{what} body failed validation ({describe_validation_error(exc)})"
-        ) from None
+            message = f"{what} body must be a JSON object"
+        else:
+            message = f"{what} body failed validation ({describe_validation_error(exc)})"
     except (ValueError, TypeError, KeyError, UnicodeError) as exc:
-        raise PayloadError(f"{what} body could not be decoded ({type(exc).__name__})") from None
+        message = f"{what} body could not be decoded ({type(exc).__name__})"
+    raise PayloadError(message)

@@ -2,6 +2,11 @@
 
 Identomat signs nothing: every callback body carries ``callbackApiKey``, the "Callback API key" of
 the company settings. The key is compared in constant time and never shown in reprs or errors.
+
+The key authenticates the sender, not the content: it is not a signature, so the rest of the body is
+not integrity-protected (a byte changed outside the key still passes). Serve the callback URL over
+HTTPS only. The key is also inside ``event.raw_body`` and ``model_dump()``: do not log or store
+those verbatim.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class Identomat(Vendor):
     """
 
     name: ClassVar[str] = "identomat"
+    credential_fields: ClassVar[frozenset[str]] = frozenset({API_KEY_FIELD})
     detection: ClassVar[str] = "body"
 
     def __init__(self, api_key: SecretInput) -> None:

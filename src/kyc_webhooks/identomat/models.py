@@ -1,26 +1,312 @@
-"""Identomat event models -- PLACEHOLDER until the vendors issue lands: every body parses into the
-generic unknown-event model. Facts: ../shared/vendors/identomat.md."""
+"""Identomat callback models (facts: ../shared/vendors/identomat.md §3-§4).
+
+Every callback is a JSON object discriminated by ``type`` (sheet §1, §3); one model per type,
+``EVENT_MODELS`` maps each documented ``type`` to its model. An unknown ``type`` becomes an
+:class:`IdentomatUnknownEvent` (200, routed to catch-alls). The common fields ``type`` and
+``sessionId`` are guaranteed (sheet §4 "Common to all"), so a body without them is a 400; every
+other field is optional, enums are open and unknown keys are kept.
+
+Personal data -- the callback API key, OTP texts, phone numbers, e-mail addresses and session
+links (they carry the session token) -- is marked :data:`~kyc_webhooks.models.PERSONAL`:
+``repr()``/``str()`` show ``<redacted>``, the attributes keep the values for the handler that sends
+the SMS or e-mail.
+"""
 
 from __future__ import annotations
 
-from .._vendor import validate_json
-from ..models import UnknownEvent
+from functools import lru_cache
+from typing import Annotated, Any
 
-__all__ = ["EVENT_TYPES", "IdentomatUnknownEvent", "parse_event"]
+from pydantic import Discriminator, Field, Tag, TypeAdapter
+
+from .._vendor import validate_json
+from ..errors import PayloadError
+from ..models import OPEN, PERSONAL, UnknownEvent, WebhookEvent, WireEnum
+
+__all__ = [
+    "EVENT_MODELS",
+    "EVENT_TYPES",
+    "CompositionStatus",
+    "EmailOneTimePasswordRequestEvent",
+    "EventType",
+    "IdentomatEvent",
+    "IdentomatUnknownEvent",
+    "OneTimePasswordRequestEvent",
+    "RoomStatus",
+    "SessionChangeEvent",
+    "SessionResult",
+    "SessionType",
+    "ShareSessionLinkViaEmailEvent",
+    "ShareSessionLinkViaSmsEvent",
+    "VideoCallStatusUpdateEvent",
+    "VideoFileStatus",
+    "parse_event",
+]
 
 VENDOR = "identomat"
-EVENT_TYPES: tuple[str, ...] = ()
 
 
-class IdentomatUnknownEvent(UnknownEvent):
-    """A Identomat event type this version does not model; the whole body is kept."""
+class EventType(WireEnum):
+    """The documented callback ``type`` values (sheet §3). Usable as routing patterns:
+    ``@receiver.on("identomat", EventType.SESSION_CHANGE)``."""
+
+    # Sheet §5.1: the docs' heading says "one-time-password"; the payload value is this one.
+    ONE_TIME_PASSWORD_REQUEST = "one-time-password-request"  # noqa: S105 -- a type name
+    EMAIL_ONE_TIME_PASSWORD_REQUEST = "email-one-time-password-request"  # noqa: S105
+    SHARE_SESSION_LINK_VIA_SMS = "share-session-link-via-sms"
+    SHARE_SESSION_LINK_VIA_EMAIL = "share-session-link-via-email"
+    SESSION_CHANGE = "session-change"
+    VIDEO_CALL_STATUS_UPDATE = "video-call-status-update"
 
 
-def normalize_pattern(pattern: str) -> str:
-    return pattern
+class SessionResult(WireEnum):
+    """``result`` of a ``session-change`` callback (sheet §4.5). Upper-case on callbacks; the
+    ``/result`` API uses lower-case values (sheet §5.2), which are *not* mapped here: an unexpected
+    spelling stays a plain ``str`` so that nothing is silently reinterpreted."""
+
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    MANUAL_CHECK = "MANUAL_CHECK"
+    #: An operator asked the applicant for more information; the session is not final.
+    ADDITIONAL_INFORMATION_REQUESTED = "ADDITIONAL_INFORMATION_REQUESTED"
 
 
-def parse_event(body: bytes) -> IdentomatUnknownEvent:
-    event: IdentomatUnknownEvent = validate_json(IdentomatUnknownEvent, body, what="Identomat")
-    etype = (event.model_extra or {}).get("type") or (event.model_extra or {}).get("topic")
-    return event.bind(vendor=VENDOR, event_type=str(etype or "UNKNOWN"), raw=body)
+class SessionType(WireEnum):
+    """Kind of session. On the wire only ``"kyb"`` is documented and ``sessionType`` is absent for
+    KYC sessions (sheet §4.5, §5.3); ``KYC`` is what :attr:`SessionChangeEvent.session_kind`
+    reports for that absence (and would match a future explicit ``"kyc"``)."""
+
+    KYB = "kyb"
+    KYC = "kyc"
+
+
+class RoomStatus(WireEnum):
+    """``roomStatus`` of a ``video-call-status-update`` (sheet §4.6)."""
+
+    #: The room ended with nothing recorded.
+    EMPTY = "empty"
+    ENDED = "ended"
+
+
+class CompositionStatus(WireEnum):
+    """``compositionStatus`` of a ``video-call-status-update`` (sheet §4.6; null when none)."""
+
+    AVAILABLE = "available"
+
+
+class VideoFileStatus(WireEnum):
+    """``videoFileStatus`` of a ``video-call-status-update`` (sheet §4.6; null when none)."""
+
+    AVAILABLE = "available"
+
+
+class IdentomatEvent(WebhookEvent):
+    """Base of every Identomat callback.
+
+    ``delivery_key`` = ``identomat:<type>:<sha256(body)[:32]>``. Identomat sends no
+    event id and documents no redelivery semantics (sheet §1, §5.4), and no field combination is
+    unique per event: a ``session-change`` can legitimately repeat the same ``result`` for one
+    session (an operator re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP
+    callback for the same session recurs with a new code. The digest of the exact body is what
+    tells deliveries apart: a resend of the same bytes shares the key, a new callback differs.
+    ``sessionId`` is deliberately *not* part of the key: it is also the widget's session token
+    (sheet §4.2), and delivery keys are logged and stored as plain text.
+    """
+
+    # Sheet §2: the authenticator, already checked by ``Identomat.verify`` before parsing. Optional
+    # here so that sample payloads (``kyc_webhooks.testing.sign`` inserts the key) validate.
+    callback_api_key: Annotated[str | None, PERSONAL] = Field(default=None, alias="callbackApiKey")
+    # Sheet §4 "Common to all": the discriminator.
+    type: str
+    session_id: str | None = Field(default=None, alias="sessionId")
+
+    def _delivery_key(self) -> str:
+        # The sessionId is left out on purpose: it doubles as the widget's session_token (sheet
+        # §4.2), and delivery keys are logged. The body digest alone is unique per callback.
+        return f"{VENDOR}:{self._event_type}:{self.body_digest()}"
+
+
+class OneTimePasswordRequestEvent(IdentomatEvent):
+    """``one-time-password-request`` (sheet §4.1): deliver ``text`` by SMS to ``phone_number``.
+    Sent only when the company uses its own SMS provider."""
+
+    session_id: str = Field(alias="sessionId")
+    #: The whole SMS text including the code, e.g. ``"Your code is 6867"``.
+    text: Annotated[str | None, PERSONAL] = None
+    #: E.164, e.g. ``"+995512345678"``.
+    phone_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="phoneNumber")
+
+
+class EmailOneTimePasswordRequestEvent(IdentomatEvent):
+    """``email-one-time-password-request`` (sheet §4.4): e-mail ``content`` (it holds the code) to
+    ``address``. Sent only when the company uses its own e-mail provider."""
+
+    session_id: str = Field(alias="sessionId")
+    address: Annotated[str | None, PERSONAL] = None
+    subject: Annotated[str | None, PERSONAL] = None
+    content: Annotated[str | None, PERSONAL] = None
+
+
+class ShareSessionLinkViaSmsEvent(IdentomatEvent):
+    """``share-session-link-via-sms`` (sheet §4.2): an operator shared the session link by SMS."""
+
+    session_id: str = Field(alias="sessionId")
+    text: Annotated[str | None, PERSONAL] = None
+    phone_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="phoneNumber")
+    #: ``https://widget.identomat.com/?session_token=<sessionId>`` -- opens the applicant's session.
+    session_link: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionLink")
+    #: The operator's e-mail. Optional: may be absent for API-initiated shares (sheet §5.5).
+    created_by: Annotated[str | None, PERSONAL] = Field(default=None, alias="createdBy")
+
+
+class ShareSessionLinkViaEmailEvent(IdentomatEvent):
+    """``share-session-link-via-email`` (sheet §4.3): an operator shared the session link by
+    e-mail."""
+
+    session_id: str = Field(alias="sessionId")
+    address: Annotated[str | None, PERSONAL] = None
+    subject: Annotated[str | None, PERSONAL] = None
+    content: Annotated[str | None, PERSONAL] = None
+    # Sheet §4.3/§5.5: a single address string in the only sample; list form and presence when
+    # empty are UNCONFIRMED, so both a string and a list of strings are accepted (more lenient
+    # than the documentation). Use :attr:`cc_addresses` for a normalised tuple.
+    cc: Annotated[str | list[str] | None, PERSONAL] = None
+    session_link: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionLink")
+    created_by: Annotated[str | None, PERSONAL] = Field(default=None, alias="createdBy")
+
+    @property
+    def cc_addresses(self) -> tuple[str, ...]:
+        """``cc`` as a tuple of addresses, whatever its wire form: absent/null/empty -> ``()``; a
+        list as given; a string split on commas (the e-mail header convention), blanks dropped."""
+        if self.cc is None:
+            return ()
+        items = self.cc.split(",") if isinstance(self.cc, str) else self.cc
+        return tuple(item.strip() for item in items if item.strip())
+
+
+class SessionChangeEvent(IdentomatEvent):
+    """``session-change`` (sheet §4.5): a session's status changed. Sent for every company.
+
+    ``result`` is the new status; ``ADDITIONAL_INFORMATION_REQUESTED`` is not final. Use
+    :attr:`is_kyb` / :attr:`session_kind` to tell KYB from KYC sessions.
+    """
+
+    session_id: str = Field(alias="sessionId")
+    result: Annotated[SessionResult | str | None, OPEN] = None
+    # Sheet §4.5: present only for KYB sessions, value "kyb"; absent means KYC.
+    session_type: Annotated[SessionType | str | None, OPEN] = Field(
+        default=None, alias="sessionType"
+    )
+
+    @property
+    def session_kind(self) -> SessionType | str:
+        """:attr:`SessionType.KYB` for KYB sessions, :attr:`SessionType.KYC` when ``sessionType`` is
+        absent or null (sheet §4.5), an unknown future value as the plain string.
+
+        More lenient than the sheet (only lower-case ``"kyb"`` is documented, §5.3): a known value
+        in another letter case (``"KYB"``) counts as that kind here; ``session_type`` keeps the
+        wire spelling, so dumps stay lossless.
+        """
+        value = self.session_type
+        if value is None:
+            return SessionType.KYC
+        if isinstance(value, SessionType):
+            return value
+        try:
+            return SessionType(value.lower())
+        except ValueError:
+            return value
+
+    @property
+    def is_kyb(self) -> bool:
+        """True for a KYB (business) session, False for KYC."""
+        return self.session_kind == SessionType.KYB
+
+
+class VideoCallStatusUpdateEvent(IdentomatEvent):
+    """``video-call-status-update`` (sheet §4.6): a video-KYC room changed status.
+
+    Two documented cases: the room ended empty (``roomStatus="empty"``, the three others null) and
+    the call ended with a recording (``"ended"``, ``"available"``, ``"available"``, a file id for
+    ``/get-video-call-videos``). All four keys are present in the samples; they are still optional
+    here, and a missed callback can be recovered through ``/result`` (sheet §1).
+    """
+
+    session_id: str = Field(alias="sessionId")
+    room_id: str | None = Field(default=None, alias="roomId")
+    room_status: Annotated[RoomStatus | str | None, OPEN] = Field(default=None, alias="roomStatus")
+    composition_status: Annotated[CompositionStatus | str | None, OPEN] = Field(
+        default=None, alias="compositionStatus"
+    )
+    video_file_status: Annotated[VideoFileStatus | str | None, OPEN] = Field(
+        default=None, alias="videoFileStatus"
+    )
+    #: The ``fileId`` parameter of ``/get-video-call-videos``.
+    video_file_id: str | None = Field(default=None, alias="videoFileId")
+
+    @property
+    def video_available(self) -> bool:
+        """True when a video file is ready to download (status ``available`` and an id given)."""
+        return self.video_file_status == VideoFileStatus.AVAILABLE and bool(self.video_file_id)
+
+
+class IdentomatUnknownEvent(UnknownEvent, IdentomatEvent):
+    """An Identomat callback ``type`` this version does not model; the whole body is kept and the
+    event reaches catch-all handlers. Authenticated like every other callback."""
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The body as a ``dict`` (a copy), including the declared common fields."""
+        return self.model_dump(by_alias=True, exclude_unset=True)
+
+
+EVENT_MODELS: dict[str, type[IdentomatEvent]] = {
+    EventType.ONE_TIME_PASSWORD_REQUEST.value: OneTimePasswordRequestEvent,
+    EventType.EMAIL_ONE_TIME_PASSWORD_REQUEST.value: EmailOneTimePasswordRequestEvent,
+    EventType.SHARE_SESSION_LINK_VIA_SMS.value: ShareSessionLinkViaSmsEvent,
+    EventType.SHARE_SESSION_LINK_VIA_EMAIL.value: ShareSessionLinkViaEmailEvent,
+    EventType.SESSION_CHANGE.value: SessionChangeEvent,
+    EventType.VIDEO_CALL_STATUS_UPDATE.value: VideoCallStatusUpdateEvent,
+}
+#: Every documented callback ``type`` (sheet §3).
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+
+# Tag of the fallback branch; not a possible wire value (wire values never start with "<").
+_UNKNOWN_TAG = "<unknown>"
+
+
+def _tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if isinstance(kind, str) and kind in EVENT_MODELS else _UNKNOWN_TAG
+
+
+# One pass over the bytes picks the model by ``type`` inside pydantic-core and validates it
+# (measured faster than probing ``type`` first). The tags are the EVENT_MODELS keys.
+_Callback = Annotated[
+    Annotated[OneTimePasswordRequestEvent, Tag(EventType.ONE_TIME_PASSWORD_REQUEST.value)]
+    | Annotated[
+        EmailOneTimePasswordRequestEvent, Tag(EventType.EMAIL_ONE_TIME_PASSWORD_REQUEST.value)
+    ]
+    | Annotated[ShareSessionLinkViaSmsEvent, Tag(EventType.SHARE_SESSION_LINK_VIA_SMS.value)]
+    | Annotated[ShareSessionLinkViaEmailEvent, Tag(EventType.SHARE_SESSION_LINK_VIA_EMAIL.value)]
+    | Annotated[SessionChangeEvent, Tag(EventType.SESSION_CHANGE.value)]
+    | Annotated[VideoCallStatusUpdateEvent, Tag(EventType.VIDEO_CALL_STATUS_UPDATE.value)]
+    | Annotated[IdentomatUnknownEvent, Tag(_UNKNOWN_TAG)],
+    Discriminator(_tag),
+]
+
+
+@lru_cache(maxsize=1)
+def _adapter() -> TypeAdapter[IdentomatEvent]:
+    # Built once, on the first parse (not at import: importing the models stays cheap).
+    adapter: TypeAdapter[IdentomatEvent] = TypeAdapter(_Callback)
+    return adapter
+
+
+def parse_event(body: bytes) -> IdentomatEvent:
+    """Validate an authenticated Identomat body into the model for its ``type``."""
+    if not body.lstrip(b" \t\r\n").startswith(b"{"):
+        # Checked here for a clear message; ``Identomat.verify`` already refuses such bodies (401).
+        raise PayloadError("Identomat callback body must be a JSON object")
+    event: IdentomatEvent = validate_json(_adapter(), body, what="Identomat callback")
+    return event.bind(vendor=VENDOR, event_type=event.type, raw=body)
