@@ -1,17 +1,17 @@
-"""Yoti webhooks: ``Yoti`` (configuration + authentication) and the event models.
-Facts: ../shared/vendors/yoti.md. Models load on first access."""
+"""Yoti IDV notifications: ``Yoti`` (configuration + ``Authorization`` check) and the event
+models. Facts: ../shared/vendors/yoti.md. Models load on first access."""
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._auth import Yoti
+from ._auth import AUTHORIZATION_HEADER, Yoti
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["Yoti"]
+__all__ = ["AUTHORIZATION_HEADER", "Yoti"]
 
 
 def __getattr__(name: str) -> Any:

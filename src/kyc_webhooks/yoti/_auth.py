@@ -76,4 +76,6 @@ class Yoti(Vendor):
         return tuple(EVENT_TYPES)
 
     def __repr__(self) -> str:
-        return f"Yoti(auth_token=<redacted>, auth_type={self._scheme!r}, tokens={len(self._tokens)})"
+        return (
+            f"Yoti(auth_token=<redacted>, auth_type={self._scheme!r}, tokens={len(self._tokens)})"
+        )

@@ -1,26 +1,236 @@
-"""Yoti event models -- PLACEHOLDER until the vendors issue lands: every body parses into the
-generic unknown-event model. Facts: ../shared/vendors/yoti.md."""
+"""Yoti IDV notification models (facts: ../shared/vendors/yoti.md §3-§4).
+
+A Yoti notification is a thin "something changed" signal -- ``{"session_id": ..., "topic": ...}``
+plus, for three topics, the id of the task, check or resource concerned. It carries **no result**:
+a handler fetches the session with a signed ``GET /idverify/v1/sessions/{session_id}`` through the
+Yoti SDK (e.g. ``yoti-python-sdk``'s ``DocScanClient(sdk_id, pem_path).get_session(session_id)``)
+and decides from what Yoti returns. This library does no HTTP itself; see ``docs/yoti.md``.
+
+Topics have two spellings (sheet §3, §5.1): upper case when subscribing at session creation
+(``SESSION_COMPLETION``), lower case in the body (``session_completion``). ``event_type`` is always
+the lower-case form, ``Yoti.normalize_pattern`` lower-cases routing patterns, and the model keeps
+the exact wire ``topic`` so that dumping by alias reproduces the body.
+"""
 
 from __future__ import annotations
 
-from .._vendor import validate_json
-from ..models import UnknownEvent
+from functools import lru_cache
+from typing import Annotated, Any, Union
 
-__all__ = ["EVENT_TYPES", "YotiUnknownEvent", "parse_event"]
+from pydantic import Discriminator, Tag, TypeAdapter
+
+from .._vendor import validate_json
+from ..models import OPEN, UnknownEvent, WebhookEvent, WireEnum
+
+__all__ = [
+    "EVENT_MODELS",
+    "EVENT_TYPES",
+    "CheckCompletionEvent",
+    "ClientSessionTokenDeletedEvent",
+    "FirstBranchVisitEvent",
+    "InstructionsEmailRequestedEvent",
+    "NewPdfSuppliedEvent",
+    "ResourceUpdateEvent",
+    "SessionCompletionEvent",
+    "TaskCompletionEvent",
+    "ThankYouEmailRequestedEvent",
+    "Topic",
+    "YotiEvent",
+    "YotiUnknownEvent",
+    "parse_event",
+]
 
 VENDOR = "yoti"
-EVENT_TYPES: tuple[str, ...] = ()
+#: Discriminator tag of topics this version does not model (they parse into YotiUnknownEvent).
+_UNKNOWN_TAG = "unknown_topic"
 
 
-class YotiUnknownEvent(UnknownEvent):
-    """A Yoti event type this version does not model; the whole body is kept."""
+class Topic(WireEnum):
+    """The body ``topic`` values Yoti documents (sheet §3). Open: any other string parses too.
+
+    ``Topic.X.subscription`` is the upper-case name to put in ``notifications.topics`` when
+    creating a session.
+    """
+
+    RESOURCE_UPDATE = "resource_update"
+    TASK_COMPLETION = "task_completion"
+    CHECK_COMPLETION = "check_completion"
+    SESSION_COMPLETION = "session_completion"
+    CLIENT_SESSION_TOKEN_DELETED = "client_session_token_deleted"  # noqa: S105 -- a topic name
+    # Sheet §3/§5.2: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
+    NEW_PDF_SUPPLIED = "new_pdf_supplied"
+    # Sheet §3/§5.2: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
+    INSTRUCTIONS_EMAIL_REQUESTED = "instructions_email_requested"
+    # Sheet §3, §5.6: seen in third-party code (GOV.UK F2F).
+    THANK_YOU_EMAIL_REQUESTED = "thank_you_email_requested"
+    FIRST_BRANCH_VISIT = "first_branch_visit"
+
+    @property
+    def subscription(self) -> str:
+        """The subscription spelling, e.g. ``"SESSION_COMPLETION"`` (sheet §3)."""
+        return self.value.upper()
 
 
-def normalize_pattern(pattern: str) -> str:
-    return pattern
+#: Every documented body topic, lower case (the ``event_type`` values of known events).
+EVENT_TYPES: tuple[str, ...] = tuple(topic.value for topic in Topic)
 
 
-def parse_event(body: bytes) -> YotiUnknownEvent:
-    event: YotiUnknownEvent = validate_json(YotiUnknownEvent, body, what="Yoti")
-    etype = (event.model_extra or {}).get("type") or (event.model_extra or {}).get("topic")
-    return event.bind(vendor=VENDOR, event_type=str(etype or "UNKNOWN"), raw=body)
+class YotiEvent(WebhookEvent):
+    """Base of every Yoti notification: ``session_id`` and ``topic`` (sheet §4: always present).
+
+    **No result inside.** Fetch it with the Yoti SDK, e.g.
+    ``DocScanClient(sdk_id, pem_path).get_session(event.session_id)`` (a signed
+    ``GET /idverify/v1/sessions/{session_id}``), and decide on ``state``/the checks' recommendations
+    from that answer -- never from the notification alone.
+
+    ``event_type`` is the lower-case topic; ``topic`` keeps the wire value (a known value is a
+    :class:`Topic` member, anything else a ``str``).
+
+    ``delivery_key`` is ``yoti:<session_id>:<topic>:<ids>``, ``<ids>`` being :meth:`subject_ids`
+    joined by commas, or ``-``. Yoti sends no event id or timestamp (sheet §4: dedupe on
+    ``session_id``, ``topic`` and the ``*_id``). Consequence: two notifications with the same
+    triple -- e.g. a second ``resource_update`` for the same resource -- share a key, and a store
+    treats the second as a redelivery. Handlers re-fetch the whole session anyway; take decisions
+    on ``session_completion`` (one per session).
+    """
+
+    # Sheet §4: a string (UUID in practice); kept as ``str`` so that an id in another format never
+    # fails a delivery.
+    session_id: str
+    topic: Annotated[Topic | str, OPEN]
+
+    def subject_ids(self) -> tuple[str, ...]:
+        """The string ``*_id`` fields other than ``session_id`` (``task_id``, ``check_id``,
+        ``resource_id``, or whatever id a future topic carries), ordered by field name."""
+        values: dict[str, object] = {
+            name: getattr(self, name) for name in type(self).model_fields if name != "session_id"
+        }
+        values.update(self.__pydantic_extra__ or {})
+        return tuple(
+            value
+            for name, value in sorted(values.items())
+            if name.endswith("_id") and isinstance(value, str) and value
+        )
+
+    def _delivery_key(self) -> str:
+        ids = ",".join(self.subject_ids()) or "-"
+        return f"{VENDOR}:{self.session_id}:{self._event_type}:{ids}"
+
+
+class ResourceUpdateEvent(YotiEvent):
+    """``resource_update``: a session resource changed, e.g. the user uploaded a document (§3).
+
+    Fetch the session to see the resource (``get_session(session_id).resources``)."""
+
+    resource_id: str
+
+
+class TaskCompletionEvent(YotiEvent):
+    """``task_completion``: a task (e.g. ``ID_DOCUMENT_TEXT_DATA_EXTRACTION``) completed (§3).
+
+    The task's output is in the session (``get_session(session_id).resources``)."""
+
+    task_id: str
+
+
+class CheckCompletionEvent(YotiEvent):
+    """``check_completion``: one check (e.g. document authenticity) completed (§3).
+
+    Its report is in the session: ``get_session(session_id).checks``, matched on ``check_id``."""
+
+    check_id: str
+
+
+class SessionCompletionEvent(YotiEvent):
+    """``session_completion``: every task and check of the session completed (§3).
+
+    The one to act on: fetch the session, read ``state`` and each check's
+    ``report.recommendation.value`` (``APPROVE``/``REJECT``/``NOT_AVAILABLE``)."""
+
+
+class ClientSessionTokenDeletedEvent(YotiEvent):
+    """``client_session_token_deleted``: the user finished (or left) the client flow and the client
+    session token was removed; Yoti may now run backend checks (§3, "Client Session Completion").
+    No result yet -- wait for ``session_completion``."""
+
+
+class NewPdfSuppliedEvent(YotiEvent):
+    """``new_pdf_supplied`` (In-Branch Verification): the user obtained the instructions PDF (§3).
+
+    Body spelling and fields UNCONFIRMED (§5.2); any extra field is kept."""
+
+
+class InstructionsEmailRequestedEvent(YotiEvent):
+    """``instructions_email_requested`` (In-Branch Verification): you subscribed instead of Yoti's
+    own e-mail, so fetch the instructions PDF and send it yourself (§3).
+
+    Body spelling and fields UNCONFIRMED (§5.2); any extra field is kept."""
+
+
+class ThankYouEmailRequestedEvent(YotiEvent):
+    """``thank_you_email_requested`` (In-Branch Verification): the branch visit is over and Yoti's
+    "thank you" e-mail is suppressed; send your own (§3)."""
+
+
+class FirstBranchVisitEvent(YotiEvent):
+    """``first_branch_visit`` (In-Branch Verification): the customer letter's QR code was scanned
+    in a Post Office branch for the first time (§3)."""
+
+
+class YotiUnknownEvent(UnknownEvent, YotiEvent):
+    """A topic this version does not model (the topic is an open value; sheet §4). ``session_id``
+    and ``topic`` are still required; every other field is kept."""
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The whole body as a ``dict`` (``session_id`` and ``topic`` included)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+#: Body topic (lower case) -> model.
+EVENT_MODELS: dict[str, type[YotiEvent]] = {
+    Topic.RESOURCE_UPDATE.value: ResourceUpdateEvent,
+    Topic.TASK_COMPLETION.value: TaskCompletionEvent,
+    Topic.CHECK_COMPLETION.value: CheckCompletionEvent,
+    Topic.SESSION_COMPLETION.value: SessionCompletionEvent,
+    Topic.CLIENT_SESSION_TOKEN_DELETED.value: ClientSessionTokenDeletedEvent,
+    Topic.NEW_PDF_SUPPLIED.value: NewPdfSuppliedEvent,
+    Topic.INSTRUCTIONS_EMAIL_REQUESTED.value: InstructionsEmailRequestedEvent,
+    Topic.THANK_YOU_EMAIL_REQUESTED.value: ThankYouEmailRequestedEvent,
+    Topic.FIRST_BRANCH_VISIT.value: FirstBranchVisitEvent,
+}
+
+
+def _topic_tag(value: Any) -> str | None:
+    """Discriminator: the model tag for a decoded body. ``None`` (not an object) becomes a
+    ``dict_type`` error; a missing or non-string topic goes to the unknown model, which rejects
+    it."""
+    if not isinstance(value, dict):
+        return None
+    topic = value.get("topic")
+    if isinstance(topic, str):
+        # Sheet §5.1: be case-insensitive, in case a body ever carries the subscription spelling.
+        lowered = topic.lower()
+        if lowered in EVENT_MODELS:
+            return lowered
+    return _UNKNOWN_TAG
+
+
+@lru_cache(maxsize=1)
+def _adapter() -> TypeAdapter[YotiEvent]:
+    # One tagged union built once: a single pass from bytes to the right model.
+    members = tuple(Annotated[model, Tag(tag)] for tag, model in EVENT_MODELS.items())
+    members += (Annotated[YotiUnknownEvent, Tag(_UNKNOWN_TAG)],)
+    union: Any = Annotated[
+        Union[members],  # noqa: UP007 -- a union over a tuple of members
+        Discriminator(_topic_tag, custom_error_type="dict_type"),
+    ]
+    return TypeAdapter(union)
+
+
+def parse_event(body: bytes) -> YotiEvent:
+    """Validate an authenticated Yoti body into the model for its topic."""
+    event: YotiEvent = validate_json(_adapter(), body, what="Yoti")
+    topic = event.topic
+    event_type = topic.value if isinstance(topic, Topic) else topic.lower()
+    return event.bind(vendor=VENDOR, event_type=event_type, raw=body)
