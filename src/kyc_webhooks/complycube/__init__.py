@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._auth import ComplyCube
+from ._auth import SIGNATURE_HEADER, ComplyCube
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["ComplyCube"]
+__all__ = ["SIGNATURE_HEADER", "ComplyCube"]
 
 
 def __getattr__(name: str) -> Any:

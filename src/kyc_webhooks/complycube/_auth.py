@@ -24,6 +24,13 @@ class ComplyCube(Vendor):
 
     ``secret``: the webhook secret (returned once, when the webhook is created); pass a sequence to
     accept several during rotation.
+
+    Routing: ``event.event_type`` is the Event ``type`` in its current spelling -- the v1.7.2
+    names ``check.complete``/``check.complete.<outcome>`` arrive as ``check.completed``/
+    ``check.completed.<outcome>`` (the model's ``type`` keeps the wire value), and patterns written
+    either way match both. ``"check.completed.*"`` matches the outcome-specific types but not plain
+    ``check.completed`` (fnmatch: the dot is literal); use ``"check.completed*"`` for both. See
+    :mod:`kyc_webhooks.complycube.models` for why. ``delivery_key`` is ``complycube:<event id>``.
     """
 
     name: ClassVar[str] = "complycube"

@@ -1,26 +1,666 @@
-"""ComplyCube event models -- PLACEHOLDER until the vendors issue lands: every body parses into the
-generic unknown-event model. Facts: ../shared/vendors/complycube.md."""
+"""ComplyCube event models (facts: ../shared/vendors/complycube.md §3-§4).
+
+Every delivery is an *Event* envelope (sheet §4.1)::
+
+    {"id": "<24 hex>", "type": "check.completed.clear", "resourceType": "check",
+     "payload": {...}, "createdAt": "2020-01-01T11:14:23.964Z"}
+
+The model is picked from ``type`` (:data:`EVENT_MODELS`); ``resourceType`` is kept as an open
+enum but never used to choose, because the sheet documents only one of its values (§4.1, §5.5).
+The payload model follows the sheet §4.2: *create* -> the full resource object, *update* -> ``id``
+plus the changed fields, *delete* -> ``id``, check status events -> ``id``, ``status``,
+``outcome``, ``createdAt``, ``updatedAt``.
+
+Leniency (sheet §4.2 and "Evidence from real published payloads"; §5.4: ten failed deliveries
+disable the whole webhook, so a 400 on a harmless surprise costs every later event): every payload
+field is optional -- ``id`` included --, unknown keys are kept, enums are open. Only the envelope's
+``id`` and ``type`` are required, and a wrong *type* for a declared field is a 400.
+
+Legacy spellings (sheet §3, §5.1): API v1.7.2 sent ``check.complete``, ``check.complete.clear`` and
+``check.complete.attention``. Such an event keeps the wire value in its ``type`` field (lossless
+round trip), while ``event.event_type`` -- what routing matches -- is the current spelling
+(``check.completed.clear``), so one handler serves both API versions. Routing patterns are mapped
+the same way (:func:`normalize_pattern`): ``"check.complete.*"`` registers as
+``"check.completed.*"``.
+
+Patterns use :func:`fnmatch.fnmatchcase`: ``"check.completed.*"`` matches
+``check.completed.clear`` (and ``.attention``, ``.rejected``, ``.match_confirmed``, and a future
+``check.completed.<x>``) but **not** plain ``check.completed`` -- the dot is literal. This is kept
+on purpose: ``check.completed`` fires for every outcome, and whether a webhook subscribed to both
+``check.completed`` and ``check.completed.<outcome>`` receives two deliveries (with two different
+event ids, so ``delivery_key`` cannot merge them) is UNCONFIRMED (sheet §3). A pattern matching
+both would run the handler twice per check. Register ``"check.completed*"`` when you do want both.
+"""
 
 from __future__ import annotations
 
-from .._vendor import validate_json
-from ..models import UnknownEvent
+from typing import Annotated, Any
 
-__all__ = ["EVENT_TYPES", "ComplyCubeUnknownEvent", "parse_event"]
+from pydantic import BaseModel, ConfigDict, Field
+
+from .._vendor import validate_json
+from ..models import OPEN, PERSONAL, KycModel, Timestamp, UnknownEvent, WebhookEvent, WireEnum
+
+__all__ = [
+    "EVENT_MODELS",
+    "EVENT_TYPES",
+    "LEGACY_EVENT_TYPES",
+    "UNDETERMINED_EVENT_TYPE",
+    "Address",
+    "AddressCreatedEvent",
+    "AddressDeletedEvent",
+    "AddressEvent",
+    "AddressType",
+    "AddressUpdate",
+    "AddressUpdatedEvent",
+    "Check",
+    "CheckEvent",
+    "CheckOutcome",
+    "CheckResult",
+    "CheckStatus",
+    "CheckStatusEvent",
+    "CheckStatusPayload",
+    "CheckType",
+    "CheckUpdate",
+    "CheckUpdatedEvent",
+    "Client",
+    "ClientCreatedEvent",
+    "ClientDeletedEvent",
+    "ClientEvent",
+    "ClientType",
+    "ClientUpdate",
+    "ClientUpdatedEvent",
+    "CompanyDetails",
+    "ComplyCubeEnvelope",
+    "ComplyCubeEvent",
+    "ComplyCubeUnknownEvent",
+    "DeletedResource",
+    "Document",
+    "DocumentCreatedEvent",
+    "DocumentDeletedEvent",
+    "DocumentEvent",
+    "DocumentImage",
+    "DocumentUpdate",
+    "DocumentUpdatedEvent",
+    "LivePhoto",
+    "PersonDetails",
+    "RelatedCheck",
+    "ResourceType",
+    "WorkflowSession",
+    "WorkflowSessionEvent",
+    "WorkflowSessionStatus",
+    "canonical_event_type",
+    "normalize_pattern",
+    "parse_event",
+]
 
 VENDOR = "complycube"
-EVENT_TYPES: tuple[str, ...] = ()
+#: ``event_type`` of an authenticated body without a usable ``type`` (see :func:`parse_event`).
+UNDETERMINED_EVENT_TYPE = "UNKNOWN"
 
 
-class ComplyCubeUnknownEvent(UnknownEvent):
-    """A ComplyCube event type this version does not model; the whole body is kept."""
+# -- open enums ------------------------------------------------------------------------------
+
+
+class ResourceType(WireEnum):
+    """``resourceType`` (sheet §4.1: only ``check`` is documented; the others are expected)."""
+
+    CHECK = "check"
+    CLIENT = "client"
+    DOCUMENT = "document"
+    ADDRESS = "address"
+    LIVE_PHOTO = "livePhoto"
+    WORKFLOW_SESSION = "workflowSession"
+
+
+class CheckStatus(WireEnum):
+    """Check ``status`` (sheet §4.3)."""
+
+    PENDING = "pending"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class CheckOutcome(WireEnum):
+    """Check ``outcome`` when ``status`` is ``complete`` (sheet §4.3, named after the event
+    types; other values UNCONFIRMED). Also used for a workflow session's ``outcome`` (§4.2:
+    "e.g. ``clear``; full enum UNCONFIRMED")."""
+
+    CLEAR = "clear"
+    ATTENTION = "attention"
+    REJECTED = "rejected"
+    MATCH_CONFIRMED = "match_confirmed"
+
+
+class CheckType(WireEnum):
+    """Check ``type`` values seen in the docs (sheet §4.3; the full enum is UNCONFIRMED)."""
+
+    STANDARD_SCREENING_CHECK = "standard_screening_check"
+    EXTENSIVE_SCREENING_CHECK = "extensive_screening_check"
+    DOCUMENT_CHECK = "document_check"
+    IDENTITY_CHECK = "identity_check"
+    ENHANCED_IDENTITY_CHECK = "enhanced_identity_check"
+    PROOF_OF_ADDRESS_CHECK = "proof_of_address_check"
+    MULTI_BUREAU_CHECK = "multi_bureau_check"
+    FACE_AUTHENTICATION_CHECK = "face_authentication_check"
+    AGE_ESTIMATION_CHECK = "age_estimation_check"
+    IDENTITY_FRAUD_CHECK = "identity_fraud_check"
+    DRIVING_LICENSE_CHECK = "driving_license_check"
+
+
+class WorkflowSessionStatus(WireEnum):
+    """Workflow session ``status`` (sheet §4.2)."""
+
+    STARTED = "started"
+    PROCESSING = "processing"
+    COMPLETE = "complete"
+    ABANDONED = "abandoned"
+    CANCELLED = "cancelled"
+
+
+class ClientType(WireEnum):
+    """Client ``type`` (API reference "The Client object")."""
+
+    PERSON = "person"
+    COMPANY = "company"
+
+
+class AddressType(WireEnum):
+    """Address ``type`` (API reference "The Address object")."""
+
+    MAIN = "main"
+    ALTERNATIVE = "alternative"
+    OTHER = "other"
+
+
+_Str = str | None
+_Ts = Timestamp | None
+
+
+# -- payload objects -------------------------------------------------------------------------
+
+
+class _ChangedFields(KycModel):
+    """Mixin for *update* payloads: ``id`` plus only the fields that changed (sheet §4.2)."""
+
+    @property
+    def changed_fields(self) -> frozenset[str]:
+        """Wire names of the changed fields that were sent (``id`` and timestamps excluded)."""
+        fields = type(self).model_fields
+        # model_fields_set holds declared attribute names and the wire keys of extra fields.
+        names = {
+            (fields[name].alias or name) if name in fields else name
+            for name in self.model_fields_set
+        }
+        return frozenset(names - {"id", "createdAt", "updatedAt"})
+
+
+class DeletedResource(KycModel):
+    """Payload of a *delete* event: the deleted resource's ``id`` only (sheet §4.2)."""
+
+    id: _Str = None
+
+
+class CheckResult(KycModel):
+    """A check's ``result`` (type-specific; sheet §4.3 names ``outcome`` and ``breakdown``).
+    ``breakdown`` can hold extracted document data and screening hits: personal."""
+
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    breakdown: Annotated[dict[str, Any] | None, PERSONAL] = None
+
+
+class Check(KycModel):
+    """The Check object (sheet §4.3 "Full Check object"). Every field optional (§4.2)."""
+
+    id: _Str = None
+    client_id: _Str = Field(default=None, alias="clientId")
+    # The client's full name for a person, the company name for a company: always treated as
+    # personal because the payload does not say which (sheet §4.3).
+    entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
+    type: Annotated[CheckType | str | None, OPEN] = None
+    enable_monitoring: bool | None = Field(default=None, alias="enableMonitoring")
+    document_id: _Str = Field(default=None, alias="documentId")
+    address_id: _Str = Field(default=None, alias="addressId")
+    live_photo_id: _Str = Field(default=None, alias="livePhotoId")
+    live_video_id: _Str = Field(default=None, alias="liveVideoId")
+    options: dict[str, Any] | None = None
+    client_consent: bool | None = Field(default=None, alias="clientConsent")
+    status: Annotated[CheckStatus | str | None, OPEN] = None
+    result: CheckResult | None = None
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class CheckStatusPayload(Check):
+    """Payload of ``check.pending``, ``check.completed*``, ``check.failed`` and
+    ``check.monitoring.attention``: ``id``, ``status``, ``outcome`` (only when ``status`` is
+    ``complete``), ``createdAt``, ``updatedAt`` (sheet §4.2, the Node SDK's ``Event`` type).
+
+    A subclass of :class:`Check` because real payloads carry other Check fields too (sheet
+    "Evidence": ``clientId`` and ``enableMonitoring``, without ``status``).
+    """
+
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+
+
+class CheckUpdate(_ChangedFields, Check):
+    """Payload of ``check.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+
+
+class PersonDetails(KycModel):
+    """A person client's details (API reference "The personDetails object"; Node SDK types)."""
+
+    first_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="firstName")
+    middle_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="middleName")
+    last_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="lastName")
+    dob: Annotated[_Str, PERSONAL] = None  # "YYYY-MM-DD" as sent; kept a string
+    gender: Annotated[_Str, PERSONAL] = None
+    nationality: Annotated[_Str, PERSONAL] = None
+    birth_country: Annotated[_Str, PERSONAL] = Field(default=None, alias="birthCountry")
+    ssn: Annotated[_Str, PERSONAL] = None
+    social_insurance_number: Annotated[_Str, PERSONAL] = Field(
+        default=None, alias="socialInsuranceNumber"
+    )
+    national_identity_number: Annotated[_Str, PERSONAL] = Field(
+        default=None, alias="nationalIdentityNumber"
+    )
+    tax_identification_number: Annotated[_Str, PERSONAL] = Field(
+        default=None, alias="taxIdentificationNumber"
+    )
+
+
+class CompanyDetails(KycModel):
+    """A company client's details (API reference "The companyDetails object")."""
+
+    name: _Str = None
+    website: _Str = None
+    registration_number: _Str = Field(default=None, alias="registrationNumber")
+    incorporation_country: _Str = Field(default=None, alias="incorporationCountry")
+    incorporation_type: _Str = Field(default=None, alias="incorporationType")
+
+
+class Client(KycModel):
+    """The Client object (API reference "The Client object"): payload of ``client.created``."""
+
+    id: _Str = None
+    type: Annotated[ClientType | str | None, OPEN] = None
+    entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
+    email: Annotated[_Str, PERSONAL] = None
+    mobile: Annotated[_Str, PERSONAL] = None
+    telephone: Annotated[_Str, PERSONAL] = None
+    external_id: _Str = Field(default=None, alias="externalId")
+    joined_date: _Str = Field(default=None, alias="joinedDate")
+    person_details: Annotated[PersonDetails | None, PERSONAL] = Field(
+        default=None, alias="personDetails"
+    )
+    company_details: CompanyDetails | None = Field(default=None, alias="companyDetails")
+    # Free key-value pairs the integrator attached: may hold anything, so treated as personal.
+    metadata: Annotated[dict[str, Any] | None, PERSONAL] = None
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class ClientUpdate(_ChangedFields, Client):
+    """Payload of ``client.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+
+
+class DocumentImage(KycModel):
+    """One image of a document (API reference "The Image object"). The image ``id`` may differ
+    from the id inside its own ``downloadLink`` (sheet "Evidence"): neither is checked."""
+
+    id: _Str = None
+    file_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="fileName")
+    document_side: _Str = Field(default=None, alias="documentSide")
+    download_link: Annotated[_Str, PERSONAL] = Field(default=None, alias="downloadLink")
+    # Not validated as a MIME type: the API reference itself shows "images/jpg" (sheet "Evidence").
+    content_type: _Str = Field(default=None, alias="contentType")
+    size: int | None = None
+    data: Annotated[_Str, PERSONAL] = None
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class Document(KycModel):
+    """The Document object (API reference "The Document object"): payload of
+    ``document.created``."""
+
+    id: _Str = None
+    client_id: _Str = Field(default=None, alias="clientId")
+    type: _Str = None
+    classification: _Str = None
+    issuing_country: _Str = Field(default=None, alias="issuingCountry")
+    images: list[DocumentImage] | None = None
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class DocumentUpdate(_ChangedFields, Document):
+    """Payload of ``document.updated`` and ``document.updated.image_uploaded`` /
+    ``.image_deleted``: ``id`` plus the changed fields (sheet §4.2)."""
+
+
+class Address(KycModel):
+    """The Address object (API reference "The Address object"): payload of ``address.created``."""
+
+    id: _Str = None
+    client_id: _Str = Field(default=None, alias="clientId")
+    type: Annotated[AddressType | str | None, OPEN] = None
+    property_number: Annotated[_Str, PERSONAL] = Field(default=None, alias="propertyNumber")
+    building_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="buildingName")
+    line: Annotated[_Str, PERSONAL] = None
+    city: Annotated[_Str, PERSONAL] = None
+    state: Annotated[_Str, PERSONAL] = None
+    postal_code: Annotated[_Str, PERSONAL] = Field(default=None, alias="postalCode")
+    country: _Str = None
+    from_date: _Str = Field(default=None, alias="fromDate")
+    to_date: _Str = Field(default=None, alias="toDate")
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class AddressUpdate(_ChangedFields, Address):
+    """Payload of ``address.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+
+
+class LivePhoto(KycModel):
+    """The Live Photo object (API reference). Sheet §4.2 lists live photos among webhook payloads,
+    but no ``livePhoto.*`` event type is documented (§3, UNCONFIRMED): such an event arrives as a
+    :class:`ComplyCubeUnknownEvent`; ``LivePhoto.model_validate(event.payload["payload"])``
+    types its payload."""
+
+    id: _Str = None
+    client_id: _Str = Field(default=None, alias="clientId")
+    download_link: Annotated[_Str, PERSONAL] = Field(default=None, alias="downloadLink")
+    content_type: _Str = Field(default=None, alias="contentType")  # "images/jpg" (sic) in docs
+    size: int | None = None
+    data: Annotated[_Str, PERSONAL] = None
+    perform_liveness_check: bool | None = Field(default=None, alias="performLivenessCheck")
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class RelatedCheck(KycModel):
+    """One of a workflow session's ``allRelatedChecks`` (sheet §4.2)."""
+
+    check_id: _Str = Field(default=None, alias="checkId")
+    type: Annotated[CheckType | str | None, OPEN] = None
+    task_id: _Str = Field(default=None, alias="taskId")
+
+
+class WorkflowSession(KycModel):
+    """The Workflow Session object (sheet §4.2): payload of ``workflow.session.*``. The webhook
+    payload shape is undocumented (UNCONFIRMED), so every field is optional and extras are kept;
+    ``createdAt``/``updatedAt``/``completedAt`` come from the PHP SDK model."""
+
+    id: _Str = None
+    client_id: _Str = Field(default=None, alias="clientId")
+    entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
+    status: Annotated[WorkflowSessionStatus | str | None, OPEN] = None
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    workflow_template_id: _Str = Field(default=None, alias="workflowTemplateId")
+    workflow_template_name: _Str = Field(default=None, alias="workflowTemplateName")
+    workflow_template_description: _Str = Field(default=None, alias="workflowTemplateDescription")
+    workflow_id: _Str = Field(default=None, alias="workflowId")
+    workflow_version: int | None = Field(default=None, alias="workflowVersion")
+    workflow_description: _Str = Field(default=None, alias="workflowDescription")
+    compliance_policies: list[Any] | None = Field(default=None, alias="compliancePolicies")
+    policy_assurance: list[Any] | None = Field(default=None, alias="policyAssurance")
+    # Task contents are undocumented and may echo what the customer entered: treated as personal.
+    tasks: Annotated[list[Any] | None, PERSONAL] = None
+    last_completed_task_id: _Str = Field(default=None, alias="lastCompletedTaskId")
+    all_related_checks: list[RelatedCheck] | None = Field(default=None, alias="allRelatedChecks")
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+    completed_at: _Ts = Field(default=None, alias="completedAt")
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+class ComplyCubeEvent(WebhookEvent):
+    """Base of every ComplyCube event, known or not.
+
+    ``delivery_key`` = ``complycube:<event id>``: the Event ``id`` is stable across re-sends and
+    the docs say to deduplicate on it (sheet §1 "Idempotency"). A body without a string ``id``
+    (only possible for an unknown event) falls back to ``complycube:sha256:<digest of the body>``.
+    """
+
+    def _delivery_key(self) -> str:
+        ident = getattr(self, "id", None)
+        if isinstance(ident, str) and ident:
+            return f"{VENDOR}:{ident}"
+        return f"{VENDOR}:sha256:{self.body_digest()}"
+
+
+class ComplyCubeEnvelope(ComplyCubeEvent):
+    """The Event envelope (sheet §4.1). Subclasses narrow ``payload``.
+
+    ``type`` is the wire value (a legacy ``check.complete.clear`` stays so, for a lossless round
+    trip); ``event_type`` is its current spelling (:func:`canonical_event_type`).
+    """
+
+    id: str
+    type: str
+    resource_type: Annotated[ResourceType | str | None, OPEN] = Field(
+        default=None, alias="resourceType"
+    )
+    payload: KycModel | None = None
+    created_at: _Ts = Field(default=None, alias="createdAt")
+    # Declared by the Python SDK's Event model, not in the docs (sheet §4.1).
+    updated_at: _Ts = Field(default=None, alias="updatedAt")
+
+
+class WorkflowSessionEvent(ComplyCubeEnvelope):
+    """``workflow.session.started|cancelled|processing|completed|updated``."""
+
+    payload: WorkflowSession | None = None
+
+
+class CheckEvent(ComplyCubeEnvelope):
+    """Base of every ``check.*`` event (``on_event(CheckEvent)`` receives them all)."""
+
+    payload: Check | None = None
+
+
+# Sheet §3: the state each check event type announces, used when the payload omits it.
+_IMPLIED_STATUS: dict[str, CheckStatus] = {
+    "check.pending": CheckStatus.PENDING,
+    "check.failed": CheckStatus.FAILED,
+}
+_IMPLIED_OUTCOME: dict[str, CheckOutcome] = {
+    "check.monitoring.attention": CheckOutcome.ATTENTION,
+    **{f"check.completed.{o.value}": o for o in CheckOutcome},
+}
+
+
+class CheckStatusEvent(CheckEvent):
+    """``check.pending``, ``check.completed``, ``check.completed.<outcome>`` (legacy
+    ``check.complete*`` too), ``check.monitoring.attention``, ``check.failed``."""
+
+    payload: CheckStatusPayload | None = None
+
+    @property
+    def status(self) -> CheckStatus | str | None:
+        """``payload.status``, or when the payload omits it (sheet "Evidence") the status the
+        event type announces (``complete`` for ``check.completed*`` and monitoring, ``pending``,
+        ``failed``)."""
+        if self.payload is not None and self.payload.status is not None:
+            return self.payload.status
+        etype = self._event_type or canonical_event_type(self.type)
+        if etype.startswith(("check.completed", "check.monitoring.")):
+            return CheckStatus.COMPLETE
+        return _IMPLIED_STATUS.get(etype)
+
+    @property
+    def outcome(self) -> CheckOutcome | str | None:
+        """``payload.outcome``, or when the payload omits it the outcome the event type names
+        (``check.completed.clear`` -> ``clear``; ``check.monitoring.attention`` ->
+        ``attention``). ``None`` for ``check.completed`` without an outcome in the payload."""
+        if self.payload is not None and self.payload.outcome is not None:
+            return self.payload.outcome
+        etype = self._event_type or canonical_event_type(self.type)
+        return _IMPLIED_OUTCOME.get(etype)
+
+
+class CheckUpdatedEvent(CheckEvent):
+    """``check.updated`` (e.g. a manual validation changed the outcome, sheet §4.3)."""
+
+    payload: CheckUpdate | None = None
+
+
+class ClientEvent(ComplyCubeEnvelope):
+    """Base of ``client.created|updated|deleted``."""
+
+
+class ClientCreatedEvent(ClientEvent):
+    payload: Client | None = None
+
+
+class ClientUpdatedEvent(ClientEvent):
+    payload: ClientUpdate | None = None
+
+
+class ClientDeletedEvent(ClientEvent):
+    payload: DeletedResource | None = None
+
+
+class DocumentEvent(ComplyCubeEnvelope):
+    """Base of ``document.*``."""
+
+
+class DocumentCreatedEvent(DocumentEvent):
+    payload: Document | None = None
+
+
+class DocumentUpdatedEvent(DocumentEvent):
+    """``document.updated``, ``document.updated.image_uploaded``, ``.image_deleted``."""
+
+    payload: DocumentUpdate | None = None
+
+
+class DocumentDeletedEvent(DocumentEvent):
+    payload: DeletedResource | None = None
+
+
+class AddressEvent(ComplyCubeEnvelope):
+    """Base of ``address.created|updated|deleted``."""
+
+
+class AddressCreatedEvent(AddressEvent):
+    payload: Address | None = None
+
+
+class AddressUpdatedEvent(AddressEvent):
+    payload: AddressUpdate | None = None
+
+
+class AddressDeletedEvent(AddressEvent):
+    payload: DeletedResource | None = None
+
+
+class ComplyCubeUnknownEvent(UnknownEvent, ComplyCubeEvent):
+    """An authenticated ComplyCube body whose ``type`` this version does not model, or that has
+    no string ``type`` at all. The whole body is kept: ``event.payload`` is the *body* (the
+    :class:`~kyc_webhooks.UnknownEvent` contract), so the Event's own payload is
+    ``event.payload.get("payload")``. It reaches catch-all handlers and handlers whose pattern
+    matches its ``event_type``; the endpoint answers 200."""
+
+
+#: Current spelling -> model, in the order of sheet §3.
+EVENT_MODELS: dict[str, type[ComplyCubeEnvelope]] = {
+    "workflow.session.started": WorkflowSessionEvent,
+    "workflow.session.cancelled": WorkflowSessionEvent,
+    "workflow.session.processing": WorkflowSessionEvent,
+    "workflow.session.completed": WorkflowSessionEvent,
+    "workflow.session.updated": WorkflowSessionEvent,
+    "check.pending": CheckStatusEvent,
+    "check.completed": CheckStatusEvent,
+    "check.completed.clear": CheckStatusEvent,
+    "check.completed.attention": CheckStatusEvent,
+    "check.completed.rejected": CheckStatusEvent,
+    "check.completed.match_confirmed": CheckStatusEvent,
+    "check.monitoring.attention": CheckStatusEvent,
+    "check.failed": CheckStatusEvent,
+    "check.updated": CheckUpdatedEvent,
+    "client.created": ClientCreatedEvent,
+    "client.updated": ClientUpdatedEvent,
+    "client.deleted": ClientDeletedEvent,
+    "document.created": DocumentCreatedEvent,
+    "document.updated": DocumentUpdatedEvent,
+    "document.deleted": DocumentDeletedEvent,
+    "document.updated.image_uploaded": DocumentUpdatedEvent,
+    "document.updated.image_deleted": DocumentUpdatedEvent,
+    "address.created": AddressCreatedEvent,
+    "address.updated": AddressUpdatedEvent,
+    "address.deleted": AddressDeletedEvent,
+}
+
+#: Spellings of API v1.7.2 (sheet §3, §5.1) -> current spelling.
+LEGACY_EVENT_TYPES: dict[str, str] = {
+    "check.complete": "check.completed",
+    "check.complete.clear": "check.completed.clear",
+    "check.complete.attention": "check.completed.attention",
+}
+
+#: Every documented ``type`` value as it appears on the wire: current spellings, then legacy ones.
+EVENT_TYPES: tuple[str, ...] = (*EVENT_MODELS, *LEGACY_EVENT_TYPES)
+
+_LEGACY_PREFIX = "check.complete"
+_CURRENT_PREFIX = "check.completed"
+
+
+def canonical_event_type(event_type: str) -> str:
+    """The current spelling of ``event_type``: ``check.complete`` and every
+    ``check.complete.<x>`` become ``check.completed`` / ``check.completed.<x>`` (sheet §3: the
+    v1.7.2 names). The prefix rule also covers ``<x>`` values the old docs did not list
+    (``check.complete.rejected``). Anything else is returned unchanged."""
+    if event_type == _LEGACY_PREFIX or event_type.startswith(_LEGACY_PREFIX + "."):
+        return _CURRENT_PREFIX + event_type[len(_LEGACY_PREFIX) :]
+    return event_type
 
 
 def normalize_pattern(pattern: str) -> str:
-    return pattern
+    """Map a routing pattern written with the legacy spelling onto the current one, the way
+    :func:`canonical_event_type` maps event types: ``"check.complete"`` -> ``"check.completed"``,
+    ``"check.complete.*"`` -> ``"check.completed.*"``. Other patterns -- ``"check.complete*"``
+    included, which already matches every current spelling -- are unchanged."""
+    return canonical_event_type(pattern)
 
 
-def parse_event(body: bytes) -> ComplyCubeUnknownEvent:
-    event: ComplyCubeUnknownEvent = validate_json(ComplyCubeUnknownEvent, body, what="ComplyCube")
-    etype = (event.model_extra or {}).get("type") or (event.model_extra or {}).get("topic")
-    return event.bind(vendor=VENDOR, event_type=str(etype or "UNKNOWN"), raw=body)
+class _TypeProbe(BaseModel):
+    """Reads only ``type`` (JSON-validated straight from the bytes) to choose the model."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+    type: Any = None
+
+
+def parse_event(body: bytes) -> ComplyCubeEvent:
+    """Validate an authenticated ComplyCube body into the model for its ``type``.
+
+    * ``type`` names a documented event (either spelling) -> that model; a missing ``id`` or
+      ``type`` of the wrong JSON type, or a declared field of the wrong type, is a 400.
+    * ``type`` is another string -> :class:`ComplyCubeUnknownEvent` with that ``event_type``.
+    * no ``type``, or not a non-empty string -> :class:`ComplyCubeUnknownEvent` with ``event_type``
+      ``"UNKNOWN"``, answered 200 like any unknown event. The body passed the signature check, so
+      only ComplyCube (or the holder of the secret) produced it; the sheet guarantees ``type`` on
+      every Event, but the PHP SDK's own ``Event`` model treats it as optional and its verifier
+      test signs ``{"id":"value"}``. Refusing it with a 400 would only make ComplyCube retry ten
+      times and then disable the webhook (sheet §1, §5.4); handing it to catch-alls loses nothing.
+    """
+    probe: _TypeProbe = validate_json(_TypeProbe, body, what="ComplyCube")
+    wire_type = probe.type
+    if not isinstance(wire_type, str) or not wire_type:
+        unknown: ComplyCubeUnknownEvent = validate_json(
+            ComplyCubeUnknownEvent, body, what="ComplyCube"
+        )
+        return unknown.bind(vendor=VENDOR, event_type=UNDETERMINED_EVENT_TYPE, raw=body)
+    etype = canonical_event_type(wire_type)
+    model: type[ComplyCubeEvent] | None = EVENT_MODELS.get(etype)
+    if model is None:
+        model = ComplyCubeUnknownEvent
+        what = "ComplyCube"
+    else:
+        what = f"ComplyCube {etype}"
+    event: ComplyCubeEvent = validate_json(model, body, what=what)
+    return event.bind(vendor=VENDOR, event_type=etype, raw=body)
