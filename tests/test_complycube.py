@@ -495,7 +495,7 @@ def test_unknown_event_types_reach_catch_alls(payload: dict[str, Any], event_typ
     assert outcome.status_code == 200
     assert outcome.event_type == event_type
     assert outcome.event is not None
-    if event_type == "check.completed.rejected":
+    if event_type.startswith("check.completed."):  # documented or not: a check outcome
         assert isinstance(outcome.event, CheckStatusEvent)
         assert calls == ["any", "complycube"]
     else:
@@ -706,3 +706,29 @@ def test_testing_toolkit_delivers_every_event_type(event_type: str) -> None:
     assert outcome.event_type == canonical_event_type(event_type)
     tampered = tester.handle(*testing.tamper(tester.delivery("complycube", event_type)))
     assert tampered.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["check.completed.escalated", "check.complete.escalated", "check.monitoring.clear"],
+)
+def test_undocumented_check_outcomes_parse_as_check_status_events(event_type: str) -> None:
+    from kyc_webhooks.complycube import CheckStatusEvent
+    from kyc_webhooks.testing import sign
+
+    secret = "outcome-secret"
+    receiver = kw.Receiver(kw.ComplyCube(secret=secret))
+    seen: list[kw.WebhookEvent] = []
+    receiver.on("complycube", "check.*.*")(seen.append)
+    payload = {
+        "id": "65a1f0c2e4b0a1b2c3d4e5f7",
+        "type": event_type,
+        "resourceType": "check",
+        "payload": {"id": "65a1f0c2e4b0a1b2c3d4e5f8", "status": "complete", "outcome": "new"},
+        "createdAt": "2026-11-23T10:00:00.000Z",
+    }
+    outcome = receiver.handle(*sign("complycube", payload, secret))
+    assert outcome.status_code == 200
+    assert isinstance(outcome.event, CheckStatusEvent)
+    assert outcome.event.outcome == "new"
+    assert seen == [outcome.event]

@@ -11,7 +11,11 @@ them to your handlers.
 
     outcome = receiver.handle(body, headers)   # body: the raw request bytes
 
-Vendor classes and vendor models load lazily: ``import kyc_webhooks`` stays cheap.
+Exactly-once handling across threads and processes: ``kw.Receiver(..., store=kw.SQLiteStore(path))``
+(docs/delivery-guarantees.md).
+
+Vendor classes, vendor models and the stores load lazily: ``import kyc_webhooks`` stays cheap (and
+never imports ``sqlite3``).
 """
 
 from __future__ import annotations
@@ -24,24 +28,28 @@ from ._vendor import Vendor
 from .errors import (
     AmbiguousVendorError,
     AuthenticationError,
+    BodyErasedError,
     ConfigurationError,
     DeliveryError,
+    DeliveryInProgressError,
+    DeliveryNotFoundError,
     HandlerError,
     PayloadError,
     PayloadTooLargeError,
+    StoreError,
     UndetectableVendorError,
     UsageError,
     VendorNotConfiguredError,
     WebhookError,
 )
 from .models import UnknownEvent, WebhookEvent
-from .receiver import DEFAULT_MAX_BODY_SIZE, Outcome, Receiver
+from .receiver import DEFAULT_MAX_BODY_SIZE, Outcome, ProcessSummary, Receiver
 from .routing import Route, Router
 
 if TYPE_CHECKING:
     from .complycube import ComplyCube
-    from .identomat import Identomat
     from .idenfy import Idenfy
+    from .identomat import Identomat
     from .yoti import Yoti
 
 __version__ = "0.1.0.dev0"
@@ -50,19 +58,29 @@ __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "AmbiguousVendorError",
     "AuthenticationError",
+    "BodyErasedError",
     "ComplyCube",
     "ConfigurationError",
     "DeliveryError",
+    "DeliveryInProgressError",
+    "DeliveryNotFoundError",
+    "DeliveryRecord",
+    "DeliveryState",
     "HandlerError",
     "Headers",
     "Idenfy",
     "Identomat",
+    "MemoryStore",
     "Outcome",
     "PayloadError",
     "PayloadTooLargeError",
+    "ProcessSummary",
     "Receiver",
     "Route",
     "Router",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
     "UndetectableVendorError",
     "UnknownEvent",
     "UsageError",
@@ -80,6 +98,11 @@ _LAZY: dict[str, str] = {
     "ComplyCube": "kyc_webhooks.complycube._auth",
     "Yoti": "kyc_webhooks.yoti._auth",
     "Identomat": "kyc_webhooks.identomat._auth",
+    "MemoryStore": "kyc_webhooks.store.memory",
+    "SQLiteStore": "kyc_webhooks.store.sqlite",
+    "Store": "kyc_webhooks.store._base",
+    "DeliveryRecord": "kyc_webhooks.store._base",
+    "DeliveryState": "kyc_webhooks.store._base",
 }
 
 

@@ -2,12 +2,12 @@
 
 Two branches hang off :class:`WebhookError`:
 
-* mistakes of the *integrator* -- :class:`ConfigurationError` (raised when objects are built or
-  handlers registered) and :class:`UsageError` (the API was called the wrong way, e.g. a ``str``
-  body). They are programming errors and are always raised.
-* faults of the *delivery* -- :class:`DeliveryError` and its subclasses. Each carries the HTTP status
-  the endpoint should answer. ``Receiver.handle()`` turns them into an ``Outcome``; ``Receiver.parse()``
-  raises them.
+* mistakes of the *integrator* -- :class:`ConfigurationError` (raised when objects are built
+  or handlers registered) and :class:`UsageError` (the API was called the wrong way, e.g. a
+  ``str`` body). They are programming errors and are always raised.
+* faults of the *delivery* -- :class:`DeliveryError` and its subclasses. Each carries the HTTP
+  status the endpoint should answer. ``Receiver.handle()`` turns them into an ``Outcome``;
+  ``Receiver.parse()`` raises them.
 
 Messages name the header or field involved, never a secret, signature, digest or payload value, so
 that they are safe to log and to return to the sender.
@@ -18,11 +18,15 @@ from __future__ import annotations
 __all__ = [
     "AmbiguousVendorError",
     "AuthenticationError",
+    "BodyErasedError",
     "ConfigurationError",
     "DeliveryError",
+    "DeliveryInProgressError",
+    "DeliveryNotFoundError",
     "HandlerError",
     "PayloadError",
     "PayloadTooLargeError",
+    "StoreError",
     "UndetectableVendorError",
     "UsageError",
     "VendorNotConfiguredError",
@@ -111,3 +115,37 @@ class HandlerError(WebhookError):
     def __init__(self, message: str, original: BaseException) -> None:
         super().__init__(message)
         self.original = original
+
+
+class DeliveryInProgressError(DeliveryError):
+    """A redelivery arrived while another worker still holds the claim on the same event.
+
+    Answered with 503 (and a ``Retry-After`` hint in ``Outcome.retry_after``): every vendor retries
+    a 5xx, and the event is never lost -- if the first attempt fails, the retry runs the handlers
+    (docs/delivery-guarantees.md, "In progress").
+    """
+
+    status_code = 503
+
+
+class StoreError(WebhookError):
+    """The delivery store failed: the file is not a database, cannot be created or written, is
+    locked for longer than the busy timeout, or has a schema newer than this library.
+
+    An endpoint answers 503 so that the vendor redelivers once the store is back.
+    """
+
+    status_code = 503
+
+
+class DeliveryNotFoundError(StoreError, LookupError):
+    """No stored delivery has the given id (``receiver.replay``, ``store.claim``)."""
+
+    status_code = 404
+
+
+class BodyErasedError(StoreError):
+    """The stored delivery's body was erased (retention or an erasure request): it can no longer be
+    processed or replayed; its metadata remains."""
+
+    status_code = 410

@@ -2,25 +2,39 @@
 
 Order for every delivery (DEVELOPERS.md principle 1): type check of the body -> size cap ->
 vendor selection (pinned or detected) -> authentication over the raw bytes -> decode and validate
-the same bytes -> dispatch to handlers. ``handle`` never raises for anything the sender controls;
-it maps each failure to the HTTP status the endpoint should answer.
+the same bytes -> (store) -> dispatch to handlers. ``handle`` never raises for anything the sender
+controls; it maps each failure to the HTTP status the endpoint should answer.
+
+With a ``store`` (docs/delivery-guarantees.md) every authenticated delivery is recorded under its
+``delivery_key`` and claimed before the handlers run, so that handlers run to success at most once
+per event across threads and processes; ``defer=True`` answers 202 at once and leaves the handlers
+to :meth:`Receiver.process_pending`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
+import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._headers import HeaderInput, Headers
 from ._vendor import Vendor, detect_vendors, vendor_class
 from .errors import (
     AmbiguousVendorError,
+    BodyErasedError,
     ConfigurationError,
     DeliveryError,
+    DeliveryInProgressError,
+    DeliveryNotFoundError,
     HandlerError,
     PayloadTooLargeError,
+    StoreError,
     UndetectableVendorError,
     UsageError,
     VendorNotConfiguredError,
@@ -28,13 +42,38 @@ from .errors import (
 )
 from .models import WebhookEvent
 from .routing import Router
+from .store._base import Claim, DeliveryRecord, NewDelivery, Store
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "Outcome", "Receiver"]
+if TYPE_CHECKING:
+    from .store._base import Added
+
+__all__ = [
+    "DEFAULT_LEASE_TIMEOUT",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_MAX_BODY_SIZE",
+    "Outcome",
+    "ProcessSummary",
+    "Receiver",
+]
 
 logger = logging.getLogger("kyc_webhooks")
 
 #: 1 MiB: the largest documented bodies (iDenfy identifications with AML hits) are a few dozen KiB.
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+#: Seconds a claim on a stored delivery lasts. Longer than any handler should run; short enough
+#: that the event of a crashed worker is picked up again at one of the vendor's next retries.
+DEFAULT_LEASE_TIMEOUT = 60.0
+#: Attempts ``process_pending`` makes per stored delivery before leaving it ``failed``.
+DEFAULT_MAX_ATTEMPTS = 8
+#: Back-off of ``process_pending`` after a failed attempt n: min(30 s * 2**(n-1), 1 h).
+RETRY_BACKOFF_BASE = 30.0
+RETRY_BACKOFF_MAX = 3600.0
+
+#: Headers never stored, whatever the vendor (credentials and session state).
+_NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: Replaces the string value of a vendor's ``credential_fields`` (Identomat's ``callbackApiKey``,
+#: ../shared/vendors/identomat.md §2) in the stored copy of a body.
+_REDACTED_VALUE = b'"<redacted>"'
 
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
@@ -55,6 +94,10 @@ class Outcome:
     duplicate: bool = False
     #: The stored record's id when the receiver has a store.
     delivery_id: str | None = None
+    #: Seconds after which a retry makes sense (503 "in progress"); send it as ``Retry-After``.
+    retry_after: int | None = None
+    #: True when this outcome comes from :meth:`Receiver.replay`.
+    replay: bool = False
 
     @property
     def ok(self) -> bool:
@@ -94,11 +137,74 @@ def _check_body(body: object) -> bytes:
     raise UsageError(f"body must be bytes, not {type(body).__name__}: {hint}")
 
 
+@dataclass(frozen=True)
+class ProcessSummary:
+    """What :meth:`Receiver.process_pending` did: one :class:`Outcome` per claimed delivery."""
+
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def processed(self) -> int:
+        """Deliveries claimed and attempted."""
+        return len(self.outcomes)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.ok)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for outcome in self.outcomes if not outcome.ok)
+
+
+def storable_body(vendor: str, body: bytes) -> bytes:
+    """The copy of an authenticated body that goes into a store: byte-exact, except that the string
+    value of a credential field inside the body (Identomat's ``callbackApiKey``) is replaced by
+    ``"<redacted>"``, so that the store never holds a secret that could forge deliveries."""
+    fields = sorted(vendor_class(vendor).credential_fields)
+    if not fields:
+        return body
+    for name in fields:
+        body = _secret_field_pattern(name).sub(lambda m: m.group(1) + _REDACTED_VALUE, body)
+    return body
+
+
+_PATTERNS: dict[str, re.Pattern[bytes]] = {}
+
+
+def _secret_field_pattern(name: str) -> re.Pattern[bytes]:
+    pattern = _PATTERNS.get(name)
+    if pattern is None:
+        key = re.escape(name.encode("ascii"))
+        pattern = re.compile(rb'("' + key + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
+        _PATTERNS[name] = pattern
+    return pattern
+
+
+def _positive_number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds")
+    if math.isinf(value):
+        raise ConfigurationError(f"{name} must be finite")
+    return float(value)
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(f"{name} must be a positive int")
+    return value
+
+
 class Receiver:
     """Authenticates, parses and routes deliveries from the configured vendors.
 
     >>> import kyc_webhooks as kw
     >>> receiver = kw.Receiver(kw.Idenfy(signing_key="secret"))
+
+    ``store``: a :class:`~kyc_webhooks.store.Store` (``kw.SQLiteStore("webhooks.db")``,
+    ``kw.MemoryStore()``) for deduplication and exactly-once handling; ``defer=True`` stores and
+    answers 202 without running handlers (run :meth:`process_pending` in a worker);
+    ``lease_timeout``: seconds a claim on a stored delivery lasts (must exceed the slowest handler).
     """
 
     def __init__(
@@ -106,6 +212,9 @@ class Receiver:
         *vendors: Vendor,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         router: Router | None = None,
+        store: Store | None = None,
+        defer: bool = False,
+        lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
     ) -> None:
         configured: dict[str, Vendor] = {}
         for vendor in vendors:
@@ -123,9 +232,20 @@ class Receiver:
             raise ConfigurationError("max_body_size must be a positive int")
         if max_body_size <= 0:
             raise ConfigurationError("max_body_size must be a positive int")
+        if store is not None and not isinstance(store, Store):
+            raise ConfigurationError(
+                f"store must implement kyc_webhooks.store.Store, got {type(store).__name__}"
+            )
+        if defer and store is None:
+            raise ConfigurationError("defer=True needs a store to keep deliveries in")
         self._vendors = configured
         self.max_body_size = max_body_size
         self.router = router if router is not None else Router()
+        self.store = store
+        self.defer = bool(defer)
+        self.lease_timeout = _positive_number(lease_timeout, "lease_timeout")
+        self._counts: Counter[str] = Counter()
+        self._counts_lock = threading.Lock()
 
     # -- configuration -----------------------------------------------------------------------
 
@@ -142,6 +262,28 @@ class Receiver:
     def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
         """Typed decorator: register a handler for every event that is an instance of ``model``."""
         return self.router.on_event(model)
+
+    def stats(self) -> dict[str, int]:
+        """Counters of this receiver object (this process): ``handled``, ``duplicates``,
+        ``deferred``, ``replayed``, ``in_progress``, ``handler_failures``, ``store_errors``,
+        ``unprocessable`` (a stored delivery that could not be re-parsed), ``rejected`` and
+        ``rejected_<status>``. Rejected requests are counted here, never stored:
+        unauthenticated traffic must not be able to make the endpoint write to disk."""
+        with self._counts_lock:
+            counts = dict(self._counts)
+        for key in (
+            "handled",
+            "duplicates",
+            "deferred",
+            "replayed",
+            "in_progress",
+            "handler_failures",
+            "store_errors",
+            "unprocessable",
+            "rejected",
+        ):
+            counts.setdefault(key, 0)
+        return counts
 
     # -- verification and parsing ------------------------------------------------------------
 
@@ -172,14 +314,9 @@ class Receiver:
             )
         return vendor
 
-    def parse(
-        self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
-    ) -> WebhookEvent:
-        """Verify and parse one delivery without running handlers.
-
-        Raises :class:`~kyc_webhooks.errors.DeliveryError` subclasses (each with ``status_code``)
-        for anything wrong with the request, :class:`UsageError` for a non-bytes body.
-        """
+    def _authenticate(
+        self, body: bytes, headers: HeaderInput | None, vendor: str | None
+    ) -> tuple[WebhookEvent, Vendor, Headers, bytes]:
         raw = _check_body(body)
         if len(raw) > self.max_body_size:
             raise PayloadTooLargeError(
@@ -189,10 +326,20 @@ class Receiver:
         chosen = self._select_vendor(view, raw, vendor)
         try:
             chosen.verify(raw, view)
-            return chosen.parse(raw, view)
+            return chosen.parse(raw, view), chosen, view, raw
         except DeliveryError as exc:
             exc.vendor = chosen.name
             raise
+
+    def parse(
+        self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
+    ) -> WebhookEvent:
+        """Verify and parse one delivery without running handlers (and without storing it).
+
+        Raises :class:`~kyc_webhooks.errors.DeliveryError` subclasses (each with ``status_code``)
+        for anything wrong with the request, :class:`UsageError` for a non-bytes body.
+        """
+        return self._authenticate(body, headers, vendor)[0]
 
     # -- handling ----------------------------------------------------------------------------
 
@@ -205,41 +352,320 @@ class Receiver:
         for unknown event types and events no handler wants), 400/401/413 for bad requests, 500
         when a handler raised (so that the vendor redelivers). Raises only for integrator
         mistakes (:class:`UsageError`, e.g. a ``str`` body or an async handler).
+
+        With a store: 200 with ``duplicate=True`` for an event handled before (handlers do not
+        run), 503 with ``retry_after`` while another worker handles the same event, 202 when
+        ``defer=True``, 503 when the store fails.
         """
         try:
-            event = self.parse(body, headers, vendor=vendor)
+            event, chosen, view, raw = self._authenticate(body, headers, vendor)
         except DeliveryError as exc:
             return self._log(Outcome(exc.status_code, error=exc, vendor=exc.vendor or vendor))
+        store = self.store
+        if store is None:
+            return self._dispatch_sync(event, None)
         try:
-            handled = self.router.dispatch(event)
-        except UsageError:
-            raise
-        except Exception as exc:
-            return self._log(self._handler_failed(event, exc))
-        return self._log(self._success(event, handled))
+            added = store.add(self._new_delivery(event, chosen, view, raw), lease=self._add_lease())
+        except StoreError as exc:
+            return self._log(self._store_failed(event, exc))
+        early = self._without_dispatch(store, event, added)
+        if early is not None:
+            return self._log(early)
+        return self._dispatch_sync(event, added.claim)
 
     async def handle_async(
         self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
     ) -> Outcome:
-        """Like :meth:`handle`, awaiting ``async def`` handlers (plain ones are called directly)."""
+        """Like :meth:`handle`, awaiting ``async def`` handlers (plain ones are called directly).
+        Calls into a blocking store (SQLite) run in a worker thread."""
         try:
-            event = self.parse(body, headers, vendor=vendor)
+            event, chosen, view, raw = self._authenticate(body, headers, vendor)
         except DeliveryError as exc:
             return self._log(Outcome(exc.status_code, error=exc, vendor=exc.vendor or vendor))
+        store = self.store
+        if store is None:
+            return await self._dispatch_async(event, None)
+        try:
+            added = await _call(
+                store,
+                store.add,
+                self._new_delivery(event, chosen, view, raw),
+                lease=self._add_lease(),
+            )
+        except StoreError as exc:
+            return self._log(self._store_failed(event, exc))
+        early = self._without_dispatch(store, event, added)
+        if early is not None:
+            return self._log(early)
+        return await self._dispatch_async(event, added.claim)
+
+    # -- deferred processing and replay --------------------------------------------------------
+
+    def process_pending(
+        self, *, limit: int = 100, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> ProcessSummary:
+        """Claim stored deliveries that still need their handlers -- deferred ones, failed ones
+        past their back-off, and ones whose worker died (expired lease) -- and run the handlers,
+        with the same exactly-once guarantee as :meth:`handle`. At most ``limit`` deliveries;
+        deliveries with ``max_attempts`` attempts are left ``failed`` (see ``replay``).
+
+        Only deliveries of this receiver's vendors are claimed. Raises ``StoreError`` when the
+        store fails, ``UsageError`` for async handlers (use :meth:`process_pending_async`).
+        """
+        store = self._require_store("process_pending")
+        limit = _positive_int(limit, "limit")
+        max_attempts = _positive_int(max_attempts, "max_attempts")
+        outcomes: list[Outcome] = []
+        for _ in range(limit):
+            claim = store.claim_next(
+                lease=self.lease_timeout, max_attempts=max_attempts, vendors=tuple(self._vendors)
+            )
+            if claim is None:
+                break
+            outcomes.append(self._process_claim_sync(store, claim))
+        return ProcessSummary(tuple(outcomes))
+
+    async def process_pending_async(
+        self, *, limit: int = 100, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    ) -> ProcessSummary:
+        """Like :meth:`process_pending`, awaiting ``async def`` handlers."""
+        store = self._require_store("process_pending_async")
+        limit = _positive_int(limit, "limit")
+        max_attempts = _positive_int(max_attempts, "max_attempts")
+        outcomes: list[Outcome] = []
+        for _ in range(limit):
+            claim = await _call(
+                store,
+                store.claim_next,
+                lease=self.lease_timeout,
+                max_attempts=max_attempts,
+                vendors=tuple(self._vendors),
+            )
+            if claim is None:
+                break
+            outcomes.append(await self._process_claim_async(store, claim))
+        return ProcessSummary(tuple(outcomes))
+
+    def replay(self, delivery_id: str) -> Outcome:
+        """Run the handlers again on a stored delivery, on purpose (``outcome.replay`` is True,
+        the record's ``replays`` counts it). A done delivery stays done if the replay fails.
+
+        Raises ``DeliveryNotFoundError`` for an unknown id and ``BodyErasedError`` when the body
+        was erased; answers 503 (in progress) while another worker holds the delivery.
+        """
+        store = self._require_store("replay")
+        record = store.get(delivery_id)
+        _check_replayable(record)
+        claim = store.claim(delivery_id, lease=self.lease_timeout, replay=True)
+        if claim is None:
+            assert record is not None
+            return self._log(self._in_progress(store, record, None, replay=True))
+        return self._process_claim_sync(store, claim)
+
+    async def replay_async(self, delivery_id: str) -> Outcome:
+        """Like :meth:`replay`, awaiting ``async def`` handlers."""
+        store = self._require_store("replay_async")
+        record = await _call(store, store.get, delivery_id)
+        _check_replayable(record)
+        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout, replay=True)
+        if claim is None:
+            assert record is not None
+            return self._log(self._in_progress(store, record, None, replay=True))
+        return await self._process_claim_async(store, claim)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _require_store(self, what: str) -> Store:
+        if self.store is None:
+            raise UsageError(f"{what}() needs a receiver built with store=...")
+        return self.store
+
+    def _add_lease(self) -> float | None:
+        return None if self.defer else self.lease_timeout
+
+    @staticmethod
+    def _new_delivery(
+        event: WebhookEvent, vendor: Vendor, headers: Headers, raw: bytes
+    ) -> NewDelivery:
+        hidden = vendor.auth_headers | _NEVER_STORED
+        return NewDelivery(
+            delivery_key=event.delivery_key,
+            vendor=event.vendor or vendor.name,
+            event_type=event.event_type or "-",
+            body=storable_body(vendor.name, raw),
+            headers=tuple((n, v) for n, v in headers.multi_items() if n not in hidden),
+        )
+
+    def _without_dispatch(self, store: Store, event: WebhookEvent, added: Added) -> Outcome | None:
+        """The outcome when the handlers must not run for this request, else ``None``."""
+        record = added.record
+        base = Outcome(200, event.vendor, event.event_type, event, delivery_id=record.id)
+        if self.defer:
+            if added.created:
+                return replace(base, status_code=202)
+            return replace(base, status_code=200 if record.done else 202, duplicate=True)
+        if added.claim is not None:
+            return None
+        if record.done:
+            return replace(base, duplicate=True)
+        return self._in_progress(store, record, event)
+
+    @staticmethod
+    def _in_progress(
+        store: Store, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
+    ) -> Outcome:
+        retry_after = None
+        if record.lease_until is not None:
+            try:
+                remaining = (record.lease_until - store.now()).total_seconds()
+            except WebhookError:
+                remaining = 1.0
+            retry_after = max(1, math.ceil(remaining))
+        error = DeliveryInProgressError(
+            "this event is being handled by another worker; retry later"
+        )
+        error.vendor = record.vendor
+        return Outcome(
+            error.status_code,
+            record.vendor,
+            record.event_type,
+            event,
+            error,
+            delivery_id=record.id,
+            retry_after=retry_after,
+            replay=replay,
+        )
+
+    def _reparse(self, claim: Claim) -> WebhookEvent | WebhookError:
+        """The event of a stored delivery, parsed again from the stored body (it was
+        authenticated when it arrived), or the error that prevents it."""
+        record = claim.record
+        vendor = self._vendors.get(record.vendor)
+        if vendor is None:
+            return ConfigurationError(f"vendor {record.vendor!r} is not configured here")
+        if record.body is None:
+            return BodyErasedError("the stored body was erased; the delivery cannot be handled")
+        try:
+            return vendor.parse(record.body, Headers(record.headers))
+        except DeliveryError as exc:
+            exc.vendor = vendor.name
+            return exc
+
+    def _unprocessable(self, claim: Claim, error: WebhookError) -> Outcome:
+        record = claim.record
+        return Outcome(
+            error.status_code,
+            record.vendor,
+            record.event_type,
+            None,
+            error,
+            delivery_id=record.id,
+            replay=claim.replay,
+        )
+
+    def _process_claim_sync(self, store: Store, claim: Claim) -> Outcome:
+        parsed = self._reparse(claim)
+        if isinstance(parsed, WebhookError):
+            self._release_sync(store, claim, type(parsed).__name__, parsed.message)
+            return self._log(self._unprocessable(claim, parsed))
+        return self._dispatch_sync(parsed, claim)
+
+    async def _process_claim_async(self, store: Store, claim: Claim) -> Outcome:
+        parsed = self._reparse(claim)
+        if isinstance(parsed, WebhookError):
+            await self._release_async(store, claim, type(parsed).__name__, parsed.message)
+            return self._log(self._unprocessable(claim, parsed))
+        return await self._dispatch_async(parsed, claim)
+
+    def _dispatch_sync(self, event: WebhookEvent, claim: Claim | None) -> Outcome:
+        try:
+            handled = self.router.dispatch(event)
+        except BaseException as exc:
+            if claim is not None:
+                assert self.store is not None
+                self._release_sync(self.store, claim, *_failure(exc))
+            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
+                raise
+            return self._log(self._handler_failed(event, exc, claim))
+        if claim is not None:
+            assert self.store is not None
+            try:
+                recorded = self.store.complete(claim)
+            except StoreError as exc:
+                recorded = False
+                _log_store_error("complete", exc)
+            _warn_if_lost(recorded, claim)
+        return self._log(self._success(event, handled, claim))
+
+    async def _dispatch_async(self, event: WebhookEvent, claim: Claim | None) -> Outcome:
         try:
             handled = await self.router.dispatch_async(event)
-        except UsageError:
-            raise
-        except Exception as exc:
-            return self._log(self._handler_failed(event, exc))
-        return self._log(self._success(event, handled))
+        except BaseException as exc:
+            if claim is not None:
+                assert self.store is not None
+                await self._release_async(self.store, claim, *_failure(exc))
+            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
+                raise
+            return self._log(self._handler_failed(event, exc, claim))
+        if claim is not None:
+            store = self.store
+            assert store is not None
+            try:
+                recorded = await _call(store, store.complete, claim)
+            except StoreError as exc:
+                recorded = False
+                _log_store_error("complete", exc)
+            _warn_if_lost(recorded, claim)
+        return self._log(self._success(event, handled, claim))
 
     @staticmethod
-    def _success(event: WebhookEvent, handled: int) -> Outcome:
-        return Outcome(200, event.vendor, event.event_type, event, handled=handled)
+    def _retry_at(store: Store, claim: Claim) -> Any:
+        attempts = max(1, claim.record.attempts)
+        delay = min(RETRY_BACKOFF_BASE * 2 ** min(attempts - 1, 32), RETRY_BACKOFF_MAX)
+        return store.now() + timedelta(seconds=delay)
+
+    def _release_sync(self, store: Store, claim: Claim, error_type: str, message: str) -> None:
+        try:
+            store.fail(
+                claim,
+                error_type=error_type,
+                error_message=message,
+                retry_at=self._retry_at(store, claim),
+            )
+        except WebhookError as exc:  # the lease expires on its own; never mask the real error
+            _log_store_error("fail", exc)
+
+    async def _release_async(
+        self, store: Store, claim: Claim, error_type: str, message: str
+    ) -> None:
+        try:
+            await _call(
+                store,
+                store.fail,
+                claim,
+                error_type=error_type,
+                error_message=message,
+                retry_at=self._retry_at(store, claim),
+            )
+        except WebhookError as exc:
+            _log_store_error("fail", exc)
 
     @staticmethod
-    def _handler_failed(event: WebhookEvent, exc: Exception) -> Outcome:
+    def _success(event: WebhookEvent, handled: int, claim: Claim | None = None) -> Outcome:
+        if claim is None:
+            return Outcome(200, event.vendor, event.event_type, event, handled=handled)
+        return Outcome(
+            200,
+            event.vendor,
+            event.event_type,
+            event,
+            handled=handled,
+            delivery_id=claim.record.id,
+            replay=claim.replay,
+        )
+
+    @staticmethod
+    def _handler_failed(event: WebhookEvent, exc: Exception, claim: Claim | None = None) -> Outcome:
         error = HandlerError(f"handler raised {type(exc).__name__}", exc)
         error.__cause__ = exc
         logger.error(
@@ -250,18 +676,63 @@ class Receiver:
             type(exc).__name__,
             exc_info=exc,
         )
-        return Outcome(500, event.vendor, event.event_type, event, error)
+        outcome = Outcome(500, event.vendor, event.event_type, event, error)
+        if claim is not None:
+            outcome = replace(outcome, delivery_id=claim.record.id, replay=claim.replay)
+        return outcome
 
     @staticmethod
-    def _log(outcome: Outcome) -> Outcome:
-        if outcome.error is not None and not isinstance(outcome.error, HandlerError):
+    def _store_failed(event: WebhookEvent, exc: StoreError) -> Outcome:
+        _log_store_error("add", exc)
+        return Outcome(exc.status_code, event.vendor, event.event_type, event, exc)
+
+    def _count(self, outcome: Outcome) -> None:
+        error = outcome.error
+        keys: list[str] = []
+        if error is None:
+            if outcome.duplicate:
+                keys.append("duplicates")
+            elif outcome.status_code == 202:
+                keys.append("deferred")
+            else:
+                keys.append("replayed" if outcome.replay else "handled")
+        elif isinstance(error, HandlerError):
+            keys.append("handler_failures")
+        elif isinstance(error, DeliveryInProgressError):
+            keys.append("in_progress")
+        elif isinstance(error, (BodyErasedError, DeliveryNotFoundError)):
+            keys.append("unprocessable")
+        elif isinstance(error, StoreError):
+            keys.append("store_errors")
+        elif isinstance(error, DeliveryError) and outcome.delivery_id is None:
+            keys += ["rejected", f"rejected_{outcome.status_code}"]
+        else:
+            keys.append("unprocessable")
+        with self._counts_lock:
+            self._counts.update(keys)
+
+    def _log(self, outcome: Outcome) -> Outcome:
+        self._count(outcome)
+        error = outcome.error
+        if isinstance(error, (DeliveryInProgressError, StoreError)):
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "delivery not handled now vendor=%s event_type=%s status=%d delivery_id=%s "
+                    "error=%s",
+                    outcome.vendor,
+                    outcome.event_type,
+                    outcome.status_code,
+                    outcome.delivery_id,
+                    type(error).__name__,
+                )
+        elif error is not None and not isinstance(error, HandlerError):
             if logger.isEnabledFor(logging.WARNING):
                 logger.warning(
                     "delivery rejected vendor=%s status=%d error=%s detail=%s",
                     outcome.vendor or "-",
                     outcome.status_code,
-                    type(outcome.error).__name__,
-                    outcome.error.message,
+                    type(error).__name__,
+                    error.message,
                 )
         elif logger.isEnabledFor(logging.INFO):
             logger.info(
@@ -273,3 +744,48 @@ class Receiver:
                 outcome.handled,
             )
         return outcome
+
+
+def _check_replayable(record: DeliveryRecord | None) -> None:
+    if record is None:
+        raise DeliveryNotFoundError("no stored delivery has this id")
+    if record.body is None:
+        raise BodyErasedError("the stored body was erased; the delivery cannot be replayed")
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """Error class name and a safe message for the store -- never ``str(exc)``, which may quote
+    personal data from the payload."""
+    name = type(exc).__name__
+    if isinstance(exc, UsageError):
+        return name, exc.message
+    if isinstance(exc, Exception):
+        return name, f"handler raised {name}"
+    return name, f"handling interrupted ({name})"
+
+
+def _log_store_error(operation: str, exc: WebhookError) -> None:
+    logger.error(
+        "delivery store failed operation=%s error=%s detail=%s",
+        operation,
+        type(exc).__name__,
+        exc.message,
+    )
+
+
+def _warn_if_lost(recorded: bool, claim: Claim) -> None:
+    if not recorded:
+        logger.warning(
+            "handlers succeeded but completion was not recorded delivery_id=%s; the lease may "
+            "have expired (raise lease_timeout above the slowest handler)",
+            claim.record.id,
+        )
+
+
+async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a store method from async code: in a worker thread when the store blocks on I/O."""
+    if not store.blocking:
+        return func(*args, **kwargs)
+    import asyncio
+
+    return await asyncio.to_thread(func, *args, **kwargs)

@@ -606,6 +606,8 @@ LEGACY_EVENT_TYPES: dict[str, str] = {
 EVENT_TYPES: tuple[str, ...] = (*EVENT_MODELS, *LEGACY_EVENT_TYPES)
 
 _LEGACY_PREFIX = "check.complete"
+#: Event families whose last segment is an open-ended check outcome (sheet §3, §4.3).
+_CHECK_OUTCOME_PREFIXES = ("check.completed.", "check.monitoring.")
 _CURRENT_PREFIX = "check.completed"
 
 
@@ -640,6 +642,11 @@ def parse_event(body: bytes) -> ComplyCubeEvent:
 
     * ``type`` names a documented event (either spelling) -> that model; a missing ``id`` or
       ``type`` of the wrong JSON type, or a declared field of the wrong type, is a 400.
+    * ``type`` is ``check.completed.<outcome>`` or ``check.monitoring.<outcome>`` with an outcome
+      ComplyCube has not documented (yet) -> :class:`CheckStatusEvent`, like its documented
+      siblings: outcomes are an open set (sheet §4.3), and a handler registered for
+      ``check.completed.*`` must get the model it is written against, not an unknown event it
+      would fail on (ten failures disable the webhook, sheet §5.4).
     * ``type`` is another string -> :class:`ComplyCubeUnknownEvent` with that ``event_type``.
     * no ``type``, or not a non-empty string -> :class:`ComplyCubeUnknownEvent` with ``event_type``
       ``"UNKNOWN"``, answered 200 like any unknown event. The body passed the signature check, so
@@ -657,6 +664,8 @@ def parse_event(body: bytes) -> ComplyCubeEvent:
         return unknown.bind(vendor=VENDOR, event_type=UNDETERMINED_EVENT_TYPE, raw=body)
     etype = canonical_event_type(wire_type)
     model: type[ComplyCubeEvent] | None = EVENT_MODELS.get(etype)
+    if model is None and etype.startswith(_CHECK_OUTCOME_PREFIXES) and etype.count(".") == 2:
+        model = CheckStatusEvent
     if model is None:
         model = ComplyCubeUnknownEvent
         what = "ComplyCube"

@@ -28,6 +28,7 @@ from ..models import OPEN, PERSONAL, KycModel, Timestamp, UnknownEvent, WebhookE
 
 __all__ = [
     "EVENT_MODELS",
+    "EVENT_TYPES",
     "UNDETERMINED_EVENT_TYPE",
     "AccountCheckEvent",
     "AdditionalStepMethod",
@@ -1738,6 +1739,9 @@ EVENT_MODELS: dict[str, type[IdenfyEvent]] = {
     "ACCOUNT_CHECK": AccountCheckEvent,
     "BANK_CARD_VERIFICATION_COMPLETED": BankCardVerificationCompletedEvent,
 }
+
+#: Every documented ``Idenfy-Event-Type`` value (sheet §3), in the sheet's order.
+EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 
 
 def infer_event_type(body: bytes) -> str:

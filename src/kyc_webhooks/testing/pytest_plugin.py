@@ -17,7 +17,7 @@ Override ``kyc_webhooks_router`` (or ``kyc_webhooks_receiver`` together with
         return myapp.webhooks.router
 
     def test_denied_blocks_the_account(kyc_webhooks):
-        outcome = kyc_webhooks.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED", status__overall="DENIED")
+        outcome = kyc_webhooks.deliver("identomat", "session-change", result="REJECTED")
         assert outcome.handled == 1
 
 The module imports nothing from kyc_webhooks at import time, so loading the plugin costs nothing

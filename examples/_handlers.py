@@ -1,0 +1,132 @@
+"""The receiver and handlers shared by the Flask and FastAPI examples.
+
+What a real backend does with each vendor's deliveries, with the side effects stubbed out as
+functions that log (replace them with your database and SMS calls). Nothing here logs personal
+data: ids, event types and decisions only -- never names, document numbers, phone numbers or codes.
+
+Secrets come from the environment; a missing one stops the app at start-up with a clear message
+rather than running an endpoint that anyone could call:
+
+    IDENFY_SIGNING_KEY   iDenfy: the notification's signing key
+    COMPLYCUBE_SECRET    ComplyCube: the webhook's secret (shown once, when it is created)
+    YOTI_AUTH_TOKEN      Yoti: the session's notifications.auth_token ("user:pass" for Basic)
+    IDENTOMAT_API_KEY    Identomat: the Callback API key from Company settings
+    YOTI_AUTH_TYPE       optional, "basic" (default) or "bearer", as in notifications.auth_type
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import kyc_webhooks as kw
+from kyc_webhooks.complycube import CheckOutcome, CheckStatusEvent
+from kyc_webhooks.idenfy import IdentificationEvent, OverallStatus
+from kyc_webhooks.identomat import OneTimePasswordRequestEvent
+from kyc_webhooks.yoti import SessionCompletionEvent
+
+__all__ = ["ENVIRONMENT", "build_receiver", "register_handlers"]
+
+log = logging.getLogger("kyc_example")
+
+#: vendor -> environment variable holding its secret.
+ENVIRONMENT: dict[str, str] = {
+    "idenfy": "IDENFY_SIGNING_KEY",
+    "complycube": "COMPLYCUBE_SECRET",
+    "yoti": "YOTI_AUTH_TOKEN",
+    "identomat": "IDENTOMAT_API_KEY",
+}
+
+
+def build_receiver() -> kw.Receiver:
+    """A receiver for all four vendors, secrets from the environment, handlers registered."""
+    missing = [name for name in ENVIRONMENT.values() if not os.environ.get(name)]
+    if missing:
+        raise RuntimeError(
+            f"missing environment variable(s) {', '.join(missing)}: set each to the secret from "
+            "the vendor's dashboard (the example's header comment lists them)"
+        )
+    bearer = os.environ.get("YOTI_AUTH_TYPE", "basic").lower() == "bearer"
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=os.environ["IDENFY_SIGNING_KEY"]),
+        kw.ComplyCube(secret=os.environ["COMPLYCUBE_SECRET"]),
+        kw.Yoti(
+            auth_token=os.environ["YOTI_AUTH_TOKEN"], auth_type="bearer" if bearer else "basic"
+        ),
+        kw.Identomat(api_key=os.environ["IDENTOMAT_API_KEY"]),
+    )
+    register_handlers(receiver)
+    return receiver
+
+
+# -- side effects of a real backend (stubs) ---------------------------------------------------
+
+
+def record_decision(vendor: str, reference: str, decision: str) -> None:
+    """Store the verification decision for the customer (your database update goes here)."""
+    log.info("decision vendor=%s reference=%s decision=%s", vendor, reference, decision)
+
+
+def send_sms(phone_number: str, text: str) -> None:
+    """Deliver an SMS through your provider. The text holds a one-time code: never log it."""
+    log.info("sms queued (%d characters)", len(text))
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def register_handlers(receiver: kw.Receiver) -> None:
+    """Register the example handlers. They run in registration order; the catch-all is last."""
+
+    @receiver.on_event(IdentificationEvent)
+    def idenfy_result(event: IdentificationEvent) -> None:
+        # `final: false` (possible on ..._AUTO_FINISHED) means a manual review follows and a later
+        # ..._MANUAL_FINISHED carries the verdict: acting now could approve someone twice or
+        # approve someone the reviewer denies.
+        if not event.is_final:
+            log.info("idenfy scan_ref=%s: not final, waiting for the review", event.scan_ref)
+            return
+        if event.overall == OverallStatus.APPROVED:
+            decision = "approved"
+        elif event.overall == OverallStatus.DENIED:
+            decision = "denied"
+        else:  # SUSPECTED, EXPIRED, or a status added after this version: a human looks at it
+            decision = "manual-review"
+        record_decision("idenfy", event.client_id or event.scan_ref, decision)
+
+    # "check.completed.*" is every outcome-specific event (clear, attention, rejected,
+    # match_confirmed, and any future one); plain "check.completed" is a separate subscription.
+    @receiver.on("complycube", "check.completed.*")
+    def complycube_check_completed(event: kw.WebhookEvent) -> None:
+        if not isinstance(event, CheckStatusEvent):
+            # Outcomes newer than this version still parse as CheckStatusEvent; stay defensive
+            # anyway. Answering 200 matters: a failing handler makes ComplyCube retry, and after
+            # 10 failures disable the webhook.
+            record_decision("complycube", event.delivery_key, "manual-review")
+            return
+        if event.outcome == CheckOutcome.CLEAR:
+            decision = "approved"
+        elif event.outcome == CheckOutcome.REJECTED:
+            decision = "denied"
+        else:  # attention, match_confirmed, or an outcome added after this version
+            decision = "manual-review"
+        check_id = event.payload.id if event.payload is not None else None
+        record_decision("complycube", check_id or event.id, decision)
+
+    @receiver.on_event(SessionCompletionEvent)
+    def yoti_session_completed(event: SessionCompletionEvent) -> None:
+        # Yoti's notification carries no result: fetch the session from Yoti's API here.
+        log.info("yoti session complete: fetch its result from the Yoti API")
+
+    @receiver.on_event(OneTimePasswordRequestEvent)
+    def identomat_send_otp(event: OneTimePasswordRequestEvent) -> None:
+        # Sent only when the company uses its own SMS provider: Identomat waits for us to deliver.
+        if event.phone_number is None or event.text is None:
+            log.warning("identomat OTP request without phone number or text; nothing to send")
+            return
+        send_sms(event.phone_number, event.text)
+
+    @receiver.on()
+    def log_every_event(event: kw.WebhookEvent) -> None:
+        # Vendor and event type only: the body holds personal data.
+        log.info("webhook vendor=%s event_type=%s", event.vendor, event.event_type)

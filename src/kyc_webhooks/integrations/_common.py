@@ -1,0 +1,199 @@
+"""What every adapter does, once, without any framework: refuse other methods than ``POST`` (405)
+and unknown vendor names in the URL (404), refuse a declared ``Content-Length`` over the receiver's
+``max_body_size`` before reading (413), read the body without ever holding more than
+``max_body_size + 1`` bytes (413), run the receiver, and turn the :class:`Outcome` into a status,
+a small JSON body and headers.
+
+Adapters only translate their framework's request into these calls and a :class:`Reply` back into
+their framework's response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterable, Callable, Mapping
+from typing import Any, NamedTuple
+
+from .._headers import HeaderInput
+from .._vendor import VENDOR_NAMES
+from ..errors import PayloadTooLargeError
+from ..receiver import Outcome, Receiver
+
+__all__ = [
+    "Reply",
+    "check_content_length",
+    "known_vendor",
+    "read_body_async",
+    "read_capped",
+    "read_capped_async",
+    "reply",
+    "respond",
+    "respond_async",
+]
+
+logger = logging.getLogger("kyc_webhooks")
+
+JSON_HEADERS: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+
+
+class Reply(NamedTuple):
+    """An HTTP answer: status, JSON body bytes, headers (``Content-Type`` always included)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = JSON_HEADERS
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def reply(outcome: Outcome) -> Reply:
+    """The answer for ``outcome``: its status and :meth:`Outcome.response_body` (never a secret,
+    a payload value or a traceback), plus ``Retry-After`` when another worker still holds the
+    event (503 from a store, see docs/delivery-guarantees.md)."""
+    body = _encode(outcome.response_body())
+    if outcome.retry_after is not None:
+        headers = (*JSON_HEADERS, ("Retry-After", str(outcome.retry_after)))
+        return Reply(outcome.status_code, body, headers)
+    return Reply(outcome.status_code, body)
+
+
+METHOD_NOT_ALLOWED = Reply(
+    405,
+    _encode({"ok": False, "error": "MethodNotAllowed", "detail": "only POST is accepted"}),
+    (*JSON_HEADERS, ("Allow", "POST")),
+)
+NOT_FOUND = Reply(
+    404,
+    _encode(
+        {
+            "ok": False,
+            "error": "UnknownVendor",
+            "detail": f"no such webhook endpoint; vendors are {', '.join(VENDOR_NAMES)}",
+        }
+    ),
+)
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"body is over the {limit}-byte limit")
+
+
+def check_content_length(value: str | int | None, limit: int) -> None:
+    """Raise :class:`PayloadTooLargeError` when a declared ``Content-Length`` exceeds ``limit``.
+
+    A missing or unparsable value passes: the capped read below still enforces the limit, and
+    servers reject malformed lengths themselves.
+    """
+    if value is None or value == "":
+        return
+    try:
+        length = int(value)
+    except (TypeError, ValueError):
+        return
+    if length > limit:
+        raise _too_large(limit)
+
+
+def read_capped(read: Callable[[int], bytes], limit: int) -> bytes:
+    """Read a file-like body through ``read(n)`` until EOF, holding at most ``limit + 1`` bytes.
+
+    Raises :class:`PayloadTooLargeError` as soon as the body is longer than ``limit``. Short reads
+    are fine: every round adds at least one byte or ends the loop, so it runs at most
+    ``limit + 2`` times.
+    """
+    buffer = bytearray()
+    while len(buffer) <= limit:
+        chunk = read(limit + 1 - len(buffer))
+        if not chunk:
+            return bytes(buffer)
+        buffer += chunk
+    raise _too_large(limit)
+
+
+async def read_capped_async(chunks: AsyncIterable[bytes], limit: int) -> bytes:
+    """Join an async stream of body chunks; :class:`PayloadTooLargeError` once it exceeds
+    ``limit`` (the rest of the stream is not read)."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) > limit:
+            raise _too_large(limit)
+    return bytes(buffer)
+
+
+def _rejected(exc: PayloadTooLargeError, vendor: str | None) -> Reply:
+    # Same line the receiver logs for its own rejections (receiver.Receiver._log).
+    logger.warning(
+        "delivery rejected vendor=%s status=%d error=%s detail=%s",
+        vendor or "-",
+        exc.status_code,
+        type(exc).__name__,
+        exc.message,
+    )
+    return reply(Outcome(exc.status_code, vendor=vendor, error=exc))
+
+
+def known_vendor(name: str | None) -> bool:
+    """Whether a vendor taken from a URL is one this library knows (``None``: auto-detect)."""
+    return name is None or name in VENDOR_NAMES
+
+
+def _precheck(method: str, vendor: str | None) -> Reply | None:
+    if method.upper() != "POST":
+        return METHOD_NOT_ALLOWED
+    return None if known_vendor(vendor) else NOT_FOUND
+
+
+async def read_body_async(
+    receiver: Receiver, content_length: str | int | None, chunks: AsyncIterable[bytes]
+) -> bytes:
+    """Check ``Content-Length``, then join ``chunks`` under ``receiver.max_body_size``; raises
+    :class:`PayloadTooLargeError`."""
+    check_content_length(content_length, receiver.max_body_size)
+    return await read_capped_async(chunks, receiver.max_body_size)
+
+
+def respond(
+    receiver: Receiver,
+    *,
+    method: str,
+    content_length: str | int | None,
+    read: Callable[[], bytes],
+    headers: HeaderInput,
+    vendor: str | None = None,
+) -> Reply:
+    """The whole synchronous request cycle. ``read()`` returns the body, raising
+    :class:`PayloadTooLargeError` when it is over ``receiver.max_body_size``."""
+    early = _precheck(method, vendor)
+    if early is not None:
+        return early
+    try:
+        check_content_length(content_length, receiver.max_body_size)
+        body = read()
+    except PayloadTooLargeError as exc:
+        return _rejected(exc, vendor)
+    return reply(receiver.handle(body, headers, vendor=vendor))
+
+
+async def respond_async(
+    receiver: Receiver,
+    *,
+    method: str,
+    content_length: str | int | None,
+    chunks: Callable[[], AsyncIterable[bytes]],
+    headers: HeaderInput,
+    vendor: str | None = None,
+) -> Reply:
+    """The whole request cycle for async frameworks; ``chunks()`` streams the body (read only
+    after the method, vendor and ``Content-Length`` checks pass). Awaits async handlers."""
+    early = _precheck(method, vendor)
+    if early is not None:
+        return early
+    try:
+        body = await read_body_async(receiver, content_length, chunks())
+    except PayloadTooLargeError as exc:
+        return _rejected(exc, vendor)
+    return reply(await receiver.handle_async(body, headers, vendor=vendor))

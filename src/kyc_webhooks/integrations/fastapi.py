@@ -1,0 +1,66 @@
+"""FastAPI: ``webhook_router(receiver)`` serving ``POST /webhooks`` (auto-detect) and
+``POST /webhooks/{vendor}``, awaiting ``async def`` handlers; or ``verified_event(receiver)``, a
+dependency that gives your own endpoint the authenticated, parsed event (handlers do not run).
+
+    app.include_router(webhook_router(receiver))
+
+    @app.post("/kyc/idenfy")
+    async def idenfy(event: WebhookEvent = Depends(verified_event(receiver, vendor="idenfy"))): ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from ..errors import DeliveryError
+from ..models import WebhookEvent
+from ..receiver import Outcome, Receiver
+from ._common import NOT_FOUND, known_vendor, read_body_async, respond_async
+
+__all__ = ["verified_event", "webhook_router"]
+
+
+def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` (extra ``kwargs`` go to it, e.g. ``tags``) with both webhook routes."""
+
+    async def endpoint(request: Request) -> Response:
+        reply = await respond_async(
+            receiver,
+            method=request.method,
+            content_length=request.headers.get("content-length"),
+            chunks=request.stream,
+            headers=request.headers.raw,
+            vendor=request.path_params.get("vendor"),
+        )
+        return Response(reply.body, reply.status, dict(reply.headers))
+
+    router = APIRouter(prefix=prefix, **kwargs)
+    router.add_api_route("" if prefix else "/", endpoint, methods=["POST"], name="kyc_webhook")
+    router.add_api_route("/{vendor}", endpoint, methods=["POST"], name="kyc_webhook_vendor")
+    return router
+
+
+def verified_event(
+    receiver: Receiver, *, vendor: str | None = None
+) -> Callable[[Request], Awaitable[WebhookEvent]]:
+    """A dependency returning the verified event (vendor: ``vendor``, else the path's
+    ``{vendor}``, else detected); a bad delivery ends the request with its status and
+    ``{"detail": <Outcome.response_body()>}``."""
+
+    async def dependency(request: Request) -> WebhookEvent:
+        name = vendor or request.path_params.get("vendor")
+        if not known_vendor(name):
+            raise HTTPException(NOT_FOUND.status, "no such webhook endpoint")
+        try:
+            body = await read_body_async(
+                receiver, request.headers.get("content-length"), request.stream()
+            )
+            return receiver.parse(body, request.headers.raw, vendor=name)
+        except DeliveryError as exc:
+            detail = Outcome(exc.status_code, error=exc).response_body()
+            raise HTTPException(exc.status_code, detail) from None
+
+    return dependency

@@ -1,0 +1,67 @@
+"""Flask: ``webhook_view(receiver)`` for ``app.add_url_rule`` or ``webhook_blueprint(receiver)``
+serving ``POST <prefix>`` (auto-detect) and ``POST <prefix>/<vendor>``.
+
+    app.register_blueprint(webhook_blueprint(receiver))   # /webhooks, /webhooks/<vendor>
+
+Handlers run synchronously (``receiver.handle``); register plain ``def`` handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..errors import PayloadTooLargeError
+from ..receiver import Receiver
+from ._common import respond
+
+__all__ = ["webhook_blueprint", "webhook_view"]
+
+
+def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[..., Response]:
+    """A ``POST`` view; the vendor is ``vendor``, else the rule's ``<vendor>``, else detected."""
+
+    def read() -> bytes:
+        limit = receiver.max_body_size
+        # Flask >= 3.1 caps streamed (chunked) bodies too, at the smaller of the app's
+        # MAX_CONTENT_LENGTH and ours. Werkzeug stops at the cap without an error, hence the + 1
+        # and the length check. Older Flask has no setter: WSGI servers end at Content-Length.
+        with contextlib.suppress(AttributeError):
+            limit = min(request.max_content_length or limit, limit)
+            request.max_content_length = limit + 1
+        try:
+            body: bytes | None = request.get_data(cache=False)
+        except RequestEntityTooLarge:  # declared over the app's own MAX_CONTENT_LENGTH
+            body = None
+        if body is None or len(body) > limit:
+            raise PayloadTooLargeError(f"body is over the {limit}-byte limit")
+        return body
+
+    def view(**url_values: str) -> Response:
+        reply = respond(
+            receiver,
+            method=request.method,
+            content_length=request.content_length,
+            read=read,
+            headers=request.headers,
+            vendor=vendor or url_values.get("vendor"),
+        )
+        return Response(reply.body, reply.status, list(reply.headers))
+
+    view.methods = ["POST"]  # type: ignore[attr-defined]  # add_url_rule reads it
+    view.__name__ = f"kyc_webhook_{vendor}" if vendor else "kyc_webhook"  # default endpoint name
+    return view
+
+
+def webhook_blueprint(
+    receiver: Receiver, *, url_prefix: str = "/webhooks", name: str = "kyc_webhooks"
+) -> Blueprint:
+    """A blueprint with ``POST <url_prefix>`` (auto-detect) and ``POST <url_prefix>/<vendor>``."""
+    blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
+    view = webhook_view(receiver)
+    blueprint.add_url_rule("", "detect", view, methods=["POST"])
+    blueprint.add_url_rule("/<vendor>", "vendor", view, methods=["POST"])
+    return blueprint

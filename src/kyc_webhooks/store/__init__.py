@@ -1,0 +1,57 @@
+"""Delivery stores: the receiver's durable inbox (docs/delivery-guarantees.md).
+
+* :class:`Store` -- the protocol the receiver uses; a PostgreSQL or Redis store implements it.
+* :class:`MemoryStore` -- in-process, for tests and single-process services.
+* :class:`SQLiteStore` -- one SQLite file shared by the threads and processes of a host.
+
+``sqlite3`` is imported only when :class:`SQLiteStore` is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BodyErasedError, DeliveryNotFoundError, StoreError
+from ._base import (
+    DEFAULT_BODY_RETENTION,
+    DEFAULT_RECORD_RETENTION,
+    Added,
+    Claim,
+    Clock,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    Store,
+    TimeLimit,
+)
+from .memory import MemoryStore
+
+if TYPE_CHECKING:
+    from .sqlite import SQLiteStore
+
+__all__ = [
+    "DEFAULT_BODY_RETENTION",
+    "DEFAULT_RECORD_RETENTION",
+    "Added",
+    "BodyErasedError",
+    "Claim",
+    "Clock",
+    "DeliveryNotFoundError",
+    "DeliveryRecord",
+    "DeliveryState",
+    "MemoryStore",
+    "NewDelivery",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "TimeLimit",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SQLiteStore":
+        value = importlib.import_module(".sqlite", __name__).SQLiteStore
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,328 @@
+"""The store protocol and the record types every store implementation shares.
+
+A store is the receiver's durable inbox (docs/delivery-guarantees.md). It keeps one record per
+``delivery_key`` and hands out *claims*: a claim is a lease on one record that lets exactly one
+worker run the handlers; it expires after ``lease`` seconds so that a crashed worker loses nothing.
+
+Every state change is one atomic operation of the store (``add``, ``claim``, ``claim_next``,
+``complete``, ``fail``), so the receiver never needs a transaction of its own, and a PostgreSQL or
+Redis store can implement :class:`Store` without any change to the receiver.
+
+This module imports no database driver.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, TypeAlias, runtime_checkable
+
+from ..errors import UsageError
+
+__all__ = [
+    "DEFAULT_BODY_RETENTION",
+    "DEFAULT_RECORD_RETENTION",
+    "Added",
+    "Claim",
+    "Clock",
+    "DeliveryRecord",
+    "DeliveryState",
+    "NewDelivery",
+    "Store",
+    "TimeLimit",
+]
+
+#: A function returning the current time as an aware ``datetime`` (tests inject a fake one).
+Clock: TypeAlias = Callable[[], datetime]
+#: ``older_than`` arguments: an absolute cut-off (aware ``datetime``) or an age (``timedelta``).
+TimeLimit: TypeAlias = datetime | timedelta
+
+#: Default retention policy (docs/delivery-guarantees.md, "Retention"): bodies -- the personal
+#: data -- are erased after 30 days, the span iDenfy keeps its own sent-notification log
+#: (../shared/vendors/idenfy.md §1 "Log retention"); metadata is purged after 90 days.
+DEFAULT_BODY_RETENTION = timedelta(days=30)
+DEFAULT_RECORD_RETENTION = timedelta(days=90)
+
+
+class DeliveryState(str, enum.Enum):
+    """Where a stored delivery is in its life.
+
+    ``pending`` -> ``processing`` (claimed, lease running) -> ``done`` or ``failed``;
+    ``failed`` and an expired ``processing`` lease are claimable again.
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 hex digits (no ``uuid`` import: ``import kyc_webhooks`` stays
+    cheap)."""
+    return os.urandom(16).hex()
+
+
+def checked_now(clock: Clock) -> datetime:
+    now = clock()
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise UsageError("the store's clock must return an aware datetime (e.g. in UTC)")
+    return now
+
+
+def cutoff(older_than: TimeLimit, now: datetime) -> datetime:
+    """Turn an ``older_than`` argument into an aware cut-off time."""
+    if isinstance(older_than, timedelta):
+        return now - older_than
+    if isinstance(older_than, datetime):
+        if older_than.tzinfo is None or older_than.utcoffset() is None:
+            raise UsageError("older_than must be an aware datetime or a timedelta")
+        return older_than
+    raise UsageError("older_than must be an aware datetime or a timedelta")
+
+
+def check_aware(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise UsageError(f"{name} must be an aware datetime")
+    return value
+
+
+def check_states(
+    state: DeliveryState | str | Collection[DeliveryState | str] | None,
+) -> tuple[DeliveryState, ...] | None:
+    """Normalise a ``state=`` filter (one state or several) into a tuple of states."""
+    if state is None:
+        return None
+    items: Collection[DeliveryState | str] = (
+        (state,) if isinstance(state, (str, DeliveryState)) else state
+    )
+    try:
+        return tuple(DeliveryState(item) for item in items)
+    except ValueError:
+        names = ", ".join(s.value for s in DeliveryState)
+        raise UsageError(f"state must be one of {names}") from None
+
+
+def check_lease(lease: float | None) -> None:
+    if lease is None:
+        return
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
+        raise UsageError("lease must be a positive number of seconds")
+
+
+def check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise UsageError("limit must be a positive int")
+
+
+def claimable(
+    state: DeliveryState, lease_until: datetime | None, now: datetime, *, replay: bool
+) -> bool:
+    """Whether a record in ``state`` may be claimed at ``now``: pending and failed records always,
+    a processing one once its lease expired, a done one only for a replay."""
+    if state in (DeliveryState.PENDING, DeliveryState.FAILED):
+        return True
+    if state is DeliveryState.PROCESSING:
+        return lease_until is None or lease_until <= now
+    return replay
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """An authenticated delivery about to be stored (built by the receiver)."""
+
+    delivery_key: str
+    vendor: str
+    event_type: str
+    #: The body as received (Identomat: with ``callbackApiKey`` blanked, see the docs).
+    body: bytes = field(repr=False)
+    #: Request headers without the vendor's credential headers, lower-case names, in order.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.body, bytes):
+            raise UsageError("NewDelivery.body must be bytes")
+        for name in ("delivery_key", "vendor", "event_type"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise UsageError(f"NewDelivery.{name} must be a non-empty str")
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One stored delivery. ``repr()`` never shows the body or the headers (personal data)."""
+
+    id: str
+    delivery_key: str
+    vendor: str
+    event_type: str
+    state: DeliveryState
+    received_at: datetime
+    updated_at: datetime
+    #: How many times the handlers were started for it (claims), replays included.
+    attempts: int = 0
+    #: How many deliberate replays completed.
+    replays: int = 0
+    #: ``None`` once erased.
+    body: bytes | None = field(default=None, repr=False)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    lease_until: datetime | None = None
+    finished_at: datetime | None = None
+    #: Class name of the exception of the last failed attempt, and a safe message (never the
+    #: exception's own text, which may quote personal data).
+    last_error_type: str | None = None
+    last_error_message: str | None = None
+    #: When a failed delivery becomes claimable by ``claim_next`` again (retry back-off).
+    not_before: datetime | None = None
+    body_erased_at: datetime | None = None
+
+    @property
+    def body_erased(self) -> bool:
+        return self.body is None
+
+    @property
+    def done(self) -> bool:
+        return self.state is DeliveryState.DONE
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A lease on one record: the holder may run the handlers until ``record.lease_until``.
+
+    ``token`` identifies this claim; ``complete``/``fail`` with a claim whose lease was taken over
+    by another worker change nothing and return ``False``.
+    """
+
+    record: DeliveryRecord
+    token: str = field(repr=False)
+    replay: bool = False
+    #: The record's state before the claim (a failed replay of a ``done`` record stays ``done``).
+    previous_state: DeliveryState = DeliveryState.PENDING
+
+
+@dataclass(frozen=True)
+class Added:
+    """Result of :meth:`Store.add`: the stored record, whether this call created it, and the claim
+    when one was requested and the record was claimable."""
+
+    record: DeliveryRecord
+    created: bool
+    claim: Claim | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the receiver needs from a delivery store. Every method is atomic and thread-safe.
+
+    Implementations: :class:`~kyc_webhooks.store.MemoryStore` (one process) and
+    :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host). Store failures
+    raise :class:`~kyc_webhooks.errors.StoreError`.
+    """
+
+    #: True when calls may block on I/O; async receivers then run them in a worker thread.
+    blocking: bool
+
+    def now(self) -> datetime:
+        """The store's clock (aware). Leases, received times and retention use it."""
+        ...
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+        """Store ``delivery`` unless its ``delivery_key`` is stored already (the existing record is
+        never changed). With ``lease``, also claim the record if it is claimable (new, pending,
+        failed, or processing with an expired lease) -- in the same atomic step."""
+        ...
+
+    def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        """Claim one record; ``None`` when it is not claimable (done, or a live lease). With
+        ``replay`` a done record is claimable too. Unknown id: ``DeliveryNotFoundError``."""
+        ...
+
+    def claim_next(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        """Claim the oldest claimable record (pending, failed past its ``not_before``, or
+        processing with an expired lease) with fewer than ``max_attempts`` attempts, of one of
+        ``vendors``; ``None`` when there is none."""
+        ...
+
+    def complete(self, claim: Claim) -> bool:
+        """Mark the claimed record done (a replay also counts in ``replays``). ``False`` when the
+        claim was lost (its lease expired and another worker claimed the record)."""
+        ...
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Release the claim after a failed attempt: state ``failed`` (a replay of a done record
+        stays ``done``), error recorded, ``claim_next`` waits until ``retry_at``. ``False`` when
+        the claim was lost."""
+        ...
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        """The record with this id, or ``None``."""
+        ...
+
+    def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
+        """The record with this ``delivery_key``, or ``None``."""
+        ...
+
+    def deliveries(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> Sequence[DeliveryRecord]:
+        """Records filtered by state(s), vendor, event type and received time
+        (``since <= received_at < until``), ordered by received time."""
+        ...
+
+    def purge(
+        self,
+        *,
+        older_than: TimeLimit,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+    ) -> int:
+        """Delete records received before the cut-off (optionally only in ``state``); return how
+        many. A purged key is new again for a later redelivery."""
+        ...
+
+    def erase(self, delivery_id: str) -> bool:
+        """Drop one record's body (the personal data), keeping its metadata. ``False`` for an
+        unknown id."""
+        ...
+
+    def erase_bodies(self, *, older_than: TimeLimit) -> int:
+        """Drop the bodies of records received before the cut-off; return how many were erased."""
+        ...
+
+    def stats(self) -> dict[str, int]:
+        """Record counts per state, and ``total``."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; the store must not be used afterwards."""
+        ...

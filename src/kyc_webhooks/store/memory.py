@@ -1,0 +1,292 @@
+"""MemoryStore: the store protocol over a dict, for tests and single-process services.
+
+Exactly-once holds across the threads of one process; nothing survives a restart, so a crashed
+process loses its pending deliveries. Use :class:`~kyc_webhooks.store.SQLiteStore` when that
+matters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from ..errors import DeliveryNotFoundError, UsageError
+from ._base import (
+    Added,
+    Claim,
+    Clock,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    TimeLimit,
+    check_aware,
+    check_lease,
+    check_limit,
+    check_states,
+    checked_now,
+    claimable,
+    cutoff,
+    new_id,
+    utc_now,
+)
+
+__all__ = ["MemoryStore"]
+
+
+@dataclass
+class _Slot:
+    record: DeliveryRecord
+    token: str | None = None
+
+
+class MemoryStore:
+    """In-process store. ``clock`` returns the current aware ``datetime`` (injectable for tests)."""
+
+    blocking = False
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else utc_now
+        self._lock = threading.Lock()
+        self._by_id: dict[str, _Slot] = {}
+        self._by_key: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(records={len(self._by_id)})"
+
+    def now(self) -> datetime:
+        return checked_now(self._clock)
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def _take(
+        self, slot: _Slot, now: datetime, lease: float, *, replay: bool, new: bool = False
+    ) -> Claim:
+        token = new_id()
+        previous = slot.record.state
+        slot.record = replace(
+            slot.record,
+            state=DeliveryState.PROCESSING,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=slot.record.attempts + 1,
+            updated_at=now,
+        )
+        slot.token = token
+        return Claim(slot.record, token, replay, DeliveryState.PENDING if new else previous)
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+        if not isinstance(delivery, NewDelivery):
+            raise UsageError("add() takes a NewDelivery")
+        check_lease(lease)
+        now = self.now()
+        with self._lock:
+            existing = self._by_key.get(delivery.delivery_key)
+            if existing is not None:
+                slot = self._by_id[existing]
+                claim = None
+                if lease is not None and claimable(
+                    slot.record.state, slot.record.lease_until, now, replay=False
+                ):
+                    claim = self._take(slot, now, lease, replay=False)
+                return Added(slot.record, False, claim)
+            record = DeliveryRecord(
+                id=new_id(),
+                delivery_key=delivery.delivery_key,
+                vendor=delivery.vendor,
+                event_type=delivery.event_type,
+                state=DeliveryState.PENDING,
+                received_at=now,
+                updated_at=now,
+                body=delivery.body,
+                headers=tuple(delivery.headers),
+            )
+            slot = _Slot(record)
+            self._by_id[record.id] = slot
+            self._by_key[record.delivery_key] = record.id
+            claim = None
+            if lease is not None:
+                claim = self._take(slot, now, lease, replay=False, new=True)
+            return Added(slot.record, True, claim)
+
+    def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        with self._lock:
+            slot = self._by_id.get(delivery_id)
+            if slot is None:
+                raise DeliveryNotFoundError("no stored delivery has this id")
+            if not claimable(slot.record.state, slot.record.lease_until, now, replay=replay):
+                return None
+            return self._take(slot, now, lease, replay=replay)
+
+    def claim_next(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        with self._lock:
+            candidates = [
+                slot
+                for slot in self._by_id.values()
+                if claimable(slot.record.state, slot.record.lease_until, now, replay=False)
+                and (max_attempts is None or slot.record.attempts < max_attempts)
+                and (vendors is None or slot.record.vendor in vendors)
+                and (slot.record.not_before is None or slot.record.not_before <= now)
+            ]
+            if not candidates:
+                return None
+            slot = min(candidates, key=lambda s: (s.record.received_at, s.record.id))
+            return self._take(slot, now, lease, replay=False)
+
+    def _holder(self, claim: Claim) -> _Slot | None:
+        slot = self._by_id.get(claim.record.id)
+        if slot is None or slot.token is None or slot.token != claim.token:
+            return None
+        return slot
+
+    def complete(self, claim: Claim) -> bool:
+        now = self.now()
+        with self._lock:
+            slot = self._holder(claim)
+            if slot is None:
+                return False
+            slot.record = replace(
+                slot.record,
+                state=DeliveryState.DONE,
+                lease_until=None,
+                not_before=None,
+                finished_at=now,
+                updated_at=now,
+                replays=slot.record.replays + (1 if claim.replay else 0),
+            )
+            slot.token = None
+            return True
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        now = self.now()
+        with self._lock:
+            slot = self._holder(claim)
+            if slot is None:
+                return False
+            keep_done = claim.replay and claim.previous_state is DeliveryState.DONE
+            slot.record = replace(
+                slot.record,
+                state=DeliveryState.DONE if keep_done else DeliveryState.FAILED,
+                lease_until=None,
+                not_before=None if keep_done else retry_at,
+                updated_at=now,
+                last_error_type=error_type,
+                last_error_message=error_message,
+            )
+            slot.token = None
+            return True
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        slot = self._by_id.get(delivery_id)
+        return slot.record if slot is not None else None
+
+    def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
+        with self._lock:
+            found = self._by_key.get(delivery_key)
+            return self._by_id[found].record if found is not None else None
+
+    def deliveries(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> Sequence[DeliveryRecord]:
+        states = check_states(state)
+        check_limit(limit)
+        if since is not None:
+            check_aware(since, "since")
+        if until is not None:
+            check_aware(until, "until")
+        with self._lock:
+            records = [slot.record for slot in self._by_id.values()]
+        chosen = [
+            r
+            for r in records
+            if (states is None or r.state in states)
+            and (vendor is None or r.vendor == vendor)
+            and (event_type is None or r.event_type == event_type)
+            and (since is None or r.received_at >= since)
+            and (until is None or r.received_at < until)
+        ]
+        chosen.sort(key=lambda r: (r.received_at, r.id), reverse=newest_first)
+        return chosen[:limit]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            counts = {state.value: 0 for state in DeliveryState}
+            for slot in self._by_id.values():
+                counts[slot.record.state.value] += 1
+        counts["total"] = sum(counts.values())
+        return counts
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        older_than: TimeLimit,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+    ) -> int:
+        limit = cutoff(older_than, self.now())
+        states = check_states(state)
+        with self._lock:
+            doomed = [
+                slot.record
+                for slot in self._by_id.values()
+                if slot.record.received_at < limit
+                and (states is None or slot.record.state in states)
+            ]
+            for record in doomed:
+                del self._by_id[record.id]
+                del self._by_key[record.delivery_key]
+        return len(doomed)
+
+    def erase(self, delivery_id: str) -> bool:
+        now = self.now()
+        with self._lock:
+            slot = self._by_id.get(delivery_id)
+            if slot is None:
+                return False
+            if slot.record.body is not None:
+                slot.record = replace(slot.record, body=None, body_erased_at=now, updated_at=now)
+            return True
+
+    def erase_bodies(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = cutoff(older_than, now)
+        erased = 0
+        with self._lock:
+            for slot in self._by_id.values():
+                if slot.record.received_at < limit and slot.record.body is not None:
+                    slot.record = replace(
+                        slot.record, body=None, body_erased_at=now, updated_at=now
+                    )
+                    erased += 1
+        return erased
+
+    def close(self) -> None:
+        """Nothing to release."""

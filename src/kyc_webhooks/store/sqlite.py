@@ -1,0 +1,580 @@
+"""SQLiteStore: the store protocol on one SQLite file (stdlib :mod:`sqlite3`), shared safely by the
+threads and processes of one host.
+
+* WAL journal (readers never block the writer), ``busy_timeout`` so that concurrent writers queue
+  instead of failing, ``synchronous=FULL`` by default so that an answered delivery survives a power
+  cut (``durable=False`` trades that for speed: ``NORMAL`` survives a process crash only).
+* Every state change runs in one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
+  the row is read, so two workers can never both see a record as claimable.
+* Schema versioned in ``kyc_webhooks_migrations``; opening a file written by a newer version of
+  this library fails with :class:`~kyc_webhooks.errors.StoreError` instead of guessing.
+* Every :class:`sqlite3.Error` (corrupt file, unwritable path, disk full, lock timeout) becomes a
+  :class:`~kyc_webhooks.errors.StoreError` naming the operation and the file.
+
+Not for network file systems (NFS, SMB): SQLite's locking is unreliable there. Use one host, or a
+server database store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from ..errors import DeliveryNotFoundError, StoreError, UsageError
+from ._base import (
+    Added,
+    Claim,
+    Clock,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    TimeLimit,
+    check_aware,
+    check_lease,
+    check_limit,
+    check_states,
+    checked_now,
+    claimable,
+    cutoff,
+    new_id,
+    utc_now,
+)
+
+__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+# Table names are spelled out in every statement (no string building): kyc_webhooks_deliveries,
+# kyc_webhooks_migrations.
+
+#: (version, description, statements). Append only; never edit a released migration.
+_MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "deliveries table",
+        (
+            """CREATE TABLE kyc_webhooks_deliveries (
+                id TEXT PRIMARY KEY,
+                delivery_key TEXT NOT NULL UNIQUE,
+                vendor TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                state TEXT NOT NULL,
+                received_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                replays INTEGER NOT NULL DEFAULT 0,
+                body BLOB,
+                headers TEXT NOT NULL DEFAULT '[]',
+                lease_until REAL,
+                claim_token TEXT,
+                finished_at REAL,
+                last_error_type TEXT,
+                last_error_message TEXT,
+                not_before REAL,
+                body_erased_at REAL
+            )""",
+            "CREATE INDEX kyc_webhooks_deliveries_state "
+            "ON kyc_webhooks_deliveries (state, received_at)",
+            "CREATE INDEX kyc_webhooks_deliveries_received "
+            "ON kyc_webhooks_deliveries (received_at)",
+            "CREATE INDEX kyc_webhooks_deliveries_vendor "
+            "ON kyc_webhooks_deliveries (vendor, event_type, received_at)",
+        ),
+    ),
+)
+#: The schema version this library writes.
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+
+_COLUMNS = (
+    "id, delivery_key, vendor, event_type, state, received_at, updated_at, attempts, replays, "
+    "body, headers, lease_until, finished_at, last_error_type, last_error_message, not_before, "
+    "body_erased_at"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- constants only
+_SELECT_BY_ID = _SELECT + " WHERE id = ?"
+_SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
+_CLAIMABLE = (
+    "(state IN ('pending', 'failed') OR "
+    "(state = 'processing' AND (lease_until IS NULL OR lease_until <= ?)))"
+)
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
+    return json.dumps([[name, value] for name, value in headers], ensure_ascii=False)
+
+
+class SQLiteStore:
+    """A delivery store in the SQLite file at ``path`` (created with its directory's permissions
+    if missing). ``":memory:"`` gives a private in-memory database (tests only).
+
+    ``timeout``: seconds a write waits for another process's lock before failing (busy timeout).
+    ``durable``: ``synchronous=FULL`` (default) or ``NORMAL``. ``clock``: current aware time.
+
+    Raises :class:`~kyc_webhooks.errors.StoreError` at construction when the file cannot be opened,
+    is not a database, or holds a newer schema.
+    """
+
+    blocking = True
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        durable: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise UsageError("path must be a str or os.PathLike")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise UsageError("timeout must be a number of seconds >= 0")
+        self.path = os.fspath(path)
+        self._timeout = float(timeout)
+        self._durable = bool(durable)
+        self._clock: Clock = clock if clock is not None else utc_now
+        self._lock = threading.RLock()
+        self._closed = False
+        # Connections inherited through fork() must not be used (or closed) by the child.
+        self._inherited: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._conn = self._open()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def now(self) -> datetime:
+        return checked_now(self._clock)
+
+    # -- connection --------------------------------------------------------------------------
+
+    def _error(self, what: str, exc: sqlite3.Error) -> StoreError:
+        text = str(exc)
+        hint = ""
+        if "not a database" in text:
+            hint = ": the file is not a SQLite database or is corrupt"
+        elif "unable to open" in text:
+            hint = ": the path cannot be opened (missing directory, a directory, or no permission)"
+        elif "readonly" in text or "read-only" in text:
+            hint = ": the file or its directory is not writable"
+        elif "locked" in text or "busy" in text:
+            hint = f": another connection held the lock for over {self._timeout:g} s"
+        return StoreError(
+            f"SQLite store {self.path!r}: {what} failed ({type(exc).__name__}: {text}){hint}"
+        )
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            self.journal_mode = str(row[0]).lower() if row else "unknown"
+            conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._error("open", exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS kyc_webhooks_migrations ("
+                "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)"
+            )
+            row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
+            current = int(row[0]) if row and row[0] is not None else 0
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"SQLite store {self.path!r} has schema version {current}, newer than the "
+                    f"{SCHEMA_VERSION} this version of kyc-webhooks understands; upgrade it"
+                )
+            applied_at = _ts(self.now())
+            for version, description, statements in _MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO kyc_webhooks_migrations (version, description, applied_at) "
+                    "VALUES (?, ?, ?)",
+                    (version, description, applied_at),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"SQLite store {self.path!r} is closed")
+        if os.getpid() != self._pid:
+            self._inherited.append(self._conn)
+            self._pid = os.getpid()
+            self._conn = self._open()
+        return self._conn
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: the write lock is held from the first read."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(what, exc) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                raise self._error(what, exc) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise self._error(what, exc) from exc
+
+    def _record(self, row: Sequence[Any]) -> DeliveryRecord:
+        try:
+            headers = tuple((str(n), str(v)) for n, v in json.loads(row[10]))
+            state = DeliveryState(row[4])
+        except (ValueError, TypeError) as exc:
+            raise StoreError(
+                f"SQLite store {self.path!r}: a stored record is malformed ({type(exc).__name__})"
+            ) from None
+        return DeliveryRecord(
+            id=row[0],
+            delivery_key=row[1],
+            vendor=row[2],
+            event_type=row[3],
+            state=state,
+            received_at=datetime.fromtimestamp(row[5], timezone.utc),
+            updated_at=datetime.fromtimestamp(row[6], timezone.utc),
+            attempts=row[7],
+            replays=row[8],
+            body=bytes(row[9]) if row[9] is not None else None,
+            headers=headers,
+            lease_until=_dt(row[11]),
+            finished_at=_dt(row[12]),
+            last_error_type=row[13],
+            last_error_message=row[14],
+            not_before=_dt(row[15]),
+            body_erased_at=_dt(row[16]),
+        )
+
+    def _fetch(
+        self, conn: sqlite3.Connection, where: Literal["id", "delivery_key"], arg: str
+    ) -> DeliveryRecord | None:
+        sql = _SELECT_BY_ID if where == "id" else _SELECT_BY_KEY
+        row = conn.execute(sql, (arg,)).fetchone()
+        return self._record(row) if row is not None else None
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def _take(
+        self,
+        conn: sqlite3.Connection,
+        record: DeliveryRecord,
+        now: datetime,
+        lease: float,
+        *,
+        replay: bool,
+    ) -> Claim:
+        token = new_id()
+        conn.execute(
+            "UPDATE kyc_webhooks_deliveries SET state = 'processing', lease_until = ?, "
+            "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+            (_ts(now + timedelta(seconds=lease)), token, _ts(now), record.id),
+        )
+        taken = self._fetch(conn, "id", record.id)
+        assert taken is not None  # we hold the write lock; the row cannot vanish
+        return Claim(taken, token, replay, record.state)
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+        if not isinstance(delivery, NewDelivery):
+            raise UsageError("add() takes a NewDelivery")
+        check_lease(lease)
+        now = self.now()
+        # Fast path without the write lock for what add() never changes: a record that is done
+        # (terminal for redeliveries), or any existing record when no claim is wanted.
+        with self._read("add") as conn:
+            known = self._fetch(conn, "delivery_key", delivery.delivery_key)
+        if known is not None and (lease is None or known.state is DeliveryState.DONE):
+            return Added(known, False, None)
+        with self._write("add") as conn:
+            existing = self._fetch(conn, "delivery_key", delivery.delivery_key)
+            if existing is not None:
+                claim = None
+                if lease is not None and claimable(
+                    existing.state, existing.lease_until, now, replay=False
+                ):
+                    claim = self._take(conn, existing, now, lease, replay=False)
+                    return Added(claim.record, False, claim)
+                return Added(existing, False, None)
+            token = new_id() if lease is not None else None
+            record_id = new_id()
+            conn.execute(
+                "INSERT INTO kyc_webhooks_deliveries (id, delivery_key, vendor, event_type, "
+                "state, received_at, updated_at, attempts, body, headers, lease_until, "
+                "claim_token) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record_id,
+                    delivery.delivery_key,
+                    delivery.vendor,
+                    delivery.event_type,
+                    "pending" if token is None else "processing",
+                    _ts(now),
+                    _ts(now),
+                    0 if token is None else 1,
+                    delivery.body,
+                    _headers_json(delivery.headers),
+                    None if lease is None else _ts(now + timedelta(seconds=lease)),
+                    token,
+                ),
+            )
+            record = self._fetch(conn, "id", record_id)
+            assert record is not None
+            claim = Claim(record, token, False, DeliveryState.PENDING) if token else None
+            return Added(record, True, claim)
+
+    def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        with self._write("claim") as conn:
+            record = self._fetch(conn, "id", delivery_id)
+            if record is None:
+                raise DeliveryNotFoundError("no stored delivery has this id")
+            if not claimable(record.state, record.lease_until, now, replay=replay):
+                return None
+            return self._take(conn, record, now, lease, replay=replay)
+
+    def claim_next(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        where = [_CLAIMABLE, "(not_before IS NULL OR not_before <= ?)"]
+        args: list[Any] = [_ts(now), _ts(now)]
+        if max_attempts is not None:
+            where.append("attempts < ?")
+            args.append(max_attempts)
+        if vendors is not None:
+            names = list(vendors)
+            if not names:
+                return None
+            where.append(f"vendor IN ({', '.join('?' for _ in names)})")
+            args.extend(names)
+        with self._write("claim_next") as conn:
+            row = conn.execute(
+                f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY received_at, id LIMIT 1",
+                args,
+            ).fetchone()
+            if row is None:
+                return None
+            return self._take(conn, self._record(row), now, lease, replay=False)
+
+    def complete(self, claim: Claim) -> bool:
+        now = _ts(self.now())
+        with self._write("complete") as conn:
+            cur = conn.execute(
+                "UPDATE kyc_webhooks_deliveries SET state = 'done', lease_until = NULL, "
+                "claim_token = NULL, not_before = NULL, finished_at = ?, updated_at = ?, "
+                "replays = replays + ? "
+                "WHERE id = ? AND claim_token = ?",
+                (now, now, 1 if claim.replay else 0, claim.record.id, claim.token),
+            )
+            return cur.rowcount == 1
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        now = _ts(self.now())
+        keep_done = claim.replay and claim.previous_state is DeliveryState.DONE
+        with self._write("fail") as conn:
+            cur = conn.execute(
+                "UPDATE kyc_webhooks_deliveries SET state = ?, lease_until = NULL, "
+                "claim_token = NULL, not_before = ?, updated_at = ?, last_error_type = ?, "
+                "last_error_message = ? "
+                "WHERE id = ? AND claim_token = ?",
+                (
+                    "done" if keep_done else "failed",
+                    None if keep_done or retry_at is None else _ts(retry_at),
+                    now,
+                    error_type,
+                    error_message,
+                    claim.record.id,
+                    claim.token,
+                ),
+            )
+            return cur.rowcount == 1
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        with self._read("get") as conn:
+            return self._fetch(conn, "id", delivery_id)
+
+    def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
+        with self._read("get_by_key") as conn:
+            return self._fetch(conn, "delivery_key", delivery_key)
+
+    def deliveries(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> Sequence[DeliveryRecord]:
+        states = check_states(state)
+        check_limit(limit)
+        where: list[str] = []
+        args: list[Any] = []
+        if states is not None:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args.extend(s.value for s in states)
+        if vendor is not None:
+            where.append("vendor = ?")
+            args.append(vendor)
+        if event_type is not None:
+            where.append("event_type = ?")
+            args.append(event_type)
+        if since is not None:
+            where.append("received_at >= ?")
+            args.append(_ts(check_aware(since, "since")))
+        if until is not None:
+            where.append("received_at < ?")
+            args.append(_ts(check_aware(until, "until")))
+        order = "DESC" if newest_first else "ASC"
+        sql = _SELECT
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY received_at {order}, id {order} LIMIT ?"
+        args.append(limit)
+        with self._read("deliveries") as conn:
+            rows = conn.execute(sql, args).fetchall()
+            return [self._record(row) for row in rows]
+
+    def stats(self) -> dict[str, int]:
+        counts = {state.value: 0 for state in DeliveryState}
+        with self._read("stats") as conn:
+            for state, count in conn.execute(
+                "SELECT state, COUNT(*) FROM kyc_webhooks_deliveries GROUP BY state"
+            ):
+                counts[str(state)] = int(count)
+        counts["total"] = sum(counts.values())
+        return counts
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file's migration table."""
+        with self._read("schema_version") as conn:
+            row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        older_than: TimeLimit,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+    ) -> int:
+        limit = _ts(cutoff(older_than, self.now()))
+        states = check_states(state)
+        sql = "DELETE FROM kyc_webhooks_deliveries WHERE received_at < ?"
+        args: list[Any] = [limit]
+        if states is not None:
+            sql += f" AND state IN ({', '.join('?' for _ in states)})"
+            args.extend(s.value for s in states)
+        with self._write("purge") as conn:
+            return conn.execute(sql, args).rowcount
+
+    def erase(self, delivery_id: str) -> bool:
+        now = _ts(self.now())
+        with self._write("erase") as conn:
+            conn.execute(
+                "UPDATE kyc_webhooks_deliveries SET body = NULL, body_erased_at = ?, "
+                "updated_at = ? WHERE id = ? AND body IS NOT NULL",
+                (now, now, delivery_id),
+            )
+            row = conn.execute(
+                "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ?", (delivery_id,)
+            ).fetchone()
+            return row is not None
+
+    def erase_bodies(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = _ts(cutoff(older_than, now))
+        with self._write("erase_bodies") as conn:
+            return conn.execute(
+                "UPDATE kyc_webhooks_deliveries SET body = NULL, body_erased_at = ?, "
+                "updated_at = ? WHERE received_at < ? AND body IS NOT NULL",
+                (_ts(now), _ts(now), limit),
+            ).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if os.getpid() == self._pid:
+                self._conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # The transaction may be gone already: SQLite rolls back by itself on some errors.
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")

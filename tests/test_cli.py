@@ -1,0 +1,806 @@
+"""The ``kyc-webhooks`` command line, called as ``main(argv)``: sign, verify, send, inbox, help and
+errors (one line, no traceback, the documented exit code, never a secret in the output)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.server
+import io
+import json
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks import cli, testing
+from kyc_webhooks.store import SQLiteStore
+
+ENV_VARS = (
+    *("IDENFY_SIGNING_KEY", "COMPLYCUBE_SECRET", "YOTI_AUTH_TOKEN", "YOTI_AUTH_TYPE"),
+    *("IDENTOMAT_API_KEY", "KYC_WEBHOOKS_CONFIG", "KYC_WEBHOOKS_INBOX"),
+)
+SECRET = "cli-test-secret-4f1e"
+PII = ("JŪRATĖ", "ŽEMAITĖ", "LT4815162", "203.0.113.42", "+995599123456", "604913")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err: str, *, contains: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("kyc-webhooks: error: "), err
+    assert contains in lines[0], err
+    assert "Traceback" not in err
+
+
+def write_delivery(tmp_path: Path, vendor: str, event_type: str, secret: str = SECRET) -> Path:
+    body, headers = testing.signed_delivery(vendor, event_type, secret)
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    return tmp_path / "body.json"
+
+
+# -- help, version, usage ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["sign"],
+        ["verify"],
+        ["send"],
+        ["serve"],
+        ["inbox"],
+        ["inbox", "list"],
+        ["inbox", "purge"],
+        ["demo"],
+    ],
+    ids=["top", "sign", "verify", "send", "serve", "inbox", "inbox-list", "inbox-purge", "demo"],
+)
+def test_help_with_examples(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, _ = run(capsys, *argv, "--help")
+    assert code == cli.EXIT_OK
+    assert "usage: kyc-webhooks" in out
+    if argv in ([], ["sign"], ["verify"], ["send"], ["serve"], ["inbox"], ["demo"]):
+        assert "examples:" in out
+        assert "exit codes: 0 success, 1 check failed, 2 usage" in out
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert code == cli.EXIT_USAGE
+    assert "COMMAND" in err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.strip() == f"kyc-webhooks {kw.__version__}"
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sign", "--frobnicate")
+    assert code == cli.EXIT_USAGE
+    assert "unrecognized arguments" in err or "required" in err
+
+
+# -- sign -----------------------------------------------------------------------------------
+
+
+def test_sign_prints_the_vendor_headers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDENFY_SIGNING_KEY", SECRET)
+    body = b'{"scanRef": "abc", "name": "\xc5\xbd"}'
+    (tmp_path / "b.json").write_bytes(body)
+    code, out, err = run(capsys, "sign", "idenfy", "b.json", "--event-type", "IDENTIFICATION")
+    assert code == 0, err
+    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert f"Idenfy-Signature: {expected}" in out.splitlines()
+    assert "Idenfy-Event-Type: IDENTIFICATION" in out.splitlines()
+    assert SECRET not in out + err
+
+
+def test_sign_json_output_and_secret_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "b.json").write_bytes(b'{"id":"value"}')
+    (tmp_path / "secret").write_text("a_webhook_signature\n")
+    code, out, _ = run(capsys, "sign", "complycube", "b.json", "--secret-file", "secret", "--json")
+    assert code == 0
+    # The ComplyCube PHP SDK's unit-test vector.
+    assert json.loads(out)["ComplyCube-Signature"] == (
+        "bc00414fa4d54277a3ed01e5ee258d9800a918a7791c7cda16d38b82f38f2150"
+    )
+
+
+def test_sign_reads_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("YOTI_TOKEN_FOR_TEST", "username:password")
+    stdin = io.TextIOWrapper(io.BytesIO(b'{"session_id":"s","topic":"t"}'))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, _ = run(capsys, "sign", "yoti", "-", "--secret-env", "YOTI_TOKEN_FOR_TEST")
+    assert code == 0
+    assert "Authorization: Basic dXNlcm5hbWU6cGFzc3dvcmQ=" in out
+
+
+def test_sign_yoti_bearer(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "b.json").write_bytes(b"{}")
+    code, out, _ = run(capsys, "sign", "yoti", "b.json", "--secret", "tok", "--auth-type", "bearer")
+    assert code == 0
+    assert "Authorization: Bearer tok" in out
+
+
+def test_sign_identomat_writes_the_signed_body(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDENTOMAT_API_KEY", SECRET)
+    (tmp_path / "b.json").write_bytes(b'{"type":"session-change","sessionId":"x"}')
+    code, _, err = run(capsys, "sign", "identomat", "b.json")
+    assert code == 0
+    assert "--output" in err  # the key travels in the body: say how to get it
+    code, _, _ = run(capsys, "sign", "identomat", "b.json", "-o", "signed.json")
+    assert code == 0
+    assert json.loads((tmp_path / "signed.json").read_bytes())["callbackApiKey"] == SECRET
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (
+            ["sign", "idenfy", "missing.json", "--event-type", "X"],
+            {"IDENFY_SIGNING_KEY": "k"},
+            "body file not found: missing.json",
+        ),
+        (["sign", "idenfy", "b.json"], {"IDENFY_SIGNING_KEY": "k"}, "need --event-type"),
+        (
+            ["sign", "idenfy", "b.json", "--event-type", "X"],
+            {"IDENFY_SIGNING_KEY": ""},
+            "signing_key must not be empty",
+        ),
+        (
+            ["sign", "complycube", "b.json"],
+            {},
+            "no credentials for complycube: set COMPLYCUBE_SECRET",
+        ),
+        (
+            ["sign", "complycube", "b.json", "--secret-env", "NOPE_VAR"],
+            {},
+            "NOPE_VAR (--secret-env) is not set",
+        ),
+        (["sign", "complycube", "b.json", "--secret-file", "nope"], {}, "secret file not found"),
+        (["sign", "identomat", "b.json", "--secret", "k"], {}, "must be a JSON object"),
+        (
+            ["sign", "yoti", "b.json"],
+            {"YOTI_AUTH_TOKEN": "t", "YOTI_AUTH_TYPE": "digest"},
+            "use basic or bearer",
+        ),
+        (["sign", "complycube", "."], {"COMPLYCUBE_SECRET": "k"}, "is a directory"),
+    ],
+    ids=[
+        "missing-body",
+        "idenfy-without-event-type",
+        "empty-secret",
+        "no-credentials",
+        "unset-secret-env",
+        "missing-secret-file",
+        "identomat-not-an-object",
+        "bad-yoti-auth-type",
+        "directory",
+    ],
+)
+def test_sign_errors(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    (tmp_path / "b.json").write_bytes(b"[1]")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains=message)
+
+
+# -- verify ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vendor", "event_type", "env"),
+    [
+        ("idenfy", "IDENTIFICATION_AUTO_FINISHED", "IDENFY_SIGNING_KEY"),
+        ("complycube", "check.completed.clear", "COMPLYCUBE_SECRET"),
+        ("yoti", "check_completion", "YOTI_AUTH_TOKEN"),
+        ("identomat", "one-time-password-request", "IDENTOMAT_API_KEY"),
+    ],
+    ids=["idenfy", "complycube", "yoti", "identomat"],
+)
+def test_verify_authentic_delivery(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    vendor: str,
+    event_type: str,
+    env: str,
+) -> None:
+    monkeypatch.setenv(env, SECRET)
+    write_delivery(tmp_path, vendor, event_type)
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == cli.EXIT_OK, err
+    assert f"authentic: vendor={vendor} event_type={event_type}" in out
+    assert "model: kyc_webhooks." in out
+    assert "UnknownEvent" not in out
+    assert "delivery_key: " in out
+    text = out + err
+    assert SECRET not in text
+    for value in PII:
+        assert value not in text
+
+
+def test_verify_summary_redacts_personal_fields(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDENTOMAT_API_KEY", SECRET)
+    write_delivery(tmp_path, "identomat", "one-time-password-request")
+    code, out, _ = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == 0
+    assert "  phone_number: <redacted>" in out
+    assert "  type: one-time-password-request" in out
+
+
+def test_verify_with_header_lines_and_options(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    body, headers = testing.signed_delivery("idenfy", "IDENTIFICATION", SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    # curl -v style: a request line, then the headers, a blank line, then anything.
+    lines = [
+        "POST /webhooks HTTP/1.1",
+        "Host: example.com",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
+    (tmp_path / "headers.txt").write_text("\n".join(lines) + "\n\nignored body\n")
+    (tmp_path / "key").write_text(SECRET)
+    code, out, err = run(
+        capsys, "verify", "body.json", "--headers", "headers.txt", "--vendor", "idenfy",
+        "--secret-file", "key",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "event_type=IDENTIFICATION" in out
+    signature = headers["Idenfy-Signature"]
+    code, out, err = run(
+        capsys, "verify", "body.json", "--vendor", "idenfy", "--secret", SECRET,
+        "-H", f"idenfy-signature: {signature}", "-H", "Idenfy-Event-Type: IDENTIFICATION",
+    )  # fmt: skip
+    assert code == 0, err
+    assert signature not in out
+
+
+def test_verify_header_pairs_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    body, headers = testing.signed_delivery("complycube", "client.created", SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "h.json").write_text(json.dumps([[k, v] for k, v in headers.items()]))
+    code, _, err = run(capsys, "verify", "body.json", "--headers", "h.json", "--vendor",
+                       "complycube", "--secret", SECRET)  # fmt: skip
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("mutate", "verdict"),
+    [
+        ("wrong-secret", "NOT authentic: vendor=complycube status=401 error=AuthenticationError"),
+        ("tampered", "NOT authentic: vendor=complycube status=401"),
+        ("no-signature", "missing ComplyCube-Signature header"),
+        ("not-json", "authentic but invalid: vendor=complycube status=400 error=PayloadError"),
+    ],
+    ids=["wrong-secret", "tampered", "no-signature", "not-json"],
+)
+def test_verify_refusals_exit_1_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    mutate: str,
+    verdict: str,
+) -> None:
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    delivery = testing.signed_delivery("complycube", "check.completed", SECRET)
+    if mutate == "wrong-secret":
+        delivery = testing.signed_delivery("complycube", "check.completed", "other")
+    elif mutate == "tampered":
+        delivery = testing.tamper(delivery)
+    elif mutate == "no-signature":
+        delivery = testing.Delivery(delivery.body, {"ComplyCube-Signature": ""})
+        delivery.headers.pop("ComplyCube-Signature")
+        delivery.headers["X-Other"] = "1"
+    else:
+        delivery = testing.Delivery(b"not json", testing.sign("complycube", b"not json", SECRET)[1])
+    (tmp_path / "body.json").write_bytes(delivery.body)
+    (tmp_path / "headers.json").write_text(json.dumps(delivery.headers))
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json",
+                         "--vendor", "complycube")  # fmt: skip
+    assert code == cli.EXIT_FAILED
+    assert out == ""
+    assert verdict in err
+    assert len(err.strip().splitlines()) == 1
+    assert SECRET not in err
+
+
+def test_verify_undetectable_vendor(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    (tmp_path / "body.json").write_bytes(b"{}")
+    code, _, err = run(capsys, "verify", "body.json", "-H", "X-A: b")
+    assert code == cli.EXIT_FAILED
+    assert "UndetectableVendorError" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "files", "message"),
+    [
+        (["verify", "nope.json"], {}, "body file not found: nope.json"),
+        (["verify", "body.json", "--headers", "nope.txt"], {}, "headers file not found"),
+        (["verify", "body.json", "-H", "no colon"], {}, "-H option #1: expected 'Name: value'"),
+        (
+            ["verify", "body.json", "--headers", "h.txt"],
+            {"h.txt": "A: b\nbroken\n"},
+            "line 2: expected",
+        ),
+        (["verify", "body.json", "--headers", "h.txt"], {"h.txt": "{bad json"}, "not valid JSON"),
+        (["verify", "body.json", "--headers", "h.txt"], {"h.txt": "[1, 2]"}, "[name, value] pairs"),
+        (["verify", "body.json", "--secret", "x"], {}, "need --vendor"),
+        (["verify", "body.json"], {}, "no credentials to verify with"),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "[idenfy]\nsigning_key = 1 2\n"},
+            "not valid TOML",
+        ),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "[paypal]\nkey = 'x'\n"},
+            "unknown table [paypal]",
+        ),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "[idenfy]\nkey = 'x'\n"},
+            "unknown key 'key' in [idenfy]",
+        ),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "[yoti]\nauth_type = 'basic'\n"},
+            "[yoti] needs auth_token",
+        ),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "idenfy = 3\n"},
+            "[idenfy] must be a table",
+        ),
+        (
+            ["verify", "body.json", "--config", "c.toml"],
+            {"c.toml": "[idenfy]\nsigning_key = ''\n"},
+            "bad idenfy credentials from c.toml [idenfy]: signing_key must not be empty",
+        ),
+        (["verify", "body.json", "--config", "c.toml"], {"c.toml": b"\xff"}, "not UTF-8"),
+    ],
+    ids=[
+        "missing-body",
+        "missing-headers",
+        "bad-H",
+        "bad-header-line",
+        "bad-json-headers",
+        "bad-json-shape",
+        "secret-without-vendor",
+        "no-credentials",
+        "bad-toml",
+        "unknown-table",
+        "unknown-key",
+        "missing-secret-key",
+        "not-a-table",
+        "empty-secret-in-config",
+        "config-not-utf8",
+    ],
+)
+def test_verify_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+    files: dict[str, str | bytes],
+    message: str,
+) -> None:
+    (tmp_path / "body.json").write_bytes(b"{}")
+    for name, content in files.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains=message)
+
+
+def test_verify_with_a_toml_config_and_key_rotation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_delivery(tmp_path, "yoti", "session_completion", secret="old:token")
+    (tmp_path / "c.toml").write_text(
+        '[yoti]\nauth_token = ["new:token", "old:token"]\nauth_type = "basic"\n'
+    )
+    monkeypatch.setenv("KYC_WEBHOOKS_CONFIG", "c.toml")
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == 0, err
+    assert "vendor=yoti" in out
+    assert "token" not in out + err
+
+
+def test_missing_tomllib_is_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "body.json").write_bytes(b"{}")
+    (tmp_path / "c.toml").write_text("")
+    monkeypatch.setitem(sys.modules, "tomllib", None)
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    code, _, err = run(capsys, "verify", "body.json", "--config", "c.toml")
+    assert code == cli.EXIT_MISSING_DEPENDENCY
+    assert_one_line_error(err, contains="pip install 'kyc-webhooks[cli]'")
+
+
+# -- send -----------------------------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    receiver: kw.Receiver
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        vendor = self.path.strip("/").rsplit("/", 1)[-1] or None
+        outcome = self.receiver.handle(body, list(self.headers.items()), vendor=vendor)
+        answer = json.dumps(outcome.response_body()).encode()
+        self.send_response(outcome.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[tuple[str, testing.WebhookTester, list[kw.WebhookEvent]]]:
+    """A stdlib HTTP server on loopback running a receiver with a MemoryStore."""
+    from kyc_webhooks.store import MemoryStore
+
+    secrets = dict.fromkeys(("idenfy", "complycube", "identomat"), SECRET)
+    secrets["yoti"] = "user:" + SECRET
+    receiver = kw.Receiver(*testing.make_vendors(secrets), store=MemoryStore())
+    seen: list[kw.WebhookEvent] = []
+    receiver.on("*")(seen.append)
+    handler = type("H", (_Handler,), {"receiver": receiver})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        yield f"http://127.0.0.1:{port}", testing.WebhookTester(receiver, secrets=secrets), seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def _set_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDENFY_SIGNING_KEY", SECRET)
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    monkeypatch.setenv("YOTI_AUTH_TOKEN", "user:" + SECRET)
+    monkeypatch.setenv("IDENTOMAT_API_KEY", SECRET)
+
+
+def test_send_with_count_and_progress(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+) -> None:
+    url, _, seen = target
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+                         "--to", url + "/complycube", "--count", "3")  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "[1/3] complycube check.completed -> 200 OK"
+    assert lines[1] == "[2/3] complycube check.completed -> 200 OK (duplicate)"
+    assert lines[3] == "sent 3: 3 accepted, 0 refused"
+    assert len(seen) == 1  # the repeats were duplicates
+    assert SECRET not in out + err
+
+
+def test_send_every_event_type_of_every_vendor(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+) -> None:
+    url, _, seen = target
+    _set_secrets(monkeypatch)
+    code, out, _ = run(capsys, "send", "--vendor", "all", "--to", url, "--vendor-path")
+    total = sum(len(testing.event_types(v)) for v in ("idenfy", "complycube", "yoti", "identomat"))
+    assert code == 0
+    assert f"sent {total}: {total} accepted, 0 refused" in out
+    assert len(seen) == total
+
+
+def test_send_overrides_reach_the_handler(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+) -> None:
+    url, _, seen = target
+    _set_secrets(monkeypatch)
+    code, _, err = run(capsys, "send", "--vendor", "identomat", "--event", "session-change",
+                       "--set", "result=MANUAL_CHECK", "--set", "extra.deep=[1, 2]",
+                       "--to", url)  # fmt: skip
+    assert code == 0, err
+    dumped = seen[0].model_dump(by_alias=True)
+    assert dumped["result"] == "MANUAL_CHECK"
+    assert dumped["extra"] == {"deep": [1, 2]}
+
+
+def test_send_refused_deliveries_exit_1(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+) -> None:
+    url, _, seen = target
+    _set_secrets(monkeypatch)
+    code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event", "IDENTIFICATION",
+                       "--to", url + "/idenfy", "--tamper")  # fmt: skip
+    assert code == cli.EXIT_FAILED
+    assert "-> 401 Unauthorized (AuthenticationError: invalid Idenfy-Signature signature)" in out
+    assert "sent 1: 0 accepted, 1 refused" in out
+    assert seen == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (
+            ["--to", "http://127.0.0.1:{port}/x"],
+            cli.EXIT_UNAVAILABLE,
+            "cannot reach http://127.0.0.1:",
+        ),
+        (["--to", "ftp://example.com/x"], cli.EXIT_USAGE, "must be an http:// or https:// URL"),
+        (["--to", "http://127.0.0.1:1/x", "--count", "0"], cli.EXIT_USAGE, "--count must be"),
+        (
+            ["--to", "http://127.0.0.1:1/x", "--event", "NOPE"],
+            cli.EXIT_USAGE,
+            "no yoti sample for event type 'NOPE'",
+        ),
+        (
+            ["--to", "http://127.0.0.1:1/x", "--set", "novalue"],
+            cli.EXIT_USAGE,
+            "--set expects PATH=VALUE",
+        ),
+        (
+            ["--to", "http://127.0.0.1:1/x", "--set", "topic.x=1"],
+            cli.EXIT_USAGE,
+            "is not an object",
+        ),
+    ],
+    ids=["unreachable", "bad-scheme", "bad-count", "unknown-event", "bad-set", "bad-set-path"],
+)
+def test_send_errors(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    code: int,
+    message: str,
+) -> None:
+    _set_secrets(monkeypatch)
+    argv = [a.replace("{port}", str(_free_port())) for a in argv]
+    got, out, err = run(capsys, "send", "--vendor", "yoti", *argv)
+    assert got == code
+    assert_one_line_error(err, contains=message)
+    assert SECRET not in out + err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--vendor", "all", "--event", "x"], ["--vendor", "all", "--secret", "x"]],
+    ids=["event-needs-vendor", "secret-needs-vendor"],
+)
+def test_send_all_restrictions(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, _, err = run(capsys, "send", *argv, "--to", "http://127.0.0.1:1/")
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="single --vendor")
+
+
+# -- inbox ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """An inbox holding one delivery of each vendor (as `serve` would store them)."""
+    path = tmp_path / "inbox.sqlite3"
+    store = SQLiteStore(path)
+    secrets = {"idenfy": SECRET, "complycube": SECRET, "yoti": "u:" + SECRET, "identomat": SECRET}
+    receiver = kw.Receiver(*testing.make_vendors(secrets), store=store)
+    tester = testing.WebhookTester(receiver, secrets=secrets)
+    for vendor, event_type in [
+        ("idenfy", "IDENTIFICATION_AUTO_FINISHED"),
+        ("complycube", "check.completed"),
+        ("yoti", "session_completion"),
+        ("identomat", "one-time-password-request"),
+    ]:
+        assert tester.deliver(vendor, event_type).ok
+    store.close()
+    return path
+
+
+def _ids(out: str) -> dict[str, str]:
+    """event type -> id, from `inbox list` output."""
+    rows = [line.split() for line in out.splitlines()[1:-1]]
+    return {row[4]: row[0] for row in rows}
+
+
+def test_inbox_list(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
+    code, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "ID", "RECEIVED", "(UTC)", "VENDOR", "EVENT", "TYPE", "STATE", "TRIES", "BODY",
+    ]  # fmt: skip
+    assert set(_ids(out)) == {
+        "IDENTIFICATION_AUTO_FINISHED", "check.completed", "session_completion",
+        "one-time-password-request",
+    }  # fmt: skip
+    assert out.splitlines()[-1] == "4 shown of 4 stored (newest first)"
+    for value in PII:
+        assert value not in out
+    code, out, _ = run(capsys, "inbox", "list", "--inbox", str(inbox), "--vendor", "yoti")
+    assert code == 0
+    assert list(_ids(out)) == ["session_completion"]
+    code, out, _ = run(capsys, "inbox", "list", "--inbox", str(inbox), "--state", "failed")
+    assert out.strip() == "no match"
+
+
+def test_inbox_show_redacts_and_body_is_opt_in(
+    capsys: pytest.CaptureFixture[str], inbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KYC_WEBHOOKS_INBOX", str(inbox))
+    _, out, _ = run(capsys, "inbox", "list")
+    record_id = _ids(out)["IDENTIFICATION_AUTO_FINISHED"]
+    code, out, _ = run(capsys, "inbox", "show", record_id)
+    assert code == 0
+    assert f"id: {record_id}" in out
+    assert "model: kyc_webhooks.idenfy.models.IdentificationEvent" in out
+    assert "state: done" in out
+    assert "idenfy-signature" not in out.lower()  # credentials are never stored
+    for value in PII:
+        assert value not in out
+    code, raw, _ = run(capsys, "inbox", "show", record_id, "--body")
+    assert code == 0
+    assert json.loads(raw)["data"]["docFirstName"] == "JŪRATĖ"
+
+
+def test_inbox_identomat_key_is_not_stored(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
+    _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    record_id = _ids(out)["one-time-password-request"]
+    code, raw, _ = run(capsys, "inbox", "--inbox", str(inbox), "show", record_id, "--body")
+    assert code == 0
+    assert SECRET not in raw
+
+
+def test_inbox_replay_locally_and_to_a_url(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    inbox: Path,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+) -> None:
+    url, _, seen = target
+    _set_secrets(monkeypatch)
+    monkeypatch.setenv("KYC_WEBHOOKS_INBOX", str(inbox))
+    _, out, _ = run(capsys, "inbox", "list")
+    ids = _ids(out)
+    code, out, _ = run(capsys, "inbox", "replay", ids["check.completed"])
+    assert code == 0
+    assert out.strip().endswith("-> 200 replayed")
+    _, out, _ = run(capsys, "inbox", "show", ids["check.completed"])
+    assert "replays: 1" in out
+    for event_type in ("one-time-password-request", "IDENTIFICATION_AUTO_FINISHED"):
+        code, out, err = run(capsys, "inbox", "replay", ids[event_type], "--to", url)
+        assert code == 0, err
+        assert "-> 200 OK" in out
+    assert [e.event_type for e in seen] == [
+        "one-time-password-request",
+        "IDENTIFICATION_AUTO_FINISHED",
+    ]
+
+
+def test_inbox_purge(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
+    base = ("inbox", "--inbox", str(inbox), "purge")
+    code, _, err = run(capsys, *base)
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="--older-than AGE")
+    assert run(capsys, *base, "--older-than", "1h")[1].strip() == "purged 0 deliveries"
+    code, out, _ = run(capsys, *base, "--all", "--erase-bodies")
+    assert out.strip() == "erased the bodies of 4 deliveries (metadata kept)"
+    _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    assert out.count("erased") == 4
+    assert run(capsys, *base, "--all")[1].strip() == "purged 4 deliveries"
+    assert run(capsys, "inbox", "--inbox", str(inbox), "list")[1].strip() == "inbox is empty"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["inbox", "--inbox", "nope.sqlite3", "list"], "no inbox at nope.sqlite3"),
+        (["inbox", "list"], "no inbox at kyc-webhooks-inbox.sqlite3"),
+        (["inbox", "--inbox", "{inbox}", "show", "0000"], "no delivery with id '0000'"),
+        (["inbox", "--inbox", "{inbox}", "replay", "0000"], "no delivery with id '0000'"),
+        (["inbox", "--inbox", "{inbox}", "purge", "--older-than", "soon"], "bad age 'soon'"),
+        (["inbox", "--inbox", "{inbox}", "purge", "--older-than=-3d"], "must not be negative"),
+        (["inbox", "--inbox", "{bad}", "list"], "cannot open inbox"),
+    ],
+    ids=[
+        "missing-inbox",
+        "default-inbox-missing",
+        "unknown-id",
+        "replay-unknown-id",
+        "bad-age",
+        "negative-age",
+        "not-a-database",
+    ],
+)
+def test_inbox_errors(
+    capsys: pytest.CaptureFixture[str], inbox: Path, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    (tmp_path / "bad.sqlite3").write_bytes(b"this is not a database" * 100)
+    argv = [
+        a.replace("{inbox}", str(inbox)).replace("{bad}", str(tmp_path / "bad.sqlite3"))
+        for a in argv
+    ]
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains=message)
+
+
+def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
+    run(capsys, "inbox", "--inbox", str(inbox), "purge", "--all", "--erase-bodies")
+    _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    record_id = next(iter(_ids(out).values()))
+    code, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "show", record_id)
+    assert code == 0
+    assert "body: erased" in out
+    for action in (["show", record_id, "--body"], ["replay", record_id]):
+        code, _, err = run(capsys, "inbox", "--inbox", str(inbox), *action)
+        assert code == cli.EXIT_FAILED
+        assert_one_line_error(err, contains="was erased")

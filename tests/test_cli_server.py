@@ -1,0 +1,297 @@
+"""``kyc-webhooks serve`` and ``kyc-webhooks demo``: real servers on 127.0.0.1, end to end.
+
+The subprocess tests run the command exactly as a user does (``python -m kyc_webhooks ...``), with
+bounded timeouts; the in-process ones (``main(argv)``) cover the error paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kyc_webhooks import cli, testing
+
+SECRET = "serve-test-secret-93b1"
+ENV_VARS = (
+    *("IDENFY_SIGNING_KEY", "COMPLYCUBE_SECRET", "YOTI_AUTH_TOKEN", "YOTI_AUTH_TYPE"),
+    *("IDENTOMAT_API_KEY", "KYC_WEBHOOKS_CONFIG", "KYC_WEBHOOKS_INBOX"),
+)
+PII = ("+995599123456", "604913", "JŪRATĖ", "ŽEMAITĖ")
+TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(proxy, None)
+    return env
+
+
+def _post(url: str, delivery: testing.Delivery) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=delivery.body, headers=delivery.headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def test_demo_end_to_end_as_a_user_runs_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kyc_webhooks", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    out = result.stdout
+    total = sum(len(testing.event_types(v)) for v in ("idenfy", "complycube", "yoti", "identomat"))
+    assert f"demo passed: {total + 2} deliveries, every outcome as expected" in out
+    assert f"inbox: {total} deliveries stored (done {total})" in out
+    assert f"handlers: ran {total} times for {total} distinct deliveries; none twice" in out
+    rows = [line.split() for line in out.splitlines() if line.endswith(" ok")]
+    assert len(rows) == total + 2
+    for vendor in ("idenfy", "complycube", "yoti", "identomat"):
+        for event_type in testing.event_types(vendor):
+            assert [vendor, event_type, "200", "handled", "ok"] in rows
+    assert "(body changed after signing)  401   rejected   ok" in out
+    assert "(sent again)" in out
+    assert "200   duplicate  ok" in out
+    for value in PII:
+        assert value not in out
+    assert not list(tmp_path.iterdir())  # the temporary inbox is gone
+
+
+def test_demo_with_one_unsigned_vendor_uses_a_wrong_credential(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli.main(["demo", "--vendor", "yoti"])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_OK, out + err
+    assert "resource_update (wrong credential)" in out
+    assert "401   rejected   ok" in out
+    assert "demo passed: 11 deliveries" in out
+
+
+def test_demo_keep_inbox_then_list_it(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = cli.main(["demo", "--vendor", "identomat", "--keep-inbox", "demo.sqlite3"])
+    assert code == 0
+    capsys.readouterr()
+    assert cli.main(["inbox", "--inbox", "demo.sqlite3", "list"]) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines()[-1] == "6 shown of 6 stored (newest first)"
+    code = cli.main(["demo", "--keep-inbox", "demo.sqlite3"])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_USAGE
+    assert err.strip() == (
+        "kyc-webhooks: error: demo.sqlite3 exists already; pick a new --keep-inbox path"
+    )
+
+
+@pytest.mark.parametrize("command", ["demo", "serve"])
+def test_missing_uvicorn_is_exit_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.setenv("IDENFY_SIGNING_KEY", SECRET)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    code = cli.main([command])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_MISSING_DEPENDENCY
+    assert err.strip() == (
+        "kyc-webhooks: error: this command needs uvicorn: pip install 'kyc-webhooks[server]'"
+    )
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+class _Lines:
+    """Reads a pipe in a thread so that waiting for a line is bounded in time."""
+
+    def __init__(self, stream: Iterator[str]) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: Iterator[str]) -> None:
+        for line in stream:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not seen in: {self.seen}")
+
+    def rest(self, timeout: float = 20.0) -> list[str]:
+        self.thread.join(timeout)
+        while not self.lines.empty():
+            line = self.lines.get_nowait()
+            if line is not None:
+                self.seen.append(line)
+        return self.seen
+
+
+def test_serve_stores_and_logs_every_delivery(tmp_path: Path) -> None:
+    env = _env(
+        COMPLYCUBE_SECRET=SECRET,
+        IDENTOMAT_API_KEY=SECRET,
+        YOTI_AUTH_TOKEN="user:" + SECRET,
+        YOTI_AUTH_TYPE="bearer",
+    )
+    inbox = tmp_path / "inbox.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kyc_webhooks", "serve", "--port", "0", "--inbox", str(inbox)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stderr is not None
+    lines = _Lines(process.stderr)
+    try:
+        banner = lines.wait_for("receiving on http://127.0.0.1:")
+        base = banner.split("receiving on ")[1].split("/<vendor>")[0]
+        lines.wait_for("vendors complycube, yoti, identomat")
+        check = testing.signed_delivery("complycube", "check.completed", SECRET)
+        otp = testing.signed_delivery("identomat", "one-time-password-request", SECRET)
+        yoti = testing.signed_delivery(
+            "yoti", "session_completion", "user:" + SECRET, auth_type="bearer"
+        )
+        assert _post(f"{base}/complycube", check) == (200, {"ok": True})
+        assert _post(f"{base}/complycube", check) == (200, {"ok": True, "duplicate": True})
+        assert _post(f"{base}/complycube", testing.tamper(check))[0] == 401
+        assert _post(f"{base}/", otp) == (200, {"ok": True})  # auto-detected
+        assert _post(f"{base}/yoti", yoti)[0] == 200
+        idenfy = testing.signed_delivery("idenfy", "IDENTIFICATION", SECRET)
+        assert _post(f"{base}/idenfy", idenfy)[0] == 401  # not configured
+        lines.wait_for("event_type=session_completion")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(timeout=TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(TIMEOUT)
+    log = lines.rest()
+    process.stderr.close()
+    assert code == 0, log
+    assert log[-1] == "kyc-webhooks: stopped"
+    deliveries = [line for line in log if " delivery " in line]
+    assert len(deliveries) == 6, log
+    first, second, tampered, detected, bearer, unconfigured = deliveries
+    assert "INFO delivery vendor=complycube event_type=check.completed status=200" in first
+    assert "delivery_key=complycube:" in first
+    assert first.endswith("duplicate=no")
+    assert second.endswith("duplicate=yes")
+    assert first.split(" id=")[1].split()[0] == second.split(" id=")[1].split()[0]
+    assert "WARNING delivery rejected vendor=complycube status=401" in tampered
+    assert "vendor=identomat event_type=one-time-password-request status=200" in detected
+    assert "vendor=yoti event_type=session_completion status=200" in bearer
+    assert "WARNING delivery rejected vendor=idenfy status=401" in unconfigured
+    text = "\n".join(log)
+    assert SECRET not in text
+    for value in PII:
+        assert value not in text
+    assert "Traceback" not in text
+    # Every authenticated delivery is in the inbox (once).
+    with __import__("kyc_webhooks.store", fromlist=["SQLiteStore"]).SQLiteStore(inbox) as store:
+        assert store.stats()["total"] == 3
+
+
+def test_serve_port_in_use_is_exit_3(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        code = cli.main(["serve", "--port", str(port), "--inbox", "x.sqlite3"])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_UNAVAILABLE
+    assert err.strip() == f"kyc-webhooks: error: port {port} on 127.0.0.1 is already in use"
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "message"),
+    [
+        ({}, [], "no vendor configured: set IDENFY_SIGNING_KEY"),
+        ({"COMPLYCUBE_SECRET": " "}, [], "bad complycube credentials from $COMPLYCUBE_SECRET"),
+        (
+            {"COMPLYCUBE_SECRET": "k"},
+            ["--inbox", "no/such/dir/x.sqlite3", "--port", "0"],
+            "cannot open inbox",
+        ),
+        ({"COMPLYCUBE_SECRET": "k"}, ["--port", "70000"], "port must be between 0 and 65535"),
+        ({"COMPLYCUBE_SECRET": "k"}, ["--config", "c.toml"], "[serve] port must be a int"),
+    ],
+    ids=["no-vendor", "blank-secret", "bad-inbox", "bad-port", "bad-config-port"],
+)
+def test_serve_errors(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    env: dict[str, str],
+    argv: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "c.toml").write_text('[serve]\nport = "8000"\n')
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = cli.main(["serve", *argv])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_USAGE
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_serve_help_documents_the_config_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--help"]) == 0
+    out, _ = capsys.readouterr()
+    for line in ("[idenfy]", "signing_key", "[yoti]", "auth_type", "[serve]", "inbox ="):
+        assert line in out

@@ -1,0 +1,132 @@
+"""The Django adapter through Django's own test clients, with CSRF checks enforced (contract:
+tests/_adapter_contract.py). Settings are configured here, once, when no other test did it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import django
+import pytest
+from django.conf import settings
+
+from _adapter_contract import (
+    AdapterContract,
+    AsyncAdapterContract,
+    Client,
+    Recorder,
+    Result,
+    delivery,
+)
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="django-test-only-secret-key",
+        ALLOWED_HOSTS=["testserver", "127.0.0.1"],
+        ROOT_URLCONF=__name__,
+        USE_TZ=True,
+    )
+    django.setup()
+
+from django.test import AsyncClient, AsyncRequestFactory, override_settings
+from django.test import Client as DjangoClient
+from django.test.client import FakePayload
+from django.urls import path, resolve
+
+from kyc_webhooks.integrations.django import async_webhook_view, webhook_view
+
+urlpatterns: list[Any] = []
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+]
+
+
+def _result(response: Any) -> Result:
+    return Result(
+        response.status_code,
+        bytes(response.content),
+        {k.lower(): v for k, v in response.headers.items()},
+    )
+
+
+def _split(headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    rest = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    return headers.get("Content-Type", "application/octet-stream"), rest
+
+
+class DjangoAdapterClient(Client):
+    """Sync views through ``django.test.Client``, async views through ``AsyncClient``."""
+
+    def __init__(self, view: Any, *, is_async: bool) -> None:
+        self.urlconf = ModuleType("webhook_urls")  # hashable, as Django's URL caches need
+        self.urlconf.urlpatterns = [path("webhooks", view), path("webhooks/<str:vendor>", view)]  # type: ignore[attr-defined]
+        self.is_async = is_async
+
+    def _call(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Result:
+        content_type, rest = _split(headers)
+        kwargs: dict[str, Any] = {"content_type": content_type, "headers": rest}
+        with override_settings(ROOT_URLCONF=self.urlconf, MIDDLEWARE=MIDDLEWARE):
+            if self.is_async:
+                client = AsyncClient(enforce_csrf_checks=True)
+                return _result(asyncio.run(client.generic(method, target, body, **kwargs)))
+            return _result(
+                DjangoClient(enforce_csrf_checks=True).generic(method, target, body, **kwargs)
+            )
+
+    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Result:
+        return self._call("POST", path, body, headers)
+
+    def request(self, method: str, path: str) -> Result:
+        return self._call(method, path, b"", {})
+
+    def post_undeclared(self, path: str, body: bytes, headers: Mapping[str, str]) -> Result:
+        # As an ASGI server hands Django a chunked upload: the whole body, no Content-Length.
+        scope = {
+            "method": "POST",
+            "path": path,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "_body_file": FakePayload(body),
+        }
+        request = AsyncRequestFactory().request(**scope)
+        assert "CONTENT_LENGTH" not in request.META
+        match = resolve(path, urlconf=self.urlconf)
+        response = match.func(request, **match.kwargs)
+        if self.is_async:
+            response = asyncio.run(response)
+        return _result(response)
+
+
+class TestSyncView(AdapterContract):
+    def client(self, recorder: Recorder) -> Client:
+        return DjangoAdapterClient(webhook_view(recorder.receiver), is_async=False)
+
+
+class TestAsyncView(AsyncAdapterContract):
+    def client(self, recorder: Recorder) -> Client:
+        return DjangoAdapterClient(async_webhook_view(recorder.receiver), is_async=True)
+
+
+@pytest.mark.parametrize("factory", [webhook_view, async_webhook_view], ids=["sync", "async"])
+def test_pinned_view_refuses_other_vendors(factory: Any) -> None:
+    recorder = Recorder()
+    view = factory(recorder.receiver, vendor="yoti")
+    client = DjangoAdapterClient(view, is_async=factory is async_webhook_view)
+    assert client.post("/webhooks", *delivery("yoti")).status == 200
+    assert client.post("/webhooks/idenfy", *delivery("yoti")).status == 200  # the pin wins
+    assert client.post("/webhooks", *delivery("idenfy")).status == 401  # no Yoti credentials
+    assert [e.vendor for e in recorder.seen] == ["yoti", "yoti"]
+
+
+def test_the_test_client_enforces_csrf_so_exemption_is_what_lets_vendors_in() -> None:
+    from django.http import HttpResponse
+
+    def not_exempt(request: Any, **url_values: str) -> Any:
+        return HttpResponse(b"{}", content_type="application/json")
+
+    client = DjangoAdapterClient(not_exempt, is_async=False)
+    assert client.post("/webhooks", *delivery("yoti")).status == 403

@@ -1,0 +1,92 @@
+"""The FastAPI adapter through httpx's ASGI transport (contract: tests/_adapter_contract.py), plus
+the ``verified_event`` dependency."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import Depends, FastAPI
+
+import kyc_webhooks as kw
+from _adapter_contract import (
+    SECRETS,
+    AsyncAdapterContract,
+    Client,
+    HttpxClient,
+    Recorder,
+    delivery,
+    tampered,
+)
+from kyc_webhooks.integrations.fastapi import verified_event, webhook_router
+
+
+class TestRouter(AsyncAdapterContract):
+    def client(self, recorder: Recorder) -> Client:
+        app = FastAPI()
+        app.include_router(webhook_router(recorder.receiver))
+        return HttpxClient(app)
+
+
+def test_router_without_prefix_serves_root_and_vendor_paths() -> None:
+    recorder = Recorder()
+    app = FastAPI()
+    app.include_router(webhook_router(recorder.receiver, prefix=""), prefix="/hooks")
+    client = HttpxClient(app)
+    assert client.post("/hooks/", *delivery("yoti")).status == 200
+    assert client.post("/hooks/idenfy", *delivery("idenfy")).status == 200
+    assert [e.vendor for e in recorder.seen] == ["yoti", "idenfy"]
+
+
+def _dependency_app(receiver: kw.Receiver) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/kyc/{vendor}")
+    async def by_vendor(
+        event: kw.WebhookEvent = Depends(verified_event(receiver)),  # noqa: B008
+    ) -> dict[str, str]:
+        return {"vendor": event.vendor, "event_type": event.event_type}
+
+    @app.post("/kyc-idenfy")
+    async def idenfy_only(
+        event: kw.WebhookEvent = Depends(verified_event(receiver, vendor="idenfy")),  # noqa: B008
+    ) -> dict[str, str]:
+        return {"vendor": event.vendor, "event_type": event.event_type}
+
+    return app
+
+
+@pytest.mark.parametrize("vendor", list(SECRETS))
+def test_dependency_gives_the_endpoint_the_verified_event(vendor: str) -> None:
+    recorder = Recorder()
+    client = HttpxClient(_dependency_app(recorder.receiver))
+    result = client.post(f"/kyc/{vendor}", *delivery(vendor))
+    assert result.status == 200
+    assert result.json()["vendor"] == vendor
+    assert recorder.seen == []  # the dependency only verifies and parses; handlers do not run
+
+
+@pytest.mark.parametrize("vendor", list(SECRETS))
+def test_dependency_refuses_a_tampered_delivery(vendor: str) -> None:
+    client = HttpxClient(_dependency_app(Recorder().receiver))
+    result = client.post(f"/kyc/{vendor}", *tampered(vendor))
+    assert result.status == 401
+    assert result.json()["detail"]["error"] == "AuthenticationError"
+    result.assert_safe()
+
+
+def test_dependency_pinned_vendor_and_limits() -> None:
+    recorder = Recorder(max_body_size=256)
+    client = HttpxClient(_dependency_app(recorder.receiver))
+    assert client.post("/kyc-idenfy", *delivery("yoti")).status == 401
+    assert client.post("/kyc/sumsub", *delivery("yoti")).status == 404
+    body, headers = delivery("idenfy")
+    assert len(body) > 256
+    assert client.post("/kyc-idenfy", body, headers).status == 413
+    assert client.post_undeclared("/kyc-idenfy", body, headers).status == 413
+
+
+def test_openapi_schema_builds_without_warnings() -> None:
+    app = FastAPI()
+    app.include_router(webhook_router(Recorder().receiver, tags=["webhooks"]))
+    paths = app.openapi()["paths"]
+    assert set(paths) == {"/webhooks", "/webhooks/{vendor}"}
+    assert set(paths["/webhooks/{vendor}"]) == {"post"}

@@ -1,0 +1,102 @@
+"""The Flask adapter through Flask's own test client (contract: tests/_adapter_contract.py)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+
+import pytest
+from flask import Flask
+from werkzeug.test import TestResponse
+
+from _adapter_contract import AdapterContract, Client, Recorder, Result, delivery
+from kyc_webhooks.integrations.flask import webhook_blueprint, webhook_view
+
+
+def _result(response: TestResponse) -> Result:
+    return Result(
+        response.status_code,
+        response.get_data(),
+        {k.lower(): v for k, v in response.headers.items()},
+    )
+
+
+class FlaskClient(Client):
+    def __init__(self, app: Flask) -> None:
+        self.client = app.test_client()
+
+    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> Result:
+        return _result(self.client.post(path, data=body, headers=dict(headers)))
+
+    def request(self, method: str, path: str) -> Result:
+        return _result(self.client.open(path, method=method))
+
+    def post_undeclared(self, path: str, body: bytes, headers: Mapping[str, str]) -> Result:
+        # No Content-Length; the server marks the stream as terminated (chunked upload).
+        return _result(
+            self.client.post(
+                path,
+                input_stream=io.BytesIO(body),
+                headers={**headers, "Transfer-Encoding": "chunked"},
+                environ_overrides={"wsgi.input_terminated": True},
+            )
+        )
+
+
+class TestBlueprint(AdapterContract):
+    def client(self, recorder: Recorder) -> Client:
+        app = Flask(__name__)
+        app.register_blueprint(webhook_blueprint(recorder.receiver))
+        return FlaskClient(app)
+
+
+class TestViewRules(AdapterContract):
+    """``webhook_view`` added with ``add_url_rule`` and no ``methods=``: the view says POST."""
+
+    def client(self, recorder: Recorder) -> Client:
+        app = Flask(__name__)
+        view = webhook_view(recorder.receiver)
+        app.add_url_rule("/webhooks", "auto", view)
+        app.add_url_rule("/webhooks/<vendor>", "vendor", view)
+        return FlaskClient(app)
+
+
+@pytest.mark.parametrize("vendor", ["idenfy", "yoti"])
+def test_pinned_view_ignores_other_vendors_deliveries(vendor: str) -> None:
+    recorder = Recorder()
+    app = Flask(__name__)
+    app.add_url_rule("/kyc/idenfy", "idenfy", webhook_view(recorder.receiver, vendor="idenfy"))
+    result = FlaskClient(app).post("/kyc/idenfy", *delivery(vendor))
+    assert result.status == (200 if vendor == "idenfy" else 401)
+    assert len(recorder.seen) == (1 if vendor == "idenfy" else 0)
+
+
+def test_app_wide_max_content_length_below_ours_answers_413() -> None:
+    recorder = Recorder()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64
+    app.register_blueprint(webhook_blueprint(recorder.receiver))
+    result = FlaskClient(app).post("/webhooks/idenfy", *delivery("idenfy"))
+    assert result.status == 413
+    assert result.json()["error"] == "PayloadTooLargeError"
+
+
+def test_app_wide_max_content_length_below_ours_caps_streamed_bodies_too() -> None:
+    recorder = Recorder()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64
+    app.register_blueprint(webhook_blueprint(recorder.receiver))
+    result = FlaskClient(app).post_undeclared("/webhooks/yoti", *delivery("yoti"))
+    assert result.status == 413
+    assert recorder.seen == []
+
+
+def test_pinned_views_get_distinct_default_endpoint_names() -> None:
+    recorder = Recorder()
+    app = Flask(__name__)
+    for vendor in ("idenfy", "yoti"):
+        app.add_url_rule(f"/kyc/{vendor}", view_func=webhook_view(recorder.receiver, vendor=vendor))
+    client = FlaskClient(app)
+    assert client.post("/kyc/idenfy", *delivery("idenfy")).status == 200
+    assert client.post("/kyc/yoti", *delivery("yoti")).status == 200
+    assert [e.vendor for e in recorder.seen] == ["idenfy", "yoti"]

@@ -1,0 +1,121 @@
+"""The public surface is explicit: pinned here so that a change to it is a deliberate one."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks import Vendor, WebhookEvent
+
+EXPECTED_TOP_LEVEL = {
+    "AmbiguousVendorError",
+    "AuthenticationError",
+    "BodyErasedError",
+    "ComplyCube",
+    "ConfigurationError",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DeliveryError",
+    "DeliveryInProgressError",
+    "DeliveryNotFoundError",
+    "DeliveryRecord",
+    "DeliveryState",
+    "HandlerError",
+    "Headers",
+    "Idenfy",
+    "Identomat",
+    "MemoryStore",
+    "Outcome",
+    "PayloadError",
+    "PayloadTooLargeError",
+    "ProcessSummary",
+    "Receiver",
+    "Route",
+    "Router",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "UndetectableVendorError",
+    "UnknownEvent",
+    "UsageError",
+    "Vendor",
+    "VendorNotConfiguredError",
+    "WebhookError",
+    "WebhookEvent",
+    "Yoti",
+    "__version__",
+}
+
+VENDORS = {
+    "idenfy": "Idenfy",
+    "complycube": "ComplyCube",
+    "yoti": "Yoti",
+    "identomat": "Identomat",
+}
+
+
+def test_top_level_all_is_pinned_and_every_name_resolves() -> None:
+    assert set(kw.__all__) == EXPECTED_TOP_LEVEL
+    assert len(kw.__all__) == len(EXPECTED_TOP_LEVEL)
+    for name in kw.__all__:
+        assert getattr(kw, name) is not None, name
+    assert set(dir(kw)) >= EXPECTED_TOP_LEVEL
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError):
+        _ = kw.NoSuchThing
+
+
+def test_error_tree_and_status_hints() -> None:
+    delivery_errors = {
+        kw.AuthenticationError: 401,
+        kw.VendorNotConfiguredError: 401,
+        kw.PayloadError: 400,
+        kw.UndetectableVendorError: 400,
+        kw.AmbiguousVendorError: 400,
+        kw.PayloadTooLargeError: 413,
+    }
+    for cls, status in delivery_errors.items():
+        assert issubclass(cls, kw.DeliveryError)
+        assert cls.status_code == status
+    assert kw.HandlerError.status_code == 500
+    branches: tuple[type[Exception], ...] = (
+        kw.ConfigurationError,
+        kw.UsageError,
+        kw.DeliveryError,
+        kw.HandlerError,
+    )
+    for branch in branches:
+        assert issubclass(branch, kw.WebhookError)
+    assert issubclass(kw.ConfigurationError, ValueError)
+    assert issubclass(kw.UsageError, TypeError)
+    for name in ("StoreError", "DeliveryInProgressError", "DeliveryNotFoundError"):
+        assert issubclass(getattr(kw, name), kw.WebhookError)
+
+
+@pytest.mark.parametrize(("package", "class_name"), sorted(VENDORS.items()))
+def test_every_vendor_package_has_the_same_shape(package: str, class_name: str) -> None:
+    module = importlib.import_module(f"kyc_webhooks.{package}")
+    vendor_cls = getattr(module, class_name)
+    assert vendor_cls is getattr(kw, class_name)
+    assert issubclass(vendor_cls, Vendor)
+    assert vendor_cls.name == package
+    event_types = module.EVENT_TYPES
+    assert isinstance(event_types, tuple)
+    assert event_types
+    assert all(isinstance(t, str) and t for t in event_types)
+    assert vendor_cls.event_types() == event_types
+    event_models = module.EVENT_MODELS
+    assert event_models
+    base = getattr(module, f"{class_name}Event")
+    unknown = getattr(module, f"{class_name}UnknownEvent")
+    assert issubclass(base, WebhookEvent)
+    assert issubclass(unknown, kw.UnknownEvent)
+    assert issubclass(unknown, base)
+    for model in event_models.values():
+        assert issubclass(model, base), model
+    assert callable(module.parse_event)
+    with pytest.raises(AttributeError):
+        _ = module.NoSuchModel

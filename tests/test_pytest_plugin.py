@@ -1,0 +1,192 @@
+"""The pytest plugin, used exactly as a user would: test files in a fresh directory, run by pytest,
+with the fixtures coming from the ``pytest11`` entry point (nothing imported or configured)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # -W error: the plugin must not emit warnings in a user's strict suite either.
+    return pytester.runpytest("-W", "error", "-p", "no:cacheprovider", *args)
+
+
+def test_a_handler_test_is_three_lines(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_denied_reaches_the_handler(kyc_webhooks):
+            seen = []
+            kyc_webhooks.on("identomat", "session-change")(seen.append)
+            outcome = kyc_webhooks.deliver("identomat", "session-change", result="REJECTED")
+            assert outcome.ok and outcome.handled == 1
+            assert seen[0].model_dump(by_alias=True)["result"] == "REJECTED"
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+
+
+def test_every_vendor_works_out_of_the_box(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        import pytest
+        from kyc_webhooks import testing
+
+        CASES = [(v, e) for v in ("idenfy", "complycube", "yoti", "identomat")
+                 for e in testing.event_types(v)[:2]]
+
+        @pytest.mark.parametrize(("vendor", "event_type"), CASES)
+        def test_sample(kyc_webhooks, vendor, event_type):
+            assert kyc_webhooks.deliver(vendor, event_type).status_code == 200
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=8)
+
+
+def test_overriding_the_router_tests_the_applications_handlers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        myapp="""
+        import kyc_webhooks as kw
+
+        router = kw.Router()
+        approved = []
+
+        @router.on("complycube", "check.completed*")
+        def on_check(event):
+            approved.append(event.event_type)
+        """
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+        import myapp
+
+        @pytest.fixture
+        def kyc_webhooks_router():
+            return myapp.router
+        """
+    )
+    pytester.makepyfile(
+        test_app="""
+        import myapp
+
+        def test_check_completed(kyc_webhooks):
+            assert kyc_webhooks.deliver("complycube", "check.completed.clear").handled == 1
+            assert myapp.approved == ["check.completed.clear"]
+
+        def test_other_event_types_are_ignored(kyc_webhooks):
+            assert kyc_webhooks.deliver("complycube", "client.created").handled == 0
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+
+
+def test_overriding_receiver_and_secrets(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+        import kyc_webhooks as kw
+
+        @pytest.fixture
+        def kyc_webhooks_secrets():
+            return {"yoti": "app-user:app-password"}
+
+        @pytest.fixture
+        def kyc_webhooks_receiver(kyc_webhooks_secrets):
+            return kw.Receiver(kw.Yoti(auth_token=kyc_webhooks_secrets["yoti"]))
+        """
+    )
+    pytester.makepyfile(
+        test_app="""
+        def test_only_yoti_is_configured(kyc_webhooks, kyc_webhooks_receiver):
+            assert kyc_webhooks.receiver is kyc_webhooks_receiver
+            assert kyc_webhooks.deliver("yoti", "session_completion").ok
+            body, headers = kyc_webhooks.sign("yoti", {"session_id": "s", "topic": "x"})
+            assert headers["Authorization"] == "Basic YXBwLXVzZXI6YXBwLXBhc3N3b3Jk"
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+
+
+def test_each_test_gets_fresh_secrets_and_router(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        SEEN = []
+
+        def test_one(kyc_webhooks, kyc_webhooks_secrets):
+            SEEN.append(dict(kyc_webhooks_secrets))
+            kyc_webhooks.on("*")(lambda event: None)
+            assert kyc_webhooks.deliver("yoti", "task_completion").handled == 1
+
+        def test_two(kyc_webhooks, kyc_webhooks_secrets):
+            assert kyc_webhooks_secrets != SEEN[0]
+            assert kyc_webhooks.deliver("yoti", "task_completion").handled == 0
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_failing_user_assertion_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_wrong_expectation(kyc_webhooks):
+            assert kyc_webhooks.deliver("idenfy", "IDENTIFICATION_EXPIRED").status_code == 401
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+
+
+def test_async_handlers_through_deliver_async(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        import asyncio
+
+        def test_async(kyc_webhooks):
+            seen = []
+
+            @kyc_webhooks.on("idenfy", "IDENTIFICATION_*")
+            async def on_result(event):
+                seen.append(event.event_type)
+
+            delivery = kyc_webhooks.deliver_async("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+            outcome = asyncio.run(delivery)
+            assert outcome.handled == 1 and seen == ["IDENTIFICATION_AUTO_FINISHED"]
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+
+
+def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "*fixtures defined from kyc_webhooks.testing.pytest_plugin*",
+            "kyc_webhooks_secrets -- *",
+            "*Fresh throwaway secrets*",
+            "kyc_webhooks_router -- *",
+            "kyc_webhooks_receiver -- *",
+            "kyc_webhooks -- *",
+            "*Deliver signed samples*",
+        ]
+    )
+
+
+def test_the_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_uses_fixture(kyc_webhooks):
+            pass
+        """
+    )
+    # Disabling the entry point's name removes the fixtures: they come from the pytest11 entry.
+    result = _run(pytester, "-p", "no:kyc_webhooks")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'kyc_webhooks' not found*"])

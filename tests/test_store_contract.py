@@ -1,0 +1,452 @@
+"""The store contract: written once, run against every Store implementation
+(docs/delivery-guarantees.md).
+
+A new store (PostgreSQL, Redis ...) joins the ``STORES`` table and must pass every test here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kyc_webhooks.errors import DeliveryNotFoundError, UsageError
+from kyc_webhooks.store import (
+    DeliveryState,
+    MemoryStore,
+    NewDelivery,
+    SQLiteStore,
+    Store,
+)
+
+START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+LEASE = 60.0
+
+
+class FakeClock:
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+def memory_store(tmp_path: Path, clock: FakeClock) -> Store:
+    return MemoryStore(clock=clock)
+
+
+def sqlite_store(tmp_path: Path, clock: FakeClock) -> Store:
+    return SQLiteStore(tmp_path / "deliveries.db", clock=clock)
+
+
+STORES: dict[str, Callable[[Path, FakeClock], Store]] = {
+    "memory": memory_store,
+    "sqlite": sqlite_store,
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=list(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    made = STORES[request.param](tmp_path, clock)
+    yield made
+    made.close()
+
+
+def new(
+    key: str = "k1",
+    *,
+    vendor: str = "idenfy",
+    event_type: str = "IDENTIFICATION_AUTO_FINISHED",
+    body: bytes = b'{"scanRef":"s1","clientName":"J\xc5\xabrat\xc4\x97"}',
+) -> NewDelivery:
+    return NewDelivery(
+        delivery_key=key,
+        vendor=vendor,
+        event_type=event_type,
+        body=body,
+        headers=(("content-type", "application/json"), ("idenfy-event-type", event_type)),
+    )
+
+
+# -- adding ------------------------------------------------------------------------------------
+
+
+def test_store_implements_the_protocol(store: Store) -> None:
+    assert isinstance(store, Store)
+
+
+def test_add_stores_every_field_byte_exact(store: Store, clock: FakeClock) -> None:
+    delivery = new()
+    added = store.add(delivery)
+    assert added.created
+    assert added.claim is None
+    record = added.record
+    assert record.delivery_key == "k1"
+    assert record.vendor == "idenfy"
+    assert record.event_type == "IDENTIFICATION_AUTO_FINISHED"
+    assert record.body == delivery.body
+    assert record.headers == delivery.headers
+    assert record.state is DeliveryState.PENDING
+    assert record.received_at == START
+    assert record.attempts == 0
+    assert record.replays == 0
+    assert record.lease_until is None
+    assert not record.body_erased
+    assert store.get(record.id) == record
+    assert store.get_by_key("k1") == record
+
+
+def test_add_same_key_returns_the_existing_record_unchanged(store: Store, clock: FakeClock) -> None:
+    first = store.add(new()).record
+    clock.advance(5)
+    again = store.add(new(body=b'{"other":1}'))
+    assert not again.created
+    assert again.record.id == first.id
+    assert again.record.body == first.body
+    assert again.record.received_at == START
+    assert store.stats()["total"] == 1
+
+
+def test_add_with_lease_claims_a_new_record(store: Store) -> None:
+    added = store.add(new(), lease=LEASE)
+    assert added.created
+    assert added.claim is not None
+    assert added.claim.record.state is DeliveryState.PROCESSING
+    assert added.claim.record.attempts == 1
+    assert added.claim.record.lease_until == START + timedelta(seconds=LEASE)
+    assert added.claim.previous_state is DeliveryState.PENDING
+    assert not added.claim.replay
+
+
+def test_live_lease_blocks_a_second_claim_until_it_expires(store: Store, clock: FakeClock) -> None:
+    first = store.add(new(), lease=LEASE).claim
+    assert first is not None
+    clock.advance(LEASE - 1)
+    blocked = store.add(new(), lease=LEASE)
+    assert blocked.claim is None
+    assert blocked.record.state is DeliveryState.PROCESSING
+    clock.advance(1)
+    taken = store.add(new(), lease=LEASE)
+    assert taken.claim is not None
+    assert taken.claim.record.attempts == 2
+    assert taken.claim.previous_state is DeliveryState.PROCESSING
+    # The expired claim is dead: completing it changes nothing.
+    assert not store.complete(first)
+    assert store.complete(taken.claim)
+    assert store.get_by_key("k1") is not None
+    assert store.get(taken.record.id).state is DeliveryState.DONE  # type: ignore[union-attr]
+
+
+# -- completing and failing --------------------------------------------------------------------
+
+
+def test_complete_marks_done_and_done_is_never_claimed_again(
+    store: Store, clock: FakeClock
+) -> None:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    clock.advance(2)
+    assert store.complete(claim)
+    record = store.get(claim.record.id)
+    assert record is not None
+    assert record.state is DeliveryState.DONE
+    assert record.finished_at == START + timedelta(seconds=2)
+    assert record.lease_until is None
+    assert not store.complete(claim)  # a claim is spent once used
+    clock.advance(10 * LEASE)
+    assert store.add(new(), lease=LEASE).claim is None
+    assert store.claim(record.id, lease=LEASE) is None
+    assert store.claim_next(lease=LEASE) is None
+
+
+def test_fail_records_the_error_and_leaves_the_record_claimable(
+    store: Store, clock: FakeClock
+) -> None:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    retry_at = START + timedelta(seconds=30)
+    assert store.fail(
+        claim,
+        error_type="RuntimeError",
+        error_message="handler raised RuntimeError",
+        retry_at=retry_at,
+    )
+    record = store.get(claim.record.id)
+    assert record is not None
+    assert record.state is DeliveryState.FAILED
+    assert record.last_error_type == "RuntimeError"
+    assert record.last_error_message == "handler raised RuntimeError"
+    assert record.not_before == retry_at
+    assert record.lease_until is None
+    assert not store.fail(claim, error_type="X", error_message="x")  # spent
+    # A redelivery claims it at once (not_before only delays the worker).
+    again = store.add(new(), lease=LEASE).claim
+    assert again is not None
+    assert again.previous_state is DeliveryState.FAILED
+    assert again.record.attempts == 2
+
+
+def test_claim_unknown_id_raises(store: Store) -> None:
+    with pytest.raises(DeliveryNotFoundError):
+        store.claim("no-such-id", lease=LEASE)
+
+
+# -- replay claims -----------------------------------------------------------------------------
+
+
+def test_replay_claims_a_done_record_and_counts_it(store: Store) -> None:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    store.complete(claim)
+    replay = store.claim(claim.record.id, lease=LEASE, replay=True)
+    assert replay is not None
+    assert replay.replay
+    assert replay.previous_state is DeliveryState.DONE
+    assert store.complete(replay)
+    record = store.get(claim.record.id)
+    assert record is not None
+    assert record.state is DeliveryState.DONE
+    assert record.replays == 1
+    assert record.attempts == 2
+
+
+def test_failed_replay_of_a_done_record_keeps_it_done(store: Store) -> None:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    store.complete(claim)
+    replay = store.claim(claim.record.id, lease=LEASE, replay=True)
+    assert replay is not None
+    assert store.fail(replay, error_type="ValueError", error_message="handler raised ValueError")
+    record = store.get(claim.record.id)
+    assert record is not None
+    assert record.state is DeliveryState.DONE
+    assert record.last_error_type == "ValueError"
+    assert record.replays == 0
+    assert store.add(new(), lease=LEASE).claim is None  # still a duplicate for redeliveries
+
+
+def test_replay_does_not_break_a_live_lease(store: Store) -> None:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    assert store.claim(claim.record.id, lease=LEASE, replay=True) is None
+
+
+# -- the worker's claim_next -------------------------------------------------------------------
+
+
+def test_claim_next_takes_the_oldest_claimable_first(store: Store, clock: FakeClock) -> None:
+    ids = []
+    for n in range(3):
+        ids.append(store.add(new(f"k{n}")).record.id)
+        clock.advance(1)
+    taken = []
+    for _ in range(5):
+        claim = store.claim_next(lease=LEASE)
+        if claim is None:
+            break
+        taken.append(claim.record.id)
+    assert taken == ids
+
+
+def test_claim_next_respects_back_off_attempts_and_vendors(store: Store, clock: FakeClock) -> None:
+    idenfy = store.add(new("a"), lease=LEASE).claim
+    assert idenfy is not None
+    store.fail(idenfy, error_type="E", error_message="m", retry_at=START + timedelta(seconds=30))
+    store.add(new("b", vendor="yoti"))
+    assert store.claim_next(lease=LEASE, vendors=("idenfy",)) is None  # a backing off, b is yoti
+    assert store.claim_next(lease=LEASE, vendors=()) is None
+    clock.advance(30)
+    assert store.claim_next(lease=LEASE, vendors=("idenfy",), max_attempts=1) is None
+    again = store.claim_next(lease=LEASE, vendors=("idenfy",), max_attempts=2)
+    assert again is not None
+    assert again.record.delivery_key == "a"
+    other = store.claim_next(lease=LEASE)
+    assert other is not None
+    assert other.record.vendor == "yoti"
+
+
+def test_claim_next_recovers_an_expired_lease(store: Store, clock: FakeClock) -> None:
+    store.add(new(), lease=LEASE)
+    assert store.claim_next(lease=LEASE) is None
+    clock.advance(LEASE)
+    claim = store.claim_next(lease=LEASE)
+    assert claim is not None
+    assert claim.record.attempts == 2
+
+
+# -- listing and stats -------------------------------------------------------------------------
+
+
+def test_deliveries_filters_by_state_vendor_type_and_time(store: Store, clock: FakeClock) -> None:
+    a = store.add(new("a")).record
+    clock.advance(10)
+    b = store.add(new("b", vendor="complycube", event_type="check.completed"), lease=LEASE)
+    clock.advance(10)
+    c = store.add(new("c", event_type="IDENTIFICATION_EXPIRED")).record
+    assert b.claim is not None
+    store.complete(b.claim)
+
+    def ids(**filters: object) -> list[str]:
+        return [r.id for r in store.deliveries(**filters)]  # type: ignore[arg-type]
+
+    assert ids() == [a.id, b.record.id, c.id]
+    assert ids(newest_first=True) == [c.id, b.record.id, a.id]
+    assert ids(limit=2) == [a.id, b.record.id]
+    assert ids(state="done") == [b.record.id]
+    assert ids(state=DeliveryState.PENDING) == [a.id, c.id]
+    assert ids(state=["done", "pending"]) == [a.id, b.record.id, c.id]
+    assert ids(vendor="idenfy") == [a.id, c.id]
+    assert ids(event_type="check.completed") == [b.record.id]
+    assert ids(since=START + timedelta(seconds=10)) == [b.record.id, c.id]
+    assert ids(until=START + timedelta(seconds=10)) == [a.id]
+    assert ids(vendor="idenfy", event_type="IDENTIFICATION_EXPIRED") == [c.id]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        pytest.param({"state": "finished"}, id="unknown-state"),
+        pytest.param({"limit": 0}, id="zero-limit"),
+        pytest.param({"since": datetime(2026, 1, 1)}, id="naive-since"),
+    ],
+)
+def test_deliveries_rejects_bad_filters(store: Store, filters: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        store.deliveries(**filters)  # type: ignore[arg-type]
+
+
+def test_stats_counts_records_per_state(store: Store) -> None:
+    store.add(new("a"))
+    claim = store.add(new("b"), lease=LEASE).claim
+    assert claim is not None
+    store.complete(claim)
+    failing = store.add(new("c"), lease=LEASE).claim
+    assert failing is not None
+    store.fail(failing, error_type="E", error_message="m")
+    store.add(new("d"), lease=LEASE)
+    assert store.stats() == {"pending": 1, "processing": 1, "done": 1, "failed": 1, "total": 4}
+
+
+# -- retention ---------------------------------------------------------------------------------
+
+
+def test_purge_deletes_old_records_and_frees_their_keys(store: Store, clock: FakeClock) -> None:
+    old = store.add(new("old")).record
+    clock.advance(3600)
+    young = store.add(new("young")).record
+    clock.advance(60)
+    assert store.purge(older_than=timedelta(minutes=30)) == 1
+    assert store.get(old.id) is None
+    assert store.get(young.id) is not None
+    assert store.add(new("old")).created  # a purged key is new again
+    assert store.purge(older_than=clock.current + timedelta(seconds=1), state="done") == 0
+    assert store.purge(older_than=clock.current + timedelta(seconds=1)) == 2
+
+
+def test_erase_drops_the_body_and_keeps_the_metadata(store: Store, clock: FakeClock) -> None:
+    record = store.add(new()).record
+    clock.advance(5)
+    assert store.erase(record.id)
+    erased = store.get(record.id)
+    assert erased is not None
+    assert erased.body is None
+    assert erased.body_erased
+    assert erased.body_erased_at == START + timedelta(seconds=5)
+    assert (erased.delivery_key, erased.vendor, erased.event_type) == (
+        record.delivery_key,
+        record.vendor,
+        record.event_type,
+    )
+    assert erased.received_at == record.received_at
+    assert store.erase(record.id)  # idempotent
+    assert not store.erase("no-such-id")
+
+
+def test_erase_bodies_older_than(store: Store, clock: FakeClock) -> None:
+    old = store.add(new("old")).record
+    clock.advance(timedelta(days=31).total_seconds())
+    young = store.add(new("young")).record
+    assert store.erase_bodies(older_than=timedelta(days=30)) == 1
+    assert store.erase_bodies(older_than=timedelta(days=30)) == 0
+    assert store.get(old.id).body is None  # type: ignore[union-attr]
+    assert store.get(young.id).body == young.body  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "older_than",
+    [
+        pytest.param(datetime(2026, 1, 1), id="naive-datetime"),
+        pytest.param(30, id="int"),
+    ],
+)
+def test_retention_rejects_ambiguous_limits(store: Store, older_than: object) -> None:
+    with pytest.raises(UsageError):
+        store.purge(older_than=older_than)  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        store.erase_bodies(older_than=older_than)  # type: ignore[arg-type]
+
+
+# -- arguments and clock -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lease", [0, -1, True, "60"], ids=["zero", "negative", "bool", "str"])
+def test_bad_lease_is_a_usage_error(store: Store, lease: object) -> None:
+    with pytest.raises(UsageError):
+        store.add(new(), lease=lease)  # type: ignore[arg-type]
+
+
+def test_naive_clock_is_a_usage_error(store: Store, clock: FakeClock) -> None:
+    clock.current = datetime(2026, 1, 1)
+    with pytest.raises(UsageError):
+        store.add(new())
+
+
+def test_new_delivery_validates_its_fields() -> None:
+    with pytest.raises(UsageError):
+        NewDelivery(delivery_key="k", vendor="idenfy", event_type="T", body="{}")  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        NewDelivery(delivery_key="", vendor="idenfy", event_type="T", body=b"{}")
+
+
+def test_record_repr_hides_body_and_headers(store: Store) -> None:
+    record = store.add(new()).record
+    text = repr(record)
+    assert "scanRef" not in text
+    assert "application/json" not in text
+    assert record.id in text
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+def test_threads_racing_for_one_key_get_exactly_one_claim(store: Store) -> None:
+    threads = 16
+    barrier = threading.Barrier(threads, timeout=10)
+    claims: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        barrier.wait()
+        added = store.add(new(), lease=LEASE)
+        with lock:
+            claims.append(added.claim is not None)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=30)
+    assert len(claims) == threads
+    assert claims.count(True) == 1
+    assert store.stats()["total"] == 1

@@ -1,0 +1,142 @@
+"""kyc_webhooks.testing.sign: every vendor's scheme, cross-checked against published vectors and
+independent computations (hashlib/base64 here, never the library's own verification code)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks import testing
+
+PAYLOAD: dict[str, Any] = {"id": "5ed170fe99c81a0007b9a3d3", "name": "Žygimantas Šimkūnas"}
+
+
+def hmac_hex(key: str, body: bytes) -> str:
+    return hmac.HMAC(key.encode("utf-8"), body, digestmod=hashlib.sha256).hexdigest()
+
+
+def test_complycube_matches_the_php_sdk_vector() -> None:
+    # complycube/complycube-php tests/unit/EventVerifierTest.php (testValidSignatureEvent).
+    body, headers = testing.sign("complycube", b'{"id":"value"}', "a_webhook_signature")
+    assert body == b'{"id":"value"}'
+    assert headers["ComplyCube-Signature"] == (
+        "bc00414fa4d54277a3ed01e5ee258d9800a918a7791c7cda16d38b82f38f2150"
+    )
+
+
+def test_yoti_basic_matches_the_documented_example() -> None:
+    # developers.yoti.com notifications: username:password -> Basic dXNlcm5hbWU6cGFzc3dvcmQ=
+    _, headers = testing.sign("yoti", {"session_id": "s", "topic": "t"}, "username:password")
+    assert headers["Authorization"] == "Basic dXNlcm5hbWU6cGFzc3dvcmQ="
+
+
+@pytest.mark.parametrize(
+    ("vendor", "header"),
+    [("idenfy", "Idenfy-Signature"), ("complycube", "ComplyCube-Signature")],
+    ids=["idenfy", "complycube"],
+)
+def test_hmac_vendors_sign_the_exact_body_bytes(vendor: str, header: str) -> None:
+    raw = b'{ "id" : 1,\n "name": "\xc5\xbdygimantas" }'  # odd spacing, non-ASCII: kept verbatim
+    body, headers = testing.sign(vendor, raw, "k3y", event_type="IDENTIFICATION_AUTO_FINISHED")
+    assert body == raw
+    assert headers[header] == hmac_hex("k3y", raw)
+    assert len(headers[header]) == 64
+    assert headers[header] == headers[header].lower()
+
+
+def test_a_dict_payload_is_compact_utf8_json() -> None:
+    body, headers = testing.sign("complycube", PAYLOAD, "k3y")
+    assert body == json.dumps(PAYLOAD, ensure_ascii=False, separators=(",", ":")).encode()
+    assert "Žygimantas".encode() in body
+    assert headers["ComplyCube-Signature"] == hmac_hex("k3y", body)
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_idenfy_sends_the_event_type_header() -> None:
+    body, headers = testing.sign("idenfy", PAYLOAD, "k3y", event_type="AML_MONITORING")
+    assert headers["Idenfy-Event-Type"] == "AML_MONITORING"
+    assert headers["Idenfy-Signature"] == hmac_hex("k3y", body)
+
+
+def test_idenfy_without_event_type_is_a_usage_error() -> None:
+    with pytest.raises(kw.UsageError, match="event_type"):
+        testing.sign("idenfy", PAYLOAD, "k3y")
+
+
+@pytest.mark.parametrize(
+    ("auth_type", "expected"),
+    [
+        ("basic", "Basic " + base64.b64encode("user:pässword".encode()).decode()),
+        ("bearer", "Bearer user:pässword"),
+    ],
+    ids=["basic", "bearer"],
+)
+def test_yoti_authorization_header(auth_type: Any, expected: str) -> None:
+    body, headers = testing.sign("yoti", PAYLOAD, "user:pässword", auth_type=auth_type)
+    assert headers["Authorization"] == expected
+    assert json.loads(body) == PAYLOAD
+
+
+def test_yoti_unknown_auth_type_is_a_usage_error() -> None:
+    with pytest.raises(kw.UsageError, match="auth_type"):
+        testing.sign("yoti", PAYLOAD, "t", auth_type="digest")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [PAYLOAD, json.dumps(PAYLOAD).encode()],
+    ids=["dict", "bytes"],
+)
+def test_identomat_puts_the_key_in_the_body(payload: Any) -> None:
+    body, headers = testing.sign("identomat", payload, "api-key-1")
+    data = json.loads(body)
+    assert data["callbackApiKey"] == "api-key-1"
+    assert {k: v for k, v in data.items() if k != "callbackApiKey"} == PAYLOAD
+    assert "Authorization" not in headers
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"not json", b"\xff\xfe", b"[1, 2]"],
+    ids=["not-json", "not-utf8", "not-an-object"],
+)
+def test_identomat_bad_bytes_are_a_usage_error(payload: bytes) -> None:
+    with pytest.raises(kw.UsageError, match="Identomat"):
+        testing.sign("identomat", payload, "k")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "secret", "error"),
+    [
+        ("paypal", "k", kw.ConfigurationError),
+        ("idenfy", "", kw.ConfigurationError),
+    ],
+    ids=["unknown-vendor", "empty-secret"],
+)
+def test_bad_arguments(vendor: str, secret: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        testing.sign(vendor, PAYLOAD, secret, event_type="X")
+
+
+def test_a_string_payload_is_a_usage_error() -> None:
+    with pytest.raises(kw.UsageError):
+        testing.sign("complycube", "{}", "k")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("vendor", ["idenfy", "complycube", "yoti", "identomat"])
+def test_the_receiver_accepts_what_sign_produces(vendor: str) -> None:
+    secrets = testing.generate_secrets()
+    receiver = kw.Receiver(*testing.make_vendors(secrets))
+    event_type = testing.event_types(vendor)[0]
+    payload = testing.sample_payload(vendor, event_type)
+    body, headers = testing.sign(vendor, payload, secrets[vendor], event_type=event_type)
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 200, outcome.error
+    assert outcome.vendor == vendor
+    assert outcome.event_type == event_type
