@@ -119,3 +119,19 @@ def test_every_vendor_package_has_the_same_shape(package: str, class_name: str) 
     assert callable(module.parse_event)
     with pytest.raises(AttributeError):
         _ = module.NoSuchModel
+
+
+def test_import_is_lazy_no_models_receiver_or_store_loaded() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kyc_webhooks\n"
+        "heavy = ['pydantic.main', 'kyc_webhooks.models', 'kyc_webhooks.receiver', 'sqlite3']\n"
+        "heavy += [m for m in sys.modules if m.endswith('.models') and 'kyc_webhooks' in m]\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == ""
