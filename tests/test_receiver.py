@@ -368,6 +368,7 @@ def test_one_log_line_per_delivery_without_personal_data(
     assert outcome.delivery_key is not None
     assert outcome.delivery_key in lines[0]
     assert "status=200" in lines[0]
+    assert "duplicate=no delivery_id=-" in lines[0]
     assert "IDENTIFICATION_AUTO_FINISHED" in lines[0]
     assert "status=400" in lines[1]
     text = "\n".join(lines)
@@ -398,3 +399,17 @@ def test_two_body_shaped_vendors_are_ambiguous() -> None:
     outcome = receiver.handle(body, {})
     assert outcome.status_code == 400
     assert isinstance(outcome.error, kw.AmbiguousVendorError)
+
+
+def test_log_line_shows_duplicates_and_delivery_id_with_a_store(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore())
+    body, headers = delivery()
+    with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+        first = receiver.handle(body, headers)
+        second = receiver.handle(body, headers)
+    assert second.duplicate
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery ")]
+    assert f"duplicate=no delivery_id={first.delivery_id}" in lines[0]
+    assert f"duplicate=yes delivery_id={first.delivery_id}" in lines[1]

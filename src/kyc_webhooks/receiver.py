@@ -736,12 +736,15 @@ class Receiver:
                 )
         elif logger.isEnabledFor(logging.INFO):
             logger.info(
-                "delivery vendor=%s event_type=%s status=%d delivery_key=%s handled=%d",
+                "delivery vendor=%s event_type=%s status=%d delivery_key=%s handled=%d "
+                "duplicate=%s delivery_id=%s",
                 outcome.vendor,
                 outcome.event_type,
                 outcome.status_code,
                 outcome.delivery_key,
                 outcome.handled,
+                "yes" if outcome.duplicate else "no",
+                outcome.delivery_id or "-",
             )
         return outcome
 
