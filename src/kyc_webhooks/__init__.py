@@ -118,7 +118,15 @@ _LAZY: dict[str, str] = {
 }
 
 
+#: Subpackages reachable as attributes (``kw.idenfy.IdentificationEvent``) without an import.
+_SUBPACKAGES = frozenset(
+    {"idenfy", "complycube", "yoti", "identomat", "integrations", "store", "testing"}
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"kyc_webhooks.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kyc_webhooks' has no attribute {name!r}")
