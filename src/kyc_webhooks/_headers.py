@@ -34,6 +34,16 @@ class Headers(Mapping[str, str]):
         items: dict[str, list[str]] = {}
         if headers is not None:
             pairs: Iterable[tuple[_Text, _Text]]
+            if type(headers) is dict:
+                # Fast path for the most common input (a plain dict of str): no ABC checks.
+                for name, value in headers.items():
+                    if type(name) is not str or type(value) is not str:
+                        break
+                    items.setdefault(name.lower(), []).append(value)
+                else:
+                    self._items = items
+                    return
+                items = {}
             if isinstance(headers, Headers):
                 pairs = headers.multi_items()
             elif isinstance(headers, Mapping):
