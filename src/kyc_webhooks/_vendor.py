@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import abc
 import importlib
+import sys
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,7 +23,14 @@ from ._headers import Headers
 from .errors import ConfigurationError, PayloadError
 from .models import WebhookEvent
 
-__all__ = ["VENDOR_NAMES", "Vendor", "detect_vendors", "validate_json", "vendor_class"]
+__all__ = [
+    "VENDOR_NAMES",
+    "Vendor",
+    "detect_vendors",
+    "lazy_models",
+    "validate_json",
+    "vendor_class",
+]
 
 #: Vendor name -> "module:Class" of its configuration/verification class.
 _VENDOR_PATHS: dict[str, str] = {
@@ -90,6 +99,22 @@ def vendor_class(name: str) -> type[Vendor]:
     cls: type[Vendor] = getattr(importlib.import_module(module_name), attr)
     _CLASSES[name] = cls
     return cls
+
+
+def lazy_models(package: str) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) for a vendor package: the names in its ``models.__all__``
+    resolve on first access, so importing the package (and its ``_auth``) builds no models."""
+    namespace = sys.modules[package].__dict__
+
+    def __getattr__(name: str) -> Any:
+        models = importlib.import_module(".models", package)
+        if name in models.__all__:
+            value = getattr(models, name)
+            namespace[name] = value
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def detect_vendors(headers: Headers, body: bytes) -> list[str]:

@@ -3,9 +3,9 @@ models. Facts: ../shared/vendors/yoti.md. Models load on first access."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._vendor import lazy_models
 from ._auth import AUTHORIZATION_HEADER, Yoti
 
 if TYPE_CHECKING:
@@ -14,10 +14,4 @@ if TYPE_CHECKING:
 __all__ = ["AUTHORIZATION_HEADER", "Yoti"]
 
 
-def __getattr__(name: str) -> Any:
-    models = importlib.import_module(".models", __name__)
-    if name in models.__all__:
-        value = getattr(models, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_models(__name__)
