@@ -120,13 +120,11 @@ def lazy_models(package: str) -> Callable[[str], Any]:
 def detect_vendors(headers: Headers, body: bytes) -> list[str]:
     """Names of the vendors whose marks the request carries. Vendor-specific headers outrank body
     shapes: an iDenfy body that happens to contain ``"topic"`` is still iDenfy's."""
-    by_header: list[str] = []
-    by_body: list[str] = []
-    for name in VENDOR_NAMES:
-        cls = vendor_class(name)
-        if cls.detect(headers, body):
-            (by_header if cls.detection == "header" else by_body).append(name)
-    return by_header or by_body
+    classes = [vendor_class(name) for name in VENDOR_NAMES]
+    by_header = [c.name for c in classes if c.detection == "header" and c.detect(headers, body)]
+    if by_header:
+        return by_header  # body shapes are outranked: no need to scan the body
+    return [c.name for c in classes if c.detection != "header" and c.detect(headers, body)]
 
 
 M = TypeVar("M", bound=BaseModel)

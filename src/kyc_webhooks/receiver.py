@@ -688,28 +688,31 @@ class Receiver:
 
     def _count(self, outcome: Outcome) -> None:
         error = outcome.error
-        keys: list[str] = []
+        counts = self._counts
         if error is None:
             if outcome.duplicate:
-                keys.append("duplicates")
+                key = "duplicates"
             elif outcome.status_code == 202:
-                keys.append("deferred")
+                key = "deferred"
             else:
-                keys.append("replayed" if outcome.replay else "handled")
+                key = "replayed" if outcome.replay else "handled"
         elif isinstance(error, HandlerError):
-            keys.append("handler_failures")
+            key = "handler_failures"
         elif isinstance(error, DeliveryInProgressError):
-            keys.append("in_progress")
+            key = "in_progress"
         elif isinstance(error, (BodyErasedError, DeliveryNotFoundError)):
-            keys.append("unprocessable")
+            key = "unprocessable"
         elif isinstance(error, StoreError):
-            keys.append("store_errors")
+            key = "store_errors"
         elif isinstance(error, DeliveryError) and outcome.delivery_id is None:
-            keys += ["rejected", f"rejected_{outcome.status_code}"]
+            with self._counts_lock:
+                counts["rejected"] += 1
+                counts[f"rejected_{outcome.status_code}"] += 1
+            return
         else:
-            keys.append("unprocessable")
+            key = "unprocessable"
         with self._counts_lock:
-            self._counts.update(keys)
+            counts[key] += 1
 
     def _log(self, outcome: Outcome) -> Outcome:
         self._count(outcome)
