@@ -340,7 +340,7 @@ WRONG: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("monitoringId-int", "AML_MONITORING", _set(["monitoringId"], 1), "monitoringId"),
     ("company-id-missing", "COMPANY_REVIEW", _drop("id"), "id"),
     ("companyId-null", "COMPANY_DELETE", _set(["companyId"], None), "companyId"),
-    ("aml-review-id-int", "COMPANY_AML_REVIEW", _set(["id"], 5), "id"),
+    ("aml-review-id-list", "COMPANY_AML_REVIEW", _set(["id"], [5]), "id"),
     ("info-companyId-missing", "COMPANY_INFO_REQUEST", _drop("companyId"), "companyId"),
     ("expiration-id-list", "COMPANY_EXPIRATION", _set(["id"], ["x"]), "id"),
     ("submit-id-missing", "COMPANY_SUBMIT", _drop("id"), "id"),
@@ -798,3 +798,35 @@ def test_video_call_body_is_lenient() -> None:
     assert event.date_time is None
     assert wire(event) == payload
     assert "rec.mp4" not in repr(event)
+
+
+def test_untyped_results_and_free_text_about_people_are_redacted() -> None:
+    secrets = ["Jonas Jonaitis", "38001010000", "born Kaunas 1980", "lives at Vilnius g. 1"]
+    review = sample("COMPANY_REVIEW")
+    review["companyCheck"] = {"directors": [{"name": secrets[0], "personalCode": secrets[1]}]}
+    review["shareholderCheck"] = [{"name": secrets[0]}]
+    review["negativeNewsCheck"] = [{"title": secrets[0]}]
+    review["beneficiaries"] = [
+        {"id": 7, "beneficiaryCheck": {"name": secrets[0]}, "negativeNewsCheck": [secrets[0]]}
+    ]
+    identification_body = sample("IDENTIFICATION_AUTO_FINISHED")
+    identification_body["AML"] = [
+        {
+            "serviceName": "AML_NAMES_CHECK",
+            "data": [{"name": "X", "reason": secrets[2], "otherInformation": secrets[2]}],
+        },
+        {
+            "serviceName": "AML_NEWS",
+            "data": [{"title": secrets[0], "url": "https://n", "text": "t"}],
+        },
+    ]
+    identification_body["amlCheck"] = {"adverseMedia": [{"title": secrets[0], "url": "https://m"}]}
+    for payload, event_type in (
+        (review, "COMPANY_REVIEW"),
+        (identification_body, "IDENTIFICATION_AUTO_FINISHED"),
+    ):
+        body, headers = sign("idenfy", payload, "k", event_type=event_type)
+        event = kw.Receiver(kw.Idenfy(signing_key="k")).parse(body, headers)
+        text = repr(event) + str(event)
+        assert [s for s in secrets if s in text] == []
+        assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == payload

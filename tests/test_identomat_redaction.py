@@ -43,6 +43,9 @@ SECRETS = {
     "cc e-mail": "compliance@example.ge",
     "cc list e-mail": "audit@example.ge",
     "session link": "widget.identomat.com",
+    # The session id is the widget's session token (identomat.md §4.2).
+    "sms session token": "g0b192je1zxsozsw926a6d0gitef2i8qg25anad1",
+    "e-mail session token": "1cinofrkqy6wzp1lkno1ju9nqako7963ipndb539",
     "message text": "გთხოვთ",
     "unknown event's personal field": "ნინო ბერიძე",
 }
@@ -186,10 +189,17 @@ def test_every_personal_field_is_marked() -> None:
     # A new personal field added without PERSONAL would slip past the formatted-output tests if
     # no vector carried it; pin the list.
     expected = {
-        "OneTimePasswordRequestEvent": {"callback_api_key", "text", "phone_number"},
-        "EmailOneTimePasswordRequestEvent": {"callback_api_key", "address", "subject", "content"},
+        "OneTimePasswordRequestEvent": {"callback_api_key", "session_id", "text", "phone_number"},
+        "EmailOneTimePasswordRequestEvent": {
+            "callback_api_key",
+            "session_id",
+            "address",
+            "subject",
+            "content",
+        },
         "ShareSessionLinkViaSmsEvent": {
             "callback_api_key",
+            "session_id",
             "text",
             "phone_number",
             "session_link",
@@ -197,6 +207,7 @@ def test_every_personal_field_is_marked() -> None:
         },
         "ShareSessionLinkViaEmailEvent": {
             "callback_api_key",
+            "session_id",
             "address",
             "subject",
             "content",
@@ -204,9 +215,9 @@ def test_every_personal_field_is_marked() -> None:
             "session_link",
             "created_by",
         },
-        "SessionChangeEvent": {"callback_api_key"},
-        "VideoCallStatusUpdateEvent": {"callback_api_key"},
-        "IdentomatUnknownEvent": {"callback_api_key"},
+        "SessionChangeEvent": {"callback_api_key", "session_id"},
+        "VideoCallStatusUpdateEvent": {"callback_api_key", "session_id"},
+        "IdentomatUnknownEvent": {"callback_api_key", "session_id"},
     }
     from kyc_webhooks.identomat import models
 

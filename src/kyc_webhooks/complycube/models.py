@@ -130,6 +130,8 @@ class CheckOutcome(WireEnum):
     ATTENTION = "attention"
     REJECTED = "rejected"
     MATCH_CONFIRMED = "match_confirmed"
+    #: A manual validation outcome (sheet §4.3) that can reach a check through ``check.updated``.
+    CONFIRMED = "confirmed"
 
 
 class CheckType(WireEnum):
@@ -403,10 +405,12 @@ class WorkflowSession(KycModel):
     workflow_id: _Str = Field(default=None, alias="workflowId")
     workflow_version: int | None = Field(default=None, alias="workflowVersion")
     workflow_description: _Str = Field(default=None, alias="workflowDescription")
-    compliance_policies: list[Any] | None = Field(default=None, alias="compliancePolicies")
-    policy_assurance: list[Any] | None = Field(default=None, alias="policyAssurance")
-    # Task contents are undocumented and may echo what the customer entered: treated as personal.
-    tasks: Annotated[list[Any] | None, PERSONAL] = None
+    # Shapes of these three are undocumented for webhooks (sheet §4.2, UNCONFIRMED): any JSON value
+    # is accepted, so that an unexpected shape never fails a delivery (10 failures disable it).
+    compliance_policies: Any = Field(default=None, alias="compliancePolicies")
+    policy_assurance: Any = Field(default=None, alias="policyAssurance")
+    # Task contents may echo what the customer entered: treated as personal.
+    tasks: Annotated[Any, PERSONAL] = None
     last_completed_task_id: _Str = Field(default=None, alias="lastCompletedTaskId")
     all_related_checks: list[RelatedCheck] | None = Field(default=None, alias="allRelatedChecks")
     created_at: _Ts = Field(default=None, alias="createdAt")

@@ -723,7 +723,7 @@ class AmlHit(KycModel):
     nationality: str | None = None
     dob: Annotated[str | None, PERSONAL] = None
     suspicion: Annotated[AmlSuspicion | str | None, OPEN] = None
-    reason: str | None = None
+    reason: Annotated[str | None, PERSONAL] = None
     list_number: str | int | None = Field(default=None, alias="listNumber")
     list_name: str | None = Field(default=None, alias="listName")
     score: Number | None = None
@@ -734,7 +734,9 @@ class AmlHit(KycModel):
     linked_document: str | None = Field(default=None, alias="linkedDocument")
     pep_level: int | None = Field(default=None, alias="pepLevel")
     category: str | None = None
-    other_information: str | None = Field(default=None, alias="otherInformation")
+    other_information: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="otherInformation"
+    )
     check_date: str | None = Field(default=None, alias="checkDate")
     whitelisted: bool | None = None
 
@@ -743,9 +745,10 @@ class AmlNewsItem(KycModel):
     """An adverse-media item: ``AML_NEWS``/``INHOUSE_ADVERSE_MEDIA`` data (§4.6). ``score`` is a
     string in the spec; numbers are accepted too."""
 
-    title: str | None = None
-    url: str | None = None
-    text: str | None = None
+    # Adverse media about a named person: personal.
+    title: Annotated[str | None, PERSONAL] = None
+    url: Annotated[str | None, PERSONAL] = None
+    text: Annotated[str | None, PERSONAL] = None
     score: str | int | float | None = None
     type: str | None = None
     publish_date: str | None = Field(default=None, alias="publishDate")
@@ -756,7 +759,8 @@ class AmlCompanyCheckItem(KycModel):
     """Old ``CompanyCheck`` service item (``serviceGroupType: COMPANY``): the provider's raw
     ``result`` object (capitalised keys) plus the company searched for."""
 
-    result: dict[str, Any] | None = None
+    # The provider's hits (``HitsOnLists`` with forenames, birth dates ...): personal.
+    result: Annotated[dict[str, Any] | None, PERSONAL] = None
     company_name: str | None = Field(default=None, alias="companyName")
     country: str | None = None
 
@@ -891,15 +895,16 @@ class AmlV3Hit(KycModel):
 class AmlComment(KycModel):
     id: int | None = None
     manager: ManagerAccount | None = None
-    content: str | None = None
+    content: Annotated[str | None, PERSONAL] = None  # a reviewer's free text about the person
     type: Annotated[AmlCommentType | str | None, OPEN] = None
     created: str | None = None
 
 
 class AmlV3AdverseMedia(KycModel):
-    title: str | None = None
-    url: str | None = None
-    text: str | None = None
+    # Adverse media about a named person: personal.
+    title: Annotated[str | None, PERSONAL] = None
+    url: Annotated[str | None, PERSONAL] = None
+    text: Annotated[str | None, PERSONAL] = None
     score: str | int | float | None = None
     type: str | None = None
     publish_date: str | None = Field(default=None, alias="publishDate")
@@ -1556,8 +1561,11 @@ class Beneficiary(KycModel):
 
     id: str | int | None = None
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
-    beneficiary_check: dict[str, Any] | None = Field(default=None, alias="beneficiaryCheck")
-    negative_news_check: Any = Field(default=None, alias="negativeNewsCheck")
+    # Untyped provider results about people (sheet §4.12 gives no schema): personal.
+    beneficiary_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="beneficiaryCheck"
+    )
+    negative_news_check: Annotated[Any, PERSONAL] = Field(default=None, alias="negativeNewsCheck")
     scan_ref: Any = Field(default=None, alias="scanRef")
 
 
@@ -1574,10 +1582,15 @@ class CompanyReviewEvent(IdenfyEvent):
     status_changed_by: ManagerAccount | None = Field(default=None, alias="statusChangedBy")
     sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
-    company_check: dict[str, Any] | None = Field(default=None, alias="companyCheck")
+    # Untyped provider results that name people (sheet §4.12 gives no schema): personal.
+    company_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="companyCheck"
+    )
     beneficiaries: list[Beneficiary] | None = None
-    shareholder_check: list[dict[str, Any]] | None = Field(default=None, alias="shareholderCheck")
-    negative_news_check: list[dict[str, Any]] | None = Field(
+    shareholder_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
+        default=None, alias="shareholderCheck"
+    )
+    negative_news_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
         default=None, alias="negativeNewsCheck"
     )
     client_id: str | None = Field(default=None, alias="clientId")
@@ -1609,7 +1622,9 @@ class CompanyAmlReviewEvent(IdenfyEvent):
     beneficiary or shareholder was changed by hand. Legacy ``negativeNews*``/``peps*``/
     ``sanctions*`` fields are kept as extras."""
 
-    id: str
+    # A beneficiary id when the subject is a BENEFICIARY; like Beneficiary.id, ints are accepted
+    # (sheet §4.12 gives no type).
+    id: str | int
     aml_review_subject_type: Annotated[AmlReviewSubjectType | str | None, OPEN] = Field(
         default=None, alias="amlReviewSubjectType"
     )

@@ -118,7 +118,9 @@ class IdentomatEvent(WebhookEvent):
     callback_api_key: Annotated[str | None, PERSONAL] = Field(default=None, alias="callbackApiKey")
     # Sheet §4 "Common to all": the discriminator.
     type: str
-    session_id: str | None = Field(default=None, alias="sessionId")
+    # Personal: the session id doubles as the widget's session_token (sheet §4.2), so showing it
+    # would undo the redaction of session links.
+    session_id: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionId")
 
     def _delivery_key(self) -> str:
         # The sessionId is left out on purpose: it doubles as the widget's session_token (sheet
@@ -130,7 +132,7 @@ class OneTimePasswordRequestEvent(IdentomatEvent):
     """``one-time-password-request`` (sheet §4.1): deliver ``text`` by SMS to ``phone_number``.
     Sent only when the company uses its own SMS provider."""
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     #: The whole SMS text including the code, e.g. ``"Your code is 6867"``.
     text: Annotated[str | None, PERSONAL] = None
     #: E.164, e.g. ``"+995512345678"``.
@@ -141,7 +143,7 @@ class EmailOneTimePasswordRequestEvent(IdentomatEvent):
     """``email-one-time-password-request`` (sheet §4.4): e-mail ``content`` (it holds the code) to
     ``address``. Sent only when the company uses its own e-mail provider."""
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
@@ -150,7 +152,7 @@ class EmailOneTimePasswordRequestEvent(IdentomatEvent):
 class ShareSessionLinkViaSmsEvent(IdentomatEvent):
     """``share-session-link-via-sms`` (sheet §4.2): an operator shared the session link by SMS."""
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     text: Annotated[str | None, PERSONAL] = None
     phone_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="phoneNumber")
     #: ``https://widget.identomat.com/?session_token=<sessionId>`` -- opens the applicant's session.
@@ -163,7 +165,7 @@ class ShareSessionLinkViaEmailEvent(IdentomatEvent):
     """``share-session-link-via-email`` (sheet §4.3): an operator shared the session link by
     e-mail."""
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
@@ -191,7 +193,7 @@ class SessionChangeEvent(IdentomatEvent):
     :attr:`is_kyb` / :attr:`session_kind` to tell KYB from KYC sessions.
     """
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     result: Annotated[SessionResult | str | None, OPEN] = None
     # Sheet §4.5: present only for KYB sessions, value "kyb"; absent means KYC.
     session_type: Annotated[SessionType | str | None, OPEN] = Field(
@@ -232,7 +234,7 @@ class VideoCallStatusUpdateEvent(IdentomatEvent):
     here, and a missed callback can be recovered through ``/result`` (sheet §1).
     """
 
-    session_id: str = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
     room_id: str | None = Field(default=None, alias="roomId")
     room_status: Annotated[RoomStatus | str | None, OPEN] = Field(default=None, alias="roomStatus")
     composition_status: Annotated[CompositionStatus | str | None, OPEN] = Field(

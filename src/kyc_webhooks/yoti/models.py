@@ -122,6 +122,7 @@ class ResourceUpdateEvent(YotiEvent):
 
     Fetch the session to see the resource (``get_session(session_id).resources``)."""
 
+    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
     resource_id: str
 
 
@@ -130,6 +131,7 @@ class TaskCompletionEvent(YotiEvent):
 
     The task's output is in the session (``get_session(session_id).resources``)."""
 
+    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
     task_id: str
 
 
@@ -138,6 +140,7 @@ class CheckCompletionEvent(YotiEvent):
 
     Its report is in the session: ``get_session(session_id).checks``, matched on ``check_id``."""
 
+    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
     check_id: str
 
 
