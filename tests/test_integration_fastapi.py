@@ -90,3 +90,52 @@ def test_openapi_schema_builds_without_warnings() -> None:
     paths = app.openapi()["paths"]
     assert set(paths) == {"/webhooks", "/webhooks/{vendor}"}
     assert set(paths["/webhooks/{vendor}"]) == {"post"}
+
+
+@pytest.mark.parametrize("kind", ["router", "dependency"])
+def test_client_disconnect_mid_body_is_answered_quietly(kind: str) -> None:
+    import asyncio
+    from typing import Any
+
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+    seen: list[kw.WebhookEvent] = []
+    receiver.on("*")(seen.append)
+    if kind == "router":
+        app = FastAPI()
+        app.include_router(webhook_router(receiver))
+        path = "/webhooks/idenfy"
+    else:
+        app = _dependency_app(receiver)
+        path = "/kyc/idenfy"
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"scanRef":', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"idenfy-event-type", b"IDENTIFICATION"), (b"idenfy-signature", b"0" * 64)],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    asyncio.run(app(scope, receive, send))  # must not raise ClientDisconnect
+    assert seen == []
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert [m["status"] for m in starts] == [400]

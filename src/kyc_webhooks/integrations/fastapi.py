@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.requests import ClientDisconnect
 
 from ..errors import DeliveryError
 from ..models import WebhookEvent
@@ -27,14 +28,18 @@ def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: A
     """An ``APIRouter`` (extra ``kwargs`` go to it, e.g. ``tags``) with both webhook routes."""
 
     async def endpoint(request: Request) -> Response:
-        reply = await respond_async(
-            receiver,
-            method=request.method,
-            content_length=request.headers.get("content-length"),
-            chunks=request.stream,
-            headers=request.headers.raw,
-            vendor=request.path_params.get("vendor"),
-        )
+        try:
+            reply = await respond_async(
+                receiver,
+                method=request.method,
+                content_length=request.headers.get("content-length"),
+                chunks=request.stream,
+                headers=request.headers.raw,
+                vendor=request.path_params.get("vendor"),
+            )
+        except ClientDisconnect:
+            # The sender went away mid-body: nothing was verified or handled, nobody to answer.
+            return Response(status_code=400)
         return Response(reply.body, reply.status, dict(reply.headers))
 
     router = APIRouter(prefix=prefix, **kwargs)
@@ -59,6 +64,8 @@ def verified_event(
                 receiver, request.headers.get("content-length"), request.stream()
             )
             return receiver.parse(body, request.headers.raw, vendor=name)
+        except ClientDisconnect:
+            raise HTTPException(400, "client disconnected") from None
         except DeliveryError as exc:
             detail = Outcome(exc.status_code, error=exc).response_body()
             raise HTTPException(exc.status_code, detail) from None
