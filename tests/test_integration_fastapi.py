@@ -95,6 +95,7 @@ def test_openapi_schema_builds_without_warnings() -> None:
 @pytest.mark.parametrize("kind", ["router", "dependency"])
 def test_client_disconnect_mid_body_is_answered_quietly(kind: str) -> None:
     import asyncio
+    from collections.abc import MutableMapping
     from typing import Any
 
     receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
@@ -107,18 +108,17 @@ def test_client_disconnect_mid_body_is_answered_quietly(kind: str) -> None:
     else:
         app = _dependency_app(receiver)
         path = "/kyc/idenfy"
-    messages = iter(
-        [
-            {"type": "http.request", "body": b'{"scanRef":', "more_body": True},
-            {"type": "http.disconnect"},
-        ]
-    )
-    sent: list[dict[str, Any]] = []
+    script: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"scanRef":', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    messages = iter(script)
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return next(messages)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
