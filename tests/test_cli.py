@@ -3,6 +3,7 @@ errors (one line, no traceback, the documented exit code, never a secret in the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.server
@@ -130,6 +131,49 @@ def test_sign_json_output_and_secret_file(
     assert json.loads(out)["ComplyCube-Signature"] == (
         "bc00414fa4d54277a3ed01e5ee258d9800a918a7791c7cda16d38b82f38f2150"
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"{SECRET}".encode(),
+        f"{SECRET}\n".encode(),
+        f"{SECRET}\r\n# rotated 2026-01-01\r\n".encode(),
+        f"{SECRET}\nsecond-key-that-is-not-the-secret\n".encode(),
+        f"{SECRET}\rold-mac-line-ending\r".encode(),
+        b"\xef\xbb\xbf" + f"{SECRET}\n".encode(),
+    ],
+    ids=["no-newline", "newline", "crlf-and-comment", "second-line", "cr", "utf8-bom"],
+)
+def test_secret_file_uses_the_first_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes
+) -> None:
+    body = b'{"id":"value"}'
+    (tmp_path / "b.json").write_bytes(body)
+    (tmp_path / "secret").write_bytes(content)
+    code, out, err = run(
+        capsys, "sign", "complycube", "b.json", "--secret-file", "secret", "--json"
+    )
+    assert code == 0, err
+    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert json.loads(out)["ComplyCube-Signature"] == expected
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n", b"\r\n", b"  \t\n", f"\n{SECRET}\n".encode()],
+    ids=["empty-file", "empty-line", "empty-crlf-line", "blank-line", "secret-on-line-2"],
+)
+def test_secret_file_with_an_empty_first_line_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes
+) -> None:
+    (tmp_path / "b.json").write_bytes(b"{}")
+    (tmp_path / "secret").write_bytes(content)
+    code, out, err = run(capsys, "sign", "complycube", "b.json", "--secret-file", "secret")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains="secret file secret has no secret: its first line is empty")
+    assert SECRET not in err
 
 
 def test_sign_reads_stdin(
@@ -296,6 +340,61 @@ def test_verify_with_header_lines_and_options(
     )  # fmt: skip
     assert code == 0, err
     assert signature not in out
+
+
+def _curl_trace(headers: dict[str, str], eol: str) -> str:
+    """What `curl -v --data-binary @body.json -H ... URL` prints (stderr and stdout together)."""
+    lines = [
+        "Note: Unnecessary use of -X or --request, POST is already inferred.",
+        "*   Trying 127.0.0.1:8000...",
+        "* Connected to 127.0.0.1 (127.0.0.1) port 8000",
+        "> POST /webhooks/idenfy HTTP/1.1",
+        "> Host: 127.0.0.1:8000",
+        "> User-Agent: curl/8.5.0",
+        "> Accept: */*",
+        *(f"> {k}: {v}" for k, v in headers.items()),
+        "> ",
+        "< HTTP/1.1 200 OK",
+        "< content-type: application/json",
+        "< ",
+        '{"ok":true}',
+        "* Connection #0 to host 127.0.0.1 left intact",
+    ]
+    return eol.join(lines) + eol
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["blank-lines-then-request-line", "blank-lines-then-status-line", "curl-v", "curl-v-crlf"],
+)
+def test_verify_header_files_as_captured(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, layout: str
+) -> None:
+    body, headers = testing.signed_delivery("idenfy", "IDENTIFICATION", SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    block = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    text = {
+        "blank-lines-then-request-line": f"\n\n  \nPOST /webhooks HTTP/1.1\n{block}\nbody\n",
+        "blank-lines-then-status-line": f"\r\n\r\nHTTP/1.1 200 OK\r\n{block}",
+        "curl-v": _curl_trace(headers, "\n"),
+        "curl-v-crlf": _curl_trace(headers, "\r\n"),
+    }[layout]
+    (tmp_path / "headers.txt").write_text(text, newline="")
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.txt",
+                         "--vendor", "idenfy", "--secret", SECRET)  # fmt: skip
+    assert code == 0, err
+    assert "authentic: vendor=idenfy event_type=IDENTIFICATION" in out
+
+
+def test_verify_header_file_request_line_only_skipped_before_the_headers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "body.json").write_bytes(b"{}")
+    (tmp_path / "h.txt").write_text("A: b\nPOST /x HTTP/1.1\n")
+    code, _, err = run(capsys, "verify", "body.json", "--headers", "h.txt", "--vendor", "idenfy",
+                       "--secret", SECRET)  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="headers file h.txt line 2: expected 'Name: value'")
 
 
 def test_verify_header_pairs_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -634,6 +733,234 @@ def test_send_errors(
 
 
 @pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[::1/", "(Invalid IPv6 URL)"),
+        ("http://127.0.0.1:abc/", "Port could not be cast to integer"),
+        ("http://127.0.0.1:99999/", "Port out of range"),
+        ("http://127.0.0.1:0/", "(port 0)"),
+        ("http://127.0.0.1:1/a b", "whitespace or a control character"),
+        ("http://127.0.0.1:1/\x7f", "whitespace or a control character"),
+        ("http://127.0.0.1:1/\u00e4", "percent-encode the path"),
+        ("http://" + "a" * 70 + ".example:1/", "(invalid host name)"),
+        ("http://a..example:1/", "(invalid host name)"),
+        ("http://:80/", "must be an http:// or https:// URL"),
+    ],
+    ids=[
+        "unclosed-ipv6",
+        "port-not-a-number",
+        "port-out-of-range",
+        "port-0",
+        "space",
+        "control-char",
+        "non-ascii",
+        "label-too-long",
+        "empty-label",
+        "no-host",
+    ],
+)
+def test_send_malformed_url_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube", "--to", url, "--timeout", "2")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains=message)
+
+
+def test_send_url_with_credentials_is_refused_without_echoing_them(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _set_secrets(monkeypatch)
+    url = "http://admin:hunter2-pw@127.0.0.1:1/x"
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--to", url, "--timeout", "2")
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="--to must not contain user:password@")
+    assert "hunter2-pw" not in err
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "-inf", "1e12", "soon"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["send", "--vendor", "complycube", "--to", "http://127.0.0.1:1/"],
+        ["demo"],
+        ["inbox", "--inbox", "i.sqlite3", "replay", "x", "--to", "http://127.0.0.1:1/"],
+    ],
+    ids=["send", "demo", "inbox-replay"],
+)
+def test_timeout_must_be_a_positive_finite_number(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    value: str,
+) -> None:
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, *argv, f"--timeout={value}")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert "error: argument --timeout:" in err
+    assert "Traceback" not in err
+
+
+def test_timeout_accepts_a_fraction(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _set_secrets(monkeypatch)
+    url = f"http://127.0.0.1:{_free_port()}/x"
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+                       "--to", url, "--timeout", "2.5")  # fmt: skip
+    assert code == cli.EXIT_UNAVAILABLE
+    assert_one_line_error(err, contains="cannot reach http://127.0.0.1:")
+
+
+@pytest.fixture
+def raw_server() -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback server that reads one HTTP request and answers with the bytes appended to the
+    list it yields (one answer, then it closes): a peer that does not speak proper HTTP."""
+    answers: list[bytes] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(20)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rb") as reader:
+                conn.settimeout(20)
+                length = 0
+                for _ in range(200):  # the request's header lines
+                    line = reader.readline(65536)
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                    if line in (b"\r\n", b"\n", b""):
+                        break
+                reader.read(length)
+                conn.sendall(answers[0])
+                conn.shutdown(socket.SHUT_WR)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/complycube", answers
+    finally:
+        listener.close()
+        thread.join(20)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"HELLO\r\n\r\n", "BadStatusLine"),
+        (b"HTTP/9.9 200 OK\r\n\r\n", "UnknownProtocol"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "IncompleteRead"),
+        (b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "IncompleteRead"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n", "LineTooLong"),
+    ],
+    ids=["bad-status-line", "unknown-protocol", "truncated-2xx", "truncated-5xx", "long-header"],
+)
+def test_send_broken_http_answer_is_a_network_error(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raw_server: tuple[str, list[bytes]],
+    answer: bytes,
+    error: str,
+) -> None:
+    url, answers = raw_server
+    answers.append(answer)
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+                         "--to", url, "--timeout", "10")  # fmt: skip
+    assert code == cli.EXIT_UNAVAILABLE
+    assert out == ""
+    assert_one_line_error(err, contains=f"not a valid HTTP response ({error})")
+    assert SECRET not in err
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """An HTTP proxy on loopback, configured through ``http_proxy``; yields the request lines it
+    received. It answers every request itself with 200 ``{}``."""
+    seen: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.requestline)
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    for name in ("no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_send_uses_the_proxy_for_other_hosts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, proxy: list[str]
+) -> None:
+    # The control for the test below: the proxy is in use (no DNS lookup: the proxy answers).
+    _set_secrets(monkeypatch)
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+                       "--to", "http://receiver.invalid/hook", "--timeout", "5")  # fmt: skip
+    assert code == 0, err
+    assert proxy == ["POST http://receiver.invalid/hook HTTP/1.1"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.0.0.2", "127.255.255.254", "localhost", "[::ffff:127.0.0.1]"],
+)
+def test_send_to_loopback_never_goes_through_the_proxy(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    proxy: list[str],
+    host: str,
+) -> None:
+    _set_secrets(monkeypatch)
+    url = f"http://{host}:{_free_port()}/hook"  # nothing listens there
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+                       "--to", url, "--timeout", "5")  # fmt: skip
+    assert proxy == []
+    assert code == cli.EXIT_UNAVAILABLE
+    assert_one_line_error(err, contains=f"cannot reach {url}")
+
+
+@pytest.mark.parametrize("vendor_event", ["identomat:session-change", "yoti:session_completion"])
+def test_send_set_may_name_any_field(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+    vendor_event: str,
+) -> None:
+    # auth_type is also a keyword of testing.signed_delivery: it must reach the payload instead.
+    url, _, seen = target
+    vendor, event_type = vendor_event.split(":")
+    _set_secrets(monkeypatch)
+    code, _, err = run(capsys, "send", "--vendor", vendor, "--event", event_type, "--to", url,
+                       "--set", "auth_type=1", "--set", "secret=\"x\"")  # fmt: skip
+    assert code == 0, err
+    dumped = seen[0].model_dump(by_alias=True)
+    assert dumped["auth_type"] == 1
+    assert dumped["secret"] == "x"
+
+
+@pytest.mark.parametrize(
     "argv",
     [["--vendor", "all", "--event", "x"], ["--vendor", "all", "--secret", "x"]],
     ids=["event-needs-vendor", "secret-needs-vendor"],
@@ -757,6 +1084,71 @@ def test_inbox_purge(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
     assert out.count("erased") == 4
     assert run(capsys, *base, "--all")[1].strip() == "purged 4 deliveries"
     assert run(capsys, "inbox", "--inbox", str(inbox), "list")[1].strip() == "inbox is empty"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--all", "--erase-bodies", "--state", "failed"],
+        ["--older-than", "0s", "--state", "done", "--erase-bodies"],
+    ],
+    ids=["all", "older-than"],
+)
+def test_inbox_purge_erase_bodies_refuses_state(
+    capsys: pytest.CaptureFixture[str], inbox: Path, argv: list[str]
+) -> None:
+    code, out, err = run(capsys, "inbox", "--inbox", str(inbox), "purge", *argv)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains="--state cannot be combined with --erase-bodies")
+    _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    assert out.count(" kept") == 4  # no body was erased
+    assert " erased" not in out
+
+
+@pytest.mark.parametrize("age", ["36525d", "876600h", "0.5", "90s", "0"])
+def test_inbox_purge_accepts_ages_up_to_100_years(
+    capsys: pytest.CaptureFixture[str], inbox: Path, age: str
+) -> None:
+    code, out, err = run(capsys, "inbox", "--inbox", str(inbox), "purge", "--older-than", age)
+    assert code == 0, err
+    assert out.strip() == ("purged 4 deliveries" if age == "0" else "purged 0 deliveries")
+
+
+@pytest.mark.parametrize(
+    ("age", "message"),
+    [
+        ("inf", "must be at most 36525d"),
+        ("infd", "must be at most 36525d"),
+        ("1e12", "must be at most 36525d"),
+        ("1e400s", "must be at most 36525d"),
+        ("36526d", "must be at most 36525d"),
+        ("999999999999h", "must be at most 36525d"),
+        ("nan", "use e.g. 30d"),
+        ("nanh", "use e.g. 30d"),
+        ("-inf", "must not be negative"),
+        ("", "use e.g. 30d"),
+    ],
+    ids=[
+        "inf",
+        "inf-days",
+        "1e12",
+        "1e400s",
+        "over-100-years",
+        "huge-hours",
+        "nan",
+        "nan-hours",
+        "minus-inf",
+        "empty",
+    ],
+)
+def test_inbox_purge_bad_ages_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], inbox: Path, age: str, message: str
+) -> None:
+    code, out, err = run(capsys, "inbox", "--inbox", str(inbox), "purge", f"--older-than={age}")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains=f"bad age {age!r}: {message}")
 
 
 @pytest.mark.parametrize(

@@ -23,10 +23,14 @@ import contextlib
 import datetime as _dt
 import enum
 import errno
+import http.client
 import importlib
+import ipaddress
 import json
 import logging
+import math
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -222,10 +226,16 @@ def _single_secret(args: argparse.Namespace, vendor: str) -> VendorSetting | Non
         source = f"${var}"
     elif getattr(args, "secret_file", None):
         raw = _read_bytes(args.secret_file, "secret")
+        # The first line without its line ending (bytes.splitlines: only \n, \r\n and \r end a
+        # line); whatever follows it (a comment, a second key) is not part of the secret.
+        first = raw.splitlines()[0] if raw else b""
         try:
-            value = raw.decode("utf-8").strip("\r\n")
+            # utf-8-sig: a byte order mark written by a Windows editor is not part of the secret.
+            value = first.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise CliError(f"secret file {args.secret_file} is not UTF-8") from None
+        if not value.strip():
+            raise CliError(f"secret file {args.secret_file} has no secret: its first line is empty")
         source = f"--secret-file {args.secret_file}"
     elif getattr(args, "secret", None) is not None:
         value = args.secret
@@ -392,6 +402,12 @@ def _parse_header_line(line: str, where: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+#: ``POST /hook HTTP/1.1`` (a request line) or ``HTTP/1.1 200 OK`` (a status line).
+_START_LINE = re.compile(r"(?:[A-Z]+ +\S+ +HTTP/\d|HTTP/\d)")
+#: A request line as `curl -v` prints it: ``> POST /hook HTTP/1.1``.
+_CURL_REQUEST_LINE = re.compile(r"> [A-Z]+ +\S+ +HTTP/\d")
+
+
 def _read_headers(path: str) -> list[tuple[str, str]]:
     raw = _read_bytes(path, "headers")
     try:
@@ -417,14 +433,21 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
                 )
             out.append((pair[0], pair[1]))
         return out
+    lines = list(enumerate(text.splitlines(), start=1))
+    if any(_CURL_REQUEST_LINE.match(line) for _, line in lines):
+        # A `curl -v` trace: the request's lines carry a "> " prefix (a lone ">" ends them);
+        # "* " notes, "< " response lines and anything else are not the request's headers.
+        lines = [(n, line[2:]) for n, line in lines if line.startswith("> ") or line == ">"]
     out = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    seen_line = False
+    for number, line in lines:
         if not line.strip():
             if out:
                 break  # the blank line that ends an HTTP header block
             continue
-        if number == 1 and (line.startswith("HTTP/") or " HTTP/" in line):
-            continue  # a request or status line (curl -v / -D output)
+        first, seen_line = not seen_line, True
+        if first and _START_LINE.match(line):
+            continue  # a request or status line (curl -v / -D output, an HTTP capture)
         out.append(_parse_header_line(line, f"headers file {path} line {number}"))
     return out
 
@@ -488,34 +511,68 @@ class Response:
     body: dict[str, Any]
 
 
+def _is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: all of 127.0.0.0/8, ``::1``, ``::ffff:127.x.y.z``."""
+    host = host.rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
 def _opener(url: str) -> urllib.request.OpenerDirector:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if _is_loopback(urllib.parse.urlsplit(url).hostname or ""):
         # Never route loopback traffic through an HTTP(S)_PROXY from the environment.
         return urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener()
 
 
 def _check_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CliError(f"--to must be an http:// or https:// URL, got {url!r}")
+    """``url`` when it is an http(s) URL that the HTTP client can send to; else a usage error."""
+    bad = f"--to must be an http:// or https:// URL, got {url!r}"
+    if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
+        raise CliError(f"{bad} (it contains whitespace or a control character)")
+    if not url.isascii():
+        raise CliError(f"{bad} (percent-encode the path; write the host name in punycode)")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname, parts.port  # .port raises for a bad or out-of-range port
+    except ValueError as exc:  # http://[::1/, http://host:abc/, http://host:99999/
+        raise CliError(f"{bad} ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the user-info part would be a credential.
+        raise CliError("--to must not contain user:password@ (not supported)")
+    if parts.scheme not in ("http", "https") or not host:
+        raise CliError(bad)
+    if port == 0:
+        raise CliError(f"{bad} (port 0)")
+    try:
+        host.encode("idna")  # what the resolver will do: a label of 64+ characters fails
+    except UnicodeError:
+        raise CliError(f"{bad} (invalid host name)") from None
     return url
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> Response:
     """POST ``body``; return the status and the JSON answer (``{}`` when not JSON). Raises
-    :class:`CliError` (exit 3) when the URL cannot be reached."""
+    :class:`CliError` (exit 3) when the URL cannot be reached or the answer is not HTTP."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 -- scheme checked in _check_url
     try:
-        with _opener(url).open(request, timeout=timeout) as answer:
-            status, reason, raw = answer.status, answer.reason, answer.read(65536)
-    except urllib.error.HTTPError as exc:
-        status, reason = exc.code, str(exc.reason)
         try:
-            raw = exc.read(65536)
-        finally:
-            exc.close()
+            with _opener(url).open(request, timeout=timeout) as answer:
+                status, reason, raw = answer.status, answer.reason, answer.read(65536)
+        except urllib.error.HTTPError as exc:
+            # Reading an error answer can fail too; the handlers below report that.
+            status, reason = exc.code, str(exc.reason)
+            try:
+                raw = exc.read(65536)
+            finally:
+                exc.close()
     except urllib.error.URLError as exc:
         reason_text = getattr(exc.reason, "strerror", None) or str(exc.reason)
         raise CliError(f"cannot reach {url}: {reason_text}", EXIT_UNAVAILABLE) from None
@@ -525,6 +582,15 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
         ) from None
     except (ConnectionError, OSError) as exc:
         raise CliError(f"cannot reach {url}: {exc.strerror or exc}", EXIT_UNAVAILABLE) from None
+    except http.client.HTTPException as exc:
+        # BadStatusLine, IncompleteRead, LineTooLong, ...: the peer did not answer in HTTP. Only
+        # the class is named: the exception's text can quote what the peer sent.
+        raise CliError(
+            f"bad answer from {url}: not a valid HTTP response ({type(exc).__name__})",
+            EXIT_UNAVAILABLE,
+        ) from None
+    except ValueError:  # UnicodeError included: a URL that _check_url let through by mistake
+        raise CliError(f"cannot send to {url!r}: the HTTP client refused the URL") from None
     try:
         parsed = json.loads(raw) if raw else {}
     except ValueError:
@@ -583,12 +649,17 @@ def _cmd_send(args: argparse.Namespace) -> int:
         auth_type = _yoti_auth_type(setting) if vendor == "yoti" else "basic"
         for event_type in _event_list(vendor, args.event):
             try:
-                delivery = testing.signed_delivery(
-                    vendor,
-                    event_type,
-                    secret,
-                    auth_type="bearer" if auth_type == "bearer" else "basic",
-                    **overrides,
+                # sample_payload takes nothing but overrides as keywords, so no --set path
+                # (auth_type=..., say) can collide with a keyword of the signing call.
+                payload = testing.sample_payload(vendor, event_type, **overrides)
+                delivery = testing.Delivery(
+                    *testing.sign(
+                        vendor,
+                        payload,
+                        secret,
+                        event_type=event_type,
+                        auth_type="bearer" if auth_type == "bearer" else "basic",
+                    )
                 )
             except kw.WebhookError as exc:
                 raise CliError(exc.message) from None
@@ -794,7 +865,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         server = _Server(_asgi_app(_ServeReceiver(*vendors, store=store)), sock, log_level="info")
         _err(f"{PROG}: receiving on {server.url}/<vendor> (or {server.url}/ to auto-detect)")
         _err(f"{PROG}: vendors {', '.join(settings)}; inbox {inbox}; Ctrl-C stops")
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if not _is_loopback(host):
             _err(f"{PROG}: warning: {host} is not a loopback address; others can reach it")
         # uvicorn shuts down gracefully, then re-raises the Ctrl-C: stopping is success.
         with _logging_to_stderr(logging.INFO), contextlib.suppress(KeyboardInterrupt):
@@ -820,6 +891,12 @@ def _inbox_path(args: argparse.Namespace) -> str:
     return path
 
 
+_AGE_SECONDS = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
+#: The oldest cut-off ``--older-than`` accepts: far beyond any retention period, and well inside
+#: the range of :class:`datetime.datetime` (an age of 10 000 years would overflow it).
+_MAX_AGE = _dt.timedelta(days=36525)
+
+
 def _age(text: str) -> _dt.timedelta:
     """``30d``, ``12h``, ``15m``, ``90s`` or a plain number of days."""
     units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -830,9 +907,14 @@ def _age(text: str) -> _dt.timedelta:
         value = float(number)
     except ValueError:
         raise CliError(f"bad age {text!r}: use e.g. 30d, 12h, 15m or 90s") from None
+    if math.isnan(value):
+        raise CliError(f"bad age {text!r}: use e.g. 30d, 12h, 15m or 90s")
     if value < 0:
         raise CliError(f"bad age {text!r}: must not be negative")
-    return _dt.timedelta(**{unit or "days": value})
+    seconds = value * _AGE_SECONDS[unit or "days"]
+    if seconds > _MAX_AGE.total_seconds():  # inf and 1e12 included
+        raise CliError(f"bad age {text!r}: must be at most {_MAX_AGE.days}d (100 years)")
+    return _dt.timedelta(seconds=seconds)
 
 
 def _when(value: _dt.datetime | None) -> str:
@@ -974,6 +1056,13 @@ def _cmd_inbox_replay(args: argparse.Namespace, store: SQLiteStore) -> int:
 def _cmd_inbox_purge(args: argparse.Namespace, store: SQLiteStore) -> int:
     if not args.all and args.older_than is None:
         raise CliError("say what to purge: --older-than AGE (e.g. 30d) or --all")
+    if args.erase_bodies and args.state is not None:
+        # The store erases bodies by age only: honouring --state would need a per-record loop
+        # over the whole inbox; silently ignoring it would erase bodies that were meant to stay.
+        raise CliError(
+            "--state cannot be combined with --erase-bodies: bodies are erased by age only "
+            "(--older-than AGE or --all), whatever their state"
+        )
     older_than = _dt.timedelta(0) if args.all else _age(args.older_than)
     if args.erase_bodies:
         count = store.erase_bodies(older_than=older_than)
@@ -1167,6 +1256,9 @@ def _run_demo(
 # Argument parser
 # ------------------------------------------------------------------------------------------------
 
+#: The longest --timeout: a socket timeout must fit the platform's time_t (1e12 s does not).
+_MAX_TIMEOUT = 86400.0
+
 _EPILOG_EXIT = """\
 exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network error,
             4 optional dependency missing, 130 interrupted"""
@@ -1175,6 +1267,19 @@ exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network er
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32, width=100)
+
+
+def _seconds(text: str) -> float:
+    """argparse ``type=`` for ``--timeout``: a finite number of seconds, above 0, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= _MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {_MAX_TIMEOUT:g}, got {text!r}"
+        )
+    return value
 
 
 def _add_secret_options(parser: argparse.ArgumentParser, *, yoti: bool = True) -> None:
@@ -1270,7 +1375,9 @@ examples:
     )
     verify.add_argument("body", metavar="BODY", help="the raw body file ('-' for stdin)")
     verify.add_argument(
-        "--headers", metavar="FILE", help="headers: a JSON object or 'Name: value' lines"
+        "--headers",
+        metavar="FILE",
+        help="headers: a JSON object, 'Name: value' lines, or a `curl -v` trace",
     )
     verify.add_argument(
         "-H", "--header", action="append", metavar="'NAME: VALUE'", help="a header (repeatable)"
@@ -1312,7 +1419,9 @@ examples:
         help="override a payload field (JSON value; nested with '.' or '__'), repeatable",
     )
     send.add_argument("--tamper", action="store_true", help="change the body after signing")
-    send.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per request (10)")
+    send.add_argument(
+        "--timeout", type=_seconds, default=10.0, metavar="S", help="per request (10)"
+    )
     _add_secret_options(send)
     send.set_defaults(func=_cmd_send)
 
@@ -1409,7 +1518,9 @@ examples:
     )
     replay.add_argument("id", metavar="ID")
     replay.add_argument("--to", metavar="URL", help="POST the re-signed delivery to URL")
-    replay.add_argument("--timeout", type=float, default=10.0, metavar="S")
+    replay.add_argument(
+        "--timeout", type=_seconds, default=10.0, metavar="S", help="with --to: per request (10)"
+    )
     _add_secret_options(replay)
 
     purge = sub.add_parser("purge", formatter_class=_Formatter, help="delete old deliveries")
@@ -1417,7 +1528,9 @@ examples:
     purge.add_argument("--all", action="store_true", help="every delivery")
     purge.add_argument("--state", choices=states, help="only deliveries in this state")
     purge.add_argument(
-        "--erase-bodies", action="store_true", help="erase the bodies (personal data) only"
+        "--erase-bodies",
+        action="store_true",
+        help="erase the bodies (personal data) only, keeping the metadata (not with --state)",
     )
     for parser in (listing, show, replay, purge):
         # Also accepted after the action; SUPPRESS keeps a value given before it.
@@ -1451,7 +1564,9 @@ examples:
     demo.add_argument(
         "--keep-inbox", metavar="PATH", help="write the inbox to PATH instead of a temporary file"
     )
-    demo.add_argument("--timeout", type=float, default=10.0, metavar="S", help="per request (10)")
+    demo.add_argument(
+        "--timeout", type=_seconds, default=10.0, metavar="S", help="per request (10)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
 
