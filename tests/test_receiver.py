@@ -132,6 +132,45 @@ def test_handler_exception_is_500_with_cause_and_safe_body(
     assert any("handler failed" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_handler_failure_log_keeps_the_frames_but_not_the_message(
+    caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    receiver = make()
+    personal = "Jūratė Petrauskienė, passport ZX9912345"
+
+    def find(name: str) -> None:
+        raise KeyError(name)
+
+    @receiver.on("idenfy")
+    def update_account(event: kw.WebhookEvent) -> None:
+        try:
+            find(personal)
+        except KeyError as exc:
+            raise ValueError(f"cannot update account of {personal}") from exc
+
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        if mode == "sync":
+            outcome = receiver.handle(*delivery())
+        else:
+            outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 500
+    texts = [caplog.text]
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        if record.exc_info is not None:
+            texts.append(logging.Formatter().formatException(record.exc_info))
+        if record.exc_text:
+            texts.append(record.exc_text)
+    text = "\n".join(texts)
+    assert "Petrauskien" not in text
+    assert "ZX9912345" not in text
+    (line,) = [r.getMessage() for r in caplog.records if "handler failed" in r.getMessage()]
+    assert "error=ValueError" in line
+    assert "in update_account" in line  # the frames still locate the bug
+    assert line.rstrip().endswith("ValueError")
+
+
 @pytest.mark.parametrize(
     ("mutate", "status", "error"),
     [

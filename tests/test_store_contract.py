@@ -15,6 +15,7 @@ import pytest
 
 from kyc_webhooks.errors import DeliveryNotFoundError, UsageError
 from kyc_webhooks.store import (
+    Claim,
     DeliveryState,
     MemoryStore,
     NewDelivery,
@@ -242,6 +243,57 @@ def test_replay_does_not_break_a_live_lease(store: Store) -> None:
     assert store.claim(claim.record.id, lease=LEASE, replay=True) is None
 
 
+def _done_record_under_replay(store: Store) -> tuple[str, Claim]:
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    assert store.complete(claim)
+    replay = store.claim(claim.record.id, lease=LEASE, replay=True)
+    assert replay is not None
+    return claim.record.id, replay
+
+
+def test_a_running_replay_of_a_done_record_keeps_it_done(store: Store) -> None:
+    record_id, _ = _done_record_under_replay(store)
+    record = store.get(record_id)
+    assert record is not None
+    assert record.state is DeliveryState.DONE  # stored, not only in the worker's memory
+    added = store.add(new(), lease=LEASE)
+    assert (added.claim, added.record.state) == (None, DeliveryState.DONE)  # a duplicate
+    assert store.claim_next(lease=LEASE) is None
+    assert store.claim(record_id, lease=LEASE) is None
+    assert store.claim(record_id, lease=LEASE, replay=True) is None  # one replay at a time
+
+
+@pytest.mark.parametrize("max_attempts", [None, 8], ids=["no-attempt-limit", "attempt-limit"])
+def test_an_abandoned_replay_of_a_done_record_leaves_it_done(
+    store: Store, clock: FakeClock, max_attempts: int | None
+) -> None:
+    record_id, _ = _done_record_under_replay(store)  # the replaying worker dies (SIGKILL)
+    clock.advance(LEASE + 1)
+    assert store.claim_next(lease=LEASE, max_attempts=max_attempts) is None  # not work again
+    assert store.add(new(), lease=LEASE).claim is None
+    record = store.get(record_id)
+    assert record is not None
+    assert (record.state, record.last_error_type) == (DeliveryState.DONE, None)
+    again = store.claim(record_id, lease=LEASE, replay=True)  # a new replay may start
+    assert again is not None
+    assert store.fail(again, error_type="ValueError", error_message="handler raised ValueError")
+    after = store.get(record_id)
+    assert after is not None
+    assert (after.state, after.not_before) == (DeliveryState.DONE, None)
+
+
+def test_a_late_complete_of_an_abandoned_replay_still_counts(
+    store: Store, clock: FakeClock
+) -> None:
+    record_id, replay = _done_record_under_replay(store)
+    clock.advance(LEASE + 1)
+    assert store.complete(replay)
+    record = store.get(record_id)
+    assert record is not None
+    assert (record.state, record.replays, record.lease_until) == (DeliveryState.DONE, 1, None)
+
+
 # -- the worker's claim_next -------------------------------------------------------------------
 
 
@@ -283,6 +335,28 @@ def test_claim_next_recovers_an_expired_lease(store: Store, clock: FakeClock) ->
     claim = store.claim_next(lease=LEASE)
     assert claim is not None
     assert claim.record.attempts == 2
+
+
+def test_claim_next_fails_a_record_whose_every_lease_expired(
+    store: Store, clock: FakeClock
+) -> None:
+    poison = store.add(new("poison")).record.id
+    store.add(new("other-vendor", vendor="yoti"))
+    for _ in range(3):  # each worker claims, then dies inside the handler
+        assert store.claim_next(lease=LEASE, max_attempts=3, vendors=("idenfy",)) is not None
+        clock.advance(LEASE)
+    live = store.add(new("live"), lease=LEASE).record.id  # attempts 1, lease running
+    assert store.claim_next(lease=LEASE, max_attempts=1, vendors=("idenfy",)) is None
+    record = store.get(poison)
+    assert record is not None
+    assert (record.state, record.attempts) == (DeliveryState.FAILED, 3)
+    assert record.last_error_type == "LeaseExpired"
+    assert record.lease_until is None
+    assert [r.id for r in store.deliveries(state="failed")] == [poison]
+    still = store.get(live)  # its lease runs: not given up on
+    assert still is not None
+    assert still.state is DeliveryState.PROCESSING
+    assert store.add(new("poison"), lease=LEASE).claim is not None  # a redelivery still may run
 
 
 # -- listing and stats -------------------------------------------------------------------------

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -479,6 +482,53 @@ def test_cancelled_async_handler_releases_the_claim(store: Store) -> None:
     assert record.last_error_message == "handling interrupted (CancelledError)"
 
 
+class GatedStore(MemoryStore):
+    """A store that blocks (runs in a worker thread under async code) and whose ``add`` waits
+    until the test lets it finish."""
+
+    blocking = True
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.entered, self.proceed, self.finished = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Any:
+        self.entered.set()
+        self.proceed.wait(30)
+        try:
+            return super().add(delivery, lease=lease)
+        finally:
+            self.finished.set()
+
+
+def test_cancelled_while_storing_releases_the_claim(clock: FakeClock) -> None:
+    store = GatedStore(clock)
+    recorder = Recorder()
+    receiver = make(store, recorder)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(receiver.handle_async(*delivery()))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        task.cancel()  # the client went away while the worker thread stores the delivery
+        store.proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(store.finished.wait, 30)
+
+    asyncio.run(main())
+    assert recorder.seen == []
+    record = store.get_by_key(receiver.parse(*delivery()).delivery_key)
+    assert record is not None
+    # Not "processing" until the lease expires: the vendor's retry runs the handlers at once.
+    assert (record.state, record.last_error_type) == (DeliveryState.FAILED, "CancelledError")
+    retry = asyncio.run(receiver.handle_async(*delivery()))
+    assert (retry.status_code, retry.handled) == (200, 1)
+
+
 # -- replay --------------------------------------------------------------------------------
 
 
@@ -510,6 +560,48 @@ def test_failed_replay_reports_500_and_keeps_the_event_done(store: Store) -> Non
     assert (replayed.status_code, replayed.replay) == (500, True)
     assert store.get(outcome.delivery_id).state is DeliveryState.DONE  # type: ignore[union-attr]
     assert receiver.handle(*delivery()).duplicate
+
+
+def test_redelivery_during_a_replay_of_a_done_event_is_a_duplicate(store: Store) -> None:
+    receiver = make(store)
+    during: list[kw.Outcome] = []
+
+    @receiver.on("idenfy")
+    def handler(event: kw.WebhookEvent) -> None:
+        if during == [] and replaying:
+            during.append(receiver.handle(*delivery()))  # the vendor retries meanwhile
+
+    replaying = False
+    outcome = receiver.handle(*delivery())
+    assert outcome.delivery_id is not None
+    replaying = True
+    assert receiver.replay(outcome.delivery_id).status_code == 200
+    (redelivery,) = during
+    assert (redelivery.status_code, redelivery.duplicate, redelivery.handled) == (200, True, 0)
+    assert redelivery.retry_after is None
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["worker", "redelivery"])
+def test_a_replay_of_a_done_event_whose_worker_died_leaves_it_done(
+    store: Store, clock: FakeClock, inline: bool
+) -> None:
+    recorder = Recorder()
+    receiver = make(store, recorder)
+    outcome = receiver.handle(*delivery())
+    assert outcome.delivery_id is not None
+    # A replay claims the record, then its process is killed (no complete, no fail).
+    assert store.claim(outcome.delivery_id, lease=LEASE, replay=True) is not None
+    clock.advance(LEASE + 1)
+    recorder.failures = 1  # were the event run again automatically, it would fail now
+    if inline:
+        again = receiver.handle(*delivery())
+        assert (again.status_code, again.duplicate) == (200, True)
+    else:
+        assert receiver.process_pending().processed == 0
+    assert recorder.seen == ["scan-1"]
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert record.state is DeliveryState.DONE
 
 
 def test_replay_errors(store: Store) -> None:
@@ -567,6 +659,122 @@ def test_a_failing_store_answers_503_and_runs_no_handler() -> None:
     assert recorder.seen == []
     assert receiver.stats()["store_errors"] == 1
     assert asyncio.run(receiver.handle_async(*delivery())).status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("error", "detail"),
+    [
+        pytest.param(
+            StoreError("SQLite store '/srv/app/webhooks.db': add failed (OperationalError: x)"),
+            "delivery store unavailable; retry later",
+            id="store-error",
+        ),
+        pytest.param(
+            DeliveryNotFoundError("no stored delivery has this id"),
+            "no stored delivery has this id",
+            id="not-found",
+        ),
+        pytest.param(
+            BodyErasedError("the stored body was erased"), "the stored body was erased", id="erased"
+        ),
+    ],
+)
+def test_store_error_response_body_hides_the_database(
+    error: StoreError, detail: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Failing(MemoryStore):
+        def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Any:
+            raise error
+
+    receiver = make(Failing(), Recorder())
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        outcome = receiver.handle(*delivery())
+    assert outcome.status_code == error.status_code
+    body = outcome.response_body()
+    assert body == {"ok": False, "error": type(error).__name__, "detail": detail}
+    assert "webhooks.db" not in json.dumps(body)
+    assert error.message in caplog.text  # the operator still sees the whole message
+
+
+def test_a_real_sqlite_failure_answers_503_without_the_path(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "webhooks.db", timeout=0)
+    receiver = make(store, Recorder())
+    blocker = sqlite3.connect(tmp_path / "webhooks.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        outcome = receiver.handle(*delivery())
+    finally:
+        blocker.close()
+        store.close()
+    assert outcome.status_code == 503
+    text = json.dumps(outcome.response_body())
+    assert str(tmp_path) not in text
+    assert "locked" not in text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failed_completion_still_answers_200_and_says_why(
+    store: Store, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = store.complete
+
+    def broken_complete(claim: Any) -> bool:
+        raise StoreError("SQLite store 'x.db': complete failed (OperationalError: disk I/O error)")
+
+    store.complete = broken_complete  # type: ignore[method-assign]
+    recorder = Recorder()
+    receiver = make(store, recorder)
+    with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
+        if mode == "sync":
+            outcome = receiver.handle(*delivery())
+        else:
+            outcome = asyncio.run(receiver.handle_async(*delivery()))
+    store.complete = original  # type: ignore[method-assign]
+    assert (outcome.status_code, outcome.handled) == (200, 1)  # the side effects happened
+    assert outcome.delivery_id is not None
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert record.state is DeliveryState.PROCESSING  # handled again once the lease expires
+    (warning,) = [r.getMessage() for r in caplog.records if "not recorded" in r.getMessage()]
+    assert "the store failed" in warning
+    assert "lease expired" not in warning
+
+
+def test_a_worker_gives_up_on_an_event_whose_every_attempt_crashed(
+    store: Store, clock: FakeClock
+) -> None:
+    recorder = Recorder()
+    receiver = make(store, recorder, defer=True)
+    outcome = receiver.handle(*delivery())
+    assert outcome.delivery_id is not None
+    for _ in range(3):  # each worker claims it, then dies inside the handler
+        assert store.claim_next(lease=LEASE) is not None
+        clock.advance(LEASE)
+    assert receiver.process_pending(max_attempts=3).processed == 0
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert (record.state, record.last_error_type) == (DeliveryState.FAILED, "LeaseExpired")
+    assert recorder.seen == []
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        pytest.param("\udcff", "\\udcff", id="lone-surrogate"),
+        pytest.param("a\ud800b", "a\\ud800b", id="surrogate-inside"),
+        pytest.param("Jūratė", "Jūratė", id="valid-non-ascii-kept"),
+    ],
+)
+def test_header_values_any_store_can_encode(store: Store, value: str, stored: str) -> None:
+    receiver = make(store, Recorder())
+    body, headers = delivery()
+    headers["X-Forwarded-Name"] = value  # a WSGI server decoded it with surrogateescape
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 200
+    assert outcome.delivery_id is not None
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert ("x-forwarded-name", stored) in record.headers
 
 
 def test_restart_sees_earlier_deliveries_as_duplicates(tmp_path: Path) -> None:

@@ -93,6 +93,41 @@ def test_other_tables_in_the_file_are_left_alone(db: Path) -> None:
     conn.close()
 
 
+@pytest.mark.parametrize("erase", ["erase", "erase_bodies", "purge"])
+def test_erased_bodies_are_overwritten_in_the_file(
+    db: Path, erase: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect = sqlite3.connect
+
+    def without_secure_delete(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(*args, **kwargs)  # as if built without SECURE_DELETE
+        conn.execute("PRAGMA secure_delete = OFF")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", without_secure_delete)
+    marker = b"PASSPORT-ZX9912345-"
+    body = b'{"doc":"' + marker * 500 + b'"}'  # spans overflow pages
+    with SQLiteStore(db) as store:
+        ids = [
+            store.add(NewDelivery(f"k{n}", "idenfy", EVENT_TYPE, body)).record.id for n in range(5)
+        ]
+        if erase == "erase":
+            for record_id in ids:
+                assert store.erase(record_id)
+        elif erase == "erase_bodies":
+            assert store.erase_bodies(older_than=timedelta(seconds=-1)) == 5
+        else:
+            assert store.purge(older_than=timedelta(seconds=-1)) == 5
+    monkeypatch.undo()
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    leftovers = [p.name for p in db.parent.iterdir() if marker in p.read_bytes()]
+    assert leftovers == []  # not in the database file, nor in a WAL
+
+
 # -- bad files ---------------------------------------------------------------------------------
 
 
@@ -223,6 +258,36 @@ def test_not_durable_mode_works_too(db: Path) -> None:
         assert not again.add(new()).created
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_does_not_inherit_a_held_store_lock(store: SQLiteStore) -> None:
+    store.add(new())
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread of the parent is inside a store call at fork time
+        with store._lock:
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover -- the child
+            code = 3
+            try:
+                signal.alarm(20)  # a hang ends the child instead of the test run
+                record = store.get_by_key("k1")
+                code = 0 if record is not None and record.delivery_key == "k1" else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        holder.join(30)
+    assert os.waitstatus_to_exitcode(status) == 0  # not -SIGALRM: the lock was not inherited
+
+
 # -- many threads, many processes ----------------------------------------------------------------
 
 # One delivering process: N threads wait for the start file, then deliver the same signed body
@@ -280,10 +345,12 @@ print(json.dumps(list(results.values())))
 """
 
 
-def _wait_for(path: Path, seconds: float) -> bool:
+def _wait_for(path: Path, seconds: float, *, written: bool = False) -> bool:
+    """Wait until ``path`` exists -- with ``written``, until it has content (a file exists as soon
+    as it is opened, before the write)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if path.exists():
+        if path.exists() and (not written or path.stat().st_size > 0):
             return True
         time.sleep(0.01)
     return False
@@ -430,7 +497,7 @@ def test_sigkill_inside_a_handler_loses_nothing(tmp_path: Path, recovery: str) -
     db, marker = tmp_path / "crash.db", tmp_path / "started"
     proc = subprocess.Popen([sys.executable, "-c", CRASHER, str(db), str(marker)])
     try:
-        assert _wait_for(marker, 60), "the handler never started"
+        assert _wait_for(marker, 60, written=True), "the handler never started"
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:

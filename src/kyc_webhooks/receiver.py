@@ -17,6 +17,7 @@ import logging
 import math
 import re
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -68,6 +69,8 @@ DEFAULT_MAX_ATTEMPTS = 8
 #: Back-off of ``process_pending`` after a failed attempt n: min(30 s * 2**(n-1), 1 h).
 RETRY_BACKOFF_BASE = 30.0
 RETRY_BACKOFF_MAX = 3600.0
+#: ``Outcome.response_body()`` detail for a failed store (the full message goes to the log only).
+STORE_UNAVAILABLE_DETAIL = "delivery store unavailable; retry later"
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -116,12 +119,17 @@ class Outcome:
             if self.duplicate:
                 body["duplicate"] = True
             return body
-        detail = (
-            "a handler failed; the delivery will be retried"
-            if isinstance(self.error, HandlerError)
-            else self.error.message
-        )
-        return {"ok": False, "error": type(self.error).__name__, "detail": detail}
+        error = self.error
+        if isinstance(error, HandlerError):
+            detail = "a handler failed; the delivery will be retried"
+        elif isinstance(error, StoreError) and not isinstance(
+            error, (DeliveryNotFoundError, BodyErasedError)
+        ):
+            # The message names the database file and quotes the driver's error: log only.
+            detail = STORE_UNAVAILABLE_DETAIL
+        else:
+            detail = error.message
+        return {"ok": False, "error": type(error).__name__, "detail": detail}
 
 
 def _check_body(body: object) -> bytes:
@@ -386,18 +394,42 @@ class Receiver:
         if store is None:
             return await self._dispatch_async(event, None)
         try:
-            added = await _call(
-                store,
-                store.add,
-                self._new_delivery(event, chosen, view, raw),
-                lease=self._add_lease(),
-            )
+            added = await self._add_async(store, self._new_delivery(event, chosen, view, raw))
         except StoreError as exc:
             return self._log(self._store_failed(event, exc))
         early = self._without_dispatch(store, event, added)
         if early is not None:
             return self._log(early)
         return await self._dispatch_async(event, added.claim)
+
+    async def _add_async(self, store: Store, delivery: NewDelivery) -> Added:
+        """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a
+        cancellation (client gone, server timeout) cannot stop: the thread may still claim the
+        record. So the call is shielded, and on cancellation the claim it took is released before
+        the cancellation propagates -- else the record would stay blocked for ``lease_timeout``."""
+        lease = self._add_lease()
+        if not store.blocking:
+            result: Added = store.add(delivery, lease=lease)
+            return result
+        import asyncio
+
+        task = asyncio.ensure_future(asyncio.to_thread(store.add, delivery, lease=lease))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await self._release_abandoned_add(store, task)
+            raise
+
+    async def _release_abandoned_add(self, store: Store, task: Any) -> None:
+        import asyncio
+
+        try:
+            added: Added = await asyncio.shield(task)
+        except Exception:  # the add failed: nothing was claimed
+            return
+        if added.claim is not None:
+            name = "CancelledError"
+            await self._release_async(store, added.claim, name, f"handling interrupted ({name})")
 
     # -- deferred processing and replay --------------------------------------------------------
 
@@ -493,7 +525,11 @@ class Receiver:
             vendor=event.vendor or vendor.name,
             event_type=event.event_type or "-",
             body=storable_body(vendor.name, raw),
-            headers=tuple((n, v) for n, v in headers.multi_items() if n not in hidden),
+            headers=tuple(
+                (_storable_text(n), _storable_text(v))
+                for n, v in headers.multi_items()
+                if n not in hidden
+            ),
         )
 
     def _without_dispatch(self, store: Store, event: WebhookEvent, added: Added) -> Outcome | None:
@@ -592,9 +628,11 @@ class Receiver:
             try:
                 recorded = self.store.complete(claim)
             except StoreError as exc:
-                recorded = False
                 _log_store_error("complete", exc)
-            _warn_if_lost(recorded, claim)
+                _warn_not_recorded(claim, store_failed=True)
+            else:
+                if not recorded:
+                    _warn_not_recorded(claim, store_failed=False)
         return self._log(self._success(event, handled, claim))
 
     async def _dispatch_async(self, event: WebhookEvent, claim: Claim | None) -> Outcome:
@@ -613,9 +651,11 @@ class Receiver:
             try:
                 recorded = await _call(store, store.complete, claim)
             except StoreError as exc:
-                recorded = False
                 _log_store_error("complete", exc)
-            _warn_if_lost(recorded, claim)
+                _warn_not_recorded(claim, store_failed=True)
+            else:
+                if not recorded:
+                    _warn_not_recorded(claim, store_failed=False)
         return self._log(self._success(event, handled, claim))
 
     @staticmethod
@@ -668,13 +708,17 @@ class Receiver:
     def _handler_failed(event: WebhookEvent, exc: Exception, claim: Claim | None = None) -> Outcome:
         error = HandlerError(f"handler raised {type(exc).__name__}", exc)
         error.__cause__ = exc
+        # Never exc_info: a traceback ends with str(exc), which may quote personal data from the
+        # payload. The frames (file, line, function, source line) locate the bug without it.
         logger.error(
-            "handler failed vendor=%s event_type=%s delivery_key=%s error=%s",
+            "handler failed vendor=%s event_type=%s delivery_key=%s error=%s\n"
+            "Traceback (most recent call last, exception message omitted):\n%s%s",
             event.vendor,
             event.event_type,
             event.delivery_key,
             type(exc).__name__,
-            exc_info=exc,
+            "".join(traceback.format_tb(exc.__traceback__)),
+            _qualified_name(exc),
         )
         outcome = Outcome(500, event.vendor, event.event_type, event, error)
         if claim is not None:
@@ -752,6 +796,19 @@ class Receiver:
         return outcome
 
 
+def _storable_text(value: str) -> str:
+    """``value`` as text any store can encode: a lone surrogate (a ``str`` header decoded with
+    ``surrogateescape``, e.g. under WSGI) becomes a visible escape (``\\udcff``) instead of making
+    the store's UTF-8 encoding raise."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _check_replayable(record: DeliveryRecord | None) -> None:
     if record is None:
         raise DeliveryNotFoundError("no stored delivery has this id")
@@ -770,6 +827,13 @@ def _failure(exc: BaseException) -> tuple[str, str]:
     return name, f"handling interrupted ({name})"
 
 
+def _qualified_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+
+
 def _log_store_error(operation: str, exc: WebhookError) -> None:
     logger.error(
         "delivery store failed operation=%s error=%s detail=%s",
@@ -779,13 +843,24 @@ def _log_store_error(operation: str, exc: WebhookError) -> None:
     )
 
 
-def _warn_if_lost(recorded: bool, claim: Claim) -> None:
-    if not recorded:
-        logger.warning(
-            "handlers succeeded but completion was not recorded delivery_id=%s; the lease may "
-            "have expired (raise lease_timeout above the slowest handler)",
-            claim.record.id,
+def _warn_not_recorded(claim: Claim, *, store_failed: bool) -> None:
+    """Handlers succeeded (the endpoint answers 200) but the record is not ``done``: the event
+    may be handled again (docs/delivery-guarantees.md, "The remaining window")."""
+    if store_failed:
+        reason = (
+            "the store failed writing it; the record stays processing until its lease expires, "
+            "then a worker (process_pending) or a redelivery handles the event again"
         )
+    else:
+        reason = (
+            "the lease expired before the handlers finished and another worker claimed the "
+            "record (raise lease_timeout above the slowest handler)"
+        )
+    logger.warning(
+        "handlers succeeded but completion was not recorded delivery_id=%s: %s",
+        claim.record.id,
+        reason,
+    )
 
 
 async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

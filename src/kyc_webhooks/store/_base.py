@@ -121,6 +121,11 @@ def check_lease(lease: float | None) -> None:
         raise UsageError("lease must be a positive number of seconds")
 
 
+#: ``last_error_type`` of a record whose every attempt ended with an expired lease.
+LEASE_EXPIRED = "LeaseExpired"
+LEASE_EXPIRED_MESSAGE = "every attempt's lease expired before the handlers finished"
+
+
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise UsageError("limit must be a positive int")
@@ -130,12 +135,19 @@ def claimable(
     state: DeliveryState, lease_until: datetime | None, now: datetime, *, replay: bool
 ) -> bool:
     """Whether a record in ``state`` may be claimed at ``now``: pending and failed records always,
-    a processing one once its lease expired, a done one only for a replay."""
+    a processing one once its lease expired, a done one only for a replay and only while no other
+    replay holds it.
+
+    A replay of a ``done`` record keeps the record ``done`` and holds its lease in the record's
+    ``lease_until`` (the fact is stored, not remembered by the worker): redeliveries stay
+    duplicates, ``add``/``claim_next`` never claim it, and if the replaying worker dies the expired
+    lease simply leaves the record ``done``."""
     if state in (DeliveryState.PENDING, DeliveryState.FAILED):
         return True
+    expired = lease_until is None or lease_until <= now
     if state is DeliveryState.PROCESSING:
-        return lease_until is None or lease_until <= now
-    return replay
+        return expired
+    return replay and expired
 
 
 @dataclass(frozen=True)
@@ -206,7 +218,8 @@ class Claim:
     record: DeliveryRecord
     token: str = field(repr=False)
     replay: bool = False
-    #: The record's state before the claim (a failed replay of a ``done`` record stays ``done``).
+    #: The record's state before the claim. Informational: a replay of a ``done`` record keeps the
+    #: stored state ``done`` during the replay, and the store decides from that stored state.
     previous_state: DeliveryState = DeliveryState.PENDING
 
 
@@ -244,7 +257,8 @@ class Store(Protocol):
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         """Claim one record; ``None`` when it is not claimable (done, or a live lease). With
-        ``replay`` a done record is claimable too. Unknown id: ``DeliveryNotFoundError``."""
+        ``replay`` a done record is claimable too (unless another replay holds it); it stays
+        ``done`` while the replay runs. Unknown id: ``DeliveryNotFoundError``."""
         ...
 
     def claim_next(
@@ -256,7 +270,9 @@ class Store(Protocol):
     ) -> Claim | None:
         """Claim the oldest claimable record (pending, failed past its ``not_before``, or
         processing with an expired lease) with fewer than ``max_attempts`` attempts, of one of
-        ``vendors``; ``None`` when there is none."""
+        ``vendors``; ``None`` when there is none. In the same atomic step, a ``processing`` record
+        whose lease expired with ``max_attempts`` attempts or more (every attempt crashed) becomes
+        ``failed`` with ``last_error_type`` ``"LeaseExpired"``."""
         ...
 
     def complete(self, claim: Claim) -> bool:
@@ -272,9 +288,9 @@ class Store(Protocol):
         error_message: str,
         retry_at: datetime | None = None,
     ) -> bool:
-        """Release the claim after a failed attempt: state ``failed`` (a replay of a done record
-        stays ``done``), error recorded, ``claim_next`` waits until ``retry_at``. ``False`` when
-        the claim was lost."""
+        """Release the claim after a failed attempt: state ``failed`` (a record that is ``done``
+        -- the claim was a replay of it -- stays ``done``), error recorded, ``claim_next`` waits
+        until ``retry_at``. ``False`` when the claim was lost."""
         ...
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from ..errors import DeliveryNotFoundError, UsageError
 from ._base import (
+    LEASE_EXPIRED,
+    LEASE_EXPIRED_MESSAGE,
     Added,
     Claim,
     Clock,
@@ -67,7 +69,10 @@ class MemoryStore:
         previous = slot.record.state
         slot.record = replace(
             slot.record,
-            state=DeliveryState.PROCESSING,
+            # A replay of a done record keeps it done: the lease alone marks the replay.
+            state=DeliveryState.DONE
+            if previous is DeliveryState.DONE
+            else DeliveryState.PROCESSING,
             lease_until=now + timedelta(seconds=lease),
             attempts=slot.record.attempts + 1,
             updated_at=now,
@@ -130,6 +135,8 @@ class MemoryStore:
         check_lease(lease)
         now = self.now()
         with self._lock:
+            if max_attempts is not None:
+                self._fail_exhausted(now, max_attempts, vendors)
             candidates = [
                 slot
                 for slot in self._by_id.values()
@@ -142,6 +149,30 @@ class MemoryStore:
                 return None
             slot = min(candidates, key=lambda s: (s.record.received_at, s.record.id))
             return self._take(slot, now, lease, replay=False)
+
+    def _fail_exhausted(
+        self, now: datetime, max_attempts: int, vendors: Collection[str] | None
+    ) -> None:
+        """Processing records whose lease expired after ``max_attempts`` attempts become failed
+        (every attempt crashed): visible to operators instead of ``processing`` forever."""
+        for slot in self._by_id.values():
+            record = slot.record
+            if (
+                record.state is DeliveryState.PROCESSING
+                and record.attempts >= max_attempts
+                and (record.lease_until is None or record.lease_until <= now)
+                and (vendors is None or record.vendor in vendors)
+            ):
+                slot.record = replace(
+                    record,
+                    state=DeliveryState.FAILED,
+                    lease_until=None,
+                    not_before=None,
+                    updated_at=now,
+                    last_error_type=LEASE_EXPIRED,
+                    last_error_message=LEASE_EXPIRED_MESSAGE,
+                )
+                slot.token = None
 
     def _holder(self, claim: Claim) -> _Slot | None:
         slot = self._by_id.get(claim.record.id)
@@ -180,7 +211,8 @@ class MemoryStore:
             slot = self._holder(claim)
             if slot is None:
                 return False
-            keep_done = claim.replay and claim.previous_state is DeliveryState.DONE
+            # The stored state, not the worker's memory: a replay of a done record left it done.
+            keep_done = slot.record.state is DeliveryState.DONE
             slot.record = replace(
                 slot.record,
                 state=DeliveryState.DONE if keep_done else DeliveryState.FAILED,

@@ -22,6 +22,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -29,6 +30,8 @@ from typing import Any, Literal
 
 from ..errors import DeliveryNotFoundError, StoreError, UsageError
 from ._base import (
+    LEASE_EXPIRED,
+    LEASE_EXPIRED_MESSAGE,
     Added,
     Claim,
     Clock,
@@ -112,6 +115,21 @@ def _dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, timezone.utc)
 
 
+#: Every open store of this process. After ``fork()`` the child replaces their thread locks: a
+#: lock held by another thread of the parent at fork time would otherwise stay locked forever in
+#: the child (that thread does not exist there). Weak: the registry keeps no store alive.
+_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     return json.dumps([[name, value] for name, value in headers], ensure_ascii=False)
 
@@ -151,6 +169,7 @@ class SQLiteStore:
         self._inherited: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._conn = self._open()
+        _STORES.add(self)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -196,6 +215,8 @@ class SQLiteStore:
             row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             self.journal_mode = str(row[0]).lower() if row else "unknown"
             conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+            # Erased bodies and purged rows are overwritten with zeros, not left in free pages.
+            conn.execute("PRAGMA secure_delete = ON")
             self._migrate(conn)
         except sqlite3.Error as exc:
             conn.close()
@@ -320,8 +341,11 @@ class SQLiteStore:
         replay: bool,
     ) -> Claim:
         token = new_id()
+        # A replay of a done record keeps it done: the lease alone marks the replay, so that a
+        # redelivery stays a duplicate and an expired replay lease leaves the record done.
         conn.execute(
-            "UPDATE kyc_webhooks_deliveries SET state = 'processing', lease_until = ?, "
+            "UPDATE kyc_webhooks_deliveries SET "
+            "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
             "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
             (_ts(now + timedelta(seconds=lease)), token, _ts(now), record.id),
         )
@@ -409,6 +433,8 @@ class SQLiteStore:
             where.append(f"vendor IN ({', '.join('?' for _ in names)})")
             args.extend(names)
         with self._write("claim_next") as conn:
+            if max_attempts is not None:
+                self._fail_exhausted(conn, now, max_attempts, vendors)
             row = conn.execute(
                 f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY received_at, id LIMIT 1",
                 args,
@@ -416,6 +442,28 @@ class SQLiteStore:
             if row is None:
                 return None
             return self._take(conn, self._record(row), now, lease, replay=False)
+
+    @staticmethod
+    def _fail_exhausted(
+        conn: sqlite3.Connection,
+        now: datetime,
+        max_attempts: int,
+        vendors: Collection[str] | None,
+    ) -> None:
+        """Processing records whose lease expired after ``max_attempts`` attempts become failed
+        (every attempt crashed): visible to operators instead of ``processing`` forever."""
+        sql = (
+            "UPDATE kyc_webhooks_deliveries SET state = 'failed', lease_until = NULL, "
+            "claim_token = NULL, not_before = NULL, updated_at = ?, last_error_type = ?, "
+            "last_error_message = ? WHERE state = 'processing' AND attempts >= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?)"
+        )
+        args: list[Any] = [_ts(now), LEASE_EXPIRED, LEASE_EXPIRED_MESSAGE, max_attempts, _ts(now)]
+        if vendors is not None:
+            names = list(vendors)
+            sql += f" AND vendor IN ({', '.join('?' for _ in names)})"
+            args.extend(names)
+        conn.execute(sql, args)
 
     def complete(self, claim: Claim) -> bool:
         now = _ts(self.now())
@@ -438,16 +486,18 @@ class SQLiteStore:
         retry_at: datetime | None = None,
     ) -> bool:
         now = _ts(self.now())
-        keep_done = claim.replay and claim.previous_state is DeliveryState.DONE
+        # The stored state decides, not the worker's memory: a replay of a done record left it
+        # done, and it stays done.
         with self._write("fail") as conn:
             cur = conn.execute(
-                "UPDATE kyc_webhooks_deliveries SET state = ?, lease_until = NULL, "
-                "claim_token = NULL, not_before = ?, updated_at = ?, last_error_type = ?, "
-                "last_error_message = ? "
+                "UPDATE kyc_webhooks_deliveries SET "
+                "state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
+                "lease_until = NULL, claim_token = NULL, "
+                "not_before = CASE WHEN state = 'done' THEN NULL ELSE ? END, updated_at = ?, "
+                "last_error_type = ?, last_error_message = ? "
                 "WHERE id = ? AND claim_token = ?",
                 (
-                    "done" if keep_done else "failed",
-                    None if keep_done or retry_at is None else _ts(retry_at),
+                    None if retry_at is None else _ts(retry_at),
                     now,
                     error_type,
                     error_message,
