@@ -15,6 +15,7 @@ import abc
 import importlib
 import sys
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -53,6 +54,9 @@ class Vendor(abc.ABC):
     #: Top-level JSON body fields that carry credentials (Identomat's ``callbackApiKey``): whoever
     #: prints or stores a body shows these redacted.
     credential_fields: ClassVar[frozenset[str]] = frozenset()
+    #: The module with the vendor's models and ``parse_event``; imported on first use by
+    #: :meth:`models` (not at import time: DEVELOPERS.md principle 6).
+    models_module: ClassVar[str]
     #: How ``detect`` recognises the vendor: by a vendor-specific ``"header"`` (strong) or by the
     #: ``"body"`` shape (weak: a header-identified vendor's body may contain the same words).
     detection: ClassVar[str] = "header"
@@ -69,6 +73,18 @@ class Vendor(abc.ABC):
     @abc.abstractmethod
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
         """Decode and validate an authenticated body into a bound event; raise ``PayloadError``."""
+
+    @classmethod
+    def models(cls) -> ModuleType:
+        """The vendor's models module, imported once and then cached on the class (a function-level
+        ``from .models import ...`` costs a few microseconds on every delivery)."""
+        module: ModuleType | None = cls.__dict__.get("_models_cache")
+        if module is None:
+            module = importlib.import_module(cls.models_module)
+            cls._models_cache = module
+        return module
+
+    _models_cache: ClassVar[ModuleType | None] = None
 
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:
@@ -117,10 +133,18 @@ def lazy_models(package: str) -> Callable[[str], Any]:
     return __getattr__
 
 
+_ALL_CLASSES: list[type[Vendor]] = []
+
+
+def _all_classes() -> list[type[Vendor]]:
+    _ALL_CLASSES[:] = [vendor_class(name) for name in VENDOR_NAMES]
+    return _ALL_CLASSES
+
+
 def detect_vendors(headers: Headers, body: bytes) -> list[str]:
     """Names of the vendors whose marks the request carries. Vendor-specific headers outrank body
     shapes: an iDenfy body that happens to contain ``"topic"`` is still iDenfy's."""
-    classes = [vendor_class(name) for name in VENDOR_NAMES]
+    classes = _ALL_CLASSES or _all_classes()
     by_header = [c.name for c in classes if c.detection == "header" and c.detect(headers, body)]
     if by_header:
         return by_header  # body shapes are outranked: no need to scan the body

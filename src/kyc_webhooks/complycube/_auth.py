@@ -34,6 +34,7 @@ class ComplyCube(Vendor):
     """
 
     name: ClassVar[str] = "complycube"
+    models_module: ClassVar[str] = "kyc_webhooks.complycube.models"
     auth_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER.lower()})
 
     def __init__(self, secret: SecretInput) -> None:
@@ -47,9 +48,8 @@ class ComplyCube(Vendor):
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        from .models import parse_event
-
-        return parse_event(body)
+        event: WebhookEvent = self.models().parse_event(body)
+        return event
 
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:

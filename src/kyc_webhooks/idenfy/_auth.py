@@ -29,6 +29,7 @@ class Idenfy(Vendor):
     """
 
     name: ClassVar[str] = "idenfy"
+    models_module: ClassVar[str] = "kyc_webhooks.idenfy.models"
     auth_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER.lower()})
 
     def __init__(self, signing_key: SecretInput) -> None:
@@ -42,9 +43,8 @@ class Idenfy(Vendor):
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        from .models import parse_event
-
-        return parse_event(body, headers.get(EVENT_TYPE_HEADER))
+        event: WebhookEvent = self.models().parse_event(body, headers.get(EVENT_TYPE_HEADER))
+        return event
 
     @classmethod
     def event_types(cls) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ class Identomat(Vendor):
     """
 
     name: ClassVar[str] = "identomat"
+    models_module: ClassVar[str] = "kyc_webhooks.identomat.models"
     credential_fields: ClassVar[frozenset[str]] = frozenset({API_KEY_FIELD})
     detection: ClassVar[str] = "body"
 
@@ -56,9 +57,8 @@ class Identomat(Vendor):
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        from .models import parse_event
-
-        return parse_event(body)
+        event: WebhookEvent = self.models().parse_event(body)
+        return event
 
     @classmethod
     def event_types(cls) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ class Yoti(Vendor):
     """
 
     name: ClassVar[str] = "yoti"
+    models_module: ClassVar[str] = "kyc_webhooks.yoti.models"
     detection: ClassVar[str] = "body"
     auth_headers: ClassVar[frozenset[str]] = frozenset({AUTHORIZATION_HEADER.lower()})
 
@@ -59,9 +60,8 @@ class Yoti(Vendor):
         )
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        from .models import parse_event
-
-        return parse_event(body)
+        event: WebhookEvent = self.models().parse_event(body)
+        return event
 
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:
