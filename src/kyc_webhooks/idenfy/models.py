@@ -282,27 +282,10 @@ class FraudTag(WireEnum):
     URJANET_FAILURE = "URJANET_FAILURE"
 
 
-class SuspicionReason(WireEnum):
-    """Legacy ``status.suspicionReasons`` (§4.2, §5.2; extra values from the dashboard schema)."""
-
-    FACE_SUSPECTED = "FACE_SUSPECTED"
-    DOC_MOBILE_PHOTO = "DOC_MOBILE_PHOTO"
-    DEV_TOOLS_OPENED = "DEV_TOOLS_OPENED"
-    DOC_PRINT_SPOOFED = "DOC_PRINT_SPOOFED"
-    FAKE_PHOTO = "FAKE_PHOTO"
-    AML_SUSPECTION = "AML_SUSPECTION"
-    AML_FAILED = "AML_FAILED"
-    LID_SUSPECTION = "LID_SUSPECTION"
-    LID_FAILED = "LID_FAILED"
-    AUTO_UNVERIFIABLE = "AUTO_UNVERIFIABLE"
-    FACE_BLACKLISTED = "FACE_BLACKLISTED"
-    DOC_FACE_BLACKLISTED = "DOC_FACE_BLACKLISTED"
-    SANCTIONS_SUSPECTION = "SANCTIONS_SUSPECTION"
-    SANCTIONS_FAILED = "SANCTIONS_FAILED"
-    CRIMINAL_SUSPECTED = "CRIMINAL_SUSPECTED"
-    CRIMINAL_CHECK_FAILED = "CRIMINAL_CHECK_FAILED"
-    RC_FAILED = "RC_FAILED"
-    DL_FAILED = "DL_FAILED"
+#: Legacy ``status.suspicionReasons`` (§4.2, §5.2): the sheet says ``fraudTags`` mirrors it,
+#: and every documented suspicion reason (dashboard-schema extras included, "Evidence") is a
+#: fraud tag, so both share one vocabulary.
+SuspicionReason = FraudTag
 
 
 class MismatchTag(WireEnum):
@@ -1263,7 +1246,7 @@ class IdentificationTriage:
     """
 
     overall: OverallStatus | str | None
-    fraud_tags: tuple[FraudTag | SuspicionReason | str, ...]
+    fraud_tags: tuple[FraudTag | str, ...]
     mismatch_tags: tuple[MismatchTag | str, ...]
     deny_reasons: tuple[str, ...]
     auto_face: FaceStatus | str | None
@@ -1406,7 +1389,7 @@ class IdentificationEvent(IdenfyEvent):
     def triage(self) -> IdentificationTriage:
         """The review view of ``status`` (see :class:`IdentificationTriage`)."""
         status = self.status if self.status is not None else IdentificationStatus()
-        tags: dict[str, FraudTag | SuspicionReason | str] = {}
+        tags: dict[str, FraudTag | str] = {}
         for tag in (*(status.fraud_tags or ()), *(status.suspicion_reasons or ())):
             tags.setdefault(str(tag), tag)
         return IdentificationTriage(
