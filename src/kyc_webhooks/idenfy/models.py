@@ -15,7 +15,6 @@ Entry points:
   result in one small frozen object.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeAlias
