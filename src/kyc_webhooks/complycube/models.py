@@ -32,7 +32,6 @@ event ids, so ``delivery_key`` cannot merge them) is UNCONFIRMED (sheet §3). A 
 both would run the handler twice per check. Register ``"check.completed*"`` when you do want both.
 """
 
-
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field

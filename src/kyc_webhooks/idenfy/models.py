@@ -15,7 +15,6 @@ Entry points:
   result in one small frozen object.
 """
 
-
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeAlias
 

@@ -12,7 +12,6 @@ links (they carry the session token) -- is marked :data:`~kyc_webhooks.models.PE
 the SMS or e-mail.
 """
 
-
 from functools import lru_cache
 from typing import Annotated, Any
 

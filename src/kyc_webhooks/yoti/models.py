@@ -12,7 +12,6 @@ the lower-case form, ``Yoti.normalize_pattern`` lower-cases routing patterns, an
 the exact wire ``topic`` so that dumping by alias reproduces the body.
 """
 
-
 from functools import lru_cache
 from typing import Annotated, Any, Union
 
