@@ -7,61 +7,20 @@ A new store (PostgreSQL, Redis ...) joins the ``STORES`` table and must pass eve
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 
+from _stores import START, FakeClock
 from kyc_webhooks.errors import DeliveryNotFoundError, UsageError
 from kyc_webhooks.store import (
     Claim,
     DeliveryState,
-    MemoryStore,
     NewDelivery,
-    SQLiteStore,
     Store,
 )
 
-START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 LEASE = 60.0
-
-
-class FakeClock:
-    def __init__(self, start: datetime = START) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
-def memory_store(tmp_path: Path, clock: FakeClock) -> Store:
-    return MemoryStore(clock=clock)
-
-
-def sqlite_store(tmp_path: Path, clock: FakeClock) -> Store:
-    return SQLiteStore(tmp_path / "deliveries.db", clock=clock)
-
-
-STORES: dict[str, Callable[[Path, FakeClock], Store]] = {
-    "memory": memory_store,
-    "sqlite": sqlite_store,
-}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=list(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
 
 
 def new(

@@ -10,14 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
+from _stores import FakeClock
 from kyc_webhooks.errors import (
     BodyErasedError,
     ConfigurationError,
@@ -32,37 +32,7 @@ from kyc_webhooks.store import DeliveryState, MemoryStore, NewDelivery, SQLiteSt
 from kyc_webhooks.testing import sign
 
 KEY = "test-signing-key"
-START = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 LEASE = 30.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.current = START
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
-
-
-STORES: dict[str, Callable[[Path, FakeClock], Store]] = {
-    "memory": lambda tmp, clock: MemoryStore(clock=clock),
-    "sqlite": lambda tmp, clock: SQLiteStore(tmp / "webhooks.db", clock=clock),
-}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=list(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
 
 
 def delivery(scan_ref: str = "scan-1", **extra: Any) -> tuple[bytes, dict[str, str]]:
