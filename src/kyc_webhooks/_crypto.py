@@ -68,7 +68,7 @@ def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
 def single_header(headers: Headers, name: str) -> str:
     """The one value of header ``name``; a missing or repeated header is an authentication failure
     (two different signatures on one request are never "probably fine")."""
-    values = headers.get_all(name)
+    values = headers._items.get(name.lower())  # no copy: this runs on every delivery
     if not values:
         raise AuthenticationError(f"missing {name} header")
     if len(values) > 1:

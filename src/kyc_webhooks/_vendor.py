@@ -154,11 +154,12 @@ def detect_vendors(headers: Headers, body: bytes) -> list[str]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """A safe one-line summary: locations and error kinds, never input values."""
+def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
+    """A safe one-line summary: locations and error kinds, never input values. ``prefix`` is the
+    wire name of the field the validated value sits in (lazy sections)."""
     parts: list[str] = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False)[:5]:
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "") or "body"
         parts.append(f"{loc}: {err['type']}")
     more = exc.error_count() - len(parts)
     if more > 0:
@@ -174,9 +175,11 @@ def validate_json(model: Any, body: bytes, *, what: str) -> Any:
     # as ``__context__`` (and be printed in tracebacks) even with ``from None``.
     message: str
     try:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            return model.model_validate_json(body)
-        return model.validate_json(body)
+        # A model class's ``__pydantic_validator__`` (what ``model_validate_json`` calls, minus a
+        # Python frame) or a cached TypeAdapter. With ``defer_build`` the first attribute access
+        # on the model's placeholder validator builds the real one.
+        validator = getattr(model, "__pydantic_validator__", model)
+        return validator.validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         kinds = {e["type"] for e in errors}

@@ -7,6 +7,9 @@
   becomes the enum member, an unknown one stays a plain ``str`` and never fails validation.
 * :data:`PERSONAL` -- metadata marking a field as personal data; ``repr()``/``str()`` show it as
   ``<redacted>`` while the attribute keeps the real value for handlers.
+* :data:`LAZY` -- metadata for a bulky, optional section (iDenfy's AML and LID hit lists) that is
+  decoded with the body but validated into its models on first attribute access (see
+  :class:`KycModel`, "Lazy sections").
 * :class:`Timestamp` -- an aware ``datetime`` that remembers the vendor's wire form (epoch int or
   float, or an ISO string) and serialises back to exactly that form.
 * :class:`WebhookEvent` -- base of every parsed event: ``vendor``, ``event_type``, ``delivery_key``.
@@ -20,21 +23,28 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import threading
+import types
+import typing
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, ClassVar, TypeAlias
+from typing import Annotated, Any, ClassVar, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 from typing_extensions import Self
+
+from .errors import PayloadError
 
 __all__ = [
     "OPEN",
     "PERSONAL",
     "REDACTED",
+    "LAZY",
     "KycModel",
+    "LazyTimestamp",
     "Timestamp",
     "UnknownEvent",
     "WebhookEvent",
@@ -71,6 +81,184 @@ class _Redacted:
 REDACTED = _Redacted()
 
 
+class _Invalid:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<invalid: fails validation>"
+
+
+#: What ``repr()`` shows for a lazy section that does not validate.
+INVALID = _Invalid()
+
+
+# ---- lazy sections -----------------------------------------------------------------------------
+#
+# Why: an iDenfy identification with AML and LID results is ~40 nested models; validating them is
+# most of the cost of a delivery, and most handlers act on ``status``/``final`` and never read the
+# hit lists. A LAZY field is decoded with the body (inside pydantic-core, and checked to be a list
+# or an object, or null) but validated into its typed models on first attribute access, once.
+# What users see: the same attribute, the same type (mypy sees the real annotation), the same
+# ``model_dump()``; a malformed section raises PayloadError when it is read (or when
+# ``validate_lazy_fields()`` is called) instead of turning the whole delivery into a 400.
+
+
+class _LazyType:
+    """The validator of one lazy field's real type, built on first use and shared per type."""
+
+    __slots__ = ("_adapter", "_lock", "annotation")
+
+    _cache: ClassVar[dict[Any, _LazyType]] = {}
+
+    def __init__(self, annotation: Any) -> None:
+        self.annotation = annotation
+        self._adapter: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, annotation: Any) -> _LazyType:
+        found = cls._cache.get(annotation)
+        if found is None:
+            found = cls._cache.setdefault(annotation, cls(annotation))
+        return found
+
+    @property
+    def adapter(self) -> Any:
+        adapter = self._adapter
+        if adapter is None:
+            with self._lock:
+                if self._adapter is None:
+                    from pydantic import TypeAdapter
+
+                    self._adapter = TypeAdapter(self.annotation)
+                adapter = self._adapter
+        return adapter
+
+    def validate(self, raw: Any, *, where: str, alias: str) -> Any:
+        """The typed value of ``raw``; :class:`PayloadError` naming fields only (never values)."""
+        if raw is None:
+            return None
+        message = ""
+        try:
+            return self.adapter.validate_python(raw)
+        except ValidationError as exc:
+            # Raised after the except block: ValidationError text quotes input values.
+            from ._vendor import describe_validation_error
+
+            message = f"{where} failed validation ({describe_validation_error(exc, prefix=alias)})"
+        raise PayloadError(message)
+
+    def serialize(self, raw: Any, info: core_schema.SerializationInfo) -> Any:
+        if raw is None:
+            return None
+        try:
+            value = self.validate(raw, where="lazy field", alias="")
+        except PayloadError:
+            # Dumping never fails: a section that does not validate is given back as received
+            # (in JSON mode that is exactly the wire value).
+            return raw
+        return self.adapter.dump_python(
+            value,
+            mode=info.mode,
+            by_alias=bool(info.by_alias),
+            exclude_unset=info.exclude_unset,
+            exclude_defaults=info.exclude_defaults,
+            exclude_none=info.exclude_none,
+            round_trip=info.round_trip,
+        )
+
+
+def _lazy_schema(annotation: Any) -> CoreSchema:
+    """The eager part of a lazy field: JSON input is checked for its outer shape inside
+    pydantic-core; Python input (``Model(field=...)``, ``model_validate``) is kept as given. Both
+    are validated into the real type on first access."""
+    return core_schema.json_or_python_schema(
+        json_schema=_shape_schema(annotation), python_schema=core_schema.any_schema()
+    )
+
+
+def _shape_schema(annotation: Any) -> CoreSchema:
+    """What a lazy field checks eagerly in JSON: its outer shape (list / object / null, or a type's
+    own ``__lazy_shape__``), all inside pydantic-core. The rest waits for the typed validation."""
+    shape = getattr(annotation, "__lazy_shape__", None)
+    if shape is not None:
+        return shape()  # type: ignore[no-any-return]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _shape_schema(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        shapes = {_shape_schema(m)["type"] for m in members}
+        inner = _shape_schema(members[0]) if len(shapes) == 1 else core_schema.any_schema()
+        if len(members) < len(typing.get_args(annotation)):
+            return core_schema.nullable_schema(inner)
+        return inner
+    if origin is list or annotation is list:
+        return core_schema.list_schema(core_schema.any_schema())
+    if (
+        origin is dict
+        or annotation is dict
+        or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+    ):
+        return core_schema.dict_schema(core_schema.any_schema(), core_schema.any_schema())
+    return core_schema.any_schema()
+
+
+class _Lazy:
+    """Marker type for :data:`LAZY`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LAZY"
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # The inner handler is not called: the real type's schema (and its models') is built only
+        # when the field is first read.
+        schema = _lazy_schema(source)
+        schema["serialization"] = core_schema.plain_serializer_function_ser_schema(
+            _LazyType.of(source).serialize, info_arg=True
+        )
+        return schema
+
+
+#: Field metadata: ``aml: Annotated[list[AmlCheckResult] | None, LAZY] = None`` -- the section is
+#: validated into its models on first access (see "lazy sections" above).
+LAZY = _Lazy()
+
+
+class _LazyAttribute:
+    """Data descriptor installed on the model class for each LAZY field: reads the decoded value
+    that pydantic stored in ``__dict__``, validates it once, and caches the typed value next to it
+    (keyed by the identity of the decoded value, so ``model_copy(update=...)`` is honoured)."""
+
+    __slots__ = ("alias", "cache_key", "kind", "name")
+
+    def __init__(self, name: str, alias: str, kind: _LazyType) -> None:
+        self.name = name
+        self.alias = alias
+        self.kind = kind
+        self.cache_key = f"_lazy_{name}"
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:  # like pydantic fields: not a class attribute
+            raise AttributeError(self.name)
+        values = obj.__dict__
+        raw = values[self.name]
+        cached = values.get(self.cache_key)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        value = self.kind.validate(raw, where=f"{type(obj).__name__}.{self.name}", alias=self.alias)
+        values[self.cache_key] = (raw, value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        # Reached only through object.__setattr__ (pydantic's frozen check runs first otherwise).
+        obj.__dict__[self.name] = value
+
+
 class WireEnum(str, enum.Enum):
     """Base for the known values of an open enum; ``str(member)`` is the wire value."""
 
@@ -91,30 +279,67 @@ class KycModel(BaseModel):
 
     #: Names of fields marked :data:`PERSONAL`, computed once per class.
     __personal_fields__: ClassVar[frozenset[str]] = frozenset()
+    #: Names of fields marked :data:`LAZY`, computed once per class.
+    __lazy_fields__: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        fields = cls.model_fields
         cls.__personal_fields__ = frozenset(
-            name
-            for name, info in cls.model_fields.items()
-            if any(meta is PERSONAL for meta in info.metadata)
+            name for name, info in fields.items() if any(m is PERSONAL for m in info.metadata)
         )
+        lazy = set()
+        for name, info in fields.items():
+            if any(meta is LAZY for meta in info.metadata):
+                kind = _LazyType.of(info.annotation)
+                setattr(cls, name, _LazyAttribute(name, info.alias or name, kind))
+                lazy.add(name)
+            elif isinstance(getattr(cls, name, None), _LazyAttribute):  # pragma: no cover
+                raise TypeError(f"{cls.__name__}.{name} overrides a LAZY field with an eager one")
+        cls.__lazy_fields__ = frozenset(lazy)
+
+    def validate_lazy_fields(self) -> Self:
+        """Validate every :data:`LAZY` section now (including those of the models inside them)
+        instead of on first access. Raises :class:`~kyc_webhooks.errors.PayloadError` naming the
+        first invalid field; returns ``self``."""
+        for name in type(self).__lazy_fields__:
+            _validate_lazy_in(getattr(self, name))
+        return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Only the fields that were actually sent, personal ones masked; unknown (extra) fields may
         # hold anything, so their values are masked too and only their names are shown.
         personal = type(self).__personal_fields__
         fields_set = self.model_fields_set
+        lazy = type(self).__lazy_fields__
         for name, info in type(self).model_fields.items():
             if name not in fields_set or not info.repr:
                 continue
-            value = getattr(self, name)
+            if name in lazy:
+                try:
+                    value = getattr(self, name)
+                except PayloadError:
+                    yield name, INVALID
+                    continue
+            else:
+                value = getattr(self, name)
             yield name, (REDACTED if name in personal and value is not None else value)
         extra = self.__pydantic_extra__
         if extra:
             for key, value in extra.items():
                 yield key, (REDACTED if value is not None else None)
+
+
+def _validate_lazy_in(value: Any) -> None:
+    if isinstance(value, KycModel):
+        value.validate_lazy_fields()
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _validate_lazy_in(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _validate_lazy_in(item)
 
 
 WireValue: TypeAlias = str | int | float
@@ -192,6 +417,23 @@ class Timestamp(datetime):
         return (type(self).from_wire, (self.wire,))
 
     @classmethod
+    def __lazy_shape__(cls) -> CoreSchema:
+        """The eager check of a :data:`LazyTimestamp` field, inside pydantic-core: a JSON number,
+        or a string that starts like an ISO-8601 date (or is a number), so ``"yesterday"`` is
+        still a 400. Whether it is a valid date-time (no 30 February, epoch in range, a well-formed
+        time part) is checked when the attribute is first read."""
+        return core_schema.union_schema(
+            [
+                core_schema.int_schema(strict=True, ge=_EPOCH_MIN, le=_EPOCH_MAX),
+                core_schema.float_schema(strict=True, ge=_EPOCH_MIN, le=_EPOCH_MAX),
+                core_schema.str_schema(strict=True, pattern=_TIMESTAMP_TEXT),
+            ],
+            mode="left_to_right",
+            custom_error_type="timestamp_type",
+            custom_error_message="timestamp must be a number or an ISO-8601 string",
+        )
+
+    @classmethod
     def __get_pydantic_core_schema__(
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
@@ -205,6 +447,22 @@ class Timestamp(datetime):
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: Any) -> JsonSchemaValue:
         return {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "number"}]}
+
+
+#: Epoch seconds of 0001-01-01 and 9999-12-31T23:59:59 UTC, the range of ``datetime``.
+_EPOCH_MIN = -62135596800
+_EPOCH_MAX = 253402300799
+
+#: The eager shape of a timestamp string: an ISO-8601 calendar or week date, optionally followed
+#: by a time part of digits and separators; or a number (epoch seconds sent as a string).
+_TIMESTAMP_TEXT = (
+    r"^(\d{4}-?\d{2}-?\d{2}|\d{4}-?W\d{2}(-?\d)?)([Tt ][0-9:.,+\-Zz ]*)?$|^[+-]?\d+(\.\d*)?$"
+)
+
+#: The annotation of every timestamp field: a :class:`Timestamp` (or ``None``), validated lazily
+#: (:data:`LAZY`) -- converting to a ``datetime`` subclass is a Python call per value, the single
+#: most expensive step of parsing an iDenfy identification before it was deferred.
+LazyTimestamp: TypeAlias = Annotated[Timestamp | None, LAZY]
 
 
 def _serialize_timestamp(value: datetime) -> WireValue:

@@ -132,6 +132,35 @@ class Outcome:
         return {"ok": False, "error": type(error).__name__, "detail": detail}
 
 
+#: Field values of an Outcome before :func:`_handled_outcome` fills in the four that vary.
+_OUTCOME_DEFAULTS: dict[str, Any] = {
+    "status_code": 200,
+    "vendor": None,
+    "event_type": None,
+    "event": None,
+    "error": None,
+    "handled": 0,
+    "duplicate": False,
+    "delivery_id": None,
+    "retry_after": None,
+    "replay": False,
+}
+
+
+def _handled_outcome(event: WebhookEvent, handled: int) -> Outcome:
+    """``Outcome(200, event.vendor, event.event_type, event, handled=handled)`` without the
+    generated ``__init__`` of a frozen dataclass (one ``object.__setattr__`` per field): this is
+    built for every successful delivery. The result is the same frozen, comparable Outcome."""
+    outcome = object.__new__(Outcome)
+    values = _OUTCOME_DEFAULTS.copy()
+    values["vendor"] = event.vendor
+    values["event_type"] = event.event_type
+    values["event"] = event
+    values["handled"] = handled
+    object.__setattr__(outcome, "__dict__", values)
+    return outcome
+
+
 def _check_body(body: object) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -247,6 +276,8 @@ class Receiver:
         if defer and store is None:
             raise ConfigurationError("defer=True needs a store to keep deliveries in")
         self._vendors = configured
+        # Configured vendors recognised by a header of their own, for the fast path of detection.
+        self._header_vendors = tuple(v for v in configured.values() if v.detection == "header")
         self.max_body_size = max_body_size
         self.router = router if router is not None else Router()
         self.store = store
@@ -302,6 +333,11 @@ class Receiver:
             if configured is None:
                 raise VendorNotConfiguredError(f"vendor {pinned!r} is not configured")
             return configured
+        # Fast path, same answer as the general rule below: when exactly one configured vendor's
+        # own header is present, unconfigured vendors and body shapes cannot change the choice.
+        matched = [v for v in self._header_vendors if v.detect(headers, body)]
+        if len(matched) == 1:
+            return matched[0]
         detected = detect_vendors(headers, body)
         if not detected:
             raise UndetectableVendorError(
@@ -693,7 +729,7 @@ class Receiver:
     @staticmethod
     def _success(event: WebhookEvent, handled: int, claim: Claim | None = None) -> Outcome:
         if claim is None:
-            return Outcome(200, event.vendor, event.event_type, event, handled=handled)
+            return _handled_outcome(event, handled)
         return Outcome(
             200,
             event.vendor,

@@ -64,6 +64,8 @@ class Router:
         self._routes: list[Route] = [route for router in routers for route in router.routes]
         self._frozen = False
         self._cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Route, ...]] = {}
+        # Same key -> the handlers of those routes, once checked to all be synchronous.
+        self._sync_cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Handler, ...]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -129,28 +131,37 @@ class Router:
                 self._cache[key] = found
         return found
 
+    def _sync_handlers(self, event: WebhookEvent) -> tuple[Handler, ...]:
+        key = (event.vendor, event.event_type, type(event))
+        found = self._sync_cache.get(key)
+        if found is None:
+            routes = self.handlers_for(event)
+            for route in routes:
+                if route.is_async:
+                    raise UsageError(
+                        f"handler {_name(route.handler)} is async; "
+                        "use `await receiver.handle_async()`"
+                    )
+            found = self._sync_cache[key] = tuple(route.handler for route in routes)
+        return found
+
     def dispatch(self, event: WebhookEvent) -> int:
         """Run the matching handlers synchronously, in order; return how many ran.
 
         Raises :class:`UsageError` -- before running any handler -- if one of them is async.
         A handler's own exception propagates (the receiver wraps it in ``HandlerError``).
         """
-        routes = self.handlers_for(event)
-        for route in routes:
-            if route.is_async:
-                raise UsageError(
-                    f"handler {_name(route.handler)} is async; use `await receiver.handle_async()`"
-                )
-        for route in routes:
-            result = route.handler(event)
-            if inspect.isawaitable(result):
+        handlers = self._sync_handlers(event)
+        for handler in handlers:
+            result = handler(event)
+            if result is not None and inspect.isawaitable(result):
                 if inspect.iscoroutine(result):
                     result.close()
                 raise UsageError(
-                    f"handler {_name(route.handler)} returned an awaitable; "
+                    f"handler {_name(handler)} returned an awaitable; "
                     "use `await receiver.handle_async()`"
                 )
-        return len(routes)
+        return len(handlers)
 
     async def dispatch_async(self, event: WebhookEvent) -> int:
         """Run the matching handlers in order, awaiting async ones; return how many ran."""

@@ -37,7 +37,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._vendor import validate_json
-from ..models import OPEN, PERSONAL, KycModel, Timestamp, UnknownEvent, WebhookEvent, WireEnum
+from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, UnknownEvent, WebhookEvent, WireEnum
 
 __all__ = [
     "EVENT_MODELS",
@@ -174,7 +174,7 @@ class AddressType(WireEnum):
 
 
 _Str = str | None
-_Ts = Timestamp | None
+_Ts = LazyTimestamp
 
 
 # -- payload objects -------------------------------------------------------------------------

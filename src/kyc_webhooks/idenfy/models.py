@@ -22,7 +22,17 @@ from pydantic import Discriminator, Field, Tag
 from pydantic_core import from_json
 
 from .._vendor import validate_json
-from ..models import OPEN, PERSONAL, KycModel, Timestamp, UnknownEvent, WebhookEvent, WireEnum
+from ..models import (
+    LAZY,
+    OPEN,
+    PERSONAL,
+    KycModel,
+    LazyTimestamp,
+    Timestamp,
+    UnknownEvent,
+    WebhookEvent,
+    WireEnum,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -901,7 +911,7 @@ class AmlV3Check(KycModel):
         default=None, alias="overallStatus"
     )
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
-    status_set_at: Timestamp | None = Field(default=None, alias="statusSetAt")
+    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
     adverse_media: list[AmlV3AdverseMedia] | None = Field(default=None, alias="adverseMedia")
     aml_check: list[AmlV3Hit] | None = Field(default=None, alias="amlCheck")
     user_type: Annotated[AmlUserType | str | None, OPEN] = Field(default=None, alias="userType")
@@ -1316,20 +1326,26 @@ class IdentificationEvent(IdenfyEvent):
     additional_step_pdf_urls: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalStepPdfUrls"
     )
-    aml_results: list[AmlCheckResult] | None = Field(default=None, alias="AML")
-    lid_results: list[LidCheckResult] | None = Field(default=None, alias="LID")
-    criminal_checks: list[CriminalCheckResult] | None = Field(default=None, alias="CRIMINAL_CHECK")
-    aml_legacy: LegacyAml | None = Field(default=None, alias="aml")
-    lid_legacy: LegacyLid | None = Field(default=None, alias="lid")
-    aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
+    # LAZY (models.py, "lazy sections"): the AML/LID/criminal-record hit lists are most of the
+    # body and of its validation cost, and most handlers act on ``status``/``final`` alone. They
+    # are checked to be lists/objects here and validated into their models on first access; an
+    # invalid one raises PayloadError when read instead of failing the whole delivery.
+    aml_results: Annotated[list[AmlCheckResult] | None, LAZY] = Field(default=None, alias="AML")
+    lid_results: Annotated[list[LidCheckResult] | None, LAZY] = Field(default=None, alias="LID")
+    criminal_checks: Annotated[list[CriminalCheckResult] | None, LAZY] = Field(
+        default=None, alias="CRIMINAL_CHECK"
+    )
+    aml_legacy: Annotated[LegacyAml | None, LAZY] = Field(default=None, alias="aml")
+    lid_legacy: Annotated[LegacyLid | None, LAZY] = Field(default=None, alias="lid")
+    aml_check: Annotated[AmlV3Check | None, LAZY] = Field(default=None, alias="amlCheck")
     external_ref: str | None = Field(default=None, alias="externalRef")
     client_id: str | None = Field(default=None, alias="clientId")
     # Marked required in the spec but absent from every KYC example (§4.1, §5.6).
     company_id: str | None = Field(default=None, alias="companyId")
     beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")
     # Integers in most examples, floats with microseconds in 2019 (Evidence): both kept as sent.
-    start_time: Timestamp | None = Field(default=None, alias="startTime")
-    finish_time: Timestamp | None = Field(default=None, alias="finishTime")
+    start_time: LazyTimestamp = Field(default=None, alias="startTime")
+    finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
     client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
     client_ip_country: str | None = Field(default=None, alias="clientIpCountry")
     client_location: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientLocation")
@@ -1498,7 +1514,7 @@ class AgeEstimationEvent(IdenfyEvent):
 
     scan_ref: str = Field(alias="scanRef")
     status: Annotated[AgeEstimationStatus | str | None, OPEN] = None
-    occurred_at: Timestamp | None = Field(default=None, alias="occurredAt")
+    occurred_at: LazyTimestamp = Field(default=None, alias="occurredAt")
     outcome: Annotated[AgeEstimationOutcome | str | None, OPEN] = None
     verdict: str | None = None
     estimated_age: int | None = Field(default=None, alias="estimatedAge")
@@ -1583,18 +1599,18 @@ class CompanyReviewEvent(IdenfyEvent):
     sanctions_status_set_by: ManagerAccount | None = Field(
         default=None, alias="sanctionsStatusSetBy"
     )
-    sanctions_status_set_at: Timestamp | None = Field(default=None, alias="sanctionsStatusSetAt")
+    sanctions_status_set_at: LazyTimestamp = Field(default=None, alias="sanctionsStatusSetAt")
     negative_news_comment: str | None = Field(default=None, alias="negativeNewsComment")
     negative_news_status: _AmlStatus = Field(default=None, alias="negativeNewsStatus")
     news_status_set_by: ManagerAccount | None = Field(default=None, alias="newsStatusSetBy")
-    news_status_set_at: Timestamp | None = Field(default=None, alias="newsStatusSetAt")
+    news_status_set_at: LazyTimestamp = Field(default=None, alias="newsStatusSetAt")
 
 
 class CompanyDeleteEvent(IdenfyEvent):
     """``COMPANY_DELETE`` (§4.12)."""
 
     company_id: str = Field(alias="companyId")
-    date: Timestamp | None = None
+    date: LazyTimestamp = None
     manager: ManagerAccount | None = None
 
 
@@ -1614,7 +1630,7 @@ class CompanyAmlReviewEvent(IdenfyEvent):
     external_ref: str | None = Field(default=None, alias="externalRef")
     overall_status: _AmlStatus = Field(default=None, alias="overallStatus")
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
-    status_set_at: Timestamp | None = Field(default=None, alias="statusSetAt")
+    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
     aml_comment: str | None = Field(default=None, alias="amlComment")
 
 
@@ -1623,7 +1639,7 @@ class CompanyInfoRequestEvent(IdenfyEvent):
 
     company_id: str = Field(alias="companyId")
     token: Annotated[str | None, PERSONAL] = None
-    date: Timestamp | None = None
+    date: LazyTimestamp = None
     email: Annotated[str | None, PERSONAL] = None
     manager: ManagerAccount | None = None
     status: Annotated[CompanyInfoRequestStatus | str | None, OPEN] = None
@@ -1643,7 +1659,7 @@ class CompanySubmitEvent(IdenfyEvent):
 
     id: str
     client_id: str | None = Field(default=None, alias="clientId")
-    submission_time: Timestamp | None = Field(default=None, alias="submissionTime")
+    submission_time: LazyTimestamp = Field(default=None, alias="submissionTime")
     sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
     external_ref: str | None = Field(default=None, alias="externalRef")
 
@@ -1653,11 +1669,11 @@ class GovOrderedDocumentEvent(IdenfyEvent):
 
     id: str
     product_key: str | None = Field(default=None, alias="productKey")
-    expected_delivery_time: Timestamp | None = Field(default=None, alias="expectedDeliveryTime")
+    expected_delivery_time: LazyTimestamp = Field(default=None, alias="expectedDeliveryTime")
     price: Number | None = None
     title: str | None = None
     document_format: str | None = Field(default=None, alias="documentFormat")
-    delivered_at: Timestamp | None = Field(default=None, alias="deliveredAt")
+    delivered_at: LazyTimestamp = Field(default=None, alias="deliveredAt")
     status: Annotated[DocumentOrderStatus | str | None, OPEN] = None
     file: Annotated[str | None, PERSONAL] = None
 
