@@ -90,7 +90,8 @@ def verify_hmac_sha256_hex(
     digest, so accepting it loses no security). Non-ASCII, non-hex or wrong-length values fail
     closed with a clear message.
     """
-    value = single_header(headers, header).strip()
+    values = headers._items.get(header.lower())
+    value = (values[0] if values and len(values) == 1 else single_header(headers, header)).strip()
     if not value.isascii() or len(value) != _SHA256_HEX_LEN:
         raise AuthenticationError(f"malformed {header} header: expected 64 hex characters")
     try:

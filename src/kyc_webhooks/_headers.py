@@ -35,15 +35,22 @@ class Headers(Mapping[str, str]):
         if headers is not None:
             pairs: Iterable[tuple[_Text, _Text]]
             if type(headers) is dict:
-                # Fast path for the most common input (a plain dict of str): no ABC checks.
-                for name, value in headers.items():
-                    if type(name) is not str or type(value) is not str:
-                        break
-                    items.setdefault(name.lower(), []).append(value)
+                # Fast path for the most common input (a plain dict of str): one comprehension.
+                # str.lower rejects a non-str name; a non-str value or two names differing only
+                # in case make the sizes differ, and the general path below sorts them out.
+                try:
+                    items = {
+                        str.lower(name): [value]
+                        for name, value in headers.items()
+                        if type(value) is str
+                    }
+                except TypeError:
+                    items = {}
                 else:
-                    self._items = items
-                    return
-                items = {}
+                    if len(items) == len(headers):
+                        self._items = items
+                        return
+                    items = {}
             if isinstance(headers, Headers):
                 pairs = headers.multi_items()
             elif isinstance(headers, Mapping):
@@ -75,6 +82,14 @@ class Headers(Mapping[str, str]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
+
+    def has_any(self, lower_names: tuple[str, ...]) -> bool:
+        """Whether any of ``lower_names`` (already lower-case) was sent."""
+        items = self._items
+        for name in lower_names:
+            if name in items:
+                return True
+        return False
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """The first value of ``name``, or ``default`` (faster than ``Mapping.get``, which goes

@@ -78,8 +78,8 @@ class Vendor(abc.ABC):
     def models(cls) -> ModuleType:
         """The vendor's models module, imported once and then cached on the class (a function-level
         ``from .models import ...`` costs a few microseconds on every delivery)."""
-        module: ModuleType | None = cls.__dict__.get("_models_cache")
-        if module is None:
+        module = cls._models_cache
+        if module is None or module.__name__ != cls.models_module:  # a subclass's own module
             module = importlib.import_module(cls.models_module)
             cls._models_cache = module
         return module
@@ -167,9 +167,10 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-def validate_json(model: Any, body: bytes, *, what: str) -> Any:
+def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:
     """Validate ``body`` straight from bytes with ``model`` (a model class or cached
-    ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only."""
+    ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only.
+    Messages start with ``what`` and ``event_type`` (joined only when there is an error)."""
     # The PayloadError is raised *after* the except block on purpose: pydantic's ValidationError
     # text quotes input values (personal data). Raised inside the block it would stay reachable
     # as ``__context__`` (and be printed in tracebacks) even with ``from None``.
@@ -181,6 +182,8 @@ def validate_json(model: Any, body: bytes, *, what: str) -> Any:
         validator = getattr(model, "__pydantic_validator__", model)
         return validator.validate_json(body)
     except ValidationError as exc:
+        if event_type:
+            what = f"{what} {event_type}"
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         kinds = {e["type"] for e in errors}
         if "json_invalid" in kinds:
@@ -192,5 +195,7 @@ def validate_json(model: Any, body: bytes, *, what: str) -> Any:
         else:
             message = f"{what} body failed validation ({describe_validation_error(exc)})"
     except (ValueError, TypeError, KeyError, UnicodeError) as exc:
+        if event_type:
+            what = f"{what} {event_type}"
         message = f"{what} body could not be decoded ({type(exc).__name__})"
     raise PayloadError(message)

@@ -132,7 +132,9 @@ class Router:
         return found
 
     def _sync_handlers(self, event: WebhookEvent) -> tuple[Handler, ...]:
-        key = (event.vendor, event.event_type, type(event))
+        # The plain instance attributes behind ``event.vendor``/``event.event_type`` (no
+        # property call on the per-delivery path).
+        key = (event._vendor, event._event_type, type(event))
         found = self._sync_cache.get(key)
         if found is None:
             routes = self.handlers_for(event)

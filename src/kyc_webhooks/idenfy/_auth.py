@@ -19,6 +19,8 @@ __all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy"]
 SIGNATURE_HEADER = "Idenfy-Signature"
 # Sheet §2.3: the event name, required by the spec on every webhook; absent on legacy deliveries.
 EVENT_TYPE_HEADER = "Idenfy-Event-Type"
+#: Either header marks a request as iDenfy's (lower case, as Headers stores names).
+_MARK_HEADERS = (EVENT_TYPE_HEADER.lower(), SIGNATURE_HEADER.lower())
 
 
 class Idenfy(Vendor):
@@ -37,7 +39,7 @@ class Idenfy(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        return EVENT_TYPE_HEADER in headers or SIGNATURE_HEADER in headers
+        return headers.has_any(_MARK_HEADERS)
 
     def verify(self, body: bytes, headers: Headers) -> None:
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)

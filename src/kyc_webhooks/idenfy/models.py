@@ -1794,5 +1794,5 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     if not etype:
         etype = infer_event_type(body)
     model = EVENT_MODELS.get(etype, IdenfyUnknownEvent)
-    event: IdenfyEvent = validate_json(model, body, what=f"iDenfy {etype}")
+    event: IdenfyEvent = validate_json(model, body, what="iDenfy", event_type=etype)
     return event.bind(vendor=VENDOR, event_type=etype, raw=body)
