@@ -446,6 +446,24 @@ def test_verify_refusals_exit_1_with_the_reason(
     assert SECRET not in err
 
 
+def test_verify_reports_an_invalid_lazy_section(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDENFY_SIGNING_KEY", SECRET)
+    payload = testing.sample_payload("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
+    payload["LID"][0]["data"] = [{"valid": "maybe", "documentNumber": "LT0000001"}]
+    body, headers = testing.sign("idenfy", payload, SECRET, event_type="IDENTIFICATION")
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == cli.EXIT_FAILED
+    assert out == ""
+    assert "authentic but invalid: vendor=idenfy error=PayloadError" in err
+    assert "LID.0.data.0.valid" in err
+    assert "LT0000001" not in err
+    assert "maybe" not in err
+
+
 def test_verify_undetectable_vendor(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

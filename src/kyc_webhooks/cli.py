@@ -488,6 +488,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             f"error={type(exc).__name__}: {exc.message}"
         )
         return EXIT_FAILED
+    try:
+        event.validate_lazy_fields()  # a diagnostic: check the sections handle() defers too
+    except kw.PayloadError as exc:
+        _err(
+            f"authentic but invalid: vendor={event.vendor} error=PayloadError: {exc.message} "
+            "(a lazy section: handle() answers 200; reading it in a handler raises)"
+        )
+        return EXIT_FAILED
     _out(f"authentic: vendor={event.vendor} event_type={event.event_type}")
     _out(f"model: {type(event).__module__}.{type(event).__qualname__}")
     _out(f"delivery_key: {event.delivery_key}")

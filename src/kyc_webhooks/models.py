@@ -39,10 +39,10 @@ from typing_extensions import Self
 from .errors import PayloadError
 
 __all__ = [
+    "LAZY",
     "OPEN",
     "PERSONAL",
     "REDACTED",
-    "LAZY",
     "KycModel",
     "LazyTimestamp",
     "Timestamp",
@@ -168,18 +168,10 @@ class _LazyType:
         )
 
 
-def _lazy_schema(annotation: Any) -> CoreSchema:
-    """The eager part of a lazy field: JSON input is checked for its outer shape inside
-    pydantic-core; Python input (``Model(field=...)``, ``model_validate``) is kept as given. Both
-    are validated into the real type on first access."""
-    return core_schema.json_or_python_schema(
-        json_schema=_shape_schema(annotation), python_schema=core_schema.any_schema()
-    )
-
-
 def _shape_schema(annotation: Any) -> CoreSchema:
     """What a lazy field checks eagerly in JSON: its outer shape (list / object / null, or a type's
-    own ``__lazy_shape__``), all inside pydantic-core. The rest waits for the typed validation."""
+    own ``__lazy_shape__``), all inside pydantic-core. The rest waits for the typed validation.
+    Python input (``Model(field=...)``, ``model_validate``) is kept as given until first read."""
     shape = getattr(annotation, "__lazy_shape__", None)
     if shape is not None:
         return shape()  # type: ignore[no-any-return]
@@ -217,11 +209,13 @@ class _Lazy:
     ) -> CoreSchema:
         # The inner handler is not called: the real type's schema (and its models') is built only
         # when the field is first read.
-        schema = _lazy_schema(source)
-        schema["serialization"] = core_schema.plain_serializer_function_ser_schema(
-            _LazyType.of(source).serialize, info_arg=True
+        return core_schema.json_or_python_schema(
+            json_schema=_shape_schema(source),
+            python_schema=core_schema.any_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _LazyType.of(source).serialize, info_arg=True
+            ),
         )
-        return schema
 
 
 #: Field metadata: ``aml: Annotated[list[AmlCheckResult] | None, LAZY] = None`` -- the section is

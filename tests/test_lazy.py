@@ -1,0 +1,280 @@
+"""LAZY sections (kyc_webhooks.models): decoded with the body, validated into their models on first
+access, with the same attribute, type, dump and repr as an eager field -- and a malformed section
+costs a PayloadError when it is read, not the whole delivery."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import threading
+import warnings
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import pytest
+from pydantic import Field, ValidationError
+
+import kyc_webhooks as kw
+from kyc_webhooks.idenfy.models import AmlCheckResult, AmlHit, IdentificationEvent, LidCheckResult
+from kyc_webhooks.models import LAZY, PERSONAL, KycModel, LazyTimestamp, Timestamp, WebhookEvent
+from kyc_webhooks.testing import sample_payload, sign
+
+KEY = "lazy-key"
+
+
+class Leaf(KycModel):
+    score: int | None = None
+    name: Annotated[str | None, PERSONAL] = None
+
+
+class Branch(KycModel):
+    leaves: Annotated[list[Leaf] | None, LAZY] = None
+
+
+class Doc(WebhookEvent):
+    ref: str
+    items: Annotated[list[Leaf] | None, LAZY] = Field(default=None, alias="Items")
+    branch: Annotated[Branch | None, LAZY] = None
+    at: LazyTimestamp = None
+
+
+def parse(payload: dict[str, Any]) -> Doc:
+    body = json.dumps(payload).encode()
+    return Doc.model_validate_json(body).bind(vendor="test", event_type="T", raw=body)
+
+
+GOOD: dict[str, Any] = {
+    "ref": "r1",
+    "Items": [{"score": 1, "name": "Jonas Jonaitis", "new": True}, {"score": "2"}],
+    "branch": {"leaves": [{"score": 3}]},
+    "at": "2024-03-18T09:41:27.312Z",
+}
+
+
+def test_sections_are_validated_on_first_access_once() -> None:
+    event = parse(GOOD)
+    assert "_lazy_items" not in event.__dict__  # nothing validated yet
+    items = event.items
+    assert items is not None
+    assert [type(i) for i in items] == [Leaf, Leaf]
+    assert [i.score for i in items] == [1, 2]  # lax coercion as in eager fields
+    assert items[0].model_extra == {"new": True}  # unknown fields kept
+    assert event.items is items  # cached: one validation per section
+    assert event.branch is not None
+    assert event.branch.leaves == [Leaf(score=3)]
+    assert event.at == datetime(2024, 3, 18, 9, 41, 27, 312000, tzinfo=timezone.utc)
+    assert isinstance(event.at, Timestamp)
+    assert event.at.wire == "2024-03-18T09:41:27.312Z"
+
+
+def test_absent_and_null_sections_read_as_none() -> None:
+    event = parse({"ref": "r", "Items": None})
+    assert event.items is None
+    assert event.branch is None
+    assert event.at is None
+    assert event.model_fields_set == {"ref", "items"}
+
+
+def test_dump_matches_the_wire_before_and_after_access() -> None:
+    wire = dict(GOOD)
+    before = parse(wire).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    event = parse(wire)
+    event.validate_lazy_fields()
+    after = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    expected = json.loads(json.dumps(wire))
+    expected["Items"][1]["score"] = 2  # "2" was validated into an int, as an eager field would be
+    assert before == after == expected
+    python = event.model_dump()
+    assert python["items"][0] == {"score": 1, "name": "Jonas Jonaitis", "new": True}
+    assert isinstance(python["at"], datetime)
+    assert event.model_dump(exclude_none=True)["branch"] == {"leaves": [{"score": 3}]}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("Items", "not a list", id="list-given-string"),
+        pytest.param("Items", {"score": 1}, id="list-given-object"),
+        pytest.param("branch", [1, 2], id="object-given-list"),
+        pytest.param("at", True, id="timestamp-bool"),
+        pytest.param("at", "yesterday", id="timestamp-text"),
+        pytest.param("at", 1e20, id="timestamp-out-of-range"),
+    ],
+)
+def test_wrong_outer_shape_still_fails_at_parse(field: str, value: object) -> None:
+    body = json.dumps({**GOOD, field: value}).encode()
+    with pytest.raises(ValidationError):
+        Doc.model_validate_json(body)
+
+
+def test_invalid_section_fails_when_read_not_when_parsed() -> None:
+    event = parse({**GOOD, "Items": [{"score": "many", "name": "Jonas Jonaitis"}]})
+    with pytest.raises(kw.PayloadError) as info:
+        _ = event.items
+    message = str(info.value)
+    assert "Doc.items" in message
+    assert "Items.0.score" in message
+    assert "many" not in message
+    assert "Jonas" not in message
+    assert info.value.__context__ is None
+    assert info.value.__cause__ is None
+    assert "<invalid" in repr(event)
+    assert "Jonas" not in repr(event)
+    with pytest.raises(kw.PayloadError):
+        event.validate_lazy_fields()
+    # Dumping never raises: an invalid section is given back exactly as received.
+    dumped = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert dumped["Items"] == [{"score": "many", "name": "Jonas Jonaitis"}]
+    assert event.ref == "r1"  # the rest of the event is fine
+
+
+def test_invalid_calendar_date_is_deferred_to_access() -> None:
+    event = parse({**GOOD, "at": "2024-02-30T00:00:00Z"})
+    with pytest.raises(kw.PayloadError, match=r"Doc\.at"):
+        _ = event.at
+
+
+def test_nested_lazy_sections_are_validated_by_validate_lazy_fields() -> None:
+    event = parse({**GOOD, "branch": {"leaves": [{"score": "x"}]}})
+    assert event.branch is not None  # the branch itself is fine
+    with pytest.raises(kw.PayloadError, match=r"Branch\.leaves"):
+        event.validate_lazy_fields()
+    assert parse(GOOD).validate_lazy_fields().ref == "r1"
+
+
+def test_repr_masks_personal_values_inside_sections() -> None:
+    text = repr(parse(GOOD))
+    assert "Jonas" not in text
+    assert "score=1" in text
+
+
+def test_python_input_is_kept_and_validated_on_access() -> None:
+    leaf = Leaf(score=5)
+    event = Doc(ref="r", Items=[leaf, {"score": 6}], at=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    assert event.items == [leaf, Leaf(score=6)]
+    assert event.items is not None
+    assert event.items[0] is leaf
+    assert event.at is not None
+    assert event.at.year == 2024
+    with pytest.raises(kw.PayloadError):
+        _ = Doc(ref="r", Items=[{"score": "x"}]).items
+
+
+def test_copy_update_pickle_and_equality() -> None:
+    event = parse(GOOD)
+    untouched = parse(GOOD)
+    _ = event.items
+    assert event == untouched  # reading a section does not change equality
+    updated = event.model_copy(update={"items": [Leaf(score=9)]})
+    assert updated.items == [Leaf(score=9)]  # not the cached value of the original
+    assert event.items is not None
+    assert event.items[0].score == 1
+    for clone in (pickle.loads(pickle.dumps(event)), copy.deepcopy(event), copy.copy(event)):
+        assert clone == event
+        assert clone.items == event.items
+        assert clone.vendor == "test"
+
+
+def test_models_stay_frozen_and_fields_are_not_class_attributes() -> None:
+    event = parse(GOOD)
+    with pytest.raises(ValidationError):
+        event.items = []  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        _ = Doc.items
+    assert Doc.__lazy_fields__ == frozenset({"items", "branch", "at"})
+
+
+def test_subclass_inherits_lazy_fields_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        class More(Doc):
+            extra_field: int | None = None
+
+    event = More.model_validate_json(json.dumps({**GOOD, "extra_field": 1}))
+    assert event.items is not None
+    assert event.items[0].score == 1
+    assert More.model_fields["items"].default is None
+    assert More.__lazy_fields__ == Doc.__lazy_fields__
+
+
+def test_concurrent_first_reads_agree() -> None:
+    events = [parse(GOOD) for _ in range(8)]
+    results: list[object] = []
+    barrier = threading.Barrier(len(events))
+
+    def read(event: Doc) -> None:
+        barrier.wait(timeout=10)
+        results.append(event.items)
+
+    threads = [threading.Thread(target=read, args=(e,)) for e in events]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(results) == len(events)
+    assert all(r == results[0] for r in results)
+
+
+# -- iDenfy: the sections that are lazy, end to end ----------------------------------------------
+
+
+def _deliver(payload: dict[str, Any]) -> tuple[kw.Outcome, list[str]]:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY))
+    seen: list[str] = []
+
+    @receiver.on_event(IdentificationEvent)
+    def on_result(event: IdentificationEvent) -> None:
+        seen.append(str(event.overall))
+        if event.aml_results is not None:  # reads the lazy section
+            seen.append(type(event.aml_results[0]).__name__)
+
+    body, headers = sign("idenfy", payload, KEY, event_type="IDENTIFICATION_MANUAL_FINISHED")
+    return receiver.handle(body, headers), seen
+
+
+def _identification() -> dict[str, Any]:
+    return sample_payload("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
+
+
+def test_idenfy_hit_lists_are_lazy_and_typed() -> None:
+    payload = _identification()
+    assert payload.get("AML")
+    assert payload.get("LID")
+    body, _ = sign("idenfy", payload, KEY, event_type="IDENTIFICATION_MANUAL_FINISHED")
+    event = IdentificationEvent.model_validate_json(body)
+    assert IdentificationEvent.__lazy_fields__ >= {"aml_results", "lid_results", "start_time"}
+    assert "_lazy_aml_results" not in event.__dict__
+    assert event.aml_results is not None
+    assert isinstance(event.aml_results[0], AmlCheckResult)
+    assert event.lid_results is not None
+    assert isinstance(event.lid_results[0], LidCheckResult)
+    hits = event.aml_results[0].data or []
+    assert all(isinstance(hit, AmlHit) for hit in hits)
+
+
+def test_idenfy_malformed_hit_list_does_not_cost_the_verdict() -> None:
+    payload = _identification()
+    payload["AML"][0]["data"] = [{"isPerson": "perhaps", "name": "Jonas"}]
+    outcome, seen = _deliver(payload)
+    # The handler read the verdict, then the broken section: the handler failed (500, the vendor
+    # retries; with a store the delivery stays in the inbox), nothing was lost at parse time.
+    assert outcome.status_code == 500
+    assert isinstance(outcome.error, kw.HandlerError)
+    assert seen == [str(payload["status"]["overall"])]
+    assert isinstance(outcome.error.__cause__, kw.PayloadError)
+    message = outcome.error.__cause__.message
+    assert "IdentificationEvent.aml_results" in message
+    assert "AML.0.data.0" in message
+    assert "isPerson" in message
+    assert "Jonas" not in message
+
+
+def test_idenfy_hit_list_of_the_wrong_shape_is_still_a_400() -> None:
+    payload = {**_identification(), "AML": {"not": "a list"}}
+    outcome, seen = _deliver(payload)
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)
+    assert "AML" in outcome.error.message
+    assert seen == []
