@@ -19,10 +19,9 @@ Lossless rule: ``event.model_dump(mode="json", by_alias=True, exclude_unset=True
 the vendor sent.
 """
 
-from __future__ import annotations
-
 import enum
 import hashlib
+import importlib
 import threading
 import types
 import typing
@@ -49,6 +48,7 @@ __all__ = [
     "UnknownEvent",
     "WebhookEvent",
     "WireEnum",
+    "deferred",
 ]
 
 #: Field metadata for open enums: ``Annotated[Union[MyEnum, str], OPEN]``. The union is tried left
@@ -103,12 +103,55 @@ INVALID = _Invalid()
 # ``validate_lazy_fields()`` is called) instead of turning the whole delivery into a 400.
 
 
+class _Deferred:
+    """Runtime stand-in for a lazy section's type that lives in a module not imported yet (see
+    :func:`deferred`). Callable only so that ``typing.Annotated`` accepts it."""
+
+    __slots__ = ("shape", "target")
+
+    def __init__(self, target: str, shape: type | None) -> None:
+        self.target = target
+        self.shape = shape
+
+    def resolve(self) -> Any:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"{self!r} is a type placeholder, not a callable")
+
+    def __repr__(self) -> str:
+        return f"deferred({self.target!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Deferred) and other.target == self.target
+
+    def __hash__(self) -> int:
+        return hash(self.target)
+
+
+def deferred(target: str, shape: type | None) -> Any:
+    """The runtime value of a lazy section's type alias defined in another module, so that the
+    module (and its model classes) is imported only when the section is first read::
+
+        if TYPE_CHECKING:
+            from ._aml import AmlResults            # list[AmlCheckResult] | None, for mypy
+        else:
+            AmlResults = deferred("kyc_webhooks.idenfy._aml:AmlResults", list)
+
+        aml_results: Annotated[AmlResults, LAZY] = Field(default=None, alias="AML")
+
+    ``shape`` (``list``, ``dict`` for an object/model, or ``None`` for anything) is what the body
+    is checked for eagerly; tests check it against the resolved type."""
+    return _Deferred(target, shape)
+
+
 class _LazyType:
     """The validator of one lazy field's real type, built on first use and shared per type."""
 
     __slots__ = ("_adapter", "_lock", "annotation")
 
-    _cache: ClassVar[dict[Any, _LazyType]] = {}
+    _cache: ClassVar[dict[Any, "_LazyType"]] = {}
 
     def __init__(self, annotation: Any) -> None:
         self.annotation = annotation
@@ -116,7 +159,7 @@ class _LazyType:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, annotation: Any) -> _LazyType:
+    def of(cls, annotation: Any) -> "_LazyType":
         found = cls._cache.get(annotation)
         if found is None:
             found = cls._cache.setdefault(annotation, cls(annotation))
@@ -130,7 +173,10 @@ class _LazyType:
                 if self._adapter is None:
                     from pydantic import TypeAdapter
 
-                    self._adapter = TypeAdapter(self.annotation)
+                    annotation = self.annotation
+                    if isinstance(annotation, _Deferred):
+                        annotation = annotation.resolve()
+                    self._adapter = TypeAdapter(annotation)
                 adapter = self._adapter
         return adapter
 
@@ -172,6 +218,13 @@ def _shape_schema(annotation: Any) -> CoreSchema:
     """What a lazy field checks eagerly in JSON: its outer shape (list / object / null, or a type's
     own ``__lazy_shape__``), all inside pydantic-core. The rest waits for the typed validation.
     Python input (``Model(field=...)``, ``model_validate``) is kept as given until first read."""
+    if isinstance(annotation, _Deferred):
+        inner = (
+            core_schema.any_schema()
+            if annotation.shape is None
+            else _shape_schema(annotation.shape)
+        )
+        return core_schema.nullable_schema(inner)
     shape = getattr(annotation, "__lazy_shape__", None)
     if shape is not None:
         return shape()  # type: ignore[no-any-return]
@@ -358,7 +411,7 @@ class Timestamp(datetime):
     wire: WireValue
 
     @classmethod
-    def from_wire(cls, value: object) -> Timestamp:
+    def from_wire(cls, value: object) -> "Timestamp":
         if isinstance(value, Timestamp):
             return value
         if isinstance(value, bool):
@@ -380,7 +433,7 @@ class Timestamp(datetime):
         return out
 
     @classmethod
-    def _from_datetime(cls, value: datetime) -> Timestamp:
+    def _from_datetime(cls, value: datetime) -> "Timestamp":
         tz = value.tzinfo if value.tzinfo is not None else timezone.utc
         return cls(
             value.year,
@@ -395,7 +448,7 @@ class Timestamp(datetime):
         )
 
     @classmethod
-    def _parse_iso(cls, text: str) -> Timestamp:
+    def _parse_iso(cls, text: str) -> "Timestamp":
         candidate = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
         try:
             parsed: datetime = datetime.fromisoformat(candidate)

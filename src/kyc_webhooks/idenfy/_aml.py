@@ -1,0 +1,294 @@
+"""iDenfy AML, LID and criminal-record results (sheet §4.5-§4.8, §4.13) and the dashboard account
+that reviews them. Loaded on first read of an identification's lazy AML/LID sections, or with the
+AML monitoring and KYB events that carry them."""
+
+from typing import Annotated, Any, TypeAlias
+
+from pydantic import Discriminator, Field, Tag
+
+from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp
+from ._base import Number
+from ._enums import (
+    AmlCheckStatus,
+    AmlCommentType,
+    AmlDataset,
+    AmlSuspicion,
+    AmlUserType,
+    FraudCheckStatus,
+    Gender,
+    PepTier,
+)
+
+# ================================================================================================
+# Shared nested objects
+# ================================================================================================
+
+
+class ManagerAccount(KycModel):
+    """A dashboard user who changed a status (§4.12; ``username`` is the deprecated old form)."""
+
+    id: int | None = None
+    name: Annotated[str | None, PERSONAL] = None
+    surname: Annotated[str | None, PERSONAL] = None
+    email: Annotated[str | None, PERSONAL] = None
+    username: Annotated[str | None, PERSONAL] = None
+
+
+# ---- legacy fraud-check envelope: AML v2 / LID / CRIMINAL_CHECK (§4.5, §4.6, §4.8) -------------
+
+
+class FraudStatus(KycModel):
+    """Shared ``status`` of AML v2 / LID / criminal / company results (§4.5)."""
+
+    service_suspected: bool | None = Field(default=None, alias="serviceSuspected")
+    service_used: bool | None = Field(default=None, alias="serviceUsed")
+    service_found: bool | None = Field(default=None, alias="serviceFound")
+    check_successful: bool | None = Field(default=None, alias="checkSuccessful")
+    overall_status: Annotated[FraudCheckStatus | str | None, OPEN] = Field(
+        default=None, alias="overallStatus"
+    )
+
+
+class FraudCheckResult(KycModel):
+    """Envelope common to every legacy check result: ``AML[]``, ``LID[]``, ``CRIMINAL_CHECK[]``.
+
+    ``serviceName`` stays a plain string: older bodies use names such as ``PilotApiAmlV2`` (§4.6).
+    """
+
+    status: FraudStatus | None = None
+    service_name: str | None = Field(default=None, alias="serviceName")
+    service_group_type: str | None = Field(default=None, alias="serviceGroupType")
+    uid: str | None = None
+    error_message: str | None = Field(default=None, alias="errorMessage")
+
+    @property
+    def suspected(self) -> bool:
+        """True when the service flagged the person (``status.serviceSuspected`` or
+        ``overallStatus == SUSPECTED``)."""
+        status = self.status
+        if status is None:
+            return False
+        return bool(status.service_suspected) or status.overall_status == "SUSPECTED"
+
+
+class AmlHit(KycModel):
+    """A name-list hit: ``AML_NAMES_CHECK``/``AML_OPEN_SANCTIONS`` (and ``COMPANY_CHECK``) data
+    item (§4.6). ``score`` accepts any number and ``listNumber`` a string or number (the company
+    fragment sends strings): more lenient than the spec's ``int``, documented in §4.6 examples."""
+
+    name: Annotated[str | None, PERSONAL] = None
+    surname: Annotated[str | None, PERSONAL] = None
+    nationality: str | None = None
+    dob: Annotated[str | None, PERSONAL] = None
+    suspicion: Annotated[AmlSuspicion | str | None, OPEN] = None
+    reason: Annotated[str | None, PERSONAL] = None
+    list_number: str | int | None = Field(default=None, alias="listNumber")
+    list_name: str | None = Field(default=None, alias="listName")
+    score: Number | None = None
+    last_update: str | None = Field(default=None, alias="lastUpdate")
+    exit_date: str | None = Field(default=None, alias="exitDate")
+    is_person: bool | None = Field(default=None, alias="isPerson")
+    is_active: bool | None = Field(default=None, alias="isActive")
+    linked_document: str | None = Field(default=None, alias="linkedDocument")
+    pep_level: int | None = Field(default=None, alias="pepLevel")
+    category: str | None = None
+    other_information: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="otherInformation"
+    )
+    check_date: str | None = Field(default=None, alias="checkDate")
+    whitelisted: bool | None = None
+
+
+class AmlNewsItem(KycModel):
+    """An adverse-media item: ``AML_NEWS``/``INHOUSE_ADVERSE_MEDIA`` data (§4.6). ``score`` is a
+    string in the spec; numbers are accepted too."""
+
+    # Adverse media about a named person: personal.
+    title: Annotated[str | None, PERSONAL] = None
+    url: Annotated[str | None, PERSONAL] = None
+    text: Annotated[str | None, PERSONAL] = None
+    score: str | int | float | None = None
+    type: str | None = None
+    publish_date: str | None = Field(default=None, alias="publishDate")
+    check_date: str | None = Field(default=None, alias="checkDate")
+
+
+class AmlCompanyCheckItem(KycModel):
+    """Old ``CompanyCheck`` service item (``serviceGroupType: COMPANY``): the provider's raw
+    ``result`` object (capitalised keys) plus the company searched for."""
+
+    # The provider's hits (``HitsOnLists`` with forenames, birth dates ...): personal.
+    result: Annotated[dict[str, Any] | None, PERSONAL] = None
+    company_name: str | None = Field(default=None, alias="companyName")
+    country: str | None = None
+
+
+def _aml_item_kind(value: Any) -> str:
+    if isinstance(value, KycModel):
+        return type(value).__name__
+    if isinstance(value, dict):
+        if "result" in value or "companyName" in value:
+            return "AmlCompanyCheckItem"
+        if "title" in value or "url" in value or "text" in value:
+            return "AmlNewsItem"
+    return "AmlHit"
+
+
+#: One item of an AML result's ``data``: the shape depends on the service (§4.6); told apart by
+#: its keys, because ``serviceName`` values are not a closed set.
+AmlDataItem: TypeAlias = Annotated[
+    Annotated[AmlHit, Tag("AmlHit")]
+    | Annotated[AmlNewsItem, Tag("AmlNewsItem")]
+    | Annotated[AmlCompanyCheckItem, Tag("AmlCompanyCheckItem")],
+    Discriminator(_aml_item_kind),
+]
+
+
+class AmlCheckResult(FraudCheckResult):
+    """One element of ``AML`` (identification) or ``results`` (AML monitoring) (§4.6)."""
+
+    data: list[AmlDataItem] | None = None
+
+
+class LidDocument(KycModel):
+    """A lost/invalid-document register entry (§4.8)."""
+
+    document_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="documentNumber")
+    document_type: str | None = Field(default=None, alias="documentType")
+    valid: bool | None = None
+    expiry_date: str | None = Field(default=None, alias="expiryDate")
+    check_date: str | None = Field(default=None, alias="checkDate")
+
+
+class LidCheckResult(FraudCheckResult):
+    """One element of ``LID`` (§4.8)."""
+
+    data: list[LidDocument] | None = None
+
+
+class CriminalOffense(KycModel):
+    offense: str | None = None
+    offense_class: str | None = Field(default=None, alias="offenseClass")
+    offense_description: str | None = Field(default=None, alias="offenseDescription")
+    offense_level: str | None = Field(default=None, alias="offenseLevel")
+    sentence_date: str | None = Field(default=None, alias="sentenceDate")
+    court_name: str | None = Field(default=None, alias="courtName")
+    court_case_number: str | None = Field(default=None, alias="courtCaseNumber")
+    release_date: str | None = Field(default=None, alias="releaseDate")
+
+
+class CriminalRecord(KycModel):
+    """A criminal-record match (§4.8). Offences are special-category data: masked in ``repr()``."""
+
+    offenses: Annotated[list[CriminalOffense] | None, PERSONAL] = None
+    full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
+    county: str | None = None
+    region: str | None = None
+
+
+class CriminalCheckResult(FraudCheckResult):
+    """One element of ``CRIMINAL_CHECK`` (§4.8)."""
+
+    data: list[CriminalRecord] | None = None
+
+
+class LegacyCheckSummary(KycModel):
+    """The 2018 form of the lower-case ``aml``/``lid`` objects: ``{"suspected": …, "results": {…}}``
+    (sheet, Evidence). ``results`` holds provider data and is treated as personal."""
+
+    suspected: bool | None = None
+    results: Annotated[dict[str, Any] | None, PERSONAL] = None
+
+
+def _legacy_kind(value: Any) -> str:
+    if isinstance(value, KycModel):
+        return "summary" if isinstance(value, LegacyCheckSummary) else "result"
+    if isinstance(value, dict) and ("suspected" in value or "results" in value):
+        return "summary"
+    return "result"
+
+
+#: Legacy lower-case ``aml`` (2018 summary or 2019-2021 single result envelope).
+LegacyAml: TypeAlias = Annotated[
+    Annotated[LegacyCheckSummary, Tag("summary")] | Annotated[AmlCheckResult, Tag("result")],
+    Discriminator(_legacy_kind),
+]
+#: Legacy lower-case ``lid`` (same two forms).
+LegacyLid: TypeAlias = Annotated[
+    Annotated[LegacyCheckSummary, Tag("summary")] | Annotated[LidCheckResult, Tag("result")],
+    Discriminator(_legacy_kind),
+]
+
+
+# ---- AML v3 (§4.7, §4.13) ----------------------------------------------------------------------
+
+
+class AmlV3HitAddress(KycModel):
+    city: Annotated[str | None, PERSONAL] = None
+    geography: str | None = None
+
+
+class AmlV3Hit(KycModel):
+    """An AML v3 search result (individual; business results share the envelope) (§4.7, §4.13)."""
+
+    addresses: list[AmlV3HitAddress] | None = None
+    dates_of_birth: Annotated[list[str] | None, PERSONAL] = Field(
+        default=None, alias="datesOfBirth"
+    )
+    gender: Annotated[Gender | str | None, OPEN] = None
+    nationalities: list[str] | None = None
+    match: str | None = None
+    former_san_body_ids: list[int] | None = Field(default=None, alias="formerSanBodyIds")
+    countries: list[str] | None = None
+    datasets: list[Annotated[AmlDataset | str, OPEN]] | None = None
+    current_san_body_ids: list[int] | None = Field(default=None, alias="currentSanBodyIds")
+    version: int | None = None
+    pep_tier: Annotated[PepTier | str | None, OPEN] = Field(default=None, alias="pepTier")
+    score: Number | None = None
+    profile_image: Annotated[str | None, PERSONAL] = Field(default=None, alias="profileImage")
+    name: Annotated[str | None, PERSONAL] = None
+    resource_id: str | None = Field(default=None, alias="resourceId")
+
+
+class AmlComment(KycModel):
+    id: int | None = None
+    manager: ManagerAccount | None = None
+    content: Annotated[str | None, PERSONAL] = None  # a reviewer's free text about the person
+    type: Annotated[AmlCommentType | str | None, OPEN] = None
+    created: str | None = None
+
+
+class AmlV3AdverseMedia(KycModel):
+    # Adverse media about a named person: personal.
+    title: Annotated[str | None, PERSONAL] = None
+    url: Annotated[str | None, PERSONAL] = None
+    text: Annotated[str | None, PERSONAL] = None
+    score: str | int | float | None = None
+    type: str | None = None
+    publish_date: str | None = Field(default=None, alias="publishDate")
+    status: str | None = None
+    comment: AmlComment | None = None
+
+
+class AmlV3Check(KycModel):
+    """AML v3 result (``amlCheck`` in identification, KYB and monitoring bodies) (§4.7)."""
+
+    id: str | None = None
+    overall_status: Annotated[AmlCheckStatus | str | None, OPEN] = Field(
+        default=None, alias="overallStatus"
+    )
+    status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
+    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
+    adverse_media: list[AmlV3AdverseMedia] | None = Field(default=None, alias="adverseMedia")
+    aml_check: list[AmlV3Hit] | None = Field(default=None, alias="amlCheck")
+    user_type: Annotated[AmlUserType | str | None, OPEN] = Field(default=None, alias="userType")
+
+
+# ---- section types of IdentificationEvent (read lazily; see _identification.py) ---------------
+
+AmlResults: TypeAlias = list[AmlCheckResult] | None
+LidResults: TypeAlias = list[LidCheckResult] | None
+CriminalResults: TypeAlias = list[CriminalCheckResult] | None
+LegacyAmlSection: TypeAlias = LegacyAml | None
+LegacyLidSection: TypeAlias = LegacyLid | None
+AmlV3Section: TypeAlias = AmlV3Check | None

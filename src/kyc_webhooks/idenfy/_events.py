@@ -1,0 +1,332 @@
+"""iDenfy event bodies other than identifications (sheet §4.10-§4.16): document expiration,
+video call, facial authentication, age estimation, AML monitoring, KYB company events, GOV/SOS
+documents, bank, bank card and account checks."""
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp
+from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
+from ._base import IdenfyEvent, Number
+from ._enums import (
+    AgeEstimationOutcome,
+    AgeEstimationStatus,
+    AmlAlertStatus,
+    AmlMonitoringStatus,
+    AmlReviewSubjectType,
+    AmlStatusField,
+    ApprovalStatus,
+    CompanyEntityType,
+    CompanyExpirationStatus,
+    CompanyInfoRequestStatus,
+    DocumentOrderStatus,
+    ExpirationThreshold,
+    FacialAuthenticationMethod,
+    FacialAuthenticationRiskTag,
+    FacialAuthenticationStatus,
+    FacialAuthenticationType,
+)
+from ._sections import BankCardVerification, BankVerification
+
+# ================================================================================================
+# Other event bodies
+# ================================================================================================
+
+
+class DocumentExpirationEvent(IdenfyEvent):
+    """``DOCUMENT_EXPIRATION`` (§4.4): a verified client's document expires soon or expired."""
+
+    scan_ref: str = Field(alias="scanRef")
+    client_id: str | None = Field(default=None, alias="clientId")
+    expiration_threshold: Annotated[ExpirationThreshold | str | None, OPEN] = Field(
+        default=None, alias="expirationThreshold"
+    )
+    document_expiration: str | None = Field(default=None, alias="documentExpiration")
+
+
+class VideoCallAnswer(KycModel):
+    """One answer of a video call. Documented as a string; any JSON value is accepted because the
+    current body is undocumented (UNCONFIRMED, sheet §4.11)."""
+
+    answer: Annotated[str | bool | int | float | list[Any] | dict[str, Any] | None, PERSONAL] = None
+    correct: bool | None = None
+
+
+class VideoCallFinishedEvent(IdenfyEvent):
+    """``VIDEO_CALL_FINISHED``. The current spec documents no body (UNCONFIRMED, §4.11, §5.10); the
+    fields are the legacy (2020) video-call callback, all optional, anything else kept.
+
+    ``date`` stays the string sent (``2020-08-14 12:48:08.085275+00:00`` style);
+    :attr:`date_time` parses it when possible.
+    """
+
+    video_call_answers: dict[str, VideoCallAnswer] | None = Field(
+        default=None, alias="videoCallAnswers"
+    )
+    date: str | None = None
+    # A bool in the legacy body; a status string is accepted too (body undocumented, §5.10).
+    status: bool | str | None = None
+    scan_ref: str | None = Field(default=None, alias="scanRef")
+    auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")
+    client_id: str | None = Field(default=None, alias="clientId")
+
+    @property
+    def date_time(self) -> Timestamp | None:
+        """``date`` as an aware datetime, or ``None`` when absent or not a date-time."""
+        if not self.date:
+            return None
+        try:
+            return Timestamp.from_wire(self.date)
+        except ValueError:
+            return None
+
+
+class FacialAuthenticationEvent(IdenfyEvent):
+    """``FACIAL_AUTHENTICATION`` (§4.10): a face-authentication session ended.
+
+    ``status`` is required. The spec spells it ``Success``/``Failed``/…, the vendor's SDK example
+    ``SUCCESS``/``FAILED``/… (Evidence): both are accepted and kept as sent; use
+    :attr:`normalized_status` to compare. ``id`` is required in the spec but missing from the
+    vendor's own example (Evidence), so it is optional.
+    """
+
+    status: Annotated[FacialAuthenticationStatus | str, OPEN]
+    id: str | None = None
+    scan_ref: str | None = Field(default=None, alias="scanRef")
+    client_id: str | None = Field(default=None, alias="clientId")
+    token: Annotated[str | None, PERSONAL] = None
+    type: Annotated[FacialAuthenticationType | str | None, OPEN] = None
+    method: Annotated[FacialAuthenticationMethod | str | None, OPEN] = None
+    face_photo: Annotated[str | None, PERSONAL] = Field(default=None, alias="facePhoto")
+    ip_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="ipAddress")
+    fail_reason: str | None = Field(default=None, alias="failReason")
+    risk_tags: list[Annotated[FacialAuthenticationRiskTag | str, OPEN]] | None = Field(
+        default=None, alias="riskTags"
+    )
+
+    @property
+    def normalized_status(self) -> FacialAuthenticationStatus | str:
+        """``status`` as a :class:`FacialAuthenticationStatus` member whatever its casing
+        (``Success`` and ``SUCCESS`` both give ``SUCCESS``); an unknown value as sent."""
+        try:
+            return FacialAuthenticationStatus(str(self.status).upper())
+        except ValueError:
+            return self.status
+
+    @property
+    def succeeded(self) -> bool:
+        """``normalized_status is SUCCESS``."""
+        return self.normalized_status is FacialAuthenticationStatus.SUCCESS
+
+
+class AgeEstimationEvent(IdenfyEvent):
+    """``AGE_ESTIMATION`` (§4.16). ``scanRef`` is the step-up scanRef, or the token id."""
+
+    scan_ref: str = Field(alias="scanRef")
+    status: Annotated[AgeEstimationStatus | str | None, OPEN] = None
+    occurred_at: LazyTimestamp = Field(default=None, alias="occurredAt")
+    outcome: Annotated[AgeEstimationOutcome | str | None, OPEN] = None
+    verdict: str | None = None
+    estimated_age: int | None = Field(default=None, alias="estimatedAge")
+    confidence: Number | None = None
+    client_id: str | None = Field(default=None, alias="clientId")
+
+
+class AmlMonitoringEvent(IdenfyEvent):
+    """``AML_MONITORING`` (§4.13): a monitored person was checked, accepted or declined.
+    ``results`` are AML v2 (legacy) results, ``amlCheck`` AML v3."""
+
+    monitoring_id: str = Field(alias="monitoringId")
+    name: Annotated[str | None, PERSONAL] = None
+    surname: Annotated[str | None, PERSONAL] = None
+    nationality: str | None = None
+    dob: Annotated[str | None, PERSONAL] = None
+    is_active: bool | None = Field(default=None, alias="isActive")
+    expiration: str | None = None
+    scan_ref_list: list[str] | None = Field(default=None, alias="scanRefList")
+    alert_status: Annotated[AmlAlertStatus | str | None, OPEN] = Field(
+        default=None, alias="alertStatus"
+    )
+    status: Annotated[AmlMonitoringStatus | str | None, OPEN] = None
+    peps_status: AmlStatusField = Field(default=None, alias="pepsStatus")
+    sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
+    adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
+    results: list[AmlCheckResult] | None = None
+    aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
+
+
+class AmlMonitoringExpirationEvent(IdenfyEvent):
+    """``AML_MONITORING_EXPIRATION`` (§4.13): counts of monitored users to extend/expiring."""
+
+    users_to_extend: int | None = Field(default=None, alias="usersToExtend")
+    users_to_expire: int | None = Field(default=None, alias="usersToExpire")
+
+
+class Beneficiary(KycModel):
+    """A KYB beneficiary (§4.12). ``scanRef`` is typed ``object|null`` in the spec (most likely a
+    string in practice): kept as sent. Deprecated peps/sanctions/news fields are kept as extras."""
+
+    id: str | int | None = None
+    aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
+    # Untyped provider results about people (sheet §4.12 gives no schema): personal.
+    beneficiary_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="beneficiaryCheck"
+    )
+    negative_news_check: Annotated[Any, PERSONAL] = Field(default=None, alias="negativeNewsCheck")
+    scan_ref: Any = Field(default=None, alias="scanRef")
+
+
+class CompanyReviewEvent(IdenfyEvent):
+    """``COMPANY_REVIEW`` (§4.12): KYB company verification completed."""
+
+    id: str
+    company_name: str | None = Field(default=None, alias="companyName")
+    registration_number: str | None = Field(default=None, alias="registrationNumber")
+    approval_status: Annotated[ApprovalStatus | str | None, OPEN] = Field(
+        default=None, alias="approvalStatus"
+    )
+    deny_reason: str | None = Field(default=None, alias="denyReason")
+    status_changed_by: ManagerAccount | None = Field(default=None, alias="statusChangedBy")
+    sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
+    aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
+    # Untyped provider results that name people (sheet §4.12 gives no schema): personal.
+    company_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="companyCheck"
+    )
+    beneficiaries: list[Beneficiary] | None = None
+    shareholder_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
+        default=None, alias="shareholderCheck"
+    )
+    negative_news_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
+        default=None, alias="negativeNewsCheck"
+    )
+    client_id: str | None = Field(default=None, alias="clientId")
+    external_ref: str | None = Field(default=None, alias="externalRef")
+    related_client_scan_refs: list[str] | None = Field(default=None, alias="relatedClientScanRefs")
+    # Deprecated in the spec, still sent.
+    aml_comment: str | None = Field(default=None, alias="amlComment")
+    sanctions_check_status: AmlStatusField = Field(default=None, alias="sanctionsCheckStatus")
+    sanctions_status_set_by: ManagerAccount | None = Field(
+        default=None, alias="sanctionsStatusSetBy"
+    )
+    sanctions_status_set_at: LazyTimestamp = Field(default=None, alias="sanctionsStatusSetAt")
+    negative_news_comment: str | None = Field(default=None, alias="negativeNewsComment")
+    negative_news_status: AmlStatusField = Field(default=None, alias="negativeNewsStatus")
+    news_status_set_by: ManagerAccount | None = Field(default=None, alias="newsStatusSetBy")
+    news_status_set_at: LazyTimestamp = Field(default=None, alias="newsStatusSetAt")
+
+
+class CompanyDeleteEvent(IdenfyEvent):
+    """``COMPANY_DELETE`` (§4.12)."""
+
+    company_id: str = Field(alias="companyId")
+    date: LazyTimestamp = None
+    manager: ManagerAccount | None = None
+
+
+class CompanyAmlReviewEvent(IdenfyEvent):
+    """``COMPANY_AML_REVIEW`` (§4.12, ``AmlReviewWebhook``): an AML review status of a company,
+    beneficiary or shareholder was changed by hand. Legacy ``negativeNews*``/``peps*``/
+    ``sanctions*`` fields are kept as extras."""
+
+    # A beneficiary id when the subject is a BENEFICIARY; like Beneficiary.id, ints are accepted
+    # (sheet §4.12 gives no type).
+    id: str | int
+    aml_review_subject_type: Annotated[AmlReviewSubjectType | str | None, OPEN] = Field(
+        default=None, alias="amlReviewSubjectType"
+    )
+    company_id: str | None = Field(default=None, alias="companyId")
+    client_id: str | None = Field(default=None, alias="clientId")
+    external_ref: str | None = Field(default=None, alias="externalRef")
+    overall_status: AmlStatusField = Field(default=None, alias="overallStatus")
+    status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
+    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
+    aml_comment: str | None = Field(default=None, alias="amlComment")
+
+
+class CompanyInfoRequestEvent(IdenfyEvent):
+    """``COMPANY_INFO_REQUEST`` (§4.12): more company info requested, or the form token expired."""
+
+    company_id: str = Field(alias="companyId")
+    token: Annotated[str | None, PERSONAL] = None
+    date: LazyTimestamp = None
+    email: Annotated[str | None, PERSONAL] = None
+    manager: ManagerAccount | None = None
+    status: Annotated[CompanyInfoRequestStatus | str | None, OPEN] = None
+
+
+class CompanyExpirationEvent(IdenfyEvent):
+    """``COMPANY_EXPIRATION`` (§4.12)."""
+
+    id: str
+    expiration_status: Annotated[CompanyExpirationStatus | str | None, OPEN] = Field(
+        default=None, alias="expirationStatus"
+    )
+
+
+class CompanySubmitEvent(IdenfyEvent):
+    """``COMPANY_SUBMIT`` (§4.12)."""
+
+    id: str
+    client_id: str | None = Field(default=None, alias="clientId")
+    submission_time: LazyTimestamp = Field(default=None, alias="submissionTime")
+    sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
+    external_ref: str | None = Field(default=None, alias="externalRef")
+
+
+class GovOrderedDocumentEvent(IdenfyEvent):
+    """``GOV_ORDERED_DOCUMENT`` (§4.12, ``GovPartnerOrderedDocument``)."""
+
+    id: str
+    product_key: str | None = Field(default=None, alias="productKey")
+    expected_delivery_time: LazyTimestamp = Field(default=None, alias="expectedDeliveryTime")
+    price: Number | None = None
+    title: str | None = None
+    document_format: str | None = Field(default=None, alias="documentFormat")
+    delivered_at: LazyTimestamp = Field(default=None, alias="deliveredAt")
+    status: Annotated[DocumentOrderStatus | str | None, OPEN] = None
+    file: Annotated[str | None, PERSONAL] = None
+
+
+class SosReportEvent(IdenfyEvent):
+    """``SOS_REPORT`` (§4.12): a US Secretary-of-State filing report was delivered."""
+
+    id: str
+    company_name: str | None = Field(default=None, alias="companyName")
+    entity_type: Annotated[CompanyEntityType | str | None, OPEN] = Field(
+        default=None, alias="entityType"
+    )
+    formation_date: str | None = Field(default=None, alias="formationDate")
+    status: Annotated[DocumentOrderStatus | str | None, OPEN] = None
+    report_file: Annotated[str | None, PERSONAL] = Field(default=None, alias="reportFile")
+    data_file: Annotated[str | None, PERSONAL] = Field(default=None, alias="dataFile")
+    watchlist_hits_count: int | None = Field(default=None, alias="watchlistHitsCount")
+
+
+class BankVerificationEvent(IdenfyEvent, BankVerification):
+    """``BANK_VERIFICATION`` (§4.14): the fields of :class:`BankVerification`, ``id`` required."""
+
+    id: str
+
+
+class AccountCheckEvent(IdenfyEvent):
+    """``ACCOUNT_CHECK`` (§4.14): social-media account check. The meaning of ``status`` (1..5) is
+    UNCONFIRMED; it is kept as sent (an int, or a string if the vendor ever sends one)."""
+
+    scan_ref: str | None = Field(default=None, alias="scanRef")
+    status: int | str | None = None
+    score: Number | None = None
+    client_id: str | None = Field(default=None, alias="clientId")
+    auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")
+    date: str | None = None
+    facebook_score: Number | None = Field(default=None, alias="facebookScore")
+    gmail_score: Number | None = Field(default=None, alias="gmailScore")
+    ip_score: Number | None = Field(default=None, alias="ipScore")
+
+
+class BankCardVerificationCompletedEvent(IdenfyEvent, BankCardVerification):
+    """``BANK_CARD_VERIFICATION_COMPLETED`` (§4.15): the fields of :class:`BankCardVerification`,
+    ``id`` required."""
+
+    id: str

@@ -1,0 +1,346 @@
+"""iDenfy identification results: every ``IDENTIFICATION*`` event (sheet §4.1-§4.4).
+
+Validated eagerly: the top-level fields, ``status`` and ``data`` -- what decides a KYC result.
+Every add-on section (AML, LID, criminal checks, registry checks, address verification,
+questionnaire, risk, e-mail/phone, driver licence, bank, bank card) is LAZY: checked to be an
+array/object here, validated into its models (imported from ``_aml``/``_sections`` only then) on
+first read. A handler that acts on ``status``/``final`` never pays for them.
+"""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+
+from pydantic import Field
+
+from ..models import LAZY, OPEN, PERSONAL, KycModel, LazyTimestamp, deferred
+from ._base import IdenfyEvent
+from ._enums import (
+    AdditionalStepMethod,
+    AdditionalStepsStatus,
+    AgeEstimate,
+    AmlStatusField,
+    DocumentSex,
+    DocumentStatus,
+    DocumentType,
+    FaceStatus,
+    FraudTag,
+    MismatchTag,
+    OverallStatus,
+    Platform,
+    RiskLevel,
+    SuspicionReason,
+)
+
+if TYPE_CHECKING:
+    from ._aml import (
+        AmlResults,
+        AmlV3Section,
+        CriminalResults,
+        LegacyAmlSection,
+        LegacyLidSection,
+        LidResults,
+    )
+    from ._sections import (
+        AddressVerificationSection,
+        BankCardVerificationSection,
+        BankVerificationSection,
+        DriverLicenseSection,
+        EmailVerificationSection,
+        PhoneVerificationSection,
+        QuestionnaireSection_,
+        RegistryCenterCheckSection,
+        RiskAssessmentSection,
+    )
+else:
+    _AML = "kyc_webhooks.idenfy._aml:"
+    _SECTIONS = "kyc_webhooks.idenfy._sections:"
+    AmlResults = deferred(_AML + "AmlResults", list)
+    LidResults = deferred(_AML + "LidResults", list)
+    CriminalResults = deferred(_AML + "CriminalResults", list)
+    LegacyAmlSection = deferred(_AML + "LegacyAmlSection", dict)
+    LegacyLidSection = deferred(_AML + "LegacyLidSection", dict)
+    AmlV3Section = deferred(_AML + "AmlV3Section", dict)
+    RegistryCenterCheckSection = deferred(_SECTIONS + "RegistryCenterCheckSection", dict)
+    AddressVerificationSection = deferred(_SECTIONS + "AddressVerificationSection", dict)
+    QuestionnaireSection_ = deferred(_SECTIONS + "QuestionnaireSection_", dict)
+    RiskAssessmentSection = deferred(_SECTIONS + "RiskAssessmentSection", dict)
+    BankVerificationSection = deferred(_SECTIONS + "BankVerificationSection", dict)
+    EmailVerificationSection = deferred(_SECTIONS + "EmailVerificationSection", dict)
+    PhoneVerificationSection = deferred(_SECTIONS + "PhoneVerificationSection", dict)
+    DriverLicenseSection = deferred(_SECTIONS + "DriverLicenseSection", dict)
+    BankCardVerificationSection = deferred(_SECTIONS + "BankCardVerificationSection", dict)
+
+
+# ================================================================================================
+# Identification (all IDENTIFICATION* event types)
+# ================================================================================================
+
+_Face: TypeAlias = Annotated[FaceStatus | str | None, OPEN]
+_Doc: TypeAlias = Annotated[DocumentStatus | str | None, OPEN]
+
+
+class IdentificationStatus(KycModel):
+    """``status`` of an identification (§4.2). ``manualFace``/``manualDocument`` are ``None`` until
+    a human reviewed. ``suspicionReasons`` is the legacy (pre-2022) name of ``fraudTags`` (§5.2);
+    ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
+    integrations, not the spec (sheet, Evidence) -- all optional."""
+
+    overall: Annotated[OverallStatus | str | None, OPEN] = None
+    fraud_tags: list[Annotated[FraudTag | str, OPEN]] | None = Field(
+        default=None, alias="fraudTags"
+    )
+    mismatch_tags: list[Annotated[MismatchTag | str, OPEN]] | None = Field(
+        default=None, alias="mismatchTags"
+    )
+    suspicion_reasons: list[Annotated[SuspicionReason | str, OPEN]] | None = Field(
+        default=None, alias="suspicionReasons"
+    )
+    deny_reasons: list[str] | None = Field(default=None, alias="denyReasons")
+    auto_face: _Face = Field(default=None, alias="autoFace")
+    manual_face: _Face = Field(default=None, alias="manualFace")
+    auto_document: _Doc = Field(default=None, alias="autoDocument")
+    manual_document: _Doc = Field(default=None, alias="manualDocument")
+    additional_steps: Annotated[AdditionalStepsStatus | str | None, OPEN] = Field(
+        default=None, alias="additionalSteps"
+    )
+    aml_result_class: str | None = Field(default=None, alias="amlResultClass")
+    peps_status: AmlStatusField = Field(default=None, alias="pepsStatus")
+    sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
+    adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
+
+
+class DocumentData(KycModel):
+    """``data``: what was read from the document (§4.3). Every field may be null ("any field can
+    be null"). Dates stay strings (``YYYY-MM-DD`` in the docs). ``manualAddress``,
+    ``manualAddressMatch``, ``registryCenterCheck`` and ``addressVerification`` are accepted here
+    as well as at the top level: the third-party go-idenfy sample puts them inside ``data`` (§5.7).
+    ``org*`` fields carry the names in the original script."""
+
+    doc_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docFirstName")
+    doc_last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docLastName")
+    doc_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="docNumber")
+    doc_personal_code: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="docPersonalCode"
+    )
+    doc_expiry: str | None = Field(default=None, alias="docExpiry")
+    doc_dob: Annotated[str | None, PERSONAL] = Field(default=None, alias="docDob")
+    doc_date_of_issue: str | None = Field(default=None, alias="docDateOfIssue")
+    doc_type: Annotated[DocumentType | str | None, OPEN] = Field(default=None, alias="docType")
+    doc_sex: Annotated[DocumentSex | str | None, OPEN] = Field(default=None, alias="docSex")
+    doc_nationality: str | None = Field(default=None, alias="docNationality")
+    doc_issuing_country: str | None = Field(default=None, alias="docIssuingCountry")
+    birth_place: Annotated[str | None, PERSONAL] = Field(default=None, alias="birthPlace")
+    authority: str | None = None
+    address: Annotated[str | None, PERSONAL] = None
+    doc_temporary_address: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="docTemporaryAddress"
+    )
+    mothers_maiden_name: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="mothersMaidenName"
+    )
+    doc_birth_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docBirthName")
+    doc_patronymic: Annotated[str | None, PERSONAL] = Field(default=None, alias="docPatronymic")
+    driver_license_category: str | None = Field(default=None, alias="driverLicenseCategory")
+    manually_data_changed: bool | None = Field(default=None, alias="manuallyDataChanged")
+    full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
+    selected_country: str | None = Field(default=None, alias="selectedCountry")
+    org_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgFirstName")
+    org_last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgLastName")
+    org_nationality: str | None = Field(default=None, alias="orgNationality")
+    org_birth_place: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgBirthPlace")
+    org_authority: str | None = Field(default=None, alias="orgAuthority")
+    org_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgAddress")
+    org_temporary_address: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="orgTemporaryAddress"
+    )
+    org_mothers_maiden_name: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="orgMothersMaidenName"
+    )
+    org_patronymic: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgPatronymic")
+    org_birth_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgBirthName")
+    age_estimate: Annotated[AgeEstimate | str | None, OPEN] = Field(
+        default=None, alias="ageEstimate"
+    )
+    client_ip_proxy_risk_level: Annotated[RiskLevel | str | None, OPEN] = Field(
+        default=None, alias="clientIpProxyRiskLevel"
+    )
+    duplicate_faces: list[str] | None = Field(default=None, alias="duplicateFaces")
+    duplicate_doc_faces: list[str] | None = Field(default=None, alias="duplicateDocFaces")
+    additional_data: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="additionalData"
+    )
+    # Tolerated here as well as at the top level (§5.7).
+    manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
+    manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
+    registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
+        default=None, alias="registryCenterCheck"
+    )
+    address_verification: Annotated[AddressVerificationSection, LAZY] = Field(
+        default=None, alias="addressVerification"
+    )
+
+
+@dataclass(frozen=True)
+class IdentificationTriage:
+    """Everything needed to review a ``SUSPECTED`` (or ``DENIED``) identification, in one place.
+
+    * ``overall`` -- ``status.overall``.
+    * ``fraud_tags`` -- ``status.fraudTags`` followed by the legacy ``status.suspicionReasons``
+      (the sheet §5.2: ``fraudTags`` mirrors it), duplicates removed, order kept.
+    * ``mismatch_tags``, ``deny_reasons`` -- as sent (empty when absent).
+    * ``auto_face``/``manual_face``/``auto_document``/``manual_document`` -- as sent; ``face`` and
+      ``document`` give the manual verdict when a human reviewed, else the automatic one.
+
+    Values are enum members for documented values and plain ``str`` for new ones; compare with
+    ``==`` against either.
+    """
+
+    overall: OverallStatus | str | None
+    fraud_tags: tuple[FraudTag | str, ...]
+    mismatch_tags: tuple[MismatchTag | str, ...]
+    deny_reasons: tuple[str, ...]
+    auto_face: FaceStatus | str | None
+    manual_face: FaceStatus | str | None
+    auto_document: DocumentStatus | str | None
+    manual_document: DocumentStatus | str | None
+
+    @property
+    def suspected(self) -> bool:
+        """``overall == SUSPECTED``."""
+        return self.overall == OverallStatus.SUSPECTED
+
+    @property
+    def face(self) -> FaceStatus | str | None:
+        """The face verdict that counts: manual when reviewed, else automatic."""
+        return self.manual_face if self.manual_face is not None else self.auto_face
+
+    @property
+    def document(self) -> DocumentStatus | str | None:
+        """The document verdict that counts: manual when reviewed, else automatic."""
+        return self.manual_document if self.manual_document is not None else self.auto_document
+
+
+#: Event types that are preliminary unless ``final`` says otherwise (sheet §3).
+_MAYBE_PRELIMINARY = frozenset({"IDENTIFICATION_AUTO_FINISHED", "IDENTIFICATION_RESUBMITTED"})
+
+
+class IdentificationEvent(IdenfyEvent):
+    """Every ``IDENTIFICATION*`` event: ``IDENTIFICATION`` (legacy catch-all),
+    ``…_AUTO_FINISHED``, ``…_MANUAL_FINISHED``, ``…_RESUBMITTED``, ``…_CANCELLED``, ``…_EXPIRED``
+    (sheet §4.1). Only ``scanRef`` is required: published bodies from 2018 on lack ``platform``,
+    ``final``, ``startTime`` and more (sheet, Evidence).
+
+    Act on the result only when :attr:`is_final`; use :attr:`triage` for ``SUSPECTED`` reviews.
+
+    Legacy (2018-2021) bodies carry lower-case ``aml``/``lid`` *objects* instead of the ``AML``/
+    ``LID`` arrays; they are kept in :attr:`aml_legacy`/:attr:`lid_legacy`.
+    """
+
+    scan_ref: str = Field(alias="scanRef")
+    final: bool | None = None
+    platform: Annotated[Platform | str | None, OPEN] = None
+    status: IdentificationStatus | None = None
+    data: DocumentData | None = None
+    file_urls: Annotated[dict[str, str | None] | None, PERSONAL] = Field(
+        default=None, alias="fileUrls"
+    )
+    # Shape beyond "object" UNCONFIRMED (§4.1): values kept as sent.
+    additional_step_pdf_urls: Annotated[dict[str, Any] | None, PERSONAL] = Field(
+        default=None, alias="additionalStepPdfUrls"
+    )
+    # LAZY (models.py, "lazy sections"): the AML/LID/criminal-record hit lists are most of the
+    # body and of its validation cost, and most handlers act on ``status``/``final`` alone. They
+    # are checked to be lists/objects here and validated into their models on first access; an
+    # invalid one raises PayloadError when read instead of failing the whole delivery.
+    aml_results: Annotated[AmlResults, LAZY] = Field(default=None, alias="AML")
+    lid_results: Annotated[LidResults, LAZY] = Field(default=None, alias="LID")
+    criminal_checks: Annotated[CriminalResults, LAZY] = Field(default=None, alias="CRIMINAL_CHECK")
+    aml_legacy: Annotated[LegacyAmlSection, LAZY] = Field(default=None, alias="aml")
+    lid_legacy: Annotated[LegacyLidSection, LAZY] = Field(default=None, alias="lid")
+    aml_check: Annotated[AmlV3Section, LAZY] = Field(default=None, alias="amlCheck")
+    external_ref: str | None = Field(default=None, alias="externalRef")
+    client_id: str | None = Field(default=None, alias="clientId")
+    # Marked required in the spec but absent from every KYC example (§4.1, §5.6).
+    company_id: str | None = Field(default=None, alias="companyId")
+    beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")
+    # Integers in most examples, floats with microseconds in 2019 (Evidence): both kept as sent.
+    start_time: LazyTimestamp = Field(default=None, alias="startTime")
+    finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
+    client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
+    client_ip_country: str | None = Field(default=None, alias="clientIpCountry")
+    client_location: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientLocation")
+    gdc_match: bool | None = Field(default=None, alias="gdcMatch")
+    manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
+    manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
+    registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
+        default=None, alias="registryCenterCheck"
+    )
+    address_verification: Annotated[AddressVerificationSection, LAZY] = Field(
+        default=None, alias="addressVerification"
+    )
+    questionnaire_answers: Annotated[QuestionnaireSection_, LAZY] = Field(
+        default=None, alias="questionnaireAnswers"
+    )
+    risk_assessment: Annotated[RiskAssessmentSection, LAZY] = Field(
+        default=None, alias="riskAssessment"
+    )
+    bank_verification: Annotated[BankVerificationSection, LAZY] = Field(
+        default=None, alias="bankVerification"
+    )
+    email_verification: Annotated[EmailVerificationSection, LAZY] = Field(
+        default=None, alias="emailVerification"
+    )
+    phone_verification: Annotated[PhoneVerificationSection, LAZY] = Field(
+        default=None, alias="phoneVerification"
+    )
+    driver_license_check: Annotated[DriverLicenseSection, LAZY] = Field(
+        default=None, alias="driverLicenseCheck"
+    )
+    bank_card_verification: Annotated[BankCardVerificationSection, LAZY] = Field(
+        default=None, alias="bankCardVerification"
+    )
+    additional_steps: dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None = Field(
+        default=None, alias="additionalSteps"
+    )
+
+    @property
+    def overall(self) -> OverallStatus | str | None:
+        """Shortcut for ``status.overall`` (``None`` when the body has no status)."""
+        return self.status.overall if self.status is not None else None
+
+    @property
+    def is_final(self) -> bool:
+        """Whether this result is definitive (sheet §3).
+
+        * ``final`` present: its value. ``final: false`` (possible on ``…_AUTO_FINISHED`` and
+          ``…_RESUBMITTED``) means a manual review follows and another webhook
+          (``…_MANUAL_FINISHED``) will carry the verdict.
+        * ``final`` absent (legacy bodies, 2018-2021, sheet §5.8): not final while
+          ``status.overall`` is ``REVIEWING`` or ``ACTIVE``; not final for ``…_AUTO_FINISHED``/
+          ``…_RESUBMITTED`` (the spec requires ``final`` there, so its absence proves nothing);
+          otherwise final -- the legacy ``IDENTIFICATION`` callback was sent once per verification
+          with its result, and ``…_MANUAL_FINISHED``/``…_CANCELLED``/``…_EXPIRED`` are terminal.
+        """
+        if self.final is not None:
+            return self.final
+        if self.overall in (OverallStatus.REVIEWING, OverallStatus.ACTIVE):
+            return False
+        return self._event_type not in _MAYBE_PRELIMINARY
+
+    @property
+    def triage(self) -> IdentificationTriage:
+        """The review view of ``status`` (see :class:`IdentificationTriage`)."""
+        status = self.status if self.status is not None else IdentificationStatus()
+        tags: dict[str, FraudTag | str] = {}
+        for tag in (*(status.fraud_tags or ()), *(status.suspicion_reasons or ())):
+            tags.setdefault(str(tag), tag)
+        return IdentificationTriage(
+            overall=status.overall,
+            fraud_tags=tuple(tags.values()),
+            mismatch_tags=tuple(status.mismatch_tags or ()),
+            deny_reasons=tuple(status.deny_reasons or ()),
+            auto_face=status.auto_face,
+            manual_face=status.manual_face,
+            auto_document=status.auto_document,
+            manual_document=status.manual_document,
+        )
