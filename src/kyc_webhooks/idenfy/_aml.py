@@ -6,22 +6,74 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp
+from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, WireEnum
 from ._base import Number
 from ._enums import (
     AmlCheckStatus,
-    AmlCommentType,
-    AmlDataset,
-    AmlSuspicion,
-    AmlUserType,
-    FraudCheckStatus,
-    Gender,
-    PepTier,
 )
 
 # ================================================================================================
 # Shared nested objects
 # ================================================================================================
+
+
+# ---- open enums of this module (sheet §4) --------------------------------------------------
+
+
+class FraudCheckStatus(WireEnum):
+    """``FraudStatus.overallStatus`` (§4.5)."""
+
+    SUSPECTED = "SUSPECTED"
+    NOT_SUSPECTED = "NOT_SUSPECTED"
+
+
+class AmlSuspicion(WireEnum):
+    """Legacy AML hit ``suspicion`` (§4.6)."""
+
+    SANCTION = "SANCTION"
+    INTERPOL = "INTERPOL"
+    PEPS = "PEPS"
+    ADVERSE_MEDIA = "ADVERSE_MEDIA"
+    OTHER = "OTHER"
+
+
+class AmlDataset(WireEnum):
+    """AML v3 search result ``datasets`` (§4.13)."""
+
+    PEP_CURRENT = "PEP_CURRENT"
+    PEP_FORMER = "PEP_FORMER"
+    PEP_LINKED = "PEP_LINKED"
+    SAN_CURRENT = "SAN_CURRENT"
+    SAN_FORMER = "SAN_FORMER"
+    INS = "INS"
+    RRE = "RRE"
+    DD = "DD"
+    POI = "POI"
+    REL = "REL"
+    GRI = "GRI"
+
+
+class PepTier(WireEnum):
+    PEP_TIER_1 = "PEP_TIER_1"
+    PEP_TIER_2 = "PEP_TIER_2"
+    PEP_TIER_3 = "PEP_TIER_3"
+
+
+class Gender(WireEnum):
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+
+
+class AmlUserType(WireEnum):
+    """Discriminates AML v3 individual/business data in AML monitoring (§4.13)."""
+
+    PERSON = "PERSON"
+    COMPANY = "COMPANY"
+
+
+class AmlCommentType(WireEnum):
+    ADVERSE_MEDIA = "ADVERSE_MEDIA"
+    AML_PROFILE = "AML_PROFILE"
 
 
 class ManagerAccount(KycModel):

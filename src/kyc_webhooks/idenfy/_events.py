@@ -6,32 +6,128 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp
+from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
 from ._base import IdenfyEvent, Number
-from ._enums import (
-    AgeEstimationOutcome,
-    AgeEstimationStatus,
-    AmlAlertStatus,
-    AmlMonitoringStatus,
-    AmlReviewSubjectType,
-    AmlStatusField,
-    ApprovalStatus,
-    CompanyEntityType,
-    CompanyExpirationStatus,
-    CompanyInfoRequestStatus,
-    DocumentOrderStatus,
-    ExpirationThreshold,
-    FacialAuthenticationMethod,
-    FacialAuthenticationRiskTag,
-    FacialAuthenticationStatus,
-    FacialAuthenticationType,
-)
+from ._enums import AmlStatusField
 from ._sections import BankCardVerification, BankVerification
 
 # ================================================================================================
 # Other event bodies
 # ================================================================================================
+
+
+# ---- open enums of this module (sheet §4) --------------------------------------------------
+
+
+class ExpirationThreshold(WireEnum):
+    """``DOCUMENT_EXPIRATION`` ``expirationThreshold`` (§4.4)."""
+
+    DOCUMENT_EXPIRES_WITHIN_30_DAYS = "DOCUMENT_EXPIRES_WITHIN_30_DAYS"
+    DOCUMENT_EXPIRES_WITHIN_7_DAYS = "DOCUMENT_EXPIRES_WITHIN_7_DAYS"
+    DOCUMENT_EXPIRES_WITHIN_1_DAY = "DOCUMENT_EXPIRES_WITHIN_1_DAY"
+    DOCUMENT_EXPIRED = "DOCUMENT_EXPIRED"
+
+
+class FacialAuthenticationStatus(WireEnum):
+    """``FACIAL_AUTHENTICATION`` ``status``, upper-case spelling (SDK example, iFrame page).
+
+    The spec spells the same values ``Success``/``Failed``/... (§4.10); both casings are accepted
+    and kept as sent -- :attr:`FacialAuthenticationEvent.normalized_status` maps either to a member.
+    """
+
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
+    PENDING = "PENDING"
+
+
+class FacialAuthenticationType(WireEnum):
+    ENROLLMENT = "ENROLLMENT"
+    AUTHENTICATION = "AUTHENTICATION"
+
+
+class FacialAuthenticationMethod(WireEnum):
+    ACTIVE_LIVENESS = "ACTIVE_LIVENESS"
+    FACE_MATCHING = "FACE_MATCHING"
+
+
+class FacialAuthenticationRiskTag(WireEnum):
+    UNTRUSTED_ENVIRONMENT = "UNTRUSTED_ENVIRONMENT"
+
+
+class AgeEstimationStatus(WireEnum):
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class AgeEstimationOutcome(WireEnum):
+    SUCCESS = "SUCCESS"
+    UNDERAGE = "UNDERAGE"
+    UNCERTAIN = "UNCERTAIN"
+    FACE_MISMATCH = "FACE_MISMATCH"
+    ATTEMPTS_EXCEEDED = "ATTEMPTS_EXCEEDED"
+
+
+class AmlAlertStatus(WireEnum):
+    """Deprecated (AML v2) monitoring ``alertStatus`` (§4.13)."""
+
+    ALERT = "ALERT"
+    DECLINED = "DECLINED"
+    ACCEPTED = "ACCEPTED"
+    PENDING = "PENDING"
+    STATUS = "STATUS"
+
+
+class AmlMonitoringStatus(WireEnum):
+    """AML v3 monitoring ``status`` (§4.13)."""
+
+    ACTIVE = "ACTIVE"
+    STOPPED = "STOPPED"
+    PENDING = "PENDING"
+    ALERT = "ALERT"
+
+
+class ApprovalStatus(WireEnum):
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+
+
+class AmlReviewSubjectType(WireEnum):
+    COMPANY = "COMPANY"
+    BENEFICIARY = "BENEFICIARY"
+    SHAREHOLDER = "SHAREHOLDER"
+
+
+class CompanyInfoRequestStatus(WireEnum):
+    REQUESTED = "REQUESTED"
+    EXPIRED = "EXPIRED"
+    CANCELED = "CANCELED"
+
+
+class CompanyExpirationStatus(WireEnum):
+    PENDING = "PENDING"
+    EXPIRED = "EXPIRED"
+
+
+class DocumentOrderStatus(WireEnum):
+    """``GOV_ORDERED_DOCUMENT`` and ``SOS_REPORT`` ``status`` (§4.12)."""
+
+    NOT_ORDERED = "NOT_ORDERED"
+    IN_PROGRESS = "IN_PROGRESS"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+class CompanyEntityType(WireEnum):
+    CORPORATION = "CORPORATION"
+    LLC = "LLC"
+    PARTNERSHIP = "PARTNERSHIP"
+    NON_PROFIT = "NON_PROFIT"
+    TRUST = "TRUST"
+    SOLE_PROPRIETORSHIP = "SOLE_PROPRIETORSHIP"
 
 
 class DocumentExpirationEvent(IdenfyEvent):

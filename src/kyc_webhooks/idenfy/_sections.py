@@ -7,19 +7,81 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import OPEN, PERSONAL, KycModel
+from ..models import OPEN, PERSONAL, KycModel, WireEnum
 from ._base import Number
 from ._enums import (
-    AddressQuality,
-    AddressVerificationStatus,
-    BankCardNoMatchReason,
-    BankCardStatus,
-    QuestionType,
-    RegistryMatchStatus,
     RiskLevel,
 )
 
 # ---- registry centre checks (§4.9) -------------------------------------------------------------
+
+
+# ---- open enums of this module (sheet §4) --------------------------------------------------
+
+
+class AddressVerificationStatus(WireEnum):
+    VERIFIED = "VERIFIED"
+    PARTIALLY_VERIFIED = "PARTIALLY_VERIFIED"
+    UNVERIFIED = "UNVERIFIED"
+
+
+class AddressQuality(WireEnum):
+    EXCELLENT = "EXCELLENT"
+    GOOD = "GOOD"
+    AVERAGE = "AVERAGE"
+    POOR = "POOR"
+    BAD = "BAD"
+
+
+class QuestionType(WireEnum):
+    """Questionnaire question ``type`` (§4.1)."""
+
+    CHECKBOX = "CHECKBOX"
+    COLOR = "COLOR"
+    COUNTRY = "COUNTRY"
+    COUNTRY_MULTI = "COUNTRY_MULTI"
+    DATE = "DATE"
+    DATETIME = "DATETIME"
+    EMAIL = "EMAIL"
+    FILE = "FILE"
+    FILE_MULTI = "FILE_MULTI"
+    FLOAT = "FLOAT"
+    LIST = "LIST"
+    INTEGER = "INTEGER"
+    PASSWORD = "PASSWORD"  # noqa: S105 -- a question type, not a secret
+    RADIO = "RADIO"
+    SELECT = "SELECT"
+    SELECT_MULTI = "SELECT_MULTI"
+    TEL = "TEL"
+    TEXT = "TEXT"
+    TEXT_AREA = "TEXT_AREA"
+    TIME = "TIME"
+    URL = "URL"
+
+
+class RegistryMatchStatus(WireEnum):
+    """Per-field ``…Status`` of the US registry check (§4.9)."""
+
+    MATCH = "MATCH"
+    NO_MATCH = "NO_MATCH"
+    PARTIAL_MATCH = "PARTIAL_MATCH"
+    NO_DATA = "NO_DATA"
+    NO_INPUT = "NO_INPUT"
+    INVALID = "INVALID"
+
+
+class BankCardStatus(WireEnum):
+    NOT_COMPARED = "NOT_COMPARED"
+    MATCH = "MATCH"
+    NO_MATCH = "NO_MATCH"
+
+
+class BankCardNoMatchReason(WireEnum):
+    NAME_MISMATCH = "NAME_MISMATCH"
+    NUMBER_MISMATCH = "NUMBER_MISMATCH"
+    NAME_NOT_FOUND = "NAME_NOT_FOUND"
+    NUMBER_NOT_FOUND = "NUMBER_NOT_FOUND"
+    LIVENESS_FAILED = "LIVENESS_FAILED"
 
 
 class RegistryCenterCheck(KycModel):

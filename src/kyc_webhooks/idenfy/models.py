@@ -32,307 +32,119 @@ from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEv
 
 if TYPE_CHECKING:
     from ._aml import (
-        AmlCheckResult as AmlCheckResult,
+        AmlCheckResult,
+        AmlComment,
+        AmlCommentType,
+        AmlCompanyCheckItem,
+        AmlDataItem,
+        AmlDataset,
+        AmlHit,
+        AmlNewsItem,
+        AmlSuspicion,
+        AmlUserType,
+        AmlV3AdverseMedia,
+        AmlV3Check,
+        AmlV3Hit,
+        AmlV3HitAddress,
+        CriminalCheckResult,
+        CriminalOffense,
+        CriminalRecord,
+        FraudCheckResult,
+        FraudCheckStatus,
+        FraudStatus,
+        Gender,
+        LegacyCheckSummary,
+        LidCheckResult,
+        LidDocument,
+        ManagerAccount,
+        PepTier,
     )
-    from ._aml import (
-        AmlComment as AmlComment,
-    )
-    from ._aml import (
-        AmlCompanyCheckItem as AmlCompanyCheckItem,
-    )
-    from ._aml import (
-        AmlDataItem as AmlDataItem,
-    )
-    from ._aml import (
-        AmlHit as AmlHit,
-    )
-    from ._aml import (
-        AmlNewsItem as AmlNewsItem,
-    )
-    from ._aml import (
-        AmlV3AdverseMedia as AmlV3AdverseMedia,
-    )
-    from ._aml import (
-        AmlV3Check as AmlV3Check,
-    )
-    from ._aml import (
-        AmlV3Hit as AmlV3Hit,
-    )
-    from ._aml import (
-        AmlV3HitAddress as AmlV3HitAddress,
-    )
-    from ._aml import (
-        CriminalCheckResult as CriminalCheckResult,
-    )
-    from ._aml import (
-        CriminalOffense as CriminalOffense,
-    )
-    from ._aml import (
-        CriminalRecord as CriminalRecord,
-    )
-    from ._aml import (
-        FraudCheckResult as FraudCheckResult,
-    )
-    from ._aml import (
-        FraudStatus as FraudStatus,
-    )
-    from ._aml import (
-        LegacyCheckSummary as LegacyCheckSummary,
-    )
-    from ._aml import (
-        LidCheckResult as LidCheckResult,
-    )
-    from ._aml import (
-        LidDocument as LidDocument,
-    )
-    from ._aml import (
-        ManagerAccount as ManagerAccount,
+    from ._base import (
+        IdenfyEvent,
+        IdenfyUnknownEvent,
     )
     from ._enums import (
-        AdditionalStepMethod as AdditionalStepMethod,
-    )
-    from ._enums import (
-        AdditionalStepsStatus as AdditionalStepsStatus,
-    )
-    from ._enums import (
-        AddressQuality as AddressQuality,
-    )
-    from ._enums import (
-        AddressVerificationStatus as AddressVerificationStatus,
-    )
-    from ._enums import (
-        AgeEstimate as AgeEstimate,
-    )
-    from ._enums import (
-        AgeEstimationOutcome as AgeEstimationOutcome,
-    )
-    from ._enums import (
-        AgeEstimationStatus as AgeEstimationStatus,
-    )
-    from ._enums import (
-        AmlAlertStatus as AmlAlertStatus,
-    )
-    from ._enums import (
-        AmlCheckStatus as AmlCheckStatus,
-    )
-    from ._enums import (
-        AmlCommentType as AmlCommentType,
-    )
-    from ._enums import (
-        AmlDataset as AmlDataset,
-    )
-    from ._enums import (
-        AmlMonitoringStatus as AmlMonitoringStatus,
-    )
-    from ._enums import (
-        AmlReviewSubjectType as AmlReviewSubjectType,
-    )
-    from ._enums import (
-        AmlSuspicion as AmlSuspicion,
-    )
-    from ._enums import (
-        AmlUserType as AmlUserType,
-    )
-    from ._enums import (
-        ApprovalStatus as ApprovalStatus,
-    )
-    from ._enums import (
-        BankCardNoMatchReason as BankCardNoMatchReason,
-    )
-    from ._enums import (
-        BankCardStatus as BankCardStatus,
-    )
-    from ._enums import (
-        CompanyEntityType as CompanyEntityType,
-    )
-    from ._enums import (
-        CompanyExpirationStatus as CompanyExpirationStatus,
-    )
-    from ._enums import (
-        CompanyInfoRequestStatus as CompanyInfoRequestStatus,
-    )
-    from ._enums import (
-        DocumentOrderStatus as DocumentOrderStatus,
-    )
-    from ._enums import (
-        DocumentSex as DocumentSex,
-    )
-    from ._enums import (
-        DocumentStatus as DocumentStatus,
-    )
-    from ._enums import (
-        DocumentType as DocumentType,
-    )
-    from ._enums import (
-        ExpirationThreshold as ExpirationThreshold,
-    )
-    from ._enums import (
-        FaceStatus as FaceStatus,
-    )
-    from ._enums import (
-        FacialAuthenticationMethod as FacialAuthenticationMethod,
-    )
-    from ._enums import (
-        FacialAuthenticationRiskTag as FacialAuthenticationRiskTag,
-    )
-    from ._enums import (
-        FacialAuthenticationStatus as FacialAuthenticationStatus,
-    )
-    from ._enums import (
-        FacialAuthenticationType as FacialAuthenticationType,
-    )
-    from ._enums import (
-        FraudCheckStatus as FraudCheckStatus,
-    )
-    from ._enums import (
-        FraudTag as FraudTag,
-    )
-    from ._enums import (
-        Gender as Gender,
-    )
-    from ._enums import (
-        MismatchTag as MismatchTag,
-    )
-    from ._enums import (
-        OverallStatus as OverallStatus,
-    )
-    from ._enums import (
-        PepTier as PepTier,
-    )
-    from ._enums import (
-        Platform as Platform,
-    )
-    from ._enums import (
-        QuestionType as QuestionType,
-    )
-    from ._enums import (
-        RegistryMatchStatus as RegistryMatchStatus,
-    )
-    from ._enums import (
-        RiskLevel as RiskLevel,
-    )
-    from ._enums import (
-        SuspicionReason as SuspicionReason,
+        AdditionalStepMethod,
+        AdditionalStepsStatus,
+        AgeEstimate,
+        AmlCheckStatus,
+        DocumentSex,
+        DocumentStatus,
+        DocumentType,
+        FaceStatus,
+        FraudTag,
+        MismatchTag,
+        OverallStatus,
+        Platform,
+        RiskLevel,
+        SuspicionReason,
     )
     from ._events import (
-        AccountCheckEvent as AccountCheckEvent,
-    )
-    from ._events import (
-        AgeEstimationEvent as AgeEstimationEvent,
-    )
-    from ._events import (
-        AmlMonitoringEvent as AmlMonitoringEvent,
-    )
-    from ._events import (
-        AmlMonitoringExpirationEvent as AmlMonitoringExpirationEvent,
-    )
-    from ._events import (
-        BankCardVerificationCompletedEvent as BankCardVerificationCompletedEvent,
-    )
-    from ._events import (
-        BankVerificationEvent as BankVerificationEvent,
-    )
-    from ._events import (
-        Beneficiary as Beneficiary,
-    )
-    from ._events import (
-        CompanyAmlReviewEvent as CompanyAmlReviewEvent,
-    )
-    from ._events import (
-        CompanyDeleteEvent as CompanyDeleteEvent,
-    )
-    from ._events import (
-        CompanyExpirationEvent as CompanyExpirationEvent,
-    )
-    from ._events import (
-        CompanyInfoRequestEvent as CompanyInfoRequestEvent,
-    )
-    from ._events import (
-        CompanyReviewEvent as CompanyReviewEvent,
-    )
-    from ._events import (
-        CompanySubmitEvent as CompanySubmitEvent,
-    )
-    from ._events import (
-        DocumentExpirationEvent as DocumentExpirationEvent,
-    )
-    from ._events import (
-        FacialAuthenticationEvent as FacialAuthenticationEvent,
-    )
-    from ._events import (
-        GovOrderedDocumentEvent as GovOrderedDocumentEvent,
-    )
-    from ._events import (
-        SosReportEvent as SosReportEvent,
-    )
-    from ._events import (
-        VideoCallAnswer as VideoCallAnswer,
-    )
-    from ._events import (
-        VideoCallFinishedEvent as VideoCallFinishedEvent,
+        AccountCheckEvent,
+        AgeEstimationEvent,
+        AgeEstimationOutcome,
+        AgeEstimationStatus,
+        AmlAlertStatus,
+        AmlMonitoringEvent,
+        AmlMonitoringExpirationEvent,
+        AmlMonitoringStatus,
+        AmlReviewSubjectType,
+        ApprovalStatus,
+        BankCardVerificationCompletedEvent,
+        BankVerificationEvent,
+        Beneficiary,
+        CompanyAmlReviewEvent,
+        CompanyDeleteEvent,
+        CompanyEntityType,
+        CompanyExpirationEvent,
+        CompanyExpirationStatus,
+        CompanyInfoRequestEvent,
+        CompanyInfoRequestStatus,
+        CompanyReviewEvent,
+        CompanySubmitEvent,
+        DocumentExpirationEvent,
+        DocumentOrderStatus,
+        ExpirationThreshold,
+        FacialAuthenticationEvent,
+        FacialAuthenticationMethod,
+        FacialAuthenticationRiskTag,
+        FacialAuthenticationStatus,
+        FacialAuthenticationType,
+        GovOrderedDocumentEvent,
+        SosReportEvent,
+        VideoCallAnswer,
+        VideoCallFinishedEvent,
     )
     from ._identification import (
-        DocumentData as DocumentData,
-    )
-    from ._identification import (
-        IdentificationEvent as IdentificationEvent,
-    )
-    from ._identification import (
-        IdentificationStatus as IdentificationStatus,
-    )
-    from ._identification import (
-        IdentificationTriage as IdentificationTriage,
+        DocumentData,
+        IdentificationEvent,
+        IdentificationStatus,
+        IdentificationTriage,
     )
     from ._sections import (
-        AddressVerification as AddressVerification,
-    )
-    from ._sections import (
-        AnyRegistryCenterCheck as AnyRegistryCenterCheck,
-    )
-    from ._sections import (
-        BalancesOverview as BalancesOverview,
-    )
-    from ._sections import (
-        BankAccount as BankAccount,
-    )
-    from ._sections import (
-        BankCardVerification as BankCardVerification,
-    )
-    from ._sections import (
-        BankVerification as BankVerification,
-    )
-    from ._sections import (
-        DriverLicenseCheck as DriverLicenseCheck,
-    )
-    from ._sections import (
-        EmailVerification as EmailVerification,
-    )
-    from ._sections import (
-        HungaryRegistryCenterCheck as HungaryRegistryCenterCheck,
-    )
-    from ._sections import (
-        LithuaniaRegistryCenterCheck as LithuaniaRegistryCenterCheck,
-    )
-    from ._sections import (
-        PhoneVerification as PhoneVerification,
-    )
-    from ._sections import (
-        QuestionnaireAnswers as QuestionnaireAnswers,
-    )
-    from ._sections import (
-        QuestionnaireQuestion as QuestionnaireQuestion,
-    )
-    from ._sections import (
-        QuestionnaireSection as QuestionnaireSection,
-    )
-    from ._sections import (
-        RegistryCenterCheck as RegistryCenterCheck,
-    )
-    from ._sections import (
-        RiskAssessment as RiskAssessment,
-    )
-    from ._sections import (
-        Us15RegistryCenterCheck as Us15RegistryCenterCheck,
+        AddressQuality,
+        AddressVerification,
+        AddressVerificationStatus,
+        AnyRegistryCenterCheck,
+        BalancesOverview,
+        BankAccount,
+        BankCardNoMatchReason,
+        BankCardStatus,
+        BankCardVerification,
+        BankVerification,
+        DriverLicenseCheck,
+        EmailVerification,
+        HungaryRegistryCenterCheck,
+        LithuaniaRegistryCenterCheck,
+        PhoneVerification,
+        QuestionnaireAnswers,
+        QuestionnaireQuestion,
+        QuestionnaireSection,
+        QuestionType,
+        RegistryCenterCheck,
+        RegistryMatchStatus,
+        RiskAssessment,
+        Us15RegistryCenterCheck,
     )
 
 __all__ = [
@@ -450,10 +262,14 @@ __all__ = [
 _WHERE: dict[str, str] = {
     "AmlCheckResult": "_aml",
     "AmlComment": "_aml",
+    "AmlCommentType": "_aml",
     "AmlCompanyCheckItem": "_aml",
     "AmlDataItem": "_aml",
+    "AmlDataset": "_aml",
     "AmlHit": "_aml",
     "AmlNewsItem": "_aml",
+    "AmlSuspicion": "_aml",
+    "AmlUserType": "_aml",
     "AmlV3AdverseMedia": "_aml",
     "AmlV3Check": "_aml",
     "AmlV3Hit": "_aml",
@@ -462,68 +278,60 @@ _WHERE: dict[str, str] = {
     "CriminalOffense": "_aml",
     "CriminalRecord": "_aml",
     "FraudCheckResult": "_aml",
+    "FraudCheckStatus": "_aml",
     "FraudStatus": "_aml",
+    "Gender": "_aml",
     "LegacyCheckSummary": "_aml",
     "LidCheckResult": "_aml",
     "LidDocument": "_aml",
     "ManagerAccount": "_aml",
+    "PepTier": "_aml",
+    "IdenfyEvent": "_base",
+    "IdenfyUnknownEvent": "_base",
     "AdditionalStepMethod": "_enums",
     "AdditionalStepsStatus": "_enums",
-    "AddressQuality": "_enums",
-    "AddressVerificationStatus": "_enums",
     "AgeEstimate": "_enums",
-    "AgeEstimationOutcome": "_enums",
-    "AgeEstimationStatus": "_enums",
-    "AmlAlertStatus": "_enums",
     "AmlCheckStatus": "_enums",
-    "AmlCommentType": "_enums",
-    "AmlDataset": "_enums",
-    "AmlMonitoringStatus": "_enums",
-    "AmlReviewSubjectType": "_enums",
-    "AmlSuspicion": "_enums",
-    "AmlUserType": "_enums",
-    "ApprovalStatus": "_enums",
-    "BankCardNoMatchReason": "_enums",
-    "BankCardStatus": "_enums",
-    "CompanyEntityType": "_enums",
-    "CompanyExpirationStatus": "_enums",
-    "CompanyInfoRequestStatus": "_enums",
-    "DocumentOrderStatus": "_enums",
     "DocumentSex": "_enums",
     "DocumentStatus": "_enums",
     "DocumentType": "_enums",
-    "ExpirationThreshold": "_enums",
     "FaceStatus": "_enums",
-    "FacialAuthenticationMethod": "_enums",
-    "FacialAuthenticationRiskTag": "_enums",
-    "FacialAuthenticationStatus": "_enums",
-    "FacialAuthenticationType": "_enums",
-    "FraudCheckStatus": "_enums",
     "FraudTag": "_enums",
-    "Gender": "_enums",
     "MismatchTag": "_enums",
     "OverallStatus": "_enums",
-    "PepTier": "_enums",
     "Platform": "_enums",
-    "QuestionType": "_enums",
-    "RegistryMatchStatus": "_enums",
     "RiskLevel": "_enums",
     "SuspicionReason": "_enums",
     "AccountCheckEvent": "_events",
     "AgeEstimationEvent": "_events",
+    "AgeEstimationOutcome": "_events",
+    "AgeEstimationStatus": "_events",
+    "AmlAlertStatus": "_events",
     "AmlMonitoringEvent": "_events",
     "AmlMonitoringExpirationEvent": "_events",
+    "AmlMonitoringStatus": "_events",
+    "AmlReviewSubjectType": "_events",
+    "ApprovalStatus": "_events",
     "BankCardVerificationCompletedEvent": "_events",
     "BankVerificationEvent": "_events",
     "Beneficiary": "_events",
     "CompanyAmlReviewEvent": "_events",
     "CompanyDeleteEvent": "_events",
+    "CompanyEntityType": "_events",
     "CompanyExpirationEvent": "_events",
+    "CompanyExpirationStatus": "_events",
     "CompanyInfoRequestEvent": "_events",
+    "CompanyInfoRequestStatus": "_events",
     "CompanyReviewEvent": "_events",
     "CompanySubmitEvent": "_events",
     "DocumentExpirationEvent": "_events",
+    "DocumentOrderStatus": "_events",
+    "ExpirationThreshold": "_events",
     "FacialAuthenticationEvent": "_events",
+    "FacialAuthenticationMethod": "_events",
+    "FacialAuthenticationRiskTag": "_events",
+    "FacialAuthenticationStatus": "_events",
+    "FacialAuthenticationType": "_events",
     "GovOrderedDocumentEvent": "_events",
     "SosReportEvent": "_events",
     "VideoCallAnswer": "_events",
@@ -532,10 +340,14 @@ _WHERE: dict[str, str] = {
     "IdentificationEvent": "_identification",
     "IdentificationStatus": "_identification",
     "IdentificationTriage": "_identification",
+    "AddressQuality": "_sections",
     "AddressVerification": "_sections",
+    "AddressVerificationStatus": "_sections",
     "AnyRegistryCenterCheck": "_sections",
     "BalancesOverview": "_sections",
     "BankAccount": "_sections",
+    "BankCardNoMatchReason": "_sections",
+    "BankCardStatus": "_sections",
     "BankCardVerification": "_sections",
     "BankVerification": "_sections",
     "DriverLicenseCheck": "_sections",
@@ -543,10 +355,12 @@ _WHERE: dict[str, str] = {
     "HungaryRegistryCenterCheck": "_sections",
     "LithuaniaRegistryCenterCheck": "_sections",
     "PhoneVerification": "_sections",
+    "QuestionType": "_sections",
     "QuestionnaireAnswers": "_sections",
     "QuestionnaireQuestion": "_sections",
     "QuestionnaireSection": "_sections",
     "RegistryCenterCheck": "_sections",
+    "RegistryMatchStatus": "_sections",
     "RiskAssessment": "_sections",
     "Us15RegistryCenterCheck": "_sections",
 }
