@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import abc
 import importlib
+import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
@@ -85,6 +86,27 @@ class Vendor(abc.ABC):
         return module
 
     _models_cache: ClassVar[ModuleType | None] = None
+
+    def prepare(self) -> None:
+        """Import this vendor's models and build every validator a delivery can need, now rather
+        than on the first delivery (see ``Receiver.prepare``).
+
+        Each documented event type's sample body (``<vendor>._samples``, the bodies the testing
+        toolkit sends) goes through :meth:`parse` -- the real path, unions and discriminators
+        included -- and the lazy sections of every model met are built as well. Nothing is
+        verified, stored, dispatched, logged or counted."""
+        samples: Mapping[str, Any] = importlib.import_module(
+            self.models_module.rpartition(".")[0] + "._samples"
+        ).SAMPLES
+        for event_type, payload in samples.items():
+            body = json.dumps(payload).encode()
+            event = self.parse(body, Headers(self.sample_headers(event_type)))
+            type(event).prepare_lazy_fields()
+
+    @classmethod
+    def sample_headers(cls, event_type: str) -> dict[str, str]:
+        """Headers (other than credentials) a delivery of ``event_type`` carries."""
+        return {}
 
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:

@@ -166,6 +166,12 @@ class _LazyType:
         return found
 
     @property
+    def resolved(self) -> Any:
+        """The real type (a deferred one imported now)."""
+        annotation = self.annotation
+        return annotation.resolve() if isinstance(annotation, _Deferred) else annotation
+
+    @property
     def adapter(self) -> Any:
         adapter = self._adapter
         if adapter is None:
@@ -173,10 +179,7 @@ class _LazyType:
                 if self._adapter is None:
                     from pydantic import TypeAdapter
 
-                    annotation = self.annotation
-                    if isinstance(annotation, _Deferred):
-                        annotation = annotation.resolve()
-                    self._adapter = TypeAdapter(annotation)
+                    self._adapter = TypeAdapter(self.resolved)
                 adapter = self._adapter
         return adapter
 
@@ -328,6 +331,8 @@ class KycModel(BaseModel):
     __personal_fields__: ClassVar[frozenset[str]] = frozenset()
     #: Names of fields marked :data:`LAZY`, computed once per class.
     __lazy_fields__: ClassVar[frozenset[str]] = frozenset()
+    #: The validator (built on first use) of each LAZY field's real type.
+    __lazy_kinds__: ClassVar[dict[str, _LazyType]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -336,15 +341,22 @@ class KycModel(BaseModel):
         cls.__personal_fields__ = frozenset(
             name for name, info in fields.items() if any(m is PERSONAL for m in info.metadata)
         )
-        lazy = set()
+        kinds: dict[str, _LazyType] = {}
         for name, info in fields.items():
             if any(meta is LAZY for meta in info.metadata):
-                kind = _LazyType.of(info.annotation)
+                kind = kinds[name] = _LazyType.of(info.annotation)
                 setattr(cls, name, _LazyAttribute(name, info.alias or name, kind))
-                lazy.add(name)
-            elif isinstance(getattr(cls, name, None), _LazyAttribute):  # pragma: no cover
-                raise TypeError(f"{cls.__name__}.{name} overrides a LAZY field with an eager one")
-        cls.__lazy_fields__ = frozenset(lazy)
+            elif any(isinstance(base.__dict__.get(name), _LazyAttribute) for base in cls.__mro__):
+                # The parent's descriptor would keep intercepting reads of the eager value.
+                raise TypeError(f"{cls.__name__}.{name} redeclares a LAZY field without LAZY")
+        cls.__lazy_fields__ = frozenset(kinds)
+        cls.__lazy_kinds__ = kinds
+
+    @classmethod
+    def prepare_lazy_fields(cls) -> None:
+        """Build the validators of this model's :data:`LAZY` sections (and of the models inside
+        them) now, so that no first read pays for it. Part of ``Receiver.prepare()``."""
+        _prepare_lazy(cls, set())
 
     def validate_lazy_fields(self) -> Self:
         """Validate every :data:`LAZY` section now (including those of the models inside them)
@@ -376,6 +388,30 @@ class KycModel(BaseModel):
         if extra:
             for key, value in extra.items():
                 yield key, (REDACTED if value is not None else None)
+
+
+def _prepare_lazy(cls: type[KycModel], seen: set[type]) -> None:
+    if cls in seen:
+        return
+    seen.add(cls)
+    for kind in cls.__lazy_kinds__.values():
+        _ = kind.adapter  # builds the TypeAdapter (and imports a deferred type's module)
+        for inner in _model_classes(kind.resolved, set()):
+            _prepare_lazy(inner, seen)
+
+
+def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
+    """The KycModel classes an annotation mentions, fields of those models included."""
+    if id(annotation) in seen:
+        return
+    seen.add(id(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, KycModel):
+        yield annotation
+        for info in annotation.model_fields.values():
+            yield from _model_classes(info.annotation, seen)
+        return
+    for arg in typing.get_args(annotation):
+        yield from _model_classes(arg, seen)
 
 
 def _validate_lazy_in(value: Any) -> None:

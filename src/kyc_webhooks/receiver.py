@@ -288,6 +288,16 @@ class Receiver:
         """The configured vendors by name (read-only)."""
         return dict(self._vendors)
 
+    def prepare(self) -> Receiver:
+        """Build every configured vendor's models and validators now -- call it at application
+        startup. Without it they are built on demand: a vendor's event model on its first
+        delivery (an iDenfy identification: ~20-45 ms in a fresh process, docs/performance.md),
+        a lazy section on its first read. Returns the receiver, so that
+        ``receiver = kw.Receiver(...).prepare()`` works."""
+        for vendor in self._vendors.values():
+            vendor.prepare()
+        return self
+
     def on(self, vendor: str = "*", pattern: str = "*") -> Callable[[H], H]:
         """Decorator registering a handler for ``vendor`` (a vendor name, or ``"*"``) and an
         fnmatch ``pattern`` on the event type. Handlers run in registration order."""

@@ -49,6 +49,10 @@ class Idenfy(Vendor):
         return event
 
     @classmethod
+    def sample_headers(cls, event_type: str) -> dict[str, str]:
+        return {EVENT_TYPE_HEADER: event_type}
+
+    @classmethod
     def event_types(cls) -> tuple[str, ...]:
         from .models import EVENT_MODELS
 
