@@ -86,6 +86,14 @@ class Vendor(abc.ABC):
         return module
 
     _models_cache: ClassVar[ModuleType | None] = None
+    #: The models module's ``parse_event``, kept on the instance after the first parse (one
+    #: attribute read per delivery instead of a classmethod call and a module lookup).
+    _parse_event: Callable[..., WebhookEvent] | None = None
+
+    def _load_parser(self) -> Callable[..., WebhookEvent]:
+        parse_event: Callable[..., WebhookEvent] = self.models().parse_event
+        self._parse_event = parse_event
+        return parse_event
 
     def prepare(self) -> None:
         """Import this vendor's models and build every validator a delivery can need, now rather

@@ -273,6 +273,9 @@ class Receiver:
         self._vendors = configured
         # Configured vendors recognised by a header of their own, for the fast path of detection.
         self._header_vendors = tuple(v for v in configured.values() if v.detection == "header")
+        self._single_header_vendor = (
+            self._header_vendors[0] if len(self._header_vendors) == 1 else None
+        )
         self.max_body_size = max_body_size
         self.router = router if router is not None else Router()
         self.store = store
@@ -382,7 +385,11 @@ class Receiver:
             )
         # type() first: isinstance() against an ABC (Headers is a Mapping) runs Python code.
         view = headers if type(headers) is Headers else Headers.of(headers)
-        chosen = self._select_vendor(view, raw, vendor)
+        single = self._single_header_vendor
+        if vendor is None and single is not None and single.detect(view, raw):
+            chosen = single  # what _select_vendor answers when the only header vendor matches
+        else:
+            chosen = self._select_vendor(view, raw, vendor)
         try:
             chosen.verify(raw, view)
             return chosen.parse(raw, view), view

@@ -153,7 +153,9 @@ class Router:
         Raises :class:`UsageError` -- before running any handler -- if one of them is async.
         A handler's own exception propagates (the receiver wraps it in ``HandlerError``).
         """
-        handlers = self._sync_handlers(event)
+        handlers = self._sync_cache.get((event._vendor, event._event_type, type(event)))
+        if handlers is None:
+            handlers = self._sync_handlers(event)
         for handler in handlers:
             result = handler(event)
             if result is not None and inspect.isawaitable(result):

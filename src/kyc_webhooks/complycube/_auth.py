@@ -48,7 +48,8 @@ class ComplyCube(Vendor):
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        event: WebhookEvent = self.models().parse_event(body)
+        parse_event = self._parse_event or self._load_parser()
+        event: WebhookEvent = parse_event(body)
         return event
 
     @classmethod
