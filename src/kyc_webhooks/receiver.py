@@ -383,8 +383,9 @@ class Receiver:
             raise PayloadTooLargeError(
                 f"body is {len(raw)} bytes, over the {self.max_body_size}-byte limit"
             )
-        # type() first: isinstance() against an ABC (Headers is a Mapping) runs Python code.
-        view = headers if type(headers) is Headers else Headers.of(headers)
+        # No isinstance(): against an ABC (Headers is a Mapping) it runs Python code each time.
+        # A Headers subclass is simply copied by Headers().
+        view = headers if type(headers) is Headers else Headers(headers)
         single = self._single_header_vendor
         if vendor is None and single is not None and single.detect(view, raw):
             chosen = single  # what _select_vendor answers when the only header vendor matches

@@ -383,9 +383,9 @@ class _EventModels(Mapping[str, type[IdenfyEvent]]):
     """``Idenfy-Event-Type`` -> model class, importing a model's module on first lookup (an
     IDENTIFICATION delivery never loads the KYB or AML-monitoring models)."""
 
-    def __init__(self, paths: dict[str, str]) -> None:
+    def __init__(self, paths: dict[str, str], resolved: dict[str, type[IdenfyEvent]]) -> None:
         self._paths = paths
-        self._resolved: dict[str, type[IdenfyEvent]] = {}
+        self._resolved = resolved
 
     def __getitem__(self, event_type: str) -> type[IdenfyEvent]:
         found = self._resolved.get(event_type)
@@ -414,6 +414,9 @@ class _EventModels(Mapping[str, type[IdenfyEvent]]):
         return f"EVENT_MODELS({list(self._paths)!r})"
 
 
+#: The models looked up so far: ``parse_event`` reads this plain dict on every delivery.
+_RESOLVED: dict[str, type[IdenfyEvent]] = {}
+
 #: Every ``Idenfy-Event-Type`` value documented in the sheet (§3) -> its body model.
 EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(
     {
@@ -440,7 +443,8 @@ EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(
         "BANK_VERIFICATION": "_events:BankVerificationEvent",
         "ACCOUNT_CHECK": "_events:AccountCheckEvent",
         "BANK_CARD_VERIFICATION_COMPLETED": "_events:BankCardVerificationCompletedEvent",
-    }
+    },
+    _RESOLVED,
 )
 
 #: Every documented ``Idenfy-Event-Type`` value (sheet §3), in the sheet's order.
@@ -484,6 +488,6 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     etype = event_type.strip() if event_type else ""
     if not etype:
         etype = infer_event_type(body)
-    model = EVENT_MODELS.get(etype, IdenfyUnknownEvent)
+    model = _RESOLVED.get(etype) or EVENT_MODELS.get(etype, IdenfyUnknownEvent)
     event: IdenfyEvent = validate_json(model, body, what="iDenfy", event_type=etype)
     return event.bind(vendor=VENDOR, event_type=etype, raw=body)
