@@ -35,22 +35,22 @@ class Headers(Mapping[str, str]):
         if headers is not None:
             pairs: Iterable[tuple[_Text, _Text]]
             if type(headers) is dict:
-                # Fast path for the most common input (a plain dict of str): one comprehension.
-                # str.lower rejects a non-str name; a non-str value or two names differing only
-                # in case make the sizes differ, and the general path below sorts them out.
+                # Fast path for the most common input (a plain dict of str). str.lower rejects a
+                # non-str name; a non-str value or two names differing only in case leave the
+                # sizes different, and the general path below sorts them out.
+                # (A loop, not a comprehension: no extra frame before Python 3.12.)
                 try:
-                    items = {
-                        str.lower(name): [value]
-                        for name, value in headers.items()
-                        if type(value) is str
-                    }
+                    for name, value in headers.items():
+                        if type(value) is not str:
+                            break
+                        items[str.lower(name)] = [value]
                 except TypeError:
-                    items = {}
+                    pass
                 else:
                     if len(items) == len(headers):
                         self._items = items
                         return
-                    items = {}
+                items = {}
             if isinstance(headers, Headers):
                 pairs = headers.multi_items()
             elif isinstance(headers, Mapping):

@@ -197,6 +197,11 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
+#: What validating a body can raise (ValidationError is a ValueError; the others come from
+#: custom validators): :func:`payload_error` turns each into a PayloadError.
+VALIDATION_ERRORS = (ValueError, TypeError, KeyError, UnicodeError)
+
+
 def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:
     """Validate ``body`` straight from bytes with ``model`` (a model class or cached
     ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only.
@@ -204,28 +209,30 @@ def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -
     # The PayloadError is raised *after* the except block on purpose: pydantic's ValidationError
     # text quotes input values (personal data). Raised inside the block it would stay reachable
     # as ``__context__`` (and be printed in tracebacks) even with ``from None``.
-    message: str
     try:
         # A model class's ``__pydantic_validator__`` (what ``model_validate_json`` calls, minus a
         # Python frame) or a cached TypeAdapter. With ``defer_build`` the first attribute access
         # on the model's placeholder validator builds the real one.
         validator = getattr(model, "__pydantic_validator__", model)
         return validator.validate_json(body)
-    except ValidationError as exc:
-        if event_type:
-            what = f"{what} {event_type}"
-        errors = exc.errors(include_url=False, include_input=False, include_context=False)
-        kinds = {e["type"] for e in errors}
-        if "json_invalid" in kinds:
-            message = f"{what} body is not valid UTF-8 JSON"
-        elif kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
-            not e["loc"] for e in errors
-        ):
-            message = f"{what} body must be a JSON object"
-        else:
-            message = f"{what} body failed validation ({describe_validation_error(exc)})"
-    except (ValueError, TypeError, KeyError, UnicodeError) as exc:
-        if event_type:
-            what = f"{what} {event_type}"
-        message = f"{what} body could not be decoded ({type(exc).__name__})"
-    raise PayloadError(message)
+    except VALIDATION_ERRORS as exc:
+        error = payload_error(exc, what=what, event_type=event_type)
+    raise error
+
+
+def payload_error(exc: Exception, *, what: str, event_type: str = "") -> PayloadError:
+    """The :class:`PayloadError` for a failed validation: field locations and error kinds, never
+    input values. Raise it outside the ``except`` block (see :func:`validate_json`)."""
+    if event_type:
+        what = f"{what} {event_type}"
+    if not isinstance(exc, ValidationError):
+        return PayloadError(f"{what} body could not be decoded ({type(exc).__name__})")
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    kinds = {e["type"] for e in errors}
+    if "json_invalid" in kinds:
+        return PayloadError(f"{what} body is not valid UTF-8 JSON")
+    if kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
+        not e["loc"] for e in errors
+    ):
+        return PayloadError(f"{what} body must be a JSON object")
+    return PayloadError(f"{what} body failed validation ({describe_validation_error(exc)})")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from .._vendor import validate_json
+from .._vendor import VALIDATION_ERRORS, payload_error
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
 
 if TYPE_CHECKING:
@@ -489,5 +489,15 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     if not etype:
         etype = infer_event_type(body)
     model = _RESOLVED.get(etype) or EVENT_MODELS.get(etype, IdenfyUnknownEvent)
-    event: IdenfyEvent = validate_json(model, body, what="iDenfy", event_type=etype)
-    return event.bind(vendor=VENDOR, event_type=etype, raw=body)
+    # validate_json() and event.bind(), inlined: this runs for every delivery.
+    try:
+        event: IdenfyEvent = model.__pydantic_validator__.validate_json(body)
+    except VALIDATION_ERRORS as exc:
+        error = payload_error(exc, what="iDenfy", event_type=etype)
+    else:
+        meta = event.__dict__
+        meta["_vendor"] = VENDOR
+        meta["_event_type"] = etype
+        meta["_raw"] = body
+        return event
+    raise error  # outside the except block: no ValidationError (input values) as __context__
