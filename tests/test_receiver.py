@@ -225,6 +225,7 @@ def test_malformed_authenticated_bodies_are_400(body: bytes) -> None:
     assert isinstance(outcome.error, kw.PayloadError)
     assert outcome.vendor == "idenfy"
     assert outcome.error.__cause__ is None  # pydantic's message (with input values) is not chained
+    assert outcome.error.__context__ is None
 
 
 def test_payload_values_never_reach_error_messages() -> None:
