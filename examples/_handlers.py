@@ -56,7 +56,8 @@ def build_receiver() -> kw.Receiver:
         kw.Identomat(api_key=os.environ["IDENTOMAT_API_KEY"]),
     )
     register_handlers(receiver)
-    return receiver
+    # Build every vendor's models now, at start-up, rather than in each worker's first request.
+    return receiver.prepare()
 
 
 # -- side effects of a real backend (stubs) ---------------------------------------------------

@@ -44,7 +44,7 @@ receiver = kw.Receiver(
         auth_type="bearer" if os.environ.get("YOTI_AUTH_TYPE", "").lower() == "bearer" else "basic",
     ),
     kw.Identomat(api_key=os.environ["IDENTOMAT_API_KEY"]),
-)
+).prepare()  # build every vendor's models at start-up, not in each worker's first request
 
 
 # -- side effects of a real backend (stubs) ---------------------------------------------------
