@@ -57,39 +57,25 @@ __all__ = [
 OPEN = Field(union_mode="left_to_right")
 
 
-class _Personal:
-    """Marker type for :data:`PERSONAL`."""
+class _Marker:
+    """A named singleton: field metadata (:data:`PERSONAL`) or what ``repr()`` shows in place of
+    a value (:data:`REDACTED`, :data:`INVALID`)."""
 
-    __slots__ = ()
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
 
     def __repr__(self) -> str:
-        return "PERSONAL"
+        return self._text
 
 
 #: Field metadata marking personal data: ``name: Annotated[str | None, PERSONAL] = None``.
-PERSONAL = _Personal()
-
-
-class _Redacted:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-
+PERSONAL = _Marker("PERSONAL")
 #: What ``repr()`` shows instead of a personal value.
-REDACTED = _Redacted()
-
-
-class _Invalid:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<invalid: fails validation>"
-
-
+REDACTED = _Marker("<redacted>")
 #: What ``repr()`` shows for a lazy section that does not validate.
-INVALID = _Invalid()
+INVALID = _Marker("<invalid: fails validation>")
 
 
 # ---- lazy sections -----------------------------------------------------------------------------
