@@ -10,6 +10,7 @@ from kyc_webhooks import Headers, UsageError
     [
         pytest.param({"Idenfy-Signature": "abc"}, id="dict"),
         pytest.param({"X-Other": "1", b"Idenfy-Signature": b"abc"}, id="dict-mixed-bytes"),
+        pytest.param({"X-Other": "1", b"Idenfy-Signature": "abc"}, id="dict-bytes-name"),
         pytest.param([("IDENFY-SIGNATURE", "abc")], id="pairs-upper"),
         pytest.param([(b"idenfy-signature", b"abc")], id="asgi-bytes-pairs"),
         pytest.param(Headers({"idenfy-signature": "abc"}), id="headers-instance"),
@@ -29,6 +30,14 @@ def test_repeated_names_keep_every_value_in_order() -> None:
     assert headers["x-a"] == "1"
     assert headers.get_all("X-A") == ["1", "2"]
     assert headers.multi_items() == [("x-a", "1"), ("x-a", "2")]
+
+
+def test_a_dict_with_names_differing_only_in_case_keeps_both_values() -> None:
+    # A dict cannot repeat a name, but it can hold two spellings of one: both are kept, so that a
+    # signature header sent twice is still seen twice (and refused) by the verifiers.
+    headers = Headers({"Idenfy-Signature": "a", "idenfy-signature": "b"})
+    assert headers.get_all("IDENFY-SIGNATURE") == ["a", "b"]
+    assert len(headers) == 1
 
 
 def test_bytes_values_decode_as_latin1_without_failing() -> None:

@@ -17,7 +17,15 @@ from pydantic import Field, ValidationError
 
 import kyc_webhooks as kw
 from kyc_webhooks.idenfy.models import AmlCheckResult, AmlHit, IdentificationEvent, LidCheckResult
-from kyc_webhooks.models import LAZY, PERSONAL, KycModel, LazyTimestamp, Timestamp, WebhookEvent
+from kyc_webhooks.models import (
+    LAZY,
+    PERSONAL,
+    KycModel,
+    LazyTimestamp,
+    Timestamp,
+    WebhookEvent,
+    deferred,
+)
 from kyc_webhooks.testing import sample_payload, sign
 
 KEY = "lazy-key"
@@ -182,6 +190,9 @@ def test_models_stay_frozen_and_fields_are_not_class_attributes() -> None:
         event.items = []  # type: ignore[misc]
     with pytest.raises(AttributeError):
         _ = Doc.items
+    # Below pydantic's frozen check, a write stores a new raw value that the next read validates.
+    object.__setattr__(event, "items", [{"score": "7"}])
+    assert event.items == [Leaf(score=7)]
     assert Doc.__lazy_fields__ == frozenset({"items", "branch", "at"})
 
 
@@ -278,3 +289,39 @@ def test_idenfy_hit_list_of_the_wrong_shape_is_still_a_400() -> None:
     assert isinstance(outcome.error, kw.PayloadError)
     assert "AML" in outcome.error.message
     assert seen == []
+
+
+def test_a_lazy_field_cannot_be_redeclared_eagerly() -> None:
+    with pytest.raises(TypeError, match="redeclares a LAZY field"):
+
+        class Eager(Doc):
+            items: list[Leaf] | None = Field(default=None, alias="Items")
+
+
+def test_deferred_placeholder_is_not_a_type_to_call() -> None:
+    placeholder = deferred("kyc_webhooks.idenfy._aml:AmlResults", list)
+    assert "kyc_webhooks.idenfy._aml:AmlResults" in repr(placeholder)
+    assert placeholder == deferred("kyc_webhooks.idenfy._aml:AmlResults", None)
+    assert hash(placeholder) == hash(deferred("kyc_webhooks.idenfy._aml:AmlResults", list))
+    with pytest.raises(TypeError, match="placeholder"):
+        placeholder()
+
+
+def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
+    from kyc_webhooks.idenfy import models
+
+    assert set(models.__all__) <= set(dir(models))
+    for name in models.__all__:
+        assert getattr(models, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = models.Nope
+    event_models = models.EVENT_MODELS
+    assert len(event_models) == len(models.EVENT_TYPES) == 23
+    assert "IDENTIFICATION" in event_models
+    assert "NOPE" not in event_models
+    assert event_models.get("NOPE") is None
+    assert event_models["COMPANY_REVIEW"] is models.CompanyReviewEvent
+    with pytest.raises(KeyError):
+        _ = event_models["NOPE"]
+    assert "COMPANY_REVIEW" in repr(event_models)
+    assert dict(event_models.items())["IDENTIFICATION"] is IdentificationEvent
