@@ -99,6 +99,14 @@ def test_dump_matches_the_wire_before_and_after_access() -> None:
     assert event.model_dump(exclude_none=True)["branch"] == {"leaves": [{"score": 3}]}
 
 
+def test_nested_include_and_exclude_reach_into_sections() -> None:
+    event = parse(GOOD)
+    assert event.model_dump(include={"items": {0: {"score"}}}) == {"items": [{"score": 1}]}
+    dumped = event.model_dump(exclude={"items": {1}, "branch": {"leaves"}}, exclude_none=True)
+    assert dumped["items"] == [{"score": 1, "name": "Jonas Jonaitis", "new": True}]
+    assert dumped["branch"] == {}
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -194,6 +194,8 @@ class _LazyType:
             return raw
         return self.adapter.dump_python(
             value,
+            include=info.include,
+            exclude=info.exclude,
             mode=info.mode,
             by_alias=bool(info.by_alias),
             exclude_unset=info.exclude_unset,
