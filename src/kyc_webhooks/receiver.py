@@ -437,12 +437,7 @@ class Receiver:
                 if isinstance(exc, UsageError):
                     raise
                 return self._log(self._handler_failed(event, exc))
-            outcome = _handled_outcome(event, handled)
-            with self._counts_lock:
-                self._counts["handled"] += 1
-            if logger.isEnabledFor(logging.INFO):
-                _log_handled(outcome)
-            return outcome
+            return self._handled(event, handled)
         try:
             added = store.add(self._new_delivery(event, view), lease=self._add_lease())
         except StoreError as exc:
@@ -462,8 +457,14 @@ class Receiver:
         except DeliveryError as exc:
             return self._log(Outcome(exc.status_code, error=exc, vendor=exc.vendor or vendor))
         store = self.store
-        if store is None:
-            return await self._dispatch_async(event, None)
+        if store is None:  # as in handle(): the common case without the general machinery
+            try:
+                handled = await self.router.dispatch_async(event)
+            except Exception as exc:
+                if isinstance(exc, UsageError):
+                    raise
+                return self._log(self._handler_failed(event, exc))
+            return self._handled(event, handled)
         try:
             added = await self._add_async(store, self._new_delivery(event, view))
         except StoreError as exc:
@@ -472,6 +473,16 @@ class Receiver:
         if early is not None:
             return self._log(early)
         return await self._dispatch_async(event, added.claim)
+
+    def _handled(self, event: WebhookEvent, handled: int) -> Outcome:
+        """The Outcome of a delivery handled without a store: what ``_success`` + ``_log`` give,
+        with the counter and the log check inlined."""
+        outcome = _handled_outcome(event, handled)
+        with self._counts_lock:
+            self._counts["handled"] += 1
+        if logger.isEnabledFor(logging.INFO):
+            _log_handled(outcome)
+        return outcome
 
     async def _add_async(self, store: Store, delivery: NewDelivery) -> Added:
         """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a

@@ -172,7 +172,7 @@ class Router:
         routes = self.handlers_for(event)
         for route in routes:
             result = route.handler(event)
-            if inspect.isawaitable(result):
+            if result is not None and inspect.isawaitable(result):
                 await result
         return len(routes)
 
