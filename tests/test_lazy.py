@@ -145,10 +145,47 @@ def test_invalid_section_fails_when_read_not_when_parsed() -> None:
     assert event.ref == "r1"  # the rest of the event is fine
 
 
-def test_invalid_calendar_date_is_deferred_to_access() -> None:
-    event = parse({**GOOD, "at": "2024-02-30T00:00:00Z"})
-    with pytest.raises(kw.PayloadError, match=r"Doc\.at"):
-        _ = event.at
+def test_epoch_timestamps_convert_on_first_read_and_strings_at_parse() -> None:
+    by_number = parse({**GOOD, "at": 1554726960})
+    assert by_number.__dict__["at"] == 1554726960  # kept as sent until read
+    assert by_number.at == datetime(2019, 4, 8, 12, 36, tzinfo=timezone.utc)
+    by_text = parse(GOOD)
+    assert isinstance(by_text.__dict__["at"], Timestamp)  # converted by Timestamp.from_wire
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-17T09:14:22Z",
+        "2026-11-17 09:14:22.123456+02:00",
+        "2026-11-17Z",
+        "2026-11-17+02:00",
+        "20261117Z",
+        "2026-11-17",
+        ".5",
+        "1795420800",
+        "2024-02-30T00:00:00Z",
+        "2026-11-17T09:14:22Z ",
+        "2026-11-17T",
+        "0000-01-01T00:00:00Z",
+        "\u0661\u0667\u0669\u0665\u0664\u0662\u0660\u0668\u0660\u0660",
+        "yesterday",
+        "",
+    ],
+)
+def test_timestamp_strings_are_accepted_exactly_as_timestamp_from_wire_accepts_them(
+    text: str,
+) -> None:
+    body = json.dumps({"ref": "r", "at": text}).encode()
+    try:
+        expected: Timestamp | None = Timestamp.from_wire(text)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValidationError):
+            Doc.model_validate_json(body)
+    else:
+        assert Doc.model_validate_json(body).at == expected
 
 
 def test_nested_lazy_sections_are_validated_by_validate_lazy_fields() -> None:
@@ -239,8 +276,10 @@ def test_concurrent_first_reads_agree() -> None:
 # -- iDenfy: the sections that are lazy, end to end ----------------------------------------------
 
 
-def _deliver(payload: dict[str, Any]) -> tuple[kw.Outcome, list[str]]:
-    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY))
+def _deliver(
+    payload: dict[str, Any], store: kw.MemoryStore | None = None
+) -> tuple[kw.Outcome, list[str]]:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
     seen: list[str] = []
 
     @receiver.on_event(IdentificationEvent)
@@ -250,7 +289,9 @@ def _deliver(payload: dict[str, Any]) -> tuple[kw.Outcome, list[str]]:
             seen.append(type(event.aml_results[0]).__name__)
 
     body, headers = sign("idenfy", payload, KEY, event_type="IDENTIFICATION_MANUAL_FINISHED")
-    return receiver.handle(body, headers), seen
+    outcome = receiver.handle(body, headers)
+    assert receiver.stats()["handler_failures"] == 0
+    return outcome, seen
 
 
 def _identification() -> dict[str, Any]:
@@ -273,21 +314,48 @@ def test_idenfy_hit_lists_are_lazy_and_typed() -> None:
     assert all(isinstance(hit, AmlHit) for hit in hits)
 
 
-def test_idenfy_malformed_hit_list_does_not_cost_the_verdict() -> None:
+def test_idenfy_malformed_hit_list_does_not_cost_the_verdict(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     payload = _identification()
     payload["AML"][0]["data"] = [{"isPerson": "perhaps", "name": "Jonas"}]
-    outcome, seen = _deliver(payload)
-    # The handler read the verdict, then the broken section: the handler failed (500, the vendor
-    # retries; with a store the delivery stays in the inbox), nothing was lost at parse time.
-    assert outcome.status_code == 500
-    assert isinstance(outcome.error, kw.HandlerError)
+    with caplog.at_level("INFO", logger="kyc_webhooks"):
+        outcome, seen = _deliver(payload)
+    # The handler read the verdict, then the broken section: the delivery is malformed (400, as
+    # a malformed body at the door is), not a handler bug -- no HandlerError, no traceback.
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)
+    assert outcome.error.vendor == "idenfy"
     assert seen == [str(payload["status"]["overall"])]
-    assert isinstance(outcome.error.__cause__, kw.PayloadError)
-    message = outcome.error.__cause__.message
+    message = outcome.error.message
     assert "IdentificationEvent.aml_results" in message
     assert "AML.0.data.0" in message
     assert "isPerson" in message
     assert "Jonas" not in message
+    assert "Traceback" not in caplog.text
+    assert "delivery rejected vendor=idenfy status=400 error=PayloadError" in caplog.text
+
+
+def test_a_malformed_section_with_a_store_is_recorded_as_failed() -> None:
+    payload = _identification()
+    payload["LID"][0]["data"] = [{"valid": "maybe"}]
+    payload["AML"][0]["data"] = [{"isPerson": "perhaps"}]
+    store = kw.MemoryStore()
+    outcome, _ = _deliver(payload, store)
+    assert outcome.status_code == 400
+    assert outcome.delivery_id is not None
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert record.state.value == "failed"
+    assert record.last_error_type == "PayloadError"
+
+
+def test_untouched_malformed_sections_do_not_matter() -> None:
+    payload = _identification()
+    payload["LID"][0]["data"] = [{"valid": "maybe"}]  # never read by the handler
+    outcome, seen = _deliver(payload)
+    assert outcome.status_code == 200
+    assert seen == [str(payload["status"]["overall"]), "AmlCheckResult"]
 
 
 def test_idenfy_hit_list_of_the_wrong_shape_is_still_a_400() -> None:
@@ -333,3 +401,81 @@ def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
         _ = event_models["NOPE"]
     assert "COMPANY_REVIEW" in repr(event_models)
     assert dict(event_models.items())["IDENTIFICATION"] is IdentificationEvent
+
+
+# -- review findings: filters on invalid sections, nested validation, metadata, equality, schema --
+
+
+def test_filtering_inside_an_invalid_section_withholds_it() -> None:
+    hit = {"name": "JURATE", "surname": "ZEMAITE"}
+    body = json.dumps(
+        {"scanRef": "s", "AML": [{"status": "broken", "serviceName": "X", "data": [hit]}]}
+    ).encode()
+    event = IdentificationEvent.model_validate_json(body)
+    with pytest.raises(kw.PayloadError):
+        _ = event.aml_results
+    include: Any = {"scan_ref": True, "aml_results": {"__all__": {"service_name"}}}
+    assert event.model_dump(mode="json", include=include) == {"scan_ref": "s", "aml_results": None}
+    excluded = event.model_dump(mode="json", exclude={"aml_results": {"__all__": {"data"}}})
+    assert excluded["aml_results"] is None
+    assert "JURATE" not in json.dumps(excluded)
+    # Without a filter inside it, the invalid section is dumped exactly as received.
+    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == json.loads(body)
+
+
+def test_validate_lazy_fields_reaches_sections_inside_eager_models() -> None:
+    body = b'{"scanRef":"s","data":{"addressVerification":{"accuracy":"high"}}}'
+    event = IdentificationEvent.model_validate_json(body)
+    with pytest.raises(kw.PayloadError, match=r"DocumentData\.address_verification"):
+        event.validate_lazy_fields()
+
+
+def test_lazy_takes_no_other_metadata() -> None:
+    with pytest.raises(TypeError, match="LAZY takes no other metadata"):
+
+        class Constrained(KycModel):
+            q: Annotated[list[int] | None, LAZY] = Field(default=None, max_length=1)
+
+
+def test_repr_leaves_the_instance_unchanged() -> None:
+    event = parse(GOOD)
+    before = dict(event.__dict__)
+    assert "score=1" in repr(event)
+    assert event.__dict__ == before
+
+
+def test_equality_and_hash_see_typed_values() -> None:
+    body = b'{"scanRef":"s","startTime":1795420800,"addressVerification":{"country":"LT"}}'
+    event = IdentificationEvent.model_validate_json(body)
+    assert event.model_copy(update={"start_time": event.start_time}) == event
+    assert IdentificationEvent.model_validate(event.model_dump()) == event
+    from_python = IdentificationEvent.model_validate(
+        {"scanRef": "s", "startTime": event.start_time}
+    )
+    from_wire_number = IdentificationEvent.model_validate({"scanRef": "s", "startTime": 1795420800})
+    assert from_python == from_wire_number
+    assert hash(event) == hash(IdentificationEvent.model_validate_json(body))
+    assert len({event, IdentificationEvent.model_validate_json(body)}) == 1
+    other = IdentificationEvent.model_validate_json(body.replace(b"LT", b"LV"))
+    assert other != event
+    broken = IdentificationEvent.model_validate_json(
+        b'{"scanRef":"s","riskAssessment":{"riskScore":"x"}}'
+    )
+    assert broken == IdentificationEvent.model_validate_json(
+        b'{"scanRef":"s","riskAssessment":{"riskScore":"x"}}'
+    )
+    assert broken != IdentificationEvent.model_validate_json(
+        b'{"scanRef":"s","riskAssessment":{"riskScore":"y"}}'
+    )
+
+
+def test_json_schema_describes_the_real_types() -> None:
+    schema = IdentificationEvent.model_json_schema()
+    assert "AmlCheckResult" in schema["$defs"]
+    assert "AmlHit" in schema["$defs"]
+    aml = json.dumps(schema["properties"]["AML"])
+    assert "AmlCheckResult" in aml
+    start = json.dumps(schema["properties"]["startTime"])
+    assert "date-time" in start
+    assert "pattern" not in start
+    assert IdentificationEvent.model_json_schema(mode="serialization")["properties"]["AML"]

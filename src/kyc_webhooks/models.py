@@ -183,14 +183,22 @@ class _LazyType:
             message = f"{where} failed validation ({describe_validation_error(exc, prefix=alias)})"
         raise PayloadError(message)
 
+    def json_schema(self, schema: CoreSchema, handler: Any) -> JsonSchemaValue:
+        result: JsonSchemaValue = handler(self.adapter.core_schema)
+        return result
+
     def serialize(self, raw: Any, info: core_schema.SerializationInfo) -> Any:
         if raw is None:
             return None
         try:
             value = self.validate(raw, where="lazy field", alias="")
         except PayloadError:
-            # Dumping never fails: a section that does not validate is given back as received
-            # (in JSON mode that is exactly the wire value).
+            # Dumping never fails. A section that does not validate is given back as received (in
+            # JSON mode that is exactly the wire value) -- unless the caller filters inside it:
+            # a filter cannot be applied to untyped data, and whatever it was meant to leave out
+            # (personal data, say) must not come out, so the section is withheld.
+            if info.include is not None or info.exclude is not None:
+                return None
             return raw
         return self.adapter.dump_python(
             value,
@@ -253,12 +261,15 @@ class _Lazy:
     ) -> CoreSchema:
         # The inner handler is not called: the real type's schema (and its models') is built only
         # when the field is first read.
+        kind = _LazyType.of(source)
         return core_schema.json_or_python_schema(
             json_schema=_shape_schema(source),
             python_schema=core_schema.any_schema(),
             serialization=core_schema.plain_serializer_function_ser_schema(
-                _LazyType.of(source).serialize, info_arg=True
+                kind.serialize, info_arg=True
             ),
+            # JSON schema: the real type's (the contract), not the shape checked at parse time.
+            metadata={"pydantic_js_functions": [kind.json_schema]},
         )
 
 
@@ -332,6 +343,14 @@ class KycModel(BaseModel):
         kinds: dict[str, _LazyType] = {}
         for name, info in fields.items():
             if any(meta is LAZY for meta in info.metadata):
+                others = [m for m in info.metadata if m is not LAZY and m is not PERSONAL]
+                if others:
+                    # The validator is built from the bare type: constraints or OPEN next to LAZY
+                    # would be silently dropped. They belong inside the type.
+                    raise TypeError(
+                        f"{cls.__name__}.{name}: LAZY takes no other metadata or constraints "
+                        f"({others!r}); put them on the inner type"
+                    )
                 kind = kinds[name] = _LazyType.of(info.annotation)
                 setattr(cls, name, _LazyAttribute(name, info.alias or name, kind))
             elif any(isinstance(base.__dict__.get(name), _LazyAttribute) for base in cls.__mro__):
@@ -346,11 +365,27 @@ class KycModel(BaseModel):
         them) now, so that no first read pays for it. Part of ``Receiver.prepare()``."""
         _prepare_lazy(cls, set())
 
+    def __eq__(self, other: object) -> bool:
+        # pydantic compares the stored values; a lazy field stores the raw JSON until it is read,
+        # so models with lazy fields compare their typed values instead.
+        cls = type(self)
+        if not cls.__lazy_fields__ or type(other) is not cls:
+            return super().__eq__(other)
+        assert isinstance(other, KycModel)
+        if self.__pydantic_extra__ != other.__pydantic_extra__:
+            return False
+        return _field_values(self) == _field_values(other)
+
+    def __hash__(self) -> int:
+        # Frozen models hash their field values (as pydantic's default does), lazy ones typed.
+        return hash(_field_values(self))
+
     def validate_lazy_fields(self) -> Self:
-        """Validate every :data:`LAZY` section now (including those of the models inside them)
-        instead of on first access. Raises :class:`~kyc_webhooks.errors.PayloadError` naming the
-        first invalid field; returns ``self``."""
-        for name in type(self).__lazy_fields__:
+        """Validate every :data:`LAZY` section now -- this model's and those of every model inside
+        it, eager fields included -- instead of on first access. Raises
+        :class:`~kyc_webhooks.errors.PayloadError` naming the first invalid field; returns
+        ``self``."""
+        for name in type(self).model_fields:
             _validate_lazy_in(getattr(self, name))
         return self
 
@@ -364,8 +399,10 @@ class KycModel(BaseModel):
             if name not in fields_set or not info.repr:
                 continue
             if name in lazy:
+                # Validated for display without storing it: repr() leaves the instance as it was.
+                kind = type(self).__lazy_kinds__[name]
                 try:
-                    value = getattr(self, name)
+                    value = _lazy_value(self, name, kind)
                 except PayloadError:
                     yield name, INVALID
                     continue
@@ -379,13 +416,18 @@ class KycModel(BaseModel):
 
 
 def _prepare_lazy(cls: type[KycModel], seen: set[type]) -> None:
-    if cls in seen:
-        return
-    seen.add(cls)
-    for kind in cls.__lazy_kinds__.values():
-        _ = kind.adapter  # builds the TypeAdapter (and imports a deferred type's module)
-        for inner in _model_classes(kind.resolved, set()):
-            _prepare_lazy(inner, seen)
+    for model in _model_classes(cls, set()):
+        if model in seen:
+            continue
+        seen.add(model)
+        for kind in model.__lazy_kinds__.values():
+            _ = kind.adapter  # builds the TypeAdapter (and imports a deferred type's module)
+            _prepare_lazy_type(kind.resolved, seen)
+
+
+def _prepare_lazy_type(annotation: Any, seen: set[type]) -> None:
+    for model in _model_classes(annotation, set()):
+        _prepare_lazy(model, seen)
 
 
 def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
@@ -400,6 +442,44 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
         return
     for arg in typing.get_args(annotation):
         yield from _model_classes(arg, seen)
+
+
+def _lazy_value(obj: KycModel, name: str, kind: _LazyType) -> Any:
+    """The typed value of a lazy field: the stored one if it was read before, else validated now
+    without storing it (for repr() and comparisons, which must not change the instance)."""
+    values = obj.__dict__
+    raw = values[name]
+    cached = values.get(f"_lazy_{name}")
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    alias = type(obj).model_fields[name].alias or name
+    return kind.validate(raw, where=f"{type(obj).__name__}.{name}", alias=alias)
+
+
+class _Unvalidated(tuple[Any, ...]):
+    """A lazy field's raw value that does not validate, as compared by ``==``: equal only to the
+    same raw value."""
+
+    __slots__ = ()
+
+
+def _field_values(obj: KycModel) -> tuple[Any, ...]:
+    """Every field's value as ``==`` and ``hash()`` see it: lazy fields typed (validated if
+    needed), so that equality does not depend on whether a section was read or came in as JSON
+    or as Python objects."""
+    kinds = type(obj).__lazy_kinds__
+    values = obj.__dict__
+    out: list[Any] = []
+    for name in type(obj).model_fields:
+        kind = kinds.get(name)
+        if kind is None:
+            out.append(values.get(name))
+            continue
+        try:
+            out.append(_lazy_value(obj, name, kind))
+        except PayloadError:
+            out.append(_Unvalidated((values[name],)))
+    return tuple(out)
 
 
 def _validate_lazy_in(value: Any) -> None:
@@ -489,15 +569,16 @@ class Timestamp(datetime):
 
     @classmethod
     def __lazy_shape__(cls) -> CoreSchema:
-        """The eager check of a :data:`LazyTimestamp` field, inside pydantic-core: a JSON number,
-        or a string that starts like an ISO-8601 date (or is a number), so ``"yesterday"`` is
-        still a 400. Whether it is a valid date-time (no 30 February, epoch in range, a well-formed
-        time part) is checked when the attribute is first read."""
+        """The parse-time part of a :data:`LazyTimestamp` field. A JSON number (epoch seconds) in
+        ``datetime``'s range is checked inside pydantic-core and converted on first read -- the
+        common case (iDenfy), and the costly one: a Python call per value. Anything else (an
+        ISO-8601 string: ComplyCube) is converted now by :meth:`from_wire`, so exactly the values
+        an eager field accepted are accepted, and the others are still a 400."""
         return core_schema.union_schema(
             [
                 core_schema.int_schema(strict=True, ge=_EPOCH_MIN, le=_EPOCH_MAX),
                 core_schema.float_schema(strict=True, ge=_EPOCH_MIN, le=_EPOCH_MAX),
-                core_schema.str_schema(strict=True, pattern=_TIMESTAMP_TEXT),
+                core_schema.no_info_plain_validator_function(cls.from_wire),
             ],
             mode="left_to_right",
             custom_error_type="timestamp_type",
@@ -524,15 +605,10 @@ class Timestamp(datetime):
 _EPOCH_MIN = -62135596800
 _EPOCH_MAX = 253402300799
 
-#: The eager shape of a timestamp string: an ISO-8601 calendar or week date, optionally followed
-#: by a time part of digits and separators; or a number (epoch seconds sent as a string).
-_TIMESTAMP_TEXT = (
-    r"^(\d{4}-?\d{2}-?\d{2}|\d{4}-?W\d{2}(-?\d)?)([Tt ][0-9:.,+\-Zz ]*)?$|^[+-]?\d+(\.\d*)?$"
-)
-
-#: The annotation of every timestamp field: a :class:`Timestamp` (or ``None``), validated lazily
-#: (:data:`LAZY`) -- converting to a ``datetime`` subclass is a Python call per value, the single
-#: most expensive step of parsing an iDenfy identification before it was deferred.
+#: The annotation of every timestamp field: a :class:`Timestamp` (or ``None``); epoch numbers are
+#: converted on first read (:data:`LAZY`, :meth:`Timestamp.__lazy_shape__`) -- converting to a
+#: ``datetime`` subclass is a Python call per value, the most expensive step of parsing an iDenfy
+#: identification before it was deferred.
 LazyTimestamp: TypeAlias = Annotated[Timestamp | None, LAZY]
 
 

@@ -34,6 +34,7 @@ from .errors import (
     DeliveryInProgressError,
     DeliveryNotFoundError,
     HandlerError,
+    PayloadError,
     PayloadTooLargeError,
     StoreError,
     UndetectableVendorError,
@@ -786,6 +787,16 @@ class Receiver:
 
     @staticmethod
     def _handler_failed(event: WebhookEvent, exc: Exception, claim: Claim | None = None) -> Outcome:
+        if isinstance(exc, PayloadError):
+            # The delivery's content is malformed, not the handler: a lazy section that does not
+            # validate was read (or the handler raised PayloadError itself to reject the content).
+            # Answer 400 as if it had failed at the door; _log() records it as a rejection.
+            if exc.vendor is None:
+                exc.vendor = event.vendor
+            rejected = Outcome(400, event.vendor, event.event_type, event, exc)
+            if claim is not None:
+                rejected = replace(rejected, delivery_id=claim.record.id, replay=claim.replay)
+            return rejected
         error = HandlerError(f"handler raised {type(exc).__name__}", exc)
         error.__cause__ = exc
         # Never exc_info: a traceback ends with str(exc), which may quote personal data from the
