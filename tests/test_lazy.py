@@ -386,6 +386,10 @@ def test_deferred_placeholder_is_not_a_type_to_call() -> None:
 def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
     from kyc_webhooks.idenfy import models
 
+    # Every public class names the facade as its module (pickles, reprs, tracebacks).
+    classes = [getattr(models, n) for n in models.__all__ if isinstance(getattr(models, n), type)]
+    assert {c.__module__ for c in classes} == {"kyc_webhooks.idenfy.models"}
+
     assert set(models.__all__) <= set(dir(models))
     for name in models.__all__:
         assert getattr(models, name) is not None, name

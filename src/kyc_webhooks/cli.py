@@ -452,19 +452,6 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
     return out
 
 
-def _model_path(event: kw.WebhookEvent) -> str:
-    """Where users import the event's model from: the vendor's public ``models`` module when it
-    exports the class (the classes live in private modules that load on demand)."""
-    cls = type(event)
-    public = f"kyc_webhooks.{event.vendor}.models"
-    try:
-        exported = getattr(importlib.import_module(public), cls.__name__, None)
-    except ImportError:
-        exported = None
-    module = public if exported is cls else cls.__module__
-    return f"{module}.{cls.__qualname__}"
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     body = _read_bytes(args.body, "body")
     headers: list[tuple[str, str]] = []
@@ -510,7 +497,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     _out(f"authentic: vendor={event.vendor} event_type={event.event_type}")
-    _out(f"model: {_model_path(event)}")
+    _out(f"model: {type(event).__module__}.{type(event).__qualname__}")
     _out(f"delivery_key: {event.delivery_key}")
     lines = summary_lines(event)
     if lines:
@@ -1038,7 +1025,7 @@ def _cmd_inbox_show(args: argparse.Namespace, store: SQLiteStore) -> int:
     if event is None:
         _out("model: the stored body no longer parses")
         return EXIT_OK
-    _out(f"model: {_model_path(event)}")
+    _out(f"model: {type(event).__module__}.{type(event).__qualname__}")
     lines = summary_lines(event)
     if lines:
         _out("fields (personal data redacted):")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeAlias
 from pydantic import Discriminator, Field, Tag
 
 from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, WireEnum
-from ._base import Number
+from ._base import Number, publish
 from ._enums import (
     AmlCheckStatus,
 )
@@ -344,3 +344,6 @@ CriminalResults: TypeAlias = list[CriminalCheckResult] | None
 LegacyAmlSection: TypeAlias = LegacyAml | None
 LegacyLidSection: TypeAlias = LegacyLid | None
 AmlV3Section: TypeAlias = AmlV3Check | None
+
+
+publish(globals())

@@ -1,9 +1,23 @@
 """iDenfy: what every iDenfy model module shares -- the vendor name, the event base class and the
 unknown-event model (facts: ../shared/vendors/idenfy.md). Imports no other model module."""
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from ..models import UnknownEvent, WebhookEvent
+
+#: Where users import every iDenfy model from (a facade over the private modules).
+PUBLIC_MODULE = "kyc_webhooks.idenfy.models"
+
+
+def publish(namespace: dict[str, Any]) -> None:
+    """Give the public classes a private module defines the facade's module name, so that
+    pickles, reprs and tracebacks name the path users import from -- and old pickles survive a
+    reshuffle of the private modules. Called at the end of each private module."""
+    module = namespace["__name__"]
+    for name, value in namespace.items():
+        if isinstance(value, type) and not name.startswith("_") and value.__module__ == module:
+            value.__module__ = PUBLIC_MODULE
+
 
 VENDOR = "idenfy"
 #: event_type given to a legacy delivery without ``Idenfy-Event-Type`` whose body shape is unknown.
@@ -35,3 +49,6 @@ class IdenfyEvent(WebhookEvent):
 
 class IdenfyUnknownEvent(UnknownEvent, IdenfyEvent):
     """An iDenfy event type this version does not model; the whole body is kept."""
+
+
+publish(globals())

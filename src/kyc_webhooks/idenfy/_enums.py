@@ -3,6 +3,7 @@
 from typing import Annotated, TypeAlias
 
 from ..models import OPEN, WireEnum
+from ._base import publish
 
 # ================================================================================================
 # Open enums (sheet §4). Fields typed ``Annotated[X | str | None, OPEN]``: a documented value
@@ -274,3 +275,6 @@ class AmlCheckStatus(WireEnum):
 
 #: An AML status field (identification status, monitoring and KYB events).
 AmlStatusField: TypeAlias = Annotated[AmlCheckStatus | str | None, OPEN]
+
+
+publish(globals())

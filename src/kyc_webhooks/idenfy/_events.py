@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
-from ._base import IdenfyEvent, Number
+from ._base import IdenfyEvent, Number, publish
 from ._enums import AmlStatusField
 from ._sections import BankCardVerification, BankVerification
 
@@ -426,3 +426,6 @@ class BankCardVerificationCompletedEvent(IdenfyEvent, BankCardVerification):
     ``id`` required."""
 
     id: str
+
+
+publish(globals())

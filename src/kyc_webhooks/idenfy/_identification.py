@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 from pydantic import Field
 
 from ..models import LAZY, OPEN, PERSONAL, KycModel, LazyTimestamp, deferred
-from ._base import IdenfyEvent
+from ._base import IdenfyEvent, publish
 from ._enums import (
     AdditionalStepMethod,
     AdditionalStepsStatus,
@@ -344,3 +344,6 @@ class IdentificationEvent(IdenfyEvent):
             auto_document=status.auto_document,
             manual_document=status.manual_document,
         )
+
+
+publish(globals())

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeAlias
 from pydantic import Discriminator, Field, Tag
 
 from ..models import OPEN, PERSONAL, KycModel, WireEnum
-from ._base import Number
+from ._base import Number, publish
 from ._enums import (
     RiskLevel,
 )
@@ -303,3 +303,6 @@ EmailVerificationSection: TypeAlias = EmailVerification | None
 PhoneVerificationSection: TypeAlias = PhoneVerification | None
 DriverLicenseSection: TypeAlias = DriverLicenseCheck | None
 BankCardVerificationSection: TypeAlias = BankCardVerification | None
+
+
+publish(globals())
