@@ -446,7 +446,9 @@ class Receiver:
         early = self._without_dispatch(store, event, added)
         if early is not None:
             return self._log(early)
-        return self._dispatch_sync(event, added.claim)
+        claim = added.claim
+        assert claim is not None  # _without_dispatch answered every unclaimed case
+        return self._dispatch_sync(event, claim)
 
     async def handle_async(
         self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
@@ -473,7 +475,9 @@ class Receiver:
         early = self._without_dispatch(store, event, added)
         if early is not None:
             return self._log(early)
-        return await self._dispatch_async(event, added.claim)
+        claim = added.claim
+        assert claim is not None  # _without_dispatch answered every unclaimed case
+        return await self._dispatch_async(event, claim)
 
     def _handled(self, event: WebhookEvent, handled: int) -> Outcome:
         """The Outcome of a delivery handled without a store: what ``_success`` + ``_log`` give,
@@ -694,49 +698,47 @@ class Receiver:
             return self._log(self._unprocessable(claim, parsed))
         return await self._dispatch_async(parsed, claim)
 
-    def _dispatch_sync(self, event: WebhookEvent, claim: Claim | None) -> Outcome:
+    # The two below run handlers for a claimed stored delivery; without a store, handle() and
+    # handle_async() dispatch directly.
+
+    def _dispatch_sync(self, event: WebhookEvent, claim: Claim) -> Outcome:
+        store = self.store
+        assert store is not None
         try:
             handled = self.router.dispatch(event)
         except BaseException as exc:
-            if claim is not None:
-                assert self.store is not None
-                self._release_sync(self.store, claim, *_failure(exc))
+            self._release_sync(store, claim, *_failure(exc))
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self._log(self._handler_failed(event, exc, claim))
-        if claim is not None:
-            assert self.store is not None
-            try:
-                recorded = self.store.complete(claim)
-            except StoreError as exc:
-                _log_store_error("complete", exc)
-                _warn_not_recorded(claim, store_failed=True)
-            else:
-                if not recorded:
-                    _warn_not_recorded(claim, store_failed=False)
+        try:
+            recorded = store.complete(claim)
+        except StoreError as exc:
+            _log_store_error("complete", exc)
+            _warn_not_recorded(claim, store_failed=True)
+        else:
+            if not recorded:
+                _warn_not_recorded(claim, store_failed=False)
         return self._log(self._success(event, handled, claim))
 
-    async def _dispatch_async(self, event: WebhookEvent, claim: Claim | None) -> Outcome:
+    async def _dispatch_async(self, event: WebhookEvent, claim: Claim) -> Outcome:
+        store = self.store
+        assert store is not None
         try:
             handled = await self.router.dispatch_async(event)
         except BaseException as exc:
-            if claim is not None:
-                assert self.store is not None
-                await self._release_async(self.store, claim, *_failure(exc))
+            await self._release_async(store, claim, *_failure(exc))
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self._log(self._handler_failed(event, exc, claim))
-        if claim is not None:
-            store = self.store
-            assert store is not None
-            try:
-                recorded = await _call(store, store.complete, claim)
-            except StoreError as exc:
-                _log_store_error("complete", exc)
-                _warn_not_recorded(claim, store_failed=True)
-            else:
-                if not recorded:
-                    _warn_not_recorded(claim, store_failed=False)
+        try:
+            recorded = await _call(store, store.complete, claim)
+        except StoreError as exc:
+            _log_store_error("complete", exc)
+            _warn_not_recorded(claim, store_failed=True)
+        else:
+            if not recorded:
+                _warn_not_recorded(claim, store_failed=False)
         return self._log(self._success(event, handled, claim))
 
     @staticmethod
@@ -772,9 +774,7 @@ class Receiver:
             _log_store_error("fail", exc)
 
     @staticmethod
-    def _success(event: WebhookEvent, handled: int, claim: Claim | None = None) -> Outcome:
-        if claim is None:
-            return _handled_outcome(event, handled)
+    def _success(event: WebhookEvent, handled: int, claim: Claim) -> Outcome:
         return Outcome(
             200,
             event.vendor,
