@@ -94,9 +94,9 @@ def test_prepare_builds_every_validator_without_side_effects() -> None:
         cold = built(IdentificationEvent)
         assert receiver.prepare() is receiver
         models = {m for m in EVENT_MODELS.values()}
-        kinds = [k for m in models for k in m.__lazy_kinds__.values()]
+        kinds = [a.kind for m in models for a in m.__lazy_attributes__.values()]
         from kyc_webhooks.idenfy.models import AmlV3Check
-        nested = list(AmlV3Check.__lazy_kinds__.values())
+        nested = [a.kind for a in AmlV3Check.__lazy_attributes__.values()]
         print(json.dumps({
             "cold": cold,
             "models_built": all(built(m) for m in models),
@@ -137,7 +137,8 @@ def test_deferred_section_shapes_match_their_real_types() -> None:
 
     checked = 0
     for model in (IdentificationEvent, DocumentData):
-        for name, kind in model.__lazy_kinds__.items():
+        for name, attribute in model.__lazy_attributes__.items():
+            kind = attribute.kind
             if not isinstance(kind.annotation, _Deferred):
                 continue
             declared = _shape_schema(kind.annotation)

@@ -278,6 +278,9 @@ class _Lazy:
 LAZY = _Lazy()
 
 
+_CACHED = object()
+
+
 class _LazyAttribute:
     """Data descriptor installed on the model class for each LAZY field: reads the decoded value
     that pydantic stored in ``__dict__``, validates it once, and caches the typed value next to it
@@ -294,14 +297,21 @@ class _LazyAttribute:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:  # like pydantic fields: not a class attribute
             raise AttributeError(self.name)
+        value, raw = self.peek(obj)
+        if raw is not _CACHED:
+            obj.__dict__[self.cache_key] = (raw, value)
+        return value
+
+    def peek(self, obj: Any) -> tuple[Any, Any]:
+        """``(typed value, raw value)`` without storing anything (``raw`` is ``_CACHED`` when the
+        value was stored by an earlier read): for repr() and comparisons."""
         values = obj.__dict__
         raw = values[self.name]
         cached = values.get(self.cache_key)
         if cached is not None and cached[0] is raw:
-            return cached[1]
-        value = self.kind.validate(raw, where=f"{type(obj).__name__}.{self.name}", alias=self.alias)
-        values[self.cache_key] = (raw, value)
-        return value
+            return cached[1], _CACHED
+        where = f"{type(obj).__name__}.{self.name}"
+        return self.kind.validate(raw, where=where, alias=self.alias), raw
 
     def __set__(self, obj: Any, value: Any) -> None:
         # Reached only through object.__setattr__ (pydantic's frozen check runs first otherwise).
@@ -330,8 +340,8 @@ class KycModel(BaseModel):
     __personal_fields__: ClassVar[frozenset[str]] = frozenset()
     #: Names of fields marked :data:`LAZY`, computed once per class.
     __lazy_fields__: ClassVar[frozenset[str]] = frozenset()
-    #: The validator (built on first use) of each LAZY field's real type.
-    __lazy_kinds__: ClassVar[dict[str, _LazyType]] = {}
+    #: The descriptor of each LAZY field (its ``kind`` validates the real type).
+    __lazy_attributes__: ClassVar[dict[str, _LazyAttribute]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -340,7 +350,7 @@ class KycModel(BaseModel):
         cls.__personal_fields__ = frozenset(
             name for name, info in fields.items() if any(m is PERSONAL for m in info.metadata)
         )
-        kinds: dict[str, _LazyType] = {}
+        attributes: dict[str, _LazyAttribute] = {}
         for name, info in fields.items():
             if any(meta is LAZY for meta in info.metadata):
                 others = [m for m in info.metadata if m is not LAZY and m is not PERSONAL]
@@ -351,13 +361,14 @@ class KycModel(BaseModel):
                         f"{cls.__name__}.{name}: LAZY takes no other metadata or constraints "
                         f"({others!r}); put them on the inner type"
                     )
-                kind = kinds[name] = _LazyType.of(info.annotation)
-                setattr(cls, name, _LazyAttribute(name, info.alias or name, kind))
+                attribute = _LazyAttribute(name, info.alias or name, _LazyType.of(info.annotation))
+                attributes[name] = attribute
+                setattr(cls, name, attribute)
             elif any(isinstance(base.__dict__.get(name), _LazyAttribute) for base in cls.__mro__):
                 # The parent's descriptor would keep intercepting reads of the eager value.
                 raise TypeError(f"{cls.__name__}.{name} redeclares a LAZY field without LAZY")
-        cls.__lazy_fields__ = frozenset(kinds)
-        cls.__lazy_kinds__ = kinds
+        cls.__lazy_fields__ = frozenset(attributes)
+        cls.__lazy_attributes__ = attributes
 
     @classmethod
     def prepare_lazy_fields(cls) -> None:
@@ -400,9 +411,8 @@ class KycModel(BaseModel):
                 continue
             if name in lazy:
                 # Validated for display without storing it: repr() leaves the instance as it was.
-                kind = type(self).__lazy_kinds__[name]
                 try:
-                    value = _lazy_value(self, name, kind)
+                    value = type(self).__lazy_attributes__[name].peek(self)[0]
                 except PayloadError:
                     yield name, INVALID
                     continue
@@ -420,9 +430,9 @@ def _prepare_lazy(cls: type[KycModel], seen: set[type]) -> None:
         if model in seen:
             continue
         seen.add(model)
-        for kind in model.__lazy_kinds__.values():
-            _ = kind.adapter  # builds the TypeAdapter (and imports a deferred type's module)
-            _prepare_lazy_type(kind.resolved, seen)
+        for attribute in model.__lazy_attributes__.values():
+            _ = attribute.kind.adapter  # builds it (and imports a deferred type's module)
+            _prepare_lazy_type(attribute.kind.resolved, seen)
 
 
 def _prepare_lazy_type(annotation: Any, seen: set[type]) -> None:
@@ -444,18 +454,6 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
         yield from _model_classes(arg, seen)
 
 
-def _lazy_value(obj: KycModel, name: str, kind: _LazyType) -> Any:
-    """The typed value of a lazy field: the stored one if it was read before, else validated now
-    without storing it (for repr() and comparisons, which must not change the instance)."""
-    values = obj.__dict__
-    raw = values[name]
-    cached = values.get(f"_lazy_{name}")
-    if cached is not None and cached[0] is raw:
-        return cached[1]
-    alias = type(obj).model_fields[name].alias or name
-    return kind.validate(raw, where=f"{type(obj).__name__}.{name}", alias=alias)
-
-
 class _Unvalidated(tuple[Any, ...]):
     """A lazy field's raw value that does not validate, as compared by ``==``: equal only to the
     same raw value."""
@@ -467,16 +465,16 @@ def _field_values(obj: KycModel) -> tuple[Any, ...]:
     """Every field's value as ``==`` and ``hash()`` see it: lazy fields typed (validated if
     needed), so that equality does not depend on whether a section was read or came in as JSON
     or as Python objects."""
-    kinds = type(obj).__lazy_kinds__
+    attributes = type(obj).__lazy_attributes__
     values = obj.__dict__
     out: list[Any] = []
     for name in type(obj).model_fields:
-        kind = kinds.get(name)
-        if kind is None:
+        attribute = attributes.get(name)
+        if attribute is None:
             out.append(values.get(name))
             continue
         try:
-            out.append(_lazy_value(obj, name, kind))
+            out.append(attribute.peek(obj)[0])
         except PayloadError:
             out.append(_Unvalidated((values[name],)))
     return tuple(out)
