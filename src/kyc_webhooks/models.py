@@ -351,6 +351,7 @@ class KycModel(BaseModel):
             name for name, info in fields.items() if any(m is PERSONAL for m in info.metadata)
         )
         attributes: dict[str, _LazyAttribute] = {}
+        inherited = {n for base in cls.__mro__[1:] for n in getattr(base, "__lazy_fields__", ())}
         for name, info in fields.items():
             if any(meta is LAZY for meta in info.metadata):
                 others = [m for m in info.metadata if m is not LAZY and m is not PERSONAL]
@@ -364,7 +365,7 @@ class KycModel(BaseModel):
                 attribute = _LazyAttribute(name, info.alias or name, _LazyType.of(info.annotation))
                 attributes[name] = attribute
                 setattr(cls, name, attribute)
-            elif any(isinstance(base.__dict__.get(name), _LazyAttribute) for base in cls.__mro__):
+            elif name in inherited:
                 # The parent's descriptor would keep intercepting reads of the eager value.
                 raise TypeError(f"{cls.__name__}.{name} redeclares a LAZY field without LAZY")
         cls.__lazy_fields__ = frozenset(attributes)
