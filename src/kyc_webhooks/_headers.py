@@ -83,14 +83,6 @@ class Headers(Mapping[str, str]):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._items
 
-    def has_any(self, lower_names: tuple[str, ...]) -> bool:
-        """Whether any of ``lower_names`` (already lower-case) was sent."""
-        items = self._items
-        for name in lower_names:  # noqa: SIM110 -- a loop is cheaper than any() + generator
-            if name in items:
-                return True
-        return False
-
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """The first value of ``name``, or ``default`` (faster than ``Mapping.get``, which goes
         through ``__getitem__`` and an exception for a missing name)."""

@@ -39,14 +39,16 @@ class Idenfy(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        return headers.has_any(_MARK_HEADERS)
+        items = headers._items  # per-delivery path: no further call
+        return _MARK_HEADERS[0] in items or _MARK_HEADERS[1] in items
 
     def verify(self, body: bytes, headers: Headers) -> None:
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
         parse_event = self._parse_event or self._load_parser()
-        event: WebhookEvent = parse_event(body, headers.get(EVENT_TYPE_HEADER))
+        event_types = headers._items.get(_MARK_HEADERS[0])  # what headers.get() reads, inline
+        event: WebhookEvent = parse_event(body, event_types[0] if event_types else None)
         return event
 
     @classmethod
