@@ -336,6 +336,34 @@ def test_idenfy_malformed_hit_list_does_not_cost_the_verdict(
     assert "delivery rejected vendor=idenfy status=400 error=PayloadError" in caplog.text
 
 
+@pytest.mark.parametrize("with_store", [False, True], ids=["no-store", "store"])
+def test_an_async_handler_reading_a_malformed_section_gets_a_400(with_store: bool) -> None:
+    import asyncio
+
+    payload = _identification()
+    payload["AML"][0]["data"] = [{"isPerson": "perhaps"}]
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY), store=kw.MemoryStore() if with_store else None
+    )
+    reached: list[str] = []
+
+    @receiver.on("idenfy")
+    async def on_any(event: IdentificationEvent) -> None:
+        await asyncio.sleep(0)
+        reached.append(event.scan_ref)
+        _ = event.aml_results
+
+    body, headers = sign("idenfy", payload, KEY, event_type="IDENTIFICATION")
+    outcome = asyncio.run(receiver.handle_async(body, headers))
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)
+    assert reached == [payload["scanRef"]]
+    assert (outcome.delivery_id is not None) is with_store
+    stats = receiver.stats()
+    assert stats["handler_failures"] == 0
+    assert stats["unprocessable" if with_store else "rejected_400"] == 1
+
+
 def test_a_malformed_section_with_a_store_is_recorded_as_failed() -> None:
     payload = _identification()
     payload["LID"][0]["data"] = [{"valid": "maybe"}]
