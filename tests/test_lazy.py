@@ -511,3 +511,103 @@ def test_json_schema_describes_the_real_types() -> None:
     assert "date-time" in start
     assert "pattern" not in start
     assert IdentificationEvent.model_json_schema(mode="serialization")["properties"]["AML"]
+
+
+# -- second review: comparison cost and corner cases, where a handler's PayloadError comes from --
+
+
+def test_comparing_equal_input_validates_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kyc_webhooks import models as core
+
+    calls: list[str] = []
+    original = core._LazyType.validate
+
+    def counting(self: Any, raw: Any, *, where: str, alias: str) -> Any:
+        calls.append(where)
+        return original(self, raw, where=where, alias=alias)
+
+    broken = {**GOOD, "Items": [{"score": "many"}]}
+    first, second = parse(broken), parse(broken)
+    monkeypatch.setattr(core._LazyType, "validate", counting)
+    assert first == first
+    assert first == second
+    assert calls == []  # same raw input: equal without validating (the invalid section too)
+    assert "_lazy_items" not in first.__dict__
+
+
+def test_invalid_raw_values_never_equal_typed_ones() -> None:
+    class Pair(KycModel):
+        pair: Annotated[tuple[list[int]] | None, LAZY] = None
+
+    valid = Pair.model_validate_json(b'{"pair": [[1]]}')
+    invalid = Pair.model_validate_json(b'{"pair": [1]}')
+    assert valid.pair == ([1],)
+    assert valid != invalid
+    assert invalid == Pair.model_validate_json(b'{"pair": [1]}')
+    text = Pair.model_validate_json(b'{"pair": "x"}')  # invalid, and hashable as received
+    assert hash(text) == hash(Pair.model_validate_json(b'{"pair": "x"}'))
+    assert text != invalid
+
+
+def test_comparing_constructed_models_without_a_lazy_field() -> None:
+    class Required(KycModel):
+        items: Annotated[list[Leaf], LAZY]
+
+    bare = Required.model_construct()  # type: ignore[call-arg]
+    assert bare == Required.model_construct()  # type: ignore[call-arg]
+    assert bare != Required.model_validate_json(b'{"items": []}')
+    assert hash(bare) == hash(Required.model_construct())  # type: ignore[call-arg]
+
+
+def test_lazy_refuses_a_discriminator_or_validate_default() -> None:
+    with pytest.raises(TypeError, match="discriminator"):
+
+        class Tagged(KycModel):
+            kind: Annotated[Leaf | Branch | None, LAZY] = Field(default=None, discriminator="score")
+
+    with pytest.raises(TypeError, match="validate_default"):
+
+        class Checked(KycModel):
+            items: Annotated[list[Leaf] | None, LAZY] = Field(default=None, validate_default=True)
+
+
+def _receiver_reading(section_of: Any) -> kw.Receiver:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY))
+
+    @receiver.on("idenfy")
+    def handler(event: IdentificationEvent) -> None:
+        _ = section_of(event)
+
+    return receiver
+
+
+def test_a_payload_error_from_another_event_is_a_handler_failure() -> None:
+    broken = _identification()
+    broken["AML"][0]["data"] = [{"isPerson": "perhaps"}]
+    body, _ = sign("idenfy", broken, KEY, event_type="IDENTIFICATION")
+    earlier = IdentificationEvent.model_validate_json(body)
+    receiver = _receiver_reading(lambda event: earlier.aml_results)
+    good, headers = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
+    outcome = receiver.handle(good, headers)
+    assert outcome.status_code == 500
+    assert isinstance(outcome.error, kw.HandlerError)
+    assert receiver.stats()["handler_failures"] == 1
+
+
+def test_a_handler_raising_payload_error_itself_is_a_handler_failure() -> None:
+    def reject(event: IdentificationEvent) -> None:
+        raise kw.PayloadError("customer Jonas Jonaitis not found")
+
+    receiver = _receiver_reading(reject)
+    body, headers = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 500
+    assert "Jonas" not in json.dumps(outcome.response_body())
+
+
+def test_vendor_parse_accepts_any_header_mapping() -> None:
+    body, headers = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
+    vendor = kw.Idenfy(signing_key=KEY)
+    assert kw.Idenfy.detect(headers, body)  # type: ignore[arg-type]
+    event = vendor.parse(body, headers)  # type: ignore[arg-type]
+    assert event.event_type == "IDENTIFICATION"

@@ -355,6 +355,10 @@ class KycModel(BaseModel):
         for name, info in fields.items():
             if any(meta is LAZY for meta in info.metadata):
                 others = [m for m in info.metadata if m is not LAZY and m is not PERSONAL]
+                if info.discriminator is not None:
+                    others.append(f"discriminator={info.discriminator!r}")
+                if info.validate_default:
+                    others.append("validate_default=True")
                 if others:
                     # The validator is built from the bare type: constraints or OPEN next to LAZY
                     # would be silently dropped. They belong inside the type.
@@ -379,18 +383,37 @@ class KycModel(BaseModel):
 
     def __eq__(self, other: object) -> bool:
         # pydantic compares the stored values; a lazy field stores the raw JSON until it is read,
-        # so models with lazy fields compare their typed values instead.
+        # so models with lazy fields compare typed values -- validating only where the stored
+        # values differ (equal raw input validates to equal values).
+        if self is other:
+            return True
         cls = type(self)
         if not cls.__lazy_fields__ or type(other) is not cls:
             return super().__eq__(other)
         assert isinstance(other, KycModel)
         if self.__pydantic_extra__ != other.__pydantic_extra__:
             return False
-        return _field_values(self) == _field_values(other)
+        mine, theirs = self.__dict__, other.__dict__
+        attributes = cls.__lazy_attributes__
+        for name in cls.model_fields:
+            a, b = mine.get(name, _MISSING), theirs.get(name, _MISSING)
+            if a == b:
+                continue
+            attribute = attributes.get(name)
+            if attribute is None or _typed(self, attribute) != _typed(other, attribute):
+                return False
+        return True
 
     def __hash__(self) -> int:
         # Frozen models hash their field values (as pydantic's default does), lazy ones typed.
-        return hash(_field_values(self))
+        attributes = type(self).__lazy_attributes__
+        values = self.__dict__
+        return hash(
+            tuple(
+                _typed(self, attributes[name]) if name in attributes else values.get(name, _MISSING)
+                for name in type(self).model_fields
+            )
+        )
 
     def validate_lazy_fields(self) -> Self:
         """Validate every :data:`LAZY` section now -- this model's and those of every model inside
@@ -455,30 +478,33 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
         yield from _model_classes(arg, seen)
 
 
-class _Unvalidated(tuple[Any, ...]):
-    """A lazy field's raw value that does not validate, as compared by ``==``: equal only to the
-    same raw value."""
-
-    __slots__ = ()
+_MISSING = object()
 
 
-def _field_values(obj: KycModel) -> tuple[Any, ...]:
-    """Every field's value as ``==`` and ``hash()`` see it: lazy fields typed (validated if
-    needed), so that equality does not depend on whether a section was read or came in as JSON
-    or as Python objects."""
-    attributes = type(obj).__lazy_attributes__
-    values = obj.__dict__
-    out: list[Any] = []
-    for name in type(obj).model_fields:
-        attribute = attributes.get(name)
-        if attribute is None:
-            out.append(values.get(name))
-            continue
-        try:
-            out.append(attribute.peek(obj)[0])
-        except PayloadError:
-            out.append(_Unvalidated((values[name],)))
-    return tuple(out)
+class _Unvalidated:
+    """A lazy field's raw value that does not validate, as ``==`` and ``hash()`` see it: equal
+    only to the same raw value that did not validate either."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unvalidated) and self.raw == other.raw
+
+    def __hash__(self) -> int:
+        return hash(self.raw)
+
+
+def _typed(obj: KycModel, attribute: _LazyAttribute) -> Any:
+    """A lazy field's typed value for comparisons, without storing it on the instance."""
+    if attribute.name not in obj.__dict__:  # model_construct() without a required field
+        return _MISSING
+    try:
+        return attribute.peek(obj)[0]
+    except PayloadError:
+        return _Unvalidated(obj.__dict__[attribute.name])
 
 
 def _validate_lazy_in(value: Any) -> None:

@@ -788,15 +788,17 @@ class Receiver:
     @staticmethod
     def _handler_failed(event: WebhookEvent, exc: Exception, claim: Claim | None = None) -> Outcome:
         if isinstance(exc, PayloadError):
-            # The delivery's content is malformed, not the handler: a lazy section that does not
-            # validate was read (or the handler raised PayloadError itself to reject the content).
-            # Answer 400 as if it had failed at the door; _log() records it as a rejection.
-            if exc.vendor is None:
-                exc.vendor = event.vendor
-            rejected = Outcome(400, event.vendor, event.event_type, event, exc)
-            if claim is not None:
-                rejected = replace(rejected, delivery_id=claim.record.id, replay=claim.replay)
-            return rejected
+            malformed = _malformed_section(event)
+            if malformed is not None:
+                # The delivery's content is at fault, not the handler: it read a lazy section of
+                # this event that does not validate. Answer 400, as for a malformed body at the
+                # door; _log() records it as a rejection (no traceback: the message names fields).
+                rejected = Outcome(400, event.vendor, event.event_type, event, malformed)
+                if claim is not None:
+                    rejected = replace(rejected, delivery_id=claim.record.id, replay=claim.replay)
+                return rejected
+            # Else the PayloadError came from elsewhere (another event, a nested parse): a bug in
+            # the handler like any other exception.
         error = HandlerError(f"handler raised {type(exc).__name__}", exc)
         error.__cause__ = exc
         # Never exc_info: a traceback ends with str(exc), which may quote personal data from the
@@ -889,6 +891,19 @@ def _log_handled(outcome: Outcome) -> None:
         "yes" if outcome.duplicate else "no",
         outcome.delivery_id or "-",
     )
+
+
+def _malformed_section(event: WebhookEvent) -> PayloadError | None:
+    """The error of the first lazy section of ``event`` that does not validate, else ``None``."""
+    error: PayloadError | None = None
+    try:
+        event.validate_lazy_fields()
+    except PayloadError as exc:
+        error = exc
+        error.__context__ = None  # the handler's exception: not part of this error's story
+        if error.vendor is None:
+            error.vendor = event.vendor
+    return error
 
 
 def _storable_text(value: str) -> str:

@@ -39,7 +39,8 @@ class Idenfy(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        items = headers._items  # per-delivery path: no further call
+        # The header map itself (per-delivery path: no further call); any mapping is accepted.
+        items = (headers if type(headers) is Headers else Headers(headers))._items
         return _MARK_HEADERS[0] in items or _MARK_HEADERS[1] in items
 
     def verify(self, body: bytes, headers: Headers) -> None:
@@ -47,6 +48,8 @@ class Idenfy(Vendor):
 
     def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
         parse_event = self._parse_event or self._load_parser()
+        if type(headers) is not Headers:
+            headers = Headers(headers)
         event_types = headers._items.get(_MARK_HEADERS[0])  # what headers.get() reads, inline
         event: WebhookEvent = parse_event(body, event_types[0] if event_types else None)
         return event
