@@ -611,3 +611,46 @@ def test_vendor_parse_accepts_any_header_mapping() -> None:
     assert kw.Idenfy.detect(headers, body)  # type: ignore[arg-type]
     event = vendor.parse(body, headers)  # type: ignore[arg-type]
     assert event.event_type == "IDENTIFICATION"
+
+
+def test_first_reads_in_one_thread_do_not_break_copies_in_another() -> None:
+    # A first read stores the typed value on the instance; pickling and deep-copying work on a
+    # snapshot of __dict__, so a concurrent first read cannot make them fail ("dictionary changed
+    # size during iteration" before the snapshot). Bounded: 150 rounds per operation.
+    import sys
+
+    body, _ = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
+    names = sorted(IdentificationEvent.__lazy_fields__)
+    operations = {
+        "pickle": pickle.dumps,
+        "deepcopy": copy.deepcopy,
+        "copy": copy.copy,
+        "dump": lambda e: e.model_dump(mode="json"),
+        "repr": repr,
+    }
+    failures: list[str] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for name, operation in operations.items():
+            for _ in range(150):
+                event = IdentificationEvent.model_validate_json(body)
+
+                def copier(op: Any = operation, ev: Any = event, label: str = name) -> None:
+                    try:
+                        op(ev)
+                    except Exception as exc:  # collected and asserted below
+                        failures.append(f"{label}: {type(exc).__name__}")
+
+                def reader(ev: Any = event) -> None:
+                    for field in names:
+                        getattr(ev, field)
+
+                threads = [threading.Thread(target=copier), threading.Thread(target=reader)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(timeout=10)
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -415,6 +415,18 @@ class KycModel(BaseModel):
             )
         )
 
+    # The first read of a lazy section adds its typed value to ``__dict__`` (like
+    # functools.cached_property). Pickling and deep-copying iterate ``__dict__`` in Python, so they
+    # work on a snapshot (dict.copy() is atomic): another thread's first read cannot break them.
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state["__dict__"] = dict(state["__dict__"])
+        return state
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        return BaseModel.__deepcopy__(self.__copy__(), memo)
+
     def validate_lazy_fields(self) -> Self:
         """Validate every :data:`LAZY` section now -- this model's and those of every model inside
         it, eager fields included -- instead of on first access. Raises
