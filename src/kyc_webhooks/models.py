@@ -461,19 +461,16 @@ class KycModel(BaseModel):
                 yield key, (REDACTED if value is not None else None)
 
 
-def _prepare_lazy(cls: type[KycModel], seen: set[type]) -> None:
-    for model in _model_classes(cls, set()):
+def _prepare_lazy(annotation: Any, seen: set[type]) -> None:
+    """Build the lazy-section validators of every model ``annotation`` mentions (a model class,
+    or a section's real type), recursing into the types of those sections."""
+    for model in _model_classes(annotation, set()):
         if model in seen:
             continue
         seen.add(model)
         for attribute in model.__lazy_attributes__.values():
             _ = attribute.kind.adapter  # builds it (and imports a deferred type's module)
-            _prepare_lazy_type(attribute.kind.resolved, seen)
-
-
-def _prepare_lazy_type(annotation: Any, seen: set[type]) -> None:
-    for model in _model_classes(annotation, set()):
-        _prepare_lazy(model, seen)
+            _prepare_lazy(attribute.kind.resolved, seen)
 
 
 def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
