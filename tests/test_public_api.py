@@ -16,6 +16,8 @@ EXPECTED_TOP_LEVEL = {
     "ComplyCube",
     "ConfigurationError",
     "DEFAULT_MAX_BODY_SIZE",
+    "Decision",
+    "DecisionStatus",
     "DeliveryError",
     "DeliveryInProgressError",
     "DeliveryNotFoundError",
