@@ -1,4 +1,4 @@
-"""Django: CSRF-exempt views, one line each in ``urlpatterns``.
+"""Django views for a receiver you build yourself: CSRF-exempt, one line each in ``urlpatterns``.
 
     urlpatterns = [
         path("webhooks", webhook_view(receiver)),                 # auto-detect
@@ -16,8 +16,8 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from ..receiver import Receiver
-from ._common import Reply, read_capped, respond, respond_async
+from ...receiver import Receiver
+from .._common import Reply, read_capped, respond, respond_async
 
 __all__ = ["async_webhook_view", "webhook_view"]
 

@@ -1,0 +1,40 @@
+"""Django: an installable app, and views for a receiver you build yourself.
+
+As an app (settings, ``include()``, an inbox in the project's database, admin, management
+commands, signals; see docs/frameworks.md)::
+
+    INSTALLED_APPS = [..., "kyc_webhooks.integrations.django"]
+    KYC_WEBHOOKS = {"VENDORS": {"idenfy": {"signing_key": env("IDENFY_SIGNING_KEY")}}}
+    urlpatterns = [path("webhooks/", include("kyc_webhooks.integrations.django.urls"))]
+
+    from kyc_webhooks.integrations.django import receiver   # built from settings
+
+    @receiver.on("idenfy", "IDENTIFICATION_*")
+    def on_result(event): ...
+
+Without the app, ``webhook_view(receiver)`` / ``async_webhook_view(receiver)`` wrap any receiver.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .views import async_webhook_view, webhook_view
+
+if TYPE_CHECKING:
+    from ...receiver import Receiver
+
+__all__ = ["async_webhook_view", "get_receiver", "receiver", "webhook_view"]
+
+
+def get_receiver() -> Receiver:
+    """The project's receiver, built once from ``settings.KYC_WEBHOOKS``."""
+    from .conf import project_receiver
+
+    return project_receiver()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "receiver":
+        return get_receiver()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,144 @@
+"""Admin for the inbox: list, filters, search, and replay / process now / erase body actions.
+
+Bodies and headers are personal data: hidden unless the user has the
+``kyc_webhooks.view_delivery_body`` permission; then shown masked like ``repr()`` of the event
+(personal fields as ``<redacted>``), and raw only on request (``?raw=1``), each raw view logged.
+Secrets never reach the database (credential headers are dropped before storing, Identomat's
+``callbackApiKey`` is blanked), so no admin page can show one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from .models import Delivery
+
+logger = logging.getLogger("kyc_webhooks.django.admin")
+
+BODY_PERMISSION = "kyc_webhooks.view_delivery_body"
+
+
+def _masked(row: Delivery) -> str:
+    """The body as the event's ``repr()`` (personal data masked); a body that does not parse
+    shows no content at all."""
+    from ..._vendor import vendor_class
+    from ...errors import WebhookError
+
+    if row.body is None:
+        return "(erased)"
+    try:
+        vendor = vendor_class(row.vendor)
+        event = vendor.models().parse_event(bytes(row.body), row.event_type)
+    except (WebhookError, TypeError, ValueError):
+        return "(body does not parse; ask for the raw body)"
+    return repr(event)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("id", "vendor", "event_type", "state", "received_at", "attempts", "replays")
+    list_filter = ("state", "vendor", "event_type", "received_at")
+    search_fields = ("=delivery_key", "=id")
+    date_hierarchy = "received_at"
+    actions = ("replay", "process_now", "erase_body")
+    ordering = ("-received_at",)
+
+    def get_fields(self, request: Any, obj: Any = None) -> Any:
+        base = [
+            "id",
+            "delivery_key",
+            "vendor",
+            "event_type",
+            "state",
+            "received_at",
+            "updated_at",
+            "attempts",
+            "replays",
+            "lease_until",
+            "finished_at",
+            "last_error_type",
+            "last_error_message",
+            "not_before",
+            "body_erased_at",
+        ]
+        if request.user.has_perm(BODY_PERMISSION):
+            base += ["masked_body", "stored_headers"]
+            if request.GET.get("raw") == "1":
+                base.append("raw_body")
+        return base
+
+    def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_operate_permission(self, request: Any) -> bool:
+        """Replay, process and erase: for users who may change deliveries."""
+        return bool(request.user.has_perm("kyc_webhooks.change_delivery"))
+
+    @admin.display(description="body (personal data masked)")
+    def masked_body(self, obj: Delivery) -> str:
+        return _masked(obj)
+
+    @admin.display(description="headers")
+    def stored_headers(self, obj: Delivery) -> str:
+        return "\n".join(f"{name}: {value}" for name, value in obj.headers)
+
+    @admin.display(description="raw body")
+    def raw_body(self, obj: Delivery) -> str:
+        logger.warning("raw body viewed delivery_id=%s", obj.id)
+        if obj.body is None:
+            return "(erased)"
+        return format_html("<pre>{}</pre>", bytes(obj.body).decode("utf-8", "replace"))
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if request.GET.get("raw") == "1" and obj is not None and request.user.has_perm(
+            BODY_PERMISSION
+        ):
+            logger.warning(
+                "raw body viewed delivery_id=%s user_id=%s", obj.id, request.user.pk
+            )
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.action(description="Replay (run the handlers again)", permissions=["operate"])
+    def replay(self, request: Any, queryset: Any) -> None:
+        from . import get_receiver
+
+        receiver = get_receiver()
+        for row in queryset[:100]:
+            outcome = receiver.replay(row.id)
+            self.message_user(
+                request,
+                f"{row.id}: {outcome.status_code}",
+                messages.SUCCESS if outcome.ok else messages.WARNING,
+            )
+
+    @admin.action(description="Process now", permissions=["operate"])
+    def process_now(self, request: Any, queryset: Any) -> None:
+        from ...errors import WebhookError
+        from . import get_receiver
+
+        receiver = get_receiver()
+        for row in queryset[:100]:
+            try:
+                outcome = receiver.process(row.id)
+            except WebhookError as exc:
+                self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{row.id}: {outcome.status_code}", messages.INFO)
+
+    @admin.action(description="Erase body (personal data)", permissions=["operate"])
+    def erase_body(self, request: Any, queryset: Any) -> None:
+        from .store import DjangoStore
+
+        store = DjangoStore()
+        erased = sum(store.erase(row.id) for row in queryset[:1000])
+        self.message_user(request, f"erased {erased} bodies", messages.SUCCESS)

@@ -1,0 +1,154 @@
+"""``settings.KYC_WEBHOOKS`` -> the project's :class:`~kyc_webhooks.Receiver`.
+
+Every problem raises ``ImproperlyConfigured`` naming the setting's key; the system checks
+(``checks.py``) report the same at start-up (``manage.py check``, ``runserver``, ``migrate``)::
+
+    KYC_WEBHOOKS = {
+        "VENDORS": {"idenfy": {"signing_key": "..."}, "complycube": {"secret": "..."}},
+        "STORE": "django",          # default: the app's own models; or a SQLite path,
+                                    # "postgresql://..." (PostgresStore), or None for no store
+        "DEFER": False,             # True: store, answer 202, run handlers in a worker
+        "ASYNC": False,             # True: the include()d URLs use async views (ASGI)
+        "MAX_BODY_SIZE": 1048576,
+        "LEASE_TIMEOUT": 60,
+    }
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from ..._vendor import VENDOR_NAMES, vendor_class
+from ...errors import WebhookError
+from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
+
+__all__ = ["KNOWN_KEYS", "build_receiver", "project_receiver", "read_settings"]
+
+KNOWN_KEYS = frozenset({"VENDORS", "STORE", "DEFER", "ASYNC", "MAX_BODY_SIZE", "LEASE_TIMEOUT"})
+SETTING = "KYC_WEBHOOKS"
+
+_lock = threading.Lock()
+_receiver: Receiver | None = None
+
+
+def read_settings() -> dict[str, Any]:
+    """``settings.KYC_WEBHOOKS`` checked for shape (a dict with known keys and a ``VENDORS``
+    dict of dicts)."""
+    config = getattr(settings, SETTING, None)
+    if config is None:
+        raise ImproperlyConfigured(f"{SETTING} is not set; see docs/frameworks.md (Django)")
+    if not isinstance(config, Mapping):
+        raise ImproperlyConfigured(f"{SETTING} must be a dict")
+    unknown = sorted(set(config) - KNOWN_KEYS)
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{SETTING} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(sorted(KNOWN_KEYS))}"
+        )
+    vendors = config.get("VENDORS")
+    if not isinstance(vendors, Mapping) or not vendors:
+        raise ImproperlyConfigured(
+            f"{SETTING}['VENDORS'] must be a non-empty dict of vendor name -> credentials, "
+            f"e.g. {{'idenfy': {{'signing_key': ...}}}}"
+        )
+    for name, params in vendors.items():
+        if name not in VENDOR_NAMES:
+            raise ImproperlyConfigured(
+                f"{SETTING}['VENDORS'] has unknown vendor {name!r}; "
+                f"expected one of {', '.join(VENDOR_NAMES)}"
+            )
+        if not isinstance(params, Mapping):
+            raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}] must be a dict")
+    return dict(config)
+
+
+def _store(value: Any) -> Any:
+    where = f"{SETTING}['STORE']"
+    if value is None:
+        return None
+    if value == "django":
+        from .store import DjangoStore
+
+        return DjangoStore()
+    if not isinstance(value, str) or not value:
+        raise ImproperlyConfigured(
+            f"{where} must be 'django', a SQLite file path, a postgresql:// URL or None"
+        )
+    if value.startswith(("postgresql://", "postgres://")):
+        try:
+            from ...store import PostgresStore  # type: ignore[attr-defined,unused-ignore]
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"{where} names PostgreSQL, which needs the postgres extra "
+                '(pip install -e ".[postgres]")'
+            ) from exc
+        return PostgresStore(value)
+    from ...store import SQLiteStore
+
+    return SQLiteStore(value)
+
+
+def build_receiver(config: Mapping[str, Any]) -> Receiver:
+    """A receiver from a checked ``KYC_WEBHOOKS`` dict; ``ImproperlyConfigured`` names the key."""
+    vendors = []
+    for name, params in config["VENDORS"].items():
+        try:
+            vendors.append(vendor_class(name)(**params))
+        except TypeError as exc:
+            raise ImproperlyConfigured(
+                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}"
+            ) from None
+        except WebhookError as exc:
+            raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}]: {exc}") from None
+    for key, kind in (("DEFER", bool), ("ASYNC", bool)):
+        if key in config and not isinstance(config[key], kind):
+            raise ImproperlyConfigured(f"{SETTING}[{key!r}] must be True or False")
+    try:
+        store = _store(config.get("STORE", "django"))
+        receiver = Receiver(
+            *vendors,
+            store=store,
+            defer=config.get("DEFER", False),
+            max_body_size=config.get("MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE),
+            **({"lease_timeout": config["LEASE_TIMEOUT"]} if "LEASE_TIMEOUT" in config else {}),
+        )
+    except WebhookError as exc:
+        raise ImproperlyConfigured(f"{SETTING}: {exc}") from None
+    _connect_signal(receiver)
+    return receiver
+
+
+def _type_error(exc: TypeError) -> str:
+    # "Idenfy.__init__() got an unexpected keyword argument 'secret'" -> the useful part only.
+    text = str(exc)
+    return text.split(") ", 1)[-1] if ") " in text else text
+
+
+def _connect_signal(receiver: Receiver) -> None:
+    from ...models import WebhookEvent
+    from .signals import webhook_received
+
+    @receiver.on("*")
+    def send_webhook_received(event: WebhookEvent) -> None:
+        webhook_received.send(sender=type(event), event=event)
+
+
+def project_receiver() -> Receiver:
+    """The project's receiver, built from settings on first use and then kept."""
+    global _receiver
+    with _lock:
+        if _receiver is None:
+            _receiver = build_receiver(read_settings())
+        return _receiver
+
+
+def reset() -> None:
+    """Forget the project's receiver (tests that change ``KYC_WEBHOOKS``)."""
+    global _receiver
+    with _lock:
+        _receiver = None

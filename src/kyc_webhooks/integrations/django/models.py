@@ -1,0 +1,48 @@
+"""The inbox in the project's database: one row per delivery (see ``store.DjangoStore``).
+
+Bodies and headers are personal data: the admin hides them unless the user has the
+``kyc_webhooks.view_delivery_body`` permission.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+STATES = [("pending", "pending"), ("processing", "processing"), ("done", "done"), ("failed", "failed")]
+
+
+class Delivery(models.Model):
+    #: 32 hex digits, as every store's ids.
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    #: sha256 of ``delivery_key`` (unique index of bounded width on every database).
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    delivery_key = models.TextField()
+    vendor = models.CharField(max_length=64, db_index=True)
+    event_type = models.TextField()
+    state = models.CharField(max_length=16, choices=STATES, default="pending")
+    received_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    replays = models.PositiveIntegerField(default=0)
+    body = models.BinaryField(null=True, editable=False)
+    #: ``[[name, value], ...]`` in the order received, credential headers left out.
+    headers = models.JSONField(default=list, editable=False)
+    lease_until = models.DateTimeField(null=True)
+    #: Identifies the current claim; NULL when nobody holds the delivery.
+    token = models.CharField(max_length=32, null=True, editable=False)
+    finished_at = models.DateTimeField(null=True)
+    last_error_type = models.CharField(max_length=255, null=True)
+    last_error_message = models.TextField(null=True)
+    not_before = models.DateTimeField(null=True)
+    body_erased_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "delivery"
+        verbose_name_plural = "deliveries"
+        ordering = ["-received_at"]
+        # claim_next: the oldest claimable delivery.
+        indexes = [models.Index(fields=["state", "received_at"], name="kyc_wh_state_received")]
+        permissions = [("view_delivery_body", "Can view delivery bodies and headers")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.event_type} {self.id} ({self.state})"

@@ -1,0 +1,407 @@
+"""DjangoStore: the :class:`~kyc_webhooks.store.Store` protocol on Django models, in the
+project's own database (SQLite, PostgreSQL, MySQL/MariaDB...).
+
+Every state change is one transaction, and every claim is a conditional UPDATE (``WHERE id = ...
+AND token IS <the token read>``) whose row count says whether this worker won: that is correct on
+every backend. Where the backend supports it, ``claim_next`` also reads candidates with
+``select_for_update(skip_locked=True)`` so that concurrent workers do not queue on one row.
+SQLite serialises writers; set ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` (Django 5.1+)
+to avoid "database is locked" errors under concurrent writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
+
+from ...errors import DeliveryNotFoundError, StoreError, UsageError
+from ...store._base import (
+    LEASE_EXPIRED,
+    LEASE_EXPIRED_MESSAGE,
+    Added,
+    Claim,
+    Clock,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    TimeLimit,
+    check_aware,
+    check_lease,
+    check_limit,
+    check_states,
+    checked_now,
+    claimable,
+    cutoff,
+    new_id,
+    utc_now,
+)
+from .models import Delivery
+
+__all__ = ["DjangoStore"]
+
+_CLAIMABLE = ("pending", "failed", "processing")
+
+
+def _text(value: str) -> str:
+    """Text any database accepts: a lone surrogate (possible in a sender's header) escaped."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _key_hash(delivery_key: str) -> str:
+    return hashlib.sha256(delivery_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _record(row: Delivery) -> DeliveryRecord:
+    try:
+        body = row.body
+        return DeliveryRecord(
+            id=row.id,
+            delivery_key=row.delivery_key,
+            vendor=row.vendor,
+            event_type=row.event_type,
+            state=DeliveryState(row.state),
+            received_at=row.received_at,
+            updated_at=row.updated_at,
+            attempts=row.attempts,
+            replays=row.replays,
+            body=bytes(body) if body is not None else None,
+            headers=tuple((str(n), str(v)) for n, v in row.headers),
+            lease_until=row.lease_until,
+            finished_at=row.finished_at,
+            last_error_type=row.last_error_type,
+            last_error_message=row.last_error_message,
+            not_before=row.not_before,
+            body_erased_at=row.body_erased_at,
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"stored delivery {row.id} could not be decoded") from exc
+
+
+class DjangoStore:
+    """The app's store. ``using``: the database alias (default: the router's choice for
+    :class:`~kyc_webhooks.integrations.django.models.Delivery`); ``clock``: injectable for tests."""
+
+    blocking = True
+
+    def __init__(self, *, using: str | None = None, clock: Clock | None = None) -> None:
+        self._using = using
+        self._clock: Clock = clock if clock is not None else utc_now
+
+    def __repr__(self) -> str:
+        return f"DjangoStore(using={self._db!r})"
+
+    @property
+    def _db(self) -> str:
+        return self._using or router.db_for_write(Delivery)
+
+    def now(self) -> datetime:
+        return checked_now(self._clock)
+
+    def _rows(self) -> Any:
+        return Delivery.objects.using(self._db)
+
+    def _atomic(self) -> Any:
+        return transaction.atomic(using=self._db)
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def _take(
+        self, row: Delivery, now: datetime, lease: float, *, replay: bool, new: bool = False
+    ) -> Claim | None:
+        """Claim ``row`` if nobody changed it since it was read (conditional UPDATE)."""
+        token = new_id()
+        previous = DeliveryState(row.state)
+        state = "done" if previous is DeliveryState.DONE else "processing"
+        lease_until = now + timedelta(seconds=lease)
+        won = (
+            self._rows()
+            .filter(id=row.id, token=row.token, state=row.state, attempts=row.attempts)
+            .update(
+                state=state,
+                lease_until=lease_until,
+                attempts=row.attempts + 1,
+                updated_at=now,
+                token=token,
+            )
+        )
+        if won != 1:
+            return None
+        row.state, row.lease_until, row.attempts, row.updated_at, row.token = (
+            state,
+            lease_until,
+            row.attempts + 1,
+            now,
+            token,
+        )
+        return Claim(_record(row), token, replay, DeliveryState.PENDING if new else previous)
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+        if not isinstance(delivery, NewDelivery):
+            raise UsageError("add() takes a NewDelivery")
+        check_lease(lease)
+        now = self.now()
+        key_hash = _key_hash(delivery.delivery_key)
+        try:
+            for _ in range(3):  # a lost insert race is followed by a read of the winner's row
+                with self._atomic():
+                    row = self._rows().filter(key_hash=key_hash).first()
+                    if row is not None:
+                        claim = None
+                        if lease is not None and claimable(
+                            DeliveryState(row.state), row.lease_until, now, replay=False
+                        ):
+                            claim = self._take(row, now, lease, replay=False)
+                        return Added(_record(row), False, claim)
+                    row = Delivery(
+                        id=new_id(),
+                        key_hash=key_hash,
+                        delivery_key=_text(delivery.delivery_key),
+                        vendor=_text(delivery.vendor),
+                        event_type=_text(delivery.event_type),
+                        state="pending",
+                        received_at=now,
+                        updated_at=now,
+                        body=delivery.body,
+                        headers=[[_text(n), _text(v)] for n, v in delivery.headers],
+                    )
+                    try:
+                        with self._atomic():
+                            row.save(using=self._db, force_insert=True)
+                    except IntegrityError:
+                        continue
+                    claim = None
+                    if lease is not None:
+                        claim = self._take(row, now, lease, replay=False, new=True)
+                    return Added(_record(row), True, claim)
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        raise StoreError("the Django delivery store could not add a delivery (insert race)")
+
+    def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        try:
+            with self._atomic():
+                row = self._rows().filter(id=delivery_id).first()
+                if row is None:
+                    raise DeliveryNotFoundError("no stored delivery has this id")
+                if not claimable(DeliveryState(row.state), row.lease_until, now, replay=replay):
+                    return None
+                return self._take(row, now, lease, replay=replay)
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def claim_next(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        check_lease(lease)
+        now = self.now()
+        try:
+            with self._atomic():
+                if max_attempts is not None:
+                    self._fail_exhausted(now, max_attempts, vendors)
+                rows = self._rows().filter(state__in=_CLAIMABLE)
+                if max_attempts is not None:
+                    rows = rows.filter(attempts__lt=max_attempts)
+                if vendors is not None:
+                    rows = rows.filter(vendor__in=list(vendors))
+                if connections[self._db].features.has_select_for_update_skip_locked:
+                    rows = rows.select_for_update(skip_locked=True)
+                for row in rows.order_by("received_at", "id")[:50]:
+                    if row.not_before is not None and row.not_before > now:
+                        continue
+                    if not claimable(DeliveryState(row.state), row.lease_until, now, replay=False):
+                        continue
+                    claim = self._take(row, now, lease, replay=False)
+                    if claim is not None:
+                        return claim
+                return None
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def _fail_exhausted(
+        self, now: datetime, max_attempts: int, vendors: Collection[str] | None
+    ) -> None:
+        rows = self._rows().filter(
+            state="processing", attempts__gte=max_attempts, lease_until__lte=now
+        )
+        if vendors is not None:
+            rows = rows.filter(vendor__in=list(vendors))
+        rows.update(
+            state="failed",
+            lease_until=None,
+            not_before=None,
+            updated_at=now,
+            token=None,
+            last_error_type=LEASE_EXPIRED,
+            last_error_message=LEASE_EXPIRED_MESSAGE,
+        )
+
+    def complete(self, claim: Claim) -> bool:
+        now = self.now()
+        try:
+            with self._atomic():
+                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                if row is None:
+                    return False
+                return (
+                    self._rows()
+                    .filter(id=row.id, token=claim.token)
+                    .update(
+                        state="done",
+                        lease_until=None,
+                        not_before=None,
+                        finished_at=now,
+                        updated_at=now,
+                        replays=row.replays + (1 if claim.replay else 0),
+                        token=None,
+                    )
+                    == 1
+                )
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        now = self.now()
+        try:
+            with self._atomic():
+                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                if row is None:
+                    return False
+                keep_done = row.state == "done"
+                return (
+                    self._rows()
+                    .filter(id=row.id, token=claim.token)
+                    .update(
+                        state="done" if keep_done else "failed",
+                        lease_until=None,
+                        not_before=None if keep_done else retry_at,
+                        updated_at=now,
+                        last_error_type=_text(error_type),
+                        last_error_message=_text(error_message),
+                        token=None,
+                    )
+                    == 1
+                )
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        try:
+            row = self._rows().filter(id=delivery_id).first()
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return _record(row) if row is not None else None
+
+    def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
+        try:
+            row = self._rows().filter(key_hash=_key_hash(delivery_key)).first()
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return _record(row) if row is not None else None
+
+    def deliveries(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> Sequence[DeliveryRecord]:
+        states = check_states(state)
+        check_limit(limit)
+        rows = self._rows()
+        if states is not None:
+            rows = rows.filter(state__in=[s.value for s in states])
+        if vendor is not None:
+            rows = rows.filter(vendor=vendor)
+        if event_type is not None:
+            rows = rows.filter(event_type=event_type)
+        if since is not None:
+            rows = rows.filter(received_at__gte=check_aware(since, "since"))
+        if until is not None:
+            rows = rows.filter(received_at__lt=check_aware(until, "until"))
+        order = ("-received_at", "-id") if newest_first else ("received_at", "id")
+        try:
+            return [_record(row) for row in rows.order_by(*order)[:limit]]
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def stats(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in DeliveryState}
+        try:
+            for state in counts:
+                counts[state] = self._rows().filter(state=state).count()
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        counts["total"] = sum(counts.values())
+        return counts
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def purge(
+        self,
+        *,
+        older_than: TimeLimit,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+    ) -> int:
+        limit = cutoff(older_than, self.now())
+        states = check_states(state)
+        rows = self._rows().filter(received_at__lt=limit)
+        if states is not None:
+            rows = rows.filter(state__in=[s.value for s in states])
+        try:
+            with self._atomic():
+                deleted, _ = rows.delete()
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return int(deleted)
+
+    def erase(self, delivery_id: str) -> bool:
+        now = self.now()
+        try:
+            with self._atomic():
+                if not self._rows().filter(id=delivery_id).exists():
+                    return False
+                self._rows().filter(id=delivery_id, body__isnull=False).update(
+                    body=None, body_erased_at=now, updated_at=now
+                )
+                return True
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def erase_bodies(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = cutoff(older_than, now)
+        try:
+            with self._atomic():
+                return int(
+                    self._rows()
+                    .filter(received_at__lt=limit, body__isnull=False)
+                    .update(body=None, body_erased_at=now, updated_at=now)
+                )
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def close(self) -> None:
+        """Nothing to release: Django owns the connections."""

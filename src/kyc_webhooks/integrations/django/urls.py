@@ -1,0 +1,59 @@
+"""``path("webhooks/", include("kyc_webhooks.integrations.django.urls"))`` gives
+``/webhooks/`` (the vendor detected from the request) and ``/webhooks/<vendor>`` (with or without
+a trailing slash), served by the project's receiver (``settings.KYC_WEBHOOKS``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+
+from .views import async_webhook_view, webhook_view
+
+app_name = "kyc_webhooks"
+
+_views: dict[tuple[int, bool], Any] = {}
+
+
+def _view(is_async: bool) -> Any:
+    """The view for the project receiver (built from settings on the first request)."""
+    from .conf import project_receiver
+
+    receiver = project_receiver()
+    view = _views.get((id(receiver), is_async))
+    if view is None:
+        _views.clear()  # the project receiver was rebuilt (tests): drop views of the old one
+        build = async_webhook_view if is_async else webhook_view
+        view = _views[(id(receiver), is_async)] = build(receiver)
+    return view
+
+
+def _is_async() -> bool:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .conf import read_settings
+
+    try:
+        return bool(read_settings().get("ASYNC", False))
+    except ImproperlyConfigured:
+        return False  # the system check (kyc_webhooks.E001) reports it; requests get it raised
+
+
+if _is_async():
+
+    async def receive(request: Any, **url_values: str) -> Any:
+        return await _view(True)(request, **url_values)
+
+else:
+
+    def receive(request: Any, **url_values: str) -> Any:  # type: ignore[misc]
+        return _view(False)(request, **url_values)
+
+
+receive.csrf_exempt = True  # type: ignore[attr-defined]
+
+urlpatterns = [
+    path("", receive, name="detect"),
+    path("<str:vendor>", receive, name="vendor"),
+    path("<str:vendor>/", receive),
+]

@@ -1,0 +1,284 @@
+"""The Django app end to end through Django's own test client: settings, system checks, include()d
+URLs, the inbox rows, signals, admin and management commands."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import Client, override_settings
+
+from kyc_webhooks.integrations.django import conf, signals
+from kyc_webhooks.integrations.django.models import Delivery
+from kyc_webhooks.testing import sample_payload, sign
+
+KEY = "idenfy-test-key"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client: Client, path: str, body: bytes, headers: dict[str, str]) -> Any:
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    return client.post(path, data=body, content_type="application/json", headers=extra)
+
+
+def idenfy(event_type: str = "IDENTIFICATION_MANUAL_FINISHED", **overrides: Any) -> Any:
+    return sign("idenfy", sample_payload("idenfy", event_type, **overrides), KEY, event_type=event_type)
+
+
+# -- settings and checks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (None, "KYC_WEBHOOKS is not set"),
+        ({"VENDORS": {}}, "KYC_WEBHOOKS['VENDORS']"),
+        ({"VENDORS": {"nope": {}}}, "unknown vendor 'nope'"),
+        ({"VENDORS": {"idenfy": {"signing_key": ""}}}, "KYC_WEBHOOKS['VENDORS']['idenfy']"),
+        ({"VENDORS": {"idenfy": {"secret": "x"}}}, "KYC_WEBHOOKS['VENDORS']['idenfy']"),
+        ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "DEFER": "yes"}, "KYC_WEBHOOKS['DEFER']"),
+        ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "STORAGE": "x"}, "unknown key(s) 'STORAGE'"),
+        ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "MAX_BODY_SIZE": 0}, "max_body_size"),
+    ],
+)
+def test_invalid_settings_name_the_key(setting: Any, message: str) -> None:
+    with override_settings(KYC_WEBHOOKS=setting), pytest.raises(ImproperlyConfigured) as info:
+        conf.build_receiver(conf.read_settings())
+    assert message in str(info.value)
+    with override_settings(KYC_WEBHOOKS=setting):
+        conf.reset()
+        errors = [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")]
+    assert [e.id for e in errors] == ["kyc_webhooks.E001"]
+    assert message in errors[0].msg
+
+
+def test_valid_settings_pass_the_checks() -> None:
+    assert [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")] == []
+    call_command("check", stdout=io.StringIO())
+
+
+def test_an_async_handler_under_the_sync_view_fails_the_checks() -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_async(event: Any) -> None: ...
+
+    receiver.on("idenfy")(on_async)
+    errors = [e for e in checks.run_checks() if e.id == "kyc_webhooks.E002"]
+    assert len(errors) == 1
+    assert "on_async" in errors[0].msg
+    with pytest.raises(CommandError):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+# -- deliveries through the include()d URLs --------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/webhooks/idenfy", "/webhooks/idenfy/", "/webhooks/"])
+def test_signed_delivery_is_handled_once_and_stored(path: str) -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    seen: list[str] = []
+    receiver.on("idenfy")(lambda event: seen.append(event.event_type))
+    body, headers = idenfy()
+    client = Client()
+    first = post(client, path, body, headers)
+    again = post(client, path, body, headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert json.loads(again.content).get("duplicate") is True
+    assert seen == ["IDENTIFICATION_MANUAL_FINISHED"]
+    row = Delivery.objects.get()
+    assert row.state == "done"
+    assert bytes(row.body) == body
+    assert "idenfy-signature" not in {name for name, _ in row.headers}
+
+
+def test_tampered_delivery_is_401_and_stores_nothing() -> None:
+    body, headers = idenfy()
+    response = post(Client(), "/webhooks/idenfy", body.replace(b"}", b" }", 1), headers)
+    assert response.status_code == 401
+    assert Delivery.objects.count() == 0
+
+
+def test_every_vendor_through_the_detecting_url() -> None:
+    secrets = {"complycube": "complycube-test-secret", "identomat": "identomat-test-key"}
+    deliveries = [
+        sign("complycube", sample_payload("complycube", "check.completed.clear"), secrets["complycube"]),
+        sign("identomat", sample_payload("identomat", "session-change"), secrets["identomat"]),
+        sign("yoti", sample_payload("yoti", "session_completion"), "user:pass"),
+        idenfy(),
+    ]
+    client = Client()
+    for body, headers in deliveries:
+        assert post(client, "/webhooks/", body, headers).status_code == 200
+    assert sorted(Delivery.objects.values_list("vendor", flat=True)) == [
+        "complycube",
+        "idenfy",
+        "identomat",
+        "yoti",
+    ]
+
+
+def test_webhook_received_signal_gets_the_typed_event() -> None:
+    got: list[Any] = []
+
+    def on_signal(sender: Any, event: Any, **kwargs: Any) -> None:
+        got.append((sender, event))
+
+    signals.webhook_received.connect(on_signal)
+    try:
+        body, headers = idenfy()
+        assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 200
+    finally:
+        signals.webhook_received.disconnect(on_signal)
+    assert len(got) == 1
+    sender, event = got[0]
+    assert sender is type(event)
+    assert event.event_type == "IDENTIFICATION_MANUAL_FINISHED"
+
+
+def test_a_failing_signal_receiver_fails_the_delivery_and_it_is_retried() -> None:
+    calls: list[int] = []
+
+    def boom(sender: Any, event: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("downstream down")
+
+    signals.webhook_received.connect(boom)
+    try:
+        body, headers = idenfy()
+        client = Client()
+        assert post(client, "/webhooks/idenfy", body, headers).status_code == 500
+        assert Delivery.objects.get().state == "failed"
+        assert post(client, "/webhooks/idenfy", body, headers).status_code == 200
+    finally:
+        signals.webhook_received.disconnect(boom)
+    assert Delivery.objects.get().state == "done"
+    assert len(calls) == 2
+
+
+# -- admin -------------------------------------------------------------------------------------
+
+
+def _staff(*perms: str) -> Client:
+    user = User.objects.create_user("staff", password="pw", is_staff=True)
+    for codename in ("view_delivery", *perms):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_hides_bodies_without_the_permission() -> None:
+    body, headers = idenfy()
+    post(Client(), "/webhooks/idenfy", body, headers)
+    row = Delivery.objects.get()
+    payload = json.loads(body)
+    client = _staff()
+    listing = client.get("/admin/kyc_webhooks/delivery/?state__exact=done&vendor__exact=idenfy")
+    assert listing.status_code == 200
+    assert row.id.encode() in listing.content
+    detail = client.get(f"/admin/kyc_webhooks/delivery/{row.id}/change/?raw=1")
+    assert detail.status_code == 200
+    assert payload["scanRef"].encode() not in detail.content or b"masked" not in detail.content
+    assert payload["data"]["docLastName"].encode() not in detail.content
+    search = client.get(f"/admin/kyc_webhooks/delivery/?q={row.delivery_key}")
+    assert row.id.encode() in search.content
+
+
+def test_admin_body_permission_shows_masked_then_raw_with_a_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body, headers = idenfy()
+    post(Client(), "/webhooks/idenfy", body, headers)
+    row = Delivery.objects.get()
+    last_name = json.loads(body)["data"]["docLastName"].encode()
+    client = _staff("view_delivery_body")
+    masked = client.get(f"/admin/kyc_webhooks/delivery/{row.id}/change/")
+    assert b"redacted" in masked.content
+    assert last_name not in masked.content
+    with caplog.at_level(logging.WARNING, logger="kyc_webhooks.django.admin"):
+        raw = client.get(f"/admin/kyc_webhooks/delivery/{row.id}/change/?raw=1")
+    assert last_name in raw.content
+    assert any("raw body viewed" in r.getMessage() and row.id in r.getMessage() for r in caplog.records)
+
+
+def test_admin_erase_action_needs_change_permission_and_erases() -> None:
+    body, headers = idenfy()
+    post(Client(), "/webhooks/idenfy", body, headers)
+    row = Delivery.objects.get()
+    data = {"action": "erase_body", "_selected_action": [row.id]}
+    viewer = _staff()
+    viewer.post("/admin/kyc_webhooks/delivery/", data)
+    assert Delivery.objects.get().body is not None
+    User.objects.all().delete()
+    operator = _staff("change_delivery")
+    operator.post("/admin/kyc_webhooks/delivery/", data)
+    assert Delivery.objects.get().body is None
+
+
+# -- management commands -----------------------------------------------------------------------
+
+
+@override_settings(
+    KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True}
+)
+def test_deferred_deliveries_are_processed_by_the_command() -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    seen: list[str] = []
+    receiver.on("idenfy")(lambda event: seen.append(event.delivery_key))
+    body, headers = idenfy()
+    assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 202
+    assert Delivery.objects.get().state == "pending"
+    out = io.StringIO()
+    call_command("kyc_webhooks", "process", stdout=out)
+    assert "1 succeeded" in out.getvalue()
+    assert Delivery.objects.get().state == "done"
+    assert len(seen) == 1
+    out = io.StringIO()
+    call_command("kyc_webhooks", "stats", stdout=out)
+    assert "done: 1" in out.getvalue()
+
+
+def test_replay_purge_and_erase_commands() -> None:
+    body, headers = idenfy()
+    post(Client(), "/webhooks/idenfy", body, headers)
+    row = Delivery.objects.get()
+    out = io.StringIO()
+    call_command("kyc_webhooks", "replay", row.id, stdout=out)
+    assert out.getvalue().startswith("200 replayed")
+    assert Delivery.objects.get().replays == 1
+    Delivery.objects.update(received_at=row.received_at - timedelta(days=40))
+    out = io.StringIO()
+    call_command("kyc_webhooks", "erase-bodies", "--older-than", "30d", "--dry-run", stdout=out)
+    assert "would erase 1 bodies" in out.getvalue()
+    assert Delivery.objects.get().body is not None
+    call_command("kyc_webhooks", "erase-bodies", "--older-than", "30d", stdout=io.StringIO())
+    assert Delivery.objects.get().body is None
+    out = io.StringIO()
+    call_command("kyc_webhooks", "purge", "--older-than", "90d", stdout=out)
+    assert "purged 0" in out.getvalue()
+    call_command("kyc_webhooks", "purge", "--older-than", "30d", stdout=io.StringIO())
+    assert Delivery.objects.count() == 0
+
+
+def test_command_errors_use_the_cli_exit_codes() -> None:
+    with pytest.raises(CommandError) as info:
+        call_command("kyc_webhooks", "replay", "0" * 32, stdout=io.StringIO())
+    assert info.value.returncode == 1
+    with pytest.raises(CommandError):
+        call_command("kyc_webhooks", "purge", "--older-than", "soon", stdout=io.StringIO())
+
+
+def test_migrations_are_complete() -> None:
+    call_command("makemigrations", "kyc_webhooks", "--check", "--dry-run", stdout=io.StringIO())

@@ -1,0 +1,46 @@
+"""Fixtures of the Django app suite (run by tests/test_django_app.py with pytest-django)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.db import connections
+
+from _stores import FakeClock
+from kyc_webhooks.integrations.django import conf
+from kyc_webhooks.integrations.django.store import DjangoStore
+
+
+@pytest.fixture
+def store(
+    transactional_db: None, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DjangoStore]:
+    """The contract suite's ``store`` fixture, replaced by a DjangoStore on the test database.
+
+    Threads of a test (the suite's races) each open a database connection of their own, which
+    Django closes only at the end of a request; here each thread closes its own when it ends, as
+    a worker thread of an application must (on PostgreSQL an open one would also keep the test
+    database from being dropped)."""
+    run = threading.Thread.run
+
+    def run_then_close(self: threading.Thread) -> None:
+        try:
+            run(self)
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(threading.Thread, "run", run_then_close)
+    made = DjangoStore(clock=clock)
+    yield made
+    made.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_receiver() -> Iterator[None]:
+    """Each test builds the project receiver from the settings it sees."""
+    conf.reset()
+    yield
+    conf.reset()
+

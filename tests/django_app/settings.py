@@ -1,0 +1,75 @@
+"""Settings of the Django app test project (tests/django_app, run by test_django_app.py in a
+pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+SECRET_KEY = "django-app-test-only"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+USE_TZ = True
+ROOT_URLCONF = "django_app.urls"
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "kyc_webhooks.integrations.django",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("KYC_TEST_PG_NAME", "test"),
+            "USER": os.environ.get("KYC_TEST_PG_USER", "postgres"),
+            "HOST": os.environ.get("KYC_TEST_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("KYC_TEST_PG_PORT", "5432"),
+            # pytest-django creates and drops test_<NAME><suffix>; the suffix keeps runs apart.
+            "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
+        }
+    }
+else:
+    # A real file (threads and processes share it), IMMEDIATE transactions (Django 5.1+) so that
+    # concurrent writers wait for the lock instead of failing with "database is locked".
+    _file = os.path.join(
+        os.environ.get("KYC_TEST_DJANGO_DIR", "/tmp"), f"kyc_django_{os.getpid()}.sqlite3"
+    )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _file,
+            "TEST": {"NAME": _file},
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+KYC_WEBHOOKS = {
+    "VENDORS": {
+        "idenfy": {"signing_key": "idenfy-test-key"},
+        "complycube": {"secret": "complycube-test-secret"},
+        "yoti": {"auth_token": "user:pass", "auth_type": "basic"},
+        "identomat": {"api_key": "identomat-test-key"},
+    },
+}
