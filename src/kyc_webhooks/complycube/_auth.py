@@ -82,7 +82,7 @@ class ComplyCube(Vendor):
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> ComplyCubeEvent:
-    """Parse a ComplyCube delivery **without authentication**.
+    """**No authentication**: parse a ComplyCube delivery into its event.
 
     Only for a body that was authenticated earlier (for instance one a delivery store kept):
     anyone can forge a body that parses. To authenticate a delivery, use ``ComplyCube(...).parse()``

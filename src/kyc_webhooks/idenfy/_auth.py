@@ -141,7 +141,7 @@ class Idenfy(Vendor):
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> IdenfyEvent:
-    """Parse an iDenfy delivery **without authentication**.
+    """**No authentication**: parse an iDenfy delivery into its event.
 
     Only for a body that was authenticated earlier (for instance one a delivery store kept):
     anyone can forge a body that parses. To authenticate a delivery, use ``Idenfy(...).parse()``

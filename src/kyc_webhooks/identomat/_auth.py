@@ -82,8 +82,8 @@ class Identomat(Vendor):
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> IdentomatEvent:
-    """Parse an Identomat callback **without authentication** (the ``callbackApiKey`` is not
-    checked).
+    """**No authentication**: parse an Identomat callback into its event (``callbackApiKey`` is
+    not checked).
 
     Only for a body that was authenticated earlier (for instance one a delivery store kept, whose
     key is redacted): anyone can forge a body that parses. To authenticate a delivery, use

@@ -96,7 +96,7 @@ class Yoti(Vendor):
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> YotiEvent:
-    """Parse a Yoti notification **without authentication**.
+    """**No authentication**: parse a Yoti notification into its event.
 
     Only for a body that was authenticated earlier (for instance one a delivery store kept):
     anyone can forge a body that parses. To authenticate a delivery, use ``Yoti(...).parse()`` or
