@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -298,11 +299,18 @@ def test_required_headers_together_with_the_signing_key_both_must_pass() -> None
     assert _status(vendor, body, {**unsigned, "X-Token": "v1"}) == 401  # signature missing
 
 
-def test_required_header_values_are_never_stored_nor_shown() -> None:
+def test_required_header_values_are_never_stored_nor_shown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store = kw.MemoryStore()
     vendor = kw.Idenfy(required_headers={"X-Webhook-Token": "tok-123456"})
     receiver = kw.Receiver(vendor, store=store)
-    outcome = receiver.handle(_idenfy_body(), _custom(**{"X-Webhook-Token": "tok-123456"}))
+    with caplog.at_level(logging.DEBUG):
+        refused = receiver.handle(_idenfy_body(), _custom(**{"X-Webhook-Token": "tok-1234567"}))
+        outcome = receiver.handle(_idenfy_body(), _custom(**{"X-Webhook-Token": "tok-123456"}))
+    assert refused.status_code == 401
+    assert "X-Webhook-Token" in caplog.text
+    assert "tok-123456" not in caplog.text
     assert outcome.status_code == 200
     (record,) = store.deliveries()
     names = {name.lower() for name, _ in record.headers}
@@ -363,7 +371,9 @@ def test_bearer_validator_anything_but_true_is_refused(result: object) -> None:
     assert _status(vendor, _idenfy_body(), _custom(Authorization="Bearer t")) == 401
 
 
-def test_bearer_validator_exception_fails_closed_without_leaking_the_token() -> None:
+def test_bearer_validator_exception_fails_closed_without_leaking_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     def explode(token: str) -> bool:
         raise RuntimeError(f"token {token} not found at the OAuth server")
 
@@ -376,9 +386,12 @@ def test_bearer_validator_exception_fails_closed_without_leaking_the_token() -> 
     assert "RuntimeError" in str(error)
     assert error.__cause__ is None
     assert error.__context__ is None
-    outcome = kw.Receiver(vendor).handle(_idenfy_body(), headers)  # never raises
+    with caplog.at_level(logging.DEBUG):
+        outcome = kw.Receiver(vendor).handle(_idenfy_body(), headers)  # never raises
     assert outcome.status_code == 401
     assert "leaky-token-987" not in repr(outcome) + json.dumps(outcome.response_body())
+    assert "RuntimeError" in caplog.text  # the refusal is logged, the token is not
+    assert "leaky-token-987" not in caplog.text
 
 
 def test_bearer_validator_together_with_the_signing_key() -> None:
