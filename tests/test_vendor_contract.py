@@ -54,7 +54,8 @@ class Case:
 
     def forbidden(self) -> list[str]:
         """Values that must never appear in an error, a response body or a log record."""
-        secrets = [self.key, self.credential, self.credential.upper(), self.credential[-16:]]
+        secrets = [self.key, OTHER_KEY, self.credential, self.credential.upper()]
+        secrets.append(self.credential[-16:])
         if self.adapter.scheme == "basic":
             secrets.append(self.credential.split()[1])
         leaves: list[str] = []
@@ -303,6 +304,7 @@ def test_tampered_delivery(
         return
     error = ERRORS[status]
     assert type(outcome.error) is error
+    assert outcome.response_body()["error"] == error.__name__
     assert outcome.event is None
     assert seen == []
     with pytest.raises(error):
