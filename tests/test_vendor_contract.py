@@ -55,7 +55,7 @@ class Case:
     def forbidden(self) -> list[str]:
         """Values that must never appear in an error, a response body or a log record."""
         secrets = [self.key, OTHER_KEY, self.credential, self.credential.upper()]
-        secrets.append(self.credential[-16:])
+        secrets += [self.credential[:16], self.credential[-16:]]
         if self.adapter.scheme == "basic":
             secrets.append(self.credential.split()[1])
         leaves: list[str] = []
@@ -254,6 +254,8 @@ TAMPER: list[tuple[str, Callable[[Case], Delivery], dict[str, int]]] = [
     ("mixed-case-header-name", rename_header(lambda n: n[0].lower() + n[1:].swapcase()),
      every(200, HEADERS)),
     ("headers-as-bytes", as_bytes, every(200, HEADERS)),
+    ("lone-surrogate-in-another-header",
+     lambda c: (c.signed()[0], [*c.signed()[1], ("X-Note", "\ud800")]), every(200)),
     ("credential-under-another-header", rename_header(lambda n: "X-" + n), every(401, HEADERS)),
     # -- HMAC only ---------------------------------------------------------------------------------
     ("base64-signature", lambda c: c.with_credentials(base64.b64encode(hmac_digest(c)).decode()),
