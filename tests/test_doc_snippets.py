@@ -253,15 +253,13 @@ def test_every_fence_has_a_known_language(path: Path) -> None:
 
 def _cli_lines(path: Path) -> list[tuple[int, str]]:
     """The arguments of each ``kyc-webhooks ...`` command of the ```sh blocks (also after ``&&``),
-    without env assignments, redirections and comments; usage synopses (``[--option]``) are left
-    out."""
+    without env assignments, redirections and comments; usage synopses (a ``[--option]`` word) are
+    left out."""
     found = []
     for language, source, line in _fences(path):
         if language != "sh":
             continue
         for offset, text in enumerate(source.splitlines(), start=1):
-            if "[" in text:
-                continue
             segment: list[str] = []
             for word in [*shlex.split(text, comments=True), "&&"]:
                 if word not in {"&&", "||", ";", "|"}:
@@ -269,7 +267,8 @@ def _cli_lines(path: Path) -> list[tuple[int, str]]:
                     continue
                 while segment and re.fullmatch(r"[A-Z_]+=\S*", segment[0]):
                     segment.pop(0)
-                if segment and segment[0].endswith("kyc-webhooks"):
+                synopsis = any(w.startswith("[") for w in segment)  # `inbox list [--vendor V]`
+                if segment and segment[0].endswith("kyc-webhooks") and not synopsis:
                     redirect = [i for i, w in enumerate(segment) if w in {">", ">>", "<"}]
                     args = segment[1 : redirect[0] if redirect else None]
                     found.append((line + offset, shlex.join(args)))
