@@ -147,7 +147,7 @@ def _load_toml(path: str) -> dict[str, Any]:
         toml: Any = importlib.import_module(module)
     except ImportError:
         raise CliError(
-            "reading a TOML config on Python 3.10 needs tomli: pip install 'kyc-webhooks[cli]'",
+            "reading a TOML config on Python 3.10 needs tomli: pip install tomli (the cli extra)",
             EXIT_MISSING_DEPENDENCY,
         ) from None
     raw = _read_bytes(path, "config")
@@ -700,7 +700,7 @@ def _require_uvicorn() -> Any:
         return importlib.import_module("uvicorn")
     except ImportError:
         raise CliError(
-            "this command needs uvicorn: pip install 'kyc-webhooks[server]'",
+            "this command needs uvicorn: pip install uvicorn (the server extra)",
             EXIT_MISSING_DEPENDENCY,
         ) from None
 
