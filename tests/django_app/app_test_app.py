@@ -31,7 +31,9 @@ def post(client: Client, path: str, body: bytes, headers: dict[str, str]) -> Any
 
 
 def idenfy(event_type: str = "IDENTIFICATION_MANUAL_FINISHED", **overrides: Any) -> Any:
-    return sign("idenfy", sample_payload("idenfy", event_type, **overrides), KEY, event_type=event_type)
+    return sign(
+        "idenfy", sample_payload("idenfy", event_type, **overrides), KEY, event_type=event_type
+    )
 
 
 # -- settings and checks ---------------------------------------------------------------------
@@ -111,7 +113,11 @@ def test_tampered_delivery_is_401_and_stores_nothing() -> None:
 def test_every_vendor_through_the_detecting_url() -> None:
     secrets = {"complycube": "complycube-test-secret", "identomat": "identomat-test-key"}
     deliveries = [
-        sign("complycube", sample_payload("complycube", "check.completed.clear"), secrets["complycube"]),
+        sign(
+            "complycube",
+            sample_payload("complycube", "check.completed.clear"),
+            secrets["complycube"],
+        ),
         sign("identomat", sample_payload("identomat", "session-change"), secrets["identomat"]),
         sign("yoti", sample_payload("yoti", "session_completion"), "user:pass"),
         idenfy(),
@@ -209,7 +215,9 @@ def test_admin_body_permission_shows_masked_then_raw_with_a_log(
     with caplog.at_level(logging.WARNING, logger="kyc_webhooks.django.admin"):
         raw = client.get(f"/admin/kyc_webhooks/delivery/{row.id}/change/?raw=1")
     assert last_name in raw.content
-    assert any("raw body viewed" in r.getMessage() and row.id in r.getMessage() for r in caplog.records)
+    assert any(
+        "raw body viewed" in r.getMessage() and row.id in r.getMessage() for r in caplog.records
+    )
 
 
 def test_admin_erase_action_needs_change_permission_and_erases() -> None:
@@ -229,9 +237,7 @@ def test_admin_erase_action_needs_change_permission_and_erases() -> None:
 # -- management commands -----------------------------------------------------------------------
 
 
-@override_settings(
-    KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True}
-)
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
 def test_deferred_deliveries_are_processed_by_the_command() -> None:
     from kyc_webhooks.integrations.django import receiver
 

@@ -43,4 +43,3 @@ def fresh_receiver() -> Iterator[None]:
     conf.reset()
     yield
     conf.reset()
-

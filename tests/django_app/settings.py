@@ -4,6 +4,7 @@ pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on Po
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 SECRET_KEY = "django-app-test-only"
 DEBUG = False
@@ -40,14 +41,19 @@ TEMPLATES = [
     }
 ]
 if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
+    # The server CI starts (or a developer's): KYC_TEST_POSTGRES_DSN, as the other PostgreSQL tests.
+    _dsn = urlsplit(
+        os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    )
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.environ.get("KYC_TEST_PG_NAME", "test"),
-            "USER": os.environ.get("KYC_TEST_PG_USER", "postgres"),
-            "HOST": os.environ.get("KYC_TEST_PG_HOST", "127.0.0.1"),
-            "PORT": os.environ.get("KYC_TEST_PG_PORT", "5432"),
-            # pytest-django creates and drops test_<NAME><suffix>; the suffix keeps runs apart.
+            "NAME": _dsn.path.lstrip("/") or "test",
+            "USER": _dsn.username or "postgres",
+            "PASSWORD": _dsn.password or "",
+            "HOST": _dsn.hostname or "127.0.0.1",
+            "PORT": str(_dsn.port or 5432),
+            # pytest-django creates and drops this database: one per run, so runs cannot collide.
             "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
         }
     }

@@ -23,10 +23,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     errors: list[checks.CheckMessage] = []
     for route in receiver.router.routes:
         if route.is_async:
+            name = getattr(route.handler, "__qualname__", repr(route.handler))
             errors.append(
                 checks.Error(
-                    f"async handler {getattr(route.handler, '__qualname__', route.handler)!s} is registered, but the "
-                    "kyc_webhooks URLs use the sync view",
+                    f"async handler {name} is registered, but the kyc_webhooks URLs use the "
+                    "sync view",
                     hint=f"set {SETTING}['ASYNC'] = True (and serve under ASGI), "
                     "or make the handler a plain def",
                     obj=SETTING,

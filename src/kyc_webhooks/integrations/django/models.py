@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from django.db import models
 
-STATES = [("pending", "pending"), ("processing", "processing"), ("done", "done"), ("failed", "failed")]
+STATES = [
+    ("pending", "pending"),
+    ("processing", "processing"),
+    ("done", "done"),
+    ("failed", "failed"),
+]
 
 
 class Delivery(models.Model):

@@ -4,42 +4,59 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies: list[tuple[str, str]] = []
 
     operations = [
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.CharField(editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('delivery_key', models.TextField()),
-                ('vendor', models.CharField(db_index=True, max_length=64)),
-                ('event_type', models.TextField()),
-                ('state', models.CharField(choices=[('pending', 'pending'), ('processing', 'processing'), ('done', 'done'), ('failed', 'failed')], default='pending', max_length=16)),
-                ('received_at', models.DateTimeField(db_index=True)),
-                ('updated_at', models.DateTimeField()),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('replays', models.PositiveIntegerField(default=0)),
-                ('body', models.BinaryField(null=True)),
-                ('headers', models.JSONField(default=list, editable=False)),
-                ('lease_until', models.DateTimeField(null=True)),
-                ('token', models.CharField(editable=False, max_length=32, null=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('last_error_type', models.CharField(max_length=255, null=True)),
-                ('last_error_message', models.TextField(null=True)),
-                ('not_before', models.DateTimeField(null=True)),
-                ('body_erased_at', models.DateTimeField(null=True)),
+                (
+                    "id",
+                    models.CharField(
+                        editable=False, max_length=32, primary_key=True, serialize=False
+                    ),
+                ),
+                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("delivery_key", models.TextField()),
+                ("vendor", models.CharField(db_index=True, max_length=64)),
+                ("event_type", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("processing", "processing"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("received_at", models.DateTimeField(db_index=True)),
+                ("updated_at", models.DateTimeField()),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("replays", models.PositiveIntegerField(default=0)),
+                ("body", models.BinaryField(null=True)),
+                ("headers", models.JSONField(default=list, editable=False)),
+                ("lease_until", models.DateTimeField(null=True)),
+                ("token", models.CharField(editable=False, max_length=32, null=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                ("last_error_type", models.CharField(max_length=255, null=True)),
+                ("last_error_message", models.TextField(null=True)),
+                ("not_before", models.DateTimeField(null=True)),
+                ("body_erased_at", models.DateTimeField(null=True)),
             ],
             options={
-                'verbose_name': 'delivery',
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-received_at'],
-                'permissions': [('view_delivery_body', 'Can view delivery bodies and headers')],
-                'indexes': [models.Index(fields=['state', 'received_at'], name='kyc_wh_state_received')],
+                "verbose_name": "delivery",
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-received_at"],
+                "permissions": [("view_delivery_body", "Can view delivery bodies and headers")],
+                "indexes": [
+                    models.Index(fields=["state", "received_at"], name="kyc_wh_state_received")
+                ],
             },
         ),
     ]

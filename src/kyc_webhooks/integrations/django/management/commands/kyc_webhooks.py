@@ -4,9 +4,10 @@ receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webh
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
-import time
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -59,16 +60,11 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=exc_code(exc)) from None
 
     def _process(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
-        stop = {"now": False}
-
-        def on_signal(signum: int, frame: Any) -> None:
-            stop["now"] = True
-
-        previous = signal.signal(signal.SIGTERM, on_signal)
+        stop = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
         failed = 0
-        rounds = 0
         try:
-            while True:
+            for rounds in itertools.count(1):
                 summary = receiver.process_pending(limit=options["limit"])
                 failed += summary.failed
                 if summary.processed:
@@ -76,15 +72,11 @@ class Command(BaseCommand):
                         f"processed {summary.processed}: {summary.succeeded} succeeded, "
                         f"{summary.failed} failed"
                     )
-                rounds += 1
-                if not options["loop"] or stop["now"]:
+                if not options["loop"] or stop.is_set():
                     break
                 if options["max_rounds"] and rounds >= options["max_rounds"]:
                     break
-                deadline = time.monotonic() + (0 if summary.processed else options["interval"])
-                while not stop["now"] and time.monotonic() < deadline:
-                    time.sleep(min(0.05, options["interval"]))
-                if stop["now"]:
+                if not summary.processed and stop.wait(options["interval"]):
                     break
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -100,10 +92,10 @@ class Command(BaseCommand):
     def _purge(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         if options["dry_run"]:
             cut = store.now() - options["older_than"]
-            count = len(
-                store.deliveries(until=cut, state=options["state"], limit=1_000_000)
+            count = len(store.deliveries(until=cut, state=options["state"], limit=1_000_000))
+            self.stdout.write(
+                f"would purge {count} deliveries received before {cut:%Y-%m-%d %H:%M}"
             )
-            self.stdout.write(f"would purge {count} deliveries received before {cut:%Y-%m-%d %H:%M}")
             return
         count = store.purge(older_than=options["older_than"], state=options["state"])
         self.stdout.write(f"purged {count} deliveries")
@@ -114,7 +106,9 @@ class Command(BaseCommand):
             count = sum(
                 1 for r in store.deliveries(until=cut, limit=1_000_000) if not r.body_erased
             )
-            self.stdout.write(f"would erase {count} bodies of deliveries received before {cut:%Y-%m-%d %H:%M}")
+            self.stdout.write(
+                f"would erase {count} bodies of deliveries received before {cut:%Y-%m-%d %H:%M}"
+            )
             return
         count = store.erase_bodies(older_than=options["older_than"])
         self.stdout.write(f"erased {count} bodies")
