@@ -210,18 +210,39 @@ print("RESULTS " + json.dumps(out))
 """
 
 
-def _run_django(tmp_path: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    requests = _requests()
-    cases = tmp_path / "requests.json"
-    cases.write_text(json.dumps([[p, base64.b64encode(b).decode(), h] for p, b, h, _ in requests]))
+def _django_path(path: str) -> str:
+    """The app's include()d URLs: /webhooks/<vendor> and /webhooks/ (detecting)."""
+    return "/webhooks/" if path == "/webhooks" else path
+
+
+def _manage(tmp_path: Path, env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", DJANGO_SCRIPT],
+        [sys.executable, "manage.py", *args],
         cwd=DJANGO_PROJECT,
-        env={**env, "KYC_EXAMPLE_REQUESTS": str(cases)},
+        env={**env, "DJANGO_DB_PATH": str(tmp_path / "example.sqlite3")},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def _run_django(tmp_path: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    requests = _requests()
+    cases = tmp_path / "requests.json"
+    cases.write_text(
+        json.dumps([[_django_path(p), base64.b64encode(b).decode(), h] for p, b, h, _ in requests])
+    )
+    migrated = _manage(tmp_path, env, "migrate", "-v0")
+    if migrated.returncode != 0:
+        return migrated
+    return _manage(
+        tmp_path,
+        {**env, "KYC_EXAMPLE_REQUESTS": str(cases)},
+        "shell",
+        "--no-imports",
+        "-c",
+        DJANGO_SCRIPT,
     )
 
 

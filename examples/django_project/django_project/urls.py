@@ -1,18 +1,12 @@
-"""One line per route: each vendor on its own URL, plus one that detects the vendor."""
+"""The webhook URLs come from the app: /webhooks/<vendor> (each vendor on its own URL) and
+/webhooks/ (the vendor detected from the request); the admin shows the inbox."""
 
 from __future__ import annotations
 
-from django.urls import path
-
-from kyc_webhooks.integrations.django import webhook_view
-
-from .webhooks import receiver
-
-# A sync view works under WSGI and ASGI. With `async def` handlers under ASGI, use
-# kyc_webhooks.integrations.django.async_webhook_view instead.
-view = webhook_view(receiver)
+from django.contrib import admin
+from django.urls import include, path
 
 urlpatterns = [
-    path("webhooks/<str:vendor>", view),  # /webhooks/idenfy, /webhooks/complycube, ...
-    path("webhooks", view),  # the vendor is detected from the request
+    path("admin/", admin.site.urls),
+    path("webhooks/", include("kyc_webhooks.integrations.django.urls")),
 ]

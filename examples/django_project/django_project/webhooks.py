@@ -1,50 +1,25 @@
-"""The webhook receiver of the project and its handlers (imported by urls.py).
+"""The project's webhook handlers, registered on the receiver the app builds from
+``settings.KYC_WEBHOOKS`` (imported by ``apps.ExampleConfig.ready``).
 
 What a real backend does with each vendor's deliveries, with the side effects stubbed out as
 functions that log (replace them with your model updates and SMS calls). Nothing here logs
 personal data: ids, event types and decisions only.
-
-Secrets come from the environment, with no fallback: a missing one stops the project at start-up.
-
-    IDENFY_SIGNING_KEY   iDenfy: the notification's signing key
-    COMPLYCUBE_SECRET    ComplyCube: the webhook's secret (shown once, when it is created)
-    YOTI_AUTH_TOKEN      Yoti: the session's notifications.auth_token ("user:pass" for Basic)
-    IDENTOMAT_API_KEY    Identomat: the Callback API key from Company settings
-    YOTI_AUTH_TYPE       optional, "basic" (default) or "bearer", as in notifications.auth_type
 """
 
 from __future__ import annotations
 
 import logging
-import os
-
-from django.core.exceptions import ImproperlyConfigured
 
 import kyc_webhooks as kw
 from kyc_webhooks.complycube import CheckOutcome, CheckStatusEvent
 from kyc_webhooks.idenfy import IdentificationEvent, OverallStatus
 from kyc_webhooks.identomat import OneTimePasswordRequestEvent
+from kyc_webhooks.integrations.django import receiver
 from kyc_webhooks.yoti import SessionCompletionEvent
 
 log = logging.getLogger("kyc_example")
 
-_ENV = ("IDENFY_SIGNING_KEY", "COMPLYCUBE_SECRET", "YOTI_AUTH_TOKEN", "IDENTOMAT_API_KEY")
-_missing = [name for name in _ENV if not os.environ.get(name)]
-if _missing:
-    raise ImproperlyConfigured(
-        f"missing environment variable(s) {', '.join(_missing)}: set each to the secret from the "
-        "vendor's dashboard (see django_project/webhooks.py)"
-    )
-
-receiver = kw.Receiver(
-    kw.Idenfy(signing_key=os.environ["IDENFY_SIGNING_KEY"]),
-    kw.ComplyCube(secret=os.environ["COMPLYCUBE_SECRET"]),
-    kw.Yoti(
-        os.environ["YOTI_AUTH_TOKEN"],
-        auth_type="bearer" if os.environ.get("YOTI_AUTH_TYPE", "").lower() == "bearer" else "basic",
-    ),
-    kw.Identomat(api_key=os.environ["IDENTOMAT_API_KEY"]),
-).prepare()  # build every vendor's models at start-up, not in each worker's first request
+receiver.prepare()  # build every vendor's models at start-up, not in each worker's first request
 
 
 # -- side effects of a real backend (stubs) ---------------------------------------------------
