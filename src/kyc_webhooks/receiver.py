@@ -591,6 +591,70 @@ class Receiver:
             return self._log(self._in_progress(store, record, None, replay=True))
         return await self._process_claim_async(store, claim)
 
+    def process(self, delivery_id: str) -> Outcome:
+        """Run the handlers of one stored delivery -- what a queue worker's task calls with a
+        deferred delivery's id -- with the same exactly-once guarantee as :meth:`handle`:
+
+        * a ``done`` delivery is a duplicate: 200, the handlers do not run again (a redelivered
+          task is harmless);
+        * one held by a live lease answers 503 (in progress) with ``Retry-After``;
+        * a ``failed`` one waits for its back-off: 503 with ``Retry-After`` until then (the
+          sweeper, ``process_pending()``, picks it up when it is due);
+        * otherwise the handlers run, and the record becomes ``done`` or ``failed``.
+
+        Raises ``DeliveryNotFoundError`` for an unknown id, ``StoreError`` when the store fails
+        and ``UsageError`` for async handlers (use :meth:`process_async`).
+        """
+        store = self._require_store("process")
+        record = store.get(delivery_id)
+        early = self._not_processable(store, delivery_id, record)
+        if early is not None:
+            return self._log(early)
+        claim = store.claim(delivery_id, lease=self.lease_timeout)
+        if claim is None:
+            assert record is not None
+            return self._log(self._in_progress(store, record, None))
+        return self._process_claim_sync(store, claim)
+
+    async def process_async(self, delivery_id: str) -> Outcome:
+        """Like :meth:`process`, awaiting ``async def`` handlers."""
+        store = self._require_store("process_async")
+        record = await _call(store, store.get, delivery_id)
+        early = self._not_processable(store, delivery_id, record)
+        if early is not None:
+            return self._log(early)
+        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout)
+        if claim is None:
+            assert record is not None
+            return self._log(self._in_progress(store, record, None))
+        return await self._process_claim_async(store, claim)
+
+    def _not_processable(
+        self, store: Store, delivery_id: str, record: DeliveryRecord | None
+    ) -> Outcome | None:
+        """The outcome of :meth:`process` when the handlers must not run now, else ``None``."""
+        if record is None:
+            raise DeliveryNotFoundError("no stored delivery has this id")
+        if record.done:
+            return Outcome(
+                200, record.vendor, record.event_type, None, delivery_id=delivery_id, duplicate=True
+            )
+        if record.not_before is not None:
+            wait = (record.not_before - store.now()).total_seconds()
+            if wait > 0:
+                error = DeliveryInProgressError("this delivery failed and waits for its retry")
+                error.vendor = record.vendor
+                return Outcome(
+                    error.status_code,
+                    record.vendor,
+                    record.event_type,
+                    None,
+                    error,
+                    delivery_id=delivery_id,
+                    retry_after=max(1, math.ceil(wait)),
+                )
+        return None
+
     # -- internals -----------------------------------------------------------------------------
 
     def _require_store(self, what: str) -> Store:
