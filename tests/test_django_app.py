@@ -45,8 +45,9 @@ def test_django_app_suite(database: str, tmp_path: Path) -> None:
             "-m",
             "pytest",
             "-q",
-            "-p",
-            "pytest_django",
+            # The main run blocks pytest-django (-p no:django in addopts); this one loads it.
+            "-o",
+            "addopts=-ra --strict-markers",
             "-p",
             "no:cacheprovider",
             "--ds=django_app.settings",
