@@ -37,6 +37,7 @@ from kyc_webhooks.identomat.models import (
     VideoCallStatusUpdateEvent,
     VideoFileStatus,
 )
+from kyc_webhooks.receiver import storable_body
 from kyc_webhooks.testing import sign
 
 #: The key the vectors under tests/vectors/identomat/ were written with.
@@ -214,7 +215,8 @@ def test_vector_delivery_key(case: str) -> None:
     body, headers = load_vector(case)
     event = receiver().parse(body, headers)
     wire = json.loads(body)
-    digest = hashlib.sha256(body).hexdigest()[:32]
+    # The digest of the body as a store keeps it (callbackApiKey redacted): the same on every path.
+    digest = hashlib.sha256(storable_body("identomat", body)).hexdigest()[:32]
     assert event.delivery_key == f"identomat:{wire['type']}:{digest}"
     assert wire["sessionId"] not in event.delivery_key  # the session token is never logged
     # Re-parsing the same bytes (a redelivery) gives the same key.
@@ -235,7 +237,8 @@ def test_same_result_twice_for_one_session_gets_distinct_keys() -> None:
 def test_unknown_event_without_session_id_has_a_key() -> None:
     event = parse({"type": "brand-new"})
     assert isinstance(event, IdentomatUnknownEvent)
-    assert event.delivery_key == f"identomat:brand-new:{event.body_digest()}"
+    digest = hashlib.sha256(storable_body("identomat", event.raw_body)).hexdigest()[:32]
+    assert event.delivery_key == f"identomat:brand-new:{digest}"
 
 
 # -- event types, samples --------------------------------------------------------------------
