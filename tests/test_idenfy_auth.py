@@ -175,7 +175,10 @@ ACCEPTED: list[tuple[str, HeaderArg]] = [
     # Upper-case hex carries the same digest; accepting it costs nothing (_crypto.py).
     ("upper-case-hex", with_sig(SIGNATURE.upper())),
     ("surrounding-whitespace", with_sig(f"  {SIGNATURE} ")),
-    ("bytes-pairs", [(b"Idenfy-Signature", SIGNATURE.encode()), (b"Idenfy-Event-Type", b"X")]),
+    (
+        "bytes-pairs",
+        [(b"Idenfy-Signature", SIGNATURE.encode()), (b"Idenfy-Event-Type", EVENT_TYPE.encode())],
+    ),
     ("no-event-type-header", without("Idenfy-Event-Type")),
 ]
 

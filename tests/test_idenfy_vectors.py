@@ -126,6 +126,7 @@ EVENT_EXPECTED: dict[str, str] = {
     "BANK_VERIFICATION": "BankVerificationEvent",
     "ACCOUNT_CHECK": "AccountCheckEvent",
     "BANK_CARD_VERIFICATION_COMPLETED": "BankCardVerificationCompletedEvent",
+    "COMPANY_TOKEN_EXPIRED": "CompanyTokenExpiredEvent",
 }
 
 
@@ -166,7 +167,7 @@ def test_vector_set_is_complete() -> None:
     assert set(REAL_CASES) == set(REAL_EXPECTED)
     assert {c.removeprefix("event_").upper() for c in EVENT_CASES} == set(EVENT_EXPECTED)
     assert set(EVENT_EXPECTED) == set(EVENT_MODELS) == set(SAMPLES)
-    assert len(EVENT_EXPECTED) == 23
+    assert len(EVENT_EXPECTED) == 24
 
 
 @pytest.mark.parametrize(("sample", "case"), sorted(SAMPLE_FILES.items()), ids=sorted(SAMPLE_FILES))
