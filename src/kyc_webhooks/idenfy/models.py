@@ -468,7 +468,8 @@ _SPELLINGS: dict[str, str] = {"IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELL
 #: Only distinctive, documented keys are listed, and a body that has a key of its own model is
 #: never refused for another: a vendor's later additions to one body do not refuse it.
 #: ``COMPANY_DELETE``, ``COMPANY_TOKEN_EXPIRED`` and the identification types among themselves
-#: have no key of their own; there the header picks (tests/test_delivery_keys.py pins each entry).
+#: have no key of their own; there the header picks (tests/test_delivery_keys.py tries every
+#: sample under every type).
 _BODY_KEYS: dict[str, str] = {
     **dict.fromkeys(
         ("final", "fileUrls", "additionalStepPdfUrls", "AML", "LID", "CRIMINAL_CHECK"),
@@ -590,7 +591,7 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
         extra = event.__pydantic_extra__
         # The type came from the unsigned header (or its absence): refuse it where the signed body
         # says otherwise.
-        if extra and not _BODY_KEYS.keys().isdisjoint(extra):
+        if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
             contradiction = _header_contradiction(event, extra)
             if contradiction is not None:
                 raise contradiction
