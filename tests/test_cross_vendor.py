@@ -40,7 +40,7 @@ def stream(rounds: int) -> list[tuple[str, str, testing.Delivery]]:
 
 def test_every_vendor_documents_its_event_types() -> None:
     counts = {vendor: len(testing.event_types(vendor)) for vendor in SECRETS}
-    assert counts["idenfy"] == 23
+    assert counts["idenfy"] == 24
     assert counts["yoti"] == 9
     assert counts["identomat"] == 6
     assert counts["complycube"] >= 22

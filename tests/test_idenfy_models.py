@@ -8,6 +8,7 @@ import copy
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from kyc_webhooks.idenfy import (
     AmlHit,
     AmlSuspicion,
     BankCardStatus,
+    CompanyTokenExpiredEvent,
     DocumentType,
     FaceStatus,
     FacialAuthenticationEvent,
@@ -82,7 +84,7 @@ def sample(event_type: str) -> dict[str, Any]:
 
 
 def test_every_documented_event_type_is_mapped() -> None:
-    assert len(EVENT_MODELS) == 23
+    assert len(EVENT_MODELS) == 24
     assert kw.Idenfy.event_types() == tuple(EVENT_MODELS)
     identification_types = [t for t, m in EVENT_MODELS.items() if m is IdentificationEvent]
     assert identification_types == [
@@ -505,7 +507,7 @@ def test_delivery_key_is_stable_for_byte_identical_redeliveries() -> None:
     second = receiver().parse(bytes(body), dict(headers))
     assert first.delivery_key == second.delivery_key
     scan_ref = SAMPLES["IDENTIFICATION_RESUBMITTED"]["scanRef"]
-    assert first.delivery_key.startswith(f"idenfy:IDENTIFICATION_RESUBMITTED:{scan_ref}:")
+    assert first.delivery_key.startswith(f"idenfy:{scan_ref}:")
 
 
 def test_delivery_key_differs_between_auto_and_manual_result_of_one_scan() -> None:
@@ -529,11 +531,13 @@ def test_delivery_key_differs_between_two_resubmissions() -> None:
     assert len(keys) == 2
 
 
-def test_delivery_key_differs_between_event_types_for_same_body() -> None:
+def test_delivery_key_is_the_same_for_one_body_under_any_event_type() -> None:
+    # Idenfy-Event-Type is not signed (docs/verification.md, "Unsigned headers"): one signed body
+    # is one event, so a store runs its handlers once whatever the header says.
     payload = SAMPLES["IDENTIFICATION_CANCELLED"]
     assert (
         parsed(payload, "IDENTIFICATION_CANCELLED").delivery_key
-        != parsed(payload, "IDENTIFICATION").delivery_key
+        == parsed(payload, "IDENTIFICATION").delivery_key
     )
 
 
@@ -678,8 +682,12 @@ INFER: list[tuple[str, bytes, str]] = [
     ),
     ("status-not-object", b'{"scanRef": "s", "status": true, "data": {}}', UNDETERMINED_EVENT_TYPE),
     ("no-data", b'{"scanRef": "s", "status": {}}', UNDETERMINED_EVENT_TYPE),
-    ("document-expiration", dumps(SAMPLES["DOCUMENT_EXPIRATION"]), UNDETERMINED_EVENT_TYPE),
-    ("company", dumps(SAMPLES["COMPANY_EXPIRATION"]), UNDETERMINED_EVENT_TYPE),
+    # A body whose keys say its type gets it: the header is unsigned, its absence too.
+    ("document-expiration", dumps(SAMPLES["DOCUMENT_EXPIRATION"]), "DOCUMENT_EXPIRATION"),
+    ("company", dumps(SAMPLES["COMPANY_EXPIRATION"]), "COMPANY_EXPIRATION"),
+    ("identification-keys", b'{"scanRef": "s", "final": true}', "IDENTIFICATION"),
+    ("two-models-keys", b'{"final": true, "expirationStatus": null}', UNDETERMINED_EVENT_TYPE),
+    ("no-own-keys", dumps(SAMPLES["COMPANY_DELETE"]), UNDETERMINED_EVENT_TYPE),
     ("array", b"[]", UNDETERMINED_EVENT_TYPE),
     ("not-json", b"{", UNDETERMINED_EVENT_TYPE),
 ]
@@ -705,18 +713,28 @@ def test_delivery_without_event_type_header_is_inferred(header: str | None) -> N
 
 
 def test_undetermined_legacy_body_is_an_unknown_event() -> None:
-    body = dumps(SAMPLES["COMPANY_EXPIRATION"])
+    body = dumps(SAMPLES["COMPANY_DELETE"])
     headers = {"Idenfy-Signature": sign("idenfy", body, KEY, event_type="X")[1]["Idenfy-Signature"]}
     event = receiver().parse(body, headers)
     assert isinstance(event, IdenfyUnknownEvent)
     assert event.event_type == UNDETERMINED_EVENT_TYPE
-    assert wire(event) == SAMPLES["COMPANY_EXPIRATION"]
+    assert wire(event) == SAMPLES["COMPANY_DELETE"]
 
 
-def test_event_type_header_wins_over_body_shape() -> None:
-    event = parsed(SAMPLES["VIDEO_CALL_FINISHED"], "IDENTIFICATION_SOMETHING")
+def test_event_type_header_picks_where_the_body_does_not_say() -> None:
+    event = parsed(SAMPLES["COMPANY_DELETE"], "IDENTIFICATION_SOMETHING")
     assert isinstance(event, IdenfyUnknownEvent)
     assert event.event_type == "IDENTIFICATION_SOMETHING"
+
+
+def test_event_type_header_contradicting_the_body_is_refused() -> None:
+    outcome = deliver(SAMPLES["VIDEO_CALL_FINISHED"], "IDENTIFICATION_SOMETHING")
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)
+    assert outcome.error.message == (
+        "iDenfy body does not match the Idenfy-Event-Type header (or its absence): field "
+        "'videoCallAnswers' belongs to VIDEO_CALL_FINISHED bodies only"
+    )
 
 
 # -- identification add-ons -----------------------------------------------------------------------
@@ -830,3 +848,62 @@ def test_untyped_results_and_free_text_about_people_are_redacted() -> None:
         text = repr(event) + str(event)
         assert [s for s in secrets if s in text] == []
         assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == payload
+
+
+# -- issue #10 item 13: everything iDenfy documents, typed -----------------------------------------
+
+
+def test_company_token_expired_has_a_typed_model() -> None:
+    payload = SAMPLES["COMPANY_TOKEN_EXPIRED"]
+    event = parsed(payload, "COMPANY_TOKEN_EXPIRED")
+    assert isinstance(event, CompanyTokenExpiredEvent)
+    assert event.event_type == "COMPANY_TOKEN_EXPIRED"
+    assert (event.client_id, event.external_ref) == (payload["clientId"], payload["externalRef"])
+    assert event.model_extra == {}
+    assert wire(event) == payload
+    assert EVENT_MODELS["COMPANY_TOKEN_EXPIRED"] is CompanyTokenExpiredEvent
+    assert "COMPANY_TOKEN_EXPIRED" in kw.Idenfy.event_types()
+
+
+def test_company_token_expired_without_its_client_id_is_a_400() -> None:
+    outcome = deliver({"externalRef": "kyb-1"}, "COMPANY_TOKEN_EXPIRED")
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)
+    assert "clientId" in outcome.error.message
+
+
+def test_dashboard_spelling_canceled_routes_to_the_cancelled_event() -> None:
+    rec = receiver()
+    seen: list[str] = []
+
+    @rec.on("idenfy", "IDENTIFICATION_CANCELLED")
+    def cancelled(event: kw.WebhookEvent) -> None:
+        seen.append(event.event_type)
+
+    outcome = deliver(SAMPLES["IDENTIFICATION_CANCELLED"], "IDENTIFICATION_CANCELED", rec)
+    assert outcome.status_code == 200, outcome.error
+    assert isinstance(outcome.event, IdentificationEvent)
+    assert outcome.event_type == "IDENTIFICATION_CANCELLED"
+    assert seen == ["IDENTIFICATION_CANCELLED"]
+    assert outcome.event.is_final
+
+
+def test_legacy_2019_times_inside_status_are_typed_fields() -> None:
+    payload = sample("IDENTIFICATION")
+    payload["status"]["startTime"] = 1554726960.324056
+    payload["status"]["finishTime"] = 1554727002.254685
+    event = identification(payload, "IDENTIFICATION")
+    assert event.status is not None
+    assert event.status.model_extra == {}
+    assert event.status.start_time == datetime(2019, 4, 8, 12, 36, 0, 324056, tzinfo=timezone.utc)
+    assert event.status.finish_time is not None
+    assert event.status.finish_time.wire == 1554727002.254685
+    assert wire(event) == payload  # the floats are kept as sent
+
+
+def test_legacy_times_inside_status_of_the_wrong_shape_are_a_400() -> None:
+    payload = sample("IDENTIFICATION")
+    payload["status"]["startTime"] = {"at": 1}
+    outcome = deliver(payload, "IDENTIFICATION")
+    assert outcome.status_code == 400
+    assert isinstance(outcome.error, kw.PayloadError)

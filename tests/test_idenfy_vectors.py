@@ -66,7 +66,7 @@ def extras_anywhere(value: object, path: str = "") -> list[str]:
 
 def test_every_documented_event_type_has_a_model_a_sample_and_a_vector() -> None:
     assert set(EVENT_MODELS) == set(SAMPLES)
-    assert len(EVENT_MODELS) == 23
+    assert len(EVENT_MODELS) == 24
     assert {c.removeprefix("event_").upper() for c in EVENT_CASES} == set(EVENT_MODELS)
 
 

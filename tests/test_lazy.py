@@ -424,7 +424,7 @@ def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         _ = models.Nope
     event_models = models.EVENT_MODELS
-    assert len(event_models) == len(models.EVENT_TYPES) == 23
+    assert len(event_models) == len(models.EVENT_TYPES) == 24
     assert "IDENTIFICATION" in event_models
     assert "NOPE" not in event_models
     assert event_models.get("NOPE") is None

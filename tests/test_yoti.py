@@ -3,6 +3,7 @@ spelling, unknown topics and fields, lossless round trips, delivery keys (sheet:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -22,6 +23,17 @@ from kyc_webhooks.yoti import (
     YotiUnknownEvent,
 )
 from kyc_webhooks.yoti._samples import SAMPLES
+
+
+def expected_key(payload: dict[str, Any]) -> str:
+    """``yoti:<session_id>:<topic>:<digest of the canonical body>`` (see YotiEvent)."""
+    topic = str(payload["topic"]).lower()
+    canonical = json.dumps(
+        {**payload, "topic": topic}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
+    digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
+    return f"yoti:{payload['session_id']}:{topic}:{digest}"
+
 
 # The tokens the vectors in tests/vectors/yoti were built with.
 BASIC_TOKEN = "yoti-hooks:6Q2vN8sLx4"
@@ -187,14 +199,19 @@ def test_samples_cover_every_topic_and_parse_into_its_model(topic: str) -> None:
         ("resource_update", "resource_id"),
     ],
 )
-def test_topic_id_field_is_required_and_exposed(topic: str, field: str) -> None:
+def test_topic_id_field_is_optional_and_exposed(topic: str, field: str) -> None:
+    # Sheet, Errata: the ids are "present only when" the topic is theirs -- documented optional.
     payload = {"session_id": IDV, "topic": topic, field: "5ae6444f-ecc5-4f9a-a090-1c6c06740d2d"}
     event = yoti_receiver().parse(*deliver(payload))
     assert getattr(event, field) == "5ae6444f-ecc5-4f9a-a090-1c6c06740d2d"
-    missing = yoti_receiver().handle(*deliver({"session_id": IDV, "topic": topic}))
-    assert missing.status_code == 400
-    assert isinstance(missing.error, kw.PayloadError)
-    assert field in missing.error.message
+    bare = {"session_id": IDV, "topic": topic}
+    missing = yoti_receiver().handle(*deliver(bare))
+    assert missing.status_code == 200, missing.error
+    assert type(missing.event) is EVENT_MODELS[topic]
+    assert getattr(missing.event, field) is None
+    assert missing.event.model_dump(mode="json", by_alias=True, exclude_unset=True) == bare
+    assert missing.event.delivery_key == expected_key(bare)
+    assert missing.event.delivery_key != event.delivery_key
 
 
 def test_known_topic_is_a_topic_member() -> None:
@@ -351,7 +368,7 @@ def test_unknown_topic_reaches_catch_alls_only(topic: str) -> None:
     assert event.topic == topic  # wire value kept
     assert event.payload == payload
     assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == payload
-    assert event.delivery_key == f"yoti:{IDV}:{topic.lower()}:m-1"
+    assert event.delivery_key == expected_key(payload)
 
 
 def test_unknown_fields_are_kept_and_masked_in_repr() -> None:
@@ -377,7 +394,7 @@ def test_unconfirmed_ibv_topics_accept_id_fields(topic: str) -> None:
     event = yoti_receiver().parse(*deliver(payload))
     assert type(event) is EVENT_MODELS[topic]
     assert event.model_extra == {"resource_id": "r-9"}
-    assert event.delivery_key == f"yoti:{IBV}:{topic}:r-9"
+    assert event.delivery_key == expected_key(payload)
 
 
 # -- delivery keys ---------------------------------------------------------------------------
@@ -394,7 +411,7 @@ def test_delivery_keys_identify_redeliveries_and_separate_events() -> None:
     assert key(task) == key(dict(reversed(list(task.items()))))  # key order does not matter
     assert key(task) != key({**task, "task_id": "other-task"})
     assert key(task) != key({**task, "session_id": "other-session"})
-    assert key(SAMPLES["session_completion"]) == f"yoti:{IDV}:session_completion:-"
+    assert key(SAMPLES["session_completion"]) == expected_key(SAMPLES["session_completion"])
     assert key(SAMPLES["session_completion"]) != key(SAMPLES["client_session_token_deleted"])
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import traceback
 from collections import Counter
@@ -25,6 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._headers import HeaderInput, Headers
+from ._redaction import redact_fields
 from ._vendor import Vendor, detect_vendors, parse_unauthenticated, vendor_class
 from .errors import (
     AmbiguousVendorError,
@@ -75,9 +75,6 @@ STORE_UNAVAILABLE_DETAIL = "delivery store unavailable; retry later"
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-#: Replaces the string value of a vendor's ``credential_fields`` (Identomat's ``callbackApiKey``,
-#: ../shared/vendors/identomat.md §2) in the stored copy of a body.
-_REDACTED_VALUE = b'"<redacted>"'
 
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
@@ -194,24 +191,8 @@ def storable_body(vendor: str, body: bytes) -> bytes:
     """The copy of an authenticated body that goes into a store: byte-exact, except that the string
     value of a credential field inside the body (Identomat's ``callbackApiKey``) is replaced by
     ``"<redacted>"``, so that the store never holds a secret that could forge deliveries."""
-    fields = sorted(vendor_class(vendor).credential_fields)
-    if not fields:
-        return body
-    for name in fields:
-        body = _secret_field_pattern(name).sub(lambda m: m.group(1) + _REDACTED_VALUE, body)
-    return body
-
-
-_PATTERNS: dict[str, re.Pattern[bytes]] = {}
-
-
-def _secret_field_pattern(name: str) -> re.Pattern[bytes]:
-    pattern = _PATTERNS.get(name)
-    if pattern is None:
-        key = re.escape(name.encode("ascii"))
-        pattern = re.compile(rb'("' + key + rb'"\s*:\s*)"(?:[^"\\]|\\.)*"')
-        _PATTERNS[name] = pattern
-    return pattern
+    fields = vendor_class(vendor).credential_fields
+    return redact_fields(body, fields) if fields else body
 
 
 def _positive_number(value: object, name: str) -> float:

@@ -77,11 +77,16 @@ IDENFY_MODELS = {
     "BANK_VERIFICATION": "BankVerificationEvent",
     "ACCOUNT_CHECK": "AccountCheckEvent",
     "BANK_CARD_VERIFICATION_COMPLETED": "BankCardVerificationCompletedEvent",
+    # https://documentation.idenfy.com/api-reference/webhooks (not in the dashboard list): a KYB
+    # company form token expired; body `{clientId, externalRef}`.
+    "COMPANY_TOKEN_EXPIRED": "CompanyTokenExpiredEvent",
 }
-#: iDenfy sends no event id (same pages): a key must tell two events apart by the body, so it ends
-#: with a hex digest of it. Only the shape is pinned: which id and event type go in front is the
-#: library's choice and may change.
-IDENFY_KEY_PATTERN = r"^idenfy:(\S+:)?[0-9a-f]{32,64}$"
+#: iDenfy sends no event id (same pages): a key tells two events apart by the signed body alone,
+#: `idenfy:<id>:<sha256(body)[:32]>`. `Idenfy-Event-Type` is not signed, so it is no part of the
+#: key. `<id>` only makes the key readable: the first of these body members that is a non-empty
+#: printable ASCII string of at most 64 characters (iDenfy ids are 36-character UUIDs), else `-`.
+IDENFY_KEY_IDS = ("scanRef", "id", "companyId", "monitoringId")
+IDENFY_MAX_KEY_ID = 64
 #: Vector -> (sample file, relation): see ../shared/samples/README.md.
 IDENFY_SAMPLES = {
     "real_go_idenfy_testdata": [
@@ -177,7 +182,9 @@ def complycube_event_type(wire: object) -> str:
 # https://developers.yoti.com/identity-verification/notifications: `Authorization: Basic
 # base64(auth_token)` or `Bearer auth_token`; body `{session_id, topic, <task|check|resource>_id}`,
 # topics lower case in the body, upper case as subscriptions; no event id: deduplicate on
-# (session_id, topic, *_id).
+# (session_id, topic, *_id). The *_id members are "present only when" the topic is theirs
+# (optional, same page's schema tab), so a key digests the whole content: the body's canonical JSON
+# (keys sorted, no spaces, ASCII escapes, topic in lower case -- either spelling is one event).
 YOTI_BASIC_TOKEN = "yoti-hooks:6Q2vN8sLx4"
 YOTI_BEARER_TOKEN = "yb_live_3kT9pWq7ZrM2xVc8"
 YOTI_MODELS = {
@@ -195,8 +202,11 @@ YOTI_MODELS = {
 # -- Identomat ------------------------------------------------------------------------------------
 # https://docs.identomat.com/developer-tools/callbacks: no signature, `callbackApiKey` in the body;
 # `type` names the callback; no event id, and `sessionId` is the widget's session token (kept out
-# of keys, which get logged): a key is the type plus a digest of the body.
+# of keys, which get logged): a key is the type plus a digest of the body as a store keeps it --
+# the `callbackApiKey` string value replaced by `"<redacted>"`, every other byte unchanged -- so a
+# deferred or replayed event (re-parsed from the store) has the key it had on arrival.
 IDENTOMAT_KEY = "idm-cb-7Qm2vX9pL4tR8wZ1nB6yH3sD5fJ0kC"
+IDENTOMAT_REDACTED = b'"<redacted>"'
 IDENTOMAT_MODELS = {
     "one-time-password-request": "OneTimePasswordRequestEvent",
     "email-one-time-password-request": "EmailOneTimePasswordRequestEvent",
@@ -221,6 +231,20 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     return found[0] if found else None
 
 
+def idenfy_key_id(wire: object) -> str:
+    if isinstance(wire, dict):
+        for name in IDENFY_KEY_IDS:
+            value = wire.get(name)
+            if (
+                isinstance(value, str)
+                and 0 < len(value) <= IDENFY_MAX_KEY_ID
+                and value.isascii()
+                and value.isprintable()
+            ):
+                return value
+    return "-"
+
+
 def idenfy(case: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     key = GO_IDENFY_KEY if case == "real_go_idenfy_testdata" else IDENFY_KEY
     assert _header(headers, "Idenfy-Signature") == _hmac_hex(key, body), case
@@ -230,7 +254,7 @@ def idenfy(case: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         "status": 200,
         "event_type": event_type,
         "model": IDENFY_MODELS[event_type],
-        "delivery_key_pattern": IDENFY_KEY_PATTERN,
+        "delivery_key": f"idenfy:{idenfy_key_id(json.loads(body))}:{_digest(body)}",
         "samples": IDENFY_SAMPLES.get(case, []),
     }
 
@@ -258,15 +282,15 @@ def yoti(case: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     assert authorization == f"{scheme.title()} {credentials}", case
     wire = json.loads(body)
     event_type = wire["topic"].lower()
-    ids = [
-        str(wire[name]) for name in sorted(wire) if name.endswith("_id") and name != "session_id"
-    ]
+    canonical = json.dumps(
+        {**wire, "topic": event_type}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
     return {
         "vendor_config": {"auth_token": token, "auth_type": scheme},
         "status": 200,
         "event_type": event_type,
         "model": YOTI_MODELS.get(event_type, "YotiUnknownEvent"),
-        "delivery_key": f"yoti:{wire['session_id']}:{event_type}:{','.join(ids) or '-'}",
+        "delivery_key": f"yoti:{wire['session_id']}:{event_type}:{_digest(canonical.encode())}",
         "samples": [],
     }
 
@@ -274,12 +298,20 @@ def yoti(case: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
 def identomat(case: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     wire = json.loads(body)
     assert wire["callbackApiKey"] == IDENTOMAT_KEY, case
+    # The key is written plainly, once, as the one `callbackApiKey` member's value (else the
+    # replacement below would not be the stored form: look at the vector).
+    value = json.dumps(IDENTOMAT_KEY).encode()
+    assert body.count(value) == 1, case
+    assert body.count(b'"callbackApiKey"') == 1, case
+    before, after = body.split(value)
+    assert before.rstrip().removesuffix(b":").rstrip().endswith(b'"callbackApiKey"'), case
+    stored = before + IDENTOMAT_REDACTED + after
     return {
         "vendor_config": {"api_key": IDENTOMAT_KEY},
         "status": 200,
         "event_type": wire["type"],
         "model": IDENTOMAT_MODELS.get(wire["type"], "IdentomatUnknownEvent"),
-        "delivery_key": f"identomat:{wire['type']}:{_digest(body)}",
+        "delivery_key": f"identomat:{wire['type']}:{_digest(stored)}",
         "samples": [],
     }
 

@@ -27,24 +27,52 @@ UNDETERMINED_EVENT_TYPE = "UNKNOWN"
 Number: TypeAlias = int | float
 
 
+#: The ids that make a key readable, in order of preference: (attribute name, wire name).
+_KEY_IDS = (
+    ("scan_ref", "scanRef"),
+    ("id", "id"),
+    ("company_id", "companyId"),
+    ("monitoring_id", "monitoringId"),
+)
+#: Longest id kept in a key (iDenfy ids are 36-character UUIDs, sheet §4.1); a longer or
+#: non-printable value is left out rather than carried into logs and stores.
+_MAX_KEY_ID = 64
+
+
 class IdenfyEvent(WebhookEvent):
     """Base of every iDenfy event.
 
-    ``delivery_key`` = ``idenfy:<event type>:<scanRef/id>:<sha256(body)[:32]>``. iDenfy sends no
-    event id (sheet §1 "Ordering / duplicates"), and neither "scanRef + event type" (a verification
-    can be RESUBMITTED several times) nor "scanRef + final" is unique per event; the body digest is.
-    Retries resend the same bytes, so they share the key. The id part only makes keys readable.
+    ``delivery_key`` = ``idenfy:<scanRef|id|companyId|monitoringId>:<sha256(body)[:32]>``, from the
+    signed body alone. iDenfy sends no event id (sheet §1 "Ordering / duplicates"), and neither
+    "scanRef + event type" (a verification can be RESUBMITTED several times) nor "scanRef + final"
+    is unique per event; the body digest is. Retries resend the same bytes, so they share the key.
+    The unsigned ``Idenfy-Event-Type`` header is not part of it (docs/verification.md, "Unsigned
+    headers"): one signed body is one event whatever the header says. The id part only makes keys
+    readable; it is read the same way whichever model the header chose (a declared field, else the
+    kept extra field), so it cannot vary with the header either.
     """
 
     def _identifier(self) -> str:
-        for attr in ("scan_ref", "id", "company_id", "monitoring_id"):
-            value = getattr(self, attr, None)
-            if isinstance(value, str) and value:
+        declared = type(self).model_fields
+        extra = self.__pydantic_extra__ or {}
+        for attr, wire in _KEY_IDS:
+            if attr in declared:
+                value = self.__dict__.get(attr)
+            else:
+                # Not a field of this model: the key sits in the extras under the name it was
+                # sent with (by_name population would have filled a declared field from either).
+                value = extra[wire] if wire in extra else extra.get(attr)
+            if (
+                isinstance(value, str)
+                and 0 < len(value) <= _MAX_KEY_ID
+                and value.isascii()
+                and value.isprintable()
+            ):
                 return value
         return "-"
 
     def _delivery_key(self) -> str:
-        return f"{VENDOR}:{self._event_type}:{self._identifier()}:{self.body_digest()}"
+        return f"{VENDOR}:{self._identifier()}:{self.body_digest()}"
 
 
 class IdenfyUnknownEvent(UnknownEvent, IdenfyEvent):

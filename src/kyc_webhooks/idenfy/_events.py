@@ -352,6 +352,15 @@ class CompanyInfoRequestEvent(IdenfyEvent):
     status: Annotated[CompanyInfoRequestStatus | str | None, OPEN] = None
 
 
+class CompanyTokenExpiredEvent(IdenfyEvent):
+    """``COMPANY_TOKEN_EXPIRED`` (sheet, Errata; in iDenfy's API reference, webhooks section): the
+    token of a KYB company form expired before the company was submitted. ``clientId`` is the core
+    id of the body; ``externalRef`` echoes the token request's."""
+
+    client_id: str = Field(alias="clientId")
+    external_ref: str | None = Field(default=None, alias="externalRef")
+
+
 class CompanyExpirationEvent(IdenfyEvent):
     """``COMPANY_EXPIRATION`` (§4.12)."""
 

@@ -107,6 +107,10 @@ class IdentificationStatus(KycModel):
     peps_status: AmlStatusField = Field(default=None, alias="pepsStatus")
     sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
     adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
+    # Legacy (April 2019) result callbacks carried the session times as epoch floats here; later
+    # revisions moved them to the top level (sheet, Errata). Kept as sent, like the top-level ones.
+    start_time: LazyTimestamp = Field(default=None, alias="startTime")
+    finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
 
 
 class DocumentData(KycModel):

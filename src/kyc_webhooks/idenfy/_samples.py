@@ -683,4 +683,6 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "nameMatch": True,
         "lastFourMatch": True,
     },
+    # Sheet, Errata: in iDenfy's API reference only (not in the dashboard list).
+    "COMPANY_TOKEN_EXPIRED": {"clientId": "kyb-client-311", "externalRef": "kyb-2026-0243"},
 }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import from_json
 
 from .._vendor import VALIDATION_ERRORS, payload_error
+from ..errors import PayloadError
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
         CompanyInfoRequestStatus,
         CompanyReviewEvent,
         CompanySubmitEvent,
+        CompanyTokenExpiredEvent,
         DocumentExpirationEvent,
         DocumentOrderStatus,
         ExpirationThreshold,
@@ -201,6 +203,7 @@ __all__ = [
     "CompanyInfoRequestStatus",
     "CompanyReviewEvent",
     "CompanySubmitEvent",
+    "CompanyTokenExpiredEvent",
     "CriminalCheckResult",
     "CriminalOffense",
     "CriminalRecord",
@@ -324,6 +327,7 @@ _WHERE: dict[str, str] = {
     "CompanyInfoRequestStatus": "_events",
     "CompanyReviewEvent": "_events",
     "CompanySubmitEvent": "_events",
+    "CompanyTokenExpiredEvent": "_events",
     "DocumentExpirationEvent": "_events",
     "DocumentOrderStatus": "_events",
     "ExpirationThreshold": "_events",
@@ -417,49 +421,129 @@ class _EventModels(Mapping[str, type[IdenfyEvent]]):
 #: The models looked up so far: ``parse_event`` reads this plain dict on every delivery.
 _RESOLVED: dict[str, type[IdenfyEvent]] = {}
 
-#: Every ``Idenfy-Event-Type`` value documented in the sheet (§3) -> its body model.
-EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(
-    {
-        "IDENTIFICATION": "_identification:IdentificationEvent",
-        "IDENTIFICATION_AUTO_FINISHED": "_identification:IdentificationEvent",
-        "IDENTIFICATION_MANUAL_FINISHED": "_identification:IdentificationEvent",
-        "IDENTIFICATION_RESUBMITTED": "_identification:IdentificationEvent",
-        "IDENTIFICATION_CANCELLED": "_identification:IdentificationEvent",
-        "IDENTIFICATION_EXPIRED": "_identification:IdentificationEvent",
-        "DOCUMENT_EXPIRATION": "_events:DocumentExpirationEvent",
-        "VIDEO_CALL_FINISHED": "_events:VideoCallFinishedEvent",
-        "FACIAL_AUTHENTICATION": "_events:FacialAuthenticationEvent",
-        "AGE_ESTIMATION": "_events:AgeEstimationEvent",
-        "AML_MONITORING": "_events:AmlMonitoringEvent",
-        "AML_MONITORING_EXPIRATION": "_events:AmlMonitoringExpirationEvent",
-        "COMPANY_REVIEW": "_events:CompanyReviewEvent",
-        "COMPANY_DELETE": "_events:CompanyDeleteEvent",
-        "COMPANY_AML_REVIEW": "_events:CompanyAmlReviewEvent",
-        "COMPANY_INFO_REQUEST": "_events:CompanyInfoRequestEvent",
-        "COMPANY_EXPIRATION": "_events:CompanyExpirationEvent",
-        "COMPANY_SUBMIT": "_events:CompanySubmitEvent",
-        "GOV_ORDERED_DOCUMENT": "_events:GovOrderedDocumentEvent",
-        "SOS_REPORT": "_events:SosReportEvent",
-        "BANK_VERIFICATION": "_events:BankVerificationEvent",
-        "ACCOUNT_CHECK": "_events:AccountCheckEvent",
-        "BANK_CARD_VERIFICATION_COMPLETED": "_events:BankCardVerificationCompletedEvent",
-    },
-    _RESOLVED,
-)
+#: Every ``Idenfy-Event-Type`` value documented in the sheet (§3, Errata) -> "module:model".
+_MODEL_PATHS: dict[str, str] = {
+    "IDENTIFICATION": "_identification:IdentificationEvent",
+    "IDENTIFICATION_AUTO_FINISHED": "_identification:IdentificationEvent",
+    "IDENTIFICATION_MANUAL_FINISHED": "_identification:IdentificationEvent",
+    "IDENTIFICATION_RESUBMITTED": "_identification:IdentificationEvent",
+    "IDENTIFICATION_CANCELLED": "_identification:IdentificationEvent",
+    "IDENTIFICATION_EXPIRED": "_identification:IdentificationEvent",
+    "DOCUMENT_EXPIRATION": "_events:DocumentExpirationEvent",
+    "VIDEO_CALL_FINISHED": "_events:VideoCallFinishedEvent",
+    "FACIAL_AUTHENTICATION": "_events:FacialAuthenticationEvent",
+    "AGE_ESTIMATION": "_events:AgeEstimationEvent",
+    "AML_MONITORING": "_events:AmlMonitoringEvent",
+    "AML_MONITORING_EXPIRATION": "_events:AmlMonitoringExpirationEvent",
+    "COMPANY_REVIEW": "_events:CompanyReviewEvent",
+    "COMPANY_DELETE": "_events:CompanyDeleteEvent",
+    "COMPANY_AML_REVIEW": "_events:CompanyAmlReviewEvent",
+    "COMPANY_INFO_REQUEST": "_events:CompanyInfoRequestEvent",
+    "COMPANY_EXPIRATION": "_events:CompanyExpirationEvent",
+    "COMPANY_SUBMIT": "_events:CompanySubmitEvent",
+    "COMPANY_TOKEN_EXPIRED": "_events:CompanyTokenExpiredEvent",
+    "GOV_ORDERED_DOCUMENT": "_events:GovOrderedDocumentEvent",
+    "SOS_REPORT": "_events:SosReportEvent",
+    "BANK_VERIFICATION": "_events:BankVerificationEvent",
+    "ACCOUNT_CHECK": "_events:AccountCheckEvent",
+    "BANK_CARD_VERIFICATION_COMPLETED": "_events:BankCardVerificationCompletedEvent",
+}
+
+#: Every documented ``Idenfy-Event-Type`` value (sheet §3) -> its body model.
+EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(_MODEL_PATHS, _RESOLVED)
 
 #: Every documented ``Idenfy-Event-Type`` value (sheet §3), in the sheet's order.
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 
+#: Other spellings of documented types -> the documented one, reported as ``event_type``. The
+#: dashboard labels the cancelled event "ID VERIFICATION CANCELED" (one L); no delivery with that
+#: header has been seen, but should the header follow the dashboard, it is the same event (sheet,
+#: Errata; https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails).
+_SPELLINGS: dict[str, str] = {"IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED"}
+
+#: Top-level body keys that say which model a body is: each is a field of that model's body (sheet
+#: §4) and of no other documented body. ``Idenfy-Event-Type`` is not signed (sheet §2.1: the HMAC
+#: covers the body only), so a body with a key of another model and none of the header's model
+#: contradicts the header, and the delivery is refused (docs/verification.md, "Unsigned headers").
+#: Only distinctive, documented keys are listed, and a body that has a key of its own model is
+#: never refused for another: a vendor's later additions to one body do not refuse it.
+#: ``COMPANY_DELETE``, ``COMPANY_TOKEN_EXPIRED`` and the identification types among themselves
+#: have no key of their own; there the header picks (tests/test_delivery_keys.py tries every
+#: sample under every type).
+_BODY_KEYS: dict[str, str] = {
+    **dict.fromkeys(
+        ("final", "fileUrls", "additionalStepPdfUrls", "AML", "LID", "CRIMINAL_CHECK"),
+        "IdentificationEvent",
+    ),
+    "videoCallAnswers": "VideoCallFinishedEvent",
+    **dict.fromkeys(("expirationThreshold", "documentExpiration"), "DocumentExpirationEvent"),
+    **dict.fromkeys(("facePhoto", "failReason", "riskTags"), "FacialAuthenticationEvent"),
+    **dict.fromkeys(("occurredAt", "estimatedAge"), "AgeEstimationEvent"),
+    **dict.fromkeys(("monitoringId", "scanRefList", "alertStatus"), "AmlMonitoringEvent"),
+    **dict.fromkeys(("usersToExtend", "usersToExpire"), "AmlMonitoringExpirationEvent"),
+    **dict.fromkeys(
+        (
+            "approvalStatus",
+            "statusChangedBy",
+            "beneficiaries",
+            "shareholderCheck",
+            "relatedClientScanRefs",
+        ),
+        "CompanyReviewEvent",
+    ),
+    "amlReviewSubjectType": "CompanyAmlReviewEvent",
+    "email": "CompanyInfoRequestEvent",
+    "expirationStatus": "CompanyExpirationEvent",
+    "submissionTime": "CompanySubmitEvent",
+    **dict.fromkeys(
+        ("productKey", "expectedDeliveryTime", "deliveredAt", "documentFormat"),
+        "GovOrderedDocumentEvent",
+    ),
+    **dict.fromkeys(
+        ("entityType", "formationDate", "reportFile", "watchlistHitsCount"), "SosReportEvent"
+    ),
+    "accounts": "BankVerificationEvent",
+    **dict.fromkeys(("facebookScore", "gmailScore", "ipScore"), "AccountCheckEvent"),
+    **dict.fromkeys(
+        ("firstSix", "lastFour", "noMatchReason", "lastFourMatch"),
+        "BankCardVerificationCompletedEvent",
+    ),
+}
+
+
+def _header_contradiction(event: IdenfyEvent, extra: dict[str, Any]) -> PayloadError | None:
+    """The error when the body carries a key of another model's body (:data:`_BODY_KEYS`) and none
+    of the model that ``Idenfy-Event-Type`` chose, else ``None``. A body with keys of its own
+    model is that model's, whatever else a vendor adds to it later. Names fields and documented
+    types only, never a value or the header's own text."""
+    model = type(event)
+    foreign = [key for key in extra if _BODY_KEYS.get(key, model.__name__) != model.__name__]
+    if not foreign:
+        return None
+    fields = model.model_fields
+    for name in event.model_fields_set:  # declared fields set by the body (and the extras)
+        field = fields.get(name)
+        if field is not None and _BODY_KEYS.get(field.alias or name) == model.__name__:
+            return None
+    owner = _BODY_KEYS[foreign[0]]
+    types = ", ".join(t for t, path in _MODEL_PATHS.items() if path.endswith(":" + owner))
+    return PayloadError(
+        f"iDenfy body does not match the Idenfy-Event-Type header (or its absence): field "
+        f"{foreign[0]!r} belongs to {types} bodies only"
+    )
+
 
 def infer_event_type(body: bytes) -> str:
-    """Event type of a legacy delivery without ``Idenfy-Event-Type`` (sheet §2.3, §5.8).
-
-    Only shapes that were ever sent without the header are recognised, from the body's top-level
-    keys (values are never looked at, so a name containing ``"videoCallAnswers"`` fools nothing):
+    """Event type of a delivery without ``Idenfy-Event-Type`` (legacy deliveries, sheet §2.3,
+    §5.8), from the body's top-level keys (values are never looked at, so a name containing
+    ``"videoCallAnswers"`` fools nothing):
 
     * ``videoCallAnswers`` -> ``VIDEO_CALL_FINISHED`` (legacy video-call callback, §4.11);
     * ``scanRef`` + ``status`` (object) + ``data`` (object) -> ``IDENTIFICATION`` (legacy result
       callback, 2018-2021);
+    * keys that belong to one model's body only (see ``_BODY_KEYS``) -> that model's first
+      documented type (``IDENTIFICATION`` for an identification): the header is not signed, so a
+      body stripped of it must not become an event of another kind (docs/verification.md);
     * anything else (or a body that is not a JSON object) -> :data:`UNDETERMINED_EVENT_TYPE`, parsed
       as :class:`IdenfyUnknownEvent` and routed to catch-alls.
     """
@@ -477,24 +561,40 @@ def infer_event_type(body: bytes) -> str:
         and isinstance(decoded.get("data"), dict)
     ):
         return "IDENTIFICATION"
+    owners = {owner for key, owner in _BODY_KEYS.items() if key in decoded}
+    if len(owners) == 1:
+        (owner,) = owners
+        return next(t for t, path in _MODEL_PATHS.items() if path.endswith(":" + owner))
     return UNDETERMINED_EVENT_TYPE
 
 
 def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     """Validate an authenticated iDenfy body into the model for ``event_type`` (the
     ``Idenfy-Event-Type`` header; ``None``/blank for legacy deliveries, see
-    :func:`infer_event_type`). Unknown types give :class:`IdenfyUnknownEvent`. Raises
+    :func:`infer_event_type`). Unknown types give :class:`IdenfyUnknownEvent`. The header is not
+    signed, so it only picks among models that agree with the body: a body carrying a field of
+    another type's body is refused (docs/verification.md, "Unsigned headers"). Raises
     :class:`~kyc_webhooks.errors.PayloadError` only."""
     etype = event_type.strip() if event_type else ""
     if not etype:
         etype = infer_event_type(body)
-    model = _RESOLVED.get(etype) or EVENT_MODELS.get(etype, IdenfyUnknownEvent)
+    model = _RESOLVED.get(etype)
+    if model is None:
+        etype = _SPELLINGS.get(etype, etype)
+        model = EVENT_MODELS.get(etype, IdenfyUnknownEvent)
     # validate_json() and event.bind(), inlined: this runs for every delivery.
     try:
         event: IdenfyEvent = model.__pydantic_validator__.validate_json(body)
     except VALIDATION_ERRORS as exc:
         error = payload_error(exc, what="iDenfy", event_type=etype)
     else:
+        extra = event.__pydantic_extra__
+        # The type came from the unsigned header (or its absence): refuse it where the signed body
+        # says otherwise.
+        if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
+            contradiction = _header_contradiction(event, extra)
+            if contradiction is not None:
+                raise contradiction
         meta = event.__dict__
         meta["_vendor"] = VENDOR
         meta["_event_type"] = etype

@@ -12,14 +12,17 @@ links (they carry the session token) -- is marked :data:`~kyc_webhooks.models.PE
 the SMS or e-mail.
 """
 
+import hashlib
 from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag, TypeAdapter
 
+from .._redaction import redact_fields
 from .._vendor import validate_json
 from ..errors import PayloadError
 from ..models import OPEN, PERSONAL, UnknownEvent, WebhookEvent, WireEnum
+from ._auth import API_KEY_FIELD
 
 __all__ = [
     "EVENT_MODELS",
@@ -42,6 +45,8 @@ __all__ = [
 ]
 
 VENDOR = "identomat"
+#: The body fields a store blanks (``Identomat.credential_fields``, sheet §2).
+_CREDENTIAL_FIELDS = (API_KEY_FIELD,)
 
 
 class EventType(WireEnum):
@@ -101,14 +106,18 @@ class VideoFileStatus(WireEnum):
 class IdentomatEvent(WebhookEvent):
     """Base of every Identomat callback.
 
-    ``delivery_key`` = ``identomat:<type>:<sha256(body)[:32]>``. Identomat sends no
-    event id and documents no redelivery semantics (sheet §1, §5.4), and no field combination is
-    unique per event: a ``session-change`` can legitimately repeat the same ``result`` for one
-    session (an operator re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP
-    callback for the same session recurs with a new code. The digest of the exact body is what
-    tells deliveries apart: a resend of the same bytes shares the key, a new callback differs.
-    ``sessionId`` is deliberately *not* part of the key: it is also the widget's session token
-    (sheet §4.2), and delivery keys are logged and stored as plain text.
+    ``delivery_key`` = ``identomat:<type>:<sha256(stored body)[:32]>``, the stored body being the
+    exact bytes with the ``callbackApiKey`` value replaced by ``"<redacted>"`` -- what a store
+    keeps (``kyc_webhooks.receiver.storable_body``). Identomat sends no event id and documents no
+    redelivery semantics (sheet §1, §5.4), and no field combination is unique per event: a
+    ``session-change`` can legitimately repeat the same ``result`` for one session (an operator
+    re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP callback for the same
+    session recurs with a new code. The digest of the body is what tells deliveries apart: a
+    resend of the same bytes shares the key, a new callback differs. Digesting the stored form
+    gives the same key on every path -- handled on arrival, deferred to ``process_pending``, or
+    replayed from the store -- and across a rotation of the callback key. ``sessionId`` is
+    deliberately *not* part of the key: it is also the widget's session token (sheet §4.2), and
+    delivery keys are logged and stored as plain text.
     """
 
     # Sheet §2: the authenticator, already checked by ``Identomat.verify`` before parsing. Optional
@@ -122,8 +131,10 @@ class IdentomatEvent(WebhookEvent):
 
     def _delivery_key(self) -> str:
         # The sessionId is left out on purpose: it doubles as the widget's session_token (sheet
-        # §4.2), and delivery keys are logged. The body digest alone is unique per callback.
-        return f"{VENDOR}:{self._event_type}:{self.body_digest()}"
+        # §4.2), and delivery keys are logged. The body digest alone is unique per callback; it is
+        # taken over the stored form so that a re-parsed stored body gets the same key.
+        stored = redact_fields(self._raw, _CREDENTIAL_FIELDS)
+        return f"{VENDOR}:{self._event_type}:{hashlib.sha256(stored).hexdigest()[:32]}"
 
 
 class OneTimePasswordRequestEvent(IdentomatEvent):

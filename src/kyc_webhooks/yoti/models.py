@@ -12,6 +12,8 @@ the lower-case form, ``Yoti.normalize_pattern`` lower-cases routing patterns, an
 the exact wire ``topic`` so that dumping by alias reproduces the body.
 """
 
+import hashlib
+import json
 from functools import lru_cache
 from typing import Annotated, Any, Union
 
@@ -84,12 +86,16 @@ class YotiEvent(WebhookEvent):
     ``event_type`` is the lower-case topic; ``topic`` keeps the wire value (a known value is a
     :class:`Topic` member, anything else a ``str``).
 
-    ``delivery_key`` is ``yoti:<session_id>:<topic>:<ids>``, ``<ids>`` being :meth:`subject_ids`
-    joined by commas, or ``-``. Yoti sends no event id or timestamp (sheet §4: dedupe on
-    ``session_id``, ``topic`` and the ``*_id``). Consequence: two notifications with the same
-    triple -- e.g. a second ``resource_update`` for the same resource -- share a key, and a store
-    treats the second as a redelivery. Handlers re-fetch the whole session anyway; take decisions
-    on ``session_completion`` (one per session).
+    ``delivery_key`` is ``yoti:<session_id>:<topic>:<digest>``, ``<digest>`` being the first 32 hex
+    digits of the SHA-256 of the body's canonical JSON (keys sorted, no spaces, topic in lower
+    case). Yoti sends no event
+    id or timestamp (sheet §4: dedupe on ``session_id``, ``topic`` and the ``*_id``), and the
+    ``*_id`` fields are optional ("present only when", sheet Errata), so the key covers the whole
+    body: two notifications differ in their key exactly when their content differs, and a
+    redelivery -- even formatted differently -- shares it. Consequence: two notifications with the
+    same content -- e.g. a second ``resource_update`` for the same resource -- share a key, and a
+    store treats the second as a redelivery. Handlers re-fetch the whole session anyway; take
+    decisions on ``session_completion`` (one per session).
     """
 
     # Sheet §4: a string (UUID in practice); kept as ``str`` so that an id in another format never
@@ -111,8 +117,19 @@ class YotiEvent(WebhookEvent):
         )
 
     def _delivery_key(self) -> str:
-        ids = ",".join(self.subject_ids()) or "-"
-        return f"{VENDOR}:{self.session_id}:{self._event_type}:{ids}"
+        # The readable prefix may be ambiguous (ids can hold ':'); the digest of the whole
+        # content is what makes the key unique. ensure_ascii: any string (even a lone surrogate
+        # decoded from a JSON escape) encodes.
+        wire = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        wire["topic"] = self._event_type  # either topic spelling is the same notification (§5.1)
+        content = json.dumps(
+            wire,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=True,
+        )
+        digest = hashlib.sha256(content.encode("ascii")).hexdigest()[:32]
+        return f"{VENDOR}:{self.session_id}:{self._event_type}:{digest}"
 
 
 class ResourceUpdateEvent(YotiEvent):
@@ -120,8 +137,8 @@ class ResourceUpdateEvent(YotiEvent):
 
     Fetch the session to see the resource (``get_session(session_id).resources``)."""
 
-    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
-    resource_id: str
+    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    resource_id: str | None = None
 
 
 class TaskCompletionEvent(YotiEvent):
@@ -129,8 +146,8 @@ class TaskCompletionEvent(YotiEvent):
 
     The task's output is in the session (``get_session(session_id).resources``)."""
 
-    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
-    task_id: str
+    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    task_id: str | None = None
 
 
 class CheckCompletionEvent(YotiEvent):
@@ -138,8 +155,8 @@ class CheckCompletionEvent(YotiEvent):
 
     Its report is in the session: ``get_session(session_id).checks``, matched on ``check_id``."""
 
-    # Required: sheet §4 lists it as present for this topic, and the delivery key depends on it.
-    check_id: str
+    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    check_id: str | None = None
 
 
 class SessionCompletionEvent(YotiEvent):
