@@ -33,6 +33,7 @@ EXPECTED_TOP_LEVEL = {
     "Receiver",
     "Route",
     "Router",
+    "RoutingWarning",
     "SQLiteStore",
     "Store",
     "StoreError",
