@@ -657,9 +657,12 @@ def _cmd_send(args: argparse.Namespace) -> int:
         auth_type = _yoti_auth_type(setting) if vendor == "yoti" else "basic"
         for event_type in _event_list(vendor, args.event):
             try:
-                # sample_payload takes nothing but overrides as keywords, so no --set path
-                # (auth_type=..., say) can collide with a keyword of the signing call.
-                payload = testing.sample_payload(vendor, event_type, **overrides)
+                # --set may add any field (set_path creates it; sample_payload would refuse a
+                # name the sample lacks), and no --set path (auth_type=..., say) can collide
+                # with a keyword of the signing call.
+                payload = testing.sample_payload(vendor, event_type)
+                for path, value in overrides.items():
+                    testing.set_path(payload, path, value)
                 delivery = testing.Delivery(
                     *testing.sign(
                         vendor,
