@@ -136,3 +136,14 @@ def test_a_vendor_the_receiver_is_not_configured_for_warns() -> None:
     assert caught[0].filename == __file__
     with pytest.raises(kw.ConfigurationError, match="unknown vendor"):
         r.on("sumsub")
+
+
+def test_the_warning_points_at_the_registration_through_the_tester_too() -> None:
+    from kyc_webhooks import testing
+
+    tester = testing.WebhookTester(kw.Receiver(kw.Yoti(auth_token="u:p")), secrets={"yoti": "u:p"})
+    with pytest.warns(kw.RoutingWarning) as caught:
+        tester.on("idenfy")(handler)
+    with pytest.warns(kw.RoutingWarning) as typo:
+        tester.on("yoti", "sesion_completion")(handler)
+    assert [w.filename for w in (*caught, *typo)] == [__file__, __file__]

@@ -18,7 +18,6 @@ import math
 import re
 import threading
 import traceback
-import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -44,7 +43,7 @@ from .errors import (
     WebhookError,
 )
 from .models import WebhookEvent
-from .routing import Router, RoutingWarning
+from .routing import Router, warn_never_runs
 from .store._base import Claim, DeliveryRecord, NewDelivery, Store
 
 if TYPE_CHECKING:
@@ -323,11 +322,9 @@ class Receiver:
         if vendor != "*" and vendor not in self._vendors:
             vendor_class(vendor)  # an unknown name is a ConfigurationError, as in Router.on
             configured = ", ".join(self._vendors) or "none"
-            warnings.warn(
+            warn_never_runs(
                 f"vendor {vendor!r} is not configured on this receiver (configured: "
-                f"{configured}), so this handler would never run",
-                RoutingWarning,
-                stacklevel=2,
+                f"{configured}), so this handler would never run"
             )
         return self.router.on(vendor, pattern)
 

@@ -78,8 +78,8 @@ def _produced(vendor: str, event_type: str) -> bool:
 
 def _user_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame = sys._getframe(1)
-    level = 1
+    frame = sys._getframe(2)  # the caller of warn_never_runs (which calls warnings.warn)
+    level = 2
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
@@ -104,13 +104,17 @@ def _warn_if_never_produced(vendor: str, pattern: str) -> None:
     else:
         return
     whose = "any vendor" if vendor == "*" else vendor
-    warnings.warn(
+    warn_never_runs(
         f"no event type of {whose} is {pattern!r}, so this handler would never run; "
         f"did you mean {' or '.join(repr(c) for c in close)}? (silence this RoutingWarning if "
-        "the vendor sends an event type this version does not know)",
-        RoutingWarning,
-        stacklevel=_user_stacklevel(),
+        "the vendor sends an event type this version does not know)"
     )
+
+
+def warn_never_runs(message: str) -> None:
+    """Issue a :class:`RoutingWarning` pointing at the user's registration (the first frame
+    outside this package), whichever wrapper -- receiver, tester -- it came through."""
+    warnings.warn(message, RoutingWarning, stacklevel=_user_stacklevel())
 
 
 @dataclass(frozen=True)
