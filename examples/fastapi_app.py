@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    pip install "kyc-webhooks[fastapi,server]"
+    pip install -e ".[fastapi,server]"     # from the checkout: no release is published yet
     export IDENFY_SIGNING_KEY=... COMPLYCUBE_SECRET=... IDENTOMAT_API_KEY=...
     export YOTI_AUTH_TOKEN=user:pass   # and YOTI_AUTH_TYPE=bearer if the session says so
     uvicorn examples.fastapi_app:app

@@ -2,7 +2,7 @@
 
 Run from the repository root (Flask >= 3.1 recommended: it caps streamed bodies too):
 
-    pip install "kyc-webhooks[flask]"
+    pip install -e ".[flask]"      # from the checkout: no release is published yet
     export IDENFY_SIGNING_KEY=... COMPLYCUBE_SECRET=... IDENTOMAT_API_KEY=...
     export YOTI_AUTH_TOKEN=user:pass   # and YOTI_AUTH_TYPE=bearer if the session says so
     flask --app examples/flask_app.py run

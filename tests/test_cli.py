@@ -583,7 +583,7 @@ def test_missing_tomllib_is_exit_4(
     monkeypatch.setitem(sys.modules, "tomli", None)
     code, _, err = run(capsys, "verify", "body.json", "--config", "c.toml")
     assert code == cli.EXIT_MISSING_DEPENDENCY
-    assert_one_line_error(err, contains="pip install 'kyc-webhooks[cli]'")
+    assert_one_line_error(err, contains="pip install tomli (the cli extra)")
 
 
 # -- send -----------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_missing_uvicorn_is_exit_4(
     _, err = capsys.readouterr()
     assert code == cli.EXIT_MISSING_DEPENDENCY
     assert err.strip() == (
-        "kyc-webhooks: error: this command needs uvicorn: pip install 'kyc-webhooks[server]'"
+        "kyc-webhooks: error: this command needs uvicorn: pip install uvicorn (the server extra)"
     )
 
 

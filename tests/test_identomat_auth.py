@@ -11,12 +11,12 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
+from _vectors import vector
 from kyc_webhooks import Headers
 from kyc_webhooks.identomat._samples import SAMPLES
 from kyc_webhooks.identomat.models import OneTimePasswordRequestEvent, SessionChangeEvent
@@ -24,8 +24,7 @@ from kyc_webhooks.testing import sign
 
 API_KEY = "idm-cb-7Qm2vX9pL4tR8wZ1nB6yH3sD5fJ0kC"
 OTHER_KEY = "attacker-guess-Zr8Kq1Lm5Np9Tx3Vb7"
-VECTOR = Path(__file__).parent / "vectors" / "identomat" / "one_time_password_request" / "body"
-BODY = VECTOR.read_bytes()
+BODY = vector("identomat", "one_time_password_request").body
 HEADERS = {"Content-Type": "application/json"}
 
 
@@ -50,26 +49,18 @@ def flip(body: bytes, needle: bytes) -> bytes:
 
 
 # (id, body, expected status). Pinned to vendor="identomat", as an endpoint serving only
-# Identomat would do; detection is covered separately below.
+# Identomat would do; detection is covered separately below. The mutations common to every vendor
+# (flipped, truncated, empty, trailing bytes, non-UTF-8, wrong, missing, empty, duplicated,
+# case-changed or padded keys, a flipped byte outside the key still authentic) are one table in
+# test_vendor_contract.py; these rows are Identomat's own (a key inside a JSON body).
 TAMPER: list[tuple[str, bytes, int]] = [
-    ("intact", BODY, 200),
     # Not integrity-protected: a flipped byte outside the key is still authentic (see docstring).
-    ("flipped-byte-in-phone-number", flip(BODY, b"599123456"), 200),
     ("flipped-byte-in-type-still-authentic", flip(BODY, b"one-time-password-request"), 200),
-    ("flipped-byte-in-key", flip(BODY, API_KEY.encode()), 401),
-    ("flipped-last-byte-of-key", flip(BODY, API_KEY[-1].encode() + b'"'), 401),
-    ("key-missing", with_key(...), 401),
     ("key-null", with_key(None), 401),
     ("key-number", with_key(12345), 401),
     ("key-bool", with_key(True), 401),
     ("key-list", with_key([API_KEY]), 401),
     ("key-object", with_key({"key": API_KEY}), 401),
-    ("key-empty", with_key(""), 401),
-    ("key-wrong", with_key(OTHER_KEY), 401),
-    ("key-upper-case", with_key(API_KEY.upper()), 401),
-    ("key-surrounding-space", with_key(f" {API_KEY} "), 401),
-    ("key-prefix", with_key(API_KEY[:-1]), 401),
-    ("key-plus-char", with_key(API_KEY + "x"), 401),
     (
         "key-nested-only",
         json.dumps({"type": "session-change", "data": {"callbackApiKey": API_KEY}}).encode(),
@@ -81,21 +72,12 @@ TAMPER: list[tuple[str, bytes, int]] = [
         BODY.replace(b"{", f'{{"callbackApiKey": "{OTHER_KEY}",'.encode(), 1),
         200,
     ),
-    (
-        "duplicate-key-wrong-last-wins",
-        BODY.replace(b'"type"', f'"callbackApiKey": "{OTHER_KEY}", "type"'.encode(), 1),
-        401,
-    ),
     ("non-json", b"callbackApiKey=" + API_KEY.encode() + b"&type=session-change", 401),
     ("form-encoded-json-marker", b'"callbackApiKey"=' + API_KEY.encode(), 401),
     ("json-array", b"[" + BODY + b"]", 401),
     ("json-string", json.dumps(BODY.decode()).encode(), 401),
     ("json-null", b"null", 401),
-    ("empty-body", b"", 401),
     ("truncated-half", BODY[: len(BODY) // 2], 401),
-    ("truncated-last-byte", BODY[:-1], 401),
-    ("trailing-garbage", BODY + b"}", 401),
-    ("non-utf8-byte-in-text", BODY.replace("კოდია".encode(), b"\xff\xfe", 1), 401),
     (
         "latin1-encoded",
         BODY.decode("utf-8").replace("თქვენი კოდია", "Código").encode("latin-1"),

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
+from _vectors import vector
 from kyc_webhooks.identomat.models import (
     EmailOneTimePasswordRequestEvent,
     OneTimePasswordRequestEvent,
@@ -26,7 +26,6 @@ from kyc_webhooks.testing import sign
 
 API_KEY = "idm-cb-7Qm2vX9pL4tR8wZ1nB6yH3sD5fJ0kC"
 WRONG_KEY = "wrong-key-Hq4Mz8Rt2Wy6Pc0"
-VECTORS = Path(__file__).parent / "vectors" / "identomat"
 
 # Values from the vectors that must never be shown.
 SECRETS = {
@@ -90,7 +89,7 @@ def test_accepted_delivery_shows_no_personal_data(
     case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="kyc_webhooks")
-    body = (VECTORS / case / "body").read_bytes()
+    body = vector("identomat", case).body
     rec = receiver()
     rec.on("*")(lambda event: None)
     outcome = rec.handle(body, {"Content-Type": "application/json"})
@@ -142,7 +141,7 @@ def test_refused_delivery_shows_no_personal_data(
 
 def test_handler_failure_log_shows_no_personal_data(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="kyc_webhooks")
-    body = (VECTORS / "one_time_password_request" / "body").read_bytes()
+    body = vector("identomat", "one_time_password_request").body
     rec = receiver()
 
     @rec.on_event(OneTimePasswordRequestEvent)
@@ -163,12 +162,12 @@ def test_attributes_keep_the_values_for_the_handler() -> None:
     def send_sms(event: OneTimePasswordRequestEvent) -> None:
         sent.append((event.phone_number, event.text))
 
-    body = (VECTORS / "one_time_password_request" / "body").read_bytes()
+    body = vector("identomat", "one_time_password_request").body
     assert rec.handle(body).status_code == 200
     assert sent == [("+995599123456", "თქვენი კოდია 604913")]
 
     def load(case: str) -> kw.WebhookEvent:
-        return receiver().parse((VECTORS / case / "body").read_bytes())
+        return receiver().parse(vector("identomat", case).body)
 
     mail = load("email_one_time_password_request")
     assert isinstance(mail, EmailOneTimePasswordRequestEvent)

@@ -609,7 +609,7 @@ def test_vendor_parse_accepts_any_header_mapping() -> None:
     body, headers = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
     vendor = kw.Idenfy(signing_key=KEY)
     assert kw.Idenfy.detect(headers, body)  # type: ignore[arg-type]
-    event = vendor.parse(body, headers)  # type: ignore[arg-type]
+    event = vendor.parse(body, headers)
     assert event.event_type == "IDENTIFICATION"
 
 

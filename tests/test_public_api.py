@@ -16,6 +16,8 @@ EXPECTED_TOP_LEVEL = {
     "ComplyCube",
     "ConfigurationError",
     "DEFAULT_MAX_BODY_SIZE",
+    "Decision",
+    "DecisionStatus",
     "DeliveryError",
     "DeliveryInProgressError",
     "DeliveryNotFoundError",
@@ -120,6 +122,33 @@ def test_every_vendor_package_has_the_same_shape(package: str, class_name: str) 
     assert callable(module.parse_event)
     with pytest.raises(AttributeError):
         _ = module.NoSuchModel
+
+
+@pytest.mark.parametrize(("package", "class_name"), sorted(VENDORS.items()))
+def test_parsing_without_authentication_is_a_module_function_not_a_vendor_method(
+    package: str, class_name: str
+) -> None:
+    # Issue #10 item 1: an object that holds a credential never parses without verifying.
+    module = importlib.import_module(f"kyc_webhooks.{package}")
+    assert "parse_unauthenticated" in module.__all__
+    assert callable(module.parse_unauthenticated)
+    vendor_cls = getattr(module, class_name)
+    assert vendor_cls.parse is Vendor.parse  # the one parse: verify, then the parsing step
+    assert not hasattr(vendor_cls, "parse_unauthenticated")
+    public = {name for name in vars(vendor_cls) if not name.startswith("_")}
+    assert public <= {
+        "auth_headers",
+        "auth_type",
+        "credential_fields",
+        "detect",
+        "detection",
+        "event_types",
+        "models_module",
+        "name",
+        "normalize_pattern",
+        "sample_headers",
+        "verify",
+    }, public
 
 
 def test_import_is_lazy_no_models_receiver_or_store_loaded() -> None:

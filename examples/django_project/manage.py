@@ -3,7 +3,7 @@
 
 Run from this directory (examples/django_project):
 
-    pip install "kyc-webhooks[django]"
+    pip install -e "../..[django]"     # the checkout: no release is published yet
     export IDENFY_SIGNING_KEY=... COMPLYCUBE_SECRET=... IDENTOMAT_API_KEY=...
     export YOTI_AUTH_TOKEN=user:pass   # and YOTI_AUTH_TYPE=bearer if the session says so
     python manage.py runserver

@@ -45,6 +45,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._vendor import Vendor
     from .complycube import ComplyCube
+    from .decisions import Decision, DecisionStatus
     from .idenfy import Idenfy
     from .identomat import Identomat
     from .models import UnknownEvent, WebhookEvent
@@ -62,6 +63,8 @@ __all__ = [
     "BodyErasedError",
     "ComplyCube",
     "ConfigurationError",
+    "Decision",
+    "DecisionStatus",
     "DeliveryError",
     "DeliveryInProgressError",
     "DeliveryNotFoundError",
@@ -99,6 +102,8 @@ __all__ = [
 # first used (DEVELOPERS.md principle 6; figures in docs/performance.md).
 _LAZY: dict[str, str] = {
     "Vendor": "kyc_webhooks._vendor",
+    "Decision": "kyc_webhooks.decisions",
+    "DecisionStatus": "kyc_webhooks.decisions",
     "UnknownEvent": "kyc_webhooks.models",
     "WebhookEvent": "kyc_webhooks.models",
     "DEFAULT_MAX_BODY_SIZE": "kyc_webhooks.receiver",

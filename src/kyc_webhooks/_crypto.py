@@ -5,10 +5,18 @@
   ComplyCube).
 * :func:`verify_authorization` -- ``Authorization: Basic|Bearer`` tokens (Yoti).
 * :func:`verify_shared_key` -- an API key carried inside the JSON body (Identomat).
+* :func:`header_credentials` / :func:`verify_required_headers` -- static header values the
+  customer configures at the vendor (iDenfy's custom headers).
+* :func:`bearer_validator_or_none` / :func:`verify_bearer` -- a bearer token judged by the
+  integrator's own function (iDenfy's OAuth delivery).
 
 Every function returns ``None`` or raises :class:`~kyc_webhooks.errors.AuthenticationError`; none of
 them returns a bool that a caller could forget to check. All comparisons use
 :func:`hmac.compare_digest`. Error messages name the header, never its value or the secret.
+
+Whitespace around a header credential: only ASCII space and tab (the optional whitespace of
+RFC 9110 §5.6.3) are trimmed. ``str.strip()`` would also remove NBSP, NEL, VT, FF, U+3000 and other
+characters no sender emits around a credential; such a value is refused (401).
 """
 
 from __future__ import annotations
@@ -17,25 +25,45 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Sequence
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, TypeAlias
 
 from ._headers import Headers
 from .errors import AuthenticationError, ConfigurationError
 
 __all__ = [
+    "BearerValidator",
+    "HeaderCredentials",
     "SecretInput",
+    "bearer_validator_or_none",
+    "header_credentials",
     "hmac_sha256_hex",
     "secrets_tuple",
     "single_header",
     "verify_authorization",
+    "verify_bearer",
     "verify_hmac_sha256_hex",
+    "verify_required_headers",
     "verify_shared_key",
 ]
 
 SecretInput: TypeAlias = str | bytes | Sequence[str | bytes]
+#: ``fn(token) -> bool``: the integrator's check of a bearer token (e.g. with their OAuth server).
+BearerValidator: TypeAlias = Callable[[str], bool]
+#: Required headers after validation: ``((lower-case name, display name, accepted values), ...)``.
+HeaderCredentials: TypeAlias = tuple[tuple[str, str, tuple[bytes, ...]], ...]
 
 _SHA256_HEX_LEN = 64
+_SHA256_LEN = 32
+#: What may surround a header credential: ASCII space and tab, nothing else (RFC 9110 §5.6.3 OWS).
+_OWS = " \t"
+#: ``<scheme> <credentials>`` once the value is trimmed of _OWS: the scheme is a token
+#: (RFC 9110 §5.6.2), separated by at least one space or tab.
+_AUTH_VALUE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+(.+)", re.DOTALL)
+#: A header name (RFC 9110 §5.6.2 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
@@ -87,17 +115,21 @@ def verify_hmac_sha256_hex(
     """Check that ``header`` holds the hex HMAC-SHA256 of the raw ``body`` under one of ``keys``.
 
     Hex is compared case-insensitively (vendors document lower case; upper case carries the same
-    digest, so accepting it loses no security). Non-ASCII, non-hex or wrong-length values fail
-    closed with a clear message.
+    digest, so accepting it loses no security). Only ASCII spaces and tabs around the value are
+    ignored. Non-ASCII, non-hex or wrong-length values fail closed with a clear message.
     """
     values = headers._items.get(header.lower())
-    value = (values[0] if values and len(values) == 1 else single_header(headers, header)).strip()
+    value = (values[0] if values and len(values) == 1 else single_header(headers, header)).strip(
+        _OWS
+    )
     if not value.isascii() or len(value) != _SHA256_HEX_LEN:
         raise AuthenticationError(f"malformed {header} header: expected 64 hex characters")
     try:
         expected = bytes.fromhex(value)
     except ValueError as exc:
         raise AuthenticationError(f"malformed {header} header: expected 64 hex characters") from exc
+    if len(expected) != _SHA256_LEN:  # fromhex() skips ASCII whitespace inside the value
+        raise AuthenticationError(f"malformed {header} header: expected 64 hex characters")
     ok = False
     for key in keys:
         # Every key is tried (no early exit), so timing does not reveal which one matched.
@@ -118,18 +150,12 @@ def verify_authorization(
 ) -> None:
     """Check an ``Authorization: Basic <base64(token)>`` or ``Bearer <token>`` header.
 
-    The scheme name is case-insensitive and surrounding/extra spaces are tolerated (RFC 9110 §11.1);
-    a different scheme, a malformed value or a wrong token is an :class:`AuthenticationError`.
-    For Basic the credentials are base64-decoded and compared as bytes, so a ``:`` inside the
-    password is fine.
+    The scheme name is case-insensitive and extra spaces or tabs around and after it are tolerated
+    (RFC 9110 §11.1); a different scheme, a malformed value or a wrong token is an
+    :class:`AuthenticationError`. For Basic the credentials are base64-decoded and compared as
+    bytes, so a ``:`` inside the password is fine.
     """
-    raw = single_header(headers, header)
-    if not raw.isascii():
-        raise AuthenticationError(f"malformed {header} header")
-    parts = raw.strip().split(None, 1)
-    if len(parts) != 2 or parts[0].lower() != scheme:
-        raise AuthenticationError(f"{header} header does not use the {scheme.title()} scheme")
-    credentials = parts[1].strip()
+    credentials = _authorization_credentials(headers, scheme, header)
     if scheme == "basic":
         try:
             presented = base64.b64decode(credentials.encode("ascii"), validate=True)
@@ -142,6 +168,104 @@ def verify_authorization(
         ok |= hmac.compare_digest(presented, token)
     if not ok:
         raise AuthenticationError(f"invalid {header} credentials")
+
+
+def _authorization_credentials(headers: Headers, scheme: AuthScheme, header: str) -> str:
+    """The credentials of an ``Authorization``-style header that uses ``scheme``: ASCII, trimmed
+    of spaces and tabs only, never empty."""
+    raw = single_header(headers, header)
+    if not raw.isascii():
+        raise AuthenticationError(f"malformed {header} header")
+    match = _AUTH_VALUE.fullmatch(raw.strip(_OWS))
+    if match is None or match.group(1).lower() != scheme:
+        raise AuthenticationError(f"{header} header does not use the {scheme.title()} scheme")
+    return match.group(2)
+
+
+def header_credentials(value: object, *, name: str) -> HeaderCredentials:
+    """Validate ``{header name: value or sequence of values}`` (rotation) at construction time.
+
+    Names must be HTTP header names, distinct regardless of case; values must be non-empty ASCII
+    (what an HTTP header can carry) and are trimmed of surrounding spaces and tabs, as received
+    values are. Messages name headers, never values.
+    """
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"{name} must be a mapping of header name to value(s)")
+    if not value:
+        raise ConfigurationError(f"{name} must name at least one header")
+    out: dict[str, tuple[str, tuple[bytes, ...]]] = {}
+    for header, accepted in value.items():
+        if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
+            raise ConfigurationError(f"{name}: a key is not a valid HTTP header name")
+        key = header.lower()
+        if key in out:
+            raise ConfigurationError(f"{name}: header {header!r} is listed twice")
+        label = f"{name}[{header!r}]"
+        values = secrets_tuple(accepted, name=label)
+        trimmed = tuple(dict.fromkeys(v.strip(_OWS.encode()) for v in values))
+        if not all(v.isascii() and v for v in trimmed):
+            raise ConfigurationError(f"{label} values must be ASCII (what an HTTP header carries)")
+        out[key] = (header, trimmed)
+    return tuple((key, header, values) for key, (header, values) in out.items())
+
+
+def verify_required_headers(headers: Headers, required: HeaderCredentials) -> None:
+    """Check that every required header is present once and equals one of its accepted values.
+
+    Values are compared as bytes in constant time, after trimming spaces and tabs only; every
+    accepted value is tried (no early exit)."""
+    for _key, header, accepted in required:
+        raw = single_header(headers, header)
+        if not raw.isascii():
+            raise AuthenticationError(f"invalid {header} header")
+        presented = raw.strip(_OWS).encode("ascii")
+        ok = False
+        for value in accepted:
+            ok |= hmac.compare_digest(presented, value)
+        if not ok:
+            raise AuthenticationError(f"invalid {header} header")
+
+
+def bearer_validator_or_none(value: object, *, name: str) -> BearerValidator | None:
+    """Validate a bearer-token validator at construction time: a plain (not ``async``) callable."""
+    if value is None:
+        return None
+    if not callable(value):
+        raise ConfigurationError(f"{name} must be a function fn(token: str) -> bool")
+    if inspect.iscoroutinefunction(value):  # verify_bearer refuses what any other one returns
+        raise ConfigurationError(
+            f"{name} must be a plain function returning a bool, not an async one (verification "
+            "is synchronous, also under handle_async)"
+        )
+    validator: BearerValidator = value
+    return validator
+
+
+def verify_bearer(
+    headers: Headers, validator: BearerValidator, *, header: str = "Authorization"
+) -> None:
+    """Check ``Authorization: Bearer <token>`` with the integrator's ``validator``.
+
+    Fails closed: a missing, repeated or malformed header, a result other than ``True``, or an
+    exception from ``validator`` is an :class:`AuthenticationError`. The error never carries the
+    validator's exception (its text could quote the token): neither in the message nor chained.
+    """
+    token = _authorization_credentials(headers, "bearer", header)
+    try:
+        result: object = validator(token)
+    except Exception as exc:
+        failure = AuthenticationError(
+            f"{header} bearer token could not be checked (the validator raised "
+            f"{type(exc).__name__})"
+        )
+    else:
+        if result is True:
+            return
+        if inspect.iscoroutine(result):  # an async validator slipped through: never awaited
+            result.close()
+        failure = AuthenticationError(f"invalid {header} bearer token")
+    # Raised outside the except block on purpose: no __context__ pointing at the validator's error.
+    raise failure
 
 
 def verify_shared_key(presented: object, *, field: str, keys: tuple[bytes, ...]) -> None:

@@ -1,9 +1,15 @@
 """What every vendor implements, the registry of vendor names, and the shared JSON->model step.
 
-A vendor object is configuration plus four operations, called by the receiver in this order:
-``detect`` (cheap, on headers or a byte scan; class-level so that unconfigured vendors are
-recognised too) -> ``verify`` (authentication over the raw bytes) -> ``parse`` (decode and validate
-the same bytes straight into a model, validators built once) -> routing by ``event.event_type``.
+A vendor object is configuration plus these operations: ``detect`` (cheap, on headers or a byte
+scan; class-level so that unconfigured vendors are recognised too), ``verify`` (authentication
+over the raw bytes) and ``parse`` (``verify``, then decode and validate the same bytes straight into
+a model, validators built once). The receiver routes the event by ``event.event_type``.
+
+An object that holds a credential never returns an event it has not authenticated: ``parse``
+always verifies. Parsing without authentication (a body a store authenticated when it arrived) is
+a credential-free module function per vendor, ``kyc_webhooks.<vendor>.parse_unauthenticated``,
+and, inside the package, :func:`parse_unauthenticated` here (the receiver's re-parse of stored
+bodies, which must use the configured vendor object's models).
 
 The registry maps vendor names to their ``_auth`` modules, which import no models: detection and
 configuration stay cheap, and a vendor's models load on its first ``parse``.
@@ -17,19 +23,21 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, final
 
 from pydantic import BaseModel, ValidationError
 
-from ._headers import Headers
-from .errors import ConfigurationError, PayloadError
+from ._headers import HeaderInput, Headers
+from .errors import ConfigurationError, PayloadError, UsageError
 from .models import WebhookEvent
 
 __all__ = [
     "VENDOR_NAMES",
     "Vendor",
+    "body_bytes",
     "detect_vendors",
     "lazy_models",
+    "parse_unauthenticated",
     "validate_json",
     "vendor_class",
 ]
@@ -50,8 +58,9 @@ class Vendor(abc.ABC):
 
     #: The vendor's name as used in ``receiver.on(name, ...)`` and ``handle(..., vendor=name)``.
     name: ClassVar[str]
-    #: Lower-case names of headers that carry credentials (never stored or logged).
-    auth_headers: ClassVar[frozenset[str]] = frozenset()
+    #: Lower-case names of headers that carry credentials (never stored or logged). A class-level
+    #: default that a vendor object may widen (iDenfy's ``required_headers``).
+    auth_headers: frozenset[str] = frozenset()
     #: Top-level JSON body fields that carry credentials (Identomat's ``callbackApiKey``): whoever
     #: prints or stores a body shows these redacted.
     credential_fields: ClassVar[frozenset[str]] = frozenset()
@@ -71,9 +80,25 @@ class Vendor(abc.ABC):
     def verify(self, body: bytes, headers: Headers) -> None:
         """Authenticate the raw body; raise ``AuthenticationError`` (fail closed) or return."""
 
+    @final
+    def parse(self, body: bytes, headers: HeaderInput | None = None) -> WebhookEvent:
+        """Authenticate the delivery, then decode and validate the same bytes into a bound event.
+
+        Raises :class:`~kyc_webhooks.errors.AuthenticationError` (401) unless :meth:`verify`
+        passes, :class:`~kyc_webhooks.errors.PayloadError` (400) for a body that does not
+        validate, :class:`~kyc_webhooks.errors.UsageError` for a body that is not bytes. To
+        re-parse a body authenticated earlier, use the vendor package's
+        ``parse_unauthenticated`` (no authentication)."""
+        raw = body if type(body) is bytes else body_bytes(body)
+        view = headers if type(headers) is Headers else Headers(headers)
+        self.verify(raw, view)
+        return self._parse(raw, view)
+
     @abc.abstractmethod
-    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        """Decode and validate an authenticated body into a bound event; raise ``PayloadError``."""
+    def _parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+        """Decode and validate ``body`` into a bound event (**no authentication**); raise
+        ``PayloadError``. Reached only through :meth:`parse`, :meth:`prepare` and
+        :func:`parse_unauthenticated`."""
 
     @classmethod
     def models(cls) -> ModuleType:
@@ -88,10 +113,10 @@ class Vendor(abc.ABC):
     _models_cache: ClassVar[ModuleType | None] = None
     #: The models module's ``parse_event``, kept on the instance after the first parse (one
     #: attribute read per delivery instead of a classmethod call and a module lookup).
-    _parse_event: Callable[..., WebhookEvent] | None = None
+    _parse_event: Callable[..., Any] | None = None
 
-    def _load_parser(self) -> Callable[..., WebhookEvent]:
-        parse_event: Callable[..., WebhookEvent] = self.models().parse_event
+    def _load_parser(self) -> Callable[..., Any]:
+        parse_event: Callable[..., Any] = self.models().parse_event
         self._parse_event = parse_event
         return parse_event
 
@@ -100,15 +125,15 @@ class Vendor(abc.ABC):
         than on the first delivery (see ``Receiver.prepare``).
 
         Each documented event type's sample body (``<vendor>._samples``, the bodies the testing
-        toolkit sends) goes through :meth:`parse` -- the real path, unions and discriminators
-        included -- and the lazy sections of every model met are built as well. Nothing is
-        verified, stored, dispatched, logged or counted."""
+        toolkit sends) goes through the parsing step of :meth:`parse` -- the real path, unions and
+        discriminators included -- and the lazy sections of every model met are built as well.
+        Nothing is verified, stored, dispatched, logged or counted."""
         samples: Mapping[str, Any] = importlib.import_module(
             self.models_module.rpartition(".")[0] + "._samples"
         ).SAMPLES
         for event_type, payload in samples.items():
             body = json.dumps(payload).encode()
-            event = self.parse(body, Headers(self.sample_headers(event_type)))
+            event = self._parse(body, Headers(self.sample_headers(event_type)))
             type(event).prepare_lazy_fields()
 
     @classmethod
@@ -128,6 +153,26 @@ class Vendor(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(<credentials redacted>)"
+
+
+def parse_unauthenticated(vendor: Vendor, body: bytes, headers: Headers) -> WebhookEvent:
+    """**No authentication**: ``vendor``'s parsing step alone, for a body that was authenticated
+    when it arrived (the receiver's re-parse of a stored delivery). Package-internal; users have
+    ``kyc_webhooks.<vendor>.parse_unauthenticated``."""
+    return vendor._parse(body, headers)
+
+
+def body_bytes(body: object) -> bytes:
+    """``body`` as ``bytes`` (``bytearray``/``memoryview`` copied); anything else, such as a
+    decoded ``str``, is a :class:`UsageError`: signatures cover the exact bytes received."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise UsageError(
+        f"body must be bytes, not {type(body).__name__}: pass the raw request body bytes "
+        "(a decoded or re-serialised body cannot be verified)"
+    )
 
 
 def vendor_class(name: str) -> type[Vendor]:

@@ -37,6 +37,9 @@ from typing_extensions import Self
 
 from .errors import PayloadError
 
+if typing.TYPE_CHECKING:
+    from .decisions import Decision
+
 __all__ = [
     "LAZY",
     "OPEN",
@@ -689,6 +692,15 @@ class WebhookEvent(KycModel):
     def delivery_key(self) -> str:
         """Stable key for deduplication (see the vendor's ``_delivery_key``)."""
         return self._delivery_key()
+
+    @property
+    def decision(self) -> "Decision | None":
+        """The verdict this event carries on one cross-vendor scale, or ``None`` for events that
+        carry none (documents, addresses, OTP requests, unknown event types). See
+        :mod:`kyc_webhooks.decisions` and docs/decisions.md."""
+        from .decisions import decide
+
+        return decide(self)
 
     def _delivery_key(self) -> str:
         # Default for vendors without an event id: vendor + event type + SHA-256 of the raw body.

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
-from ._auth import SIGNATURE_HEADER, ComplyCube
+from ._auth import SIGNATURE_HEADER, ComplyCube, parse_unauthenticated
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["SIGNATURE_HEADER", "ComplyCube"]
+__all__ = ["SIGNATURE_HEADER", "ComplyCube", "parse_unauthenticated"]
 
 
 __getattr__ = lazy_models(__name__)

@@ -1,22 +1,33 @@
 """ComplyCube: configuration and authentication (facts: ../shared/vendors/complycube.md §2).
 
-No models are imported here; they load on the first :meth:`ComplyCube.parse`.
+No models are imported here; they load on the first parse.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .._crypto import SecretInput, secrets_tuple, verify_hmac_sha256_hex
-from .._headers import Headers
-from .._vendor import Vendor
-from ..models import WebhookEvent
+from .._headers import HeaderInput, Headers
+from .._vendor import Vendor, body_bytes
+from ..errors import ConfigurationError
 
-__all__ = ["SIGNATURE_HEADER", "ComplyCube"]
+if TYPE_CHECKING:
+    from .models import ComplyCubeEvent
+
+__all__ = ["SIGNATURE_HEADER", "ComplyCube", "parse_unauthenticated"]
 
 # Sheet §2: lower-case hex HMAC-SHA256 of the raw body keyed with the webhook's `secret`. Sources
 # spell the name `ComplyCube-Signature` and `Complycube-Signature`; lookup is case-insensitive.
 SIGNATURE_HEADER = "ComplyCube-Signature"
+
+# Sheet §1: the secret belongs to the webhook, returned only when it is created (API or portal).
+# https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
+_NO_CREDENTIAL = (
+    "ComplyCube needs secret=, the webhook's signing secret (sent as the ComplyCube-Signature "
+    "HMAC). ComplyCube returns it once, when the webhook is created (POST /v1/webhooks or the "
+    "Web Portal's webhook settings); if it was lost, create a new webhook."
+)
 
 
 class ComplyCube(Vendor):
@@ -35,9 +46,11 @@ class ComplyCube(Vendor):
 
     name: ClassVar[str] = "complycube"
     models_module: ClassVar[str] = "kyc_webhooks.complycube.models"
-    auth_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER.lower()})
+    auth_headers: frozenset[str] = frozenset({SIGNATURE_HEADER.lower()})
 
-    def __init__(self, secret: SecretInput) -> None:
+    def __init__(self, secret: SecretInput | None = None) -> None:
+        if secret is None:
+            raise ConfigurationError(_NO_CREDENTIAL)
         self._keys = secrets_tuple(secret, name="secret")
 
     @classmethod
@@ -47,9 +60,9 @@ class ComplyCube(Vendor):
     def verify(self, body: bytes, headers: Headers) -> None:
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
-    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
+    def _parse(self, body: bytes, headers: Headers) -> ComplyCubeEvent:
         parse_event = self._parse_event or self._load_parser()
-        event: WebhookEvent = parse_event(body)
+        event: ComplyCubeEvent = parse_event(body)
         return event
 
     @classmethod
@@ -66,3 +79,14 @@ class ComplyCube(Vendor):
 
     def __repr__(self) -> str:
         return f"ComplyCube(secret=<redacted>, keys={len(self._keys)})"
+
+
+def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> ComplyCubeEvent:
+    """**No authentication**: parse a ComplyCube delivery into its event.
+
+    Only for a body that was authenticated earlier (for instance one a delivery store kept):
+    anyone can forge a body that parses. To authenticate a delivery, use ``ComplyCube(...).parse()``
+    or a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for a uniform signature and not
+    read; raises :class:`~kyc_webhooks.errors.PayloadError` for a body that does not validate."""
+    event: ComplyCubeEvent = ComplyCube.models().parse_event(body_bytes(body))
+    return event

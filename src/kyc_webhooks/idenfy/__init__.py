@@ -1,17 +1,18 @@
-"""iDenfy webhooks: ``Idenfy`` (configuration + ``Idenfy-Signature`` verification) and the event
-models. Facts: ../shared/vendors/idenfy.md. Models load on first access."""
+"""iDenfy webhooks: ``Idenfy`` (configuration + authentication), ``parse_unauthenticated`` (no
+authentication: bodies authenticated earlier) and the event models. Facts:
+../shared/vendors/idenfy.md. Models load on first access."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
-from ._auth import EVENT_TYPE_HEADER, SIGNATURE_HEADER, Idenfy
+from ._auth import EVENT_TYPE_HEADER, SIGNATURE_HEADER, Idenfy, parse_unauthenticated
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy"]
+__all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy", "parse_unauthenticated"]
 
 
 __getattr__ = lazy_models(__name__)

@@ -11,20 +11,29 @@ those verbatim.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pydantic_core
 
 from .._crypto import SecretInput, secrets_tuple, verify_shared_key
-from .._headers import Headers
-from .._vendor import Vendor
-from ..errors import AuthenticationError
-from ..models import WebhookEvent
+from .._headers import HeaderInput, Headers
+from .._vendor import Vendor, body_bytes
+from ..errors import AuthenticationError, ConfigurationError
 
-__all__ = ["API_KEY_FIELD", "Identomat"]
+if TYPE_CHECKING:
+    from .models import IdentomatEvent
+
+__all__ = ["API_KEY_FIELD", "Identomat", "parse_unauthenticated"]
 
 # Sheet §2: the key travels in the JSON body under this name.
 API_KEY_FIELD = "callbackApiKey"
+
+# Sheet §2: the key is set next to the Callback URL, in Company settings; both are mandatory.
+# https://docs.identomat.com/developer-tools/callbacks
+_NO_CREDENTIAL = (
+    "Identomat needs api_key=, the 'Callback API key' set next to the Callback URL in the "
+    "Identomat dashboard's Company settings (every callback body carries it as callbackApiKey)."
+)
 
 
 class Identomat(Vendor):
@@ -38,7 +47,9 @@ class Identomat(Vendor):
     credential_fields: ClassVar[frozenset[str]] = frozenset({API_KEY_FIELD})
     detection: ClassVar[str] = "body"
 
-    def __init__(self, api_key: SecretInput) -> None:
+    def __init__(self, api_key: SecretInput | None = None) -> None:
+        if api_key is None:
+            raise ConfigurationError(_NO_CREDENTIAL)
         self._keys = secrets_tuple(api_key, name="api_key")
 
     @classmethod
@@ -56,8 +67,8 @@ class Identomat(Vendor):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
 
-    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        event: WebhookEvent = self.models().parse_event(body)
+    def _parse(self, body: bytes, headers: Headers) -> IdentomatEvent:
+        event: IdentomatEvent = self.models().parse_event(body)
         return event
 
     @classmethod
@@ -68,3 +79,16 @@ class Identomat(Vendor):
 
     def __repr__(self) -> str:
         return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"
+
+
+def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> IdentomatEvent:
+    """**No authentication**: parse an Identomat callback into its event (``callbackApiKey`` is
+    not checked).
+
+    Only for a body that was authenticated earlier (for instance one a delivery store kept, whose
+    key is redacted): anyone can forge a body that parses. To authenticate a delivery, use
+    ``Identomat(...).parse()`` or a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for
+    a uniform signature and not read; raises :class:`~kyc_webhooks.errors.PayloadError` for a
+    body that does not validate."""
+    event: IdentomatEvent = Identomat.models().parse_event(body_bytes(body))
+    return event

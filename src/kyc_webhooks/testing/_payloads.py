@@ -88,13 +88,15 @@ def set_path(payload: dict[str, Any], path: str, value: Any, *, create: bool = T
     a numeric segment indexes a list (``AML__0__status``). Missing (or ``null``) objects along the
     way are created, so a path can add a field the sample does not have (an "unknown field" test).
 
-    ``create=False`` (what :func:`sample_payload` uses) refuses a segment that names no existing
-    field of an object -- a typo such as ``status__overal`` -- with :class:`UsageError` listing the
-    fields there, closest first. Below a field that is ``null``, new objects are still created.
+    ``create=False`` (what :func:`sample_payload` uses) refuses to set a value through a segment
+    that names no existing field of an object -- a typo such as ``status__overal`` would add a field
+    no handler reads -- with :class:`UsageError` listing the fields there, closest first. Below a
+    field that is ``null``, new objects are still created. :data:`REMOVE` of a field that is not
+    there stays a no-op (it adds nothing).
     """
     parts = _split(path)
     node: Any = payload
-    strict = not create
+    strict = not create and value is not REMOVE
     for depth, part in enumerate(parts[:-1]):
         where = ".".join(str(p) for p in parts[: depth + 1])
         if isinstance(node, list):

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
-from ._auth import AUTHORIZATION_HEADER, Yoti
+from ._auth import AUTHORIZATION_HEADER, Yoti, parse_unauthenticated
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["AUTHORIZATION_HEADER", "Yoti"]
+__all__ = ["AUTHORIZATION_HEADER", "Yoti", "parse_unauthenticated"]
 
 
 __getattr__ = lazy_models(__name__)

@@ -2,23 +2,35 @@
 
 Yoti signs nothing: it sends ``Authorization: Basic base64(auth_token)`` or
 ``Authorization: Bearer <auth_token>`` with the ``auth_token`` you set when creating the session.
-No models are imported here; they load on the first :meth:`Yoti.parse`.
+No models are imported here; they load on the first parse.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .._crypto import SecretInput, secrets_tuple, verify_authorization
-from .._headers import Headers
-from .._vendor import Vendor
+from .._headers import HeaderInput, Headers
+from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
-from ..models import WebhookEvent
 
-__all__ = ["AUTHORIZATION_HEADER", "Yoti"]
+if TYPE_CHECKING:
+    from .models import YotiEvent
+
+__all__ = ["AUTHORIZATION_HEADER", "Yoti", "parse_unauthenticated"]
 
 # Sheet §2: docs prose says "Authorisation", the documented example header is `Authorization`.
 AUTHORIZATION_HEADER = "Authorization"
+
+# Sheet §2 and errata: the token is optional on Yoti's side ("if they have secured API endpoints");
+# without one a notification carries no authentication at all, which this library refuses.
+# https://developers.yoti.com/identity-verification/notifications
+_NO_CREDENTIAL = (
+    "Yoti needs auth_token=, the token your backend sets on every IDV session it creates (the "
+    "create-session request's notifications.auth_token, with notifications.auth_type BASIC or "
+    "BEARER; SDKs: the notification config builder). Yoti has no dashboard setting for it and "
+    "treats it as optional, but notifications sent without one cannot be authenticated."
+)
 
 
 class Yoti(Vendor):
@@ -32,11 +44,13 @@ class Yoti(Vendor):
     name: ClassVar[str] = "yoti"
     models_module: ClassVar[str] = "kyc_webhooks.yoti.models"
     detection: ClassVar[str] = "body"
-    auth_headers: ClassVar[frozenset[str]] = frozenset({AUTHORIZATION_HEADER.lower()})
+    auth_headers: frozenset[str] = frozenset({AUTHORIZATION_HEADER.lower()})
 
     def __init__(
-        self, auth_token: SecretInput, auth_type: Literal["basic", "bearer"] = "basic"
+        self, auth_token: SecretInput | None = None, auth_type: Literal["basic", "bearer"] = "basic"
     ) -> None:
+        if auth_token is None:
+            raise ConfigurationError(_NO_CREDENTIAL)
         scheme = auth_type.lower() if isinstance(auth_type, str) else auth_type
         if scheme not in ("basic", "bearer"):
             raise ConfigurationError("auth_type must be 'basic' or 'bearer'")
@@ -59,8 +73,8 @@ class Yoti(Vendor):
             headers, scheme=self._scheme, tokens=self._tokens, header=AUTHORIZATION_HEADER
         )
 
-    def parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        event: WebhookEvent = self.models().parse_event(body)
+    def _parse(self, body: bytes, headers: Headers) -> YotiEvent:
+        event: YotiEvent = self.models().parse_event(body)
         return event
 
     @classmethod
@@ -79,3 +93,14 @@ class Yoti(Vendor):
         return (
             f"Yoti(auth_token=<redacted>, auth_type={self._scheme!r}, tokens={len(self._tokens)})"
         )
+
+
+def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> YotiEvent:
+    """**No authentication**: parse a Yoti notification into its event.
+
+    Only for a body that was authenticated earlier (for instance one a delivery store kept):
+    anyone can forge a body that parses. To authenticate a delivery, use ``Yoti(...).parse()`` or
+    a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for a uniform signature and not
+    read; raises :class:`~kyc_webhooks.errors.PayloadError` for a body that does not validate."""
+    event: YotiEvent = Yoti.models().parse_event(body_bytes(body))
+    return event

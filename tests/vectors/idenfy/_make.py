@@ -1,6 +1,7 @@
 """Regenerate the iDenfy test vectors in this directory (run by hand; the tests only read them).
 
     .venv/bin/python tests/vectors/idenfy/_make.py
+    .venv/bin/python tests/vectors/_expected.py    # then the expectations beside each vector
 
 * ``real_*``: the real published bodies from ``../shared/samples/idenfy/`` copied byte for byte; the
   four fragments are inserted byte for byte into a full identification body (the text around them

@@ -1,0 +1,156 @@
+"""One verdict across vendors: :class:`Decision` and :class:`DecisionStatus`.
+
+Every vendor says "approved" in its own words: iDenfy in ``status.overall`` plus a ``final`` flag,
+ComplyCube in the event type or the check's ``outcome``, Identomat in ``result``, and Yoti not at
+all (the result must be fetched). ``event.decision`` maps each event that carries a verdict onto
+one small vocabulary, keeps the typed event it came from, and says :attr:`DecisionStatus.UNKNOWN`
+rather than guess when a vendor sends a value this version does not know.
+
+The mapping of each vendor lives beside its models, in ``<vendor>/_decisions.py`` (a function
+``decide(event) -> Decision | None``); docs/decisions.md shows the tables and the reasons for each
+judgement call.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import WebhookEvent
+
+__all__ = ["Decision", "DecisionStatus", "decide"]
+
+
+class DecisionStatus(str, enum.Enum):
+    """The normalised verdict. A ``str`` enum: ``status == "APPROVED"`` works."""
+
+    #: The vendor verified the person or company.
+    APPROVED = "APPROVED"
+    #: The vendor refused the verification (denied, rejected, a confirmed watch-list match).
+    DECLINED = "DECLINED"
+    #: A human must look: suspected fraud, "attention", a manual check, a monitoring alert.
+    REVIEW = "REVIEW"
+    #: Under way: no verdict yet (started, processing, reviewing, more information requested).
+    PENDING = "PENDING"
+    #: The verification ran out of time, or what was verified expired.
+    EXPIRED = "EXPIRED"
+    #: Cancelled by the applicant, the operator or the API.
+    CANCELLED = "CANCELLED"
+    #: A value this version does not know, or a notification without a verdict (Yoti): never a
+    #: guess.
+    UNKNOWN = "UNKNOWN"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Decision:
+    """The verdict an event carries (``event.decision``); ``None`` there when it carries none."""
+
+    status: DecisionStatus
+    #: True when the vendor will send no further verdict for this verification.
+    final: bool
+    vendor: str
+    event_type: str
+    #: The vendor's reference of this verification (iDenfy ``scanRef``, ComplyCube check or
+    #: workflow-session id, Identomat/Yoti session id).
+    subject: str
+    #: Your own id echoed back by the vendor (iDenfy ``clientId``, ComplyCube client id), or None.
+    client_ref: str | None = None
+    #: Vendor codes explaining the verdict (deny reasons, fraud/mismatch tags, outcome), never
+    #: free text.
+    reasons: tuple[str, ...] = ()
+    #: The vendor's time of the verdict where the body has one.
+    occurred_at: datetime | None = None
+    #: True where the notification carries no verdict and the result must be fetched (Yoti).
+    fetch_required: bool = False
+    #: The typed event the decision came from.
+    event: WebhookEvent | None = field(default=None, compare=False)
+    #: Whether ``subject`` doubles as a credential (Identomat's session token): masked in repr.
+    subject_is_secret: bool = False
+
+    def __repr__(self) -> str:
+        subject = "<redacted>" if self.subject_is_secret else repr(self.subject)
+        parts = [
+            f"status={self.status.value}",
+            f"final={self.final}",
+            f"vendor={self.vendor!r}",
+            f"event_type={self.event_type!r}",
+            f"subject={subject}",
+        ]
+        if self.client_ref is not None:
+            parts.append(f"client_ref={self.client_ref!r}")
+        if self.reasons:
+            parts.append(f"reasons={self.reasons!r}")
+        if self.occurred_at is not None:
+            parts.append(f"occurred_at={self.occurred_at.isoformat()!r}")
+        if self.fetch_required:
+            parts.append("fetch_required=True")
+        return f"Decision({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (
+            self.status,
+            self.final,
+            self.vendor,
+            self.event_type,
+            self.subject,
+            self.client_ref,
+            self.reasons,
+            self.occurred_at,
+            self.fetch_required,
+        )
+
+
+def lookup(table: dict[str, DecisionStatus], value: object) -> DecisionStatus:
+    """``table[value]`` for a known vendor value (enum members compare by their wire string),
+    :attr:`DecisionStatus.UNKNOWN` for anything else -- a new value is never guessed."""
+    if value is None:
+        return DecisionStatus.UNKNOWN
+    return table.get(str(getattr(value, "value", value)), DecisionStatus.UNKNOWN)
+
+
+def codes(*groups: Iterable[object] | None) -> tuple[str, ...]:
+    """Vendor codes from several optional lists, as strings, duplicates removed, order kept."""
+    seen: dict[str, None] = {}
+    for group in groups:
+        for item in group or ():
+            if item is not None:
+                seen.setdefault(str(getattr(item, "value", item)), None)
+    return tuple(seen)
+
+
+_DECIDERS: dict[str, Callable[[Any], Decision | None]] = {}
+
+
+def decide(event: WebhookEvent) -> Decision | None:
+    """The :class:`Decision` ``event`` carries, or ``None`` (what ``event.decision`` returns).
+
+    Looks up ``decide`` in the event's vendor package (``kyc_webhooks.<vendor>._decisions``); an
+    event of a vendor without a mapping, or of an unknown event type, carries no decision."""
+    vendor = event.vendor
+    decider = _DECIDERS.get(vendor)
+    if decider is None:
+        try:
+            module = importlib.import_module(f"kyc_webhooks.{vendor}._decisions")
+        except ImportError:
+            return None
+        decider = module.decide
+        _DECIDERS[vendor] = decider
+    return decider(event)

@@ -1,0 +1,41 @@
+"""Identomat callbacks -> :class:`~kyc_webhooks.decisions.Decision`.
+
+Source: https://docs.identomat.com/developer-tools/callbacks (``session-change`` ``result``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..decisions import Decision, DecisionStatus, codes, lookup
+
+S = DecisionStatus
+
+#: ``session-change`` ``result``. Judgement calls: ``MANUAL_CHECK`` waits for an operator:
+#: REVIEW; ``ADDITIONAL_INFORMATION_REQUESTED`` waits for the applicant: PENDING. Only
+#: APPROVED/REJECTED are final: an operator can still decide a session in the other two states.
+RESULT: dict[str, DecisionStatus] = {
+    "APPROVED": S.APPROVED,
+    "REJECTED": S.DECLINED,
+    "MANUAL_CHECK": S.REVIEW,
+    "ADDITIONAL_INFORMATION_REQUESTED": S.PENDING,
+}
+
+
+def decide(event: Any) -> Decision | None:
+    """The decision a ``session-change`` carries; ``None`` for OTP, link-sharing and video-call
+    callbacks."""
+    if event.event_type != "session-change":
+        return None
+    status = lookup(RESULT, event.result)
+    return Decision(
+        status=status,
+        final=status in (S.APPROVED, S.DECLINED),
+        vendor=event.vendor,
+        event_type=event.event_type,
+        subject=event.session_id,
+        reasons=codes([event.result]) if event.result is not None else (),
+        event=event,
+        # The session id is the widget's session token: whoever holds it can act as the applicant.
+        subject_is_secret=True,
+    )
