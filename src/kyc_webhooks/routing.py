@@ -53,7 +53,7 @@ class RoutingWarning(UserWarning):
 _UNDETERMINED = "UNKNOWN"
 #: ComplyCube check outcomes are an open set: ``check.completed.<outcome>`` and
 #: ``check.monitoring.<outcome>`` with any outcome parse as check events
-#: (https://docs.complycube.com/documentation/guides/webhooks, "Event types").
+#: (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks, event types).
 _OPEN_FAMILIES: dict[str, tuple[str, ...]] = {
     "complycube": ("check.completed.", "check.monitoring."),
 }
