@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,8 +246,58 @@ def route(vendor: str, style: str) -> str:
 class AdapterContract:
     """Subclass per framework and implement :meth:`client`."""
 
+    #: Whether the adapter awaits ``async def`` handlers (``receiver.handle_async``).
+    awaits_handlers = False
+
     def client(self, recorder: Recorder) -> Client:
         raise NotImplementedError
+
+    @pytest.mark.parametrize("path", ["/webhooks/", "/webhooks/complycube/"])
+    def test_trailing_slash_is_accepted(self, path: str) -> None:
+        recorder = Recorder()
+        result = self.client(recorder).post(path, *delivery("complycube"))
+        assert result.status == 200
+        assert [e.vendor for e in recorder.seen] == ["complycube"]
+
+    def test_async_handler_is_refused_when_the_adapter_is_built(self) -> None:
+        recorder = Recorder(use_async=True)
+        if self.awaits_handlers:
+            self.client(recorder)  # fine: the adapter awaits it
+            return
+        with pytest.raises(kw.ConfigurationError, match="record_async"):
+            self.client(recorder)
+
+    def test_async_handler_registered_later_is_a_json_500_and_one_log_line(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        recorder = Recorder()
+        client = self.client(recorder)
+        awaited: list[str] = []
+
+        @recorder.receiver.on("complycube")
+        async def late_async_handler(event: kw.WebhookEvent) -> None:
+            awaited.append(event.event_type)
+
+        with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+            result = client.post("/webhooks/complycube", *delivery("complycube"))
+        lines = [r for r in caplog.records if r.name == "kyc_webhooks"]
+        assert len(lines) == 1, [r.getMessage() for r in lines]
+        if self.awaits_handlers:
+            assert result.status == 200
+            assert awaited == [PAYLOADS["complycube"][2]]
+            return
+        assert result.status == 500
+        assert result.headers["content-type"].startswith("application/json")
+        assert result.json() == {
+            "ok": False,
+            "error": "UsageError",
+            "detail": "the webhook endpoint is misconfigured; see the server log",
+        }
+        assert lines[0].levelno == logging.ERROR
+        assert "late_async_handler" in lines[0].getMessage()
+        assert recorder.seen == []
+        assert awaited == []
+        result.assert_safe()
 
     @pytest.mark.parametrize("style", ["vendor-route", "auto-detect"])
     @pytest.mark.parametrize("vendor", VENDORS)
@@ -348,6 +399,8 @@ class AdapterContract:
 
 class AsyncAdapterContract(AdapterContract):
     """For adapters that run ``receiver.handle_async``: ``async def`` handlers are awaited."""
+
+    awaits_handlers = True
 
     @pytest.mark.parametrize("style", ["vendor-route", "auto-detect"])
     @pytest.mark.parametrize("vendor", VENDORS)

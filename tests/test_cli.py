@@ -4,6 +4,7 @@ errors (one line, no traceback, the documented exit code, never a secret in the 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import hashlib
 import hmac
 import http.server
@@ -1064,7 +1065,7 @@ def test_inbox_identomat_key_is_not_stored(capsys: pytest.CaptureFixture[str], i
     assert SECRET not in raw
 
 
-def test_inbox_replay_locally_and_to_a_url(
+def test_inbox_replay_to_a_url(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     inbox: Path,
@@ -1075,11 +1076,6 @@ def test_inbox_replay_locally_and_to_a_url(
     monkeypatch.setenv("KYC_WEBHOOKS_INBOX", str(inbox))
     _, out, _ = run(capsys, "inbox", "list")
     ids = _ids(out)
-    code, out, _ = run(capsys, "inbox", "replay", ids["check.completed"])
-    assert code == 0
-    assert out.strip().endswith("-> 200 replayed")
-    _, out, _ = run(capsys, "inbox", "show", ids["check.completed"])
-    assert "replays: 1" in out
     for event_type in ("one-time-password-request", "IDENTIFICATION_AUTO_FINISHED"):
         code, out, err = run(capsys, "inbox", "replay", ids[event_type], "--to", url)
         assert code == 0, err
@@ -1088,6 +1084,192 @@ def test_inbox_replay_locally_and_to_a_url(
         "one-time-password-request",
         "IDENTIFICATION_AUTO_FINISHED",
     ]
+
+
+# -- inbox replay --app: the application's own handlers -------------------------------------
+
+APP_MODULE = """
+import pathlib
+import kyc_webhooks as kw
+
+receiver = kw.Receiver(kw.ComplyCube(secret={secret!r}))
+router = receiver.router
+
+@receiver.on("complycube", "check.completed*")
+{kind} on_check(event):
+    if pathlib.Path("fail-handler").exists():
+        raise RuntimeError("handler failed on " + event.raw_body.decode())
+    with open("handled.txt", "a") as out:
+        out.write(event.event_type + "\\n")
+"""
+
+
+@pytest.fixture
+def failed_delivery(tmp_path: Path) -> tuple[Path, str]:
+    """An inbox holding one ComplyCube delivery whose handler failed: state ``failed``."""
+    path = tmp_path / "failed.sqlite3"
+    store = SQLiteStore(path)
+    receiver = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+
+    @receiver.on("complycube")
+    def broken(event: kw.WebhookEvent) -> None:
+        raise RuntimeError("the application was down")
+
+    tester = testing.WebhookTester(
+        receiver, secrets={"complycube": SECRET}, raise_handler_errors=False
+    )
+    outcome = tester.deliver("complycube", "check.completed")
+    assert outcome.status_code == 500
+    assert outcome.delivery_id is not None
+    store.close()
+    return path, outcome.delivery_id
+
+
+def _snapshot(path: Path, record_id: str) -> tuple[Any, ...]:
+    store = SQLiteStore(path)
+    try:
+        record = store.get(record_id)
+    finally:
+        store.close()
+    assert record is not None
+    return (record.state, record.attempts, record.replays, record.updated_at, record.not_before)
+
+
+@pytest.fixture
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A unique module name for the test's application (imported from the current directory)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    name = f"kwapp_{tmp_path.name.replace('-', '_')}"
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_inbox_replay_without_a_target_refuses_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], failed_delivery: tuple[Path, str]
+) -> None:
+    path, record_id = failed_delivery
+    before = _snapshot(path, record_id)
+    code, out, err = run(capsys, "inbox", "--inbox", str(path), "replay", record_id)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains="replay needs --app module:attribute")
+    assert "--to URL" in err
+    assert "nothing was changed" in err
+    assert _snapshot(path, record_id) == before
+    # The event is not lost: the application's worker still handles it.
+    later = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=2)  # past the back-off
+    store = SQLiteStore(path, clock=lambda: later)
+    receiver = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+    seen: list[kw.WebhookEvent] = []
+    receiver.on("complycube")(seen.append)
+    summary = receiver.process_pending()
+    store.close()
+    assert summary.succeeded == 1
+    assert [e.event_type for e in seen] == ["check.completed"]
+
+
+@pytest.mark.parametrize("kind", ["def", "async def"], ids=["sync", "async"])
+def test_inbox_replay_with_app_runs_the_applications_handlers(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    failed_delivery: tuple[Path, str],
+    app_module: str,
+    kind: str,
+) -> None:
+    path, record_id = failed_delivery
+    (tmp_path / f"{app_module}.py").write_text(APP_MODULE.format(secret=SECRET, kind=kind))
+    before = _snapshot(path, record_id)
+    argv = ("inbox", "--inbox", str(path), "replay", record_id, "--app", f"{app_module}:receiver")
+    (tmp_path / "fail-handler").touch()
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_FAILED
+    assert out.strip().endswith("-> 500 failed (HandlerError)")
+    assert "error=RuntimeError" in err  # the library's log line: class and frames
+    assert '"type":"check.completed"' not in err  # never the exception's message (the body)
+    assert _snapshot(path, record_id)[0] == "failed"
+    assert not (tmp_path / "handled.txt").exists()
+    (tmp_path / "fail-handler").unlink()
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert (
+        out.strip() == f"{record_id} complycube check.completed -> 200 replayed (handlers run: 1)"
+    )
+    assert (tmp_path / "handled.txt").read_text() == "check.completed\n"
+    state, attempts, replays, *_ = _snapshot(path, record_id)
+    assert state == "done"
+    assert attempts == before[1] + 2
+    assert replays == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{app}", "bad import string '{app}': use 'package.module:attribute'"),
+        ("{app}:", "bad import string"),
+        (":receiver", "bad import string"),
+        ("{app}:receiver-1", "bad import string"),
+        ("no_such_module_kw:receiver", "cannot import module 'no_such_module_kw'"),
+        (
+            "{app}:reciever",
+            "'{app}' has no attribute 'reciever' (from '{app}:reciever'); did you mean 'receiver'?",
+        ),
+        ("{app}:receiver.nope", "'{app}:receiver' has no attribute 'nope'"),
+        ("{app}:router", "'{app}:router' is a Router, not a kyc_webhooks.Receiver"),
+        ("{app}:other", "the receiver {app}:other is not configured for complycube"),
+    ],
+    ids=[
+        "no-colon",
+        "no-attribute",
+        "no-module",
+        "not-an-identifier",
+        "missing-module",
+        "missing-attribute",
+        "missing-nested-attribute",
+        "not-a-receiver",
+        "vendor-not-configured",
+    ],
+)
+def test_inbox_replay_app_errors_are_one_line_and_change_nothing(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    failed_delivery: tuple[Path, str],
+    app_module: str,
+    spec: str,
+    message: str,
+) -> None:
+    path, record_id = failed_delivery
+    source = APP_MODULE.format(secret=SECRET, kind="def")
+    source += "\nother = kw.Receiver(kw.Yoti(auth_token='u:p'))\n"
+    (tmp_path / f"{app_module}.py").write_text(source)
+    before = _snapshot(path, record_id)
+    spec = spec.replace("{app}", app_module)
+    code, out, err = run(capsys, "inbox", "--inbox", str(path), "replay", record_id, "--app", spec)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains=message.replace("{app}", app_module))
+    assert _snapshot(path, record_id) == before
+    assert not (tmp_path / "handled.txt").exists()
+
+
+def test_import_from_string_lets_the_applications_own_import_errors_through(
+    tmp_path: Path, app_module: str
+) -> None:
+    from kyc_webhooks._loading import import_from_string
+
+    (tmp_path / f"{app_module}.py").write_text("import no_such_dependency_of_the_app\n")
+    with pytest.raises(ModuleNotFoundError) as caught:  # the app's bug: its own traceback
+        import_from_string(f"{app_module}:receiver")
+    assert caught.value.name == "no_such_dependency_of_the_app"
+
+
+def test_inbox_replay_app_and_to_are_exclusive(
+    capsys: pytest.CaptureFixture[str], failed_delivery: tuple[Path, str]
+) -> None:
+    path, record_id = failed_delivery
+    argv = ("inbox", "--inbox", str(path), "replay", record_id, "--app", "m:r", "--to", "http://x")
+    code, _, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert "not allowed with argument" in err
 
 
 def test_inbox_purge(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
@@ -1175,7 +1357,10 @@ def test_inbox_purge_bad_ages_are_usage_errors(
         (["inbox", "--inbox", "nope.sqlite3", "list"], "no inbox at nope.sqlite3"),
         (["inbox", "list"], "no inbox at kyc-webhooks-inbox.sqlite3"),
         (["inbox", "--inbox", "{inbox}", "show", "0000"], "no delivery with id '0000'"),
-        (["inbox", "--inbox", "{inbox}", "replay", "0000"], "no delivery with id '0000'"),
+        (
+            ["inbox", "--inbox", "{inbox}", "replay", "0000", "--to", "http://127.0.0.1:1/"],
+            "no delivery with id '0000'",
+        ),
         (["inbox", "--inbox", "{inbox}", "purge", "--older-than", "soon"], "bad age 'soon'"),
         (["inbox", "--inbox", "{inbox}", "purge", "--older-than=-3d"], "must not be negative"),
         (["inbox", "--inbox", "{bad}", "list"], "cannot open inbox"),
@@ -1210,7 +1395,8 @@ def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> N
     code, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "show", record_id)
     assert code == 0
     assert "body: erased" in out
-    for action in (["show", record_id, "--body"], ["replay", record_id]):
+    replay = ["replay", record_id, "--to", "http://127.0.0.1:1/"]
+    for action in (["show", record_id, "--body"], replay):
         code, _, err = run(capsys, "inbox", "--inbox", str(inbox), *action)
         assert code == cli.EXIT_FAILED
         assert_one_line_error(err, contains="was erased")

@@ -36,7 +36,8 @@ from django.test import Client as DjangoClient
 from django.test.client import FakePayload
 from django.urls import path, resolve
 
-from kyc_webhooks.integrations.django import async_webhook_view, webhook_view
+import kyc_webhooks as kw
+from kyc_webhooks.integrations.django import async_webhook_view, webhook_urls, webhook_view
 
 urlpatterns: list[Any] = []
 MIDDLEWARE = [
@@ -62,9 +63,11 @@ def _split(headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
 class DjangoAdapterClient(Client):
     """Sync views through ``django.test.Client``, async views through ``AsyncClient``."""
 
-    def __init__(self, view: Any, *, is_async: bool) -> None:
+    def __init__(self, view: Any, *, is_async: bool, urlpatterns: list[Any] | None = None) -> None:
         self.urlconf = ModuleType("webhook_urls")  # hashable, as Django's URL caches need
-        self.urlconf.urlpatterns = [path("webhooks", view), path("webhooks/<str:vendor>", view)]  # type: ignore[attr-defined]
+        if urlpatterns is None:
+            urlpatterns = [path("webhooks", view), path("webhooks/<str:vendor>", view)]
+        self.urlconf.urlpatterns = urlpatterns  # type: ignore[attr-defined]
         self.is_async = is_async
 
     def _call(self, method: str, target: str, body: bytes, headers: Mapping[str, str]) -> Result:
@@ -102,13 +105,62 @@ class DjangoAdapterClient(Client):
 
 
 class TestSyncView(AdapterContract):
+    """``webhook_urls(receiver)``: the sync view, trailing slash or not."""
+
     def client(self, recorder: Recorder) -> Client:
-        return DjangoAdapterClient(webhook_view(recorder.receiver), is_async=False)
+        urls = webhook_urls(recorder.receiver)
+        return DjangoAdapterClient(None, is_async=False, urlpatterns=urls)
 
 
 class TestAsyncView(AsyncAdapterContract):
     def client(self, recorder: Recorder) -> Client:
-        return DjangoAdapterClient(async_webhook_view(recorder.receiver), is_async=True)
+        urls = webhook_urls(recorder.receiver, use_async=True)
+        return DjangoAdapterClient(None, is_async=True, urlpatterns=urls)
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("prefix", ["webhooks", "/webhooks/"])
+def test_webhook_urls_accept_a_trailing_slash_through_djangos_client(
+    is_async: bool, prefix: str
+) -> None:
+    recorder = Recorder()
+    urls = webhook_urls(recorder.receiver, prefix=prefix, use_async=is_async)
+    client = DjangoAdapterClient(None, is_async=is_async, urlpatterns=urls)
+    for target in ("/webhooks/complycube/", "/webhooks/complycube", "/webhooks/", "/webhooks"):
+        assert client.post(target, *delivery("complycube")).status == 200, target
+    assert client.post("/webhooks/complycube/extra", *delivery("complycube")).status == 404
+    assert client.post("/webhooks/sumsub/", *delivery("complycube")).status == 404
+    assert len(recorder.seen) == 4
+
+
+def test_webhook_urls_under_include_and_named() -> None:
+    from django.urls import include, reverse
+
+    recorder = Recorder()
+    urls = [path("api/", include(webhook_urls(recorder.receiver, prefix="kyc")))]
+    client = DjangoAdapterClient(None, is_async=False, urlpatterns=urls)
+    assert client.post("/api/kyc/yoti/", *delivery("yoti")).status == 200
+    assert client.post("/api/kyc", *delivery("yoti")).status == 200
+    urlconf = client.urlconf
+    assert reverse("kyc_webhook_vendor", urlconf=urlconf, kwargs={"vendor": "yoti"}) == (
+        "/api/kyc/yoti"
+    )
+
+
+def test_sync_view_is_refused_for_async_handlers_but_not_when_deferring() -> None:
+    receiver = kw.Receiver(kw.Yoti(auth_token="u:p"))
+
+    @receiver.on("yoti")
+    async def on_yoti(event: kw.WebhookEvent) -> None: ...
+
+    with pytest.raises(kw.ConfigurationError, match="on_yoti"):
+        webhook_view(receiver)
+    with pytest.raises(kw.ConfigurationError, match="on_yoti"):
+        webhook_urls(receiver)
+    webhook_urls(receiver, use_async=True)  # the async view awaits it
+    deferring = kw.Receiver(kw.Yoti(auth_token="u:p"), store=kw.MemoryStore(), defer=True)
+    deferring.on("yoti")(on_yoti)
+    webhook_view(deferring)  # handlers run in process_pending_async, not in the view
 
 
 @pytest.mark.parametrize("factory", [webhook_view, async_webhook_view], ids=["sync", "async"])

@@ -3,17 +3,21 @@ the ``verified_event`` dependency."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi import Depends, FastAPI
 
 import kyc_webhooks as kw
 from _adapter_contract import (
+    NEVER_IN_RESPONSE,
     SECRETS,
     AsyncAdapterContract,
     Client,
     HttpxClient,
     Recorder,
     delivery,
+    malformed,
     tampered,
 )
 from kyc_webhooks.integrations.fastapi import verified_event, webhook_router
@@ -139,3 +143,61 @@ def test_client_disconnect_mid_body_is_answered_quietly(kind: str) -> None:
     assert seen == []
     starts = [m for m in sent if m["type"] == "http.response.start"]
     assert [m["status"] for m in starts] == [400]
+
+
+def _kyc_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("kyc_webhooks")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error"),
+    [
+        ("tampered", 401, "AuthenticationError"),
+        ("malformed", 400, "PayloadError"),
+        ("oversized", 413, "PayloadTooLargeError"),
+        ("oversized-streamed", 413, "PayloadTooLargeError"),
+    ],
+)
+def test_dependency_logs_one_line_per_refused_delivery(
+    caplog: pytest.LogCaptureFixture, kind: str, status: int, error: str
+) -> None:
+    limit = 256 if kind.startswith("oversized") else kw.DEFAULT_MAX_BODY_SIZE
+    client = HttpxClient(_dependency_app(Recorder(max_body_size=limit).receiver))
+    if kind == "tampered":
+        body, headers = tampered("idenfy")
+    elif kind == "malformed":
+        body, headers = malformed("idenfy")
+    else:
+        body, headers = delivery("idenfy")
+        assert len(body) > 256
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        if kind == "oversized-streamed":
+            result = client.post_undeclared("/kyc/idenfy", body, headers)
+        else:
+            result = client.post("/kyc/idenfy", body, headers)
+    assert result.status == status
+    lines = _kyc_lines(caplog)
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    message = lines[0].getMessage()
+    assert lines[0].levelno == logging.WARNING
+    assert message.startswith(f"delivery rejected vendor=idenfy status={status} error={error}")
+    for value in NEVER_IN_RESPONSE:
+        assert value not in caplog.text
+    assert "APPROVED" not in caplog.text
+    assert "DENIED" not in caplog.text
+
+
+def test_dependency_logs_one_line_per_verified_delivery(caplog: pytest.LogCaptureFixture) -> None:
+    client = HttpxClient(_dependency_app(Recorder().receiver))
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        assert client.post("/kyc/complycube", *delivery("complycube")).status == 200
+    lines = _kyc_lines(caplog)
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].levelno == logging.INFO
+    assert (
+        lines[0]
+        .getMessage()
+        .startswith("delivery verified vendor=complycube event_type=check.completed.clear")
+    )
+    for value in NEVER_IN_RESPONSE:
+        assert value not in caplog.text

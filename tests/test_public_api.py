@@ -35,6 +35,7 @@ EXPECTED_TOP_LEVEL = {
     "Receiver",
     "Route",
     "Router",
+    "RoutingWarning",
     "SQLiteStore",
     "Store",
     "StoreError",

@@ -16,10 +16,10 @@ def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_a_handler_test_is_three_lines(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user="""
-        def test_denied_reaches_the_handler(kyc_webhooks):
+        def test_denied_reaches_the_handler(kyc_tester):
             seen = []
-            kyc_webhooks.on("identomat", "session-change")(seen.append)
-            outcome = kyc_webhooks.deliver("identomat", "session-change", result="REJECTED")
+            kyc_tester.on("identomat", "session-change")(seen.append)
+            outcome = kyc_tester.deliver("identomat", "session-change", result="REJECTED")
             assert outcome.ok and outcome.handled == 1
             assert seen[0].model_dump(by_alias=True)["result"] == "REJECTED"
         """
@@ -38,8 +38,8 @@ def test_every_vendor_works_out_of_the_box(pytester: pytest.Pytester) -> None:
                  for e in testing.event_types(v)[:2]]
 
         @pytest.mark.parametrize(("vendor", "event_type"), CASES)
-        def test_sample(kyc_webhooks, vendor, event_type):
-            assert kyc_webhooks.deliver(vendor, event_type).status_code == 200
+        def test_sample(kyc_tester, vendor, event_type):
+            assert kyc_tester.deliver(vendor, event_type).status_code == 200
         """
     )
     result = _run(pytester)
@@ -73,12 +73,12 @@ def test_overriding_the_router_tests_the_applications_handlers(pytester: pytest.
         test_app="""
         import myapp
 
-        def test_check_completed(kyc_webhooks):
-            assert kyc_webhooks.deliver("complycube", "check.completed.clear").handled == 1
+        def test_check_completed(kyc_tester):
+            assert kyc_tester.deliver("complycube", "check.completed.clear").handled == 1
             assert myapp.approved == ["check.completed.clear"]
 
-        def test_other_event_types_are_ignored(kyc_webhooks):
-            assert kyc_webhooks.deliver("complycube", "client.created").handled == 0
+        def test_other_event_types_are_ignored(kyc_tester):
+            assert kyc_tester.deliver("complycube", "client.created").handled == 0
         """
     )
     result = _run(pytester)
@@ -102,10 +102,10 @@ def test_overriding_receiver_and_secrets(pytester: pytest.Pytester) -> None:
     )
     pytester.makepyfile(
         test_app="""
-        def test_only_yoti_is_configured(kyc_webhooks, kyc_webhooks_receiver):
-            assert kyc_webhooks.receiver is kyc_webhooks_receiver
-            assert kyc_webhooks.deliver("yoti", "session_completion").ok
-            body, headers = kyc_webhooks.sign("yoti", {"session_id": "s", "topic": "x"})
+        def test_only_yoti_is_configured(kyc_tester, kyc_webhooks_receiver):
+            assert kyc_tester.receiver is kyc_webhooks_receiver
+            assert kyc_tester.deliver("yoti", "session_completion").ok
+            body, headers = kyc_tester.sign("yoti", {"session_id": "s", "topic": "x"})
             assert headers["Authorization"] == "Basic YXBwLXVzZXI6YXBwLXBhc3N3b3Jk"
         """
     )
@@ -118,14 +118,14 @@ def test_each_test_gets_fresh_secrets_and_router(pytester: pytest.Pytester) -> N
         test_user="""
         SEEN = []
 
-        def test_one(kyc_webhooks, kyc_webhooks_secrets):
+        def test_one(kyc_tester, kyc_webhooks_secrets):
             SEEN.append(dict(kyc_webhooks_secrets))
-            kyc_webhooks.on("*")(lambda event: None)
-            assert kyc_webhooks.deliver("yoti", "task_completion").handled == 1
+            kyc_tester.on("*")(lambda event: None)
+            assert kyc_tester.deliver("yoti", "task_completion").handled == 1
 
-        def test_two(kyc_webhooks, kyc_webhooks_secrets):
+        def test_two(kyc_tester, kyc_webhooks_secrets):
             assert kyc_webhooks_secrets != SEEN[0]
-            assert kyc_webhooks.deliver("yoti", "task_completion").handled == 0
+            assert kyc_tester.deliver("yoti", "task_completion").handled == 0
         """
     )
     result = _run(pytester)
@@ -135,8 +135,8 @@ def test_each_test_gets_fresh_secrets_and_router(pytester: pytest.Pytester) -> N
 def test_a_failing_user_assertion_fails_the_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user="""
-        def test_wrong_expectation(kyc_webhooks):
-            assert kyc_webhooks.deliver("idenfy", "IDENTIFICATION_EXPIRED").status_code == 401
+        def test_wrong_expectation(kyc_tester):
+            assert kyc_tester.deliver("idenfy", "IDENTIFICATION_EXPIRED").status_code == 401
         """
     )
     result = _run(pytester)
@@ -148,14 +148,14 @@ def test_async_handlers_through_deliver_async(pytester: pytest.Pytester) -> None
         test_user="""
         import asyncio
 
-        def test_async(kyc_webhooks):
+        def test_async(kyc_tester):
             seen = []
 
-            @kyc_webhooks.on("idenfy", "IDENTIFICATION_*")
+            @kyc_tester.on("idenfy", "IDENTIFICATION_*")
             async def on_result(event):
                 seen.append(event.event_type)
 
-            delivery = kyc_webhooks.deliver_async("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+            delivery = kyc_tester.deliver_async("idenfy", "IDENTIFICATION_AUTO_FINISHED")
             outcome = asyncio.run(delivery)
             assert outcome.handled == 1 and seen == ["IDENTIFICATION_AUTO_FINISHED"]
         """
@@ -173,8 +173,10 @@ def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
             "*Fresh throwaway secrets*",
             "kyc_webhooks_router -- *",
             "kyc_webhooks_receiver -- *",
-            "kyc_webhooks -- *",
+            "kyc_tester -- *",
             "*Deliver signed samples*",
+            "kyc_webhooks -- *",
+            "*Deprecated: the former name of ``kyc_tester``*",
         ]
     )
 
@@ -182,11 +184,73 @@ def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
 def test_the_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_user="""
-        def test_uses_fixture(kyc_webhooks):
+        def test_uses_fixture(kyc_tester):
             pass
         """
     )
     # Disabling the entry point's name removes the fixtures: they come from the pytest11 entry.
     result = _run(pytester, "-p", "no:kyc_webhooks")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*fixture 'kyc_webhooks' not found*"])
+    result.stdout.fnmatch_lines(["*fixture 'kyc_tester' not found*"])
+
+
+def test_the_fixture_no_longer_shadows_the_package(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_import_inside_a_test(kyc_tester):
+            import kyc_webhooks
+            import kyc_webhooks as kw
+
+            assert kyc_webhooks.Receiver is kw.Receiver
+            assert isinstance(kyc_tester.receiver, kyc_webhooks.Receiver)
+        """
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_the_old_fixture_name_still_works_but_is_deprecated(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_old_name(kyc_webhooks):
+            assert kyc_webhooks.deliver("yoti", "session_completion").ok
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "default::DeprecationWarning")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*DeprecationWarning: the kyc_webhooks fixture is deprecated*"])
+    _run(pytester).assert_outcomes(errors=1)  # a strict suite sees it as an error
+
+
+def test_a_handler_exception_fails_the_test_with_its_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_buggy_handler(kyc_tester):
+            @kyc_tester.on("complycube")
+            def on_check(event):
+                raise LookupError("no account for " + event.event_type)
+
+            kyc_tester.deliver("complycube", "check.completed")
+
+        def test_asserting_the_500_is_still_possible(kyc_tester):
+            kyc_tester.raise_handler_errors = False
+            kyc_tester.on("complycube")(lambda event: 1 / 0)
+            assert kyc_tester.deliver("complycube", "check.completed").status_code == 500
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        ["*raise LookupError(*", "E*LookupError: no account for check.completed"]
+    )
+
+
+def test_an_override_typo_fails_the_test_with_the_valid_names(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_typo(kyc_tester):
+            kyc_tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED", status__overal="DENIED")
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no field 'overal' in 'status'*closest first: overall*"])

@@ -65,11 +65,9 @@ def test_each_call_returns_a_fresh_copy() -> None:
         ({"type": "check.failed"}, ("type",), "check.failed"),
         ({"payload__outcome": "attention"}, ("payload", "outcome"), "attention"),
         ({"payload.outcome": "rejected"}, ("payload", "outcome"), "rejected"),
-        ({"payload__brandNew__deep": 1}, ("payload", "brandNew", "deep"), 1),
-        ({"newTopLevel": [1, 2]}, ("newTopLevel",), [1, 2]),
         ({"payload": {"id": "x"}}, ("payload",), {"id": "x"}),
     ],
-    ids=["top-level", "nested-dunder", "nested-dotted", "creates-objects", "adds-field", "replace"],
+    ids=["top-level", "nested-dunder", "nested-dotted", "replace"],
 )
 def test_overrides(overrides: dict[str, Any], path: tuple[str, ...], expected: Any) -> None:
     payload = testing.sample_payload("complycube", "check.completed", **overrides)
@@ -87,6 +85,23 @@ def test_override_reaches_into_lists() -> None:
     assert base["payload"]["items"] == [{"status": "changed"}]
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("payload__brandNew__deep", ("payload", "brandNew", "deep")),
+        ("newTopLevel", ("newTopLevel",)),
+    ],
+    ids=["creates-objects", "adds-field"],
+)
+def test_set_path_adds_a_field_the_sample_lacks(path: str, expected: tuple[str, ...]) -> None:
+    payload = testing.sample_payload("complycube", "check.completed")
+    testing.set_path(payload, path, [1, 2])
+    node: Any = payload
+    for part in expected:
+        node = node[part]
+    assert node == [1, 2]
+
+
 def test_remove_deletes_a_field_and_ignores_a_missing_one() -> None:
     payload = testing.sample_payload(
         "yoti", "check_completion", check_id=testing.REMOVE, nothing__here=testing.REMOVE
@@ -94,6 +109,47 @@ def test_remove_deletes_a_field_and_ignores_a_missing_one() -> None:
     assert "check_id" not in payload
     assert "nothing" not in payload
     assert payload["topic"] == "check_completion"
+
+
+@pytest.mark.parametrize(
+    ("vendor", "event_type", "override", "message"),
+    [
+        (
+            "idenfy",
+            "IDENTIFICATION_AUTO_FINISHED",
+            "status__overal",
+            "no field 'overal' in 'status'; fields there, closest first: overall, ",
+        ),
+        (
+            "idenfy",
+            "IDENTIFICATION_AUTO_FINISHED",
+            "client_id",
+            "no field 'client_id' at the top level; fields there, closest first: clientId, ",
+        ),
+        ("yoti", "check_completion", "chek_id", "closest first: check_id, "),
+        ("complycube", "check.completed", "payload.outcme", "in 'payload'; fields there, "),
+        ("yoti", "check_completion", "nothing__here", "no field 'nothing' at the top level"),
+    ],
+    ids=["nested-typo", "snake-case-for-camel", "yoti-typo", "dotted-typo", "new-object"],
+)
+def test_an_override_naming_no_field_raises_with_the_valid_names(
+    vendor: str, event_type: str, override: str, message: str
+) -> None:
+    with pytest.raises(kw.UsageError) as caught:
+        testing.sample_payload(vendor, event_type, **{override: "x"})
+    assert message in str(caught.value)
+    tester = testing.WebhookTester()
+    with pytest.raises(kw.UsageError, match="closest first"):
+        tester.deliver(vendor, event_type, **{override: "x"})
+    assert tester.outcomes == []  # nothing was delivered
+
+
+def test_an_override_below_a_null_field_may_create_objects() -> None:
+    # The sample has "additionalSteps": null: nothing tells which names are valid below it.
+    payload = testing.sample_payload(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", additionalSteps__ADDITIONAL_DOC="VALID"
+    )
+    assert payload["additionalSteps"] == {"ADDITIONAL_DOC": "VALID"}
 
 
 def test_overridden_values_are_copied() -> None:

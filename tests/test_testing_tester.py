@@ -183,3 +183,53 @@ def test_public_names_are_pinned() -> None:
         "signed_delivery", "tamper",
     ]  # fmt: skip
     assert all(hasattr(testing, name) for name in testing.__all__)
+
+
+class _HandlerBug(Exception):
+    pass
+
+
+def _buggy_handler(event: kw.WebhookEvent) -> None:
+    raise _HandlerBug(f"cannot handle {event.event_type}")
+
+
+async def _buggy_async_handler(event: kw.WebhookEvent) -> None:
+    raise _HandlerBug(f"cannot handle {event.event_type} either")
+
+
+def test_deliver_re_raises_the_handlers_exception_with_its_traceback() -> None:
+    tester = testing.WebhookTester()
+    tester.on("complycube")(_buggy_handler)
+    with pytest.raises(_HandlerBug, match=r"cannot handle check\.completed") as caught:
+        tester.deliver("complycube", "check.completed")
+    assert caught.traceback[-1].name == "_buggy_handler"  # raised where the handler raised it
+    assert [o.status_code for o in tester.outcomes] == [500]  # still recorded
+    error = tester.outcomes[0].error
+    assert isinstance(error, kw.HandlerError)
+    assert error.original is caught.value
+
+
+def test_deliver_async_re_raises_too() -> None:
+    tester = testing.WebhookTester()
+    tester.on("yoti")(_buggy_async_handler)
+    with pytest.raises(_HandlerBug, match="either") as caught:
+        asyncio.run(tester.deliver_async("yoti", "session_completion"))
+    assert caught.traceback[-1].name == "_buggy_async_handler"
+
+
+def test_raise_handler_errors_false_returns_the_500_outcome() -> None:
+    tester = testing.WebhookTester(raise_handler_errors=False)
+    tester.on("complycube")(_buggy_handler)
+    outcome = tester.deliver("complycube", "check.completed")
+    assert outcome.status_code == 500
+    assert isinstance(outcome.error, kw.HandlerError)
+    tester.raise_handler_errors = True
+    with pytest.raises(_HandlerBug):
+        tester.handle(*tester.delivery("complycube", "check.completed"))
+
+
+def test_refused_deliveries_are_outcomes_not_exceptions() -> None:
+    tester = testing.WebhookTester()
+    tester.on("complycube")(_buggy_handler)
+    outcome = tester.handle(*testing.tamper(tester.delivery("complycube", "check.completed")))
+    assert outcome.status_code == 401  # the handler never ran: nothing to re-raise

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .identomat import Identomat
     from .models import UnknownEvent, WebhookEvent
     from .receiver import DEFAULT_MAX_BODY_SIZE, Outcome, ProcessSummary, Receiver
-    from .routing import Route, Router
+    from .routing import Route, Router, RoutingWarning
     from .store import DeliveryRecord, DeliveryState, MemoryStore, SQLiteStore, Store
     from .yoti import Yoti
 
@@ -82,6 +82,7 @@ __all__ = [
     "Receiver",
     "Route",
     "Router",
+    "RoutingWarning",
     "SQLiteStore",
     "Store",
     "StoreError",
@@ -111,6 +112,7 @@ _LAZY: dict[str, str] = {
     "Receiver": "kyc_webhooks.receiver",
     "Route": "kyc_webhooks.routing",
     "Router": "kyc_webhooks.routing",
+    "RoutingWarning": "kyc_webhooks.routing",
     "Idenfy": "kyc_webhooks.idenfy._auth",
     "ComplyCube": "kyc_webhooks.complycube._auth",
     "Yoti": "kyc_webhooks.yoti._auth",

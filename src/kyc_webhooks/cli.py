@@ -657,9 +657,12 @@ def _cmd_send(args: argparse.Namespace) -> int:
         auth_type = _yoti_auth_type(setting) if vendor == "yoti" else "basic"
         for event_type in _event_list(vendor, args.event):
             try:
-                # sample_payload takes nothing but overrides as keywords, so no --set path
-                # (auth_type=..., say) can collide with a keyword of the signing call.
-                payload = testing.sample_payload(vendor, event_type, **overrides)
+                # --set may add any field (set_path creates it; sample_payload would refuse a
+                # name the sample lacks), and no --set path (auth_type=..., say) can collide
+                # with a keyword of the signing call.
+                payload = testing.sample_payload(vendor, event_type)
+                for path, value in overrides.items():
+                    testing.set_path(payload, path, value)
                 delivery = testing.Delivery(
                     *testing.sign(
                         vendor,
@@ -1036,7 +1039,18 @@ def _cmd_inbox_show(args: argparse.Namespace, store: SQLiteStore) -> int:
     return EXIT_OK
 
 
+#: Why ``inbox replay`` needs a target: a receiver without the application's handlers would mark
+#: the record done without anything having handled it (docs/delivery-guarantees.md).
+REPLAY_NEEDS_TARGET = (
+    "replay needs --app module:attribute (your Receiver, so that your handlers run here) or "
+    "--to URL (POST the delivery to your running application): without your handlers the "
+    "delivery would be marked done without being handled; nothing was changed"
+)
+
+
 def _cmd_inbox_replay(args: argparse.Namespace, store: SQLiteStore) -> int:
+    if not args.to and not args.app:
+        raise CliError(REPLAY_NEEDS_TARGET)
     record = _get_record(store, args.id)
     if record.body is None:
         raise CliError(f"the body of {args.id} was erased; it cannot be replayed", EXIT_FAILED)
@@ -1056,9 +1070,34 @@ def _cmd_inbox_replay(args: argparse.Namespace, store: SQLiteStore) -> int:
         response = post(url, body, headers, timeout=args.timeout)
         _out(f"{record.id} {record.vendor} {record.event_type} -> {_describe(response)}")
         return EXIT_OK if 200 <= response.status < 300 else EXIT_FAILED
-    receiver = kw.Receiver(_placeholder_vendor(record.vendor), store=store)
-    outcome = receiver.replay(record.id)
-    verdict = "replayed" if outcome.ok else f"failed ({type(outcome.error).__name__})"
+    return _replay_with_app(args.app, store, record)
+
+
+def _replay_with_app(spec: str, store: SQLiteStore, record: DeliveryRecord) -> int:
+    """Run the application's own handlers (the vendors and router of the Receiver at ``spec``) on
+    the stored delivery; the record is ``done`` only if they succeed."""
+    from kyc_webhooks._loading import load_receiver
+
+    app = load_receiver(spec)
+    vendor = app.vendors.get(record.vendor)
+    if vendor is None:
+        raise CliError(
+            f"the receiver {spec} is not configured for {record.vendor}; nothing was changed"
+        )
+    receiver = kw.Receiver(vendor, router=app.router, store=store, lease_timeout=app.lease_timeout)
+    # A handler's failure is logged by the library (class and frames, never the message).
+    with _logging_to_stderr(logging.WARNING):
+        if any(route.is_async for route in app.router.routes):
+            import asyncio
+
+            outcome = asyncio.run(receiver.replay_async(record.id))
+        else:
+            outcome = receiver.replay(record.id)
+    verdict = (
+        f"replayed (handlers run: {outcome.handled})"
+        if outcome.ok
+        else f"failed ({type(outcome.error).__name__})"
+    )
     _out(f"{record.id} {record.vendor} {record.event_type} -> {outcome.status_code} {verdict}")
     return EXIT_OK if outcome.ok else EXIT_FAILED
 
@@ -1492,6 +1531,7 @@ examples:
   {PROG} inbox list --vendor idenfy --limit 20
   {PROG} inbox show 3f2a9c...                 # metadata + redacted fields
   {PROG} inbox show 3f2a9c... --body > body.json
+  {PROG} inbox replay 3f2a9c... --app myapp.webhooks:receiver   # your handlers, here
   {PROG} inbox replay 3f2a9c... --to http://127.0.0.1:5000/webhooks/idenfy
   {PROG} inbox purge --older-than 30d
 
@@ -1520,14 +1560,23 @@ examples:
     replay = sub.add_parser(
         "replay",
         formatter_class=_Formatter,
-        help="run a stored delivery again",
+        help="run a stored delivery again, through your handlers",
         description=(
-            "Replay a stored delivery: with --to, re-sign its body with the configured credential "
-            "and POST it to your application; without, mark it replayed in the inbox."
+            "Replay a stored delivery through your application's handlers: with --app, import "
+            "your Receiver ('package.module:attribute', from the current directory) and run its "
+            "handlers here, recording the result in the inbox; with --to, re-sign the body with "
+            "the configured credential and POST it to your running application. One of the two "
+            "is required: a replay without your handlers would mark the delivery done unhandled."
         ),
     )
     replay.add_argument("id", metavar="ID")
-    replay.add_argument("--to", metavar="URL", help="POST the re-signed delivery to URL")
+    target = replay.add_mutually_exclusive_group()
+    target.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="your Receiver, e.g. myapp.webhooks:receiver: run its handlers on the delivery",
+    )
+    target.add_argument("--to", metavar="URL", help="POST the re-signed delivery to URL")
     replay.add_argument(
         "--timeout", type=_seconds, default=10.0, metavar="S", help="with --to: per request (10)"
     )

@@ -43,7 +43,7 @@ from .errors import (
     WebhookError,
 )
 from .models import WebhookEvent
-from .routing import Router
+from .routing import Router, warn_never_runs
 from .store._base import Claim, DeliveryRecord, NewDelivery, Store
 
 if TYPE_CHECKING:
@@ -273,19 +273,40 @@ class Receiver:
         """The configured vendors by name (read-only)."""
         return dict(self._vendors)
 
-    def prepare(self) -> Receiver:
+    def prepare(self, *, sync: bool = False) -> Receiver:
         """Build every configured vendor's models and validators now -- call it at application
         startup. Without it they are built on demand: a vendor's event model on its first
         delivery (an iDenfy identification: ~20-45 ms in a fresh process, docs/performance.md),
-        a lazy section on its first read. Returns the receiver, so that
-        ``receiver = kw.Receiver(...).prepare()`` works."""
+        a lazy section on its first read. Then :meth:`check` the handlers (``sync=True`` when you
+        call :meth:`handle`, :meth:`process_pending` or :meth:`replay`). Returns the receiver, so
+        that ``receiver = kw.Receiver(...).prepare()`` works."""
         for vendor in self._vendors.values():
             vendor.prepare()
+        return self.check(sync=sync)
+
+    def check(self, *, sync: bool = False) -> Receiver:
+        """Check the registered handlers without building anything (cheap; adapters call it).
+
+        ``sync=True``: the handlers will run under the synchronous entry points (:meth:`handle`,
+        :meth:`process_pending`, :meth:`replay`, Flask's and Django's ``webhook_view``), so an
+        ``async def`` handler raises :class:`ConfigurationError` now instead of failing every
+        delivery. Returns the receiver."""
+        self.router.check(sync=sync)
         return self
 
     def on(self, vendor: str = "*", pattern: str = "*") -> Callable[[H], H]:
         """Decorator registering a handler for ``vendor`` (a vendor name, or ``"*"``) and an
-        fnmatch ``pattern`` on the event type. Handlers run in registration order."""
+        fnmatch ``pattern`` on the event type. Handlers run in registration order.
+
+        Warns (:class:`~kyc_webhooks.RoutingWarning`) when the handler can never run: ``vendor``
+        is not configured on this receiver, or the literal ``pattern`` is no event type of it."""
+        if vendor != "*" and vendor not in self._vendors:
+            vendor_class(vendor)  # an unknown name is a ConfigurationError, as in Router.on
+            configured = ", ".join(self._vendors) or "none"
+            warn_never_runs(
+                f"vendor {vendor!r} is not configured on this receiver (configured: "
+                f"{configured}), so this handler would never run"
+            )
         return self.router.on(vendor, pattern)
 
     def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:

@@ -6,28 +6,115 @@ an event model class.
 * Typed: ``@router.on_event(IdentificationEvent)`` makes ``mypy --strict`` check the handler's
   parameter against the model; ``@router.on(...)`` returns the function unchanged.
 * Loud: registering after the first dispatch, or running an ``async def`` handler from the
-  synchronous dispatch, raises instead of silently misbehaving.
+  synchronous dispatch, raises instead of silently misbehaving; :meth:`Router.check` finds such a
+  handler at start-up; a literal pattern that no vendor produces (a typo) warns
+  (:class:`RoutingWarning`) with the closest known event types.
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import os
+import sys
 import threading
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
-from ._vendor import vendor_class
+from ._vendor import VENDOR_NAMES, vendor_class
 from .errors import ConfigurationError, UsageError
 from .models import WebhookEvent
 
-__all__ = ["Handler", "Route", "Router"]
+__all__ = ["Handler", "Route", "Router", "RoutingWarning"]
 
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
 #: A handler takes the parsed event; it may be a plain or an ``async def`` function.
 Handler = Callable[[Any], object | Awaitable[object]]
+
+
+class RoutingWarning(UserWarning):
+    """A handler can never run: it was registered for an event type that no vendor produces but
+    that is close to a documented one (a typo such as ``"IDENTIFICATION_AUTO_FINSHED"``), or, on a
+    :class:`~kyc_webhooks.Receiver`, for a vendor the receiver is not configured for. The message
+    names the closest known event types.
+
+    Wildcard patterns, the unknown-event name ``"UNKNOWN"`` and names close to no documented type
+    (an event type a vendor added after this version) never warn. To register a near-miss name on
+    purpose, silence it: ``warnings.filterwarnings("ignore", category=kw.RoutingWarning)``.
+    """
+
+
+#: The ``event_type`` of an event whose type could not be read (iDenfy, ComplyCube): the name an
+#: unknown-event catch-all can register.
+_UNDETERMINED = "UNKNOWN"
+#: ComplyCube check outcomes are an open set: ``check.completed.<outcome>`` and
+#: ``check.monitoring.<outcome>`` with any outcome parse as check events
+#: (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks, event types).
+_OPEN_FAMILIES: dict[str, tuple[str, ...]] = {
+    "complycube": ("check.completed.", "check.monitoring."),
+}
+_WILDCARDS = frozenset("*?[")
+#: difflib similarity from which an unknown name is taken for a typo of a known one
+#: ("IDENTIFICATION_AUTO_FINSHED": 0.98; unrelated new types such as "media_deleted": < 0.5).
+_TYPO_CUTOFF = 0.8
+#: Similarity of the names the warning then suggests, closest first.
+_SUGGEST_CUTOFF = 0.6
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _produced(vendor: str, event_type: str) -> bool:
+    """Whether ``vendor`` can deliver an event whose ``event_type`` is ``event_type``."""
+    if event_type == _UNDETERMINED or event_type in vendor_class(vendor).event_types():
+        return True
+    return any(
+        event_type.startswith(prefix) and "." not in event_type[len(prefix) :]
+        for prefix in _OPEN_FAMILIES.get(vendor, ())
+    )
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package."""
+    frame = sys._getframe(2)  # the caller of warn_never_runs (which calls warnings.warn)
+    level = 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def _warn_if_never_produced(vendor: str, pattern: str) -> None:
+    """Warn when the literal ``pattern`` is no event type of ``vendor`` (any vendor for ``"*"``)
+    but close to one: a typo. A name close to none is taken for an event type this version does
+    not know yet (it arrives as an unknown event, and this handler gets it)."""
+    if _WILDCARDS.intersection(pattern):
+        return
+    vendors = VENDOR_NAMES if vendor == "*" else (vendor,)
+    if any(_produced(name, pattern) for name in vendors):
+        return
+    known = sorted({t for name in vendors for t in vendor_class(name).event_types()})
+    by_lower = {t.lower(): t for t in known}
+    if pattern.lower() in by_lower:  # a wrong case: Yoti topics on vendor "*", say
+        close = [by_lower[pattern.lower()]]
+    elif difflib.get_close_matches(pattern, known, n=1, cutoff=_TYPO_CUTOFF):
+        close = difflib.get_close_matches(pattern, known, n=3, cutoff=_SUGGEST_CUTOFF)
+    else:
+        return
+    whose = "any vendor" if vendor == "*" else vendor
+    warn_never_runs(
+        f"no event type of {whose} is {pattern!r}, so this handler would never run; "
+        f"did you mean {' or '.join(repr(c) for c in close)}? (silence this RoutingWarning if "
+        "the vendor sends an event type this version does not know)"
+    )
+
+
+def warn_never_runs(message: str) -> None:
+    """Issue a :class:`RoutingWarning` pointing at the user's registration (the first frame
+    outside this package), whichever wrapper -- receiver, tester -- it came through."""
+    warnings.warn(message, RoutingWarning, stacklevel=_user_stacklevel())
 
 
 @dataclass(frozen=True)
@@ -92,6 +179,7 @@ class Router:
         if model is not None and not (isinstance(model, type) and issubclass(model, WebhookEvent)):
             raise ConfigurationError("model must be a WebhookEvent subclass")
         is_async = _check_handler(handler)
+        _warn_if_never_produced(vendor, pattern)
         with self._lock:
             self._routes.append(Route(vendor, pattern, handler, model, is_async))
 
@@ -119,6 +207,24 @@ class Router:
             return func
 
         return decorator
+
+    def check(self, *, sync: bool = False) -> None:
+        """Check the registered handlers now rather than at the first delivery.
+
+        ``sync=True``: they will be dispatched synchronously (``receiver.handle``,
+        ``process_pending``, ``replay``, Flask's and Django's ``webhook_view``), so an ``async def``
+        handler -- which that dispatch cannot await -- raises :class:`ConfigurationError` naming
+        it. Without ``sync`` every registered handler can run (the async dispatch runs both kinds).
+        """
+        if sync:
+            names = [_name(route.handler) for route in self.routes if route.is_async]
+            if names:
+                raise ConfigurationError(
+                    f"async handler(s) {', '.join(names)} cannot run under synchronous dispatch "
+                    "(receiver.handle, Flask, Django's webhook_view): make them plain `def` "
+                    "functions, or use an async entry point (receiver.handle_async, FastAPI, "
+                    "WebhookApp, Django's async_webhook_view)"
+                )
 
     def handlers_for(self, event: WebhookEvent) -> tuple[Route, ...]:
         """The matching routes in registration order. Freezes the router (resolution is cached)."""

@@ -17,13 +17,15 @@ from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
 from .._vendor import VENDOR_NAMES
-from ..errors import PayloadTooLargeError
+from ..errors import DeliveryError, PayloadTooLargeError, UsageError
 from ..receiver import Outcome, Receiver
 
 __all__ = [
     "Reply",
     "check_content_length",
+    "check_sync_handlers",
     "known_vendor",
+    "log_rejected",
     "read_body_async",
     "read_capped",
     "read_capped_async",
@@ -124,8 +126,9 @@ async def read_capped_async(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     return bytes(buffer)
 
 
-def _rejected(exc: PayloadTooLargeError, vendor: str | None) -> Reply:
-    # Same line the receiver logs for its own rejections (receiver.Receiver._log).
+def log_rejected(exc: DeliveryError, vendor: str | None) -> None:
+    """The one log line of a refused delivery: the line the receiver logs for its own rejections
+    (``Receiver._log``). The message names headers and fields, never a value."""
     logger.warning(
         "delivery rejected vendor=%s status=%d error=%s detail=%s",
         vendor or "-",
@@ -133,7 +136,43 @@ def _rejected(exc: PayloadTooLargeError, vendor: str | None) -> Reply:
         type(exc).__name__,
         exc.message,
     )
+
+
+def _rejected(exc: PayloadTooLargeError, vendor: str | None) -> Reply:
+    log_rejected(exc, vendor)
     return reply(Outcome(exc.status_code, vendor=vendor, error=exc))
+
+
+#: The answer when the receiver refuses to run because of an integration mistake (an ``async def``
+#: handler registered after the adapter was built, behind a synchronous view): JSON like every
+#: other answer, never the framework's HTML error page; the reason goes to the log only.
+MISCONFIGURED = Reply(
+    500,
+    _encode(
+        {
+            "ok": False,
+            "error": "UsageError",
+            "detail": "the webhook endpoint is misconfigured; see the server log",
+        }
+    ),
+)
+
+
+def _misconfigured(exc: UsageError, vendor: str | None) -> Reply:
+    logger.error(
+        "delivery not handled vendor=%s status=500 error=%s detail=%s",
+        vendor or "-",
+        type(exc).__name__,
+        exc.message,
+    )
+    return MISCONFIGURED
+
+
+def check_sync_handlers(receiver: Receiver) -> None:
+    """For adapters that call ``receiver.handle``: refuse, when the adapter is built, a receiver
+    whose handlers it cannot run (an ``async def`` handler); a deferring receiver runs none."""
+    if not receiver.defer:
+        receiver.check(sync=True)
 
 
 def known_vendor(name: str | None) -> bool:
@@ -175,7 +214,11 @@ def respond(
         body = read()
     except PayloadTooLargeError as exc:
         return _rejected(exc, vendor)
-    return reply(receiver.handle(body, headers, vendor=vendor))
+    try:
+        outcome = receiver.handle(body, headers, vendor=vendor)
+    except UsageError as exc:  # an async handler registered after the adapter was built
+        return _misconfigured(exc, vendor)
+    return reply(outcome)
 
 
 async def respond_async(

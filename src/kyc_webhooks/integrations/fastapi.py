@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from ..errors import DeliveryError
 from ..models import WebhookEvent
 from ..receiver import Outcome, Receiver
-from ._common import NOT_FOUND, known_vendor, read_body_async, respond_async
+from ._common import NOT_FOUND, known_vendor, log_rejected, logger, read_body_async, respond_async
 
 __all__ = ["verified_event", "webhook_router"]
 
@@ -45,6 +45,11 @@ def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: A
     router = APIRouter(prefix=prefix, **kwargs)
     router.add_api_route("" if prefix else "/", endpoint, methods=["POST"], name="kyc_webhook")
     router.add_api_route("/{vendor}", endpoint, methods=["POST"], name="kyc_webhook_vendor")
+    # The same with a trailing slash, answered directly (Starlette would answer a redirect, which
+    # not every vendor follows with its POST); left out of the OpenAPI schema.
+    if prefix:
+        router.add_api_route("/", endpoint, methods=["POST"], include_in_schema=False)
+    router.add_api_route("/{vendor}/", endpoint, methods=["POST"], include_in_schema=False)
     return router
 
 
@@ -53,7 +58,9 @@ def verified_event(
 ) -> Callable[[Request], Awaitable[WebhookEvent]]:
     """A dependency returning the verified event (vendor: ``vendor``, else the path's
     ``{vendor}``, else detected); a bad delivery ends the request with its status and
-    ``{"detail": <Outcome.response_body()>}``."""
+    ``{"detail": <Outcome.response_body()>}``. Logs one line per delivery on the ``kyc_webhooks``
+    logger, as the other adapters do: ``delivery verified ...`` (INFO) or ``delivery rejected
+    ...`` (WARNING), never a payload value."""
 
     async def dependency(request: Request) -> WebhookEvent:
         name = vendor or request.path_params.get("vendor")
@@ -63,11 +70,19 @@ def verified_event(
             body = await read_body_async(
                 receiver, request.headers.get("content-length"), request.stream()
             )
-            return receiver.parse(body, request.headers.raw, vendor=name)
+            event = receiver.parse(body, request.headers.raw, vendor=name)
         except ClientDisconnect:
             raise HTTPException(400, "client disconnected") from None
         except DeliveryError as exc:
+            log_rejected(exc, exc.vendor or name)
             detail = Outcome(exc.status_code, error=exc).response_body()
             raise HTTPException(exc.status_code, detail) from None
+        logger.info(
+            "delivery verified vendor=%s event_type=%s delivery_key=%s (handed to the endpoint)",
+            event.vendor,
+            event.event_type,
+            event.delivery_key,
+        )
+        return event
 
     return dependency

@@ -3,7 +3,9 @@ serving ``POST <prefix>`` (auto-detect) and ``POST <prefix>/<vendor>``.
 
     app.register_blueprint(webhook_blueprint(receiver))   # /webhooks, /webhooks/<vendor>
 
-Handlers run synchronously (``receiver.handle``); register plain ``def`` handlers.
+Handlers run synchronously (``receiver.handle``); register plain ``def`` handlers: building the
+view with an ``async def`` handler registered raises :class:`~kyc_webhooks.ConfigurationError`.
+Both blueprint routes also accept a trailing slash.
 """
 
 from __future__ import annotations
@@ -16,13 +18,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import PayloadTooLargeError
 from ..receiver import Receiver
-from ._common import respond
+from ._common import check_sync_handlers, respond
 
 __all__ = ["webhook_blueprint", "webhook_view"]
 
 
 def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[..., Response]:
-    """A ``POST`` view; the vendor is ``vendor``, else the rule's ``<vendor>``, else detected."""
+    """A ``POST`` view; the vendor is ``vendor``, else the rule's ``<vendor>``, else detected.
+
+    Raises :class:`~kyc_webhooks.ConfigurationError` if a handler is ``async def`` (Flask runs
+    ``receiver.handle``, which cannot await it) and the receiver does not defer."""
+    check_sync_handlers(receiver)
 
     def read() -> bytes:
         limit = receiver.max_body_size
@@ -59,9 +65,10 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
 def webhook_blueprint(
     receiver: Receiver, *, url_prefix: str = "/webhooks", name: str = "kyc_webhooks"
 ) -> Blueprint:
-    """A blueprint with ``POST <url_prefix>`` (auto-detect) and ``POST <url_prefix>/<vendor>``."""
+    """A blueprint with ``POST <url_prefix>`` (auto-detect) and ``POST <url_prefix>/<vendor>``,
+    each with or without a trailing slash."""
     blueprint = Blueprint(name, __name__, url_prefix=url_prefix)
     view = webhook_view(receiver)
-    blueprint.add_url_rule("", "detect", view, methods=["POST"])
-    blueprint.add_url_rule("/<vendor>", "vendor", view, methods=["POST"])
+    blueprint.add_url_rule("", "detect", view, methods=["POST"], strict_slashes=False)
+    blueprint.add_url_rule("/<vendor>", "vendor", view, methods=["POST"], strict_slashes=False)
     return blueprint

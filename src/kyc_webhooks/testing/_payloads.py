@@ -8,6 +8,7 @@ copy: a test can mutate its payload without affecting another test.
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib
 import re
 from collections.abc import Mapping
@@ -68,15 +69,34 @@ def _split(path: str) -> list[str | int]:
     return [int(part) if part.isdigit() else part for part in parts]
 
 
-def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+def _no_such_field(path: str, node: dict[str, Any], key: str, parent: str) -> UsageError:
+    """The error for a path segment naming no field: the fields there, the closest first."""
+    names = [str(name) for name in node]
+    close = difflib.get_close_matches(key, names, n=len(names), cutoff=0.0)
+    where = f"in {parent!r}" if parent else "at the top level"
+    return UsageError(
+        f"override {path!r}: the sample has no field {key!r} {where}; fields there, closest "
+        f"first: {', '.join(close) or '(none)'} (names are the wire names, e.g. clientId; to add a "
+        "field the sample lacks, call set_path() on the payload)"
+    )
+
+
+def set_path(payload: dict[str, Any], path: str, value: Any, *, create: bool = True) -> None:
     """Set (or with :data:`REMOVE`, delete) the field at ``path`` inside ``payload``, in place.
 
     ``path`` is a field name, or names joined by ``__`` or ``.`` to reach into nested objects;
     a numeric segment indexes a list (``AML__0__status``). Missing (or ``null``) objects along the
     way are created, so a path can add a field the sample does not have (an "unknown field" test).
+
+    ``create=False`` (what :func:`sample_payload` uses) refuses to set a value through a segment
+    that names no existing field of an object -- a typo such as ``status__overal`` would add a field
+    no handler reads -- with :class:`UsageError` listing the fields there, closest first. Below a
+    field that is ``null``, new objects are still created. :data:`REMOVE` of a field that is not
+    there stays a no-op (it adds nothing).
     """
     parts = _split(path)
     node: Any = payload
+    strict = not create and value is not REMOVE
     for depth, part in enumerate(parts[:-1]):
         where = ".".join(str(p) for p in parts[: depth + 1])
         if isinstance(node, list):
@@ -87,8 +107,11 @@ def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
         if not isinstance(node, dict):
             raise UsageError(f"override path {path!r}: {where!r} is not an object")
         key = str(part)
+        if strict and key not in node:
+            raise _no_such_field(path, node, key, ".".join(str(p) for p in parts[:depth]))
         child = node.get(key)
         if child is None:  # missing or null: an object is created on the way
+            strict = False  # below a null field, nothing tells which names are valid
             if value is REMOVE:
                 return  # nothing to delete below a missing object
             child = {}
@@ -107,6 +130,8 @@ def set_path(payload: dict[str, Any], path: str, value: Any) -> None:
         return
     if not isinstance(node, dict):
         raise UsageError(f"override path {path!r}: the parent is not an object")
+    if strict and str(last) not in node:
+        raise _no_such_field(path, node, str(last), ".".join(str(p) for p in parts[:-1]))
     if value is REMOVE:
         node.pop(str(last), None)
     else:
@@ -137,7 +162,10 @@ def sample_payload(vendor: str, event_type: str, /, **overrides: Any) -> dict[st
     """A realistic payload of ``event_type`` as ``vendor`` sends it (a fresh ``dict``).
 
     Keyword arguments override fields by their **wire names**; nested fields are reached with
-    ``__`` (or ``.`` through ``**{...}``), :data:`REMOVE` deletes a field::
+    ``__`` (or ``.`` through ``**{...}``), :data:`REMOVE` deletes a field. Every name must be a
+    field of the sample (a typo such as ``status__overal`` or ``client_id`` for ``clientId``
+    raises :class:`~kyc_webhooks.UsageError` listing the fields there, closest first); to add a
+    field the sample does not have, use :func:`set_path` on the returned payload::
 
         sample_payload("idenfy", "IDENTIFICATION_AUTO_FINISHED", clientId="user-42",
                        status__overall="DENIED", data__docNumber=REMOVE)
@@ -145,7 +173,8 @@ def sample_payload(vendor: str, event_type: str, /, **overrides: Any) -> dict[st
 
     Raises :class:`~kyc_webhooks.ConfigurationError` for an unknown vendor and
     :class:`~kyc_webhooks.UsageError` for an event type without a sample (the message lists the
-    available ones; see :func:`event_types`) or a path that cannot be applied.
+    available ones; see :func:`event_types`), a name that is no field of the sample, or a path
+    that cannot be applied.
     """
     samples = _samples(vendor)
     try:
@@ -156,5 +185,5 @@ def sample_payload(vendor: str, event_type: str, /, **overrides: Any) -> dict[st
         ) from None
     payload: dict[str, Any] = copy.deepcopy(dict(sample))
     for path, value in overrides.items():
-        set_path(payload, path, value)
+        set_path(payload, path, value, create=False)
     return payload

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 from .._vendor import VENDOR_NAMES
-from ..errors import ConfigurationError, UsageError
+from ..errors import ConfigurationError, HandlerError, UsageError
 from ._payloads import sample_payload
 from ._signing import sign
 
@@ -135,6 +135,11 @@ class WebhookTester:
         assert outcome.ok and seen[0].status["overall"] == "DENIED"
 
     ``outcomes`` records every :class:`~kyc_webhooks.Outcome` in delivery order.
+
+    A handler that raises fails the test: :meth:`deliver` (and :meth:`handle` and their async
+    forms) re-raise its exception -- the original one, with its traceback -- after recording the
+    500 outcome. To assert on that outcome instead (the answer the vendor would get), pass
+    ``raise_handler_errors=False`` (or set the attribute).
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class WebhookTester:
         secrets: Mapping[str, str] | None = None,
         router: Router | None = None,
         yoti_auth_type: AuthType | None = None,
+        raise_handler_errors: bool = True,
     ) -> None:
         from ..receiver import Receiver
 
@@ -166,6 +172,18 @@ class WebhookTester:
             yoti_auth_type = getattr(yoti, "auth_type", "basic")
         self.yoti_auth_type: AuthType = yoti_auth_type or "basic"
         self.outcomes: list[Outcome] = []
+        #: Re-raise a handler's exception from :meth:`handle`/:meth:`deliver` (default), instead
+        #: of only returning the 500 outcome.
+        self.raise_handler_errors = raise_handler_errors
+
+    def _record(self, outcome: Outcome) -> Outcome:
+        self.outcomes.append(outcome)
+        error = outcome.error
+        if self.raise_handler_errors and isinstance(error, HandlerError):
+            # The handler's own exception, its traceback intact (the receiver logged the class and
+            # frames only; a test wants the message too).
+            raise error.original
+        return outcome
 
     # -- registration passthrough ------------------------------------------------------------
 
@@ -207,16 +225,14 @@ class WebhookTester:
     # -- delivering --------------------------------------------------------------------------
 
     def handle(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
-        """``receiver.handle(body, headers)``, recorded in :attr:`outcomes`."""
-        outcome = self.receiver.handle(body, headers)
-        self.outcomes.append(outcome)
-        return outcome
+        """``receiver.handle(body, headers)``, recorded in :attr:`outcomes`; re-raises a handler's
+        exception unless ``raise_handler_errors`` is False."""
+        return self._record(self.receiver.handle(body, headers))
 
     async def handle_async(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
-        """``await receiver.handle_async(body, headers)``, recorded in :attr:`outcomes`."""
-        outcome = await self.receiver.handle_async(body, headers)
-        self.outcomes.append(outcome)
-        return outcome
+        """``await receiver.handle_async(body, headers)``, recorded in :attr:`outcomes`; re-raises
+        a handler's exception unless ``raise_handler_errors`` is False."""
+        return self._record(await self.receiver.handle_async(body, headers))
 
     def deliver(self, vendor: str, event_type: str, /, **overrides: Any) -> Outcome:
         """Sign a sample of ``event_type`` (with ``overrides``) and hand it to the receiver."""

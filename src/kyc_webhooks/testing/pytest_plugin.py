@@ -1,9 +1,11 @@
 """pytest plugin for kyc-webhooks, registered through the ``pytest11`` entry point: installing the
 package makes these fixtures available to every test, with nothing to import or configure.
 
-* ``kyc_webhooks`` -- a :class:`~kyc_webhooks.testing.WebhookTester`: a receiver for all four
-  vendors with throwaway secrets; ``kyc_webhooks.deliver(vendor, event_type, **overrides)`` signs
-  a realistic sample and returns the :class:`~kyc_webhooks.Outcome`.
+* ``kyc_tester`` -- a :class:`~kyc_webhooks.testing.WebhookTester`: a receiver for all four
+  vendors with throwaway secrets; ``kyc_tester.deliver(vendor, event_type, **overrides)`` signs
+  a realistic sample and returns the :class:`~kyc_webhooks.Outcome` (a handler's exception is
+  re-raised: it fails the test). ``kyc_webhooks`` is its deprecated former name (it shadowed the
+  package inside tests); it warns and will be removed in the next release.
 * ``kyc_webhooks_secrets`` -- ``{vendor: secret}`` used to build the receiver and to sign.
 * ``kyc_webhooks_router`` -- the :class:`~kyc_webhooks.Router` the receiver dispatches to
   (a fresh one per test).
@@ -16,8 +18,8 @@ Override ``kyc_webhooks_router`` (or ``kyc_webhooks_receiver`` together with
     def kyc_webhooks_router():
         return myapp.webhooks.router
 
-    def test_denied_blocks_the_account(kyc_webhooks):
-        outcome = kyc_webhooks.deliver("identomat", "session-change", result="REJECTED")
+    def test_denied_blocks_the_account(kyc_tester):
+        outcome = kyc_tester.deliver("identomat", "session-change", result="REJECTED")
         assert outcome.handled == 1
 
 The module imports nothing from kyc_webhooks at import time, so loading the plugin costs nothing
@@ -26,6 +28,7 @@ and coverage of the package is measured from the first test on.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -64,11 +67,23 @@ def kyc_webhooks_receiver(
 
 
 @pytest.fixture
-def kyc_webhooks(
+def kyc_tester(
     kyc_webhooks_receiver: Receiver, kyc_webhooks_secrets: dict[str, str]
 ) -> WebhookTester:
-    """Deliver signed samples to ``kyc_webhooks_receiver``: ``kyc_webhooks.deliver(vendor,
-    event_type, **overrides) -> Outcome``; register handlers with ``kyc_webhooks.on(...)``."""
+    """Deliver signed samples to ``kyc_webhooks_receiver``: ``kyc_tester.deliver(vendor,
+    event_type, **overrides) -> Outcome``; register handlers with ``kyc_tester.on(...)``."""
     from kyc_webhooks.testing import WebhookTester
 
     return WebhookTester(kyc_webhooks_receiver, secrets=kyc_webhooks_secrets)
+
+
+@pytest.fixture
+def kyc_webhooks(kyc_tester: WebhookTester) -> WebhookTester:
+    """Deprecated: the former name of ``kyc_tester`` (it shadowed ``import kyc_webhooks``)."""
+    warnings.warn(
+        "the kyc_webhooks fixture is deprecated and will be removed in the next release: use "
+        "kyc_tester (the old name shadows the kyc_webhooks package inside the test)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return kyc_tester

@@ -12,19 +12,20 @@ commands, signals; see docs/frameworks.md)::
     @receiver.on("idenfy", "IDENTIFICATION_*")
     def on_result(event): ...
 
-Without the app, ``webhook_view(receiver)`` / ``async_webhook_view(receiver)`` wrap any receiver.
+Without the app, ``webhook_urls(receiver)``, ``webhook_view(receiver)`` and
+``async_webhook_view(receiver)`` serve any receiver.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .views import async_webhook_view, webhook_view
+from .views import async_webhook_view, webhook_urls, webhook_view
 
 if TYPE_CHECKING:
     from ...receiver import Receiver
 
-__all__ = ["async_webhook_view", "get_receiver", "receiver", "webhook_view"]
+__all__ = ["async_webhook_view", "get_receiver", "receiver", "webhook_urls", "webhook_view"]
 
 
 def get_receiver() -> Receiver:

@@ -1,25 +1,33 @@
-"""Django views for a receiver you build yourself: CSRF-exempt, one line each in ``urlpatterns``.
+"""Django views for a receiver you build yourself: CSRF-exempt views, and ``webhook_urls`` to
+route them in one line (the installable app builds its receiver from settings instead).
 
     urlpatterns = [
-        path("webhooks", webhook_view(receiver)),                 # auto-detect
-        path("webhooks/<str:vendor>", webhook_view(receiver)),    # one route per vendor
+        *webhook_urls(receiver),    # POST /webhooks and /webhooks/<vendor>, trailing slash or not
     ]
 
-``webhook_view`` is synchronous (``receiver.handle``, WSGI or ASGI); under ASGI use
-``async_webhook_view`` to await ``async def`` handlers (``receiver.handle_async``).
+or, with your own paths (Django's ``path()`` matches a trailing slash only if you write it):
+
+    view = webhook_view(receiver)
+    urlpatterns = [path("webhooks", view), path("webhooks/<str:vendor>", view)]
+
+``webhook_view`` is synchronous (``receiver.handle``, WSGI or ASGI) and refuses, when it is built,
+a receiver with an ``async def`` handler; under ASGI use ``async_webhook_view`` to await ``async
+def`` handlers (``receiver.handle_async``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpResponse
+from django.urls import re_path
 
 from ...receiver import Receiver
-from .._common import Reply, read_capped, respond, respond_async
+from .._common import Reply, check_sync_handlers, read_capped, respond, respond_async
 
-__all__ = ["async_webhook_view", "webhook_view"]
+__all__ = ["async_webhook_view", "webhook_urls", "webhook_view"]
 
 
 def _response(reply: Reply) -> Any:
@@ -30,7 +38,12 @@ def _response(reply: Reply) -> Any:
 
 
 def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
-    """A sync view; the vendor is ``vendor``, else the URL's ``<vendor>``, else detected."""
+    """A sync view; the vendor is ``vendor``, else the URL's ``<vendor>``, else detected.
+
+    Raises :class:`~kyc_webhooks.ConfigurationError` if a handler is ``async def`` (this view runs
+    ``receiver.handle``, which cannot await it) and the receiver does not defer: use
+    :func:`async_webhook_view` under ASGI, or plain ``def`` handlers."""
+    check_sync_handlers(receiver)
 
     def view(request: Any, **url_values: str) -> Any:
         limit = receiver.max_body_size
@@ -71,3 +84,26 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
     view.csrf_exempt = True  # type: ignore[attr-defined]
     return view
+
+
+def webhook_urls(
+    receiver: Receiver, *, prefix: str = "webhooks", use_async: bool = False
+) -> list[Any]:
+    """URL patterns for ``POST <prefix>`` (auto-detect) and ``POST <prefix>/<vendor>``, each with
+    or without a trailing slash (vendors' dashboards are configured either way, and Django's
+    ``APPEND_SLASH`` redirect cannot help a ``POST``). Named ``kyc_webhook`` and
+    ``kyc_webhook_vendor``. ``use_async=True`` routes to :func:`async_webhook_view`.
+
+        urlpatterns = [*webhook_urls(receiver)]
+        urlpatterns = [path("api/", include(webhook_urls(receiver, prefix="kyc")))]
+    """
+    view = async_webhook_view(receiver) if use_async else webhook_view(receiver)
+    base = re.escape(prefix.strip("/"))
+    if base:
+        detect, by_vendor = rf"^{base}/?$", rf"^{base}/(?P<vendor>[^/]+)/?$"
+    else:
+        detect, by_vendor = r"^$", r"^(?P<vendor>[^/]+)/?$"
+    return [
+        re_path(detect, view, name="kyc_webhook"),
+        re_path(by_vendor, view, name="kyc_webhook_vendor"),
+    ]
