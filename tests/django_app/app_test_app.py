@@ -288,3 +288,80 @@ def test_command_errors_use_the_cli_exit_codes() -> None:
 
 def test_migrations_are_complete() -> None:
     call_command("makemigrations", "kyc_webhooks", "--check", "--dry-run", stdout=io.StringIO())
+
+
+def test_admin_process_now_and_replay_actions_run_the_handlers() -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    calls: list[str] = []
+
+    @receiver.on("idenfy")
+    def flaky(event: Any) -> None:
+        calls.append(event.event_type)
+        if len(calls) == 1:
+            raise RuntimeError("downstream down")
+
+    body, headers = idenfy()
+    assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 500
+    row = Delivery.objects.get()
+    assert row.state == "failed"
+    Delivery.objects.update(not_before=None)  # an operator does not wait for the back-off
+    operator = _staff("change_delivery")
+    data = {"action": "process_now", "_selected_action": [row.id]}
+    operator.post("/admin/kyc_webhooks/delivery/", data)
+    assert Delivery.objects.get().state == "done"
+    assert len(calls) == 2
+    operator.post("/admin/kyc_webhooks/delivery/", {**data, "action": "replay"})
+    assert Delivery.objects.get().replays == 1
+    assert len(calls) == 3
+    # processing a done delivery again is a no-op
+    operator.post("/admin/kyc_webhooks/delivery/", data)
+    assert len(calls) == 3
+
+
+def test_async_setting_serves_async_handlers_through_the_async_client() -> None:
+    import asyncio
+    import importlib
+    import inspect
+
+    from django.test import AsyncClient
+    from django.urls import clear_url_caches
+
+    from django_app import urls as project_urls
+    from kyc_webhooks.integrations.django import urls as app_urls
+
+    def reload_urls() -> None:
+        # The app's URL module picks sync or async views when imported; include() keeps it.
+        importlib.reload(app_urls)
+        importlib.reload(project_urls)
+        clear_url_caches()
+        conf.reset()
+
+    body, headers = idenfy()
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    seen: list[str] = []
+
+    async def on_async(event: Any) -> None:
+        seen.append(event.event_type)
+
+    async def send() -> Any:
+        return await AsyncClient().post(
+            "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+        )
+
+    setting = {"VENDORS": {"idenfy": {"signing_key": KEY}}, "ASYNC": True}
+    try:
+        with override_settings(KYC_WEBHOOKS=setting):
+            reload_urls()
+            assert inspect.iscoroutinefunction(app_urls.receive)
+            from kyc_webhooks.integrations.django import receiver
+
+            receiver.on("idenfy")(on_async)
+            assert [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")] == []
+            response = asyncio.run(send())
+        assert response.status_code == 200
+        assert seen == ["IDENTIFICATION_MANUAL_FINISHED"]
+        assert Delivery.objects.get().state == "done"
+    finally:
+        reload_urls()
+    assert not inspect.iscoroutinefunction(app_urls.receive)  # back on the sync views
