@@ -1041,9 +1041,14 @@ def _warn_not_recorded(claim: Claim, *, store_failed: bool) -> None:
 
 
 async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a store method from async code: in a worker thread when the store blocks on I/O."""
+    """Call a store method from async code: in a worker thread when the store blocks on I/O, or
+    through the store's own ``run_blocking`` coroutine function where it has one (the Django
+    store runs the ORM where Django manages its connections)."""
     if not store.blocking:
         return func(*args, **kwargs)
+    run_blocking = getattr(store, "run_blocking", None)
+    if run_blocking is not None:
+        return await run_blocking(func, *args, **kwargs)
     import asyncio
 
     return await asyncio.to_thread(func, *args, **kwargs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connections
@@ -43,3 +44,28 @@ def fresh_receiver() -> Iterator[None]:
     conf.reset()
     yield
     conf.reset()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def end_other_sessions(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Connections that worker threads opened (the async client's, a race's) are never closed
+    by Django; on PostgreSQL they would keep the test database from being dropped at the end."""
+    yield
+    import time
+
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # bounded: a terminated backend exits quickly
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                row = cursor.fetchone()
+                if row is None or row[0] == 0:
+                    break
+                time.sleep(0.1)

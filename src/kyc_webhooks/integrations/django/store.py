@@ -12,7 +12,7 @@ to avoid "database is locked" errors under concurrent writers.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -100,6 +100,13 @@ class DjangoStore:
 
     def now(self) -> datetime:
         return checked_now(self._clock)
+
+    async def run_blocking(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """How ``handle_async()`` calls this store: in Django's thread-sensitive executor, the
+        thread whose database connections Django opens and closes with each request."""
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
 
     def _rows(self) -> Any:
         return Delivery.objects.using(self._db)
