@@ -29,6 +29,7 @@ EXPECTED_TOP_LEVEL = {
     "Outcome",
     "PayloadError",
     "PayloadTooLargeError",
+    "PostgresStore",
     "ProcessSummary",
     "Receiver",
     "Route",
