@@ -357,6 +357,7 @@ class PostgresStore:
             max_size=self._max_size,
             kwargs={
                 "autocommit": True,
+                "application_name": "kyc_webhooks",
                 "connect_timeout": max(2, int(self._timeout + 0.999)),
                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
             },
