@@ -130,6 +130,41 @@ def test_repr_and_messages_never_show_the_password() -> None:
         store.close()
 
 
+@pytest.mark.parametrize(
+    "key", ["scan\x00ref", "scan\udcffref", "Jūratė"], ids=["nul", "lone-surrogate", "non-ascii"]
+)
+def test_keys_postgresql_text_cannot_hold_are_stored_and_deduplicated(
+    store: PostgresStore, key: str
+) -> None:
+    """PostgreSQL text holds no NUL and no lone surrogate: such a key is stored escaped, the same
+    way every time, instead of failing (a 503 forever) or escaping as a UnicodeEncodeError."""
+    headers = (("x-name", "a\x00b\udcffc"),)
+    first = store.add(
+        NewDelivery(delivery_key=key, vendor="idenfy", event_type="T\x00", body=b"{}",
+                    headers=headers),
+        lease=30,
+    )  # fmt: skip
+    assert first.claim is not None
+    assert first.record.headers == headers  # headers round-trip exactly (JSON escapes)
+    assert store.complete(first.claim)
+    again = store.add(new(key), lease=30)
+    assert not again.created
+    assert again.claim is None
+    assert again.record.done
+    found = store.get_by_key(key)
+    assert found is not None
+    assert found.id == first.record.id
+
+
+def test_a_closed_store_refuses_work() -> None:
+    with postgres_store() as made:
+        made.add(new())
+        made.close()
+        made.close()  # twice is harmless
+        with pytest.raises(StoreError, match="closed"):
+            made.get_by_key("k1")
+
+
 # -- schema and migrations ---------------------------------------------------------------------
 
 

@@ -251,8 +251,25 @@ def _statements(s: str) -> dict[str, str]:
 
 
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
-    # json.dumps escapes control characters (NUL included), which PostgreSQL text cannot hold.
-    return json.dumps([[name, value] for name, value in headers], ensure_ascii=False)
+    # ASCII JSON: NUL and lone surrogates, which PostgreSQL text cannot hold, become \u escapes
+    # that json.loads turns back into the exact same strings.
+    return json.dumps([[name, value] for name, value in headers])
+
+
+def _text(value: str) -> str:
+    """``value`` as text PostgreSQL accepts: its ``text`` type holds neither NUL nor a lone
+    surrogate (which UTF-8 cannot encode), so these become visible escapes (``\\x00``,
+    ``\\udcff``) -- the same for every redelivery, so deduplication is unchanged (the receiver
+    escapes surrogates in headers the same way)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -529,9 +546,9 @@ class PostgresStore:
         params: dict[str, Any] = {
             "now": self._now_param(),
             "id": record_id,
-            "key": delivery.delivery_key,
-            "vendor": delivery.vendor,
-            "event_type": delivery.event_type,
+            "key": _text(delivery.delivery_key),
+            "vendor": _text(delivery.vendor),
+            "event_type": _text(delivery.event_type),
             "body": delivery.body,
             "headers": _headers_json(delivery.headers),
             "lease": lease,
@@ -573,7 +590,7 @@ class PostgresStore:
         token = new_id()
         params = {
             "now": self._now_param(),
-            "id": delivery_id,
+            "id": _text(delivery_id),
             "lease": lease,
             "token": token,
             "replay": bool(replay),
@@ -611,7 +628,7 @@ class PostgresStore:
         if max_attempts is not None:
             filters += " AND n.attempts < %(max_attempts)s"
         if vendors is not None:
-            names = [str(v) for v in vendors]
+            names = [_text(str(v)) for v in vendors]
             if not names:
                 return None
             params["vendors"] = names
@@ -656,8 +673,8 @@ class PostgresStore:
             "id": claim.record.id,
             "token": claim.token,
             "retry_at": retry_at,
-            "error_type": error_type,
-            "error_message": error_message,
+            "error_type": _text(error_type),
+            "error_message": _text(error_message),
         }
         return self._run("fail", lambda conn: conn.execute(self._sql["fail"], params).rowcount == 1)
 
@@ -665,14 +682,18 @@ class PostgresStore:
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         def work(conn: Conn) -> DeliveryRecord | None:
-            row = conn.execute(self._sql["by_id"], {"id": delivery_id}, binary=True).fetchone()
+            row = conn.execute(
+                self._sql["by_id"], {"id": _text(delivery_id)}, binary=True
+            ).fetchone()
             return None if row is None else self._record(row)
 
         return self._run("get", work)
 
     def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
         def work(conn: Conn) -> DeliveryRecord | None:
-            row = conn.execute(self._sql["by_key"], {"key": delivery_key}, binary=True).fetchone()
+            row = conn.execute(
+                self._sql["by_key"], {"key": _text(delivery_key)}, binary=True
+            ).fetchone()
             return None if row is None else self._record(row)
 
         return self._run("get_by_key", work)
@@ -697,10 +718,10 @@ class PostgresStore:
             params["states"] = [s.value for s in states]
         if vendor is not None:
             where.append("vendor = %(vendor)s")
-            params["vendor"] = vendor
+            params["vendor"] = _text(vendor)
         if event_type is not None:
             where.append("event_type = %(event_type)s")
-            params["event_type"] = event_type
+            params["event_type"] = _text(event_type)
         if since is not None:
             where.append("received_at >= %(since)s")
             params["since"] = check_aware(since, "since")
@@ -763,7 +784,7 @@ class PostgresStore:
         return deleted
 
     def erase(self, delivery_id: str) -> bool:
-        params = {"now": self._now_param(), "id": delivery_id}
+        params = {"now": self._now_param(), "id": _text(delivery_id)}
 
         def work(conn: Conn) -> tuple[int, bool]:
             row = conn.execute(self._sql["erase"], params).fetchone()
