@@ -16,6 +16,7 @@ import contextlib
 import glob
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -92,6 +93,23 @@ def test_the_export_does_not_import_psycopg() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_without_psycopg_the_name_resolves_and_building_names_the_extra() -> None:
+    probe = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if not installed\n"
+        "import kyc_webhooks as kw\n"
+        "from kyc_webhooks import *\n"
+        "try:\n"
+        "    kw.PostgresStore('postgresql://app@db/app')\n"
+        "except kw.ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'kyc-webhooks[postgres]'" in out.stdout
 
 
 @pytest.mark.parametrize(
@@ -222,6 +240,33 @@ def test_processes_starting_together_migrate_once(schema: str) -> None:
         thread.join(timeout=60)
     assert errors == []
     assert sql(f"SELECT version FROM {schema}.migrations") == [(1,)]
+
+
+def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> None:
+    """Least privilege: once the schema is current, the app's role needs only USAGE on the schema
+    and DML on the tables -- no CREATE on the database (a new role has none by default; no DDL
+    runs at start-up)."""
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema) as owner:
+        owner.migrate()
+    from psycopg import conninfo as psycopg_conninfo
+
+    role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
+    sql(f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        params = psycopg_conninfo.conninfo_to_dict(dsn)
+        params["user"] = role
+        app_dsn = psycopg_conninfo.make_conninfo(**params)
+        with PostgresStore(app_dsn, schema=schema) as app:
+            added = app.add(new(), lease=30)
+            assert added.claim is not None
+            assert app.complete(added.claim)
+            assert app.erase(added.record.id)  # VACUUM is skipped with a warning: not the owner
+    finally:
+        sql(f"DROP OWNED BY {role}")
+        sql(f"DROP ROLE {role}")
 
 
 def test_a_newer_schema_is_refused(schema: str) -> None:

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -256,6 +257,20 @@ def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
     return json.dumps([[name, value] for name, value in headers])
 
 
+#: Every store of this process. After ``fork()`` the child replaces their thread locks: a lock
+#: held by another thread of the parent at fork time would stay locked forever in the child.
+_STORES: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _text(value: str) -> str:
     """``value`` as text PostgreSQL accepts: its ``text`` type holds neither NUL nor a lone
     surrogate (which UTF-8 cannot encode), so these become visible escapes (``\\x00``,
@@ -347,6 +362,7 @@ class PostgresStore:
             self._pool = self._new_pool()
         else:
             raise UsageError("target must be a connection string or a psycopg_pool.ConnectionPool")
+        _STORES.add(self)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._where}, schema={self.schema!r})"
@@ -441,7 +457,26 @@ class PostgresStore:
             self._migrate(conn)
             self._ready = True
 
+    def _version(self, conn: Conn) -> int:
+        """The schema version recorded in the migration table; 0 when there is none yet."""
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.migrations",))
+        row = found.fetchone()
+        if not row or not row[0]:
+            return 0
+        row = conn.execute(self._sql["version"]).fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"PostgreSQL store ({self._where}) schema {self.schema!r} has version {current}, "
+                f"newer than the {SCHEMA_VERSION} this version of kyc-webhooks understands; "
+                "upgrade it"
+            )
+        return current
+
     def _migrate(self, conn: Conn) -> None:
+        # A current schema needs no DDL (and no CREATE privilege): the usual start-up.
+        if self._version(conn) == SCHEMA_VERSION:
+            return
         s = self.schema
         with conn.transaction():
             # One migrator at a time across processes and hosts; the lock ends with the
@@ -452,14 +487,7 @@ class PostgresStore:
                 f"CREATE TABLE IF NOT EXISTS {s}.migrations (version integer PRIMARY KEY, "
                 "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
             )
-            row = conn.execute(self._sql["version"]).fetchone()
-            current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"PostgreSQL store ({self._where}) schema {s!r} has version {current}, newer "
-                    f"than the {SCHEMA_VERSION} this version of kyc-webhooks understands; "
-                    "upgrade it"
-                )
+            current = self._version(conn)  # again, under the lock: another process may have run
             for version, description, statements in _MIGRATIONS:
                 if version <= current:
                     continue
