@@ -256,9 +256,7 @@ def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> 
     try:
         sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
         sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
-        params = psycopg_conninfo.conninfo_to_dict(dsn)
-        params["user"] = role
-        app_dsn = psycopg_conninfo.make_conninfo(**params)
+        app_dsn = psycopg_conninfo.make_conninfo(dsn, user=role)
         with PostgresStore(app_dsn, schema=schema) as app:
             added = app.add(new(), lease=30)
             assert added.claim is not None
