@@ -553,6 +553,55 @@ def test_four_hundred_deliveries_across_four_processes_each_handled_once(
     )
 
 
+def test_workers_on_separate_pools_process_each_deferred_delivery_once(schema: str) -> None:
+    """Four workers, each with its own store and pool (as on four hosts), drain 200 deferred
+    deliveries with process_pending(): claim_next's FOR UPDATE SKIP LOCKED hands each record to
+    one worker; every delivery is handled exactly once."""
+    dsn = require_postgres()
+    count, workers = 200, 4
+    with PostgresStore(dsn, schema=schema) as inbox:
+        front = kw.Receiver(kw.Idenfy(signing_key=KEY), store=inbox, defer=True)
+        for n in range(count):
+            body, headers = sign(
+                "idenfy", {"scanRef": f"scan-{n:03d}", "final": True}, KEY, event_type=EVENT_TYPE
+            )
+            assert front.handle(body, headers).status_code == 202
+    handled: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers, timeout=30)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with PostgresStore(dsn, schema=schema, max_size=1) as store:
+                receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+
+                @receiver.on("idenfy")
+                def handler(event: kw.WebhookEvent) -> None:
+                    with lock:
+                        handled.append(event.delivery_key)
+
+                barrier.wait()
+                for _ in range(count):  # bounded: at most one batch per delivery
+                    if receiver.process_pending(limit=10).processed == 0:
+                        break
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    pool = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(handled) == count
+    assert len(set(handled)) == count
+    assert sql(f"SELECT state, count(*) FROM {schema}.deliveries GROUP BY state") == [
+        ("done", count)
+    ]
+
+
 CRASHER = r"""
 import sys, time
 import kyc_webhooks as kw
