@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -291,6 +292,41 @@ def test_a_pool_passed_in_is_used_and_left_open(schema: str) -> None:
         with pool.connection() as conn:
             row = conn.execute(f"SELECT state, body FROM {schema}.deliveries").fetchone()
     assert row == ("done", None)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
+    store: PostgresStore,
+) -> None:
+    """gunicorn --preload: a store used before fork() works in the child on a pool of its own,
+    and the parent's connections survive the child (no one closes them on the shared socket)."""
+    store.add(new("parent"))
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'kyc_webhooks' "
+        "AND datname = current_database()"
+    )
+    before = {pid for (pid,) in sql(query)}
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that fork() in a process with threads (the pool's) may deadlock.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child; its result is its exit code
+        code = 1
+        try:
+            signal.alarm(30)
+            added = store.add(new("child"), lease=30)
+            code = 0 if added.claim is not None and store.complete(added.claim) else 2
+            if not {pid for (pid,) in sql(query)} - before:
+                code = 3  # the child used the parent's connections instead of its own
+            store.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    record = store.get_by_key("child")
+    assert record is not None
+    assert record.done
+    assert before <= {pid for (pid,) in sql(query)}  # the parent's sessions are still there
 
 
 # -- the database's clock ----------------------------------------------------------------------
