@@ -503,7 +503,8 @@ def run(t):
         statuses = []
         for _ in range(400):
             outcome = receiver.handle(b, h)
-            statuses.append([outcome.status_code, outcome.duplicate])
+            error = type(outcome.error).__name__ if outcome.error is not None else None
+            statuses.append([outcome.status_code, outcome.duplicate, error])
             if outcome.ok or time.monotonic() > deadline:
                 break
             time.sleep(0.02)
@@ -564,10 +565,10 @@ def test_four_processes_by_four_threads_run_the_handler_exactly_once(
     assert len(runs) == 16
     lines = (tmp_path / "handled.log").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["scan-0000"]
-    statuses = {status for run in runs for status, _ in run}
-    assert statuses <= {200, 503}
+    answers = {(status, error) for run in runs for status, _, error in run}
+    assert answers <= {(200, None), (503, "DeliveryInProgressError")}
     assert all(run[-1][0] == 200 for run in runs)  # every delivering thread got its 2xx
-    assert sum(1 for run in runs if run[-1] == [200, False]) == 1  # the others: duplicates
+    assert sum(1 for run in runs if run[-1] == [200, False, None]) == 1  # others: duplicates
     (state, attempts) = sql(f"SELECT state, attempts FROM {schema}.deliveries")[0]
     assert (state, attempts) == ("done", 1)
 
@@ -578,7 +579,8 @@ def test_four_hundred_deliveries_across_four_processes_each_handled_once(
     runs = _race(tmp_path, schema, processes=4, threads=1, mode="distinct", count=400)
     assert len(runs) == 4 * 400
     assert all(run[-1][0] == 200 for run in runs)
-    assert {status for run in runs for status, _ in run} <= {200, 503}
+    answers = {(status, error) for run in runs for status, _, error in run}
+    assert answers <= {(200, None), (503, "DeliveryInProgressError")}
     keys = [line.split()[0] for line in (tmp_path / "handled.log").read_text().splitlines()]
     assert len(keys) == 400
     assert sorted(keys) == [f"scan-{n:04d}" for n in range(400)]
