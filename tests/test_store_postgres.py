@@ -738,10 +738,14 @@ class Throwaway:
         self.data = self.dir / "pg"
         self.port = _free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_postgres(
-            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-            "--no-sync",
-        )  # fmt: skip
+        try:
+            self._as_postgres(
+                str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                "--no-sync",
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     def _as_postgres(self, *command: str) -> None:
         subprocess.run(
