@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _postgres import SERVICE_SKIP
 from _stores import STORES, FakeClock
 from kyc_webhooks.store import Store
 
@@ -27,3 +28,23 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
     made = STORES[request.param](tmp_path, clock)
     yield made
     made.close()
+
+
+# -- service guard (KYC_REQUIRE_SERVICES) -------------------------------------------------------
+# A test that needs a server (PostgreSQL, Redis ...) skips with a reason starting with
+# ``_postgres.SERVICE_SKIP`` ("service unavailable:") when the server is unreachable, so that a
+# developer without it gets a clear skip. CI sets KYC_REQUIRE_SERVICES=1 (.ci/run): there such a
+# skip is a failure, so that a misconfigured CI cannot pass by skipping the service tests.
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if not report.skipped or os.environ.get("KYC_REQUIRE_SERVICES") != "1":
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    if SERVICE_SKIP in reason:
+        report.outcome = "failed"
+        report.longrepr = f"KYC_REQUIRE_SERVICES=1 and a service test was skipped: {reason}"

@@ -31,6 +31,7 @@ EXPECTED_TOP_LEVEL = {
     "Outcome",
     "PayloadError",
     "PayloadTooLargeError",
+    "PostgresStore",
     "ProcessSummary",
     "Receiver",
     "Route",

@@ -7,11 +7,14 @@ A new store (PostgreSQL, Redis ...) joins the ``STORES`` table and must pass eve
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from _stores import START, FakeClock
+from _postgres import postgres_store
+from _stores import START, STORES, FakeClock
 from kyc_webhooks.errors import DeliveryNotFoundError, UsageError
 from kyc_webhooks.store import (
     Claim,
@@ -21,6 +24,19 @@ from kyc_webhooks.store import (
 )
 
 LEASE = 60.0
+
+
+@pytest.fixture(params=[*STORES, "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    """Every store implementation; PostgreSQL in a schema of its own (skipped, naming the service,
+    when no server is reachable: tests/_postgres.py)."""
+    if request.param == "postgres":
+        with postgres_store(clock) as made:
+            yield made
+        return
+    made = STORES[request.param](tmp_path, clock)
+    yield made
+    made.close()
 
 
 def new(

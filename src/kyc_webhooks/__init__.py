@@ -15,7 +15,7 @@ Exactly-once handling across threads and processes: ``kw.Receiver(..., store=kw.
 (docs/delivery-guarantees.md).
 
 Vendor classes, vendor models and the stores load lazily: ``import kyc_webhooks`` stays cheap (and
-never imports ``sqlite3``).
+never imports ``sqlite3`` or ``psycopg``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,14 @@ if TYPE_CHECKING:
     from .models import UnknownEvent, WebhookEvent
     from .receiver import DEFAULT_MAX_BODY_SIZE, Outcome, ProcessSummary, Receiver
     from .routing import Route, Router, RoutingWarning
-    from .store import DeliveryRecord, DeliveryState, MemoryStore, SQLiteStore, Store
+    from .store import (
+        DeliveryRecord,
+        DeliveryState,
+        MemoryStore,
+        PostgresStore,
+        SQLiteStore,
+        Store,
+    )
     from .yoti import Yoti
 
 __version__ = "0.1.0.dev0"
@@ -78,6 +85,7 @@ __all__ = [
     "Outcome",
     "PayloadError",
     "PayloadTooLargeError",
+    "PostgresStore",
     "ProcessSummary",
     "Receiver",
     "Route",
@@ -119,6 +127,7 @@ _LAZY: dict[str, str] = {
     "Identomat": "kyc_webhooks.identomat._auth",
     "MemoryStore": "kyc_webhooks.store.memory",
     "SQLiteStore": "kyc_webhooks.store.sqlite",
+    "PostgresStore": "kyc_webhooks.store.postgres",
     "Store": "kyc_webhooks.store._base",
     "DeliveryRecord": "kyc_webhooks.store._base",
     "DeliveryState": "kyc_webhooks.store._base",

@@ -3,8 +3,11 @@
 * :class:`Store` -- the protocol the receiver uses; a PostgreSQL or Redis store implements it.
 * :class:`MemoryStore` -- in-process, for tests and single-process services.
 * :class:`SQLiteStore` -- one SQLite file shared by the threads and processes of a host.
+* :class:`PostgresStore` -- a PostgreSQL database shared by several hosts (the ``postgres``
+  extra: ``pip install -e ".[postgres]"`` in a checkout; docs/scaling-out.md).
 
-``sqlite3`` is imported only when :class:`SQLiteStore` is first used.
+``sqlite3`` is imported only when :class:`SQLiteStore` is first used, psycopg only when a
+:class:`PostgresStore` is built.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ._base import (
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from .postgres import PostgresStore
     from .sqlite import SQLiteStore
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
     "DeliveryState",
     "MemoryStore",
     "NewDelivery",
+    "PostgresStore",
     "SQLiteStore",
     "Store",
     "StoreError",
@@ -49,9 +54,13 @@ __all__ = [
 ]
 
 
+_LAZY = {"SQLiteStore": ".sqlite", "PostgresStore": ".postgres"}
+
+
 def __getattr__(name: str) -> Any:
-    if name == "SQLiteStore":
-        value = importlib.import_module(".sqlite", __name__).SQLiteStore
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

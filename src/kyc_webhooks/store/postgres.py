@@ -1,0 +1,863 @@
+"""PostgresStore: the store protocol on PostgreSQL (psycopg 3 + psycopg_pool), shared by the
+threads, processes and hosts that reach one database (docs/scaling-out.md).
+
+* Every state change is one SQL statement, run in autocommit: ``add`` with a claim is a single
+  ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING``;
+  ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
+  ``UPDATE ... WHERE claim_token = ...``. No transaction spans two round trips.
+* Leases and received times are measured on the database's clock (``statement_timestamp()``), so
+  that app hosts with skewed clocks agree. An injected ``clock`` (tests) replaces it.
+* The tables live in their own PostgreSQL schema (default ``kyc_webhooks``), versioned in
+  ``<schema>.migrations``; created or migrated on first use (or by :meth:`PostgresStore.migrate`)
+  under ``pg_advisory_xact_lock``, so that processes starting together migrate once.
+* Every psycopg error (server down, connection reset, failover, statement timeout, pool
+  exhausted) becomes a :class:`~kyc_webhooks.errors.StoreError` (503). A connection lost mid-call
+  is retried once on a fresh connection; the pool reconnects by itself when the server is back.
+
+This module imports psycopg; ``kyc_webhooks`` imports it only when ``PostgresStore`` is first used.
+"""
+
+# ruff: noqa: S608 -- SQL is built once per store from constants and the schema name, which is
+# checked against a plain-identifier pattern; every value goes through a bound parameter.
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import weakref
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError, UsageError
+from ._base import (
+    LEASE_EXPIRED,
+    LEASE_EXPIRED_MESSAGE,
+    Added,
+    Claim,
+    Clock,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    TimeLimit,
+    check_aware,
+    check_lease,
+    check_limit,
+    check_states,
+    checked_now,
+    cutoff,
+    new_id,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import conninfo as pg_conninfo
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    Conn = psycopg.Connection[Any]
+
+__all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresStore"]
+
+T = TypeVar("T")
+
+
+def _load_driver() -> None:
+    """Import psycopg 3 and psycopg_pool into this module on first construction of a store, so
+    that ``kw.PostgresStore`` (and ``from kyc_webhooks import *``) resolve without them."""
+    global psycopg, pg_conninfo, ConnectionPool, PoolTimeout
+    try:
+        import psycopg
+        from psycopg import conninfo as pg_conninfo
+        from psycopg_pool import ConnectionPool, PoolTimeout
+    except ImportError as exc:
+        raise ConfigurationError(
+            "PostgresStore needs psycopg 3 and psycopg_pool: pip install psycopg psycopg-pool "
+            "(the postgres extra)"
+        ) from exc
+
+
+DEFAULT_SCHEMA = "kyc_webhooks"
+#: Schema names are interpolated into SQL (identifiers cannot be parameters): plain lower-case
+#: identifiers only, so that no quoting question arises.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+#: (version, description, statements). ``{s}`` is the schema. Append only; never edit a
+#: released migration.
+_MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "deliveries table",
+        (
+            """CREATE TABLE {s}.deliveries (
+                id text PRIMARY KEY,
+                delivery_key text NOT NULL UNIQUE,
+                vendor text NOT NULL,
+                event_type text NOT NULL,
+                state text NOT NULL
+                    CHECK (state IN ('pending', 'processing', 'done', 'failed')),
+                received_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                replays integer NOT NULL DEFAULT 0,
+                body bytea,
+                headers text NOT NULL DEFAULT '[]',
+                lease_until timestamptz,
+                claim_token text,
+                claimed_from text,
+                finished_at timestamptz,
+                last_error_type text,
+                last_error_message text,
+                not_before timestamptz,
+                body_erased_at timestamptz
+            )""",
+            # claim_next: the oldest unfinished records, without scanning the done ones.
+            "CREATE INDEX deliveries_unfinished ON {s}.deliveries (received_at, id) "
+            "WHERE state <> 'done'",
+            # purge / erase_bodies / deliveries(since, until).
+            "CREATE INDEX deliveries_received ON {s}.deliveries (received_at)",
+            # deliveries(vendor=..., event_type=...).
+            "CREATE INDEX deliveries_vendor ON {s}.deliveries (vendor, event_type, received_at)",
+        ),
+    ),
+)
+#: The schema version this library writes.
+SCHEMA_VERSION = _MIGRATIONS[-1][0]
+
+_COLUMNS = (
+    "id, delivery_key, vendor, event_type, state, received_at, updated_at, attempts, replays, "
+    "body, headers, lease_until, finished_at, last_error_type, last_error_message, not_before, "
+    "body_erased_at"
+)
+#: The current time of a statement: the injected clock's value, or the database's clock.
+_NOW = "COALESCE(%(now)s::timestamptz, statement_timestamp())"
+_CLAIMABLE = (
+    "({t}.state IN ('pending', 'failed') OR ({t}.state = 'processing' "
+    "AND ({t}.lease_until IS NULL OR {t}.lease_until <= " + _NOW + ")))"
+)
+_TAKE = (
+    "state = CASE WHEN d.state = 'done' THEN 'done' ELSE 'processing' END, "
+    "lease_until = " + _NOW + " + make_interval(secs => %(lease)s::float8), "
+    "claim_token = %(token)s, attempts = d.attempts + 1, updated_at = " + _NOW + ", "
+    "claimed_from = d.state"
+)
+
+
+def _statements(s: str) -> dict[str, str]:
+    """Every statement of the store for schema ``s`` (a validated identifier), built once."""
+    d = f"{s}.deliveries"
+    cols_d = ", ".join(f"d.{c.strip()}" for c in _COLUMNS.split(","))
+    insert = (
+        f"INSERT INTO {d} AS d (id, delivery_key, vendor, event_type, state, received_at, "
+        "updated_at, attempts, body, headers, lease_until, claim_token, claimed_from) "
+    )
+    fallback = (
+        f"SELECT {_COLUMNS}, NULL::text, false FROM {d} WHERE delivery_key = %(key)s "
+        "AND NOT EXISTS (SELECT 1 FROM ins)"
+    )
+    return {
+        # add() with a claim: one statement. Insert, or claim the existing record when it is
+        # claimable, else return it unchanged.
+        "add_claim": (
+            "WITH ins AS ("
+            + insert
+            + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'processing', "
+            + _NOW
+            + ", "
+            + _NOW
+            + ", 1, %(body)s, %(headers)s, "
+            + _NOW
+            + " + make_interval(secs => %(lease)s::float8), %(token)s, 'pending') "
+            "ON CONFLICT (delivery_key) DO UPDATE SET "
+            + _TAKE
+            + " WHERE "
+            + _CLAIMABLE.format(t="d")
+            + f" RETURNING {cols_d}, d.claimed_from, true) "
+            "SELECT * FROM ins UNION ALL " + fallback
+        ),
+        # add() without a claim (defer=True): insert unless the key exists.
+        "add": (
+            "WITH ins AS ("
+            + insert
+            + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'pending', "
+            + _NOW
+            + ", "
+            + _NOW
+            + ", 0, %(body)s, %(headers)s, NULL, NULL, NULL) "
+            f"ON CONFLICT (delivery_key) DO NOTHING RETURNING {cols_d}, NULL::text, false) "
+            "SELECT * FROM ins UNION ALL " + fallback
+        ),
+        "claim": (
+            f"UPDATE {d} AS d SET "
+            + _TAKE
+            + " WHERE d.id = %(id)s AND ("
+            + _CLAIMABLE.format(t="d")
+            + " OR (%(replay)s AND d.state = 'done' AND (d.lease_until IS NULL OR d.lease_until "
+            "<= " + _NOW + f"))) RETURNING {cols_d}, d.claimed_from"
+        ),
+        "claim_next": (
+            # {exhausted} and {filters} are filled per call from the constants below.
+            "WITH {exhausted} next AS (SELECT id FROM "
+            + d
+            + " AS n WHERE n.state <> 'done' AND "
+            + _CLAIMABLE.format(t="n")
+            + " AND (n.not_before IS NULL OR n.not_before <= "
+            + _NOW
+            + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {d} AS d SET " + _TAKE + " FROM next WHERE d.id = next.id "
+            f"RETURNING {cols_d}, d.claimed_from"
+        ),
+        "exhausted": (
+            f"exhausted AS (UPDATE {d} SET state = 'failed', lease_until = NULL, "
+            "claim_token = NULL, not_before = NULL, updated_at = " + _NOW + ", "
+            "last_error_type = %(lease_expired)s, last_error_message = %(lease_expired_msg)s "
+            "WHERE state = 'processing' AND attempts >= %(max_attempts)s "
+            "AND (lease_until IS NULL OR lease_until <= " + _NOW + ") {vendor_filter}), "
+        ),
+        "complete": (
+            f"UPDATE {d} SET state = 'done', lease_until = NULL, claim_token = NULL, "
+            "not_before = NULL, finished_at = " + _NOW + ", updated_at = " + _NOW + ", "
+            "replays = replays + %(replay)s WHERE id = %(id)s AND claim_token = %(token)s"
+        ),
+        # The stored state decides, not the worker's memory: a replay of a done record left it
+        # done, and it stays done.
+        "fail": (
+            f"UPDATE {d} SET state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
+            "lease_until = NULL, claim_token = NULL, "
+            "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
+            "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
+            "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s"
+        ),
+        "exists": f"SELECT 1 FROM {d} WHERE id = %(id)s",
+        "by_id": f"SELECT {_COLUMNS} FROM {d} WHERE id = %(id)s",
+        "by_key": f"SELECT {_COLUMNS} FROM {d} WHERE delivery_key = %(key)s",
+        "select": f"SELECT {_COLUMNS} FROM {d}",
+        "stats": f"SELECT state, count(*) FROM {d} GROUP BY state",
+        "purge": f"DELETE FROM {d} WHERE received_at < %(limit)s",
+        # Erasing overwrites the column with NULL; the old row version keeps the bytes until
+        # VACUUM reclaims it (docs/scaling-out.md, "Erasure on PostgreSQL").
+        "erase": (
+            f"WITH e AS (UPDATE {d} SET body = NULL, body_erased_at = " + _NOW + ", "
+            "updated_at = " + _NOW + " WHERE id = %(id)s AND body IS NOT NULL RETURNING 1) "
+            f"SELECT (SELECT count(*) FROM e), EXISTS (SELECT 1 FROM {d} WHERE id = %(id)s)"
+        ),
+        "erase_bodies": (
+            f"UPDATE {d} SET body = NULL, body_erased_at = " + _NOW + ", updated_at = " + _NOW + " "
+            "WHERE received_at < %(limit)s AND body IS NOT NULL"
+        ),
+        "vacuum": f"VACUUM {d}",
+        "version": f"SELECT max(version) FROM {s}.migrations",
+    }
+
+
+def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
+    # ASCII JSON: NUL and lone surrogates, which PostgreSQL text cannot hold, become \u escapes
+    # that json.loads turns back into the exact same strings.
+    return json.dumps([[name, value] for name, value in headers])
+
+
+#: Every store of this process. After ``fork()`` the child replaces their thread locks: a lock
+#: held by another thread of the parent at fork time would stay locked forever in the child.
+_STORES: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _text(value: str) -> str:
+    """``value`` as text PostgreSQL accepts: its ``text`` type holds neither NUL nor a lone
+    surrogate (which UTF-8 cannot encode), so these become visible escapes (``\\x00``,
+    ``\\udcff``) -- the same for every redelivery, so deduplication is unchanged (the receiver
+    escapes surrogates in headers the same way)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(timezone.utc)
+
+
+class PostgresStore:
+    """A delivery store in PostgreSQL.
+
+    ``target``: a connection string (``"postgresql://app@db/app"``; the store then owns a
+    :class:`psycopg_pool.ConnectionPool` of up to ``max_size`` connections, in autocommit, with
+    ``statement_timeout`` = ``timeout``) or a ``psycopg_pool.ConnectionPool`` you own (the store
+    never closes it; give its connections ``autocommit=True`` to save a round trip per call).
+
+    ``schema``: the PostgreSQL schema holding the tables (created if missing).
+    ``timeout``: seconds to wait for a connection and for one statement; past it, ``StoreError``.
+    ``clock``: the current aware time, for tests; by default the database's clock.
+    ``vacuum_on_erase``: run ``VACUUM`` on the table after ``erase``/``erase_bodies``/``purge``
+    removed data, so that the dead row versions holding the bodies are reclaimed at once
+    (needs table ownership; otherwise autovacuum does it later).
+
+    Nothing connects at construction: the schema is created or migrated on first use, and a
+    server that is down then gives ``StoreError`` until it is back.
+    """
+
+    blocking = True
+
+    def __init__(
+        self,
+        target: str | ConnectionPool[Any],
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        timeout: float = 5.0,
+        max_size: int = 10,
+        clock: Clock | None = None,
+        vacuum_on_erase: bool = True,
+    ) -> None:
+        _load_driver()
+        if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
+            raise UsageError(
+                "schema must be a lower-case PostgreSQL identifier ([a-z_][a-z0-9_]*, "
+                "at most 63 characters)"
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise UsageError("timeout must be a positive number of seconds")
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise UsageError("max_size must be a positive int")
+        self.schema = schema
+        self._timeout = float(timeout)
+        self._max_size = max_size
+        self._clock = clock
+        self._vacuum_on_erase = bool(vacuum_on_erase)
+        self._sql = _statements(schema)
+        self._lock = threading.Lock()
+        self._ready = False
+        self._closed = False
+        self._pid = os.getpid()
+        # Pools inherited through fork(): never used, closed or collected by the child (closing
+        # would end the parent's sessions on the shared sockets).
+        self._inherited: list[ConnectionPool[Any]] = []
+        if isinstance(target, ConnectionPool):
+            self._conninfo: str | None = None
+            self._owns_pool = False
+            self._pool: ConnectionPool[Any] = target
+            info = target.conninfo
+            self._where = _describe(info) if isinstance(info, str) else "a connection pool"
+        elif isinstance(target, str):
+            try:
+                pg_conninfo.conninfo_to_dict(target)
+            except psycopg.ProgrammingError as exc:
+                raise UsageError("target is not a valid PostgreSQL connection string") from exc
+            self._conninfo = target
+            self._owns_pool = True
+            self._where = _describe(target)
+            self._pool = self._new_pool()
+        else:
+            raise UsageError("target must be a connection string or a psycopg_pool.ConnectionPool")
+        _STORES.add(self)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._where}, schema={self.schema!r})"
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _new_pool(self) -> ConnectionPool[Any]:
+        assert self._conninfo is not None
+        ms = int(self._timeout * 1000)
+        return ConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._max_size,
+            kwargs={
+                "autocommit": True,
+                "application_name": "kyc_webhooks",
+                "connect_timeout": max(2, int(self._timeout + 0.999)),
+                "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+            },
+            timeout=self._timeout,
+            reconnect_timeout=max(60.0, self._timeout * 12),
+            name="kyc_webhooks",
+            open=True,
+        )
+
+    def _current_pool(self) -> ConnectionPool[Any]:
+        if self._closed:
+            raise StoreError(f"PostgreSQL store ({self._where}) is closed")
+        if os.getpid() != self._pid:
+            with self._lock:
+                if os.getpid() != self._pid:
+                    if not self._owns_pool:
+                        raise StoreError(
+                            f"PostgreSQL store ({self._where}): a connection pool cannot be "
+                            "shared across fork(); build the store in each process"
+                        )
+                    self._inherited.append(self._pool)
+                    self._pool = self._new_pool()
+                    self._pid = os.getpid()
+        return self._pool
+
+    def _error(self, what: str, exc: psycopg.Error) -> StoreError:
+        """A StoreError naming the operation, the server (never a password) and the failure.
+        Only connection-level messages are quoted: a statement error's text could quote a value."""
+        if isinstance(exc, PoolTimeout):
+            detail = f"no connection within {self._timeout:g} s (server down or pool exhausted)"
+        elif isinstance(exc, psycopg.errors.QueryCanceled):
+            detail = f"statement timeout ({self._timeout:g} s) or cancelled"
+        elif isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not (
+            exc.sqlstate
+        ):
+            lines = str(exc).splitlines()
+            primary = exc.diag.message_primary or (lines[0] if lines else "")
+            detail = f"connection failed ({type(exc).__name__}: {primary})"
+        else:
+            detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate or '-'}"
+        return StoreError(f"PostgreSQL store ({self._where}): {what} failed: {detail}")
+
+    def _run(self, what: str, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` on a pooled connection; psycopg errors become StoreError. A connection
+        that broke under us (server restarted, connection reset) is retried once on another
+        connection, after the pool dropped its dead idle ones. Every statement is idempotent
+        enough for that: a repeated ``add``/``claim`` whose first run committed finds a live
+        lease (503 in progress), a repeated ``complete``/``fail`` returns False."""
+        pool = self._current_pool()
+        for attempt in range(2):
+            conn: Conn | None = None
+            try:
+                with pool.connection() as conn:
+                    if not self._ready:
+                        self._ensure_schema(conn)
+                    return work(conn)
+            except PoolTimeout as exc:
+                raise self._error(what, exc) from exc
+            except psycopg.Error as exc:
+                if attempt == 0 and conn is not None and (conn.broken or conn.closed):
+                    _check_pool(pool)
+                    continue
+                raise self._error(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ensure_schema(self, conn: Conn) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            self._migrate(conn)
+            self._ready = True
+
+    def _version(self, conn: Conn) -> int:
+        """The schema version recorded in the migration table; 0 when there is none yet."""
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.migrations",))
+        row = found.fetchone()
+        if not row or not row[0]:
+            return 0
+        row = conn.execute(self._sql["version"]).fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"PostgreSQL store ({self._where}) schema {self.schema!r} has version {current}, "
+                f"newer than the {SCHEMA_VERSION} this version of kyc-webhooks understands; "
+                "upgrade it"
+            )
+        return current
+
+    def _migrate(self, conn: Conn) -> None:
+        # A current schema needs no DDL (and no CREATE privilege): the usual start-up.
+        if self._version(conn) == SCHEMA_VERSION:
+            return
+        s = self.schema
+        with conn.transaction():
+            # One migrator at a time across processes and hosts; the lock ends with the
+            # transaction. The key is derived from the schema name.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kyc_webhooks:{s}",))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {s}.migrations (version integer PRIMARY KEY, "
+                "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            current = self._version(conn)  # again, under the lock: another process may have run
+            for version, description, statements in _MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    conn.execute(statement.format(s=s))
+                conn.execute(
+                    f"INSERT INTO {s}.migrations (version, description) VALUES (%s, %s)",
+                    (version, description),
+                )
+
+    def migrate(self) -> int:
+        """Create or migrate the schema now (it also happens on first use); return its version."""
+        self._run("migrate", lambda conn: None)
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the migration table."""
+
+        def work(conn: Conn) -> int:
+            row = conn.execute(self._sql["version"]).fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return self._run("schema_version", work)
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _record(self, row: Sequence[Any]) -> DeliveryRecord:
+        try:
+            headers = tuple((str(n), str(v)) for n, v in json.loads(row[10]))
+            state = DeliveryState(row[4])
+        except (ValueError, TypeError) as exc:
+            raise StoreError(
+                f"PostgreSQL store ({self._where}): a stored record is malformed "
+                f"({type(exc).__name__})"
+            ) from None
+        return DeliveryRecord(
+            id=row[0],
+            delivery_key=row[1],
+            vendor=row[2],
+            event_type=row[3],
+            state=state,
+            received_at=row[5].astimezone(timezone.utc),
+            updated_at=row[6].astimezone(timezone.utc),
+            attempts=row[7],
+            replays=row[8],
+            body=bytes(row[9]) if row[9] is not None else None,
+            headers=headers,
+            lease_until=_utc(row[11]),
+            finished_at=_utc(row[12]),
+            last_error_type=row[13],
+            last_error_message=row[14],
+            not_before=_utc(row[15]),
+            body_erased_at=_utc(row[16]),
+        )
+
+    def _claim(self, row: Sequence[Any], token: str, *, replay: bool) -> Claim:
+        # Column 17 is claimed_from: the state the record had when this claim took it.
+        return Claim(self._record(row), token, replay, DeliveryState(row[17]))
+
+    def _now_param(self) -> datetime | None:
+        """The ``now`` of a statement: the injected clock's time, or None for the database's."""
+        return None if self._clock is None else checked_now(self._clock)
+
+    def now(self) -> datetime:
+        if self._clock is not None:
+            return checked_now(self._clock)
+
+        def work(conn: Conn) -> datetime:
+            row = conn.execute("SELECT statement_timestamp()").fetchone()
+            assert row is not None
+            value: datetime = row[0]
+            return value.astimezone(timezone.utc)
+
+        return self._run("now", work)
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+        if not isinstance(delivery, NewDelivery):
+            raise UsageError("add() takes a NewDelivery")
+        check_lease(lease)
+        record_id = new_id()
+        token = new_id() if lease is not None else None
+        params: dict[str, Any] = {
+            "now": self._now_param(),
+            "id": record_id,
+            "key": _text(delivery.delivery_key),
+            "vendor": _text(delivery.vendor),
+            "event_type": _text(delivery.event_type),
+            "body": delivery.body,
+            "headers": _headers_json(delivery.headers),
+            "lease": lease,
+            "token": token,
+        }
+        sql = self._sql["add" if lease is None else "add_claim"]
+        by_key = self._sql["by_key"]
+
+        def work(conn: Conn) -> Added:
+            # Fast path, a plain read, for what add() never changes: a done record (terminal for
+            # redeliveries), or any existing record when no claim is wanted. A duplicate then
+            # costs one indexed read: no row lock, no transaction id, no WAL flush, and its body
+            # is not sent to the server again.
+            row = conn.execute(by_key, params, binary=True).fetchone()
+            if row is not None and (lease is None or row[4] == "done"):
+                return Added(self._record(row), False, None)
+            # Bounded: the fallback read misses the row only when it was inserted after this
+            # statement's snapshot (a concurrent add) or purged in between.
+            for _ in range(3):
+                row = conn.execute(sql, params, binary=True).fetchone()
+                if row is None:
+                    row = conn.execute(by_key, params, binary=True).fetchone()
+                    if row is None:
+                        continue
+                    return Added(self._record(row), False, None)
+                if row[18]:  # this statement claimed the record
+                    assert token is not None
+                    claim = self._claim(row, token, replay=False)
+                    return Added(claim.record, row[0] == record_id, claim)
+                return Added(self._record(row), row[0] == record_id, None)
+            raise StoreError(
+                f"PostgreSQL store ({self._where}): add kept racing a concurrent purge"
+            )
+
+        return self._run("add", work)
+
+    def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        check_lease(lease)
+        token = new_id()
+        params = {
+            "now": self._now_param(),
+            "id": _text(delivery_id),
+            "lease": lease,
+            "token": token,
+            "replay": bool(replay),
+        }
+
+        def work(conn: Conn) -> Claim | None:
+            row = conn.execute(self._sql["claim"], params, binary=True).fetchone()
+            if row is not None:
+                return self._claim(row, token, replay=replay)
+            if conn.execute(self._sql["exists"], params).fetchone() is None:
+                raise DeliveryNotFoundError("no stored delivery has this id")
+            return None
+
+        return self._run("claim", work)
+
+    def claim_next(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        check_lease(lease)
+        token = new_id()
+        params: dict[str, Any] = {
+            "now": self._now_param(),
+            "lease": lease,
+            "token": token,
+            "max_attempts": max_attempts,
+            "lease_expired": LEASE_EXPIRED,
+            "lease_expired_msg": LEASE_EXPIRED_MESSAGE,
+        }
+        filters = ""
+        vendor_filter = ""
+        if max_attempts is not None:
+            filters += " AND n.attempts < %(max_attempts)s"
+        if vendors is not None:
+            names = [_text(str(v)) for v in vendors]
+            if not names:
+                return None
+            params["vendors"] = names
+            filters += " AND n.vendor = ANY(%(vendors)s)"
+            vendor_filter = "AND vendor = ANY(%(vendors)s)"
+        exhausted = ""
+        if max_attempts is not None:
+            # Same statement, disjoint rows (attempts >= max vs < max): processing records whose
+            # every lease expired become failed, visible to operators.
+            exhausted = self._sql["exhausted"].replace("{vendor_filter}", vendor_filter)
+        sql = (
+            self._sql["claim_next"].replace("{exhausted}", exhausted).replace("{filters}", filters)
+        )
+
+        def work(conn: Conn) -> Claim | None:
+            row = conn.execute(sql, params, binary=True).fetchone()
+            return None if row is None else self._claim(row, token, replay=False)
+
+        return self._run("claim_next", work)
+
+    def complete(self, claim: Claim) -> bool:
+        params = {
+            "now": self._now_param(),
+            "id": claim.record.id,
+            "token": claim.token,
+            "replay": 1 if claim.replay else 0,
+        }
+        return self._run(
+            "complete", lambda conn: conn.execute(self._sql["complete"], params).rowcount == 1
+        )
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        params = {
+            "now": self._now_param(),
+            "id": claim.record.id,
+            "token": claim.token,
+            "retry_at": retry_at,
+            "error_type": _text(error_type),
+            "error_message": _text(error_message),
+        }
+        return self._run("fail", lambda conn: conn.execute(self._sql["fail"], params).rowcount == 1)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        def work(conn: Conn) -> DeliveryRecord | None:
+            row = conn.execute(
+                self._sql["by_id"], {"id": _text(delivery_id)}, binary=True
+            ).fetchone()
+            return None if row is None else self._record(row)
+
+        return self._run("get", work)
+
+    def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
+        def work(conn: Conn) -> DeliveryRecord | None:
+            row = conn.execute(
+                self._sql["by_key"], {"key": _text(delivery_key)}, binary=True
+            ).fetchone()
+            return None if row is None else self._record(row)
+
+        return self._run("get_by_key", work)
+
+    def deliveries(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
+    ) -> Sequence[DeliveryRecord]:
+        states = check_states(state)
+        check_limit(limit)
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        if states is not None:
+            where.append("state = ANY(%(states)s)")
+            params["states"] = [s.value for s in states]
+        if vendor is not None:
+            where.append("vendor = %(vendor)s")
+            params["vendor"] = _text(vendor)
+        if event_type is not None:
+            where.append("event_type = %(event_type)s")
+            params["event_type"] = _text(event_type)
+        if since is not None:
+            where.append("received_at >= %(since)s")
+            params["since"] = check_aware(since, "since")
+        if until is not None:
+            where.append("received_at < %(until)s")
+            params["until"] = check_aware(until, "until")
+        order = "DESC" if newest_first else "ASC"
+        sql = self._sql["select"]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY received_at {order}, id {order} LIMIT %(limit)s"
+
+        def work(conn: Conn) -> list[DeliveryRecord]:
+            return [self._record(row) for row in conn.execute(sql, params, binary=True).fetchall()]
+
+        return self._run("deliveries", work)
+
+    def stats(self) -> dict[str, int]:
+        counts = {state.value: 0 for state in DeliveryState}
+
+        def work(conn: Conn) -> None:
+            for state, count in conn.execute(self._sql["stats"]).fetchall():
+                counts[str(state)] = int(count)
+
+        self._run("stats", work)
+        counts["total"] = sum(counts.values())
+        return counts
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def _vacuum(self) -> None:
+        """Reclaim the dead row versions that still hold erased bodies. Best effort: VACUUM needs
+        autocommit and table ownership (a non-owner gets a warning from the server and nothing
+        happens); autovacuum reclaims them later anyway."""
+        if not self._vacuum_on_erase:
+            return
+
+        def work(conn: Conn) -> None:
+            if conn.autocommit:
+                conn.execute(self._sql["vacuum"])
+
+        self._run("vacuum", work)
+
+    def purge(
+        self,
+        *,
+        older_than: TimeLimit,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+    ) -> int:
+        limit = cutoff(older_than, self.now())
+        states = check_states(state)
+        sql = self._sql["purge"]
+        params: dict[str, Any] = {"limit": limit}
+        if states is not None:
+            sql += " AND state = ANY(%(states)s)"
+            params["states"] = [s.value for s in states]
+        deleted = self._run("purge", lambda conn: conn.execute(sql, params).rowcount)
+        if deleted:
+            self._vacuum()
+        return deleted
+
+    def erase(self, delivery_id: str) -> bool:
+        params = {"now": self._now_param(), "id": _text(delivery_id)}
+
+        def work(conn: Conn) -> tuple[int, bool]:
+            row = conn.execute(self._sql["erase"], params).fetchone()
+            assert row is not None
+            return int(row[0]), bool(row[1])
+
+        erased, exists = self._run("erase", work)
+        if erased:
+            self._vacuum()
+        return exists
+
+    def erase_bodies(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        params = {"now": self._now_param(), "limit": cutoff(older_than, now)}
+        erased = self._run(
+            "erase_bodies", lambda conn: conn.execute(self._sql["erase_bodies"], params).rowcount
+        )
+        if erased:
+            self._vacuum()
+        return erased
+
+    def close(self) -> None:
+        """Close the pool the store owns (a pool passed in stays open: its owner closes it)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._owns_pool and os.getpid() == self._pid:
+            self._pool.close()
+
+
+def _check_pool(pool: ConnectionPool[Any]) -> None:
+    """Drop the pool's dead idle connections (after a server restart every one of them is)."""
+    with contextlib.suppress(psycopg.Error):
+        pool.check()
+
+
+def _describe(conninfo: str) -> str:
+    """``host:port/dbname`` of a connection string, for messages (never the password)."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return "PostgreSQL"
+    host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
+    port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
+    dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or "-")
+    return f"{host}:{port}/{dbname}"

@@ -1,0 +1,83 @@
+"""PostgreSQL for the tests: the server's address, a per-run schema, and the skip that names the
+missing service.
+
+The server is ``KYC_TEST_POSTGRES_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
+Every store a test builds lives in its own schema ``kw_test_<pid>_<random>``, dropped afterwards,
+so that concurrent runs against one server cannot collide. Without a reachable server the tests
+skip with a reason starting with ``SERVICE_SKIP`` (conftest.py turns that skip into a failure when
+``KYC_REQUIRE_SERVICES=1``, as in CI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import pytest
+
+#: Prefix of every skip caused by a missing service (checked by the conftest.py guard).
+SERVICE_SKIP = "service unavailable:"
+DSN = os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@cache
+def _unreachable() -> str | None:
+    """Why the server cannot be used, or None when it can (asked once per test process)."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres]')"
+    try:
+        with psycopg.connect(DSN, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"cannot connect ({type(exc).__name__})"
+    return None
+
+
+def require_postgres() -> str:
+    """The DSN of the test server; skips the test (naming PostgreSQL) when it is unreachable."""
+    why = _unreachable()
+    if why is not None:
+        pytest.skip(f"{SERVICE_SKIP} PostgreSQL at KYC_TEST_POSTGRES_DSN: {why}")
+    return DSN
+
+
+def new_schema() -> str:
+    return f"kw_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(DSN, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def sql(query: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Run one statement on a fresh connection (outside any store) and return its rows."""
+    import psycopg
+
+    with psycopg.connect(DSN, connect_timeout=5, autocommit=True) as conn:
+        cur = conn.execute(query, args or None)
+        return cur.fetchall() if cur.description is not None else []
+
+
+@contextlib.contextmanager
+def postgres_store(clock: Callable[[], datetime] | None = None, **kwargs: Any) -> Iterator[Any]:
+    """A PostgresStore in a schema of its own, closed and dropped at the end."""
+    dsn = require_postgres()
+    from kyc_webhooks.store import PostgresStore
+
+    schema = new_schema()
+    store = PostgresStore(dsn, schema=schema, clock=clock, **kwargs)
+    try:
+        yield store
+    finally:
+        store.close()
+        drop_schema(schema)

@@ -1,0 +1,844 @@
+# ruff: noqa: S608 -- statements name the generated test schemas (kw_test_<pid>_<hex>).
+"""PostgresStore specifics: its schema and migrations, the database's clock, failures (server
+down, connection reset, lock and statement timeouts, a restarted server), erasure, and the
+multi-process guarantees -- processes racing for one delivery and for 400, and a worker killed
+with SIGKILL inside a handler (docs/scaling-out.md).
+
+The store contract itself runs on PostgreSQL in test_store_contract.py. Every test here uses a
+schema of its own on the server named by KYC_TEST_POSTGRES_DSN (tests/_postgres.py) and skips,
+naming PostgreSQL, when it is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from _postgres import (
+    SERVICE_SKIP,
+    drop_schema,
+    new_schema,
+    postgres_store,
+    require_postgres,
+    sql,
+)
+from kyc_webhooks.errors import StoreError, UsageError
+from kyc_webhooks.store import DeliveryState, NewDelivery, PostgresStore
+from kyc_webhooks.testing import sign
+
+KEY = "test-signing-key"
+EVENT_TYPE = "IDENTIFICATION_AUTO_FINISHED"
+PAYLOAD = {"scanRef": "scan-race", "clientId": "client-1", "final": True}
+
+
+def new(key: str = "k1", body: bytes = b"{}") -> NewDelivery:
+    return NewDelivery(delivery_key=key, vendor="idenfy", event_type=EVENT_TYPE, body=body)
+
+
+@pytest.fixture
+def store() -> Iterator[PostgresStore]:
+    with postgres_store() as made:
+        yield made
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A schema name of its own (dropped at the end) for tests that build their own stores."""
+    require_postgres()
+    name = new_schema()
+    try:
+        yield name
+    finally:
+        drop_schema(name)
+
+
+def _wait_for(path: Path, seconds: float, *, written: bool = False) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists() and (not written or path.stat().st_size > 0):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+# -- import and construction -------------------------------------------------------------------
+
+
+def test_the_export_does_not_import_psycopg() -> None:
+    probe = (
+        "import sys, kyc_webhooks as kw, kyc_webhooks.store as s\n"
+        "assert kw.PostgresStore is s.PostgresStore\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_without_psycopg_the_name_resolves_and_building_names_the_extra() -> None:
+    probe = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if not installed\n"
+        "import kyc_webhooks as kw\n"
+        "from kyc_webhooks import *\n"
+        "try:\n"
+        "    kw.PostgresStore('postgresql://app@db/app')\n"
+        "except kw.ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "the postgres extra" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"schema": "Kyc"}, id="upper-case-schema"),
+        pytest.param({"schema": "a;drop"}, id="sql-in-schema"),
+        pytest.param({"schema": ""}, id="empty-schema"),
+        pytest.param({"timeout": 0}, id="zero-timeout"),
+        pytest.param({"timeout": True}, id="bool-timeout"),
+        pytest.param({"max_size": 0}, id="zero-pool"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        PostgresStore("postgresql://postgres@127.0.0.1:1/test", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "target", ["nonsense", "foo=bar", 42], ids=["bad-dsn", "bad-option", "int"]
+)
+def test_bad_target_is_a_usage_error(target: object) -> None:
+    with pytest.raises(UsageError):
+        PostgresStore(target)  # type: ignore[arg-type]
+
+
+def test_repr_and_messages_never_show_the_password() -> None:
+    store = PostgresStore("postgresql://app:s3cret-pw@127.0.0.1:1/app", timeout=0.5)
+    try:
+        assert "s3cret-pw" not in repr(store)
+        with pytest.raises(StoreError) as caught:
+            store.add(new())
+        assert "s3cret-pw" not in str(caught.value)
+        assert "127.0.0.1:1/app" in str(caught.value)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "key", ["scan\x00ref", "scan\udcffref", "Jūratė"], ids=["nul", "lone-surrogate", "non-ascii"]
+)
+def test_keys_postgresql_text_cannot_hold_are_stored_and_deduplicated(
+    store: PostgresStore, key: str
+) -> None:
+    """PostgreSQL text holds no NUL and no lone surrogate: such a key is stored escaped, the same
+    way every time, instead of failing (a 503 forever) or escaping as a UnicodeEncodeError."""
+    headers = (("x-name", "a\x00b\udcffc"),)
+    first = store.add(
+        NewDelivery(delivery_key=key, vendor="idenfy", event_type="T\x00", body=b"{}",
+                    headers=headers),
+        lease=30,
+    )  # fmt: skip
+    assert first.claim is not None
+    assert first.record.headers == headers  # headers round-trip exactly (JSON escapes)
+    assert store.complete(first.claim)
+    again = store.add(new(key), lease=30)
+    assert not again.created
+    assert again.claim is None
+    assert again.record.done
+    found = store.get_by_key(key)
+    assert found is not None
+    assert found.id == first.record.id
+
+
+def test_a_closed_store_refuses_work() -> None:
+    with postgres_store() as made:
+        made.add(new())
+        made.close()
+        made.close()  # twice is harmless
+        with pytest.raises(StoreError, match="closed"):
+            made.get_by_key("k1")
+
+
+# -- schema and migrations ---------------------------------------------------------------------
+
+
+def test_tables_live_in_their_own_versioned_schema(store: PostgresStore) -> None:
+    store.add(new())
+    tables = sql(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+        "ORDER BY table_name",
+        store.schema,
+    )
+    assert tables == [("deliveries",), ("migrations",)]
+    rows = sql(f"SELECT version, description FROM {store.schema}.migrations")
+    assert rows == [(1, "deliveries table")]
+    assert store.schema_version() == 1
+    assert store.migrate() == 1  # explicit migration of a current schema changes nothing
+    assert sql(f"SELECT count(*) FROM {store.schema}.migrations") == [(1,)]
+
+
+def test_two_schemas_on_one_database_are_separate_stores(schema: str) -> None:
+    other = new_schema()
+    dsn = require_postgres()
+    try:
+        with PostgresStore(dsn, schema=schema) as a, PostgresStore(dsn, schema=other) as b:
+            a.add(new("k1"))
+            assert b.get_by_key("k1") is None
+            assert b.add(new("k1")).created
+    finally:
+        drop_schema(other)
+
+
+def test_processes_starting_together_migrate_once(schema: str) -> None:
+    """Eight stores (own pools, own connections) migrate a fresh schema at the same moment: the
+    advisory lock lets one create it; the others find it done."""
+    dsn = require_postgres()
+    count = 8
+    barrier = threading.Barrier(count, timeout=30)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        made = PostgresStore(dsn, schema=schema)
+        try:
+            barrier.wait()
+            made.migrate()
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            made.close()
+
+    pool = [threading.Thread(target=start) for _ in range(count)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sql(f"SELECT version FROM {schema}.migrations") == [(1,)]
+
+
+def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> None:
+    """Least privilege: once the schema is current, the app's role needs only USAGE on the schema
+    and DML on the tables -- no CREATE on the database (a new role has none by default; no DDL
+    runs at start-up)."""
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema) as owner:
+        owner.migrate()
+    from psycopg import conninfo as psycopg_conninfo
+
+    role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
+    sql(f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        app_dsn = psycopg_conninfo.make_conninfo(dsn, user=role)
+        with PostgresStore(app_dsn, schema=schema) as app:
+            added = app.add(new(), lease=30)
+            assert added.claim is not None
+            assert app.complete(added.claim)
+            assert app.erase(added.record.id)  # VACUUM is skipped with a warning: not the owner
+    finally:
+        sql(f"DROP OWNED BY {role}")
+        sql(f"DROP ROLE {role}")
+
+
+def test_a_newer_schema_is_refused(schema: str) -> None:
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema) as first:
+        first.migrate()
+    sql(f"INSERT INTO {schema}.migrations (version, description) VALUES (99, 'future')")
+    with PostgresStore(dsn, schema=schema) as second, pytest.raises(StoreError, match="99"):
+        second.add(new())
+
+
+def test_a_pool_passed_in_is_used_and_left_open(schema: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    dsn = require_postgres()
+    # Without autocommit: the pool commits each call's transaction.
+    with ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool:
+        with PostgresStore(pool, schema=schema) as made:
+            added = made.add(new(), lease=30)
+            assert added.claim is not None
+            assert made.complete(added.claim)
+            assert made.erase(added.record.id)
+        assert not pool.closed
+        with pool.connection() as conn:
+            row = conn.execute(f"SELECT state, body FROM {schema}.deliveries").fetchone()
+    assert row == ("done", None)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
+    store: PostgresStore,
+) -> None:
+    """gunicorn --preload: a store used before fork() works in the child on a pool of its own,
+    and the parent's connections survive the child (no one closes them on the shared socket)."""
+    store.add(new("parent"))
+    query = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'kyc_webhooks' "
+        "AND datname = current_database()"
+    )
+    before = {pid for (pid,) in sql(query)}
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that fork() in a process with threads (the pool's) may deadlock.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child; its result is its exit code
+        code = 1
+        try:
+            signal.alarm(30)
+            added = store.add(new("child"), lease=30)
+            code = 0 if added.claim is not None and store.complete(added.claim) else 2
+            if not {pid for (pid,) in sql(query)} - before:
+                code = 3  # the child used the parent's connections instead of its own
+            store.close()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    record = store.get_by_key("child")
+    assert record is not None
+    assert record.done
+    assert before <= {pid for (pid,) in sql(query)}  # the parent's sessions are still there
+
+
+# -- the database's clock ----------------------------------------------------------------------
+
+
+def test_times_and_leases_come_from_the_database_clock(store: PostgresStore) -> None:
+    (before,) = sql("SELECT statement_timestamp()")[0]
+    added = store.add(new(), lease=45)
+    (after,) = sql("SELECT statement_timestamp()")[0]
+    record = added.record
+    assert before <= record.received_at <= after
+    assert record.lease_until == record.received_at + timedelta(seconds=45)
+    assert store.now() >= after
+    # A lease in the database's past is expired for every host, whatever its own clock says.
+    sql(
+        f"UPDATE {store.schema}.deliveries SET lease_until = statement_timestamp() "
+        "- interval '1 second'"
+    )
+    taken = store.add(new(), lease=45)
+    assert taken.claim is not None
+    assert taken.claim.previous_state is DeliveryState.PROCESSING
+
+
+# -- failures ----------------------------------------------------------------------------------
+
+
+def test_an_unreachable_server_is_a_503_not_a_crash() -> None:
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/test", timeout=0.5)
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+    ran: list[int] = []
+    receiver.on("idenfy")(lambda event: ran.append(1))
+    try:
+        outcome = receiver.handle(*sign("idenfy", PAYLOAD, KEY, event_type=EVENT_TYPE))
+    finally:
+        store.close()
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, StoreError)
+    assert outcome.response_body()["detail"] == "delivery store unavailable; retry later"
+    assert ran == []
+
+
+def test_a_connection_reset_is_retried_on_a_fresh_connection(store: PostgresStore) -> None:
+    store.add(new("k1"))
+    killed = sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'kyc_webhooks' AND datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    assert killed
+    assert all(ok for (ok,) in killed)
+    # Every pooled connection is dead now; the call still succeeds.
+    added = store.add(new("k2"), lease=30)
+    assert added.claim is not None
+    assert store.complete(added.claim)
+    assert store.stats()["total"] == 2
+
+
+def test_a_lock_held_past_the_timeout_is_a_store_error(schema: str) -> None:
+    dsn = require_postgres()
+    import psycopg
+
+    with PostgresStore(dsn, schema=schema, timeout=0.3) as store:
+        first = store.add(new(), lease=30)
+        assert first.claim is not None
+        with psycopg.connect(dsn) as holder:  # a transaction holding the row lock
+            holder.execute(f"SELECT 1 FROM {schema}.deliveries FOR UPDATE")
+            with pytest.raises(StoreError, match="complete failed"):
+                store.complete(first.claim)
+            holder.rollback()
+        assert store.complete(first.claim)  # and the store works again at once
+
+
+def test_a_statement_timeout_is_a_store_error(schema: str) -> None:
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema, timeout=0.3) as store:
+        store.add(new())
+        # A slow table: every row read sleeps longer than the statement timeout.
+        sql(
+            f"CREATE FUNCTION {schema}.slow() RETURNS boolean LANGUAGE sql "
+            "AS 'SELECT pg_sleep(2) IS NOT NULL'"
+        )
+        sql(f"ALTER TABLE {schema}.deliveries RENAME TO deliveries_real")
+        sql(
+            f"CREATE VIEW {schema}.deliveries AS SELECT * FROM {schema}.deliveries_real "
+            f"WHERE {schema}.slow()"
+        )
+        with pytest.raises(StoreError, match="statement timeout"):
+            store.get_by_key("k1")
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
+def test_erase_nulls_the_body_and_vacuums_the_old_row_versions(store: PostgresStore) -> None:
+    body = b'{"scanRef":"s1","docFirstName":"J\xc5\xabrat\xc4\x97"}' * 200
+    record = store.add(new(body=body)).record
+    assert store.erase(record.id)
+    table = f"{store.schema}.deliveries"
+    assert sql(f"SELECT body IS NULL, body_erased_at IS NOT NULL FROM {table}") == [(True, True)]
+    (vacuums,) = sql(
+        "SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = %s "
+        "AND relname = 'deliveries'",
+        store.schema,
+    )[0]
+    assert vacuums >= 1
+    assert not store.erase("no-such-id")
+
+
+# -- async -------------------------------------------------------------------------------------
+
+
+def test_handle_async_works_on_postgres(store: PostgresStore) -> None:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+    ran: list[str] = []
+
+    @receiver.on("idenfy")
+    async def handler(event: kw.WebhookEvent) -> None:
+        ran.append(event.delivery_key.split(":")[1])
+
+    body, headers = sign("idenfy", PAYLOAD, KEY, event_type=EVENT_TYPE)
+
+    async def main() -> tuple[kw.Outcome, kw.Outcome]:
+        return await receiver.handle_async(body, headers), await receiver.handle_async(
+            body, headers
+        )
+
+    first, again = asyncio.run(main())
+    assert (first.status_code, first.duplicate) == (200, False)
+    assert (again.status_code, again.duplicate) == (200, True)
+    assert ran == ["scan-race"]
+
+
+# -- many processes ----------------------------------------------------------------------------
+
+# One delivering process with N threads. Mode "same": every thread delivers one signed body until
+# a 2xx. Mode "distinct": every thread delivers all COUNT bodies (each thread starts at another
+# offset) until each gets a 2xx. The handler appends "<scanRef> <pid>" to a log file (O_APPEND);
+# statuses seen are printed as JSON.
+WORKER = r"""
+import json, os, sys, threading, time
+import kyc_webhooks as kw
+from kyc_webhooks.testing import sign
+
+dsn, schema, log, start, ready, threads, mode, count = sys.argv[1:9]
+threads, count = int(threads), int(count)
+store = kw.PostgresStore(dsn, schema=schema, timeout=30)
+receiver = kw.Receiver(kw.Idenfy(signing_key="test-signing-key"), store=store, lease_timeout=120)
+
+@receiver.on("idenfy")
+def handler(event):
+    if mode == "same":
+        time.sleep(0.3)
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        os.write(fd, f"{event.scan_ref} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+def body(n):
+    return sign("idenfy", {"scanRef": f"scan-{n:04d}", "clientId": "c", "final": True},
+                "test-signing-key", event_type="IDENTIFICATION_AUTO_FINISHED")
+
+items = [body(0)] if mode == "same" else [body(n) for n in range(count)]
+results = []
+lock = threading.Lock()
+
+def run(t):
+    deadline = time.monotonic() + 90
+    while not os.path.exists(start) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    offset = (t * 97 + os.getpid()) % len(items)
+    for i in range(len(items)):
+        b, h = items[(offset + i) % len(items)]
+        statuses = []
+        for _ in range(400):
+            outcome = receiver.handle(b, h)
+            error = type(outcome.error).__name__ if outcome.error is not None else None
+            statuses.append([outcome.status_code, outcome.duplicate, error])
+            if outcome.ok or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        with lock:
+            results.append(statuses)
+
+pool = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+for t in pool:
+    t.start()
+open(ready, "w").close()
+for t in pool:
+    t.join(120)
+store.close()
+print(json.dumps(results))
+"""
+
+
+def _race(
+    tmp_path: Path, schema: str, *, processes: int, threads: int, mode: str, count: int = 1
+) -> list[list[list[Any]]]:
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema) as made:
+        made.migrate()  # once, before the race (concurrent migration has its own test)
+    log, start = tmp_path / "handled.log", tmp_path / "start"
+    procs = []
+    for n in range(processes):
+        ready = tmp_path / f"ready-{n}"
+        args = [dsn, schema, str(log), str(start), str(ready), str(threads), mode, str(count)]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    try:
+        for n in range(processes):
+            assert _wait_for(tmp_path / f"ready-{n}", 60), "a worker process did not start"
+        start.touch()
+        runs: list[list[list[Any]]] = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=150)
+            assert proc.returncode == 0, err[-2000:]
+            runs.extend(json.loads(out))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    return runs
+
+
+def test_four_processes_by_four_threads_run_the_handler_exactly_once(
+    tmp_path: Path, schema: str
+) -> None:
+    runs = _race(tmp_path, schema, processes=4, threads=4, mode="same")
+    assert len(runs) == 16
+    lines = (tmp_path / "handled.log").read_text().splitlines()
+    assert [line.split()[0] for line in lines] == ["scan-0000"]
+    answers = {(status, error) for run in runs for status, _, error in run}
+    assert answers <= {(200, None), (503, "DeliveryInProgressError")}
+    assert all(run[-1][0] == 200 for run in runs)  # every delivering thread got its 2xx
+    assert sum(1 for run in runs if run[-1] == [200, False, None]) == 1  # others: duplicates
+    (state, attempts) = sql(f"SELECT state, attempts FROM {schema}.deliveries")[0]
+    assert (state, attempts) == ("done", 1)
+
+
+def test_four_hundred_deliveries_across_four_processes_each_handled_once(
+    tmp_path: Path, schema: str
+) -> None:
+    runs = _race(tmp_path, schema, processes=4, threads=1, mode="distinct", count=400)
+    assert len(runs) == 4 * 400
+    assert all(run[-1][0] == 200 for run in runs)
+    answers = {(status, error) for run in runs for status, _, error in run}
+    assert answers <= {(200, None), (503, "DeliveryInProgressError")}
+    keys = [line.split()[0] for line in (tmp_path / "handled.log").read_text().splitlines()]
+    assert len(keys) == 400
+    assert sorted(keys) == [f"scan-{n:04d}" for n in range(400)]
+    assert sql(f"SELECT state, count(*) FROM {schema}.deliveries GROUP BY state") == [("done", 400)]
+    # More than one process did the work (the deliveries really raced).
+    assert (
+        len({line.split()[1] for line in (tmp_path / "handled.log").read_text().splitlines()}) > 1
+    )
+
+
+def test_workers_on_separate_pools_process_each_deferred_delivery_once(schema: str) -> None:
+    """Four workers, each with its own store and pool (as on four hosts), drain 200 deferred
+    deliveries with process_pending(): claim_next's FOR UPDATE SKIP LOCKED hands each record to
+    one worker; every delivery is handled exactly once."""
+    dsn = require_postgres()
+    count, workers = 200, 4
+    with PostgresStore(dsn, schema=schema) as inbox:
+        front = kw.Receiver(kw.Idenfy(signing_key=KEY), store=inbox, defer=True)
+        for n in range(count):
+            body, headers = sign(
+                "idenfy", {"scanRef": f"scan-{n:03d}", "final": True}, KEY, event_type=EVENT_TYPE
+            )
+            assert front.handle(body, headers).status_code == 202
+    handled: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(workers, timeout=30)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with PostgresStore(dsn, schema=schema, max_size=1) as store:
+                receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+
+                @receiver.on("idenfy")
+                def handler(event: kw.WebhookEvent) -> None:
+                    with lock:
+                        handled.append(event.delivery_key)
+
+                barrier.wait()
+                for _ in range(count):  # bounded: at most one batch per delivery
+                    if receiver.process_pending(limit=10).processed == 0:
+                        break
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    pool = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(handled) == count
+    assert len(set(handled)) == count
+    assert sql(f"SELECT state, count(*) FROM {schema}.deliveries GROUP BY state") == [
+        ("done", count)
+    ]
+
+
+CRASHER = r"""
+import sys, time
+import kyc_webhooks as kw
+from kyc_webhooks.testing import sign
+
+dsn, schema, marker = sys.argv[1:4]
+receiver = kw.Receiver(kw.Idenfy(signing_key="test-signing-key"),
+                       store=kw.PostgresStore(dsn, schema=schema), lease_timeout=1)
+
+@receiver.on("idenfy")
+def handler(event):
+    with open(marker, "a") as f:
+        f.write("started\n")
+    time.sleep(120)  # killed here
+
+receiver.handle(*sign("idenfy", {"scanRef": "scan-race", "clientId": "client-1", "final": True},
+                      "test-signing-key", event_type="IDENTIFICATION_AUTO_FINISHED"))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("recovery", ["redelivery", "worker"])
+def test_a_host_killed_inside_a_handler_loses_nothing(
+    tmp_path: Path, schema: str, recovery: str
+) -> None:
+    """Two "hosts": a receiver process with its own pool is SIGKILLed inside the handler; this
+    process (another pool, the database's clock) gets 503 while the dead lease runs, then
+    completes the delivery exactly once."""
+    dsn = require_postgres()
+    marker = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-c", CRASHER, dsn, schema, str(marker)])
+    try:
+        assert _wait_for(marker, 60, written=True), "the handler never started"
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    with PostgresStore(dsn, schema=schema) as store:
+        (stuck,) = store.deliveries()
+        assert stuck.state is DeliveryState.PROCESSING
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=30)
+        completed: list[str] = []
+        receiver.on("idenfy")(lambda event: completed.append(event.event_type))
+        body, headers = sign("idenfy", PAYLOAD, KEY, event_type=EVENT_TYPE)
+        seen: list[int] = []
+        deadline = time.monotonic() + 30
+        for _ in range(300):  # until the dead worker's 1-second lease expires (database clock)
+            if recovery == "redelivery":
+                outcome = receiver.handle(body, headers)
+                seen.append(outcome.status_code)
+                if outcome.ok:
+                    assert (outcome.handled, outcome.duplicate) == (1, False)
+                    break
+                assert outcome.retry_after is not None
+            elif receiver.process_pending().succeeded == 1:
+                break
+            assert time.monotonic() < deadline, "the lease never expired"
+            time.sleep(0.1)
+        assert receiver.handle(body, headers).duplicate
+        record = store.get(stuck.id)
+    assert completed == [EVENT_TYPE]
+    assert set(seen) <= {200, 503}
+    assert marker.read_text() == "started\n"
+    assert record is not None
+    assert (record.state, record.attempts) == (DeliveryState.DONE, 2)
+
+
+# -- a restarted server ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Throwaway:
+    """A private PostgreSQL server (initdb in a temporary directory, 127.0.0.1 and a unix socket
+    there), run as the postgres user: PostgreSQL refuses to run as root."""
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not bins or os.geteuid() != 0 or shutil.which("runuser") is None:
+            pytest.skip(
+                f"{SERVICE_SKIP} a throwaway PostgreSQL (needs root, runuser and "
+                "/usr/lib/postgresql/*/bin)"
+            )
+        self.bin = Path(bins[-1]).parent
+        self.dir = Path(tempfile.mkdtemp(prefix="kyc-pg-"))
+        self.dir.chmod(0o755)
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = self.dir / "pg"
+        self.port = _free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        try:
+            self._as_postgres(
+                str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                "--no-sync",
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
+        self._as_postgres(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
+            "-l", str(self.dir / "log"), "-o", options, "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._as_postgres(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30",
+            "stop",
+        )  # fmt: skip
+
+    def cleanup(self) -> None:
+        pidfile = self.data / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int(pidfile.read_text().splitlines()[0])
+            os.kill(pid, signal.SIGQUIT)  # immediate shutdown of the postmaster we started
+            deadline = time.monotonic() + 30
+            while pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def throwaway() -> Iterator[Throwaway]:
+    require_postgres()  # same service family: skipped together, failed together in CI
+    server = Throwaway()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+def test_a_restarted_server_gives_503s_then_recovers_and_loses_nothing(
+    throwaway: Throwaway,
+) -> None:
+    store = PostgresStore(throwaway.dsn, timeout=0.5)
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+    handled: list[str] = []
+    receiver.on("idenfy")(lambda event: handled.append(event.delivery_key.split(":")[1]))
+
+    def body(n: int) -> tuple[bytes, dict[str, str]]:
+        return sign(
+            "idenfy",
+            {"scanRef": f"scan-{n:02d}", "clientId": "c", "final": True},
+            KEY,
+            event_type=EVENT_TYPE,
+        )
+
+    try:
+        before = [receiver.handle(*body(n)) for n in range(10)]
+        assert [o.status_code for o in before] == [200] * 10
+
+        throwaway.stop()
+        during = [receiver.handle(*body(n)) for n in range(10, 13)]
+        assert [o.status_code for o in during] == [503] * 3
+        assert all(isinstance(o.error, StoreError) for o in during)
+        assert all("Traceback" not in json.dumps(o.response_body()) for o in during)
+
+        throwaway.start()
+        # The vendor retries: the same store object recovers without a restart.
+        after: list[int] = []
+        deadline = time.monotonic() + 60
+        for n in range(10, 13):
+            for _ in range(200):
+                outcome = receiver.handle(*body(n))
+                after.append(outcome.status_code)
+                if outcome.ok:
+                    break
+                assert time.monotonic() < deadline, "the store never recovered"
+                time.sleep(0.1)
+        assert after.count(200) == 3
+        # Acknowledged before the outage: still stored, and redeliveries are duplicates.
+        again = [receiver.handle(*body(n)) for n in range(10)]
+        assert all(o.status_code == 200 and o.duplicate for o in again)
+        assert sorted(handled) == [f"scan-{n:02d}" for n in range(13)]
+        assert store.stats() == {
+            "pending": 0,
+            "processing": 0,
+            "done": 13,
+            "failed": 0,
+            "total": 13,
+        }
+    finally:
+        store.close()
