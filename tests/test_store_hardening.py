@@ -1,9 +1,11 @@
-"""Hostile input to the stores (issue #10, items 7 and 8).
+"""Hostile input to the stores (issue #10, items 7, 8 and 11).
 
 * Any ``str`` a sender controls reaches a store safely; a store failure of any kind is a 503.
 * A corrupt SQLite file, or a row another program wrote with values of the wrong type or range,
   raises :class:`StoreError` (naming the record) -- never ``UnicodeDecodeError``,
   ``OverflowError`` or ``TypeError`` -- and ``handle()`` answers 503.
+* After ``erase``, ``erase_bodies`` and ``purge`` no erased byte remains in any file of the SQLite
+  database (database, ``-wal``, ``-shm``, ``-journal``), while the store is open and after.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
+from _stores import FakeClock
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import (
     Added,
@@ -303,3 +306,95 @@ def test_the_error_of_a_malformed_row_quotes_no_stored_text(
         store.deliveries()
     assert "Jane" not in info.value.message
     assert "column headers holds TEXT that is not UTF-8" in info.value.message
+
+
+# -- item 11: no erased byte in any file ----------------------------------------------------------
+
+
+def _files(db: Path) -> dict[str, bytes]:
+    """Every file of the database: the database, its WAL, shared memory and rollback journal."""
+    return {
+        path.name: path.read_bytes()
+        for path in (Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal"))
+        if path.exists()
+    }
+
+
+def _found(db: Path, sentinels: list[bytes]) -> list[str]:
+    return sorted(
+        f"{name}:{sentinel.decode()}"
+        for name, data in _files(db).items()
+        for sentinel in sentinels
+        if sentinel in data
+    )
+
+
+def _body(sentinel: bytes, *, large: bool) -> bytes:
+    # A small body lives inside the row's page; a large one spans overflow pages.
+    return b'{"docNumber":"' + sentinel * (400 if large else 1) + b'"}'
+
+
+ERASURES: dict[str, Callable[[SQLiteStore, list[str]], object]] = {
+    "erase": lambda store, ids: [store.erase(record_id) for record_id in ids],
+    "erase_bodies": lambda store, ids: store.erase_bodies(older_than=timedelta(hours=1)),
+    "purge": lambda store, ids: store.purge(older_than=timedelta(hours=1)),
+}
+
+
+@pytest.mark.parametrize("how", list(ERASURES))
+def test_no_erased_byte_remains_in_any_file(tmp_path: Path, how: str) -> None:
+    db = tmp_path / "webhooks.db"
+    clock = FakeClock()
+    doomed_bodies = [b"PASSPORT-AB%04d-" % n for n in range(6)]
+    doomed_headers = [b"X-FWD-10.0.0.%d-" % n for n in range(6)]
+    kept = b"KEPT-BODY-ZZ9-"
+    with SQLiteStore(db, clock=clock) as store:
+        ids = []
+        for n, (body_mark, header_mark) in enumerate(
+            zip(doomed_bodies, doomed_headers, strict=True)
+        ):
+            delivery = NewDelivery(
+                f"doomed-{n}",
+                "idenfy",
+                EVENT_TYPE,
+                _body(body_mark, large=n % 2 == 1),
+                (("x-forwarded-for", header_mark.decode()),),
+            )
+            added = store.add(delivery, lease=60)  # insert, then update: several page images
+            assert added.claim is not None
+            store.complete(added.claim)
+            ids.append(added.record.id)
+        clock.advance(2 * 3600)
+        store.add(NewDelivery("kept", "idenfy", EVENT_TYPE, _body(kept, large=False)))
+        assert _found(db, doomed_bodies[:1])  # the scan does see stored data
+        ERASURES[how](store, ids)
+        # While the store is open: nothing of an erased body, in any file.
+        assert _found(db, doomed_bodies) == []
+        if how == "purge":  # the whole record is gone, its headers too
+            assert _found(db, doomed_headers) == []
+        assert _found(db, [kept]) != []  # what was not erased is still there
+    assert _found(db, doomed_bodies) == []  # and after close
+    if how == "purge":
+        assert _found(db, doomed_headers) == []
+
+
+def test_a_reader_blocking_the_checkpoint_makes_erase_fail_loudly(tmp_path: Path) -> None:
+    db = tmp_path / "webhooks.db"
+    sentinel = b"PASSPORT-READER-77-"
+    with SQLiteStore(db, timeout=0) as store:
+        record_id = store.add(NewDelivery("k", "idenfy", EVENT_TYPE, _body(sentinel, large=True)))
+        reader = sqlite3.connect(db, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT COUNT(*) FROM kyc_webhooks_deliveries").fetchone() == (1,)
+            with pytest.raises(StoreError, match="read transaction open") as info:
+                store.erase(record_id.record.id)
+            assert "erase() again" in info.value.message
+            erased = store.get(record_id.record.id)
+            assert erased is not None
+            assert erased.body is None  # the erasure itself is committed
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        assert store.erase(record_id.record.id)  # again: now the scrub completes
+        assert _found(db, [sentinel]) == []

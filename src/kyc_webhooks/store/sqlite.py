@@ -14,6 +14,9 @@ threads and processes of one host.
   naming the operation and the file, and the record id for a malformed row.
 * Any ``str`` round-trips exactly: text that UTF-8 cannot encode (a lone surrogate) is stored as
   a BLOB of its ``surrogatepass`` bytes (:func:`_text`), which never equals a TEXT value.
+* ``erase``, ``erase_bodies`` and ``purge`` leave no copy of the erased data in any file of the
+  database: ``secure_delete`` zeroes it in the database file and a ``wal_checkpoint(TRUNCATE)``
+  empties the write-ahead log (docs/delivery-guarantees.md, "Erasure").
 
 Not for network file systems (NFS, SMB): SQLite's locking is unreliable there. Use one host, or a
 server database store.
@@ -713,7 +716,9 @@ class SQLiteStore:
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             args.extend(s.value for s in states)
         with self._write("purge") as conn:
-            return conn.execute(sql, args).rowcount
+            purged: int = conn.execute(sql, args).rowcount
+        self._scrub("purge")
+        return purged
 
     def erase(self, delivery_id: str) -> bool:
         now = _ts(self.now())
@@ -726,17 +731,48 @@ class SQLiteStore:
             row = conn.execute(
                 "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ?", (_text(delivery_id),)
             ).fetchone()
-            return row is not None
+        self._scrub("erase")
+        return row is not None
 
     def erase_bodies(self, *, older_than: TimeLimit) -> int:
         now = self.now()
         limit = _ts(cutoff(older_than, now))
         with self._write("erase_bodies") as conn:
-            return conn.execute(
+            erased: int = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET body = NULL, body_erased_at = ?, "
                 "updated_at = ? WHERE received_at < ? AND body IS NOT NULL",
                 (_ts(now), _ts(now), limit),
             ).rowcount
+        self._scrub("erase_bodies")
+        return erased
+
+    def _scrub(self, what: str) -> None:
+        """After an erasure is committed: leave no copy of the erased data in any file.
+
+        ``secure_delete`` zeroed it in the new page images, but the write-ahead log still holds
+        the older images of the same pages (every insert and update of the row wrote one), and
+        the database file holds whatever an earlier checkpoint copied there. A ``TRUNCATE``
+        checkpoint copies the zeroed pages into the database file and truncates the log to zero
+        bytes. It waits (busy timeout) for other connections' read transactions to move to the
+        newest snapshot; if one is still open after that, older copies remain, and this raises
+        :class:`StoreError` instead of reporting a success: the erasure itself is committed, and
+        calling the same method again finishes the scrub."""
+        if self.journal_mode != "wal":
+            return  # a rollback journal is deleted at commit; ":memory:" has no file
+        with self._lock:
+            conn = self._connection()
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except Exception as exc:
+                raise self._error(f"{what} (checkpoint)", exc) from exc
+        if row is None or row[0] != 0:
+            raise StoreError(
+                f"SQLite store {self.path!r}: {what} is committed (reads no longer return the "
+                f"erased data), but another connection kept a read transaction open for over "
+                f"{self._timeout:g} s, so the write-ahead log could not be checkpointed and "
+                f"truncated: older copies of the erased data may remain in the database file "
+                f"and its -wal file. Call {what}() again once that reader has finished."
+            )
 
     def close(self) -> None:
         with self._lock:
