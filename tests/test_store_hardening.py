@@ -192,6 +192,11 @@ def test_single_byte_corruptions_raise_only_store_errors(tmp_path: Path) -> None
     assert all(str(target) in exc.message for exc in refused)
 
 
+def test_a_path_sqlite_cannot_take_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="open failed"):
+        SQLiteStore(f"{tmp_path}/web\x00hooks.db")  # raised ValueError
+
+
 #: column -> (SQL value written by another program, whether handle() still finds the record by
 #: its key). NULL values need the NOT NULL constraints lifted (see _permissive).
 MALFORMED: dict[str, tuple[str, str, bool]] = {
