@@ -432,6 +432,15 @@ def test_erase_bodies_older_than(store: Store, clock: FakeClock) -> None:
     assert store.get(young.id).body == young.body  # type: ignore[union-attr]
 
 
+def test_retention_limits_beyond_the_calendar(store: Store) -> None:
+    record = store.add(new()).record
+    assert store.erase_bodies(older_than=timedelta.max) == 0  # nothing is that old
+    assert store.purge(older_than=timedelta.max) == 0
+    assert store.erase_bodies(older_than=timedelta.min) == 1  # everything is older
+    assert store.purge(older_than=timedelta.min) == 1
+    assert store.get(record.id) is None
+
+
 @pytest.mark.parametrize(
     "older_than",
     [
@@ -449,7 +458,11 @@ def test_retention_rejects_ambiguous_limits(store: Store, older_than: object) ->
 # -- arguments and clock -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lease", [0, -1, True, "60"], ids=["zero", "negative", "bool", "str"])
+@pytest.mark.parametrize(
+    "lease",
+    [0, -1, True, "60", float("inf"), float("nan"), 1e300],
+    ids=["zero", "negative", "bool", "str", "infinite", "nan", "beyond-the-calendar"],
+)
 def test_bad_lease_is_a_usage_error(store: Store, lease: object) -> None:
     with pytest.raises(UsageError):
         store.add(new(), lease=lease)  # type: ignore[arg-type]
@@ -468,12 +481,83 @@ def test_new_delivery_validates_its_fields() -> None:
         NewDelivery(delivery_key="", vendor="idenfy", event_type="T", body=b"{}")
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([("a", "b")], id="list"),
+        pytest.param((["a", "b"],), id="list-pair"),
+        pytest.param((("a", "b", "c"),), id="triple"),
+        pytest.param((("a", 1),), id="int-value"),
+        pytest.param(((b"a", "b"),), id="bytes-name"),
+    ],
+)
+def test_new_delivery_validates_its_headers(headers: object) -> None:
+    with pytest.raises(UsageError, match="headers"):
+        NewDelivery("k", "idenfy", "T", b"{}", headers)  # type: ignore[arg-type]
+
+
 def test_record_repr_hides_body_and_headers(store: Store) -> None:
     record = store.add(new()).record
     text = repr(record)
     assert "scanRef" not in text
     assert "application/json" not in text
     assert record.id in text
+
+
+# -- any text ----------------------------------------------------------------------------------
+
+#: Text a sender can put into a key, an event type or a header: a lone surrogate (a header decoded
+#: with surrogateescape, or a JSON "\\udcff" escape), surrogate halves, NUL, the astral plane, and
+#: look-alikes of the escaped forms, which must stay different values.
+ODD_TEXT = {
+    "lone-low-surrogate": "IDENTIFICATION_AUTO_FINISHED\udcff",
+    "lone-high-surrogate": "\ud800",
+    "surrogate-halves": "\ud83d\ude00",
+    "astral": "\U0001f600 J\u016brat\u0117",
+    "nul": "a\x00b",
+    "escaped-look-alike": "IDENTIFICATION_AUTO_FINISHED\\udcff",
+    "replacement-char": "IDENTIFICATION_AUTO_FINISHED\ufffd",
+}
+
+
+@pytest.mark.parametrize("text", list(ODD_TEXT.values()), ids=list(ODD_TEXT))
+def test_any_str_round_trips_exactly(store: Store, text: str) -> None:
+    delivery = NewDelivery(
+        delivery_key=f"key-{text}",
+        vendor=text,
+        event_type=text,
+        body=b"{}",
+        headers=((text, text), ("x-plain", "v")),
+    )
+    added = store.add(delivery, lease=LEASE)
+    assert added.created
+    assert added.claim is not None
+    record = added.record
+    assert (record.delivery_key, record.vendor, record.event_type) == (f"key-{text}", text, text)
+    assert record.headers == delivery.headers
+    assert store.get(record.id) == record
+    assert store.get_by_key(f"key-{text}") == record
+    assert not store.add(delivery).created  # a redelivery finds it
+    assert [r.id for r in store.deliveries(vendor=text, event_type=text)] == [record.id]
+    assert store.fail(added.claim, error_type=text, error_message=text)
+    failed = store.get(record.id)
+    assert failed is not None
+    assert (failed.last_error_type, failed.last_error_message) == (text, text)
+    again = store.claim_next(lease=LEASE, vendors=[text])
+    assert again is not None
+    assert again.record.id == record.id
+    assert store.complete(again)
+    assert store.get(text) is None  # an unknown id of any text: not found, no error
+    assert store.erase(text) is False
+
+
+def test_keys_differing_only_in_odd_text_stay_distinct(store: Store) -> None:
+    ids = {store.add(new(f"k-{text}")).record.id for text in ODD_TEXT.values()}
+    assert len(ids) == len(ODD_TEXT)
+    for text in ODD_TEXT.values():
+        found = store.get_by_key(f"k-{text}")
+        assert found is not None
+        assert found.delivery_key == f"k-{text}"
 
 
 # -- concurrency -------------------------------------------------------------------------------

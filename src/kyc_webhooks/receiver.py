@@ -442,7 +442,9 @@ class Receiver:
             return self._handled(event, handled)
         try:
             added = store.add(self._new_delivery(event, view), lease=self._add_lease())
-        except StoreError as exc:
+        except UsageError:
+            raise
+        except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
             return self._log(self._store_failed(event, exc))
         early = self._without_dispatch(store, event, added)
         if early is not None:
@@ -471,7 +473,9 @@ class Receiver:
             return self._handled(event, handled)
         try:
             added = await self._add_async(store, self._new_delivery(event, view))
-        except StoreError as exc:
+        except UsageError:
+            raise
+        except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
             return self._log(self._store_failed(event, exc))
         early = self._without_dispatch(store, event, added)
         if early is not None:
@@ -704,7 +708,7 @@ class Receiver:
         if record.lease_until is not None:
             try:
                 remaining = (record.lease_until - store.now()).total_seconds()
-            except WebhookError:
+            except Exception:  # a failing clock only loses the hint
                 remaining = 1.0
             retry_after = max(1, math.ceil(remaining))
         error = DeliveryInProgressError(
@@ -780,8 +784,8 @@ class Receiver:
             return self._log(self._handler_failed(event, exc, claim))
         try:
             recorded = store.complete(claim)
-        except StoreError as exc:
-            _log_store_error("complete", exc)
+        except Exception as exc:
+            _log_store_error("complete", _store_error(exc))
             _warn_not_recorded(claim, store_failed=True)
         else:
             if not recorded:
@@ -800,8 +804,8 @@ class Receiver:
             return self._log(self._handler_failed(event, exc, claim))
         try:
             recorded = await _call(store, store.complete, claim)
-        except StoreError as exc:
-            _log_store_error("complete", exc)
+        except Exception as exc:
+            _log_store_error("complete", _store_error(exc))
             _warn_not_recorded(claim, store_failed=True)
         else:
             if not recorded:
@@ -822,8 +826,8 @@ class Receiver:
                 error_message=message,
                 retry_at=self._retry_at(store, claim),
             )
-        except WebhookError as exc:  # the lease expires on its own; never mask the real error
-            _log_store_error("fail", exc)
+        except Exception as exc:  # the lease expires on its own; never mask the real error
+            _log_store_error("fail", _store_error(exc))
 
     async def _release_async(
         self, store: Store, claim: Claim, error_type: str, message: str
@@ -837,8 +841,8 @@ class Receiver:
                 error_message=message,
                 retry_at=self._retry_at(store, claim),
             )
-        except WebhookError as exc:
-            _log_store_error("fail", exc)
+        except Exception as exc:
+            _log_store_error("fail", _store_error(exc))
 
     @staticmethod
     def _success(event: WebhookEvent, handled: int, claim: Claim) -> Outcome:
@@ -886,9 +890,10 @@ class Receiver:
         return outcome
 
     @staticmethod
-    def _store_failed(event: WebhookEvent, exc: StoreError) -> Outcome:
-        _log_store_error("add", exc)
-        return Outcome(exc.status_code, event.vendor, event.event_type, event, exc)
+    def _store_failed(event: WebhookEvent, exc: Exception) -> Outcome:
+        error = _store_error(exc)
+        _log_store_error("add", error)
+        return Outcome(error.status_code, event.vendor, event.event_type, event, error)
 
     def _count(self, outcome: Outcome) -> None:
         error = outcome.error
@@ -1009,6 +1014,19 @@ def _qualified_name(exc: BaseException) -> str:
     return (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
+
+
+def _store_error(exc: Exception) -> StoreError:
+    """``exc`` as the error of a failed store call. A store raises :class:`StoreError`; anything
+    else it raises (a third-party store's driver error) is reported as one, so that ``handle()``
+    answers 503 and the vendor retries instead of the exception escaping. Only our own errors'
+    messages are kept: another exception's text may quote stored data."""
+    if isinstance(exc, StoreError):
+        return exc
+    detail = f": {exc.message}" if isinstance(exc, WebhookError) else ""
+    error = StoreError(f"the store raised {_qualified_name(exc)}{detail}")
+    error.__cause__ = exc
+    return error
 
 
 def _log_store_error(operation: str, exc: WebhookError) -> None:

@@ -84,7 +84,11 @@ def checked_now(clock: Clock) -> datetime:
 def cutoff(older_than: TimeLimit, now: datetime) -> datetime:
     """Turn an ``older_than`` argument into an aware cut-off time."""
     if isinstance(older_than, timedelta):
-        return now - older_than
+        try:
+            return now - older_than
+        except OverflowError:  # an age beyond the calendar: nothing, or everything, is older
+            edge = datetime.min if older_than > timedelta(0) else datetime.max
+            return edge.replace(tzinfo=timezone.utc)
     if isinstance(older_than, datetime):
         if older_than.tzinfo is None or older_than.utcoffset() is None:
             raise UsageError("older_than must be an aware datetime or a timedelta")
@@ -114,11 +118,15 @@ def check_states(
         raise UsageError(f"state must be one of {names}") from None
 
 
+#: The longest lease a store accepts: ten years (``now + lease`` must stay a valid datetime).
+MAX_LEASE = 10 * 366 * 24 * 3600.0
+
+
 def check_lease(lease: float | None) -> None:
     if lease is None:
         return
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
-        raise UsageError("lease must be a positive number of seconds")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease <= MAX_LEASE:
+        raise UsageError("lease must be a positive number of seconds, at most ten years")
 
 
 #: ``last_error_type`` of a record whose every attempt ended with an expired lease.
@@ -168,6 +176,14 @@ class NewDelivery:
         for name in ("delivery_key", "vendor", "event_type"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise UsageError(f"NewDelivery.{name} must be a non-empty str")
+        if not isinstance(self.headers, tuple) or not all(
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and isinstance(pair[0], str)
+            and isinstance(pair[1], str)
+            for pair in self.headers
+        ):
+            raise UsageError("NewDelivery.headers must be a tuple of (name, value) str pairs")
 
 
 @dataclass(frozen=True)
@@ -238,8 +254,18 @@ class Store(Protocol):
     """What the receiver needs from a delivery store. Every method is atomic and thread-safe.
 
     Implementations: :class:`~kyc_webhooks.store.MemoryStore` (one process) and
-    :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host). Store failures
-    raise :class:`~kyc_webhooks.errors.StoreError`.
+    :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host).
+
+    Two rules every implementation keeps (tests/test_store_contract.py checks both):
+
+    * every ``str`` it is given -- keys, vendor, event type, header names and values, error
+      texts, ids to look up -- is accepted and read back **exactly**, whatever it holds (a lone
+      surrogate such as ``"\\udcff"``, NUL, any plane). A database whose text type cannot hold
+      such a value encodes it injectively (two different values never become equal);
+    * a failure of the store -- the database unreachable, locked, full or corrupt, a stored row
+      that does not decode -- raises :class:`~kyc_webhooks.errors.StoreError` (the receiver
+      answers 503), never another exception. :class:`~kyc_webhooks.errors.UsageError` remains for
+      calls made the wrong way.
     """
 
     #: True when calls may block on I/O; async receivers then run them in a worker thread.

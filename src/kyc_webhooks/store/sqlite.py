@@ -8,8 +8,15 @@ threads and processes of one host.
   the row is read, so two workers can never both see a record as claimable.
 * Schema versioned in ``kyc_webhooks_migrations``; opening a file written by a newer version of
   this library fails with :class:`~kyc_webhooks.errors.StoreError` instead of guessing.
-* Every :class:`sqlite3.Error` (corrupt file, unwritable path, disk full, lock timeout) becomes a
-  :class:`~kyc_webhooks.errors.StoreError` naming the operation and the file.
+* Every failure (a :class:`sqlite3.Error` -- corrupt file, unwritable path, disk full, lock
+  timeout -- and anything else a corrupt file can provoke, such as a driver message that is not
+  UTF-8 or a row whose values do not decode) becomes a :class:`~kyc_webhooks.errors.StoreError`
+  naming the operation and the file, and the record id for a malformed row.
+* Any ``str`` round-trips exactly: text that UTF-8 cannot encode (a lone surrogate) is stored as
+  a BLOB of its ``surrogatepass`` bytes (:func:`_text`), which never equals a TEXT value.
+* ``erase``, ``erase_bodies`` and ``purge`` leave no copy of the erased data in any file of the
+  database: ``secure_delete`` zeroes it in the database file and a ``wal_checkpoint(TRUNCATE)``
+  empties the write-ahead log (docs/delivery-guarantees.md, "Erasure").
 
 Not for network file systems (NFS, SMB): SQLite's locking is unreliable there. Use one host, or a
 server database store.
@@ -23,12 +30,12 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from ..errors import DeliveryNotFoundError, StoreError, UsageError
+from ..errors import DeliveryNotFoundError, StoreError, UsageError, WebhookError
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
@@ -111,8 +118,118 @@ def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+# -- text in and out ---------------------------------------------------------------------------
+#
+# SQLite TEXT must be UTF-8, and a Python str may hold a lone surrogate ("\udcff", e.g. a header
+# decoded with surrogateescape) that UTF-8 cannot encode. Such a str is bound as a BLOB of its
+# "surrogatepass" bytes instead: a BLOB never equals a TEXT in SQLite, so two different keys can
+# never collide, and reading decodes it back to the very same str. Every str parameter goes
+# through _text().
+
+
+def _text(value: str) -> str | bytes:
+    """``value`` as a parameter SQLite can hold: itself, or its ``surrogatepass`` bytes."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+    return value
+
+
+class _Undecodable(bytes):
+    """A TEXT value that is not UTF-8 (a corrupt or foreign file). The row decoder refuses it."""
+
+
+def _text_factory(data: bytes) -> str | bytes:
+    # Installed as the connection's text_factory: sqlite3's own decoder raises an
+    # OperationalError whose message quotes the undecodable text (which may be personal data).
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Undecodable(data)
+
+
+# -- row decoding: one converter per column; each raises TypeError/ValueError/OverflowError ------
+
+
+def _str(value: object) -> str:
+    if type(value) is str:
+        return value
+    if type(value) is bytes:  # written by _text(); an _Undecodable TEXT is refused
+        return value.decode("utf-8", "surrogatepass")
+    raise TypeError(f"{_kind(value)} where text belongs")
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _time(value: object) -> datetime:
+    if type(value) is not float and type(value) is not int:
+        raise TypeError(f"{_kind(value)} where a time belongs")
+    return datetime.fromtimestamp(value, timezone.utc)  # OverflowError/ValueError/OSError
+
+
+def _optional_time(value: object) -> datetime | None:
+    return None if value is None else _time(value)
+
+
+def _count(value: object) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{_kind(value)} where a count belongs")
+    if value < 0:
+        raise ValueError("a negative count")
+    return value
+
+
+def _body(value: object) -> bytes | None:
+    if value is None or type(value) is bytes:
+        return value
+    raise TypeError(f"{_kind(value)} where a BLOB belongs")
+
+
+def _headers(value: object) -> tuple[tuple[str, str], ...]:
+    pairs = json.loads(_str(value))
+    if not isinstance(pairs, list):
+        raise TypeError("headers are not a JSON list")
+    headers = []
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(type(x) is str for x in pair)):
+            raise TypeError("a header is not a [name, value] pair of strings")
+        headers.append((pair[0], pair[1]))
+    return tuple(headers)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, _Undecodable):
+        return "TEXT that is not UTF-8"
+    return {str: "TEXT", bytes: "BLOB", int: "INTEGER", float: "REAL"}.get(type(value), "a value")
+
+
+#: (column, converter) in _COLUMNS order: how each stored value becomes a DeliveryRecord field.
+_DECODERS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    ("id", _str),
+    ("delivery_key", _str),
+    ("vendor", _str),
+    ("event_type", _str),
+    ("state", lambda value: DeliveryState(_str(value))),
+    ("received_at", _time),
+    ("updated_at", _time),
+    ("attempts", _count),
+    ("replays", _count),
+    ("body", _body),
+    ("headers", _headers),
+    ("lease_until", _optional_time),
+    ("finished_at", _optional_time),
+    ("last_error_type", _optional_str),
+    ("last_error_message", _optional_str),
+    ("not_before", _optional_time),
+    ("body_erased_at", _optional_time),
+)
 
 
 #: Every open store of this process. After ``fork()`` the child replaces their thread locks: a
@@ -185,10 +302,20 @@ class SQLiteStore:
 
     # -- connection --------------------------------------------------------------------------
 
-    def _error(self, what: str, exc: sqlite3.Error) -> StoreError:
-        text = str(exc)
+    def _error(self, what: str, exc: Exception) -> StoreError:
+        """A :class:`StoreError` for any failure of ``what``: the driver's message for a
+        :class:`sqlite3.Error`, only the exception's class for anything else (its text might
+        quote stored data)."""
+        if isinstance(exc, UnicodeDecodeError) and isinstance(exc.object, bytes):
+            # The sqlite3 module could not decode SQLite's own message: a corrupt schema quotes
+            # its mangled bytes ("malformed database schema (\xffyc_...)").
+            text = exc.object.decode("utf-8", "backslashreplace")
+        elif isinstance(exc, sqlite3.Error):
+            text = str(exc)
+        else:
+            text = ""
         hint = ""
-        if "not a database" in text:
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
             hint = ": the file is not a SQLite database or is corrupt"
         elif "unable to open" in text:
             hint = ": the path cannot be opened (missing directory, a directory, or no permission)"
@@ -196,9 +323,8 @@ class SQLiteStore:
             hint = ": the file or its directory is not writable"
         elif "locked" in text or "busy" in text:
             hint = f": another connection held the lock for over {self._timeout:g} s"
-        return StoreError(
-            f"SQLite store {self.path!r}: {what} failed ({type(exc).__name__}: {text}){hint}"
-        )
+        detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return StoreError(f"SQLite store {self.path!r}: {what} failed ({detail}){hint}")
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -208,9 +334,10 @@ class SQLiteStore:
                 isolation_level=None,
                 check_same_thread=False,
             )
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error; ValueError for a NUL in the path
             raise self._error("open", exc) from exc
         try:
+            conn.text_factory = _text_factory
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             self.journal_mode = str(row[0]).lower() if row else "unknown"
@@ -218,11 +345,12 @@ class SQLiteStore:
             # Erased bodies and purged rows are overwritten with zeros, not left in free pages.
             conn.execute("PRAGMA secure_delete = ON")
             self._migrate(conn)
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             conn.close()
-            raise self._error("open", exc) from exc
-        except BaseException:
-            conn.close()
+            if isinstance(exc, Exception) and not isinstance(exc, WebhookError):
+                # sqlite3.Error, and whatever a corrupt schema page provokes (UnicodeDecodeError
+                # for an undecodable error message, ValueError for a mangled version number).
+                raise self._error("open", exc) from exc
             raise
         return conn
 
@@ -273,16 +401,15 @@ class SQLiteStore:
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except Exception as exc:
                 raise self._error(what, exc) from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:
                 _rollback(conn)
-                raise self._error(what, exc) from exc
-            except BaseException:
-                _rollback(conn)
+                if isinstance(exc, Exception) and not isinstance(exc, WebhookError):
+                    raise self._error(what, exc) from exc
                 raise
 
     @contextmanager
@@ -291,42 +418,42 @@ class SQLiteStore:
             conn = self._connection()
             try:
                 yield conn
-            except sqlite3.Error as exc:
+            except WebhookError:
+                raise
+            except Exception as exc:
                 raise self._error(what, exc) from exc
 
     def _record(self, row: Sequence[Any]) -> DeliveryRecord:
-        try:
-            headers = tuple((str(n), str(v)) for n, v in json.loads(row[10]))
-            state = DeliveryState(row[4])
-        except (ValueError, TypeError) as exc:
-            raise StoreError(
-                f"SQLite store {self.path!r}: a stored record is malformed ({type(exc).__name__})"
-            ) from None
-        return DeliveryRecord(
-            id=row[0],
-            delivery_key=row[1],
-            vendor=row[2],
-            event_type=row[3],
-            state=state,
-            received_at=datetime.fromtimestamp(row[5], timezone.utc),
-            updated_at=datetime.fromtimestamp(row[6], timezone.utc),
-            attempts=row[7],
-            replays=row[8],
-            body=bytes(row[9]) if row[9] is not None else None,
-            headers=headers,
-            lease_until=_dt(row[11]),
-            finished_at=_dt(row[12]),
-            last_error_type=row[13],
-            last_error_message=row[14],
-            not_before=_dt(row[15]),
-            body_erased_at=_dt(row[16]),
+        """Decode one row. Any value that does not decode (a corrupt file, a row written by
+        another program) is a :class:`StoreError` naming the record and the column."""
+        fields: dict[str, Any] = {}
+        for (column, decode), value in zip(_DECODERS, row, strict=True):
+            try:
+                fields[column] = decode(value)
+            except (TypeError, ValueError, OverflowError, OSError, RecursionError) as exc:
+                raise self._malformed(row, column, exc) from None
+        return DeliveryRecord(**fields)
+
+    def _malformed(self, row: Sequence[Any], column: str, exc: Exception) -> StoreError:
+        record_id = row[0] if type(row[0]) is str else "<unreadable id>"
+        if isinstance(exc, TypeError):
+            reason = str(exc)  # our own converters' text: names a kind of value, never a value
+        elif isinstance(exc, UnicodeDecodeError):
+            reason = "bytes that do not decode as text"
+        elif column == "state":
+            reason = "no delivery state"
+        else:
+            reason = f"a value out of range ({type(exc).__name__})"
+        return StoreError(
+            f"SQLite store {self.path!r}: stored record {record_id[:64]!r} is malformed: "
+            f"column {column} holds {reason}"
         )
 
     def _fetch(
         self, conn: sqlite3.Connection, where: Literal["id", "delivery_key"], arg: str
     ) -> DeliveryRecord | None:
         sql = _SELECT_BY_ID if where == "id" else _SELECT_BY_KEY
-        row = conn.execute(sql, (arg,)).fetchone()
+        row = conn.execute(sql, (_text(arg),)).fetchone()
         return self._record(row) if row is not None else None
 
     # -- claims ------------------------------------------------------------------------------
@@ -347,7 +474,7 @@ class SQLiteStore:
             "UPDATE kyc_webhooks_deliveries SET "
             "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
             "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
-            (_ts(now + timedelta(seconds=lease)), token, _ts(now), record.id),
+            (_ts(now + timedelta(seconds=lease)), token, _ts(now), _text(record.id)),
         )
         taken = self._fetch(conn, "id", record.id)
         assert taken is not None  # we hold the write lock; the row cannot vanish
@@ -383,15 +510,15 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record_id,
-                    delivery.delivery_key,
-                    delivery.vendor,
-                    delivery.event_type,
+                    _text(delivery.delivery_key),
+                    _text(delivery.vendor),
+                    _text(delivery.event_type),
                     "pending" if token is None else "processing",
                     _ts(now),
                     _ts(now),
                     0 if token is None else 1,
                     delivery.body,
-                    _headers_json(delivery.headers),
+                    _text(_headers_json(delivery.headers)),
                     None if lease is None else _ts(now + timedelta(seconds=lease)),
                     token,
                 ),
@@ -431,7 +558,7 @@ class SQLiteStore:
             if not names:
                 return None
             where.append(f"vendor IN ({', '.join('?' for _ in names)})")
-            args.extend(names)
+            args.extend(_text(name) for name in names)
         with self._write("claim_next") as conn:
             if max_attempts is not None:
                 self._fail_exhausted(conn, now, max_attempts, vendors)
@@ -462,7 +589,7 @@ class SQLiteStore:
         if vendors is not None:
             names = list(vendors)
             sql += f" AND vendor IN ({', '.join('?' for _ in names)})"
-            args.extend(names)
+            args.extend(_text(name) for name in names)
         conn.execute(sql, args)
 
     def complete(self, claim: Claim) -> bool:
@@ -473,7 +600,7 @@ class SQLiteStore:
                 "claim_token = NULL, not_before = NULL, finished_at = ?, updated_at = ?, "
                 "replays = replays + ? "
                 "WHERE id = ? AND claim_token = ?",
-                (now, now, 1 if claim.replay else 0, claim.record.id, claim.token),
+                (now, now, 1 if claim.replay else 0, _text(claim.record.id), _text(claim.token)),
             )
             return cur.rowcount == 1
 
@@ -499,10 +626,10 @@ class SQLiteStore:
                 (
                     None if retry_at is None else _ts(retry_at),
                     now,
-                    error_type,
-                    error_message,
-                    claim.record.id,
-                    claim.token,
+                    _text(error_type),
+                    _text(error_message),
+                    _text(claim.record.id),
+                    _text(claim.token),
                 ),
             )
             return cur.rowcount == 1
@@ -537,10 +664,10 @@ class SQLiteStore:
             args.extend(s.value for s in states)
         if vendor is not None:
             where.append("vendor = ?")
-            args.append(vendor)
+            args.append(_text(vendor))
         if event_type is not None:
             where.append("event_type = ?")
-            args.append(event_type)
+            args.append(_text(event_type))
         if since is not None:
             where.append("received_at >= ?")
             args.append(_ts(check_aware(since, "since")))
@@ -589,7 +716,9 @@ class SQLiteStore:
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             args.extend(s.value for s in states)
         with self._write("purge") as conn:
-            return conn.execute(sql, args).rowcount
+            purged: int = conn.execute(sql, args).rowcount
+        self._scrub("purge")
+        return purged
 
     def erase(self, delivery_id: str) -> bool:
         now = _ts(self.now())
@@ -597,22 +726,53 @@ class SQLiteStore:
             conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET body = NULL, body_erased_at = ?, "
                 "updated_at = ? WHERE id = ? AND body IS NOT NULL",
-                (now, now, delivery_id),
+                (now, now, _text(delivery_id)),
             )
             row = conn.execute(
-                "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ?", (delivery_id,)
+                "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ?", (_text(delivery_id),)
             ).fetchone()
-            return row is not None
+        self._scrub("erase")
+        return row is not None
 
     def erase_bodies(self, *, older_than: TimeLimit) -> int:
         now = self.now()
         limit = _ts(cutoff(older_than, now))
         with self._write("erase_bodies") as conn:
-            return conn.execute(
+            erased: int = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET body = NULL, body_erased_at = ?, "
                 "updated_at = ? WHERE received_at < ? AND body IS NOT NULL",
                 (_ts(now), _ts(now), limit),
             ).rowcount
+        self._scrub("erase_bodies")
+        return erased
+
+    def _scrub(self, what: str) -> None:
+        """After an erasure is committed: leave no copy of the erased data in any file.
+
+        ``secure_delete`` zeroed it in the new page images, but the write-ahead log still holds
+        the older images of the same pages (every insert and update of the row wrote one), and
+        the database file holds whatever an earlier checkpoint copied there. A ``TRUNCATE``
+        checkpoint copies the zeroed pages into the database file and truncates the log to zero
+        bytes. It waits (busy timeout) for other connections' read transactions to move to the
+        newest snapshot; if one is still open after that, older copies remain, and this raises
+        :class:`StoreError` instead of reporting a success: the erasure itself is committed, and
+        calling the same method again finishes the scrub."""
+        if self.journal_mode != "wal":
+            return  # a rollback journal is deleted at commit; ":memory:" has no file
+        with self._lock:
+            conn = self._connection()
+            try:
+                row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except Exception as exc:
+                raise self._error(f"{what} (checkpoint)", exc) from exc
+        if row is None or row[0] != 0:
+            raise StoreError(
+                f"SQLite store {self.path!r}: {what} is committed (reads no longer return the "
+                f"erased data), but another connection kept a read transaction open for over "
+                f"{self._timeout:g} s, so the write-ahead log could not be checkpointed and "
+                f"truncated: older copies of the erased data may remain in the database file "
+                f"and its -wal file. Call {what}() again once that reader has finished."
+            )
 
     def close(self) -> None:
         with self._lock:
