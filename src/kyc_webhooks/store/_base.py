@@ -134,6 +134,34 @@ LEASE_EXPIRED = "LeaseExpired"
 LEASE_EXPIRED_MESSAGE = "every attempt's lease expired before the handlers finished"
 
 
+#: Marks a value :func:`to_text_column` encoded (a Unicode noncharacter: no vendor sends one).
+_ENCODED = "\U0010fffe"
+
+
+def to_text_column(value: str) -> str:
+    """``value`` as text any database's text type holds, reversibly (:func:`from_text_column`).
+
+    PostgreSQL's ``text`` holds neither NUL nor a lone surrogate (which UTF-8 cannot encode); a
+    value containing either -- or starting with the marker itself -- is stored as the marker plus
+    the hex of its ``surrogatepass`` bytes. Every other value is stored unchanged, so two
+    different values never merge, and equality lookups encode their parameter the same way."""
+    if "\x00" not in value and not value.startswith(_ENCODED):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return value
+    return _ENCODED + value.encode("utf-8", "surrogatepass").hex()
+
+
+def from_text_column(value: str) -> str:
+    """The ``str`` that :func:`to_text_column` stored."""
+    if value.startswith(_ENCODED):
+        return bytes.fromhex(value[len(_ENCODED) :]).decode("utf-8", "surrogatepass")
+    return value
+
+
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise UsageError("limit must be a positive int")

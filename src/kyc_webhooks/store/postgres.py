@@ -49,7 +49,9 @@ from ._base import (
     check_states,
     checked_now,
     cutoff,
+    from_text_column,
     new_id,
+    to_text_column,
 )
 
 if TYPE_CHECKING:
@@ -253,9 +255,9 @@ def _statements(s: str) -> dict[str, str]:
 
 
 def _headers_json(headers: tuple[tuple[str, str], ...]) -> str:
-    # ASCII JSON: NUL and lone surrogates, which PostgreSQL text cannot hold, become \u escapes
-    # that json.loads turns back into the exact same strings.
-    return json.dumps([[name, value] for name, value in headers])
+    # Each name and value through to_text_column: json.loads would join two separately sent
+    # surrogate halves into one character, so they are encoded before JSON sees them.
+    return json.dumps([[to_text_column(name), to_text_column(value)] for name, value in headers])
 
 
 #: Every store of this process. After ``fork()`` the child replaces their thread locks: a lock
@@ -273,19 +275,8 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 def _text(value: str) -> str:
-    """``value`` as text PostgreSQL accepts: its ``text`` type holds neither NUL nor a lone
-    surrogate (which UTF-8 cannot encode), so these become visible escapes (``\\x00``,
-    ``\\udcff``) -- the same for every redelivery, so deduplication is unchanged (the receiver
-    escapes surrogates in headers the same way)."""
-    if "\x00" in value:
-        value = value.replace("\x00", "\\x00")
-    if value.isascii():
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+    """``value`` as text PostgreSQL accepts (NUL and lone surrogates encoded reversibly)."""
+    return to_text_column(value)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -517,7 +508,9 @@ class PostgresStore:
 
     def _record(self, row: Sequence[Any]) -> DeliveryRecord:
         try:
-            headers = tuple((str(n), str(v)) for n, v in json.loads(row[10]))
+            headers = tuple(
+                (from_text_column(str(n)), from_text_column(str(v))) for n, v in json.loads(row[10])
+            )
             state = DeliveryState(row[4])
         except (ValueError, TypeError) as exc:
             raise StoreError(
@@ -526,9 +519,9 @@ class PostgresStore:
             ) from None
         return DeliveryRecord(
             id=row[0],
-            delivery_key=row[1],
-            vendor=row[2],
-            event_type=row[3],
+            delivery_key=from_text_column(row[1]),
+            vendor=from_text_column(row[2]),
+            event_type=from_text_column(row[3]),
             state=state,
             received_at=row[5].astimezone(timezone.utc),
             updated_at=row[6].astimezone(timezone.utc),
@@ -538,8 +531,8 @@ class PostgresStore:
             headers=headers,
             lease_until=_utc(row[11]),
             finished_at=_utc(row[12]),
-            last_error_type=row[13],
-            last_error_message=row[14],
+            last_error_type=None if row[13] is None else from_text_column(row[13]),
+            last_error_message=None if row[14] is None else from_text_column(row[14]),
             not_before=_utc(row[15]),
             body_erased_at=_utc(row[16]),
         )

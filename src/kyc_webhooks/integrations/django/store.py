@@ -36,7 +36,9 @@ from ...store._base import (
     checked_now,
     claimable,
     cutoff,
+    from_text_column,
     new_id,
+    to_text_column,
     utc_now,
 )
 from .models import Delivery
@@ -47,8 +49,12 @@ _CLAIMABLE = ("pending", "failed", "processing")
 
 
 def _text(value: str) -> str:
-    """Text any database accepts: a lone surrogate (possible in a sender's header) escaped."""
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    """Text any database accepts, reversibly: NUL and lone surrogates encoded."""
+    return to_text_column(value)
+
+
+def _opt(value: str | None) -> str | None:
+    return None if value is None else from_text_column(value)
 
 
 def _key_hash(delivery_key: str) -> str:
@@ -60,20 +66,20 @@ def _record(row: Delivery) -> DeliveryRecord:
         body = row.body
         return DeliveryRecord(
             id=row.id,
-            delivery_key=row.delivery_key,
-            vendor=row.vendor,
-            event_type=row.event_type,
+            delivery_key=from_text_column(row.delivery_key),
+            vendor=from_text_column(row.vendor),
+            event_type=from_text_column(row.event_type),
             state=DeliveryState(row.state),
             received_at=row.received_at,
             updated_at=row.updated_at,
             attempts=row.attempts,
             replays=row.replays,
             body=bytes(body) if body is not None else None,
-            headers=tuple((str(n), str(v)) for n, v in row.headers),
+            headers=tuple((from_text_column(n), from_text_column(v)) for n, v in row.headers),
             lease_until=row.lease_until,
             finished_at=row.finished_at,
-            last_error_type=row.last_error_type,
-            last_error_message=row.last_error_message,
+            last_error_type=_opt(row.last_error_type),
+            last_error_message=_opt(row.last_error_message),
             not_before=row.not_before,
             body_erased_at=row.body_erased_at,
         )
@@ -219,7 +225,7 @@ class DjangoStore:
                 if max_attempts is not None:
                     rows = rows.filter(attempts__lt=max_attempts)
                 if vendors is not None:
-                    rows = rows.filter(vendor__in=list(vendors))
+                    rows = rows.filter(vendor__in=[_text(v) for v in vendors])
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
                 for row in rows.order_by("received_at", "id")[:50]:
@@ -241,7 +247,7 @@ class DjangoStore:
             state="processing", attempts__gte=max_attempts, lease_until__lte=now
         )
         if vendors is not None:
-            rows = rows.filter(vendor__in=list(vendors))
+            rows = rows.filter(vendor__in=[_text(v) for v in vendors])
         rows.update(
             state="failed",
             lease_until=None,
@@ -341,9 +347,9 @@ class DjangoStore:
         if states is not None:
             rows = rows.filter(state__in=[s.value for s in states])
         if vendor is not None:
-            rows = rows.filter(vendor=vendor)
+            rows = rows.filter(vendor=_text(vendor))
         if event_type is not None:
-            rows = rows.filter(event_type=event_type)
+            rows = rows.filter(event_type=_text(event_type))
         if since is not None:
             rows = rows.filter(received_at__gte=check_aware(since, "since"))
         if until is not None:
