@@ -28,6 +28,9 @@ __all__ = [
     "Added",
     "Claim",
     "Clock",
+    "DecisionEntry",
+    "DecisionLedger",
+    "DecisionTicket",
     "DeliveryRecord",
     "DeliveryState",
     "NewDelivery",
@@ -277,6 +280,60 @@ class Added:
     claim: Claim | None = None
 
 
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One verification's decision as the ledger keeps it (docs/decisions.md, "The ledger").
+
+    ``status`` is a :class:`~kyc_webhooks.DecisionStatus` value; ``received_at`` is the store's
+    time of the delivery it came from (the tie-break when ``occurred_at`` is missing)."""
+
+    vendor: str
+    subject: str
+    status: str
+    final: bool
+    delivery_id: str
+    event_type: str
+    received_at: datetime
+    occurred_at: datetime | None = None
+    client_ref: str | None = None
+    reasons: tuple[str, ...] = ()
+    fetch_required: bool = False
+
+
+def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
+    """Whether ``new`` becomes the effective decision over ``current`` (the ledger's rules):
+
+    * a final decision is never replaced by a non-final one (and a final one replaces a
+      non-final one);
+    * between two of equal finality, the later ``occurred_at`` wins where both have one, else
+      the later ``received_at``; a tie (a redelivery, a stale copy) changes nothing;
+    * the same status and finality again changes nothing.
+
+    A total order on (final, time): whatever order deliveries arrive in, the ledger ends in the
+    same entry."""
+    if current is None:
+        return True
+    if new.final != current.final:
+        return new.final
+    if (new.status, new.final) == (current.status, current.final):
+        return False
+    if new.occurred_at is not None and current.occurred_at is not None:
+        return new.occurred_at > current.occurred_at
+    return new.received_at > current.received_at
+
+
+@dataclass(frozen=True)
+class DecisionTicket:
+    """The subject lease :meth:`Store.begin_decision` hands out: while it is held, no other
+    delivery of the same ``(vendor, subject)`` can begin a decision, so decision handlers run
+    once per real change. ``changes`` says whether ``entry`` supersedes ``previous``."""
+
+    entry: DecisionEntry
+    previous: DecisionEntry | None
+    changes: bool
+    token: str = field(repr=False)
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the receiver needs from a delivery store. Every method is atomic and thread-safe.
@@ -395,4 +452,37 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release resources; the store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class DecisionLedger(Protocol):
+    """The decision ledger every store is to implement (issue: decisions), next to
+    :class:`Store`. Together with it, ``complete(claim, *, decision: DecisionTicket | None =
+    None)``: with ``decision`` (a ticket of this claim's :meth:`begin_decision`), in the same
+    atomic step as the completion, the ticket's entry becomes the subject's effective decision
+    when ``decision.changes``, and the subject lease is released; a lost claim changes neither.
+
+    Not part of :class:`Store` until every store implements it."""
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        """Take the lease on ``entry``'s subject ``(vendor, subject)`` for ``lease`` seconds and
+        say whether ``entry`` supersedes the effective decision (:func:`supersedes`). ``None``
+        when another delivery holds a live lease on the subject (the caller retries later).
+        ``claim`` must be live."""
+        ...
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        """Release the subject lease without changing the ledger (a decision handler failed)."""
+        ...
+
+    def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
+        """The effective decision of one verification, or ``None``."""
+        ...
+
+    def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
+        """The effective decisions whose ``client_ref`` is ``client_ref``, newest first (by
+        ``occurred_at``, else ``received_at``)."""
         ...
