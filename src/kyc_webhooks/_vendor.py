@@ -1,4 +1,4 @@
-"""What every vendor implements, the registry of vendor names, and the shared JSON->model step.
+"""What every vendor implements and the registry of vendor names.
 
 A vendor object is configuration plus these operations: ``detect`` (cheap, on headers or a byte
 scan; class-level so that unconfigured vendors are recognised too), ``verify`` (authentication
@@ -23,21 +23,31 @@ import json
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any, ClassVar, TypeVar, final
-
-from pydantic import BaseModel, ValidationError
+from typing import Any, ClassVar, final
 
 from ._headers import HeaderInput, Headers
-from .errors import ConfigurationError, PayloadError, UsageError
+
+# Validation helpers live in ``_validation`` (the bottom of the import graph); re-exported here for
+# code written against their old home.
+from ._validation import (
+    VALIDATION_ERRORS,
+    describe_validation_error,
+    payload_error,
+    validate_json,
+)
+from .errors import ConfigurationError, UsageError
 from .models import WebhookEvent
 
 __all__ = [
+    "VALIDATION_ERRORS",
     "VENDOR_NAMES",
     "Vendor",
     "body_bytes",
+    "describe_validation_error",
     "detect_vendors",
     "lazy_models",
     "parse_unauthenticated",
+    "payload_error",
     "validate_json",
     "vendor_class",
 ]
@@ -224,60 +234,3 @@ def detect_vendors(headers: Headers, body: bytes) -> list[str]:
     if by_header:
         return by_header  # body shapes are outranked: no need to scan the body
     return [c.name for c in classes if c.detection != "header" and c.detect(headers, body)]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
-    """A safe one-line summary: locations and error kinds, never input values. ``prefix`` is the
-    wire name of the field the validated value sits in (lazy sections)."""
-    parts: list[str] = []
-    for err in exc.errors(include_url=False, include_input=False, include_context=False)[:5]:
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "") or "body"
-        parts.append(f"{loc}: {err['type']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
-
-
-#: What validating a body can raise (ValidationError is a ValueError; the others come from
-#: custom validators): :func:`payload_error` turns each into a PayloadError.
-VALIDATION_ERRORS = (ValueError, TypeError, KeyError, UnicodeError)
-
-
-def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:
-    """Validate ``body`` straight from bytes with ``model`` (a model class or cached
-    ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only.
-    Messages start with ``what`` and ``event_type`` (joined only when there is an error)."""
-    # The PayloadError is raised *after* the except block on purpose: pydantic's ValidationError
-    # text quotes input values (personal data). Raised inside the block it would stay reachable
-    # as ``__context__`` (and be printed in tracebacks) even with ``from None``.
-    try:
-        # A model class's ``__pydantic_validator__`` (what ``model_validate_json`` calls, minus a
-        # Python frame) or a cached TypeAdapter. With ``defer_build`` the first attribute access
-        # on the model's placeholder validator builds the real one.
-        validator = getattr(model, "__pydantic_validator__", model)
-        return validator.validate_json(body)
-    except VALIDATION_ERRORS as exc:
-        error = payload_error(exc, what=what, event_type=event_type)
-    raise error
-
-
-def payload_error(exc: Exception, *, what: str, event_type: str = "") -> PayloadError:
-    """The :class:`PayloadError` for a failed validation: field locations and error kinds, never
-    input values. Raise it outside the ``except`` block (see :func:`validate_json`)."""
-    if event_type:
-        what = f"{what} {event_type}"
-    if not isinstance(exc, ValidationError):
-        return PayloadError(f"{what} body could not be decoded ({type(exc).__name__})")
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    kinds = {e["type"] for e in errors}
-    if "json_invalid" in kinds:
-        return PayloadError(f"{what} body is not valid UTF-8 JSON")
-    if kinds & {"model_type", "model_attributes_type", "dict_type"} and all(
-        not e["loc"] for e in errors
-    ):
-        return PayloadError(f"{what} body must be a JSON object")
-    return PayloadError(f"{what} body failed validation ({describe_validation_error(exc)})")

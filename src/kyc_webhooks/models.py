@@ -35,6 +35,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 from typing_extensions import Self
 
+from ._validation import describe_validation_error
 from .errors import PayloadError
 
 if typing.TYPE_CHECKING:
@@ -181,8 +182,6 @@ class _LazyType:
             return self.adapter.validate_python(raw)
         except ValidationError as exc:
             # Raised after the except block: ValidationError text quotes input values.
-            from ._vendor import describe_validation_error
-
             message = f"{where} failed validation ({describe_validation_error(exc, prefix=alias)})"
         raise PayloadError(message)
 

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._vendor import validate_json
+from .._validation import validate_json
 from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, UnknownEvent, WebhookEvent, WireEnum
 
 __all__ = [

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from .._vendor import VALIDATION_ERRORS, payload_error
+from .._validation import VALIDATION_ERRORS, payload_error
 from ..errors import PayloadError
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import Discriminator, Field, Tag, TypeAdapter
 
 from .._redaction import redact_fields
-from .._vendor import validate_json
+from .._validation import validate_json
 from ..errors import PayloadError
 from ..models import OPEN, PERSONAL, UnknownEvent, WebhookEvent, WireEnum
 from ._auth import API_KEY_FIELD

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag, TypeAdapter
 
-from .._vendor import validate_json
+from .._validation import validate_json
 from ..models import OPEN, UnknownEvent, WebhookEvent, WireEnum
 
 __all__ = [
