@@ -4,6 +4,7 @@ costs a PayloadError when it is read, not the whole delivery."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import pickle
@@ -13,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 import kyc_webhooks as kw
 from kyc_webhooks.idenfy.models import AmlCheckResult, AmlHit, IdentificationEvent, LidCheckResult
@@ -469,11 +470,17 @@ def test_lazy_takes_no_other_metadata() -> None:
             q: Annotated[list[int] | None, LAZY] = Field(default=None, max_length=1)
 
 
-def test_repr_leaves_the_instance_unchanged() -> None:
+def test_repr_changes_nothing_observable() -> None:
+    # repr() validates a section once and caches the outcome, as an attribute read does (so that
+    # an invalid section is not validated again by every repr); fields, dump and equality stay.
     event = parse(GOOD)
-    before = dict(event.__dict__)
+    dumped = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    fields_set = set(event.model_fields_set)
     assert "score=1" in repr(event)
-    assert event.__dict__ == before
+    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == dumped
+    assert event.model_fields_set == fields_set
+    assert event == parse(GOOD)
+    assert pickle.loads(pickle.dumps(event)) == event
 
 
 def test_equality_and_hash_see_typed_values() -> None:
@@ -654,3 +661,96 @@ def test_first_reads_in_one_thread_do_not_break_copies_in_another() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+# -- issue #10 item 10: a section is validated once, whether it validates or not ------------------
+
+_VALIDATIONS: list[object] = []
+
+
+def _counted(value: object) -> object:
+    _VALIDATIONS.append(value)
+    return value
+
+
+class Counted(KycModel):
+    # The counter runs each time the section's real type is validated.
+    items: Annotated[Annotated[list[Leaf], BeforeValidator(_counted)] | None, LAZY] = None
+
+
+def _read_every_way(event: Counted) -> None:
+    for _ in range(3):
+        with contextlib.suppress(kw.PayloadError):
+            _ = event.items
+        repr(event)
+        str(event)
+        event.model_dump()
+        event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        event.model_dump_json()
+        with contextlib.suppress(kw.PayloadError):
+            event.validate_lazy_fields()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"items": [{"score": "many"}, {"score": 2}]}', id="invalid"),
+        pytest.param(b'{"items": [{"score": 1}, {"score": 2}]}', id="valid"),
+    ],
+)
+def test_a_section_is_validated_once_by_reads_repr_and_dumps(body: bytes) -> None:
+    event = Counted.model_validate_json(body)
+    _VALIDATIONS.clear()
+    _read_every_way(event)
+    assert len(_VALIDATIONS) == 1
+
+
+def test_an_invalid_section_fails_the_same_way_on_every_read() -> None:
+    event = Counted.model_validate_json(b'{"items": [{"score": "many", "name": "Jonas"}]}')
+    messages = set()
+    for _ in range(3):
+        with pytest.raises(kw.PayloadError) as info:
+            _ = event.items
+        assert info.value.__context__ is None
+        assert info.value.__traceback__ is not None
+        assert len(list(_walk_tb(info.value.__traceback__))) < 5  # a fresh error each time
+        messages.add(str(info.value))
+    assert len(messages) == 1
+    assert "Jonas" not in messages.pop()
+    assert "<invalid" in repr(event)
+    dumped = event.model_dump(mode="json")
+    assert dumped["items"] == [{"score": "many", "name": "Jonas"}]  # given back as received
+    copied = pickle.loads(pickle.dumps(event))
+    with pytest.raises(kw.PayloadError):
+        _ = copied.items
+    replaced = event.model_copy(update={"items": [{"score": 3}]})
+    assert replaced.items == [Leaf(score=3)]  # a new raw value: validated afresh
+
+
+def _walk_tb(tb: Any) -> Any:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def test_an_invalid_idenfy_section_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kyc_webhooks import models as core
+
+    payload = _identification()
+    payload["AML"][0]["data"] = [{"isPerson": "perhaps"}] * 1000
+    body, _ = sign("idenfy", payload, KEY, event_type="IDENTIFICATION")
+    event = IdentificationEvent.model_validate_json(body)
+    calls: list[str] = []
+    original = core._LazyType.validate
+
+    def counting(self: Any, raw: Any, *, where: str, alias: str) -> Any:
+        calls.append(where)
+        return original(self, raw, where=where, alias=alias)
+
+    monkeypatch.setattr(core._LazyType, "validate", counting)
+    for _ in range(3):
+        with pytest.raises(kw.PayloadError):
+            _ = event.aml_results
+        assert "aml_results=<invalid" in repr(event)
+        event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert calls.count("IdentificationEvent.aml_results") == 1

@@ -189,11 +189,17 @@ class _LazyType:
         result: JsonSchemaValue = handler(self.adapter.core_schema)
         return result
 
-    def serialize(self, raw: Any, info: core_schema.SerializationInfo) -> Any:
+    def serialize(self, model: Any, raw: Any, info: core_schema.FieldSerializationInfo) -> Any:
+        # A field serializer: pydantic-core passes the model being dumped, so the section's typed
+        # value (or its failure) cached by an attribute read is reused, and cached here in turn.
         if raw is None:
             return None
+        attribute = getattr(type(model), "__lazy_attributes__", {}).get(info.field_name)
         try:
-            value = self.validate(raw, where="lazy field", alias="")
+            if attribute is not None and model.__dict__.get(attribute.name) is raw:
+                value = attribute.read(model)
+            else:  # not reached through a KycModel field: nothing to cache on
+                value = self.validate(raw, where="lazy field", alias="")
         except PayloadError:
             # Dumping never fails. A section that does not validate is given back as received (in
             # JSON mode that is exactly the wire value) -- unless the caller filters inside it:
@@ -268,7 +274,7 @@ class _Lazy:
             json_schema=_shape_schema(source),
             python_schema=core_schema.any_schema(),
             serialization=core_schema.plain_serializer_function_ser_schema(
-                kind.serialize, info_arg=True
+                kind.serialize, is_field_serializer=True, info_arg=True
             ),
             # JSON schema: the real type's (the contract), not the shape checked at parse time.
             metadata={"pydantic_js_functions": [kind.json_schema]},
@@ -285,8 +291,10 @@ _CACHED = object()
 
 class _LazyAttribute:
     """Data descriptor installed on the model class for each LAZY field: reads the decoded value
-    that pydantic stored in ``__dict__``, validates it once, and caches the typed value next to it
-    (keyed by the identity of the decoded value, so ``model_copy(update=...)`` is honoured)."""
+    that pydantic stored in ``__dict__``, validates it once, and caches the outcome next to it --
+    the typed value, or the failure's message, so that a section that does not validate is not
+    validated again by every read, ``repr()`` or ``model_dump()``. The cache is keyed by the
+    identity of the decoded value, so ``model_copy(update=...)`` is honoured."""
 
     __slots__ = ("alias", "cache_key", "kind", "name")
 
@@ -299,21 +307,40 @@ class _LazyAttribute:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:  # like pydantic fields: not a class attribute
             raise AttributeError(self.name)
-        value, raw = self.peek(obj)
-        if raw is not _CACHED:
-            obj.__dict__[self.cache_key] = (raw, value)
-        return value
+        return self.read(obj)
 
-    def peek(self, obj: Any) -> tuple[Any, Any]:
-        """``(typed value, raw value)`` without storing anything (``raw`` is ``_CACHED`` when the
-        value was stored by an earlier read): for repr() and comparisons."""
+    def read(self, obj: Any) -> Any:
+        """The typed value, validated on the first read (attribute, ``repr()``, dump) and cached
+        with its outcome; :class:`PayloadError` every time for a section that does not validate."""
         values = obj.__dict__
         raw = values[self.name]
         cached = values.get(self.cache_key)
-        if cached is not None and cached[0] is raw:
-            return cached[1], _CACHED
+        if cached is None or cached[0] is not raw:
+            cached = self._outcome(obj, raw)
+            values[self.cache_key] = cached
+        if cached[2]:
+            raise PayloadError(cached[2])  # a new error each time: no traceback piles up
+        return cached[1]
+
+    def peek(self, obj: Any) -> Any:
+        """The typed value without storing anything (comparisons): the cached outcome when there
+        is one, else a validation whose result is not kept."""
+        values = obj.__dict__
+        raw = values[self.name]
+        cached = values.get(self.cache_key)
+        if cached is None or cached[0] is not raw:
+            cached = self._outcome(obj, raw)
+        if cached[2]:
+            raise PayloadError(cached[2])
+        return cached[1]
+
+    def _outcome(self, obj: Any, raw: Any) -> tuple[Any, Any, str]:
+        """``(raw, typed value, "")`` or ``(raw, None, error message)``."""
         where = f"{type(obj).__name__}.{self.name}"
-        return self.kind.validate(raw, where=where, alias=self.alias), raw
+        try:
+            return raw, self.kind.validate(raw, where=where, alias=self.alias), ""
+        except PayloadError as exc:
+            return raw, None, str(exc)
 
     def __set__(self, obj: Any, value: Any) -> None:
         # Reached only through object.__setattr__ (pydantic's frozen check runs first otherwise).
@@ -448,9 +475,9 @@ class KycModel(BaseModel):
             if name not in fields_set or not info.repr:
                 continue
             if name in lazy:
-                # Validated for display without storing it: repr() leaves the instance as it was.
+                # Validated (once: the outcome is cached as by an attribute read) for display.
                 try:
-                    value = type(self).__lazy_attributes__[name].peek(self)[0]
+                    value = type(self).__lazy_attributes__[name].read(self)
                 except PayloadError:
                     yield name, INVALID
                     continue
@@ -513,7 +540,7 @@ def _typed(obj: KycModel, attribute: _LazyAttribute) -> Any:
     if attribute.name not in obj.__dict__:  # model_construct() without a required field
         return _MISSING
     try:
-        return attribute.peek(obj)[0]
+        return attribute.peek(obj)
     except PayloadError:
         return _Unvalidated(obj.__dict__[attribute.name])
 
