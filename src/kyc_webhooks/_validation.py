@@ -9,12 +9,18 @@ Two rules:
 * Messages name field locations and error kinds, never input values (personal data): pydantic's
   own ``ValidationError`` text quotes the input, so the ``PayloadError`` is raised *outside* the
   ``except`` block and never has the ``ValidationError`` as ``__context__``.
-* The work is bounded whatever the body. ``ValidationError.errors()`` builds a dict per error, all
-  at once; a hostile body can hold hundreds of thousands of errors (one or two per item of a huge
-  list). It is called at most once per failure, and only when the error count (which costs
-  nothing) is at most :data:`MAX_LISTED_ERRORS`; otherwise the message gives the count alone.
-  The vendor models bound each list (``kyc_webhooks.models.BOUNDED``), so a real delivery stays
-  far below that.
+* The work is bounded whatever the body (a signed 1 MiB body once cost 8-11 s and ~2 GiB):
+
+  - a body with more than :data:`MAX_JSON_OBJECTS` JSON objects is refused before validation.
+    Each object may become a model (~2 us and ~0.8 KiB; ~10 us when a handler reads it in a lazy
+    section), and per-list bounds cannot cap nested lists (1,000 results x 340 hits);
+  - every typed list and map of the models is bounded and stops at its first invalid item
+    (``kyc_webhooks.models.BOUNDED``), so a body yields a few errors, not one or two per item;
+  - ``ValidationError.errors()`` builds a dict per error, all at once: it is called at most once
+    per failure, and only when the error count (which costs nothing) is at most
+    :data:`MAX_LISTED_ERRORS`; otherwise the message gives the count alone.
+
+  ``bench/bench_hostile.py`` measures the result (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from .errors import PayloadError
 
 __all__ = [
     "MAX_DESCRIBED_ERRORS",
+    "MAX_JSON_OBJECTS",
     "MAX_LISTED_ERRORS",
     "VALIDATION_ERRORS",
+    "check_object_count",
     "describe_validation_error",
     "payload_error",
     "validate_json",
@@ -38,6 +46,12 @@ __all__ = [
 MAX_DESCRIBED_ERRORS = 5
 #: Above this many errors, ``errors()`` (a dict per error, built all at once) is not called at all.
 MAX_LISTED_ERRORS = 100
+
+#: The most JSON objects a body may hold. Real deliveries hold tens to a few thousand (an iDenfy
+#: identification with AML and LID results: ~100); a 1 MiB body can hold ~350,000 (``{},``).
+#: Counted as ``{`` bytes, braces inside strings included: the count can only be too high, and only
+#: for a body that is mostly braces.
+MAX_JSON_OBJECTS = 20_000
 
 #: What validating a body can raise (ValidationError is a ValueError; the others come from
 #: custom validators): :func:`payload_error` turns each into a PayloadError.
@@ -76,10 +90,22 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
     return _describe(exc, _errors(exc), prefix)
 
 
+def check_object_count(body: bytes, *, what: str, event_type: str = "") -> None:
+    """Raise :class:`PayloadError` when ``body`` holds more than :data:`MAX_JSON_OBJECTS` JSON
+    objects. Free for bodies too short to hold that many (each object takes two bytes at least);
+    ~0.3 ms for 1 MiB otherwise."""
+    if len(body) > 2 * MAX_JSON_OBJECTS and body.count(b"{") > MAX_JSON_OBJECTS:
+        if event_type:
+            what = f"{what} {event_type}"
+        raise PayloadError(f"{what} body holds more than {MAX_JSON_OBJECTS} JSON objects")
+
+
 def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:
     """Validate ``body`` straight from bytes with ``model`` (a model class or cached
     ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only.
-    Messages start with ``what`` and ``event_type`` (joined only when there is an error)."""
+    Messages start with ``what`` and ``event_type`` (joined only when there is an error). A body
+    with too many objects is refused first (:func:`check_object_count`)."""
+    check_object_count(body, what=what, event_type=event_type)
     try:
         # A model class's ``__pydantic_validator__`` (what ``model_validate_json`` calls, minus a
         # Python frame) or a cached TypeAdapter. With ``defer_build`` the first attribute access

@@ -5,6 +5,8 @@
   (``defer_build``) so that importing a vendor costs little.
 * :data:`OPEN` -- metadata that turns ``Union[SomeEnum, str]`` into an *open enum*: a known value
   becomes the enum member, an unknown one stays a plain ``str`` and never fails validation.
+* :data:`BOUNDED` -- metadata for every typed JSON list or map: at most :data:`MAX_ITEMS` items,
+  and validation stops at the first invalid one, so that no body costs more than a few ms.
 * :data:`PERSONAL` -- metadata marking a field as personal data; ``repr()``/``str()`` show it as
   ``<redacted>`` while the attribute keeps the real value for handlers.
 * :data:`LAZY` -- metadata for a bulky, optional section (iDenfy's AML and LID hit lists) that is
@@ -42,7 +44,9 @@ if typing.TYPE_CHECKING:
     from .decisions import Decision
 
 __all__ = [
+    "BOUNDED",
     "LAZY",
+    "MAX_ITEMS",
     "OPEN",
     "PERSONAL",
     "REDACTED",
@@ -59,6 +63,24 @@ __all__ = [
 #: to right entirely inside pydantic-core (no Python callback), so known values become members and
 #: anything else stays a ``str``.
 OPEN = Field(union_mode="left_to_right")
+
+#: The most items a typed JSON list (or keys a typed JSON map) of a model may hold. None of the
+#: vendors documents a limit; the lists they do document are short -- iDenfy's ``fraudTags``,
+#: ``mismatchTags``, ``suspicionReasons`` and ``riskTags`` repeat values of enums of at most ~30
+#: members (https://documentation.idenfy.com/openapi/kyc.yaml), a document has two images, a
+#: company a handful of beneficiaries -- and AML hit lists are tens to hundreds. A longer list is
+#: a 400 naming the field (``too_long``), like any value outside the model.
+MAX_ITEMS = 1000
+
+#: Field metadata for every typed JSON list or map: ``Annotated[list[X] | None, BOUNDED]``. At
+#: most :data:`MAX_ITEMS` items (checked before any item is validated), and validation of the
+#: list stops at its first invalid item (``fail_fast``). Why: a signed 1 MiB body holds ~350,000
+#: ``{}``; unbounded, each became a model (~2 us, ~600 bytes) or one or two validation errors (an
+#: open enum reports both union members), 8-11 s and ~2 GiB for one delivery. A list of anything
+#: (``list[Any]``, ``dict[str, Any]``) needs no bound: it cannot fail and builds no model.
+#: ``tests/test_hostile_bodies.py`` checks that every typed list and map carries it;
+#: ``bench/bench_hostile.py`` measures what hostile bodies cost (docs/performance.md).
+BOUNDED = Field(max_length=MAX_ITEMS, fail_fast=True)
 
 
 class _Marker:

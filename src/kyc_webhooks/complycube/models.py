@@ -37,7 +37,16 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._validation import validate_json
-from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, UnknownEvent, WebhookEvent, WireEnum
+from ..models import (
+    BOUNDED,
+    OPEN,
+    PERSONAL,
+    KycModel,
+    LazyTimestamp,
+    UnknownEvent,
+    WebhookEvent,
+    WireEnum,
+)
 
 __all__ = [
     "EVENT_MODELS",
@@ -329,7 +338,7 @@ class Document(KycModel):
     type: _Str = None
     classification: _Str = None
     issuing_country: _Str = Field(default=None, alias="issuingCountry")
-    images: list[DocumentImage] | None = None
+    images: Annotated[list[DocumentImage] | None, BOUNDED] = None
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
 
@@ -410,7 +419,9 @@ class WorkflowSession(KycModel):
     # Task contents may echo what the customer entered: treated as personal.
     tasks: Annotated[Any, PERSONAL] = None
     last_completed_task_id: _Str = Field(default=None, alias="lastCompletedTaskId")
-    all_related_checks: list[RelatedCheck] | None = Field(default=None, alias="allRelatedChecks")
+    all_related_checks: Annotated[list[RelatedCheck] | None, BOUNDED] = Field(
+        default=None, alias="allRelatedChecks"
+    )
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
     completed_at: _Ts = Field(default=None, alias="completedAt")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, LazyTimestamp, WireEnum
 from ._base import Number, publish
 from ._enums import (
     AmlCheckStatus,
@@ -199,7 +199,7 @@ AmlDataItem: TypeAlias = Annotated[
 class AmlCheckResult(FraudCheckResult):
     """One element of ``AML`` (identification) or ``results`` (AML monitoring) (§4.6)."""
 
-    data: list[AmlDataItem] | None = None
+    data: Annotated[list[AmlDataItem] | None, BOUNDED] = None
 
 
 class LidDocument(KycModel):
@@ -215,7 +215,7 @@ class LidDocument(KycModel):
 class LidCheckResult(FraudCheckResult):
     """One element of ``LID`` (§4.8)."""
 
-    data: list[LidDocument] | None = None
+    data: Annotated[list[LidDocument] | None, BOUNDED] = None
 
 
 class CriminalOffense(KycModel):
@@ -232,7 +232,7 @@ class CriminalOffense(KycModel):
 class CriminalRecord(KycModel):
     """A criminal-record match (§4.8). Offences are special-category data: masked in ``repr()``."""
 
-    offenses: Annotated[list[CriminalOffense] | None, PERSONAL] = None
+    offenses: Annotated[list[CriminalOffense] | None, PERSONAL, BOUNDED] = None
     full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
     county: str | None = None
     region: str | None = None
@@ -241,7 +241,7 @@ class CriminalRecord(KycModel):
 class CriminalCheckResult(FraudCheckResult):
     """One element of ``CRIMINAL_CHECK`` (§4.8)."""
 
-    data: list[CriminalRecord] | None = None
+    data: Annotated[list[CriminalRecord] | None, BOUNDED] = None
 
 
 class LegacyCheckSummary(KycModel):
@@ -283,17 +283,21 @@ class AmlV3HitAddress(KycModel):
 class AmlV3Hit(KycModel):
     """An AML v3 search result (individual; business results share the envelope) (§4.7, §4.13)."""
 
-    addresses: list[AmlV3HitAddress] | None = None
-    dates_of_birth: Annotated[list[str] | None, PERSONAL] = Field(
+    addresses: Annotated[list[AmlV3HitAddress] | None, BOUNDED] = None
+    dates_of_birth: Annotated[list[str] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="datesOfBirth"
     )
     gender: Annotated[Gender | str | None, OPEN] = None
-    nationalities: list[str] | None = None
+    nationalities: Annotated[list[str] | None, BOUNDED] = None
     match: str | None = None
-    former_san_body_ids: list[int] | None = Field(default=None, alias="formerSanBodyIds")
-    countries: list[str] | None = None
-    datasets: list[Annotated[AmlDataset | str, OPEN]] | None = None
-    current_san_body_ids: list[int] | None = Field(default=None, alias="currentSanBodyIds")
+    former_san_body_ids: Annotated[list[int] | None, BOUNDED] = Field(
+        default=None, alias="formerSanBodyIds"
+    )
+    countries: Annotated[list[str] | None, BOUNDED] = None
+    datasets: Annotated[list[Annotated[AmlDataset | str, OPEN]] | None, BOUNDED] = None
+    current_san_body_ids: Annotated[list[int] | None, BOUNDED] = Field(
+        default=None, alias="currentSanBodyIds"
+    )
     version: int | None = None
     pep_tier: Annotated[PepTier | str | None, OPEN] = Field(default=None, alias="pepTier")
     score: Number | None = None
@@ -331,16 +335,18 @@ class AmlV3Check(KycModel):
     )
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
     status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
-    adverse_media: list[AmlV3AdverseMedia] | None = Field(default=None, alias="adverseMedia")
-    aml_check: list[AmlV3Hit] | None = Field(default=None, alias="amlCheck")
+    adverse_media: Annotated[list[AmlV3AdverseMedia] | None, BOUNDED] = Field(
+        default=None, alias="adverseMedia"
+    )
+    aml_check: Annotated[list[AmlV3Hit] | None, BOUNDED] = Field(default=None, alias="amlCheck")
     user_type: Annotated[AmlUserType | str | None, OPEN] = Field(default=None, alias="userType")
 
 
 # ---- section types of IdentificationEvent (read lazily; see _identification.py) ---------------
 
-AmlResults: TypeAlias = list[AmlCheckResult] | None
-LidResults: TypeAlias = list[LidCheckResult] | None
-CriminalResults: TypeAlias = list[CriminalCheckResult] | None
+AmlResults: TypeAlias = Annotated[list[AmlCheckResult], BOUNDED] | None
+LidResults: TypeAlias = Annotated[list[LidCheckResult], BOUNDED] | None
+CriminalResults: TypeAlias = Annotated[list[CriminalCheckResult], BOUNDED] | None
 LegacyAmlSection: TypeAlias = LegacyAml | None
 LegacyLidSection: TypeAlias = LegacyLid | None
 AmlV3Section: TypeAlias = AmlV3Check | None

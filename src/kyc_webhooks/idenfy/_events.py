@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
 from ._base import IdenfyEvent, Number, publish
 from ._enums import AmlStatusField
@@ -157,7 +157,7 @@ class VideoCallFinishedEvent(IdenfyEvent):
     :attr:`date_time` parses it when possible.
     """
 
-    video_call_answers: dict[str, VideoCallAnswer] | None = Field(
+    video_call_answers: Annotated[dict[str, VideoCallAnswer] | None, BOUNDED] = Field(
         default=None, alias="videoCallAnswers"
     )
     date: str | None = None
@@ -197,9 +197,9 @@ class FacialAuthenticationEvent(IdenfyEvent):
     face_photo: Annotated[str | None, PERSONAL] = Field(default=None, alias="facePhoto")
     ip_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="ipAddress")
     fail_reason: str | None = Field(default=None, alias="failReason")
-    risk_tags: list[Annotated[FacialAuthenticationRiskTag | str, OPEN]] | None = Field(
-        default=None, alias="riskTags"
-    )
+    risk_tags: Annotated[
+        list[Annotated[FacialAuthenticationRiskTag | str, OPEN]] | None, BOUNDED
+    ] = Field(default=None, alias="riskTags")
 
     @property
     def normalized_status(self) -> FacialAuthenticationStatus | str:
@@ -240,7 +240,7 @@ class AmlMonitoringEvent(IdenfyEvent):
     dob: Annotated[str | None, PERSONAL] = None
     is_active: bool | None = Field(default=None, alias="isActive")
     expiration: str | None = None
-    scan_ref_list: list[str] | None = Field(default=None, alias="scanRefList")
+    scan_ref_list: Annotated[list[str] | None, BOUNDED] = Field(default=None, alias="scanRefList")
     alert_status: Annotated[AmlAlertStatus | str | None, OPEN] = Field(
         default=None, alias="alertStatus"
     )
@@ -248,7 +248,7 @@ class AmlMonitoringEvent(IdenfyEvent):
     peps_status: AmlStatusField = Field(default=None, alias="pepsStatus")
     sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
     adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
-    results: list[AmlCheckResult] | None = None
+    results: Annotated[list[AmlCheckResult] | None, BOUNDED] = None
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
 
 
@@ -290,16 +290,18 @@ class CompanyReviewEvent(IdenfyEvent):
     company_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="companyCheck"
     )
-    beneficiaries: list[Beneficiary] | None = None
-    shareholder_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
+    beneficiaries: Annotated[list[Beneficiary] | None, BOUNDED] = None
+    shareholder_check: Annotated[list[dict[str, Any]] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="shareholderCheck"
     )
-    negative_news_check: Annotated[list[dict[str, Any]] | None, PERSONAL] = Field(
+    negative_news_check: Annotated[list[dict[str, Any]] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="negativeNewsCheck"
     )
     client_id: str | None = Field(default=None, alias="clientId")
     external_ref: str | None = Field(default=None, alias="externalRef")
-    related_client_scan_refs: list[str] | None = Field(default=None, alias="relatedClientScanRefs")
+    related_client_scan_refs: Annotated[list[str] | None, BOUNDED] = Field(
+        default=None, alias="relatedClientScanRefs"
+    )
     # Deprecated in the spec, still sent.
     aml_comment: str | None = Field(default=None, alias="amlComment")
     sanctions_check_status: AmlStatusField = Field(default=None, alias="sanctionsCheckStatus")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import Field
 
-from ..models import LAZY, OPEN, PERSONAL, KycModel, LazyTimestamp, deferred
+from ..models import BOUNDED, LAZY, OPEN, PERSONAL, KycModel, LazyTimestamp, deferred
 from ._base import IdenfyEvent, publish
 from ._enums import (
     AdditionalStepMethod,
@@ -86,16 +86,16 @@ class IdentificationStatus(KycModel):
     integrations, not the spec (sheet, Evidence) -- all optional."""
 
     overall: Annotated[OverallStatus | str | None, OPEN] = None
-    fraud_tags: list[Annotated[FraudTag | str, OPEN]] | None = Field(
+    fraud_tags: Annotated[list[Annotated[FraudTag | str, OPEN]] | None, BOUNDED] = Field(
         default=None, alias="fraudTags"
     )
-    mismatch_tags: list[Annotated[MismatchTag | str, OPEN]] | None = Field(
+    mismatch_tags: Annotated[list[Annotated[MismatchTag | str, OPEN]] | None, BOUNDED] = Field(
         default=None, alias="mismatchTags"
     )
-    suspicion_reasons: list[Annotated[SuspicionReason | str, OPEN]] | None = Field(
-        default=None, alias="suspicionReasons"
+    suspicion_reasons: Annotated[list[Annotated[SuspicionReason | str, OPEN]] | None, BOUNDED] = (
+        Field(default=None, alias="suspicionReasons")
     )
-    deny_reasons: list[str] | None = Field(default=None, alias="denyReasons")
+    deny_reasons: Annotated[list[str] | None, BOUNDED] = Field(default=None, alias="denyReasons")
     auto_face: _Face = Field(default=None, alias="autoFace")
     manual_face: _Face = Field(default=None, alias="manualFace")
     auto_document: _Doc = Field(default=None, alias="autoDocument")
@@ -168,8 +168,12 @@ class DocumentData(KycModel):
     client_ip_proxy_risk_level: Annotated[RiskLevel | str | None, OPEN] = Field(
         default=None, alias="clientIpProxyRiskLevel"
     )
-    duplicate_faces: list[str] | None = Field(default=None, alias="duplicateFaces")
-    duplicate_doc_faces: list[str] | None = Field(default=None, alias="duplicateDocFaces")
+    duplicate_faces: Annotated[list[str] | None, BOUNDED] = Field(
+        default=None, alias="duplicateFaces"
+    )
+    duplicate_doc_faces: Annotated[list[str] | None, BOUNDED] = Field(
+        default=None, alias="duplicateDocFaces"
+    )
     additional_data: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalData"
     )
@@ -245,7 +249,7 @@ class IdentificationEvent(IdenfyEvent):
     platform: Annotated[Platform | str | None, OPEN] = None
     status: IdentificationStatus | None = None
     data: DocumentData | None = None
-    file_urls: Annotated[dict[str, str | None] | None, PERSONAL] = Field(
+    file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="fileUrls"
     )
     # Shape beyond "object" UNCONFIRMED (§4.1): values kept as sent.
@@ -303,9 +307,9 @@ class IdentificationEvent(IdenfyEvent):
     bank_card_verification: Annotated[BankCardVerificationSection, LAZY] = Field(
         default=None, alias="bankCardVerification"
     )
-    additional_steps: dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None = Field(
-        default=None, alias="additionalSteps"
-    )
+    additional_steps: Annotated[
+        dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None, BOUNDED
+    ] = Field(default=None, alias="additionalSteps")
 
     @property
     def overall(self) -> OverallStatus | str | None:

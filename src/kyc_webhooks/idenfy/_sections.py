@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import OPEN, PERSONAL, KycModel, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, WireEnum
 from ._base import Number, publish
 from ._enums import (
     RiskLevel,
@@ -203,17 +203,19 @@ class QuestionnaireQuestion(KycModel):
     key: str | None = None
     title: str | None = None
     type: Annotated[QuestionType | str | None, OPEN] = None
-    value: Annotated[str | bool | int | float | list[str] | None, PERSONAL] = None
+    value: Annotated[str | bool | int | float | Annotated[list[str], BOUNDED] | None, PERSONAL] = (
+        None
+    )
 
 
 class QuestionnaireSection(KycModel):
     title: str | None = None
-    questions: list[QuestionnaireQuestion] | None = None
+    questions: Annotated[list[QuestionnaireQuestion] | None, BOUNDED] = None
 
 
 class QuestionnaireAnswers(KycModel):
     title: str | None = None
-    sections: list[QuestionnaireSection] | None = None
+    sections: Annotated[list[QuestionnaireSection] | None, BOUNDED] = None
 
 
 class RiskAssessment(KycModel):
@@ -271,7 +273,7 @@ class BankVerification(KycModel):
     id: str | None = None
     country: str | None = None
     bank: str | None = None
-    accounts: list[BankAccount] | None = None
+    accounts: Annotated[list[BankAccount] | None, BOUNDED] = None
     risk_level: Annotated[RiskLevel | str | None, OPEN] = Field(default=None, alias="riskLevel")
 
 

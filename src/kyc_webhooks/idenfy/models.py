@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from .._validation import VALIDATION_ERRORS, payload_error
+from .._validation import VALIDATION_ERRORS, check_object_count, payload_error
 from ..errors import PayloadError
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
 
@@ -575,6 +575,7 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     signed, so it only picks among models that agree with the body: a body carrying a field of
     another type's body is refused (docs/verification.md, "Unsigned headers"). Raises
     :class:`~kyc_webhooks.errors.PayloadError` only."""
+    check_object_count(body, what="iDenfy")  # before anything decodes the body
     etype = event_type.strip() if event_type else ""
     if not etype:
         etype = infer_event_type(body)

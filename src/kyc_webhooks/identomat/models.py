@@ -21,7 +21,7 @@ from pydantic import Discriminator, Field, Tag, TypeAdapter
 from .._redaction import redact_fields
 from .._validation import validate_json
 from ..errors import PayloadError
-from ..models import OPEN, PERSONAL, UnknownEvent, WebhookEvent, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, UnknownEvent, WebhookEvent, WireEnum
 from ._auth import API_KEY_FIELD
 
 __all__ = [
@@ -181,7 +181,7 @@ class ShareSessionLinkViaEmailEvent(IdentomatEvent):
     # Sheet §4.3/§5.5: a single address string in the only sample; list form and presence when
     # empty are UNCONFIRMED, so both a string and a list of strings are accepted (more lenient
     # than the documentation). Use :attr:`cc_addresses` for a normalised tuple.
-    cc: Annotated[str | list[str] | None, PERSONAL] = None
+    cc: Annotated[str | Annotated[list[str], BOUNDED] | None, PERSONAL] = None
     session_link: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionLink")
     created_by: Annotated[str | None, PERSONAL] = Field(default=None, alias="createdBy")
 
