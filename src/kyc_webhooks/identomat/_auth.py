@@ -73,9 +73,9 @@ class Identomat(Vendor):
 
     @classmethod
     def event_types(cls) -> tuple[str, ...]:
-        from .models import EVENT_TYPES
-
-        return tuple(EVENT_TYPES)
+        # Through models() rather than ``from .models import``: models imports API_KEY_FIELD from
+        # here, and the import graph stays acyclic (tests/test_import_graph.py).
+        return tuple(cls.models().EVENT_TYPES)
 
     def __repr__(self) -> str:
         return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"
