@@ -18,8 +18,11 @@ reaches the receiver's size cap (1 MiB by default):
 * ``keys``     ``{"0":{},"1":{},…}``  -- a map with ~100,000 keys
 * ``deep``     ``[[[[…]]]]``        -- nesting far beyond any parser's limit
 * ``text``     ``"xxxx…"``          -- one string of the whole size
-* ``spread``   a list nested in a list's item: the outer list holds 1,000 copies of its item,
+* ``spread``   a list nested in a list's item: the outer list holds 100 copies of its item,
                each inner list a share of ``{}`` (bounds on each list do not bound the product)
+* ``budget``   ``spread`` with just fewer JSON objects than a body may hold (the receiver refuses
+               more: ``kyc_webhooks._validation.MAX_JSON_OBJECTS``), the most models a body can
+               make; the rest of the size cap is ``[1,1,…]`` in a new top-level key
 
 Per case: the best of three wall-clock times and the peak of Python allocations (tracemalloc, a
 separate run: tracing slows everything down), and the answer's status code.
@@ -31,6 +34,7 @@ import argparse
 import copy
 import importlib
 import json
+import logging
 import sys
 import time
 import tracemalloc
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import kyc_webhooks as kw
+from kyc_webhooks._validation import MAX_JSON_OBJECTS
 from kyc_webhooks.models import KycModel
 from kyc_webhooks.receiver import DEFAULT_MAX_BODY_SIZE
 from kyc_webhooks.testing import make_vendors, sample_payload, sign
@@ -99,9 +104,9 @@ def filler(shape: str, room: int) -> bytes:
     raise ValueError(f"unknown shape {shape!r}")
 
 
-SHAPES = ("objects", "ints", "strings", "keys", "deep", "text", "spread")
+SHAPES = ("objects", "ints", "strings", "keys", "deep", "text", "spread", "budget")
 #: How many copies of its item the outer list of a ``spread`` body holds.
-SPREAD = 1000
+SPREAD = 100
 
 
 # ---- where fillers go ------------------------------------------------------------------------
@@ -171,9 +176,10 @@ def _signed(vendor: str, event_type: str, body: bytes) -> dict[str, str]:
     return sign(vendor, body, KEY, event_type=event_type)[1]
 
 
-def _spread(placed: dict[str, Any], path: Path, cap: int) -> bytes:
+def _spread(placed: dict[str, Any], path: Path, cap: int, *, budget: bool) -> bytes:
     """``placed`` with the outer list on ``path`` holding :data:`SPREAD` copies of its item and
-    the placeholder replaced by as many ``{}`` as fit in all."""
+    the placeholder replaced by as many ``{}`` as fit in all (``budget``: as the object limit
+    allows, the rest of the size in ints)."""
     outer = path[:-1].index(0)
     node: Any = placed
     for step in path[:outer]:
@@ -183,8 +189,13 @@ def _spread(placed: dict[str, Any], path: Path, cap: int) -> bytes:
         inner = inner[step]
     inner[path[-1]] = []
     node[:] = [node[0]] * SPREAD
-    empty = len(json.dumps(placed, ensure_ascii=False, separators=(",", ":")).encode())
-    inner[path[-1]] = [{}] * max(1, (cap - empty) // SPREAD // 3)
+    empty = json.dumps(placed, ensure_ascii=False, separators=(",", ":")).encode()
+    if budget:
+        share = (MAX_JSON_OBJECTS - empty.count(b"{")) // SPREAD
+        inner[path[-1]] = [{}] * max(1, share)
+        placed["hostilePadding"] = [1] * max(0, (cap - len(empty) - 3 * SPREAD * share) // 2 - 20)
+    else:
+        inner[path[-1]] = [{}] * max(1, (cap - len(empty)) // SPREAD // 3)
     return json.dumps(placed, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -194,8 +205,8 @@ def _body(vendor: str, payload: dict[str, Any], path: Path, shape: str, cap: int
     if not path:
         return filler(shape, cap)
     placed = _place(payload, path)
-    if shape == "spread":
-        return _spread(placed, path, cap)
+    if shape in ("spread", "budget"):
+        return _spread(placed, path, cap, budget=shape == "budget")
     text = json.dumps(placed, ensure_ascii=False, separators=(",", ":")).encode()
     quoted = json.dumps(_PLACEHOLDER).encode()
     return text.replace(quoted, filler(shape, cap - len(text) + len(quoted)), 1)
@@ -233,7 +244,7 @@ def cases(
             paths: list[Path] = [(), ("hostileExtra",), *containers(model)]
             for path in paths:
                 for shape in shapes:
-                    if shape == "spread" and 0 not in path[:-1]:
+                    if shape in ("spread", "budget") and 0 not in path[:-1]:
                         continue  # only for a list inside a list's item
                     body = _body(vendor, payload, path, shape, cap)
                     yield Case(
@@ -297,6 +308,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per case")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("kyc_webhooks").setLevel(logging.ERROR)  # one warning per refused body
     rx = receiver(read=args.read)
     rows = []
     for case in cases(per_vendor=1 if args.quick else None):

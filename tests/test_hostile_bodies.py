@@ -252,6 +252,22 @@ def test_hostile_bodies_are_answered_within_the_memory_bound(read: bool) -> None
     assert worst[0] < MEMORY_BOUND, worst
 
 
+def test_the_most_models_a_body_can_make_stay_within_the_memory_bound() -> None:
+    # Just under the object limit, spread over nested lists (100 AML results x ~200 hits), the
+    # handler reading every section: the most models one delivery can build.
+    receiver = bench.receiver(read=True)
+    (case,) = [c for c in _cases(("budget",)) if c.where == "AML.0.data"]
+    assert MAX_JSON_OBJECTS - 200 < case.body.count(b"{") <= MAX_JSON_OBJECTS
+    tracemalloc.start()
+    try:
+        outcome = receiver.handle(case.body, case.headers)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome.status_code == 200
+    assert peak < MEMORY_BOUND
+
+
 def test_a_body_with_too_many_objects_is_refused_before_validation() -> None:
     receiver = bench.receiver()
     payload = {"scanRef": "s", "clientId": "c", "final": True, "status": {"overall": "APPROVED"}}
