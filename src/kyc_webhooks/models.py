@@ -24,6 +24,7 @@ the vendor sent.
 import enum
 import hashlib
 import importlib
+import inspect
 import threading
 import types
 import typing
@@ -80,7 +81,12 @@ MAX_ITEMS = 1000
 #: (``list[Any]``, ``dict[str, Any]``) needs no bound: it cannot fail and builds no model.
 #: ``tests/test_hostile_bodies.py`` checks that every typed list and map carries it;
 #: ``bench/bench_hostile.py`` measures what hostile bodies cost (docs/performance.md).
-BOUNDED = Field(max_length=MAX_ITEMS, fail_fast=True)
+BOUNDED = (
+    Field(max_length=MAX_ITEMS, fail_fast=True)
+    # ``fail_fast`` arrived in pydantic 2.8; on 2.7 the length cap alone bounds the work.
+    if "fail_fast" in inspect.signature(Field).parameters
+    else Field(max_length=MAX_ITEMS)
+)
 
 
 class _Marker:
