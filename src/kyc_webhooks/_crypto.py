@@ -96,7 +96,7 @@ def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
 def single_header(headers: Headers, name: str) -> str:
     """The one value of header ``name``; a missing or repeated header is an authentication failure
     (two different signatures on one request are never "probably fine")."""
-    values = headers._items.get(name.lower())  # no copy: this runs on every delivery
+    values = headers.get_all(name)
     if not values:
         raise AuthenticationError(f"missing {name} header")
     if len(values) > 1:
@@ -118,10 +118,7 @@ def verify_hmac_sha256_hex(
     digest, so accepting it loses no security). Only ASCII spaces and tabs around the value are
     ignored. Non-ASCII, non-hex or wrong-length values fail closed with a clear message.
     """
-    values = headers._items.get(header.lower())
-    value = (values[0] if values and len(values) == 1 else single_header(headers, header)).strip(
-        _OWS
-    )
+    value = single_header(headers, header).strip(_OWS)
     if not value.isascii() or len(value) != _SHA256_HEX_LEN:
         raise AuthenticationError(f"malformed {header} header: expected 64 hex characters")
     try:

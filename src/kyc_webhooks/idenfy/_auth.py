@@ -101,9 +101,8 @@ class Idenfy(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        # The header map itself (per-delivery path: no further call); any mapping is accepted.
-        items = (headers if type(headers) is Headers else Headers(headers))._items
-        return _MARK_HEADERS[0] in items or _MARK_HEADERS[1] in items
+        view = headers if isinstance(headers, Headers) else Headers(headers)  # any mapping
+        return _MARK_HEADERS[0] in view or _MARK_HEADERS[1] in view
 
     def verify(self, body: bytes, headers: Headers) -> None:
         if self._keys:
@@ -115,8 +114,7 @@ class Idenfy(Vendor):
 
     def _parse(self, body: bytes, headers: Headers) -> IdenfyEvent:
         parse_event = self._parse_event or self._load_parser()
-        event_types = headers._items.get(_MARK_HEADERS[0])  # what headers.get() reads, inline
-        event: IdenfyEvent = parse_event(body, event_types[0] if event_types else None)
+        event: IdenfyEvent = parse_event(body, headers.get(EVENT_TYPE_HEADER))
         return event
 
     @classmethod
