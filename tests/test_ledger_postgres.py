@@ -263,25 +263,40 @@ def test_the_subject_lease_excludes_a_delivery_on_another_pool(schema: str) -> N
         assert ticket_b.changes
 
 
-def test_an_expired_subject_lease_is_taken_over_and_the_old_ticket_changes_nothing(
-    store: PostgresStore, clock: FakeClock
+@pytest.mark.parametrize(
+    ("late", "wins"),
+    [
+        pytest.param(("DECLINED", True, 1.0), False, id="stale-entry-loses"),
+        pytest.param(("DECLINED", True, 3.0), True, id="entry-still-supersedes"),
+    ],
+)
+def test_an_expired_subject_lease_is_taken_over_and_the_late_ticket_is_judged_again(
+    store: PostgresStore, clock: FakeClock, late: tuple[str, bool, float], wins: bool
 ) -> None:
-    slow, fast = claimed(store, lease=600), claimed(store, lease=600)
-    old = store.begin_decision(slow, entry(slow, "DECLINED", occurred=1), lease=10)
+    """A worker whose subject lease expired completes after another delivery changed the
+    decision: its entry is judged again against the stored one (never a stale overwrite), and
+    it releases no lease it no longer holds."""
+    slow, fast, third = (claimed(store, lease=600) for _ in range(3))
+    status, final, occurred = late
+    old = store.begin_decision(slow, entry(slow, status, final=final, occurred=occurred), lease=10)
     assert old is not None
+    assert old.changes
     clock.advance(9)
     assert store.begin_decision(fast, entry(fast, occurred=2), lease=10) is None
     clock.advance(2)  # the lease ran out: the slow worker is presumed dead
-    new = store.begin_decision(fast, entry(fast, occurred=2), lease=10)
+    fast_entry = entry(fast, "REVIEW" if wins else "APPROVED", final=not wins, occurred=2)
+    new = store.begin_decision(fast, fast_entry, lease=10)
     assert new is not None
     assert store.complete(fast, decision=new)
-    # The slow worker comes back: its ticket was judged against a decision that changed since;
-    # completing with it changes neither the ledger nor the delivery (it is handled again).
-    assert not store.complete(slow, decision=old)
-    assert store.effective_decision("idenfy", SUBJECT) == new.entry
-    record = store.get(slow.record.id)
-    assert record is not None
-    assert not record.done
+    held = store.begin_decision(third, entry(third, "PENDING", final=False), lease=60)
+    assert held is not None
+    # The slow worker comes back.
+    assert store.complete(slow, decision=old)
+    assert store.effective_decision("idenfy", SUBJECT) == (old.entry if wins else fast_entry)
+    assert supersedes(old.entry, fast_entry) is wins
+    # The third delivery's lease was not released by the slow worker's completion.
+    other = claimed(store)
+    assert store.begin_decision(other, entry(other), lease=60) is None
 
 
 def test_a_lost_claim_changes_neither_the_ledger_nor_the_lease(

@@ -128,23 +128,26 @@ def test_ledger_every_order_ends_in_the_final_decision(
     assert changed.count(("APPROVED", True)) == 1
 
 
-def test_ledger_an_expired_lease_is_taken_over_and_the_old_ticket_changes_nothing(
-    store: DjangoStore, clock: FakeClock
+@pytest.mark.parametrize("wins", [False, True], ids=["stale-entry-loses", "still-supersedes"])
+def test_ledger_an_expired_lease_is_taken_over_and_the_late_ticket_is_judged_again(
+    store: DjangoStore, clock: FakeClock, wins: bool
 ) -> None:
-    slow, fast = claimed(store, lease=600), claimed(store, lease=600)
-    old = store.begin_decision(slow, entry(slow, "DECLINED", occurred=1), lease=10)
+    slow, fast, third = (claimed(store, lease=600) for _ in range(3))
+    old = store.begin_decision(slow, entry(slow, "DECLINED", occurred=3 if wins else 1), lease=10)
     assert old is not None
     clock.advance(9)
-    assert store.begin_decision(fast, entry(fast, occurred=2), lease=10) is None
+    fast_entry = entry(fast, "REVIEW" if wins else "APPROVED", final=not wins, occurred=2)
+    assert store.begin_decision(fast, fast_entry, lease=10) is None
     clock.advance(2)
-    new = store.begin_decision(fast, entry(fast, occurred=2), lease=10)
+    new = store.begin_decision(fast, fast_entry, lease=10)
     assert new is not None
     assert store.complete(fast, decision=new)
-    assert not store.complete(slow, decision=old)  # rolled back: the delivery is not done
-    assert store.effective_decision("idenfy", SUBJECT) == new.entry
-    record = store.get(slow.record.id)
-    assert record is not None
-    assert not record.done
+    assert store.begin_decision(third, entry(third, "PENDING", final=False), lease=60)
+    assert store.complete(slow, decision=old)
+    assert store.effective_decision("idenfy", SUBJECT) == (old.entry if wins else fast_entry)
+    assert supersedes(old.entry, fast_entry) is wins
+    other = claimed(store)
+    assert store.begin_decision(other, entry(other), lease=60) is None  # the third's lease held
 
 
 def test_ledger_a_lost_claim_changes_neither_ledger_nor_lease(

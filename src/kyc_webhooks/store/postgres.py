@@ -4,8 +4,8 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
 * Every state change is one SQL statement, run in autocommit: ``add`` with a claim is a single
   ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING``;
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
-  ``UPDATE ... WHERE claim_token = ...``. One transaction spans two statements: ``complete`` with
-  a decision ticket, which completes the delivery and records its decision atomically.
+  ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
+  with a decision ticket, which completes the delivery and records its decision atomically.
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
   decision and the subject lease. ``begin_decision`` takes the lease with one
   ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
@@ -314,12 +314,28 @@ def _statements(s: str) -> dict[str, str]:
             "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
         ),
         # Record the ticket's entry and release the lease (in complete()'s transaction).
+        # complete(): the row as it is now, locked until the commit.
+        "decision_lock": (
+            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
+            "FOR UPDATE"
+        ),
+        # complete(): record the entry; release the lease if the ticket still holds it.
         "decision_write": (
-            f"UPDATE {ledger} SET status = %(status)s, final = %(final)s, "
-            "delivery_id = %(delivery_id)s, event_type = %(event_type)s, "
-            "received_at = %(received_at)s, occurred_at = %(occurred_at)s, "
-            "client_ref = %(client_ref)s, reasons = %(reasons)s, "
-            "fetch_required = %(fetch_required)s, " + _RELEASE + " WHERE " + _TICKET
+            f"INSERT INTO {ledger} AS c (vendor, subject, status, final, delivery_id, "
+            "event_type, received_at, occurred_at, client_ref, reasons, fetch_required) "
+            "VALUES (%(vendor)s, %(subject)s, %(status)s, %(final)s, %(delivery_id)s, "
+            "%(event_type)s, %(received_at)s, %(occurred_at)s, %(client_ref)s, %(reasons)s, "
+            "%(fetch_required)s) ON CONFLICT (vendor, subject) DO UPDATE SET "
+            "status = EXCLUDED.status, final = EXCLUDED.final, "
+            "delivery_id = EXCLUDED.delivery_id, event_type = EXCLUDED.event_type, "
+            "received_at = EXCLUDED.received_at, occurred_at = EXCLUDED.occurred_at, "
+            "client_ref = EXCLUDED.client_ref, reasons = EXCLUDED.reasons, "
+            "fetch_required = EXCLUDED.fetch_required, "
+            # Every SET expression sees the old row: the three CASEs test the same token.
+            "lease_token = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_token END, "
+            "lease_until = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_until END, "
+            "lease_delivery = CASE WHEN c.lease_token = %(ticket)s THEN NULL "
+            "ELSE c.lease_delivery END"
         ),
         "decision_release": f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET,
         # A row that never held a decision (only a lease) is removed rather than kept empty.
@@ -790,12 +806,11 @@ class PostgresStore:
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         """Mark the claimed record done. With ``decision`` (a ticket of this claim's
-        :meth:`begin_decision`), in the same transaction: the ticket's entry becomes the
-        subject's effective decision when ``decision.changes``, and the subject lease is
-        released. ``False``, and nothing changed, when the claim was lost -- or when the ticket
-        would change the decision but its subject lease was taken over by another delivery
-        after it expired (the entry was judged against a decision that may have changed since;
-        the delivery is handled again)."""
+        :meth:`begin_decision`), in the same transaction: when ``decision.changes`` and the
+        entry still supersedes the subject's effective decision -- re-judged against the row
+        as it is now, in case the subject lease expired and another delivery changed it -- the
+        entry becomes the effective decision; the subject lease is released if the ticket still
+        holds it. ``False``, and nothing changed, when the claim was lost."""
         if decision is not None and not isinstance(decision, DecisionTicket):
             raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
         params: dict[str, Any] = {
@@ -809,19 +824,24 @@ class PostgresStore:
                 "complete", lambda conn: conn.execute(self._sql["complete"], params).rowcount == 1
             )
         ledger = {**_entry_params(decision.entry), "ticket": decision.token}
-        write = self._sql["decision_write" if decision.changes else "decision_release"]
 
         def work(conn: Conn) -> bool:
-            # Two statements, one transaction: the completion first (it locks the delivery's
-            # row, so its claim cannot change hands before the commit), then the ledger.
+            # One transaction: the completion first (it locks the delivery's row, so that its
+            # claim cannot change hands before the commit), then the subject's row, locked,
+            # judged and written.
             try:
                 with conn.transaction():
                     if conn.execute(self._sql["complete"], params).rowcount != 1:
                         raise _Lost
-                    written = conn.execute(write, ledger).rowcount == 1
-                    if decision.changes and not written:
-                        raise _Lost
-            except _Lost:  # rolled back
+                    write = False
+                    if decision.changes:
+                        row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
+                        current = None if row is None else self._entry(row)
+                        write = supersedes(decision.entry, current)
+                    conn.execute(
+                        self._sql["decision_write" if write else "decision_release"], ledger
+                    )
+            except _Lost:  # rolled back: nothing changed
                 return False
             return True
 

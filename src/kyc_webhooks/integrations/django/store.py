@@ -331,11 +331,11 @@ class DjangoStore:
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         """Mark the claimed record done. With ``decision`` (a ticket of this claim's
-        :meth:`begin_decision`), in the same transaction: the ticket's entry becomes the
-        subject's effective decision when ``decision.changes``, and the subject lease is
-        released. ``False``, and nothing changed, when the claim was lost -- or when the ticket
-        would change the decision but its subject lease was taken over by another delivery
-        after it expired (the delivery is then handled again)."""
+        :meth:`begin_decision`), in the same transaction: when ``decision.changes`` and the
+        entry still supersedes the subject's effective decision -- re-judged against the row
+        as it is now, in case the subject lease expired and another delivery changed it -- the
+        entry becomes the effective decision; the subject lease is released if the ticket still
+        holds it. ``False``, and nothing changed, when the claim was lost."""
         if decision is not None and not isinstance(decision, DecisionTicket):
             raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
         fields = _entry_fields(decision.entry) if decision is not None else {}
@@ -362,20 +362,36 @@ class DjangoStore:
                     return False
                 if decision is None:
                     return True
-                held = self._decisions().filter(
-                    subject_hash=_subject_hash(decision.entry.vendor, decision.entry.subject),
-                    token=decision.token,
-                )
-                if not decision.changes:
-                    held.update(**_RELEASED)
-                    return True
-                if held.update(**fields, **_RELEASED) != 1:
-                    # The subject lease was taken over: undo the completion as well.
-                    transaction.set_rollback(True, using=self._db)
-                    return False
+                self._settle(decision, fields)
                 return True
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+
+    def _settle(self, ticket: DecisionTicket, fields: dict[str, Any]) -> None:
+        """Apply a ticket inside ``complete``'s transaction: write its entry if it still
+        supersedes the stored one; release the lease if the ticket still holds it."""
+        entry = ticket.entry
+        rows = self._decisions().filter(subject_hash=_subject_hash(entry.vendor, entry.subject))
+        if ticket.changes:
+            if connections[self._db].features.has_select_for_update:
+                rows = rows.select_for_update()
+            row = rows.first()
+            if row is None:  # its lease row was removed meanwhile: the entry starts it again
+                DecisionRecord(
+                    id=new_id(),
+                    subject_hash=_subject_hash(entry.vendor, entry.subject),
+                    vendor=_text(entry.vendor),
+                    subject=_text(entry.subject),
+                    **fields,
+                ).save(using=self._db, force_insert=True)
+                return
+            if supersedes(entry, _entry(row)):
+                # Conditional on the row read: a write in between makes this one a no-op
+                # rather than an overwrite (select_for_update already excludes it where held).
+                rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(
+                    **fields
+                )
+        rows.filter(token=ticket.token).update(**_RELEASED)
 
     # -- the decision ledger -----------------------------------------------------------------
 
