@@ -352,6 +352,17 @@ def test_decisions_for_client_are_newest_first_and_limited(
     assert list(store.decisions_for_client("nobody")) == []
 
 
+def test_decisions_for_client_ties_are_ordered_by_delivery_id(store: PostgresStore) -> None:
+    """Same time, same receipt: the later delivery id first, as every store orders them."""
+    claims = sorted((claimed(store) for _ in range(3)), key=lambda c: c.record.id)
+    # Subjects in the order of the ids: a subject order would be the reverse of the expected.
+    made = [entry(claim, subject=f"t-{n}", occurred=5) for n, claim in enumerate(claims)]
+    for made_entry, claim in zip(made, claims, strict=True):
+        decide(store, made_entry, claim)
+    expected = made[::-1]
+    assert list(store.decisions_for_client("client-1")) == expected
+
+
 def test_a_subject_holding_only_a_lease_has_no_decision(store: PostgresStore) -> None:
     claim = claimed(store)
     assert store.begin_decision(claim, entry(claim), lease=30) is not None

@@ -187,6 +187,16 @@ def test_ledger_decisions_for_client_newest_first(store: DjangoStore, clock: Fak
         store.decisions_for_client("client-1", limit=0)
 
 
+def test_ledger_decisions_for_client_ties_by_delivery_id(store: DjangoStore) -> None:
+    claims = sorted((claimed(store) for _ in range(3)), key=lambda c: c.record.id)
+    # Subjects in the order of the ids: a subject order would be the reverse of the expected.
+    made = [entry(claim, subject=f"t-{n}", occurred=5) for n, claim in enumerate(claims)]
+    for made_entry, claim in zip(made, claims, strict=True):
+        decide(store, made_entry, claim)
+    expected = made[::-1]
+    assert list(store.decisions_for_client("client-1")) == expected
+
+
 @pytest.mark.parametrize(
     "odd", ["a\x00b", "a\udcffb", "\U0010fffeab"], ids=["nul", "lone-surrogate", "marker"]
 )

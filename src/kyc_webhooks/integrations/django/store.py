@@ -497,7 +497,7 @@ class DjangoStore:
         rows = (
             self._decisions()
             .filter(client_hash=_client_hash(client_ref), status__isnull=False)
-            .order_by("-sort_at", "-received_at", "vendor", "subject")
+            .order_by("-sort_at", "-received_at", "-delivery_id")
         )
         try:
             found = [_entry(row) for row in rows[:limit]]
