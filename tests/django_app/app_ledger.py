@@ -11,15 +11,20 @@ import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from django.test import Client
 
 from _stores import FakeClock
 from kyc_webhooks.errors import UsageError
+from kyc_webhooks.integrations.django import signals
 from kyc_webhooks.integrations.django.models import DecisionRecord
 from kyc_webhooks.integrations.django.store import DjangoStore
+from kyc_webhooks.receiver import Receiver
 from kyc_webhooks.store import NewDelivery
 from kyc_webhooks.store._base import Claim, DecisionEntry, DecisionTicket, supersedes
+from kyc_webhooks.testing import sample_payload, sign
 
 T0 = datetime(2025, 12, 1, 9, 0, 0, tzinfo=timezone.utc)  # before _stores.START
 SUBJECT = "scan-ledger"
@@ -284,3 +289,47 @@ def test_ledger_four_threads_racing_conflicting_verdicts_end_in_the_rules_winner
     assert chain[-1] == winner
     assert len(chain) == len(by_previous)
     assert all(previous in chain for _, previous, changes in results if not changes)
+
+
+# -- the decision_changed signal ---------------------------------------------------------------
+
+
+def _idenfy(event_type: str, **overrides: Any) -> tuple[bytes, dict[str, str]]:
+    payload = sample_payload("idenfy", event_type, scanRef="scan-signal", **overrides)
+    body, headers = sign("idenfy", payload, "idenfy-test-key", event_type=event_type)
+    return body, dict(headers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decision_changed_is_sent_once_per_change_of_the_effective_decision() -> None:
+    """Through the app's URL and its DjangoStore: an automatic verdict, then the manual final
+    one, each send the signal; a redelivery and a stale automatic verdict send nothing."""
+    got: list[tuple[Any, Any]] = []
+
+    def on_signal(sender: Any, decision: Any, **kwargs: Any) -> None:
+        got.append((sender, decision))
+
+    automatic = _idenfy("IDENTIFICATION_AUTO_FINISHED", final=False, status__overall="SUSPECTED")
+    manual = _idenfy("IDENTIFICATION_MANUAL_FINISHED", final=True, status__overall="APPROVED")
+    stale = _idenfy("IDENTIFICATION_AUTO_FINISHED", final=False, status__overall="DENIED")
+    signals.decision_changed.connect(on_signal)
+    try:
+        client = Client()
+        for body, headers in (automatic, manual, manual, stale):
+            extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            answer = client.post(
+                "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+            )
+            assert answer.status_code == 200
+    finally:
+        signals.decision_changed.disconnect(on_signal)
+    if not hasattr(Receiver, "on_decision"):
+        # A receiver without decision handlers (before they were merged): nothing is connected.
+        assert got == []
+        return
+    assert [(d.status, d.final) for _, d in got] == [("REVIEW", False), ("APPROVED", True)]
+    assert all(sender is type(d.event) for sender, d in got)
+    assert all(d.subject == "scan-signal" for _, d in got)
+    effective = DjangoStore().effective_decision("idenfy", "scan-signal")
+    assert effective is not None
+    assert (effective.status, effective.final) == ("APPROVED", True)

@@ -350,7 +350,7 @@ def _statements(s: str) -> dict[str, str]:
         "decisions_client": (
             f"SELECT {_ENTRY} FROM {ledger} WHERE client_ref = %(client_ref)s "
             "AND status IS NOT NULL ORDER BY COALESCE(occurred_at, received_at) DESC, "
-            "received_at DESC, delivery_id COLLATE \"C\" DESC LIMIT %(limit)s"
+            'received_at DESC, delivery_id COLLATE "C" DESC LIMIT %(limit)s'
         ),
         "version": f"SELECT max(version) FROM {s}.migrations",
     }
