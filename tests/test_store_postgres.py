@@ -194,12 +194,12 @@ def test_tables_live_in_their_own_versioned_schema(store: PostgresStore) -> None
         "ORDER BY table_name",
         store.schema,
     )
-    assert tables == [("deliveries",), ("migrations",)]
-    rows = sql(f"SELECT version, description FROM {store.schema}.migrations")
-    assert rows == [(1, "deliveries table")]
-    assert store.schema_version() == 1
-    assert store.migrate() == 1  # explicit migration of a current schema changes nothing
-    assert sql(f"SELECT count(*) FROM {store.schema}.migrations") == [(1,)]
+    assert tables == [("decisions",), ("deliveries",), ("migrations",)]
+    rows = sql(f"SELECT version, description FROM {store.schema}.migrations ORDER BY version")
+    assert rows == [(1, "deliveries table"), (2, "decisions ledger")]
+    assert store.schema_version() == 2
+    assert store.migrate() == 2  # explicit migration of a current schema changes nothing
+    assert sql(f"SELECT count(*) FROM {store.schema}.migrations") == [(2,)]
 
 
 def test_two_schemas_on_one_database_are_separate_stores(schema: str) -> None:
@@ -240,7 +240,7 @@ def test_processes_starting_together_migrate_once(schema: str) -> None:
     for thread in pool:
         thread.join(timeout=60)
     assert errors == []
-    assert sql(f"SELECT version FROM {schema}.migrations") == [(1,)]
+    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [(1,), (2,)]
 
 
 def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> None:

@@ -4,7 +4,12 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
 * Every state change is one SQL statement, run in autocommit: ``add`` with a claim is a single
   ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING``;
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
-  ``UPDATE ... WHERE claim_token = ...``. No transaction spans two round trips.
+  ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
+  with a decision ticket, which completes the delivery and records its decision atomically.
+* The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
+  decision and the subject lease. ``begin_decision`` takes the lease with one
+  ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
+  RETURNING``, so that of processes racing for one subject exactly one wins.
 * Leases and received times are measured on the database's clock (``statement_timestamp()``), so
   that app hosts with skewed clocks agree. An injected ``clock`` (tests) replaces it.
 * The tables live in their own PostgreSQL schema (default ``kyc_webhooks``), versioned in
@@ -39,6 +44,8 @@ from ._base import (
     Added,
     Claim,
     Clock,
+    DecisionEntry,
+    DecisionTicket,
     DeliveryRecord,
     DeliveryState,
     NewDelivery,
@@ -51,6 +58,7 @@ from ._base import (
     cutoff,
     from_text_column,
     new_id,
+    supersedes,
     to_text_column,
 )
 
@@ -124,6 +132,36 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX deliveries_vendor ON {s}.deliveries (vendor, event_type, received_at)",
         ),
     ),
+    (
+        2,
+        "decisions ledger",
+        (
+            # One row per verification (vendor, subject): its effective decision (the entry
+            # columns, NULL until a first decision is recorded) and the subject lease
+            # (lease_token, lease_until) that begin_decision takes and complete releases.
+            """CREATE TABLE {s}.decisions (
+                vendor text NOT NULL,
+                subject text NOT NULL,
+                status text,
+                final boolean,
+                delivery_id text,
+                event_type text,
+                received_at timestamptz,
+                occurred_at timestamptz,
+                client_ref text,
+                reasons text,
+                fetch_required boolean,
+                lease_token text,
+                lease_until timestamptz,
+                lease_delivery text,
+                PRIMARY KEY (vendor, subject)
+            )""",
+            # decisions_for_client: newest first by occurred_at, else received_at.
+            "CREATE INDEX decisions_client ON {s}.decisions "
+            "(client_ref, (COALESCE(occurred_at, received_at)) DESC) "
+            "WHERE client_ref IS NOT NULL AND status IS NOT NULL",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
@@ -146,11 +184,21 @@ _TAKE = (
     "claimed_from = d.state"
 )
 
+#: The columns of a ledger row that make its :class:`DecisionEntry` (status NULL: none yet).
+_ENTRY = (
+    "vendor, subject, status, final, delivery_id, event_type, received_at, occurred_at, "
+    "client_ref, reasons, fetch_required"
+)
+_RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+_TICKET = "vendor = %(vendor)s AND subject = %(subject)s AND lease_token = %(ticket)s"
+
 
 def _statements(s: str) -> dict[str, str]:
     """Every statement of the store for schema ``s`` (a validated identifier), built once."""
     d = f"{s}.deliveries"
-    cols_d = ", ".join(f"d.{c.strip()}" for c in _COLUMNS.split(","))
+    ledger = f"{s}.decisions"
+    cols_d = ", ".join(f"d.{col.strip()}" for col in _COLUMNS.split(","))
+    entry_c = ", ".join(f"c.{col.strip()}" for col in _ENTRY.split(","))
     insert = (
         f"INSERT INTO {d} AS d (id, delivery_key, vendor, event_type, state, received_at, "
         "updated_at, attempts, body, headers, lease_until, claim_token, claimed_from) "
@@ -250,6 +298,60 @@ def _statements(s: str) -> dict[str, str]:
             "WHERE received_at < %(limit)s AND body IS NOT NULL"
         ),
         "vacuum": f"VACUUM {d}",
+        # -- the decision ledger: one row per (vendor, subject) ------------------------------
+        # Take the subject lease: insert the row, or take it over when its lease is free or
+        # expired; only while the delivery's claim is held. Returns the effective decision.
+        "begin_decision": (
+            f"INSERT INTO {ledger} AS c "
+            "(vendor, subject, lease_token, lease_until, lease_delivery) "
+            "SELECT %(vendor)s, %(subject)s, %(ticket)s, "
+            + _NOW
+            + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
+            f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
+            "AND claim_token = %(claim_token)s) "
+            "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
+            "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
+            "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
+        ),
+        # Record the ticket's entry and release the lease (in complete()'s transaction).
+        # complete(): the row as it is now, locked until the commit.
+        "decision_lock": (
+            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
+            "FOR UPDATE"
+        ),
+        # complete(): record the entry; release the lease if the ticket still holds it.
+        "decision_write": (
+            f"INSERT INTO {ledger} AS c (vendor, subject, status, final, delivery_id, "
+            "event_type, received_at, occurred_at, client_ref, reasons, fetch_required) "
+            "VALUES (%(vendor)s, %(subject)s, %(status)s, %(final)s, %(delivery_id)s, "
+            "%(event_type)s, %(received_at)s, %(occurred_at)s, %(client_ref)s, %(reasons)s, "
+            "%(fetch_required)s) ON CONFLICT (vendor, subject) DO UPDATE SET "
+            "status = EXCLUDED.status, final = EXCLUDED.final, "
+            "delivery_id = EXCLUDED.delivery_id, event_type = EXCLUDED.event_type, "
+            "received_at = EXCLUDED.received_at, occurred_at = EXCLUDED.occurred_at, "
+            "client_ref = EXCLUDED.client_ref, reasons = EXCLUDED.reasons, "
+            "fetch_required = EXCLUDED.fetch_required, "
+            # Every SET expression sees the old row: the three CASEs test the same token.
+            "lease_token = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_token END, "
+            "lease_until = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_until END, "
+            "lease_delivery = CASE WHEN c.lease_token = %(ticket)s THEN NULL "
+            "ELSE c.lease_delivery END"
+        ),
+        "decision_release": f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET,
+        # A row that never held a decision (only a lease) is removed rather than kept empty.
+        "decision_abort": (
+            f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL) "
+            f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET + " AND status IS NOT NULL"
+        ),
+        "decision_get": (
+            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
+            "AND status IS NOT NULL"
+        ),
+        "decisions_client": (
+            f"SELECT {_ENTRY} FROM {ledger} WHERE client_ref = %(client_ref)s "
+            "AND status IS NOT NULL ORDER BY COALESCE(occurred_at, received_at) DESC, "
+            'received_at DESC, delivery_id COLLATE "C" DESC LIMIT %(limit)s'
+        ),
         "version": f"SELECT max(version) FROM {s}.migrations",
     }
 
@@ -277,6 +379,37 @@ if hasattr(os, "register_at_fork"):  # POSIX
 def _text(value: str) -> str:
     """``value`` as text PostgreSQL accepts (NUL and lone surrogates encoded reversibly)."""
     return to_text_column(value)
+
+
+class _Lost(Exception):
+    """Rolls back a completion whose claim or subject lease was lost."""
+
+
+def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
+    """A :class:`DecisionEntry` as the ledger's statement parameters (every text through
+    :func:`to_text_column`, like the deliveries' columns)."""
+    try:
+        return {
+            "vendor": _text(entry.vendor),
+            "subject": _text(entry.subject),
+            # str.__str__: the plain value of a str enum (DecisionStatus) as well as of a str.
+            "status": _text(str.__str__(entry.status)),
+            "final": bool(entry.final),
+            "delivery_id": _text(entry.delivery_id),
+            "event_type": _text(entry.event_type),
+            "received_at": check_aware(entry.received_at, "DecisionEntry.received_at"),
+            "occurred_at": None
+            if entry.occurred_at is None
+            else check_aware(entry.occurred_at, "DecisionEntry.occurred_at"),
+            "client_ref": None if entry.client_ref is None else _text(entry.client_ref),
+            "reasons": json.dumps([_text(reason) for reason in entry.reasons]),
+            "fetch_required": bool(entry.fetch_required),
+        }
+    except (TypeError, AttributeError) as exc:
+        raise UsageError(
+            "a DecisionEntry needs str vendor, subject, status, delivery_id, event_type, "
+            "client_ref (or None) and reasons"
+        ) from exc
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -671,16 +804,48 @@ class PostgresStore:
 
         return self._run("claim_next", work)
 
-    def complete(self, claim: Claim) -> bool:
-        params = {
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
+        """Mark the claimed record done. With ``decision`` (a ticket of this claim's
+        :meth:`begin_decision`), in the same transaction: when ``decision.changes`` and the
+        entry still supersedes the subject's effective decision -- re-judged against the row
+        as it is now, in case the subject lease expired and another delivery changed it -- the
+        entry becomes the effective decision; the subject lease is released if the ticket still
+        holds it. ``False``, and nothing changed, when the claim was lost."""
+        if decision is not None and not isinstance(decision, DecisionTicket):
+            raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
+        params: dict[str, Any] = {
             "now": self._now_param(),
             "id": claim.record.id,
             "token": claim.token,
             "replay": 1 if claim.replay else 0,
         }
-        return self._run(
-            "complete", lambda conn: conn.execute(self._sql["complete"], params).rowcount == 1
-        )
+        if decision is None:
+            return self._run(
+                "complete", lambda conn: conn.execute(self._sql["complete"], params).rowcount == 1
+            )
+        ledger = {**_entry_params(decision.entry), "ticket": decision.token}
+
+        def work(conn: Conn) -> bool:
+            # One transaction: the completion first (it locks the delivery's row, so that its
+            # claim cannot change hands before the commit), then the subject's row, locked,
+            # judged and written.
+            try:
+                with conn.transaction():
+                    if conn.execute(self._sql["complete"], params).rowcount != 1:
+                        raise _Lost
+                    write = False
+                    if decision.changes:
+                        row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
+                        current = None if row is None else self._entry(row)
+                        write = supersedes(decision.entry, current)
+                    conn.execute(
+                        self._sql["decision_write" if write else "decision_release"], ledger
+                    )
+            except _Lost:  # rolled back: nothing changed
+                return False
+            return True
+
+        return self._run("complete", work)
 
     def fail(
         self,
@@ -699,6 +864,103 @@ class PostgresStore:
             "error_message": _text(error_message),
         }
         return self._run("fail", lambda conn: conn.execute(self._sql["fail"], params).rowcount == 1)
+
+    # -- the decision ledger -----------------------------------------------------------------
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        """Take the lease on ``entry``'s subject for ``lease`` seconds (the database's clock) and
+        say whether ``entry`` supersedes the effective decision (:func:`supersedes`). ``None``
+        when another delivery holds a live lease on the subject, or when ``claim`` was lost.
+
+        One statement: ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE`` the lease
+        is free or expired ``RETURNING`` the effective decision, so that two processes racing
+        for one subject cannot both win."""
+        if not isinstance(claim, Claim):
+            raise UsageError("begin_decision() takes the Claim of the delivery being handled")
+        if not isinstance(entry, DecisionEntry):
+            raise UsageError("begin_decision() takes a DecisionEntry")
+        check_lease(lease)
+        params = _entry_params(entry)
+        token = new_id()
+        params.update(
+            now=self._now_param(),
+            ticket=token,
+            lease=lease,
+            delivery=claim.record.id,
+            claim_token=claim.token,
+        )
+
+        def work(conn: Conn) -> DecisionTicket | None:
+            row = conn.execute(self._sql["begin_decision"], params).fetchone()
+            if row is None:
+                return None
+            previous = self._entry(row)
+            return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+
+        return self._run("begin_decision", work)
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        """Release the subject lease without changing the ledger (a no-op once it was taken
+        over or released)."""
+        if not isinstance(ticket, DecisionTicket):
+            raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
+        params = {
+            "vendor": _text(ticket.entry.vendor),
+            "subject": _text(ticket.entry.subject),
+            "ticket": ticket.token,
+        }
+        self._run("abort_decision", lambda conn: conn.execute(self._sql["decision_abort"], params))
+
+    def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
+        if not isinstance(vendor, str) or not isinstance(subject, str):
+            raise UsageError("vendor and subject must be str")
+        params = {"vendor": _text(vendor), "subject": _text(subject)}
+
+        def work(conn: Conn) -> DecisionEntry | None:
+            row = conn.execute(self._sql["decision_get"], params).fetchone()
+            return None if row is None else self._entry(row)
+
+        return self._run("effective_decision", work)
+
+    def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
+        """The effective decisions of one ``client_ref``, newest first (by ``occurred_at``, else
+        ``received_at``)."""
+        if not isinstance(client_ref, str):
+            raise UsageError("client_ref must be a str")
+        check_limit(limit)
+        params = {"client_ref": _text(client_ref), "limit": limit}
+
+        def work(conn: Conn) -> list[DecisionEntry]:
+            rows = conn.execute(self._sql["decisions_client"], params).fetchall()
+            return [entry for entry in map(self._entry, rows) if entry is not None]
+
+        return self._run("decisions_for_client", work)
+
+    def _entry(self, row: Sequence[Any]) -> DecisionEntry | None:
+        """The effective decision a ledger row holds (``None`` for a row holding only a lease)."""
+        if row[2] is None:
+            return None
+        try:
+            return DecisionEntry(
+                vendor=from_text_column(row[0]),
+                subject=from_text_column(row[1]),
+                status=from_text_column(row[2]),
+                final=bool(row[3]),
+                delivery_id=from_text_column(row[4]),
+                event_type=from_text_column(row[5]),
+                received_at=row[6].astimezone(timezone.utc),
+                occurred_at=_utc(row[7]),
+                client_ref=None if row[8] is None else from_text_column(row[8]),
+                reasons=tuple(from_text_column(str(r)) for r in json.loads(row[9])),
+                fetch_required=bool(row[10]),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise StoreError(
+                f"PostgreSQL store ({self._where}): a stored decision is malformed "
+                f"({type(exc).__name__})"
+            ) from None
 
     # -- reading -----------------------------------------------------------------------------
 

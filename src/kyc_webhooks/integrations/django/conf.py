@@ -130,12 +130,25 @@ def _type_error(exc: TypeError) -> str:
 
 
 def _connect_signal(receiver: Receiver) -> None:
+    from ...decisions import Decision
     from ...models import WebhookEvent
-    from .signals import webhook_received
+    from .signals import decision_changed, webhook_received
 
     @receiver.on("*")
     def send_webhook_received(event: WebhookEvent) -> None:
         webhook_received.send(sender=type(event), event=event)
+
+    def send_decision_changed(decision: Decision) -> None:
+        event = decision.event
+        sender = type(event) if event is not None else Decision
+        decision_changed.send(sender=sender, decision=decision)
+
+    # on_decision() with no arguments: every decision, run once per change of the effective
+    # decision when the receiver has a store. Looked up rather than called directly so that
+    # this module also works with a receiver that has no decision handlers.
+    on_decision = getattr(receiver, "on_decision", None)
+    if callable(on_decision):
+        on_decision()(send_decision_changed)
 
 
 def project_receiver() -> Receiver:

@@ -51,3 +51,43 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.event_type} {self.id} ({self.state})"
+
+
+class DecisionRecord(models.Model):
+    """The decision ledger: one row per verification ``(vendor, subject)`` with its effective
+    decision (``status`` NULL while the row holds only a subject lease) and the subject lease
+    that ``DjangoStore.begin_decision`` takes and ``complete`` releases."""
+
+    #: 32 hex digits, as every store's ids.
+    id = models.CharField(primary_key=True, max_length=32, editable=False)
+    #: sha256 of ``(vendor, subject)`` (unique index of bounded width on every database).
+    subject_hash = models.CharField(max_length=64, unique=True, editable=False)
+    vendor = models.CharField(max_length=64)
+    subject = models.TextField()
+    status = models.CharField(max_length=64, null=True)
+    final = models.BooleanField(null=True)
+    #: The delivery the effective decision came from.
+    delivery_id = models.TextField(null=True)
+    event_type = models.TextField(null=True)
+    received_at = models.DateTimeField(null=True)
+    occurred_at = models.DateTimeField(null=True)
+    client_ref = models.TextField(null=True)
+    #: sha256 of ``client_ref``: the indexed lookup of ``decisions_for_client``.
+    client_hash = models.CharField(max_length=64, null=True, editable=False)
+    #: ``occurred_at``, else ``received_at``: the order of ``decisions_for_client``.
+    sort_at = models.DateTimeField(null=True, editable=False)
+    reasons = models.JSONField(default=list, editable=False)
+    fetch_required = models.BooleanField(default=False)
+    #: Identifies the current subject lease; NULL when nobody holds the subject.
+    token = models.CharField(max_length=32, null=True, editable=False)
+    lease_until = models.DateTimeField(null=True)
+    #: The delivery holding the subject lease.
+    lease_delivery = models.CharField(max_length=32, null=True, editable=False)
+
+    class Meta:
+        verbose_name = "decision"
+        verbose_name_plural = "decisions"
+        indexes = [models.Index(fields=["client_hash", "-sort_at"], name="kyc_wh_decision_client")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.id} ({self.status or 'no decision yet'})"

@@ -12,6 +12,7 @@ to avoid "database is locked" errors under concurrent writers.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from ...store._base import (
     Added,
     Claim,
     Clock,
+    DecisionEntry,
+    DecisionTicket,
     DeliveryRecord,
     DeliveryState,
     NewDelivery,
@@ -38,10 +41,11 @@ from ...store._base import (
     cutoff,
     from_text_column,
     new_id,
+    supersedes,
     to_text_column,
     utc_now,
 )
-from .models import Delivery
+from .models import DecisionRecord, Delivery
 
 __all__ = ["DjangoStore"]
 
@@ -85,6 +89,73 @@ def _record(row: Delivery) -> DeliveryRecord:
         )
     except (TypeError, ValueError) as exc:
         raise StoreError(f"stored delivery {row.id} could not be decoded") from exc
+
+
+#: The columns that release a subject lease.
+_RELEASED: dict[str, Any] = {"token": None, "lease_until": None, "lease_delivery": None}
+
+
+def _subject_hash(vendor: str, subject: str) -> str:
+    """sha256 of ``(vendor, subject)``; JSON keeps the pair injective (NUL, surrogates escaped)."""
+    return hashlib.sha256(json.dumps([vendor, subject]).encode("ascii")).hexdigest()
+
+
+def _client_hash(client_ref: str) -> str:
+    return hashlib.sha256(client_ref.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _entry_fields(entry: DecisionEntry) -> dict[str, Any]:
+    """The ledger columns of a :class:`DecisionEntry` (text through ``to_text_column``);
+    ``UsageError`` for an entry of the wrong shape."""
+    try:
+        received = check_aware(entry.received_at, "DecisionEntry.received_at")
+        occurred = (
+            None
+            if entry.occurred_at is None
+            else check_aware(entry.occurred_at, "DecisionEntry.occurred_at")
+        )
+        client_ref = entry.client_ref
+        return {
+            # str.__str__: the plain value of a str enum (DecisionStatus) as well as of a str.
+            "status": _text(str.__str__(entry.status)),
+            "final": bool(entry.final),
+            "delivery_id": _text(entry.delivery_id),
+            "event_type": _text(entry.event_type),
+            "received_at": received,
+            "occurred_at": occurred,
+            "client_ref": None if client_ref is None else _text(client_ref),
+            "client_hash": None if client_ref is None else _client_hash(client_ref),
+            "sort_at": occurred if occurred is not None else received,
+            "reasons": [_text(reason) for reason in entry.reasons],
+            "fetch_required": bool(entry.fetch_required),
+        }
+    except (TypeError, AttributeError) as exc:
+        raise UsageError(
+            "a DecisionEntry needs str vendor, subject, status, delivery_id, event_type, "
+            "client_ref (or None) and reasons"
+        ) from exc
+
+
+def _entry(row: DecisionRecord) -> DecisionEntry | None:
+    """The effective decision a ledger row holds (``None`` for a row holding only a lease)."""
+    if row.status is None:
+        return None
+    try:
+        return DecisionEntry(
+            vendor=from_text_column(row.vendor),
+            subject=from_text_column(row.subject),
+            status=from_text_column(row.status),
+            final=bool(row.final),
+            delivery_id=from_text_column(str(row.delivery_id)),
+            event_type=from_text_column(str(row.event_type)),
+            received_at=row.received_at,
+            occurred_at=row.occurred_at,
+            client_ref=_opt(row.client_ref),
+            reasons=tuple(from_text_column(str(reason)) for reason in row.reasons),
+            fetch_required=bool(row.fetch_required),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"stored decision {row.id} could not be decoded") from exc
 
 
 class DjangoStore:
@@ -258,14 +329,23 @@ class DjangoStore:
             last_error_message=LEASE_EXPIRED_MESSAGE,
         )
 
-    def complete(self, claim: Claim) -> bool:
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
+        """Mark the claimed record done. With ``decision`` (a ticket of this claim's
+        :meth:`begin_decision`), in the same transaction: when ``decision.changes`` and the
+        entry still supersedes the subject's effective decision -- re-judged against the row
+        as it is now, in case the subject lease expired and another delivery changed it -- the
+        entry becomes the effective decision; the subject lease is released if the ticket still
+        holds it. ``False``, and nothing changed, when the claim was lost."""
+        if decision is not None and not isinstance(decision, DecisionTicket):
+            raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
+        fields = _entry_fields(decision.entry) if decision is not None else {}
         now = self.now()
         try:
             with self._atomic():
                 row = self._rows().filter(id=claim.record.id, token=claim.token).first()
                 if row is None:
                     return False
-                return (
+                done = (
                     self._rows()
                     .filter(id=row.id, token=claim.token)
                     .update(
@@ -277,10 +357,153 @@ class DjangoStore:
                         replays=row.replays + (1 if claim.replay else 0),
                         token=None,
                     )
-                    == 1
                 )
+                if done != 1:
+                    return False
+                if decision is None:
+                    return True
+                self._settle(decision, fields)
+                return True
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+
+    def _settle(self, ticket: DecisionTicket, fields: dict[str, Any]) -> None:
+        """Apply a ticket inside ``complete``'s transaction: write its entry if it still
+        supersedes the stored one; release the lease if the ticket still holds it."""
+        entry = ticket.entry
+        rows = self._decisions().filter(subject_hash=_subject_hash(entry.vendor, entry.subject))
+        if ticket.changes:
+            if connections[self._db].features.has_select_for_update:
+                rows = rows.select_for_update()
+            row = rows.first()
+            if row is None:  # its lease row was removed meanwhile: the entry starts it again
+                DecisionRecord(
+                    id=new_id(),
+                    subject_hash=_subject_hash(entry.vendor, entry.subject),
+                    vendor=_text(entry.vendor),
+                    subject=_text(entry.subject),
+                    **fields,
+                ).save(using=self._db, force_insert=True)
+                return
+            if supersedes(entry, _entry(row)):
+                # Conditional on the row read: a write in between makes this one a no-op
+                # rather than an overwrite (select_for_update already excludes it where held).
+                rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(
+                    **fields
+                )
+        rows.filter(token=ticket.token).update(**_RELEASED)
+
+    # -- the decision ledger -----------------------------------------------------------------
+
+    def _decisions(self) -> Any:
+        return DecisionRecord.objects.using(self._db)
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        """Take the lease on ``entry``'s subject for ``lease`` seconds and say whether ``entry``
+        supersedes the effective decision (``supersedes()``).
+        ``None`` when another delivery holds a live lease on the subject, or when ``claim`` was
+        lost. The ledger row is read ``select_for_update()`` where the backend has it, and
+        taken with a conditional UPDATE (or a unique INSERT) whose row count decides."""
+        if not isinstance(claim, Claim):
+            raise UsageError("begin_decision() takes the Claim of the delivery being handled")
+        if not isinstance(entry, DecisionEntry):
+            raise UsageError("begin_decision() takes a DecisionEntry")
+        check_lease(lease)
+        _entry_fields(entry)  # refuses a malformed entry before anything is written
+        subject_hash = _subject_hash(entry.vendor, entry.subject)
+        now = self.now()
+        token = new_id()
+        lease_until = now + timedelta(seconds=lease)
+        try:
+            with self._atomic():
+                if not self._rows().filter(id=claim.record.id, token=claim.token).exists():
+                    return None
+                rows = self._decisions().filter(subject_hash=subject_hash)
+                if connections[self._db].features.has_select_for_update:
+                    rows = rows.select_for_update()
+                row = rows.first()
+                if row is None:
+                    try:
+                        with self._atomic():
+                            DecisionRecord(
+                                id=new_id(),
+                                subject_hash=subject_hash,
+                                vendor=_text(entry.vendor),
+                                subject=_text(entry.subject),
+                                token=token,
+                                lease_until=lease_until,
+                                lease_delivery=claim.record.id,
+                            ).save(using=self._db, force_insert=True)
+                    except IntegrityError:  # another delivery created it first: it holds it
+                        return None
+                    return DecisionTicket(entry, None, True, token)
+                if row.lease_until is not None and row.lease_until > now:
+                    return None
+                # Won only if nobody took the lease or recorded a decision since the read.
+                won = (
+                    self._decisions()
+                    .filter(
+                        id=row.id,
+                        token=row.token,
+                        lease_until=row.lease_until,
+                        delivery_id=row.delivery_id,
+                    )
+                    .update(token=token, lease_until=lease_until, lease_delivery=claim.record.id)
+                )
+                if won != 1:
+                    return None
+                previous = _entry(row)
+                return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        """Release the subject lease without changing the ledger (a no-op once it was taken
+        over or released)."""
+        if not isinstance(ticket, DecisionTicket):
+            raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
+        held = self._decisions().filter(
+            subject_hash=_subject_hash(ticket.entry.vendor, ticket.entry.subject),
+            token=ticket.token,
+        )
+        try:
+            with self._atomic():
+                held.filter(status__isnull=True).delete()  # it never held a decision
+                held.update(**_RELEASED)
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
+        if not isinstance(vendor, str) or not isinstance(subject, str):
+            raise UsageError("vendor and subject must be str")
+        try:
+            row = (
+                self._decisions()
+                .filter(subject_hash=_subject_hash(vendor, subject), status__isnull=False)
+                .first()
+            )
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return None if row is None else _entry(row)
+
+    def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
+        """The effective decisions of one ``client_ref``, newest first (by ``occurred_at``, else
+        ``received_at``)."""
+        if not isinstance(client_ref, str):
+            raise UsageError("client_ref must be a str")
+        check_limit(limit)
+        rows = (
+            self._decisions()
+            .filter(client_hash=_client_hash(client_ref), status__isnull=False)
+            .order_by("-sort_at", "-received_at", "-delivery_id")
+        )
+        try:
+            found = [_entry(row) for row in rows[:limit]]
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return [entry for entry in found if entry is not None]
 
     def fail(
         self,
