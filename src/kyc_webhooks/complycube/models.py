@@ -214,15 +214,24 @@ class CheckResult(KycModel):
     """A check's ``result`` (type-specific; sheet §4.3 names ``outcome`` and ``breakdown``).
     ``breakdown`` can hold extracted document data and screening hits: personal."""
 
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    # https://docs.complycube.com/api-reference/checks
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None, description="The verdict: clear, attention or rejected (open set)."
+    )
     breakdown: Annotated[dict[str, Any] | None, PERSONAL] = None
 
 
 class Check(KycModel):
     """The Check object (sheet §4.3 "Full Check object"). Every field optional (§4.2)."""
 
-    id: _Str = None
-    client_id: _Str = Field(default=None, alias="clientId")
+    # https://docs.complycube.com/api-reference/checks
+    id: _Str = Field(default=None, description="The check's id (the subject of its decision).")
+    # https://docs.complycube.com/api-reference/checks
+    client_id: _Str = Field(
+        default=None,
+        alias="clientId",
+        description="ComplyCube's id of the client (the applicant) the check is about.",
+    )
     # The client's full name for a person, the company name for a company: always treated as
     # personal because the payload does not say which (sheet §4.3).
     entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
@@ -234,8 +243,13 @@ class Check(KycModel):
     live_video_id: _Str = Field(default=None, alias="liveVideoId")
     options: dict[str, Any] | None = None
     client_consent: bool | None = Field(default=None, alias="clientConsent")
-    status: Annotated[CheckStatus | str | None, OPEN] = None
-    result: CheckResult | None = None
+    # https://docs.complycube.com/api-reference/checks
+    status: Annotated[CheckStatus | str | None, OPEN] = Field(
+        default=None, description="The check's state: pending, complete or failed."
+    )
+    result: CheckResult | None = Field(
+        default=None, description="The check's result: outcome and a type-specific breakdown."
+    )
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
 
@@ -249,7 +263,12 @@ class CheckStatusPayload(Check):
     "Evidence": ``clientId`` and ``enableMonitoring``, without ``status``).
     """
 
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    # https://docs.complycube.com/api-reference/checks
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None,
+        description="The verdict once status is complete: clear, attention, rejected, "
+        "match_confirmed ...",
+    )
 
 
 class CheckUpdate(_ChangedFields, Check):
@@ -401,11 +420,21 @@ class WorkflowSession(KycModel):
     payload shape is undocumented (UNCONFIRMED), so every field is optional and extras are kept;
     ``createdAt``/``updatedAt``/``completedAt`` come from the PHP SDK model."""
 
-    id: _Str = None
-    client_id: _Str = Field(default=None, alias="clientId")
+    # https://docs.complycube.com/documentation/api-reference/core-resources/workflow-sessions
+    id: _Str = Field(
+        default=None, description="The workflow session's id (the subject of its decision)."
+    )
+    client_id: _Str = Field(
+        default=None, alias="clientId", description="ComplyCube's id of the client (the applicant)."
+    )
     entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
-    status: Annotated[WorkflowSessionStatus | str | None, OPEN] = None
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    status: Annotated[WorkflowSessionStatus | str | None, OPEN] = Field(
+        default=None, description="The session's state."
+    )
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None,
+        description="The session's verdict once completed: clear, attention or rejected.",
+    )
     workflow_template_id: _Str = Field(default=None, alias="workflowTemplateId")
     workflow_template_name: _Str = Field(default=None, alias="workflowTemplateName")
     workflow_template_description: _Str = Field(default=None, alias="workflowTemplateDescription")
@@ -452,8 +481,11 @@ class ComplyCubeEnvelope(ComplyCubeEvent):
     trip); ``event_type`` is its current spelling (:func:`canonical_event_type`).
     """
 
-    id: str
-    type: str
+    # https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
+    id: str = Field(description="The event's id, stable across re-sends (the delivery key).")
+    type: str = Field(
+        description="The event type, e.g. check.completed.clear: what happened to which resource."
+    )
     resource_type: Annotated[ResourceType | str | None, OPEN] = Field(
         default=None, alias="resourceType"
     )

@@ -85,21 +85,51 @@ class IdentificationStatus(KycModel):
     ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
     integrations, not the spec (sheet, Evidence) -- all optional."""
 
-    overall: Annotated[OverallStatus | str | None, OPEN] = None
+    # https://documentation.idenfy.com/kyc/webhooks, https://documentation.idenfy.com/kyc/status-handling
+    overall: Annotated[OverallStatus | str | None, OPEN] = Field(
+        default=None,
+        description="The verification's overall verdict: APPROVED, DENIED, SUSPECTED (passed, with "
+        "fraud signals), REVIEWING (manual review under way), EXPIRED, ACTIVE ...",
+    )
     fraud_tags: Annotated[list[Annotated[FraudTag | str, OPEN]] | None, BOUNDED] = Field(
-        default=None, alias="fraudTags"
+        default=None,
+        alias="fraudTags",
+        description="Fraud signals found (blacklists, duplicates, spoofing, AML/LID hits).",
     )
     mismatch_tags: Annotated[list[Annotated[MismatchTag | str, OPEN]] | None, BOUNDED] = Field(
-        default=None, alias="mismatchTags"
+        default=None,
+        alias="mismatchTags",
+        description="Data that did not match what you sent or what the document says (NAME, "
+        "DATE_OF_BIRTH, UNDER_AGE ...).",
     )
     suspicion_reasons: Annotated[list[Annotated[SuspicionReason | str, OPEN]] | None, BOUNDED] = (
-        Field(default=None, alias="suspicionReasons")
+        Field(
+            default=None,
+            alias="suspicionReasons",
+            description="Legacy (pre-2022) name of fraudTags.",
+        )
     )
-    deny_reasons: Annotated[list[str] | None, BOUNDED] = Field(default=None, alias="denyReasons")
-    auto_face: _Face = Field(default=None, alias="autoFace")
-    manual_face: _Face = Field(default=None, alias="manualFace")
-    auto_document: _Doc = Field(default=None, alias="autoDocument")
-    manual_document: _Doc = Field(default=None, alias="manualDocument")
+    deny_reasons: Annotated[list[str] | None, BOUNDED] = Field(
+        default=None,
+        alias="denyReasons",
+        description="Why the verification was denied (codes; not in iDenfy's published schema).",
+    )
+    auto_face: _Face = Field(
+        default=None, alias="autoFace", description="The automatic face check's result."
+    )
+    manual_face: _Face = Field(
+        default=None,
+        alias="manualFace",
+        description="The face result of a human review; null until one happened.",
+    )
+    auto_document: _Doc = Field(
+        default=None, alias="autoDocument", description="The automatic document check's result."
+    )
+    manual_document: _Doc = Field(
+        default=None,
+        alias="manualDocument",
+        description="The document result of a human review; null until one happened.",
+    )
     additional_steps: Annotated[AdditionalStepsStatus | str | None, OPEN] = Field(
         default=None, alias="additionalSteps"
     )
@@ -244,10 +274,20 @@ class IdentificationEvent(IdenfyEvent):
     ``LID`` arrays; they are kept in :attr:`aml_legacy`/:attr:`lid_legacy`.
     """
 
-    scan_ref: str = Field(alias="scanRef")
-    final: bool | None = None
+    # https://documentation.idenfy.com/kyc/webhooks
+    scan_ref: str = Field(
+        alias="scanRef",
+        description="iDenfy's id of this verification (the subject of its decision).",
+    )
+    final: bool | None = Field(
+        default=None,
+        description="False: another result follows (a manual review); act only on a final one "
+        "(see is_final).",
+    )
     platform: Annotated[Platform | str | None, OPEN] = None
-    status: IdentificationStatus | None = None
+    status: IdentificationStatus | None = Field(
+        default=None, description="The verdict: status.overall, tags, face and document results."
+    )
     data: DocumentData | None = None
     file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="fileUrls"
@@ -266,8 +306,16 @@ class IdentificationEvent(IdenfyEvent):
     aml_legacy: Annotated[LegacyAmlSection, LAZY] = Field(default=None, alias="aml")
     lid_legacy: Annotated[LegacyLidSection, LAZY] = Field(default=None, alias="lid")
     aml_check: Annotated[AmlV3Section, LAZY] = Field(default=None, alias="amlCheck")
-    external_ref: str | None = Field(default=None, alias="externalRef")
-    client_id: str | None = Field(default=None, alias="clientId")
+    external_ref: str | None = Field(
+        default=None,
+        alias="externalRef",
+        description="Your reference, echoed from the token request.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        alias="clientId",
+        description="Your id of the applicant, as sent when the verification token was created.",
+    )
     # Marked required in the spec but absent from every KYC example (§4.1, §5.6).
     company_id: str | None = Field(default=None, alias="companyId")
     beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")

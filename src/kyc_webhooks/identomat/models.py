@@ -124,10 +124,15 @@ class IdentomatEvent(WebhookEvent):
     # here so that sample payloads (``kyc_webhooks.testing.sign`` inserts the key) validate.
     callback_api_key: Annotated[str | None, PERSONAL] = Field(default=None, alias="callbackApiKey")
     # Sheet §4 "Common to all": the discriminator.
-    type: str
+    # https://docs.identomat.com/developer-tools/callbacks
+    type: str = Field(description="The callback type, e.g. session-change: which model this is.")
     # Personal: the session id doubles as the widget's session_token (sheet §4.2), so showing it
     # would undo the redaction of session links.
-    session_id: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionId")
+    session_id: Annotated[str | None, PERSONAL] = Field(
+        default=None,
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
 
     def _delivery_key(self) -> str:
         # The sessionId is left out on purpose: it doubles as the widget's session_token (sheet
@@ -141,7 +146,10 @@ class OneTimePasswordRequestEvent(IdentomatEvent):
     """``one-time-password-request`` (sheet §4.1): deliver ``text`` by SMS to ``phone_number``.
     Sent only when the company uses its own SMS provider."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     #: The whole SMS text including the code, e.g. ``"Your code is 6867"``.
     text: Annotated[str | None, PERSONAL] = None
     #: E.164, e.g. ``"+995512345678"``.
@@ -152,7 +160,10 @@ class EmailOneTimePasswordRequestEvent(IdentomatEvent):
     """``email-one-time-password-request`` (sheet §4.4): e-mail ``content`` (it holds the code) to
     ``address``. Sent only when the company uses its own e-mail provider."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
@@ -161,7 +172,10 @@ class EmailOneTimePasswordRequestEvent(IdentomatEvent):
 class ShareSessionLinkViaSmsEvent(IdentomatEvent):
     """``share-session-link-via-sms`` (sheet §4.2): an operator shared the session link by SMS."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     text: Annotated[str | None, PERSONAL] = None
     phone_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="phoneNumber")
     #: ``https://widget.identomat.com/?session_token=<sessionId>`` -- opens the applicant's session.
@@ -174,7 +188,10 @@ class ShareSessionLinkViaEmailEvent(IdentomatEvent):
     """``share-session-link-via-email`` (sheet §4.3): an operator shared the session link by
     e-mail."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
@@ -202,8 +219,16 @@ class SessionChangeEvent(IdentomatEvent):
     :attr:`is_kyb` / :attr:`session_kind` to tell KYB from KYC sessions.
     """
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
-    result: Annotated[SessionResult | str | None, OPEN] = None
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
+    # https://docs.identomat.com/developer-tools/callbacks
+    result: Annotated[SessionResult | str | None, OPEN] = Field(
+        default=None,
+        description="The verdict: APPROVED, REJECTED, MANUAL_CHECK (waits for an operator) or "
+        "ADDITIONAL_INFORMATION_REQUESTED (waits for the applicant).",
+    )
     # Sheet §4.5: present only for KYB sessions, value "kyb"; absent means KYC.
     session_type: Annotated[SessionType | str | None, OPEN] = Field(
         default=None, alias="sessionType"
@@ -243,7 +268,10 @@ class VideoCallStatusUpdateEvent(IdentomatEvent):
     here, and a missed callback can be recovered through ``/result`` (sheet §1).
     """
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     room_id: str | None = Field(default=None, alias="roomId")
     room_status: Annotated[RoomStatus | str | None, OPEN] = Field(default=None, alias="roomStatus")
     composition_status: Annotated[CompositionStatus | str | None, OPEN] = Field(

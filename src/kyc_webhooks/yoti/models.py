@@ -17,7 +17,7 @@ import json
 from functools import lru_cache
 from typing import Annotated, Any, Union
 
-from pydantic import Discriminator, Tag, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter
 
 from .._validation import validate_json
 from ..models import OPEN, UnknownEvent, WebhookEvent, WireEnum
@@ -100,8 +100,14 @@ class YotiEvent(WebhookEvent):
 
     # Sheet §4: a string (UUID in practice); kept as ``str`` so that an id in another format never
     # fails a delivery.
-    session_id: str
-    topic: Annotated[Topic | str, OPEN]
+    # https://developers.yoti.com/identity-verification/notifications
+    session_id: str = Field(
+        description="The session to fetch (with the Yoti SDK) for the result: the notification "
+        "carries none."
+    )
+    topic: Annotated[Topic | str, OPEN] = Field(
+        description="What happened, e.g. session_completion (then fetch the verdict)."
+    )
 
     def subject_ids(self) -> tuple[str, ...]:
         """The string ``*_id`` fields other than ``session_id`` (``task_id``, ``check_id``,
