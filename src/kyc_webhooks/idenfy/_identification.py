@@ -1,4 +1,4 @@
-"""iDenfy identification results: every ``IDENTIFICATION*`` event (sheet §4.1-§4.4).
+"""iDenfy identification results: every ``IDENTIFICATION*`` event ([spec]).
 
 Validated eagerly: the top-level fields, ``status`` and ``data`` -- what decides a KYC result.
 Every add-on section (AML, LID, criminal checks, registry checks, address verification,
@@ -6,6 +6,10 @@ questionnaire, risk, e-mail/phone, driver licence, bank, bank card) is LAZY: che
 array/object here, validated into its models (imported from ``_aml``/``_sections`` only then) on
 first read. A handler that acts on ``status``/``final`` never pays for them.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
@@ -80,10 +84,10 @@ _Doc: TypeAlias = Annotated[DocumentStatus | str | None, OPEN]
 
 
 class IdentificationStatus(KycModel):
-    """``status`` of an identification (§4.2). ``manualFace``/``manualDocument`` are ``None`` until
-    a human reviewed. ``suspicionReasons`` is the legacy (pre-2022) name of ``fraudTags`` (§5.2);
-    ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
-    integrations, not the spec (sheet, Evidence) -- all optional."""
+    """``status`` of an identification ([spec]). ``manualFace``/``manualDocument`` are ``None``
+    until a human reviewed. ``suspicionReasons`` is the legacy (pre-2022) name of ``fraudTags``
+    ([spec]); ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
+    integrations, not the spec (published payloads) -- all optional."""
 
     # https://documentation.idenfy.com/kyc/webhooks, https://documentation.idenfy.com/kyc/status-handling
     overall: Annotated[OverallStatus | str | None, OPEN] = Field(
@@ -138,17 +142,17 @@ class IdentificationStatus(KycModel):
     sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
     adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
     # Legacy (April 2019) result callbacks carried the session times as epoch floats here; later
-    # revisions moved them to the top level (sheet, Errata). Kept as sent, like the top-level ones.
+    # revisions moved them to the top level ([webhooks]). Kept as sent, like the top-level ones.
     start_time: LazyTimestamp = Field(default=None, alias="startTime")
     finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
 
 
 class DocumentData(KycModel):
-    """``data``: what was read from the document (§4.3). Every field may be null ("any field can
+    """``data``: what was read from the document ([spec]). Every field may be null ("any field can
     be null"). Dates stay strings (``YYYY-MM-DD`` in the docs). ``manualAddress``,
     ``manualAddressMatch``, ``registryCenterCheck`` and ``addressVerification`` are accepted here
-    as well as at the top level: the third-party go-idenfy sample puts them inside ``data`` (§5.7).
-    ``org*`` fields carry the names in the original script."""
+    as well as at the top level: the third-party go-idenfy sample puts them inside ``data``
+    ([webhooks]). ``org*`` fields carry the names in the original script."""
 
     doc_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docFirstName")
     doc_last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docLastName")
@@ -207,7 +211,7 @@ class DocumentData(KycModel):
     additional_data: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalData"
     )
-    # Tolerated here as well as at the top level (§5.7).
+    # Tolerated here as well as at the top level ([webhooks]).
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
     manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
     registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
@@ -224,7 +228,7 @@ class IdentificationTriage:
 
     * ``overall`` -- ``status.overall``.
     * ``fraud_tags`` -- ``status.fraudTags`` followed by the legacy ``status.suspicionReasons``
-      (the sheet §5.2: ``fraudTags`` mirrors it), duplicates removed, order kept.
+      ([spec]: ``fraudTags`` mirrors it), duplicates removed, order kept.
     * ``mismatch_tags``, ``deny_reasons`` -- as sent (empty when absent).
     * ``auto_face``/``manual_face``/``auto_document``/``manual_document`` -- as sent; ``face`` and
       ``document`` give the manual verdict when a human reviewed, else the automatic one.
@@ -258,15 +262,15 @@ class IdentificationTriage:
         return self.manual_document if self.manual_document is not None else self.auto_document
 
 
-#: Event types that are preliminary unless ``final`` says otherwise (sheet §3).
+#: Event types that are preliminary unless ``final`` says otherwise ([webhooks]).
 _MAYBE_PRELIMINARY = frozenset({"IDENTIFICATION_AUTO_FINISHED", "IDENTIFICATION_RESUBMITTED"})
 
 
 class IdentificationEvent(IdenfyEvent):
     """Every ``IDENTIFICATION*`` event: ``IDENTIFICATION`` (legacy catch-all),
     ``…_AUTO_FINISHED``, ``…_MANUAL_FINISHED``, ``…_RESUBMITTED``, ``…_CANCELLED``, ``…_EXPIRED``
-    (sheet §4.1). Only ``scanRef`` is required: published bodies from 2018 on lack ``platform``,
-    ``final``, ``startTime`` and more (sheet, Evidence).
+    ([spec]). Only ``scanRef`` is required: published bodies from 2018 on lack ``platform``,
+    ``final``, ``startTime`` and more.
 
     Act on the result only when :attr:`is_final`; use :attr:`triage` for ``SUSPECTED`` reviews.
 
@@ -292,7 +296,7 @@ class IdentificationEvent(IdenfyEvent):
     file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="fileUrls"
     )
-    # Shape beyond "object" UNCONFIRMED (§4.1): values kept as sent.
+    # Shape beyond "object" UNCONFIRMED ([spec]): values kept as sent.
     additional_step_pdf_urls: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalStepPdfUrls"
     )
@@ -316,10 +320,11 @@ class IdentificationEvent(IdenfyEvent):
         alias="clientId",
         description="Your id of the applicant, as sent when the verification token was created.",
     )
-    # Marked required in the spec but absent from every KYC example (§4.1, §5.6).
+    # Marked required in the spec but absent from every KYC example ([spec]).
     company_id: str | None = Field(default=None, alias="companyId")
     beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")
-    # Integers in most examples, floats with microseconds in 2019 (Evidence): both kept as sent.
+    # Integers in most examples, floats with microseconds in 2019 (published examples): both kept
+    # as sent.
     start_time: LazyTimestamp = Field(default=None, alias="startTime")
     finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
     client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
@@ -366,12 +371,12 @@ class IdentificationEvent(IdenfyEvent):
 
     @property
     def is_final(self) -> bool:
-        """Whether this result is definitive (sheet §3).
+        """Whether this result is definitive ([webhooks]).
 
         * ``final`` present: its value. ``final: false`` (possible on ``…_AUTO_FINISHED`` and
           ``…_RESUBMITTED``) means a manual review follows and another webhook
           (``…_MANUAL_FINISHED``) will carry the verdict.
-        * ``final`` absent (legacy bodies, 2018-2021, sheet §5.8): not final while
+        * ``final`` absent (legacy bodies, 2018-2021, [webhooks]): not final while
           ``status.overall`` is ``REVIEWING`` or ``ACTIVE``; not final for ``…_AUTO_FINISHED``/
           ``…_RESUBMITTED`` (the spec requires ``final`` there, so its absence proves nothing);
           otherwise final -- the legacy ``IDENTIFICATION`` callback was sent once per verification
