@@ -106,3 +106,16 @@ def test_the_site_configuration_registers_the_hook() -> None:
     for vendor in VENDORS:
         page = (ROOT / "docs" / "vendors" / f"{vendor}.md").read_text(encoding="utf-8")
         assert f"<!-- field-reference: {vendor} -->" in page
+
+
+def test_docstring_roles_become_markdown_code() -> None:
+    page = FIELD_REFERENCE.render("complycube")
+    assert ":class:" not in page
+    assert "``" not in page
+
+
+def test_vendor_citations_in_docstrings_become_links() -> None:
+    page = FIELD_REFERENCE.render("complycube")
+    webhooks = "https://docs.complycube.com/documentation/api-reference/other-resources/webhooks"
+    assert f"[webhooks]({webhooks})" in page
+    assert re.search(r"\[webhooks\](?!\()", page) is None

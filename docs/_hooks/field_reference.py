@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 import types
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -137,9 +139,28 @@ def model_table(model: type[BaseModel], local: set[type]) -> list[str]:
     return lines
 
 
+#: ``# [name] URL`` lines under a module docstring: the vendor pages a module cites as ``[name]``.
+LEGEND = re.compile(r"^# \[(?P<name>[\w.-]+)\] (?P<url>https://\S+)$", re.M)
+
+
+def _citations(cls: type) -> dict[str, str]:
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return {}
+    source = Path(path).read_text(encoding="utf-8")
+    return {m["name"]: m["url"] for m in LEGEND.finditer(source)}
+
+
 def _summary(cls: type) -> str:
-    doc = (cls.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
+    """The first paragraph of a class docstring, reST roles and literals as Markdown code, and
+    the module's ``[name]`` citations as links to the vendor's documentation."""
+    doc = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+    doc = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", doc)  # :class:`Check` -> `Check`
+    doc = re.sub(r"``([^`]+)``", r"`\1`", doc)
+    for name, url in _citations(cls).items():
+        doc = doc.replace(f"[{name}]", f"[{name}]({url})")
+    return doc
 
 
 def render(vendor: str) -> str:
