@@ -1,4 +1,4 @@
-"""Every code block of README.md and docs/*.md runs as written (Sybil).
+"""Every code block of README.md and docs/**/*.md runs as written (Sybil).
 
 * Each ```python block is executed, in document order, in one namespace per document (later
   blocks see the names earlier ones defined), with the setup below: a temporary working directory,
@@ -37,7 +37,7 @@ from kyc_webhooks.cli import build_parser
 from kyc_webhooks.testing import signed_delivery
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 DOC_IDS = [str(path.relative_to(ROOT)) for path in DOCUMENTS]
 
 #: Fence languages the docs may use; anything else (```py, ```python3, ```python title=...) would
@@ -308,7 +308,7 @@ def _texts_that_may_say_pip_install() -> list[Path]:
         [
             ROOT / "README.md",
             ROOT / "CONTRIBUTING.md",
-            *(ROOT / "docs").glob("*.md"),
+            *(ROOT / "docs").rglob("*.md"),
             *(ROOT / "src").rglob("*.py"),
             *(ROOT / "examples").rglob("*.py"),
         ]

@@ -107,7 +107,7 @@ __all__ = [
 
 # Names resolved on first access (PEP 562). ``import kyc_webhooks`` loads only the error tree and
 # the header view; pydantic's model machinery, the receiver, vendor code and the stores load when
-# first used (DEVELOPERS.md principle 6; figures in docs/performance.md).
+# first used (import stays cheap; figures in docs/performance.md).
 _LAZY: dict[str, str] = {
     "Vendor": "kyc_webhooks._vendor",
     "Decision": "kyc_webhooks.decisions",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 __all__ = ["REDACTED_VALUE", "redact_fields"]
 
 #: Replaces the string value of a credential field (Identomat's ``callbackApiKey``,
-#: ../shared/vendors/identomat.md §2) in the stored copy of a body.
+#: https://docs.identomat.com/developer-tools/callbacks) in the stored copy of a body.
 REDACTED_VALUE = b'"<redacted>"'
 
 _PATTERNS: dict[str, re.Pattern[bytes]] = {}

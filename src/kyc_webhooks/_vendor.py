@@ -75,7 +75,7 @@ class Vendor(abc.ABC):
     #: prints or stores a body shows these redacted.
     credential_fields: ClassVar[frozenset[str]] = frozenset()
     #: The module with the vendor's models and ``parse_event``; imported on first use by
-    #: :meth:`models` (not at import time: DEVELOPERS.md principle 6).
+    #: :meth:`models` (not at import time: importing the package stays cheap, docs/performance.md).
     models_module: ClassVar[str]
     #: How ``detect`` recognises the vendor: by a vendor-specific ``"header"`` (strong) or by the
     #: ``"body"`` shape (weak: a header-identified vendor's body may contain the same words).

@@ -1,5 +1,6 @@
 """ComplyCube webhooks: ``ComplyCube`` (configuration + authentication) and the event models.
-Facts: ../shared/vendors/complycube.md. Models load on first access."""
+Facts: https://docs.complycube.com/documentation/api-reference/other-resources/webhooks.
+Models load on first access."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""ComplyCube: configuration and authentication (facts: ../shared/vendors/complycube.md §2).
+"""ComplyCube: configuration and authentication (facts: https://docs.complycube.com/documentation/api-reference/other-resources/webhooks).
 
 No models are imported here; they load on the first parse.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
 
 from __future__ import annotations
 
@@ -17,11 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SIGNATURE_HEADER", "ComplyCube", "parse_unauthenticated"]
 
-# Sheet §2: lower-case hex HMAC-SHA256 of the raw body keyed with the webhook's `secret`. Sources
+# [webhooks]: lower-case hex HMAC-SHA256 of the raw body keyed with the webhook's `secret`. Sources
 # spell the name `ComplyCube-Signature` and `Complycube-Signature`; lookup is case-insensitive.
 SIGNATURE_HEADER = "ComplyCube-Signature"
 
-# Sheet §1: the secret belongs to the webhook, returned only when it is created (API or portal).
+# [webhooks]: the secret belongs to the webhook, returned only when it is created (API or portal).
 # https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
 _NO_CREDENTIAL = (
     "ComplyCube needs secret=, the webhook's signing secret (sent as the ComplyCube-Signature "

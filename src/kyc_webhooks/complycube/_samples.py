@@ -1,12 +1,15 @@
-"""One realistic Event per documented ComplyCube ``type`` (sheet §3-§4), valid under
+"""One realistic Event per documented ComplyCube ``type`` ([webhooks]), valid under
 :mod:`kyc_webhooks.complycube.models`. Used by :mod:`kyc_webhooks.testing`.
 
 Keys are the wire spellings, current ones first, then the v1.7.2 ``check.complete*`` spellings
-(sheet §3). Ids are 24-hex Mongo-style like the vendor's samples, timestamps ISO-8601 UTC with
-milliseconds and ``Z`` (sheet §4.1). Payloads follow §4.2: *create* -> the full object, *update*
--> ``id`` + changed fields, *delete* -> ``id``, check status events -> ``id``, ``status``,
+([webhooks]). Ids are 24-hex Mongo-style like the vendor's samples, timestamps ISO-8601 UTC with
+milliseconds and ``Z`` ([webhooks]). Payloads follow [webhooks]: *create* -> the full object,
+*update* -> ``id`` + changed fields, *delete* -> ``id``, check status events -> ``id``, ``status``,
 ``outcome``, ``createdAt``, ``updatedAt``. Every personal value is invented.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
 
 from __future__ import annotations
 
@@ -113,7 +116,7 @@ _IMAGE: dict[str, Any] = {
     "id": "5eb16a322d868c0008c6a7f4",
     "fileName": "zoë-ñúñez-passport.jpg",
     "documentSide": "front",
-    # Sheet "Evidence": the id in the link need not be the image id.
+    # Published API-reference example: the id in the link need not be the image id.
     "downloadLink": f"/documents/{_DOCUMENT_ID}/images/5eb16a322d868c0008c6a7f3/download",
     "contentType": "image/jpg",
     "size": 348221,
@@ -323,7 +326,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         {"id": _ADDRESS_ID},
         "2024-06-11T12:31:02.554Z",
     ),
-    # API v1.7.2 spellings (sheet §3): same payloads, older names.
+    # API v1.7.2 spellings ([webhooks]): same payloads, older names.
     "check.complete": _event(
         "5ed170fe99c81a0007b9a3e1",
         "check.complete",

@@ -1,22 +1,22 @@
-"""ComplyCube event models (facts: ../shared/vendors/complycube.md §3-§4).
+"""ComplyCube event models (facts: https://docs.complycube.com/documentation/api-reference/other-resources/webhooks).
 
-Every delivery is an *Event* envelope (sheet §4.1)::
+Every delivery is an *Event* envelope ([webhooks])::
 
     {"id": "<24 hex>", "type": "check.completed.clear", "resourceType": "check",
      "payload": {...}, "createdAt": "2020-01-01T11:14:23.964Z"}
 
 The model is picked from ``type`` (:data:`EVENT_MODELS`); ``resourceType`` is kept as an open
-enum but never used to choose, because the sheet documents only one of its values (§4.1, §5.5).
-The payload model follows the sheet §4.2: *create* -> the full resource object, *update* -> ``id``
+enum but never used to choose, because the docs document only one of its values ([webhooks]).
+The payload model follows [webhooks]: *create* -> the full resource object, *update* -> ``id``
 plus the changed fields, *delete* -> ``id``, check status events -> ``id``, ``status``,
 ``outcome``, ``createdAt``, ``updatedAt``.
 
-Leniency (sheet §4.2 and "Evidence from real published payloads"; §5.4: ten failed deliveries
+Leniency ([webhooks] and real published payloads; [webhooks]: ten failed deliveries
 disable the whole webhook, so a 400 on a harmless surprise costs every later event): every payload
 field is optional -- ``id`` included --, unknown keys are kept, enums are open. Only the envelope's
 ``id`` and ``type`` are required, and a wrong *type* for a declared field is a 400.
 
-Legacy spellings (sheet §3, §5.1): API v1.7.2 sent ``check.complete``, ``check.complete.clear`` and
+Legacy spellings ([webhooks]): API v1.7.2 sent ``check.complete``, ``check.complete.clear`` and
 ``check.complete.attention``. Such an event keeps the wire value in its ``type`` field (lossless
 round trip), while ``event.event_type`` -- what routing matches -- is the current spelling
 (``check.completed.clear``), so one handler serves both API versions. Routing patterns are mapped
@@ -28,9 +28,13 @@ Patterns use :func:`fnmatch.fnmatchcase`: ``"check.completed.*"`` matches
 ``check.completed.<x>``) but **not** plain ``check.completed`` -- the dot is literal. This is kept
 on purpose: ``check.completed`` fires for every outcome, and whether a webhook subscribed to both
 ``check.completed`` and ``check.completed.<outcome>`` receives two deliveries (with two different
-event ids, so ``delivery_key`` cannot merge them) is UNCONFIRMED (sheet §3). A pattern matching
+event ids, so ``delivery_key`` cannot merge them) is UNCONFIRMED ([webhooks]). A pattern matching
 both would run the handler twice per check. Register ``"check.completed*"`` when you do want both.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
+# [checks] https://docs.complycube.com/api-reference/checks
 
 from typing import Annotated, Any
 
@@ -110,7 +114,7 @@ UNDETERMINED_EVENT_TYPE = "UNKNOWN"
 
 
 class ResourceType(WireEnum):
-    """``resourceType`` (sheet §4.1: only ``check`` is documented; the others are expected)."""
+    """``resourceType`` ([webhooks]: only ``check`` is documented; the others are expected)."""
 
     CHECK = "check"
     CLIENT = "client"
@@ -121,7 +125,7 @@ class ResourceType(WireEnum):
 
 
 class CheckStatus(WireEnum):
-    """Check ``status`` (sheet §4.3)."""
+    """Check ``status`` ([checks])."""
 
     PENDING = "pending"
     COMPLETE = "complete"
@@ -129,20 +133,20 @@ class CheckStatus(WireEnum):
 
 
 class CheckOutcome(WireEnum):
-    """Check ``outcome`` when ``status`` is ``complete`` (sheet §4.3, named after the event
-    types; other values UNCONFIRMED). Also used for a workflow session's ``outcome`` (§4.2:
+    """Check ``outcome`` when ``status`` is ``complete`` ([checks], named after the event
+    types; other values UNCONFIRMED). Also used for a workflow session's ``outcome`` ([webhooks]:
     "e.g. ``clear``; full enum UNCONFIRMED")."""
 
     CLEAR = "clear"
     ATTENTION = "attention"
     REJECTED = "rejected"
     MATCH_CONFIRMED = "match_confirmed"
-    #: A manual validation outcome (sheet §4.3) that can reach a check through ``check.updated``.
+    #: A manual validation outcome ([checks]) that can reach a check through ``check.updated``.
     CONFIRMED = "confirmed"
 
 
 class CheckType(WireEnum):
-    """Check ``type`` values seen in the docs (sheet §4.3; the full enum is UNCONFIRMED)."""
+    """Check ``type`` values seen in the docs ([checks]; the full enum is UNCONFIRMED)."""
 
     STANDARD_SCREENING_CHECK = "standard_screening_check"
     EXTENSIVE_SCREENING_CHECK = "extensive_screening_check"
@@ -158,7 +162,7 @@ class CheckType(WireEnum):
 
 
 class WorkflowSessionStatus(WireEnum):
-    """Workflow session ``status`` (sheet §4.2)."""
+    """Workflow session ``status`` ([webhooks])."""
 
     STARTED = "started"
     PROCESSING = "processing"
@@ -190,7 +194,7 @@ _Ts = LazyTimestamp
 
 
 class _ChangedFields(KycModel):
-    """Mixin for *update* payloads: ``id`` plus only the fields that changed (sheet §4.2)."""
+    """Mixin for *update* payloads: ``id`` plus only the fields that changed ([webhooks])."""
 
     @property
     def changed_fields(self) -> frozenset[str]:
@@ -205,26 +209,35 @@ class _ChangedFields(KycModel):
 
 
 class DeletedResource(KycModel):
-    """Payload of a *delete* event: the deleted resource's ``id`` only (sheet §4.2)."""
+    """Payload of a *delete* event: the deleted resource's ``id`` only ([webhooks])."""
 
     id: _Str = None
 
 
 class CheckResult(KycModel):
-    """A check's ``result`` (type-specific; sheet §4.3 names ``outcome`` and ``breakdown``).
+    """A check's ``result`` (type-specific; [checks] names ``outcome`` and ``breakdown``).
     ``breakdown`` can hold extracted document data and screening hits: personal."""
 
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    # https://docs.complycube.com/api-reference/checks
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None, description="The verdict: clear, attention or rejected (open set)."
+    )
     breakdown: Annotated[dict[str, Any] | None, PERSONAL] = None
 
 
 class Check(KycModel):
-    """The Check object (sheet §4.3 "Full Check object"). Every field optional (§4.2)."""
+    """The Check object ([checks] "Full Check object"). Every field optional ([webhooks])."""
 
-    id: _Str = None
-    client_id: _Str = Field(default=None, alias="clientId")
+    # https://docs.complycube.com/api-reference/checks
+    id: _Str = Field(default=None, description="The check's id (the subject of its decision).")
+    # https://docs.complycube.com/api-reference/checks
+    client_id: _Str = Field(
+        default=None,
+        alias="clientId",
+        description="ComplyCube's id of the client (the applicant) the check is about.",
+    )
     # The client's full name for a person, the company name for a company: always treated as
-    # personal because the payload does not say which (sheet §4.3).
+    # personal because the payload does not say which ([checks]).
     entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
     type: Annotated[CheckType | str | None, OPEN] = None
     enable_monitoring: bool | None = Field(default=None, alias="enableMonitoring")
@@ -234,8 +247,13 @@ class Check(KycModel):
     live_video_id: _Str = Field(default=None, alias="liveVideoId")
     options: dict[str, Any] | None = None
     client_consent: bool | None = Field(default=None, alias="clientConsent")
-    status: Annotated[CheckStatus | str | None, OPEN] = None
-    result: CheckResult | None = None
+    # https://docs.complycube.com/api-reference/checks
+    status: Annotated[CheckStatus | str | None, OPEN] = Field(
+        default=None, description="The check's state: pending, complete or failed."
+    )
+    result: CheckResult | None = Field(
+        default=None, description="The check's result: outcome and a type-specific breakdown."
+    )
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
 
@@ -243,17 +261,22 @@ class Check(KycModel):
 class CheckStatusPayload(Check):
     """Payload of ``check.pending``, ``check.completed*``, ``check.failed`` and
     ``check.monitoring.attention``: ``id``, ``status``, ``outcome`` (only when ``status`` is
-    ``complete``), ``createdAt``, ``updatedAt`` (sheet §4.2, the Node SDK's ``Event`` type).
+    ``complete``), ``createdAt``, ``updatedAt`` ([webhooks], the Node SDK's ``Event`` type).
 
-    A subclass of :class:`Check` because real payloads carry other Check fields too (sheet
-    "Evidence": ``clientId`` and ``enableMonitoring``, without ``status``).
+    A subclass of :class:`Check` because real payloads carry other Check fields too (published
+    payloads: ``clientId`` and ``enableMonitoring``, without ``status``).
     """
 
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    # https://docs.complycube.com/api-reference/checks
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None,
+        description="The verdict once status is complete: clear, attention, rejected, "
+        "match_confirmed ...",
+    )
 
 
 class CheckUpdate(_ChangedFields, Check):
-    """Payload of ``check.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+    """Payload of ``check.updated``: ``id`` plus the changed fields ([webhooks])."""
 
 
 class PersonDetails(KycModel):
@@ -310,18 +333,18 @@ class Client(KycModel):
 
 
 class ClientUpdate(_ChangedFields, Client):
-    """Payload of ``client.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+    """Payload of ``client.updated``: ``id`` plus the changed fields ([webhooks])."""
 
 
 class DocumentImage(KycModel):
     """One image of a document (API reference "The Image object"). The image ``id`` may differ
-    from the id inside its own ``downloadLink`` (sheet "Evidence"): neither is checked."""
+    from the id inside its own ``downloadLink`` (a published example): neither is checked."""
 
     id: _Str = None
     file_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="fileName")
     document_side: _Str = Field(default=None, alias="documentSide")
     download_link: Annotated[_Str, PERSONAL] = Field(default=None, alias="downloadLink")
-    # Not validated as a MIME type: the API reference itself shows "images/jpg" (sheet "Evidence").
+    # Not validated as a MIME type: the API reference itself shows "images/jpg".
     content_type: _Str = Field(default=None, alias="contentType")
     size: int | None = None
     data: Annotated[_Str, PERSONAL] = None
@@ -345,7 +368,7 @@ class Document(KycModel):
 
 class DocumentUpdate(_ChangedFields, Document):
     """Payload of ``document.updated`` and ``document.updated.image_uploaded`` /
-    ``.image_deleted``: ``id`` plus the changed fields (sheet §4.2)."""
+    ``.image_deleted``: ``id`` plus the changed fields ([webhooks])."""
 
 
 class Address(KycModel):
@@ -368,13 +391,13 @@ class Address(KycModel):
 
 
 class AddressUpdate(_ChangedFields, Address):
-    """Payload of ``address.updated``: ``id`` plus the changed fields (sheet §4.2)."""
+    """Payload of ``address.updated``: ``id`` plus the changed fields ([webhooks])."""
 
 
 class LivePhoto(KycModel):
-    """The Live Photo object (API reference). Sheet §4.2 lists live photos among webhook payloads,
-    but no ``livePhoto.*`` event type is documented (§3, UNCONFIRMED): such an event arrives as a
-    :class:`ComplyCubeUnknownEvent`; ``LivePhoto.model_validate(event.payload["payload"])``
+    """The Live Photo object (API reference). [webhooks] lists live photos among webhook payloads,
+    but no ``livePhoto.*`` event type is documented ([webhooks], UNCONFIRMED): such an event arrives
+    as a :class:`ComplyCubeUnknownEvent`; ``LivePhoto.model_validate(event.payload["payload"])``
     types its payload."""
 
     id: _Str = None
@@ -389,7 +412,7 @@ class LivePhoto(KycModel):
 
 
 class RelatedCheck(KycModel):
-    """One of a workflow session's ``allRelatedChecks`` (sheet §4.2)."""
+    """One of a workflow session's ``allRelatedChecks`` ([webhooks])."""
 
     check_id: _Str = Field(default=None, alias="checkId")
     type: Annotated[CheckType | str | None, OPEN] = None
@@ -397,22 +420,32 @@ class RelatedCheck(KycModel):
 
 
 class WorkflowSession(KycModel):
-    """The Workflow Session object (sheet §4.2): payload of ``workflow.session.*``. The webhook
+    """The Workflow Session object ([webhooks]): payload of ``workflow.session.*``. The webhook
     payload shape is undocumented (UNCONFIRMED), so every field is optional and extras are kept;
     ``createdAt``/``updatedAt``/``completedAt`` come from the PHP SDK model."""
 
-    id: _Str = None
-    client_id: _Str = Field(default=None, alias="clientId")
+    # https://docs.complycube.com/documentation/api-reference/core-resources/workflow-sessions
+    id: _Str = Field(
+        default=None, description="The workflow session's id (the subject of its decision)."
+    )
+    client_id: _Str = Field(
+        default=None, alias="clientId", description="ComplyCube's id of the client (the applicant)."
+    )
     entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
-    status: Annotated[WorkflowSessionStatus | str | None, OPEN] = None
-    outcome: Annotated[CheckOutcome | str | None, OPEN] = None
+    status: Annotated[WorkflowSessionStatus | str | None, OPEN] = Field(
+        default=None, description="The session's state."
+    )
+    outcome: Annotated[CheckOutcome | str | None, OPEN] = Field(
+        default=None,
+        description="The session's verdict once completed: clear, attention or rejected.",
+    )
     workflow_template_id: _Str = Field(default=None, alias="workflowTemplateId")
     workflow_template_name: _Str = Field(default=None, alias="workflowTemplateName")
     workflow_template_description: _Str = Field(default=None, alias="workflowTemplateDescription")
     workflow_id: _Str = Field(default=None, alias="workflowId")
     workflow_version: int | None = Field(default=None, alias="workflowVersion")
     workflow_description: _Str = Field(default=None, alias="workflowDescription")
-    # Shapes of these three are undocumented for webhooks (sheet §4.2, UNCONFIRMED): any JSON value
+    # Shapes of these three are undocumented for webhooks ([webhooks], UNCONFIRMED): any JSON value
     # is accepted, so that an unexpected shape never fails a delivery (10 failures disable it).
     compliance_policies: Any = Field(default=None, alias="compliancePolicies")
     policy_assurance: Any = Field(default=None, alias="policyAssurance")
@@ -434,7 +467,7 @@ class ComplyCubeEvent(WebhookEvent):
     """Base of every ComplyCube event, known or not.
 
     ``delivery_key`` = ``complycube:<event id>``: the Event ``id`` is stable across re-sends and
-    the docs say to deduplicate on it (sheet §1 "Idempotency"). A body without a string ``id``
+    the docs say to deduplicate on it ([webhooks] "Idempotency"). A body without a string ``id``
     (only possible for an unknown event) falls back to ``complycube:sha256:<digest of the body>``.
     """
 
@@ -446,20 +479,23 @@ class ComplyCubeEvent(WebhookEvent):
 
 
 class ComplyCubeEnvelope(ComplyCubeEvent):
-    """The Event envelope (sheet §4.1). Subclasses narrow ``payload``.
+    """The Event envelope ([webhooks]). Subclasses narrow ``payload``.
 
     ``type`` is the wire value (a legacy ``check.complete.clear`` stays so, for a lossless round
     trip); ``event_type`` is its current spelling (:func:`canonical_event_type`).
     """
 
-    id: str
-    type: str
+    # https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
+    id: str = Field(description="The event's id, stable across re-sends (the delivery key).")
+    type: str = Field(
+        description="The event type, e.g. check.completed.clear: what happened to which resource."
+    )
     resource_type: Annotated[ResourceType | str | None, OPEN] = Field(
         default=None, alias="resourceType"
     )
     payload: KycModel | None = None
     created_at: _Ts = Field(default=None, alias="createdAt")
-    # Declared by the Python SDK's Event model, not in the docs (sheet §4.1).
+    # Declared by the Python SDK's Event model, not in the docs ([webhooks]).
     updated_at: _Ts = Field(default=None, alias="updatedAt")
 
 
@@ -475,7 +511,7 @@ class CheckEvent(ComplyCubeEnvelope):
     payload: Check | None = None
 
 
-# Sheet §3: the state each check event type announces, used when the payload omits it.
+# [webhooks]: the state each check event type announces, used when the payload omits it.
 _IMPLIED_STATUS: dict[str, CheckStatus] = {
     "check.pending": CheckStatus.PENDING,
     "check.failed": CheckStatus.FAILED,
@@ -494,9 +530,9 @@ class CheckStatusEvent(CheckEvent):
 
     @property
     def status(self) -> CheckStatus | str | None:
-        """``payload.status``, or when the payload omits it (sheet "Evidence") the status the
-        event type announces (``complete`` for ``check.completed*`` and monitoring, ``pending``,
-        ``failed``)."""
+        """``payload.status``, or when the payload omits it (published payloads do) the
+        status the event type announces (``complete`` for ``check.completed*`` and monitoring,
+        ``pending``, ``failed``)."""
         if self.payload is not None and self.payload.status is not None:
             return self.payload.status
         etype = self._event_type or canonical_event_type(self.type)
@@ -516,7 +552,7 @@ class CheckStatusEvent(CheckEvent):
 
 
 class CheckUpdatedEvent(CheckEvent):
-    """``check.updated`` (e.g. a manual validation changed the outcome, sheet §4.3)."""
+    """``check.updated`` (e.g. a manual validation changed the outcome, [checks])."""
 
     payload: CheckUpdate | None = None
 
@@ -579,7 +615,7 @@ class ComplyCubeUnknownEvent(UnknownEvent, ComplyCubeEvent):
     matches its ``event_type``; the endpoint answers 200."""
 
 
-#: Current spelling -> model, in the order of sheet §3.
+#: Current spelling -> model, in the order of [webhooks].
 EVENT_MODELS: dict[str, type[ComplyCubeEnvelope]] = {
     "workflow.session.started": WorkflowSessionEvent,
     "workflow.session.cancelled": WorkflowSessionEvent,
@@ -608,7 +644,7 @@ EVENT_MODELS: dict[str, type[ComplyCubeEnvelope]] = {
     "address.deleted": AddressDeletedEvent,
 }
 
-#: Spellings of API v1.7.2 (sheet §3, §5.1) -> current spelling.
+#: Spellings of API v1.7.2 ([webhooks]) -> current spelling.
 LEGACY_EVENT_TYPES: dict[str, str] = {
     "check.complete": "check.completed",
     "check.complete.clear": "check.completed.clear",
@@ -619,14 +655,14 @@ LEGACY_EVENT_TYPES: dict[str, str] = {
 EVENT_TYPES: tuple[str, ...] = (*EVENT_MODELS, *LEGACY_EVENT_TYPES)
 
 _LEGACY_PREFIX = "check.complete"
-#: Event families whose last segment is an open-ended check outcome (sheet §3, §4.3).
+#: Event families whose last segment is an open-ended check outcome ([webhooks]).
 _CHECK_OUTCOME_PREFIXES = ("check.completed.", "check.monitoring.")
 _CURRENT_PREFIX = "check.completed"
 
 
 def canonical_event_type(event_type: str) -> str:
     """The current spelling of ``event_type``: ``check.complete`` and every
-    ``check.complete.<x>`` become ``check.completed`` / ``check.completed.<x>`` (sheet §3: the
+    ``check.complete.<x>`` become ``check.completed`` / ``check.completed.<x>`` ([webhooks]: the
     v1.7.2 names). The prefix rule also covers ``<x>`` values the old docs did not list
     (``check.complete.rejected``). Anything else is returned unchanged."""
     if event_type == _LEGACY_PREFIX or event_type.startswith(_LEGACY_PREFIX + "."):
@@ -657,16 +693,16 @@ def parse_event(body: bytes) -> ComplyCubeEvent:
       ``type`` of the wrong JSON type, or a declared field of the wrong type, is a 400.
     * ``type`` is ``check.completed.<outcome>`` or ``check.monitoring.<outcome>`` with an outcome
       ComplyCube has not documented (yet) -> :class:`CheckStatusEvent`, like its documented
-      siblings: outcomes are an open set (sheet §4.3), and a handler registered for
+      siblings: outcomes are an open set ([checks]), and a handler registered for
       ``check.completed.*`` must get the model it is written against, not an unknown event it
-      would fail on (ten failures disable the webhook, sheet §5.4).
+      would fail on (ten failures disable the webhook, [webhooks]).
     * ``type`` is another string -> :class:`ComplyCubeUnknownEvent` with that ``event_type``.
     * no ``type``, or not a non-empty string -> :class:`ComplyCubeUnknownEvent` with ``event_type``
       ``"UNKNOWN"``, answered 200 like any unknown event. The body passed the signature check, so
-      only ComplyCube (or the holder of the secret) produced it; the sheet guarantees ``type`` on
+      only ComplyCube (or the holder of the secret) produced it; [webhooks] guarantees ``type`` on
       every Event, but the PHP SDK's own ``Event`` model treats it as optional and its verifier
       test signs ``{"id":"value"}``. Refusing it with a 400 would only make ComplyCube retry ten
-      times and then disable the webhook (sheet §1, §5.4); handing it to catch-alls loses nothing.
+      times and then disable the webhook ([webhooks]); handing it to catch-alls loses nothing.
     """
     probe: _TypeProbe = validate_json(_TypeProbe, body, what="ComplyCube")
     wire_type = probe.type

@@ -1,6 +1,6 @@
 """iDenfy webhooks: ``Idenfy`` (configuration + authentication), ``parse_unauthenticated`` (no
 authentication: bodies authenticated earlier) and the event models. Facts:
-../shared/vendors/idenfy.md. Models load on first access."""
+https://documentation.idenfy.com/kyc/webhooks. Models load on first access."""
 
 from __future__ import annotations
 

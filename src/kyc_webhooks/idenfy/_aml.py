@@ -1,6 +1,9 @@
-"""iDenfy AML, LID and criminal-record results (sheet §4.5-§4.8, §4.13) and the dashboard account
+"""iDenfy AML, LID and criminal-record results ([spec]) and the dashboard account
 that reviews them. Loaded on first read of an identification's lazy AML/LID sections, or with the
 AML monitoring and KYB events that carry them."""
+
+# Vendor documentation cited below as [name]:
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from typing import Annotated, Any, TypeAlias
 
@@ -17,18 +20,18 @@ from ._enums import (
 # ================================================================================================
 
 
-# ---- open enums of this module (sheet §4) --------------------------------------------------
+# ---- open enums of this module ([spec]) --------------------------------------------------
 
 
 class FraudCheckStatus(WireEnum):
-    """``FraudStatus.overallStatus`` (§4.5)."""
+    """``FraudStatus.overallStatus`` ([spec])."""
 
     SUSPECTED = "SUSPECTED"
     NOT_SUSPECTED = "NOT_SUSPECTED"
 
 
 class AmlSuspicion(WireEnum):
-    """Legacy AML hit ``suspicion`` (§4.6)."""
+    """Legacy AML hit ``suspicion`` ([spec])."""
 
     SANCTION = "SANCTION"
     INTERPOL = "INTERPOL"
@@ -38,7 +41,7 @@ class AmlSuspicion(WireEnum):
 
 
 class AmlDataset(WireEnum):
-    """AML v3 search result ``datasets`` (§4.13)."""
+    """AML v3 search result ``datasets`` ([spec])."""
 
     PEP_CURRENT = "PEP_CURRENT"
     PEP_FORMER = "PEP_FORMER"
@@ -65,7 +68,7 @@ class Gender(WireEnum):
 
 
 class AmlUserType(WireEnum):
-    """Discriminates AML v3 individual/business data in AML monitoring (§4.13)."""
+    """Discriminates AML v3 individual/business data in AML monitoring ([spec])."""
 
     PERSON = "PERSON"
     COMPANY = "COMPANY"
@@ -77,7 +80,7 @@ class AmlCommentType(WireEnum):
 
 
 class ManagerAccount(KycModel):
-    """A dashboard user who changed a status (§4.12; ``username`` is the deprecated old form)."""
+    """A dashboard user who changed a status ([spec]; ``username`` is the deprecated old form)."""
 
     id: int | None = None
     name: Annotated[str | None, PERSONAL] = None
@@ -86,11 +89,11 @@ class ManagerAccount(KycModel):
     username: Annotated[str | None, PERSONAL] = None
 
 
-# ---- legacy fraud-check envelope: AML v2 / LID / CRIMINAL_CHECK (§4.5, §4.6, §4.8) -------------
+# ---- legacy fraud-check envelope: AML v2 / LID / CRIMINAL_CHECK ([spec]) -------------
 
 
 class FraudStatus(KycModel):
-    """Shared ``status`` of AML v2 / LID / criminal / company results (§4.5)."""
+    """Shared ``status`` of AML v2 / LID / criminal / company results ([spec])."""
 
     service_suspected: bool | None = Field(default=None, alias="serviceSuspected")
     service_used: bool | None = Field(default=None, alias="serviceUsed")
@@ -104,7 +107,7 @@ class FraudStatus(KycModel):
 class FraudCheckResult(KycModel):
     """Envelope common to every legacy check result: ``AML[]``, ``LID[]``, ``CRIMINAL_CHECK[]``.
 
-    ``serviceName`` stays a plain string: older bodies use names such as ``PilotApiAmlV2`` (§4.6).
+    ``serviceName`` stays a plain string: older bodies use names such as ``PilotApiAmlV2`` ([spec]).
     """
 
     status: FraudStatus | None = None
@@ -125,8 +128,8 @@ class FraudCheckResult(KycModel):
 
 class AmlHit(KycModel):
     """A name-list hit: ``AML_NAMES_CHECK``/``AML_OPEN_SANCTIONS`` (and ``COMPANY_CHECK``) data
-    item (§4.6). ``score`` accepts any number and ``listNumber`` a string or number (the company
-    fragment sends strings): more lenient than the spec's ``int``, documented in §4.6 examples."""
+    item ([spec]). ``score`` accepts any number and ``listNumber`` a string or number (the company
+    fragment sends strings): more lenient than the spec's ``int``, documented in [spec] examples."""
 
     name: Annotated[str | None, PERSONAL] = None
     surname: Annotated[str | None, PERSONAL] = None
@@ -152,7 +155,7 @@ class AmlHit(KycModel):
 
 
 class AmlNewsItem(KycModel):
-    """An adverse-media item: ``AML_NEWS``/``INHOUSE_ADVERSE_MEDIA`` data (§4.6). ``score`` is a
+    """An adverse-media item: ``AML_NEWS``/``INHOUSE_ADVERSE_MEDIA`` data ([spec]). ``score`` is a
     string in the spec; numbers are accepted too."""
 
     # Adverse media about a named person: personal.
@@ -186,7 +189,7 @@ def _aml_item_kind(value: Any) -> str:
     return "AmlHit"
 
 
-#: One item of an AML result's ``data``: the shape depends on the service (§4.6); told apart by
+#: One item of an AML result's ``data``: the shape depends on the service ([spec]); told apart by
 #: its keys, because ``serviceName`` values are not a closed set.
 AmlDataItem: TypeAlias = Annotated[
     Annotated[AmlHit, Tag("AmlHit")]
@@ -197,13 +200,13 @@ AmlDataItem: TypeAlias = Annotated[
 
 
 class AmlCheckResult(FraudCheckResult):
-    """One element of ``AML`` (identification) or ``results`` (AML monitoring) (§4.6)."""
+    """One element of ``AML`` (identification) or ``results`` (AML monitoring) ([spec])."""
 
     data: Annotated[list[AmlDataItem] | None, BOUNDED] = None
 
 
 class LidDocument(KycModel):
-    """A lost/invalid-document register entry (§4.8)."""
+    """A lost/invalid-document register entry ([spec])."""
 
     document_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="documentNumber")
     document_type: str | None = Field(default=None, alias="documentType")
@@ -213,7 +216,7 @@ class LidDocument(KycModel):
 
 
 class LidCheckResult(FraudCheckResult):
-    """One element of ``LID`` (§4.8)."""
+    """One element of ``LID`` ([spec])."""
 
     data: Annotated[list[LidDocument] | None, BOUNDED] = None
 
@@ -230,7 +233,8 @@ class CriminalOffense(KycModel):
 
 
 class CriminalRecord(KycModel):
-    """A criminal-record match (§4.8). Offences are special-category data: masked in ``repr()``."""
+    """A criminal-record match ([spec]). Offences are special-category data: masked in
+    ``repr()``."""
 
     offenses: Annotated[list[CriminalOffense] | None, PERSONAL, BOUNDED] = None
     full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
@@ -239,14 +243,14 @@ class CriminalRecord(KycModel):
 
 
 class CriminalCheckResult(FraudCheckResult):
-    """One element of ``CRIMINAL_CHECK`` (§4.8)."""
+    """One element of ``CRIMINAL_CHECK`` ([spec])."""
 
     data: Annotated[list[CriminalRecord] | None, BOUNDED] = None
 
 
 class LegacyCheckSummary(KycModel):
     """The 2018 form of the lower-case ``aml``/``lid`` objects: ``{"suspected": …, "results": {…}}``
-    (sheet, Evidence). ``results`` holds provider data and is treated as personal."""
+    (published example payloads). ``results`` holds provider data and is treated as personal."""
 
     suspected: bool | None = None
     results: Annotated[dict[str, Any] | None, PERSONAL] = None
@@ -272,7 +276,7 @@ LegacyLid: TypeAlias = Annotated[
 ]
 
 
-# ---- AML v3 (§4.7, §4.13) ----------------------------------------------------------------------
+# ---- AML v3 ([spec]) ----------------------------------------------------------------------
 
 
 class AmlV3HitAddress(KycModel):
@@ -281,7 +285,7 @@ class AmlV3HitAddress(KycModel):
 
 
 class AmlV3Hit(KycModel):
-    """An AML v3 search result (individual; business results share the envelope) (§4.7, §4.13)."""
+    """An AML v3 search result (individual; business results share the envelope) ([spec])."""
 
     addresses: Annotated[list[AmlV3HitAddress] | None, BOUNDED] = None
     dates_of_birth: Annotated[list[str] | None, PERSONAL, BOUNDED] = Field(
@@ -327,7 +331,7 @@ class AmlV3AdverseMedia(KycModel):
 
 
 class AmlV3Check(KycModel):
-    """AML v3 result (``amlCheck`` in identification, KYB and monitoring bodies) (§4.7)."""
+    """AML v3 result (``amlCheck`` in identification, KYB and monitoring bodies) ([spec])."""
 
     id: str | None = None
     overall_status: Annotated[AmlCheckStatus | str | None, OPEN] = Field(

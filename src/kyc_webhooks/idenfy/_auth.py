@@ -1,7 +1,12 @@
-"""iDenfy: configuration and authentication (facts: ../shared/vendors/idenfy.md §2).
+"""iDenfy: configuration and authentication (facts: https://documentation.idenfy.com/kyc/webhooks).
 
 No models are imported here; they load on the first :meth:`Idenfy.parse`.
 """
+
+# Vendor documentation cited below as [name]:
+# [signing] https://documentation.idenfy.com/security/callback-signing
+# [notifications] https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from __future__ import annotations
 
@@ -27,14 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy", "parse_unauthenticated"]
 
-# Sheet §2.1: hex HMAC-SHA256 of the raw body, keyed with the notification's signing key (older
+# [signing]: hex HMAC-SHA256 of the raw body, keyed with the notification's signing key (older
 # docs: the account API secret -- either works here, both are "a key").
 # https://documentation.idenfy.com/security/callback-signing
 SIGNATURE_HEADER = "Idenfy-Signature"
-# Sheet §2.3: the event name, required by the spec on every webhook; absent on legacy deliveries.
+# [spec]: the event name, required by the spec on every webhook; absent on legacy deliveries.
 EVENT_TYPE_HEADER = "Idenfy-Event-Type"
-# Sheet §2.2: a notification may instead (or also) carry custom headers or an OAuth bearer token,
-# both configured per notification in the dashboard (Settings -> System notifications).
+# [notifications]: a notification may instead (or also) carry custom headers or an OAuth bearer
+# token, both configured per notification in the dashboard (Settings -> System notifications).
 # https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails
 AUTHORIZATION_HEADER = "Authorization"
 #: Either header marks a request as iDenfy's (lower case, as Headers stores names). A delivery

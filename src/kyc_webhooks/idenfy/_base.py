@@ -1,5 +1,10 @@
 """iDenfy: what every iDenfy model module shares -- the vendor name, the event base class and the
-unknown-event model (facts: ../shared/vendors/idenfy.md). Imports no other model module."""
+unknown-event model (facts: https://documentation.idenfy.com/kyc/webhooks). Imports no other
+model module."""
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from typing import Any, TypeAlias
 
@@ -34,7 +39,7 @@ _KEY_IDS = (
     ("company_id", "companyId"),
     ("monitoring_id", "monitoringId"),
 )
-#: Longest id kept in a key (iDenfy ids are 36-character UUIDs, sheet §4.1); a longer or
+#: Longest id kept in a key (iDenfy ids are 36-character UUIDs, [spec]); a longer or
 #: non-printable value is left out rather than carried into logs and stores.
 _MAX_KEY_ID = 64
 
@@ -43,7 +48,7 @@ class IdenfyEvent(WebhookEvent):
     """Base of every iDenfy event.
 
     ``delivery_key`` = ``idenfy:<scanRef|id|companyId|monitoringId>:<sha256(body)[:32]>``, from the
-    signed body alone. iDenfy sends no event id (sheet §1 "Ordering / duplicates"), and neither
+    signed body alone. iDenfy sends no event id ([webhooks] "Ordering / duplicates"), and neither
     "scanRef + event type" (a verification can be RESUBMITTED several times) nor "scanRef + final"
     is unique per event; the body digest is. Retries resend the same bytes, so they share the key.
     The unsigned ``Idenfy-Event-Type`` header is not part of it (docs/verification.md, "Unsigned

@@ -1,4 +1,8 @@
-"""iDenfy open enums (sheet §4): the documented values of every enumerated field."""
+"""iDenfy open enums ([spec]): the documented values of every enumerated field."""
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from typing import Annotated, TypeAlias
 
@@ -6,13 +10,14 @@ from ..models import OPEN, WireEnum
 from ._base import publish
 
 # ================================================================================================
-# Open enums (sheet §4). Fields typed ``Annotated[X | str | None, OPEN]``: a documented value
+# Open enums ([spec]). Fields typed ``Annotated[X | str | None, OPEN]``: a documented value
 # becomes the member, anything else stays a plain ``str``.
 # ================================================================================================
 
 
 class OverallStatus(WireEnum):
-    """``status.overall`` (§4.2). ``EXPIRED-DELETED`` is dashboard vocabulary only (§5.4)."""
+    """``status.overall`` ([spec]). ``EXPIRED-DELETED`` is dashboard vocabulary only
+    ([webhooks])."""
 
     APPROVED = "APPROVED"
     DENIED = "DENIED"
@@ -26,7 +31,7 @@ class OverallStatus(WireEnum):
 
 
 class Platform(WireEnum):
-    """Device the user verified on (§4.1)."""
+    """Device the user verified on ([spec])."""
 
     PC = "PC"
     MOBILE = "MOBILE"
@@ -37,7 +42,7 @@ class Platform(WireEnum):
 
 
 class FaceStatus(WireEnum):
-    """``autoFace``/``manualFace`` (§4.2; the last two are dashboard vocabulary, §5.4)."""
+    """``autoFace``/``manualFace`` ([spec]; the last two are dashboard vocabulary, [webhooks])."""
 
     FACE_MATCH = "FACE_MATCH"
     FACE_NOT_CHECKED = "FACE_NOT_CHECKED"
@@ -56,7 +61,7 @@ class FaceStatus(WireEnum):
 
 
 class DocumentStatus(WireEnum):
-    """``autoDocument``/``manualDocument`` (§4.2)."""
+    """``autoDocument``/``manualDocument`` ([spec])."""
 
     DOC_VALIDATED = "DOC_VALIDATED"
     DOC_INFO_MISMATCH = "DOC_INFO_MISMATCH"
@@ -101,7 +106,7 @@ class DocumentStatus(WireEnum):
 
 
 class AdditionalStepsStatus(WireEnum):
-    """``status.additionalSteps`` (§4.2)."""
+    """``status.additionalSteps`` ([spec])."""
 
     VALID = "VALID"
     INVALID = "INVALID"
@@ -109,7 +114,8 @@ class AdditionalStepsStatus(WireEnum):
 
 
 class FraudTag(WireEnum):
-    """``status.fraudTags`` (§4.2 plus ``URJANET_FAILURE`` from the dashboard schema, Evidence)."""
+    """``status.fraudTags`` ([spec] plus ``URJANET_FAILURE`` from a published copy of the
+    dashboard schema)."""
 
     FACE_IN_BLACKLIST = "FACE_IN_BLACKLIST"
     DOC_FACE_IN_BLACKLIST = "DOC_FACE_IN_BLACKLIST"
@@ -142,14 +148,14 @@ class FraudTag(WireEnum):
     URJANET_FAILURE = "URJANET_FAILURE"
 
 
-#: Legacy ``status.suspicionReasons`` (§4.2, §5.2): the sheet says ``fraudTags`` mirrors it,
-#: and every documented suspicion reason (dashboard-schema extras included, "Evidence") is a
+#: Legacy ``status.suspicionReasons`` ([spec]): the KYC webhooks page says ``fraudTags`` mirrors it,
+#: and every documented suspicion reason (dashboard-schema extras included) is a
 #: fraud tag, so both share one vocabulary.
 SuspicionReason = FraudTag
 
 
 class MismatchTag(WireEnum):
-    """``status.mismatchTags`` (§4.2)."""
+    """``status.mismatchTags`` ([spec])."""
 
     NAME = "NAME"
     SURNAME = "SURNAME"
@@ -181,7 +187,7 @@ class MismatchTag(WireEnum):
 
 
 class DocumentType(WireEnum):
-    """``data.docType`` (§4.3; ``INTERNATIONAL_PASSPORT`` only in the third-party go-idenfy)."""
+    """``data.docType`` ([spec]; ``INTERNATIONAL_PASSPORT`` only in the third-party go-idenfy)."""
 
     ID_CARD = "ID_CARD"
     PASSPORT = "PASSPORT"
@@ -222,7 +228,7 @@ class DocumentType(WireEnum):
 
 
 class DocumentSex(WireEnum):
-    """``data.docSex`` (§4.3)."""
+    """``data.docSex`` ([spec])."""
 
     MALE = "MALE"
     FEMALE = "FEMALE"
@@ -230,7 +236,7 @@ class DocumentSex(WireEnum):
 
 
 class AgeEstimate(WireEnum):
-    """``data.ageEstimate`` (§4.3)."""
+    """``data.ageEstimate`` ([spec])."""
 
     UNDER_13 = "UNDER_13"
     UNDER_8 = "UNDER_8"
@@ -245,7 +251,7 @@ class AgeEstimate(WireEnum):
 
 
 class RiskLevel(WireEnum):
-    """``clientIpProxyRiskLevel``, ``riskAssessment.riskLevel``, bank ``riskLevel`` (§4.3)."""
+    """``clientIpProxyRiskLevel``, ``riskAssessment.riskLevel``, bank ``riskLevel`` ([spec])."""
 
     VERY_LOW = "VERY_LOW"
     LOW = "LOW"
@@ -256,7 +262,7 @@ class RiskLevel(WireEnum):
 
 
 class AdditionalStepMethod(WireEnum):
-    """Values of the top-level ``additionalSteps`` map (§4.1)."""
+    """Values of the top-level ``additionalSteps`` map ([spec])."""
 
     UPLOAD = "UPLOAD"
     COMPARE = "COMPARE"
@@ -264,7 +270,7 @@ class AdditionalStepMethod(WireEnum):
 
 
 class AmlCheckStatus(WireEnum):
-    """AML v3 ``overallStatus`` and the KYB/monitoring ``*Status`` fields (§4.7, §4.12)."""
+    """AML v3 ``overallStatus`` and the KYB/monitoring ``*Status`` fields ([spec])."""
 
     NOT_CHECKED = "NOT_CHECKED"
     NO_FLAGS = "NO_FLAGS"

@@ -1,6 +1,10 @@
-"""iDenfy event bodies other than identifications (sheet §4.10-§4.16): document expiration,
+"""iDenfy event bodies other than identifications ([spec]): document expiration,
 video call, facial authentication, age estimation, AML monitoring, KYB company events, GOV/SOS
 documents, bank, bank card and account checks."""
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from typing import Annotated, Any
 
@@ -17,11 +21,11 @@ from ._sections import BankCardVerification, BankVerification
 # ================================================================================================
 
 
-# ---- open enums of this module (sheet §4) --------------------------------------------------
+# ---- open enums of this module ([spec]) --------------------------------------------------
 
 
 class ExpirationThreshold(WireEnum):
-    """``DOCUMENT_EXPIRATION`` ``expirationThreshold`` (§4.4)."""
+    """``DOCUMENT_EXPIRATION`` ``expirationThreshold`` ([spec])."""
 
     DOCUMENT_EXPIRES_WITHIN_30_DAYS = "DOCUMENT_EXPIRES_WITHIN_30_DAYS"
     DOCUMENT_EXPIRES_WITHIN_7_DAYS = "DOCUMENT_EXPIRES_WITHIN_7_DAYS"
@@ -32,7 +36,7 @@ class ExpirationThreshold(WireEnum):
 class FacialAuthenticationStatus(WireEnum):
     """``FACIAL_AUTHENTICATION`` ``status``, upper-case spelling (SDK example, iFrame page).
 
-    The spec spells the same values ``Success``/``Failed``/... (§4.10); both casings are accepted
+    The spec spells the same values ``Success``/``Failed``/... ([spec]); both casings are accepted
     and kept as sent -- :attr:`FacialAuthenticationEvent.normalized_status` maps either to a member.
     """
 
@@ -71,7 +75,7 @@ class AgeEstimationOutcome(WireEnum):
 
 
 class AmlAlertStatus(WireEnum):
-    """Deprecated (AML v2) monitoring ``alertStatus`` (§4.13)."""
+    """Deprecated (AML v2) monitoring ``alertStatus`` ([spec])."""
 
     ALERT = "ALERT"
     DECLINED = "DECLINED"
@@ -81,7 +85,7 @@ class AmlAlertStatus(WireEnum):
 
 
 class AmlMonitoringStatus(WireEnum):
-    """AML v3 monitoring ``status`` (§4.13)."""
+    """AML v3 monitoring ``status`` ([spec])."""
 
     ACTIVE = "ACTIVE"
     STOPPED = "STOPPED"
@@ -112,7 +116,7 @@ class CompanyExpirationStatus(WireEnum):
 
 
 class DocumentOrderStatus(WireEnum):
-    """``GOV_ORDERED_DOCUMENT`` and ``SOS_REPORT`` ``status`` (§4.12)."""
+    """``GOV_ORDERED_DOCUMENT`` and ``SOS_REPORT`` ``status`` ([spec])."""
 
     NOT_ORDERED = "NOT_ORDERED"
     IN_PROGRESS = "IN_PROGRESS"
@@ -131,7 +135,7 @@ class CompanyEntityType(WireEnum):
 
 
 class DocumentExpirationEvent(IdenfyEvent):
-    """``DOCUMENT_EXPIRATION`` (§4.4): a verified client's document expires soon or expired."""
+    """``DOCUMENT_EXPIRATION`` ([spec]): a verified client's document expires soon or expired."""
 
     scan_ref: str = Field(alias="scanRef")
     client_id: str | None = Field(default=None, alias="clientId")
@@ -143,14 +147,14 @@ class DocumentExpirationEvent(IdenfyEvent):
 
 class VideoCallAnswer(KycModel):
     """One answer of a video call. Documented as a string; any JSON value is accepted because the
-    current body is undocumented (UNCONFIRMED, sheet §4.11)."""
+    current body is undocumented (UNCONFIRMED, [spec])."""
 
     answer: Annotated[str | bool | int | float | list[Any] | dict[str, Any] | None, PERSONAL] = None
     correct: bool | None = None
 
 
 class VideoCallFinishedEvent(IdenfyEvent):
-    """``VIDEO_CALL_FINISHED``. The current spec documents no body (UNCONFIRMED, §4.11, §5.10); the
+    """``VIDEO_CALL_FINISHED``. The current spec documents no body (UNCONFIRMED, [spec]); the
     fields are the legacy (2020) video-call callback, all optional, anything else kept.
 
     ``date`` stays the string sent (``2020-08-14 12:48:08.085275+00:00`` style);
@@ -161,7 +165,7 @@ class VideoCallFinishedEvent(IdenfyEvent):
         default=None, alias="videoCallAnswers"
     )
     date: str | None = None
-    # A bool in the legacy body; a status string is accepted too (body undocumented, §5.10).
+    # A bool in the legacy body; a status string is accepted too (body undocumented, [webhooks]).
     status: bool | str | None = None
     scan_ref: str | None = Field(default=None, alias="scanRef")
     auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")
@@ -179,12 +183,12 @@ class VideoCallFinishedEvent(IdenfyEvent):
 
 
 class FacialAuthenticationEvent(IdenfyEvent):
-    """``FACIAL_AUTHENTICATION`` (§4.10): a face-authentication session ended.
+    """``FACIAL_AUTHENTICATION`` ([spec]): a face-authentication session ended.
 
     ``status`` is required. The spec spells it ``Success``/``Failed``/…, the vendor's SDK example
-    ``SUCCESS``/``FAILED``/… (Evidence): both are accepted and kept as sent; use
+    ``SUCCESS``/``FAILED``/… (published example): both are accepted and kept as sent; use
     :attr:`normalized_status` to compare. ``id`` is required in the spec but missing from the
-    vendor's own example (Evidence), so it is optional.
+    vendor's own example, so it is optional.
     """
 
     status: Annotated[FacialAuthenticationStatus | str, OPEN]
@@ -217,7 +221,7 @@ class FacialAuthenticationEvent(IdenfyEvent):
 
 
 class AgeEstimationEvent(IdenfyEvent):
-    """``AGE_ESTIMATION`` (§4.16). ``scanRef`` is the step-up scanRef, or the token id."""
+    """``AGE_ESTIMATION`` ([spec]). ``scanRef`` is the step-up scanRef, or the token id."""
 
     scan_ref: str = Field(alias="scanRef")
     status: Annotated[AgeEstimationStatus | str | None, OPEN] = None
@@ -230,7 +234,7 @@ class AgeEstimationEvent(IdenfyEvent):
 
 
 class AmlMonitoringEvent(IdenfyEvent):
-    """``AML_MONITORING`` (§4.13): a monitored person was checked, accepted or declined.
+    """``AML_MONITORING`` ([spec]): a monitored person was checked, accepted or declined.
     ``results`` are AML v2 (legacy) results, ``amlCheck`` AML v3."""
 
     monitoring_id: str = Field(alias="monitoringId")
@@ -253,19 +257,19 @@ class AmlMonitoringEvent(IdenfyEvent):
 
 
 class AmlMonitoringExpirationEvent(IdenfyEvent):
-    """``AML_MONITORING_EXPIRATION`` (§4.13): counts of monitored users to extend/expiring."""
+    """``AML_MONITORING_EXPIRATION`` ([spec]): counts of monitored users to extend/expiring."""
 
     users_to_extend: int | None = Field(default=None, alias="usersToExtend")
     users_to_expire: int | None = Field(default=None, alias="usersToExpire")
 
 
 class Beneficiary(KycModel):
-    """A KYB beneficiary (§4.12). ``scanRef`` is typed ``object|null`` in the spec (most likely a
+    """A KYB beneficiary ([spec]). ``scanRef`` is typed ``object|null`` in the spec (most likely a
     string in practice): kept as sent. Deprecated peps/sanctions/news fields are kept as extras."""
 
     id: str | int | None = None
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
-    # Untyped provider results about people (sheet §4.12 gives no schema): personal.
+    # Untyped provider results about people ([spec] gives no schema): personal.
     beneficiary_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="beneficiaryCheck"
     )
@@ -274,7 +278,7 @@ class Beneficiary(KycModel):
 
 
 class CompanyReviewEvent(IdenfyEvent):
-    """``COMPANY_REVIEW`` (§4.12): KYB company verification completed."""
+    """``COMPANY_REVIEW`` ([spec]): KYB company verification completed."""
 
     id: str
     company_name: str | None = Field(default=None, alias="companyName")
@@ -286,7 +290,7 @@ class CompanyReviewEvent(IdenfyEvent):
     status_changed_by: ManagerAccount | None = Field(default=None, alias="statusChangedBy")
     sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
-    # Untyped provider results that name people (sheet §4.12 gives no schema): personal.
+    # Untyped provider results that name people ([spec] gives no schema): personal.
     company_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="companyCheck"
     )
@@ -316,7 +320,7 @@ class CompanyReviewEvent(IdenfyEvent):
 
 
 class CompanyDeleteEvent(IdenfyEvent):
-    """``COMPANY_DELETE`` (§4.12)."""
+    """``COMPANY_DELETE`` ([spec])."""
 
     company_id: str = Field(alias="companyId")
     date: LazyTimestamp = None
@@ -324,12 +328,12 @@ class CompanyDeleteEvent(IdenfyEvent):
 
 
 class CompanyAmlReviewEvent(IdenfyEvent):
-    """``COMPANY_AML_REVIEW`` (§4.12, ``AmlReviewWebhook``): an AML review status of a company,
+    """``COMPANY_AML_REVIEW`` ([spec], ``AmlReviewWebhook``): an AML review status of a company,
     beneficiary or shareholder was changed by hand. Legacy ``negativeNews*``/``peps*``/
     ``sanctions*`` fields are kept as extras."""
 
     # A beneficiary id when the subject is a BENEFICIARY; like Beneficiary.id, ints are accepted
-    # (sheet §4.12 gives no type).
+    # ([spec] gives no type).
     id: str | int
     aml_review_subject_type: Annotated[AmlReviewSubjectType | str | None, OPEN] = Field(
         default=None, alias="amlReviewSubjectType"
@@ -344,7 +348,7 @@ class CompanyAmlReviewEvent(IdenfyEvent):
 
 
 class CompanyInfoRequestEvent(IdenfyEvent):
-    """``COMPANY_INFO_REQUEST`` (§4.12): more company info requested, or the form token expired."""
+    """``COMPANY_INFO_REQUEST`` ([spec]): more company info requested, or the form token expired."""
 
     company_id: str = Field(alias="companyId")
     token: Annotated[str | None, PERSONAL] = None
@@ -355,7 +359,7 @@ class CompanyInfoRequestEvent(IdenfyEvent):
 
 
 class CompanyTokenExpiredEvent(IdenfyEvent):
-    """``COMPANY_TOKEN_EXPIRED`` (sheet, Errata; in iDenfy's API reference, webhooks section): the
+    """``COMPANY_TOKEN_EXPIRED`` ([spec]; in iDenfy's API reference, webhooks section): the
     token of a KYB company form expired before the company was submitted. ``clientId`` is the core
     id of the body; ``externalRef`` echoes the token request's."""
 
@@ -364,7 +368,7 @@ class CompanyTokenExpiredEvent(IdenfyEvent):
 
 
 class CompanyExpirationEvent(IdenfyEvent):
-    """``COMPANY_EXPIRATION`` (§4.12)."""
+    """``COMPANY_EXPIRATION`` ([spec])."""
 
     id: str
     expiration_status: Annotated[CompanyExpirationStatus | str | None, OPEN] = Field(
@@ -373,7 +377,7 @@ class CompanyExpirationEvent(IdenfyEvent):
 
 
 class CompanySubmitEvent(IdenfyEvent):
-    """``COMPANY_SUBMIT`` (§4.12)."""
+    """``COMPANY_SUBMIT`` ([spec])."""
 
     id: str
     client_id: str | None = Field(default=None, alias="clientId")
@@ -383,7 +387,7 @@ class CompanySubmitEvent(IdenfyEvent):
 
 
 class GovOrderedDocumentEvent(IdenfyEvent):
-    """``GOV_ORDERED_DOCUMENT`` (§4.12, ``GovPartnerOrderedDocument``)."""
+    """``GOV_ORDERED_DOCUMENT`` ([spec], ``GovPartnerOrderedDocument``)."""
 
     id: str
     product_key: str | None = Field(default=None, alias="productKey")
@@ -397,7 +401,7 @@ class GovOrderedDocumentEvent(IdenfyEvent):
 
 
 class SosReportEvent(IdenfyEvent):
-    """``SOS_REPORT`` (§4.12): a US Secretary-of-State filing report was delivered."""
+    """``SOS_REPORT`` ([spec]): a US Secretary-of-State filing report was delivered."""
 
     id: str
     company_name: str | None = Field(default=None, alias="companyName")
@@ -412,13 +416,13 @@ class SosReportEvent(IdenfyEvent):
 
 
 class BankVerificationEvent(IdenfyEvent, BankVerification):
-    """``BANK_VERIFICATION`` (§4.14): the fields of :class:`BankVerification`, ``id`` required."""
+    """``BANK_VERIFICATION`` ([spec]): the fields of :class:`BankVerification`, ``id`` required."""
 
     id: str
 
 
 class AccountCheckEvent(IdenfyEvent):
-    """``ACCOUNT_CHECK`` (§4.14): social-media account check. The meaning of ``status`` (1..5) is
+    """``ACCOUNT_CHECK`` ([spec]): social-media account check. The meaning of ``status`` (1..5) is
     UNCONFIRMED; it is kept as sent (an int, or a string if the vendor ever sends one)."""
 
     scan_ref: str | None = Field(default=None, alias="scanRef")
@@ -433,7 +437,7 @@ class AccountCheckEvent(IdenfyEvent):
 
 
 class BankCardVerificationCompletedEvent(IdenfyEvent, BankCardVerification):
-    """``BANK_CARD_VERIFICATION_COMPLETED`` (§4.15): the fields of :class:`BankCardVerification`,
+    """``BANK_CARD_VERIFICATION_COMPLETED`` ([spec]): the fields of :class:`BankCardVerification`,
     ``id`` required."""
 
     id: str

@@ -1,4 +1,4 @@
-"""iDenfy identification results: every ``IDENTIFICATION*`` event (sheet §4.1-§4.4).
+"""iDenfy identification results: every ``IDENTIFICATION*`` event ([spec]).
 
 Validated eagerly: the top-level fields, ``status`` and ``data`` -- what decides a KYC result.
 Every add-on section (AML, LID, criminal checks, registry checks, address verification,
@@ -6,6 +6,10 @@ questionnaire, risk, e-mail/phone, driver licence, bank, bank card) is LAZY: che
 array/object here, validated into its models (imported from ``_aml``/``_sections`` only then) on
 first read. A handler that acts on ``status``/``final`` never pays for them.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
@@ -80,26 +84,56 @@ _Doc: TypeAlias = Annotated[DocumentStatus | str | None, OPEN]
 
 
 class IdentificationStatus(KycModel):
-    """``status`` of an identification (§4.2). ``manualFace``/``manualDocument`` are ``None`` until
-    a human reviewed. ``suspicionReasons`` is the legacy (pre-2022) name of ``fraudTags`` (§5.2);
-    ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
-    integrations, not the spec (sheet, Evidence) -- all optional."""
+    """``status`` of an identification ([spec]). ``manualFace``/``manualDocument`` are ``None``
+    until a human reviewed. ``suspicionReasons`` is the legacy (pre-2022) name of ``fraudTags``
+    ([spec]); ``denyReasons``, ``amlResultClass`` and the three AML statuses come from independent
+    integrations, not the spec (published payloads) -- all optional."""
 
-    overall: Annotated[OverallStatus | str | None, OPEN] = None
+    # https://documentation.idenfy.com/kyc/webhooks, https://documentation.idenfy.com/kyc/status-handling
+    overall: Annotated[OverallStatus | str | None, OPEN] = Field(
+        default=None,
+        description="The verification's overall verdict: APPROVED, DENIED, SUSPECTED (passed, with "
+        "fraud signals), REVIEWING (manual review under way), EXPIRED, ACTIVE ...",
+    )
     fraud_tags: Annotated[list[Annotated[FraudTag | str, OPEN]] | None, BOUNDED] = Field(
-        default=None, alias="fraudTags"
+        default=None,
+        alias="fraudTags",
+        description="Fraud signals found (blacklists, duplicates, spoofing, AML/LID hits).",
     )
     mismatch_tags: Annotated[list[Annotated[MismatchTag | str, OPEN]] | None, BOUNDED] = Field(
-        default=None, alias="mismatchTags"
+        default=None,
+        alias="mismatchTags",
+        description="Data that did not match what you sent or what the document says (NAME, "
+        "DATE_OF_BIRTH, UNDER_AGE ...).",
     )
     suspicion_reasons: Annotated[list[Annotated[SuspicionReason | str, OPEN]] | None, BOUNDED] = (
-        Field(default=None, alias="suspicionReasons")
+        Field(
+            default=None,
+            alias="suspicionReasons",
+            description="Legacy (pre-2022) name of fraudTags.",
+        )
     )
-    deny_reasons: Annotated[list[str] | None, BOUNDED] = Field(default=None, alias="denyReasons")
-    auto_face: _Face = Field(default=None, alias="autoFace")
-    manual_face: _Face = Field(default=None, alias="manualFace")
-    auto_document: _Doc = Field(default=None, alias="autoDocument")
-    manual_document: _Doc = Field(default=None, alias="manualDocument")
+    deny_reasons: Annotated[list[str] | None, BOUNDED] = Field(
+        default=None,
+        alias="denyReasons",
+        description="Why the verification was denied (codes; not in iDenfy's published schema).",
+    )
+    auto_face: _Face = Field(
+        default=None, alias="autoFace", description="The automatic face check's result."
+    )
+    manual_face: _Face = Field(
+        default=None,
+        alias="manualFace",
+        description="The face result of a human review; null until one happened.",
+    )
+    auto_document: _Doc = Field(
+        default=None, alias="autoDocument", description="The automatic document check's result."
+    )
+    manual_document: _Doc = Field(
+        default=None,
+        alias="manualDocument",
+        description="The document result of a human review; null until one happened.",
+    )
     additional_steps: Annotated[AdditionalStepsStatus | str | None, OPEN] = Field(
         default=None, alias="additionalSteps"
     )
@@ -108,17 +142,17 @@ class IdentificationStatus(KycModel):
     sanctions_status: AmlStatusField = Field(default=None, alias="sanctionsStatus")
     adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
     # Legacy (April 2019) result callbacks carried the session times as epoch floats here; later
-    # revisions moved them to the top level (sheet, Errata). Kept as sent, like the top-level ones.
+    # revisions moved them to the top level ([webhooks]). Kept as sent, like the top-level ones.
     start_time: LazyTimestamp = Field(default=None, alias="startTime")
     finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
 
 
 class DocumentData(KycModel):
-    """``data``: what was read from the document (§4.3). Every field may be null ("any field can
+    """``data``: what was read from the document ([spec]). Every field may be null ("any field can
     be null"). Dates stay strings (``YYYY-MM-DD`` in the docs). ``manualAddress``,
     ``manualAddressMatch``, ``registryCenterCheck`` and ``addressVerification`` are accepted here
-    as well as at the top level: the third-party go-idenfy sample puts them inside ``data`` (§5.7).
-    ``org*`` fields carry the names in the original script."""
+    as well as at the top level: the third-party go-idenfy sample puts them inside ``data``
+    ([webhooks]). ``org*`` fields carry the names in the original script."""
 
     doc_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docFirstName")
     doc_last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docLastName")
@@ -177,7 +211,7 @@ class DocumentData(KycModel):
     additional_data: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalData"
     )
-    # Tolerated here as well as at the top level (§5.7).
+    # Tolerated here as well as at the top level ([webhooks]).
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
     manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
     registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
@@ -194,7 +228,7 @@ class IdentificationTriage:
 
     * ``overall`` -- ``status.overall``.
     * ``fraud_tags`` -- ``status.fraudTags`` followed by the legacy ``status.suspicionReasons``
-      (the sheet §5.2: ``fraudTags`` mirrors it), duplicates removed, order kept.
+      ([spec]: ``fraudTags`` mirrors it), duplicates removed, order kept.
     * ``mismatch_tags``, ``deny_reasons`` -- as sent (empty when absent).
     * ``auto_face``/``manual_face``/``auto_document``/``manual_document`` -- as sent; ``face`` and
       ``document`` give the manual verdict when a human reviewed, else the automatic one.
@@ -228,15 +262,15 @@ class IdentificationTriage:
         return self.manual_document if self.manual_document is not None else self.auto_document
 
 
-#: Event types that are preliminary unless ``final`` says otherwise (sheet §3).
+#: Event types that are preliminary unless ``final`` says otherwise ([webhooks]).
 _MAYBE_PRELIMINARY = frozenset({"IDENTIFICATION_AUTO_FINISHED", "IDENTIFICATION_RESUBMITTED"})
 
 
 class IdentificationEvent(IdenfyEvent):
     """Every ``IDENTIFICATION*`` event: ``IDENTIFICATION`` (legacy catch-all),
     ``…_AUTO_FINISHED``, ``…_MANUAL_FINISHED``, ``…_RESUBMITTED``, ``…_CANCELLED``, ``…_EXPIRED``
-    (sheet §4.1). Only ``scanRef`` is required: published bodies from 2018 on lack ``platform``,
-    ``final``, ``startTime`` and more (sheet, Evidence).
+    ([spec]). Only ``scanRef`` is required: published bodies from 2018 on lack ``platform``,
+    ``final``, ``startTime`` and more.
 
     Act on the result only when :attr:`is_final`; use :attr:`triage` for ``SUSPECTED`` reviews.
 
@@ -244,15 +278,25 @@ class IdentificationEvent(IdenfyEvent):
     ``LID`` arrays; they are kept in :attr:`aml_legacy`/:attr:`lid_legacy`.
     """
 
-    scan_ref: str = Field(alias="scanRef")
-    final: bool | None = None
+    # https://documentation.idenfy.com/kyc/webhooks
+    scan_ref: str = Field(
+        alias="scanRef",
+        description="iDenfy's id of this verification (the subject of its decision).",
+    )
+    final: bool | None = Field(
+        default=None,
+        description="False: another result follows (a manual review); act only on a final one "
+        "(see is_final).",
+    )
     platform: Annotated[Platform | str | None, OPEN] = None
-    status: IdentificationStatus | None = None
+    status: IdentificationStatus | None = Field(
+        default=None, description="The verdict: status.overall, tags, face and document results."
+    )
     data: DocumentData | None = None
     file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="fileUrls"
     )
-    # Shape beyond "object" UNCONFIRMED (§4.1): values kept as sent.
+    # Shape beyond "object" UNCONFIRMED ([spec]): values kept as sent.
     additional_step_pdf_urls: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalStepPdfUrls"
     )
@@ -266,12 +310,21 @@ class IdentificationEvent(IdenfyEvent):
     aml_legacy: Annotated[LegacyAmlSection, LAZY] = Field(default=None, alias="aml")
     lid_legacy: Annotated[LegacyLidSection, LAZY] = Field(default=None, alias="lid")
     aml_check: Annotated[AmlV3Section, LAZY] = Field(default=None, alias="amlCheck")
-    external_ref: str | None = Field(default=None, alias="externalRef")
-    client_id: str | None = Field(default=None, alias="clientId")
-    # Marked required in the spec but absent from every KYC example (§4.1, §5.6).
+    external_ref: str | None = Field(
+        default=None,
+        alias="externalRef",
+        description="Your reference, echoed from the token request.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        alias="clientId",
+        description="Your id of the applicant, as sent when the verification token was created.",
+    )
+    # Marked required in the spec but absent from every KYC example ([spec]).
     company_id: str | None = Field(default=None, alias="companyId")
     beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")
-    # Integers in most examples, floats with microseconds in 2019 (Evidence): both kept as sent.
+    # Integers in most examples, floats with microseconds in 2019 (published examples): both kept
+    # as sent.
     start_time: LazyTimestamp = Field(default=None, alias="startTime")
     finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
     client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
@@ -318,12 +371,12 @@ class IdentificationEvent(IdenfyEvent):
 
     @property
     def is_final(self) -> bool:
-        """Whether this result is definitive (sheet §3).
+        """Whether this result is definitive ([webhooks]).
 
         * ``final`` present: its value. ``final: false`` (possible on ``…_AUTO_FINISHED`` and
           ``…_RESUBMITTED``) means a manual review follows and another webhook
           (``…_MANUAL_FINISHED``) will carry the verdict.
-        * ``final`` absent (legacy bodies, 2018-2021, sheet §5.8): not final while
+        * ``final`` absent (legacy bodies, 2018-2021, [webhooks]): not final while
           ``status.overall`` is ``REVIEWING`` or ``ACTIVE``; not final for ``…_AUTO_FINISHED``/
           ``…_RESUBMITTED`` (the spec requires ``final`` there, so its absence proves nothing);
           otherwise final -- the legacy ``IDENTIFICATION`` callback was sent once per verification

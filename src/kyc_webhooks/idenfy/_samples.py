@@ -1,10 +1,12 @@
-"""One realistic iDenfy payload per documented event type (facts: ../shared/vendors/idenfy.md
-§3-§4).
+"""One realistic iDenfy payload per documented event type (facts: https://documentation.idenfy.com/kyc/webhooks).
 
-Built from the sheet's schemas and the real published bodies in ../shared/samples/idenfy/: the
+Built from iDenfy's webhook schemas ([spec]) and real published bodies: the
 same keys, value styles and nesting, with fictitious people (non-ASCII names), ids and times.
 Valid under :mod:`kyc_webhooks.idenfy.models`; used by :mod:`kyc_webhooks.testing` and the tests.
 """
+
+# Vendor documentation cited below as [name]:
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from __future__ import annotations
 
@@ -683,6 +685,6 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "nameMatch": True,
         "lastFourMatch": True,
     },
-    # Sheet, Errata: in iDenfy's API reference only (not in the dashboard list).
+    # [spec]: in iDenfy's API reference only (not in the dashboard list).
     "COMPANY_TOKEN_EXPIRED": {"clientId": "kyb-client-311", "externalRef": "kyb-2026-0243"},
 }

@@ -1,7 +1,11 @@
-"""iDenfy identification add-ons (sheet §4.1, §4.9, §4.14, §4.15): registry-centre checks,
+"""iDenfy identification add-ons ([spec]): registry-centre checks,
 address verification, questionnaire, risk assessment, e-mail/phone checks, driver licence, bank
 account and bank card verification. Loaded on first read of such a section of an identification,
 or with the bank events whose bodies they are."""
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from typing import Annotated, Any, TypeAlias
 
@@ -13,10 +17,10 @@ from ._enums import (
     RiskLevel,
 )
 
-# ---- registry centre checks (§4.9) -------------------------------------------------------------
+# ---- registry centre checks ([spec]) -------------------------------------------------------------
 
 
-# ---- open enums of this module (sheet §4) --------------------------------------------------
+# ---- open enums of this module ([spec]) --------------------------------------------------
 
 
 class AddressVerificationStatus(WireEnum):
@@ -34,7 +38,7 @@ class AddressQuality(WireEnum):
 
 
 class QuestionType(WireEnum):
-    """Questionnaire question ``type`` (§4.1)."""
+    """Questionnaire question ``type`` ([spec])."""
 
     CHECKBOX = "CHECKBOX"
     COLOR = "COLOR"
@@ -60,7 +64,7 @@ class QuestionType(WireEnum):
 
 
 class RegistryMatchStatus(WireEnum):
-    """Per-field ``…Status`` of the US registry check (§4.9)."""
+    """Per-field ``…Status`` of the US registry check ([spec])."""
 
     MATCH = "MATCH"
     NO_MATCH = "NO_MATCH"
@@ -85,7 +89,7 @@ class BankCardNoMatchReason(WireEnum):
 
 
 class RegistryCenterCheck(KycModel):
-    """A government registry check; the subclass depends on ``resourceType`` (§4.9). A check of a
+    """A government registry check; the subclass depends on ``resourceType`` ([spec]). A check of a
     kind this version does not know stays this base class with every key kept."""
 
     resource_type: str | None = Field(default=None, alias="resourceType")
@@ -185,7 +189,7 @@ AnyRegistryCenterCheck: TypeAlias = Annotated[
 ]
 
 
-# ---- other identification add-ons (§4.1, §4.14, §4.15) -------------------------------------------
+# ---- other identification add-ons ([spec]) -------------------------------------------
 
 
 class AddressVerification(KycModel):
@@ -198,7 +202,7 @@ class AddressVerification(KycModel):
 
 class QuestionnaireQuestion(KycModel):
     """One answered question. ``value`` is documented as string, bool or string list; numbers are
-    accepted too (``INTEGER``/``FLOAT`` question types exist, §4.1)."""
+    accepted too (``INTEGER``/``FLOAT`` question types exist, [spec])."""
 
     key: str | None = None
     title: str | None = None
@@ -262,12 +266,12 @@ class BankAccount(KycModel):
     iban: Annotated[str | None, PERSONAL] = None
     currency: str | None = None
     balances_overview: BalancesOverview | None = Field(default=None, alias="balancesOverview")
-    # int in kyc.yaml, number in bank.yaml (§5.9): any number accepted.
+    # int in kyc.yaml, number in bank.yaml ([spec]): any number accepted.
     transactions_count: Number | None = Field(default=None, alias="transactionsCount")
 
 
 class BankVerification(KycModel):
-    """Open-banking verification (§4.14): ``bankVerification`` in an identification, and the
+    """Open-banking verification ([spec]): ``bankVerification`` in an identification, and the
     body of ``BANK_VERIFICATION`` (:class:`BankVerificationEvent`)."""
 
     id: str | None = None
@@ -278,7 +282,7 @@ class BankVerification(KycModel):
 
 
 class BankCardVerification(KycModel):
-    """Bank-card check (§4.15): ``bankCardVerification`` in an identification, and the body of
+    """Bank-card check ([spec]): ``bankCardVerification`` in an identification, and the body of
     ``BANK_CARD_VERIFICATION_COMPLETED`` (:class:`BankCardVerificationCompletedEvent`)."""
 
     id: str | None = None

@@ -1,7 +1,7 @@
-"""iDenfy event models (facts: ../shared/vendors/idenfy.md §3-§4).
+"""iDenfy event models (facts: https://documentation.idenfy.com/kyc/webhooks).
 
-One model per body schema; ``EVENT_MODELS`` maps every ``Idenfy-Event-Type`` value (sheet §3) to its
-model. All fields are optional unless the vendor guarantees them (sheet §5.6: the spec's
+One model per body schema; ``EVENT_MODELS`` maps every ``Idenfy-Event-Type`` value ([webhooks]) to
+its model. All fields are optional unless the vendor guarantees them ([spec]: the spec's
 ``required`` lists are unreliable, so only the core id of each body is required), every enum is
 open (unknown values stay ``str``), unknown keys are kept at every depth, and personal data is
 masked in ``repr()``.
@@ -20,6 +20,11 @@ Layout (so that a first delivery builds only the model classes it needs): ``_ide
 event), ``_enums``, ``_base``. This module re-exports all of their public names, each imported on
 first access (PEP 562), and holds the parsing entry points.
 """
+
+# Vendor documentation cited below as [name]:
+# [webhooks] https://documentation.idenfy.com/kyc/webhooks
+# [signing] https://documentation.idenfy.com/security/callback-signing
+# [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 import importlib
 from collections.abc import Iterator, Mapping
@@ -421,7 +426,7 @@ class _EventModels(Mapping[str, type[IdenfyEvent]]):
 #: The models looked up so far: ``parse_event`` reads this plain dict on every delivery.
 _RESOLVED: dict[str, type[IdenfyEvent]] = {}
 
-#: Every ``Idenfy-Event-Type`` value documented in the sheet (§3, Errata) -> "module:model".
+#: Every ``Idenfy-Event-Type`` value documented ([webhooks], [spec]) -> "module:model".
 _MODEL_PATHS: dict[str, str] = {
     "IDENTIFICATION": "_identification:IdentificationEvent",
     "IDENTIFICATION_AUTO_FINISHED": "_identification:IdentificationEvent",
@@ -449,21 +454,21 @@ _MODEL_PATHS: dict[str, str] = {
     "BANK_CARD_VERIFICATION_COMPLETED": "_events:BankCardVerificationCompletedEvent",
 }
 
-#: Every documented ``Idenfy-Event-Type`` value (sheet §3) -> its body model.
+#: Every documented ``Idenfy-Event-Type`` value ([webhooks]) -> its body model.
 EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(_MODEL_PATHS, _RESOLVED)
 
-#: Every documented ``Idenfy-Event-Type`` value (sheet §3), in the sheet's order.
+#: Every documented ``Idenfy-Event-Type`` value ([webhooks]), in the documentation's order.
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 
 #: Other spellings of documented types -> the documented one, reported as ``event_type``. The
 #: dashboard labels the cancelled event "ID VERIFICATION CANCELED" (one L); no delivery with that
-#: header has been seen, but should the header follow the dashboard, it is the same event (sheet,
-#: Errata; https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails).
+#: header has been seen, but should the header follow the dashboard, it is the same event
+#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails).
 _SPELLINGS: dict[str, str] = {"IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED"}
 
-#: Top-level body keys that say which model a body is: each is a field of that model's body (sheet
-#: §4) and of no other documented body. ``Idenfy-Event-Type`` is not signed (sheet §2.1: the HMAC
-#: covers the body only), so a body with a key of another model and none of the header's model
+#: Top-level body keys that say which model a body is: each is a field of that model's body
+#: ([spec]) and of no other documented body. ``Idenfy-Event-Type`` is not signed ([signing]: the
+#: HMAC covers the body only), so a body with a key of another model and none of the header's model
 #: contradicts the header, and the delivery is refused (docs/verification.md, "Unsigned headers").
 #: Only distinctive, documented keys are listed, and a body that has a key of its own model is
 #: never refused for another: a vendor's later additions to one body do not refuse it.
@@ -534,11 +539,11 @@ def _header_contradiction(event: IdenfyEvent, extra: dict[str, Any]) -> PayloadE
 
 
 def infer_event_type(body: bytes) -> str:
-    """Event type of a delivery without ``Idenfy-Event-Type`` (legacy deliveries, sheet §2.3,
-    §5.8), from the body's top-level keys (values are never looked at, so a name containing
+    """Event type of a delivery without ``Idenfy-Event-Type`` (legacy deliveries, [spec]), from
+    the body's top-level keys (values are never looked at, so a name containing
     ``"videoCallAnswers"`` fools nothing):
 
-    * ``videoCallAnswers`` -> ``VIDEO_CALL_FINISHED`` (legacy video-call callback, §4.11);
+    * ``videoCallAnswers`` -> ``VIDEO_CALL_FINISHED`` (legacy video-call callback, [spec]);
     * ``scanRef`` + ``status`` (object) + ``data`` (object) -> ``IDENTIFICATION`` (legacy result
       callback, 2018-2021);
     * keys that belong to one model's body only (see ``_BODY_KEYS``) -> that model's first

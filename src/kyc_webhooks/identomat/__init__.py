@@ -1,5 +1,5 @@
 """Identomat webhooks: ``Identomat`` (configuration + authentication) and the event models.
-Facts: ../shared/vendors/identomat.md. Models load on first access."""
+Facts: https://docs.identomat.com/developer-tools/callbacks. Models load on first access."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Identomat callbacks: configuration and authentication (facts: ../shared/vendors/identomat.md §2).
+"""Identomat callbacks: configuration and authentication (facts: https://docs.identomat.com/developer-tools/callbacks).
 
 Identomat signs nothing: every callback body carries ``callbackApiKey``, the "Callback API key" of
 the company settings. The key is compared in constant time and never shown in reprs or errors.
@@ -8,6 +8,9 @@ not integrity-protected (a byte changed outside the key still passes). Serve the
 HTTPS only. The key is also inside ``event.raw_body`` and ``model_dump()``: do not log or store
 those verbatim.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://docs.identomat.com/developer-tools/callbacks
 
 from __future__ import annotations
 
@@ -25,10 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = ["API_KEY_FIELD", "Identomat", "parse_unauthenticated"]
 
-# Sheet §2: the key travels in the JSON body under this name.
+# [docs]: the key travels in the JSON body under this name.
 API_KEY_FIELD = "callbackApiKey"
 
-# Sheet §2: the key is set next to the Callback URL, in Company settings; both are mandatory.
+# [docs]: the key is set next to the Callback URL, in Company settings; both are mandatory.
 # https://docs.identomat.com/developer-tools/callbacks
 _NO_CREDENTIAL = (
     "Identomat needs api_key=, the 'Callback API key' set next to the Callback URL in the "

@@ -1,11 +1,14 @@
-"""One realistic payload per documented Identomat callback type (sheet §3-§4), valid under
+"""One realistic payload per documented Identomat callback type ([docs]), valid under
 :mod:`kyc_webhooks.identomat.models`. Used by :mod:`kyc_webhooks.testing`.
 
 ``callbackApiKey`` is left out on purpose: ``kyc_webhooks.testing.sign("identomat", payload, key)``
-inserts it, exactly where Identomat carries it (sheet §2). Session ids are 40-character lower-case
+inserts it, exactly where Identomat carries it ([docs]). Session ids are 40-character lower-case
 alphanumeric tokens like the vendor's samples; phone numbers are Georgian E.164 numbers in the
 mobile range; names are in Georgian script. Every value is invented.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://docs.identomat.com/developer-tools/callbacks
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ _SESSION_F = "g0b192je1zxsozsw926a6d0gitef2i8qg25anad1"
 
 
 def _link(session_id: str) -> str:
-    # Sheet §4.2: the link carries the session id as the widget's session_token.
+    # [docs]: the link carries the session id as the widget's session_token.
     return f"https://widget.identomat.com/?session_token={session_id}"
 
 
@@ -70,7 +73,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "roomStatus": "ended",
         "compositionStatus": "available",
         "videoFileStatus": "available",
-        # The id format is not documented (sheet §4.6); an opaque token.
+        # The id format is not documented ([docs]); an opaque token.
         "videoFileId": "CJ0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b",
     },
 }

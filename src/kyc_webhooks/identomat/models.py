@@ -1,9 +1,9 @@
-"""Identomat callback models (facts: ../shared/vendors/identomat.md §3-§4).
+"""Identomat callback models (facts: https://docs.identomat.com/developer-tools/callbacks).
 
-Every callback is a JSON object discriminated by ``type`` (sheet §1, §3); one model per type,
+Every callback is a JSON object discriminated by ``type`` ([docs]); one model per type,
 ``EVENT_MODELS`` maps each documented ``type`` to its model. An unknown ``type`` becomes an
 :class:`IdentomatUnknownEvent` (200, routed to catch-alls). The common fields ``type`` and
-``sessionId`` are guaranteed (sheet §4 "Common to all"), so a body without them is a 400; every
+``sessionId`` are guaranteed ([docs] "Common to all"), so a body without them is a 400; every
 other field is optional, enums are open and unknown keys are kept.
 
 Personal data -- the callback API key, OTP texts, phone numbers, e-mail addresses and session
@@ -11,6 +11,10 @@ links (they carry the session token) -- is marked :data:`~kyc_webhooks.models.PE
 ``repr()``/``str()`` show ``<redacted>``, the attributes keep the values for the handler that sends
 the SMS or e-mail.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://docs.identomat.com/developer-tools/callbacks
+# [api-reference] https://identomat.gitbook.io/identomat-developer-guide/developer-tools/api-reference
 
 import hashlib
 from functools import lru_cache
@@ -45,15 +49,15 @@ __all__ = [
 ]
 
 VENDOR = "identomat"
-#: The body fields a store blanks (``Identomat.credential_fields``, sheet §2).
+#: The body fields a store blanks (``Identomat.credential_fields``, [docs]).
 _CREDENTIAL_FIELDS = (API_KEY_FIELD,)
 
 
 class EventType(WireEnum):
-    """The documented callback ``type`` values (sheet §3). Usable as routing patterns:
+    """The documented callback ``type`` values ([docs]). Usable as routing patterns:
     ``@receiver.on("identomat", EventType.SESSION_CHANGE)``."""
 
-    # Sheet §5.1: the docs' heading says "one-time-password"; the payload value is this one.
+    # [docs]: the docs' heading says "one-time-password"; the payload value is this one.
     ONE_TIME_PASSWORD_REQUEST = "one-time-password-request"  # noqa: S105 -- a type name
     EMAIL_ONE_TIME_PASSWORD_REQUEST = "email-one-time-password-request"  # noqa: S105
     SHARE_SESSION_LINK_VIA_SMS = "share-session-link-via-sms"
@@ -63,9 +67,9 @@ class EventType(WireEnum):
 
 
 class SessionResult(WireEnum):
-    """``result`` of a ``session-change`` callback (sheet §4.5). Upper-case on callbacks; the
-    ``/result`` API uses lower-case values (sheet §5.2), which are *not* mapped here: an unexpected
-    spelling stays a plain ``str`` so that nothing is silently reinterpreted."""
+    """``result`` of a ``session-change`` callback ([docs]). Upper-case on callbacks; the
+    ``/result`` API uses lower-case values ([api-reference]), which are *not* mapped here: an
+    unexpected spelling stays a plain ``str`` so that nothing is silently reinterpreted."""
 
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
@@ -76,7 +80,7 @@ class SessionResult(WireEnum):
 
 class SessionType(WireEnum):
     """Kind of session. On the wire only ``"kyb"`` is documented and ``sessionType`` is absent for
-    KYC sessions (sheet §4.5, §5.3); ``KYC`` is what :attr:`SessionChangeEvent.session_kind`
+    KYC sessions ([docs]); ``KYC`` is what :attr:`SessionChangeEvent.session_kind`
     reports for that absence (and would match a future explicit ``"kyc"``)."""
 
     KYB = "kyb"
@@ -84,7 +88,7 @@ class SessionType(WireEnum):
 
 
 class RoomStatus(WireEnum):
-    """``roomStatus`` of a ``video-call-status-update`` (sheet §4.6)."""
+    """``roomStatus`` of a ``video-call-status-update`` ([docs])."""
 
     #: The room ended with nothing recorded.
     EMPTY = "empty"
@@ -92,13 +96,13 @@ class RoomStatus(WireEnum):
 
 
 class CompositionStatus(WireEnum):
-    """``compositionStatus`` of a ``video-call-status-update`` (sheet §4.6; null when none)."""
+    """``compositionStatus`` of a ``video-call-status-update`` ([docs]; null when none)."""
 
     AVAILABLE = "available"
 
 
 class VideoFileStatus(WireEnum):
-    """``videoFileStatus`` of a ``video-call-status-update`` (sheet §4.6; null when none)."""
+    """``videoFileStatus`` of a ``video-call-status-update`` ([docs]; null when none)."""
 
     AVAILABLE = "available"
 
@@ -109,39 +113,47 @@ class IdentomatEvent(WebhookEvent):
     ``delivery_key`` = ``identomat:<type>:<sha256(stored body)[:32]>``, the stored body being the
     exact bytes with the ``callbackApiKey`` value replaced by ``"<redacted>"`` -- what a store
     keeps (``kyc_webhooks.receiver.storable_body``). Identomat sends no event id and documents no
-    redelivery semantics (sheet §1, §5.4), and no field combination is unique per event: a
+    redelivery semantics ([docs]), and no field combination is unique per event: a
     ``session-change`` can legitimately repeat the same ``result`` for one session (an operator
     re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP callback for the same
     session recurs with a new code. The digest of the body is what tells deliveries apart: a
     resend of the same bytes shares the key, a new callback differs. Digesting the stored form
     gives the same key on every path -- handled on arrival, deferred to ``process_pending``, or
     replayed from the store -- and across a rotation of the callback key. ``sessionId`` is
-    deliberately *not* part of the key: it is also the widget's session token (sheet §4.2), and
+    deliberately *not* part of the key: it is also the widget's session token ([docs]), and
     delivery keys are logged and stored as plain text.
     """
 
-    # Sheet §2: the authenticator, already checked by ``Identomat.verify`` before parsing. Optional
+    # [docs]: the authenticator, already checked by ``Identomat.verify`` before parsing. Optional
     # here so that sample payloads (``kyc_webhooks.testing.sign`` inserts the key) validate.
     callback_api_key: Annotated[str | None, PERSONAL] = Field(default=None, alias="callbackApiKey")
-    # Sheet §4 "Common to all": the discriminator.
-    type: str
-    # Personal: the session id doubles as the widget's session_token (sheet §4.2), so showing it
+    # [docs] "Common to all": the discriminator.
+    # https://docs.identomat.com/developer-tools/callbacks
+    type: str = Field(description="The callback type, e.g. session-change: which model this is.")
+    # Personal: the session id doubles as the widget's session_token ([docs]), so showing it
     # would undo the redaction of session links.
-    session_id: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionId")
+    session_id: Annotated[str | None, PERSONAL] = Field(
+        default=None,
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
 
     def _delivery_key(self) -> str:
-        # The sessionId is left out on purpose: it doubles as the widget's session_token (sheet
-        # §4.2), and delivery keys are logged. The body digest alone is unique per callback; it is
-        # taken over the stored form so that a re-parsed stored body gets the same key.
+        # The sessionId is left out on purpose: it doubles as the widget's session_token
+        # ([docs]), and delivery keys are logged. The body digest alone is unique per callback; it
+        # is taken over the stored form so that a re-parsed stored body gets the same key.
         stored = redact_fields(self._raw, _CREDENTIAL_FIELDS)
         return f"{VENDOR}:{self._event_type}:{hashlib.sha256(stored).hexdigest()[:32]}"
 
 
 class OneTimePasswordRequestEvent(IdentomatEvent):
-    """``one-time-password-request`` (sheet §4.1): deliver ``text`` by SMS to ``phone_number``.
+    """``one-time-password-request`` ([docs]): deliver ``text`` by SMS to ``phone_number``.
     Sent only when the company uses its own SMS provider."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     #: The whole SMS text including the code, e.g. ``"Your code is 6867"``.
     text: Annotated[str | None, PERSONAL] = None
     #: E.164, e.g. ``"+995512345678"``.
@@ -149,36 +161,45 @@ class OneTimePasswordRequestEvent(IdentomatEvent):
 
 
 class EmailOneTimePasswordRequestEvent(IdentomatEvent):
-    """``email-one-time-password-request`` (sheet §4.4): e-mail ``content`` (it holds the code) to
+    """``email-one-time-password-request`` ([docs]): e-mail ``content`` (it holds the code) to
     ``address``. Sent only when the company uses its own e-mail provider."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
 
 
 class ShareSessionLinkViaSmsEvent(IdentomatEvent):
-    """``share-session-link-via-sms`` (sheet §4.2): an operator shared the session link by SMS."""
+    """``share-session-link-via-sms`` ([docs]): an operator shared the session link by SMS."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     text: Annotated[str | None, PERSONAL] = None
     phone_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="phoneNumber")
     #: ``https://widget.identomat.com/?session_token=<sessionId>`` -- opens the applicant's session.
     session_link: Annotated[str | None, PERSONAL] = Field(default=None, alias="sessionLink")
-    #: The operator's e-mail. Optional: may be absent for API-initiated shares (sheet §5.5).
+    #: The operator's e-mail. Optional: may be absent for API-initiated shares ([docs]).
     created_by: Annotated[str | None, PERSONAL] = Field(default=None, alias="createdBy")
 
 
 class ShareSessionLinkViaEmailEvent(IdentomatEvent):
-    """``share-session-link-via-email`` (sheet §4.3): an operator shared the session link by
+    """``share-session-link-via-email`` ([docs]): an operator shared the session link by
     e-mail."""
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     address: Annotated[str | None, PERSONAL] = None
     subject: Annotated[str | None, PERSONAL] = None
     content: Annotated[str | None, PERSONAL] = None
-    # Sheet §4.3/§5.5: a single address string in the only sample; list form and presence when
+    # [docs]: a single address string in the only sample; list form and presence when
     # empty are UNCONFIRMED, so both a string and a list of strings are accepted (more lenient
     # than the documentation). Use :attr:`cc_addresses` for a normalised tuple.
     cc: Annotated[str | Annotated[list[str], BOUNDED] | None, PERSONAL] = None
@@ -196,15 +217,23 @@ class ShareSessionLinkViaEmailEvent(IdentomatEvent):
 
 
 class SessionChangeEvent(IdentomatEvent):
-    """``session-change`` (sheet §4.5): a session's status changed. Sent for every company.
+    """``session-change`` ([docs]): a session's status changed. Sent for every company.
 
     ``result`` is the new status; ``ADDITIONAL_INFORMATION_REQUESTED`` is not final. Use
     :attr:`is_kyb` / :attr:`session_kind` to tell KYB from KYC sessions.
     """
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
-    result: Annotated[SessionResult | str | None, OPEN] = None
-    # Sheet §4.5: present only for KYB sessions, value "kyb"; absent means KYC.
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
+    # https://docs.identomat.com/developer-tools/callbacks
+    result: Annotated[SessionResult | str | None, OPEN] = Field(
+        default=None,
+        description="The verdict: APPROVED, REJECTED, MANUAL_CHECK (waits for an operator) or "
+        "ADDITIONAL_INFORMATION_REQUESTED (waits for the applicant).",
+    )
+    # [docs]: present only for KYB sessions, value "kyb"; absent means KYC.
     session_type: Annotated[SessionType | str | None, OPEN] = Field(
         default=None, alias="sessionType"
     )
@@ -212,9 +241,9 @@ class SessionChangeEvent(IdentomatEvent):
     @property
     def session_kind(self) -> SessionType | str:
         """:attr:`SessionType.KYB` for KYB sessions, :attr:`SessionType.KYC` when ``sessionType`` is
-        absent or null (sheet §4.5), an unknown future value as the plain string.
+        absent or null ([docs]), an unknown future value as the plain string.
 
-        More lenient than the sheet (only lower-case ``"kyb"`` is documented, §5.3): a known value
+        More lenient than the docs (only lower-case ``"kyb"`` is documented, [docs]): a known value
         in another letter case (``"KYB"``) counts as that kind here; ``session_type`` keeps the
         wire spelling, so dumps stay lossless.
         """
@@ -235,15 +264,18 @@ class SessionChangeEvent(IdentomatEvent):
 
 
 class VideoCallStatusUpdateEvent(IdentomatEvent):
-    """``video-call-status-update`` (sheet §4.6): a video-KYC room changed status.
+    """``video-call-status-update`` ([docs]): a video-KYC room changed status.
 
     Two documented cases: the room ended empty (``roomStatus="empty"``, the three others null) and
     the call ended with a recording (``"ended"``, ``"available"``, ``"available"``, a file id for
     ``/get-video-call-videos``). All four keys are present in the samples; they are still optional
-    here, and a missed callback can be recovered through ``/result`` (sheet §1).
+    here, and a missed callback can be recovered through ``/result`` ([docs]).
     """
 
-    session_id: Annotated[str, PERSONAL] = Field(alias="sessionId")
+    session_id: Annotated[str, PERSONAL] = Field(
+        alias="sessionId",
+        description="The session id; it doubles as the widget's session token, hence personal.",
+    )
     room_id: str | None = Field(default=None, alias="roomId")
     room_status: Annotated[RoomStatus | str | None, OPEN] = Field(default=None, alias="roomStatus")
     composition_status: Annotated[CompositionStatus | str | None, OPEN] = Field(
@@ -279,7 +311,7 @@ EVENT_MODELS: dict[str, type[IdentomatEvent]] = {
     EventType.SESSION_CHANGE.value: SessionChangeEvent,
     EventType.VIDEO_CALL_STATUS_UPDATE.value: VideoCallStatusUpdateEvent,
 }
-#: Every documented callback ``type`` (sheet §3).
+#: Every documented callback ``type`` ([docs]).
 EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
 
 # Tag of the fallback branch; not a possible wire value (wire values never start with "<").

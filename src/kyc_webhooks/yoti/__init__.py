@@ -1,5 +1,6 @@
 """Yoti IDV notifications: ``Yoti`` (configuration + ``Authorization`` check) and the event
-models. Facts: ../shared/vendors/yoti.md. Models load on first access."""
+models. Facts: https://developers.yoti.com/identity-verification/notifications.
+Models load on first access."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""Yoti IDV notifications: configuration and authentication (facts: ../shared/vendors/yoti.md §2).
+"""Yoti IDV notifications: configuration and authentication (facts: https://developers.yoti.com/identity-verification/notifications).
 
 Yoti signs nothing: it sends ``Authorization: Basic base64(auth_token)`` or
 ``Authorization: Bearer <auth_token>`` with the ``auth_token`` you set when creating the session.
 No models are imported here; they load on the first parse.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://developers.yoti.com/identity-verification/notifications
 
 from __future__ import annotations
 
@@ -19,10 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTHORIZATION_HEADER", "Yoti", "parse_unauthenticated"]
 
-# Sheet §2: docs prose says "Authorisation", the documented example header is `Authorization`.
+# [docs]: docs prose says "Authorisation", the documented example header is `Authorization`.
 AUTHORIZATION_HEADER = "Authorization"
 
-# Sheet §2 and errata: the token is optional on Yoti's side ("if they have secured API endpoints");
+# [docs]: the token is optional on Yoti's side ("if they have secured API endpoints");
 # without one a notification carries no authentication at all, which this library refuses.
 # https://developers.yoti.com/identity-verification/notifications
 _NO_CREDENTIAL = (
@@ -65,7 +68,7 @@ class Yoti(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        # Sheet §4: every notification body has `session_id` and `topic`.
+        # [docs]: every notification body has `session_id` and `topic`.
         return b'"session_id"' in body and b'"topic"' in body
 
     def verify(self, body: bytes, headers: Headers) -> None:
@@ -79,7 +82,7 @@ class Yoti(Vendor):
 
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:
-        # Sheet §3: subscriptions are upper case (`SESSION_COMPLETION`), body topics lower case
+        # [docs]: subscriptions are upper case (`SESSION_COMPLETION`), body topics lower case
         # (`session_completion`); routing matches the body spelling, so both register alike.
         return pattern.lower()
 

@@ -1,10 +1,13 @@
-"""One realistic Yoti notification body per documented topic (sheet §3-§4), keyed by body topic.
+"""One realistic Yoti notification body per documented topic ([docs]), keyed by body topic.
 
 Yoti bodies are just ``session_id``, ``topic`` and, for three topics, the id of the task, check or
 resource concerned -- no names, no timestamps, no results (those come from the session fetch). The
 IBV sessions (last four topics) use a different session id, as an In-Branch Verification session
 would.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://developers.yoti.com/identity-verification/notifications
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Yoti IDV notification models (facts: ../shared/vendors/yoti.md §3-§4).
+"""Yoti IDV notification models (facts: https://developers.yoti.com/identity-verification/notifications).
 
 A Yoti notification is a thin "something changed" signal -- ``{"session_id": ..., "topic": ...}``
 plus, for three topics, the id of the task, check or resource concerned. It carries **no result**:
@@ -6,18 +6,21 @@ a handler fetches the session with a signed ``GET /idverify/v1/sessions/{session
 Yoti SDK (e.g. ``yoti-python-sdk``'s ``DocScanClient(sdk_id, pem_path).get_session(session_id)``)
 and decides from what Yoti returns. This library does no HTTP itself; see ``docs/yoti.md``.
 
-Topics have two spellings (sheet §3, §5.1): upper case when subscribing at session creation
+Topics have two spellings ([docs]): upper case when subscribing at session creation
 (``SESSION_COMPLETION``), lower case in the body (``session_completion``). ``event_type`` is always
 the lower-case form, ``Yoti.normalize_pattern`` lower-cases routing patterns, and the model keeps
 the exact wire ``topic`` so that dumping by alias reproduces the body.
 """
+
+# Vendor documentation cited below as [name]:
+# [docs] https://developers.yoti.com/identity-verification/notifications
 
 import hashlib
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Union
 
-from pydantic import Discriminator, Tag, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter
 
 from .._validation import validate_json
 from ..models import OPEN, UnknownEvent, WebhookEvent, WireEnum
@@ -46,7 +49,7 @@ _UNKNOWN_TAG = "unknown_topic"
 
 
 class Topic(WireEnum):
-    """The body ``topic`` values Yoti documents (sheet §3). Open: any other string parses too.
+    """The body ``topic`` values Yoti documents ([docs]). Open: any other string parses too.
 
     ``Topic.X.subscription`` is the upper-case name to put in ``notifications.topics`` when
     creating a session.
@@ -57,17 +60,17 @@ class Topic(WireEnum):
     CHECK_COMPLETION = "check_completion"
     SESSION_COMPLETION = "session_completion"
     CLIENT_SESSION_TOKEN_DELETED = "client_session_token_deleted"  # noqa: S105 -- a topic name
-    # Sheet §3/§5.2: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
+    # [docs]: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
     NEW_PDF_SUPPLIED = "new_pdf_supplied"
-    # Sheet §3/§5.2: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
+    # [docs]: body spelling UNCONFIRMED (lower case by analogy with the documented topics).
     INSTRUCTIONS_EMAIL_REQUESTED = "instructions_email_requested"
-    # Sheet §3, §5.6: seen in third-party code (GOV.UK F2F).
+    # [docs]: seen in third-party code (GOV.UK F2F).
     THANK_YOU_EMAIL_REQUESTED = "thank_you_email_requested"
     FIRST_BRANCH_VISIT = "first_branch_visit"
 
     @property
     def subscription(self) -> str:
-        """The subscription spelling, e.g. ``"SESSION_COMPLETION"`` (sheet §3)."""
+        """The subscription spelling, e.g. ``"SESSION_COMPLETION"`` ([docs])."""
         return self.value.upper()
 
 
@@ -76,7 +79,7 @@ EVENT_TYPES: tuple[str, ...] = tuple(topic.value for topic in Topic)
 
 
 class YotiEvent(WebhookEvent):
-    """Base of every Yoti notification: ``session_id`` and ``topic`` (sheet §4: always present).
+    """Base of every Yoti notification: ``session_id`` and ``topic`` ([docs]: always present).
 
     **No result inside.** Fetch it with the Yoti SDK, e.g.
     ``DocScanClient(sdk_id, pem_path).get_session(event.session_id)`` (a signed
@@ -89,8 +92,8 @@ class YotiEvent(WebhookEvent):
     ``delivery_key`` is ``yoti:<session_id>:<topic>:<digest>``, ``<digest>`` being the first 32 hex
     digits of the SHA-256 of the body's canonical JSON (keys sorted, no spaces, topic in lower
     case). Yoti sends no event
-    id or timestamp (sheet §4: dedupe on ``session_id``, ``topic`` and the ``*_id``), and the
-    ``*_id`` fields are optional ("present only when", sheet Errata), so the key covers the whole
+    id or timestamp ([docs]: dedupe on ``session_id``, ``topic`` and the ``*_id``), and the
+    ``*_id`` fields are optional ("present only when", [docs]), so the key covers the whole
     body: two notifications differ in their key exactly when their content differs, and a
     redelivery -- even formatted differently -- shares it. Consequence: two notifications with the
     same content -- e.g. a second ``resource_update`` for the same resource -- share a key, and a
@@ -98,10 +101,16 @@ class YotiEvent(WebhookEvent):
     decisions on ``session_completion`` (one per session).
     """
 
-    # Sheet §4: a string (UUID in practice); kept as ``str`` so that an id in another format never
+    # [docs]: a string (UUID in practice); kept as ``str`` so that an id in another format never
     # fails a delivery.
-    session_id: str
-    topic: Annotated[Topic | str, OPEN]
+    # https://developers.yoti.com/identity-verification/notifications
+    session_id: str = Field(
+        description="The session to fetch (with the Yoti SDK) for the result: the notification "
+        "carries none."
+    )
+    topic: Annotated[Topic | str, OPEN] = Field(
+        description="What happened, e.g. session_completion (then fetch the verdict)."
+    )
 
     def subject_ids(self) -> tuple[str, ...]:
         """The string ``*_id`` fields other than ``session_id`` (``task_id``, ``check_id``,
@@ -121,7 +130,7 @@ class YotiEvent(WebhookEvent):
         # content is what makes the key unique. ensure_ascii: any string (even a lone surrogate
         # decoded from a JSON escape) encodes.
         wire = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        wire["topic"] = self._event_type  # either topic spelling is the same notification (§5.1)
+        wire["topic"] = self._event_type  # either topic spelling is the same notification ([docs])
         content = json.dumps(
             wire,
             sort_keys=True,
@@ -133,34 +142,34 @@ class YotiEvent(WebhookEvent):
 
 
 class ResourceUpdateEvent(YotiEvent):
-    """``resource_update``: a session resource changed, e.g. the user uploaded a document (§3).
+    """``resource_update``: a session resource changed, e.g. the user uploaded a document ([docs]).
 
     Fetch the session to see the resource (``get_session(session_id).resources``)."""
 
-    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    # Optional: "present only when" the topic is this one ([docs]) -- not guaranteed.
     resource_id: str | None = None
 
 
 class TaskCompletionEvent(YotiEvent):
-    """``task_completion``: a task (e.g. ``ID_DOCUMENT_TEXT_DATA_EXTRACTION``) completed (§3).
+    """``task_completion``: a task (e.g. ``ID_DOCUMENT_TEXT_DATA_EXTRACTION``) completed ([docs]).
 
     The task's output is in the session (``get_session(session_id).resources``)."""
 
-    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    # Optional: "present only when" the topic is this one ([docs]) -- not guaranteed.
     task_id: str | None = None
 
 
 class CheckCompletionEvent(YotiEvent):
-    """``check_completion``: one check (e.g. document authenticity) completed (§3).
+    """``check_completion``: one check (e.g. document authenticity) completed ([docs]).
 
     Its report is in the session: ``get_session(session_id).checks``, matched on ``check_id``."""
 
-    # Optional: "present only when" the topic is this one (sheet, Errata) -- not guaranteed.
+    # Optional: "present only when" the topic is this one ([docs]) -- not guaranteed.
     check_id: str | None = None
 
 
 class SessionCompletionEvent(YotiEvent):
-    """``session_completion``: every task and check of the session completed (§3).
+    """``session_completion``: every task and check of the session completed ([docs]).
 
     The one to act on: fetch the session, read ``state`` and each check's
     ``report.recommendation.value`` (``APPROVE``/``REJECT``/``NOT_AVAILABLE``)."""
@@ -168,35 +177,36 @@ class SessionCompletionEvent(YotiEvent):
 
 class ClientSessionTokenDeletedEvent(YotiEvent):
     """``client_session_token_deleted``: the user finished (or left) the client flow and the client
-    session token was removed; Yoti may now run backend checks (§3, "Client Session Completion").
-    No result yet -- wait for ``session_completion``."""
+    session token was removed; Yoti may now run backend checks ([docs], "Client Session
+    Completion"). No result yet -- wait for ``session_completion``."""
 
 
 class NewPdfSuppliedEvent(YotiEvent):
-    """``new_pdf_supplied`` (In-Branch Verification): the user obtained the instructions PDF (§3).
+    """``new_pdf_supplied`` (In-Branch Verification): the user obtained the instructions PDF
+    ([docs]).
 
-    Body spelling and fields UNCONFIRMED (§5.2); any extra field is kept."""
+    Body spelling and fields UNCONFIRMED ([docs]); any extra field is kept."""
 
 
 class InstructionsEmailRequestedEvent(YotiEvent):
     """``instructions_email_requested`` (In-Branch Verification): you subscribed instead of Yoti's
-    own e-mail, so fetch the instructions PDF and send it yourself (§3).
+    own e-mail, so fetch the instructions PDF and send it yourself ([docs]).
 
-    Body spelling and fields UNCONFIRMED (§5.2); any extra field is kept."""
+    Body spelling and fields UNCONFIRMED ([docs]); any extra field is kept."""
 
 
 class ThankYouEmailRequestedEvent(YotiEvent):
     """``thank_you_email_requested`` (In-Branch Verification): the branch visit is over and Yoti's
-    "thank you" e-mail is suppressed; send your own (§3)."""
+    "thank you" e-mail is suppressed; send your own ([docs])."""
 
 
 class FirstBranchVisitEvent(YotiEvent):
     """``first_branch_visit`` (In-Branch Verification): the customer letter's QR code was scanned
-    in a Post Office branch for the first time (§3)."""
+    in a Post Office branch for the first time ([docs])."""
 
 
 class YotiUnknownEvent(UnknownEvent, YotiEvent):
-    """A topic this version does not model (the topic is an open value; sheet §4). ``session_id``
+    """A topic this version does not model (the topic is an open value; [docs]). ``session_id``
     and ``topic`` are still required; every other field is kept."""
 
     @property
@@ -227,7 +237,7 @@ def _topic_tag(value: Any) -> str | None:
         return None
     topic = value.get("topic")
     if isinstance(topic, str):
-        # Sheet §5.1: be case-insensitive, in case a body ever carries the subscription spelling.
+        # [docs]: be case-insensitive, in case a body ever carries the subscription spelling.
         lowered = topic.lower()
         if lowered in EVENT_MODELS:
             return lowered
