@@ -29,13 +29,13 @@ def is_postgres(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(target: str, what: str = "store") -> Store:
+def open_store(target: str, what: str = "store", *, schema: str | None = None) -> Store:
     """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path."""
     try:
         if is_postgres(target):
             from kyc_webhooks.store import PostgresStore
 
-            return PostgresStore(target)
+            return PostgresStore(target, schema=schema) if schema else PostgresStore(target)
         from kyc_webhooks.store import SQLiteStore
 
         return SQLiteStore(target)
