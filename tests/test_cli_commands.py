@@ -477,11 +477,11 @@ def test_erase_one_body_by_prefix(capsys: pytest.CaptureFixture[str], inbox: Pat
     assert code == cli.EXIT_USAGE
     assert "pass --yes" in err
     code, out, _ = run(capsys, *base, "--dry-run")
-    assert out.strip() == "would erase the bodies of 1 deliveries (dry run)"
+    assert out.strip() == "would erase the bodies of 1 delivery (dry run)"
     assert all(r.body is not None for r in _records(inbox))
     code, out, _ = run(capsys, *base, "--yes")
     assert code == 0
-    assert out.strip() == "erased the bodies of 1 deliveries (metadata kept)"
+    assert out.strip() == "erased the bodies of 1 delivery (metadata kept)"
     bodies = {r.id: r.body for r in _records(inbox)}
     assert bodies[record.id] is None
     assert sum(1 for b in bodies.values() if b is not None) == 1

@@ -347,6 +347,10 @@ def _count(store: Store, cut: _dt.datetime, state: str | None, *, with_body: boo
     return sum(1 for r in records if not with_body or r.body is not None)
 
 
+def _n(count: int) -> str:
+    return f"{count} delivery" if count == 1 else f"{count} deliveries"
+
+
 def _report(args: argparse.Namespace, verb: str, count: int, text: str) -> None:
     if args.json:
         emit_json({verb: count, "dry_run": bool(args.dry_run)})
@@ -371,12 +375,12 @@ def _purge(args: argparse.Namespace, store: Store) -> int:
     count = _count(store, cut, args.state, with_body=False)
     scope = f" in state {args.state}" if args.state else ""
     if args.dry_run:
-        _report(args, "purged", count, f"would purge {count} deliveries{scope} (dry run)")
+        _report(args, "purged", count, f"would purge {_n(count)}{scope} (dry run)")
         return EXIT_OK
     if count:
-        confirm(f"purge {count} deliveries{scope}", yes=args.yes)
+        confirm(f"purge {_n(count)}{scope}", yes=args.yes)
     purged = store.purge(older_than=cut, state=args.state) if count else 0
-    _report(args, "purged", purged, f"purged {purged} deliveries")
+    _report(args, "purged", purged, f"purged {_n(purged)}")
     return EXIT_OK
 
 
@@ -393,10 +397,10 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
         cut = _cut(args, store)
         count = _count(store, cut, None, with_body=True)
     if args.dry_run:
-        _report(args, "erased", count, f"would erase the bodies of {count} deliveries (dry run)")
+        _report(args, "erased", count, f"would erase the bodies of {_n(count)} (dry run)")
         return EXIT_OK
     if count:
-        confirm(f"erase the bodies of {count} deliveries", yes=args.yes)
+        confirm(f"erase the bodies of {_n(count)}", yes=args.yes)
     if not count:
         erased = 0
     elif args.ids:
@@ -410,5 +414,5 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
             progress.close()
     else:
         erased = store.erase_bodies(older_than=cut)
-    _report(args, "erased", erased, f"erased the bodies of {erased} deliveries (metadata kept)")
+    _report(args, "erased", erased, f"erased the bodies of {_n(erased)} (metadata kept)")
     return EXIT_OK
