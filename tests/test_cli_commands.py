@@ -625,3 +625,10 @@ def test_migrate_a_postgres_store(capsys: pytest.CaptureFixture[str]) -> None:
         assert tables
     finally:
         drop_schema(schema)
+
+
+def test_process_needs_a_store(capsys: pytest.CaptureFixture[str], app: str) -> None:
+    # The example application's receiver has no store of its own: --store is required then.
+    code, _, err = run(capsys, "process", "--app", f"{app}:receiver")
+    assert code == cli.EXIT_USAGE
+    assert "has no store: pass --store" in err
