@@ -237,7 +237,7 @@ def test_sign_identomat_writes_the_signed_body(
         (
             ["sign", "yoti", "b.json"],
             {"YOTI_AUTH_TOKEN": "t", "YOTI_AUTH_TYPE": "digest"},
-            "use basic or bearer",
+            "auth_type must be 'basic' or 'bearer'",
         ),
         (["sign", "complycube", "."], {"COMPLYCUBE_SECRET": "k"}, "is a directory"),
     ],
@@ -645,7 +645,8 @@ def test_send_with_count_and_progress(
 ) -> None:
     url, _, seen = target
     _set_secrets(monkeypatch)
-    code, out, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+    code, out, err = run(capsys, "send", "--vendor", "complycube",
+                         "--event-type", "check.completed",
                          "--to", url + "/complycube", "--count", "3")  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
@@ -677,7 +678,7 @@ def test_send_overrides_reach_the_handler(
 ) -> None:
     url, _, seen = target
     _set_secrets(monkeypatch)
-    code, _, err = run(capsys, "send", "--vendor", "identomat", "--event", "session-change",
+    code, _, err = run(capsys, "send", "--vendor", "identomat", "--event-type", "session-change",
                        "--set", "result=MANUAL_CHECK", "--set", "extra.deep=[1, 2]",
                        "--to", url)  # fmt: skip
     assert code == 0, err
@@ -693,7 +694,7 @@ def test_send_refused_deliveries_exit_1(
 ) -> None:
     url, _, seen = target
     _set_secrets(monkeypatch)
-    code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event", "IDENTIFICATION",
+    code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event-type", "IDENTIFICATION",
                        "--to", url + "/idenfy", "--tamper")  # fmt: skip
     assert code == cli.EXIT_FAILED
     assert "-> 401 Unauthorized (AuthenticationError: invalid Idenfy-Signature signature)" in out
@@ -719,7 +720,7 @@ def _free_port() -> int:
         (["--to", "ftp://example.com/x"], cli.EXIT_USAGE, "must be an http:// or https:// URL"),
         (["--to", "http://127.0.0.1:1/x", "--count", "0"], cli.EXIT_USAGE, "--count must be"),
         (
-            ["--to", "http://127.0.0.1:1/x", "--event", "NOPE"],
+            ["--to", "http://127.0.0.1:1/x", "--event-type", "NOPE"],
             cli.EXIT_USAGE,
             "no yoti sample for event type 'NOPE'",
         ),
@@ -828,7 +829,7 @@ def test_timeout_accepts_a_fraction(
 ) -> None:
     _set_secrets(monkeypatch)
     url = f"http://127.0.0.1:{_free_port()}/x"
-    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event-type", "check.completed",
                        "--to", url, "--timeout", "2.5")  # fmt: skip
     assert code == cli.EXIT_UNAVAILABLE
     assert_one_line_error(err, contains="cannot reach http://127.0.0.1:")
@@ -890,7 +891,8 @@ def test_send_broken_http_answer_is_a_network_error(
     url, answers = raw_server
     answers.append(answer)
     _set_secrets(monkeypatch)
-    code, out, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+    code, out, err = run(capsys, "send", "--vendor", "complycube",
+                         "--event-type", "check.completed",
                          "--to", url, "--timeout", "10")  # fmt: skip
     assert code == cli.EXIT_UNAVAILABLE
     assert out == ""
@@ -935,7 +937,7 @@ def test_send_uses_the_proxy_for_other_hosts(
 ) -> None:
     # The control for the test below: the proxy is in use (no DNS lookup: the proxy answers).
     _set_secrets(monkeypatch)
-    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event-type", "check.completed",
                        "--to", "http://receiver.invalid/hook", "--timeout", "5")  # fmt: skip
     assert code == 0, err
     assert proxy == ["POST http://receiver.invalid/hook HTTP/1.1"]
@@ -953,7 +955,7 @@ def test_send_to_loopback_never_goes_through_the_proxy(
 ) -> None:
     _set_secrets(monkeypatch)
     url = f"http://{host}:{_free_port()}/hook"  # nothing listens there
-    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event", "check.completed",
+    code, _, err = run(capsys, "send", "--vendor", "complycube", "--event-type", "check.completed",
                        "--to", url, "--timeout", "5")  # fmt: skip
     assert proxy == []
     assert code == cli.EXIT_UNAVAILABLE
@@ -971,7 +973,7 @@ def test_send_set_may_name_any_field(
     url, _, seen = target
     vendor, event_type = vendor_event.split(":")
     _set_secrets(monkeypatch)
-    code, _, err = run(capsys, "send", "--vendor", vendor, "--event", event_type, "--to", url,
+    code, _, err = run(capsys, "send", "--vendor", vendor, "--event-type", event_type, "--to", url,
                        "--set", "auth_type=1", "--set", "secret=\"x\"")  # fmt: skip
     assert code == 0, err
     dumped = seen[0].model_dump(by_alias=True)
@@ -981,7 +983,7 @@ def test_send_set_may_name_any_field(
 
 @pytest.mark.parametrize(
     "argv",
-    [["--vendor", "all", "--event", "x"], ["--vendor", "all", "--secret", "x"]],
+    [["--vendor", "all", "--event-type", "x"], ["--vendor", "all", "--secret", "x"]],
     ids=["event-needs-vendor", "secret-needs-vendor"],
 )
 def test_send_all_restrictions(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
@@ -1278,11 +1280,11 @@ def test_inbox_purge(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
     assert code == cli.EXIT_USAGE
     assert_one_line_error(err, contains="--older-than AGE")
     assert run(capsys, *base, "--older-than", "1h")[1].strip() == "purged 0 deliveries"
-    code, out, _ = run(capsys, *base, "--all", "--erase-bodies")
+    code, out, _ = run(capsys, *base, "--all", "--erase-bodies", "--yes")
     assert out.strip() == "erased the bodies of 4 deliveries (metadata kept)"
     _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
     assert out.count("erased") == 4
-    assert run(capsys, *base, "--all")[1].strip() == "purged 4 deliveries"
+    assert run(capsys, *base, "--all", "--yes")[1].strip() == "purged 4 deliveries"
     assert run(capsys, "inbox", "--inbox", str(inbox), "list")[1].strip() == "inbox is empty"
 
 
@@ -1310,7 +1312,9 @@ def test_inbox_purge_erase_bodies_refuses_state(
 def test_inbox_purge_accepts_ages_up_to_100_years(
     capsys: pytest.CaptureFixture[str], inbox: Path, age: str
 ) -> None:
-    code, out, err = run(capsys, "inbox", "--inbox", str(inbox), "purge", "--older-than", age)
+    code, out, err = run(
+        capsys, "inbox", "--inbox", str(inbox), "purge", "--older-than", age, "--yes"
+    )
     assert code == 0, err
     assert out.strip() == ("purged 4 deliveries" if age == "0" else "purged 0 deliveries")
 
@@ -1389,7 +1393,7 @@ def test_inbox_errors(
 
 
 def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
-    run(capsys, "inbox", "--inbox", str(inbox), "purge", "--all", "--erase-bodies")
+    run(capsys, "inbox", "--inbox", str(inbox), "purge", "--all", "--erase-bodies", "--yes")
     _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
     record_id = next(iter(_ids(out).values()))
     code, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "show", record_id)

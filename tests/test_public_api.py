@@ -140,13 +140,16 @@ def test_parsing_without_authentication_is_a_module_function_not_a_vendor_method
     assert public <= {
         "auth_headers",
         "auth_type",
+        "credential_env",
         "credential_fields",
+        "credential_param",
         "detect",
         "detection",
         "event_types",
         "models_module",
         "name",
         "normalize_pattern",
+        "option_envs",
         "sample_headers",
         "verify",
     }, public

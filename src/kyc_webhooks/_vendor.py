@@ -80,6 +80,18 @@ class Vendor(abc.ABC):
     #: How ``detect`` recognises the vendor: by a vendor-specific ``"header"`` (strong) or by the
     #: ``"body"`` shape (weak: a header-identified vendor's body may contain the same words).
     detection: ClassVar[str] = "header"
+    #: The constructor parameter that takes the credential (``signing_key``, ``secret`` ...); the
+    #: command line also uses it as the key of the vendor's table in a config file.
+    credential_param: ClassVar[str]
+    #: The environment variable the command line reads that credential from.
+    credential_env: ClassVar[str]
+    #: Other constructor parameters the command line reads from the environment (parameter ->
+    #: variable), such as Yoti's ``auth_type``; they are also accepted in the config table.
+    option_envs: ClassVar[Mapping[str, str]] = {}
+    #: ``"module:function"`` that builds ``(body, headers)`` exactly as the vendor sends a payload
+    #: -- ``function(name, payload, secret, *, event_type=..., **options)`` -- for the command
+    #: line's ``sign`` and ``send`` (sample payloads: ``<vendor package>._samples.SAMPLES``).
+    signer: ClassVar[str] = "kyc_webhooks.testing:sign"
 
     @classmethod
     @abc.abstractmethod

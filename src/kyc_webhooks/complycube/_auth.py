@@ -49,6 +49,8 @@ class ComplyCube(Vendor):
 
     name: ClassVar[str] = "complycube"
     models_module: ClassVar[str] = "kyc_webhooks.complycube.models"
+    credential_param: ClassVar[str] = "secret"
+    credential_env: ClassVar[str] = "COMPLYCUBE_SECRET"
     auth_headers: frozenset[str] = frozenset({SIGNATURE_HEADER.lower()})
 
     def __init__(self, secret: SecretInput | None = None) -> None:

@@ -71,6 +71,8 @@ class Idenfy(Vendor):
 
     name: ClassVar[str] = "idenfy"
     models_module: ClassVar[str] = "kyc_webhooks.idenfy.models"
+    credential_param: ClassVar[str] = "signing_key"
+    credential_env: ClassVar[str] = "IDENFY_SIGNING_KEY"
     auth_headers: frozenset[str] = frozenset({SIGNATURE_HEADER.lower()})
 
     def __init__(

@@ -47,6 +47,8 @@ class Identomat(Vendor):
 
     name: ClassVar[str] = "identomat"
     models_module: ClassVar[str] = "kyc_webhooks.identomat.models"
+    credential_param: ClassVar[str] = "api_key"
+    credential_env: ClassVar[str] = "IDENTOMAT_API_KEY"
     credential_fields: ClassVar[frozenset[str]] = frozenset({API_KEY_FIELD})
     detection: ClassVar[str] = "body"
 

@@ -10,6 +10,7 @@ No models are imported here; they load on the first parse.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .._crypto import SecretInput, secrets_tuple, verify_authorization
@@ -46,6 +47,9 @@ class Yoti(Vendor):
 
     name: ClassVar[str] = "yoti"
     models_module: ClassVar[str] = "kyc_webhooks.yoti.models"
+    credential_param: ClassVar[str] = "auth_token"
+    credential_env: ClassVar[str] = "YOTI_AUTH_TOKEN"
+    option_envs: ClassVar[Mapping[str, str]] = {"auth_type": "YOTI_AUTH_TYPE"}
     detection: ClassVar[str] = "body"
     auth_headers: frozenset[str] = frozenset({AUTHORIZATION_HEADER.lower()})
 

@@ -1,0 +1,152 @@
+"""The ``kyc-webhooks`` command line (also ``python -m kyc_webhooks``), built on the public API.
+
+:data:`COMMANDS` maps each command to its module and one-line summary; a command's module (its
+parser next to its ``run()``) is imported only when that command runs, so that ``sign``,
+``verify`` and ``inbox`` need no optional extra. Run ``kyc-webhooks <command> --help`` for each
+one's options and examples.
+
+Credentials come from the environment (each vendor class names its variable: ``IDENFY_SIGNING_KEY``,
+``COMPLYCUBE_SECRET``, ``YOTI_AUTH_TOKEN`` + ``YOTI_AUTH_TYPE``, ``IDENTOMAT_API_KEY``), from a TOML
+file (``--config`` or ``KYC_WEBHOOKS_CONFIG``), or, for one vendor, from ``--secret-env``,
+``--secret-file`` or ``--secret``. No secret, signature or payload value is ever printed, except
+where it is the requested output (``sign`` prints the headers it computed; ``inbox show --body``
+prints the stored body).
+
+Exit codes: 0 success; 1 a check failed (not authentic, a rejected or failed delivery, an
+unexpected demo outcome, a confirmation declined); 2 usage or configuration error; 3 network or
+store unavailable; 4 an optional dependency is missing; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import kyc_webhooks as kw
+
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_MISSING_DEPENDENCY,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    PROG,
+    CliError,
+    Formatter,
+    err,
+)
+
+__all__ = [
+    "COMMANDS",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_MISSING_DEPENDENCY",
+    "EXIT_OK",
+    "EXIT_UNAVAILABLE",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
+
+
+class Command(NamedTuple):
+    module: str
+    summary: str
+
+
+#: name -> (module, summary). A command module defines ``add_parser(parser)`` (its options, on the
+#: sub-parser made here) and ``run(args) -> int``; it is imported only when needed.
+COMMANDS: dict[str, Command] = {
+    "sign": Command("sign", "sign a body file as a vendor would and print the headers"),
+    "verify": Command("verify", "check a captured request against a secret"),
+    "send": Command("send", "post signed sample deliveries to a receiver"),
+    "serve": Command("serve", "run a local receiver that stores every authenticated delivery"),
+    "inbox": Command("inbox", "list, show, replay, purge and erase stored deliveries"),
+    "process": Command("process", "run your handlers on stored deliveries that still need them"),
+    "migrate": Command("migrate", "create or upgrade a store's schema"),
+    "demo": Command("demo", "run a receiver and send it every sample: the library in seconds"),
+}
+
+_EXAMPLES = f"""\
+examples:
+  {PROG} demo                                  # everything end to end, in a few seconds
+  {PROG} verify body.json --headers headers.txt
+  {PROG} serve --port 8000
+  {PROG} send --vendor idenfy --to http://127.0.0.1:8000/idenfy
+  {PROG} inbox list
+
+exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network error,
+            4 optional dependency missing, 130 interrupted"""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, just that command's module is imported (the others are
+    listed in the help by their summary)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=Formatter,
+        description=(
+            "Receive, check and replay KYC webhooks from iDenfy, ComplyCube, Yoti and Identomat."
+        ),
+        epilog=_EXAMPLES,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {kw.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(
+            name, formatter_class=Formatter, help=command.summary, description=command.summary
+        )
+        if only is None or only == name:
+            module = importlib.import_module(f"{__name__}.{command.module}")
+            module.add_parser(sub)
+            sub.set_defaults(func=module.run)
+    return parser
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    for item in argv:
+        if not item.startswith("-"):
+            return item if item in COMMANDS else None
+        if item in ("-h", "--help", "--version"):
+            return None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    name = _command_name(args_list)
+    parser = build_parser(only=name or "")
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, --version, usage errors (argparse prints them)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        err(f"{PROG}: error: {exc.message}")
+        return exc.code
+    except kw.StoreError as exc:
+        err(f"{PROG}: error: {exc.message}")
+        return EXIT_UNAVAILABLE
+    except kw.WebhookError as exc:
+        err(f"{PROG}: error: {exc.message}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err(f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `kyc-webhooks inbox list | head`: the reader went away; not an error.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- replaces a closed stdout
+        return EXIT_OK
+    return code

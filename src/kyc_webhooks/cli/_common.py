@@ -1,0 +1,255 @@
+"""What every command shares: exit codes, the one-line error, output (``--quiet``/``--json``),
+help formatting, file reading, confirmation of destructive actions and progress lines."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import enum
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from kyc_webhooks import WebhookEvent
+
+PROG = "kyc-webhooks"
+
+EXIT_OK = 0
+#: A check failed: not authentic, a rejected/failed delivery, an unexpected demo outcome.
+EXIT_FAILED = 1
+#: Bad usage or configuration: unknown option, missing file, empty secret, invalid config file.
+EXIT_USAGE = 2
+#: Network: the URL is unreachable, the port is in use, the server failed.
+EXIT_UNAVAILABLE = 3
+#: An optional dependency is missing (``uvicorn`` for serve/demo, ``tomli`` on Python 3.10).
+EXIT_MISSING_DEPENDENCY = 4
+EXIT_INTERRUPTED = 130
+
+LOOPBACK = "127.0.0.1"
+#: The longest --timeout: a socket timeout must fit the platform's time_t (1e12 s does not).
+MAX_TIMEOUT = 86400.0
+
+EPILOG_EXIT = """\
+exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network error,
+            4 optional dependency missing, 130 interrupted"""
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr, with an exit code (no traceback)."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def out(text: str = "") -> None:
+    print(text, file=sys.stdout, flush=True)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=100)
+
+
+def epilog(*examples: str) -> str:
+    """The ``examples:`` block every command's ``--help`` ends with, then the exit codes."""
+    lines = "\n".join(f"  {line}" for line in examples)
+    return f"examples:\n{lines}\n\n{EPILOG_EXIT}"
+
+
+def seconds(text: str) -> float:
+    """argparse ``type=`` for ``--timeout``: a finite number of seconds, above 0, at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
+        )
+    return value
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``--quiet`` and ``--json``, for every command that prints results."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", "-q", action="store_true", help="print only the summary line")
+    group.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def emit_json(value: Any) -> None:
+    out(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def read_bytes(path: str, what: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise CliError(f"{what} file is a directory: {path}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+
+
+def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+    return [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def when(value: _dt.datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- destructive actions -------------------------------------------------------------------------
+
+
+def add_confirm_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be done; change nothing"
+    )
+    parser.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="do not ask (required off a terminal)",
+    )
+
+
+def confirm(action: str, *, yes: bool) -> None:
+    """Ask before ``action`` on a terminal; off a terminal, ``--yes`` is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(
+            f"refusing to {action} without confirmation: pass --yes (no terminal to ask on), "
+            "or --dry-run to see what would be done"
+        )
+    sys.stderr.write(f"{PROG}: {action}? [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CliError("not confirmed; nothing was changed", EXIT_FAILED)
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+class Progress:
+    """Progress of a long run: on a terminal one line rewritten in place with the rate and the
+    ETA (at most ten times a second); otherwise one line every ``every`` items. Goes to stderr
+    when ``stream`` is not given, so that stdout keeps only results."""
+
+    def __init__(
+        self,
+        what: str,
+        total: int | None = None,
+        *,
+        every: int = 100,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.what = what
+        self.total = total
+        self.every = max(1, every)
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.count = 0
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    def _line(self) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.count / elapsed
+        done = f"{self.count}/{self.total}" if self.total else str(self.count)
+        text = f"{self.what}: {done} ({rate:.1f}/s"
+        if self.total and rate > 0:
+            text += f", ETA {max(self.total - self.count, 0) / rate:.0f} s"
+        return text + ")"
+
+    def step(self, n: int = 1) -> None:
+        self.count += n
+        if not self.enabled:
+            return
+        if self.tty:
+            now = time.monotonic()
+            if now - self._drawn >= 0.1 or self.count == self.total:
+                self._drawn = now
+                self.stream.write("\r\x1b[2K" + self._line())
+                self.stream.flush()
+        elif self.count % self.every == 0:
+            self.stream.write(self._line() + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+
+
+# -- redacted summaries --------------------------------------------------------------------------
+
+_MAX_VALUE = 80
+
+
+def _render(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_VALUE else value[: _MAX_VALUE - 1] + "…"
+    if isinstance(value, Mapping):
+        return f"{{{len(value)} fields}}"
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)} items]"
+    fields = getattr(value, "model_fields_set", None)
+    if fields is not None:
+        # A nested model: never descend (its own personal fields are not ours to judge here).
+        return f"{type(value).__name__} {{{len(fields)} fields}}"
+    # Redaction markers and anything else: their repr is safe by construction.
+    return repr(value) if repr(value) == "<redacted>" else type(value).__name__
+
+
+def summary_lines(event: WebhookEvent) -> list[str]:
+    """``name: value`` for every field the delivery set, personal and unknown fields shown as
+    ``<redacted>`` (the model's own ``repr`` rules), nested objects shown by size only."""
+    lines: list[str] = []
+    for name, value in event.__repr_args__():
+        if name in (None, "vendor", "event_type"):
+            continue
+        lines.append(f"{name}: {_render(value)}")
+    return lines
+
+
+def summary_fields(event: WebhookEvent) -> dict[str, str]:
+    """The fields of :func:`summary_lines` as a mapping, for ``--json``."""
+    return {
+        name: _render(value)
+        for name, value in event.__repr_args__()
+        if name is not None and name not in ("vendor", "event_type")
+    }

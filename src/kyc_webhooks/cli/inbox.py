@@ -1,0 +1,418 @@
+"""``kyc-webhooks inbox``: list, show, replay, purge and erase the deliveries a store keeps (the
+SQLite inbox ``serve`` fills, or a ``postgresql://`` store)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
+
+import kyc_webhooks as kw
+
+from . import _credentials as creds
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    CliError,
+    Formatter,
+    Progress,
+    add_confirm_options,
+    add_output_options,
+    confirm,
+    emit_json,
+    epilog,
+    out,
+    seconds,
+    summary_fields,
+    summary_lines,
+    table,
+    when,
+)
+from ._stores import DEFAULT_INBOX, INBOX_VAR, age, find_record, inbox_path, open_store
+
+if TYPE_CHECKING:
+    from kyc_webhooks import WebhookEvent
+    from kyc_webhooks.store import DeliveryRecord, Store
+
+STATES = ("pending", "processing", "done", "failed")
+#: How many records a dry run or a confirmation counts at most.
+_COUNT_LIMIT = 1_000_000
+
+#: Why ``inbox replay`` needs a target: a receiver without the application's handlers would mark
+#: the record done without anything having handled it (docs/delivery-guarantees.md).
+REPLAY_NEEDS_TARGET = (
+    "replay needs --app module:attribute (your Receiver, so that your handlers run here) or "
+    "--to URL (POST the delivery to your running application): without your handlers the "
+    "delivery would be marked done without being handled; nothing was changed"
+)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Read and manage the inbox that `serve` fills (a SQLite path, or a postgresql:// URL). "
+        "An ID may be any unique prefix of at least 8 characters."
+    )
+    parser.epilog = epilog(
+        f"{PROG} inbox list --vendor idenfy --limit 20",
+        f"{PROG} inbox show 3f2a9c81                 # metadata + redacted fields",
+        f"{PROG} inbox show 3f2a9c81 --body > body.json",
+        f"{PROG} inbox replay 3f2a9c81 --app myapp.webhooks:receiver   # your handlers, here",
+        f"{PROG} inbox replay 3f2a9c81 --to http://127.0.0.1:5000/webhooks/idenfy",
+        f"{PROG} inbox purge --older-than 30d --dry-run",
+        f"{PROG} inbox erase 3f2a9c81 --yes          # drop one body (personal data)",
+    )
+    parser.add_argument(
+        "--inbox", metavar="PATH", help=f"the store (default ${INBOX_VAR} or ./{DEFAULT_INBOX})"
+    )
+    sub = parser.add_subparsers(dest="inbox_command", metavar="ACTION", required=True)
+
+    def action(name: str, summary: str, *examples: str) -> argparse.ArgumentParser:
+        child = sub.add_parser(
+            name,
+            formatter_class=Formatter,
+            help=summary,
+            description=summary,
+            epilog=epilog(*examples),
+        )
+        # Also accepted after the action; SUPPRESS keeps a value given before it.
+        child.add_argument("--inbox", metavar="PATH", default=argparse.SUPPRESS, help="the store")
+        return child
+
+    listing = action(
+        "list",
+        "stored deliveries, newest first",
+        f"{PROG} inbox list --vendor idenfy --state failed",
+        f"{PROG} inbox list --json --limit 5",
+    )
+    listing.add_argument("--vendor", choices=creds.vendor_names())
+    listing.add_argument("--event-type", metavar="TYPE")
+    listing.add_argument("--event", dest="old_event", help=argparse.SUPPRESS)
+    listing.add_argument("--state", choices=STATES)
+    listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N rows (50)")
+    add_output_options(listing)
+
+    show = action(
+        "show",
+        "one delivery, personal data redacted",
+        f"{PROG} inbox show 3f2a9c81",
+        f"{PROG} inbox show 3f2a9c81 --body > body.json",
+    )
+    show.add_argument("id", metavar="ID")
+    show.add_argument("--body", action="store_true", help="print the raw stored body instead")
+    add_output_options(show)
+
+    replay = action(
+        "replay",
+        "run a stored delivery again, through your handlers",
+        f"{PROG} inbox replay 3f2a9c81 --app myapp.webhooks:receiver",
+        f"{PROG} inbox replay 3f2a9c81 --to http://127.0.0.1:5000/webhooks/idenfy",
+    )
+    replay.description = (
+        "Replay a stored delivery through your application's handlers: with --app, import "
+        "your Receiver ('package.module:attribute', from the current directory) and run its "
+        "handlers here, recording the result in the inbox; with --to, re-sign the body with "
+        "the configured credential and POST it to your running application. One of the two "
+        "is required: a replay without your handlers would mark the delivery done unhandled."
+    )
+    replay.add_argument("id", metavar="ID")
+    target = replay.add_mutually_exclusive_group()
+    target.add_argument(
+        "--app",
+        metavar="MODULE:ATTR",
+        help="your Receiver, e.g. myapp.webhooks:receiver: run its handlers on the delivery",
+    )
+    target.add_argument("--to", metavar="URL", help="POST the re-signed delivery to URL")
+    replay.add_argument(
+        "--timeout", type=seconds, default=10.0, metavar="S", help="with --to: per request (10)"
+    )
+    add_output_options(replay)
+    creds.add_secret_options(replay)
+
+    purge = action(
+        "purge",
+        "delete deliveries (asks first; --yes off a terminal)",
+        f"{PROG} inbox purge --older-than 30d --dry-run",
+        f"{PROG} inbox purge --older-than 30d --state done --yes",
+    )
+    purge.add_argument("--older-than", metavar="AGE", help="received before AGE ago: 30d, 12h, 15m")
+    purge.add_argument("--all", action="store_true", help="every delivery")
+    purge.add_argument("--state", choices=STATES, help="only deliveries in this state")
+    purge.add_argument(
+        "--erase-bodies",
+        action="store_true",
+        help="erase the bodies only, keeping the metadata (same as `inbox erase`)",
+    )
+    add_confirm_options(purge)
+    add_output_options(purge)
+
+    erase = action(
+        "erase",
+        "erase bodies (the personal data), keeping the metadata",
+        f"{PROG} inbox erase 3f2a9c81 --yes",
+        f"{PROG} inbox erase --older-than 7d --dry-run",
+    )
+    erase.add_argument("ids", nargs="*", metavar="ID", help="deliveries (unique id prefixes)")
+    erase.add_argument("--older-than", metavar="AGE", help="received before AGE ago: 30d, 12h, 15m")
+    erase.add_argument("--all", action="store_true", help="every delivery")
+    add_confirm_options(erase)
+    add_output_options(erase)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = inbox_path(args)
+    store = open_store(path, "inbox")
+    try:
+        command = {
+            "list": _list,
+            "show": _show,
+            "replay": _replay,
+            "purge": _purge,
+            "erase": _erase,
+        }[args.inbox_command]
+        return command(args, store)
+    except kw.StoreError:
+        raise
+    except kw.WebhookError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        with contextlib.suppress(Exception):
+            store.close()
+
+
+def _row(record: DeliveryRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "received_at": when(record.received_at),
+        "vendor": record.vendor,
+        "event_type": record.event_type,
+        "state": str(record.state),
+        "attempts": record.attempts,
+        "body": "erased" if record.body is None else "kept",
+    }
+
+
+def _list(args: argparse.Namespace, store: Store) -> int:
+    event_type = args.event_type or args.old_event
+    records = store.deliveries(
+        vendor=args.vendor,
+        state=args.state,
+        event_type=event_type,
+        limit=args.limit,
+        newest_first=True,
+    )
+    if args.json:
+        emit_json([_row(r) for r in records])
+        return EXIT_OK
+    if not records:
+        out("inbox is empty" if not (args.vendor or args.state or event_type) else "no match")
+        return EXIT_OK
+    if not args.quiet:
+        rows = [[str(v) for v in _row(r).values()] for r in records]
+        header = ("ID", "RECEIVED (UTC)", "VENDOR", "EVENT TYPE", "STATE", "TRIES", "BODY")
+        for line in table(rows, header):
+            out(line)
+    stats = store.stats()
+    out(f"{len(records)} shown of {stats.get('total', len(records))} stored (newest first)")
+    return EXIT_OK
+
+
+def _stored_event(record: DeliveryRecord) -> WebhookEvent | None:
+    if record.body is None or record.vendor not in creds.vendor_names():
+        return None
+    from kyc_webhooks import Headers
+
+    try:
+        # No authentication: the store kept this body after authenticating it on arrival.
+        package = creds.vendor_class(record.vendor).models_module.rpartition(".")[0]
+        module = importlib.import_module(package)
+        event: WebhookEvent = module.parse_unauthenticated(
+            record.body, Headers(list(record.headers))
+        )
+    except (kw.DeliveryError, kw.ConfigurationError, CliError):
+        return None
+    return event
+
+
+def _show(args: argparse.Namespace, store: Store) -> int:
+    record = find_record(store, args.id)
+    if args.body:
+        if record.body is None:
+            raise CliError(f"the body of {record.id} was erased", EXIT_FAILED)
+        sys.stdout.buffer.write(record.body)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    event = _stored_event(record)
+    model = f"{type(event).__module__}.{type(event).__qualname__}" if event else None
+    if args.json:
+        data = _row(record)
+        data.update(
+            delivery_key=record.delivery_key,
+            updated_at=when(record.updated_at),
+            replays=record.replays,
+            last_error_type=record.last_error_type,
+            body_bytes=None if record.body is None else len(record.body),
+            headers=[name for name, _ in record.headers],
+            model=model,
+            fields=summary_fields(event) if event else {},
+        )
+        emit_json(data)
+        return EXIT_OK
+    out(f"id: {record.id}")
+    out(f"delivery_key: {record.delivery_key}")
+    out(f"vendor: {record.vendor}")
+    out(f"event_type: {record.event_type}")
+    out(f"state: {record.state}")
+    if args.quiet:
+        return EXIT_OK
+    out(f"received_at: {when(record.received_at)} UTC")
+    out(f"updated_at: {when(record.updated_at)} UTC")
+    out(f"attempts: {record.attempts}  replays: {record.replays}")
+    if record.last_error_type:
+        out(f"last_error: {record.last_error_type}: {record.last_error_message or ''}")
+    if record.body is None:
+        out("body: erased")
+        return EXIT_OK
+    out(f"body: {len(record.body)} bytes (print it with --body)")
+    out(f"headers: {', '.join(name for name, _ in record.headers) or '-'}")
+    if event is None:
+        out("model: the stored body no longer parses")
+        return EXIT_OK
+    out(f"model: {model}")
+    lines = summary_lines(event)
+    if lines:
+        out("fields (personal data redacted):")
+        for line in lines:
+            out(f"  {line}")
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace, store: Store) -> int:
+    if not args.to and not args.app:
+        raise CliError(REPLAY_NEEDS_TARGET)
+    record = find_record(store, args.id)
+    if record.body is None:
+        raise CliError(f"the body of {record.id} was erased; it cannot be replayed", EXIT_FAILED)
+    if args.to:
+        from ._http import check_url, describe, post
+
+        # Re-sign the stored body with the configured credential and POST it to the application.
+        url = check_url(args.to)
+        setting = creds.signing_setting(args, record.vendor)
+        body, headers = creds.sign(setting, record.body, event_type=record.event_type)
+        response = post(url, body, headers, timeout=args.timeout)
+        ok = 200 <= response.status < 300
+        if args.json:
+            emit_json({"id": record.id, "status": response.status, "ok": ok})
+        else:
+            out(f"{record.id} {record.vendor} {record.event_type} -> {describe(response)}")
+        return EXIT_OK if ok else EXIT_FAILED
+    from ._app import app_receiver, run_handlers
+
+    receiver = app_receiver(args.app, store, vendor=record.vendor)
+    outcome = run_handlers(receiver, receiver.replay, receiver.replay_async, record.id)
+    verdict = (
+        f"replayed (handlers run: {outcome.handled})"
+        if outcome.ok
+        else f"failed ({type(outcome.error).__name__})"
+    )
+    if args.json:
+        emit_json(
+            {
+                "id": record.id,
+                "status": outcome.status_code,
+                "ok": outcome.ok,
+                "handled": outcome.handled,
+                "error": type(outcome.error).__name__ if outcome.error else None,
+            }
+        )
+    else:
+        out(f"{record.id} {record.vendor} {record.event_type} -> {outcome.status_code} {verdict}")
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def _cut(args: argparse.Namespace, store: Store) -> _dt.datetime:
+    """The received-before cut-off of ``--older-than`` / ``--all``."""
+    if args.all:
+        # Slightly in the future: covers records received in this very second.
+        return store.now() + _dt.timedelta(seconds=1)
+    return store.now() - age(args.older_than)
+
+
+def _count(store: Store, cut: _dt.datetime, state: str | None, *, with_body: bool) -> int:
+    records = store.deliveries(until=cut, state=state, limit=_COUNT_LIMIT)
+    return sum(1 for r in records if not with_body or r.body is not None)
+
+
+def _n(count: int) -> str:
+    return f"{count} delivery" if count == 1 else f"{count} deliveries"
+
+
+def _report(args: argparse.Namespace, verb: str, count: int, text: str) -> None:
+    if args.json:
+        emit_json({verb: count, "dry_run": bool(args.dry_run)})
+    else:
+        out(text)
+
+
+def _purge(args: argparse.Namespace, store: Store) -> int:
+    if args.erase_bodies:
+        if args.state is not None:
+            # The store erases bodies by age only: honouring --state would need a per-record loop
+            # over the whole inbox; silently ignoring it would erase bodies meant to stay.
+            raise CliError(
+                "--state cannot be combined with --erase-bodies: bodies are erased by age only "
+                "(--older-than AGE or --all), whatever their state"
+            )
+        args.ids = []
+        return _erase(args, store)
+    if not args.all and args.older_than is None:
+        raise CliError("say what to purge: --older-than AGE (e.g. 30d) or --all")
+    cut = _cut(args, store)
+    count = _count(store, cut, args.state, with_body=False)
+    scope = f" in state {args.state}" if args.state else ""
+    if args.dry_run:
+        _report(args, "purged", count, f"would purge {_n(count)}{scope} (dry run)")
+        return EXIT_OK
+    if count:
+        confirm(f"purge {_n(count)}{scope}", yes=args.yes)
+    purged = store.purge(older_than=cut, state=args.state) if count else 0
+    _report(args, "purged", purged, f"purged {_n(purged)}")
+    return EXIT_OK
+
+
+def _erase(args: argparse.Namespace, store: Store) -> int:
+    if args.ids and (args.all or args.older_than is not None):
+        raise CliError("give IDs, or --older-than AGE / --all, not both")
+    if not args.ids and not args.all and args.older_than is None:
+        raise CliError("say what to erase: IDs, --older-than AGE (e.g. 30d) or --all")
+    if args.ids:
+        records = [find_record(store, i) for i in args.ids]
+        ids = list(dict.fromkeys(r.id for r in records if r.body is not None))
+        count = len(ids)
+    else:
+        cut = _cut(args, store)
+        count = _count(store, cut, None, with_body=True)
+    if args.dry_run:
+        _report(args, "erased", count, f"would erase the bodies of {_n(count)} (dry run)")
+        return EXIT_OK
+    if count:
+        confirm(f"erase the bodies of {_n(count)}", yes=args.yes)
+    if not count:
+        erased = 0
+    elif args.ids:
+        progress = Progress("erased", count, enabled=not args.json and not args.quiet)
+        erased = 0
+        try:
+            for delivery_id in ids:
+                erased += 1 if store.erase(delivery_id) else 0
+                progress.step()
+        finally:
+            progress.close()
+    else:
+        erased = store.erase_bodies(older_than=cut)
+    _report(args, "erased", erased, f"erased the bodies of {_n(erased)} (metadata kept)")
+    return EXIT_OK

@@ -1,0 +1,51 @@
+"""``kyc-webhooks migrate``: create or upgrade a store's schema now, rather than on first use."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+from ._common import EXIT_OK, PROG, CliError, add_output_options, emit_json, epilog, out
+from ._stores import describe, is_postgres, open_store
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Create or migrate the schema of a store: a postgresql:// URL (PostgresStore.migrate(); "
+        "safe while other processes start) or a SQLite path (created if missing)."
+    )
+    parser.epilog = epilog(
+        f"{PROG} migrate --store postgresql://app@db/app",
+        f"{PROG} migrate --store kyc-webhooks-inbox.sqlite3",
+    )
+    parser.add_argument(
+        "--store", required=True, metavar="PATH_OR_URL", help="SQLite path or postgresql:// URL"
+    )
+    parser.add_argument(
+        "--schema", metavar="NAME", help="PostgreSQL: the schema holding the tables (kyc_webhooks)"
+    )
+    add_output_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.schema and not is_postgres(args.store):
+        raise CliError("--schema applies to a postgresql:// store only")
+    store = open_store(args.store, schema=args.schema)
+    try:
+        from kyc_webhooks.store import SQLiteStore
+
+        if isinstance(store, SQLiteStore):
+            version = store.schema_version()  # opening the file migrated it
+        else:
+            from kyc_webhooks.store import PostgresStore
+
+            assert isinstance(store, PostgresStore)
+            version = store.migrate()
+    finally:
+        with contextlib.suppress(Exception):
+            store.close()
+    if args.json:
+        emit_json({"store": describe(args.store), "schema_version": version})
+    elif not args.quiet:
+        out(f"{describe(args.store)}: schema version {version}, up to date")
+    return EXIT_OK

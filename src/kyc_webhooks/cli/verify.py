@@ -1,0 +1,203 @@
+"""``kyc-webhooks verify``: authenticate a captured request (raw body + headers) and parse it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+import kyc_webhooks as kw
+
+from . import _credentials as creds
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    CliError,
+    add_output_options,
+    emit_json,
+    epilog,
+    err,
+    out,
+    read_bytes,
+    summary_fields,
+    summary_lines,
+)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Authenticate a captured request (raw body + headers) and parse it. Prints the vendor, "
+        "event type, model and a summary with personal data redacted; exit 0 when authentic, "
+        "1 with the reason when not."
+    )
+    parser.epilog = epilog(
+        f"{PROG} verify body.json --headers headers.txt   # JSON object or 'Name: value' lines",
+        f"{PROG} verify body.json -H 'Idenfy-Event-Type: IDENTIFICATION' \\",
+        "      -H 'Idenfy-Signature: 5f1c...' --vendor idenfy --secret-env IDENFY_KEY",
+        f"{PROG} verify body.json --headers headers.json --config kyc-webhooks.toml --json",
+    )
+    parser.add_argument("body", metavar="BODY", help="the raw body file ('-' for stdin)")
+    parser.add_argument(
+        "--headers",
+        metavar="FILE",
+        help="headers: a JSON object, 'Name: value' lines, or a `curl -v` trace",
+    )
+    parser.add_argument(
+        "-H", "--header", action="append", metavar="'NAME: VALUE'", help="a header (repeatable)"
+    )
+    parser.add_argument(
+        "--vendor", choices=creds.vendor_names(), help="pin the vendor (default: detect it)"
+    )
+    add_output_options(parser)
+    creds.add_secret_options(parser)
+
+
+def _parse_header_line(line: str, where: str) -> tuple[str, str]:
+    name, sep, value = line.partition(":")
+    if not sep or not name.strip() or name != name.strip():
+        raise CliError(f"{where}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+#: ``POST /hook HTTP/1.1`` (a request line) or ``HTTP/1.1 200 OK`` (a status line).
+_START_LINE = re.compile(r"(?:[A-Z]+ +\S+ +HTTP/\d|HTTP/\d)")
+#: A request line as `curl -v` prints it: ``> POST /hook HTTP/1.1``.
+_CURL_REQUEST_LINE = re.compile(r"> [A-Z]+ +\S+ +HTTP/\d")
+
+
+def _read_headers(path: str) -> list[tuple[str, str]]:
+    raw = read_bytes(path, "headers")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            raise CliError(f"headers file {path} is not valid JSON") from None
+        pairs = list(data.items()) if isinstance(data, dict) else data
+        out: list[tuple[str, str]] = []
+        for pair in pairs:
+            if (
+                not isinstance(pair, (list, tuple))
+                or len(pair) != 2
+                or not all(isinstance(part, str) for part in pair)
+            ):
+                raise CliError(
+                    f"headers file {path}: expected an object of strings or [name, value] pairs"
+                )
+            out.append((pair[0], pair[1]))
+        return out
+    lines = list(enumerate(text.splitlines(), start=1))
+    if any(_CURL_REQUEST_LINE.match(line) for _, line in lines):
+        # A `curl -v` trace: the request's lines carry a "> " prefix (a lone ">" ends them);
+        # "* " notes, "< " response lines and anything else are not the request's headers.
+        lines = [(n, line[2:]) for n, line in lines if line.startswith("> ") or line == ">"]
+    out = []
+    seen_line = False
+    for number, line in lines:
+        if not line.strip():
+            if out:
+                break  # the blank line that ends an HTTP header block
+            continue
+        first, seen_line = not seen_line, True
+        if first and _START_LINE.match(line):
+            continue  # a request or status line (curl -v / -D output, an HTTP capture)
+        out.append(_parse_header_line(line, f"headers file {path} line {number}"))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    body = read_bytes(args.body, "body")
+    headers: list[tuple[str, str]] = []
+    if args.headers:
+        headers.extend(_read_headers(args.headers))
+    for number, item in enumerate(args.header or (), start=1):
+        headers.append(_parse_header_line(item, f"-H option #{number}"))
+    if args.vendor and creds.has_single_secret(args):
+        single = creds.single_secret(args, args.vendor)
+        assert single is not None
+        settings = {args.vendor: single}
+    else:
+        if creds.has_single_secret(args):
+            raise CliError("--secret, --secret-env and --secret-file need --vendor")
+        settings = {
+            name: creds.apply_options(args, setting)
+            for name, setting in creds.vendor_settings(args).items()
+            if not args.vendor or name == args.vendor
+        }
+    if not settings:
+        wanted = [args.vendor] if args.vendor else list(creds.vendor_names())
+        raise CliError(
+            "no credentials to verify with: set "
+            + " / ".join(creds.vendor_class(v).credential_env for v in wanted)
+            + ", pass --config FILE, or --vendor with --secret-env/--secret-file"
+        )
+    receiver = kw.Receiver(*(creds.build_vendor(s) for s in settings.values()))
+    try:
+        event = receiver.parse(body, headers, vendor=args.vendor)
+    except kw.DeliveryError as exc:
+        vendor = exc.vendor or args.vendor or "?"
+        authentic = not isinstance(exc, kw.AuthenticationError) and exc.vendor is not None
+        verdict = "authentic but invalid" if authentic else "NOT authentic"
+        err(
+            f"{verdict}: vendor={vendor} status={exc.status_code} "
+            f"error={type(exc).__name__}: {exc.message}"
+        )
+        if args.json:
+            emit_json(
+                {
+                    "authentic": authentic,
+                    "valid": False,
+                    "vendor": vendor,
+                    "status": exc.status_code,
+                    "error": type(exc).__name__,
+                }
+            )
+        return EXIT_FAILED
+    try:
+        event.validate_lazy_fields()  # a diagnostic: check the sections handle() defers too
+    except kw.PayloadError as exc:
+        err(
+            f"authentic but invalid: vendor={event.vendor} error=PayloadError: {exc.message} "
+            "(a lazy section: handle() answers 200; reading it in a handler raises)"
+        )
+        if args.json:
+            emit_json(
+                {
+                    "authentic": True,
+                    "valid": False,
+                    "vendor": event.vendor,
+                    "status": 200,
+                    "error": "PayloadError",
+                }
+            )
+        return EXIT_FAILED
+    model = f"{type(event).__module__}.{type(event).__qualname__}"
+    if args.json:
+        emit_json(
+            {
+                "authentic": True,
+                "valid": True,
+                "vendor": event.vendor,
+                "event_type": event.event_type,
+                "model": model,
+                "delivery_key": event.delivery_key,
+                "fields": summary_fields(event),
+            }
+        )
+        return EXIT_OK
+    out(f"authentic: vendor={event.vendor} event_type={event.event_type}")
+    if args.quiet:
+        return EXIT_OK
+    out(f"model: {model}")
+    out(f"delivery_key: {event.delivery_key}")
+    lines = summary_lines(event)
+    if lines:
+        out("fields (personal data redacted):")
+        for line in lines:
+            out(f"  {line}")
+    return EXIT_OK
