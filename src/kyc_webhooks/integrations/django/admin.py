@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .models import Delivery
+from .models import DecisionRecord, Delivery
 
 logger = logging.getLogger("kyc_webhooks.django.admin")
 
@@ -146,3 +146,43 @@ class DeliveryAdmin(admin.ModelAdmin):
         store = DjangoStore()
         erased = sum(store.erase(row.id) for row in queryset[:1000])
         self.message_user(request, f"erased {erased} bodies", messages.SUCCESS)
+
+
+@admin.register(DecisionRecord)
+class DecisionRecordAdmin(admin.ModelAdmin):
+    """The decision ledger, read-only: the effective decision of each verification. Identomat's
+    session id doubles as the applicant's session token, so subjects of that vendor are masked."""
+
+    list_display = ("vendor", "shown_subject", "status", "final", "occurred_at", "received_at")
+    list_filter = ("vendor", "status", "final")
+    search_fields = ("=client_ref", "=delivery_id")
+    ordering = ("-received_at",)
+    fields = (
+        "vendor",
+        "shown_subject",
+        "status",
+        "final",
+        "client_ref",
+        "reasons",
+        "occurred_at",
+        "received_at",
+        "delivery_id",
+        "event_type",
+        "fetch_required",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="subject")
+    def shown_subject(self, obj: DecisionRecord) -> str:
+        from ...store._base import from_text_column
+
+        return "<redacted>" if obj.vendor == "identomat" else from_text_column(obj.subject)
