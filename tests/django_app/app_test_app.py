@@ -376,3 +376,51 @@ def test_async_setting_serves_async_handlers_through_the_async_client() -> None:
     finally:
         reload_urls()
     assert not inspect.iscoroutinefunction(app_urls.receive)  # back on the sync views
+
+
+def test_store_setting_names_a_sqlite_file_or_a_postgresql_url(tmp_path: Any) -> None:
+    from kyc_webhooks.store import SQLiteStore
+
+    vendors = {"idenfy": {"signing_key": KEY}}
+    path = str(tmp_path / "inbox.sqlite3")
+    receiver = conf.build_receiver({"VENDORS": vendors, "STORE": path})
+    assert isinstance(receiver.store, SQLiteStore)
+    body, headers = idenfy()
+    assert receiver.handle(body, headers).status_code == 200
+    assert receiver.store.stats()["done"] == 1
+    receiver.store.close()
+    assert conf.build_receiver({"VENDORS": vendors, "STORE": None}).store is None
+    with pytest.raises(ImproperlyConfigured, match=r"KYC_WEBHOOKS\['STORE'\]"):
+        conf.build_receiver({"VENDORS": vendors, "STORE": 42})
+
+
+def test_store_setting_with_a_postgresql_url_builds_a_postgres_store() -> None:
+    import os
+
+    from kyc_webhooks.store import PostgresStore
+
+    dsn = os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    store = conf.build_receiver({"VENDORS": {"idenfy": {"signing_key": KEY}}, "STORE": dsn}).store
+    try:
+        assert isinstance(store, PostgresStore)
+    finally:
+        if store is not None:
+            store.close()
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+def test_process_loop_runs_rounds_until_stopped() -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    seen: list[str] = []
+    receiver.on("idenfy")(lambda event: seen.append(event.delivery_key))
+    for overall in ("APPROVED", "DENIED"):
+        body, headers = idenfy(status__overall=overall)
+        assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 202
+    out = io.StringIO()
+    call_command(
+        "kyc_webhooks", "process", "--loop", "--interval", "0.01", "--max-rounds", "3", stdout=out
+    )
+    assert "2 succeeded" in out.getvalue()
+    assert len(seen) == 2
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"done"}

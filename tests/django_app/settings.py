@@ -57,10 +57,12 @@ if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
             "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
         }
     }
+    if os.environ.get("KYC_TEST_DJANGO_NAME"):  # a race's worker process: the run's test database
+        DATABASES["default"]["NAME"] = os.environ["KYC_TEST_DJANGO_NAME"]
 else:
     # A real file (threads and processes share it), IMMEDIATE transactions (Django 5.1+) so that
     # concurrent writers wait for the lock instead of failing with "database is locked".
-    _file = os.path.join(
+    _file = os.environ.get("KYC_TEST_DJANGO_NAME") or os.path.join(
         os.environ.get("KYC_TEST_DJANGO_DIR", "/tmp"), f"kyc_django_{os.getpid()}.sqlite3"
     )
     DATABASES = {
