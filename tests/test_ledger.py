@@ -408,3 +408,69 @@ def test_an_async_decision_handler_under_handle_is_a_usage_error() -> None:
         receiver.check(sync=True)
     with pytest.raises(kw.UsageError, match="handle_async"):
         receiver.handle(*AUTO)
+
+
+def test_a_failing_event_handler_releases_the_subject_for_the_next_delivery(
+    store: Store, clock: FakeClock
+) -> None:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+    decided: list[kw.DecisionStatus] = []
+
+    @receiver.on("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+    def broken(event: kw.WebhookEvent) -> None:
+        raise RuntimeError("bug")
+
+    @receiver.on_decision()
+    def on_change(decision: kw.Decision) -> None:
+        decided.append(decision.status)
+
+    assert receiver.handle(*AUTO).status_code == 500
+    assert decided == []  # the event handlers run first; the decision handler never started
+    # The subject lease was released at once (no 503 for the next delivery of the subject).
+    assert receiver.handle(*MANUAL).status_code == 200
+    assert decided == [S.APPROVED]
+
+
+class _LedgerDown(kw.MemoryStore):
+    """A store whose ledger fails (a driver error, not StoreError)."""
+
+    def begin_decision(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("connection lost while reading Jane Doe")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_failing_ledger_is_a_503_and_runs_no_handler(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = _LedgerDown()
+    recorder = Recorder(store)
+    with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+        if mode == "sync":
+            outcome = recorder.receiver.handle(*MANUAL)
+        else:
+            outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, kw.StoreError)
+    assert "Jane" not in caplog.text
+    assert "Jane" not in str(outcome.response_body())
+    assert recorder.events == []
+    assert recorder.decisions == []
+    assert recorder.receiver.stats()["store_errors"] == 1
+    # The claim was released: the vendor's retry is not blocked by a live lease.
+    record = store.deliveries()[0]
+    assert record.state is kw.DeliveryState.FAILED
+
+
+def test_handle_async_answers_503_for_a_busy_subject(store: Store) -> None:
+    recorder = Recorder(store)
+    holder = store.add(
+        NewDelivery("other-delivery", "idenfy", "IDENTIFICATION_AUTO_FINISHED", b"{}"), lease=60
+    ).claim
+    assert holder is not None
+    parsed = recorder.receiver.parse(*AUTO).decision
+    assert parsed is not None
+    assert store.begin_decision(holder, ledger_entry(parsed, holder.record), lease=60)
+    busy = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert busy.status_code == 503
+    assert busy.retry_after is not None
+    assert recorder.events == []
