@@ -190,6 +190,7 @@ class Router:
         self._decision_routes: list[DecisionRoute] = [
             route for router in routers for route in router.decision_routes
         ]
+        self._decision_cache: dict[tuple[DecisionStatus, bool], tuple[DecisionRoute, ...]] = {}
         #: Whether any decision handler is registered (read on every delivery without a store).
         self.has_decision_routes = bool(self._decision_routes)
         self._frozen = False
@@ -357,9 +358,14 @@ class Router:
     def decision_handlers_for(self, decision: Decision) -> tuple[DecisionRoute, ...]:
         """The decision routes matching ``decision``, in registration order. Freezes the
         router."""
-        with self._lock:
-            self._frozen = True
-        return tuple(route for route in self._decision_routes if route.matches(decision))
+        key = (decision.status, decision.final)
+        found = self._decision_cache.get(key)
+        if found is None:
+            with self._lock:
+                self._frozen = True
+                found = tuple(route for route in self._decision_routes if route.matches(decision))
+                self._decision_cache[key] = found
+        return found
 
     def dispatch_decision(self, decision: Decision) -> int:
         """Run the matching decision handlers synchronously, in order; return how many ran.
