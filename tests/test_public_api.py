@@ -169,3 +169,20 @@ def test_import_is_lazy_no_models_receiver_or_store_loaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_decision_ledger_is_part_of_the_store_protocol() -> None:
+    import kyc_webhooks.decisions as decisions
+    import kyc_webhooks.store as store
+
+    assert {"DecisionEntry", "DecisionTicket", "supersedes"} <= set(store.__all__)
+    for name in (
+        "begin_decision",
+        "abort_decision",
+        "effective_decision",
+        "decisions_for_client",
+    ):
+        assert callable(getattr(store.Store, name)), name
+    assert set(decisions.__all__) == {"Decision", "DecisionStatus", "Decisions", "decide"}
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"), store=kw.MemoryStore())
+    assert isinstance(receiver.decisions, decisions.Decisions)

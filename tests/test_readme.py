@@ -20,14 +20,15 @@ def _section_code(title: str) -> str:
 
 def test_quick_start_runs_as_written() -> None:
     code = _section_code("Quick start")
-    assert len(code.strip().splitlines()) <= 20
+    assert len(code.strip().splitlines()) <= 24
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "200"
-    assert any(line.startswith("result ") and line.endswith(" DENIED") for line in lines)
+    assert any(line.startswith("result ") and line.endswith(" DECLINED") for line in lines)
+    assert any(line.startswith("declined idenfy ") for line in lines)
     assert "got idenfy IDENTIFICATION_MANUAL_FINISHED" in lines
 
 

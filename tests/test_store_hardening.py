@@ -26,6 +26,7 @@ from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import (
     Added,
     Claim,
+    DecisionTicket,
     DeliveryState,
     MemoryStore,
     NewDelivery,
@@ -88,9 +89,9 @@ class _Broken(MemoryStore):
         self._check("add")
         return super().add(delivery, lease=lease)
 
-    def complete(self, claim: Claim) -> bool:
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         self._check("complete")
-        return super().complete(claim)
+        return super().complete(claim, decision=decision)
 
     def fail(self, claim: Claim, **kwargs: Any) -> bool:
         self._check("fail")

@@ -688,7 +688,7 @@ def test_a_failed_completion_still_answers_200_and_says_why(
 ) -> None:
     original = store.complete
 
-    def broken_complete(claim: Any) -> bool:
+    def broken_complete(claim: Any, **kwargs: Any) -> bool:
         raise StoreError("SQLite store 'x.db': complete failed (OperationalError: disk I/O error)")
 
     store.complete = broken_complete  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ judgement call.
 from __future__ import annotations
 
 import enum
+import hashlib
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import WebhookEvent
+    from .store._base import DecisionEntry, DeliveryRecord, Store
 
-__all__ = ["Decision", "DecisionStatus", "decide"]
+__all__ = ["Decision", "DecisionStatus", "Decisions", "decide"]
 
 
 class DecisionStatus(str, enum.Enum):
@@ -154,3 +156,92 @@ def decide(event: WebhookEvent) -> Decision | None:
         decider = module.decide
         _DECIDERS[vendor] = decider
     return decider(event)
+
+
+# -- the ledger (docs/decisions.md, "The ledger") ----------------------------------------------
+
+#: Vendors whose subject doubles as a credential (Identomat's session id is the applicant's
+#: session token): the ledger keeps a SHA-256 digest of it instead (:func:`ledger_subject`).
+SECRET_SUBJECT_VENDORS = frozenset({"identomat"})
+
+
+def ledger_subject(vendor: str, subject: str) -> str:
+    """The ``subject`` the ledger keeps for a verification: the vendor's reference, or
+    ``"sha256:<hex>"`` of it for a vendor whose reference is a credential -- a store never holds
+    a token that lets someone act as the applicant."""
+    if vendor in SECRET_SUBJECT_VENDORS:
+        digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"sha256:{digest}"
+    return subject
+
+
+def ledger_entry(decision: Decision, record: DeliveryRecord) -> DecisionEntry:
+    """The ledger entry of ``decision``, from the stored delivery ``record`` it came with."""
+    from .store._base import DecisionEntry
+
+    occurred = decision.occurred_at
+    if occurred is not None and (occurred.tzinfo is None or occurred.utcoffset() is None):
+        occurred = None  # a time without an offset cannot be ordered against others
+    return DecisionEntry(
+        vendor=decision.vendor,
+        subject=ledger_subject(decision.vendor, decision.subject),
+        status=decision.status.value,
+        final=decision.final,
+        delivery_id=record.id,
+        event_type=decision.event_type,
+        received_at=record.received_at,
+        occurred_at=occurred,
+        client_ref=decision.client_ref,
+        reasons=decision.reasons,
+        fetch_required=decision.fetch_required,
+    )
+
+
+def from_entry(entry: DecisionEntry, subject: str | None = None) -> Decision:
+    """A :class:`Decision` rebuilt from a ledger entry (``event`` is ``None``); ``subject``
+    replaces the stored digest of a secret subject when the caller knows the subject."""
+    try:
+        status = DecisionStatus(entry.status)
+    except ValueError:  # written by a newer version: never a guess
+        status = DecisionStatus.UNKNOWN
+    secret = entry.vendor in SECRET_SUBJECT_VENDORS
+    return Decision(
+        status=status,
+        final=entry.final,
+        vendor=entry.vendor,
+        event_type=entry.event_type,
+        subject=subject if subject is not None and secret else entry.subject,
+        client_ref=entry.client_ref,
+        reasons=entry.reasons,
+        occurred_at=entry.occurred_at,
+        fetch_required=entry.fetch_required,
+        subject_is_secret=secret,
+    )
+
+
+class Decisions:
+    """The effective decisions a receiver's store keeps (``receiver.decisions``).
+
+    Decisions read here are rebuilt from the ledger: ``event`` is ``None`` (the stored body may
+    be erased long before the decision is read; fetch the delivery with ``store.get`` by the
+    entry's delivery id when you need it)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"Decisions({self.store!r})"
+
+    def latest(self, vendor: str, subject: str) -> Decision | None:
+        """The effective decision of one verification (``vendor``'s reference ``subject``), or
+        ``None`` when none was recorded."""
+        entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
+        return from_entry(entry, subject) if entry is not None else None
+
+    def for_client(self, client_ref: str, *, limit: int = 100) -> list[Decision]:
+        """The effective decisions of every verification whose ``client_ref`` (your id, echoed
+        back by the vendor) is ``client_ref``, newest first (the vendor's time, else the time
+        received)."""
+        return [
+            from_entry(entry) for entry in self.store.decisions_for_client(client_ref, limit=limit)
+        ]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._headers import HeaderInput, Headers
 from ._redaction import redact_fields
 from ._vendor import Vendor, detect_vendors, parse_unauthenticated, vendor_class
+from .decisions import Decision, Decisions, DecisionStatus, ledger_entry
 from .errors import (
     AmbiguousVendorError,
     BodyErasedError,
@@ -43,8 +44,8 @@ from .errors import (
     WebhookError,
 )
 from .models import WebhookEvent
-from .routing import Router, warn_never_runs
-from .store._base import Claim, DeliveryRecord, NewDelivery, Store
+from .routing import DH, Router, warn_never_runs
+from .store._base import Claim, DecisionTicket, DeliveryRecord, NewDelivery, Store
 
 if TYPE_CHECKING:
     from .store._base import Added
@@ -70,6 +71,9 @@ DEFAULT_MAX_ATTEMPTS = 8
 #: Back-off of ``process_pending`` after a failed attempt n: min(30 s * 2**(n-1), 1 h).
 RETRY_BACKOFF_BASE = 30.0
 RETRY_BACKOFF_MAX = 3600.0
+#: Seconds after which a delivery retries when another delivery of the same verification holds
+#: the subject lease of the decision ledger (its handlers run now; docs/decisions.md).
+SUBJECT_BUSY_RETRY = 2
 #: ``Outcome.response_body()`` detail for a failed store (the full message goes to the log only).
 STORE_UNAVAILABLE_DETAIL = "delivery store unavailable; retry later"
 
@@ -313,6 +317,25 @@ class Receiver:
         """Typed decorator: register a handler for every event that is an instance of ``model``."""
         return self.router.on_event(model)
 
+    def on_decision(
+        self, *statuses: DecisionStatus | str, final: bool | None = None
+    ) -> Callable[[DH], DH]:
+        """Decorator registering a decision handler: it gets the event's
+        :class:`~kyc_webhooks.Decision` when the status is one of ``statuses`` (none: any) and
+        the finality is ``final`` (``None``: either).
+
+        With a store it runs only when the delivery changes the **effective** decision of the
+        verification (the ledger's rules, docs/decisions.md), once per change; a redelivery or a
+        stale event calls no decision handler. Without a store it runs for every event that
+        carries a matching decision: ordering protection needs a store."""
+        return self.router.on_decision(*statuses, final=final)
+
+    @property
+    def decisions(self) -> Decisions:
+        """The effective decisions the store's ledger keeps: ``.latest(vendor, subject)`` and
+        ``.for_client(client_ref)``. Raises :class:`UsageError` without a store."""
+        return Decisions(self._require_store("decisions"))
+
     def stats(self) -> dict[str, int]:
         """Counters of this receiver object (this process): ``handled``, ``duplicates``,
         ``deferred``, ``replayed``, ``in_progress``, ``handler_failures``, ``store_errors``,
@@ -435,6 +458,8 @@ class Receiver:
             # The common case, inlined: what _dispatch_sync + _success + _log do without a claim.
             try:
                 handled = self.router.dispatch(event)
+                if self.router.has_decision_routes:
+                    handled += self._decide_without_store(event)
             except Exception as exc:
                 if isinstance(exc, UsageError):
                     raise
@@ -466,6 +491,10 @@ class Receiver:
         if store is None:  # as in handle(): the common case without the general machinery
             try:
                 handled = await self.router.dispatch_async(event)
+                if self.router.has_decision_routes:
+                    decision = event.decision
+                    if decision is not None:
+                        handled += await self.router.dispatch_decision_async(decision)
             except Exception as exc:
                 if isinstance(exc, UsageError):
                     raise
@@ -772,18 +801,47 @@ class Receiver:
     # The two below run handlers for a claimed stored delivery; without a store, handle() and
     # handle_async() dispatch directly.
 
+    def _decide_without_store(self, event: WebhookEvent) -> int:
+        """Without a store, decision handlers run for every event that carries a decision."""
+        decision = event.decision
+        return 0 if decision is None else self.router.dispatch_decision(decision)
+
+    # With a store, a delivery whose event carries a decision takes the subject lease of the
+    # decision ledger *before* any handler runs (store.begin_decision): the deliveries of one
+    # verification are serialised, so that the ticket's ``changes`` is true for exactly one of
+    # them per real change of the effective decision. When another delivery of the subject holds
+    # the lease, nothing has run yet: the claim is released and the delivery retried shortly
+    # (503 + Retry-After for the vendor). The entry is recorded with the completion
+    # (store.complete(claim, decision=ticket)); a failing handler aborts the ticket.
+
     def _dispatch_sync(self, event: WebhookEvent, claim: Claim) -> Outcome:
         store = self.store
         assert store is not None
+        decision: Decision | None = None
+        ticket: DecisionTicket | None = None
         try:
+            decision = event.decision
+            if decision is not None:
+                begun = self._begin_sync(store, claim, decision)
+                if isinstance(begun, Outcome):
+                    return self._log(begun)
+                ticket = begun
             handled = self.router.dispatch(event)
+            if ticket is not None and ticket.changes:
+                assert decision is not None
+                handled += self.router.dispatch_decision(decision)
         except BaseException as exc:
+            if ticket is not None:
+                self._abort_sync(store, ticket)
             self._release_sync(store, claim, *_failure(exc))
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self._log(self._handler_failed(event, exc, claim))
         try:
-            recorded = store.complete(claim)
+            if ticket is None:
+                recorded = store.complete(claim)
+            else:
+                recorded = store.complete(claim, decision=ticket)
         except Exception as exc:
             _log_store_error("complete", _store_error(exc))
             _warn_not_recorded(claim, store_failed=True)
@@ -795,15 +853,31 @@ class Receiver:
     async def _dispatch_async(self, event: WebhookEvent, claim: Claim) -> Outcome:
         store = self.store
         assert store is not None
+        decision: Decision | None = None
+        ticket: DecisionTicket | None = None
         try:
+            decision = event.decision
+            if decision is not None:
+                begun = await self._begin_async(store, claim, decision)
+                if isinstance(begun, Outcome):
+                    return self._log(begun)
+                ticket = begun
             handled = await self.router.dispatch_async(event)
+            if ticket is not None and ticket.changes:
+                assert decision is not None
+                handled += await self.router.dispatch_decision_async(decision)
         except BaseException as exc:
+            if ticket is not None:
+                await self._abort_async(store, ticket)
             await self._release_async(store, claim, *_failure(exc))
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self._log(self._handler_failed(event, exc, claim))
         try:
-            recorded = await _call(store, store.complete, claim)
+            if ticket is None:
+                recorded = await _call(store, store.complete, claim)
+            else:
+                recorded = await _call(store, store.complete, claim, decision=ticket)
         except Exception as exc:
             _log_store_error("complete", _store_error(exc))
             _warn_not_recorded(claim, store_failed=True)
@@ -811,6 +885,121 @@ class Receiver:
             if not recorded:
                 _warn_not_recorded(claim, store_failed=False)
         return self._log(self._success(event, handled, claim))
+
+    def _begin_sync(
+        self, store: Store, claim: Claim, decision: Decision
+    ) -> DecisionTicket | Outcome:
+        """The subject lease for ``decision``, or the outcome when it cannot be had now (the
+        claim is then released)."""
+        try:
+            ticket = store.begin_decision(
+                claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            self._release_sync(store, claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return self._ledger_unavailable(decision, claim, error)
+        if ticket is None:
+            self._release_busy_sync(store, claim)
+            return self._subject_busy(decision, claim)
+        return ticket
+
+    async def _begin_async(
+        self, store: Store, claim: Claim, decision: Decision
+    ) -> DecisionTicket | Outcome:
+        try:
+            ticket = await _call(
+                store,
+                store.begin_decision,
+                claim,
+                ledger_entry(decision, claim.record),
+                lease=self.lease_timeout,
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            await self._release_async(store, claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return self._ledger_unavailable(decision, claim, error)
+        if ticket is None:
+            await self._release_busy_async(store, claim)
+            return self._subject_busy(decision, claim)
+        assert isinstance(ticket, DecisionTicket)
+        return ticket
+
+    @staticmethod
+    def _ledger_unavailable(decision: Decision, claim: Claim, error: StoreError) -> Outcome:
+        event = decision.event
+        return Outcome(
+            error.status_code,
+            decision.vendor,
+            decision.event_type,
+            event,
+            error,
+            delivery_id=claim.record.id,
+            replay=claim.replay,
+        )
+
+    @staticmethod
+    def _subject_busy(decision: Decision, claim: Claim) -> Outcome:
+        error = DeliveryInProgressError(
+            "another delivery of the same verification is being handled; retry later"
+        )
+        error.vendor = decision.vendor
+        return Outcome(
+            error.status_code,
+            decision.vendor,
+            decision.event_type,
+            decision.event,
+            error,
+            delivery_id=claim.record.id,
+            retry_after=SUBJECT_BUSY_RETRY,
+            replay=claim.replay,
+        )
+
+    _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
+
+    def _release_busy_sync(self, store: Store, claim: Claim) -> None:
+        try:
+            store.fail(
+                claim,
+                error_type=self._BUSY[0],
+                error_message=self._BUSY[1],
+                retry_at=store.now() + timedelta(seconds=SUBJECT_BUSY_RETRY),
+            )
+        except Exception as exc:  # the lease expires on its own
+            _log_store_error("fail", _store_error(exc))
+
+    async def _release_busy_async(self, store: Store, claim: Claim) -> None:
+        try:
+            await _call(
+                store,
+                store.fail,
+                claim,
+                error_type=self._BUSY[0],
+                error_message=self._BUSY[1],
+                retry_at=store.now() + timedelta(seconds=SUBJECT_BUSY_RETRY),
+            )
+        except Exception as exc:
+            _log_store_error("fail", _store_error(exc))
+
+    @staticmethod
+    def _abort_sync(store: Store, ticket: DecisionTicket) -> None:
+        try:
+            store.abort_decision(ticket)
+        except Exception as exc:  # the subject lease expires on its own
+            _log_store_error("abort_decision", _store_error(exc))
+
+    @staticmethod
+    async def _abort_async(store: Store, ticket: DecisionTicket) -> None:
+        try:
+            await _call(store, store.abort_decision, ticket)
+        except Exception as exc:
+            _log_store_error("abort_decision", _store_error(exc))
 
     @staticmethod
     def _retry_at(store: Store, claim: Claim) -> Any:

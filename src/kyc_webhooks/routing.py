@@ -5,6 +5,9 @@ an event model class.
 * Composable: ``Router(router_a, router_b)`` contains the routes of both, in that order.
 * Typed: ``@router.on_event(IdentificationEvent)`` makes ``mypy --strict`` check the handler's
   parameter against the model; ``@router.on(...)`` returns the function unchanged.
+* Decisions: ``@router.on_decision(DecisionStatus.DECLINED, final=True)`` runs a handler with the
+  event's :class:`~kyc_webhooks.Decision` (the receiver decides when: with a store, only when the
+  effective decision of the verification changes; docs/decisions.md, "The ledger").
 * Loud: registering after the first dispatch, or running an ``async def`` handler from the
   synchronous dispatch, raises instead of silently misbehaving; :meth:`Router.check` finds such a
   handler at start-up; a literal pattern that no vendor produces (a typo) warns
@@ -25,15 +28,19 @@ from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 from ._vendor import VENDOR_NAMES, vendor_class
+from .decisions import Decision, DecisionStatus
 from .errors import ConfigurationError, UsageError
 from .models import WebhookEvent
 
-__all__ = ["Handler", "Route", "Router", "RoutingWarning"]
+__all__ = ["DecisionHandler", "DecisionRoute", "Handler", "Route", "Router", "RoutingWarning"]
 
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
 #: A handler takes the parsed event; it may be a plain or an ``async def`` function.
 Handler = Callable[[Any], object | Awaitable[object]]
+#: A decision handler takes a :class:`~kyc_webhooks.Decision`; plain or ``async def``.
+DecisionHandler = Callable[[Decision], Any]
+DH = TypeVar("DH", bound=DecisionHandler)
 
 
 class RoutingWarning(UserWarning):
@@ -136,6 +143,37 @@ class Route:
         )
 
 
+@dataclass(frozen=True)
+class DecisionRoute:
+    """One decision registration: the statuses it wants (``None``: every status) and the
+    finality (``None``: either)."""
+
+    statuses: frozenset[DecisionStatus] | None
+    final: bool | None
+    handler: DecisionHandler
+    is_async: bool = False
+
+    def matches(self, decision: Decision) -> bool:
+        return (self.statuses is None or decision.status in self.statuses) and (
+            self.final is None or decision.final is self.final
+        )
+
+
+def _decision_statuses(statuses: tuple[object, ...]) -> frozenset[DecisionStatus] | None:
+    if not statuses:
+        return None
+    chosen = set()
+    for status in statuses:
+        try:
+            chosen.add(DecisionStatus(status))
+        except ValueError:
+            names = ", ".join(s.value for s in DecisionStatus)
+            raise ConfigurationError(
+                f"on_decision() takes DecisionStatus values ({names})"
+            ) from None
+    return frozenset(chosen)
+
+
 def _check_handler(handler: object) -> bool:
     if not callable(handler):
         raise ConfigurationError("a handler must be callable")
@@ -149,6 +187,12 @@ class Router:
 
     def __init__(self, *routers: Router) -> None:
         self._routes: list[Route] = [route for router in routers for route in router.routes]
+        self._decision_routes: list[DecisionRoute] = [
+            route for router in routers for route in router.decision_routes
+        ]
+        self._decision_cache: dict[tuple[DecisionStatus, bool], tuple[DecisionRoute, ...]] = {}
+        #: Whether any decision handler is registered (read on every delivery without a store).
+        self.has_decision_routes = bool(self._decision_routes)
         self._frozen = False
         self._cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Route, ...]] = {}
         # Same key -> the handlers of those routes, once checked to all be synchronous.
@@ -158,6 +202,10 @@ class Router:
     @property
     def routes(self) -> tuple[Route, ...]:
         return tuple(self._routes)
+
+    @property
+    def decision_routes(self) -> tuple[DecisionRoute, ...]:
+        return tuple(self._decision_routes)
 
     def add(
         self,
@@ -208,6 +256,30 @@ class Router:
 
         return decorator
 
+    def on_decision(
+        self, *statuses: DecisionStatus | str, final: bool | None = None
+    ) -> Callable[[DH], DH]:
+        """Decorator: run the function with the :class:`~kyc_webhooks.Decision` of an event whose
+        status is one of ``statuses`` (none given: any status) and whose finality is ``final``
+        (``None``: either). Returns the function unchanged; ``mypy --strict`` checks that it
+        accepts a ``Decision``."""
+        chosen = _decision_statuses(statuses)
+        if final is not None and not isinstance(final, bool):
+            raise ConfigurationError("final must be True, False or None")
+
+        def decorator(func: DH) -> DH:
+            if self._frozen:
+                raise ConfigurationError(
+                    "handlers must be registered before the first delivery is dispatched"
+                )
+            is_async = _check_handler(func)
+            with self._lock:
+                self._decision_routes.append(DecisionRoute(chosen, final, func, is_async))
+                self.has_decision_routes = True
+            return func
+
+        return decorator
+
     def check(self, *, sync: bool = False) -> None:
         """Check the registered handlers now rather than at the first delivery.
 
@@ -218,6 +290,7 @@ class Router:
         """
         if sync:
             names = [_name(route.handler) for route in self.routes if route.is_async]
+            names += [_name(route.handler) for route in self.decision_routes if route.is_async]
             if names:
                 raise ConfigurationError(
                     f"async handler(s) {', '.join(names)} cannot run under synchronous dispatch "
@@ -278,6 +351,48 @@ class Router:
         routes = self.handlers_for(event)
         for route in routes:
             result = route.handler(event)
+            if result is not None and inspect.isawaitable(result):
+                await result
+        return len(routes)
+
+    def decision_handlers_for(self, decision: Decision) -> tuple[DecisionRoute, ...]:
+        """The decision routes matching ``decision``, in registration order. Freezes the
+        router."""
+        key = (decision.status, decision.final)
+        found = self._decision_cache.get(key)
+        if found is None:
+            with self._lock:
+                self._frozen = True
+                found = tuple(route for route in self._decision_routes if route.matches(decision))
+                self._decision_cache[key] = found
+        return found
+
+    def dispatch_decision(self, decision: Decision) -> int:
+        """Run the matching decision handlers synchronously, in order; return how many ran.
+        Raises :class:`UsageError` -- before running any -- if one of them is async."""
+        routes = self.decision_handlers_for(decision)
+        for route in routes:
+            if route.is_async:
+                raise UsageError(
+                    f"decision handler {_name(route.handler)} is async; "
+                    "use `await receiver.handle_async()`"
+                )
+        for route in routes:
+            result = route.handler(decision)
+            if result is not None and inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise UsageError(
+                    f"decision handler {_name(route.handler)} returned an awaitable; "
+                    "use `await receiver.handle_async()`"
+                )
+        return len(routes)
+
+    async def dispatch_decision_async(self, decision: Decision) -> int:
+        """Run the matching decision handlers in order, awaiting async ones."""
+        routes = self.decision_handlers_for(decision)
+        for route in routes:
+            result = route.handler(decision)
             if result is not None and inspect.isawaitable(result):
                 await result
         return len(routes)

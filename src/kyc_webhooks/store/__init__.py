@@ -1,6 +1,8 @@
 """Delivery stores: the receiver's durable inbox (docs/delivery-guarantees.md).
 
-* :class:`Store` -- the protocol the receiver uses; a PostgreSQL or Redis store implements it.
+* :class:`Store` -- the protocol the receiver uses; a PostgreSQL or Redis store implements it,
+  the decision ledger included (:class:`DecisionEntry`, :class:`DecisionTicket`,
+  :func:`supersedes`).
 * :class:`MemoryStore` -- in-process, for tests and single-process services.
 * :class:`SQLiteStore` -- one SQLite file shared by the threads and processes of a host.
 * :class:`PostgresStore` -- a PostgreSQL database shared by several hosts (the ``postgres``
@@ -22,11 +24,14 @@ from ._base import (
     Added,
     Claim,
     Clock,
+    DecisionEntry,
+    DecisionTicket,
     DeliveryRecord,
     DeliveryState,
     NewDelivery,
     Store,
     TimeLimit,
+    supersedes,
 )
 from .memory import MemoryStore
 
@@ -41,6 +46,8 @@ __all__ = [
     "BodyErasedError",
     "Claim",
     "Clock",
+    "DecisionEntry",
+    "DecisionTicket",
     "DeliveryNotFoundError",
     "DeliveryRecord",
     "DeliveryState",
@@ -51,6 +58,7 @@ __all__ = [
     "Store",
     "StoreError",
     "TimeLimit",
+    "supersedes",
 ]
 
 

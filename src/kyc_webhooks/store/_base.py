@@ -322,6 +322,11 @@ def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
     return new.received_at > current.received_at
 
 
+def decision_time(entry: DecisionEntry) -> datetime:
+    """The time ``decisions_for_client`` orders by: ``occurred_at``, else ``received_at``."""
+    return entry.occurred_at if entry.occurred_at is not None else entry.received_at
+
+
 @dataclass(frozen=True)
 class DecisionTicket:
     """The subject lease :meth:`Store.begin_decision` hands out: while it is held, no other
@@ -340,6 +345,11 @@ class Store(Protocol):
 
     Implementations: :class:`~kyc_webhooks.store.MemoryStore` (one process) and
     :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host).
+
+    Besides the deliveries, a store keeps the *decision ledger*: the effective
+    :class:`DecisionEntry` of each verification ``(vendor, subject)`` and a short *subject lease*
+    (:meth:`begin_decision`) that serialises the deliveries of one subject, so that decision
+    handlers run once per real change of the effective decision (docs/decisions.md).
 
     Two rules every implementation keeps (tests/test_store_contract.py checks both):
 
@@ -386,9 +396,14 @@ class Store(Protocol):
         ``failed`` with ``last_error_type`` ``"LeaseExpired"``."""
         ...
 
-    def complete(self, claim: Claim) -> bool:
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         """Mark the claimed record done (a replay also counts in ``replays``). ``False`` when the
-        claim was lost (its lease expired and another worker claimed the record)."""
+        claim was lost (its lease expired and another worker claimed the record).
+
+        With ``decision`` (a ticket of this claim's :meth:`begin_decision`), in the same atomic
+        step: when ``decision.changes`` and the entry still supersedes the subject's effective
+        decision (:func:`supersedes`), the entry becomes the effective decision; the subject
+        lease is released if the ticket still holds it. A lost claim changes neither."""
         ...
 
     def fail(
@@ -454,28 +469,20 @@ class Store(Protocol):
         """Release resources; the store must not be used afterwards."""
         ...
 
-
-@runtime_checkable
-class DecisionLedger(Protocol):
-    """The decision ledger every store is to implement (issue: decisions), next to
-    :class:`Store`. Together with it, ``complete(claim, *, decision: DecisionTicket | None =
-    None)``: with ``decision`` (a ticket of this claim's :meth:`begin_decision`), in the same
-    atomic step as the completion, the ticket's entry becomes the subject's effective decision
-    when ``decision.changes``, and the subject lease is released; a lost claim changes neither.
-
-    Not part of :class:`Store` until every store implements it."""
+    # -- the decision ledger (docs/decisions.md, "The ledger") ----------------------------------
 
     def begin_decision(
         self, claim: Claim, entry: DecisionEntry, *, lease: float
     ) -> DecisionTicket | None:
         """Take the lease on ``entry``'s subject ``(vendor, subject)`` for ``lease`` seconds and
         say whether ``entry`` supersedes the effective decision (:func:`supersedes`). ``None``
-        when another delivery holds a live lease on the subject (the caller retries later).
-        ``claim`` must be live."""
+        when another delivery holds a live lease on the subject (the caller retries later), or
+        when ``claim`` is no longer live (its lease was lost)."""
         ...
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
-        """Release the subject lease without changing the ledger (a decision handler failed)."""
+        """Release the subject lease without changing the ledger (a handler failed). Nothing
+        happens when the ticket no longer holds the lease."""
         ...
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
@@ -484,5 +491,9 @@ class DecisionLedger(Protocol):
 
     def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
         """The effective decisions whose ``client_ref`` is ``client_ref``, newest first (by
-        ``occurred_at``, else ``received_at``)."""
+        ``occurred_at``, else ``received_at``; :func:`decision_time`)."""
         ...
+
+
+#: The ledger methods were first specified apart from :class:`Store`; they are part of it now.
+DecisionLedger = Store

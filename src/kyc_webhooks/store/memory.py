@@ -19,6 +19,8 @@ from ._base import (
     Added,
     Claim,
     Clock,
+    DecisionEntry,
+    DecisionTicket,
     DeliveryRecord,
     DeliveryState,
     NewDelivery,
@@ -30,7 +32,9 @@ from ._base import (
     checked_now,
     claimable,
     cutoff,
+    decision_time,
     new_id,
+    supersedes,
     utc_now,
 )
 
@@ -43,6 +47,15 @@ class _Slot:
     token: str | None = None
 
 
+@dataclass
+class _Subject:
+    """One verification in the decision ledger: its effective entry and its subject lease."""
+
+    entry: DecisionEntry | None = None
+    lease_token: str | None = None
+    lease_until: datetime | None = None
+
+
 class MemoryStore:
     """In-process store. ``clock`` returns the current aware ``datetime`` (injectable for tests)."""
 
@@ -53,6 +66,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._by_id: dict[str, _Slot] = {}
         self._by_key: dict[str, str] = {}
+        self._subjects: dict[tuple[str, str], _Subject] = {}
 
     def __repr__(self) -> str:
         return f"MemoryStore(records={len(self._by_id)})"
@@ -180,12 +194,16 @@ class MemoryStore:
             return None
         return slot
 
-    def complete(self, claim: Claim) -> bool:
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
+        if decision is not None and not isinstance(decision, DecisionTicket):
+            raise UsageError("complete(decision=...) takes a DecisionTicket")
         now = self.now()
         with self._lock:
             slot = self._holder(claim)
             if slot is None:
                 return False
+            if decision is not None:
+                self._settle(decision)
             slot.record = replace(
                 slot.record,
                 state=DeliveryState.DONE,
@@ -224,6 +242,65 @@ class MemoryStore:
             )
             slot.token = None
             return True
+
+    # -- the decision ledger -------------------------------------------------------------------
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        if not isinstance(entry, DecisionEntry):
+            raise UsageError("begin_decision() takes a DecisionEntry")
+        check_lease(lease)
+        now = self.now()
+        with self._lock:
+            if self._holder(claim) is None:
+                return None
+            subject = self._subjects.setdefault((entry.vendor, entry.subject), _Subject())
+            if (
+                subject.lease_token is not None
+                and subject.lease_until is not None
+                and subject.lease_until > now
+            ):
+                return None
+            token = new_id()
+            subject.lease_token = token
+            subject.lease_until = now + timedelta(seconds=lease)
+            current = subject.entry
+            return DecisionTicket(entry, current, supersedes(entry, current), token)
+
+    def _settle(self, ticket: DecisionTicket) -> None:
+        """Apply a ticket (the caller holds ``_lock`` and the ticket's live claim)."""
+        subject = self._subjects.setdefault((ticket.entry.vendor, ticket.entry.subject), _Subject())
+        # Re-checked against the entry now stored: if the subject lease expired meanwhile and
+        # another delivery changed the ledger, a stale entry still never wins.
+        if ticket.changes and supersedes(ticket.entry, subject.entry):
+            subject.entry = ticket.entry
+        if subject.lease_token == ticket.token:
+            subject.lease_token = subject.lease_until = None
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        if not isinstance(ticket, DecisionTicket):
+            raise UsageError("abort_decision() takes a DecisionTicket")
+        with self._lock:
+            subject = self._subjects.get((ticket.entry.vendor, ticket.entry.subject))
+            if subject is not None and subject.lease_token == ticket.token:
+                subject.lease_token = subject.lease_until = None
+
+    def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
+        with self._lock:
+            found = self._subjects.get((vendor, subject))
+            return found.entry if found is not None else None
+
+    def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
+        check_limit(limit)
+        with self._lock:
+            entries = [
+                s.entry
+                for s in self._subjects.values()
+                if s.entry is not None and s.entry.client_ref == client_ref
+            ]
+        entries.sort(key=lambda e: (decision_time(e), e.received_at, e.delivery_id), reverse=True)
+        return entries[:limit]
 
     # -- reading -----------------------------------------------------------------------------
 

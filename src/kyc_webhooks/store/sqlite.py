@@ -42,6 +42,8 @@ from ._base import (
     Added,
     Claim,
     Clock,
+    DecisionEntry,
+    DecisionTicket,
     DeliveryRecord,
     DeliveryState,
     NewDelivery,
@@ -53,14 +55,16 @@ from ._base import (
     checked_now,
     claimable,
     cutoff,
+    decision_time,
     new_id,
+    supersedes,
     utc_now,
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
 # Table names are spelled out in every statement (no string building): kyc_webhooks_deliveries,
-# kyc_webhooks_migrations.
+# kyc_webhooks_decisions, kyc_webhooks_migrations.
 
 #: (version, description, statements). Append only; never edit a released migration.
 _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -96,6 +100,32 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ON kyc_webhooks_deliveries (vendor, event_type, received_at)",
         ),
     ),
+    (
+        2,
+        "decision ledger",
+        (
+            # One row per verification: its effective decision (status NULL until one is
+            # recorded) and its subject lease. Times of the entry are ISO 8601 text, kept exactly
+            # (offset and microseconds): the ledger compares them.
+            """CREATE TABLE kyc_webhooks_decisions (
+                vendor TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                status TEXT,
+                final INTEGER,
+                delivery_id TEXT,
+                event_type TEXT,
+                received_at TEXT,
+                occurred_at TEXT,
+                client_ref TEXT,
+                reasons TEXT,
+                fetch_required INTEGER,
+                lease_token TEXT,
+                lease_until REAL,
+                PRIMARY KEY (vendor, subject)
+            )""",
+            "CREATE INDEX kyc_webhooks_decisions_client ON kyc_webhooks_decisions (client_ref)",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
@@ -116,6 +146,37 @@ _CLAIMABLE = (
 
 def _ts(value: datetime) -> float:
     return value.timestamp()
+
+
+_DECISION_COLUMNS = (
+    "vendor, subject, status, final, delivery_id, event_type, received_at, occurred_at, "
+    "client_ref, reasons, fetch_required"
+)
+_SELECT_DECISION = f"SELECT {_DECISION_COLUMNS} FROM kyc_webhooks_decisions"  # noqa: S608 -- constants only
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _from_iso(value: object) -> datetime:
+    parsed = datetime.fromisoformat(_str(value))
+    if parsed.tzinfo is None:
+        raise ValueError("a time without an offset")
+    return parsed
+
+
+def _reasons(value: object) -> tuple[str, ...]:
+    items = json.loads(_str(value))
+    if not isinstance(items, list) or not all(type(x) is str for x in items):
+        raise TypeError("reasons are not a JSON list of strings")
+    return tuple(items)
+
+
+def _flag(value: object) -> bool:
+    if type(value) is not int:
+        raise TypeError(f"{_kind(value)} where a flag belongs")
+    return bool(value)
 
 
 # -- text in and out ---------------------------------------------------------------------------
@@ -592,8 +653,11 @@ class SQLiteStore:
             args.extend(_text(name) for name in names)
         conn.execute(sql, args)
 
-    def complete(self, claim: Claim) -> bool:
+    def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
+        if decision is not None and not isinstance(decision, DecisionTicket):
+            raise UsageError("complete(decision=...) takes a DecisionTicket")
         now = _ts(self.now())
+        # One transaction: the record becomes done and the ledger takes the entry together.
         with self._write("complete") as conn:
             cur = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET state = 'done', lease_until = NULL, "
@@ -602,7 +666,137 @@ class SQLiteStore:
                 "WHERE id = ? AND claim_token = ?",
                 (now, now, 1 if claim.replay else 0, _text(claim.record.id), _text(claim.token)),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            if decision is not None:
+                self._settle(conn, decision)
+            return True
+
+    # -- the decision ledger -------------------------------------------------------------------
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        if not isinstance(entry, DecisionEntry):
+            raise UsageError("begin_decision() takes a DecisionEntry")
+        check_lease(lease)
+        now = self.now()
+        key = (_text(entry.vendor), _text(entry.subject))
+        with self._write("begin_decision") as conn:
+            live = conn.execute(
+                "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ? AND claim_token = ?",
+                (_text(claim.record.id), _text(claim.token)),
+            ).fetchone()
+            if live is None:
+                return None
+            row = conn.execute(
+                "SELECT lease_token, lease_until FROM kyc_webhooks_decisions "
+                "WHERE vendor = ? AND subject = ?",
+                key,
+            ).fetchone()
+            if row is not None and row[0] is not None and row[1] is not None and row[1] > _ts(now):
+                return None
+            token = new_id()
+            conn.execute(
+                "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (vendor, subject) DO UPDATE SET "
+                "lease_token = excluded.lease_token, lease_until = excluded.lease_until",
+                (*key, token, _ts(now + timedelta(seconds=lease))),
+            )
+            current = self._decision(conn, entry.vendor, entry.subject)
+            return DecisionTicket(entry, current, supersedes(entry, current), token)
+
+    def _settle(self, conn: sqlite3.Connection, ticket: DecisionTicket) -> None:
+        """Apply a ticket inside the completion's transaction."""
+        entry = ticket.entry
+        key = (_text(entry.vendor), _text(entry.subject))
+        # Re-checked against the stored entry: if the subject lease expired meanwhile and another
+        # delivery changed the ledger, a stale entry still never wins.
+        if ticket.changes and supersedes(entry, self._decision(conn, entry.vendor, entry.subject)):
+            conn.execute(
+                "INSERT INTO kyc_webhooks_decisions (vendor, subject) VALUES (?, ?) "
+                "ON CONFLICT (vendor, subject) DO NOTHING",
+                key,
+            )
+            conn.execute(
+                "UPDATE kyc_webhooks_decisions SET status = ?, final = ?, delivery_id = ?, "
+                "event_type = ?, received_at = ?, occurred_at = ?, client_ref = ?, reasons = ?, "
+                "fetch_required = ? WHERE vendor = ? AND subject = ?",
+                (
+                    _text(entry.status),
+                    int(entry.final),
+                    _text(entry.delivery_id),
+                    _text(entry.event_type),
+                    _iso(entry.received_at),
+                    _iso(entry.occurred_at),
+                    None if entry.client_ref is None else _text(entry.client_ref),
+                    _text(json.dumps(list(entry.reasons), ensure_ascii=False)),
+                    int(entry.fetch_required),
+                    *key,
+                ),
+            )
+        conn.execute(
+            "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
+            "WHERE vendor = ? AND subject = ? AND lease_token = ?",
+            (*key, ticket.token),
+        )
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        if not isinstance(ticket, DecisionTicket):
+            raise UsageError("abort_decision() takes a DecisionTicket")
+        with self._write("abort_decision") as conn:
+            conn.execute(
+                "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
+                "WHERE vendor = ? AND subject = ? AND lease_token = ?",
+                (_text(ticket.entry.vendor), _text(ticket.entry.subject), ticket.token),
+            )
+
+    def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
+        with self._read("effective_decision") as conn:
+            return self._decision(conn, vendor, subject)
+
+    def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
+        check_limit(limit)
+        with self._read("decisions_for_client") as conn:
+            rows = conn.execute(
+                _SELECT_DECISION + " WHERE client_ref = ? AND status IS NOT NULL",
+                (_text(client_ref),),
+            ).fetchall()
+            entries = [self._entry(row) for row in rows]
+        # Sorted here: the times are text with offsets, which SQL would order as text.
+        entries.sort(key=lambda e: (decision_time(e), e.received_at, e.delivery_id), reverse=True)
+        return entries[:limit]
+
+    def _decision(
+        self, conn: sqlite3.Connection, vendor: str, subject: str
+    ) -> DecisionEntry | None:
+        row = conn.execute(
+            _SELECT_DECISION + " WHERE vendor = ? AND subject = ? AND status IS NOT NULL",
+            (_text(vendor), _text(subject)),
+        ).fetchone()
+        return self._entry(row) if row is not None else None
+
+    def _entry(self, row: Sequence[Any]) -> DecisionEntry:
+        """Decode one ledger row; a value that does not decode is a :class:`StoreError`."""
+        try:
+            return DecisionEntry(
+                vendor=_str(row[0]),
+                subject=_str(row[1]),
+                status=_str(row[2]),
+                final=_flag(row[3]),
+                delivery_id=_str(row[4]),
+                event_type=_str(row[5]),
+                received_at=_from_iso(row[6]),
+                occurred_at=None if row[7] is None else _from_iso(row[7]),
+                client_ref=_optional_str(row[8]),
+                reasons=_reasons(row[9]),
+                fetch_required=_flag(row[10]),
+            )
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            reason = str(exc) if isinstance(exc, TypeError) else type(exc).__name__
+            raise StoreError(
+                f"SQLite store {self.path!r}: a stored decision is malformed ({reason})"
+            ) from None
 
     def fail(
         self,

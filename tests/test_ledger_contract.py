@@ -1,0 +1,335 @@
+"""The decision ledger's store contract (docs/decisions.md, "The ledger"): written once, run against
+every store (memory, SQLite on a file, PostgreSQL when a server is reachable).
+
+Each test drives the store directly with claims and :class:`DecisionEntry` values, as the receiver
+does: ``begin_decision`` (the subject lease), then ``complete(claim, decision=ticket)`` or
+``abort_decision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from _postgres import postgres_store
+from _stores import START, STORES, FakeClock
+from kyc_webhooks.store import Claim, NewDelivery, Store
+from kyc_webhooks.store._base import DecisionEntry, DecisionTicket, supersedes
+
+LEASE = 60.0
+SUBJECT_LEASE = 30.0
+
+
+@pytest.fixture(params=[*STORES, "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    """Every store implementation, as in tests/test_store_contract.py."""
+    if request.param == "postgres":
+        with postgres_store(clock) as made:
+            yield made
+        return
+    made = STORES[request.param](tmp_path, clock)
+    yield made
+    made.close()
+
+
+_counter = iter(range(1_000_000))
+
+
+def claim_one(store: Store, key: str | None = None) -> Claim:
+    """A new stored delivery, claimed."""
+    key = key if key is not None else f"key-{next(_counter)}"
+    added = store.add(
+        NewDelivery(key, "idenfy", "IDENTIFICATION_AUTO_FINISHED", b"{}"), lease=LEASE
+    )
+    assert added.claim is not None
+    return added.claim
+
+
+def entry(
+    claim: Claim,
+    status: str = "APPROVED",
+    *,
+    final: bool = True,
+    subject: str = "scan-1",
+    occurred_at: datetime | None = None,
+    client_ref: str | None = "user-42",
+    reasons: tuple[str, ...] = (),
+    vendor: str = "idenfy",
+) -> DecisionEntry:
+    return DecisionEntry(
+        vendor=vendor,
+        subject=subject,
+        status=status,
+        final=final,
+        delivery_id=claim.record.id,
+        event_type="IDENTIFICATION_AUTO_FINISHED",
+        received_at=claim.record.received_at,
+        occurred_at=occurred_at,
+        client_ref=client_ref,
+        reasons=reasons,
+    )
+
+
+def record(store: Store, new_entry_of: Claim, made: DecisionEntry) -> DecisionTicket:
+    """begin + complete: one delivery's decision goes through the ledger."""
+    ticket = store.begin_decision(new_entry_of, made, lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert store.complete(new_entry_of, decision=ticket)
+    return ticket
+
+
+# -- recording -----------------------------------------------------------------------------------
+
+
+def test_the_first_decision_of_a_subject_becomes_effective_with_the_completion(
+    store: Store,
+) -> None:
+    claim = claim_one(store)
+    made = entry(claim, reasons=("DOC_EXPIRED", "Ąžuolas"))
+    ticket = store.begin_decision(claim, made, lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert ticket.changes
+    assert ticket.previous is None
+    assert ticket.entry == made
+    # Nothing is effective before the completion: the entry is written with it, atomically.
+    assert store.effective_decision("idenfy", "scan-1") is None
+    assert store.complete(claim, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-1") == made
+    done = store.get(claim.record.id)
+    assert done is not None
+    assert done.done
+
+
+def test_an_entry_reads_back_exactly(store: Store) -> None:
+    claim = claim_one(store)
+    occurred = datetime(2026, 3, 1, 14, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+    made = DecisionEntry(
+        vendor="complycube",
+        subject="check-\udcff\x00-ū",
+        status="REVIEW",
+        final=False,
+        delivery_id=claim.record.id,
+        event_type="check.completed.attention",
+        received_at=claim.record.received_at,
+        occurred_at=occurred,
+        client_ref="client-\udcff",
+        reasons=("attention", "document_expired"),
+        fetch_required=True,
+    )
+    record(store, claim, made)
+    got = store.effective_decision("complycube", "check-\udcff\x00-ū")
+    assert got == made
+    assert got is not None
+    assert got.occurred_at == occurred
+    assert got.received_at == claim.record.received_at
+    assert store.decisions_for_client("client-\udcff") == [made]
+    # Two different odd texts never meet.
+    assert store.effective_decision("complycube", "check-\udcfe\x00-ū") is None
+    assert list(store.decisions_for_client("client-\udcfe")) == []
+
+
+def test_unknown_subjects_and_clients_have_no_decision(store: Store) -> None:
+    assert store.effective_decision("idenfy", "nobody") is None
+    assert list(store.decisions_for_client("nobody")) == []
+
+
+# -- the rules (supersedes) ----------------------------------------------------------------------
+
+T0 = START - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "effective"),
+    [
+        # (status, final, occurred_at offset in seconds or None) for each of two deliveries
+        (("REVIEW", False, None), ("APPROVED", True, None), "second"),
+        (("APPROVED", True, None), ("REVIEW", False, None), "first"),  # never downgraded
+        (("APPROVED", True, 10), ("DECLINED", False, 20), "first"),  # even when later
+        (("DECLINED", True, 10), ("APPROVED", True, 20), "second"),  # later occurred_at
+        (("APPROVED", True, 20), ("DECLINED", True, 10), "first"),  # stale: arrived late
+        (("PENDING", False, None), ("REVIEW", False, None), "second"),  # later received
+        (("APPROVED", True, 10), ("APPROVED", True, 20), "first"),  # no change: same verdict
+    ],
+    ids=[
+        "non-final-then-final",
+        "final-then-non-final",
+        "final-then-later-non-final",
+        "final-then-later-final",
+        "final-then-older-final",
+        "no-times-received-later-wins",
+        "same-verdict-again",
+    ],
+)
+def test_the_rules_decide_and_ticket_changes_says_so(
+    store: Store,
+    clock: FakeClock,
+    first: tuple[str, bool, int | None],
+    second: tuple[str, bool, int | None],
+    effective: str,
+) -> None:
+    made: list[DecisionEntry] = []
+    for status, final, offset in (first, second):
+        claim = claim_one(store)
+        occurred = None if offset is None else T0 + timedelta(seconds=offset)
+        item = entry(claim, status, final=final, occurred_at=occurred)
+        ticket = store.begin_decision(claim, item, lease=SUBJECT_LEASE)
+        assert ticket is not None
+        assert ticket.changes == supersedes(item, made[-1] if made else None)
+        assert store.complete(claim, decision=ticket)
+        made.append(item)
+        clock.advance(1)
+    expected = made[0] if effective == "first" else made[1]
+    assert store.effective_decision("idenfy", "scan-1") == expected
+
+
+def test_a_ticket_that_changes_nothing_leaves_the_ledger_and_releases_the_subject(
+    store: Store,
+) -> None:
+    first = claim_one(store)
+    final = entry(first)
+    record(store, first, final)
+    late = claim_one(store)
+    ticket = store.begin_decision(late, entry(late, "REVIEW", final=False), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert not ticket.changes
+    assert ticket.previous == final
+    assert store.complete(late, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-1") == final
+    following = claim_one(store)
+    assert store.begin_decision(following, entry(following), lease=SUBJECT_LEASE) is not None
+
+
+# -- the subject lease ----------------------------------------------------------------------------
+
+
+def test_a_live_subject_lease_makes_other_deliveries_of_the_subject_wait(
+    store: Store, clock: FakeClock
+) -> None:
+    first, second = claim_one(store), claim_one(store)
+    ticket = store.begin_decision(first, entry(first, "REVIEW", final=False), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert store.begin_decision(second, entry(second), lease=SUBJECT_LEASE) is None
+    clock.advance(SUBJECT_LEASE - 1)
+    assert store.begin_decision(second, entry(second), lease=SUBJECT_LEASE) is None
+    # Another subject, or the same reference at another vendor, is not held.
+    other = claim_one(store)
+    assert store.begin_decision(other, entry(other, subject="scan-2"), lease=1) is not None
+    elsewhere = claim_one(store)
+    assert (
+        store.begin_decision(elsewhere, entry(elsewhere, vendor="complycube"), lease=1) is not None
+    )
+    assert store.complete(first, decision=ticket)
+    after = store.begin_decision(second, entry(second), lease=SUBJECT_LEASE)
+    assert after is not None
+    assert after.changes
+    assert after.previous == entry(first, "REVIEW", final=False)
+
+
+def test_an_expired_subject_lease_is_taken_over(store: Store, clock: FakeClock) -> None:
+    first, second = claim_one(store), claim_one(store)
+    assert store.begin_decision(first, entry(first), lease=5) is not None
+    clock.advance(6)
+    assert store.begin_decision(second, entry(second), lease=SUBJECT_LEASE) is not None
+
+
+def test_abort_releases_the_subject_and_changes_nothing(store: Store) -> None:
+    base = claim_one(store)
+    recorded = entry(base, "REVIEW", final=False)
+    record(store, base, recorded)
+    failing, next_one = claim_one(store), claim_one(store)
+    ticket = store.begin_decision(failing, entry(failing), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert ticket.changes
+    store.abort_decision(ticket)
+    assert store.effective_decision("idenfy", "scan-1") == recorded
+    assert store.begin_decision(next_one, entry(next_one), lease=SUBJECT_LEASE) is not None
+    # Aborting again, or after the lease changed hands, is harmless.
+    store.abort_decision(ticket)
+    blocked = claim_one(store)
+    assert store.begin_decision(blocked, entry(blocked), lease=SUBJECT_LEASE) is None
+
+
+def test_abort_of_a_first_decision_leaves_no_decision(store: Store) -> None:
+    claim = claim_one(store)
+    ticket = store.begin_decision(claim, entry(claim), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    store.abort_decision(ticket)
+    assert store.effective_decision("idenfy", "scan-1") is None
+    assert list(store.decisions_for_client("user-42")) == []
+
+
+# -- lost claims and stale tickets ----------------------------------------------------------------
+
+
+def test_a_lost_claim_cannot_begin_a_decision(store: Store, clock: FakeClock) -> None:
+    claim = claim_one(store)
+    clock.advance(LEASE + 1)
+    taken = store.claim(claim.record.id, lease=LEASE)
+    assert taken is not None
+    assert store.begin_decision(claim, entry(claim), lease=SUBJECT_LEASE) is None
+
+
+def test_a_lost_claim_completes_nothing_and_records_no_decision(
+    store: Store, clock: FakeClock
+) -> None:
+    claim = claim_one(store)
+    ticket = store.begin_decision(claim, entry(claim), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    clock.advance(LEASE + 1)
+    taken = store.claim(claim.record.id, lease=LEASE)
+    assert taken is not None
+    assert not store.complete(claim, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-1") is None
+
+
+def test_a_stale_ticket_never_overwrites_a_newer_decision(store: Store, clock: FakeClock) -> None:
+    slow, fast = claim_one(store), claim_one(store)
+    # The slow delivery (non-final) begins, then its subject lease expires mid-handler.
+    slow_ticket = store.begin_decision(
+        slow, entry(slow, "REVIEW", final=False), lease=SUBJECT_LEASE
+    )
+    assert slow_ticket is not None
+    assert slow_ticket.changes
+    clock.advance(SUBJECT_LEASE + 1)  # both claims (LEASE) are still live
+    final = entry(fast, "DECLINED", final=True)
+    record(store, fast, final)
+    # The slow one finishes last: whatever complete() answers, the final decision stays.
+    store.complete(slow, decision=slow_ticket)
+    assert store.effective_decision("idenfy", "scan-1") == final
+
+
+# -- reading by client --------------------------------------------------------------------------
+
+
+def test_decisions_for_client_are_newest_first_and_limited(store: Store, clock: FakeClock) -> None:
+    made: list[DecisionEntry] = []
+    for n, occurred in enumerate([T0 + timedelta(seconds=5), None, T0 + timedelta(seconds=1)]):
+        claim = claim_one(store)
+        item = entry(claim, subject=f"scan-{n}", occurred_at=occurred)
+        record(store, claim, item)
+        made.append(item)
+        clock.advance(1)
+    other = claim_one(store)
+    record(store, other, entry(other, subject="scan-x", client_ref="user-7"))
+    anonymous = claim_one(store)
+    record(store, anonymous, entry(anonymous, subject="scan-y", client_ref=None))
+    # Times: scan-1 has no occurred_at, so its received_at (START + 1 s) orders it, which is
+    # later than the vendor times of the other two (an hour before START).
+    assert list(store.decisions_for_client("user-42")) == [made[1], made[0], made[2]]
+    assert list(store.decisions_for_client("user-42", limit=2)) == [made[1], made[0]]
+    assert [e.subject for e in store.decisions_for_client("user-7")] == ["scan-x"]
+
+
+def test_decisions_for_client_show_only_the_effective_decision_of_each_subject(
+    store: Store, clock: FakeClock
+) -> None:
+    first = claim_one(store)
+    record(store, first, entry(first, "REVIEW", final=False))
+    clock.advance(1)
+    second = claim_one(store)
+    final = entry(second, "APPROVED", final=True)
+    record(store, second, final)
+    assert list(store.decisions_for_client("user-42")) == [final]
