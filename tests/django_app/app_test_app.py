@@ -424,3 +424,22 @@ def test_process_loop_runs_rounds_until_stopped() -> None:
     assert "2 succeeded" in out.getvalue()
     assert len(seen) == 2
     assert set(Delivery.objects.values_list("state", flat=True)) == {"done"}
+
+
+def test_admin_lists_the_ledger_read_only_and_masks_identomat_subjects() -> None:
+    from kyc_webhooks.integrations.django.models import DecisionRecord
+
+    session = "ku2a5ldv4i13go76ftkych1je055nvyjtvjuurkp"
+    payload = sample_payload("identomat", "session-change", result="APPROVED", sessionId=session)
+    body, headers = sign("identomat", payload, "identomat-test-key")
+    assert post(Client(), "/webhooks/identomat", body, headers).status_code == 200
+    body, headers = idenfy(status__overall="APPROVED")
+    assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 200
+    client = _staff("view_decisionrecord")
+    listing = client.get("/admin/kyc_webhooks/decisionrecord/")
+    assert listing.status_code == 200
+    assert session.encode() not in listing.content
+    assert b"APPROVED" in listing.content
+    row = DecisionRecord.objects.get(vendor="idenfy")
+    assert row.subject.encode() in listing.content
+    assert client.get(f"/admin/kyc_webhooks/decisionrecord/{row.id}/delete/").status_code == 403
