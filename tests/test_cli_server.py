@@ -87,6 +87,15 @@ def test_demo_end_to_end_as_a_user_runs_it(tmp_path: Path) -> None:
     assert "(body changed after signing)  401   rejected   ok" in out
     assert "(sent again)" in out
     assert "200   duplicate  ok" in out
+    # The effective decision per verification, from the store's ledger: the iDenfy scanRef that
+    # got an automatic (non-final) and then a manual verdict ends with the manual one.
+    assert "effective decisions: 12 verifications" in out
+    decisions = {tuple(line.split()[:2]): line.split()[2:] for line in out.splitlines()}
+    assert decisions[("idenfy", "3f1c9a52-7b4e-4d0a-9c61-2e8b5d7f0a13")] == ["APPROVED", "final"]
+    assert decisions[("yoti", "9326af8e-3609-4d71-97d4-ea3563d3dc91")] == ["UNKNOWN", "final"]
+    assert ["identomat", "<redacted>", "APPROVED", "final"] in [
+        line.split() for line in out.splitlines()
+    ]
     for value in PII:
         assert value not in out
     assert not list(tmp_path.iterdir())  # the temporary inbox is gone

@@ -144,6 +144,15 @@ def _run_demo(
         with lock:
             runs[event.delivery_key] = runs.get(event.delivery_key, 0) + 1
 
+    subjects: dict[tuple[str, str], None] = {}
+    changes: list[kw.Decision] = []
+
+    @receiver.on_decision()
+    def decided(decision: kw.Decision) -> None:
+        with lock:
+            subjects.setdefault((decision.vendor, decision.subject), None)
+            changes.append(decision)
+
     steps = _demo_steps(vendors, secrets)
     sock = bind(LOOPBACK, 0)
     server = Server(asgi_app(receiver), sock)
@@ -188,8 +197,34 @@ def _run_demo(
         f"handlers: ran {sum(runs.values())} times for {len(runs)} distinct deliveries"
         + ("; none twice" if not twice else f"; {len(twice)} ran more than once")
     )
+    effective = [
+        (vendor, subject, receiver.decisions.latest(vendor, subject))
+        for vendor, subject in subjects
+    ]
+    out("")
+    out(
+        f"effective decisions: {len(effective)} verifications "
+        f"({len(changes)} changes; stale and repeated verdicts changed nothing)"
+    )
+    decision_rows = [
+        (
+            vendor,
+            # Identomat's session id is the applicant's session token: never printed.
+            "<redacted>" if vendor == "identomat" else subject,
+            d.status.value if d is not None else "-",
+            ("final" if d.final else "not final") if d is not None else "-",
+        )
+        for vendor, subject, d in effective
+    ]
+    for line in table(decision_rows, ("VENDOR", "SUBJECT", "DECISION", "")):
+        out(line)
+    out("")
     checks_ok = (
-        not problems and not twice and len(runs) == distinct and stats.get("total", 0) == distinct
+        not problems
+        and not twice
+        and len(runs) == distinct
+        and stats.get("total", 0) == distinct
+        and all(d is not None for _, _, d in effective)
     )
     elapsed = time.monotonic() - started
     if checks_ok:
