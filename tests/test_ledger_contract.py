@@ -8,6 +8,7 @@ does: ``begin_decision`` (the subject lease), then ``complete(claim, decision=ti
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -151,7 +152,8 @@ T0 = START - timedelta(hours=1)
         (("DECLINED", True, 10), ("APPROVED", True, 20), "second"),  # later occurred_at
         (("APPROVED", True, 20), ("DECLINED", True, 10), "first"),  # stale: arrived late
         (("PENDING", False, None), ("REVIEW", False, None), "second"),  # later received
-        (("APPROVED", True, 10), ("APPROVED", True, 20), "first"),  # no change: same verdict
+        # the same verdict later: no change (no handler), but the later time is kept
+        (("APPROVED", True, 10), ("APPROVED", True, 20), "second"),
     ],
     ids=[
         "non-final-then-final",
@@ -333,3 +335,24 @@ def test_decisions_for_client_show_only_the_effective_decision_of_each_subject(
     final = entry(second, "APPROVED", final=True)
     record(store, second, final)
     assert list(store.decisions_for_client("user-42")) == [final]
+
+
+def test_the_same_verdict_later_moves_the_time_so_every_order_ends_alike(
+    store: Store,
+) -> None:
+    """APPROVED (final) at t1 and again at t3, DECLINED (final) at t2: the latest verdict is
+    APPROVED at t3 whatever order the three arrive in. The repeated verdict changes nothing (no
+    decision handler) but moves the stored time, so DECLINED at t2 is judged against t3."""
+    t1, t2, t3 = (START + timedelta(minutes=n) for n in (1, 2, 3))
+    verdicts = [("APPROVED", t1), ("APPROVED", t3), ("DECLINED", t2)]
+    for number, order in enumerate(itertools.permutations(verdicts)):
+        subject = f"scan-order-{number}"
+        changes = 0
+        for status, at in order:
+            claim = claim_one(store)
+            ticket = record(store, claim, entry(claim, status, subject=subject, occurred_at=at))
+            changes += ticket.changes
+        effective = store.effective_decision("idenfy", subject)
+        assert effective is not None
+        assert (effective.status, effective.occurred_at) == ("APPROVED", t3), order
+        assert changes >= 1

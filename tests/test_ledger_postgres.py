@@ -26,7 +26,7 @@ from _postgres import drop_schema, new_schema, postgres_store, require_postgres,
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError, UsageError
 from kyc_webhooks.store import NewDelivery, PostgresStore
-from kyc_webhooks.store._base import Claim, DecisionEntry, DecisionTicket, supersedes
+from kyc_webhooks.store._base import Claim, DecisionEntry, DecisionTicket, replaces, supersedes
 
 T0 = datetime(2025, 12, 1, 9, 0, 0, tzinfo=timezone.utc)  # before _stores.START
 SUBJECT = "scan-ledger"
@@ -222,10 +222,11 @@ def test_every_order_ends_in_the_final_decision_and_changes_follow_supersedes(
         pytest.param(("REVIEW", False, None), ("APPROVED", False, None), 1, id="later-received"),
         pytest.param(("DECLINED", True, 1.0), ("APPROVED", False, 9.0), 0, id="final-kept"),
         pytest.param(("REVIEW", False, 9.0), ("DECLINED", True, 1.0), 1, id="final-wins"),
-        pytest.param(("APPROVED", True, 1.0), ("APPROVED", True, 2.0), 0, id="same-verdict"),
+        # The same verdict later: no change (no handler), but its later time is kept.
+        pytest.param(("APPROVED", True, 1.0), ("APPROVED", True, 2.0), 1, id="same-verdict"),
     ],
 )
-def test_two_verdicts_resolve_as_supersedes_says(
+def test_two_verdicts_resolve_as_replaces_says(
     store: PostgresStore,
     clock: FakeClock,
     first: tuple[str, bool, float | None],
@@ -238,7 +239,7 @@ def test_two_verdicts_resolve_as_supersedes_says(
         claim = claimed(store)
         made.append(entry(claim, status, final=final, occurred=occurred))
         decide(store, made[-1], claim)
-    assert supersedes(made[1], made[0]) is (winner == 1)
+    assert replaces(made[1], made[0]) is (winner == 1)
     assert store.effective_decision("idenfy", SUBJECT) == made[winner]
 
 

@@ -300,26 +300,31 @@ class DecisionEntry:
     fetch_required: bool = False
 
 
-def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
-    """Whether ``new`` becomes the effective decision over ``current`` (the ledger's rules):
+def replaces(new: DecisionEntry, current: DecisionEntry | None) -> bool:
+    """Whether ``new`` takes ``current``'s place in the ledger -- a total order, so that whatever
+    order deliveries arrive in, the ledger ends with the same entry:
 
     * a final decision is never replaced by a non-final one (and a final one replaces a
       non-final one);
     * between two of equal finality, the later ``occurred_at`` wins where both have one, else
-      the later ``received_at``; a tie (a redelivery, a stale copy) changes nothing;
-    * the same status and finality again changes nothing.
-
-    A total order on (final, time): whatever order deliveries arrive in, the ledger ends in the
-    same entry."""
+      the later ``received_at``; a tie (a redelivery, a stale copy) changes nothing."""
     if current is None:
         return True
     if new.final != current.final:
         return new.final
-    if (new.status, new.final) == (current.status, current.final):
-        return False
     if new.occurred_at is not None and current.occurred_at is not None:
         return new.occurred_at > current.occurred_at
     return new.received_at > current.received_at
+
+
+def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
+    """Whether ``new`` changes the effective decision (decision handlers run): it
+    :func:`replaces` ``current`` with another status or finality. The same verdict again, with a
+    later time, replaces the stored entry silently (so that a later, different verdict is judged
+    against the latest time) but is no change."""
+    return replaces(new, current) and (
+        current is None or (new.status, new.final) != (current.status, current.final)
+    )
 
 
 def decision_time(entry: DecisionEntry) -> datetime:

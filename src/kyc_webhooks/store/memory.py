@@ -34,6 +34,7 @@ from ._base import (
     cutoff,
     decision_time,
     new_id,
+    replaces,
     supersedes,
     utc_now,
 )
@@ -273,7 +274,7 @@ class MemoryStore:
         subject = self._subjects.setdefault((ticket.entry.vendor, ticket.entry.subject), _Subject())
         # Re-checked against the entry now stored: if the subject lease expired meanwhile and
         # another delivery changed the ledger, a stale entry still never wins.
-        if ticket.changes and supersedes(ticket.entry, subject.entry):
+        if replaces(ticket.entry, subject.entry):
             subject.entry = ticket.entry
         if subject.lease_token == ticket.token:
             subject.lease_token = subject.lease_until = None

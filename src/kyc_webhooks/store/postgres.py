@@ -58,6 +58,7 @@ from ._base import (
     cutoff,
     from_text_column,
     new_id,
+    replaces,
     supersedes,
     to_text_column,
 )
@@ -833,11 +834,9 @@ class PostgresStore:
                 with conn.transaction():
                     if conn.execute(self._sql["complete"], params).rowcount != 1:
                         raise _Lost
-                    write = False
-                    if decision.changes:
-                        row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
-                        current = None if row is None else self._entry(row)
-                        write = supersedes(decision.entry, current)
+                    row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
+                    current = None if row is None else self._entry(row)
+                    write = replaces(decision.entry, current)
                     conn.execute(
                         self._sql["decision_write" if write else "decision_release"], ledger
                     )

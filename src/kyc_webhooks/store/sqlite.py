@@ -57,6 +57,7 @@ from ._base import (
     cutoff,
     decision_time,
     new_id,
+    replaces,
     supersedes,
     utc_now,
 )
@@ -712,7 +713,7 @@ class SQLiteStore:
         key = (_text(entry.vendor), _text(entry.subject))
         # Re-checked against the stored entry: if the subject lease expired meanwhile and another
         # delivery changed the ledger, a stale entry still never wins.
-        if ticket.changes and supersedes(entry, self._decision(conn, entry.vendor, entry.subject)):
+        if replaces(entry, self._decision(conn, entry.vendor, entry.subject)):
             conn.execute(
                 "INSERT INTO kyc_webhooks_decisions (vendor, subject) VALUES (?, ?) "
                 "ON CONFLICT (vendor, subject) DO NOTHING",

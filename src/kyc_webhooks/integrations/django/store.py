@@ -41,6 +41,7 @@ from ...store._base import (
     cutoff,
     from_text_column,
     new_id,
+    replaces,
     supersedes,
     to_text_column,
     utc_now,
@@ -369,7 +370,7 @@ class DjangoStore:
 
     def _settle(self, ticket: DecisionTicket, fields: dict[str, Any]) -> None:
         """Apply a ticket inside ``complete``'s transaction: write its entry if it still
-        supersedes the stored one; release the lease if the ticket still holds it."""
+        replaces the stored one (``replaces()``); release the lease if the ticket still holds it."""
         entry = ticket.entry
         rows = self._decisions().filter(subject_hash=_subject_hash(entry.vendor, entry.subject))
         if ticket.changes:
@@ -385,7 +386,7 @@ class DjangoStore:
                     **fields,
                 ).save(using=self._db, force_insert=True)
                 return
-            if supersedes(entry, _entry(row)):
+            if replaces(entry, _entry(row)):
                 # Conditional on the row read: a write in between makes this one a no-op
                 # rather than an overwrite (select_for_update already excludes it where held).
                 rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(
