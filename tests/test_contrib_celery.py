@@ -45,7 +45,8 @@ app.conf.update(
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 receiver.on("idenfy")(record_run)
-tasks = register(app, receiver)
+# Beat (embedded in the test's worker, -B) sends the sweep every second.
+tasks = register(app, receiver, sweep_every=1)
 """
 )
 
@@ -67,10 +68,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
         for name, value in env.items():
             mp.setenv(name, value)
         app = load_app(tmp / "kyc_contrib_celery_app.py")
+    # Stored while no worker runs, its enqueue lost: a sweep sent by beat handles it.
+    receiver: kw.Receiver = app.receiver
+    enqueue, receiver.on_deferred = receiver.on_deferred, None
+    before_boot = receiver.handle(
+        *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="c-boot")
+    )
+    receiver.on_deferred = enqueue
+    assert before_boot.status_code == 202
+    app.before_boot_key = before_boot.delivery_key
     command = [
         sys.executable,
         *("-m", "celery", "-A", "kyc_contrib_celery_app", "worker", "-P", "solo"),
         *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
+        *("-B", "--schedule", str(tmp / "beat-schedule")),
     ]
     try:
         with worker(command, tmp, env, tmp / "worker.log") as log:
@@ -79,6 +90,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
         app.store.close()
         sys.modules.pop("kyc_contrib_celery_app", None)
         drop_redis_prefix(prefix)
+
+
+def test_beat_sends_the_periodic_sweep(setup: tuple[ModuleType, Path, Path]) -> None:
+    app, runs_file, log = setup
+    key = app.before_boot_key
+    wait_for(lambda: key in runs(runs_file), "a sweep from beat to run the handler", log)
+    assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(

@@ -62,18 +62,19 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
         for name, value in env.items():
             mp.setenv(name, value)
         app = load_app(tmp / "kyc_contrib_dramatiq_app.py")
+    # Stored while no worker runs, its enqueue lost: the sweep sent at worker boot handles it.
+    receiver: kw.Receiver = app.receiver
+    enqueue, receiver.on_deferred = receiver.on_deferred, None
+    before_boot = receiver.handle(
+        *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="d-boot")
+    )
+    receiver.on_deferred = enqueue
+    assert before_boot.status_code == 202
+    app.before_boot_key = before_boot.delivery_key
     command = [
         sys.executable,
-        *(
-            "-m",
-            "dramatiq",
-            "kyc_contrib_dramatiq_app:broker",
-            "--processes",
-            "1",
-            "--threads",
-            "1",
-        ),
-        *("--queues", prefix),
+        *("-m", "dramatiq", "kyc_contrib_dramatiq_app:broker"),
+        *("--processes", "1", "--threads", "1", "--queues", prefix),
     ]
     try:
         with worker(command, tmp, env, tmp / "worker.log") as log:
@@ -82,6 +83,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
         app.store.close()
         sys.modules.pop("kyc_contrib_dramatiq_app", None)
         drop_redis_prefix(prefix)
+
+
+def test_the_sweeper_middleware_sweeps_when_a_worker_boots(
+    setup: tuple[ModuleType, Path, Path],
+) -> None:
+    app, runs_file, log = setup
+    key = app.before_boot_key
+    wait_for(lambda: key in runs(runs_file), "the boot sweep to run the handler", log)
+    assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(

@@ -33,8 +33,8 @@ app = procrastinate.App(
 store = kw.PostgresStore(DSN, schema=SCHEMA)
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 receiver.on("idenfy")(record_run)
-# The periodic sweep every hour: the test defers the one it checks itself.
-tasks = register(app, receiver, queue=SCHEMA, sweep_cron="0 * * * *")
+# The periodic sweep every 2 seconds (a sixth cron field counts seconds).
+tasks = register(app, receiver, queue=SCHEMA, sweep_cron="* * * * * */2")
 """
 )
 
@@ -64,12 +64,28 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
         ]
         with app.app.open():
             app.app.schema_manager.apply_schema()
+            # Stored while no worker runs, its job lost: the periodic sweep handles it.
+            receiver: kw.Receiver = app.receiver
+            enqueue, receiver.on_deferred = receiver.on_deferred, None
+            before_boot = receiver.handle(
+                *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-boot")
+            )
+            receiver.on_deferred = enqueue
+            assert before_boot.status_code == 202
+            app.before_boot_key = before_boot.delivery_key
             with worker(command, tmp, env, tmp / "worker.log") as log:
                 yield app, tmp / "runs.txt", log
         app.store.close()
     finally:
         sys.modules.pop("kyc_contrib_procrastinate_app", None)
         drop_schema(schema)
+
+
+def test_the_periodic_sweep_runs_in_the_worker(setup: tuple[ModuleType, Path, Path]) -> None:
+    app, runs_file, log = setup
+    key = app.before_boot_key
+    wait_for(lambda: key in runs(runs_file), "the periodic sweep to run the handler", log)
+    assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
