@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import pytest
 
@@ -29,6 +30,15 @@ REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = "contrib-signing-key"
 #: Bound of every wait for a worker (start-up included); the loops poll every 0.1 s.
 WAIT_SECONDS = 60.0
+
+
+class Setup(NamedTuple):
+    """What an integration's module fixture gives its tests."""
+
+    app: ModuleType  # the test application, imported in the test process (the web side)
+    runs: Path  # the handler runs the worker recorded
+    log: Path  # the worker's log
+    before_boot_key: str  # a delivery stored, its enqueue lost, before the worker started
 
 
 def require_package(name: str) -> ModuleType:

@@ -3,10 +3,9 @@ started by the test. The handler records its runs in a file (the worker is anoth
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -14,6 +13,7 @@ import kyc_webhooks as kw
 from _contrib import (
     HANDLER,
     KEY,
+    Setup,
     drop_redis_prefix,
     load_app,
     logged,
@@ -45,29 +45,34 @@ app.conf.update(
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 receiver.on("idenfy")(record_run)
-# Beat (embedded in the test's worker, -B) sends the sweep every second.
-tasks = register(app, receiver, sweep_every=1)
+# Beat (-B, started for the periodic test only) sends the sweep every KYC_CONTRIB_SWEEP s.
+# Task names of this run (two test applications share the pytest process).
+tasks = register(
+    app, receiver, name=PREFIX.replace("-", "_"), sweep_every=float(os.environ["KYC_CONTRIB_SWEEP"])
+)
 """
 )
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, Path, Path]]:
+@contextlib.contextmanager
+def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
     require_package("celery")
     redis_url = require_redis()
-    tmp = tmp_path_factory.mktemp("celery")
+    tmp = tmp_path_factory.mktemp(name)
     prefix = run_token()
     env = {
+        "KYC_CONTRIB_SWEEP": sweep,
         "KYC_CONTRIB_PREFIX": prefix,
         "KYC_CONTRIB_REDIS": redis_url,
         "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
     }
-    (tmp / "kyc_contrib_celery_app.py").write_text(APP)
+    (tmp / f"{name}.py").write_text(APP)
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        app = load_app(tmp / "kyc_contrib_celery_app.py")
+        for variable, value in env.items():
+            mp.setenv(variable, value)
+        app = load_app(tmp / f"{name}.py")
     # Stored while no worker runs, its enqueue lost: a sweep sent by beat handles it.
     receiver: kw.Receiver = app.receiver
     enqueue, receiver.on_deferred = receiver.on_deferred, None
@@ -76,33 +81,47 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
     )
     receiver.on_deferred = enqueue
     assert before_boot.status_code == 202
-    app.before_boot_key = before_boot.delivery_key
+    assert before_boot.delivery_key is not None
     command = [
         sys.executable,
-        *("-m", "celery", "-A", "kyc_contrib_celery_app", "worker", "-P", "solo"),
+        *("-m", "celery", "-A", name, "worker", "-P", "solo"),
         *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
         *("-B", "--schedule", str(tmp / "beat-schedule")),
     ]
     try:
         with worker(command, tmp, env, tmp / "worker.log") as log:
-            yield app, tmp / "runs.txt", log
+            yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
     finally:
         app.store.close()
-        sys.modules.pop("kyc_contrib_celery_app", None)
+        sys.modules.pop(name, None)
         drop_redis_prefix(prefix)
 
 
-def test_beat_sends_the_periodic_sweep(setup: tuple[ModuleType, Path, Path]) -> None:
-    app, runs_file, log = setup
-    key = app.before_boot_key
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """The worker of most tests; its periodic sweep does not fire while they run (it would race
+    the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "3600", "kyc_contrib_celery_app") as started:
+        yield started
+
+
+@pytest.fixture
+def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A second application and worker (own queue), sweeping every second."""
+    with running(tmp_path_factory, "1", "kyc_contrib_celery_periodic") as started:
+        yield started
+
+
+def test_beat_sends_the_periodic_sweep(periodic: Setup) -> None:
+    _app, runs_file, log, key = periodic
     wait_for(lambda: key in runs(runs_file), "a sweep from beat to run the handler", log)
     assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
-    setup: tuple[ModuleType, Path, Path],
+    setup: Setup,
 ) -> None:
-    app, runs_file, log = setup
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="c-1")
     outcome = receiver.handle(body, headers)
@@ -122,8 +141,8 @@ def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_h
     assert record.done
 
 
-def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: tuple[ModuleType, Path, Path]) -> None:
-    app, runs_file, log = setup
+def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     enqueue = receiver.on_deferred
     receiver.on_deferred = None  # the enqueue is lost

@@ -4,10 +4,9 @@ The handler records its runs in a file (the worker is another process)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -15,6 +14,7 @@ import kyc_webhooks as kw
 from _contrib import (
     HANDLER,
     KEY,
+    Setup,
     drop_redis_prefix,
     load_app,
     logged,
@@ -39,29 +39,33 @@ broker = RedisBroker(url=os.environ["KYC_CONTRIB_REDIS"], namespace=PREFIX)
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 receiver.on("idenfy")(record_run)
-# A sweep at worker boot, then hourly: the test sends the one it checks itself.
-tasks = register(broker, receiver, queue_name=PREFIX, sweep_every=3600)
+# A sweep at worker boot, then every KYC_CONTRIB_SWEEP seconds.
+tasks = register(
+    broker, receiver, queue_name=PREFIX, sweep_every=float(os.environ["KYC_CONTRIB_SWEEP"])
+)
 """
 )
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, Path, Path]]:
+@contextlib.contextmanager
+def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
     require_package("dramatiq")
     redis_url = require_redis()
-    tmp = tmp_path_factory.mktemp("dramatiq")
+    tmp = tmp_path_factory.mktemp(name)
     prefix = run_token()
     env = {
+        "KYC_CONTRIB_SWEEP": sweep,
         "KYC_CONTRIB_PREFIX": prefix,
         "KYC_CONTRIB_REDIS": redis_url,
         "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
     }
-    (tmp / "kyc_contrib_dramatiq_app.py").write_text(APP)
+    (tmp / f"{name}.py").write_text(APP)
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        app = load_app(tmp / "kyc_contrib_dramatiq_app.py")
+        for variable, value in env.items():
+            mp.setenv(variable, value)
+        app = load_app(tmp / f"{name}.py")
     # Stored while no worker runs, its enqueue lost: the sweep sent at worker boot handles it.
     receiver: kw.Receiver = app.receiver
     enqueue, receiver.on_deferred = receiver.on_deferred, None
@@ -70,34 +74,50 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
     )
     receiver.on_deferred = enqueue
     assert before_boot.status_code == 202
-    app.before_boot_key = before_boot.delivery_key
+    assert before_boot.delivery_key is not None
     command = [
         sys.executable,
-        *("-m", "dramatiq", "kyc_contrib_dramatiq_app:broker"),
+        *("-m", "dramatiq", f"{name}:broker"),
         *("--processes", "1", "--threads", "1", "--queues", prefix),
     ]
     try:
         with worker(command, tmp, env, tmp / "worker.log") as log:
-            yield app, tmp / "runs.txt", log
+            # The sweep sent at boot: done before any test stores a delivery it could take.
+            wait_for(logged(log, "task sweep processed="), "the boot sweep", log)
+            yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
     finally:
         app.store.close()
-        sys.modules.pop("kyc_contrib_dramatiq_app", None)
+        sys.modules.pop(name, None)
         drop_redis_prefix(prefix)
 
 
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """The worker of most tests; its periodic sweep does not fire while they run (it would race
+    the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_app") as started:
+        yield started
+
+
+@pytest.fixture
+def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A second application and worker (own queue), sweeping every boot."""
+    with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_periodic") as started:
+        yield started
+
+
 def test_the_sweeper_middleware_sweeps_when_a_worker_boots(
-    setup: tuple[ModuleType, Path, Path],
+    periodic: Setup,
 ) -> None:
-    app, runs_file, log = setup
-    key = app.before_boot_key
+    _app, runs_file, log, key = periodic
     wait_for(lambda: key in runs(runs_file), "the boot sweep to run the handler", log)
     assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
-    setup: tuple[ModuleType, Path, Path],
+    setup: Setup,
 ) -> None:
-    app, runs_file, log = setup
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="d-1")
     outcome = receiver.handle(body, headers)
@@ -117,8 +137,8 @@ def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_h
     assert record.done
 
 
-def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: tuple[ModuleType, Path, Path]) -> None:
-    app, runs_file, log = setup
+def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     enqueue = receiver.on_deferred
     receiver.on_deferred = None  # the enqueue is lost

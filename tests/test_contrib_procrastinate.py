@@ -4,15 +4,14 @@ The handler records its runs in a file (the worker is another process)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import kyc_webhooks as kw
-from _contrib import HANDLER, KEY, load_app, logged, require_package, runs, wait_for, worker
+from _contrib import HANDLER, KEY, Setup, load_app, logged, require_package, runs, wait_for, worker
 from _postgres import drop_schema, new_schema, require_postgres, sql
 from kyc_webhooks.testing import signed_delivery
 
@@ -33,33 +32,35 @@ app = procrastinate.App(
 store = kw.PostgresStore(DSN, schema=SCHEMA)
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 receiver.on("idenfy")(record_run)
-# The periodic sweep every 2 seconds (a sixth cron field counts seconds).
-tasks = register(app, receiver, queue=SCHEMA, sweep_cron="* * * * * */2")
+# The periodic sweep on KYC_CONTRIB_SWEEP (a sixth cron field counts seconds).
+tasks = register(app, receiver, queue=SCHEMA, sweep_cron=os.environ["KYC_CONTRIB_SWEEP"])
 """
 )
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType, Path, Path]]:
+@contextlib.contextmanager
+def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
     require_package("procrastinate")
     dsn = require_postgres()
-    tmp = tmp_path_factory.mktemp("procrastinate")
+    tmp = tmp_path_factory.mktemp(name)
     schema = new_schema()
     sql(f"CREATE SCHEMA {schema}")
     env = {
+        "KYC_CONTRIB_SWEEP": sweep,
         "KYC_CONTRIB_DSN": dsn,
         "KYC_CONTRIB_SCHEMA": schema,
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
     }
-    (tmp / "kyc_contrib_procrastinate_app.py").write_text(APP)
+    (tmp / f"{name}.py").write_text(APP)
     try:
         with pytest.MonkeyPatch.context() as mp:
-            for name, value in env.items():
-                mp.setenv(name, value)
-            app = load_app(tmp / "kyc_contrib_procrastinate_app.py")
+            for variable, value in env.items():
+                mp.setenv(variable, value)
+            app = load_app(tmp / f"{name}.py")
         command = [
             sys.executable,
-            *("-m", "procrastinate", "--app", "kyc_contrib_procrastinate_app.app", "-v"),
+            *("-m", "procrastinate", "--app", f"{name}.app", "-v"),
             *("worker", "--queues", schema, "--concurrency", "1"),
         ]
         with app.app.open():
@@ -72,26 +73,42 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModuleType
             )
             receiver.on_deferred = enqueue
             assert before_boot.status_code == 202
-            app.before_boot_key = before_boot.delivery_key
+            assert before_boot.delivery_key is not None
             with worker(command, tmp, env, tmp / "worker.log") as log:
-                yield app, tmp / "runs.txt", log
+                yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
         app.store.close()
     finally:
-        sys.modules.pop("kyc_contrib_procrastinate_app", None)
+        sys.modules.pop(name, None)
         drop_schema(schema)
 
 
-def test_the_periodic_sweep_runs_in_the_worker(setup: tuple[ModuleType, Path, Path]) -> None:
-    app, runs_file, log = setup
-    key = app.before_boot_key
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """The worker of most tests; its periodic sweep does not fire while they run (it would race
+    the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "0 0 1 1 *", "kyc_contrib_procrastinate_app") as started:
+        yield started
+
+
+@pytest.fixture
+def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A second application and worker (own schema), sweeping every 2 seconds."""
+    with running(
+        tmp_path_factory, "* * * * * */2", "kyc_contrib_procrastinate_periodic"
+    ) as started:
+        yield started
+
+
+def test_the_periodic_sweep_runs_in_the_worker(periodic: Setup) -> None:
+    _app, runs_file, log, key = periodic
     wait_for(lambda: key in runs(runs_file), "the periodic sweep to run the handler", log)
     assert runs(runs_file).count(key) == 1
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
-    setup: tuple[ModuleType, Path, Path],
+    setup: Setup,
 ) -> None:
-    app, runs_file, log = setup
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-1")
     outcome = receiver.handle(body, headers)
@@ -111,8 +128,8 @@ def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_h
     assert record.done
 
 
-def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: tuple[ModuleType, Path, Path]) -> None:
-    app, runs_file, log = setup
+def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
+    app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     enqueue = receiver.on_deferred
     receiver.on_deferred = None  # the enqueue is lost
