@@ -186,5 +186,12 @@ def test_register_refuses_a_receiver_without_defer() -> None:
     app = celery.Celery("kw-refuse-test", broker="memory://", set_as_current=False)
     from kyc_webhooks.contrib.celery import register
 
-    with pytest.raises(ValueError, match="defer=True"):
+    with pytest.raises(kw.ConfigurationError, match="defer=True"):
         register(app, kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore()))
+    deferred = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    with pytest.raises(kw.ConfigurationError, match=r"celery\.Celery app"):
+        register(object(), deferred)
+    for every in (0, -1, float("inf"), True, "60"):
+        with pytest.raises(kw.ConfigurationError, match="sweep_every"):
+            register(app, deferred, sweep_every=every)  # type: ignore[arg-type]
+    assert deferred.on_deferred is None  # nothing half-registered

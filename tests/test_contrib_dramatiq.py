@@ -185,5 +185,11 @@ def test_register_refuses_a_receiver_without_defer() -> None:
 
     from kyc_webhooks.contrib.dramatiq import register
 
-    with pytest.raises(ValueError, match="defer=True"):
+    with pytest.raises(kw.ConfigurationError, match="defer=True"):
         register(StubBroker(), kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore()))
+    deferred = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    with pytest.raises(kw.ConfigurationError, match=r"dramatiq\.Broker"):
+        register(object(), deferred)
+    with pytest.raises(kw.ConfigurationError, match="sweep_every"):
+        register(StubBroker(), deferred, sweep_every=0)
+    assert deferred.on_deferred is None

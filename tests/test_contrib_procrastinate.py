@@ -172,5 +172,9 @@ def test_register_refuses_a_receiver_without_defer() -> None:
     from kyc_webhooks.contrib.procrastinate import register
 
     app = procrastinate.App(connector=require_package("procrastinate.testing").InMemoryConnector())
-    with pytest.raises(ValueError, match="defer=True"):
+    with pytest.raises(kw.ConfigurationError, match="defer=True"):
         register(app, kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore()))
+    deferred = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    with pytest.raises(kw.ConfigurationError, match=r"procrastinate\.App"):
+        register(object(), deferred)
+    assert deferred.on_deferred is None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DeliveryNotFoundError, StoreError
+from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError
 from ..receiver import Receiver
 
 logger = logging.getLogger("kyc_webhooks.contrib")
@@ -30,9 +30,11 @@ class Tasks:
 
 def check_receiver(receiver: object) -> Receiver:
     if not isinstance(receiver, Receiver):
-        raise TypeError(f"register() needs a kyc_webhooks.Receiver, got {type(receiver).__name__}")
+        raise ConfigurationError(
+            f"register() needs a kyc_webhooks.Receiver, got {type(receiver).__name__}"
+        )
     if receiver.store is None or not receiver.defer:
-        raise ValueError(
+        raise ConfigurationError(
             "register() needs a receiver built with store=... and defer=True: the queue's task "
             "runs the handlers of deliveries the web process stored and answered 202"
         )
@@ -41,9 +43,9 @@ def check_receiver(receiver: object) -> Receiver:
 
 def check_sweep_every(sweep_every: object) -> float:
     if isinstance(sweep_every, bool) or not isinstance(sweep_every, (int, float)):
-        raise TypeError("sweep_every must be a number of seconds")
+        raise ConfigurationError("sweep_every must be a number of seconds")
     if not 0 < sweep_every < float("inf"):
-        raise ValueError("sweep_every must be a positive, finite number of seconds")
+        raise ConfigurationError("sweep_every must be a positive, finite number of seconds")
     return float(sweep_every)
 
 

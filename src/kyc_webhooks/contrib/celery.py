@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_every
 from ._common import run_process as _run_process
@@ -45,7 +46,7 @@ def register(
     receiver = check_receiver(receiver)
     every = check_sweep_every(sweep_every)
     if not isinstance(app, celery.Celery):
-        raise TypeError(f"register() needs a celery.Celery app, got {type(app).__name__}")
+        raise ConfigurationError(f"register() needs a celery.Celery app, got {type(app).__name__}")
 
     def process(delivery_id: str) -> None:
         _run_process(receiver, delivery_id)

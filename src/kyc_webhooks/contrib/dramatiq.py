@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_every
 from ._common import logger as _logger
@@ -51,7 +52,7 @@ def register(
     receiver = check_receiver(receiver)
     every = check_sweep_every(sweep_every)
     if not isinstance(broker, dramatiq.Broker):
-        raise TypeError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
+        raise ConfigurationError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
 
     def process(delivery_id: str) -> None:
         _run_process(receiver, delivery_id)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ConfigurationError
 from ..receiver import Receiver
 from ._common import Tasks, check_receiver
 from ._common import run_process as _run_process
@@ -53,7 +54,7 @@ def register(
         ) from exc
     receiver = check_receiver(receiver)
     if not isinstance(app, procrastinate.App):
-        raise TypeError(f"register() needs a procrastinate.App, got {type(app).__name__}")
+        raise ConfigurationError(f"register() needs a procrastinate.App, got {type(app).__name__}")
 
     def process(delivery_id: str) -> None:
         _run_process(receiver, delivery_id)
