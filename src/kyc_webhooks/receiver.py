@@ -13,12 +13,13 @@ to :meth:`Receiver.process_pending`.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -74,6 +75,9 @@ RETRY_BACKOFF_MAX = 3600.0
 #: Seconds after which a delivery retries when another delivery of the same verification holds
 #: the subject lease of the decision ledger (its handlers run now; docs/decisions.md).
 SUBJECT_BUSY_RETRY = 2
+#: ``Retry-After`` (seconds) of the 503 answered when the store fails: long enough for a database
+#: failover or restart, short enough that a client honouring it comes back soon.
+STORE_RETRY_AFTER = 10
 #: ``Outcome.response_body()`` detail for a failed store (the full message goes to the log only).
 STORE_UNAVAILABLE_DETAIL = "delivery store unavailable; retry later"
 
@@ -223,6 +227,13 @@ class Receiver:
     ``kw.MemoryStore()``) for deduplication and exactly-once handling; ``defer=True`` stores and
     answers 202 without running handlers (run :meth:`process_pending` in a worker);
     ``lease_timeout``: seconds a claim on a stored delivery lasts (must exceed the slowest handler).
+
+    ``on_deferred`` (with ``defer=True``): called with the delivery id of each newly stored
+    delivery, after it is stored and before the 202 -- the hand-off to a task queue
+    (``kyc_webhooks.contrib.celery.register`` and its siblings set it). Under
+    :meth:`handle_async` an awaitable result is awaited. If it raises, the delivery is stored all
+    the same: the answer is still 202, the failure is logged (exception class only), and the
+    sweeper (:meth:`process_pending`) handles the delivery later. Duplicates do not call it.
     """
 
     def __init__(
@@ -233,6 +244,7 @@ class Receiver:
         store: Store | None = None,
         defer: bool = False,
         lease_timeout: float = DEFAULT_LEASE_TIMEOUT,
+        on_deferred: Callable[[str], object] | None = None,
     ) -> None:
         configured: dict[str, Vendor] = {}
         for vendor in vendors:
@@ -256,6 +268,11 @@ class Receiver:
             )
         if defer and store is None:
             raise ConfigurationError("defer=True needs a store to keep deliveries in")
+        if on_deferred is not None:
+            if not callable(on_deferred):
+                raise ConfigurationError("on_deferred must be a callable taking a delivery id")
+            if not defer:
+                raise ConfigurationError("on_deferred needs defer=True (it is called on a 202)")
         self._vendors = configured
         # Configured vendors recognised by a header of their own, for the fast path of detection.
         self._header_vendors = tuple(v for v in configured.values() if v.detection == "header")
@@ -267,6 +284,9 @@ class Receiver:
         self.store = store
         self.defer = bool(defer)
         self.lease_timeout = _positive_number(lease_timeout, "lease_timeout")
+        #: Called with the id of each newly deferred delivery (see the class docstring). Public
+        #: so that a queue integration's ``register()`` can set it after construction.
+        self.on_deferred: Callable[[str], object] | None = on_deferred
         self._counts: Counter[str] = Counter()
         self._counts_lock = threading.Lock()
 
@@ -473,6 +493,9 @@ class Receiver:
             return self._log(self._store_failed(event, exc))
         early = self._without_dispatch(store, event, added)
         if early is not None:
+            on_deferred = self.on_deferred
+            if on_deferred is not None and added.created and early.status_code == 202:
+                _notify_deferred(on_deferred, added.record.id, awaiting=False)
             return self._log(early)
         claim = added.claim
         assert claim is not None  # _without_dispatch answered every unclaimed case
@@ -508,6 +531,11 @@ class Receiver:
             return self._log(self._store_failed(event, exc))
         early = self._without_dispatch(store, event, added)
         if early is not None:
+            on_deferred = self.on_deferred
+            if on_deferred is not None and added.created and early.status_code == 202:
+                pending = _notify_deferred(on_deferred, added.record.id, awaiting=True)
+                if pending is not None:
+                    await _await_deferred(pending, added.record.id)
             return self._log(early)
         claim = added.claim
         assert claim is not None  # _without_dispatch answered every unclaimed case
@@ -1082,7 +1110,14 @@ class Receiver:
     def _store_failed(event: WebhookEvent, exc: Exception) -> Outcome:
         error = _store_error(exc)
         _log_store_error("add", error)
-        return Outcome(error.status_code, event.vendor, event.event_type, event, error)
+        return Outcome(
+            error.status_code,
+            event.vendor,
+            event.event_type,
+            event,
+            error,
+            retry_after=STORE_RETRY_AFTER,
+        )
 
     def _count(self, outcome: Outcome) -> None:
         error = outcome.error
@@ -1138,6 +1173,48 @@ class Receiver:
         elif logger.isEnabledFor(logging.INFO):
             _log_handled(outcome)
         return outcome
+
+
+def _notify_deferred(
+    on_deferred: Callable[[str], object], delivery_id: str, *, awaiting: bool
+) -> Awaitable[object] | None:
+    """Call ``on_deferred(delivery_id)``; never raises (the delivery is stored, the 202 stands,
+    the sweeper covers a lost hand-off). Returns an awaitable result for ``handle_async`` to
+    await; under ``handle`` one cannot be awaited, so it is closed and logged as a failure."""
+    try:
+        result = on_deferred(delivery_id)
+    except Exception as exc:
+        _log_deferred_failure(delivery_id, exc)
+        return None
+    if inspect.isawaitable(result):
+        if awaiting:
+            return result
+        if inspect.iscoroutine(result):
+            result.close()
+        logger.error(
+            "on_deferred returned an awaitable that handle() cannot await delivery_id=%s; "
+            "use handle_async() or a plain callable (process_pending() will handle it)",
+            delivery_id,
+        )
+    return None
+
+
+async def _await_deferred(pending: Awaitable[object], delivery_id: str) -> None:
+    try:
+        await pending
+    except Exception as exc:
+        _log_deferred_failure(delivery_id, exc)
+
+
+def _log_deferred_failure(delivery_id: str, exc: Exception) -> None:
+    # Class name only, never str(exc) or a traceback: a broker client's message may quote
+    # connection details, and the frames are of no use to the operator here.
+    logger.error(
+        "on_deferred failed delivery_id=%s error=%s; the delivery is stored and answered 202, "
+        "process_pending() (the sweeper) will handle it",
+        delivery_id,
+        _qualified_name(exc),
+    )
 
 
 def _log_handled(outcome: Outcome) -> None:

@@ -1,0 +1,67 @@
+"""Celery (docs/scaling-out.md, "Workers")::
+
+    from kyc_webhooks.contrib.celery import register
+
+    receiver = kw.Receiver(kw.Idenfy(signing_key=...), store=store, defer=True)
+    tasks = register(celery_app, receiver)
+
+declares ``<name>.process`` (``receiver.process(delivery_id)``) and ``<name>.sweep``
+(``receiver.process_pending()``, in the beat schedule every ``sweep_every`` seconds: run
+``celery beat`` or a worker with ``-B``), and makes the receiver's ``on_deferred`` enqueue the
+process task. Only the delivery id goes to the broker. Celery's retries are off (no
+``autoretry_for``, ``max_retries=0``) and results are not stored: the store's back-off is the
+only retry policy, and a redelivered task is a harmless duplicate.
+
+Celery is imported by :func:`register` only (``pip install -e ".[celery]"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigurationError
+from ..receiver import Receiver
+from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_every
+from ._common import run_process as _run_process
+from ._common import run_sweep as _run_sweep
+
+__all__ = ["Tasks", "register"]
+
+
+def register(
+    app: Any,
+    receiver: Receiver,
+    *,
+    name: str = "kyc_webhooks",
+    sweep_every: float = DEFAULT_SWEEP_EVERY,
+) -> Tasks:
+    """Declare the process and sweep tasks of ``receiver`` on the Celery ``app`` (task names
+    ``<name>.process`` and ``<name>.sweep``) and set ``receiver.on_deferred``."""
+    try:
+        import celery
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            'kyc_webhooks.contrib.celery needs Celery: pip install -e ".[celery]"'
+        ) from exc
+    receiver = check_receiver(receiver)
+    every = check_sweep_every(sweep_every)
+    if not isinstance(app, celery.Celery):
+        raise ConfigurationError(f"register() needs a celery.Celery app, got {type(app).__name__}")
+
+    def process(delivery_id: str) -> None:
+        _run_process(receiver, delivery_id)
+
+    def sweep() -> None:
+        _run_sweep(receiver)
+
+    options: dict[str, Any] = {"max_retries": 0, "ignore_result": True, "acks_late": False}
+    process_task = app.task(name=f"{name}.process", **options)(process)
+    sweep_task = app.task(name=f"{name}.sweep", **options)(sweep)
+    app.add_periodic_task(every, celery.signature(f"{name}.sweep", app=app), name=f"{name}.sweep")
+    process_name = f"{name}.process"
+
+    def enqueue(delivery_id: str) -> None:
+        app.send_task(process_name, args=(delivery_id,), ignore_result=True)
+
+    receiver.on_deferred = enqueue
+    return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)

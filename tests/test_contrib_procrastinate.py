@@ -1,0 +1,180 @@
+"""kyc_webhooks.contrib.procrastinate end to end: a real PostgreSQL (jobs and deliveries in one
+per-run schema) and a real ``procrastinate worker`` started by the test.
+The handler records its runs in a file (the worker is another process)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+import kyc_webhooks as kw
+from _contrib import HANDLER, KEY, Setup, load_app, logged, require_package, runs, wait_for, worker
+from _postgres import drop_schema, new_schema, require_postgres, sql
+from kyc_webhooks.testing import signed_delivery
+
+APP = (
+    HANDLER
+    + """
+import procrastinate
+
+from kyc_webhooks.contrib.procrastinate import register
+
+DSN = os.environ["KYC_CONTRIB_DSN"]
+SCHEMA = os.environ["KYC_CONTRIB_SCHEMA"]
+app = procrastinate.App(
+    connector=procrastinate.PsycopgConnector(
+        conninfo=DSN, kwargs={"options": f"-c search_path={SCHEMA}"}
+    )
+)
+store = kw.PostgresStore(DSN, schema=SCHEMA)
+receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
+receiver.on("idenfy")(record_run)
+# The periodic sweep on KYC_CONTRIB_SWEEP (a sixth cron field counts seconds).
+tasks = register(app, receiver, queue=SCHEMA, sweep_cron=os.environ["KYC_CONTRIB_SWEEP"])
+"""
+)
+
+
+@contextlib.contextmanager
+def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
+    require_package("procrastinate")
+    dsn = require_postgres()
+    tmp = tmp_path_factory.mktemp(name)
+    schema = new_schema()
+    sql(f"CREATE SCHEMA {schema}")
+    env = {
+        "KYC_CONTRIB_SWEEP": sweep,
+        "KYC_CONTRIB_DSN": dsn,
+        "KYC_CONTRIB_SCHEMA": schema,
+        "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
+    }
+    (tmp / f"{name}.py").write_text(APP)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for variable, value in env.items():
+                mp.setenv(variable, value)
+            app = load_app(tmp / f"{name}.py")
+        command = [
+            sys.executable,
+            *("-m", "procrastinate", "--app", f"{name}.app", "-v"),
+            *("worker", "--queues", schema, "--concurrency", "1"),
+        ]
+        with app.app.open():
+            app.app.schema_manager.apply_schema()
+            # Stored while no worker runs, its job lost: the periodic sweep handles it.
+            receiver: kw.Receiver = app.receiver
+            enqueue, receiver.on_deferred = receiver.on_deferred, None
+            before_boot = receiver.handle(
+                *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-boot")
+            )
+            receiver.on_deferred = enqueue
+            assert before_boot.status_code == 202
+            assert before_boot.delivery_key is not None
+            with worker(command, tmp, env, tmp / "worker.log") as log:
+                yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
+        app.store.close()
+    finally:
+        sys.modules.pop(name, None)
+        drop_schema(schema)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """The worker of most tests; its periodic sweep does not fire while they run (it would race
+    the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "0 0 1 1 *", "kyc_contrib_procrastinate_app") as started:
+        yield started
+
+
+@pytest.fixture
+def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """A second application and worker (own schema), sweeping every 2 seconds."""
+    with running(
+        tmp_path_factory, "* * * * * */2", "kyc_contrib_procrastinate_periodic"
+    ) as started:
+        yield started
+
+
+def test_the_periodic_sweep_runs_in_the_worker(periodic: Setup) -> None:
+    _app, runs_file, log, key = periodic
+    wait_for(lambda: key in runs(runs_file), "the periodic sweep to run the handler", log)
+    assert runs(runs_file).count(key) == 1
+
+
+def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
+    setup: Setup,
+) -> None:
+    app, runs_file, log, _ = setup
+    receiver: kw.Receiver = app.receiver
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-1")
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    delivery_id = outcome.delivery_id
+    assert key is not None
+    assert delivery_id is not None
+    wait_for(lambda: key in runs(runs_file), "the worker to run the handler", log)
+    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=no"), "the task", log)
+    # The broker delivers the task again (a redelivery): a duplicate, the handler does not run.
+    app.tasks.enqueue(delivery_id)
+    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=yes"), "redelivery", log)
+    assert runs(runs_file).count(key) == 1
+    record = receiver.store.get(delivery_id) if receiver.store else None
+    assert record is not None
+    assert record.done
+
+
+def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
+    app, runs_file, log, _ = setup
+    receiver: kw.Receiver = app.receiver
+    enqueue = receiver.on_deferred
+    receiver.on_deferred = None  # the enqueue is lost
+    try:
+        body, headers = signed_delivery(
+            "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-lost"
+        )
+        outcome = receiver.handle(body, headers)
+    finally:
+        receiver.on_deferred = enqueue
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    assert key is not None
+    assert key not in runs(runs_file)
+    app.tasks.sweep.defer()  # what the worker defers on sweep_cron
+    wait_for(lambda: key in runs(runs_file), "the sweeper to run the handler", log)
+    wait_for(logged(log, "task sweep processed="), "the sweep to finish", log)
+    assert runs(runs_file).count(key) == 1
+
+
+def test_register_declares_the_periodic_sweep_and_no_retries() -> None:
+    procrastinate = require_package("procrastinate")
+    from kyc_webhooks.contrib.procrastinate import register
+
+    app = procrastinate.App(connector=require_package("procrastinate.testing").InMemoryConnector())
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    tasks = register(app, receiver, name="kw_x")
+    assert receiver.on_deferred is tasks.enqueue
+    assert tasks.process.name == "kw_x.process"
+    assert tasks.process.retry_strategy is None
+    assert tasks.sweep.retry_strategy is None
+    with app.open():
+        tasks.enqueue("delivery-id-1")
+        (job,) = app.connector.jobs.values()  # only the delivery id goes into the job
+    assert job["args"] == {"delivery_id": "delivery-id-1"}
+
+
+def test_register_refuses_a_receiver_without_defer() -> None:
+    procrastinate = require_package("procrastinate")
+    from kyc_webhooks.contrib.procrastinate import register
+
+    app = procrastinate.App(connector=require_package("procrastinate.testing").InMemoryConnector())
+    with pytest.raises(kw.ConfigurationError, match="defer=True"):
+        register(app, kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore()))
+    deferred = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    with pytest.raises(kw.ConfigurationError, match=r"procrastinate\.App"):
+        register(object(), deferred)
+    assert deferred.on_deferred is None

@@ -1,0 +1,187 @@
+"""``Receiver(..., defer=True, on_deferred=callable)``: the hand-off of a newly stored delivery's id
+to a task queue, after the insert and before the 202 -- on every store of the contract suite; and
+the ``Retry-After`` of the 503 a failing store answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks.receiver import STORE_RETRY_AFTER
+from kyc_webhooks.store import Store
+from kyc_webhooks.testing import signed_delivery
+
+KEY = "on-deferred-key"
+# The sample's personal data (iDenfy samples carry a non-ASCII name) must never reach the log.
+SECRET_WORDS = ("broker password", "Jonas", "Jonaitis")
+
+
+def delivery(scan_ref: str = "scan-deferred") -> tuple[bytes, dict[str, str]]:
+    return signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref)
+
+
+def deferred_receiver(
+    store: Store, on_deferred: Callable[[str], object] | None, runs: list[str]
+) -> kw.Receiver:
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY), store=store, defer=True, on_deferred=on_deferred
+    )
+
+    @receiver.on("idenfy")
+    def handler(event: kw.WebhookEvent) -> None:
+        runs.append(event.delivery_key)
+
+    return receiver
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_on_deferred_gets_the_id_of_the_stored_delivery_before_the_202(
+    store: Store, mode: str
+) -> None:
+    seen: list[tuple[str, bool, bool]] = []
+
+    def on_deferred(delivery_id: str) -> None:
+        record = store.get(delivery_id)  # already stored when the hand-off happens
+        seen.append((delivery_id, record is not None, record is not None and record.done))
+
+    runs: list[str] = []
+    receiver = deferred_receiver(store, on_deferred, runs)
+    if mode == "sync":
+        outcome = receiver.handle(*delivery())
+    else:
+        outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    assert seen == [(outcome.delivery_id, True, False)]
+    assert runs == []
+    # The task the callable would enqueue:
+    assert receiver.process(seen[0][0]).status_code == 200
+    assert len(runs) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_redelivered_duplicate_does_not_call_on_deferred_again(store: Store, mode: str) -> None:
+    seen: list[str] = []
+    receiver = deferred_receiver(store, seen.append, [])
+    for _ in range(3):
+        if mode == "sync":
+            outcome = receiver.handle(*delivery())
+        else:
+            outcome = asyncio.run(receiver.handle_async(*delivery()))
+        assert outcome.status_code == 202
+    assert outcome.duplicate
+    assert seen == [outcome.delivery_id]
+
+
+def test_an_async_on_deferred_is_awaited_by_handle_async(store: Store) -> None:
+    seen: list[str] = []
+
+    async def on_deferred(delivery_id: str) -> None:
+        await asyncio.sleep(0)
+        seen.append(delivery_id)
+
+    receiver = deferred_receiver(store, on_deferred, [])
+    outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    assert seen == [outcome.delivery_id]
+
+
+def raising(delivery_id: str) -> None:
+    raise ConnectionError("broker password=hunter2 rejected for Jonas Jonaitis")
+
+
+async def raising_async(delivery_id: str) -> None:
+    raise ConnectionError("broker password=hunter2 rejected for Jonas Jonaitis")
+
+
+def returns_coroutine(delivery_id: str) -> Awaitable[None]:
+    return raising_async(delivery_id)
+
+
+@pytest.mark.parametrize(
+    ("on_deferred", "mode"),
+    [
+        pytest.param(raising, "sync", id="raises-under-handle"),
+        pytest.param(raising, "async", id="raises-under-handle_async"),
+        pytest.param(raising_async, "async", id="async-raises-under-handle_async"),
+        # handle() cannot await: the coroutine is closed (no "never awaited" warning, which
+        # filterwarnings=error would turn into a failure) and the hand-off counts as failed.
+        pytest.param(returns_coroutine, "sync", id="coroutine-under-handle"),
+    ],
+)
+def test_a_failing_on_deferred_still_answers_202_and_the_sweeper_handles_it(
+    store: Store,
+    on_deferred: Callable[[str], object],
+    mode: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs: list[str] = []
+    receiver = deferred_receiver(store, on_deferred, runs)
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        if mode == "sync":
+            outcome = receiver.handle(*delivery())
+        else:
+            outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    assert outcome.error is None
+    assert outcome.delivery_id is not None
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failures) == 1
+    message = failures[0].getMessage()
+    assert outcome.delivery_id in message
+    assert failures[0].exc_info is None
+    for word in (*SECRET_WORDS, "hunter2"):
+        assert word not in caplog.text
+    assert receiver.stats()["deferred"] == 1
+    # The delivery is stored: the sweeper runs its handlers once.
+    assert receiver.process_pending().succeeded == 1
+    assert runs == [outcome.event.delivery_key if outcome.event else ""]
+    assert receiver.process_pending().processed == 0
+
+
+def test_on_deferred_can_be_set_after_construction(store: Store) -> None:
+    seen: list[str] = []
+    receiver = deferred_receiver(store, None, [])
+    receiver.on_deferred = seen.append
+    outcome = receiver.handle(*delivery())
+    assert seen == [outcome.delivery_id]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"defer": False}, "needs defer=True", id="without-defer"),
+        pytest.param({"defer": True, "on_deferred": "tasks.enqueue"}, "callable", id="a-string"),
+    ],
+)
+def test_bad_on_deferred_configuration(options: dict[str, object], message: str) -> None:
+    options.setdefault("on_deferred", print)
+    with pytest.raises(kw.ConfigurationError, match=message):
+        kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_store_failure_503_carries_retry_after(tmp_path: Path, mode: str) -> None:
+    # A real SQLite failure: another connection holds the write lock and the store waits 0 s.
+    store = kw.SQLiteStore(tmp_path / "webhooks.db", timeout=0)
+    seen: list[str] = []
+    receiver = deferred_receiver(store, seen.append, [])
+    blocker = sqlite3.connect(tmp_path / "webhooks.db", isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        if mode == "sync":
+            outcome = receiver.handle(*delivery())
+        else:
+            outcome = asyncio.run(receiver.handle_async(*delivery()))
+    finally:
+        blocker.close()
+        store.close()
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, kw.StoreError)
+    assert outcome.retry_after == STORE_RETRY_AFTER
+    assert seen == []  # nothing stored, nothing handed off
