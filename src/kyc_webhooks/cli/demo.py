@@ -202,9 +202,13 @@ def _run_demo(
         for vendor, subject in subjects
     ]
     out("")
+
+    def count_of(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
     out(
-        f"effective decisions: {len(effective)} verifications "
-        f"({len(changes)} changes; stale and repeated verdicts changed nothing)"
+        f"effective decisions: {count_of(len(effective), 'verification')} "
+        f"({count_of(len(changes), 'change')}; stale and repeated verdicts changed nothing)"
     )
     decision_rows = [
         (
