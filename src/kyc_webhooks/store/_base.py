@@ -45,7 +45,8 @@ TimeLimit: TypeAlias = datetime | timedelta
 
 #: Default retention policy (docs/delivery-guarantees.md, "Retention"): bodies -- the personal
 #: data -- are erased after 30 days, the span iDenfy keeps its own sent-notification log
-#: (../shared/vendors/idenfy.md §1 "Log retention"); metadata is purged after 90 days.
+#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails);
+#: metadata is purged after 90 days.
 DEFAULT_BODY_RETENTION = timedelta(days=30)
 DEFAULT_RECORD_RETENTION = timedelta(days=90)
 
