@@ -35,7 +35,7 @@ from kyc_webhooks.identomat.models import (
     VideoCallStatusUpdateEvent,
     VideoFileStatus,
 )
-from kyc_webhooks.receiver import storable_body
+from kyc_webhooks.store._runner import storable_body
 from kyc_webhooks.testing import sign
 
 #: The key the vectors under tests/vectors/identomat/ were written with.

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import kyc_webhooks as kw
-from kyc_webhooks.receiver import STORE_RETRY_AFTER
 from kyc_webhooks.store import Store
+from kyc_webhooks.store._runner import STORE_RETRY_AFTER
 from kyc_webhooks.testing import signed_delivery
 
 KEY = "on-deferred-key"

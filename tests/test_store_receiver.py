@@ -27,8 +27,8 @@ from kyc_webhooks.errors import (
     StoreError,
     UsageError,
 )
-from kyc_webhooks.receiver import storable_body
 from kyc_webhooks.store import DeliveryState, MemoryStore, NewDelivery, SQLiteStore, Store
+from kyc_webhooks.store._runner import storable_body
 from kyc_webhooks.testing import sign
 
 KEY = "test-signing-key"

@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from .idenfy import Idenfy
     from .identomat import Identomat
     from .models import UnknownEvent, WebhookEvent
-    from .receiver import DEFAULT_MAX_BODY_SIZE, Outcome, ProcessSummary, Receiver
+    from .outcome import Outcome, ProcessSummary
+    from .receiver import DEFAULT_MAX_BODY_SIZE, Receiver
     from .routing import Route, Router, RoutingWarning
     from .store import (
         DeliveryRecord,
@@ -115,8 +116,8 @@ _LAZY: dict[str, str] = {
     "UnknownEvent": "kyc_webhooks.models",
     "WebhookEvent": "kyc_webhooks.models",
     "DEFAULT_MAX_BODY_SIZE": "kyc_webhooks.receiver",
-    "Outcome": "kyc_webhooks.receiver",
-    "ProcessSummary": "kyc_webhooks.receiver",
+    "Outcome": "kyc_webhooks.outcome",
+    "ProcessSummary": "kyc_webhooks.outcome",
     "Receiver": "kyc_webhooks.receiver",
     "Route": "kyc_webhooks.routing",
     "Router": "kyc_webhooks.routing",

@@ -1,6 +1,6 @@
 """The stored form of a body: credential fields blanked byte-exactly (stdlib only).
 
-One rule for two users: ``receiver.storable_body`` (what a store keeps) and the Identomat
+One rule for two users: ``store._runner.storable_body`` (what a store keeps) and the Identomat
 ``delivery_key`` (a digest of that stored form, so that a deferred or replayed event, re-parsed from
 the store, has the key it had on arrival -- docs/delivery-guarantees.md, "Delivery keys").
 """

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 KEY = "idenfy-test-key"
 
 WORKER = r"""
-import json, os, sys, threading
+import json, os, sys, threading, time
 import django
 django.setup()
 from django.db import connections
@@ -45,12 +45,13 @@ def deliver(n):
     body, headers = sign("idenfy", {"scanRef": f"scan-{n:04d}", "final": True}, os.environ["KEY"],
                          event_type="IDENTIFICATION_MANUAL_FINISHED")
     answers = []
-    for _ in range(200):  # bounded: a 503 in progress is retried, as a vendor would
+    for _ in range(400):  # bounded: a 503 in progress is retried, as a vendor would, after a pause
         outcome = receiver.handle(body, headers)
         answers.append([outcome.status_code, outcome.duplicate,
                         type(outcome.error).__name__ if outcome.error else None])
         if outcome.status_code != 503:
             break
+        time.sleep(0.02)
     return answers
 
 def work(index):

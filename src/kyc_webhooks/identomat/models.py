@@ -112,8 +112,8 @@ class IdentomatEvent(WebhookEvent):
 
     ``delivery_key`` = ``identomat:<type>:<sha256(stored body)[:32]>``, the stored body being the
     exact bytes with the ``callbackApiKey`` value replaced by ``"<redacted>"`` -- what a store
-    keeps (``kyc_webhooks.receiver.storable_body``). Identomat sends no event id and documents no
-    redelivery semantics ([docs]), and no field combination is unique per event: a
+    keeps (``kyc_webhooks.store._runner.storable_body``). Identomat sends no event id and
+    documents no redelivery semantics ([docs]), and no field combination is unique per event: a
     ``session-change`` can legitimately repeat the same ``result`` for one session (an operator
     re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP callback for the same
     session recurs with a new code. The digest of the body is what tells deliveries apart: a

@@ -128,7 +128,7 @@ async def read_capped_async(chunks: AsyncIterable[bytes], limit: int) -> bytes:
 
 def log_rejected(exc: DeliveryError, vendor: str | None) -> None:
     """The one log line of a refused delivery: the line the receiver logs for its own rejections
-    (``Receiver._log``). The message names headers and fields, never a value."""
+    (``Tally.record`` in ``outcome.py``). The message names headers and fields, never a value."""
     logger.warning(
         "delivery rejected vendor=%s status=%d error=%s detail=%s",
         vendor or "-",

@@ -1,0 +1,710 @@
+"""The store runner: how a receiver with a ``store`` runs handlers at most once to success per
+event (docs/delivery-guarantees.md). It talks to the store only through the :class:`Store`
+protocol, so that any store (memory, SQLite, PostgreSQL, the Django ORM) plugs in here without
+touching the receiver.
+
+For each authenticated delivery: ``add`` it under its ``delivery_key`` (what is stored, and what
+is redacted first: :meth:`StoreRunner.new_delivery`) -> answer early when the handlers must not
+run now (deferred, duplicate, in progress) -> take the decision ledger's subject lease when the
+event carries a decision -> run the handlers -> ``complete`` the claim (with the ledger ticket),
+or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay`` claim stored
+deliveries and run the same steps on the stored body, parsed again. From async code a blocking
+store runs in a worker thread; a cancelled ``add`` is shielded, and the claim it took released.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .._headers import Headers
+from .._redaction import redact_fields
+from .._vendor import Vendor, parse_unauthenticated, vendor_class
+from ..decisions import Decision, ledger_entry
+from ..errors import (
+    BodyErasedError,
+    ConfigurationError,
+    DeliveryError,
+    DeliveryNotFoundError,
+    StoreError,
+    UsageError,
+    WebhookError,
+)
+from ..outcome import (
+    STORE_UNAVAILABLE_DETAIL,
+    Outcome,
+    ProcessSummary,
+    Tally,
+    handler_failure,
+    qualified_name,
+)
+from ._base import Claim, DecisionTicket, DeliveryRecord, NewDelivery, Store
+
+if TYPE_CHECKING:
+    from ..models import WebhookEvent
+    from ..routing import Router
+    from ._base import Added
+
+__all__ = [
+    "DEFAULT_LEASE_TIMEOUT",
+    "DEFAULT_MAX_ATTEMPTS",
+    "STORE_RETRY_AFTER",
+    "StoreRunner",
+    "storable_body",
+]
+
+logger = logging.getLogger("kyc_webhooks")
+
+#: Seconds a claim on a stored delivery lasts. Longer than any handler should run; short enough
+#: that the event of a crashed worker is picked up again at one of the vendor's next retries.
+DEFAULT_LEASE_TIMEOUT = 60.0
+#: Attempts ``process_pending`` makes per stored delivery before leaving it ``failed``.
+DEFAULT_MAX_ATTEMPTS = 8
+#: Back-off of ``process_pending`` after a failed attempt n: min(30 s * 2**(n-1), 1 h).
+RETRY_BACKOFF_BASE = 30.0
+RETRY_BACKOFF_MAX = 3600.0
+#: Seconds after which a delivery retries when another delivery of the same verification holds
+#: the subject lease of the decision ledger (its handlers run now; docs/decisions.md).
+SUBJECT_BUSY_RETRY = 2
+#: ``Retry-After`` (seconds) of the 503 answered when the store fails: long enough for a database
+#: failover or restart, short enough that a client honouring it comes back soon.
+STORE_RETRY_AFTER = 10
+
+#: Headers never stored, whatever the vendor (credentials and session state).
+_NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: What the store records when a delivery gave way to another one of the same verification.
+_BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
+
+
+def storable_body(vendor: str, body: bytes) -> bytes:
+    """The copy of an authenticated body that goes into a store: byte-exact, except that the string
+    value of a credential field inside the body (Identomat's ``callbackApiKey``) is replaced by
+    ``"<redacted>"``, so that the store never holds a secret that could forge deliveries."""
+    fields = vendor_class(vendor).credential_fields
+    return redact_fields(body, fields) if fields else body
+
+
+class StoreRunner:
+    """Runs the handlers of stored deliveries for one receiver.
+
+    ``vendors``: the receiver's configured vendors by name (stored deliveries of other vendors are
+    not claimed); ``router``: its handlers; ``tally``: where every outcome is counted and logged;
+    ``defer``: store and answer 202 without running handlers; ``lease_timeout``: seconds a claim
+    lasts."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        vendors: Mapping[str, Vendor],
+        router: Router,
+        tally: Tally,
+        defer: bool,
+        lease_timeout: float,
+    ) -> None:
+        self.store = store
+        self.vendors = vendors
+        self.router = router
+        self.tally = tally
+        self.defer = defer
+        self.lease_timeout = lease_timeout
+
+    # -- a delivery that just arrived ------------------------------------------------------
+
+    def handle(
+        self,
+        event: WebhookEvent,
+        headers: Headers,
+        on_deferred: Callable[[str], object] | None,
+    ) -> Outcome:
+        """Store the authenticated ``event`` and run its handlers (unless deferred, a duplicate,
+        or in progress elsewhere). ``on_deferred`` is called with the id of a newly deferred
+        delivery; an awaitable it returns cannot be awaited here (logged as a failure)."""
+        store = self.store
+        try:
+            added = store.add(self.new_delivery(event, headers), lease=self._add_lease())
+        except UsageError:
+            raise
+        except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
+            return self.tally.record(self._store_failed(event, exc))
+        early = self._without_dispatch(event, added)
+        if early is not None:
+            if on_deferred is not None and added.created and early.status_code == 202:
+                _notify_deferred(on_deferred, added.record.id, awaiting=False)
+            return self.tally.record(early)
+        claim = added.claim
+        assert claim is not None  # _without_dispatch answered every unclaimed case
+        return self._dispatch_sync(event, claim)
+
+    async def handle_async(
+        self,
+        event: WebhookEvent,
+        headers: Headers,
+        on_deferred: Callable[[str], object] | None,
+    ) -> Outcome:
+        """Like :meth:`handle`, awaiting async handlers and an awaitable ``on_deferred`` result."""
+        try:
+            added = await self._add_async(self.new_delivery(event, headers))
+        except UsageError:
+            raise
+        except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
+            return self.tally.record(self._store_failed(event, exc))
+        early = self._without_dispatch(event, added)
+        if early is not None:
+            if on_deferred is not None and added.created and early.status_code == 202:
+                pending = _notify_deferred(on_deferred, added.record.id, awaiting=True)
+                if pending is not None:
+                    await _await_deferred(pending, added.record.id)
+            return self.tally.record(early)
+        claim = added.claim
+        assert claim is not None  # _without_dispatch answered every unclaimed case
+        return await self._dispatch_async(event, claim)
+
+    def new_delivery(self, event: WebhookEvent, headers: Headers) -> NewDelivery:
+        """What the store keeps of a delivery: the body with credential fields redacted, and the
+        headers without the vendor's authentication headers and :data:`_NEVER_STORED`."""
+        vendor = self.vendors[event.vendor]  # the configured vendor that parsed it
+        hidden = vendor.auth_headers | _NEVER_STORED
+        return NewDelivery(
+            delivery_key=event.delivery_key,
+            vendor=event.vendor,
+            event_type=event.event_type or "-",
+            body=storable_body(vendor.name, event.raw_body),
+            headers=tuple(
+                (_storable_text(n), _storable_text(v))
+                for n, v in headers.multi_items()
+                if n not in hidden
+            ),
+        )
+
+    def _add_lease(self) -> float | None:
+        return None if self.defer else self.lease_timeout
+
+    def _without_dispatch(self, event: WebhookEvent, added: Added) -> Outcome | None:
+        """The outcome when the handlers must not run for this request, else ``None``."""
+        record = added.record
+        if self.defer:
+            if added.created:
+                return Outcome.deferred(event, record)
+            if record.done:
+                return Outcome.duplicate_of(record, event)
+            return Outcome.deferred(event, record, duplicate=True)
+        if added.claim is not None:
+            return None
+        if record.done:
+            return Outcome.duplicate_of(record, event)
+        return self._in_progress(record, event)
+
+    async def _add_async(self, delivery: NewDelivery) -> Added:
+        """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a
+        cancellation (client gone, server timeout) cannot stop: the thread may still claim the
+        record. So the call is shielded, and on cancellation the claim it took is released before
+        the cancellation propagates -- else the record would stay blocked for ``lease_timeout``."""
+        store = self.store
+        lease = self._add_lease()
+        if not store.blocking:
+            result: Added = store.add(delivery, lease=lease)
+            return result
+        import asyncio
+
+        task = asyncio.ensure_future(asyncio.to_thread(store.add, delivery, lease=lease))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await self._release_abandoned_add(task)
+            raise
+
+    async def _release_abandoned_add(self, task: Any) -> None:
+        import asyncio
+
+        try:
+            added: Added = await asyncio.shield(task)
+        except Exception:  # the add failed: nothing was claimed
+            return
+        if added.claim is not None:
+            name = "CancelledError"
+            await self._release_async(added.claim, name, f"handling interrupted ({name})")
+
+    # -- stored deliveries: process_pending, process, replay -------------------------------
+
+    def process_pending(self, limit: int, max_attempts: int) -> ProcessSummary:
+        """Claim and handle up to ``limit`` stored deliveries that are due (see
+        ``Receiver.process_pending``)."""
+        store = self.store
+        outcomes: list[Outcome] = []
+        for _ in range(limit):
+            claim = store.claim_next(
+                lease=self.lease_timeout, max_attempts=max_attempts, vendors=tuple(self.vendors)
+            )
+            if claim is None:
+                break
+            outcomes.append(self._process_claim_sync(claim))
+        return ProcessSummary(tuple(outcomes))
+
+    async def process_pending_async(self, limit: int, max_attempts: int) -> ProcessSummary:
+        store = self.store
+        outcomes: list[Outcome] = []
+        for _ in range(limit):
+            claim = await _call(
+                store,
+                store.claim_next,
+                lease=self.lease_timeout,
+                max_attempts=max_attempts,
+                vendors=tuple(self.vendors),
+            )
+            if claim is None:
+                break
+            outcomes.append(await self._process_claim_async(claim))
+        return ProcessSummary(tuple(outcomes))
+
+    def replay(self, delivery_id: str) -> Outcome:
+        store = self.store
+        record = store.get(delivery_id)
+        _check_replayable(record)
+        claim = store.claim(delivery_id, lease=self.lease_timeout, replay=True)
+        if claim is None:
+            assert record is not None
+            return self.tally.record(self._in_progress(record, None, replay=True))
+        return self._process_claim_sync(claim)
+
+    async def replay_async(self, delivery_id: str) -> Outcome:
+        store = self.store
+        record = await _call(store, store.get, delivery_id)
+        _check_replayable(record)
+        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout, replay=True)
+        if claim is None:
+            assert record is not None
+            return self.tally.record(self._in_progress(record, None, replay=True))
+        return await self._process_claim_async(claim)
+
+    def process(self, delivery_id: str) -> Outcome:
+        store = self.store
+        record = store.get(delivery_id)
+        early = self._not_processable(delivery_id, record)
+        if early is not None:
+            return self.tally.record(early)
+        claim = store.claim(delivery_id, lease=self.lease_timeout)
+        if claim is None:
+            assert record is not None
+            return self.tally.record(self._in_progress(record, None))
+        return self._process_claim_sync(claim)
+
+    async def process_async(self, delivery_id: str) -> Outcome:
+        store = self.store
+        record = await _call(store, store.get, delivery_id)
+        early = self._not_processable(delivery_id, record)
+        if early is not None:
+            return self.tally.record(early)
+        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout)
+        if claim is None:
+            assert record is not None
+            return self.tally.record(self._in_progress(record, None))
+        return await self._process_claim_async(claim)
+
+    def _not_processable(self, delivery_id: str, record: DeliveryRecord | None) -> Outcome | None:
+        """The outcome of :meth:`process` when the handlers must not run now, else ``None``."""
+        if record is None:
+            raise DeliveryNotFoundError("no stored delivery has this id")
+        if record.done:
+            return Outcome.duplicate_of(record)
+        if record.not_before is not None:
+            wait = (record.not_before - self.store.now()).total_seconds()
+            if wait > 0:
+                return Outcome.in_progress(
+                    record,
+                    max(1, math.ceil(wait)),
+                    reason="this delivery failed and waits for its retry",
+                )
+        return None
+
+    def _in_progress(
+        self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
+    ) -> Outcome:
+        retry_after = None
+        if record.lease_until is not None:
+            try:
+                remaining = (record.lease_until - self.store.now()).total_seconds()
+            except Exception:  # a failing clock only loses the hint
+                remaining = 1.0
+            retry_after = max(1, math.ceil(remaining))
+        return Outcome.in_progress(record, retry_after, event=event, replay=replay)
+
+    def _reparse(self, claim: Claim) -> WebhookEvent | WebhookError:
+        """The event of a stored delivery, parsed again from the stored body (it was
+        authenticated when it arrived), or the error that prevents it."""
+        record = claim.record
+        vendor = self.vendors.get(record.vendor)
+        if vendor is None:
+            return ConfigurationError(f"vendor {record.vendor!r} is not configured here")
+        if record.body is None:
+            return BodyErasedError("the stored body was erased; the delivery cannot be handled")
+        try:
+            # No authentication: the body was authenticated when it arrived (and Identomat's
+            # stored copy has its key redacted, so it could not be authenticated again).
+            return parse_unauthenticated(vendor, record.body, Headers(record.headers))
+        except DeliveryError as exc:
+            exc.vendor = vendor.name
+            return exc
+
+    def _process_claim_sync(self, claim: Claim) -> Outcome:
+        parsed = self._reparse(claim)
+        if isinstance(parsed, WebhookError):
+            self._release_sync(claim, type(parsed).__name__, parsed.message)
+            return self.tally.record(
+                Outcome.failed(parsed, record=claim.record, replay=claim.replay)
+            )
+        return self._dispatch_sync(parsed, claim)
+
+    async def _process_claim_async(self, claim: Claim) -> Outcome:
+        parsed = self._reparse(claim)
+        if isinstance(parsed, WebhookError):
+            await self._release_async(claim, type(parsed).__name__, parsed.message)
+            return self.tally.record(
+                Outcome.failed(parsed, record=claim.record, replay=claim.replay)
+            )
+        return await self._dispatch_async(parsed, claim)
+
+    # -- running the handlers of a claimed delivery ----------------------------------------
+    # A delivery whose event carries a decision takes the subject lease of the decision ledger
+    # *before* any handler runs (store.begin_decision): the deliveries of one verification are
+    # serialised, so that the ticket's ``changes`` is true for exactly one of them per real
+    # change of the effective decision. When another delivery of the subject holds the lease,
+    # nothing has run yet: the claim is released and the delivery retried shortly (503 +
+    # Retry-After for the vendor). The entry is recorded with the completion
+    # (store.complete(claim, decision=ticket)); a failing handler aborts the ticket.
+
+    def _dispatch_sync(self, event: WebhookEvent, claim: Claim) -> Outcome:
+        store = self.store
+        decision: Decision | None = None
+        ticket: DecisionTicket | None = None
+        try:
+            decision = event.decision
+            if decision is not None:
+                begun = self._begin_sync(claim, decision)
+                if isinstance(begun, Outcome):
+                    return self.tally.record(begun)
+                ticket = begun
+            handled = self.router.dispatch(event)
+            if ticket is not None and ticket.changes:
+                assert decision is not None
+                handled += self.router.dispatch_decision(decision)
+        except BaseException as exc:
+            if ticket is not None:
+                self._abort_sync(ticket)
+            self._release_sync(claim, *_failure(exc))
+            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
+                raise
+            return self.tally.record(
+                handler_failure(event, exc, record=claim.record, replay=claim.replay)
+            )
+        try:
+            if ticket is None:
+                recorded = store.complete(claim)
+            else:
+                recorded = store.complete(claim, decision=ticket)
+        except Exception as exc:
+            _log_store_error("complete", _store_error(exc))
+            _warn_not_recorded(claim, store_failed=True)
+        else:
+            if not recorded:
+                _warn_not_recorded(claim, store_failed=False)
+        return self.tally.record(
+            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
+        )
+
+    async def _dispatch_async(self, event: WebhookEvent, claim: Claim) -> Outcome:
+        store = self.store
+        decision: Decision | None = None
+        ticket: DecisionTicket | None = None
+        try:
+            decision = event.decision
+            if decision is not None:
+                begun = await self._begin_async(claim, decision)
+                if isinstance(begun, Outcome):
+                    return self.tally.record(begun)
+                ticket = begun
+            handled = await self.router.dispatch_async(event)
+            if ticket is not None and ticket.changes:
+                assert decision is not None
+                handled += await self.router.dispatch_decision_async(decision)
+        except BaseException as exc:
+            if ticket is not None:
+                await self._abort_async(ticket)
+            await self._release_async(claim, *_failure(exc))
+            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
+                raise
+            return self.tally.record(
+                handler_failure(event, exc, record=claim.record, replay=claim.replay)
+            )
+        try:
+            if ticket is None:
+                recorded = await _call(store, store.complete, claim)
+            else:
+                recorded = await _call(store, store.complete, claim, decision=ticket)
+        except Exception as exc:
+            _log_store_error("complete", _store_error(exc))
+            _warn_not_recorded(claim, store_failed=True)
+        else:
+            if not recorded:
+                _warn_not_recorded(claim, store_failed=False)
+        return self.tally.record(
+            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
+        )
+
+    # -- the decision ledger's subject lease -----------------------------------------------
+
+    def _begin_sync(self, claim: Claim, decision: Decision) -> DecisionTicket | Outcome:
+        """The subject lease for ``decision``, or the outcome when it cannot be had now (the
+        claim is then released)."""
+        store = self.store
+        try:
+            ticket = store.begin_decision(
+                claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return Outcome.failed(
+                error, event=decision.event, record=claim.record, replay=claim.replay
+            )
+        if ticket is None:
+            self._release_sync(claim, *_BUSY, busy=True)
+            return _subject_busy(decision, claim)
+        return ticket
+
+    async def _begin_async(self, claim: Claim, decision: Decision) -> DecisionTicket | Outcome:
+        store = self.store
+        try:
+            ticket = await _call(
+                store,
+                store.begin_decision,
+                claim,
+                ledger_entry(decision, claim.record),
+                lease=self.lease_timeout,
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return Outcome.failed(
+                error, event=decision.event, record=claim.record, replay=claim.replay
+            )
+        if ticket is None:
+            await self._release_async(claim, *_BUSY, busy=True)
+            return _subject_busy(decision, claim)
+        assert isinstance(ticket, DecisionTicket)
+        return ticket
+
+    def _abort_sync(self, ticket: DecisionTicket) -> None:
+        try:
+            self.store.abort_decision(ticket)
+        except Exception as exc:  # the subject lease expires on its own
+            _log_store_error("abort_decision", _store_error(exc))
+
+    async def _abort_async(self, ticket: DecisionTicket) -> None:
+        try:
+            await _call(self.store, self.store.abort_decision, ticket)
+        except Exception as exc:
+            _log_store_error("abort_decision", _store_error(exc))
+
+    # -- releasing a claim: fail with a retry time -----------------------------------------
+
+    def _retry_at(self, claim: Claim, *, busy: bool = False) -> datetime:
+        """Back-off after the claim's attempt n: min(30 s * 2**(n-1), 1 h) from now;
+        :data:`SUBJECT_BUSY_RETRY` seconds when the subject lease was ``busy``."""
+        if busy:
+            return self.store.now() + timedelta(seconds=SUBJECT_BUSY_RETRY)
+        attempts = max(1, claim.record.attempts)
+        delay = min(RETRY_BACKOFF_BASE * 2 ** min(attempts - 1, 32), RETRY_BACKOFF_MAX)
+        return self.store.now() + timedelta(seconds=delay)
+
+    def _release_sync(
+        self, claim: Claim, error_type: str, message: str, *, busy: bool = False
+    ) -> None:
+        """``store.fail`` the claim, to be retried after the back-off (``busy``: shortly, when
+        another delivery of the same verification held the subject lease)."""
+        store = self.store
+        try:
+            store.fail(
+                claim,
+                error_type=error_type,
+                error_message=message,
+                retry_at=self._retry_at(claim, busy=busy),
+            )
+        except Exception as exc:  # the lease expires on its own; never mask the real error
+            _log_store_error("fail", _store_error(exc))
+
+    async def _release_async(
+        self, claim: Claim, error_type: str, message: str, *, busy: bool = False
+    ) -> None:
+        store = self.store
+        try:
+            await _call(
+                store,
+                store.fail,
+                claim,
+                error_type=error_type,
+                error_message=message,
+                retry_at=self._retry_at(claim, busy=busy),
+            )
+        except Exception as exc:
+            _log_store_error("fail", _store_error(exc))
+
+    def _store_failed(self, event: WebhookEvent, exc: Exception) -> Outcome:
+        error = _store_error(exc)
+        _log_store_error("add", error)
+        return Outcome.failed(error, event=event, retry_after=STORE_RETRY_AFTER)
+
+
+def _subject_busy(decision: Decision, claim: Claim) -> Outcome:
+    return Outcome.in_progress(
+        claim.record,
+        SUBJECT_BUSY_RETRY,
+        event=decision.event,
+        replay=claim.replay,
+        reason="another delivery of the same verification is being handled; retry later",
+    )
+
+
+# -- on_deferred: the hand-off to a task queue ---------------------------------------------
+
+
+def _notify_deferred(
+    on_deferred: Callable[[str], object], delivery_id: str, *, awaiting: bool
+) -> Awaitable[object] | None:
+    """Call ``on_deferred(delivery_id)``; never raises (the delivery is stored, the 202 stands,
+    the sweeper covers a lost hand-off). Returns an awaitable result for ``handle_async`` to
+    await; under ``handle`` one cannot be awaited, so it is closed and logged as a failure."""
+    try:
+        result = on_deferred(delivery_id)
+    except Exception as exc:
+        _log_deferred_failure(delivery_id, exc)
+        return None
+    if inspect.isawaitable(result):
+        if awaiting:
+            return result
+        if inspect.iscoroutine(result):
+            result.close()
+        logger.error(
+            "on_deferred returned an awaitable that handle() cannot await delivery_id=%s; "
+            "use handle_async() or a plain callable (process_pending() will handle it)",
+            delivery_id,
+        )
+    return None
+
+
+async def _await_deferred(pending: Awaitable[object], delivery_id: str) -> None:
+    try:
+        await pending
+    except Exception as exc:
+        _log_deferred_failure(delivery_id, exc)
+
+
+def _log_deferred_failure(delivery_id: str, exc: Exception) -> None:
+    # Class name only, never str(exc) or a traceback: a broker client's message may quote
+    # connection details, and the frames are of no use to the operator here.
+    logger.error(
+        "on_deferred failed delivery_id=%s error=%s; the delivery is stored and answered 202, "
+        "process_pending() (the sweeper) will handle it",
+        delivery_id,
+        qualified_name(exc),
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _storable_text(value: str) -> str:
+    """``value`` as text any store can encode: a lone surrogate (a ``str`` header decoded with
+    ``surrogateescape``, e.g. under WSGI) becomes a visible escape (``\\udcff``) instead of making
+    the store's UTF-8 encoding raise."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _check_replayable(record: DeliveryRecord | None) -> None:
+    if record is None:
+        raise DeliveryNotFoundError("no stored delivery has this id")
+    if record.body is None:
+        raise BodyErasedError("the stored body was erased; the delivery cannot be replayed")
+
+
+def _failure(exc: BaseException) -> tuple[str, str]:
+    """Error class name and a safe message for the store -- never ``str(exc)``, which may quote
+    personal data from the payload."""
+    name = type(exc).__name__
+    if isinstance(exc, UsageError):
+        return name, exc.message
+    if isinstance(exc, Exception):
+        return name, f"handler raised {name}"
+    return name, f"handling interrupted ({name})"
+
+
+def _store_error(exc: Exception) -> StoreError:
+    """``exc`` as the error of a failed store call. A store raises :class:`StoreError`; anything
+    else it raises (a third-party store's driver error) is reported as one, so that ``handle()``
+    answers 503 and the vendor retries instead of the exception escaping. Only our own errors'
+    messages are kept: another exception's text may quote stored data."""
+    if isinstance(exc, StoreError):
+        return exc
+    detail = f": {exc.message}" if isinstance(exc, WebhookError) else ""
+    error = StoreError(f"the store raised {qualified_name(exc)}{detail}")
+    error.__cause__ = exc
+    return error
+
+
+def _log_store_error(operation: str, exc: WebhookError) -> None:
+    logger.error(
+        "delivery store failed operation=%s error=%s detail=%s",
+        operation,
+        type(exc).__name__,
+        exc.message,
+    )
+
+
+def _warn_not_recorded(claim: Claim, *, store_failed: bool) -> None:
+    """Handlers succeeded (the endpoint answers 200) but the record is not ``done``: the event
+    may be handled again (docs/delivery-guarantees.md, "The remaining window")."""
+    if store_failed:
+        reason = (
+            "the store failed writing it; the record stays processing until its lease expires, "
+            "then a worker (process_pending) or a redelivery handles the event again"
+        )
+    else:
+        reason = (
+            "the lease expired before the handlers finished and another worker claimed the "
+            "record (raise lease_timeout above the slowest handler)"
+        )
+    logger.warning(
+        "handlers succeeded but completion was not recorded delivery_id=%s: %s",
+        claim.record.id,
+        reason,
+    )
+
+
+async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a store method from async code: in a worker thread when the store blocks on I/O, or
+    through the store's own ``run_blocking`` coroutine function where it has one (the Django
+    store runs the ORM where Django manages its connections)."""
+    if not store.blocking:
+        return func(*args, **kwargs)
+    run_blocking = getattr(store, "run_blocking", None)
+    if run_blocking is not None:
+        return await run_blocking(func, *args, **kwargs)
+    import asyncio
+
+    return await asyncio.to_thread(func, *args, **kwargs)
