@@ -161,8 +161,8 @@ _SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- con
 _SELECT_BY_ID = _SELECT + " WHERE id = ?"
 _SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
 # A claim: a replay of a done record keeps it done (the lease alone marks the replay).
-_TAKE = (  # noqa: S608 -- constants only
-    "UPDATE kyc_webhooks_deliveries SET "
+_TAKE = (
+    "UPDATE kyc_webhooks_deliveries SET "  # noqa: S608 -- constants only
     "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
     "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? "
     "RETURNING " + _COLUMNS
@@ -184,8 +184,8 @@ _DECISION_COLUMNS = (
 _SELECT_DECISION = f"SELECT {_DECISION_COLUMNS} FROM kyc_webhooks_decisions"  # noqa: S608 -- constants only
 # The subject lease, taken only while the claim is live (the EXISTS) and no other live subject
 # lease holds it (the DO UPDATE ... WHERE); returns the stored row, or none when either fails.
-_BEGIN_DECISION = (  # noqa: S608 -- constants only
-    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "
+_BEGIN_DECISION = (
+    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "  # noqa: S608
     "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM kyc_webhooks_deliveries "
     "WHERE id = ? AND claim_token = ?) "
     "ON CONFLICT (vendor, subject) DO UPDATE SET "
