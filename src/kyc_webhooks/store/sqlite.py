@@ -357,7 +357,8 @@ class SQLiteStore:
     if missing). ``":memory:"`` gives a private in-memory database (tests only).
 
     ``timeout``: seconds a write waits for another process's lock before failing (busy timeout).
-    ``durable``: ``synchronous=FULL`` (default) or ``NORMAL``. ``clock``: current aware time.
+    ``durable``: (default) every commit an answer relies on is synced -- one fsync per delivery;
+    ``False``: none is. ``clock``: current aware time.
 
     Raises :class:`~kyc_webhooks.errors.StoreError` at construction when the file cannot be opened,
     is not a database, or holds a newer schema.
