@@ -4,13 +4,23 @@ store (docs/delivery-guarantees.md).
 Run: ``python bench/store_throughput.py`` (``--quick`` for fewer deliveries, ``--dir`` to put the
 SQLite file on a particular disk). Prints a table and exits 0; it asserts nothing.
 
-Each row delivers N distinct signed iDenfy events (every one is new: store insert + claim, handler,
-complete), then the same N again (every one a duplicate: one lookup, no handler).
+Each row delivers N distinct signed iDenfy identification events of ~6 KB (``--body-kb``; each
+carries a verdict, so the decision ledger is written too: store insert + claim, subject lease,
+handler, complete), then the same N again (every one a duplicate: one lookup, no handler).
 
 * no store            -- ``kw.Receiver(kw.Idenfy(...))``
 * MemoryStore         -- ``store=kw.MemoryStore()``
-* SQLite (durable)    -- ``store=kw.SQLiteStore(path)``: WAL, ``synchronous=FULL`` (the default)
+* SQLite floor        -- no receiver: one ``INSERT`` per delivery of the same body into the same
+                         table (same indexes, WAL, ``secure_delete``) with ``synchronous=FULL``, in
+                         the same directory: one synced commit per delivery, nothing else
+* SQLite (durable)    -- ``store=kw.SQLiteStore(path)`` (the default)
 * SQLite (NORMAL)     -- ``store=kw.SQLiteStore(path, durable=False)``
+* SQLite before       -- with ``--before FILE``: the SQLiteStore of an older ``sqlite.py`` (e.g.
+                         ``git show main:src/kyc_webhooks/store/sqlite.py > /tmp/before.py``),
+                         measured in the same run for a before/after comparison
+
+SQLite rows and the floor run in alternating rounds (``--rounds``), best of each: a shared VM's disk
+and CPU drift hit all alike. The ratio column is new events/s over the floor's inserts/s.
 
 PostgreSQL (``--postgres DSN``, default ``$KYC_TEST_POSTGRES_DSN`` or
 ``postgresql://postgres@127.0.0.1:5432/test``; skipped when unreachable): 1, 2 and 4 processes
@@ -24,10 +34,12 @@ schemas of its own, dropped at the end.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -70,7 +82,7 @@ def measure(
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
     handled = []
     receiver.on("idenfy")(lambda event: handled.append(1))
-    receiver.handle(*deliveries(1)[0])  # warm-up: builds the model schema
+    receiver.handle(*deliveries(1, start=999_999)[0])  # warm-up: builds the model schema
     rates = []
     for _ in range(2):  # first pass: new events; second pass: duplicates (with a store)
         start = time.perf_counter()
@@ -82,6 +94,91 @@ def measure(
     if store is not None:
         store.close()
     return rates[0], rates[1]
+
+
+# -- SQLite: the floor, and an older store for before/after ------------------------------------
+
+SQLITE_FLOOR_INSERT = (
+    "INSERT INTO kyc_webhooks_deliveries (id, delivery_key, vendor, event_type, state, "
+    "received_at, updated_at, attempts, body, headers, finished_at) "
+    "VALUES (?, ?, 'idenfy', 'IDENTIFICATION_AUTO_FINISHED', 'done', ?, ?, 1, ?, ?, ?)"
+)
+
+
+def sqlite_floor(path: Path, items: list[tuple[bytes, dict[str, str]]]) -> float:
+    """Inserts/s: one autocommitted INSERT per delivery (the body and headers of the delivery)
+    into the store's own table, WAL and ``synchronous=FULL``: one synced commit per delivery."""
+    kw.SQLiteStore(path).close()  # the same schema, indexes included
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")
+        import json
+
+        rows = [
+            (secrets.token_hex(16), secrets.token_hex(16), body, json.dumps(list(headers.items())))
+            for body, headers in items
+        ]
+        start = time.perf_counter()
+        for row_id, key, body, headers_json in rows:
+            now = time.time()
+            conn.execute(SQLITE_FLOOR_INSERT, (row_id, key, now, now, body, headers_json, now))
+        return len(rows) / (time.perf_counter() - start)
+    finally:
+        conn.close()
+
+
+def load_store_class(path: Path) -> Callable[..., kw.Store]:
+    """The ``SQLiteStore`` class of an older ``sqlite.py``, imported as a module of this
+    ``kyc_webhooks.store`` package (its relative imports resolve against the current one)."""
+    spec = importlib.util.spec_from_file_location("kyc_webhooks.store._bench_before", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls: Callable[..., kw.Store] = module.SQLiteStore
+    return cls
+
+
+def _sqlite_section(
+    workdir: Path, count: int, body_kb: float, rounds: int, before: Path | None
+) -> None:
+    pad = int(body_kb * 1024)
+    items = deliveries(count, pad=pad)
+    size = len(items[0][0])
+    before_cls = load_store_class(before) if before is not None else None
+    made = 0
+
+    def path(kind: str) -> Path:
+        nonlocal made
+        made += 1
+        return workdir / f"{kind}-{made}.db"
+
+    rows: list[tuple[str, Callable[[], kw.Store]]] = [
+        ("SQLite (durable, default)", lambda: kw.SQLiteStore(path("durable"))),
+        ("SQLite (durable=False)", lambda: kw.SQLiteStore(path("normal"), durable=False)),
+    ]
+    if before_cls is not None:
+        rows.insert(1, ("SQLite before (durable)", lambda: before_cls(path("before"))))
+    floors: list[float] = []
+    results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in rows}
+    for _ in range(rounds):
+        floors.append(sqlite_floor(path("floor"), items))
+        for name, make in rows:
+            new, again = measure(make, items)
+            results[name][0].append(new)
+            results[name][1].append(again)
+    floor = max(floors)
+    print(
+        f"\nSQLite {sqlite3.sqlite_version}: {count} sequential deliveries of {size / 1024:.1f} KB "
+        f"per row; best of {rounds} alternating rounds; files in {workdir}"
+    )
+    print(f"{'store':32} {'new events/s':>14} {'x floor':>8} {'duplicates/s':>14}")
+    print(f"{'floor: 1 INSERT, FULL':32} {floor:14,.0f} {1:8.2f} {'':>14}")
+    for name, _ in rows:
+        new, again = max(results[name][0]), max(results[name][1])
+        print(f"{name:32} {new:14,.0f} {new / floor:8.2f} {again:14,.0f}")
 
 
 # -- PostgreSQL: several processes, store vs floor ----------------------------------------------
@@ -230,34 +327,30 @@ def main() -> None:
         help="PostgreSQL server for the PostgresStore rows ('' to skip them)",
     )
     parser.add_argument("--processes", default="1,2,4", help="process counts for PostgreSQL")
-    parser.add_argument("--body-kb", type=float, default=6.0, help="PostgreSQL body size (KB)")
-    parser.add_argument("--rounds", type=int, default=3, help="PostgreSQL rounds (best of)")
+    parser.add_argument("--body-kb", type=float, default=6.0, help="body size (KB)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (best of)")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="an older sqlite.py to measure side by side"
+    )
     parser.add_argument("--only-postgres", action="store_true", help="skip the other rows")
     args = parser.parse_args()
     count = 300 if args.quick else 3000
     items = deliveries(count)
     workdir = Path(tempfile.mkdtemp(dir=args.dir, prefix="kyc-bench-"))
 
-    def sqlite(durable: bool) -> Callable[[], kw.Store]:
-        def make() -> kw.Store:
-            path = workdir / f"bench-{'full' if durable else 'normal'}-{os.getpid()}.db"
-            return kw.SQLiteStore(path, durable=durable)
-
-        return make
-
     rows: list[tuple[str, Callable[[], kw.Store | None]]] = [
         ("no store", lambda: None),
         ("MemoryStore", lambda: kw.MemoryStore()),
-        ("SQLite (durable, FULL)", sqlite(True)),
-        ("SQLite (durable=False, NORMAL)", sqlite(False)),
     ]
     if not args.only_postgres:
-        print(f"{count} sequential deliveries per row; SQLite files in {workdir}")
+        print(f"{count} sequential small deliveries per row")
         print(f"{'store':32} {'new events/s':>14} {'redeliveries/s':>16}")
     try:
         for name, make_store in [] if args.only_postgres else rows:
             new, again = measure(make_store, items)
             print(f"{name:32} {new:14,.0f} {again:16,.0f}")
+        if not args.only_postgres:
+            _sqlite_section(workdir, count, args.body_kb, args.rounds, args.before)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.postgres:

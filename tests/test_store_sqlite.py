@@ -128,6 +128,27 @@ def test_erased_bodies_are_overwritten_in_the_file(
     assert leftovers == []  # not in the database file, nor in a WAL
 
 
+def test_the_record_add_builds_is_the_stored_record(db: Path) -> None:
+    # add() writes a new record with one INSERT and builds the DeliveryRecord from the values it
+    # wrote, without reading the row back: it must equal what a read returns, field for field --
+    # with a clock that is not in UTC, a lease, and text that UTF-8 cannot encode.
+    east = timezone(timedelta(hours=5, minutes=30))
+    clock = lambda: datetime(2026, 11, 29, 20, 0, 0, 123457, tzinfo=east)  # noqa: E731
+    odd = "k\udcff-\u00e9"
+    with SQLiteStore(db, clock=clock) as store:
+        delivery = NewDelivery(odd, "idenfy", EVENT_TYPE, b"\x00{}", ((odd, "v\udcfe"), ("a", "")))
+        for lease in (None, 30.5):
+            added = store.add(delivery, lease=lease)
+            assert added.created
+            assert added.record == store.get(added.record.id)
+            assert added.record.received_at.tzinfo is timezone.utc  # as a read gives it
+            if lease is not None:
+                assert added.claim is not None
+                assert added.claim.record == added.record
+                assert added.record.lease_until is not None
+            delivery = NewDelivery(odd + "2", "idenfy", EVENT_TYPE, b"{}")
+
+
 # -- bad files ---------------------------------------------------------------------------------
 
 

@@ -2,8 +2,14 @@
 threads and processes of one host.
 
 * WAL journal (readers never block the writer), ``busy_timeout`` so that concurrent writers queue
-  instead of failing, ``synchronous=FULL`` by default so that an answered delivery survives a power
-  cut (``durable=False`` trades that for speed: ``NORMAL`` survives a process crash only).
+  instead of failing. Durable by default: every commit that an answer to the vendor relies on --
+  ``complete`` (before a 200), ``add`` without a claim (the deferred insert, before a 202), the
+  erasures -- is synced to disk (``synchronous=FULL``), which is one fsync of the write-ahead log.
+  The other commits (``add`` with a claim, claims, subject leases, ``fail``) run with
+  ``synchronous=NORMAL``: they survive a process crash, a power cut may lose them, and losing
+  them loses nothing acknowledged (docs/delivery-guarantees.md, "Durability of SQLiteStore").
+  ``durable=False`` uses ``NORMAL`` for every commit: a process crash loses nothing, a power cut
+  may lose the last answered deliveries.
 * Every state change runs in one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
   the row is read, so two workers can never both see a record as claimable.
 * Schema versioned in ``kyc_webhooks_migrations``; opening a file written by a newer version of
@@ -93,6 +99,18 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 not_before REAL,
                 body_erased_at REAL
             )""",
+            # Each index costs every insert one more b-tree write (all in the same commit, so
+            # no extra fsync). Each one is kept because a query would otherwise scan the table:
+            # - the primary key (id): get(), claim(), complete(), fail(), erase() by id;
+            # - UNIQUE delivery_key: the duplicate check of every add() -- the fast-path read and
+            #   the ON CONFLICT target of the insert; it is what makes a redelivery a duplicate;
+            # - (state, received_at): claim_next() and process_pending() look for pending,
+            #   failed and processing records oldest first, in a table that is mostly done
+            #   records; stats() counts per state; deliveries(state=...) filters by it;
+            # - (received_at): purge() and erase_bodies() delete/update everything older than a
+            #   cut-off, and deliveries() without filters pages in received_at order;
+            # - (vendor, event_type, received_at): deliveries(vendor=..., event_type=...), the
+            #   listing of the command line and of operators' dashboards, newest or oldest first.
             "CREATE INDEX kyc_webhooks_deliveries_state "
             "ON kyc_webhooks_deliveries (state, received_at)",
             "CREATE INDEX kyc_webhooks_deliveries_received "
@@ -124,6 +142,9 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 lease_until REAL,
                 PRIMARY KEY (vendor, subject)
             )""",
+            # The primary key (vendor, subject) serves begin_decision(), complete(decision=...)
+            # and effective_decision(); client_ref serves decisions_for_client(), which would
+            # otherwise read every verification ever recorded.
             "CREATE INDEX kyc_webhooks_decisions_client ON kyc_webhooks_decisions (client_ref)",
         ),
     ),
@@ -139,6 +160,13 @@ _COLUMNS = (
 _SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- constants only
 _SELECT_BY_ID = _SELECT + " WHERE id = ?"
 _SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
+# A claim: a replay of a done record keeps it done (the lease alone marks the replay).
+_TAKE = (
+    "UPDATE kyc_webhooks_deliveries SET "  # noqa: S608 -- constants only
+    "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
+    "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? "
+    "RETURNING " + _COLUMNS
+)
 _CLAIMABLE = (
     "(state IN ('pending', 'failed') OR "
     "(state = 'processing' AND (lease_until IS NULL OR lease_until <= ?)))"
@@ -154,6 +182,17 @@ _DECISION_COLUMNS = (
     "client_ref, reasons, fetch_required"
 )
 _SELECT_DECISION = f"SELECT {_DECISION_COLUMNS} FROM kyc_webhooks_decisions"  # noqa: S608 -- constants only
+# The subject lease, taken only while the claim is live (the EXISTS) and no other live subject
+# lease holds it (the DO UPDATE ... WHERE); returns the stored row, or none when either fails.
+_BEGIN_DECISION = (
+    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "  # noqa: S608
+    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM kyc_webhooks_deliveries "
+    "WHERE id = ? AND claim_token = ?) "
+    "ON CONFLICT (vendor, subject) DO UPDATE SET "
+    "lease_token = excluded.lease_token, lease_until = excluded.lease_until "
+    "WHERE lease_token IS NULL OR lease_until IS NULL OR lease_until <= ? "
+    "RETURNING " + _DECISION_COLUMNS
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -318,7 +357,8 @@ class SQLiteStore:
     if missing). ``":memory:"`` gives a private in-memory database (tests only).
 
     ``timeout``: seconds a write waits for another process's lock before failing (busy timeout).
-    ``durable``: ``synchronous=FULL`` (default) or ``NORMAL``. ``clock``: current aware time.
+    ``durable``: (default) every commit an answer relies on is synced -- one fsync per delivery;
+    ``False``: none is. ``clock``: current aware time.
 
     Raises :class:`~kyc_webhooks.errors.StoreError` at construction when the file cannot be opened,
     is not a database, or holds a newer schema.
@@ -403,7 +443,9 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             self.journal_mode = str(row[0]).lower() if row else "unknown"
-            conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
+            # Every commit syncs until _write() says otherwise (the migrations below included).
+            self._synchronous = "FULL" if self._durable else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             # Erased bodies and purged rows are overwritten with zeros, not left in free pages.
             conn.execute("PRAGMA secure_delete = ON")
             self._migrate(conn)
@@ -456,12 +498,28 @@ class SQLiteStore:
             self._conn = self._open()
         return self._conn
 
+    def _sync_level(self, conn: sqlite3.Connection, synced: bool) -> None:
+        """Set ``PRAGMA synchronous`` for the next commit (it is per connection, read at commit).
+
+        ``synced`` commits are on disk when COMMIT returns: with WAL, one fsync of the log. The
+        others skip it only when durable and in WAL mode: the log is appended in order and a
+        synced commit syncs the whole file, so an unsynced commit is on disk no later than the
+        next synced one, and a power cut can only lose a tail of unsynced commits -- never one
+        that a later synced commit depends on (docs/delivery-guarantees.md). In a rollback
+        journal (a file system without WAL) every commit stays ``FULL``."""
+        level = "FULL" if self._durable and (synced or self.journal_mode != "wal") else "NORMAL"
+        if level != self._synchronous:
+            conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
+
     @contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: the write lock is held from the first read."""
+    def _write(self, what: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: the write lock is held from the first read.
+        ``synced=False``: a commit that a power cut may lose (see :meth:`_sync_level`)."""
         with self._lock:
             conn = self._connection()
             try:
+                self._sync_level(conn, synced)
                 conn.execute("BEGIN IMMEDIATE")
             except Exception as exc:
                 raise self._error(what, exc) from exc
@@ -532,15 +590,12 @@ class SQLiteStore:
         token = new_id()
         # A replay of a done record keeps it done: the lease alone marks the replay, so that a
         # redelivery stays a duplicate and an expired replay lease leaves the record done.
-        conn.execute(
-            "UPDATE kyc_webhooks_deliveries SET "
-            "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
-            "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
+        rows = conn.execute(
+            _TAKE,
             (_ts(now + timedelta(seconds=lease)), token, _ts(now), _text(record.id)),
-        )
-        taken = self._fetch(conn, "id", record.id)
-        assert taken is not None  # we hold the write lock; the row cannot vanish
-        return Claim(taken, token, replay, record.state)
+        ).fetchall()  # to the end: a RETURNING statement finishes its write when it is done
+        assert len(rows) == 1  # we hold the write lock; the row cannot vanish
+        return Claim(self._record(rows[0]), token, replay, record.state)
 
     def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
         if not isinstance(delivery, NewDelivery):
@@ -553,47 +608,70 @@ class SQLiteStore:
             known = self._fetch(conn, "delivery_key", delivery.delivery_key)
         if known is not None and (lease is None or known.state is DeliveryState.DONE):
             return Added(known, False, None)
-        with self._write("add") as conn:
-            existing = self._fetch(conn, "delivery_key", delivery.delivery_key)
-            if existing is not None:
-                claim = None
-                if lease is not None and claimable(
-                    existing.state, existing.lease_until, now, replay=False
-                ):
-                    claim = self._take(conn, existing, now, lease, replay=False)
-                    return Added(claim.record, False, claim)
-                return Added(existing, False, None)
-            token = new_id() if lease is not None else None
-            record_id = new_id()
-            conn.execute(
+        token = new_id() if lease is not None else None
+        record_id = new_id()
+        received = _ts(now)
+        lease_until = None if lease is None else _ts(now + timedelta(seconds=lease))
+        # With a claim (handle() without defer) the commit need not reach the disk: until the
+        # 200 nothing is acknowledged, and complete() syncs it with its own commit. Without a
+        # claim (defer=True) a 202 follows: synced (docs/delivery-guarantees.md).
+        with self._write("add", synced=lease is None) as conn:
+            # One statement for a new delivery: the unique key decides, and the record is built
+            # here from the values just written (no read back).
+            inserted = conn.execute(
                 "INSERT INTO kyc_webhooks_deliveries (id, delivery_key, vendor, event_type, "
                 "state, received_at, updated_at, attempts, body, headers, lease_until, "
                 "claim_token) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (delivery_key) DO NOTHING RETURNING 1",
                 (
                     record_id,
                     _text(delivery.delivery_key),
                     _text(delivery.vendor),
                     _text(delivery.event_type),
                     "pending" if token is None else "processing",
-                    _ts(now),
-                    _ts(now),
+                    received,
+                    received,
                     0 if token is None else 1,
                     delivery.body,
                     _text(_headers_json(delivery.headers)),
-                    None if lease is None else _ts(now + timedelta(seconds=lease)),
+                    lease_until,
                     token,
                 ),
-            )
-            record = self._fetch(conn, "id", record_id)
-            assert record is not None
-            claim = Claim(record, token, False, DeliveryState.PENDING) if token else None
-            return Added(record, True, claim)
+            ).fetchall()  # to the end: a RETURNING statement finishes its write when it is done
+            if inserted:
+                # Times as a read would give them back (UTC, from the stored float).
+                at = _time(received)
+                record = DeliveryRecord(
+                    id=record_id,
+                    delivery_key=delivery.delivery_key,
+                    vendor=delivery.vendor,
+                    event_type=delivery.event_type,
+                    state=DeliveryState.PENDING if token is None else DeliveryState.PROCESSING,
+                    received_at=at,
+                    updated_at=at,
+                    attempts=0 if token is None else 1,
+                    body=delivery.body,
+                    headers=delivery.headers,
+                    lease_until=None if lease_until is None else _time(lease_until),
+                )
+                claim = Claim(record, token, False, DeliveryState.PENDING) if token else None
+                return Added(record, True, claim)
+            # The key is known (a redelivery that lost the race with the fast path above, or a
+            # record that is not done): claim it if it is claimable.
+            existing = self._fetch(conn, "delivery_key", delivery.delivery_key)
+            assert existing is not None  # we hold the write lock; the row cannot vanish
+            if lease is not None and claimable(
+                existing.state, existing.lease_until, now, replay=False
+            ):
+                claim = self._take(conn, existing, now, lease, replay=False)
+                return Added(claim.record, False, claim)
+            return Added(existing, False, None)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         check_lease(lease)
         now = self.now()
-        with self._write("claim") as conn:
+        with self._write("claim", synced=False) as conn:
             record = self._fetch(conn, "id", delivery_id)
             if record is None:
                 raise DeliveryNotFoundError("no stored delivery has this id")
@@ -621,7 +699,7 @@ class SQLiteStore:
                 return None
             where.append(f"vendor IN ({', '.join('?' for _ in names)})")
             args.extend(_text(name) for name in names)
-        with self._write("claim_next") as conn:
+        with self._write("claim_next", synced=False) as conn:
             if max_attempts is not None:
                 self._fail_exhausted(conn, now, max_attempts, vendors)
             row = conn.execute(
@@ -683,28 +761,24 @@ class SQLiteStore:
         check_lease(lease)
         now = self.now()
         key = (_text(entry.vendor), _text(entry.subject))
-        with self._write("begin_decision") as conn:
-            live = conn.execute(
-                "SELECT 1 FROM kyc_webhooks_deliveries WHERE id = ? AND claim_token = ?",
-                (_text(claim.record.id), _text(claim.token)),
-            ).fetchone()
-            if live is None:
+        token = new_id()
+        # One statement (_BEGIN_DECISION). Not synced: a subject lease lost in a power cut is an
+        # expired lease, and the claim it depends on is lost with it.
+        with self._write("begin_decision", synced=False) as conn:
+            rows = conn.execute(
+                _BEGIN_DECISION,
+                (
+                    *key,
+                    token,
+                    _ts(now + timedelta(seconds=lease)),
+                    _text(claim.record.id),
+                    _text(claim.token),
+                    _ts(now),
+                ),
+            ).fetchall()  # to the end: a RETURNING statement finishes its write when it is done
+            if not rows:
                 return None
-            row = conn.execute(
-                "SELECT lease_token, lease_until FROM kyc_webhooks_decisions "
-                "WHERE vendor = ? AND subject = ?",
-                key,
-            ).fetchone()
-            if row is not None and row[0] is not None and row[1] is not None and row[1] > _ts(now):
-                return None
-            token = new_id()
-            conn.execute(
-                "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (vendor, subject) DO UPDATE SET "
-                "lease_token = excluded.lease_token, lease_until = excluded.lease_until",
-                (*key, token, _ts(now + timedelta(seconds=lease))),
-            )
-            current = self._decision(conn, entry.vendor, entry.subject)
+            current = None if rows[0][2] is None else self._entry(rows[0])
             return DecisionTicket(entry, current, supersedes(entry, current), token)
 
     def _settle(self, conn: sqlite3.Connection, ticket: DecisionTicket) -> None:
@@ -714,16 +788,21 @@ class SQLiteStore:
         # Re-checked against the stored entry: if the subject lease expired meanwhile and another
         # delivery changed the ledger, a stale entry still never wins.
         if replaces(entry, self._decision(conn, entry.vendor, entry.subject)):
+            # The entry and the release of this ticket's subject lease in one statement (every
+            # SET expression reads the row as it was before the statement).
             conn.execute(
-                "INSERT INTO kyc_webhooks_decisions (vendor, subject) VALUES (?, ?) "
-                "ON CONFLICT (vendor, subject) DO NOTHING",
-                key,
-            )
-            conn.execute(
-                "UPDATE kyc_webhooks_decisions SET status = ?, final = ?, delivery_id = ?, "
-                "event_type = ?, received_at = ?, occurred_at = ?, client_ref = ?, reasons = ?, "
-                "fetch_required = ? WHERE vendor = ? AND subject = ?",
+                "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, "
+                "delivery_id, event_type, received_at, occurred_at, client_ref, reasons, "
+                "fetch_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (vendor, subject) DO UPDATE SET status = excluded.status, "
+                "final = excluded.final, delivery_id = excluded.delivery_id, "
+                "event_type = excluded.event_type, received_at = excluded.received_at, "
+                "occurred_at = excluded.occurred_at, client_ref = excluded.client_ref, "
+                "reasons = excluded.reasons, fetch_required = excluded.fetch_required, "
+                "lease_token = CASE WHEN lease_token = ? THEN NULL ELSE lease_token END, "
+                "lease_until = CASE WHEN lease_token = ? THEN NULL ELSE lease_until END",
                 (
+                    *key,
                     _text(entry.status),
                     int(entry.final),
                     _text(entry.delivery_id),
@@ -733,9 +812,11 @@ class SQLiteStore:
                     None if entry.client_ref is None else _text(entry.client_ref),
                     _text(json.dumps(list(entry.reasons), ensure_ascii=False)),
                     int(entry.fetch_required),
-                    *key,
+                    ticket.token,
+                    ticket.token,
                 ),
             )
+            return
         conn.execute(
             "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
             "WHERE vendor = ? AND subject = ? AND lease_token = ?",
@@ -745,7 +826,7 @@ class SQLiteStore:
     def abort_decision(self, ticket: DecisionTicket) -> None:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes a DecisionTicket")
-        with self._write("abort_decision") as conn:
+        with self._write("abort_decision", synced=False) as conn:
             conn.execute(
                 "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
                 "WHERE vendor = ? AND subject = ? AND lease_token = ?",
@@ -810,7 +891,7 @@ class SQLiteStore:
         now = _ts(self.now())
         # The stored state decides, not the worker's memory: a replay of a done record left it
         # done, and it stays done.
-        with self._write("fail") as conn:
+        with self._write("fail", synced=False) as conn:
             cur = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET "
                 "state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
