@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import kyc_webhooks as kw
-from kyc_webhooks.store import DecisionEntry, supersedes
-from kyc_webhooks.testing import sign
+from kyc_webhooks.store import DecisionEntry, MemoryStore, supersedes
+from kyc_webhooks.testing import sample_payload, sign
 
 IDENFY_KEY = "idenfy-signing-key"
 
@@ -106,3 +106,20 @@ def test_the_handled_delivery_log_line_carries_no_yoti_session_id(
         outcome = receiver.handle(body, headers)
     assert outcome.status_code == 200
     assert session_id not in caplog.text
+
+
+# -- a decision time UTC cannot hold never reaches a store ---------------------------------------
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_decision_time_outside_the_utc_calendar_is_kept_as_unknown(when: str) -> None:
+    payload = sample_payload("complycube", "check.completed")
+    payload["payload"]["updatedAt"] = when
+    body, headers = sign("complycube", payload, "complycube-secret")
+    store = MemoryStore()
+    receiver = kw.Receiver(kw.ComplyCube(secret="complycube-secret"), store=store)
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 200
+    found = store.effective_decision("complycube", payload["payload"]["id"])
+    assert found is not None
+    assert found.occurred_at is None  # DjangoStore and PostgreSQL keep UTC: it would not store
