@@ -18,7 +18,7 @@ import hashlib
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -182,6 +182,13 @@ def ledger_entry(decision: Decision, record: DeliveryRecord) -> DecisionEntry:
     occurred = decision.occurred_at
     if occurred is not None and (occurred.tzinfo is None or occurred.utcoffset() is None):
         occurred = None  # a time without an offset cannot be ordered against others
+    elif occurred is not None:
+        try:
+            # Stores keep UTC (DjangoStore, PostgreSQL): a time that has none (9999-12-31T23:59
+            # at -23:59 is in year 10000) would fail every write or read of the subject.
+            occurred.astimezone(timezone.utc)
+        except OverflowError:
+            occurred = None
     return DecisionEntry(
         vendor=decision.vendor,
         subject=ledger_subject(decision.vendor, decision.subject),

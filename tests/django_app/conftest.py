@@ -15,10 +15,17 @@ from kyc_webhooks.integrations.django.store import DjangoStore
 
 
 @pytest.fixture
-def store(
+def store(django_store: DjangoStore) -> DjangoStore:
+    """A DjangoStore on the test database (the contract modules override their suite's own
+    ``store`` fixture with this one: a star-imported fixture would shadow a conftest's)."""
+    return django_store
+
+
+@pytest.fixture
+def django_store(
     transactional_db: None, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DjangoStore]:
-    """The contract suite's ``store`` fixture, replaced by a DjangoStore on the test database.
+    """A DjangoStore on the test database.
 
     Threads of a test (the suite's races) each open a database connection of their own, which
     Django closes only at the end of a request; here each thread closes its own when it ends, as

@@ -538,6 +538,14 @@ def _header_contradiction(event: IdenfyEvent, extra: dict[str, Any]) -> PayloadE
     )
 
 
+#: The longest ``Idenfy-Event-Type`` value kept (the longest documented type has 32 characters).
+_MAX_TYPE_HEADER = 64
+
+
+def _usable_type_header(value: str) -> bool:
+    return 0 < len(value) <= _MAX_TYPE_HEADER and value.isascii() and value.isprintable()
+
+
 def infer_event_type(body: bytes) -> str:
     """Event type of a delivery without ``Idenfy-Event-Type`` (legacy deliveries, [spec]), from
     the body's top-level keys (values are never looked at, so a name containing
@@ -582,7 +590,9 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     :class:`~kyc_webhooks.errors.PayloadError` only."""
     check_object_count(body, what="iDenfy")  # before anything decodes the body
     etype = event_type.strip() if event_type else ""
-    if not etype:
+    if not _usable_type_header(etype):
+        # Unsigned and sender-controlled: a value no documented type has (empty, too long, not
+        # printable ASCII -- a line break would forge log lines) is treated as an absent header.
         etype = infer_event_type(body)
     model = _RESOLVED.get(etype)
     if model is None:
@@ -592,7 +602,10 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     try:
         event: IdenfyEvent = model.__pydantic_validator__.validate_json(body)
     except VALIDATION_ERRORS as exc:
-        error = payload_error(exc, what="iDenfy", event_type=etype)
+        # An undocumented type is the unsigned header's own text: never quoted in a message (it
+        # reaches the response and the log), as ComplyCube's unknown types are not.
+        documented = etype if model is not IdenfyUnknownEvent else ""
+        error = payload_error(exc, what="iDenfy", event_type=documented)
     else:
         extra = event.__pydantic_extra__
         # The type came from the unsigned header (or its absence): refuse it where the signed body

@@ -114,11 +114,16 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay (run the handlers again)", permissions=["operate"])
     def replay(self, request: Any, queryset: Any) -> None:
+        from ...errors import WebhookError
         from . import get_receiver
 
         receiver = get_receiver()
         for row in queryset[:100]:
-            outcome = receiver.replay(row.id)
+            try:
+                outcome = receiver.replay(row.id)
+            except WebhookError as exc:  # erased body, purged row, store failure: as process_now
+                self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
+                continue
             self.message_user(
                 request,
                 f"{row.id}: {outcome.status_code}",

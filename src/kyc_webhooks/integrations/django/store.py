@@ -271,7 +271,7 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=delivery_id).first()
+                row = self._rows().filter(id=_text(delivery_id)).first()
                 if row is None:
                     raise DeliveryNotFoundError("no stored delivery has this id")
                 if not claimable(DeliveryState(row.state), row.lease_until, now, replay=replay):
@@ -373,25 +373,24 @@ class DjangoStore:
         replaces the stored one (``replaces()``); release the lease if the ticket still holds it."""
         entry = ticket.entry
         rows = self._decisions().filter(subject_hash=_subject_hash(entry.vendor, entry.subject))
-        if ticket.changes:
-            if connections[self._db].features.has_select_for_update:
-                rows = rows.select_for_update()
-            row = rows.first()
-            if row is None:  # its lease row was removed meanwhile: the entry starts it again
-                DecisionRecord(
-                    id=new_id(),
-                    subject_hash=_subject_hash(entry.vendor, entry.subject),
-                    vendor=_text(entry.vendor),
-                    subject=_text(entry.subject),
-                    **fields,
-                ).save(using=self._db, force_insert=True)
-                return
-            if replaces(entry, _entry(row)):
-                # Conditional on the row read: a write in between makes this one a no-op
-                # rather than an overwrite (select_for_update already excludes it where held).
-                rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(
-                    **fields
-                )
+        # Whether or not the ticket changes the decision: the same verdict later replaces the
+        # stored entry silently (replaces()), as in the other stores.
+        if connections[self._db].features.has_select_for_update:
+            rows = rows.select_for_update()
+        row = rows.first()
+        if row is None:  # its lease row was removed meanwhile: the entry starts it again
+            DecisionRecord(
+                id=new_id(),
+                subject_hash=_subject_hash(entry.vendor, entry.subject),
+                vendor=_text(entry.vendor),
+                subject=_text(entry.subject),
+                **fields,
+            ).save(using=self._db, force_insert=True)
+            return
+        if replaces(entry, _entry(row)):
+            # Conditional on the row read: a write in between makes this one a no-op
+            # rather than an overwrite (select_for_update already excludes it where held).
+            rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(**fields)
         rows.filter(token=ticket.token).update(**_RELEASED)
 
     # -- the decision ledger -----------------------------------------------------------------
@@ -542,7 +541,7 @@ class DjangoStore:
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         try:
-            row = self._rows().filter(id=delivery_id).first()
+            row = self._rows().filter(id=_text(delivery_id)).first()
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
@@ -618,9 +617,9 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                if not self._rows().filter(id=delivery_id).exists():
+                if not self._rows().filter(id=_text(delivery_id)).exists():
                     return False
-                self._rows().filter(id=delivery_id, body__isnull=False).update(
+                self._rows().filter(id=_text(delivery_id), body__isnull=False).update(
                     body=None, body_erased_at=now, updated_at=now
                 )
                 return True
