@@ -301,21 +301,22 @@ class DecisionEntry:
     fetch_required: bool = False
 
 
+def _order(entry: DecisionEntry) -> tuple[bool, datetime, datetime, str]:
+    # Finality first, then the vendor's time of the verdict -- the store's receipt time standing
+    # in for an event that has none -- then receipt, then the delivery id: a total order.
+    return (entry.final, decision_time(entry), entry.received_at, entry.delivery_id)
+
+
 def replaces(new: DecisionEntry, current: DecisionEntry | None) -> bool:
-    """Whether ``new`` takes ``current``'s place in the ledger -- a total order, so that whatever
-    order deliveries arrive in, the ledger ends with the same entry:
+    """Whether ``new`` takes ``current``'s place in the ledger. A total order, so that whatever
+    order deliveries are processed in, the ledger ends with the same entry:
 
     * a final decision is never replaced by a non-final one (and a final one replaces a
       non-final one);
-    * between two of equal finality, the later ``occurred_at`` wins where both have one, else
-      the later ``received_at``; a tie (a redelivery, a stale copy) changes nothing."""
-    if current is None:
-        return True
-    if new.final != current.final:
-        return new.final
-    if new.occurred_at is not None and current.occurred_at is not None:
-        return new.occurred_at > current.occurred_at
-    return new.received_at > current.received_at
+    * between two of equal finality, the later ``occurred_at`` wins; an entry without one counts
+      with its ``received_at`` (the store's time of the delivery); then the one received later;
+    * the very same entry again (a stale copy) changes nothing."""
+    return current is None or _order(new) > _order(current)
 
 
 def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
