@@ -24,7 +24,9 @@ from typing import NamedTuple
 
 import pytest
 
+import kyc_webhooks as kw
 from _postgres import SERVICE_SKIP
+from kyc_webhooks.testing import signed_delivery
 
 REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 KEY = "contrib-signing-key"
@@ -54,6 +56,7 @@ def require_package(name: str) -> ModuleType:
 
 
 def require_redis() -> str:
+    """The Redis URL of the tests, or skip (``SERVICE_SKIP``) when it does not answer."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
@@ -92,6 +95,59 @@ def load_app(path: Path) -> ModuleType:
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
+
+
+def start_app(tmp: Path, name: str, source: str, env: dict[str, str]) -> ModuleType:
+    """Write the test application ``source`` as module ``name`` in ``tmp`` and import it here,
+    with ``env`` set while it loads (the worker gets the same ``env``)."""
+    (tmp / f"{name}.py").write_text(source)
+    with pytest.MonkeyPatch.context() as mp:
+        for variable, value in env.items():
+            mp.setenv(variable, value)
+        return load_app(tmp / f"{name}.py")
+
+
+@contextlib.contextmanager
+def redis_app(
+    tmp_path_factory: pytest.TempPathFactory, package: str, name: str, source: str, sweep: str
+) -> Iterator[tuple[ModuleType, Path, dict[str, str], str]]:
+    """A test application on the Redis broker (celery, dramatiq): the module, its directory, the
+    environment of its worker and the key prefix of this run; dropped afterwards."""
+    require_package(package)
+    redis_url = require_redis()
+    tmp = tmp_path_factory.mktemp(name)
+    prefix = run_token()
+    env = {
+        "KYC_CONTRIB_SWEEP": sweep,
+        "KYC_CONTRIB_PREFIX": prefix,
+        "KYC_CONTRIB_REDIS": redis_url,
+        "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
+        "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
+    }
+    app = start_app(tmp, name, source, env)
+    try:
+        yield app, tmp, env, prefix
+    finally:
+        app.store.close()
+        sys.modules.pop(name, None)
+        drop_redis_prefix(prefix)
+
+
+def store_unqueued(receiver: kw.Receiver, scan_ref: str) -> str:
+    """Store a deferred delivery whose enqueue is lost (``on_deferred`` off for the call); its
+    delivery key. Only a sweep can run its handler."""
+    enqueue = receiver.on_deferred
+    receiver.on_deferred = None  # the enqueue is lost
+    try:
+        outcome = receiver.handle(
+            *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref)
+        )
+    finally:
+        receiver.on_deferred = enqueue
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    assert key is not None
+    return key
 
 
 @contextlib.contextmanager
@@ -141,6 +197,51 @@ def runs(path: Path) -> list[str]:
 
 def logged(log: Path, text: str) -> Callable[[], bool]:
     return lambda: log.exists() and text in log.read_text(errors="replace")
+
+
+def check_swept_once(setup: Setup, what: str) -> None:
+    """The delivery stored before the worker started runs its handler once (a sweep took it)."""
+    _app, runs_file, log, key = setup
+    wait_for(lambda: key in runs(runs_file), what, log)
+    assert runs(runs_file).count(key) == 1
+
+
+def check_runs_once_and_redelivery_is_harmless(setup: Setup, scan_ref: str) -> None:
+    """A deferred delivery runs its handler once in the worker; its task sent again is a
+    duplicate that does not run it."""
+    app, runs_file, log, _ = setup
+    receiver: kw.Receiver = app.receiver
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref
+    )
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    delivery_id = outcome.delivery_id
+    assert key is not None
+    assert delivery_id is not None
+    wait_for(lambda: key in runs(runs_file), "the worker to run the handler", log)
+    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=no"), "the task", log)
+    # The broker delivers the task again (a redelivery): a duplicate, the handler does not run.
+    app.tasks.enqueue(delivery_id)
+    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=yes"), "redelivery", log)
+    assert runs(runs_file).count(key) == 1
+    record = receiver.store.get(delivery_id) if receiver.store else None
+    assert record is not None
+    assert record.done
+
+
+def check_lost_enqueue_is_swept(
+    setup: Setup, scan_ref: str, send_sweep: Callable[[ModuleType], object]
+) -> None:
+    """A delivery whose enqueue was lost runs once when ``send_sweep(app)`` sends the sweep."""
+    app, runs_file, log, _ = setup
+    key = store_unqueued(app.receiver, scan_ref)
+    assert key not in runs(runs_file)
+    send_sweep(app)
+    wait_for(lambda: key in runs(runs_file), "the sweeper to run the handler", log)
+    wait_for(logged(log, "task sweep processed="), "the sweep to finish", log)
+    assert runs(runs_file).count(key) == 1
 
 
 #: The handler of every test application: one line per run, appended by the worker process.

@@ -14,17 +14,14 @@ from _contrib import (
     HANDLER,
     KEY,
     Setup,
-    drop_redis_prefix,
-    load_app,
-    logged,
+    check_lost_enqueue_is_swept,
+    check_runs_once_and_redelivery_is_harmless,
+    check_swept_once,
+    redis_app,
     require_package,
-    require_redis,
-    run_token,
-    runs,
-    wait_for,
+    store_unqueued,
     worker,
 )
-from kyc_webhooks.testing import signed_delivery
 
 APP = (
     HANDLER
@@ -57,44 +54,17 @@ tasks = register(
 @contextlib.contextmanager
 def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
     """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
-    require_package("celery")
-    redis_url = require_redis()
-    tmp = tmp_path_factory.mktemp(name)
-    prefix = run_token()
-    env = {
-        "KYC_CONTRIB_SWEEP": sweep,
-        "KYC_CONTRIB_PREFIX": prefix,
-        "KYC_CONTRIB_REDIS": redis_url,
-        "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
-        "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
-    }
-    (tmp / f"{name}.py").write_text(APP)
-    with pytest.MonkeyPatch.context() as mp:
-        for variable, value in env.items():
-            mp.setenv(variable, value)
-        app = load_app(tmp / f"{name}.py")
-    # Stored while no worker runs, its enqueue lost: a sweep sent by beat handles it.
-    receiver: kw.Receiver = app.receiver
-    enqueue, receiver.on_deferred = receiver.on_deferred, None
-    before_boot = receiver.handle(
-        *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="c-boot")
-    )
-    receiver.on_deferred = enqueue
-    assert before_boot.status_code == 202
-    assert before_boot.delivery_key is not None
-    command = [
-        sys.executable,
-        *("-m", "celery", "-A", name, "worker", "-P", "solo"),
-        *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
-        *("-B", "--schedule", str(tmp / "beat-schedule")),
-    ]
-    try:
+    with redis_app(tmp_path_factory, "celery", name, APP, sweep) as (app, tmp, env, _):
+        # Stored while no worker runs, its enqueue lost: a sweep sent by beat handles it.
+        before_boot = store_unqueued(app.receiver, "c-boot")
+        command = [
+            sys.executable,
+            *("-m", "celery", "-A", name, "worker", "-P", "solo"),
+            *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
+            *("-B", "--schedule", str(tmp / "beat-schedule")),
+        ]
         with worker(command, tmp, env, tmp / "worker.log") as log:
-            yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
-    finally:
-        app.store.close()
-        sys.modules.pop(name, None)
-        drop_redis_prefix(prefix)
+            yield Setup(app, tmp / "runs.txt", log, before_boot)
 
 
 @pytest.fixture(scope="module")
@@ -113,54 +83,18 @@ def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 def test_beat_sends_the_periodic_sweep(periodic: Setup) -> None:
-    _app, runs_file, log, key = periodic
-    wait_for(lambda: key in runs(runs_file), "a sweep from beat to run the handler", log)
-    assert runs(runs_file).count(key) == 1
+    check_swept_once(periodic, "a sweep from beat to run the handler")
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
     setup: Setup,
 ) -> None:
-    app, runs_file, log, _ = setup
-    receiver: kw.Receiver = app.receiver
-    body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="c-1")
-    outcome = receiver.handle(body, headers)
-    assert outcome.status_code == 202
-    key = outcome.delivery_key
-    delivery_id = outcome.delivery_id
-    assert key is not None
-    assert delivery_id is not None
-    wait_for(lambda: key in runs(runs_file), "the worker to run the handler", log)
-    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=no"), "the task", log)
-    # The broker delivers the task again (a redelivery): a duplicate, the handler does not run.
-    app.tasks.enqueue(delivery_id)
-    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=yes"), "redelivery", log)
-    assert runs(runs_file).count(key) == 1
-    record = receiver.store.get(delivery_id) if receiver.store else None
-    assert record is not None
-    assert record.done
+    check_runs_once_and_redelivery_is_harmless(setup, "c-1")
 
 
 def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
-    app, runs_file, log, _ = setup
-    receiver: kw.Receiver = app.receiver
-    enqueue = receiver.on_deferred
-    receiver.on_deferred = None  # the enqueue is lost
-    try:
-        body, headers = signed_delivery(
-            "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="c-lost"
-        )
-        outcome = receiver.handle(body, headers)
-    finally:
-        receiver.on_deferred = enqueue
-    assert outcome.status_code == 202
-    key = outcome.delivery_key
-    assert key is not None
-    assert key not in runs(runs_file)
-    app.tasks.sweep.delay()  # what beat sends every sweep_every seconds
-    wait_for(lambda: key in runs(runs_file), "the sweeper to run the handler", log)
-    wait_for(logged(log, "task sweep processed="), "the sweep to finish", log)
-    assert runs(runs_file).count(key) == 1
+    # What beat sends every sweep_every seconds.
+    check_lost_enqueue_is_swept(setup, "c-lost", lambda app: app.tasks.sweep.delay())
 
 
 def test_register_schedules_the_sweeper_and_turns_retries_off() -> None:

@@ -11,9 +11,19 @@ from collections.abc import Iterator
 import pytest
 
 import kyc_webhooks as kw
-from _contrib import HANDLER, KEY, Setup, load_app, logged, require_package, runs, wait_for, worker
+from _contrib import (
+    HANDLER,
+    KEY,
+    Setup,
+    check_lost_enqueue_is_swept,
+    check_runs_once_and_redelivery_is_harmless,
+    check_swept_once,
+    require_package,
+    start_app,
+    store_unqueued,
+    worker,
+)
 from _postgres import drop_schema, new_schema, require_postgres, sql
-from kyc_webhooks.testing import signed_delivery
 
 APP = (
     HANDLER
@@ -52,12 +62,8 @@ def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> 
         "KYC_CONTRIB_SCHEMA": schema,
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
     }
-    (tmp / f"{name}.py").write_text(APP)
     try:
-        with pytest.MonkeyPatch.context() as mp:
-            for variable, value in env.items():
-                mp.setenv(variable, value)
-            app = load_app(tmp / f"{name}.py")
+        app = start_app(tmp, name, APP, env)
         command = [
             sys.executable,
             *("-m", "procrastinate", "--app", f"{name}.app", "-v"),
@@ -66,16 +72,9 @@ def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> 
         with app.app.open():
             app.app.schema_manager.apply_schema()
             # Stored while no worker runs, its job lost: the periodic sweep handles it.
-            receiver: kw.Receiver = app.receiver
-            enqueue, receiver.on_deferred = receiver.on_deferred, None
-            before_boot = receiver.handle(
-                *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-boot")
-            )
-            receiver.on_deferred = enqueue
-            assert before_boot.status_code == 202
-            assert before_boot.delivery_key is not None
+            before_boot = store_unqueued(app.receiver, "p-boot")
             with worker(command, tmp, env, tmp / "worker.log") as log:
-                yield Setup(app, tmp / "runs.txt", log, before_boot.delivery_key)
+                yield Setup(app, tmp / "runs.txt", log, before_boot)
         app.store.close()
     finally:
         sys.modules.pop(name, None)
@@ -100,54 +99,18 @@ def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 
 def test_the_periodic_sweep_runs_in_the_worker(periodic: Setup) -> None:
-    _app, runs_file, log, key = periodic
-    wait_for(lambda: key in runs(runs_file), "the periodic sweep to run the handler", log)
-    assert runs(runs_file).count(key) == 1
+    check_swept_once(periodic, "the periodic sweep to run the handler")
 
 
 def test_a_deferred_delivery_runs_once_in_the_worker_and_a_redelivered_task_is_harmless(
     setup: Setup,
 ) -> None:
-    app, runs_file, log, _ = setup
-    receiver: kw.Receiver = app.receiver
-    body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-1")
-    outcome = receiver.handle(body, headers)
-    assert outcome.status_code == 202
-    key = outcome.delivery_key
-    delivery_id = outcome.delivery_id
-    assert key is not None
-    assert delivery_id is not None
-    wait_for(lambda: key in runs(runs_file), "the worker to run the handler", log)
-    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=no"), "the task", log)
-    # The broker delivers the task again (a redelivery): a duplicate, the handler does not run.
-    app.tasks.enqueue(delivery_id)
-    wait_for(logged(log, f"delivery_id={delivery_id} status=200 duplicate=yes"), "redelivery", log)
-    assert runs(runs_file).count(key) == 1
-    record = receiver.store.get(delivery_id) if receiver.store else None
-    assert record is not None
-    assert record.done
+    check_runs_once_and_redelivery_is_harmless(setup, "p-1")
 
 
 def test_a_lost_enqueue_is_caught_by_the_sweeper(setup: Setup) -> None:
-    app, runs_file, log, _ = setup
-    receiver: kw.Receiver = app.receiver
-    enqueue = receiver.on_deferred
-    receiver.on_deferred = None  # the enqueue is lost
-    try:
-        body, headers = signed_delivery(
-            "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="p-lost"
-        )
-        outcome = receiver.handle(body, headers)
-    finally:
-        receiver.on_deferred = enqueue
-    assert outcome.status_code == 202
-    key = outcome.delivery_key
-    assert key is not None
-    assert key not in runs(runs_file)
-    app.tasks.sweep.defer()  # what the worker defers on sweep_cron
-    wait_for(lambda: key in runs(runs_file), "the sweeper to run the handler", log)
-    wait_for(logged(log, "task sweep processed="), "the sweep to finish", log)
-    assert runs(runs_file).count(key) == 1
+    # What the worker defers on sweep_cron.
+    check_lost_enqueue_is_swept(setup, "p-lost", lambda app: app.tasks.sweep.defer())
 
 
 def test_register_declares_the_periodic_sweep_and_no_retries() -> None:

@@ -16,20 +16,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _ledger import SUBJECT, T0, claimed, decide, entry
 from _postgres import drop_schema, new_schema, postgres_store, require_postgres, sql
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError, UsageError
-from kyc_webhooks.store import NewDelivery, PostgresStore
-from kyc_webhooks.store._base import Claim, DecisionEntry, DecisionTicket, replaces, supersedes
-
-T0 = datetime(2025, 12, 1, 9, 0, 0, tzinfo=timezone.utc)  # before _stores.START
-SUBJECT = "scan-ledger"
+from kyc_webhooks.store import PostgresStore
+from kyc_webhooks.store._base import DecisionEntry, replaces, supersedes
 
 
 @pytest.fixture
@@ -51,52 +49,6 @@ def schema() -> Iterator[str]:
         yield name
     finally:
         drop_schema(name)
-
-
-_keys = itertools.count()
-
-
-def claimed(store: PostgresStore, *, lease: float = 60) -> Claim:
-    """A new delivery, claimed."""
-    added = store.add(
-        NewDelivery(delivery_key=f"key-{next(_keys)}", vendor="idenfy", event_type="T", body=b"{}"),
-        lease=lease,
-    )
-    assert added.claim is not None
-    return added.claim
-
-
-def entry(
-    claim: Claim,
-    status: str = "APPROVED",
-    *,
-    final: bool = True,
-    occurred: float | None = None,
-    subject: str = SUBJECT,
-    client_ref: str | None = "client-1",
-    vendor: str = "idenfy",
-    reasons: tuple[str, ...] = (),
-) -> DecisionEntry:
-    return DecisionEntry(
-        vendor=vendor,
-        subject=subject,
-        status=status,
-        final=final,
-        delivery_id=claim.record.id,
-        event_type=claim.record.event_type,
-        received_at=claim.record.received_at,
-        occurred_at=None if occurred is None else T0 + timedelta(seconds=occurred),
-        client_ref=client_ref,
-        reasons=reasons,
-    )
-
-
-def decide(store: PostgresStore, made: DecisionEntry, claim: Claim) -> DecisionTicket:
-    """begin_decision + complete for one delivery; the ticket it ran with."""
-    ticket = store.begin_decision(claim, made, lease=30)
-    assert ticket is not None
-    assert store.complete(claim, decision=ticket)
-    return ticket
 
 
 # -- begin / abort / complete ------------------------------------------------------------------

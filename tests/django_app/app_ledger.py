@@ -10,66 +10,21 @@ import itertools
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from _ledger import SUBJECT, claimed, decide, entry
 from _stores import FakeClock
 from kyc_webhooks.errors import UsageError
 from kyc_webhooks.integrations.django import signals
 from kyc_webhooks.integrations.django.models import DecisionRecord
 from kyc_webhooks.integrations.django.store import DjangoStore
 from kyc_webhooks.receiver import Receiver
-from kyc_webhooks.store import NewDelivery
-from kyc_webhooks.store._base import Claim, DecisionEntry, DecisionTicket, supersedes
+from kyc_webhooks.store._base import supersedes
 from kyc_webhooks.testing import sample_payload, sign
-
-T0 = datetime(2025, 12, 1, 9, 0, 0, tzinfo=timezone.utc)  # before _stores.START
-SUBJECT = "scan-ledger"
-_keys = itertools.count()
-
-
-def claimed(store: DjangoStore, *, lease: float = 60) -> Claim:
-    added = store.add(
-        NewDelivery(delivery_key=f"key-{next(_keys)}", vendor="idenfy", event_type="T", body=b"{}"),
-        lease=lease,
-    )
-    assert added.claim is not None
-    return added.claim
-
-
-def entry(
-    claim: Claim,
-    status: str = "APPROVED",
-    *,
-    final: bool = True,
-    occurred: float | None = None,
-    subject: str = SUBJECT,
-    client_ref: str | None = "client-1",
-    vendor: str = "idenfy",
-    reasons: tuple[str, ...] = (),
-) -> DecisionEntry:
-    return DecisionEntry(
-        vendor=vendor,
-        subject=subject,
-        status=status,
-        final=final,
-        delivery_id=claim.record.id,
-        event_type=claim.record.event_type,
-        received_at=claim.record.received_at,
-        occurred_at=None if occurred is None else T0 + timedelta(seconds=occurred),
-        client_ref=client_ref,
-        reasons=reasons,
-    )
-
-
-def decide(store: DjangoStore, made: DecisionEntry, claim: Claim) -> DecisionTicket:
-    ticket = store.begin_decision(claim, made, lease=30)
-    assert ticket is not None
-    assert store.complete(claim, decision=ticket)
-    return ticket
 
 
 def test_ledger_complete_records_the_entry_and_releases_the_lease(store: DjangoStore) -> None:
