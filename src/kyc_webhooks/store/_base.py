@@ -166,6 +166,15 @@ def from_text_column(value: str) -> str:
     return value
 
 
+def check_decision_args(claim: object, entry: object, lease: float) -> None:
+    """What every store's ``begin_decision`` checks before touching the ledger."""
+    if not isinstance(claim, Claim):
+        raise UsageError("begin_decision() takes the Claim of the delivery being handled")
+    if not isinstance(entry, DecisionEntry):
+        raise UsageError("begin_decision() takes a DecisionEntry")
+    check_lease(lease)
+
+
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise UsageError("limit must be a positive int")

@@ -26,6 +26,7 @@ from ._base import (
     NewDelivery,
     TimeLimit,
     check_aware,
+    check_decision_args,
     check_lease,
     check_limit,
     check_states,
@@ -249,9 +250,7 @@ class MemoryStore:
     def begin_decision(
         self, claim: Claim, entry: DecisionEntry, *, lease: float
     ) -> DecisionTicket | None:
-        if not isinstance(entry, DecisionEntry):
-            raise UsageError("begin_decision() takes a DecisionEntry")
-        check_lease(lease)
+        check_decision_args(claim, entry, lease)
         now = self.now()
         with self._lock:
             if self._holder(claim) is None:

@@ -51,6 +51,7 @@ from ._base import (
     NewDelivery,
     TimeLimit,
     check_aware,
+    check_decision_args,
     check_lease,
     check_limit,
     check_states,
@@ -876,11 +877,7 @@ class PostgresStore:
         One statement: ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE`` the lease
         is free or expired ``RETURNING`` the effective decision, so that two processes racing
         for one subject cannot both win."""
-        if not isinstance(claim, Claim):
-            raise UsageError("begin_decision() takes the Claim of the delivery being handled")
-        if not isinstance(entry, DecisionEntry):
-            raise UsageError("begin_decision() takes a DecisionEntry")
-        check_lease(lease)
+        check_decision_args(claim, entry, lease)
         params = _entry_params(entry)
         token = new_id()
         params.update(

@@ -55,6 +55,7 @@ from ._base import (
     NewDelivery,
     TimeLimit,
     check_aware,
+    check_decision_args,
     check_lease,
     check_limit,
     check_states,
@@ -756,9 +757,7 @@ class SQLiteStore:
     def begin_decision(
         self, claim: Claim, entry: DecisionEntry, *, lease: float
     ) -> DecisionTicket | None:
-        if not isinstance(entry, DecisionEntry):
-            raise UsageError("begin_decision() takes a DecisionEntry")
-        check_lease(lease)
+        check_decision_args(claim, entry, lease)
         now = self.now()
         key = (_text(entry.vendor), _text(entry.subject))
         token = new_id()

@@ -33,6 +33,7 @@ from ...store._base import (
     NewDelivery,
     TimeLimit,
     check_aware,
+    check_decision_args,
     check_lease,
     check_limit,
     check_states,
@@ -406,11 +407,7 @@ class DjangoStore:
         ``None`` when another delivery holds a live lease on the subject, or when ``claim`` was
         lost. The ledger row is read ``select_for_update()`` where the backend has it, and
         taken with a conditional UPDATE (or a unique INSERT) whose row count decides."""
-        if not isinstance(claim, Claim):
-            raise UsageError("begin_decision() takes the Claim of the delivery being handled")
-        if not isinstance(entry, DecisionEntry):
-            raise UsageError("begin_decision() takes a DecisionEntry")
-        check_lease(lease)
+        check_decision_args(claim, entry, lease)
         _entry_fields(entry)  # refuses a malformed entry before anything is written
         subject_hash = _subject_hash(entry.vendor, entry.subject)
         now = self.now()
