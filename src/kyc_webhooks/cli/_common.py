@@ -246,6 +246,15 @@ def summary_lines(event: WebhookEvent) -> list[str]:
     return lines
 
 
+def print_fields(event: WebhookEvent) -> None:
+    """Print :func:`summary_lines` under a heading (nothing when there are none)."""
+    lines = summary_lines(event)
+    if lines:
+        out("fields (personal data redacted):")
+        for line in lines:
+            out(f"  {line}")
+
+
 def summary_fields(event: WebhookEvent) -> dict[str, str]:
     """The fields of :func:`summary_lines` as a mapping, for ``--json``."""
     return {

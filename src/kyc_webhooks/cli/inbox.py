@@ -26,9 +26,9 @@ from ._common import (
     emit_json,
     epilog,
     out,
+    print_fields,
     seconds,
     summary_fields,
-    summary_lines,
     table,
     when,
 )
@@ -282,11 +282,7 @@ def _show(args: argparse.Namespace, store: Store) -> int:
         out("model: the stored body no longer parses")
         return EXIT_OK
     out(f"model: {model}")
-    lines = summary_lines(event)
-    if lines:
-        out("fields (personal data redacted):")
-        for line in lines:
-            out(f"  {line}")
+    print_fields(event)
     return EXIT_OK
 
 

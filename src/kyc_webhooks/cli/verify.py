@@ -19,9 +19,9 @@ from ._common import (
     epilog,
     err,
     out,
+    print_fields,
     read_bytes,
     summary_fields,
-    summary_lines,
 )
 
 
@@ -195,9 +195,5 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     out(f"model: {model}")
     out(f"delivery_key: {event.delivery_key}")
-    lines = summary_lines(event)
-    if lines:
-        out("fields (personal data redacted):")
-        for line in lines:
-            out(f"  {line}")
+    print_fields(event)
     return EXIT_OK
