@@ -167,3 +167,24 @@ def test_default_delivery_key_is_stable_per_body_and_distinct_across_bodies() ->
     a1, a2, b = (parse(b'{"ref":"a"}'), parse(b'{"ref":"a"}'), parse(b'{"ref":"b"}'))
     assert a1.delivery_key == a2.delivery_key
     assert a1.delivery_key != b.delivery_key
+
+
+def test_delivery_metadata_is_typed_private_state_kept_out_of_dumps() -> None:
+    # vendor, event_type and raw_body are pydantic private attributes (declared and typed), not
+    # entries written into the instance __dict__ next to the fields.
+    body = b'{"ref":"r","extraTop":1}'
+    event = parse(body)
+    assert (event.vendor, event.event_type, event.raw_body) == ("test", "T", body)
+    assert set(WebhookEvent.__private_attributes__) >= {"_vendor", "_event_type", "_raw"}
+    assert not {"_vendor", "_event_type", "_raw"} & set(vars(event))
+    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == json.loads(body)
+    assert "vendor" not in Sample.model_json_schema()["properties"]
+    # They travel with copies and pickles, and count in equality.
+    for clone in (copy.copy(event), copy.deepcopy(event), pickle.loads(pickle.dumps(event))):
+        assert (clone.vendor, clone.event_type, clone.raw_body) == ("test", "T", body)
+        assert clone == event
+    other = Sample.model_validate_json(body).bind(vendor="test", event_type="U", raw=body)
+    assert other != event
+    # An event that was never bound says so with empty values (no AttributeError).
+    unbound = Sample.model_validate_json(body)
+    assert (unbound.vendor, unbound.event_type, unbound.raw_body) == ("", "", b"")

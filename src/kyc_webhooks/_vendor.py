@@ -217,13 +217,12 @@ def vendor_class(name: str) -> type[Vendor]:
 def lazy_models(package: str) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for a vendor package: the names in its ``models.__all__``
     resolve on first access, so importing the package (and its ``_auth``) builds no models."""
-    namespace = sys.modules[package].__dict__
 
     def __getattr__(name: str) -> Any:
         models = importlib.import_module(".models", package)
         if name in models.__all__:
             value = getattr(models, name)
-            namespace[name] = value
+            setattr(sys.modules[package], name, value)  # found directly from now on
             return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

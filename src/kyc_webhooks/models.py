@@ -33,7 +33,14 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Annotated, Any, ClassVar, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    ValidationError,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 from typing_extensions import Self
@@ -717,15 +724,12 @@ class WebhookEvent(KycModel):
     :meth:`_delivery_key` where the body carries a real event id.
     """
 
-    # Delivery metadata lives in the instance ``__dict__`` under these names, set once by
-    # :meth:`bind`. Not pydantic private attributes: those are read through
-    # ``BaseModel.__getattr__`` (about 3 us a read, several reads per delivery on the hot path),
-    # while a plain ``__dict__`` entry is an ordinary attribute read. pydantic-core serialises
-    # declared fields and ``__pydantic_extra__`` only, so these never reach ``model_dump()``; they
-    # do travel with ``copy``/``pickle`` and count in ``==`` (same delivery, same metadata).
-    _vendor: ClassVar[str] = ""
-    _event_type: ClassVar[str] = ""
-    _raw: ClassVar[bytes] = b""
+    # Delivery metadata: set once, by :meth:`bind`, when the vendor has parsed the body. Private
+    # attributes, so they never reach ``model_dump()`` or the JSON schema; they travel with
+    # ``copy``/``pickle`` and count in ``==`` (same delivery, same metadata).
+    _vendor: str = PrivateAttr(default="")
+    _event_type: str = PrivateAttr(default="")
+    _raw: bytes = PrivateAttr(default=b"")
 
     @property
     def vendor(self) -> str:
@@ -759,23 +763,22 @@ class WebhookEvent(KycModel):
     def _delivery_key(self) -> str:
         # Default for vendors without an event id: vendor + event type + SHA-256 of the raw body.
         # Retries resend the same bytes, so they share the key; different events differ somewhere.
-        return f"{self._vendor}:{self._event_type}:{self.body_digest()}"
+        return f"{self.vendor}:{self.event_type}:{self.body_digest()}"
 
     def body_digest(self) -> str:
         """Hex SHA-256 of the raw body (first 32 hex digits: 128 bits, ample against collisions)."""
-        return hashlib.sha256(self._raw).hexdigest()[:32]
+        return hashlib.sha256(self.raw_body).hexdigest()[:32]
 
     def bind(self, *, vendor: str, event_type: str, raw: bytes) -> Self:
         """Attach delivery metadata; called once by the vendor right after validation."""
-        meta = self.__dict__
-        meta["_vendor"] = vendor
-        meta["_event_type"] = event_type
-        meta["_raw"] = raw
+        self._vendor = vendor
+        self._event_type = event_type
+        self._raw = raw
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        yield "vendor", self._vendor
-        yield "event_type", self._event_type
+        yield "vendor", self.vendor
+        yield "event_type", self.event_type
         yield from super().__repr_args__()
 
 

@@ -311,9 +311,7 @@ class Router:
         return found
 
     def _sync_handlers(self, event: WebhookEvent) -> tuple[Handler, ...]:
-        # The plain instance attributes behind ``event.vendor``/``event.event_type`` (no
-        # property call on the per-delivery path).
-        key = (event._vendor, event._event_type, type(event))
+        key = (event.vendor, event.event_type, type(event))
         found = self._sync_cache.get(key)
         if found is None:
             routes = self.handlers_for(event)
@@ -332,7 +330,7 @@ class Router:
         Raises :class:`UsageError` -- before running any handler -- if one of them is async.
         A handler's own exception propagates (the receiver wraps it in ``HandlerError``).
         """
-        handlers = self._sync_cache.get((event._vendor, event._event_type, type(event)))
+        handlers = self._sync_cache.get((event.vendor, event.event_type, type(event)))
         if handlers is None:
             handlers = self._sync_handlers(event)
         for handler in handlers:

@@ -535,7 +535,7 @@ class CheckStatusEvent(CheckEvent):
         ``pending``, ``failed``)."""
         if self.payload is not None and self.payload.status is not None:
             return self.payload.status
-        etype = self._event_type or canonical_event_type(self.type)
+        etype = self.event_type or canonical_event_type(self.type)
         if etype.startswith(("check.completed", "check.monitoring.")):
             return CheckStatus.COMPLETE
         return _IMPLIED_STATUS.get(etype)
@@ -547,7 +547,7 @@ class CheckStatusEvent(CheckEvent):
         ``attention``). ``None`` for ``check.completed`` without an outcome in the payload."""
         if self.payload is not None and self.payload.outcome is not None:
             return self.payload.outcome
-        etype = self._event_type or canonical_event_type(self.type)
+        etype = self.event_type or canonical_event_type(self.type)
         return _IMPLIED_OUTCOME.get(etype)
 
 

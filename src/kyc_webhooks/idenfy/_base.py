@@ -62,7 +62,7 @@ class IdenfyEvent(WebhookEvent):
         extra = self.__pydantic_extra__ or {}
         for attr, wire in _KEY_IDS:
             if attr in declared:
-                value = self.__dict__.get(attr)
+                value = getattr(self, attr)
             else:
                 # Not a field of this model: the key sits in the extras under the name it was
                 # sent with (by_name population would have filled a declared field from either).

@@ -598,7 +598,6 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
     if model is None:
         etype = _SPELLINGS.get(etype, etype)
         model = EVENT_MODELS.get(etype, IdenfyUnknownEvent)
-    # validate_json() and event.bind(), inlined: this runs for every delivery.
     try:
         event: IdenfyEvent = model.__pydantic_validator__.validate_json(body)
     except VALIDATION_ERRORS as exc:
@@ -614,9 +613,5 @@ def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
             contradiction = _header_contradiction(event, extra)
             if contradiction is not None:
                 raise contradiction
-        meta = event.__dict__
-        meta["_vendor"] = VENDOR
-        meta["_event_type"] = etype
-        meta["_raw"] = body
-        return event
+        return event.bind(vendor=VENDOR, event_type=etype, raw=body)
     raise error  # outside the except block: no ValidationError (input values) as __context__

@@ -142,8 +142,8 @@ class IdentomatEvent(WebhookEvent):
         # The sessionId is left out on purpose: it doubles as the widget's session_token
         # ([docs]), and delivery keys are logged. The body digest alone is unique per callback; it
         # is taken over the stored form so that a re-parsed stored body gets the same key.
-        stored = redact_fields(self._raw, _CREDENTIAL_FIELDS)
-        return f"{VENDOR}:{self._event_type}:{hashlib.sha256(stored).hexdigest()[:32]}"
+        stored = redact_fields(self.raw_body, _CREDENTIAL_FIELDS)
+        return f"{VENDOR}:{self.event_type}:{hashlib.sha256(stored).hexdigest()[:32]}"
 
 
 class OneTimePasswordRequestEvent(IdentomatEvent):

@@ -131,7 +131,7 @@ class YotiEvent(WebhookEvent):
         # content is what makes the key unique. ensure_ascii: any string (even a lone surrogate
         # decoded from a JSON escape) encodes.
         wire = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        wire["topic"] = self._event_type  # either topic spelling is the same notification ([docs])
+        wire["topic"] = self.event_type  # either topic spelling is the same notification ([docs])
         content = json.dumps(
             wire,
             sort_keys=True,
@@ -139,7 +139,7 @@ class YotiEvent(WebhookEvent):
             ensure_ascii=True,
         )
         digest = hashlib.sha256(content.encode("ascii")).hexdigest()[:32]
-        return f"{VENDOR}:{self.session_id}:{self._event_type}:{digest}"
+        return f"{VENDOR}:{self.session_id}:{self.event_type}:{digest}"
 
 
 class ResourceUpdateEvent(YotiEvent):
