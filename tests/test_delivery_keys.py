@@ -11,11 +11,20 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from kyc_webhooks.idenfy import EVENT_MODELS, IdentificationEvent, parse_event
+from kyc_webhooks.idenfy import EVENT_MODELS, EVENT_TYPE_HEADER, IdentificationEvent, parse_event
 from kyc_webhooks.idenfy._samples import SAMPLES as IDENFY_SAMPLES
 from kyc_webhooks.identomat._samples import SAMPLES as IDENTOMAT_SAMPLES
 from kyc_webhooks.testing import dumps, sign
 from kyc_webhooks.yoti import parse_event as yoti_parse_event
+
+
+def parse_idenfy(body: bytes, event_type: str | None) -> kw.WebhookEvent:
+    """iDenfy's ``parse_event`` with ``event_type`` as the ``Idenfy-Event-Type`` header (``None``:
+    no header)."""
+    return parse_event(
+        body, kw.Headers({} if event_type is None else {EVENT_TYPE_HEADER: event_type})
+    )
+
 
 IDENFY_KEY = "delivery-keys-idenfy-9d1c"
 IDENTOMAT_KEY = "delivery-keys-identomat-4e7a"
@@ -72,7 +81,7 @@ def test_delivery_key_does_not_depend_on_the_event_type_header(sample: str) -> N
     keys = set()
     for value in HEADER_VALUES:
         try:
-            keys.add(parse_event(body, value).delivery_key)
+            keys.add(parse_idenfy(body, value).delivery_key)
         except kw.PayloadError:
             continue
     assert len(keys) == 1
@@ -95,7 +104,7 @@ def test_delivery_key_of_id_only_bodies_ignores_the_header(payload: dict[str, An
     keys = set()
     for value in HEADER_VALUES:
         try:
-            keys.add(parse_event(body, value).delivery_key)
+            keys.add(parse_idenfy(body, value).delivery_key)
         except kw.PayloadError:
             continue
     assert len(keys) == 1
@@ -154,11 +163,11 @@ def test_known_body_under_an_unknown_type_is_refused_not_swallowed() -> None:
     # Relabelled as an unknown type, an identification would be stored under a type no typed
     # handler matches, and the genuine delivery that follows would be a duplicate.
     with pytest.raises(kw.PayloadError, match="Idenfy-Event-Type"):
-        parse_event(dumps(IDENFY_SAMPLES["IDENTIFICATION_MANUAL_FINISHED"]), "SOMETHING_NEW")
+        parse_idenfy(dumps(IDENFY_SAMPLES["IDENTIFICATION_MANUAL_FINISHED"]), "SOMETHING_NEW")
 
 
 def test_unknown_body_under_an_unknown_type_is_still_accepted() -> None:
-    event = parse_event(dumps({"someNewField": 1, "clientId": "c-1"}), "SOMETHING_NEW")
+    event = parse_idenfy(dumps({"someNewField": 1, "clientId": "c-1"}), "SOMETHING_NEW")
     assert event.event_type == "SOMETHING_NEW"
     assert event.model_extra == {"someNewField": 1, "clientId": "c-1"}
 
@@ -176,20 +185,20 @@ def test_body_with_its_own_keys_is_not_refused_for_a_vendor_addition(
 ) -> None:
     # A field iDenfy may add later, named like another type's, does not refuse a body that
     # carries keys of its own type (it would only make the vendor retry and drop the event).
-    event = parse_event(dumps({**IDENFY_SAMPLES[sample], **added}), sample)
+    event = parse_idenfy(dumps({**IDENFY_SAMPLES[sample], **added}), sample)
     assert type(event) is EVENT_MODELS[sample]
     assert event.model_extra == added
 
 
 def test_body_with_keys_of_two_types_is_refused_without_a_header() -> None:
     with pytest.raises(kw.PayloadError, match="Idenfy-Event-Type"):
-        parse_event(b'{"expirationStatus": null, "submissionTime": null, "id": "x"}', None)
+        parse_idenfy(b'{"expirationStatus": null, "submissionTime": null, "id": "x"}', None)
 
 
 def test_header_picks_among_identification_types_that_share_the_body() -> None:
     body = dumps(IDENFY_SAMPLES["IDENTIFICATION_AUTO_FINISHED"])
-    auto = parse_event(body, "IDENTIFICATION_AUTO_FINISHED")
-    manual = parse_event(body, "IDENTIFICATION_MANUAL_FINISHED")
+    auto = parse_idenfy(body, "IDENTIFICATION_AUTO_FINISHED")
+    manual = parse_idenfy(body, "IDENTIFICATION_MANUAL_FINISHED")
     assert isinstance(auto, IdentificationEvent)
     assert isinstance(manual, IdentificationEvent)
     assert manual.event_type == "IDENTIFICATION_MANUAL_FINISHED"
@@ -197,9 +206,9 @@ def test_header_picks_among_identification_types_that_share_the_body() -> None:
 
 
 def test_legacy_body_without_the_header_keeps_its_inferred_type() -> None:
-    event = parse_event(dumps(IDENFY_SAMPLES["IDENTIFICATION"]), None)
+    event = parse_idenfy(dumps(IDENFY_SAMPLES["IDENTIFICATION"]), None)
     assert event.event_type == "IDENTIFICATION"
-    assert event.delivery_key == parse_event(event.raw_body, "IDENTIFICATION").delivery_key
+    assert event.delivery_key == parse_idenfy(event.raw_body, "IDENTIFICATION").delivery_key
 
 
 # -- item 5: Yoti, bodies without their optional id -----------------------------------------------
@@ -223,12 +232,14 @@ YOTI_BODIES: list[dict[str, Any]] = [
 
 @pytest.mark.parametrize("payload", YOTI_BODIES)
 def test_distinct_yoti_bodies_get_distinct_keys(payload: dict[str, Any]) -> None:
-    key = yoti_parse_event(dumps(payload)).delivery_key
-    others = [yoti_parse_event(dumps(p)).delivery_key for p in YOTI_BODIES if p != payload]
+    key = yoti_parse_event(dumps(payload), kw.Headers()).delivery_key
+    others = [
+        yoti_parse_event(dumps(p), kw.Headers()).delivery_key for p in YOTI_BODIES if p != payload
+    ]
     assert key not in others
     # A redelivery, even formatted differently, shares the key.
     spaced = json.dumps(dict(reversed(list(payload.items()))), indent=2).encode()
-    assert yoti_parse_event(spaced).delivery_key == key
+    assert yoti_parse_event(spaced, kw.Headers()).delivery_key == key
 
 
 # -- item 6: Identomat, the same key on every path ------------------------------------------------

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from kyc_webhooks import Headers
 from kyc_webhooks._validation import (
     MAX_DESCRIBED_ERRORS,
     MAX_JSON_OBJECTS,
@@ -281,4 +282,4 @@ def test_a_body_with_too_many_objects_is_refused_before_validation() -> None:
     for vendor in ("complycube", "yoti", "identomat"):
         module = importlib.import_module(f"kyc_webhooks.{vendor}.models")
         with pytest.raises(PayloadError, match="JSON objects"):
-            module.parse_event(b'{"x":[' + b"{}," * MAX_JSON_OBJECTS + b"{}]}")
+            module.parse_event(b'{"x":[' + b"{}," * MAX_JSON_OBJECTS + b"{}]}", Headers())

@@ -403,9 +403,9 @@ def test_malformed_body_is_400(body: bytes, event_type: str) -> None:
 
 def test_parse_event_raises_payload_error_only() -> None:
     with pytest.raises(kw.PayloadError):
-        parse_event(b"\xff\xfe{", "IDENTIFICATION")
+        parse_event(b"\xff\xfe{", kw.Headers({"Idenfy-Event-Type": "IDENTIFICATION"}))
     with pytest.raises(kw.PayloadError):
-        parse_event(b"[" * 10_000, None)
+        parse_event(b"[" * 10_000, kw.Headers())
 
 
 # -- personal data --------------------------------------------------------------------------------

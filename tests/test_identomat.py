@@ -426,7 +426,7 @@ def test_parse_event_refuses_non_objects_clearly() -> None:
     from kyc_webhooks.identomat.models import parse_event
 
     with pytest.raises(kw.PayloadError, match="must be a JSON object"):
-        parse_event(b' [{"type": "session-change"}]')
+        parse_event(b' [{"type": "session-change"}]', kw.Headers())
 
 
 def test_models_are_exported_lazily_from_the_vendor_package() -> None:

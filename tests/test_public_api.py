@@ -150,6 +150,7 @@ def test_parsing_without_authentication_is_a_module_function_not_a_vendor_method
         "name",
         "normalize_pattern",
         "option_envs",
+        "produces",
         "sample_headers",
         "verify",
     }, public

@@ -116,16 +116,17 @@ class Vendor(abc.ABC):
         self.verify(raw, view)
         return self._parse(raw, view)
 
-    @abc.abstractmethod
     def _parse(self, body: bytes, headers: Headers) -> WebhookEvent:
-        """Decode and validate ``body`` into a bound event (**no authentication**); raise
-        ``PayloadError``. Reached only through :meth:`parse`, :meth:`prepare` and
-        :func:`parse_unauthenticated`."""
+        """Decode and validate ``body`` into a bound event (**no authentication**): the models
+        module's ``parse_event(body, headers)``; raises ``PayloadError``. Reached only through
+        :meth:`parse`, :meth:`prepare` and :func:`parse_unauthenticated`."""
+        event: WebhookEvent = self.models().parse_event(body, headers)
+        return event
 
     @classmethod
     def models(cls) -> ModuleType:
-        """The vendor's models module, imported once and then cached on the class (a function-level
-        ``from .models import ...`` costs a few microseconds on every delivery)."""
+        """The vendor's models module (``models_module``: ``EVENT_MODELS``, ``parse_event(body,
+        headers)``), imported on first use and then cached on the class."""
         module = cls._models_cache
         if module is None or module.__name__ != cls.models_module:  # a subclass's own module
             module = importlib.import_module(cls.models_module)
@@ -133,14 +134,6 @@ class Vendor(abc.ABC):
         return module
 
     _models_cache: ClassVar[ModuleType | None] = None
-    #: The models module's ``parse_event``, kept on the instance after the first parse (one
-    #: attribute read per delivery instead of a classmethod call and a module lookup).
-    _parse_event: Callable[..., Any] | None = None
-
-    def _load_parser(self) -> Callable[..., Any]:
-        parse_event: Callable[..., Any] = self.models().parse_event
-        self._parse_event = parse_event
-        return parse_event
 
     def prepare(self) -> None:
         """Import this vendor's models and build every validator a delivery can need, now rather
@@ -170,8 +163,15 @@ class Vendor(abc.ABC):
 
     @classmethod
     def event_types(cls) -> tuple[str, ...]:
-        """Every event type this vendor documents (loads the vendor's models)."""
-        return ()
+        """Every event type this vendor documents: the models module's ``EVENT_TYPES`` (loads the
+        vendor's models)."""
+        return tuple(cls.models().EVENT_TYPES)
+
+    @classmethod
+    def produces(cls, event_type: str) -> bool:
+        """Whether this vendor can deliver an event whose ``event_type`` is ``event_type``: one of
+        :meth:`event_types`, or (ComplyCube) a member of an open family of them."""
+        return event_type in cls.event_types()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(<credentials redacted>)"

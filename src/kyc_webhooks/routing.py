@@ -58,12 +58,6 @@ class RoutingWarning(UserWarning):
 #: The ``event_type`` of an event whose type could not be read (iDenfy, ComplyCube): the name an
 #: unknown-event catch-all can register.
 _UNDETERMINED = "UNKNOWN"
-#: ComplyCube check outcomes are an open set: ``check.completed.<outcome>`` and
-#: ``check.monitoring.<outcome>`` with any outcome parse as check events
-#: (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks, event types).
-_OPEN_FAMILIES: dict[str, tuple[str, ...]] = {
-    "complycube": ("check.completed.", "check.monitoring."),
-}
 _WILDCARDS = frozenset("*?[")
 #: difflib similarity from which an unknown name is taken for a typo of a known one
 #: ("IDENTIFICATION_AUTO_FINSHED": 0.98; unrelated new types such as "media_deleted": < 0.5).
@@ -75,12 +69,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def _produced(vendor: str, event_type: str) -> bool:
     """Whether ``vendor`` can deliver an event whose ``event_type`` is ``event_type``."""
-    if event_type == _UNDETERMINED or event_type in vendor_class(vendor).event_types():
-        return True
-    return any(
-        event_type.startswith(prefix) and "." not in event_type[len(prefix) :]
-        for prefix in _OPEN_FAMILIES.get(vendor, ())
-    )
+    return event_type == _UNDETERMINED or vendor_class(vendor).produces(event_type)
 
 
 def _user_stacklevel() -> int:

@@ -65,11 +65,6 @@ class ComplyCube(Vendor):
     def verify(self, body: bytes, headers: Headers) -> None:
         verify_hmac_sha256_hex(body, headers, header=SIGNATURE_HEADER, keys=self._keys)
 
-    def _parse(self, body: bytes, headers: Headers) -> ComplyCubeEvent:
-        parse_event = self._parse_event or self._load_parser()
-        event: ComplyCubeEvent = parse_event(body)
-        return event
-
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:
         from .models import normalize_pattern
@@ -77,10 +72,9 @@ class ComplyCube(Vendor):
         return normalize_pattern(pattern)
 
     @classmethod
-    def event_types(cls) -> tuple[str, ...]:
-        from .models import EVENT_TYPES
-
-        return tuple(EVENT_TYPES)
+    def produces(cls, event_type: str) -> bool:
+        # [checks]: check outcomes are an open set (the models' rule: outcome_family).
+        return super().produces(event_type) or cls.models().outcome_family(event_type) is not None
 
     def __repr__(self) -> str:
         return f"ComplyCube(secret=<redacted>, keys={len(self._keys)})"
@@ -93,5 +87,5 @@ def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> Co
     anyone can forge a body that parses. To authenticate a delivery, use ``ComplyCube(...).parse()``
     or a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for a uniform signature and not
     read; raises :class:`~kyc_webhooks.errors.PayloadError` for a body that does not validate."""
-    event: ComplyCubeEvent = ComplyCube.models().parse_event(body_bytes(body))
+    event: ComplyCubeEvent = ComplyCube.models().parse_event(body_bytes(body), Headers(headers))
     return event

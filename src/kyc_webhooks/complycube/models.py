@@ -38,13 +38,14 @@ both would run the handler twice per check. Register ``"check.completed*"`` when
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .._validation import validate_json
+from .._headers import Headers
 from ..models import (
     BOUNDED,
     OPEN,
     PERSONAL,
+    EventModels,
     KycModel,
     LazyTimestamp,
     UnknownEvent,
@@ -102,6 +103,7 @@ __all__ = [
     "WorkflowSessionStatus",
     "canonical_event_type",
     "normalize_pattern",
+    "outcome_family",
     "parse_event",
 ]
 
@@ -654,20 +656,34 @@ LEGACY_EVENT_TYPES: dict[str, str] = {
 #: Every documented ``type`` value as it appears on the wire: current spellings, then legacy ones.
 EVENT_TYPES: tuple[str, ...] = (*EVENT_MODELS, *LEGACY_EVENT_TYPES)
 
+# [webhooks]: API v1.7.2 spelled ``check.completed*`` as ``check.complete*``. The rule covers every
+# ``check.complete.<x>``, outcomes the old docs did not list (``check.complete.rejected``) too.
 _LEGACY_PREFIX = "check.complete"
-#: Event families whose last segment is an open-ended check outcome ([webhooks]).
-_CHECK_OUTCOME_PREFIXES = ("check.completed.", "check.monitoring.")
 _CURRENT_PREFIX = "check.completed"
+# [checks]: outcomes are an open set. ``check.completed.<outcome>`` and
+# ``check.monitoring.<outcome>`` with an outcome ComplyCube has not documented (yet) are check
+# status events like their documented siblings: a handler registered for ``check.completed.*``
+# must get the model it is written against, not an unknown event it would fail on (ten failures
+# disable the webhook, [webhooks]). Their keys among the models: the family, ``*`` as outcome.
+_OUTCOME_FAMILIES = ("check.completed.", "check.monitoring.")
 
 
 def canonical_event_type(event_type: str) -> str:
     """The current spelling of ``event_type``: ``check.complete`` and every
     ``check.complete.<x>`` become ``check.completed`` / ``check.completed.<x>`` ([webhooks]: the
-    v1.7.2 names). The prefix rule also covers ``<x>`` values the old docs did not list
-    (``check.complete.rejected``). Anything else is returned unchanged."""
+    v1.7.2 names). Anything else is returned unchanged."""
     if event_type == _LEGACY_PREFIX or event_type.startswith(_LEGACY_PREFIX + "."):
         return _CURRENT_PREFIX + event_type[len(_LEGACY_PREFIX) :]
     return event_type
+
+
+def outcome_family(event_type: str) -> str | None:
+    """``"check.completed.*"`` or ``"check.monitoring.*"`` when ``event_type`` (current spelling)
+    is ``<family>.<outcome>`` for any one-segment outcome, documented or not; else ``None``."""
+    for prefix in _OUTCOME_FAMILIES:
+        if event_type.startswith(prefix) and "." not in event_type[len(prefix) :]:
+            return prefix + "*"
+    return None
 
 
 def normalize_pattern(pattern: str) -> str:
@@ -678,24 +694,37 @@ def normalize_pattern(pattern: str) -> str:
     return canonical_event_type(pattern)
 
 
-class _TypeProbe(BaseModel):
-    """Reads only ``type`` (JSON-validated straight from the bytes) to choose the model."""
+def _undocumented_outcome(body: dict[str, Any]) -> type[ComplyCubeEvent] | None:
+    """:class:`CheckStatusEvent` for a ``type`` in an open outcome family (either spelling);
+    ``None`` (the unknown model) for anything else."""
+    wire = body.get("type")
+    if isinstance(wire, str) and outcome_family(canonical_event_type(wire)) is not None:
+        return CheckStatusEvent
+    return None
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    type: Any = None
+#: The model for each wire ``type``: every documented one, in both spellings, then the rule for
+#: undocumented check outcomes.
+_CHOOSER = EventModels(
+    {
+        **EVENT_MODELS,
+        **{legacy: EVENT_MODELS[current] for legacy, current in LEGACY_EVENT_TYPES.items()},
+    },
+    ComplyCubeUnknownEvent,
+    field="type",
+    fallback=_undocumented_outcome,
+)
 
 
-def parse_event(body: bytes) -> ComplyCubeEvent:
-    """Validate an authenticated ComplyCube body into the model for its ``type``.
+def parse_event(body: bytes, headers: Headers) -> ComplyCubeEvent:
+    """Validate an authenticated ComplyCube body into the model for its ``type``, in one pass
+    (``headers`` are not read: the Event envelope carries the type).
 
     * ``type`` names a documented event (either spelling) -> that model; a missing ``id`` or
       ``type`` of the wrong JSON type, or a declared field of the wrong type, is a 400.
     * ``type`` is ``check.completed.<outcome>`` or ``check.monitoring.<outcome>`` with an outcome
       ComplyCube has not documented (yet) -> :class:`CheckStatusEvent`, like its documented
-      siblings: outcomes are an open set ([checks]), and a handler registered for
-      ``check.completed.*`` must get the model it is written against, not an unknown event it
-      would fail on (ten failures disable the webhook, [webhooks]).
+      siblings ([checks]: outcomes are an open set).
     * ``type`` is another string -> :class:`ComplyCubeUnknownEvent` with that ``event_type``.
     * no ``type``, or not a non-empty string -> :class:`ComplyCubeUnknownEvent` with ``event_type``
       ``"UNKNOWN"``, answered 200 like any unknown event. The body passed the signature check, so
@@ -704,21 +733,12 @@ def parse_event(body: bytes) -> ComplyCubeEvent:
       test signs ``{"id":"value"}``. Refusing it with a 400 would only make ComplyCube retry ten
       times and then disable the webhook ([webhooks]); handing it to catch-alls loses nothing.
     """
-    probe: _TypeProbe = validate_json(_TypeProbe, body, what="ComplyCube")
-    wire_type = probe.type
-    if not isinstance(wire_type, str) or not wire_type:
-        unknown: ComplyCubeUnknownEvent = validate_json(
-            ComplyCubeUnknownEvent, body, what="ComplyCube"
-        )
-        return unknown.bind(vendor=VENDOR, event_type=UNDETERMINED_EVENT_TYPE, raw=body)
-    etype = canonical_event_type(wire_type)
-    model: type[ComplyCubeEvent] | None = EVENT_MODELS.get(etype)
-    if model is None and etype.startswith(_CHECK_OUTCOME_PREFIXES) and etype.count(".") == 2:
-        model = CheckStatusEvent
-    if model is None:
-        model = ComplyCubeUnknownEvent
-        what = "ComplyCube"
-    else:
-        what = f"ComplyCube {etype}"
-    event: ComplyCubeEvent = validate_json(model, body, what=what)
+    event = _CHOOSER.validate(body, what="ComplyCube")
+    if isinstance(event, ComplyCubeEnvelope):
+        etype = canonical_event_type(event.type)
+    else:  # the unknown model keeps ``type`` (if any) among the extra fields
+        wire = (event.model_extra or {}).get("type")
+        etype = canonical_event_type(wire) if isinstance(wire, str) else ""
+    if not etype:
+        etype = UNDETERMINED_EVENT_TYPE
     return event.bind(vendor=VENDOR, event_type=etype, raw=body)

@@ -7,12 +7,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
-from ._auth import EVENT_TYPE_HEADER, SIGNATURE_HEADER, Idenfy, parse_unauthenticated
+from ._auth import (
+    AUTHORIZATION_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    Idenfy,
+    parse_unauthenticated,
+)
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy", "parse_unauthenticated"]
+__all__ = [
+    "AUTHORIZATION_HEADER",
+    "EVENT_TYPE_HEADER",
+    "SIGNATURE_HEADER",
+    "Idenfy",
+    "parse_unauthenticated",
+]
 
 
 __getattr__ = lazy_models(__name__)

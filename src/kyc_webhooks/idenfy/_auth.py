@@ -30,7 +30,13 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:
     from .models import IdenfyEvent
 
-__all__ = ["EVENT_TYPE_HEADER", "SIGNATURE_HEADER", "Idenfy", "parse_unauthenticated"]
+__all__ = [
+    "AUTHORIZATION_HEADER",
+    "EVENT_TYPE_HEADER",
+    "SIGNATURE_HEADER",
+    "Idenfy",
+    "parse_unauthenticated",
+]
 
 # [signing]: hex HMAC-SHA256 of the raw body, keyed with the notification's signing key (older
 # docs: the account API secret -- either works here, both are "a key").
@@ -119,20 +125,9 @@ class Idenfy(Vendor):
         if self._bearer is not None:
             verify_bearer(headers, self._bearer, header=AUTHORIZATION_HEADER)
 
-    def _parse(self, body: bytes, headers: Headers) -> IdenfyEvent:
-        parse_event = self._parse_event or self._load_parser()
-        event: IdenfyEvent = parse_event(body, headers.get(EVENT_TYPE_HEADER))
-        return event
-
     @classmethod
     def sample_headers(cls, event_type: str) -> dict[str, str]:
         return {EVENT_TYPE_HEADER: event_type}
-
-    @classmethod
-    def event_types(cls) -> tuple[str, ...]:
-        from .models import EVENT_MODELS
-
-        return tuple(EVENT_MODELS)
 
     def __repr__(self) -> str:
         parts = []
@@ -152,6 +147,5 @@ def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> Id
     anyone can forge a body that parses. To authenticate a delivery, use ``Idenfy(...).parse()``
     or a :class:`~kyc_webhooks.Receiver`. ``headers`` supply ``Idenfy-Event-Type``; raises
     :class:`~kyc_webhooks.errors.PayloadError` for a body that does not validate."""
-    view = headers if type(headers) is Headers else Headers(headers)
-    event: IdenfyEvent = Idenfy.models().parse_event(body_bytes(body), view.get(EVENT_TYPE_HEADER))
+    event: IdenfyEvent = Idenfy.models().parse_event(body_bytes(body), Headers(headers))
     return event

@@ -386,7 +386,7 @@ class IdentificationEvent(IdenfyEvent):
             return self.final
         if self.overall in (OverallStatus.REVIEWING, OverallStatus.ACTIVE):
             return False
-        return self._event_type not in _MAYBE_PRELIMINARY
+        return self.event_type not in _MAYBE_PRELIMINARY
 
     @property
     def triage(self) -> IdentificationTriage:

@@ -8,18 +8,20 @@ masked in ``repr()``.
 
 Entry points:
 
-* :func:`parse_event` -- ``(raw body, Idenfy-Event-Type header) -> IdenfyEvent``, validating
-  straight from the bytes.
+* :func:`parse_event` -- ``(raw body, headers) -> IdenfyEvent``: the ``Idenfy-Event-Type``
+  header picks the model from :data:`EVENT_MODELS`, which validates straight from the bytes.
 * :attr:`IdentificationEvent.is_final` -- whether a KYC result is definitive.
 * :attr:`IdentificationEvent.triage` -- everything needed to review a ``SUSPECTED``/``DENIED``
   result in one small frozen object.
 
-Layout (so that a first delivery builds only the model classes it needs): ``_identification``
-(every ``IDENTIFICATION*`` event: top level, ``status``, ``data``), ``_aml`` and ``_sections``
-(identification add-ons, loaded on first read of such a section), ``_events`` (every other
-event), ``_enums``, ``_base``. This module re-exports all of their public names, each imported on
-first access (PEP 562), and holds the parsing entry points.
+Layout: ``_identification`` (every ``IDENTIFICATION*`` event: top level, ``status``, ``data``),
+``_aml`` and ``_sections`` (identification add-ons), ``_events`` (every other event), ``_enums``,
+``_base``. This module holds the parsing entry points and re-exports the public names of those
+modules: :data:`__all__` is the one list of them (type checkers read them through the star imports
+below; at run time a name not imported here resolves on first access, PEP 562).
 """
+
+# ruff: noqa: F405 -- __all__ names what the type-checking star imports below define
 
 # Vendor documentation cited below as [name]:
 # [webhooks] https://documentation.idenfy.com/kyc/webhooks
@@ -27,132 +29,22 @@ first access (PEP 562), and holds the parsing entry points.
 # [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 import importlib
-from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 
-from .._validation import VALIDATION_ERRORS, check_object_count, payload_error
+from .._headers import Headers
+from .._validation import check_object_count, validate_json
 from ..errors import PayloadError
+from ._auth import EVENT_TYPE_HEADER
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
 
-if TYPE_CHECKING:
-    from ._aml import (
-        AmlCheckResult,
-        AmlComment,
-        AmlCommentType,
-        AmlCompanyCheckItem,
-        AmlDataItem,
-        AmlDataset,
-        AmlHit,
-        AmlNewsItem,
-        AmlSuspicion,
-        AmlUserType,
-        AmlV3AdverseMedia,
-        AmlV3Check,
-        AmlV3Hit,
-        AmlV3HitAddress,
-        CriminalCheckResult,
-        CriminalOffense,
-        CriminalRecord,
-        FraudCheckResult,
-        FraudCheckStatus,
-        FraudStatus,
-        Gender,
-        LegacyCheckSummary,
-        LidCheckResult,
-        LidDocument,
-        ManagerAccount,
-        PepTier,
-    )
-    from ._base import (
-        IdenfyEvent,
-        IdenfyUnknownEvent,
-    )
-    from ._enums import (
-        AdditionalStepMethod,
-        AdditionalStepsStatus,
-        AgeEstimate,
-        AmlCheckStatus,
-        DocumentSex,
-        DocumentStatus,
-        DocumentType,
-        FaceStatus,
-        FraudTag,
-        MismatchTag,
-        OverallStatus,
-        Platform,
-        RiskLevel,
-        SuspicionReason,
-    )
-    from ._events import (
-        AccountCheckEvent,
-        AgeEstimationEvent,
-        AgeEstimationOutcome,
-        AgeEstimationStatus,
-        AmlAlertStatus,
-        AmlMonitoringEvent,
-        AmlMonitoringExpirationEvent,
-        AmlMonitoringStatus,
-        AmlReviewSubjectType,
-        ApprovalStatus,
-        BankCardVerificationCompletedEvent,
-        BankVerificationEvent,
-        Beneficiary,
-        CompanyAmlReviewEvent,
-        CompanyDeleteEvent,
-        CompanyEntityType,
-        CompanyExpirationEvent,
-        CompanyExpirationStatus,
-        CompanyInfoRequestEvent,
-        CompanyInfoRequestStatus,
-        CompanyReviewEvent,
-        CompanySubmitEvent,
-        CompanyTokenExpiredEvent,
-        DocumentExpirationEvent,
-        DocumentOrderStatus,
-        ExpirationThreshold,
-        FacialAuthenticationEvent,
-        FacialAuthenticationMethod,
-        FacialAuthenticationRiskTag,
-        FacialAuthenticationStatus,
-        FacialAuthenticationType,
-        GovOrderedDocumentEvent,
-        SosReportEvent,
-        VideoCallAnswer,
-        VideoCallFinishedEvent,
-    )
-    from ._identification import (
-        DocumentData,
-        IdentificationEvent,
-        IdentificationStatus,
-        IdentificationTriage,
-    )
-    from ._sections import (
-        AddressQuality,
-        AddressVerification,
-        AddressVerificationStatus,
-        AnyRegistryCenterCheck,
-        BalancesOverview,
-        BankAccount,
-        BankCardNoMatchReason,
-        BankCardStatus,
-        BankCardVerification,
-        BankVerification,
-        DriverLicenseCheck,
-        EmailVerification,
-        HungaryRegistryCenterCheck,
-        LithuaniaRegistryCenterCheck,
-        PhoneVerification,
-        QuestionnaireAnswers,
-        QuestionnaireQuestion,
-        QuestionnaireSection,
-        QuestionType,
-        RegistryCenterCheck,
-        RegistryMatchStatus,
-        RiskAssessment,
-        Us15RegistryCenterCheck,
-    )
+if TYPE_CHECKING:  # for type checkers: every public name below, from where it is defined
+    from ._aml import *  # noqa: F403
+    from ._enums import *  # noqa: F403
+    from ._events import *  # noqa: F403
+    from ._identification import *  # noqa: F403
+    from ._sections import *  # noqa: F403
 
 __all__ = [
     "EVENT_MODELS",
@@ -266,120 +158,26 @@ __all__ = [
     "parse_event",
 ]
 
-#: Public name -> the private module that defines it.
-_WHERE: dict[str, str] = {
-    "AmlCheckResult": "_aml",
-    "AmlComment": "_aml",
-    "AmlCommentType": "_aml",
-    "AmlCompanyCheckItem": "_aml",
-    "AmlDataItem": "_aml",
-    "AmlDataset": "_aml",
-    "AmlHit": "_aml",
-    "AmlNewsItem": "_aml",
-    "AmlSuspicion": "_aml",
-    "AmlUserType": "_aml",
-    "AmlV3AdverseMedia": "_aml",
-    "AmlV3Check": "_aml",
-    "AmlV3Hit": "_aml",
-    "AmlV3HitAddress": "_aml",
-    "CriminalCheckResult": "_aml",
-    "CriminalOffense": "_aml",
-    "CriminalRecord": "_aml",
-    "FraudCheckResult": "_aml",
-    "FraudCheckStatus": "_aml",
-    "FraudStatus": "_aml",
-    "Gender": "_aml",
-    "LegacyCheckSummary": "_aml",
-    "LidCheckResult": "_aml",
-    "LidDocument": "_aml",
-    "ManagerAccount": "_aml",
-    "PepTier": "_aml",
-    "IdenfyEvent": "_base",
-    "IdenfyUnknownEvent": "_base",
-    "AdditionalStepMethod": "_enums",
-    "AdditionalStepsStatus": "_enums",
-    "AgeEstimate": "_enums",
-    "AmlCheckStatus": "_enums",
-    "DocumentSex": "_enums",
-    "DocumentStatus": "_enums",
-    "DocumentType": "_enums",
-    "FaceStatus": "_enums",
-    "FraudTag": "_enums",
-    "MismatchTag": "_enums",
-    "OverallStatus": "_enums",
-    "Platform": "_enums",
-    "RiskLevel": "_enums",
-    "SuspicionReason": "_enums",
-    "AccountCheckEvent": "_events",
-    "AgeEstimationEvent": "_events",
-    "AgeEstimationOutcome": "_events",
-    "AgeEstimationStatus": "_events",
-    "AmlAlertStatus": "_events",
-    "AmlMonitoringEvent": "_events",
-    "AmlMonitoringExpirationEvent": "_events",
-    "AmlMonitoringStatus": "_events",
-    "AmlReviewSubjectType": "_events",
-    "ApprovalStatus": "_events",
-    "BankCardVerificationCompletedEvent": "_events",
-    "BankVerificationEvent": "_events",
-    "Beneficiary": "_events",
-    "CompanyAmlReviewEvent": "_events",
-    "CompanyDeleteEvent": "_events",
-    "CompanyEntityType": "_events",
-    "CompanyExpirationEvent": "_events",
-    "CompanyExpirationStatus": "_events",
-    "CompanyInfoRequestEvent": "_events",
-    "CompanyInfoRequestStatus": "_events",
-    "CompanyReviewEvent": "_events",
-    "CompanySubmitEvent": "_events",
-    "CompanyTokenExpiredEvent": "_events",
-    "DocumentExpirationEvent": "_events",
-    "DocumentOrderStatus": "_events",
-    "ExpirationThreshold": "_events",
-    "FacialAuthenticationEvent": "_events",
-    "FacialAuthenticationMethod": "_events",
-    "FacialAuthenticationRiskTag": "_events",
-    "FacialAuthenticationStatus": "_events",
-    "FacialAuthenticationType": "_events",
-    "GovOrderedDocumentEvent": "_events",
-    "SosReportEvent": "_events",
-    "VideoCallAnswer": "_events",
-    "VideoCallFinishedEvent": "_events",
-    "DocumentData": "_identification",
-    "IdentificationEvent": "_identification",
-    "IdentificationStatus": "_identification",
-    "IdentificationTriage": "_identification",
-    "AddressQuality": "_sections",
-    "AddressVerification": "_sections",
-    "AddressVerificationStatus": "_sections",
-    "AnyRegistryCenterCheck": "_sections",
-    "BalancesOverview": "_sections",
-    "BankAccount": "_sections",
-    "BankCardNoMatchReason": "_sections",
-    "BankCardStatus": "_sections",
-    "BankCardVerification": "_sections",
-    "BankVerification": "_sections",
-    "DriverLicenseCheck": "_sections",
-    "EmailVerification": "_sections",
-    "HungaryRegistryCenterCheck": "_sections",
-    "LithuaniaRegistryCenterCheck": "_sections",
-    "PhoneVerification": "_sections",
-    "QuestionType": "_sections",
-    "QuestionnaireAnswers": "_sections",
-    "QuestionnaireQuestion": "_sections",
-    "QuestionnaireSection": "_sections",
-    "RegistryCenterCheck": "_sections",
-    "RegistryMatchStatus": "_sections",
-    "RiskAssessment": "_sections",
-    "Us15RegistryCenterCheck": "_sections",
-}
+#: The private modules that define the public names of :data:`__all__` not defined or imported
+#: here, searched in this order by :func:`__getattr__` (identifications first: a first
+#: identification loads only its own models; the KYB and other event models load with the first
+#: delivery of one -- a cold start costs a third as much, docs/performance.md).
+_DEFINED_IN = ("._identification", "._enums", "._aml", "._sections", "._events")
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    # PEP 562: a public name not imported above resolves on first access, and then stays here.
+    if name == "EVENT_MODELS":
+        value: Any = {event_type: _model(event_type) for event_type in _MODEL_NAMES}
+    elif name in __all__:
+        for module in _DEFINED_IN:
+            value = getattr(importlib.import_module(module, __package__), name, None)
+            if value is not None:
+                break
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __package__), name)
     globals()[name] = value
     return value
 
@@ -388,77 +186,51 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _EventModels(Mapping[str, type[IdenfyEvent]]):
-    """``Idenfy-Event-Type`` -> model class, importing a model's module on first lookup (an
-    IDENTIFICATION delivery never loads the KYB or AML-monitoring models)."""
-
-    def __init__(self, paths: dict[str, str], resolved: dict[str, type[IdenfyEvent]]) -> None:
-        self._paths = paths
-        self._resolved = resolved
-
-    def __getitem__(self, event_type: str) -> type[IdenfyEvent]:
-        found = self._resolved.get(event_type)
-        if found is None:
-            module, _, name = self._paths[event_type].partition(":")
-            found = getattr(importlib.import_module(f".{module}", __package__), name)
-            self._resolved[event_type] = found
-        return found
-
-    def get(self, event_type: str, default: Any = None) -> Any:
-        found = self._resolved.get(event_type)
-        if found is not None:
-            return found
-        return self[event_type] if event_type in self._paths else default
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._paths)
-
-    def __len__(self) -> int:
-        return len(self._paths)
-
-    def __contains__(self, event_type: object) -> bool:
-        return event_type in self._paths
-
-    def __repr__(self) -> str:
-        return f"EVENT_MODELS({list(self._paths)!r})"
-
-
-#: The models looked up so far: ``parse_event`` reads this plain dict on every delivery.
-_RESOLVED: dict[str, type[IdenfyEvent]] = {}
-
-#: Every ``Idenfy-Event-Type`` value documented ([webhooks], [spec]) -> "module:model".
-_MODEL_PATHS: dict[str, str] = {
-    "IDENTIFICATION": "_identification:IdentificationEvent",
-    "IDENTIFICATION_AUTO_FINISHED": "_identification:IdentificationEvent",
-    "IDENTIFICATION_MANUAL_FINISHED": "_identification:IdentificationEvent",
-    "IDENTIFICATION_RESUBMITTED": "_identification:IdentificationEvent",
-    "IDENTIFICATION_CANCELLED": "_identification:IdentificationEvent",
-    "IDENTIFICATION_EXPIRED": "_identification:IdentificationEvent",
-    "DOCUMENT_EXPIRATION": "_events:DocumentExpirationEvent",
-    "VIDEO_CALL_FINISHED": "_events:VideoCallFinishedEvent",
-    "FACIAL_AUTHENTICATION": "_events:FacialAuthenticationEvent",
-    "AGE_ESTIMATION": "_events:AgeEstimationEvent",
-    "AML_MONITORING": "_events:AmlMonitoringEvent",
-    "AML_MONITORING_EXPIRATION": "_events:AmlMonitoringExpirationEvent",
-    "COMPANY_REVIEW": "_events:CompanyReviewEvent",
-    "COMPANY_DELETE": "_events:CompanyDeleteEvent",
-    "COMPANY_AML_REVIEW": "_events:CompanyAmlReviewEvent",
-    "COMPANY_INFO_REQUEST": "_events:CompanyInfoRequestEvent",
-    "COMPANY_EXPIRATION": "_events:CompanyExpirationEvent",
-    "COMPANY_SUBMIT": "_events:CompanySubmitEvent",
-    "COMPANY_TOKEN_EXPIRED": "_events:CompanyTokenExpiredEvent",
-    "GOV_ORDERED_DOCUMENT": "_events:GovOrderedDocumentEvent",
-    "SOS_REPORT": "_events:SosReportEvent",
-    "BANK_VERIFICATION": "_events:BankVerificationEvent",
-    "ACCOUNT_CHECK": "_events:AccountCheckEvent",
-    "BANK_CARD_VERIFICATION_COMPLETED": "_events:BankCardVerificationCompletedEvent",
+#: Every ``Idenfy-Event-Type`` value documented ([webhooks], [spec]) -> the name of its body model.
+#: ``EVENT_MODELS`` (type -> model class) is built from it on first access.
+_MODEL_NAMES: dict[str, str] = {
+    "IDENTIFICATION": "IdentificationEvent",
+    "IDENTIFICATION_AUTO_FINISHED": "IdentificationEvent",
+    "IDENTIFICATION_MANUAL_FINISHED": "IdentificationEvent",
+    "IDENTIFICATION_RESUBMITTED": "IdentificationEvent",
+    "IDENTIFICATION_CANCELLED": "IdentificationEvent",
+    "IDENTIFICATION_EXPIRED": "IdentificationEvent",
+    "DOCUMENT_EXPIRATION": "DocumentExpirationEvent",
+    "VIDEO_CALL_FINISHED": "VideoCallFinishedEvent",
+    "FACIAL_AUTHENTICATION": "FacialAuthenticationEvent",
+    "AGE_ESTIMATION": "AgeEstimationEvent",
+    "AML_MONITORING": "AmlMonitoringEvent",
+    "AML_MONITORING_EXPIRATION": "AmlMonitoringExpirationEvent",
+    "COMPANY_REVIEW": "CompanyReviewEvent",
+    "COMPANY_DELETE": "CompanyDeleteEvent",
+    "COMPANY_AML_REVIEW": "CompanyAmlReviewEvent",
+    "COMPANY_INFO_REQUEST": "CompanyInfoRequestEvent",
+    "COMPANY_EXPIRATION": "CompanyExpirationEvent",
+    "COMPANY_SUBMIT": "CompanySubmitEvent",
+    "COMPANY_TOKEN_EXPIRED": "CompanyTokenExpiredEvent",
+    "GOV_ORDERED_DOCUMENT": "GovOrderedDocumentEvent",
+    "SOS_REPORT": "SosReportEvent",
+    "BANK_VERIFICATION": "BankVerificationEvent",
+    "ACCOUNT_CHECK": "AccountCheckEvent",
+    "BANK_CARD_VERIFICATION_COMPLETED": "BankCardVerificationCompletedEvent",
 }
 
-#: Every documented ``Idenfy-Event-Type`` value ([webhooks]) -> its body model.
-EVENT_MODELS: Mapping[str, type[IdenfyEvent]] = _EventModels(_MODEL_PATHS, _RESOLVED)
+
+if TYPE_CHECKING:
+    EVENT_MODELS: dict[str, type[IdenfyEvent]]
+
+
+def _model(event_type: str) -> type[IdenfyEvent]:
+    """The model of a documented ``event_type`` (imported on first use), else the unknown model."""
+    name = _MODEL_NAMES.get(event_type)
+    if name is None:
+        return IdenfyUnknownEvent
+    model: type[IdenfyEvent] = globals().get(name) or __getattr__(name)
+    return model
+
 
 #: Every documented ``Idenfy-Event-Type`` value ([webhooks]), in the documentation's order.
-EVENT_TYPES: tuple[str, ...] = tuple(EVENT_MODELS)
+EVENT_TYPES: tuple[str, ...] = tuple(_MODEL_NAMES)
 
 #: Other spellings of documented types -> the documented one, reported as ``event_type``. The
 #: dashboard labels the cancelled event "ID VERIFICATION CANCELED" (one L); no delivery with that
@@ -516,22 +288,26 @@ _BODY_KEYS: dict[str, str] = {
 }
 
 
+def _types_of(model: str) -> list[str]:
+    """The documented types whose body model is named ``model``."""
+    return [event_type for event_type, name in _MODEL_NAMES.items() if name == model]
+
+
 def _header_contradiction(event: IdenfyEvent, extra: dict[str, Any]) -> PayloadError | None:
     """The error when the body carries a key of another model's body (:data:`_BODY_KEYS`) and none
     of the model that ``Idenfy-Event-Type`` chose, else ``None``. A body with keys of its own
     model is that model's, whatever else a vendor adds to it later. Names fields and documented
     types only, never a value or the header's own text."""
-    model = type(event)
-    foreign = [key for key in extra if _BODY_KEYS.get(key, model.__name__) != model.__name__]
+    model = type(event).__name__
+    foreign = [key for key in extra if _BODY_KEYS.get(key, model) != model]
     if not foreign:
         return None
-    fields = model.model_fields
+    fields = type(event).model_fields
     for name in event.model_fields_set:  # declared fields set by the body (and the extras)
         field = fields.get(name)
-        if field is not None and _BODY_KEYS.get(field.alias or name) == model.__name__:
+        if field is not None and _BODY_KEYS.get(field.alias or name) == model:
             return None
-    owner = _BODY_KEYS[foreign[0]]
-    types = ", ".join(t for t, path in _MODEL_PATHS.items() if path.endswith(":" + owner))
+    types = ", ".join(_types_of(_BODY_KEYS[foreign[0]]))
     return PayloadError(
         f"iDenfy body does not match the Idenfy-Event-Type header (or its absence): field "
         f"{foreign[0]!r} belongs to {types} bodies only"
@@ -577,41 +353,34 @@ def infer_event_type(body: bytes) -> str:
     owners = {owner for key, owner in _BODY_KEYS.items() if key in decoded}
     if len(owners) == 1:
         (owner,) = owners
-        return next(t for t, path in _MODEL_PATHS.items() if path.endswith(":" + owner))
+        return _types_of(owner)[0]
     return UNDETERMINED_EVENT_TYPE
 
 
-def parse_event(body: bytes, event_type: str | None) -> IdenfyEvent:
-    """Validate an authenticated iDenfy body into the model for ``event_type`` (the
-    ``Idenfy-Event-Type`` header; ``None``/blank for legacy deliveries, see
-    :func:`infer_event_type`). Unknown types give :class:`IdenfyUnknownEvent`. The header is not
-    signed, so it only picks among models that agree with the body: a body carrying a field of
-    another type's body is refused (docs/verification.md, "Unsigned headers"). Raises
+def parse_event(body: bytes, headers: Headers) -> IdenfyEvent:
+    """Validate an authenticated iDenfy body into the model for its ``Idenfy-Event-Type`` header
+    (absent or blank on legacy deliveries: see :func:`infer_event_type`), in one pass over the
+    bytes. Unknown types give :class:`IdenfyUnknownEvent`. The header is not signed, so it only
+    picks among models that agree with the body: a body carrying a field of another type's body is
+    refused (docs/verification.md, "Unsigned headers"). Raises
     :class:`~kyc_webhooks.errors.PayloadError` only."""
-    check_object_count(body, what="iDenfy")  # before anything decodes the body
-    etype = event_type.strip() if event_type else ""
+    etype = (headers.get(EVENT_TYPE_HEADER) or "").strip()
     if not _usable_type_header(etype):
         # Unsigned and sender-controlled: a value no documented type has (empty, too long, not
         # printable ASCII -- a line break would forge log lines) is treated as an absent header.
+        check_object_count(body, what="iDenfy")  # before infer_event_type decodes the body
         etype = infer_event_type(body)
-    model = _RESOLVED.get(etype)
-    if model is None:
-        etype = _SPELLINGS.get(etype, etype)
-        model = EVENT_MODELS.get(etype, IdenfyUnknownEvent)
-    try:
-        event: IdenfyEvent = model.__pydantic_validator__.validate_json(body)
-    except VALIDATION_ERRORS as exc:
-        # An undocumented type is the unsigned header's own text: never quoted in a message (it
-        # reaches the response and the log), as ComplyCube's unknown types are not.
-        documented = etype if model is not IdenfyUnknownEvent else ""
-        error = payload_error(exc, what="iDenfy", event_type=documented)
-    else:
-        extra = event.__pydantic_extra__
-        # The type came from the unsigned header (or its absence): refuse it where the signed body
-        # says otherwise.
-        if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
-            contradiction = _header_contradiction(event, extra)
-            if contradiction is not None:
-                raise contradiction
-        return event.bind(vendor=VENDOR, event_type=etype, raw=body)
-    raise error  # outside the except block: no ValidationError (input values) as __context__
+    etype = _SPELLINGS.get(etype, etype)
+    model = _model(etype)
+    # An undocumented type is the unsigned header's own text: never quoted in a message (it
+    # reaches the response and the log), as ComplyCube's unknown types are not.
+    documented = etype if model is not IdenfyUnknownEvent else ""
+    event: IdenfyEvent = validate_json(model, body, what="iDenfy", event_type=documented)
+    extra = event.model_extra
+    # The type came from the unsigned header (or its absence): refuse it where the signed body
+    # says otherwise.
+    if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
+        contradiction = _header_contradiction(event, extra)
+        if contradiction is not None:
+            raise contradiction
+    return event.bind(vendor=VENDOR, event_type=etype, raw=body)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
-from ._auth import Identomat, parse_unauthenticated
+from ._auth import API_KEY_FIELD, Identomat, parse_unauthenticated
 
 if TYPE_CHECKING:
     from .models import *  # noqa: F403
 
-__all__ = ["Identomat", "parse_unauthenticated"]
+__all__ = ["API_KEY_FIELD", "Identomat", "parse_unauthenticated"]
 
 
 __getattr__ = lazy_models(__name__)

@@ -72,16 +72,6 @@ class Identomat(Vendor):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
 
-    def _parse(self, body: bytes, headers: Headers) -> IdentomatEvent:
-        event: IdentomatEvent = self.models().parse_event(body)
-        return event
-
-    @classmethod
-    def event_types(cls) -> tuple[str, ...]:
-        # Through models() rather than ``from .models import``: models imports API_KEY_FIELD from
-        # here, and the import graph stays acyclic (tests/test_import_graph.py).
-        return tuple(cls.models().EVENT_TYPES)
-
     def __repr__(self) -> str:
         return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"
 
@@ -95,5 +85,5 @@ def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> Id
     ``Identomat(...).parse()`` or a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for
     a uniform signature and not read; raises :class:`~kyc_webhooks.errors.PayloadError` for a
     body that does not validate."""
-    event: IdentomatEvent = Identomat.models().parse_event(body_bytes(body))
+    event: IdentomatEvent = Identomat.models().parse_event(body_bytes(body), Headers(headers))
     return event

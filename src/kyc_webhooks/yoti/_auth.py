@@ -80,21 +80,11 @@ class Yoti(Vendor):
             headers, scheme=self._scheme, tokens=self._tokens, header=AUTHORIZATION_HEADER
         )
 
-    def _parse(self, body: bytes, headers: Headers) -> YotiEvent:
-        event: YotiEvent = self.models().parse_event(body)
-        return event
-
     @classmethod
     def normalize_pattern(cls, pattern: str) -> str:
         # [docs]: subscriptions are upper case (`SESSION_COMPLETION`), body topics lower case
         # (`session_completion`); routing matches the body spelling, so both register alike.
         return pattern.lower()
-
-    @classmethod
-    def event_types(cls) -> tuple[str, ...]:
-        from .models import EVENT_TYPES
-
-        return tuple(EVENT_TYPES)
 
     def __repr__(self) -> str:
         return (
@@ -109,5 +99,5 @@ def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> Yo
     anyone can forge a body that parses. To authenticate a delivery, use ``Yoti(...).parse()`` or
     a :class:`~kyc_webhooks.Receiver`. ``headers`` are accepted for a uniform signature and not
     read; raises :class:`~kyc_webhooks.errors.PayloadError` for a body that does not validate."""
-    event: YotiEvent = Yoti.models().parse_event(body_bytes(body))
+    event: YotiEvent = Yoti.models().parse_event(body_bytes(body), Headers(headers))
     return event
