@@ -820,11 +820,6 @@ EventT = TypeVar("EventT", bound=WebhookEvent)
 
 #: What pydantic-core reports when the discriminator field is absent or holds no listed value.
 _TAG_MISSES = frozenset({"union_tag_invalid", "union_tag_not_found"})
-_NO_DETAIL: dict[str, bool] = {
-    "include_url": False,
-    "include_input": False,
-    "include_context": False,
-}
 
 
 class EventModels(Generic[EventT]):
@@ -879,13 +874,17 @@ class EventModels(Generic[EventT]):
             event: EventT = self.adapter.validate_json(body)
             return event
         except ValidationError as exc:
-            missed = exc.error_count() == 1 and exc.errors(**_NO_DETAIL)[0]["type"] in _TAG_MISSES
+            # errors() builds every error at once: only asked of a single-error failure.
+            missed = (
+                exc.error_count() == 1
+                and exc.errors(include_url=False, include_input=False)[0]["type"] in _TAG_MISSES
+            )
             error = None if missed else payload_error(exc, what=what)
         except VALIDATION_ERRORS as exc:
             error = payload_error(exc, what=what)
         if error is not None:
             raise error  # outside the except block: no ValidationError (values) as __context__
-        decoded = from_json(body)  # valid JSON: the union has parsed it
-        model = self.fallback(decoded) if self.fallback is not None else None
+        decoded = from_json(body)  # a JSON object: the union found it and read its field
+        model = self.fallback(decoded) if self.fallback and isinstance(decoded, dict) else None
         chosen: EventT = validate_json(model or self.unknown, body, what=what)
         return chosen

@@ -717,8 +717,8 @@ _CHOOSER = EventModels(
 
 
 def parse_event(body: bytes, headers: Headers) -> ComplyCubeEvent:
-    """Validate an authenticated ComplyCube body into the model for its ``type``, in one pass
-    (``headers`` are not read: the Event envelope carries the type).
+    """Validate an authenticated ComplyCube body into the model for its ``type`` -- in one pass for
+    every documented type, either spelling (``headers`` are not read: the envelope has the type).
 
     * ``type`` names a documented event (either spelling) -> that model; a missing ``id`` or
       ``type`` of the wrong JSON type, or a declared field of the wrong type, is a 400.
