@@ -46,7 +46,7 @@ from ..models import (
     OPEN,
     PERSONAL,
     KycModel,
-    LazyTimestamp,
+    Timestamp,
     UnknownEvent,
     WebhookEvent,
     WireEnum,
@@ -187,7 +187,7 @@ class AddressType(WireEnum):
 
 
 _Str = str | None
-_Ts = LazyTimestamp
+_Ts = Timestamp | None
 
 
 # -- payload objects -------------------------------------------------------------------------
