@@ -3,8 +3,9 @@
 A page that contains the marker ``<!-- field-reference: VENDOR -->`` (VENDOR: ``idenfy``,
 ``complycube``, ``yoti`` or ``identomat``) gets, in its place, one table per event model of that
 vendor (``EVENT_MODELS``) and per nested model those events reach (sections' models included):
-wire name (the JSON key), attribute name (a section's typed property, not its ``*_raw`` field), type, whether the field is personal data (``PERSONAL``: masked in ``repr()``),
-whether the vendor guarantees it (required), and its ``description``. The open enumerations the
+wire name (the JSON key), attribute name (a section's typed property, not its ``*_raw`` field),
+type, whether the field is personal data (``PERSONAL``: masked in ``repr()``), whether the vendor
+guarantees it (required), and its ``description``. The open enumerations the
 fields use follow, with their documented values. Registered in ``mkdocs.yml`` (``hooks:``);
 ``tests/test_field_reference.py`` calls :func:`render` directly.
 """
