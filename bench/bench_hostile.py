@@ -1,15 +1,15 @@
 """Benchmark: what a hostile, correctly signed body up to the size cap costs ``Receiver.handle``.
 
 Run: ``python bench/bench_hostile.py`` (``--quick``: each vendor's most complex model only;
-``--read``: the handler also validates every lazy section, as a handler reading them all would;
+``--read``: the handler also validates every section, as a handler reading them all would;
 ``--json``: one JSON object per case). Prints a table and exits 0; it asserts nothing (speed is
 reported, never tested with timers). ``tests/test_hostile_bodies.py`` uses the same bodies with
 bounds on memory and error counts.
 
 Bodies: every documented event type's sample payload (one per model), with a filler of each
-hostile shape placed at every list or map the model declares (eager or lazy, nested ones through
-their first item), at a new top-level key, and as the whole body. Each filler grows until the body
-reaches the receiver's size cap (1 MiB by default):
+hostile shape placed at every list or map the model declares (sections' models included, nested
+ones through their first item), at a new top-level key, and as the whole body. Each filler grows
+until the body reaches the receiver's size cap (1 MiB by default):
 
 * ``objects``  ``[{},{},...]``      -- ~350,000 items: each may become a model, or one or two
                                         validation errors (open enums)
@@ -46,7 +46,7 @@ from typing import Any
 
 import kyc_webhooks as kw
 from kyc_webhooks._validation import MAX_JSON_OBJECTS
-from kyc_webhooks.models import KycModel
+from kyc_webhooks.models import KycModel, section_names, section_type
 from kyc_webhooks.receiver import DEFAULT_MAX_BODY_SIZE
 from kyc_webhooks.testing import make_vendors, sample_payload, sign
 
@@ -114,18 +114,21 @@ SPREAD = 100
 Path = tuple[str | int, ...]
 
 
-def _unwrap(annotation: Any) -> Any:
-    resolve = getattr(annotation, "resolve", None)  # a deferred lazy type (models.deferred)
-    return resolve() if callable(resolve) and hasattr(annotation, "target") else annotation
+def _field_types(model: type[KycModel]) -> Iterator[tuple[str, Any]]:
+    """``(wire name, type)`` of each field; a section's raw field with its section's type."""
+    sections = section_names(model)
+    for name, info in model.model_fields.items():
+        stem = name.removesuffix("_raw")
+        kind = section_type(model, stem) if stem in sections else info.annotation
+        yield info.alias or name, kind
 
 
 def containers(model: type[KycModel]) -> list[Path]:
-    """Wire paths of every list and map ``model`` declares, eager or lazy, nested ones through
-    their first item or key ``"k"``. Each model class is entered once per path."""
+    """Wire paths of every list and map ``model`` declares, sections' models included, nested
+    ones through their first item or key ``"k"``. Each model class is entered once per path."""
     found: list[Path] = []
 
     def walk(annotation: Any, path: Path, seen: frozenset[type]) -> None:
-        annotation = _unwrap(annotation)
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated or origin in (typing.Union, types.UnionType):
             for arg in typing.get_args(annotation)[: 1 if origin is typing.Annotated else None]:
@@ -139,8 +142,8 @@ def containers(model: type[KycModel]) -> list[Path]:
         elif isinstance(annotation, type) and issubclass(annotation, KycModel):
             if annotation in seen or len(path) > 8:
                 return
-            for name, info in annotation.model_fields.items():
-                walk(info.annotation, (*path, info.alias or name), seen | {annotation})
+            for wire, kind in _field_types(annotation):
+                walk(kind, (*path, wire), seen | {annotation})
 
     walk(model, (), frozenset())
     return list(dict.fromkeys(found))
@@ -259,14 +262,14 @@ def cases(
 
 
 def receiver(*, read: bool = False) -> kw.Receiver:
-    """A receiver for all four vendors with one handler (``read``: it validates every lazy
-    section), prepared."""
+    """A receiver for all four vendors with one handler (``read``: it validates every section),
+    prepared."""
     result = kw.Receiver(*make_vendors(dict.fromkeys(VENDORS, KEY)))
 
     @result.on()
     def handler(event: kw.WebhookEvent) -> None:
         if read:
-            event.validate_lazy_fields()
+            event.validate_sections()
 
     result.prepare()
     return result

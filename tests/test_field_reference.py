@@ -10,8 +10,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from kyc_webhooks.models import PERSONAL
+from kyc_webhooks.models import PERSONAL, section_names
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK = ROOT / "docs" / "_hooks" / "field_reference.py"
@@ -56,6 +58,15 @@ def test_every_event_model_has_a_section(vendor: str) -> None:
     assert [n for n in sorted(names) if not re.search(rf"^### {n}$", page, re.M)] == []
 
 
+def _attributes(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """Each field by the attribute handlers read: a section's raw field by its property."""
+    sections = section_names(model)
+    return {
+        (name.removesuffix("_raw") if name.removesuffix("_raw") in sections else name): info
+        for name, info in model.model_fields.items()
+    }
+
+
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_every_field_of_every_model_is_listed_and_personal_ones_are_flagged(vendor: str) -> None:
     page = FIELD_REFERENCE.render(vendor)
@@ -63,8 +74,9 @@ def test_every_field_of_every_model_is_listed_and_personal_ones_are_flagged(vend
     flagged = 0
     for model in models:
         rows = _rows(_section(page, model.__name__))
-        assert set(rows) == set(model.model_fields), model.__name__
-        for name, info in model.model_fields.items():
+        attributes = _attributes(model)
+        assert set(rows) == set(attributes), model.__name__
+        for name, info in attributes.items():
             personal = any(meta is PERSONAL for meta in info.metadata)
             assert ("**personal**" in rows[name]) == personal, f"{model.__name__}.{name}"
             assert f"`{info.alias or name}`" in rows[name]
@@ -91,6 +103,20 @@ def test_nested_models_and_enums_are_linked_on_the_page() -> None:
     status = _rows(_section(page, "IdentificationEvent"))["status"]
     assert "[IdentificationStatus](#identificationstatus)" in status
     assert re.search(r"^#### OverallStatus$", page, re.M)
+
+
+def test_sections_are_listed_by_property_with_their_models() -> None:
+    page = FIELD_REFERENCE.render("idenfy")
+    rows = _rows(_section(page, "IdentificationEvent"))
+    assert "aml_results_raw" not in rows
+    aml = rows["aml_results"]
+    assert "`AML`" in aml
+    assert "[AmlCheckResult](#amlcheckresult)" in aml
+    assert "validated on first read" in aml
+    assert "`aml_results_raw`" in aml
+    assert "address_verification" in _rows(_section(page, "DocumentData"))
+    # The models inside sections are documented too, personal fields flagged.
+    assert "**personal**" in _rows(_section(page, "AmlHit"))["name"]
 
 
 def test_the_hook_replaces_the_marker_and_leaves_other_pages_alone() -> None:

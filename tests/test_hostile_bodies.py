@@ -5,7 +5,7 @@ gave two validation errors each, and the error list was then built twice. Three 
 
 * every typed list and map of every model is :data:`~kyc_webhooks.models.BOUNDED` (at most
   ``MAX_ITEMS`` items, checked first; validation stops at the first invalid item) -- checked here
-  on the validators themselves, lazy sections included, so a new field cannot forget it;
+  on the validators themselves, sections' types included, so a new field cannot forget it;
 * ``kyc_webhooks._validation`` builds pydantic's error list at most once, and not at all above
   ``MAX_LISTED_ERRORS`` errors;
 * the bodies of ``bench/bench_hostile.py`` (every hostile shape at every list and map of each
@@ -22,6 +22,7 @@ import json
 import sys
 import tracemalloc
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,7 +39,7 @@ from kyc_webhooks._validation import (
     payload_error,
 )
 from kyc_webhooks.errors import PayloadError
-from kyc_webhooks.models import MAX_ITEMS, KycModel
+from kyc_webhooks.models import MAX_ITEMS, KycModel, read_section, section_names, section_type
 from kyc_webhooks.receiver import DEFAULT_MAX_BODY_SIZE
 from kyc_webhooks.testing import sign
 
@@ -110,8 +111,8 @@ def _core_schema(annotation: Any) -> Any:
 
 
 def _unbounded(model: type[KycModel]) -> list[str]:
-    """The typed lists and maps reachable from ``model`` (lazy sections' real types too) that
-    lack the bound or fail_fast, named by their model and the item schema's type."""
+    """The typed lists and maps reachable from ``model`` (sections' types too) that lack the
+    bound or fail_fast, named by their model and the item schema's type."""
     problems: list[str] = []
     pending: list[tuple[str, Any]] = [(model.__name__, _core_schema(model))]
     done: set[Any] = set()
@@ -123,10 +124,10 @@ def _unbounded(model: type[KycModel]) -> list[str]:
                 continue
             if kind == "model" and isinstance(node.get("cls"), type):
                 cls = node["cls"]
-                for name, attribute in getattr(cls, "__lazy_attributes__", {}).items():
+                for name in section_names(cls):
                     if (cls, name) not in done:
                         done.add((cls, name))
-                        resolved = _core_schema(attribute.kind.resolved)
+                        resolved = _core_schema(section_type(cls, name))
                         pending.append((f"{cls.__name__}.{name}", resolved))
             if kind not in _SIZED:
                 continue
@@ -156,6 +157,16 @@ def test_the_bound_check_sees_unbounded_lists() -> None:
         names: dict[str, Any] | None = None
 
     assert _unbounded(Loose) == ["Loose.leaves: list of model"]
+
+    class WithSection(KycModel):
+        leaves_raw: list[Any] | None = None  # a list of anything: needs no bound
+
+        @cached_property
+        def leaves(self) -> list[Leaf] | None:
+            value: list[Leaf] | None = read_section(self, "leaves", list[Leaf] | None)
+            return value
+
+    assert _unbounded(WithSection) == ["WithSection.leaves: list of model"]
 
 
 # ---- describing errors is bounded --------------------------------------------------------------
@@ -209,7 +220,7 @@ def _validation_errors(case: Any) -> int:
 
 @functools.cache
 def _cases(shapes: tuple[str, ...], cap: int = DEFAULT_MAX_BODY_SIZE) -> list[Any]:
-    # Each vendor's richest model (iDenfy: the identification, 46 lists and maps, lazy sections
+    # Each vendor's richest model (iDenfy: the identification, 46 lists and maps, sections
     # included), every list and map in it; the benchmark runs every model and shape.
     return list(bench.cases(shapes=shapes, per_vendor=1, cap=cap))
 
@@ -219,7 +230,7 @@ def test_the_cases_cover_every_vendor_and_the_known_hostile_body() -> None:
     assert {c.vendor for c in cases} == set(bench.VENDORS)
     wheres = {(c.vendor, c.where, c.shape) for c in cases}
     assert ("idenfy", "status.fraudTags", "objects") in wheres
-    assert ("idenfy", "AML.0.data", "spread") in wheres  # lazy sections, nested lists
+    assert ("idenfy", "AML.0.data", "spread") in wheres  # sections, nested lists
     assert all(len(c.body) <= DEFAULT_MAX_BODY_SIZE for c in cases)
     assert max(len(c.body) for c in cases) > DEFAULT_MAX_BODY_SIZE - 100
 

@@ -1,35 +1,56 @@
-"""LAZY sections (kyc_webhooks.models): decoded with the body, validated into their models on first
-access, with the same attribute, type, dump and repr as an eager field -- and a malformed section
-costs a PayloadError when it is read, not the whole delivery."""
+"""Sections (kyc_webhooks.models, "Sections"): a bulky optional part of a body is a raw field
+holding the decoded JSON (outer shape checked with the body, hidden from ``repr()``) plus a
+``functools.cached_property`` that validates it into its models on first read -- so a malformed
+section costs a PayloadError when it is read (the receiver answers 400), not the whole delivery."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import json
 import pickle
 import threading
+import types
+import typing
 import warnings
 from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from pydantic import BeforeValidator, Field, ValidationError
 
 import kyc_webhooks as kw
-from kyc_webhooks.idenfy.models import AmlCheckResult, AmlHit, IdentificationEvent, LidCheckResult
+from kyc_webhooks.idenfy.models import (
+    AmlCheckResult,
+    AmlHit,
+    DocumentData,
+    IdentificationEvent,
+    LidCheckResult,
+)
 from kyc_webhooks.models import (
-    LAZY,
     PERSONAL,
     KycModel,
-    LazyTimestamp,
     Timestamp,
     WebhookEvent,
-    deferred,
+    read_section,
+    section_names,
+    section_type,
 )
 from kyc_webhooks.testing import sample_payload, sign
 
 KEY = "lazy-key"
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Every value a section's type validates, in order (see ``Counted``).
+_VALIDATIONS: list[object] = []
+
+
+def _counted(value: object) -> object:
+    _VALIDATIONS.append(value)
+    return value
 
 
 class Leaf(KycModel):
@@ -37,15 +58,48 @@ class Leaf(KycModel):
     name: Annotated[str | None, PERSONAL] = None
 
 
+_Leaves = Annotated[list[Leaf], BeforeValidator(_counted)] | None
+
+
 class Branch(KycModel):
-    leaves: Annotated[list[Leaf] | None, LAZY] = None
+    leaves_raw: list[Any] | None = Field(default=None, alias="leaves", repr=False)
+
+    @cached_property
+    def leaves(self) -> _Leaves:
+        value: _Leaves = read_section(self, "leaves", _Leaves)
+        return value
+
+
+_Branch = Annotated[Branch, BeforeValidator(_counted)] | None
+
+
+class Holder(KycModel):
+    """An eager model whose own section ``validate_sections()`` reaches."""
+
+    branch_raw: dict[str, Any] | None = Field(default=None, alias="branch", repr=False)
+
+    @cached_property
+    def branch(self) -> _Branch:
+        value: _Branch = read_section(self, "branch", _Branch)
+        return value
 
 
 class Doc(WebhookEvent):
     ref: str
-    items: Annotated[list[Leaf] | None, LAZY] = Field(default=None, alias="Items")
-    branch: Annotated[Branch | None, LAZY] = None
-    at: LazyTimestamp = None
+    items_raw: list[Any] | None = Field(default=None, alias="Items", repr=False)
+    branch_raw: dict[str, Any] | None = Field(default=None, alias="branch", repr=False)
+    holder: Holder | None = None
+    at: Timestamp | None = None
+
+    @cached_property
+    def items(self) -> _Leaves:
+        value: _Leaves = read_section(self, "items", _Leaves)
+        return value
+
+    @cached_property
+    def branch(self) -> _Branch:
+        value: _Branch = read_section(self, "branch", _Branch)
+        return value
 
 
 def parse(payload: dict[str, Any]) -> Doc:
@@ -59,11 +113,17 @@ GOOD: dict[str, Any] = {
     "branch": {"leaves": [{"score": 3}]},
     "at": "2024-03-18T09:41:27.312Z",
 }
+BROKEN: dict[str, Any] = {**GOOD, "Items": [{"score": "many", "name": "Jonas Jonaitis"}]}
 
 
-def test_sections_are_validated_on_first_access_once() -> None:
+@pytest.fixture(autouse=True)
+def _no_validations_yet() -> None:
+    _VALIDATIONS.clear()
+
+
+def test_sections_are_validated_on_first_read_once() -> None:
     event = parse(GOOD)
-    assert "_lazy_items" not in event.__dict__  # nothing validated yet
+    assert _VALIDATIONS == []  # nothing validated with the body
     items = event.items
     assert items is not None
     assert [type(i) for i in items] == [Leaf, Leaf]
@@ -72,40 +132,46 @@ def test_sections_are_validated_on_first_access_once() -> None:
     assert event.items is items  # cached: one validation per section
     assert event.branch is not None
     assert event.branch.leaves == [Leaf(score=3)]
-    assert event.at == datetime(2024, 3, 18, 9, 41, 27, 312000, tzinfo=timezone.utc)
-    assert isinstance(event.at, Timestamp)
-    assert event.at.wire == "2024-03-18T09:41:27.312Z"
+    assert len(_VALIDATIONS) == 3  # items, branch, branch.leaves: once each
+    assert event.items is items
+    assert event.branch.leaves is event.branch.leaves
+    assert len(_VALIDATIONS) == 3
 
 
 def test_absent_and_null_sections_read_as_none() -> None:
     event = parse({"ref": "r", "Items": None})
     assert event.items is None
     assert event.branch is None
-    assert event.at is None
-    assert event.model_fields_set == {"ref", "items"}
+    assert event.holder is None
+    assert event.model_fields_set == {"ref", "items_raw"}
 
 
-def test_dump_matches_the_wire_before_and_after_access() -> None:
-    wire = dict(GOOD)
-    before = parse(wire).model_dump(mode="json", by_alias=True, exclude_unset=True)
-    event = parse(wire)
-    event.validate_lazy_fields()
-    after = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    expected = json.loads(json.dumps(wire))
-    expected["Items"][1]["score"] = 2  # "2" was validated into an int, as an eager field would be
-    assert before == after == expected
-    python = event.model_dump()
-    assert python["items"][0] == {"score": 1, "name": "Jonas Jonaitis", "new": True}
-    assert isinstance(python["at"], datetime)
-    assert event.model_dump(exclude_none=True)["branch"] == {"leaves": [{"score": 3}]}
+def test_timestamps_are_converted_at_parse_time() -> None:
+    by_number = Doc.model_validate_json(b'{"ref": "r", "at": 1554726960}')
+    assert type(by_number.__dict__["at"]) is Timestamp  # a field value, not raw JSON
+    assert by_number.at == datetime(2019, 4, 8, 12, 36, tzinfo=timezone.utc)
+    assert by_number.at is not None
+    assert by_number.at.wire == 1554726960
+    by_text = parse(GOOD)
+    assert type(by_text.__dict__["at"]) is Timestamp
+    assert by_text.at is not None
+    assert by_text.at.wire == "2024-03-18T09:41:27.312Z"
 
 
-def test_nested_include_and_exclude_reach_into_sections() -> None:
+def test_dumps_give_back_the_raw_json_and_never_validate() -> None:
     event = parse(GOOD)
-    assert event.model_dump(include={"items": {0: {"score"}}}) == {"items": [{"score": 1}]}
-    dumped = event.model_dump(exclude={"items": {1}, "branch": {"leaves"}}, exclude_none=True)
-    assert dumped["items"] == [{"score": 1, "name": "Jonas Jonaitis", "new": True}]
-    assert dumped["branch"] == {}
+    wire = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert wire == GOOD  # exactly as sent: "2" stays a string
+    assert event.model_dump_json(by_alias=True, exclude_unset=True) == json.dumps(
+        GOOD, separators=(",", ":")
+    )
+    python = event.model_dump()
+    assert python["items_raw"] == GOOD["Items"]  # by field name: the raw fields' names
+    assert "items" not in python
+    assert isinstance(python["at"], datetime)
+    assert _VALIDATIONS == []
+    _ = event.items, event.branch
+    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == GOOD  # after reads
 
 
 @pytest.mark.parametrize(
@@ -117,6 +183,7 @@ def test_nested_include_and_exclude_reach_into_sections() -> None:
         pytest.param("at", True, id="timestamp-bool"),
         pytest.param("at", "yesterday", id="timestamp-text"),
         pytest.param("at", 1e20, id="timestamp-out-of-range"),
+        pytest.param("at", 253402300800, id="timestamp-after-year-9999"),
     ],
 )
 def test_wrong_outer_shape_still_fails_at_parse(field: str, value: object) -> None:
@@ -126,7 +193,7 @@ def test_wrong_outer_shape_still_fails_at_parse(field: str, value: object) -> No
 
 
 def test_invalid_section_fails_when_read_not_when_parsed() -> None:
-    event = parse({**GOOD, "Items": [{"score": "many", "name": "Jonas Jonaitis"}]})
+    event = parse(BROKEN)
     with pytest.raises(kw.PayloadError) as info:
         _ = event.items
     message = str(info.value)
@@ -136,22 +203,13 @@ def test_invalid_section_fails_when_read_not_when_parsed() -> None:
     assert "Jonas" not in message
     assert info.value.__context__ is None
     assert info.value.__cause__ is None
-    assert "<invalid" in repr(event)
-    assert "Jonas" not in repr(event)
-    with pytest.raises(kw.PayloadError):
-        event.validate_lazy_fields()
-    # Dumping never raises: an invalid section is given back exactly as received.
+    with pytest.raises(kw.PayloadError, match=r"Doc\.items"):
+        event.validate_sections()
+    # Dumping never raises and never validates: the section is given back as received.
     dumped = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
     assert dumped["Items"] == [{"score": "many", "name": "Jonas Jonaitis"}]
     assert event.ref == "r1"  # the rest of the event is fine
-
-
-def test_epoch_timestamps_convert_on_first_read_and_strings_at_parse() -> None:
-    by_number = parse({**GOOD, "at": 1554726960})
-    assert by_number.__dict__["at"] == 1554726960  # kept as sent until read
-    assert by_number.at == datetime(2019, 4, 8, 12, 36, tzinfo=timezone.utc)
-    by_text = parse(GOOD)
-    assert isinstance(by_text.__dict__["at"], Timestamp)  # converted by Timestamp.from_wire
+    assert event.branch is not None
 
 
 @pytest.mark.parametrize(
@@ -189,21 +247,113 @@ def test_timestamp_strings_are_accepted_exactly_as_timestamp_from_wire_accepts_t
         assert Doc.model_validate_json(body).at == expected
 
 
-def test_nested_lazy_sections_are_validated_by_validate_lazy_fields() -> None:
-    event = parse({**GOOD, "branch": {"leaves": [{"score": "x"}]}})
-    assert event.branch is not None  # the branch itself is fine
-    with pytest.raises(kw.PayloadError, match=r"Branch\.leaves"):
-        event.validate_lazy_fields()
-    assert parse(GOOD).validate_lazy_fields().ref == "r1"
+# -- validate_sections(): one validation per section ----------------------------------------------
 
 
-def test_repr_masks_personal_values_inside_sections() -> None:
-    text = repr(parse(GOOD))
-    assert "Jonas" not in text
-    assert "score=1" in text
+def test_validate_sections_validates_each_section_once_and_returns_the_model() -> None:
+    event = parse({**GOOD, "holder": {"branch": {"leaves": []}}})
+    assert event.validate_sections() is event
+    # items, branch and holder.branch; branch.leaves is a section of a section: read on demand.
+    assert len(_VALIDATIONS) == 3
+    event.validate_sections()
+    assert len(_VALIDATIONS) == 3  # read before: cached
 
 
-def test_python_input_is_kept_and_validated_on_access() -> None:
+def test_validate_sections_reaches_sections_of_models_held_by_fields() -> None:
+    event = parse({**GOOD, "holder": {"branch": {"leaves": "x"}}})
+    assert event.holder is not None  # eager; its section is raw JSON until read
+    with pytest.raises(kw.PayloadError, match=r"Holder\.branch"):
+        event.validate_sections()
+    body = b'{"scanRef":"s","data":{"addressVerification":{"accuracy":"high"}}}'
+    identification = IdentificationEvent.model_validate_json(body)
+    with pytest.raises(kw.PayloadError, match=r"DocumentData\.address_verification"):
+        identification.validate_sections()
+
+
+def test_validate_sections_does_not_walk_the_values_of_eager_fields() -> None:
+    # The old validate_lazy_fields() walked every value of every field, 4-8x the cost of
+    # parsing the body; validate_sections() reads the sections and the models held directly.
+    class Many(KycModel):
+        rows: list[Holder] | None = None
+
+    many = Many.model_validate({"rows": [{"branch": {"leaves": "x"}}] * 100})
+    assert many.validate_sections() is many  # the rows' own sections are not read
+    assert _VALIDATIONS == []
+
+
+def test_validate_lazy_fields_is_a_deprecated_alias() -> None:
+    event = parse(GOOD)
+    with pytest.deprecated_call(match="validate_sections"):
+        assert event.validate_lazy_fields() is event
+    with pytest.deprecated_call(), pytest.raises(kw.PayloadError):
+        parse(BROKEN).validate_lazy_fields()
+
+
+# -- repr, equality, copies ----------------------------------------------------------------------
+
+
+def test_repr_shows_no_section_and_validates_nothing() -> None:
+    for payload in (GOOD, BROKEN):
+        event = parse(payload)
+        text = repr(event)
+        assert "Jonas" not in text
+        assert "score" not in text
+        assert "items" not in text
+        assert "branch" not in text
+        assert "ref='r1'" in text
+        assert "at=" in text
+        str(event)
+    assert _VALIDATIONS == []
+
+
+def test_equality_compares_fields_and_never_validates() -> None:
+    first, second = parse(GOOD), parse(GOOD)
+    assert first == second
+    _ = first.items
+    assert first == second  # a cached section is not a field
+    assert parse(BROKEN) == parse(BROKEN)
+    assert parse(BROKEN) != first
+    other = parse({**GOOD, "Items": [{"score": 1, "name": "Jonas Jonaitis", "new": False}]})
+    assert other != first
+    assert len(_VALIDATIONS) == 1  # the one read above
+
+
+def test_hash_of_a_model_without_sections_present() -> None:
+    body = b'{"ref":"r","at":1795420800}'
+    event = Doc.model_validate_json(body)
+    assert hash(event) == hash(Doc.model_validate_json(body))
+    assert len({event, Doc.model_validate_json(body)}) == 1
+
+
+def test_copies_and_pickles_keep_the_sections() -> None:
+    event = parse(GOOD)
+    _ = event.items
+    untouched = parse(GOOD)
+    for source in (event, untouched):
+        for clone in (
+            pickle.loads(pickle.dumps(source)),
+            copy.deepcopy(source),
+            copy.copy(source),
+            source.model_copy(),
+        ):
+            assert clone == source
+            assert clone.items == event.items
+            assert clone.branch == event.branch
+            assert clone.vendor == "test"
+
+
+def test_model_copy_with_an_update_reads_the_new_raw_value() -> None:
+    event = parse(GOOD)
+    assert event.items is not None
+    updated = event.model_copy(update={"items_raw": [{"score": "9"}]})
+    assert updated.items == [Leaf(score=9)]  # not the value cached on the original
+    assert event.items[0].score == 1
+    assert updated.branch == event.branch
+    deep = event.model_copy(update={"items_raw": None}, deep=True)
+    assert deep.items is None
+
+
+def test_python_input_is_kept_and_validated_on_read() -> None:
     leaf = Leaf(score=5)
     event = Doc(ref="r", Items=[leaf, {"score": 6}], at=datetime(2024, 1, 1, tzinfo=timezone.utc))
     assert event.items == [leaf, Leaf(score=6)]
@@ -211,38 +361,19 @@ def test_python_input_is_kept_and_validated_on_access() -> None:
     assert event.items[0] is leaf
     assert event.at is not None
     assert event.at.year == 2024
+    by_name = Doc(ref="r", items_raw=[{"score": 7}])
+    assert by_name.items == [Leaf(score=7)]
     with pytest.raises(kw.PayloadError):
         _ = Doc(ref="r", Items=[{"score": "x"}]).items
 
 
-def test_copy_update_pickle_and_equality() -> None:
-    event = parse(GOOD)
-    untouched = parse(GOOD)
-    _ = event.items
-    assert event == untouched  # reading a section does not change equality
-    updated = event.model_copy(update={"items": [Leaf(score=9)]})
-    assert updated.items == [Leaf(score=9)]  # not the cached value of the original
-    assert event.items is not None
-    assert event.items[0].score == 1
-    for clone in (pickle.loads(pickle.dumps(event)), copy.deepcopy(event), copy.copy(event)):
-        assert clone == event
-        assert clone.items == event.items
-        assert clone.vendor == "test"
-
-
-def test_models_stay_frozen_and_fields_are_not_class_attributes() -> None:
+def test_raw_fields_are_frozen() -> None:
     event = parse(GOOD)
     with pytest.raises(ValidationError):
-        event.items = []  # type: ignore[misc]
-    with pytest.raises(AttributeError):
-        _ = Doc.items
-    # Below pydantic's frozen check, a write stores a new raw value that the next read validates.
-    object.__setattr__(event, "items", [{"score": "7"}])
-    assert event.items == [Leaf(score=7)]
-    assert Doc.__lazy_fields__ == frozenset({"items", "branch", "at"})
+        event.items_raw = []  # type: ignore[misc]
 
 
-def test_subclass_inherits_lazy_fields_without_warnings() -> None:
+def test_subclass_inherits_sections_without_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
 
@@ -252,8 +383,7 @@ def test_subclass_inherits_lazy_fields_without_warnings() -> None:
     event = More.model_validate_json(json.dumps({**GOOD, "extra_field": 1}))
     assert event.items is not None
     assert event.items[0].score == 1
-    assert More.model_fields["items"].default is None
-    assert More.__lazy_fields__ == Doc.__lazy_fields__
+    assert section_names(More) == section_names(Doc) == ("items", "branch")
 
 
 def test_concurrent_first_reads_agree() -> None:
@@ -274,7 +404,179 @@ def test_concurrent_first_reads_agree() -> None:
     assert all(r == results[0] for r in results)
 
 
-# -- iDenfy: the sections that are lazy, end to end ----------------------------------------------
+# -- issue #11: a valid section is validated once; a malformed one on each read -----------------
+
+
+def _read_every_way(event: Doc) -> None:
+    for _ in range(3):
+        with contextlib.suppress(kw.PayloadError):
+            _ = event.items
+        repr(event)
+        str(event)
+        event.model_dump()
+        event.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        event.model_dump_json()
+        _ = event == parse(GOOD)
+
+
+def test_a_valid_section_is_validated_once_by_reads_and_never_by_repr_or_dumps() -> None:
+    event = parse(GOOD)
+    _read_every_way(event)
+    assert len(_VALIDATIONS) == 1
+
+
+def test_a_malformed_section_is_validated_by_each_read_and_only_by_reads() -> None:
+    event = parse(BROKEN)
+    _read_every_way(event)
+    assert len(_VALIDATIONS) == 3  # the three attribute reads; repr, dumps and == none
+
+
+def test_an_invalid_section_fails_the_same_way_on_every_read() -> None:
+    event = parse(BROKEN)
+    messages = set()
+    for _ in range(3):
+        with pytest.raises(kw.PayloadError) as info:
+            _ = event.items
+        assert info.value.__context__ is None
+        assert info.value.__traceback__ is not None
+        assert len(list(_walk_tb(info.value.__traceback__))) < 5  # a fresh error each time
+        messages.add(str(info.value))
+    assert len(messages) == 1
+    assert "Jonas" not in messages.pop()
+    copied = pickle.loads(pickle.dumps(event))
+    with pytest.raises(kw.PayloadError):
+        _ = copied.items
+    replaced = event.model_copy(update={"items_raw": [{"score": 3}]})
+    assert replaced.items == [Leaf(score=3)]  # a new raw value: validated afresh
+
+
+def _walk_tb(tb: Any) -> Any:
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+# -- the sections of the vendor models ------------------------------------------------------------
+
+
+def _vendor_models() -> list[type[KycModel]]:
+    found: list[type[KycModel]] = []
+    for vendor in ("idenfy", "complycube", "yoti", "identomat"):
+        module = __import__(f"kyc_webhooks.{vendor}.models", fromlist=["EVENT_MODELS"])
+        found.extend(dict.fromkeys(module.EVENT_MODELS.values()))
+    return [*dict.fromkeys(found), DocumentData]
+
+
+def test_every_raw_field_is_a_section_of_the_right_shape() -> None:
+    checked = 0
+    for model in _vendor_models():
+        sections = section_names(model)
+        raw = [name for name in model.model_fields if name.endswith("_raw")]
+        assert [name.removesuffix("_raw") for name in raw] == list(sections), model.__name__
+        for name in sections:
+            info = model.model_fields[f"{name}_raw"]
+            assert info.repr is False, f"{model.__name__}.{name}"
+            assert info.alias, f"{model.__name__}.{name}"
+            assert info.default is None
+            # The outer shape checked with the body is the shape of the real type.
+            shape = _shape(section_type(model, name))
+            expected = list[Any] | None if shape is list else dict[str, Any] | None
+            assert info.annotation == expected, f"{model.__name__}.{name}"
+            checked += 1
+    assert checked == 17
+    assert len(section_names(IdentificationEvent)) == 15
+
+
+def _shape(kind: Any) -> type:
+    """``list`` for a section that is a JSON array, ``dict`` for an object (a model, or a union
+    of models)."""
+    origin = typing.get_origin(kind)
+    if origin is Annotated:
+        return _shape(typing.get_args(kind)[0])
+    if origin in (typing.Union, types.UnionType):
+        (shape,) = {_shape(a) for a in typing.get_args(kind) if a is not type(None)}
+        return shape
+    return list if origin is list else dict
+
+
+def test_sections_sit_where_validate_sections_reaches_them() -> None:
+    # validate_sections() reads a model's sections and those of models held directly by its
+    # fields, without walking lists: no vendor model with sections sits anywhere else.
+    for model in _vendor_models():
+        for name, info in model.model_fields.items():
+            inner = _models_in(info.annotation)
+            if name.endswith("_raw"):
+                continue
+            for found in inner:
+                if section_names(found):
+                    assert info.annotation == found | None, f"{model.__name__}.{name}"
+        for name in section_names(model):
+            for found in _models_in(section_type(model, name)):
+                assert section_names(found) == (), f"{model.__name__}.{name}"
+
+
+def _models_in(annotation: Any, seen: set[int] | None = None) -> list[type[KycModel]]:
+    seen = set() if seen is None else seen
+    if id(annotation) in seen:
+        return []
+    seen.add(id(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, KycModel):
+        found = [annotation]
+        for info in annotation.model_fields.values():
+            found += _models_in(info.annotation, seen)
+        return found
+    found = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg, seen)
+    return found
+
+
+def test_mypy_sees_the_real_types_of_the_sections(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api")
+    source = tmp_path / "sections.py"
+    source.write_text(
+        "from kyc_webhooks.idenfy.models import IdentificationEvent\n"
+        "def read(event: IdentificationEvent) -> None:\n"
+        "    reveal_type(event.aml_results)\n"
+        "    reveal_type(event.risk_assessment)\n"
+        "    assert event.data is not None\n"
+        "    reveal_type(event.data.address_verification)\n"
+        "    reveal_type(event.start_time)\n",
+        encoding="utf-8",
+    )
+    out, err, _ = api.run(
+        [
+            "--strict",
+            "--no-error-summary",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            str(source),
+        ]
+    )
+    revealed = [
+        line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed" in line
+    ]
+    assert len(revealed) == 4, out + err
+    assert "list[kyc_webhooks.idenfy._aml.AmlCheckResult]" in revealed[0]
+    assert "None" in revealed[0]
+    assert "kyc_webhooks.idenfy._sections.RiskAssessment" in revealed[1]
+    assert "kyc_webhooks.idenfy._sections.AddressVerification" in revealed[2]
+    assert "kyc_webhooks.models.Timestamp" in revealed[3]
+
+
+def test_json_schema_describes_what_the_body_carries() -> None:
+    schema = IdentificationEvent.model_json_schema()
+    aml = schema["properties"]["AML"]
+    assert {"type": "array", "items": {}} in aml["anyOf"]
+    assert {"type": "null"} in aml["anyOf"]
+    start = json.dumps(schema["properties"]["startTime"])
+    assert "date-time" in start
+    assert "pattern" not in start
+
+
+# -- iDenfy: the sections, end to end -------------------------------------------------------------
 
 
 def _deliver(
@@ -286,7 +588,7 @@ def _deliver(
     @receiver.on_event(IdentificationEvent)
     def on_result(event: IdentificationEvent) -> None:
         seen.append(str(event.overall))
-        if event.aml_results is not None:  # reads the lazy section
+        if event.aml_results is not None:  # reads the section
             seen.append(type(event.aml_results[0]).__name__)
 
     body, headers = sign("idenfy", payload, KEY, event_type="IDENTIFICATION_MANUAL_FINISHED")
@@ -299,20 +601,21 @@ def _identification() -> dict[str, Any]:
     return sample_payload("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
 
 
-def test_idenfy_hit_lists_are_lazy_and_typed() -> None:
+def test_idenfy_hit_lists_are_sections_and_typed() -> None:
     payload = _identification()
     assert payload.get("AML")
     assert payload.get("LID")
     body, _ = sign("idenfy", payload, KEY, event_type="IDENTIFICATION_MANUAL_FINISHED")
     event = IdentificationEvent.model_validate_json(body)
-    assert IdentificationEvent.__lazy_fields__ >= {"aml_results", "lid_results", "start_time"}
-    assert "_lazy_aml_results" not in event.__dict__
+    assert {"aml_results", "lid_results", "aml_check"} <= set(section_names(IdentificationEvent))
+    assert event.aml_results_raw == payload["AML"]
     assert event.aml_results is not None
     assert isinstance(event.aml_results[0], AmlCheckResult)
     assert event.lid_results is not None
     assert isinstance(event.lid_results[0], LidCheckResult)
     hits = event.aml_results[0].data or []
     assert all(isinstance(hit, AmlHit) for hit in hits)
+    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == json.loads(body)
 
 
 def test_idenfy_malformed_hit_list_does_not_cost_the_verdict(
@@ -339,8 +642,6 @@ def test_idenfy_malformed_hit_list_does_not_cost_the_verdict(
 
 @pytest.mark.parametrize("with_store", [False, True], ids=["no-store", "store"])
 def test_an_async_handler_reading_a_malformed_section_gets_a_400(with_store: bool) -> None:
-    import asyncio
-
     payload = _identification()
     payload["AML"][0]["data"] = [{"isPerson": "perhaps"}]
     receiver = kw.Receiver(
@@ -396,188 +697,6 @@ def test_idenfy_hit_list_of_the_wrong_shape_is_still_a_400() -> None:
     assert seen == []
 
 
-def test_a_lazy_field_cannot_be_redeclared_eagerly() -> None:
-    with pytest.raises(TypeError, match="redeclares a LAZY field"):
-
-        class Eager(Doc):
-            items: list[Leaf] | None = Field(default=None, alias="Items")
-
-
-def test_deferred_placeholder_is_not_a_type_to_call() -> None:
-    placeholder = deferred("kyc_webhooks.idenfy._aml:AmlResults", list)
-    assert "kyc_webhooks.idenfy._aml:AmlResults" in repr(placeholder)
-    assert placeholder == deferred("kyc_webhooks.idenfy._aml:AmlResults", None)
-    assert hash(placeholder) == hash(deferred("kyc_webhooks.idenfy._aml:AmlResults", list))
-    with pytest.raises(TypeError, match="placeholder"):
-        placeholder()
-
-
-def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
-    from kyc_webhooks.idenfy import models
-
-    # Every public class names the facade as its module (pickles, reprs, tracebacks).
-    classes = [getattr(models, n) for n in models.__all__ if isinstance(getattr(models, n), type)]
-    assert {c.__module__ for c in classes} == {"kyc_webhooks.idenfy.models"}
-
-    assert set(models.__all__) <= set(dir(models))
-    for name in models.__all__:
-        assert getattr(models, name) is not None, name
-    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        _ = models.Nope
-    event_models = models.EVENT_MODELS
-    assert len(event_models) == len(models.EVENT_TYPES) == 24
-    assert "IDENTIFICATION" in event_models
-    assert "NOPE" not in event_models
-    assert event_models.get("NOPE") is None
-    assert event_models["COMPANY_REVIEW"] is models.CompanyReviewEvent
-    with pytest.raises(KeyError):
-        _ = event_models["NOPE"]
-    assert "COMPANY_REVIEW" in repr(event_models)
-    assert dict(event_models.items())["IDENTIFICATION"] is IdentificationEvent
-
-
-# -- review findings: filters on invalid sections, nested validation, metadata, equality, schema --
-
-
-def test_filtering_inside_an_invalid_section_withholds_it() -> None:
-    hit = {"name": "JURATE", "surname": "ZEMAITE"}
-    body = json.dumps(
-        {"scanRef": "s", "AML": [{"status": "broken", "serviceName": "X", "data": [hit]}]}
-    ).encode()
-    event = IdentificationEvent.model_validate_json(body)
-    with pytest.raises(kw.PayloadError):
-        _ = event.aml_results
-    include: Any = {"scan_ref": True, "aml_results": {"__all__": {"service_name"}}}
-    assert event.model_dump(mode="json", include=include) == {"scan_ref": "s", "aml_results": None}
-    excluded = event.model_dump(mode="json", exclude={"aml_results": {"__all__": {"data"}}})
-    assert excluded["aml_results"] is None
-    assert "JURATE" not in json.dumps(excluded)
-    # Without a filter inside it, the invalid section is dumped exactly as received.
-    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == json.loads(body)
-
-
-def test_validate_lazy_fields_reaches_sections_inside_eager_models() -> None:
-    body = b'{"scanRef":"s","data":{"addressVerification":{"accuracy":"high"}}}'
-    event = IdentificationEvent.model_validate_json(body)
-    with pytest.raises(kw.PayloadError, match=r"DocumentData\.address_verification"):
-        event.validate_lazy_fields()
-
-
-def test_lazy_takes_no_other_metadata() -> None:
-    with pytest.raises(TypeError, match="LAZY takes no other metadata"):
-
-        class Constrained(KycModel):
-            q: Annotated[list[int] | None, LAZY] = Field(default=None, max_length=1)
-
-
-def test_repr_changes_nothing_observable() -> None:
-    # repr() validates a section once and caches the outcome, as an attribute read does (so that
-    # an invalid section is not validated again by every repr); fields, dump and equality stay.
-    event = parse(GOOD)
-    dumped = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    fields_set = set(event.model_fields_set)
-    assert "score=1" in repr(event)
-    assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == dumped
-    assert event.model_fields_set == fields_set
-    assert event == parse(GOOD)
-    assert pickle.loads(pickle.dumps(event)) == event
-
-
-def test_equality_and_hash_see_typed_values() -> None:
-    body = b'{"scanRef":"s","startTime":1795420800,"addressVerification":{"country":"LT"}}'
-    event = IdentificationEvent.model_validate_json(body)
-    assert event.model_copy(update={"start_time": event.start_time}) == event
-    assert IdentificationEvent.model_validate(event.model_dump()) == event
-    from_python = IdentificationEvent.model_validate(
-        {"scanRef": "s", "startTime": event.start_time}
-    )
-    from_wire_number = IdentificationEvent.model_validate({"scanRef": "s", "startTime": 1795420800})
-    assert from_python == from_wire_number
-    assert hash(event) == hash(IdentificationEvent.model_validate_json(body))
-    assert len({event, IdentificationEvent.model_validate_json(body)}) == 1
-    other = IdentificationEvent.model_validate_json(body.replace(b"LT", b"LV"))
-    assert other != event
-    broken = IdentificationEvent.model_validate_json(
-        b'{"scanRef":"s","riskAssessment":{"riskScore":"x"}}'
-    )
-    assert broken == IdentificationEvent.model_validate_json(
-        b'{"scanRef":"s","riskAssessment":{"riskScore":"x"}}'
-    )
-    assert broken != IdentificationEvent.model_validate_json(
-        b'{"scanRef":"s","riskAssessment":{"riskScore":"y"}}'
-    )
-
-
-def test_json_schema_describes_the_real_types() -> None:
-    schema = IdentificationEvent.model_json_schema()
-    assert "AmlCheckResult" in schema["$defs"]
-    assert "AmlHit" in schema["$defs"]
-    aml = json.dumps(schema["properties"]["AML"])
-    assert "AmlCheckResult" in aml
-    start = json.dumps(schema["properties"]["startTime"])
-    assert "date-time" in start
-    assert "pattern" not in start
-    assert IdentificationEvent.model_json_schema(mode="serialization")["properties"]["AML"]
-
-
-# -- second review: comparison cost and corner cases, where a handler's PayloadError comes from --
-
-
-def test_comparing_equal_input_validates_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kyc_webhooks import models as core
-
-    calls: list[str] = []
-    original = core._LazyType.validate
-
-    def counting(self: Any, raw: Any, *, where: str, alias: str) -> Any:
-        calls.append(where)
-        return original(self, raw, where=where, alias=alias)
-
-    broken = {**GOOD, "Items": [{"score": "many"}]}
-    first, second = parse(broken), parse(broken)
-    monkeypatch.setattr(core._LazyType, "validate", counting)
-    assert first == first
-    assert first == second
-    assert calls == []  # same raw input: equal without validating (the invalid section too)
-    assert "_lazy_items" not in first.__dict__
-
-
-def test_invalid_raw_values_never_equal_typed_ones() -> None:
-    class Pair(KycModel):
-        pair: Annotated[tuple[list[int]] | None, LAZY] = None
-
-    valid = Pair.model_validate_json(b'{"pair": [[1]]}')
-    invalid = Pair.model_validate_json(b'{"pair": [1]}')
-    assert valid.pair == ([1],)
-    assert valid != invalid
-    assert invalid == Pair.model_validate_json(b'{"pair": [1]}')
-    text = Pair.model_validate_json(b'{"pair": "x"}')  # invalid, and hashable as received
-    assert hash(text) == hash(Pair.model_validate_json(b'{"pair": "x"}'))
-    assert text != invalid
-
-
-def test_comparing_constructed_models_without_a_lazy_field() -> None:
-    class Required(KycModel):
-        items: Annotated[list[Leaf], LAZY]
-
-    bare = Required.model_construct()  # type: ignore[call-arg]
-    assert bare == Required.model_construct()  # type: ignore[call-arg]
-    assert bare != Required.model_validate_json(b'{"items": []}')
-    assert hash(bare) == hash(Required.model_construct())  # type: ignore[call-arg]
-
-
-def test_lazy_refuses_a_discriminator_or_validate_default() -> None:
-    with pytest.raises(TypeError, match="discriminator"):
-
-        class Tagged(KycModel):
-            kind: Annotated[Leaf | Branch | None, LAZY] = Field(default=None, discriminator="score")
-
-    with pytest.raises(TypeError, match="validate_default"):
-
-        class Checked(KycModel):
-            items: Annotated[list[Leaf] | None, LAZY] = Field(default=None, validate_default=True)
-
-
 def _receiver_reading(section_of: Any) -> kw.Receiver:
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY))
 
@@ -620,137 +739,25 @@ def test_vendor_parse_accepts_any_header_mapping() -> None:
     assert event.event_type == "IDENTIFICATION"
 
 
-def test_first_reads_in_one_thread_do_not_break_copies_in_another() -> None:
-    # A first read stores the typed value on the instance; pickling and deep-copying work on a
-    # snapshot of __dict__, so a concurrent first read cannot make them fail ("dictionary changed
-    # size during iteration" before the snapshot). Bounded: 150 rounds per operation.
-    import sys
+def test_the_idenfy_models_module_is_a_complete_lazy_facade() -> None:
+    from kyc_webhooks.idenfy import models
 
-    body, _ = sign("idenfy", _identification(), KEY, event_type="IDENTIFICATION")
-    names = sorted(IdentificationEvent.__lazy_fields__)
-    operations = {
-        "pickle": pickle.dumps,
-        "deepcopy": copy.deepcopy,
-        "copy": copy.copy,
-        "dump": lambda e: e.model_dump(mode="json"),
-        "repr": repr,
-    }
-    failures: list[str] = []
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for name, operation in operations.items():
-            for _ in range(150):
-                event = IdentificationEvent.model_validate_json(body)
+    # Every public class names the facade as its module (pickles, reprs, tracebacks).
+    classes = [getattr(models, n) for n in models.__all__ if isinstance(getattr(models, n), type)]
+    assert {c.__module__ for c in classes} == {"kyc_webhooks.idenfy.models"}
 
-                def copier(op: Any = operation, ev: Any = event, label: str = name) -> None:
-                    try:
-                        op(ev)
-                    except Exception as exc:  # collected and asserted below
-                        failures.append(f"{label}: {type(exc).__name__}")
-
-                def reader(ev: Any = event) -> None:
-                    for field in names:
-                        getattr(ev, field)
-
-                threads = [threading.Thread(target=copier), threading.Thread(target=reader)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join(timeout=10)
-    finally:
-        sys.setswitchinterval(interval)
-    assert failures == []
-
-
-# -- issue #10 item 10: a section is validated once, whether it validates or not ------------------
-
-_VALIDATIONS: list[object] = []
-
-
-def _counted(value: object) -> object:
-    _VALIDATIONS.append(value)
-    return value
-
-
-class Counted(KycModel):
-    # The counter runs each time the section's real type is validated.
-    items: Annotated[Annotated[list[Leaf], BeforeValidator(_counted)] | None, LAZY] = None
-
-
-def _read_every_way(event: Counted) -> None:
-    for _ in range(3):
-        with contextlib.suppress(kw.PayloadError):
-            _ = event.items
-        repr(event)
-        str(event)
-        event.model_dump()
-        event.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        event.model_dump_json()
-        with contextlib.suppress(kw.PayloadError):
-            event.validate_lazy_fields()
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param(b'{"items": [{"score": "many"}, {"score": 2}]}', id="invalid"),
-        pytest.param(b'{"items": [{"score": 1}, {"score": 2}]}', id="valid"),
-    ],
-)
-def test_a_section_is_validated_once_by_reads_repr_and_dumps(body: bytes) -> None:
-    event = Counted.model_validate_json(body)
-    _VALIDATIONS.clear()
-    _read_every_way(event)
-    assert len(_VALIDATIONS) == 1
-
-
-def test_an_invalid_section_fails_the_same_way_on_every_read() -> None:
-    event = Counted.model_validate_json(b'{"items": [{"score": "many", "name": "Jonas"}]}')
-    messages = set()
-    for _ in range(3):
-        with pytest.raises(kw.PayloadError) as info:
-            _ = event.items
-        assert info.value.__context__ is None
-        assert info.value.__traceback__ is not None
-        assert len(list(_walk_tb(info.value.__traceback__))) < 5  # a fresh error each time
-        messages.add(str(info.value))
-    assert len(messages) == 1
-    assert "Jonas" not in messages.pop()
-    assert "<invalid" in repr(event)
-    dumped = event.model_dump(mode="json")
-    assert dumped["items"] == [{"score": "many", "name": "Jonas"}]  # given back as received
-    copied = pickle.loads(pickle.dumps(event))
-    with pytest.raises(kw.PayloadError):
-        _ = copied.items
-    replaced = event.model_copy(update={"items": [{"score": 3}]})
-    assert replaced.items == [Leaf(score=3)]  # a new raw value: validated afresh
-
-
-def _walk_tb(tb: Any) -> Any:
-    while tb is not None:
-        yield tb
-        tb = tb.tb_next
-
-
-def test_an_invalid_idenfy_section_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kyc_webhooks import models as core
-
-    payload = _identification()
-    payload["AML"][0]["data"] = [{"isPerson": "perhaps"}] * 1000
-    body, _ = sign("idenfy", payload, KEY, event_type="IDENTIFICATION")
-    event = IdentificationEvent.model_validate_json(body)
-    calls: list[str] = []
-    original = core._LazyType.validate
-
-    def counting(self: Any, raw: Any, *, where: str, alias: str) -> Any:
-        calls.append(where)
-        return original(self, raw, where=where, alias=alias)
-
-    monkeypatch.setattr(core._LazyType, "validate", counting)
-    for _ in range(3):
-        with pytest.raises(kw.PayloadError):
-            _ = event.aml_results
-        assert "aml_results=<invalid" in repr(event)
-        event.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    assert calls.count("IdentificationEvent.aml_results") == 1
+    assert set(models.__all__) <= set(dir(models))
+    for name in models.__all__:
+        assert getattr(models, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = models.Nope
+    event_models = models.EVENT_MODELS
+    assert len(event_models) == len(models.EVENT_TYPES) == 24
+    assert "IDENTIFICATION" in event_models
+    assert "NOPE" not in event_models
+    assert event_models.get("NOPE") is None
+    assert event_models["COMPANY_REVIEW"] is models.CompanyReviewEvent
+    with pytest.raises(KeyError):
+        _ = event_models["NOPE"]
+    assert "COMPANY_REVIEW" in repr(event_models)
+    assert dict(event_models.items())["IDENTIFICATION"] is IdentificationEvent

@@ -131,6 +131,26 @@ def test_timestamps_are_aware_and_serialise_back_to_the_wire_value(
 
 
 @pytest.mark.parametrize(
+    "seconds",
+    [0, 1, -1, 1554726960, 1554726960.324056, -0.5, 1e-6, 2**31, -62135596800, 253402300799],
+)
+def test_epoch_timestamps_equal_datetime_fromtimestamp(seconds: float) -> None:
+    converted = Timestamp.from_wire(seconds)
+    assert type(converted) is Timestamp
+    assert converted == datetime.fromtimestamp(seconds, timezone.utc)
+    assert converted.tzinfo is timezone.utc
+    assert converted.wire == seconds
+    assert type(converted.wire) is type(seconds)
+    assert Timestamp.from_wire(converted) is converted
+
+
+@pytest.mark.parametrize("seconds", [253402300800, -62135596801, 1e20, float("nan")])
+def test_epoch_timestamps_out_of_range_are_value_errors(seconds: float) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        Timestamp.from_wire(seconds)
+
+
+@pytest.mark.parametrize(
     "wire",
     [
         pytest.param("yesterday", id="text"),

@@ -1,6 +1,6 @@
 """What a delivery builds, and when: a vendor's models load on demand (an iDenfy identification
-builds its own model classes, not the AML, add-on or KYB ones), lazy sections import their models
-on first read, and ``Receiver.prepare()`` builds everything up front. Each case runs in a fresh
+builds its own model classes, not the AML, add-on or KYB ones), sections import their models on
+first read, and ``Receiver.prepare()`` builds everything up front. Each case runs in a fresh
 interpreter: other tests have already built the models in this one."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from kyc_webhooks.models import _Deferred, _shape_schema
 
 IDENFY_PRIVATE = ("_identification", "_aml", "_sections", "_events")
 
@@ -75,7 +74,8 @@ def test_prepare_builds_every_validator_without_side_effects() -> None:
         """
         import json, logging
         import kyc_webhooks as kw
-        from kyc_webhooks.models import KycModel
+        from kyc_webhooks import models as core
+        from kyc_webhooks.models import section_names
 
         records = []
         handler = logging.Handler()
@@ -94,14 +94,19 @@ def test_prepare_builds_every_validator_without_side_effects() -> None:
         cold = built(IdentificationEvent)
         assert receiver.prepare() is receiver
         models = {m for m in EVENT_MODELS.values()}
-        kinds = [a.kind for m in models for a in m.__lazy_attributes__.values()]
-        from kyc_webhooks.idenfy.models import AmlV3Check
-        nested = [a.kind for a in AmlV3Check.__lazy_attributes__.values()]
+        prepared = core._section_adapter.cache_info()
+        # Every section of a fresh event read now: no validator left to build.
+        from kyc_webhooks.idenfy.models import DocumentData
+        for model in (IdentificationEvent, DocumentData):
+            blank = model.model_construct()
+            for name in section_names(model):
+                getattr(blank, name)
+        after = core._section_adapter.cache_info()
         print(json.dumps({
             "cold": cold,
             "models_built": all(built(m) for m in models),
-            "lazy_built": all(k._adapter is not None for k in kinds + nested),
-            "lazy_count": len(kinds),
+            "section_types": prepared.currsize,
+            "built_after_prepare": after.misses - prepared.misses,
             "stats": receiver.stats(),
             "records": len(records),
         }))
@@ -109,8 +114,8 @@ def test_prepare_builds_every_validator_without_side_effects() -> None:
     )
     assert report["cold"] is False
     assert report["models_built"] is True
-    assert report["lazy_built"] is True
-    assert report["lazy_count"] >= 15
+    assert report["section_types"] == 15  # 17 sections; two types occur twice
+    assert report["built_after_prepare"] == 0
     assert report["records"] == 0
     assert not any(report["stats"].values())
 
@@ -130,19 +135,3 @@ def test_each_vendor_prepares_and_still_parses(vendor: kw.Vendor) -> None:
     vendor.prepare()  # idempotent
     receiver = kw.Receiver(vendor).prepare()
     assert list(receiver.vendors) == [vendor.name]
-
-
-def test_deferred_section_shapes_match_their_real_types() -> None:
-    from kyc_webhooks.idenfy.models import DocumentData, IdentificationEvent
-
-    checked = 0
-    for model in (IdentificationEvent, DocumentData):
-        for name, attribute in model.__lazy_attributes__.items():
-            kind = attribute.kind
-            if not isinstance(kind.annotation, _Deferred):
-                continue
-            declared = _shape_schema(kind.annotation)
-            real = _shape_schema(kind.resolved)
-            assert declared == real, f"{model.__name__}.{name}"
-            checked += 1
-    assert checked == 17

@@ -21,19 +21,8 @@ import kyc_webhooks
 SRC = Path(kyc_webhooks.__file__).parent
 
 #: (module path relative to the package, enclosing function's qualified name) allowed to use
-#: ``__dict__``. Only the LAZY machinery above ``WebhookEvent`` in models.py, which issue #11
-#: replaces with standard pydantic (another branch): delete these entries with it.
-DICT_EXCEPTIONS = frozenset(
-    {
-        ("models.py", "_LazyType.serialize"),
-        ("models.py", "_LazyAttribute.read"),
-        ("models.py", "_LazyAttribute.peek"),
-        ("models.py", "_LazyAttribute.__set__"),
-        ("models.py", "KycModel.__eq__"),
-        ("models.py", "KycModel.__hash__"),
-        ("models.py", "_typed"),
-    }
-)
+#: ``__dict__``: none. Add an entry only with a comment that says why no public means exists.
+DICT_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _private(name: str) -> bool:

@@ -2,9 +2,10 @@
 
 A page that contains the marker ``<!-- field-reference: VENDOR -->`` (VENDOR: ``idenfy``,
 ``complycube``, ``yoti`` or ``identomat``) gets, in its place, one table per event model of that
-vendor (``EVENT_MODELS``) and per nested model those events reach: wire name (the JSON key),
-attribute name, type, whether the field is personal data (``PERSONAL``: masked in ``repr()``),
-whether the vendor guarantees it (required), and its ``description``. The open enumerations the
+vendor (``EVENT_MODELS``) and per nested model those events reach (sections' models included):
+wire name (the JSON key), attribute name (a section's typed property, not its ``*_raw`` field),
+type, whether the field is personal data (``PERSONAL``: masked in ``repr()``), whether the vendor
+guarantees it (required), and its ``description``. The open enumerations the
 fields use follow, with their documented values. Registered in ``mkdocs.yml`` (``hooks:``);
 ``tests/test_field_reference.py`` calls :func:`render` directly.
 """
@@ -23,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from kyc_webhooks.models import LAZY, PERSONAL, KycModel, Timestamp, WireEnum
+from kyc_webhooks.models import PERSONAL, KycModel, Timestamp, WireEnum, section_names, section_type
 
 VENDORS = {"idenfy": "iDenfy", "complycube": "ComplyCube", "yoti": "Yoti", "identomat": "Identomat"}
 
@@ -40,17 +41,21 @@ def event_models(vendor: str) -> list[type[KycModel]]:
     return found
 
 
-def _resolved(annotation: Any) -> Any:
-    """A lazy section's real type (a ``deferred(...)`` placeholder is imported now)."""
-    resolve = getattr(annotation, "resolve", None)
-    if callable(resolve) and not isinstance(annotation, type):
-        return resolve()
-    return annotation
+def fields(model: type[BaseModel]) -> Iterator[tuple[str, Any, FieldInfo, bool]]:
+    """``(attribute, type, field info, is a section)`` of each field of ``model``. A section's raw
+    field ``<name>_raw`` is listed as its property ``<name>``, with the type that validates it
+    (``kyc_webhooks.models``, "Sections")."""
+    sections = section_names(model)
+    for name, info in model.model_fields.items():
+        stem = name.removesuffix("_raw")
+        if stem != name and stem in sections:
+            yield stem, section_type(model, stem), info, True
+        else:
+            yield name, info.annotation, info, False
 
 
 def _walk(annotation: Any) -> Iterator[Any]:
     """Every type an annotation mentions (itself, its arguments, recursively)."""
-    annotation = _resolved(annotation)
     yield annotation
     for argument in typing.get_args(annotation):
         if isinstance(argument, FieldInfo):
@@ -66,8 +71,8 @@ def reachable(models: list[type[KycModel]]) -> tuple[list[type[KycModel]], list[
     enums: list[type[WireEnum]] = []
     index = 0
     while index < len(seen):
-        for info in seen[index].model_fields.values():
-            for found in _walk(info.annotation):
+        for _, annotation, _, _ in fields(seen[index]):
+            for found in _walk(annotation):
                 if not isinstance(found, type):
                     continue
                 if issubclass(found, KycModel) and found not in seen:
@@ -85,7 +90,6 @@ def anchor(cls: type) -> str:
 
 def type_text(annotation: Any, local: set[type]) -> str:
     """A readable type; models and enums documented on the same page are links."""
-    annotation = _resolved(annotation)
     if annotation is type(None):
         return "None"
     if annotation is Any:
@@ -117,20 +121,17 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _flags(info: FieldInfo) -> tuple[bool, bool]:
-    metadata = info.metadata
-    return any(m is PERSONAL for m in metadata), any(m is LAZY for m in metadata)
-
-
 def model_table(model: type[BaseModel], local: set[type]) -> list[str]:
     """The field table of one model."""
     lines = [
         "| wire name | attribute | type | personal | required | description |",
         "|---|---|---|---|---|---|",
     ]
-    for name, info in model.model_fields.items():
-        personal, lazy = _flags(info)
-        kind = type_text(info.annotation, local) + (" (validated on first read)" if lazy else "")
+    for name, annotation, info, section in fields(model):
+        personal = any(m is PERSONAL for m in info.metadata)
+        kind = type_text(annotation, local)
+        if section:
+            kind += f" (validated on first read; as received: `{name}_raw`)"
         lines.append(
             f"| `{info.alias or name}` | `{name}` | {_cell(kind)} "
             f"| {'**personal**' if personal else ''} | {'yes' if info.is_required() else ''} "
@@ -198,4 +199,4 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     return MARKER.sub(lambda match: render(match["vendor"]), markdown)
 
 
-__all__ = ["VENDORS", "event_models", "on_page_markdown", "reachable", "render"]
+__all__ = ["VENDORS", "event_models", "fields", "on_page_markdown", "reachable", "render"]

@@ -149,7 +149,7 @@ class Vendor(abc.ABC):
         for event_type, payload in samples.items():
             body = json.dumps(payload).encode()
             event = self._parse(body, Headers(self.sample_headers(event_type)))
-            type(event).prepare_lazy_fields()
+            type(event).prepare_sections()
 
     @classmethod
     def sample_headers(cls, event_type: str) -> dict[str, str]:

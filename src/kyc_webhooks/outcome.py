@@ -257,7 +257,7 @@ def _malformed_section(event: WebhookEvent) -> PayloadError | None:
     """The error of the first lazy section of ``event`` that does not validate, else ``None``."""
     error: PayloadError | None = None
     try:
-        event.validate_lazy_fields()
+        event.validate_sections()
     except PayloadError as exc:
         error = exc
         error.__context__ = None  # the handler's exception: not part of this error's story

@@ -174,7 +174,7 @@ class Receiver:
         """Build every configured vendor's models and validators now -- call it at application
         startup. Without it they are built on demand: a vendor's event model on its first
         delivery (an iDenfy identification: ~20-45 ms in a fresh process, docs/performance.md),
-        a lazy section on its first read. Then :meth:`check` the handlers (``sync=True`` when you
+        a section on its first read. Then :meth:`check` the handlers (``sync=True`` when you
         call :meth:`handle`, :meth:`process_pending` or :meth:`replay`). Returns the receiver, so
         that ``receiver = kw.Receiver(...).prepare()`` works."""
         for vendor in self._vendors.values():

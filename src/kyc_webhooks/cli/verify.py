@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             )
         return EXIT_FAILED
     try:
-        event.validate_lazy_fields()  # a diagnostic: check the sections handle() defers too
+        event.validate_sections()  # a diagnostic: check the sections handle() defers too
     except kw.PayloadError as exc:
         err(
             f"authentic but invalid: vendor={event.vendor} error=PayloadError: {exc.message} "

@@ -47,7 +47,7 @@ from ..models import (
     PERSONAL,
     EventModels,
     KycModel,
-    LazyTimestamp,
+    Timestamp,
     UnknownEvent,
     WebhookEvent,
     WireEnum,
@@ -189,7 +189,7 @@ class AddressType(WireEnum):
 
 
 _Str = str | None
-_Ts = LazyTimestamp
+_Ts = Timestamp | None
 
 
 # -- payload objects -------------------------------------------------------------------------

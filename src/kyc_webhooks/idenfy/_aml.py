@@ -1,5 +1,5 @@
 """iDenfy AML, LID and criminal-record results ([spec]) and the dashboard account
-that reviews them. Loaded on first read of an identification's lazy AML/LID sections, or with the
+that reviews them. Loaded on first read of an identification's AML/LID sections, or with the
 AML monitoring and KYB events that carry them."""
 
 # Vendor documentation cited below as [name]:
@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, LazyTimestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, WireEnum
 from ._base import Number, publish
 from ._enums import (
     AmlCheckStatus,
@@ -338,7 +338,7 @@ class AmlV3Check(KycModel):
         default=None, alias="overallStatus"
     )
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
-    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
+    status_set_at: Timestamp | None = Field(default=None, alias="statusSetAt")
     adverse_media: Annotated[list[AmlV3AdverseMedia] | None, BOUNDED] = Field(
         default=None, alias="adverseMedia"
     )
@@ -346,7 +346,7 @@ class AmlV3Check(KycModel):
     user_type: Annotated[AmlUserType | str | None, OPEN] = Field(default=None, alias="userType")
 
 
-# ---- section types of IdentificationEvent (read lazily; see _identification.py) ---------------
+# ---- section types of IdentificationEvent (validated on first read; see _identification.py) ---
 
 AmlResults: TypeAlias = Annotated[list[AmlCheckResult], BOUNDED] | None
 LidResults: TypeAlias = Annotated[list[LidCheckResult], BOUNDED] | None

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, LazyTimestamp, Timestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
 from ._base import IdenfyEvent, Number, publish
 from ._enums import AmlStatusField
@@ -225,7 +225,7 @@ class AgeEstimationEvent(IdenfyEvent):
 
     scan_ref: str = Field(alias="scanRef")
     status: Annotated[AgeEstimationStatus | str | None, OPEN] = None
-    occurred_at: LazyTimestamp = Field(default=None, alias="occurredAt")
+    occurred_at: Timestamp | None = Field(default=None, alias="occurredAt")
     outcome: Annotated[AgeEstimationOutcome | str | None, OPEN] = None
     verdict: str | None = None
     estimated_age: int | None = Field(default=None, alias="estimatedAge")
@@ -312,18 +312,18 @@ class CompanyReviewEvent(IdenfyEvent):
     sanctions_status_set_by: ManagerAccount | None = Field(
         default=None, alias="sanctionsStatusSetBy"
     )
-    sanctions_status_set_at: LazyTimestamp = Field(default=None, alias="sanctionsStatusSetAt")
+    sanctions_status_set_at: Timestamp | None = Field(default=None, alias="sanctionsStatusSetAt")
     negative_news_comment: str | None = Field(default=None, alias="negativeNewsComment")
     negative_news_status: AmlStatusField = Field(default=None, alias="negativeNewsStatus")
     news_status_set_by: ManagerAccount | None = Field(default=None, alias="newsStatusSetBy")
-    news_status_set_at: LazyTimestamp = Field(default=None, alias="newsStatusSetAt")
+    news_status_set_at: Timestamp | None = Field(default=None, alias="newsStatusSetAt")
 
 
 class CompanyDeleteEvent(IdenfyEvent):
     """``COMPANY_DELETE`` ([spec])."""
 
     company_id: str = Field(alias="companyId")
-    date: LazyTimestamp = None
+    date: Timestamp | None = None
     manager: ManagerAccount | None = None
 
 
@@ -343,7 +343,7 @@ class CompanyAmlReviewEvent(IdenfyEvent):
     external_ref: str | None = Field(default=None, alias="externalRef")
     overall_status: AmlStatusField = Field(default=None, alias="overallStatus")
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
-    status_set_at: LazyTimestamp = Field(default=None, alias="statusSetAt")
+    status_set_at: Timestamp | None = Field(default=None, alias="statusSetAt")
     aml_comment: str | None = Field(default=None, alias="amlComment")
 
 
@@ -352,7 +352,7 @@ class CompanyInfoRequestEvent(IdenfyEvent):
 
     company_id: str = Field(alias="companyId")
     token: Annotated[str | None, PERSONAL] = None
-    date: LazyTimestamp = None
+    date: Timestamp | None = None
     email: Annotated[str | None, PERSONAL] = None
     manager: ManagerAccount | None = None
     status: Annotated[CompanyInfoRequestStatus | str | None, OPEN] = None
@@ -381,7 +381,7 @@ class CompanySubmitEvent(IdenfyEvent):
 
     id: str
     client_id: str | None = Field(default=None, alias="clientId")
-    submission_time: LazyTimestamp = Field(default=None, alias="submissionTime")
+    submission_time: Timestamp | None = Field(default=None, alias="submissionTime")
     sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
     external_ref: str | None = Field(default=None, alias="externalRef")
 
@@ -391,11 +391,11 @@ class GovOrderedDocumentEvent(IdenfyEvent):
 
     id: str
     product_key: str | None = Field(default=None, alias="productKey")
-    expected_delivery_time: LazyTimestamp = Field(default=None, alias="expectedDeliveryTime")
+    expected_delivery_time: Timestamp | None = Field(default=None, alias="expectedDeliveryTime")
     price: Number | None = None
     title: str | None = None
     document_format: str | None = Field(default=None, alias="documentFormat")
-    delivered_at: LazyTimestamp = Field(default=None, alias="deliveredAt")
+    delivered_at: Timestamp | None = Field(default=None, alias="deliveredAt")
     status: Annotated[DocumentOrderStatus | str | None, OPEN] = None
     file: Annotated[str | None, PERSONAL] = None
 

@@ -1,10 +1,12 @@
 """iDenfy identification results: every ``IDENTIFICATION*`` event ([spec]).
 
-Validated eagerly: the top-level fields, ``status`` and ``data`` -- what decides a KYC result.
-Every add-on section (AML, LID, criminal checks, registry checks, address verification,
-questionnaire, risk, e-mail/phone, driver licence, bank, bank card) is LAZY: checked to be an
-array/object here, validated into its models (imported from ``_aml``/``_sections`` only then) on
-first read. A handler that acts on ``status``/``final`` never pays for them.
+Validated with the body: the top-level fields, ``status`` and ``data`` -- what decides a KYC
+result. Every add-on section (AML, LID, criminal checks, registry checks, address verification,
+questionnaire, risk, e-mail/phone, driver licence, bank, bank card) is kept as the decoded JSON
+(``<name>_raw``, checked to be an array/object) and validated into its models -- imported from
+``_aml``/``_sections`` only then -- by the ``<name>`` property on first read
+(``kyc_webhooks.models``, "Sections"). A handler that acts on ``status``/``final`` never pays
+for them.
 """
 
 # Vendor documentation cited below as [name]:
@@ -12,11 +14,12 @@ first read. A handler that acts on ``status``/``final`` never pays for them.
 # [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import Field
 
-from ..models import BOUNDED, LAZY, OPEN, PERSONAL, KycModel, LazyTimestamp, deferred
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, read_section
 from ._base import IdenfyEvent, publish
 from ._enums import (
     AdditionalStepMethod,
@@ -55,24 +58,10 @@ if TYPE_CHECKING:
         RegistryCenterCheckSection,
         RiskAssessmentSection,
     )
-else:
-    _AML = "kyc_webhooks.idenfy._aml:"
-    _SECTIONS = "kyc_webhooks.idenfy._sections:"
-    AmlResults = deferred(_AML + "AmlResults", list)
-    LidResults = deferred(_AML + "LidResults", list)
-    CriminalResults = deferred(_AML + "CriminalResults", list)
-    LegacyAmlSection = deferred(_AML + "LegacyAmlSection", dict)
-    LegacyLidSection = deferred(_AML + "LegacyLidSection", dict)
-    AmlV3Section = deferred(_AML + "AmlV3Section", dict)
-    RegistryCenterCheckSection = deferred(_SECTIONS + "RegistryCenterCheckSection", dict)
-    AddressVerificationSection = deferred(_SECTIONS + "AddressVerificationSection", dict)
-    QuestionnaireSection_ = deferred(_SECTIONS + "QuestionnaireSection_", dict)
-    RiskAssessmentSection = deferred(_SECTIONS + "RiskAssessmentSection", dict)
-    BankVerificationSection = deferred(_SECTIONS + "BankVerificationSection", dict)
-    EmailVerificationSection = deferred(_SECTIONS + "EmailVerificationSection", dict)
-    PhoneVerificationSection = deferred(_SECTIONS + "PhoneVerificationSection", dict)
-    DriverLicenseSection = deferred(_SECTIONS + "DriverLicenseSection", dict)
-    BankCardVerificationSection = deferred(_SECTIONS + "BankCardVerificationSection", dict)
+
+#: A section as received: the decoded JSON array or object (``repr=False`` on each field).
+_RawList: TypeAlias = list[Any] | None
+_RawObject: TypeAlias = dict[str, Any] | None
 
 
 # ================================================================================================
@@ -143,8 +132,8 @@ class IdentificationStatus(KycModel):
     adverse_media_status: AmlStatusField = Field(default=None, alias="adverseMediaStatus")
     # Legacy (April 2019) result callbacks carried the session times as epoch floats here; later
     # revisions moved them to the top level ([webhooks]). Kept as sent, like the top-level ones.
-    start_time: LazyTimestamp = Field(default=None, alias="startTime")
-    finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
+    start_time: Timestamp | None = Field(default=None, alias="startTime")
+    finish_time: Timestamp | None = Field(default=None, alias="finishTime")
 
 
 class DocumentData(KycModel):
@@ -214,12 +203,32 @@ class DocumentData(KycModel):
     # Tolerated here as well as at the top level ([webhooks]).
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
     manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
-    registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
-        default=None, alias="registryCenterCheck"
+    registry_center_check_raw: _RawObject = Field(
+        default=None, alias="registryCenterCheck", repr=False
     )
-    address_verification: Annotated[AddressVerificationSection, LAZY] = Field(
-        default=None, alias="addressVerification"
+    address_verification_raw: _RawObject = Field(
+        default=None, alias="addressVerification", repr=False
     )
+
+    @cached_property
+    def registry_center_check(self) -> "RegistryCenterCheckSection":
+        """``registryCenterCheck``: a registry check (a :class:`RegistryCenterCheck` subclass)."""
+        from ._sections import RegistryCenterCheckSection
+
+        value: RegistryCenterCheckSection = read_section(
+            self, "registry_center_check", RegistryCenterCheckSection
+        )
+        return value
+
+    @cached_property
+    def address_verification(self) -> "AddressVerificationSection":
+        """``addressVerification``: address verification (:class:`AddressVerification`)."""
+        from ._sections import AddressVerificationSection
+
+        value: AddressVerificationSection = read_section(
+            self, "address_verification", AddressVerificationSection
+        )
+        return value
 
 
 @dataclass(frozen=True)
@@ -300,16 +309,17 @@ class IdentificationEvent(IdenfyEvent):
     additional_step_pdf_urls: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="additionalStepPdfUrls"
     )
-    # LAZY (models.py, "lazy sections"): the AML/LID/criminal-record hit lists are most of the
-    # body and of its validation cost, and most handlers act on ``status``/``final`` alone. They
-    # are checked to be lists/objects here and validated into their models on first access; an
-    # invalid one raises PayloadError when read instead of failing the whole delivery.
-    aml_results: Annotated[AmlResults, LAZY] = Field(default=None, alias="AML")
-    lid_results: Annotated[LidResults, LAZY] = Field(default=None, alias="LID")
-    criminal_checks: Annotated[CriminalResults, LAZY] = Field(default=None, alias="CRIMINAL_CHECK")
-    aml_legacy: Annotated[LegacyAmlSection, LAZY] = Field(default=None, alias="aml")
-    lid_legacy: Annotated[LegacyLidSection, LAZY] = Field(default=None, alias="lid")
-    aml_check: Annotated[AmlV3Section, LAZY] = Field(default=None, alias="amlCheck")
+    # Sections (models.py, "Sections"): the AML/LID/criminal-record hit lists are most of the
+    # body and of its validation cost, and most handlers act on ``status``/``final`` alone. The
+    # ``*_raw`` fields hold them as received (checked to be arrays/objects); the properties of the
+    # same names without ``_raw`` validate them into their models on first read. An invalid one
+    # raises PayloadError when read instead of failing the whole delivery.
+    aml_results_raw: _RawList = Field(default=None, alias="AML", repr=False)
+    lid_results_raw: _RawList = Field(default=None, alias="LID", repr=False)
+    criminal_checks_raw: _RawList = Field(default=None, alias="CRIMINAL_CHECK", repr=False)
+    aml_legacy_raw: _RawObject = Field(default=None, alias="aml", repr=False)
+    lid_legacy_raw: _RawObject = Field(default=None, alias="lid", repr=False)
+    aml_check_raw: _RawObject = Field(default=None, alias="amlCheck", repr=False)
     external_ref: str | None = Field(
         default=None,
         alias="externalRef",
@@ -325,44 +335,172 @@ class IdentificationEvent(IdenfyEvent):
     beneficiary_id: str | None = Field(default=None, alias="beneficiaryId")
     # Integers in most examples, floats with microseconds in 2019 (published examples): both kept
     # as sent.
-    start_time: LazyTimestamp = Field(default=None, alias="startTime")
-    finish_time: LazyTimestamp = Field(default=None, alias="finishTime")
+    start_time: Timestamp | None = Field(default=None, alias="startTime")
+    finish_time: Timestamp | None = Field(default=None, alias="finishTime")
     client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
     client_ip_country: str | None = Field(default=None, alias="clientIpCountry")
     client_location: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientLocation")
     gdc_match: bool | None = Field(default=None, alias="gdcMatch")
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
     manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
-    registry_center_check: Annotated[RegistryCenterCheckSection, LAZY] = Field(
-        default=None, alias="registryCenterCheck"
+    registry_center_check_raw: _RawObject = Field(
+        default=None, alias="registryCenterCheck", repr=False
     )
-    address_verification: Annotated[AddressVerificationSection, LAZY] = Field(
-        default=None, alias="addressVerification"
+    address_verification_raw: _RawObject = Field(
+        default=None, alias="addressVerification", repr=False
     )
-    questionnaire_answers: Annotated[QuestionnaireSection_, LAZY] = Field(
-        default=None, alias="questionnaireAnswers"
+    questionnaire_answers_raw: _RawObject = Field(
+        default=None, alias="questionnaireAnswers", repr=False
     )
-    risk_assessment: Annotated[RiskAssessmentSection, LAZY] = Field(
-        default=None, alias="riskAssessment"
+    risk_assessment_raw: _RawObject = Field(default=None, alias="riskAssessment", repr=False)
+    bank_verification_raw: _RawObject = Field(default=None, alias="bankVerification", repr=False)
+    email_verification_raw: _RawObject = Field(default=None, alias="emailVerification", repr=False)
+    phone_verification_raw: _RawObject = Field(default=None, alias="phoneVerification", repr=False)
+    driver_license_check_raw: _RawObject = Field(
+        default=None, alias="driverLicenseCheck", repr=False
     )
-    bank_verification: Annotated[BankVerificationSection, LAZY] = Field(
-        default=None, alias="bankVerification"
-    )
-    email_verification: Annotated[EmailVerificationSection, LAZY] = Field(
-        default=None, alias="emailVerification"
-    )
-    phone_verification: Annotated[PhoneVerificationSection, LAZY] = Field(
-        default=None, alias="phoneVerification"
-    )
-    driver_license_check: Annotated[DriverLicenseSection, LAZY] = Field(
-        default=None, alias="driverLicenseCheck"
-    )
-    bank_card_verification: Annotated[BankCardVerificationSection, LAZY] = Field(
-        default=None, alias="bankCardVerification"
+    bank_card_verification_raw: _RawObject = Field(
+        default=None, alias="bankCardVerification", repr=False
     )
     additional_steps: Annotated[
         dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None, BOUNDED
     ] = Field(default=None, alias="additionalSteps")
+
+    @cached_property
+    def aml_results(self) -> "AmlResults":
+        """``AML``: AML screening results (:class:`AmlCheckResult` items)."""
+        from ._aml import AmlResults
+
+        value: AmlResults = read_section(self, "aml_results", AmlResults)
+        return value
+
+    @cached_property
+    def lid_results(self) -> "LidResults":
+        """``LID``: lost/invalid document register results (:class:`LidCheckResult` items)."""
+        from ._aml import LidResults
+
+        value: LidResults = read_section(self, "lid_results", LidResults)
+        return value
+
+    @cached_property
+    def criminal_checks(self) -> "CriminalResults":
+        """``CRIMINAL_CHECK``: criminal-record checks (:class:`CriminalCheckResult` items)."""
+        from ._aml import CriminalResults
+
+        value: CriminalResults = read_section(self, "criminal_checks", CriminalResults)
+        return value
+
+    @cached_property
+    def aml_legacy(self) -> "LegacyAmlSection":
+        """``aml``: legacy (2018-2021) AML summary object (:class:`LegacyAml`)."""
+        from ._aml import LegacyAmlSection
+
+        value: LegacyAmlSection = read_section(self, "aml_legacy", LegacyAmlSection)
+        return value
+
+    @cached_property
+    def lid_legacy(self) -> "LegacyLidSection":
+        """``lid``: legacy (2018-2021) LID summary object (:class:`LegacyLid`)."""
+        from ._aml import LegacyLidSection
+
+        value: LegacyLidSection = read_section(self, "lid_legacy", LegacyLidSection)
+        return value
+
+    @cached_property
+    def aml_check(self) -> "AmlV3Section":
+        """``amlCheck``: AML v3 result (:class:`AmlV3Check`)."""
+        from ._aml import AmlV3Section
+
+        value: AmlV3Section = read_section(self, "aml_check", AmlV3Section)
+        return value
+
+    @cached_property
+    def registry_center_check(self) -> "RegistryCenterCheckSection":
+        """``registryCenterCheck``: a registry check (a :class:`RegistryCenterCheck` subclass)."""
+        from ._sections import RegistryCenterCheckSection
+
+        value: RegistryCenterCheckSection = read_section(
+            self, "registry_center_check", RegistryCenterCheckSection
+        )
+        return value
+
+    @cached_property
+    def address_verification(self) -> "AddressVerificationSection":
+        """``addressVerification``: address verification (:class:`AddressVerification`)."""
+        from ._sections import AddressVerificationSection
+
+        value: AddressVerificationSection = read_section(
+            self, "address_verification", AddressVerificationSection
+        )
+        return value
+
+    @cached_property
+    def questionnaire_answers(self) -> "QuestionnaireSection_":
+        """``questionnaireAnswers``: questionnaire answers (:class:`QuestionnaireAnswers`)."""
+        from ._sections import QuestionnaireSection_
+
+        value: QuestionnaireSection_ = read_section(
+            self, "questionnaire_answers", QuestionnaireSection_
+        )
+        return value
+
+    @cached_property
+    def risk_assessment(self) -> "RiskAssessmentSection":
+        """``riskAssessment``: risk assessment (:class:`RiskAssessment`)."""
+        from ._sections import RiskAssessmentSection
+
+        value: RiskAssessmentSection = read_section(self, "risk_assessment", RiskAssessmentSection)
+        return value
+
+    @cached_property
+    def bank_verification(self) -> "BankVerificationSection":
+        """``bankVerification``: open-banking verification (:class:`BankVerification`)."""
+        from ._sections import BankVerificationSection
+
+        value: BankVerificationSection = read_section(
+            self, "bank_verification", BankVerificationSection
+        )
+        return value
+
+    @cached_property
+    def email_verification(self) -> "EmailVerificationSection":
+        """``emailVerification``: e-mail check (:class:`EmailVerification`)."""
+        from ._sections import EmailVerificationSection
+
+        value: EmailVerificationSection = read_section(
+            self, "email_verification", EmailVerificationSection
+        )
+        return value
+
+    @cached_property
+    def phone_verification(self) -> "PhoneVerificationSection":
+        """``phoneVerification``: phone check (:class:`PhoneVerification`)."""
+        from ._sections import PhoneVerificationSection
+
+        value: PhoneVerificationSection = read_section(
+            self, "phone_verification", PhoneVerificationSection
+        )
+        return value
+
+    @cached_property
+    def driver_license_check(self) -> "DriverLicenseSection":
+        """``driverLicenseCheck``: driver licence check (:class:`DriverLicenseCheck`)."""
+        from ._sections import DriverLicenseSection
+
+        value: DriverLicenseSection = read_section(
+            self, "driver_license_check", DriverLicenseSection
+        )
+        return value
+
+    @cached_property
+    def bank_card_verification(self) -> "BankCardVerificationSection":
+        """``bankCardVerification``: bank-card check (:class:`BankCardVerification`)."""
+        from ._sections import BankCardVerificationSection
+
+        value: BankCardVerificationSection = read_section(
+            self, "bank_card_verification", BankCardVerificationSection
+        )
+        return value
 
     @property
     def overall(self) -> OverallStatus | str | None:

@@ -298,7 +298,7 @@ class BankCardVerification(KycModel):
     last_four_match: bool | None = Field(default=None, alias="lastFourMatch")
 
 
-# ---- section types of IdentificationEvent (read lazily; see _identification.py) ---------------
+# ---- section types of IdentificationEvent (validated on first read; see _identification.py) ---
 
 RegistryCenterCheckSection: TypeAlias = AnyRegistryCenterCheck | None
 AddressVerificationSection: TypeAlias = AddressVerification | None
