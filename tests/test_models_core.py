@@ -208,3 +208,33 @@ def test_delivery_metadata_is_typed_private_state_kept_out_of_dumps() -> None:
     # An event that was never bound says so with empty values (no AttributeError).
     unbound = Sample.model_validate_json(body)
     assert (unbound.vendor, unbound.event_type, unbound.raw_body) == ("", "", b"")
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        pytest.param(
+            "2024-03-18T09:41:27.312Z",
+            datetime(2024, 3, 18, 9, 41, 27, 312000, tzinfo=timezone.utc),
+            id="z",
+        ),
+        pytest.param(
+            "2024-03-18t09:41:27z",
+            datetime(2024, 3, 18, 9, 41, 27, tzinfo=timezone.utc),
+            id="lower",
+        ),
+        pytest.param(
+            # nine fraction digits: not fromisoformat's, read by the fallback (pydantic's parser)
+            "2024-03-18T09:41:27.312345678Z",
+            datetime(2024, 3, 18, 9, 41, 27, 312345, tzinfo=timezone.utc),
+            id="nanoseconds-fallback",
+        ),
+    ],
+)
+def test_iso_timestamps_are_timestamps_on_every_parse_path(wire: str, expected: datetime) -> None:
+    converted = Timestamp.from_wire(wire)
+    assert type(converted) is Timestamp
+    assert converted == expected
+    assert converted.tzinfo is not None
+    assert converted.utcoffset() == expected.utcoffset()
+    assert converted.wire == wire

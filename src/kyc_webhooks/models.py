@@ -379,15 +379,26 @@ class Timestamp(datetime):
 
     @classmethod
     def _parse_iso(cls, text: str) -> "Timestamp":
-        candidate = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
         try:
-            parsed: datetime = datetime.fromisoformat(candidate)
+            # On the subclass, ``fromisoformat`` builds a Timestamp directly. Python >= 3.11
+            # reads every form the vendors send (``Z`` included).
+            out = cls.fromisoformat(text)
         except ValueError:
-            # Python 3.10's fromisoformat is narrow; pydantic's parser covers the rest.
-            try:
-                parsed = _datetime_adapter().validate_python(text)
-            except Exception as exc:
-                raise ValueError("timestamp is not a valid ISO-8601 date-time") from exc
+            out = cls._parse_iso_fallback(text)
+        return out if out.tzinfo is not None else out.replace(tzinfo=_UTC)
+
+    @classmethod
+    def _parse_iso_fallback(cls, text: str) -> "Timestamp":
+        # Python 3.10's fromisoformat refuses ``Z`` and most of ISO 8601; pydantic's parser
+        # reads the rest. What neither reads is a 400.
+        try:
+            return cls.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+        except ValueError:
+            pass
+        try:
+            parsed: datetime = _datetime_adapter().validate_python(text)
+        except Exception as exc:
+            raise ValueError("timestamp is not a valid ISO-8601 date-time") from exc
         return cls._from_datetime(parsed)
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
