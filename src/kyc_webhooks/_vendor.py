@@ -141,7 +141,7 @@ class Vendor(abc.ABC):
 
         Each documented event type's sample body (``<vendor>._samples``, the bodies the testing
         toolkit sends) goes through the parsing step of :meth:`parse` -- the real path, unions and
-        discriminators included -- and the lazy sections of every model met are built as well.
+        discriminators included -- and the sections of every model met are built as well.
         Nothing is verified, stored, dispatched, logged or counted."""
         samples: Mapping[str, Any] = importlib.import_module(
             self.models_module.rpartition(".")[0] + "._samples"

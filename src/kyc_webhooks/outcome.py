@@ -228,7 +228,7 @@ def handler_failure(
 ) -> Outcome:
     """The outcome of a handler that raised ``exc`` on ``event``: 500 (the vendor redelivers),
     with the traceback logged without the exception's message -- or 400 when the handler read a
-    lazy section of the event that does not validate (the delivery is at fault, not the handler)."""
+    section of the event that does not validate (the delivery is at fault, not the handler)."""
     if isinstance(exc, PayloadError):
         malformed = _malformed_section(event)
         if malformed is not None:
@@ -254,7 +254,7 @@ def handler_failure(
 
 
 def _malformed_section(event: WebhookEvent) -> PayloadError | None:
-    """The error of the first lazy section of ``event`` that does not validate, else ``None``."""
+    """The error of the first section of ``event`` that does not validate, else ``None``."""
     error: PayloadError | None = None
     try:
         event.validate_sections()

@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     except kw.PayloadError as exc:
         err(
             f"authentic but invalid: vendor={event.vendor} error=PayloadError: {exc.message} "
-            "(a lazy section: handle() answers 200; reading it in a handler raises)"
+            "(a section: handle() answers 200; reading it in a handler raises)"
         )
         if args.json:
             emit_json(
