@@ -6,6 +6,11 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
   ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
   with a decision ticket, which completes the delivery and records its decision atomically.
+* Only the commits an answer to the vendor rests on wait for the WAL flush: ``complete`` (before
+  a 200), ``add`` without a lease (before a 202) and the erasures. The others (``add`` with a
+  lease, the claims, the subject lease, ``fail``) commit with ``synchronous_commit = off`` for
+  their own transaction (:data:`_ASYNC_COMMIT`; docs/delivery-guarantees.md, "Durability of
+  PostgresStore").
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
   decision and the subject lease. ``begin_decision`` takes the lease with one
   ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
@@ -192,6 +197,16 @@ _ENTRY = (
     "client_ref, reasons, fetch_required"
 )
 _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+#: A condition that is always true and makes the commit of the statement's own (autocommit)
+#: transaction asynchronous: ``set_config(..., true)`` sets ``synchronous_commit`` for the current
+#: transaction only, and the server reads it at the commit. Used by the writes that no answer to
+#: the vendor rests on -- the insert + claim of ``add`` with a lease, the claims, the subject
+#: lease, ``fail`` -- so that a delivery waits for one WAL flush (its completion) instead of three.
+#: Sound because the WAL is one ordered log: the completion's commit record follows the commits it
+#: depends on (it could only see their rows once they were committed), and flushing it flushes
+#: them (docs/delivery-guarantees.md, "Durability of PostgresStore"). A condition, not a separate
+#: ``SET LOCAL``: no extra round trip and no explicit transaction.
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 _TICKET = "vendor = %(vendor)s AND subject = %(subject)s AND lease_token = %(ticket)s"
 
 
@@ -227,7 +242,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE "
             + _CLAIMABLE.format(t="d")
             + f" RETURNING {cols_d}, d.claimed_from, true) "
-            "SELECT * FROM ins UNION ALL " + fallback
+            "SELECT * FROM ins WHERE " + _ASYNC_COMMIT + " UNION ALL " + fallback
         ),
         # add() without a claim (defer=True): insert unless the key exists.
         "add": (
@@ -247,7 +262,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE d.id = %(id)s AND ("
             + _CLAIMABLE.format(t="d")
             + " OR (%(replay)s AND d.state = 'done' AND (d.lease_until IS NULL OR d.lease_until "
-            "<= " + _NOW + f"))) RETURNING {cols_d}, d.claimed_from"
+            "<= " + _NOW + "))) AND " + _ASYNC_COMMIT + f" RETURNING {cols_d}, d.claimed_from"
         ),
         "claim_next": (
             # {exhausted} and {filters} are filled per call from the constants below.
@@ -258,8 +273,11 @@ def _statements(s: str) -> dict[str, str]:
             + " AND (n.not_before IS NULL OR n.not_before <= "
             + _NOW
             + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {d} AS d SET " + _TAKE + " FROM next WHERE d.id = next.id "
-            f"RETURNING {cols_d}, d.claimed_from"
+            f"UPDATE {d} AS d SET "
+            + _TAKE
+            + " FROM next WHERE d.id = next.id AND "
+            + _ASYNC_COMMIT
+            + f" RETURNING {cols_d}, d.claimed_from"
         ),
         "exhausted": (
             f"exhausted AS (UPDATE {d} SET state = 'failed', lease_until = NULL, "
@@ -280,7 +298,8 @@ def _statements(s: str) -> dict[str, str]:
             "lease_until = NULL, claim_token = NULL, "
             "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
             "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
-            "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s"
+            "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s "
+            "AND " + _ASYNC_COMMIT
         ),
         "exists": f"SELECT 1 FROM {d} WHERE id = %(id)s",
         "by_id": f"SELECT {_COLUMNS} FROM {d} WHERE id = %(id)s",
@@ -310,7 +329,7 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
-            "AND claim_token = %(claim_token)s) "
+            "AND claim_token = %(claim_token)s) AND " + _ASYNC_COMMIT + " "
             "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
             "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
             "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
@@ -342,8 +361,10 @@ def _statements(s: str) -> dict[str, str]:
         "decision_release": f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET,
         # A row that never held a decision (only a lease) is removed rather than kept empty.
         "decision_abort": (
-            f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL) "
-            f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET + " AND status IS NOT NULL"
+            f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL "
+            "AND " + _ASYNC_COMMIT + ") "
+            f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET + " AND status IS NOT NULL "
+            "AND " + _ASYNC_COMMIT
         ),
         "decision_get": (
             f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
@@ -830,7 +851,8 @@ class PostgresStore:
         def work(conn: Conn) -> bool:
             # One transaction: the completion first (it locks the delivery's row, so that its
             # claim cannot change hands before the commit), then the subject's row, locked,
-            # judged and written.
+            # judged and written. Pipelined: BEGIN, the completion and the lock go in one round
+            # trip, the ledger's write and COMMIT in a second (five before).
             try:
                 with conn.transaction():
                     if conn.execute(self._sql["complete"], params).rowcount != 1:
