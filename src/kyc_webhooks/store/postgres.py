@@ -64,7 +64,6 @@ from ._base import (
     cutoff,
     from_text_column,
     new_id,
-    replaces,
     supersedes,
     to_text_column,
 )
@@ -197,6 +196,20 @@ _ENTRY = (
     "client_ref, reasons, fetch_required"
 )
 _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+_COMPLETE = (
+    "state = 'done', lease_until = NULL, claim_token = NULL, not_before = NULL, "
+    "finished_at = " + _NOW + ", updated_at = " + _NOW + ", replays = replays + %(replay)s "
+    "WHERE id = %(id)s AND claim_token = %(token)s"
+)
+#: Whether the entry being inserted (EXCLUDED) replaces the subject's stored row (c): the order
+#: of :func:`~kyc_webhooks.store._base.replaces` -- finality, then the decision time (occurred_at,
+#: else received_at), then received_at, then the delivery id (code point order: COLLATE "C"
+#: compares the UTF-8 bytes) -- or the row holds no decision yet (only a lease).
+_REPLACES = (
+    "(c.status IS NULL OR (EXCLUDED.final, COALESCE(EXCLUDED.occurred_at, EXCLUDED.received_at), "
+    'EXCLUDED.received_at, EXCLUDED.delivery_id COLLATE "C") > (c.final, '
+    'COALESCE(c.occurred_at, c.received_at), c.received_at, c.delivery_id COLLATE "C"))'
+)
 #: A condition that is always true and makes the commit of the statement's own (autocommit)
 #: transaction asynchronous: ``set_config(..., true)`` sets ``synchronous_commit`` for the current
 #: transaction only, and the server reads it at the commit. Used by the writes that no answer to
@@ -286,11 +299,7 @@ def _statements(s: str) -> dict[str, str]:
             "WHERE state = 'processing' AND attempts >= %(max_attempts)s "
             "AND (lease_until IS NULL OR lease_until <= " + _NOW + ") {vendor_filter}), "
         ),
-        "complete": (
-            f"UPDATE {d} SET state = 'done', lease_until = NULL, claim_token = NULL, "
-            "not_before = NULL, finished_at = " + _NOW + ", updated_at = " + _NOW + ", "
-            "replays = replays + %(replay)s WHERE id = %(id)s AND claim_token = %(token)s"
-        ),
+        "complete": f"UPDATE {d} SET " + _COMPLETE,
         # The stored state decides, not the worker's memory: a replay of a done record left it
         # done, and it stays done.
         "fail": (
@@ -334,31 +343,31 @@ def _statements(s: str) -> dict[str, str]:
             "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
             "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
         ),
-        # Record the ticket's entry and release the lease (in complete()'s transaction).
-        # complete(): the row as it is now, locked until the commit.
-        "decision_lock": (
-            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
-            "FOR UPDATE"
+        # complete(claim, decision=ticket), one statement (one implicit transaction): the
+        # completion (which locks the delivery's row, so that its claim cannot change hands), then
+        # -- only if it completed -- the entry, judged by ON CONFLICT against the subject's row as
+        # it is now (locked): written when it replaces the stored one (_REPLACES), and the subject
+        # lease released if the ticket still holds it. Every SET expression sees the old row.
+        "complete_decision": (
+            f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
+            f"entry AS (INSERT INTO {ledger} AS c ({_ENTRY}) "
+            "SELECT %(vendor)s::text, %(subject)s::text, %(status)s::text, %(final)s::boolean, "
+            "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
+            "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
+            "%(fetch_required)s::boolean FROM done "
+            "ON CONFLICT (vendor, subject) DO UPDATE SET "
+            + ", ".join(
+                f"{col} = CASE WHEN {_REPLACES} THEN EXCLUDED.{col} ELSE c.{col} END"
+                for col in _ENTRY.replace(" ", "").split(",")[2:]
+            )
+            + ", "
+            + ", ".join(
+                f"{col} = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.{col} END"
+                for col in ("lease_token", "lease_until", "lease_delivery")
+            )
+            + f" WHERE {_REPLACES} OR c.lease_token = %(ticket)s) "
+            "SELECT count(*) FROM done"
         ),
-        # complete(): record the entry; release the lease if the ticket still holds it.
-        "decision_write": (
-            f"INSERT INTO {ledger} AS c (vendor, subject, status, final, delivery_id, "
-            "event_type, received_at, occurred_at, client_ref, reasons, fetch_required) "
-            "VALUES (%(vendor)s, %(subject)s, %(status)s, %(final)s, %(delivery_id)s, "
-            "%(event_type)s, %(received_at)s, %(occurred_at)s, %(client_ref)s, %(reasons)s, "
-            "%(fetch_required)s) ON CONFLICT (vendor, subject) DO UPDATE SET "
-            "status = EXCLUDED.status, final = EXCLUDED.final, "
-            "delivery_id = EXCLUDED.delivery_id, event_type = EXCLUDED.event_type, "
-            "received_at = EXCLUDED.received_at, occurred_at = EXCLUDED.occurred_at, "
-            "client_ref = EXCLUDED.client_ref, reasons = EXCLUDED.reasons, "
-            "fetch_required = EXCLUDED.fetch_required, "
-            # Every SET expression sees the old row: the three CASEs test the same token.
-            "lease_token = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_token END, "
-            "lease_until = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_until END, "
-            "lease_delivery = CASE WHEN c.lease_token = %(ticket)s THEN NULL "
-            "ELSE c.lease_delivery END"
-        ),
-        "decision_release": f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET,
         # A row that never held a decision (only a lease) is removed rather than kept empty.
         "decision_abort": (
             f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL "
@@ -402,10 +411,6 @@ if hasattr(os, "register_at_fork"):  # POSIX
 def _text(value: str) -> str:
     """``value`` as text PostgreSQL accepts (NUL and lone surrogates encoded reversibly)."""
     return to_text_column(value)
-
-
-class _Lost(Exception):
-    """Rolls back a completion whose claim or subject lease was lost."""
 
 
 def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
@@ -849,23 +854,9 @@ class PostgresStore:
         ledger = {**_entry_params(decision.entry), "ticket": decision.token}
 
         def work(conn: Conn) -> bool:
-            # One transaction: the completion first (it locks the delivery's row, so that its
-            # claim cannot change hands before the commit), then the subject's row, locked,
-            # judged and written. Pipelined: BEGIN, the completion and the lock go in one round
-            # trip, the ledger's write and COMMIT in a second (five before).
-            try:
-                with conn.transaction():
-                    if conn.execute(self._sql["complete"], params).rowcount != 1:
-                        raise _Lost
-                    row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
-                    current = None if row is None else self._entry(row)
-                    write = replaces(decision.entry, current)
-                    conn.execute(
-                        self._sql["decision_write" if write else "decision_release"], ledger
-                    )
-            except _Lost:  # rolled back: nothing changed
-                return False
-            return True
+            # One statement, one round trip (it was BEGIN, three statements and COMMIT).
+            row = conn.execute(self._sql["complete_decision"], {**params, **ledger}).fetchone()
+            return row is not None and row[0] == 1
 
         return self._run("complete", work)
 
