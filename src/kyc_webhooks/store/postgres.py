@@ -229,6 +229,7 @@ def _statements(s: str) -> dict[str, str]:
     ledger = f"{s}.decisions"
     cols_d = ", ".join(f"d.{col.strip()}" for col in _COLUMNS.split(","))
     entry_c = ", ".join(f"c.{col.strip()}" for col in _ENTRY.split(","))
+    entry_columns = [col.strip() for col in _ENTRY.split(",")][2:]  # all but the key
     insert = (
         f"INSERT INTO {d} AS d (id, delivery_key, vendor, event_type, state, received_at, "
         "updated_at, attempts, body, headers, lease_until, claim_token, claimed_from) "
@@ -348,6 +349,8 @@ def _statements(s: str) -> dict[str, str]:
         # -- only if it completed -- the entry, judged by ON CONFLICT against the subject's row as
         # it is now (locked): written when it replaces the stored one (_REPLACES), and the subject
         # lease released if the ticket still holds it. Every SET expression sees the old row.
+        # The judgement is evaluated once per row (the sub-select), which also keeps the statement
+        # under psycopg's 4 KB limit for caching a converted query (it was re-parsed per call).
         "complete_decision": (
             f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
             f"entry AS (INSERT INTO {ledger} AS c ({_ENTRY}) "
@@ -355,12 +358,13 @@ def _statements(s: str) -> dict[str, str]:
             "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
             "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
             "%(fetch_required)s::boolean FROM done "
-            "ON CONFLICT (vendor, subject) DO UPDATE SET "
+            "ON CONFLICT (vendor, subject) DO UPDATE SET ("
+            + ", ".join(entry_columns)
+            + ") = (SELECT "
             + ", ".join(
-                f"{col} = CASE WHEN {_REPLACES} THEN EXCLUDED.{col} ELSE c.{col} END"
-                for col in _ENTRY.replace(" ", "").split(",")[2:]
+                f"CASE WHEN j.r THEN EXCLUDED.{col} ELSE c.{col} END" for col in entry_columns
             )
-            + ", "
+            + f" FROM (SELECT {_REPLACES} AS r) AS j), "
             + ", ".join(
                 f"{col} = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.{col} END"
                 for col in ("lease_token", "lease_until", "lease_delivery")
