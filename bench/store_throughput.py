@@ -28,7 +28,9 @@ PostgreSQL (``--postgres DSN``, default ``$KYC_TEST_POSTGRES_DSN`` or
 ``kw.PostgresStore`` -- new events, then the same again as duplicates -- side by side with a floor
 of one INSERT plus one UPDATE per delivery into the same table shape, over the same connection
 kind (psycopg 3, autocommit, one connection per process), on the same server. Each run uses
-schemas of its own, dropped at the end.
+schemas of its own, dropped at the end. ``--before-postgres FILE`` adds the PostgresStore of an
+older ``postgres.py`` (``git show <rev>:src/kyc_webhooks/store/postgres.py > /tmp/before_pg.py``)
+in the same alternating rounds (rows ``<n> before``).
 """
 
 from __future__ import annotations
@@ -129,15 +131,16 @@ def sqlite_floor(path: Path, items: list[tuple[bytes, dict[str, str]]]) -> float
         conn.close()
 
 
-def load_store_class(path: Path) -> Callable[..., kw.Store]:
-    """The ``SQLiteStore`` class of an older ``sqlite.py``, imported as a module of this
-    ``kyc_webhooks.store`` package (its relative imports resolve against the current one)."""
-    spec = importlib.util.spec_from_file_location("kyc_webhooks.store._bench_before", path)
+def load_store_class(path: Path, name: str = "SQLiteStore") -> Callable[..., kw.Store]:
+    """The store class ``name`` of an older ``sqlite.py`` / ``postgres.py``, imported as a
+    module of this ``kyc_webhooks.store`` package (its relative imports resolve against the
+    current one)."""
+    spec = importlib.util.spec_from_file_location(f"kyc_webhooks.store._bench_{name}", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    cls: Callable[..., kw.Store] = module.SQLiteStore
+    cls: Callable[..., kw.Store] = getattr(module, name)
     return cls
 
 
@@ -203,12 +206,17 @@ def _pg_child(
     pad: int,
     barrier: Any,
     results: Any,
+    before: Path | None = None,
 ) -> None:
-    """One benchmark process: ``count`` new deliveries, then (store only) the same again."""
+    """One benchmark process: ``count`` new deliveries, then (stores only) the same again."""
     items = deliveries(count, start=(index + 1) * 1_000_000, pad=pad)
     marks: list[float] = []
-    if kind == "store":
-        store = kw.PostgresStore(dsn, schema=schema, max_size=1)
+    if kind in ("store", "before"):
+        cls = kw.PostgresStore
+        if kind == "before":
+            assert before is not None
+            cls = load_store_class(before, "PostgresStore")  # type: ignore[assignment]
+        store = cls(dsn, schema=schema, max_size=1)
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
         receiver.on("idenfy")(lambda event: None)
         receiver.handle(*deliveries(1, start=(index + 1) * 1_000_000 - 1, pad=pad)[0])  # warm-up
@@ -244,7 +252,9 @@ def _pg_child(
     results.put(marks)
 
 
-def _pg_run(kind: str, dsn: str, processes: int, total: int, pad: int) -> tuple[float, float]:
+def _pg_run(
+    kind: str, dsn: str, processes: int, total: int, pad: int, before: Path | None = None
+) -> tuple[float, float]:
     """Aggregate new/s and duplicates/s of ``processes`` processes sharing ``total`` events."""
     schema = f"kw_bench_{os.getpid()}_{secrets.token_hex(3)}"
     kw.PostgresStore(dsn, schema=schema).migrate()
@@ -253,7 +263,9 @@ def _pg_run(kind: str, dsn: str, processes: int, total: int, pad: int) -> tuple[
     results = ctx.Queue()
     share = max(1, total // processes)
     procs = [
-        ctx.Process(target=_pg_child, args=(kind, dsn, schema, n, share, pad, barrier, results))
+        ctx.Process(
+            target=_pg_child, args=(kind, dsn, schema, n, share, pad, barrier, results, before)
+        )
         for n in range(processes)
     ]
     try:
@@ -274,12 +286,14 @@ def _pg_run(kind: str, dsn: str, processes: int, total: int, pad: int) -> tuple[
     done = share * processes
     new = done / (max(m[1] for m in marks) - min(m[0] for m in marks))
     again = 0.0
-    if kind == "store":
+    if kind != "floor":
         again = done / (max(m[3] for m in marks) - min(m[2] for m in marks))
     return new, again
 
 
-def _postgres_section(dsn: str, counts: list[int], total: int, body_kb: float, rounds: int) -> None:
+def _postgres_section(
+    dsn: str, counts: list[int], total: int, body_kb: float, rounds: int, before: Path | None
+) -> None:
     try:
         import psycopg
 
@@ -303,16 +317,22 @@ def _postgres_section(dsn: str, counts: list[int], total: int, body_kb: float, r
         f"{'processes':>9} {'floor (INSERT+UPDATE)/s':>24} {'PostgresStore new/s':>20} "
         f"{'ratio':>6} {'duplicates/s':>13}"
     )
+    kinds = ["store", "before"] if before is not None else ["store"]
     for processes in counts:
-        # Alternating rounds, best of each: a shared VM's disk and CPU drift hit both alike.
-        floors, news, agains = [], [], []
+        # Alternating rounds, best of each: a shared VM's disk and CPU drift hit all alike.
+        floors: list[float] = []
+        rates: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in kinds}
         for _ in range(rounds):
             floors.append(_pg_run("floor", dsn, processes, total, pad)[0])
-            new, again = _pg_run("store", dsn, processes, total, pad)
-            news.append(new)
-            agains.append(again)
-        floor, new, again = max(floors), max(news), max(agains)
-        print(f"{processes:>9} {floor:24,.0f} {new:20,.0f} {new / floor:6.2f} {again:13,.0f}")
+            for kind in kinds:
+                new, again = _pg_run(kind, dsn, processes, total, pad, before)
+                rates[kind][0].append(new)
+                rates[kind][1].append(again)
+        floor = max(floors)
+        for kind in kinds:
+            new, again = max(rates[kind][0]), max(rates[kind][1])
+            label = f"{processes}" if kind == "store" else f"{processes} before"
+            print(f"{label:>9} {floor:24,.0f} {new:20,.0f} {new / floor:6.2f} {again:13,.0f}")
 
 
 def main() -> None:
@@ -331,6 +351,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (best of)")
     parser.add_argument(
         "--before", type=Path, default=None, help="an older sqlite.py to measure side by side"
+    )
+    parser.add_argument(
+        "--before-postgres",
+        type=Path,
+        default=None,
+        help="an older postgres.py to measure side by side (rows '<n> before')",
     )
     parser.add_argument("--only-postgres", action="store_true", help="skip the other rows")
     args = parser.parse_args()
@@ -355,7 +381,9 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.postgres:
         counts = [int(n) for n in args.processes.split(",") if n.strip()]
-        _postgres_section(args.postgres, counts, count, args.body_kb, args.rounds)
+        _postgres_section(
+            args.postgres, counts, count, args.body_kb, args.rounds, args.before_postgres
+        )
 
 
 if __name__ == "__main__":

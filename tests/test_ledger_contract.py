@@ -8,6 +8,7 @@ does: ``begin_decision`` (the subject lease), then ``complete(claim, decision=ti
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -18,7 +19,7 @@ import pytest
 from _postgres import postgres_store
 from _stores import START, STORES, FakeClock
 from kyc_webhooks.store import Claim, NewDelivery, Store
-from kyc_webhooks.store._base import DecisionEntry, DecisionTicket, supersedes
+from kyc_webhooks.store._base import DecisionEntry, DecisionTicket, replaces, supersedes
 
 LEASE = 60.0
 SUBJECT_LEASE = 30.0
@@ -301,6 +302,44 @@ def test_a_stale_ticket_never_overwrites_a_newer_decision(store: Store, clock: F
     # The slow one finishes last: whatever complete() answers, the final decision stays.
     store.complete(slow, decision=slow_ticket)
     assert store.effective_decision("idenfy", "scan-1") == final
+
+
+@pytest.mark.parametrize(
+    ("slow_changes", "winner"),
+    [
+        # Equal finality and decision time: the later receipt wins...
+        ({"received_at": START + timedelta(seconds=5)}, "slow"),
+        ({"received_at": START - timedelta(seconds=5)}, "fast"),
+        # ... then the delivery id, in code point order ("B" < "a" < "z" < "é"), whatever the
+        # database's collation says.
+        ({"delivery_id": "z"}, "slow"),
+        ({"delivery_id": "B"}, "fast"),
+        ({"delivery_id": "é"}, "slow"),
+    ],
+    ids=["received-later", "received-earlier", "id-z", "id-B", "id-e-acute"],
+)
+def test_a_stale_ticket_is_judged_at_completion_by_the_whole_order(
+    store: Store, clock: FakeClock, slow_changes: dict[str, object], winner: str
+) -> None:
+    # The slow delivery begins, its subject lease expires, another delivery records a verdict of
+    # the same finality and time; the slow one's completion judges against the stored entry.
+    slow, fast = claim_one(store), claim_one(store)
+    occurred = T0 + timedelta(seconds=10)
+    fast_entry = dataclasses.replace(
+        entry(fast, "APPROVED", occurred_at=occurred), received_at=START, delivery_id="a"
+    )
+    slow_entry = dataclasses.replace(
+        entry(slow, "DECLINED", occurred_at=occurred),
+        **{"received_at": START, "delivery_id": "a", **slow_changes},  # type: ignore[arg-type]
+    )
+    slow_ticket = store.begin_decision(slow, slow_entry, lease=SUBJECT_LEASE)
+    assert slow_ticket is not None
+    clock.advance(SUBJECT_LEASE + 1)  # both claims (LEASE) are still live
+    record(store, fast, fast_entry)
+    assert store.complete(slow, decision=slow_ticket)
+    expected = slow_entry if winner == "slow" else fast_entry
+    assert replaces(slow_entry, fast_entry) == (winner == "slow")
+    assert store.effective_decision("idenfy", "scan-1") == expected
 
 
 # -- reading by client --------------------------------------------------------------------------

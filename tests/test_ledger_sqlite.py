@@ -1,9 +1,11 @@
 """The decision ledger's SQLite specifics: schema version 2 adds ``kyc_webhooks_decisions`` to a
-file written by version 1 (its deliveries kept), and a ledger row that does not decode is a
-StoreError naming the file, never a raw exception."""
+file written by version 1 (its deliveries kept), version 3 rebuilds it WITHOUT ROWID with a partial
+client_ref index (its rows and leases kept), and a ledger row that does not decode is a StoreError
+naming the file, never a raw exception."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -25,7 +27,7 @@ def _version_1_file(path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         conn.execute("DROP TABLE kyc_webhooks_decisions")
-        conn.execute("DELETE FROM kyc_webhooks_migrations WHERE version = 2")
+        conn.execute("DELETE FROM kyc_webhooks_migrations WHERE version >= 2")
         conn.commit()
     finally:
         conn.close()
@@ -35,7 +37,7 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     path = tmp_path / "v1.db"
     _version_1_file(path)
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == 3
         old = store.get_by_key(KEY)
         assert old is not None
         assert old.done
@@ -54,7 +56,98 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT version FROM kyc_webhooks_migrations ORDER BY 1").fetchall()
     conn.close()
-    assert rows == [(1,), (2,)]
+    assert rows == [(1,), (2,), (3,)]
+
+
+# The ledger as schema version 2 created it: a rowid table and a full client_ref index.
+_VERSION_2_LEDGER = (
+    """CREATE TABLE kyc_webhooks_decisions (
+        vendor TEXT NOT NULL, subject TEXT NOT NULL, status TEXT, final INTEGER,
+        delivery_id TEXT, event_type TEXT, received_at TEXT, occurred_at TEXT, client_ref TEXT,
+        reasons TEXT, fetch_required INTEGER, lease_token TEXT, lease_until REAL,
+        PRIMARY KEY (vendor, subject)
+    )""",
+    "CREATE INDEX kyc_webhooks_decisions_client ON kyc_webhooks_decisions (client_ref)",
+)
+
+
+def _ledger_schema(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'kyc_webhooks_decisions' "
+            "AND sql IS NOT NULL ORDER BY type DESC"
+        ).fetchall()
+    conn.close()
+    return [" ".join(str(sql).split()) for (sql,) in rows]
+
+
+def test_a_version_2_file_gets_the_ledger_without_rowid_and_keeps_entries_and_leases(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.db"
+    with SQLiteStore(path) as store:
+        done, held = (
+            store.add(NewDelivery(k, "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+            for k in ("done", "held")
+        )
+        assert done is not None
+        assert held is not None
+        made = DecisionEntry(
+            "idenfy", "scan-1", "APPROVED", True, done.record.id, "IDENTIFICATION",
+            done.record.received_at, client_ref="client-1",
+        )  # fmt: skip
+        ticket = store.begin_decision(done, made, lease=30)
+        assert ticket is not None
+        assert store.complete(done, decision=ticket)
+        pending = DecisionEntry(
+            "idenfy", "scan-2", "DECLINED", True, held.record.id, "IDENTIFICATION",
+            held.record.received_at, client_ref="client-1",
+        )  # fmt: skip
+        assert store.begin_decision(held, pending, lease=30) is not None  # a live subject lease
+    # The same rows in the layout of version 2.
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT * FROM kyc_webhooks_decisions").fetchall()
+        conn.execute("DROP TABLE kyc_webhooks_decisions")
+        conn.execute("DELETE FROM kyc_webhooks_migrations WHERE version >= 3")
+        for statement in _VERSION_2_LEDGER:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO kyc_webhooks_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    conn.close()
+    assert len(rows) == 2
+    assert "WITHOUT ROWID" not in _ledger_schema(path)[0]
+
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == 3
+        assert store.effective_decision("idenfy", "scan-1") == made
+        assert store.decisions_for_client("client-1") == [made]
+        other = store.add(NewDelivery("other", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+        assert other is not None
+        # The subject lease taken under version 2 still holds.
+        assert (
+            store.begin_decision(
+                other, dataclasses.replace(pending, delivery_id=other.record.id), lease=30
+            )
+            is None
+        )
+    table, index = _ledger_schema(path)
+    assert table.endswith("WITHOUT ROWID")
+    assert index.endswith("WHERE client_ref IS NOT NULL")
+
+
+def test_decisions_for_client_reads_the_partial_index(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "plan.db") as store:
+        store.decisions_for_client("client-1")  # opens (and migrates) the file
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM kyc_webhooks_decisions "
+            "WHERE client_ref = ? AND status IS NOT NULL",
+            ("client-1",),
+        ).fetchall()
+    conn.close()
+    assert any("kyc_webhooks_decisions_client" in str(row[-1]) for row in plan), plan
 
 
 @pytest.mark.parametrize(

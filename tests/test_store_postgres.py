@@ -435,6 +435,95 @@ def test_erase_nulls_the_body_and_vacuums_the_old_row_versions(store: PostgresSt
     assert not store.erase("no-such-id")
 
 
+# -- which commits wait for the WAL flush ------------------------------------------------------
+
+
+def _commit_levels(schema: str) -> tuple[Any, list[tuple[str, str]]]:
+    """A pool whose connections note, after every statement, the ``synchronous_commit`` in force
+    -- the level the server applies when that transaction commits. A statement sent in autocommit
+    runs in an explicit transaction here, so that the level can be read before its commit."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+    from psycopg_pool import ConnectionPool
+
+    levels: list[tuple[str, str]] = []
+
+    class Recording(psycopg.Connection[Any]):
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool = False,
+        ) -> psycopg.Cursor[Any]:
+            text = " ".join(str(query).split()).replace(f"{schema}.", "")
+            if text.startswith("SHOW") or schema not in str(query):
+                return super().execute(query, params, prepare=prepare, binary=binary)
+            idle = self.info.transaction_status == TransactionStatus.IDLE
+            with self.transaction() if idle else contextlib.nullcontext():
+                cursor = super().execute(query, params, prepare=prepare, binary=binary)
+                row = super().execute("SHOW synchronous_commit").fetchone()
+                assert row is not None
+                levels.append((text, str(row[0])))
+            return cursor
+
+    pool = ConnectionPool(
+        require_postgres(),
+        min_size=1,
+        max_size=1,
+        connection_class=Recording,
+        kwargs={"autocommit": True},
+        open=True,
+    )
+    return pool, levels
+
+
+def _level(levels: list[tuple[str, str]], prefix: str) -> list[str]:
+    return [level for text, level in levels if text.startswith(prefix)]
+
+
+ADD_CLAIM = "WITH ins AS (INSERT INTO deliveries AS d"
+SUBJECT_LEASE = "INSERT INTO decisions AS c (vendor, subject, lease_token"
+COMPLETE = "WITH done AS (UPDATE deliveries SET state = 'done'"  # with the ledger's entry
+
+
+def test_only_the_commits_an_answer_rests_on_wait_for_the_wal_flush(schema: str) -> None:
+    # docs/delivery-guarantees.md, "Durability of PostgresStore": the insert + claim and the
+    # subject lease commit asynchronously (nothing was answered yet), the completion before the
+    # 200 and the deferred insert before the 202 with the server's synchronous_commit (on).
+    pool, levels = _commit_levels(schema)
+    with pool, PostgresStore(pool, schema=schema) as made:
+        made.migrate()
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=made)
+        receiver.on("idenfy")(lambda event: None)
+        verdict = {**PAYLOAD, "status": {"overall": "APPROVED"}}
+        assert receiver.handle(*sign("idenfy", verdict, KEY, event_type=EVENT_TYPE)).ok
+        assert _level(levels, ADD_CLAIM) == ["off"]
+        assert _level(levels, SUBJECT_LEASE) == ["off"]
+        assert _level(levels, COMPLETE) == ["on"]
+
+        levels.clear()
+        deferred = kw.Receiver(kw.Idenfy(signing_key=KEY), store=made, defer=True)
+        payload = {**PAYLOAD, "scanRef": "scan-deferred"}
+        assert (
+            deferred.handle(*sign("idenfy", payload, KEY, event_type=EVENT_TYPE)).status_code == 202
+        )
+        assert _level(levels, "WITH ins AS (INSERT") == ["on"]
+
+        # A worker's claim and a failure (500: the vendor or the worker retries) are not waited
+        # for either.
+        levels.clear()
+        claim = made.claim_next(lease=30)
+        assert claim is not None
+        assert made.fail(claim, error_type="E", error_message="boom")
+        assert _level(levels, "WITH next AS") == ["off"]
+        assert _level(levels, "UPDATE deliveries SET state = CASE") == ["off"]
+        # The session's own setting is untouched: the level was the statement's transaction's.
+        with pool.connection() as conn:
+            assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+
+
 # -- async -------------------------------------------------------------------------------------
 
 

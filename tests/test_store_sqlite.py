@@ -55,8 +55,12 @@ def test_file_uses_wal_and_records_its_schema_version(store: SQLiteStore, db: Pa
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rows = conn.execute("SELECT version, description FROM kyc_webhooks_migrations").fetchall()
     conn.close()
-    assert rows == [(1, "deliveries table"), (2, "decision ledger")]
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert rows == [
+        (1, "deliveries table"),
+        (2, "decision ledger"),
+        (3, "decision ledger without rowid, partial client_ref index"),
+    ]
+    assert store.schema_version() == SCHEMA_VERSION == 3
 
 
 def test_reopening_applies_no_migration_twice(db: Path) -> None:
@@ -64,7 +68,7 @@ def test_reopening_applies_no_migration_twice(db: Path) -> None:
         with SQLiteStore(db) as opened:
             opened.add(new())
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_migrations").fetchone()[0] == 2
+        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_migrations").fetchone()[0] == 3
         assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_deliveries").fetchone()[0] == 1
     conn.close()
 

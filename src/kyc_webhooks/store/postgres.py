@@ -6,6 +6,11 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
   ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
   with a decision ticket, which completes the delivery and records its decision atomically.
+* Only the commits an answer to the vendor rests on wait for the WAL flush: ``complete`` (before
+  a 200), ``add`` without a lease (before a 202) and the erasures. The others (``add`` with a
+  lease, the claims, the subject lease, ``fail``) commit with ``synchronous_commit = off`` for
+  their own transaction (:data:`_ASYNC_COMMIT`; docs/delivery-guarantees.md, "Durability of
+  PostgresStore").
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
   decision and the subject lease. ``begin_decision`` takes the lease with one
   ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
@@ -59,7 +64,6 @@ from ._base import (
     cutoff,
     from_text_column,
     new_id,
-    replaces,
     supersedes,
     to_text_column,
 )
@@ -192,6 +196,30 @@ _ENTRY = (
     "client_ref, reasons, fetch_required"
 )
 _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+_COMPLETE = (
+    "state = 'done', lease_until = NULL, claim_token = NULL, not_before = NULL, "
+    "finished_at = " + _NOW + ", updated_at = " + _NOW + ", replays = replays + %(replay)s "
+    "WHERE id = %(id)s AND claim_token = %(token)s"
+)
+#: Whether the entry being inserted (EXCLUDED) replaces the subject's stored row (c): the order
+#: of :func:`~kyc_webhooks.store._base.replaces` -- finality, then the decision time (occurred_at,
+#: else received_at), then received_at, then the delivery id (code point order: COLLATE "C"
+#: compares the UTF-8 bytes) -- or the row holds no decision yet (only a lease).
+_REPLACES = (
+    "(c.status IS NULL OR (EXCLUDED.final, COALESCE(EXCLUDED.occurred_at, EXCLUDED.received_at), "
+    'EXCLUDED.received_at, EXCLUDED.delivery_id COLLATE "C") > (c.final, '
+    'COALESCE(c.occurred_at, c.received_at), c.received_at, c.delivery_id COLLATE "C"))'
+)
+#: A condition that is always true and makes the commit of the statement's own (autocommit)
+#: transaction asynchronous: ``set_config(..., true)`` sets ``synchronous_commit`` for the current
+#: transaction only, and the server reads it at the commit. Used by the writes that no answer to
+#: the vendor rests on -- the insert + claim of ``add`` with a lease, the claims, the subject
+#: lease, ``fail`` -- so that a delivery waits for one WAL flush (its completion) instead of three.
+#: Sound because the WAL is one ordered log: the completion's commit record follows the commits it
+#: depends on (it could only see their rows once they were committed), and flushing it flushes
+#: them (docs/delivery-guarantees.md, "Durability of PostgresStore"). A condition, not a separate
+#: ``SET LOCAL``: no extra round trip and no explicit transaction.
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 _TICKET = "vendor = %(vendor)s AND subject = %(subject)s AND lease_token = %(ticket)s"
 
 
@@ -201,6 +229,7 @@ def _statements(s: str) -> dict[str, str]:
     ledger = f"{s}.decisions"
     cols_d = ", ".join(f"d.{col.strip()}" for col in _COLUMNS.split(","))
     entry_c = ", ".join(f"c.{col.strip()}" for col in _ENTRY.split(","))
+    entry_columns = [col.strip() for col in _ENTRY.split(",")][2:]  # all but the key
     insert = (
         f"INSERT INTO {d} AS d (id, delivery_key, vendor, event_type, state, received_at, "
         "updated_at, attempts, body, headers, lease_until, claim_token, claimed_from) "
@@ -227,7 +256,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE "
             + _CLAIMABLE.format(t="d")
             + f" RETURNING {cols_d}, d.claimed_from, true) "
-            "SELECT * FROM ins UNION ALL " + fallback
+            "SELECT * FROM ins WHERE " + _ASYNC_COMMIT + " UNION ALL " + fallback
         ),
         # add() without a claim (defer=True): insert unless the key exists.
         "add": (
@@ -247,7 +276,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE d.id = %(id)s AND ("
             + _CLAIMABLE.format(t="d")
             + " OR (%(replay)s AND d.state = 'done' AND (d.lease_until IS NULL OR d.lease_until "
-            "<= " + _NOW + f"))) RETURNING {cols_d}, d.claimed_from"
+            "<= " + _NOW + "))) AND " + _ASYNC_COMMIT + f" RETURNING {cols_d}, d.claimed_from"
         ),
         "claim_next": (
             # {exhausted} and {filters} are filled per call from the constants below.
@@ -258,8 +287,11 @@ def _statements(s: str) -> dict[str, str]:
             + " AND (n.not_before IS NULL OR n.not_before <= "
             + _NOW
             + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {d} AS d SET " + _TAKE + " FROM next WHERE d.id = next.id "
-            f"RETURNING {cols_d}, d.claimed_from"
+            f"UPDATE {d} AS d SET "
+            + _TAKE
+            + " FROM next WHERE d.id = next.id AND "
+            + _ASYNC_COMMIT
+            + f" RETURNING {cols_d}, d.claimed_from"
         ),
         "exhausted": (
             f"exhausted AS (UPDATE {d} SET state = 'failed', lease_until = NULL, "
@@ -268,11 +300,7 @@ def _statements(s: str) -> dict[str, str]:
             "WHERE state = 'processing' AND attempts >= %(max_attempts)s "
             "AND (lease_until IS NULL OR lease_until <= " + _NOW + ") {vendor_filter}), "
         ),
-        "complete": (
-            f"UPDATE {d} SET state = 'done', lease_until = NULL, claim_token = NULL, "
-            "not_before = NULL, finished_at = " + _NOW + ", updated_at = " + _NOW + ", "
-            "replays = replays + %(replay)s WHERE id = %(id)s AND claim_token = %(token)s"
-        ),
+        "complete": f"UPDATE {d} SET " + _COMPLETE,
         # The stored state decides, not the worker's memory: a replay of a done record left it
         # done, and it stays done.
         "fail": (
@@ -280,7 +308,8 @@ def _statements(s: str) -> dict[str, str]:
             "lease_until = NULL, claim_token = NULL, "
             "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
             "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
-            "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s"
+            "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s "
+            "AND " + _ASYNC_COMMIT
         ),
         "exists": f"SELECT 1 FROM {d} WHERE id = %(id)s",
         "by_id": f"SELECT {_COLUMNS} FROM {d} WHERE id = %(id)s",
@@ -310,40 +339,45 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
-            "AND claim_token = %(claim_token)s) "
+            "AND claim_token = %(claim_token)s) AND " + _ASYNC_COMMIT + " "
             "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
             "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
             "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
         ),
-        # Record the ticket's entry and release the lease (in complete()'s transaction).
-        # complete(): the row as it is now, locked until the commit.
-        "decision_lock": (
-            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
-            "FOR UPDATE"
+        # complete(claim, decision=ticket), one statement (one implicit transaction): the
+        # completion (which locks the delivery's row, so that its claim cannot change hands), then
+        # -- only if it completed -- the entry, judged by ON CONFLICT against the subject's row as
+        # it is now (locked): written when it replaces the stored one (_REPLACES), and the subject
+        # lease released if the ticket still holds it. Every SET expression sees the old row.
+        # The judgement is evaluated once per row (the sub-select), which also keeps the statement
+        # under psycopg's 4 KB limit for caching a converted query (it was re-parsed per call).
+        "complete_decision": (
+            f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
+            f"entry AS (INSERT INTO {ledger} AS c ({_ENTRY}) "
+            "SELECT %(vendor)s::text, %(subject)s::text, %(status)s::text, %(final)s::boolean, "
+            "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
+            "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
+            "%(fetch_required)s::boolean FROM done "
+            "ON CONFLICT (vendor, subject) DO UPDATE SET ("
+            + ", ".join(entry_columns)
+            + ") = (SELECT "
+            + ", ".join(
+                f"CASE WHEN j.r THEN EXCLUDED.{col} ELSE c.{col} END" for col in entry_columns
+            )
+            + f" FROM (SELECT {_REPLACES} AS r) AS j), "
+            + ", ".join(
+                f"{col} = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.{col} END"
+                for col in ("lease_token", "lease_until", "lease_delivery")
+            )
+            + f" WHERE {_REPLACES} OR c.lease_token = %(ticket)s) "
+            "SELECT count(*) FROM done"
         ),
-        # complete(): record the entry; release the lease if the ticket still holds it.
-        "decision_write": (
-            f"INSERT INTO {ledger} AS c (vendor, subject, status, final, delivery_id, "
-            "event_type, received_at, occurred_at, client_ref, reasons, fetch_required) "
-            "VALUES (%(vendor)s, %(subject)s, %(status)s, %(final)s, %(delivery_id)s, "
-            "%(event_type)s, %(received_at)s, %(occurred_at)s, %(client_ref)s, %(reasons)s, "
-            "%(fetch_required)s) ON CONFLICT (vendor, subject) DO UPDATE SET "
-            "status = EXCLUDED.status, final = EXCLUDED.final, "
-            "delivery_id = EXCLUDED.delivery_id, event_type = EXCLUDED.event_type, "
-            "received_at = EXCLUDED.received_at, occurred_at = EXCLUDED.occurred_at, "
-            "client_ref = EXCLUDED.client_ref, reasons = EXCLUDED.reasons, "
-            "fetch_required = EXCLUDED.fetch_required, "
-            # Every SET expression sees the old row: the three CASEs test the same token.
-            "lease_token = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_token END, "
-            "lease_until = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.lease_until END, "
-            "lease_delivery = CASE WHEN c.lease_token = %(ticket)s THEN NULL "
-            "ELSE c.lease_delivery END"
-        ),
-        "decision_release": f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET,
         # A row that never held a decision (only a lease) is removed rather than kept empty.
         "decision_abort": (
-            f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL) "
-            f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET + " AND status IS NOT NULL"
+            f"WITH gone AS (DELETE FROM {ledger} WHERE " + _TICKET + " AND status IS NULL "
+            "AND " + _ASYNC_COMMIT + ") "
+            f"UPDATE {ledger} SET " + _RELEASE + " WHERE " + _TICKET + " AND status IS NOT NULL "
+            "AND " + _ASYNC_COMMIT
         ),
         "decision_get": (
             f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
@@ -381,10 +415,6 @@ if hasattr(os, "register_at_fork"):  # POSIX
 def _text(value: str) -> str:
     """``value`` as text PostgreSQL accepts (NUL and lone surrogates encoded reversibly)."""
     return to_text_column(value)
-
-
-class _Lost(Exception):
-    """Rolls back a completion whose claim or subject lease was lost."""
 
 
 def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
@@ -828,22 +858,9 @@ class PostgresStore:
         ledger = {**_entry_params(decision.entry), "ticket": decision.token}
 
         def work(conn: Conn) -> bool:
-            # One transaction: the completion first (it locks the delivery's row, so that its
-            # claim cannot change hands before the commit), then the subject's row, locked,
-            # judged and written.
-            try:
-                with conn.transaction():
-                    if conn.execute(self._sql["complete"], params).rowcount != 1:
-                        raise _Lost
-                    row = conn.execute(self._sql["decision_lock"], ledger).fetchone()
-                    current = None if row is None else self._entry(row)
-                    write = replaces(decision.entry, current)
-                    conn.execute(
-                        self._sql["decision_write" if write else "decision_release"], ledger
-                    )
-            except _Lost:  # rolled back: nothing changed
-                return False
-            return True
+            # One statement, one round trip (it was BEGIN, three statements and COMMIT).
+            row = conn.execute(self._sql["complete_decision"], {**params, **ledger}).fetchone()
+            return row is not None and row[0] == 1
 
         return self._run("complete", work)
 

@@ -149,6 +149,45 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX kyc_webhooks_decisions_client ON kyc_webhooks_decisions (client_ref)",
         ),
     ),
+    (
+        3,
+        "decision ledger without rowid, partial client_ref index",
+        (
+            # The same columns, rebuilt (SQLite cannot alter a table's key) for fewer pages per
+            # write -- every delivery carrying a verdict writes its row twice (the subject lease,
+            # then the entry): WITHOUT ROWID keeps the rows in the (vendor, subject) b-tree itself
+            # (before: a rowid table plus a separate primary-key index, two pages per write);
+            # the client_ref index leaves out the rows without one, so that the subject lease
+            # of a new verification no longer writes it. Measured (WAL frames per delivery of
+            # bench/store_throughput.py, one verdict each): the subject lease 3.2 -> 1.0 pages,
+            # the completion 7.8 -> 7.6; 20.7 -> 18.4 pages per delivery.
+            """CREATE TABLE kyc_webhooks_decisions_v3 (
+                vendor TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                status TEXT,
+                final INTEGER,
+                delivery_id TEXT,
+                event_type TEXT,
+                received_at TEXT,
+                occurred_at TEXT,
+                client_ref TEXT,
+                reasons TEXT,
+                fetch_required INTEGER,
+                lease_token TEXT,
+                lease_until REAL,
+                PRIMARY KEY (vendor, subject)
+            ) WITHOUT ROWID""",
+            "INSERT INTO kyc_webhooks_decisions_v3 SELECT vendor, subject, status, final, "
+            "delivery_id, event_type, received_at, occurred_at, client_ref, reasons, "
+            "fetch_required, lease_token, lease_until FROM kyc_webhooks_decisions",
+            "DROP TABLE kyc_webhooks_decisions",
+            "ALTER TABLE kyc_webhooks_decisions_v3 RENAME TO kyc_webhooks_decisions",
+            # decisions_for_client() asks for client_ref = ?, which implies IS NOT NULL: the
+            # partial index serves it.
+            "CREATE INDEX kyc_webhooks_decisions_client ON kyc_webhooks_decisions (client_ref) "
+            "WHERE client_ref IS NOT NULL",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
