@@ -67,11 +67,29 @@ TAMPER: list[tuple[str, bytes, int]] = [
         401,
     ),
     ("key-unicode-escaped-is-same-string", BODY.replace(b'"idm-', b'"\\u0069dm-'), 200),
+    # A repeated key is refused whichever copy is right, spelled literally or with escapes.
     (
-        "duplicate-key-right-last-wins",
+        "duplicate-key-right-last",
         BODY.replace(b"{", f'{{"callbackApiKey": "{OTHER_KEY}",'.encode(), 1),
-        200,
+        401,
     ),
+    (
+        "duplicate-key-right-first",
+        BODY.replace(b"\n}", f',\n  "callbackApiKey": "{OTHER_KEY}"\n}}'.encode(), 1),
+        401,
+    ),
+    (
+        "duplicate-key-escaped-wrong-first",
+        BODY.replace(b"{", f'{{"\\u0063allbackApiKey": "{OTHER_KEY}",'.encode(), 1),
+        401,
+    ),
+    (
+        "duplicate-key-same-value",
+        BODY.replace(b"{", f'{{"callbackApiKey": "{API_KEY}",'.encode(), 1),
+        401,
+    ),
+    ("key-in-a-nested-object-too", BODY.replace(b"{", b'{"x": {"callbackApiKey": "k"},', 1), 200),
+    ("key-name-escaped-once", BODY.replace(b'"callbackApiKey"', b'"\\u0063allbackApiKey"', 1), 200),
     ("non-json", b"callbackApiKey=" + API_KEY.encode() + b"&type=session-change", 401),
     ("form-encoded-json-marker", b'"callbackApiKey"=' + API_KEY.encode(), 401),
     ("json-array", b"[" + BODY + b"]", 401),

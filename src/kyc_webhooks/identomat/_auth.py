@@ -14,6 +14,7 @@ those verbatim.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, ClassVar
 
 import pydantic_core
@@ -70,10 +71,31 @@ class Identomat(Vendor):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
         if not isinstance(data, dict):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
+        if _may_repeat_the_key(body) and _top_level_count(body, API_KEY_FIELD) != 1:
+            # Two keys are ambiguous: JSON readers disagree on which one counts (the pydantic-core
+            # of pydantic 2.7 reads the first where it picks a model by a tag, the last
+            # elsewhere), so the key authentication read might not be the one the event holds.
+            # Refused like a repeated credential header (fail closed).
+            raise AuthenticationError(f"{API_KEY_FIELD} appears more than once")
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
 
     def __repr__(self) -> str:
         return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"
+
+
+def _may_repeat_the_key(body: bytes) -> bool:
+    # Without a backslash every key is spelled literally, so a repeated key shows twice in the
+    # bytes; with one, a key may be written with escapes. Either way the exact check decides.
+    return body.count(API_KEY_FIELD.encode()) > 1 or b"\\" in body
+
+
+def _top_level_count(body: bytes, name: str) -> int:
+    """How many times ``name`` is a key of the JSON object ``body`` (escapes decoded)."""
+    try:
+        pairs = json.loads(body, object_pairs_hook=list)
+    except (ValueError, RecursionError):
+        raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
+    return sum(1 for key, _ in pairs if key == name) if isinstance(pairs, list) else 0
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> IdentomatEvent:
