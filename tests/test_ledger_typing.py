@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-api = pytest.importorskip("mypy.api")
+from _mypy import run_mypy
 
-ROOT = Path(__file__).resolve().parent.parent
+pytest.importorskip("mypy.api")
+
 
 SNIPPET = """
 import kyc_webhooks as kw
@@ -35,17 +36,7 @@ reveal_type(block_user)
 def test_mypy_checks_decision_handlers_against_decision(tmp_path: Path) -> None:
     source = tmp_path / "decision_handlers.py"
     source.write_text(SNIPPET, encoding="utf-8")
-    out, err, status = api.run(
-        [
-            "--strict",
-            "--no-error-summary",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(ROOT / ".mypy_cache"),
-            str(source),
-        ]
-    )
+    out, err, status = run_mypy(source)
     lines = [line for line in out.splitlines() if "decision_handlers.py" in line]
     assert status == 1, out + err
     assert any("DecisionStatus" in line and "Revealed type" in line for line in lines), out

@@ -23,6 +23,7 @@ import pytest
 from pydantic import BeforeValidator, Field, ValidationError
 
 import kyc_webhooks as kw
+from _mypy import run_mypy
 from kyc_webhooks.idenfy.models import (
     AmlCheckResult,
     AmlHit,
@@ -42,7 +43,6 @@ from kyc_webhooks.models import (
 from kyc_webhooks.testing import sample_payload, sign
 
 KEY = "lazy-key"
-ROOT = Path(__file__).resolve().parent.parent
 
 #: Every value a section's type validates, in order (see ``Counted``).
 _VALIDATIONS: list[object] = []
@@ -532,7 +532,6 @@ def _models_in(annotation: Any, seen: set[int] | None = None) -> list[type[KycMo
 
 
 def test_mypy_sees_the_real_types_of_the_sections(tmp_path: Path) -> None:
-    api = pytest.importorskip("mypy.api")
     source = tmp_path / "sections.py"
     source.write_text(
         "from kyc_webhooks.idenfy.models import IdentificationEvent\n"
@@ -544,17 +543,7 @@ def test_mypy_sees_the_real_types_of_the_sections(tmp_path: Path) -> None:
         "    reveal_type(event.start_time)\n",
         encoding="utf-8",
     )
-    out, err, _ = api.run(
-        [
-            "--strict",
-            "--no-error-summary",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(ROOT / ".mypy_cache"),
-            str(source),
-        ]
-    )
+    out, err, _ = run_mypy(source)
     revealed = [
         line.split("Revealed type is ")[1] for line in out.splitlines() if "Revealed" in line
     ]

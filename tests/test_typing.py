@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-api = pytest.importorskip("mypy.api")
+from _mypy import run_mypy
 
-ROOT = Path(__file__).resolve().parent.parent
+pytest.importorskip("mypy.api")
+
 
 SNIPPET = """
 import kyc_webhooks as kw
@@ -32,17 +33,7 @@ def untyped_route(event: kw.WebhookEvent) -> None: ...
 def test_mypy_sees_the_registered_model(tmp_path: Path) -> None:
     source = tmp_path / "handlers.py"
     source.write_text(SNIPPET, encoding="utf-8")
-    out, err, status = api.run(
-        [
-            "--strict",
-            "--no-error-summary",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(ROOT / ".mypy_cache"),
-            str(source),
-        ]
-    )
+    out, err, status = run_mypy(source)
     lines = [line for line in out.splitlines() if "handlers.py" in line]
     assert status == 1, out + err
     assert any(
