@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,6 +105,19 @@ NEVER_IN_RESPONSE: tuple[str, ...] = (
 )
 
 
+def leaked(markers: tuple[str, ...], text: str) -> list[str]:
+    """The markers found in ``text``. A marker of digits only (an OTP code) counts only as a
+    number of its own: inside a random hex id (``...c0f768676f...``) it is a coincidence."""
+    found = []
+    for marker in markers:
+        if marker.isdigit():
+            if re.search(rf"(?<![0-9A-Za-z]){marker}(?![0-9A-Za-z])", text):
+                found.append(marker)
+        elif marker in text:
+            found.append(marker)
+    return found
+
+
 def delivery(vendor: str, secret: str | None = None) -> tuple[bytes, dict[str, str]]:
     """The signed ``(body, headers)`` of ``vendor``'s delivery in :data:`PAYLOADS`."""
     payload, event_type, _ = PAYLOADS[vendor]
@@ -142,8 +156,7 @@ class Result:
 
     def assert_safe(self) -> None:
         text = self.body.decode("utf-8", "replace")
-        for marker in NEVER_IN_RESPONSE:
-            assert marker not in text, f"response leaks {marker!r}"
+        assert leaked(NEVER_IN_RESPONSE, text) == [], "the response leaks"
 
 
 class Client:

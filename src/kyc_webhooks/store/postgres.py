@@ -6,11 +6,10 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
   ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
   with a decision ticket, which completes the delivery and records its decision atomically.
-* Only the commits an answer to the vendor rests on wait for the WAL flush: ``complete`` (before
-  a 200), ``add`` without a lease (before a 202) and the erasures. The others (``add`` with a
-  lease, the claims, the subject lease, ``fail``) commit with ``synchronous_commit = off`` for
-  their own transaction (:data:`_ASYNC_COMMIT`; docs/delivery-guarantees.md, "Durability of
-  PostgresStore").
+* Every commit waits for the WAL flush (the server's ``synchronous_commit``) except two whose
+  loss leaves a safe state: ``fail`` and the release of a subject lease commit with
+  ``synchronous_commit = off`` for their own transaction (:data:`_ASYNC_COMMIT`;
+  docs/delivery-guarantees.md, "Durability of PostgresStore").
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
   decision and the subject lease. ``begin_decision`` takes the lease with one
   ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
@@ -212,13 +211,13 @@ _REPLACES = (
 )
 #: A condition that is always true and makes the commit of the statement's own (autocommit)
 #: transaction asynchronous: ``set_config(..., true)`` sets ``synchronous_commit`` for the current
-#: transaction only, and the server reads it at the commit. Used by the writes that no answer to
-#: the vendor rests on -- the insert + claim of ``add`` with a lease, the claims, the subject
-#: lease, ``fail`` -- so that a delivery waits for one WAL flush (its completion) instead of three.
-#: Sound because the WAL is one ordered log: the completion's commit record follows the commits it
-#: depends on (it could only see their rows once they were committed), and flushing it flushes
-#: them (docs/delivery-guarantees.md, "Durability of PostgresStore"). A condition, not a separate
-#: ``SET LOCAL``: no extra round trip and no explicit transaction.
+#: transaction only, and the server reads it at the commit. Used only by the writes whose loss
+#: gives back a state that is safe: ``fail`` (lost, the claim stays until its lease expires and
+#: the delivery is retried) and the release of a subject lease (lost, the lease expires). Claims
+#: and subject leases themselves wait for the flush: PostgreSQL can crash or fail over while the
+#: application hosts run on, and a claim lost that way would let a second worker run a handler
+#: that is still running (docs/delivery-guarantees.md, "Durability of PostgresStore"). A
+#: condition, not a separate ``SET LOCAL``: no extra round trip and no explicit transaction.
 _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 _TICKET = "vendor = %(vendor)s AND subject = %(subject)s AND lease_token = %(ticket)s"
 
@@ -256,7 +255,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE "
             + _CLAIMABLE.format(t="d")
             + f" RETURNING {cols_d}, d.claimed_from, true) "
-            "SELECT * FROM ins WHERE " + _ASYNC_COMMIT + " UNION ALL " + fallback
+            "SELECT * FROM ins UNION ALL " + fallback
         ),
         # add() without a claim (defer=True): insert unless the key exists.
         "add": (
@@ -276,7 +275,7 @@ def _statements(s: str) -> dict[str, str]:
             + " WHERE d.id = %(id)s AND ("
             + _CLAIMABLE.format(t="d")
             + " OR (%(replay)s AND d.state = 'done' AND (d.lease_until IS NULL OR d.lease_until "
-            "<= " + _NOW + "))) AND " + _ASYNC_COMMIT + f" RETURNING {cols_d}, d.claimed_from"
+            "<= " + _NOW + "))) " + f"RETURNING {cols_d}, d.claimed_from"
         ),
         "claim_next": (
             # {exhausted} and {filters} are filled per call from the constants below.
@@ -289,9 +288,7 @@ def _statements(s: str) -> dict[str, str]:
             + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             f"UPDATE {d} AS d SET "
             + _TAKE
-            + " FROM next WHERE d.id = next.id AND "
-            + _ASYNC_COMMIT
-            + f" RETURNING {cols_d}, d.claimed_from"
+            + f" FROM next WHERE d.id = next.id RETURNING {cols_d}, d.claimed_from"
         ),
         "exhausted": (
             f"exhausted AS (UPDATE {d} SET state = 'failed', lease_until = NULL, "
@@ -339,7 +336,7 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
-            "AND claim_token = %(claim_token)s) AND " + _ASYNC_COMMIT + " "
+            "AND claim_token = %(claim_token)s) "
             "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
             "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
             "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
