@@ -21,6 +21,7 @@ import pydantic_core
 
 from .._crypto import SecretInput, secrets_tuple, verify_shared_key
 from .._headers import HeaderInput, Headers
+from .._redaction import REDACTED_VALUE, redact_fields
 from .._vendor import Vendor, body_bytes
 from ..errors import AuthenticationError, ConfigurationError
 
@@ -71,12 +72,8 @@ class Identomat(Vendor):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
         if not isinstance(data, dict):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
-        if _may_repeat_the_key(body) and _top_level_count(body, API_KEY_FIELD) != 1:
-            # Two keys are ambiguous: JSON readers disagree on which one counts (the pydantic-core
-            # of pydantic 2.7 reads the first where it picks a model by a tag, the last
-            # elsewhere), so the key authentication read might not be the one the event holds.
-            # Refused like a repeated credential header (fail closed).
-            raise AuthenticationError(f"{API_KEY_FIELD} appears more than once")
+        if _may_repeat_the_key(body):
+            _refuse_an_ambiguous_key(body)
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
 
     def __repr__(self) -> str:
@@ -89,13 +86,23 @@ def _may_repeat_the_key(body: bytes) -> bool:
     return body.count(API_KEY_FIELD.encode()) > 1 or b"\\" in body
 
 
-def _top_level_count(body: bytes, name: str) -> int:
-    """How many times ``name`` is a key of the JSON object ``body`` (escapes decoded)."""
+def _refuse_an_ambiguous_key(body: bytes) -> None:
+    """401 unless ``callbackApiKey`` is a top-level key exactly once, spelled without escapes.
+
+    Twice is ambiguous: JSON readers disagree on which copy counts (the pydantic-core of
+    pydantic 2.7 reads the first where it picks a model by a tag, the last elsewhere), so the key
+    authentication read might not be the one the event holds. Escaped (``"callbackApi\\u004bey"``),
+    the key would escape the byte-exact redaction of the stored body (``_redaction``). Neither
+    comes from Identomat; both are refused like a repeated credential header (fail closed)."""
     try:
         pairs = json.loads(body, object_pairs_hook=list)
     except (ValueError, RecursionError):
         raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
-    return sum(1 for key, _ in pairs if key == name) if isinstance(pairs, list) else 0
+    if not isinstance(pairs, list) or sum(1 for key, _ in pairs if key == API_KEY_FIELD) != 1:
+        raise AuthenticationError(f"{API_KEY_FIELD} must appear exactly once")
+    stored = pydantic_core.from_json(redact_fields(body, (API_KEY_FIELD,)))
+    if stored.get(API_KEY_FIELD) != REDACTED_VALUE.decode().strip('"'):
+        raise AuthenticationError(f"{API_KEY_FIELD} must be spelled without escapes")
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> IdentomatEvent:
