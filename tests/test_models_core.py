@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 import pytest
@@ -238,3 +238,12 @@ def test_iso_timestamps_are_timestamps_on_every_parse_path(wire: str, expected: 
     assert converted.tzinfo is not None
     assert converted.utcoffset() == expected.utcoffset()
     assert converted.wire == wire
+
+
+def test_timestamps_made_by_arithmetic_pickle_and_copy() -> None:
+    # Arithmetic and replace() give a Timestamp without a wire form: its ISO text stands in.
+    later = Timestamp.from_wire(1700000000) + timedelta(days=1)
+    for made in (later, Timestamp.from_wire("2024-03-18T09:41:27Z").replace(year=2025)):
+        clone = pickle.loads(pickle.dumps(made))
+        assert clone == made
+        assert copy.deepcopy(made) == made

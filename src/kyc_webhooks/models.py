@@ -402,7 +402,8 @@ class Timestamp(datetime):
         return cls._from_datetime(parsed)
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        return (type(self).from_wire, (self.wire,))
+        # A Timestamp made by arithmetic or ``replace()`` has no wire form: its ISO text stands in.
+        return (type(self).from_wire, (getattr(self, "wire", None) or self.isoformat(),))
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -588,6 +589,11 @@ class EventModels(Generic[EventT]):
         if error is not None:
             raise error  # outside the except block: no ValidationError (values) as __context__
         decoded = from_json(body)  # a JSON object: the union found it and read its field
+        tag = decoded.get(self.field) if isinstance(decoded, dict) else None
+        if isinstance(tag, str) and tag in self.models:
+            # The union read another value of the same field: the body holds it twice, and
+            # readers disagree on which copy counts (pydantic 2.7's union reads the first).
+            raise PayloadError(f"{what} body has {self.field!r} more than once")
         model = self.fallback(decoded) if self.fallback and isinstance(decoded, dict) else None
         chosen: EventT = validate_json(model or self.unknown, body, what=what)
         return chosen
