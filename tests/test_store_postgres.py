@@ -302,11 +302,15 @@ def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
     """gunicorn --preload: a store used before fork() works in the child on a pool of its own,
     and the parent's connections survive the child (no one closes them on the shared socket)."""
     store.add(new("parent"))
+    # The sessions of this test's stores: their last statement names its schema, which no other
+    # run on the server uses (the application name is the same for every store).
     query = (
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'kyc_webhooks' "
-        "AND datname = current_database()"
+        "AND datname = current_database() AND strpos(query, %s) > 0"
     )
-    before = {pid for (pid,) in sql(query)}
+    mark = f"{store.schema}."
+    before = {pid for (pid,) in sql(query, mark)}
+    assert before  # the parent's session
     with warnings.catch_warnings():
         # Python 3.12+ warns that fork() in a process with threads (the pool's) may deadlock.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -317,7 +321,7 @@ def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
             signal.alarm(30)
             added = store.add(new("child"), lease=30)
             code = 0 if added.claim is not None and store.complete(added.claim) else 2
-            if not {pid for (pid,) in sql(query)} - before:
+            if not {pid for (pid,) in sql(query, mark)} - before:
                 code = 3  # the child used the parent's connections instead of its own
             store.close()
         finally:
@@ -327,7 +331,7 @@ def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
     record = store.get_by_key("child")
     assert record is not None
     assert record.done
-    assert before <= {pid for (pid,) in sql(query)}  # the parent's sessions are still there
+    assert before <= {pid for (pid,) in sql(query, mark)}  # the parent's sessions are still there
 
 
 # -- the database's clock ----------------------------------------------------------------------
