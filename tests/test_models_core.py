@@ -247,3 +247,12 @@ def test_timestamps_made_by_arithmetic_pickle_and_copy() -> None:
         clone = pickle.loads(pickle.dumps(made))
         assert clone == made
         assert copy.deepcopy(made) == made
+
+
+@pytest.mark.parametrize("wire", [0, 0.0, -1, "1970-01-01T00:00:00Z"])
+def test_pickled_and_copied_timestamps_keep_their_wire_form(wire: object) -> None:
+    made = Timestamp.from_wire(wire)
+    for clone in (pickle.loads(pickle.dumps(made)), copy.deepcopy(made)):
+        assert clone == made
+        assert clone.wire == wire
+        assert type(clone.wire) is type(wire)

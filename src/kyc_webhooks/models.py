@@ -403,7 +403,8 @@ class Timestamp(datetime):
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         # A Timestamp made by arithmetic or ``replace()`` has no wire form: its ISO text stands in.
-        return (type(self).from_wire, (getattr(self, "wire", None) or self.isoformat(),))
+        wire = getattr(self, "wire", None)
+        return (type(self).from_wire, (self.isoformat() if wire is None else wire,))
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -576,7 +577,6 @@ class EventModels(Generic[EventT]):
         check_object_count(body, what=what)
         try:
             event: EventT = self.adapter.validate_json(body)
-            return event
         except ValidationError as exc:
             # errors() builds every error at once: only asked of a single-error failure.
             missed = (
@@ -586,6 +586,15 @@ class EventModels(Generic[EventT]):
             error = None if missed else payload_error(exc, what=what)
         except VALIDATION_ERRORS as exc:
             error = payload_error(exc, what=what)
+        else:
+            # The model must be the one its own tag names. They differ only when the body holds
+            # the field twice and the union read another copy than the model's field (pydantic
+            # 2.7's union reads the last copy where it finds a listed value, the field the first).
+            tag = getattr(event, self.field, None)
+            wire = tag.value if isinstance(tag, enum.Enum) else tag
+            if isinstance(wire, str) and self.models.get(wire) is type(event):
+                return event
+            error = PayloadError(f"{what} body has {self.field!r} more than once")
         if error is not None:
             raise error  # outside the except block: no ValidationError (values) as __context__
         decoded = from_json(body)  # a JSON object: the union found it and read its field

@@ -72,9 +72,9 @@ class Identomat(Vendor):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
         if not isinstance(data, dict):
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not a JSON object")
-        if _may_repeat_the_key(body):
-            _refuse_an_ambiguous_key(body)
         verify_shared_key(data.get(API_KEY_FIELD), field=API_KEY_FIELD, keys=self._keys)
+        if _may_repeat_the_key(body):  # only a holder of the key gets this far
+            _refuse_an_ambiguous_key(body)
 
     def __repr__(self) -> str:
         return f"Identomat(api_key=<redacted>, keys={len(self._keys)})"
