@@ -18,9 +18,12 @@ import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..decisions import Decision
 
 __all__ = [
     "DEFAULT_BODY_RETENTION",
@@ -283,11 +286,18 @@ class Claim:
 @dataclass(frozen=True)
 class Added:
     """Result of :meth:`Store.add`: the stored record, whether this call created it, and the claim
-    when one was requested and the record was claimable."""
+    when one was requested and the record was claimable.
+
+    With ``add(..., decision=...)`` and a claim, a store that takes the subject lease in the same
+    step sets ``ticket`` (it holds the lease) or ``subject_busy`` (another delivery of the
+    verification holds it; the claim is still this caller's to release). Both unset: the store did
+    not try, and the caller calls :meth:`Store.begin_decision` itself."""
 
     record: DeliveryRecord
     created: bool
     claim: Claim | None = None
+    ticket: DecisionTicket | None = None
+    subject_busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -386,10 +396,23 @@ class Store(Protocol):
         """The store's clock (aware). Leases, received times and retention use it."""
         ...
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
         """Store ``delivery`` unless its ``delivery_key`` is stored already (the existing record is
         never changed). With ``lease``, also claim the record if it is claimable (new, pending,
-        failed, or processing with an expired lease) -- in the same atomic step."""
+        failed, or processing with an expired lease) -- in the same atomic step.
+
+        With ``lease`` and ``decision`` (the verdict the delivery carries), a store may also take
+        the subject lease of ``ledger_entry(decision, record)`` in that step, exactly as
+        :meth:`begin_decision` would with the same ``lease`` right after the claim, and report it
+        in :attr:`Added.ticket` / :attr:`Added.subject_busy`. A store may ignore ``decision``
+        (leave both unset): the caller then calls :meth:`begin_decision`. One step saves a
+        commit per delivery that carries a verdict."""
         ...
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
