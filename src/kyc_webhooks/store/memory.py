@@ -11,8 +11,12 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ..errors import DeliveryNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from ..decisions import Decision
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
@@ -96,7 +100,13 @@ class MemoryStore:
         slot.token = token
         return Claim(slot.record, token, replay, DeliveryState.PENDING if new else previous)
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)

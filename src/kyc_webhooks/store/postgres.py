@@ -72,6 +72,8 @@ if TYPE_CHECKING:
     from psycopg import conninfo as pg_conninfo
     from psycopg_pool import ConnectionPool, PoolTimeout
 
+    from ..decisions import Decision
+
     Conn = psycopg.Connection[Any]
 
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresStore"]
@@ -721,7 +723,13 @@ class PostgresStore:
 
     # -- claims ------------------------------------------------------------------------------
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)

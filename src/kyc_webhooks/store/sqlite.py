@@ -39,9 +39,12 @@ import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import DeliveryNotFoundError, StoreError, UsageError, WebhookError
+
+if TYPE_CHECKING:
+    from ..decisions import Decision
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
@@ -637,7 +640,13 @@ class SQLiteStore:
         assert len(rows) == 1  # we hold the write lock; the row cannot vanish
         return Claim(self._record(rows[0]), token, replay, record.state)
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)

@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
@@ -48,6 +48,9 @@ from ...store._base import (
     utc_now,
 )
 from .models import DecisionRecord, Delivery
+
+if TYPE_CHECKING:
+    from ...decisions import Decision
 
 __all__ = ["DjangoStore"]
 
@@ -225,7 +228,13 @@ class DjangoStore:
         )
         return Claim(_record(row), token, replay, DeliveryState.PENDING if new else previous)
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
