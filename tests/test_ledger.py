@@ -432,7 +432,13 @@ def test_a_failing_event_handler_releases_the_subject_for_the_next_delivery(
 
 
 class _LedgerDown(kw.MemoryStore):
-    """A store whose ledger fails (a driver error, not StoreError)."""
+    """A store whose ledger fails (a driver error, not StoreError). It ignores
+    ``add(decision=...)``, so that the runner takes the subject lease with begin_decision."""
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Any = None
+    ) -> Any:
+        return super().add(delivery, lease=lease)
 
     def begin_decision(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("connection lost while reading Jane Doe")

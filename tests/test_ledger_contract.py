@@ -18,7 +18,8 @@ import pytest
 
 from _postgres import postgres_store
 from _stores import START, STORES, FakeClock
-from kyc_webhooks.store import Claim, NewDelivery, Store
+from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
+from kyc_webhooks.store import Added, Claim, DeliveryState, NewDelivery, Store
 from kyc_webhooks.store._base import DecisionEntry, DecisionTicket, replaces, supersedes
 
 LEASE = 60.0
@@ -395,3 +396,181 @@ def test_the_same_verdict_later_moves_the_time_so_every_order_ends_alike(
         assert effective is not None
         assert (effective.status, effective.occurred_at) == ("APPROVED", t3), order
         assert changes >= 1
+
+
+# -- add with a decision: the subject lease in the claiming step ----------------------------------
+# A store may take the subject lease in ``add`` itself (Added.ticket / Added.subject_busy) or
+# ignore the decision (both unset: the caller calls begin_decision). Either way the caller ends
+# up holding what begin_decision right after the claim would give. FOLDING: the stores that do
+# take it in add (one step instead of two); the others must answer as if they ignored it.
+
+FOLDING = ("memory", "postgres")
+
+
+def verdict(status: str = "APPROVED", *, final: bool = True, subject: str = "scan-1") -> Decision:
+    """The decision a delivery carries (what the runner hands to add)."""
+    return Decision(
+        DecisionStatus(status),
+        final,
+        "idenfy",
+        "IDENTIFICATION_AUTO_FINISHED",
+        subject,
+        client_ref="user-42",
+    )
+
+
+def add_deciding(
+    store: Store, decision: Decision, key: str | None = None, *, lease: float | None = LEASE
+) -> Added:
+    key = key if key is not None else f"key-{next(_counter)}"
+    delivery = NewDelivery(key, "idenfy", "IDENTIFICATION_AUTO_FINISHED", b"{}")
+    return store.add(delivery, lease=lease, decision=decision)
+
+
+def folds(request: pytest.FixtureRequest) -> bool:
+    return request.node.callspec.params["store"] in FOLDING
+
+
+def held(store: Store, added: Added, decision: Decision, *, folding: bool) -> DecisionTicket | None:
+    """The ticket the caller holds after ``add``: the store's, or begin_decision's when the store
+    ignored the decision (the runner's rule)."""
+    assert added.claim is not None
+    if folding:
+        assert added.ticket is not None or added.subject_busy
+        assert not (added.ticket is not None and added.subject_busy)
+        return added.ticket
+    assert added.ticket is None
+    assert not added.subject_busy
+    made = ledger_entry(decision, added.claim.record)
+    return store.begin_decision(added.claim, made, lease=LEASE)
+
+
+def test_add_with_a_decision_holds_the_subject_lease_as_begin_decision_would(
+    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    prior = claim_one(store)
+    first = entry(prior, "REVIEW", final=False)
+    record(store, prior, first)
+    clock.advance(1)
+    decision = verdict("APPROVED", final=True)
+    added = add_deciding(store, decision)
+    assert added.created
+    assert added.claim is not None
+    assert added.claim.record.state is DeliveryState.PROCESSING
+    ticket = held(store, added, decision, folding=folds(request))
+    assert ticket is not None
+    assert ticket.entry == ledger_entry(decision, added.claim.record)
+    assert ticket.previous == first
+    assert ticket.changes
+    # The lease is held: another delivery of the subject waits; of another subject, it does not.
+    other = claim_one(store)
+    assert store.begin_decision(other, entry(other), lease=SUBJECT_LEASE) is None
+    elsewhere = store.begin_decision(other, entry(other, subject="scan-2"), lease=SUBJECT_LEASE)
+    assert elsewhere is not None
+    store.abort_decision(elsewhere)
+    assert store.effective_decision("idenfy", "scan-1") == first  # nothing before the completion
+    assert store.complete(added.claim, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-1") == ticket.entry
+    assert store.begin_decision(other, entry(other), lease=SUBJECT_LEASE) is not None
+
+
+def test_add_with_a_decision_of_a_new_subject_has_no_previous_entry(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    decision = verdict(subject="scan-\udcff\x00-ū")
+    added = add_deciding(store, decision)
+    ticket = held(store, added, decision, folding=folds(request))
+    assert ticket is not None
+    assert ticket.previous is None
+    assert ticket.changes
+    assert ticket.entry.subject == "scan-\udcff\x00-ū"
+    assert added.claim is not None
+    assert store.complete(added.claim, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-\udcff\x00-ū") == ticket.entry
+
+
+def test_add_with_a_decision_of_a_busy_subject_keeps_the_claim_for_the_caller(
+    store: Store, request: pytest.FixtureRequest
+) -> None:
+    holder = claim_one(store)
+    holding = store.begin_decision(holder, entry(holder), lease=SUBJECT_LEASE)
+    assert holding is not None
+    added = add_deciding(store, verdict("DECLINED"))
+    assert added.claim is not None
+    if folds(request):
+        assert added.subject_busy
+        assert added.ticket is None
+    else:
+        assert held(store, added, verdict("DECLINED"), folding=False) is None
+    # The claim is held and is the caller's to release; the holder's lease is untouched.
+    stored = store.get(added.record.id)
+    assert stored is not None
+    assert stored.state is DeliveryState.PROCESSING
+    assert store.fail(added.claim, error_type="DeliveryInProgressError", error_message="busy")
+    stored = store.get(added.record.id)
+    assert stored is not None
+    assert stored.state is DeliveryState.FAILED
+    assert store.complete(holder, decision=holding)
+    assert store.effective_decision("idenfy", "scan-1") == holding.entry
+
+
+def test_add_with_a_decision_takes_over_an_expired_subject_lease(
+    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    holder = claim_one(store)
+    stale = store.begin_decision(holder, entry(holder), lease=SUBJECT_LEASE)
+    assert stale is not None
+    clock.advance(SUBJECT_LEASE + 1)
+    decision = verdict()
+    added = add_deciding(store, decision)
+    ticket = held(store, added, decision, folding=folds(request))
+    assert ticket is not None
+    assert added.claim is not None
+    assert store.complete(added.claim, decision=ticket)
+    assert store.effective_decision("idenfy", "scan-1") == ticket.entry
+
+
+def test_an_add_that_claims_nothing_takes_no_subject_lease(store: Store, clock: FakeClock) -> None:
+    done = add_deciding(store, verdict(), "done-key")
+    assert done.claim is not None
+    ticket = done.ticket or store.begin_decision(
+        done.claim, ledger_entry(verdict(), done.claim.record), lease=LEASE
+    )
+    assert ticket is not None
+    assert store.complete(done.claim, decision=ticket)
+    clock.advance(1)
+    live = claim_one(store, "live-key")
+    # A duplicate of a done record, a record another worker holds, a deferred (unclaimed) add.
+    answers = [
+        add_deciding(store, verdict("DECLINED"), "done-key"),
+        add_deciding(store, verdict("DECLINED"), "live-key"),
+        add_deciding(store, verdict("DECLINED"), "deferred-key", lease=None),
+    ]
+    for added in answers:
+        assert added.claim is None
+        assert added.ticket is None
+        assert not added.subject_busy
+    assert [added.created for added in answers] == [False, False, True]
+    # The subject is free: no add above took its lease.
+    other = claim_one(store)
+    free = store.begin_decision(other, entry(other, "DECLINED"), lease=SUBJECT_LEASE)
+    assert free is not None
+    assert free.previous == ticket.entry
+    assert store.complete(live, decision=None)
+
+
+def test_add_with_a_decision_reclaims_a_failed_delivery_with_its_first_receipt(
+    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    first = claim_one(store, "retried")
+    assert store.fail(first, error_type="E", error_message="boom")
+    clock.advance(5)
+    decision = verdict()
+    added = add_deciding(store, decision, "retried")
+    assert not added.created
+    assert added.claim is not None
+    assert added.claim.previous_state is DeliveryState.FAILED
+    ticket = held(store, added, decision, folding=folds(request))
+    assert ticket is not None
+    assert ticket.entry.delivery_id == first.record.id
+    assert ticket.entry.received_at == first.record.received_at

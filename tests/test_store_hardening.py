@@ -85,9 +85,11 @@ class _Broken(MemoryStore):
         if name == self.broken:
             raise RuntimeError("connection lost while storing Jane Doe")
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Any = None
+    ) -> Added:
         self._check("add")
-        return super().add(delivery, lease=lease)
+        return super().add(delivery, lease=lease, decision=decision)
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         self._check("complete")

@@ -490,6 +490,7 @@ def _level(levels: list[tuple[str, str]], prefix: str) -> list[str]:
 
 ADD_CLAIM = "WITH ins AS (INSERT INTO deliveries AS d"
 SUBJECT_LEASE = "INSERT INTO decisions AS c (vendor, subject, lease_token"
+ADD_SUBJECT_LEASE = "lease AS (" + SUBJECT_LEASE
 COMPLETE = "WITH done AS (UPDATE deliveries SET state = 'done'"  # with the ledger's entry
 
 
@@ -505,8 +506,10 @@ def test_only_failures_and_lease_releases_skip_the_wal_flush(schema: str) -> Non
         receiver.on("idenfy")(lambda event: None)
         verdict = {**PAYLOAD, "status": {"overall": "APPROVED"}}
         assert receiver.handle(*sign("idenfy", verdict, KEY, event_type=EVENT_TYPE)).ok
+        # The claim and the subject lease are one statement (add with the decision): flushed.
         assert _level(levels, ADD_CLAIM) == ["on"]
-        assert _level(levels, SUBJECT_LEASE) == ["on"]
+        assert [level for text, level in levels if ADD_SUBJECT_LEASE in text] == ["on"]
+        assert _level(levels, SUBJECT_LEASE) == []
         assert _level(levels, COMPLETE) == ["on"]
 
         levels.clear()
@@ -957,6 +960,11 @@ def test_a_restarted_server_gives_503s_then_recovers_and_loses_nothing(
         store.close()
 
 
+def verdict(subject: str) -> kw.Decision:
+    """An approval of ``subject`` (what ``event.decision`` gives the runner)."""
+    return kw.Decision(kw.DecisionStatus.APPROVED, True, "idenfy", "T", subject)
+
+
 def test_claims_and_subject_leases_survive_a_server_crash(throwaway: Throwaway) -> None:
     # The application hosts outlive a crash of the database: a claim or subject lease lost in it
     # would let a second worker run a handler that is still running. With the WAL writer slowed
@@ -975,6 +983,14 @@ def test_claims_and_subject_leases_survive_a_server_crash(throwaway: Throwaway) 
         assert added.claim is not None
         ticket = first.begin_decision(added.claim, entry(added.claim, subject="s"), lease=600)
         assert ticket is not None
+        # The claim and the subject lease taken in one statement (add with a decision).
+        folded = first.add(
+            NewDelivery(delivery_key="folded", vendor="idenfy", event_type="T", body=b"{}"),
+            lease=600,
+            decision=verdict("t"),
+        )
+        assert folded.claim is not None
+        assert folded.ticket is not None
     finally:
         first.close()
     throwaway.crash()
@@ -991,5 +1007,13 @@ def test_claims_and_subject_leases_survive_a_server_crash(throwaway: Throwaway) 
         assert again.claim is None
         other = claimed(second)
         assert second.begin_decision(other, entry(other, subject="s"), lease=600) is None
+        assert second.begin_decision(other, entry(other, subject="t"), lease=600) is None
+        refolded = second.add(
+            NewDelivery(delivery_key="folded", vendor="idenfy", event_type="T", body=b"{}"),
+            lease=600,
+            decision=verdict("t"),
+        )
+        assert refolded.claim is None
+        assert refolded.ticket is None
     finally:
         second.close()

@@ -466,11 +466,13 @@ class GatedStore(MemoryStore):
             threading.Event(),
         )
 
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Any:
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Any = None
+    ) -> Any:
         self.entered.set()
         self.proceed.wait(30)
         try:
-            return super().add(delivery, lease=lease)
+            return super().add(delivery, lease=lease, decision=decision)
         finally:
             self.finished.set()
 
@@ -616,7 +618,9 @@ def test_bad_store_configuration(options: dict[str, Any], message: str) -> None:
 
 
 class BrokenStore(MemoryStore):
-    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Any:
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Any = None
+    ) -> Any:
         raise StoreError("SQLite store 'x.db': add failed (OperationalError: disk I/O error)")
 
 
@@ -653,7 +657,9 @@ def test_store_error_response_body_hides_the_database(
     error: StoreError, detail: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     class Failing(MemoryStore):
-        def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Any:
+        def add(
+            self, delivery: NewDelivery, *, lease: float | None = None, decision: Any = None
+        ) -> Any:
             raise error
 
     receiver = make(Failing(), Recorder())

@@ -125,8 +125,11 @@ class StoreRunner:
         or in progress elsewhere). ``on_deferred`` is called with the id of a newly deferred
         delivery; an awaitable it returns cannot be awaited here (logged as a failure)."""
         store = self.store
+        decided, decision = self._decision_for_add(event)
         try:
-            added = store.add(self.new_delivery(event, headers), lease=self._add_lease())
+            added = store.add(
+                self.new_delivery(event, headers), lease=self._add_lease(), decision=decision
+            )
         except UsageError:
             raise
         except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
@@ -138,7 +141,9 @@ class StoreRunner:
             return self.tally.record(early)
         claim = added.claim
         assert claim is not None  # _without_dispatch answered every unclaimed case
-        return self._dispatch_sync(event, claim)
+        if not decided:  # event.decision raises again after the claim, as a handler failure
+            return self._dispatch_sync(event, claim)
+        return self._dispatch_sync(event, claim, (decision, added))
 
     async def handle_async(
         self,
@@ -147,8 +152,9 @@ class StoreRunner:
         on_deferred: Callable[[str], object] | None,
     ) -> Outcome:
         """Like :meth:`handle`, awaiting async handlers and an awaitable ``on_deferred`` result."""
+        decided, decision = self._decision_for_add(event)
         try:
-            added = await self._add_async(self.new_delivery(event, headers))
+            added = await self._add_async(self.new_delivery(event, headers), decision)
         except UsageError:
             raise
         except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
@@ -162,7 +168,9 @@ class StoreRunner:
             return self.tally.record(early)
         claim = added.claim
         assert claim is not None  # _without_dispatch answered every unclaimed case
-        return await self._dispatch_async(event, claim)
+        if not decided:  # event.decision raises again after the claim, as a handler failure
+            return await self._dispatch_async(event, claim)
+        return await self._dispatch_async(event, claim, (decision, added))
 
     def new_delivery(self, event: WebhookEvent, headers: Headers) -> NewDelivery:
         """What the store keeps of a delivery: the body with credential fields redacted, and the
@@ -184,6 +192,19 @@ class StoreRunner:
     def _add_lease(self) -> float | None:
         return None if self.defer else self.lease_timeout
 
+    def _decision_for_add(self, event: WebhookEvent) -> tuple[bool, Decision | None]:
+        """``(decided, decision)``: the verdict ``event`` carries, handed to ``store.add`` so that
+        a store may take the subject lease in the claiming step. ``decided`` is false when
+        computing it raised (a vendor's mapping failed): the store then gets no decision and the
+        error is raised again after the claim, where a handler's failure would be. Deferred
+        deliveries are not claimed: no decision."""
+        if self.defer:
+            return True, None
+        try:
+            return True, event.decision
+        except Exception:
+            return False, None
+
     def _without_dispatch(self, event: WebhookEvent, added: Added) -> Outcome | None:
         """The outcome when the handlers must not run for this request, else ``None``."""
         record = added.record
@@ -199,7 +220,7 @@ class StoreRunner:
             return Outcome.duplicate_of(record, event)
         return self._in_progress(record, event)
 
-    async def _add_async(self, delivery: NewDelivery) -> Added:
+    async def _add_async(self, delivery: NewDelivery, decision: Decision | None) -> Added:
         """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a
         cancellation (client gone, server timeout) cannot stop: the thread may still claim the
         record. So the call is shielded, and on cancellation the claim it took is released before
@@ -207,11 +228,13 @@ class StoreRunner:
         store = self.store
         lease = self._add_lease()
         if not store.blocking:
-            result: Added = store.add(delivery, lease=lease)
+            result: Added = store.add(delivery, lease=lease, decision=decision)
             return result
         import asyncio
 
-        task = asyncio.ensure_future(asyncio.to_thread(store.add, delivery, lease=lease))
+        task = asyncio.ensure_future(
+            asyncio.to_thread(store.add, delivery, lease=lease, decision=decision)
+        )
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -226,6 +249,8 @@ class StoreRunner:
         except Exception:  # the add failed: nothing was claimed
             return
         if added.claim is not None:
+            if added.ticket is not None:  # the add took the subject lease too
+                await self._abort_async(added.ticket)
             name = "CancelledError"
             await self._release_async(added.claim, name, f"handling interrupted ({name})")
 
@@ -376,15 +401,25 @@ class StoreRunner:
     # nothing has run yet: the claim is released and the delivery retried shortly (503 +
     # Retry-After for the vendor). The entry is recorded with the completion
     # (store.complete(claim, decision=ticket)); a failing handler aborts the ticket.
+    # A delivery that just arrived hands its decision to ``store.add`` (``added``): a store that
+    # takes the subject lease in the claiming step answers with ``Added.ticket`` or
+    # ``Added.subject_busy``, and begin_decision is skipped.
 
-    def _dispatch_sync(self, event: WebhookEvent, claim: Claim) -> Outcome:
+    def _dispatch_sync(
+        self,
+        event: WebhookEvent,
+        claim: Claim,
+        added: tuple[Decision | None, Added] | None = None,
+    ) -> Outcome:
+        """Run the handlers of the claimed ``event``. ``added``: the decision handed to
+        ``store.add`` and what it answered (else the decision is computed here)."""
         store = self.store
         decision: Decision | None = None
         ticket: DecisionTicket | None = None
         try:
-            decision = event.decision
+            decision = event.decision if added is None else added[0]
             if decision is not None:
-                begun = self._begin_sync(claim, decision)
+                begun = self._begin_sync(claim, decision, None if added is None else added[1])
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
                 ticket = begun
@@ -416,14 +451,21 @@ class StoreRunner:
             Outcome.success(event, handled, record=claim.record, replay=claim.replay)
         )
 
-    async def _dispatch_async(self, event: WebhookEvent, claim: Claim) -> Outcome:
+    async def _dispatch_async(
+        self,
+        event: WebhookEvent,
+        claim: Claim,
+        added: tuple[Decision | None, Added] | None = None,
+    ) -> Outcome:
         store = self.store
         decision: Decision | None = None
         ticket: DecisionTicket | None = None
         try:
-            decision = event.decision
+            decision = event.decision if added is None else added[0]
             if decision is not None:
-                begun = await self._begin_async(claim, decision)
+                begun = await self._begin_async(
+                    claim, decision, None if added is None else added[1]
+                )
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
                 ticket = begun
@@ -457,47 +499,58 @@ class StoreRunner:
 
     # -- the decision ledger's subject lease -----------------------------------------------
 
-    def _begin_sync(self, claim: Claim, decision: Decision) -> DecisionTicket | Outcome:
+    def _begin_sync(
+        self, claim: Claim, decision: Decision, added: Added | None = None
+    ) -> DecisionTicket | Outcome:
         """The subject lease for ``decision``, or the outcome when it cannot be had now (the
-        claim is then released)."""
+        claim is then released). ``added``: the answer of an ``add`` that was given the decision
+        (the store may have taken the lease already, or found it busy)."""
         store = self.store
-        try:
-            ticket = store.begin_decision(
-                claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
-            )
-        except UsageError:
-            raise
-        except Exception as exc:
-            error = _store_error(exc)
-            _log_store_error("begin_decision", error)
-            self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
-            return Outcome.failed(
-                error, event=decision.event, record=claim.record, replay=claim.replay
-            )
+        if added is not None and (added.ticket is not None or added.subject_busy):
+            ticket = added.ticket  # the store answered in the claiming step
+        else:
+            try:
+                ticket = store.begin_decision(
+                    claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
+                )
+            except UsageError:
+                raise
+            except Exception as exc:
+                error = _store_error(exc)
+                _log_store_error("begin_decision", error)
+                self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+                return Outcome.failed(
+                    error, event=decision.event, record=claim.record, replay=claim.replay
+                )
         if ticket is None:
             self._release_sync(claim, *_BUSY, busy=True)
             return _subject_busy(decision, claim)
         return ticket
 
-    async def _begin_async(self, claim: Claim, decision: Decision) -> DecisionTicket | Outcome:
+    async def _begin_async(
+        self, claim: Claim, decision: Decision, added: Added | None = None
+    ) -> DecisionTicket | Outcome:
         store = self.store
-        try:
-            ticket = await _call(
-                store,
-                store.begin_decision,
-                claim,
-                ledger_entry(decision, claim.record),
-                lease=self.lease_timeout,
-            )
-        except UsageError:
-            raise
-        except Exception as exc:
-            error = _store_error(exc)
-            _log_store_error("begin_decision", error)
-            await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
-            return Outcome.failed(
-                error, event=decision.event, record=claim.record, replay=claim.replay
-            )
+        if added is not None and (added.ticket is not None or added.subject_busy):
+            ticket = added.ticket  # the store answered in the claiming step
+        else:
+            try:
+                ticket = await _call(
+                    store,
+                    store.begin_decision,
+                    claim,
+                    ledger_entry(decision, claim.record),
+                    lease=self.lease_timeout,
+                )
+            except UsageError:
+                raise
+            except Exception as exc:
+                error = _store_error(exc)
+                _log_store_error("begin_decision", error)
+                await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+                return Outcome.failed(
+                    error, event=decision.event, record=claim.record, replay=claim.replay
+                )
         if ticket is None:
             await self._release_async(claim, *_BUSY, busy=True)
             return _subject_busy(decision, claim)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ..decisions import ledger_entry
 from ..errors import DeliveryNotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -115,12 +116,12 @@ class MemoryStore:
             existing = self._by_key.get(delivery.delivery_key)
             if existing is not None:
                 slot = self._by_id[existing]
-                claim = None
-                if lease is not None and claimable(
+                if lease is None or not claimable(
                     slot.record.state, slot.record.lease_until, now, replay=False
                 ):
-                    claim = self._take(slot, now, lease, replay=False)
-                return Added(slot.record, False, claim)
+                    return Added(slot.record, False)
+                claim = self._take(slot, now, lease, replay=False)
+                return self._added(claim, False, decision, now, lease)
             record = DeliveryRecord(
                 id=new_id(),
                 delivery_key=delivery.delivery_key,
@@ -135,10 +136,20 @@ class MemoryStore:
             slot = _Slot(record)
             self._by_id[record.id] = slot
             self._by_key[record.delivery_key] = record.id
-            claim = None
-            if lease is not None:
-                claim = self._take(slot, now, lease, replay=False, new=True)
-            return Added(slot.record, True, claim)
+            if lease is None:
+                return Added(slot.record, True)
+            claim = self._take(slot, now, lease, replay=False, new=True)
+            return self._added(claim, True, decision, now, lease)
+
+    def _added(
+        self, claim: Claim, created: bool, decision: Decision | None, now: datetime, lease: float
+    ) -> Added:
+        """What ``add`` answers for a claim: with ``decision``, the subject lease is taken in the
+        same step, exactly as :meth:`begin_decision` would (the caller holds ``_lock``)."""
+        if decision is None:
+            return Added(claim.record, created, claim)
+        ticket = self._lease_subject(ledger_entry(decision, claim.record), now, lease)
+        return Added(claim.record, created, claim, ticket, subject_busy=ticket is None)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         check_lease(lease)
@@ -265,18 +276,25 @@ class MemoryStore:
         with self._lock:
             if self._holder(claim) is None:
                 return None
-            subject = self._subjects.setdefault((entry.vendor, entry.subject), _Subject())
-            if (
-                subject.lease_token is not None
-                and subject.lease_until is not None
-                and subject.lease_until > now
-            ):
-                return None
-            token = new_id()
-            subject.lease_token = token
-            subject.lease_until = now + timedelta(seconds=lease)
-            current = subject.entry
-            return DecisionTicket(entry, current, supersedes(entry, current), token)
+            return self._lease_subject(entry, now, lease)
+
+    def _lease_subject(
+        self, entry: DecisionEntry, now: datetime, lease: float
+    ) -> DecisionTicket | None:
+        """Take ``entry``'s subject lease; ``None`` while another holds it (the caller holds
+        ``_lock`` and a live claim)."""
+        subject = self._subjects.setdefault((entry.vendor, entry.subject), _Subject())
+        if (
+            subject.lease_token is not None
+            and subject.lease_until is not None
+            and subject.lease_until > now
+        ):
+            return None
+        token = new_id()
+        subject.lease_token = token
+        subject.lease_until = now + timedelta(seconds=lease)
+        current = subject.entry
+        return DecisionTicket(entry, current, supersedes(entry, current), token)
 
     def _settle(self, ticket: DecisionTicket) -> None:
         """Apply a ticket (the caller holds ``_lock`` and the ticket's live claim)."""

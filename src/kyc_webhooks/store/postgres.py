@@ -41,6 +41,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..decisions import ledger_entry, ledger_subject
 from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError, UsageError
 from ._base import (
     LEASE_EXPIRED,
@@ -197,6 +198,13 @@ _ENTRY = (
     "client_ref, reasons, fetch_required"
 )
 _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+#: Take the subject lease of the row being inserted (c: the subject's existing row) when it is
+#: free or expired; RETURNING gives no row while another delivery holds it.
+_TAKE_SUBJECT = (
+    "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
+    "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
+    "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW
+)
 _COMPLETE = (
     "state = 'done', lease_until = NULL, claim_token = NULL, not_before = NULL, "
     "finished_at = " + _NOW + ", updated_at = " + _NOW + ", replays = replays + %(replay)s "
@@ -239,25 +247,43 @@ def _statements(s: str) -> dict[str, str]:
         f"SELECT {_COLUMNS}, NULL::text, false FROM {d} WHERE delivery_key = %(key)s "
         "AND NOT EXISTS (SELECT 1 FROM ins)"
     )
+    # Insert the record claimed, or claim the existing one when it is claimable.
+    claim_insert = (
+        insert
+        + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'processing', "
+        + _NOW
+        + ", "
+        + _NOW
+        + ", 1, %(body)s, %(headers)s, "
+        + _NOW
+        + " + make_interval(secs => %(lease)s::float8), %(token)s, 'pending') "
+        "ON CONFLICT (delivery_key) DO UPDATE SET "
+        + _TAKE
+        + " WHERE "
+        + _CLAIMABLE.format(t="d")
+        + f" RETURNING {cols_d}, d.claimed_from"
+    )
     return {
         # add() with a claim: one statement. Insert, or claim the existing record when it is
         # claimable, else return it unchanged.
         "add_claim": (
-            "WITH ins AS ("
-            + insert
-            + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'processing', "
+            "WITH ins AS (" + claim_insert + ", true) SELECT * FROM ins UNION ALL " + fallback
+        ),
+        # add() with a claim and a decision: one statement, one commit. The claim as above, then
+        # -- only if it claimed -- the subject lease exactly as begin_decision takes it (fed
+        # from the claim's RETURNING, so the claim is held by construction), returning the
+        # subject's row: the effective decision. No lease columns (NULL vendor): the subject
+        # is busy. No row at all: the record was not claimable (the caller reads it).
+        "add_claim_lease": (
+            "WITH ins AS (" + claim_insert + "), "
+            f"lease AS (INSERT INTO {ledger} AS c "
+            "(vendor, subject, lease_token, lease_until, lease_delivery) "
+            "SELECT %(subject_vendor)s, %(subject)s, %(ticket)s, "
             + _NOW
-            + ", "
-            + _NOW
-            + ", 1, %(body)s, %(headers)s, "
-            + _NOW
-            + " + make_interval(secs => %(lease)s::float8), %(token)s, 'pending') "
-            "ON CONFLICT (delivery_key) DO UPDATE SET "
-            + _TAKE
-            + " WHERE "
-            + _CLAIMABLE.format(t="d")
-            + f" RETURNING {cols_d}, d.claimed_from, true) "
-            "SELECT * FROM ins UNION ALL " + fallback
+            + " + make_interval(secs => %(lease)s::float8), ins.id FROM ins "
+            + _TAKE_SUBJECT
+            + f" RETURNING {entry_c}) "
+            "SELECT ins.*, lease.* FROM ins LEFT JOIN lease ON true"
         ),
         # add() without a claim (defer=True): insert unless the key exists.
         "add": (
@@ -338,10 +364,7 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
-            "AND claim_token = %(claim_token)s) "
-            "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
-            "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
-            "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW + f" RETURNING {entry_c}"
+            "AND claim_token = %(claim_token)s) " + _TAKE_SUBJECT + f" RETURNING {entry_c}"
         ),
         # complete(claim, decision=ticket), one statement (one implicit transaction): the
         # completion (which locks the delivery's row, so that its claim cannot change hands), then
@@ -730,11 +753,65 @@ class PostgresStore:
         lease: float | None = None,
         decision: Decision | None = None,
     ) -> Added:
+        """Store ``delivery`` (and claim it, with ``lease``). With ``lease`` and ``decision``, the
+        claim and the subject lease of the decision's verification are one statement and one
+        commit (``add_claim_lease``), exactly as :meth:`begin_decision` right after the claim:
+        :attr:`Added.ticket`, or :attr:`Added.subject_busy` while another delivery holds it."""
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
         record_id = new_id()
         token = new_id() if lease is not None else None
+        ticket = new_id() if lease is not None and decision is not None else None
+        key = {"key": _text(delivery.delivery_key)}
+        by_key = self._sql["by_key"]
+
+        def work(conn: Conn) -> Added:
+            # Fast path, a plain read, for what add() never changes: a done record (terminal for
+            # redeliveries), or any existing record when no claim is wanted. A duplicate then
+            # costs one indexed read: no row lock, no transaction id, no WAL flush, and its body
+            # is not sent to the server again (nor its parameters built).
+            row = conn.execute(by_key, key, binary=True).fetchone()
+            if row is not None and (lease is None or row[4] == "done"):
+                return Added(self._record(row), False, None)
+            params = self._add_params(delivery, record_id, lease, token, decision, ticket)
+            if lease is None:
+                sql = self._sql["add"]
+            else:
+                sql = self._sql["add_claim" if decision is None else "add_claim_lease"]
+            # Bounded: the fallback read misses the row only when it was inserted after this
+            # statement's snapshot (a concurrent add) or purged in between.
+            for _ in range(3):
+                row = conn.execute(sql, params, binary=True).fetchone()
+                if row is None:
+                    row = conn.execute(by_key, key, binary=True).fetchone()
+                    if row is None:
+                        continue
+                    return Added(self._record(row), False, None)
+                created = row[0] == record_id
+                if decision is not None and token is not None:  # add_claim_lease: claimed
+                    return self._added_with_lease(row, token, created, decision, ticket)
+                if row[18]:  # this statement claimed the record
+                    assert token is not None
+                    claim = self._claim(row, token, replay=False)
+                    return Added(claim.record, created, claim)
+                return Added(self._record(row), created, None)
+            raise StoreError(
+                f"PostgreSQL store ({self._where}): add kept racing a concurrent purge"
+            )
+
+        return self._run("add", work)
+
+    def _add_params(
+        self,
+        delivery: NewDelivery,
+        record_id: str,
+        lease: float | None,
+        token: str | None,
+        decision: Decision | None,
+        ticket: str | None,
+    ) -> dict[str, Any]:
+        """The parameters of ``add``'s insert (built only when the fast path misses)."""
         params: dict[str, Any] = {
             "now": self._now_param(),
             "id": record_id,
@@ -746,36 +823,30 @@ class PostgresStore:
             "lease": lease,
             "token": token,
         }
-        sql = self._sql["add" if lease is None else "add_claim"]
-        by_key = self._sql["by_key"]
+        if decision is not None and lease is not None:
+            params["subject_vendor"] = _text(decision.vendor)
+            params["subject"] = _text(ledger_subject(decision.vendor, decision.subject))
+            params["ticket"] = ticket
+        return params
 
-        def work(conn: Conn) -> Added:
-            # Fast path, a plain read, for what add() never changes: a done record (terminal for
-            # redeliveries), or any existing record when no claim is wanted. A duplicate then
-            # costs one indexed read: no row lock, no transaction id, no WAL flush, and its body
-            # is not sent to the server again.
-            row = conn.execute(by_key, params, binary=True).fetchone()
-            if row is not None and (lease is None or row[4] == "done"):
-                return Added(self._record(row), False, None)
-            # Bounded: the fallback read misses the row only when it was inserted after this
-            # statement's snapshot (a concurrent add) or purged in between.
-            for _ in range(3):
-                row = conn.execute(sql, params, binary=True).fetchone()
-                if row is None:
-                    row = conn.execute(by_key, params, binary=True).fetchone()
-                    if row is None:
-                        continue
-                    return Added(self._record(row), False, None)
-                if row[18]:  # this statement claimed the record
-                    assert token is not None
-                    claim = self._claim(row, token, replay=False)
-                    return Added(claim.record, row[0] == record_id, claim)
-                return Added(self._record(row), row[0] == record_id, None)
-            raise StoreError(
-                f"PostgreSQL store ({self._where}): add kept racing a concurrent purge"
-            )
-
-        return self._run("add", work)
+    def _added_with_lease(
+        self,
+        row: Sequence[Any],
+        token: str,
+        created: bool,
+        decision: Decision,
+        ticket: str | None,
+    ) -> Added:
+        """The answer of ``add_claim_lease``: the claim (columns 0-17), then the subject's row
+        (columns 18-28: its effective decision) when the subject lease was taken."""
+        assert ticket is not None
+        claim = self._claim(row, token, replay=False)
+        if row[18] is None:  # another delivery holds the subject lease
+            return Added(claim.record, created, claim, subject_busy=True)
+        previous = self._entry(row[18:])
+        entry = ledger_entry(decision, claim.record)
+        taken = DecisionTicket(entry, previous, supersedes(entry, previous), ticket)
+        return Added(claim.record, created, claim, taken)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         check_lease(lease)

@@ -1,0 +1,371 @@
+"""The subject lease taken in the claiming step (``Store.add(..., decision=...)``) through a real
+Receiver: the runner hands the event's decision to ``add``; a store that takes the lease there
+saves a statement and a commit per new delivery carrying a verdict, and everything observable --
+outcomes, logs, store state, decision handlers -- stays what the two-step path
+(``add`` then ``begin_decision``) gives, which a store that ignores the decision still takes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from _postgres import require_postgres, sql
+from _stores import FakeClock
+from kyc_webhooks.decisions import Decision, ledger_entry
+from kyc_webhooks.store import Added, Claim, DecisionEntry, DecisionTicket, MemoryStore, NewDelivery
+from kyc_webhooks.testing import Delivery, signed_delivery
+
+KEY = "fold-signing-key"
+S = kw.DecisionStatus
+
+
+def idenfy(event_type: str, status: str, *, final: bool, scan_ref: str = "scan-fold") -> Delivery:
+    return signed_delivery(
+        "idenfy", event_type, KEY, status__overall=status, final=final, scanRef=scan_ref
+    )
+
+
+AUTO = idenfy("IDENTIFICATION_AUTO_FINISHED", "SUSPECTED", final=False)
+MANUAL = idenfy("IDENTIFICATION_MANUAL_FINISHED", "APPROVED", final=True)
+LATER = idenfy("IDENTIFICATION_RESUBMITTED", "DENIED", final=True)
+
+
+class Counting(MemoryStore):
+    """A MemoryStore that counts its begin_decision calls (it takes the lease in add)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.begun = 0
+
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        self.begun += 1
+        return super().begin_decision(claim, entry, lease=lease)
+
+
+class Ignoring(Counting):
+    """A store that ignores ``add(decision=...)``, as the protocol allows: the runner then takes
+    the subject lease with begin_decision."""
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Decision | None = None
+    ) -> Added:
+        return super().add(delivery, lease=lease)
+
+
+class Recorder:
+    def __init__(self, store: kw.Store, *, failing: bool = False) -> None:
+        self.receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=60)
+        self.events: list[str] = []
+        self.decisions: list[tuple[S, bool]] = []
+        self.failing = failing
+
+        @self.receiver.on("idenfy")
+        def on_event(event: kw.WebhookEvent) -> None:
+            self.events.append(event.event_type)
+            if self.failing:
+                raise ValueError("handler failed for Jane Doe")
+
+        @self.receiver.on_decision()
+        def on_decision(decision: kw.Decision) -> None:
+            self.decisions.append((decision.status, decision.final))
+
+
+def _scenario(store: Counting, clock: FakeClock, *, mode: str) -> list[Any]:
+    """A verification's life through one receiver: new verdicts, a redelivery, a busy subject and
+    its retry, a failing handler, a stale event. Returns everything observable, with the random
+    ids replaced by their order of appearance."""
+    recorder = Recorder(store)
+    failing = Recorder(store, failing=True)
+
+    def handle(receiver: kw.Receiver, delivery: Delivery) -> kw.Outcome:
+        if mode == "sync":
+            return receiver.handle(*delivery)
+        return asyncio.run(receiver.handle_async(*delivery))
+
+    outcomes = [handle(recorder.receiver, AUTO)]
+    clock.advance(1)
+    outcomes.append(handle(recorder.receiver, MANUAL))
+    clock.advance(1)
+    outcomes.append(handle(recorder.receiver, AUTO))  # a redelivery: duplicate
+    # Another worker holds the subject: the next delivery of the verification waits.
+    holder = store.add(NewDelivery("holder", "idenfy", "T", b"{}"), lease=60).claim
+    assert holder is not None
+    decision = recorder.receiver.parse(*LATER).decision
+    assert decision is not None
+    ticket = store.begin_decision(holder, ledger_entry(decision, holder.record), lease=60)
+    assert ticket is not None
+    clock.advance(1)
+    outcomes.append(handle(recorder.receiver, LATER))
+    store.abort_decision(ticket)
+    assert store.complete(holder)
+    clock.advance(3)
+    outcomes.append(handle(failing.receiver, LATER))  # the handler fails: 500, nothing recorded
+    clock.advance(60)
+    outcomes.append(handle(recorder.receiver, LATER))  # the vendor's retry
+    clock.advance(1)
+    outcomes.append(handle(recorder.receiver, MANUAL))  # stale now: a duplicate anyway
+    records = store.deliveries(limit=100)
+    effective = store.effective_decision("idenfy", "scan-fold")
+    assert effective is not None
+    ids = {record.id: f"id-{n}" for n, record in enumerate(records)}
+    return [
+        [
+            (o.status_code, o.retry_after, o.duplicate, o.handled, ids.get(o.delivery_id or ""))
+            for o in outcomes
+        ],
+        [
+            (
+                ids[r.id],
+                r.state,
+                r.attempts,
+                r.lease_until,
+                r.not_before,
+                r.last_error_type,
+                r.last_error_message,
+            )
+            for r in records
+        ],
+        (effective.status, effective.final, ids[effective.delivery_id], effective.received_at),
+        recorder.events,
+        failing.events,
+        recorder.decisions + failing.decisions,
+        recorder.receiver.stats(),
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_store_that_folds_behaves_as_one_that_ignores_the_decision(
+    mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: dict[str, tuple[list[Any], list[str]]] = {}
+    for kind in (Counting, Ignoring):
+        clock = FakeClock()
+        store = kind(clock)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+            observed = _scenario(store, clock, mode=mode)
+        order: dict[str, str] = {}
+
+        def stable(text: str, order: dict[str, str] = order) -> str:
+            return re.sub(
+                r"[0-9a-f]{32}", lambda m: order.setdefault(m.group(), f"id-{len(order)}"), text
+            )
+
+        seen[kind.__name__] = (observed, [stable(r.getMessage()) for r in caplog.records])
+        # The folding store never needed begin_decision for a delivery that just arrived; the
+        # one that ignores the decision took each subject lease with it (the scenario's own
+        # holder aside).
+        begun = store.begun - 1
+        assert begun == (0 if kind is Counting else 5)
+    (folded, folded_logs), (two_step, two_step_logs) = seen["Counting"], seen["Ignoring"]
+    for part, (mine, theirs) in enumerate(zip(folded, two_step, strict=True)):
+        assert mine == theirs, part
+    assert folded_logs == two_step_logs
+    outcomes = seen["Counting"][0][0]
+    assert [o[0] for o in outcomes] == [200, 200, 200, 503, 500, 200, 200]
+    assert seen["Counting"][0][5] == [(S.REVIEW, False), (S.APPROVED, True), (S.DECLINED, True)]
+
+
+def test_a_failing_decision_mapping_is_a_handler_failure_after_the_claim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A vendor's mapping that raises: as before the fold, the delivery is claimed, nothing runs,
+    # 500, and the record fails (retried later); no subject lease is left behind.
+    store = Counting(FakeClock())
+    recorder = Recorder(store)
+
+    def broken(event: kw.WebhookEvent) -> Decision | None:
+        raise LookupError("mapping failed on Jane Doe")
+
+    monkeypatch.setattr(kw.WebhookEvent, "decision", property(broken))
+    outcome = recorder.receiver.handle(*MANUAL)
+    assert outcome.status_code == 500
+    assert isinstance(outcome.error, kw.HandlerError)
+    assert recorder.events == []
+    (record,) = store.deliveries()
+    assert (record.state, record.attempts, record.last_error_type) == (
+        kw.DeliveryState.FAILED,
+        1,
+        "LookupError",
+    )
+    monkeypatch.undo()
+    other = store.add(NewDelivery("other", "idenfy", "T", b"{}"), lease=60).claim
+    assert other is not None
+    decision = recorder.receiver.parse(*MANUAL).decision
+    assert decision is not None
+    assert store.begin_decision(other, ledger_entry(decision, other.record), lease=60)
+
+
+class GatedStore(Counting):
+    """A blocking store (run in a worker thread under async code) whose ``add`` waits until the
+    test lets it finish."""
+
+    blocking = True
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.entered, self.proceed, self.finished = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Decision | None = None
+    ) -> Added:
+        self.entered.set()
+        self.proceed.wait(30)
+        try:
+            return super().add(delivery, lease=lease, decision=decision)
+        finally:
+            self.finished.set()
+
+
+def test_a_cancelled_add_releases_the_subject_lease_it_took() -> None:
+    clock = FakeClock()
+    store = GatedStore(clock)
+    recorder = Recorder(store)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(recorder.receiver.handle_async(*MANUAL))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        task.cancel()  # the client went away while the worker thread stored the delivery
+        store.proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(store.finished.wait, 30)
+
+    asyncio.run(main())
+    assert recorder.events == []
+    (record,) = store.deliveries()
+    assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+    # The vendor's retry is not held up by the subject lease the cancelled add took.
+    retry = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert (retry.status_code, retry.handled) == (200, 2)
+    assert recorder.decisions == [(S.APPROVED, True)]
+
+
+# -- PostgreSQL: statements and commits per delivery ---------------------------------------------
+
+
+@contextlib.contextmanager
+def counted_store() -> Iterator[tuple[kw.PostgresStore, list[tuple[str, bool]]]]:
+    """A PostgresStore in a schema of its own over a pool whose connections note every statement
+    on that schema and whether its transaction wrote (was given a transaction id: its commit
+    waits for the WAL flush). Counted on the client, per connection: other tests running on the
+    same server change nothing."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+    from psycopg_pool import ConnectionPool
+
+    from _postgres import new_schema
+
+    dsn = require_postgres()
+    schema = new_schema()
+    statements: list[tuple[str, bool]] = []
+
+    class Counting(psycopg.Connection[Any]):
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool = False,
+        ) -> psycopg.Cursor[Any]:
+            text = str(query)
+            if f"{schema}." not in text:
+                return super().execute(query, params, prepare=prepare, binary=binary)
+            # The statement's own autocommit transaction, made explicit so that whether it
+            # wrote can be asked before it commits.
+            idle = self.info.transaction_status == TransactionStatus.IDLE
+            with self.transaction() if idle else contextlib.nullcontext():
+                cursor = super().execute(query, params, prepare=prepare, binary=binary)
+                row = super().execute("SELECT pg_current_xact_id_if_assigned()").fetchone()
+                assert row is not None
+            statements.append(
+                (" ".join(text.replace(f"{schema}.", "").split()), row[0] is not None)
+            )
+            return cursor
+
+    pool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=1,
+        connection_class=Counting,
+        kwargs={"autocommit": True},
+        open=True,
+    )
+    try:
+        with pool, kw.PostgresStore(pool, schema=schema) as store:
+            store.migrate()
+            statements.clear()
+            yield store, statements
+    finally:
+        sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_new_verdict_delivery_costs_postgres_two_commits_and_three_statements(
+    mode: str,
+) -> None:
+    with counted_store() as (store, statements):
+        recorder = Recorder(store)
+
+        def handle(delivery: Delivery) -> kw.Outcome:
+            if mode == "sync":
+                return recorder.receiver.handle(*delivery)
+            return asyncio.run(recorder.receiver.handle_async(*delivery))
+
+        assert handle(MANUAL).status_code == 200
+        # The duplicate check (a read), the insert with its claim and the subject lease (one
+        # statement), the completion with the ledger entry: two commits that wait for the flush,
+        # where the floor (an INSERT, an UPDATE) has two as well. Before: four statements and
+        # three such commits (the subject lease was a statement of its own).
+        assert [wrote for _, wrote in statements] == [False, True, True]
+        assert "lease AS (INSERT INTO decisions" in statements[1][0]
+        assert recorder.decisions == [(S.APPROVED, True)]
+        statements.clear()
+        # A redelivery: one read, no write, no commit to wait for.
+        assert handle(MANUAL).duplicate
+        assert [wrote for _, wrote in statements] == [False]
+        statements.clear()
+        # A later verdict of the same verification: the same two commits, and the change recorded.
+        assert handle(LATER).status_code == 200
+        assert [wrote for _, wrote in statements] == [False, True, True]
+        assert recorder.decisions == [(S.APPROVED, True), (S.DECLINED, True)]
+        latest = recorder.receiver.decisions.latest("idenfy", "scan-fold")
+        assert latest is not None
+        assert latest.status is S.DECLINED
+
+
+def test_postgres_answers_a_busy_subject_in_the_claiming_statement() -> None:
+    with counted_store() as (store, statements):
+        recorder = Recorder(store)
+        holder = store.add(NewDelivery("holder", "idenfy", "T", b"{}"), lease=60).claim
+        assert holder is not None
+        decision = recorder.receiver.parse(*LATER).decision
+        assert decision is not None
+        ticket = store.begin_decision(holder, ledger_entry(decision, holder.record), lease=60)
+        assert ticket is not None
+        statements.clear()
+        busy = recorder.receiver.handle(*MANUAL)
+        assert (busy.status_code, busy.retry_after) == (503, 2)
+        assert recorder.events == []
+        # The read, the claim that found the subject busy, the release of the claim: no
+        # begin_decision statement.
+        assert len(statements) == 3
+        assert statements[2][0].startswith("UPDATE deliveries SET state = CASE")
+        (record,) = [r for r in store.deliveries() if r.id != holder.record.id]
+        assert record.state is kw.DeliveryState.FAILED
+        assert record.last_error_type == "DeliveryInProgressError"
