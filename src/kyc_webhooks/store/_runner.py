@@ -6,10 +6,12 @@ touching the receiver.
 For each authenticated delivery: ``add`` it under its ``delivery_key`` (what is stored, and what
 is redacted first: :meth:`StoreRunner.new_delivery`) -> answer early when the handlers must not
 run now (deferred, duplicate, in progress) -> take the decision ledger's subject lease when the
-event carries a decision -> run the handlers -> ``complete`` the claim (with the ledger ticket),
-or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay`` claim stored
-deliveries and run the same steps on the stored body, parsed again. From async code a blocking
-store runs in a worker thread; a cancelled ``add`` is shielded, and the claim it took released.
+event carries a decision (``add`` is given the decision, and a store may take the lease in that
+same step; else ``begin_decision``) -> run the handlers -> ``complete`` the claim (with the
+ledger ticket), or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay``
+claim stored deliveries and run the same steps on the stored body, parsed again. From async code
+a blocking store runs in a worker thread; a cancelled ``add`` is shielded, and the claim (and
+subject lease) it took released.
 """
 
 from __future__ import annotations

@@ -2,17 +2,18 @@
 threads, processes and hosts that reach one database (docs/scaling-out.md).
 
 * Every state change is one SQL statement, run in autocommit: ``add`` with a claim is a single
-  ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING``;
+  ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING`` (with a
+  decision, the same statement takes the subject lease too: one commit, not two);
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
-  ``UPDATE ... WHERE claim_token = ...``. One transaction spans several statements: ``complete``
-  with a decision ticket, which completes the delivery and records its decision atomically.
+  ``UPDATE ... WHERE claim_token = ...``; ``complete`` with a decision ticket completes the
+  delivery and records its decision in one statement (data-modifying CTEs).
 * Every commit waits for the WAL flush (the server's ``synchronous_commit``) except two whose
   loss leaves a safe state: ``fail`` and the release of a subject lease commit with
   ``synchronous_commit = off`` for their own transaction (:data:`_ASYNC_COMMIT`;
   docs/delivery-guarantees.md, "Durability of PostgresStore").
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
-  decision and the subject lease. ``begin_decision`` takes the lease with one
-  ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
+  decision and the subject lease. ``begin_decision`` (and ``add`` with a decision) takes the lease
+  with one ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
   RETURNING``, so that of processes racing for one subject exactly one wins.
 * Leases and received times are measured on the database's clock (``statement_timestamp()``), so
   that app hosts with skewed clocks agree. An injected ``clock`` (tests) replaces it.
