@@ -401,10 +401,11 @@ def test_the_same_verdict_later_moves_the_time_so_every_order_ends_alike(
 # -- add with a decision: the subject lease in the claiming step ----------------------------------
 # A store may take the subject lease in ``add`` itself (Added.ticket / Added.subject_busy) or
 # ignore the decision (both unset: the caller calls begin_decision). Either way the caller ends
-# up holding what begin_decision right after the claim would give. FOLDING: the stores that do
-# take it in add (one step instead of two); the others must answer as if they ignored it.
+# up holding what begin_decision right after the claim would give. FOLDING: the store classes that
+# do take it in add (one step instead of two); the others (SQLiteStore, DjangoStore for now) must
+# answer as if they ignored it.
 
-FOLDING = ("memory", "postgres")
+FOLDING = ("MemoryStore", "PostgresStore")
 
 
 def verdict(status: str = "APPROVED", *, final: bool = True, subject: str = "scan-1") -> Decision:
@@ -427,8 +428,8 @@ def add_deciding(
     return store.add(delivery, lease=lease, decision=decision)
 
 
-def folds(request: pytest.FixtureRequest) -> bool:
-    return request.node.callspec.params["store"] in FOLDING
+def folds(store: Store) -> bool:
+    return type(store).__name__ in FOLDING
 
 
 def held(store: Store, added: Added, decision: Decision, *, folding: bool) -> DecisionTicket | None:
@@ -446,7 +447,7 @@ def held(store: Store, added: Added, decision: Decision, *, folding: bool) -> De
 
 
 def test_add_with_a_decision_holds_the_subject_lease_as_begin_decision_would(
-    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+    store: Store, clock: FakeClock
 ) -> None:
     prior = claim_one(store)
     first = entry(prior, "REVIEW", final=False)
@@ -457,7 +458,7 @@ def test_add_with_a_decision_holds_the_subject_lease_as_begin_decision_would(
     assert added.created
     assert added.claim is not None
     assert added.claim.record.state is DeliveryState.PROCESSING
-    ticket = held(store, added, decision, folding=folds(request))
+    ticket = held(store, added, decision, folding=folds(store))
     assert ticket is not None
     assert ticket.entry == ledger_entry(decision, added.claim.record)
     assert ticket.previous == first
@@ -474,12 +475,10 @@ def test_add_with_a_decision_holds_the_subject_lease_as_begin_decision_would(
     assert store.begin_decision(other, entry(other), lease=SUBJECT_LEASE) is not None
 
 
-def test_add_with_a_decision_of_a_new_subject_has_no_previous_entry(
-    store: Store, request: pytest.FixtureRequest
-) -> None:
+def test_add_with_a_decision_of_a_new_subject_has_no_previous_entry(store: Store) -> None:
     decision = verdict(subject="scan-\udcff\x00-ū")
     added = add_deciding(store, decision)
-    ticket = held(store, added, decision, folding=folds(request))
+    ticket = held(store, added, decision, folding=folds(store))
     assert ticket is not None
     assert ticket.previous is None
     assert ticket.changes
@@ -489,15 +488,13 @@ def test_add_with_a_decision_of_a_new_subject_has_no_previous_entry(
     assert store.effective_decision("idenfy", "scan-\udcff\x00-ū") == ticket.entry
 
 
-def test_add_with_a_decision_of_a_busy_subject_keeps_the_claim_for_the_caller(
-    store: Store, request: pytest.FixtureRequest
-) -> None:
+def test_add_with_a_decision_of_a_busy_subject_keeps_the_claim_for_the_caller(store: Store) -> None:
     holder = claim_one(store)
     holding = store.begin_decision(holder, entry(holder), lease=SUBJECT_LEASE)
     assert holding is not None
     added = add_deciding(store, verdict("DECLINED"))
     assert added.claim is not None
-    if folds(request):
+    if folds(store):
         assert added.subject_busy
         assert added.ticket is None
     else:
@@ -515,7 +512,7 @@ def test_add_with_a_decision_of_a_busy_subject_keeps_the_claim_for_the_caller(
 
 
 def test_add_with_a_decision_takes_over_an_expired_subject_lease(
-    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+    store: Store, clock: FakeClock
 ) -> None:
     holder = claim_one(store)
     stale = store.begin_decision(holder, entry(holder), lease=SUBJECT_LEASE)
@@ -523,7 +520,7 @@ def test_add_with_a_decision_takes_over_an_expired_subject_lease(
     clock.advance(SUBJECT_LEASE + 1)
     decision = verdict()
     added = add_deciding(store, decision)
-    ticket = held(store, added, decision, folding=folds(request))
+    ticket = held(store, added, decision, folding=folds(store))
     assert ticket is not None
     assert added.claim is not None
     assert store.complete(added.claim, decision=ticket)
@@ -560,7 +557,7 @@ def test_an_add_that_claims_nothing_takes_no_subject_lease(store: Store, clock: 
 
 
 def test_add_with_a_decision_reclaims_a_failed_delivery_with_its_first_receipt(
-    store: Store, clock: FakeClock, request: pytest.FixtureRequest
+    store: Store, clock: FakeClock
 ) -> None:
     first = claim_one(store, "retried")
     assert store.fail(first, error_type="E", error_message="boom")
@@ -570,7 +567,7 @@ def test_add_with_a_decision_reclaims_a_failed_delivery_with_its_first_receipt(
     assert not added.created
     assert added.claim is not None
     assert added.claim.previous_state is DeliveryState.FAILED
-    ticket = held(store, added, decision, folding=folds(request))
+    ticket = held(store, added, decision, folding=folds(store))
     assert ticket is not None
     assert ticket.entry.delivery_id == first.record.id
     assert ticket.entry.received_at == first.record.received_at
