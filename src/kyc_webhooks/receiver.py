@@ -314,7 +314,7 @@ class Receiver:
             raise PayloadTooLargeError(
                 f"body is {len(raw)} bytes, over the {self.max_body_size}-byte limit"
             )
-        view = headers if isinstance(headers, Headers) else Headers(headers)
+        view = headers if type(headers) is Headers else Headers(headers)
         chosen = self._select_vendor(view, raw, vendor)  # 3. pinned, or detected
         try:
             # 4. verify the signature over the raw bytes, 5. then validate the same bytes

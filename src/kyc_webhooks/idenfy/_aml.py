@@ -179,13 +179,14 @@ class AmlCompanyCheckItem(KycModel):
 
 
 def _aml_item_kind(value: Any) -> str:
-    if isinstance(value, KycModel):
-        return type(value).__name__
     if isinstance(value, dict):
         if "result" in value or "companyName" in value:
             return "AmlCompanyCheckItem"
         if "title" in value or "url" in value or "text" in value:
             return "AmlNewsItem"
+        return "AmlHit"
+    if isinstance(value, KycModel):
+        return type(value).__name__
     return "AmlHit"
 
 

@@ -114,7 +114,7 @@ class Idenfy(Vendor):
 
     @classmethod
     def detect(cls, headers: Headers, body: bytes) -> bool:
-        view = headers if isinstance(headers, Headers) else Headers(headers)  # any mapping
+        view = headers if type(headers) is Headers else Headers(headers)  # any mapping
         return _MARK_HEADERS[0] in view or _MARK_HEADERS[1] in view
 
     def verify(self, body: bytes, headers: Headers) -> None:
