@@ -4,7 +4,7 @@
   exactly as ``begin_decision`` would right after it: a ticket, or ``subject_busy`` with the claim
   still held;
 * bodies live in ``kyc_webhooks_bodies``: a file of version 3, written by the store of that version
-  (tests/data/sqlite-v3.db, see tests/data/make_sqlite_v3.py), migrates with every record, body,
+  (tests/data/store-v3.sqlite3, see tests/data/make_sqlite_v3.py), migrates with every record, body,
   ledger entry and lease; its bodies are readable and erasable after, leaving no byte in any file;
   several processes opening it at once migrate it once;
 * a process killed between the writes of a delivery leaves it whole or absent.
@@ -146,7 +146,7 @@ def test_a_completion_rewrites_no_page_of_the_body(tmp_path: Path) -> None:
 
 def _v3_copy(tmp_path: Path) -> Path:
     db = tmp_path / "v3.db"
-    shutil.copyfile(DATA / "sqlite-v3.db", db)
+    shutil.copyfile(DATA / "store-v3.sqlite3", db)
     return db
 
 

@@ -1,7 +1,7 @@
-"""Writes ``sqlite-v3.db``: a store file of schema version 3, made by the SQLiteStore of that
+"""Writes ``store-v3.sqlite3``: a store file of schema version 3, made by the SQLiteStore of that
 version (``git show 25713e8:src/kyc_webhooks/store/sqlite.py > old_sqlite.py``) through a real
 receiver, for tests/test_sqlite_layout.py. Run: ``python tests/data/make_sqlite_v3.py
-old_sqlite.py tests/data/sqlite-v3.db``.
+old_sqlite.py tests/data/store-v3.sqlite3``.
 
 Its records (clock fixed at 2026-01-01 12:00 UTC, one second apart): three handled iDenfy
 identifications (``done``, a ledger entry each; bodies of scan-0 and scan-2 span overflow pages),
