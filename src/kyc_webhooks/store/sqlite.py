@@ -5,17 +5,13 @@ threads and processes of one host.
   instead of failing. Durable by default: every commit that an answer to the vendor relies on --
   ``complete`` (before a 200), ``add`` without a claim (the deferred insert, before a 202), the
   erasures -- is synced to disk (``synchronous=FULL``), which is one fsync of the write-ahead log.
-  The other commits (``add`` with a claim -- with ``decision=`` the subject lease too, in the
-  same transaction --, claims, subject leases, ``fail``) run with ``synchronous=NORMAL``: they
-  survive a process crash, a power cut may lose them, and losing them loses nothing acknowledged
-  (docs/delivery-guarantees.md, "Durability of SQLiteStore").
+  The other commits (``add`` with a claim, claims, subject leases, ``fail``) run with
+  ``synchronous=NORMAL``: they survive a process crash, a power cut may lose them, and losing
+  them loses nothing acknowledged (docs/delivery-guarantees.md, "Durability of SQLiteStore").
   ``durable=False`` uses ``NORMAL`` for every commit: a process crash loses nothing, a power cut
   may lose the last answered deliveries.
 * Every state change runs in one ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
   the row is read, so two workers can never both see a record as claimable.
-* A delivery is a small row of ``kyc_webhooks_deliveries`` and its body a row of
-  ``kyc_webhooks_bodies``, written once: the claim, completion and failure of a delivery rewrite
-  neither the body nor its overflow pages (schema version 4).
 * Schema versioned in ``kyc_webhooks_migrations``; opening a file written by a newer version of
   this library fails with :class:`~kyc_webhooks.errors.StoreError` instead of guessing.
 * Every failure (a :class:`sqlite3.Error` -- corrupt file, unwritable path, disk full, lock
@@ -210,7 +206,7 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             # The indexes of the deliveries table, each written by every insert:
             # - UNIQUE id: get(), claim(), complete(), fail(), erase() by the public id;
             # - UNIQUE delivery_key: the duplicate check of every add() -- the ON CONFLICT
-            #   target of the insert; it makes a redelivery a duplicate;
+            #   target of the insert and the fast-path read; it makes a redelivery a duplicate;
             # - (state, received_at): claim_next() and process_pending() look for pending,
             #   failed and processing records oldest first, in a table that is mostly done
             #   records; stats() counts per state; deliveries(state=...) filters by it;
@@ -732,19 +728,19 @@ class SQLiteStore:
         if decision is not None and not isinstance(decision, Decision):
             raise UsageError("add(decision=...) takes a Decision")
         now = self.now()
+        # Fast path without the write lock for what add() never changes: a record that is done
+        # (terminal for redeliveries), or any existing record when no claim is wanted.
+        with self._read("add") as conn:
+            known = self._fetch(conn, "delivery_key", delivery.delivery_key)
+        if known is not None and (lease is None or known.state is DeliveryState.DONE):
+            return Added(known, False, None)
         token = new_id() if lease is not None else None
         record_id = new_id()
         received = _ts(now)
         lease_until = None if lease is None else _ts(now + timedelta(seconds=lease))
         # With a claim (handle() without defer) the commit need not reach the disk: until the
         # 200 nothing is acknowledged, and complete() syncs it with its own commit. Without a
-        # claim (defer=True) a 202 follows: synced (docs/delivery-guarantees.md). A redelivery
-        # writes nothing, so its commit syncs nothing either.
-        #
-        # No read before the transaction: the insert itself is the duplicate check. (A read
-        # without the write lock first, to answer duplicates without it, cost every new delivery
-        # more than it saved a duplicate -- bench/store_throughput.py: +10 % new deliveries/s
-        # without it, -24 % duplicates/s, which still answer at over twice the new rate.)
+        # claim (defer=True) a 202 follows: synced (docs/delivery-guarantees.md).
         with self._write("add", synced=lease is None) as conn:
             # One statement for a new delivery: the unique key decides, and the record is built
             # here from the values just written (no read back).
@@ -791,8 +787,8 @@ class SQLiteStore:
                     return Added(record, True, None)
                 claim = Claim(record, token, False, DeliveryState.PENDING)
             else:
-                # The key is known (a redelivery): claim it if a claim is wanted and the record
-                # is claimable (pending, failed, or processing with an expired lease).
+                # The key is known (a redelivery that lost the race with the fast path above, or
+                # a record that is not done): claim it if it is claimable.
                 existing = self._fetch(conn, "delivery_key", delivery.delivery_key)
                 assert existing is not None  # we hold the write lock; the row cannot vanish
                 if lease is None or not claimable(
