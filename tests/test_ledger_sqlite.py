@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from _sqlite_layouts import to_version_3
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import DecisionEntry, NewDelivery, SQLiteStore
 
@@ -24,6 +25,7 @@ def _version_1_file(path: Path) -> None:
         added = store.add(NewDelivery(KEY, "idenfy", "IDENTIFICATION", b"{}"), lease=30)
         assert added.claim is not None
         assert store.complete(added.claim)
+    to_version_3(path)
     conn = sqlite3.connect(path)
     try:
         conn.execute("DROP TABLE kyc_webhooks_decisions")
@@ -37,7 +39,7 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     path = tmp_path / "v1.db"
     _version_1_file(path)
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         old = store.get_by_key(KEY)
         assert old is not None
         assert old.done
@@ -56,7 +58,7 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT version FROM kyc_webhooks_migrations ORDER BY 1").fetchall()
     conn.close()
-    assert rows == [(1,), (2,), (3,)]
+    assert rows == [(1,), (2,), (3,), (4,)]
 
 
 # The ledger as schema version 2 created it: a rowid table and a full client_ref index.
@@ -104,6 +106,7 @@ def test_a_version_2_file_gets_the_ledger_without_rowid_and_keeps_entries_and_le
             held.record.received_at, client_ref="client-1",
         )  # fmt: skip
         assert store.begin_decision(held, pending, lease=30) is not None  # a live subject lease
+    to_version_3(path)
     # The same rows in the layout of version 2.
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT * FROM kyc_webhooks_decisions").fetchall()
@@ -120,7 +123,7 @@ def test_a_version_2_file_gets_the_ledger_without_rowid_and_keeps_entries_and_le
     assert "WITHOUT ROWID" not in _ledger_schema(path)[0]
 
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 3
+        assert store.schema_version() == 4
         assert store.effective_decision("idenfy", "scan-1") == made
         assert store.decisions_for_client("client-1") == [made]
         other = store.add(NewDelivery("other", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
