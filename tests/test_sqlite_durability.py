@@ -89,9 +89,9 @@ def test_a_handled_delivery_syncs_one_commit_the_completion(
         commits.clear()  # the migrations
         outcome = handling.handle(*signed(1))
         assert outcome.status_code == 200
-        # add + claim (+ subject lease, when the runner passes decision= to add; else a commit
-        # of its own): not synced; complete (the 200 rests on it): synced, and last.
-        assert commits in (["NORMAL", "FULL"], ["NORMAL", "NORMAL", "FULL"])
+        # add + claim + subject lease (one transaction): not synced; complete (the 200 rests
+        # on it): synced, and last.
+        assert commits == ["NORMAL", "FULL"]
         commits.clear()
         assert handling.handle(*signed(1)).duplicate
         assert commits == []  # a duplicate writes nothing
@@ -155,7 +155,7 @@ def test_durable_false_syncs_no_commit(tmp_path: Path, commits: list[str]) -> No
         commits.clear()
         assert handling.handle(*signed(1)).status_code == 200
         assert store.add(NewDelivery("k1", "idenfy", EVENT_TYPE, b"{}")).created
-        assert commits in (["NORMAL"] * 3, ["NORMAL"] * 4)  # 3: the subject lease taken by add
+        assert commits == ["NORMAL"] * 3  # add (with the subject lease), complete, add
 
 
 # -- crashes -------------------------------------------------------------------------------------
