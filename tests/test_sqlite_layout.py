@@ -7,7 +7,8 @@
   (tests/data/store-v3.sqlite3, see tests/data/make_sqlite_v3.py), migrates with every record, body,
   ledger entry and lease; its bodies are readable and erasable after, leaving no byte in any file;
   several processes opening it at once migrate it once;
-* a process killed between the writes of a delivery leaves it whole or absent.
+* a process killed between the writes of a delivery leaves it whole or absent;
+* a record's body goes with it, whoever deletes the record; a v3 row without an id migrates.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 from _stores import START, FakeClock
 from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
-from kyc_webhooks.errors import UsageError
+from kyc_webhooks.errors import StoreError, UsageError
 from kyc_webhooks.store import DeliveryState, NewDelivery, SQLiteStore
 
 DATA = Path(__file__).parent / "data"
@@ -272,33 +273,50 @@ def test_processes_opening_a_version_3_file_at_once_migrate_it_once(tmp_path: Pa
 
 # -- crash safety of the layout ------------------------------------------------------------------
 
+# Stores COUNT whole deliveries, then dies (SIGKILL) inside the transaction of one more: the
+# moment its record row is written and its body's insert begins (a trace callback on the store's
+# connection, installed through sqlite3.connect).
 _CRASHER = """
-import os, signal, sys
+import os, signal, sqlite3, sys
 from kyc_webhooks.store import NewDelivery, SQLiteStore
+armed = False
+def trace(sql):
+    if armed and sql.startswith("INSERT INTO kyc_webhooks_bodies"):
+        os.kill(os.getpid(), signal.SIGKILL)
+connect = sqlite3.connect
+def traced(*args, **kwargs):
+    conn = connect(*args, **kwargs)
+    conn.set_trace_callback(trace)
+    return conn
+sqlite3.connect = traced
 store = SQLiteStore(sys.argv[1])
 for n in range(int(sys.argv[2])):
     body = b'{"n":%d,"pad":"' % n + b"x" * 6000 + b'"}'
     added = store.add(NewDelivery(f"k{n}", "idenfy", "T", body), lease=30)
     store.complete(added.claim)
 print("ready", flush=True)
-store.add(NewDelivery("last", "idenfy", "T", b'{"n":-1}'))  # synced: the deferred insert
-os.kill(os.getpid(), signal.SIGKILL)
+armed = True
+store.add(NewDelivery("last", "idenfy", "T", b'{"n":-1}'), lease=30)
+print("not killed", flush=True)
 """
 
 
-def test_a_killed_process_leaves_every_delivery_with_its_body(tmp_path: Path) -> None:
+def test_a_process_killed_between_a_record_and_its_body_leaves_neither(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     proc = subprocess.run(
         [sys.executable, "-c", _CRASHER, str(db), "40"], capture_output=True, timeout=120
     )
-    assert proc.returncode == -9
+    assert proc.returncode == -9, proc.stderr.decode(errors="replace")
+    assert proc.stdout == b"ready\n"  # killed inside the last add, not before or after it
     with SQLiteStore(db) as opened:
         records = opened.deliveries(limit=100)
-        assert len(records) == 41
+        # The record whose body insert was cut off is gone with it: one transaction.
+        assert opened.get_by_key("last") is None
+        assert len(records) == 40
         for record in records:
             assert record.body is not None
             assert record.body.startswith(b'{"n":')
-        assert sum(1 for r in records if r.done) == 40
+        assert all(r.done for r in records)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         orphans = conn.execute(
@@ -307,3 +325,45 @@ def test_a_killed_process_leaves_every_delivery_with_its_body(tmp_path: Path) ->
         ).fetchone()
     conn.close()
     assert orphans == (0,)
+
+
+# -- a record's body goes with it; a malformed v3 row does not stop the migration -----------------
+
+
+def test_a_record_deleted_by_another_writer_takes_its_body_along(tmp_path: Path) -> None:
+    # An operator's DELETE, or an older library version that opened the file before it was
+    # migrated (its purge() deletes records and knows nothing of the bodies' table).
+    db = tmp_path / "w.db"
+    with SQLiteStore(db) as store:
+        for n in range(3):
+            store.add(NewDelivery(f"k{n}", "idenfy", EVENT_TYPE, b'{"secret":"%d"}' % n))
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM kyc_webhooks_deliveries WHERE delivery_key IN ('k1', 'k2')")
+            bodies = conn.execute("SELECT COUNT(*) FROM kyc_webhooks_bodies").fetchone()
+        conn.close()
+        assert bodies == (1,)  # only k0's: no body outlives its record
+        # The next records get the deleted seqs back; their bodies are theirs.
+        added = store.add(NewDelivery("k3", "idenfy", EVENT_TYPE, b'{"n":3}'))
+        assert added.created
+        record = store.get(added.record.id)
+        assert record is not None
+        assert record.body == b'{"n":3}'
+        assert store.erase_bodies(older_than=timedelta(0)) == 2
+    assert _files_hold(db, b'"secret":"1"') == []
+    assert _files_hold(db, b'"secret":"2"') == []
+
+
+def test_a_version_3_row_without_an_id_migrates_and_reads_as_malformed(tmp_path: Path) -> None:
+    db = _v3_copy(tmp_path)
+    with sqlite3.connect(db) as conn:  # version 3 allowed it: a TEXT PRIMARY KEY of a rowid table
+        conn.execute(
+            "INSERT INTO kyc_webhooks_deliveries (id, delivery_key, vendor, event_type, state, "
+            "received_at, updated_at, body) VALUES (NULL, 'no-id', 'idenfy', 'T', 'done', 1, 1, "
+            "x'7b7d')"
+        )
+    conn.close()
+    with SQLiteStore(db) as opened:  # was: StoreError (NOT NULL constraint) on every open
+        assert opened.schema_version() == 4
+        with pytest.raises(StoreError, match="malformed"):
+            opened.get_by_key("no-id")
+        assert opened.stats()["total"] == 8

@@ -216,9 +216,12 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             #   listing of the command line and of operators' dashboards, newest or oldest first.
             # Without one of them, its query reads the whole table (every record of the
             # retention period, 90 days by default) under the write lock or on every listing.
+            # id is NULL-able as it was in version 3 (a TEXT PRIMARY KEY of a rowid table): a
+            # row without one is a malformed record that reads report, not a migration that
+            # fails and leaves the whole file unopenable.
             """CREATE TABLE kyc_webhooks_deliveries_v4 (
                 seq INTEGER PRIMARY KEY,
-                id TEXT NOT NULL UNIQUE,
+                id TEXT UNIQUE,
                 delivery_key TEXT NOT NULL UNIQUE,
                 vendor TEXT NOT NULL,
                 event_type TEXT NOT NULL,
@@ -260,6 +263,13 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ON kyc_webhooks_deliveries (received_at)",
             "CREATE INDEX kyc_webhooks_deliveries_vendor "
             "ON kyc_webhooks_deliveries (vendor, event_type, received_at)",
+            # A record's body goes with it, whoever deletes the record: purge(), an operator's
+            # DELETE, or an older library version still holding the file open (it checked the
+            # version when it opened it). Without this, such a body would outlive every erasure
+            # and block the insert of a later record that gets the same seq back.
+            "CREATE TRIGGER kyc_webhooks_deliveries_body AFTER DELETE ON "
+            "kyc_webhooks_deliveries BEGIN DELETE FROM kyc_webhooks_bodies "
+            "WHERE delivery = OLD.seq; END",
         ),
     ),
 )
@@ -1142,11 +1152,7 @@ class SQLiteStore:
             where += f" AND state IN ({', '.join('?' for _ in states)})"
             args.extend(s.value for s in states)
         with self._write("purge") as conn:
-            conn.execute(
-                "DELETE FROM kyc_webhooks_bodies WHERE delivery IN "  # noqa: S608 -- constants
-                f"(SELECT seq FROM kyc_webhooks_deliveries WHERE {where})",
-                args,
-            )
+            # The bodies go with their records (the trigger of migration 4).
             purged: int = conn.execute(
                 f"DELETE FROM kyc_webhooks_deliveries WHERE {where}",  # noqa: S608 -- constants
                 args,
