@@ -25,7 +25,7 @@ import pytest
 
 from _stores import START, FakeClock
 from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
-from kyc_webhooks.errors import StoreError, UsageError
+from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import DeliveryState, NewDelivery, SQLiteStore
 
 DATA = Path(__file__).parent / "data"
@@ -110,12 +110,6 @@ def test_add_with_a_decision_but_no_lease_takes_no_subject_lease(store: SQLiteSt
     claim = store.claim(added.record.id, lease=30)
     assert claim is not None
     assert store.begin_decision(claim, ledger_entry(decision(), claim.record), lease=30)
-
-
-def test_add_refuses_a_decision_that_is_not_one(store: SQLiteStore) -> None:
-    with pytest.raises(UsageError, match="Decision"):
-        store.add(delivery("k1"), lease=30, decision="APPROVED")  # type: ignore[arg-type]
-    assert store.get_by_key("k1") is None
 
 
 # -- the layout ----------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import require_postgres, sql
-from _stores import FakeClock
+from _postgres import postgres_store, require_postgres, sql
+from _stores import STORES, FakeClock
 from kyc_webhooks.decisions import Decision, ledger_entry
 from kyc_webhooks.store import Added, Claim, DecisionEntry, DecisionTicket, MemoryStore, NewDelivery
 from kyc_webhooks.testing import Delivery, signed_delivery
@@ -369,3 +369,95 @@ def test_postgres_answers_a_busy_subject_in_the_claiming_statement() -> None:
         (record,) = [r for r in store.deliveries() if r.id != holder.record.id]
         assert record.state is kw.DeliveryState.FAILED
         assert record.last_error_type == "DeliveryInProgressError"
+
+
+# -- misuse and a malformed ledger row: the same answers as without the fold ----------------------
+
+
+@contextlib.contextmanager
+def _kind(kind: str, tmp_path: Any, clock: FakeClock) -> Iterator[kw.Store]:
+    if kind == "postgres":
+        with postgres_store(clock) as made:
+            yield made
+        return
+    tmp_path.mkdir(exist_ok=True)
+    made = STORES[kind](tmp_path, clock)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+class DropsDecision:
+    """Any store, ignoring ``add(decision=...)`` (the runner then calls begin_decision)."""
+
+    def __init__(self, store: kw.Store) -> None:
+        self.store = store
+        self.blocking = store.blocking
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Decision | None = None
+    ) -> Added:
+        return self.store.add(delivery, lease=lease)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+def test_add_refuses_a_decision_that_is_not_one_and_stores_nothing(
+    kind: str, tmp_path: Any, clock: FakeClock
+) -> None:
+    with _kind(kind, tmp_path, clock) as store:
+        with pytest.raises(kw.UsageError, match="takes a Decision"):
+            store.add(NewDelivery("k", "idenfy", "T", b"{}"), lease=60, decision="APPROVED")  # type: ignore[arg-type]
+        assert store.get_by_key("k") is None
+
+
+def _corrupt_ledger(store: kw.Store) -> None:
+    """Make the stored decision of every subject undecodable (its reasons are not JSON)."""
+    if isinstance(store, kw.PostgresStore):
+        sql(f"UPDATE {store.schema}.decisions SET reasons = 'not json'")  # noqa: S608 -- a test schema
+        return
+    assert isinstance(store, kw.SQLiteStore)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store.path)) as conn, conn:
+        conn.execute("UPDATE kyc_webhooks_decisions SET reasons = 'not json'")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
+    kind: str, tmp_path: Any, clock: FakeClock
+) -> None:
+    seen = []
+    handled: list[str] = []
+    for folding in (True, False):
+        with _kind(kind, tmp_path / str(folding), clock) as store:
+            first = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+            first.on("idenfy")(lambda event: None)
+            assert first.handle(*AUTO).status_code == 200  # the subject's first decision
+            _corrupt_ledger(store)
+            used: Any = store if folding else DropsDecision(store)
+            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=used)
+            handled.clear()
+            receiver.on("idenfy")(lambda event: handled.append(event.event_type))
+            outcome = receiver.handle(*MANUAL)
+            record = store.get_by_key(outcome.delivery_key or "")
+            assert record is not None
+            seen.append(
+                (
+                    outcome.status_code,
+                    type(outcome.error).__name__,
+                    list(handled),
+                    record.state,
+                    record.lease_until,
+                    record.last_error_type,
+                )
+            )
+    # Refused before any handler ran, and the claim released (was: the folding store kept the
+    # record processing under its lease).
+    assert seen[0] == seen[1]
+    assert seen[0][0] == 503
+    assert seen[0][2] == []
+    assert seen[0][4] is None

@@ -11,13 +11,9 @@ import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from ..decisions import ledger_entry
+from ..decisions import Decision, ledger_entry
 from ..errors import DeliveryNotFoundError, UsageError
-
-if TYPE_CHECKING:
-    from ..decisions import Decision
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
@@ -111,6 +107,8 @@ class MemoryStore:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
+        if decision is not None and not isinstance(decision, Decision):
+            raise UsageError("add(decision=...) takes a Decision")
         now = self.now()
         with self._lock:
             existing = self._by_key.get(delivery.delivery_key)

@@ -42,7 +42,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..decisions import ledger_entry, ledger_subject
+from ..decisions import Decision, ledger_entry, ledger_subject
 from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError, UsageError
 from ._base import (
     LEASE_EXPIRED,
@@ -73,8 +73,6 @@ if TYPE_CHECKING:
     import psycopg
     from psycopg import conninfo as pg_conninfo
     from psycopg_pool import ConnectionPool, PoolTimeout
-
-    from ..decisions import Decision
 
     Conn = psycopg.Connection[Any]
 
@@ -761,6 +759,8 @@ class PostgresStore:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
+        if decision is not None and not isinstance(decision, Decision):
+            raise UsageError("add(decision=...) takes a Decision")
         record_id = new_id()
         token = new_id() if lease is not None else None
         ticket = new_id() if lease is not None and decision is not None else None
@@ -791,7 +791,7 @@ class PostgresStore:
                     return Added(self._record(row), False, None)
                 created = row[0] == record_id
                 if decision is not None and token is not None:  # add_claim_lease: claimed
-                    return self._added_with_lease(row, token, created, decision, ticket)
+                    return self._added_with_lease(conn, row, token, created, decision, ticket)
                 if row[18]:  # this statement claimed the record
                     assert token is not None
                     claim = self._claim(row, token, replay=False)
@@ -832,6 +832,7 @@ class PostgresStore:
 
     def _added_with_lease(
         self,
+        conn: Conn,
         row: Sequence[Any],
         token: str,
         created: bool,
@@ -844,8 +845,16 @@ class PostgresStore:
         claim = self._claim(row, token, replay=False)
         if row[18] is None:  # another delivery holds the subject lease
             return Added(claim.record, created, claim, subject_busy=True)
-        previous = self._entry(row[18:])
         entry = ledger_entry(decision, claim.record)
+        try:
+            previous = self._entry(row[18:])
+        except StoreError:
+            # The subject's stored decision does not decode. Give the lease back and answer as a
+            # store that does not fold: the caller's begin_decision() then reports the malformed
+            # entry and releases the claim, exactly as without the fold.
+            release = {"vendor": _text(entry.vendor), "subject": _text(entry.subject)}
+            conn.execute(self._sql["decision_abort"], {**release, "ticket": ticket})
+            return Added(claim.record, created, claim)
         taken = DecisionTicket(entry, previous, supersedes(entry, previous), ticket)
         return Added(claim.record, created, claim, taken)
 

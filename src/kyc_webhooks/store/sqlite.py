@@ -295,6 +295,11 @@ _TAKE = (
     "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? "
     "RETURNING " + _COLUMNS
 )
+# Releases a subject lease if the given ticket token still holds it.
+_RELEASE_SUBJECT = (
+    "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
+    "WHERE vendor = ? AND subject = ? AND lease_token = ?"
+)
 _CLAIMABLE = (
     "(state IN ('pending', 'failed') OR "
     "(state = 'processing' AND (lease_until IS NULL OR lease_until <= ?)))"
@@ -815,7 +820,15 @@ class SQLiteStore:
             # the verification holds it, the claim stays this caller's to release.
             assert lease is not None
             entry = ledger_entry(decision, claim.record)
-            ticket = self._lease_subject(conn, claim, entry, lease, now)
+            token = new_id()
+            try:
+                ticket = self._lease_subject(conn, claim, entry, lease, now, token)
+            except StoreError:
+                # The subject's stored decision does not decode. Give the lease back and answer
+                # as a store that does not fold: the caller's begin_decision() then reports the
+                # malformed entry and releases the claim, exactly as without the fold.
+                conn.execute(_RELEASE_SUBJECT, (_text(entry.vendor), _text(entry.subject), token))
+                return Added(claim.record, bool(inserted), claim)
             return Added(claim.record, bool(inserted), claim, ticket, ticket is None)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
@@ -911,7 +924,7 @@ class SQLiteStore:
         # Not synced: a subject lease lost in a power cut is an expired lease, and the claim it
         # depends on is lost with it.
         with self._write("begin_decision", synced=False) as conn:
-            return self._lease_subject(conn, claim, entry, lease, now)
+            return self._lease_subject(conn, claim, entry, lease, now, new_id())
 
     def _lease_subject(
         self,
@@ -920,10 +933,11 @@ class SQLiteStore:
         entry: DecisionEntry,
         lease: float,
         now: datetime,
+        token: str,
     ) -> DecisionTicket | None:
-        """The subject lease of ``entry`` for ``claim``, inside the caller's transaction: one
-        statement (_BEGIN_DECISION); ``None`` when the subject is busy or the claim lost."""
-        token = new_id()
+        """The subject lease of ``entry`` for ``claim`` under ``token``, inside the caller's
+        transaction: one statement (_BEGIN_DECISION); ``None`` when the subject is busy or the
+        claim lost."""
         rows = conn.execute(
             _BEGIN_DECISION,
             (
@@ -977,19 +991,14 @@ class SQLiteStore:
                 ),
             )
             return
-        conn.execute(
-            "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
-            "WHERE vendor = ? AND subject = ? AND lease_token = ?",
-            (*key, ticket.token),
-        )
+        conn.execute(_RELEASE_SUBJECT, (*key, ticket.token))
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes a DecisionTicket")
         with self._write("abort_decision", synced=False) as conn:
             conn.execute(
-                "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
-                "WHERE vendor = ? AND subject = ? AND lease_token = ?",
+                _RELEASE_SUBJECT,
                 (_text(ticket.entry.vendor), _text(ticket.entry.subject), ticket.token),
             )
 
