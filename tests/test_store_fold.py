@@ -255,6 +255,47 @@ def test_a_cancelled_add_releases_the_subject_lease_it_took() -> None:
     assert recorder.decisions == [(S.APPROVED, True)]
 
 
+class GatedAbort(GatedStore):
+    """A GatedStore whose ``abort_decision`` also waits until the test lets it finish."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.aborting, self.abort_proceed = threading.Event(), threading.Event()
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:
+        self.aborting.set()
+        self.abort_proceed.wait(30)
+        super().abort_decision(ticket)
+
+
+def test_a_second_cancellation_does_not_stop_the_release_of_an_abandoned_add() -> None:
+    clock = FakeClock()
+    store = GatedAbort(clock)
+    recorder = Recorder(store)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(recorder.receiver.handle_async(*MANUAL))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        task.cancel()  # the client went away while the worker thread stored the delivery
+        store.proceed.set()
+        assert await asyncio.to_thread(store.aborting.wait, 30)
+        task.cancel()  # and the server shuts down while the release runs
+        store.abort_proceed.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(300):  # the release goes on as a task of its own: wait for it (<= 3 s)
+            if store.deliveries()[0].state is not kw.DeliveryState.PROCESSING:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    (record,) = store.deliveries()
+    # Was: the claim stayed held (processing, under its lease) after the second cancellation.
+    assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+    retry = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert (retry.status_code, retry.handled) == (200, 2)
+
+
 # -- PostgreSQL: statements and commits per delivery ---------------------------------------------
 
 
@@ -461,3 +502,19 @@ def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
     assert seen[0][0] == 503
     assert seen[0][2] == []
     assert seen[0][4] is None
+
+
+class Outdated(MemoryStore):
+    """A custom store written before ``add`` took ``decision=``."""
+
+    def add(self, delivery: NewDelivery, *, lease: float | None = None) -> Added:  # type: ignore[override]
+        return super().add(delivery, lease=lease)
+
+
+def test_a_store_whose_add_takes_no_decision_is_refused_when_the_receiver_is_built() -> None:
+    # Was: accepted, then every delivery answered 503 (TypeError inside the store call).
+    with pytest.raises(kw.ConfigurationError, match=r"Outdated\.add\(\) must accept .*decision="):
+        kw.Receiver(kw.Idenfy(signing_key=KEY), store=Outdated())  # type: ignore[arg-type]
+    # A store that takes any keyword (a wrapper) is fine, and so is one that ignores decision.
+    kw.Receiver(kw.Idenfy(signing_key=KEY), store=DropsDecision(MemoryStore()))
+    kw.Receiver(kw.Idenfy(signing_key=KEY), store=Ignoring(FakeClock()))

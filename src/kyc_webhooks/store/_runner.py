@@ -47,6 +47,8 @@ from ..outcome import (
 from ._base import Claim, DecisionTicket, DeliveryRecord, NewDelivery, Store
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..models import WebhookEvent
     from ..routing import Router
     from ._base import Added
@@ -76,6 +78,8 @@ SUBJECT_BUSY_RETRY = 2
 #: failover or restart, short enough that a client honouring it comes back soon.
 STORE_RETRY_AFTER = 10
 
+#: Releases of an abandoned add still running (see StoreRunner._add_async).
+_CLEANUPS: set[asyncio.Future[None]] = set()
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: What the store records when a delivery gave way to another one of the same verification.
@@ -108,6 +112,7 @@ class StoreRunner:
         defer: bool,
         lease_timeout: float,
     ) -> None:
+        _check_add_takes_decision(store)
         self.store = store
         self.vendors = vendors
         self.router = router
@@ -240,7 +245,12 @@ class StoreRunner:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            await self._release_abandoned_add(task)
+            # The release runs as a task of its own, so that a second cancellation of this
+            # request (a server shutting down) cannot interrupt it half way.
+            cleanup = asyncio.ensure_future(self._release_abandoned_add(task))
+            _CLEANUPS.add(cleanup)  # the event loop keeps only a weak reference to a task
+            cleanup.add_done_callback(_CLEANUPS.discard)
+            await asyncio.shield(cleanup)
             raise
 
     async def _release_abandoned_add(self, task: Any) -> None:
@@ -689,6 +699,20 @@ def _storable_text(value: str) -> str:
     except UnicodeEncodeError:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
+
+
+def _check_add_takes_decision(store: Store) -> None:
+    """A store whose ``add`` predates ``decision=`` would fail every delivery (503): say so when
+    the receiver is built instead."""
+    try:
+        parameters = inspect.signature(store.add).parameters.values()
+    except (AttributeError, TypeError, ValueError):  # no add, or one that cannot be inspected
+        return
+    if not any(p.name == "decision" or p.kind is p.VAR_KEYWORD for p in parameters):
+        raise ConfigurationError(
+            f"{type(store).__name__}.add() must accept the keyword argument decision= "
+            "(the Store protocol: it may ignore it; see Store.add)"
+        )
 
 
 def _check_replayable(record: DeliveryRecord | None) -> None:
