@@ -4,8 +4,9 @@ project's own database (SQLite, PostgreSQL, MySQL/MariaDB...).
 Every state change is one transaction, and every claim is a conditional UPDATE (``WHERE id = ...
 AND token IS <the token read>``) whose row count says whether this worker won: that is correct on
 every backend. ``add(..., lease=..., decision=...)`` also takes the decision ledger's subject lease
-in its transaction (one commit for the claim and the lease). Where the backend supports it, ``claim_next`` also reads candidates with
-``select_for_update(skip_locked=True)`` so that concurrent workers do not queue on one row.
+in its transaction (one commit for the claim and the lease). Where the backend supports it,
+``claim_next`` also reads candidates with ``select_for_update(skip_locked=True)`` so that
+concurrent workers do not queue on one row.
 SQLite serialises writers; set ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` (Django 5.1+)
 to avoid "database is locked" errors under concurrent writers.
 """
