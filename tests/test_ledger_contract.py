@@ -402,10 +402,9 @@ def test_the_same_verdict_later_moves_the_time_so_every_order_ends_alike(
 # A store may take the subject lease in ``add`` itself (Added.ticket / Added.subject_busy) or
 # ignore the decision (both unset: the caller calls begin_decision). Either way the caller ends
 # up holding what begin_decision right after the claim would give. FOLDING: the store classes that
-# do take it in add (one step instead of two); the others (DjangoStore for now) must
-# answer as if they ignored it.
+# do take it in add (one step instead of two); any other store must answer as if it ignored it.
 
-FOLDING = ("MemoryStore", "PostgresStore", "SQLiteStore")
+FOLDING = ("DjangoStore", "MemoryStore", "PostgresStore", "SQLiteStore")
 
 
 def verdict(status: str = "APPROVED", *, final: bool = True, subject: str = "scan-1") -> Decision:

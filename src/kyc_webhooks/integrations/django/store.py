@@ -3,8 +3,10 @@ project's own database (SQLite, PostgreSQL, MySQL/MariaDB...).
 
 Every state change is one transaction, and every claim is a conditional UPDATE (``WHERE id = ...
 AND token IS <the token read>``) whose row count says whether this worker won: that is correct on
-every backend. Where the backend supports it, ``claim_next`` also reads candidates with
-``select_for_update(skip_locked=True)`` so that concurrent workers do not queue on one row.
+every backend. ``add(..., lease=..., decision=...)`` also takes the decision ledger's subject lease
+in its transaction (one commit for the claim and the lease). Where the backend supports it,
+``claim_next`` also reads candidates with ``select_for_update(skip_locked=True)`` so that
+concurrent workers do not queue on one row.
 SQLite serialises writers; set ``"OPTIONS": {"transaction_mode": "IMMEDIATE"}`` (Django 5.1+)
 to avoid "database is locked" errors under concurrent writers.
 """
@@ -15,10 +17,11 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
+from ...decisions import Decision, ledger_entry
 from ...errors import DeliveryNotFoundError, StoreError, UsageError
 from ...store._base import (
     LEASE_EXPIRED,
@@ -48,9 +51,6 @@ from ...store._base import (
     utc_now,
 )
 from .models import DecisionRecord, Delivery
-
-if TYPE_CHECKING:
-    from ...decisions import Decision
 
 __all__ = ["DjangoStore"]
 
@@ -235,9 +235,15 @@ class DjangoStore:
         lease: float | None = None,
         decision: Decision | None = None,
     ) -> Added:
+        """Store ``delivery`` (and claim it, with ``lease``) in one transaction. With ``lease`` and
+        ``decision``, the subject lease of ``ledger_entry(decision, record)`` is taken in that same
+        transaction, exactly as :meth:`begin_decision` right after the claim would take it:
+        :attr:`Added.ticket`, or :attr:`Added.subject_busy` while another delivery holds it."""
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
+        if decision is not None and not isinstance(decision, Decision):
+            raise UsageError("add(decision=...) takes a Decision")
         now = self.now()
         key_hash = _key_hash(delivery.delivery_key)
         try:
@@ -250,7 +256,7 @@ class DjangoStore:
                             DeliveryState(row.state), row.lease_until, now, replay=False
                         ):
                             claim = self._take(row, now, lease, replay=False)
-                        return Added(_record(row), False, claim)
+                        return self._added(row, False, claim, decision, lease, now)
                     row = Delivery(
                         id=new_id(),
                         key_hash=key_hash,
@@ -271,10 +277,28 @@ class DjangoStore:
                     claim = None
                     if lease is not None:
                         claim = self._take(row, now, lease, replay=False, new=True)
-                    return Added(_record(row), True, claim)
+                    return self._added(row, True, claim, decision, lease, now)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         raise StoreError("the Django delivery store could not add a delivery (insert race)")
+
+    def _added(
+        self,
+        row: Delivery,
+        created: bool,
+        claim: Claim | None,
+        decision: Decision | None,
+        lease: float | None,
+        now: datetime,
+    ) -> Added:
+        """What ``add`` answers, inside its transaction: with a claim and ``decision``, the
+        subject lease is taken here (one commit for both); when another delivery holds it, the
+        claim stays the caller's to release."""
+        if claim is None or decision is None:
+            return Added(_record(row), created, claim)
+        assert lease is not None  # a claim was asked for
+        ticket = self._lease_subject(claim, ledger_entry(decision, claim.record), lease, now)
+        return Added(claim.record, created, claim, ticket, subject_busy=ticket is None)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         check_lease(lease)
@@ -414,56 +438,65 @@ class DjangoStore:
         """Take the lease on ``entry``'s subject for ``lease`` seconds and say whether ``entry``
         supersedes the effective decision (``supersedes()``).
         ``None`` when another delivery holds a live lease on the subject, or when ``claim`` was
-        lost. The ledger row is read ``select_for_update()`` where the backend has it, and
-        taken with a conditional UPDATE (or a unique INSERT) whose row count decides."""
+        lost."""
         check_decision_args(claim, entry, lease)
         _entry_fields(entry)  # refuses a malformed entry before anything is written
-        subject_hash = _subject_hash(entry.vendor, entry.subject)
         now = self.now()
-        token = new_id()
-        lease_until = now + timedelta(seconds=lease)
         try:
             with self._atomic():
                 if not self._rows().filter(id=claim.record.id, token=claim.token).exists():
                     return None
-                rows = self._decisions().filter(subject_hash=subject_hash)
-                if connections[self._db].features.has_select_for_update:
-                    rows = rows.select_for_update()
-                row = rows.first()
-                if row is None:
-                    try:
-                        with self._atomic():
-                            DecisionRecord(
-                                id=new_id(),
-                                subject_hash=subject_hash,
-                                vendor=_text(entry.vendor),
-                                subject=_text(entry.subject),
-                                token=token,
-                                lease_until=lease_until,
-                                lease_delivery=claim.record.id,
-                            ).save(using=self._db, force_insert=True)
-                    except IntegrityError:  # another delivery created it first: it holds it
-                        return None
-                    return DecisionTicket(entry, None, True, token)
-                if row.lease_until is not None and row.lease_until > now:
-                    return None
-                # Won only if nobody took the lease or recorded a decision since the read.
-                won = (
-                    self._decisions()
-                    .filter(
-                        id=row.id,
-                        token=row.token,
-                        lease_until=row.lease_until,
-                        delivery_id=row.delivery_id,
-                    )
-                    .update(token=token, lease_until=lease_until, lease_delivery=claim.record.id)
-                )
-                if won != 1:
-                    return None
-                previous = _entry(row)
-                return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+                return self._lease_subject(claim, entry, lease, now)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+
+    def _lease_subject(
+        self, claim: Claim, entry: DecisionEntry, lease: float, now: datetime
+    ) -> DecisionTicket | None:
+        """The subject lease of ``entry`` for the live ``claim``, inside the caller's transaction
+        (``begin_decision``'s, or ``add``'s right after its claim); ``None`` when another
+        delivery holds a live lease on the subject. The ledger row is read
+        ``select_for_update()`` where the backend has it, and taken with a conditional UPDATE
+        (or a unique INSERT, in a savepoint) whose row count decides."""
+        subject_hash = _subject_hash(entry.vendor, entry.subject)
+        token = new_id()
+        lease_until = now + timedelta(seconds=lease)
+        rows = self._decisions().filter(subject_hash=subject_hash)
+        if connections[self._db].features.has_select_for_update:
+            rows = rows.select_for_update()
+        row = rows.first()
+        if row is None:
+            try:
+                with self._atomic():
+                    DecisionRecord(
+                        id=new_id(),
+                        subject_hash=subject_hash,
+                        vendor=_text(entry.vendor),
+                        subject=_text(entry.subject),
+                        token=token,
+                        lease_until=lease_until,
+                        lease_delivery=claim.record.id,
+                    ).save(using=self._db, force_insert=True)
+            except IntegrityError:  # another delivery created it first: it holds it
+                return None
+            return DecisionTicket(entry, None, True, token)
+        if row.lease_until is not None and row.lease_until > now:
+            return None
+        # Won only if nobody took the lease or recorded a decision since the read.
+        won = (
+            self._decisions()
+            .filter(
+                id=row.id,
+                token=row.token,
+                lease_until=row.lease_until,
+                delivery_id=row.delivery_id,
+            )
+            .update(token=token, lease_until=lease_until, lease_delivery=claim.record.id)
+        )
+        if won != 1:
+            return None
+        previous = _entry(row)
+        return DecisionTicket(entry, previous, supersedes(entry, previous), token)
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
         """Release the subject lease without changing the ledger (a no-op once it was taken
