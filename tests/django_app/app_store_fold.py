@@ -195,3 +195,23 @@ def test_threads_adding_verdicts_of_one_subject_one_takes_the_lease(
     assert row.lease_delivery == won.record.id
     assert won.claim is not None
     assert django_store.complete(won.claim, decision=won.ticket)
+
+
+def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
+    django_store: DjangoStore, clock: FakeClock
+) -> None:
+    """The subject's stored decision does not decode: the folding add gives the lease back and
+    answers as the two-step path does (begin_decision reports it, the claim is released) -- it
+    used to roll the whole add back."""
+    seen = []
+    for store, scan_ref in ((django_store, "scan-m1"), (TwoStep(clock=clock), "scan-m2")):
+        receiver = receiver_on(store, [])
+        assert receiver.handle(*verdict(scan_ref, "DENIED")).status_code == 200
+        DecisionRecord.objects.update(reasons=5)  # not a list: the entry cannot be read back
+        outcome = receiver.handle(*verdict(scan_ref))
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None
+        seen.append((outcome.status_code, record.state, record.lease_until, record.last_error_type))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == 503
+    assert seen[0][2] is None  # the claim was released

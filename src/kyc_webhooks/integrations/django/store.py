@@ -297,7 +297,15 @@ class DjangoStore:
         if claim is None or decision is None:
             return Added(_record(row), created, claim)
         assert lease is not None  # a claim was asked for
-        ticket = self._lease_subject(claim, ledger_entry(decision, claim.record), lease, now)
+        entry = ledger_entry(decision, claim.record)
+        try:
+            with self._atomic():  # a savepoint: a failure below undoes the lease, not the claim
+                ticket = self._lease_subject(claim, entry, lease, now)
+        except StoreError:
+            # The subject's stored decision does not decode. Answer as a store that does not
+            # fold: the caller's begin_decision() then reports the malformed entry and releases
+            # the claim, exactly as without the fold.
+            return Added(claim.record, created, claim)
         return Added(claim.record, created, claim, ticket, subject_busy=ticket is None)
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
