@@ -4,34 +4,22 @@ own, so it runs in a pytest process of its own: once on SQLite, once on PostgreS
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from _postgres import require_postgres
+
 HERE = Path(__file__).parent
-DSN = os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_reachable() -> bool:
-    parts = urlsplit(DSN)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), 2):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_django_app_suite(database: str, tmp_path: Path) -> None:
     pytest.importorskip("pytest_django", reason="pytest-django is in the dev extra")
     if database == "postgres":
-        pytest.importorskip("psycopg", reason="PostgreSQL tests need psycopg (dev extra)")
-        if not _postgres_reachable():
-            pytest.skip(f"PostgreSQL is not reachable at {DSN} (set KYC_TEST_POSTGRES_DSN)")
+        require_postgres()  # a skip naming the service; a failure in CI (KYC_REQUIRE_SERVICES)
     env = {
         **os.environ,
         "KYC_TEST_DJANGO_DB": database,
