@@ -329,9 +329,13 @@ def test_a_record_deleted_by_another_writer_takes_its_body_along(tmp_path: Path)
     # migrated (its purge() deletes records and knows nothing of the bodies' table).
     db = tmp_path / "w.db"
     with SQLiteStore(db) as store:
-        for n in range(3):
-            store.add(NewDelivery(f"k{n}", "idenfy", EVENT_TYPE, b'{"secret":"%d"}' % n))
+        for n in range(3):  # k2's body spills into overflow pages
+            pad = b"x" * (9000 if n == 2 else 10)
+            store.add(
+                NewDelivery(f"k{n}", "idenfy", EVENT_TYPE, b'{"secret":"%d","p":"%s"}' % (n, pad))
+            )
         with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA secure_delete = OFF")  # the sqlite3 shell's default on many builds
             conn.execute("DELETE FROM kyc_webhooks_deliveries WHERE delivery_key IN ('k1', 'k2')")
             bodies = conn.execute("SELECT COUNT(*) FROM kyc_webhooks_bodies").fetchone()
         conn.close()
@@ -361,3 +365,29 @@ def test_a_version_3_row_without_an_id_migrates_and_reads_as_malformed(tmp_path:
         with pytest.raises(StoreError, match="malformed"):
             opened.get_by_key("no-id")
         assert opened.stats()["total"] == 8
+
+
+def test_a_record_replaced_by_another_writer_leaves_no_body_in_the_way(tmp_path: Path) -> None:
+    # REPLACE fires no delete trigger: the replaced record's body stays behind under its seq.
+    db = tmp_path / "w.db"
+    with SQLiteStore(db) as store:
+        store.add(NewDelivery("k0", "idenfy", EVENT_TYPE, b'{"n":0}'))
+        store.add(NewDelivery("k1", "idenfy", EVENT_TYPE, b'{"secret":"one"}'))
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "REPLACE INTO kyc_webhooks_deliveries (seq, id, delivery_key, vendor, event_type, "
+                "state, received_at, updated_at) SELECT 3, id, delivery_key, vendor, event_type, "
+                "state, received_at, updated_at FROM kyc_webhooks_deliveries "
+                "WHERE delivery_key = 'k1'"
+            )
+            conn.execute("DELETE FROM kyc_webhooks_deliveries WHERE seq = 3")
+        conn.close()
+        # seq 2 comes round again: its new record's body takes the leftover's place (was: every
+        # add failed on the bodies' unique key, a 503 for each delivery from then on).
+        added = store.add(NewDelivery("k2", "idenfy", EVENT_TYPE, b'{"n":2}'))
+        assert added.created
+        record = store.get(added.record.id)
+        assert record is not None
+        assert record.body == b'{"n":2}'
+        assert store.add(NewDelivery("k3", "idenfy", EVENT_TYPE, b'{"n":3}')).created
+    assert _files_hold(db, b'"secret":"one"') == []

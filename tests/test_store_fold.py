@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -467,6 +469,18 @@ def _corrupt_ledger(store: kw.Store) -> None:
         conn.execute("UPDATE kyc_webhooks_decisions SET reasons = 'not json'")
 
 
+def _held_subject_leases(store: kw.Store) -> int:
+    if isinstance(store, kw.PostgresStore):
+        query = f"SELECT count(*) FROM {store.schema}.decisions WHERE lease_token IS NOT NULL"  # noqa: S608 -- a test schema
+        return int(sql(query)[0][0])
+    assert isinstance(store, kw.SQLiteStore)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(store.path)) as conn:
+        query = "SELECT count(*) FROM kyc_webhooks_decisions WHERE lease_token IS NOT NULL"
+        return int(conn.execute(query).fetchone()[0])
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
     kind: str, tmp_path: Any, clock: FakeClock
@@ -494,6 +508,8 @@ def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
                     record.state,
                     record.lease_until,
                     record.last_error_type,
+                    # was 1 on PostgreSQL: begin_decision committed the lease, then failed
+                    _held_subject_leases(store),
                 )
             )
     # Refused before any handler ran, and the claim released (was: the folding store kept the
@@ -502,6 +518,39 @@ def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
     assert seen[0][0] == 503
     assert seen[0][2] == []
     assert seen[0][4] is None
+    assert seen[0][6] == 0  # no subject lease left behind
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["add-running", "add-finished"])
+def test_the_release_of_an_abandoned_add_survives_the_end_of_the_event_loop(
+    finished: bool,
+) -> None:
+    # A server shutting down: the request is cancelled and the loop ends right after. Was: the
+    # release ran as a task of the loop, cancelled in turn, and the claim stayed held.
+    clock = FakeClock()
+    store = GatedStore(clock)
+    recorder = Recorder(store)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(recorder.receiver.handle_async(*MANUAL))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        if finished:
+            # The add returns and hands its result over before the cancellation reaches the
+            # request: the loop is blocked meanwhile (no await), so the request cannot resume
+            # with the result first.
+            store.proceed.set()
+            assert store.finished.wait(30)
+            time.sleep(0.05)  # the worker's hand-over right after add returned
+        task.cancel()
+        await asyncio.sleep(0)  # the request sees its cancellation
+        store.proceed.set()
+        # Return: asyncio.run cancels whatever is left of the loop's tasks and closes it.
+
+    asyncio.run(main())
+    (record,) = store.deliveries()
+    assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+    retry = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert (retry.status_code, retry.handled) == (200, 2)
 
 
 class Outdated(MemoryStore):
@@ -518,3 +567,14 @@ def test_a_store_whose_add_takes_no_decision_is_refused_when_the_receiver_is_bui
     # A store that takes any keyword (a wrapper) is fine, and so is one that ignores decision.
     kw.Receiver(kw.Idenfy(signing_key=KEY), store=DropsDecision(MemoryStore()))
     kw.Receiver(kw.Idenfy(signing_key=KEY), store=Ignoring(FakeClock()))
+    # A decorated add that takes any keyword, around an add that does not: its own signature
+    # counts, not the wrapped one's (functools.wraps sets __wrapped__).
+    outdated = Outdated()
+
+    @functools.wraps(outdated.add)
+    def logged(*args: Any, **kwargs: Any) -> Added:
+        kwargs.pop("decision", None)
+        return outdated.add(*args, **kwargs)
+
+    outdated.add = logged  # type: ignore[method-assign]
+    kw.Receiver(kw.Idenfy(signing_key=KEY), store=outdated)  # type: ignore[arg-type]

@@ -215,3 +215,26 @@ def test_a_malformed_stored_decision_is_answered_as_without_the_fold(
     assert seen[0] == seen[1]
     assert seen[0][0] == 503
     assert seen[0][2] is None  # the claim was released
+
+
+def test_a_ledger_row_django_cannot_read_is_answered_as_without_the_fold(
+    django_store: DjangoStore, clock: FakeClock
+) -> None:
+    """A stored value Django's own converters reject (a date no calendar has) is a StoreError of
+    the lease, not a ValueError out of ``add`` that took the stored delivery with it. Only SQLite
+    can hold such a value: PostgreSQL's column types refuse it on write."""
+    if connection.vendor != "sqlite":
+        return
+    seen = []
+    for store, scan_ref in ((django_store, "scan-v1"), (TwoStep(clock=clock), "scan-v2")):
+        receiver = receiver_on(store, [])
+        assert receiver.handle(*verdict(scan_ref, "DENIED")).status_code == 200
+        with connection.cursor() as cursor:
+            table = DecisionRecord._meta.db_table
+            cursor.execute(f"UPDATE {table} SET received_at = '2024-13-45 00:00:00'")  # noqa: S608
+        outcome = receiver.handle(*verdict(scan_ref))
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None  # was: None -- the folded add raised ValueError, nothing stored
+        seen.append((outcome.status_code, record.state, record.lease_until, record.last_error_type))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == 503

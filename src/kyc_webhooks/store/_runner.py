@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,8 +48,6 @@ from ..outcome import (
 from ._base import Claim, DecisionTicket, DeliveryRecord, NewDelivery, Store
 
 if TYPE_CHECKING:
-    import asyncio
-
     from ..models import WebhookEvent
     from ..routing import Router
     from ._base import Added
@@ -78,8 +77,6 @@ SUBJECT_BUSY_RETRY = 2
 #: failover or restart, short enough that a client honouring it comes back soon.
 STORE_RETRY_AFTER = 10
 
-#: Releases of an abandoned add still running (see StoreRunner._add_async).
-_CLEANUPS: set[asyncio.Future[None]] = set()
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 #: What the store records when a delivery gave way to another one of the same verification.
@@ -229,9 +226,11 @@ class StoreRunner:
 
     async def _add_async(self, delivery: NewDelivery, decision: Decision | None) -> Added:
         """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a
-        cancellation (client gone, server timeout) cannot stop: the thread may still claim the
-        record. So the call is shielded, and on cancellation the claim it took is released before
-        the cancellation propagates -- else the record would stay blocked for ``lease_timeout``."""
+        cancellation (client gone, server timeout or shutdown) cannot stop: the thread may still
+        claim the record. So the call is shielded, and when the request is abandoned the claim it
+        took (and the subject lease) is released in a worker thread too -- not in a task that the
+        end of the event loop would cancel -- else the record would stay blocked for
+        ``lease_timeout``."""
         store = self.store
         lease = self._add_lease()
         if not store.blocking:
@@ -239,32 +238,33 @@ class StoreRunner:
             return result
         import asyncio
 
-        task = asyncio.ensure_future(
-            asyncio.to_thread(store.add, delivery, lease=lease, decision=decision)
-        )
+        handoff = _Handoff()
+
+        def add() -> Added:
+            added = store.add(delivery, lease=lease, decision=decision)
+            if not handoff.deliver(added):  # the request was abandoned meanwhile
+                self._release_abandoned(added)
+            return added
+
+        task = asyncio.ensure_future(asyncio.to_thread(add))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            # The release runs as a task of its own, so that a second cancellation of this
-            # request (a server shutting down) cannot interrupt it half way.
-            cleanup = asyncio.ensure_future(self._release_abandoned_add(task))
-            _CLEANUPS.add(cleanup)  # the event loop keeps only a weak reference to a task
-            cleanup.add_done_callback(_CLEANUPS.discard)
-            await asyncio.shield(cleanup)
+            task.add_done_callback(_retrieve)  # its outcome is handled here or in the thread
+            added = handoff.abandon()
+            if added is not None:  # the thread handed it over before the cancellation
+                # The loop's default executor is waited for when the loop ends (asyncio.run).
+                asyncio.get_running_loop().run_in_executor(None, self._release_abandoned, added)
             raise
 
-    async def _release_abandoned_add(self, task: Any) -> None:
-        import asyncio
-
-        try:
-            added: Added = await asyncio.shield(task)
-        except Exception:  # the add failed: nothing was claimed
+    def _release_abandoned(self, added: Added) -> None:
+        """Release what an abandoned ``add`` took: its subject lease, then its claim."""
+        if added.claim is None:
             return
-        if added.claim is not None:
-            if added.ticket is not None:  # the add took the subject lease too
-                await self._abort_async(added.ticket)
-            name = "CancelledError"
-            await self._release_async(added.claim, name, f"handling interrupted ({name})")
+        if added.ticket is not None:
+            self._abort_sync(added.ticket)
+        name = "CancelledError"
+        self._release_sync(added.claim, name, f"handling interrupted ({name})")
 
     # -- stored deliveries: process_pending, process, replay -------------------------------
 
@@ -701,11 +701,42 @@ def _storable_text(value: str) -> str:
     return value
 
 
+class _Handoff:
+    """Who releases the claim of an ``add`` running in a worker thread: the request that awaits
+    it, or -- once the request is abandoned -- whoever comes last, the thread or the request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._added: Added | None = None
+
+    def deliver(self, added: Added) -> bool:
+        """From the thread: hand ``added`` over; ``False`` when the request was abandoned (the
+        thread then releases it)."""
+        with self._lock:
+            self._added = added
+            return not self._abandoned
+
+    def abandon(self) -> Added | None:
+        """From the request: give up; the ``Added`` the thread handed over already (the request
+        then releases it), else ``None`` (the thread will)."""
+        with self._lock:
+            self._abandoned = True
+            return self._added
+
+
+def _retrieve(task: Any) -> None:
+    """Mark an abandoned worker's outcome as seen (no "exception was never retrieved" report: a
+    failed add claimed nothing)."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _check_add_takes_decision(store: Store) -> None:
     """A store whose ``add`` predates ``decision=`` would fail every delivery (503): say so when
     the receiver is built instead."""
     try:
-        parameters = inspect.signature(store.add).parameters.values()
+        parameters = inspect.signature(store.add, follow_wrapped=False).parameters.values()
     except (AttributeError, TypeError, ValueError):  # no add, or one that cannot be inspected
         return
     if not any(p.name == "decision" or p.kind is p.VAR_KEYWORD for p in parameters):

@@ -995,7 +995,13 @@ class PostgresStore:
             row = conn.execute(self._sql["begin_decision"], params).fetchone()
             if row is None:
                 return None
-            previous = self._entry(row)
+            try:
+                previous = self._entry(row)
+            except StoreError:
+                # The statement committed the lease; the subject's stored decision does not
+                # decode: give the lease back (as SQLite's rollback does) before reporting it.
+                conn.execute(self._sql["decision_abort"], params)
+                raise
             return DecisionTicket(entry, previous, supersedes(entry, previous), token)
 
         return self._run("begin_decision", work)

@@ -266,10 +266,14 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             # A record's body goes with it, whoever deletes the record: purge(), an operator's
             # DELETE, or an older library version still holding the file open (it checked the
             # version when it opened it). Without this, such a body would outlive every erasure
-            # and block the insert of a later record that gets the same seq back.
+            # and block the insert of a later record that gets the same seq back. The body is
+            # overwritten with zeros first (same size: SQLite rewrites it in place), because the
+            # deleting connection may not have secure_delete on (the sqlite3 shell has it off).
             "CREATE TRIGGER kyc_webhooks_deliveries_body AFTER DELETE ON "
-            "kyc_webhooks_deliveries BEGIN DELETE FROM kyc_webhooks_bodies "
-            "WHERE delivery = OLD.seq; END",
+            "kyc_webhooks_deliveries BEGIN "
+            "UPDATE kyc_webhooks_bodies SET body = zeroblob(length(body)) "
+            "WHERE delivery = OLD.seq; "
+            "DELETE FROM kyc_webhooks_bodies WHERE delivery = OLD.seq; END",
         ),
     ),
 )
@@ -782,7 +786,10 @@ class SQLiteStore:
             ).fetchall()  # to the end: a RETURNING statement finishes its write when it is done
             if inserted:
                 conn.execute(
-                    "INSERT INTO kyc_webhooks_bodies (delivery, body) VALUES (?, ?)",
+                    # ON CONFLICT: a body left behind by a record another program replaced
+                    # (REPLACE fires no delete trigger) gives way instead of failing every add.
+                    "INSERT INTO kyc_webhooks_bodies (delivery, body) VALUES (?, ?) "
+                    "ON CONFLICT (delivery) DO UPDATE SET body = excluded.body",
                     (inserted[0][0], delivery.body),
                 )
                 # Times as a read would give them back (UTC, from the stored float).

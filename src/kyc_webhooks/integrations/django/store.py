@@ -472,7 +472,10 @@ class DjangoStore:
         rows = self._decisions().filter(subject_hash=subject_hash)
         if connections[self._db].features.has_select_for_update:
             rows = rows.select_for_update()
-        row = rows.first()
+        try:
+            row = rows.first()
+        except (TypeError, ValueError) as exc:  # a column Django's converters cannot read
+            raise StoreError("the stored decision of a subject could not be decoded") from exc
         if row is None:
             try:
                 with self._atomic():
