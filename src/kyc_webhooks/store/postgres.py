@@ -847,13 +847,10 @@ class PostgresStore:
             return Added(claim.record, created, claim, subject_busy=True)
         entry = ledger_entry(decision, claim.record)
         try:
-            previous = self._entry(row[18:])
+            previous = self._leased_entry(conn, row[18:], entry, ticket)
         except StoreError:
-            # The subject's stored decision does not decode. Give the lease back and answer as a
-            # store that does not fold: the caller's begin_decision() then reports the malformed
-            # entry and releases the claim, exactly as without the fold.
-            release = {"vendor": _text(entry.vendor), "subject": _text(entry.subject)}
-            conn.execute(self._sql["decision_abort"], {**release, "ticket": ticket})
+            # Answer as a store that does not fold: the caller's begin_decision() then reports
+            # the malformed entry and releases the claim, exactly as without the fold.
             return Added(claim.record, created, claim)
         taken = DecisionTicket(entry, previous, supersedes(entry, previous), ticket)
         return Added(claim.record, created, claim, taken)
@@ -995,16 +992,23 @@ class PostgresStore:
             row = conn.execute(self._sql["begin_decision"], params).fetchone()
             if row is None:
                 return None
-            try:
-                previous = self._entry(row)
-            except StoreError:
-                # The statement committed the lease; the subject's stored decision does not
-                # decode: give the lease back (as SQLite's rollback does) before reporting it.
-                conn.execute(self._sql["decision_abort"], params)
-                raise
+            previous = self._leased_entry(conn, row, entry, token)
             return DecisionTicket(entry, previous, supersedes(entry, previous), token)
 
         return self._run("begin_decision", work)
+
+    def _leased_entry(
+        self, conn: Conn, row: Sequence[Any], entry: DecisionEntry, ticket: str
+    ) -> DecisionEntry | None:
+        """The effective decision in the ledger ``row`` a statement just returned with the
+        subject lease ``ticket`` it committed. When it does not decode, the lease is given back
+        (as SQLite's rollback would) before the StoreError is raised."""
+        try:
+            return self._entry(row)
+        except StoreError:
+            release = {"vendor": _text(entry.vendor), "subject": _text(entry.subject)}
+            conn.execute(self._sql["decision_abort"], {**release, "ticket": ticket})
+            raise
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
         """Release the subject lease without changing the ledger (a no-op once it was taken
