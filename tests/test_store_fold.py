@@ -285,7 +285,7 @@ def test_a_second_cancellation_does_not_stop_the_release_of_an_abandoned_add() -
         store.abort_proceed.set()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(300):  # the release goes on as a task of its own: wait for it (<= 3 s)
+        for _ in range(300):  # the release goes on in a worker thread: wait for it (<= 3 s)
             if store.deliveries()[0].state is not kw.DeliveryState.PROCESSING:
                 break
             await asyncio.sleep(0.01)
