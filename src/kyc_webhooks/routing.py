@@ -65,6 +65,11 @@ _TYPO_CUTOFF = 0.8
 #: Similarity of the names the warning then suggests, closest first.
 _SUGGEST_CUTOFF = 0.6
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+#: The most (vendor, event type, model) resolutions a router keeps. An event type can come from an
+#: unsigned header (iDenfy's ``Idenfy-Event-Type``): one captured signed body re-sent with ever new
+#: header values must not grow the cache without end. Past the limit, routes are resolved per
+#: delivery (a loop over the routes), which only such traffic reaches.
+_CACHE_LIMIT = 1024
 
 
 def _produced(vendor: str, event_type: str) -> bool:
@@ -116,19 +121,30 @@ def warn_never_runs(message: str) -> None:
 @dataclass(frozen=True)
 class Route:
     """One registration. ``vendor`` is a vendor name or ``"*"``; ``pattern`` an fnmatch pattern
-    (case-sensitive, already normalised by the vendor); ``model`` an optional event class."""
+    (case-sensitive, already normalised by the vendor); ``model`` an optional event class.
+    ``vendor_patterns``: for ``"*"``, the vendors that spell ``pattern`` differently, with their
+    spelling (ComplyCube reads ``"check.complete.clear"`` as ``"check.completed.clear"``)."""
 
     vendor: str
     pattern: str
     handler: Handler
     model: type[WebhookEvent] | None = None
     is_async: bool = False
+    vendor_patterns: tuple[tuple[str, str], ...] = ()
+
+    def pattern_for(self, vendor: str) -> str:
+        """The pattern as ``vendor``'s event types are spelled."""
+        for name, pattern in self.vendor_patterns:
+            if name == vendor:
+                return pattern
+        return self.pattern
 
     def matches(self, event: WebhookEvent) -> bool:
-        return (
-            (self.vendor == "*" or self.vendor == event.vendor)
-            and (self.pattern == "*" or fnmatchcase(event.event_type, self.pattern))
-            and (self.model is None or isinstance(event, self.model))
+        if self.vendor != "*" and self.vendor != event.vendor:
+            return False
+        pattern = self.pattern_for(event.vendor)
+        return (pattern == "*" or fnmatchcase(event.event_type, pattern)) and (
+            self.model is None or isinstance(event, self.model)
         )
 
 
@@ -211,14 +227,21 @@ class Router:
             )
         if not isinstance(pattern, str) or not pattern:
             raise ConfigurationError("pattern must be a non-empty string")
+        vendor_patterns: tuple[tuple[str, str], ...] = ()
         if vendor != "*":
             pattern = vendor_class(vendor).normalize_pattern(pattern)
+        elif pattern != "*":
+            # Any vendor: each reads the pattern in its own spelling.
+            spelled = (
+                (name, vendor_class(name).normalize_pattern(pattern)) for name in VENDOR_NAMES
+            )
+            vendor_patterns = tuple((name, p) for name, p in spelled if p != pattern)
         if model is not None and not (isinstance(model, type) and issubclass(model, WebhookEvent)):
             raise ConfigurationError("model must be a WebhookEvent subclass")
         is_async = _check_handler(handler)
         _warn_if_never_produced(vendor, pattern)
         with self._lock:
-            self._routes.append(Route(vendor, pattern, handler, model, is_async))
+            self._routes.append(Route(vendor, pattern, handler, model, is_async, vendor_patterns))
 
     def on(self, vendor: str = "*", pattern: str = "*") -> Callable[[H], H]:
         """Decorator: run the function for events of ``vendor`` (a name, or ``"*"`` for all) whose
@@ -296,7 +319,8 @@ class Router:
             with self._lock:
                 self._frozen = True
                 found = tuple(route for route in self._routes if route.matches(event))
-                self._cache[key] = found
+                if len(self._cache) < _CACHE_LIMIT:
+                    self._cache[key] = found
         return found
 
     def _sync_handlers(self, event: WebhookEvent) -> tuple[Handler, ...]:
@@ -310,13 +334,24 @@ class Router:
                         f"handler {_name(route.handler)} is async; "
                         "use `await receiver.handle_async()`"
                     )
-            found = self._sync_cache[key] = tuple(route.handler for route in routes)
+            # A decision handler runs after the event's handlers: refuse an async one before
+            # they run, or every redelivery would run them again and fail the same way.
+            for decision_route in self._decision_routes:
+                if decision_route.is_async:
+                    raise UsageError(
+                        f"decision handler {_name(decision_route.handler)} is async; "
+                        "use `await receiver.handle_async()`"
+                    )
+            found = tuple(route.handler for route in routes)
+            if len(self._sync_cache) < _CACHE_LIMIT:
+                self._sync_cache[key] = found
         return found
 
     def dispatch(self, event: WebhookEvent) -> int:
         """Run the matching handlers synchronously, in order; return how many ran.
 
-        Raises :class:`UsageError` -- before running any handler -- if one of them is async.
+        Raises :class:`UsageError` -- before running any handler -- if one of them, or any
+        decision handler, is async.
         A handler's own exception propagates (the receiver wraps it in ``HandlerError``).
         """
         handlers = self._sync_cache.get((event.vendor, event.event_type, type(event)))
