@@ -14,6 +14,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -578,3 +580,92 @@ def test_a_store_whose_add_takes_no_decision_is_refused_when_the_receiver_is_bui
 
     outdated.add = logged  # type: ignore[method-assign]
     kw.Receiver(kw.Idenfy(signing_key=KEY), store=outdated)  # type: ignore[arg-type]
+
+
+class ThreadSensitive(GatedStore):
+    """A blocking store with a ``run_blocking`` of its own, as DjangoStore has: every call runs in
+    one worker thread of the store's, in turn, and a call cancelled before that thread started it
+    is dropped (as asgiref's ``sync_to_async(thread_sensitive=True)`` drops it). Its ``add``
+    queues another request's work behind itself, which holds that thread until the test lets it
+    go."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.executor = ThreadPoolExecutor(max_workers=1)
+        self.busy, self.unblock = threading.Event(), threading.Event()
+        self.worker: int | None = None
+        self.added_in: list[int] = []
+        self.failed_in: list[int] = []
+
+    async def run_blocking(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Decision | None = None
+    ) -> Added:
+        self.added_in.append(threading.get_ident())
+        added = super().add(delivery, lease=lease, decision=decision)
+        if len(self.added_in) == 1:
+            self.executor.submit(self._other_request)
+        return added
+
+    def _other_request(self) -> None:
+        self.worker = threading.get_ident()
+        self.busy.set()
+        self.unblock.wait(30)
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        self.failed_in.append(threading.get_ident())
+        return super().fail(
+            claim, error_type=error_type, error_message=error_message, retry_at=retry_at
+        )
+
+
+@pytest.mark.parametrize("steps", [1, 3], ids=["before-run_blocking", "queued-in-run_blocking"])
+def test_an_abandoned_add_of_a_run_blocking_store_is_released_when_the_loop_ends(
+    steps: int,
+) -> None:
+    # The add ran through the store's run_blocking and handed its result over; the request is
+    # cancelled before it resumes, and the loop ends right after: run_blocking's thread is busy,
+    # so the release given to it is dropped with the loop's tasks. A thread of its own releases.
+    clock = FakeClock()
+    store = ThreadSensitive(clock)
+    recorder = Recorder(store)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(recorder.receiver.handle_async(*MANUAL))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        store.proceed.set()
+        # The other request's work started: the add returned and handed its result over. The
+        # loop is blocked meanwhile (no await), so the request cannot resume with it first.
+        assert store.busy.wait(30)
+        task.cancel()
+        for _ in range(steps):  # the request sees its cancellation, and hands the release on
+            await asyncio.sleep(0)
+        # Return: asyncio.run cancels whatever is left of the loop's tasks and closes it.
+
+    try:
+        asyncio.run(main())
+        store.unblock.set()
+        for _ in range(300):  # the release goes on in a thread of its own: wait for it (<= 3 s)
+            if store.deliveries()[0].state is not kw.DeliveryState.PROCESSING:
+                break
+            time.sleep(0.01)
+        (record,) = store.deliveries()
+        assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+        assert store.added_in == [store.worker]  # the add went through run_blocking
+        retry = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+        assert (retry.status_code, retry.handled) == (200, 2)
+    finally:
+        store.unblock.set()
+        store.executor.shutdown()
+    assert len(store.failed_in) == 1  # released once, not by the dropped call as well
+    assert store.failed_in[0] != store.worker
