@@ -669,3 +669,101 @@ def test_an_abandoned_add_of_a_run_blocking_store_is_released_when_the_loop_ends
         store.executor.shutdown()
     assert len(store.failed_in) == 1  # released once, not by the dropped call as well
     assert store.failed_in[0] != store.worker
+
+
+@contextlib.contextmanager
+def losing_store(lost: int) -> Iterator[kw.PostgresStore]:
+    """A PostgresStore in a schema of its own over a pool whose connection loses its server (its
+    backend terminated, as in a failover or a network cut) right before each of the first
+    ``lost`` releases of a subject lease it sends."""
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from _postgres import new_schema
+
+    dsn = require_postgres()
+    schema = new_schema()
+    left = [lost]
+
+    class Losing(psycopg.Connection[Any]):
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool = False,
+        ) -> psycopg.Cursor[Any]:
+            release = f"{schema}.decisions" in str(query) and "WITH gone AS" in str(query)
+            if release and left[0] > 0:
+                left[0] -= 1
+                sql("SELECT pg_terminate_backend(%s, 5000)", self.info.backend_pid)
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    pool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=1,
+        connection_class=Losing,
+        kwargs={"autocommit": True},
+        open=True,
+    )
+    try:
+        with pool, kw.PostgresStore(pool, schema=schema) as store:
+            store.migrate()
+            yield store
+        assert left == [0]  # every loss happened
+    finally:
+        sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.mark.parametrize("lost", [1, 2], ids=["lost-once", "lost-twice"])
+def test_postgres_add_whose_lease_release_loses_the_connection_leaves_the_claim_free(
+    lost: int,
+) -> None:
+    # The subject's stored decision does not decode, so the folded add gives the subject lease
+    # back; the connection is lost right before that release. Was: the whole add ran again on
+    # another connection, found the record claimed by its first run and answered "in progress":
+    # the claim and the subject lease stayed held until they expired, nothing handled.
+    with losing_store(lost) as store:
+        first = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        first.on("idenfy")(lambda event: None)
+        assert first.handle(*AUTO).status_code == 200  # the subject's first decision
+        _corrupt_ledger(store)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        handled: list[str] = []
+        receiver.on("idenfy")(lambda event: handled.append(event.event_type))
+        outcome = receiver.handle(*MANUAL)
+        assert outcome.status_code == 503
+        assert handled == []
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None
+        # The claim is released either way: the add answered as a store that does not fold.
+        assert (record.state, record.lease_until) == (kw.DeliveryState.FAILED, None)
+        if lost == 1:  # the release was sent again on another connection
+            assert isinstance(outcome.error, kw.StoreError)  # begin_decision: the malformed entry
+            assert _held_subject_leases(store) == 0
+        else:  # lost again: the subject lease expires on its own; the claim gave way meanwhile
+            assert record.last_error_type == "DeliveryInProgressError"
+            assert _held_subject_leases(store) == 1
+
+
+def test_postgres_begin_decision_whose_lease_release_loses_the_connection_gives_it_back() -> None:
+    # The two-step path (add, then begin_decision) with the same malformed stored decision and
+    # the connection lost before begin_decision gives the lease back. Was: begin_decision ran
+    # again on another connection, found the subject leased by its first run (busy), and the
+    # subject lease stayed held until it expired.
+    with losing_store(1) as store:
+        first = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        first.on("idenfy")(lambda event: None)
+        assert first.handle(*AUTO).status_code == 200
+        _corrupt_ledger(store)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=DropsDecision(store))
+        receiver.on("idenfy")(lambda event: None)
+        outcome = receiver.handle(*MANUAL)
+        assert outcome.status_code == 503
+        assert isinstance(outcome.error, kw.StoreError)
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None
+        assert (record.state, record.lease_until) == (kw.DeliveryState.FAILED, None)
+        assert _held_subject_leases(store) == 0
