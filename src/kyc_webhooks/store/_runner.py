@@ -79,6 +79,8 @@ STORE_RETRY_AFTER = 10
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: The releases of abandoned adds under way through a store's ``run_blocking``.
+_RELEASING: set[Any] = set()
 #: What the store records when a delivery gave way to another one of the same verification.
 _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
 
@@ -282,7 +284,10 @@ class StoreRunner:
             if release.take():  # run_blocking never started it
                 threading.Thread(target=release.run, name="kyc-webhooks-release").start()
 
-        asyncio.ensure_future(run_blocking(release)).add_done_callback(fallback)
+        task = asyncio.ensure_future(run_blocking(release))
+        _RELEASING.add(task)  # the loop keeps only a weak reference to its tasks
+        task.add_done_callback(_RELEASING.discard)
+        task.add_done_callback(fallback)
 
     def _release_abandoned(self, added: Added) -> None:
         """Release what an abandoned ``add`` took: its subject lease, then its claim."""
