@@ -145,8 +145,8 @@ def _entry_fields(entry: DecisionEntry) -> dict[str, Any]:
         ) from exc
 
 
-def _read_ledger(operation: str, read: Callable[[], _T]) -> _T:
-    """``read()``: a query of ledger rows, and nothing else (no ``UsageError`` is raised in it on
+def _read(operation: str, read: Callable[[], _T], what: str = "a stored delivery") -> _T:
+    """``read()``: a query of rows, and nothing else (no ``UsageError`` is raised in it on
     purpose). A stored value Django's converters cannot read is a :class:`StoreError` naming
     ``operation`` -- never the value -- instead of a raw ``ValueError`` out of the public API."""
     try:
@@ -154,9 +154,20 @@ def _read_ledger(operation: str, read: Callable[[], _T]) -> _T:
     except UsageError:
         raise
     except _UNREADABLE as exc:
-        raise StoreError(
-            f"{operation}: the stored decision of a subject could not be read"
-        ) from exc
+        raise StoreError(f"{operation}: {what} could not be read") from exc
+
+
+def _read_ledger(operation: str, read: Callable[[], _T]) -> _T:
+    """:func:`_read` of decision ledger rows."""
+    return _read(operation, read, "the stored decision of a subject")
+
+
+def _state(row: Delivery) -> DeliveryState:
+    """The state of a delivery row; a :class:`StoreError` for one no version wrote."""
+    try:
+        return DeliveryState(row.state)
+    except ValueError as exc:
+        raise StoreError(f"stored delivery {row.id} could not be decoded") from exc
 
 
 def _entry(row: DecisionRecord, operation: str) -> DecisionEntry | None:
@@ -229,7 +240,7 @@ class DjangoStore:
     ) -> Claim | None:
         """Claim ``row`` if nobody changed it since it was read (conditional UPDATE)."""
         token = new_id()
-        previous = DeliveryState(row.state)
+        previous = _state(row)
         state = "done" if previous is DeliveryState.DONE else "processing"
         lease_until = now + timedelta(seconds=lease)
         won = (
@@ -275,11 +286,11 @@ class DjangoStore:
         try:
             for _ in range(3):  # a lost insert race is followed by a read of the winner's row
                 with self._atomic():
-                    row = self._rows().filter(key_hash=key_hash).first()
+                    row = _read("add", self._rows().filter(key_hash=key_hash).first)
                     if row is not None:
                         claim = None
                         if lease is not None and claimable(
-                            DeliveryState(row.state), row.lease_until, now, replay=False
+                            _state(row), row.lease_until, now, replay=False
                         ):
                             claim = self._take(row, now, lease, replay=False)
                         return self._added(row, False, claim, decision, lease, now)
@@ -339,10 +350,10 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=_text(delivery_id)).first()
+                row = _read("claim", self._rows().filter(id=_text(delivery_id)).first)
                 if row is None:
                     raise DeliveryNotFoundError("no stored delivery has this id")
-                if not claimable(DeliveryState(row.state), row.lease_until, now, replay=replay):
+                if not claimable(_state(row), row.lease_until, now, replay=replay):
                     return None
                 return self._take(row, now, lease, replay=replay)
         except DatabaseError as exc:
@@ -368,10 +379,11 @@ class DjangoStore:
                     rows = rows.filter(vendor__in=[_text(v) for v in vendors])
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
-                for row in rows.order_by("received_at", "id")[:50]:
+                candidates = rows.order_by("received_at", "id")[:50]
+                for row in _read("claim_next", lambda: list(candidates)):
                     if row.not_before is not None and row.not_before > now:
                         continue
-                    if not claimable(DeliveryState(row.state), row.lease_until, now, replay=False):
+                    if not claimable(_state(row), row.lease_until, now, replay=False):
                         continue
                     claim = self._take(row, now, lease, replay=False)
                     if claim is not None:
@@ -411,7 +423,8 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                held = self._rows().filter(id=claim.record.id, token=claim.token)
+                row = _read("complete", held.first)
                 if row is None:
                     return False
                 done = (
@@ -596,7 +609,9 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                row = _read(
+                    "fail", self._rows().filter(id=claim.record.id, token=claim.token).first
+                )
                 if row is None:
                     return False
                 keep_done = row.state == "done"
@@ -621,14 +636,14 @@ class DjangoStore:
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         try:
-            row = self._rows().filter(id=_text(delivery_id)).first()
+            row = _read("get", self._rows().filter(id=_text(delivery_id)).first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
 
     def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
         try:
-            row = self._rows().filter(key_hash=_key_hash(delivery_key)).first()
+            row = _read("get_by_key", self._rows().filter(key_hash=_key_hash(delivery_key)).first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
@@ -659,9 +674,10 @@ class DjangoStore:
             rows = rows.filter(received_at__lt=check_aware(until, "until"))
         order = ("-received_at", "-id") if newest_first else ("received_at", "id")
         try:
-            return [_record(row) for row in rows.order_by(*order)[:limit]]
+            fetched = _read("deliveries", lambda: list(rows.order_by(*order)[:limit]))
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+        return [_record(row) for row in fetched]
 
     def stats(self) -> dict[str, int]:
         counts = {s.value: 0 for s in DeliveryState}
