@@ -14,6 +14,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -578,3 +580,190 @@ def test_a_store_whose_add_takes_no_decision_is_refused_when_the_receiver_is_bui
 
     outdated.add = logged  # type: ignore[method-assign]
     kw.Receiver(kw.Idenfy(signing_key=KEY), store=outdated)  # type: ignore[arg-type]
+
+
+class ThreadSensitive(GatedStore):
+    """A blocking store with a ``run_blocking`` of its own, as DjangoStore has: every call runs in
+    one worker thread of the store's, in turn, and a call cancelled before that thread started it
+    is dropped (as asgiref's ``sync_to_async(thread_sensitive=True)`` drops it). Its ``add``
+    queues another request's work behind itself, which holds that thread until the test lets it
+    go."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.executor = ThreadPoolExecutor(max_workers=1)
+        self.busy, self.unblock = threading.Event(), threading.Event()
+        self.worker: int | None = None
+        self.added_in: list[int] = []
+        self.failed_in: list[int] = []
+
+    async def run_blocking(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(func, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    def add(
+        self, delivery: NewDelivery, *, lease: float | None = None, decision: Decision | None = None
+    ) -> Added:
+        self.added_in.append(threading.get_ident())
+        added = super().add(delivery, lease=lease, decision=decision)
+        if len(self.added_in) == 1:
+            self.executor.submit(self._other_request)
+        return added
+
+    def _other_request(self) -> None:
+        self.worker = threading.get_ident()
+        self.busy.set()
+        self.unblock.wait(30)
+
+    def fail(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        self.failed_in.append(threading.get_ident())
+        return super().fail(
+            claim, error_type=error_type, error_message=error_message, retry_at=retry_at
+        )
+
+
+@pytest.mark.parametrize("steps", [1, 3], ids=["before-run_blocking", "queued-in-run_blocking"])
+def test_an_abandoned_add_of_a_run_blocking_store_is_released_when_the_loop_ends(
+    steps: int,
+) -> None:
+    # The add ran through the store's run_blocking and handed its result over; the request is
+    # cancelled before it resumes, and the loop ends right after: run_blocking's thread is busy,
+    # so the release given to it is dropped with the loop's tasks. A thread of its own releases.
+    clock = FakeClock()
+    store = ThreadSensitive(clock)
+    recorder = Recorder(store)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(recorder.receiver.handle_async(*MANUAL))
+        assert await asyncio.to_thread(store.entered.wait, 30)
+        store.proceed.set()
+        # The other request's work started: the add returned and handed its result over. The
+        # loop is blocked meanwhile (no await), so the request cannot resume with it first.
+        assert store.busy.wait(30)
+        task.cancel()
+        for _ in range(steps):  # the request sees its cancellation, and hands the release on
+            await asyncio.sleep(0)
+        # Return: asyncio.run cancels whatever is left of the loop's tasks and closes it.
+
+    try:
+        asyncio.run(main())
+        store.unblock.set()
+        for _ in range(300):  # the release goes on in a thread of its own: wait for it (<= 3 s)
+            if store.deliveries()[0].state is not kw.DeliveryState.PROCESSING:
+                break
+            time.sleep(0.01)
+        (record,) = store.deliveries()
+        assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+        assert store.added_in == [store.worker]  # the add went through run_blocking
+        retry = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+        assert (retry.status_code, retry.handled) == (200, 2)
+    finally:
+        store.unblock.set()
+        store.executor.shutdown()
+    assert len(store.failed_in) == 1  # released once, not by the dropped call as well
+    assert store.failed_in[0] != store.worker
+
+
+@contextlib.contextmanager
+def losing_store(lost: int) -> Iterator[kw.PostgresStore]:
+    """A PostgresStore in a schema of its own over a pool whose connection loses its server (its
+    backend terminated, as in a failover or a network cut) right before each of the first
+    ``lost`` releases of a subject lease it sends."""
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    from _postgres import new_schema
+
+    dsn = require_postgres()
+    schema = new_schema()
+    left = [lost]
+
+    class Losing(psycopg.Connection[Any]):
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool = False,
+        ) -> psycopg.Cursor[Any]:
+            release = f"{schema}.decisions" in str(query) and "WITH gone AS" in str(query)
+            if release and left[0] > 0:
+                left[0] -= 1
+                sql("SELECT pg_terminate_backend(%s, 5000)", self.info.backend_pid)
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    pool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=1,
+        connection_class=Losing,
+        kwargs={"autocommit": True},
+        open=True,
+    )
+    try:
+        with pool, kw.PostgresStore(pool, schema=schema) as store:
+            store.migrate()
+            yield store
+        assert left == [0]  # every loss happened
+    finally:
+        sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.mark.parametrize("lost", [1, 2], ids=["lost-once", "lost-twice"])
+def test_postgres_add_whose_lease_release_loses_the_connection_leaves_the_claim_free(
+    lost: int,
+) -> None:
+    # The subject's stored decision does not decode, so the folded add gives the subject lease
+    # back; the connection is lost right before that release. Was: the whole add ran again on
+    # another connection, found the record claimed by its first run and answered "in progress":
+    # the claim and the subject lease stayed held until they expired, nothing handled.
+    with losing_store(lost) as store:
+        first = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        first.on("idenfy")(lambda event: None)
+        assert first.handle(*AUTO).status_code == 200  # the subject's first decision
+        _corrupt_ledger(store)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        handled: list[str] = []
+        receiver.on("idenfy")(lambda event: handled.append(event.event_type))
+        outcome = receiver.handle(*MANUAL)
+        assert outcome.status_code == 503
+        assert handled == []
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None
+        # The claim is released either way: the add answered as a store that does not fold.
+        assert (record.state, record.lease_until) == (kw.DeliveryState.FAILED, None)
+        if lost == 1:  # the release was sent again on another connection
+            assert isinstance(outcome.error, kw.StoreError)  # begin_decision: the malformed entry
+            assert _held_subject_leases(store) == 0
+        else:  # lost again: the subject lease expires on its own; the claim gave way meanwhile
+            assert record.last_error_type == "DeliveryInProgressError"
+            assert _held_subject_leases(store) == 1
+
+
+def test_postgres_begin_decision_whose_lease_release_loses_the_connection_gives_it_back() -> None:
+    # The two-step path (add, then begin_decision) with the same malformed stored decision and
+    # the connection lost before begin_decision gives the lease back. Was: begin_decision ran
+    # again on another connection, found the subject leased by its first run (busy), and the
+    # subject lease stayed held until it expired.
+    with losing_store(1) as store:
+        first = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+        first.on("idenfy")(lambda event: None)
+        assert first.handle(*AUTO).status_code == 200
+        _corrupt_ledger(store)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=DropsDecision(store))
+        receiver.on("idenfy")(lambda event: None)
+        outcome = receiver.handle(*MANUAL)
+        assert outcome.status_code == 503
+        assert isinstance(outcome.error, kw.StoreError)
+        record = store.get_by_key(outcome.delivery_key or "")
+        assert record is not None
+        assert (record.state, record.lease_until) == (kw.DeliveryState.FAILED, None)
+        assert _held_subject_leases(store) == 0

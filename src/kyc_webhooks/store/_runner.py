@@ -10,8 +10,8 @@ event carries a decision (``add`` is given the decision, and a store may take th
 same step; else ``begin_decision``) -> run the handlers -> ``complete`` the claim (with the
 ledger ticket), or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay``
 claim stored deliveries and run the same steps on the stored body, parsed again. From async code
-a blocking store runs in a worker thread; a cancelled ``add`` is shielded, and the claim (and
-subject lease) it took released.
+a blocking store runs through its ``run_blocking`` coroutine function where it has one, else in a
+worker thread; a cancelled ``add`` is shielded, and the claim (and subject lease) it took released.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ STORE_RETRY_AFTER = 10
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: The releases of abandoned adds under way through a store's ``run_blocking``.
+_RELEASING: set[Any] = set()
 #: What the store records when a delivery gave way to another one of the same verification.
 _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
 
@@ -225,12 +227,15 @@ class StoreRunner:
         return self._in_progress(record, event)
 
     async def _add_async(self, delivery: NewDelivery, decision: Decision | None) -> Added:
-        """``store.add`` from async code. A blocking store's ``add`` runs in a worker thread that a
-        cancellation (client gone, server timeout or shutdown) cannot stop: the thread may still
-        claim the record. So the call is shielded, and when the request is abandoned the claim it
-        took (and the subject lease) is released in a worker thread too -- not in a task that the
-        end of the event loop would cancel -- else the record would stay blocked for
-        ``lease_timeout``."""
+        """``store.add`` from async code. A blocking store's ``add`` runs where :func:`_call` runs
+        the store's other calls (its ``run_blocking`` coroutine function where it has one: the
+        Django store's ORM in Django's thread-sensitive thread, whose connections Django closes
+        with the request; else a worker thread). A cancellation (client gone, server timeout or
+        shutdown) cannot stop that thread: it may still claim the record. So the call is
+        shielded, and when the request is abandoned the claim it took (and the subject lease) is
+        released -- by the thread itself when the ``add`` was still running, else by
+        :meth:`_release_later`, which the end of the event loop does not cancel -- else the record
+        would stay blocked for ``lease_timeout``."""
         store = self.store
         lease = self._add_lease()
         if not store.blocking:
@@ -246,16 +251,43 @@ class StoreRunner:
                 self._release_abandoned(added)
             return added
 
-        task = asyncio.ensure_future(asyncio.to_thread(add))
+        task = asyncio.ensure_future(_call(store, add))
         try:
-            return await asyncio.shield(task)
+            added: Added = await asyncio.shield(task)
         except asyncio.CancelledError:
             task.add_done_callback(_retrieve)  # its outcome is handled here or in the thread
-            added = handoff.abandon()
-            if added is not None:  # the thread handed it over before the cancellation
-                # The loop's default executor is waited for when the loop ends (asyncio.run).
-                asyncio.get_running_loop().run_in_executor(None, self._release_abandoned, added)
+            abandoned = handoff.abandon()
+            if abandoned is not None:  # the thread handed it over before the cancellation
+                self._release_later(abandoned)
             raise
+        return added
+
+    def _release_later(self, added: Added) -> None:
+        """Release an abandoned ``add`` from a request that is being cancelled, in a way that
+        outlives the event loop. A store without ``run_blocking``: in the loop's default executor,
+        which ``asyncio.run`` waits for when the loop ends. A store with ``run_blocking``: through
+        it (the Django ORM in its own thread); but a task of the loop is cancelled when the loop
+        ends, and ``run_blocking`` may drop work that has not started yet (asgiref's
+        ``sync_to_async`` does), or refuse it (an executor already shut down): then, and only
+        then, a thread of its own runs the release (:class:`_Once`: never twice)."""
+        import asyncio
+
+        release = _Once(self._release_abandoned, added)
+        run_blocking = getattr(self.store, "run_blocking", None)
+        if run_blocking is None:
+            # The loop's default executor is waited for when the loop ends (asyncio.run).
+            asyncio.get_running_loop().run_in_executor(None, release)
+            return
+
+        def fallback(task: Any) -> None:
+            _retrieve(task)
+            if release.take():  # run_blocking never started it
+                threading.Thread(target=release.run, name="kyc-webhooks-release").start()
+
+        task = asyncio.ensure_future(run_blocking(release))
+        _RELEASING.add(task)  # the loop keeps only a weak reference to its tasks
+        task.add_done_callback(_RELEASING.discard)
+        task.add_done_callback(fallback)
 
     def _release_abandoned(self, added: Added) -> None:
         """Release what an abandoned ``add`` took: its subject lease, then its claim."""
@@ -723,6 +755,30 @@ class _Handoff:
         with self._lock:
             self._abandoned = True
             return self._added
+
+
+class _Once:
+    """A release that runs at most once, whichever of two ways gets to it first."""
+
+    def __init__(self, func: Callable[[Added], None], added: Added) -> None:
+        self._lock = threading.Lock()
+        self._taken = False
+        self._func = func
+        self._added = added
+
+    def take(self) -> bool:
+        """``True`` for the first caller only: it runs the release (:meth:`run`)."""
+        with self._lock:
+            taken, self._taken = self._taken, True
+            return not taken
+
+    def run(self) -> None:
+        self._func(self._added)
+
+    def __call__(self) -> None:
+        """Take and run it (a no-op once taken)."""
+        if self.take():
+            self.run()
 
 
 def _retrieve(task: Any) -> None:

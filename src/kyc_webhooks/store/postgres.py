@@ -766,8 +766,13 @@ class PostgresStore:
         ticket = new_id() if lease is not None and decision is not None else None
         key = {"key": _text(delivery.delivery_key)}
         by_key = self._sql["by_key"]
+        # The entry whose subject lease add_claim_lease took although the subject's stored
+        # decision does not decode: given back after the statement, in one of its own.
+        give_back: DecisionEntry | None = None
 
         def work(conn: Conn) -> Added:
+            nonlocal give_back
+            give_back = None  # _run may run this again on another connection
             # Fast path, a plain read, for what add() never changes: a done record (terminal for
             # redeliveries), or any existing record when no claim is wanted. A duplicate then
             # costs one indexed read: no row lock, no transaction id, no WAL flush, and its body
@@ -791,7 +796,8 @@ class PostgresStore:
                     return Added(self._record(row), False, None)
                 created = row[0] == record_id
                 if decision is not None and token is not None:  # add_claim_lease: claimed
-                    return self._added_with_lease(conn, row, token, created, decision, ticket)
+                    added, give_back = self._added_with_lease(row, token, created, decision, ticket)
+                    return added
                 if row[18]:  # this statement claimed the record
                     assert token is not None
                     claim = self._claim(row, token, replay=False)
@@ -801,7 +807,11 @@ class PostgresStore:
                 f"PostgreSQL store ({self._where}): add kept racing a concurrent purge"
             )
 
-        return self._run("add", work)
+        added = self._run("add", work)
+        if give_back is not None:
+            assert ticket is not None
+            self._give_back("add", give_back, ticket)
+        return added
 
     def _add_params(
         self,
@@ -832,28 +842,31 @@ class PostgresStore:
 
     def _added_with_lease(
         self,
-        conn: Conn,
         row: Sequence[Any],
         token: str,
         created: bool,
         decision: Decision,
         ticket: str | None,
-    ) -> Added:
+    ) -> tuple[Added, DecisionEntry | None]:
         """The answer of ``add_claim_lease``: the claim (columns 0-17), then the subject's row
-        (columns 18-28: its effective decision) when the subject lease was taken."""
+        (columns 18-28: its effective decision) when the subject lease was taken. Second: the
+        entry whose subject lease ``add`` must give back (the stored decision does not decode),
+        else ``None``."""
         assert ticket is not None
         claim = self._claim(row, token, replay=False)
         if row[18] is None:  # another delivery holds the subject lease
-            return Added(claim.record, created, claim, subject_busy=True)
+            return Added(claim.record, created, claim, subject_busy=True), None
         entry = ledger_entry(decision, claim.record)
         try:
-            previous = self._leased_entry(conn, row[18:], entry, ticket)
+            previous = self._entry(row[18:])
         except StoreError:
-            # Answer as a store that does not fold: the caller's begin_decision() then reports
-            # the malformed entry and releases the claim, exactly as without the fold.
-            return Added(claim.record, created, claim)
+            # Answer as a store that does not fold, whether or not the lease can be given back:
+            # the caller's begin_decision() then reports the malformed entry (or finds the
+            # subject busy while the lease could not be given back) and releases the claim,
+            # exactly as without the fold.
+            return Added(claim.record, created, claim), entry
         taken = DecisionTicket(entry, previous, supersedes(entry, previous), ticket)
-        return Added(claim.record, created, claim, taken)
+        return Added(claim.record, created, claim, taken), None
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
         check_lease(lease)
@@ -988,27 +1001,29 @@ class PostgresStore:
             claim_token=claim.token,
         )
 
-        def work(conn: Conn) -> DecisionTicket | None:
-            row = conn.execute(self._sql["begin_decision"], params).fetchone()
-            if row is None:
-                return None
-            previous = self._leased_entry(conn, row, entry, token)
-            return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+        def work(conn: Conn) -> Any:
+            return conn.execute(self._sql["begin_decision"], params).fetchone()
 
-        return self._run("begin_decision", work)
-
-    def _leased_entry(
-        self, conn: Conn, row: Sequence[Any], entry: DecisionEntry, ticket: str
-    ) -> DecisionEntry | None:
-        """The effective decision in the ledger ``row`` a statement just returned with the
-        subject lease ``ticket`` it committed. When it does not decode, the lease is given back
-        (as SQLite's rollback would) before the StoreError is raised."""
+        row = self._run("begin_decision", work)
+        if row is None:
+            return None
         try:
-            return self._entry(row)
+            previous = self._entry(row)
         except StoreError:
-            release = {"vendor": _text(entry.vendor), "subject": _text(entry.subject)}
-            conn.execute(self._sql["decision_abort"], {**release, "ticket": ticket})
+            self._give_back("begin_decision", entry, token)  # as SQLite's rollback would
             raise
+        return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+
+    def _give_back(self, what: str, entry: DecisionEntry, ticket: str) -> None:
+        """Give back the subject lease ``ticket`` that a statement committed (autocommit) before
+        the subject's stored decision turned out not to decode. A statement of its own through
+        :meth:`_run`: a connection lost meanwhile is retried once on another, instead of the
+        whole ``add`` or ``begin_decision`` running again (it found the lease its first run
+        took, and answered "in progress" while nothing was handled). When it fails even so,
+        the lease expires on its own, as any lost release (``_ASYNC_COMMIT``)."""
+        params = {"vendor": _text(entry.vendor), "subject": _text(entry.subject), "ticket": ticket}
+        with contextlib.suppress(StoreError):
+            self._run(what, lambda conn: conn.execute(self._sql["decision_abort"], params))
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
         """Release the subject lease without changing the ledger (a no-op once it was taken

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
@@ -55,6 +55,10 @@ from .models import DecisionRecord, Delivery
 __all__ = ["DjangoStore"]
 
 _CLAIMABLE = ("pending", "failed", "processing")
+_T = TypeVar("_T")
+#: What Django's field converters may raise for a stored value they cannot read -- possible on
+#: SQLite, which keeps whatever another program wrote (a date no calendar has: ValueError).
+_UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
 def _text(value: str) -> str:
@@ -141,11 +145,44 @@ def _entry_fields(entry: DecisionEntry) -> dict[str, Any]:
         ) from exc
 
 
-def _entry(row: DecisionRecord) -> DecisionEntry | None:
-    """The effective decision a ledger row holds (``None`` for a row holding only a lease)."""
+def _read(operation: str, read: Callable[[], _T], what: str = "a stored delivery") -> _T:
+    """``read()``: a query of rows, and nothing else (no ``UsageError`` is raised in it on
+    purpose). A stored value Django's converters cannot read is a :class:`StoreError` naming
+    ``operation`` -- never the value -- instead of a raw ``ValueError`` out of the public API."""
+    try:
+        return read()
+    except UsageError:
+        raise
+    except _UNREADABLE as exc:
+        raise StoreError(f"{operation}: {what} could not be read") from exc
+
+
+def _read_ledger(operation: str, read: Callable[[], _T]) -> _T:
+    """:func:`_read` of decision ledger rows."""
+    return _read(operation, read, "the stored decision of a subject")
+
+
+def _state(row: Delivery) -> DeliveryState:
+    """The state of a delivery row; a :class:`StoreError` for one no version wrote."""
+    try:
+        return DeliveryState(row.state)
+    except ValueError as exc:
+        raise StoreError(f"stored delivery {row.id} could not be decoded") from exc
+
+
+def _entry(row: DecisionRecord, operation: str) -> DecisionEntry | None:
+    """The effective decision a ledger row holds (``None`` for a row holding only a lease); a
+    :class:`StoreError` naming ``operation`` when it cannot be read back. A time Django's SQLite
+    converter does not recognise (a number, text that is no date) reads as ``None``: refused here,
+    else it would surface as a raw ``TypeError`` when entries are compared."""
     if row.status is None:
         return None
+    times_readable = isinstance(row.received_at, datetime) and (
+        row.occurred_at is None or isinstance(row.occurred_at, datetime)
+    )
     try:
+        if not times_readable:
+            raise ValueError("a stored time is not a datetime")
         return DecisionEntry(
             vendor=from_text_column(row.vendor),
             subject=from_text_column(row.subject),
@@ -160,7 +197,7 @@ def _entry(row: DecisionRecord) -> DecisionEntry | None:
             fetch_required=bool(row.fetch_required),
         )
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"stored decision {row.id} could not be decoded") from exc
+        raise StoreError(f"{operation}: stored decision {row.id} could not be decoded") from exc
 
 
 class DjangoStore:
@@ -203,7 +240,7 @@ class DjangoStore:
     ) -> Claim | None:
         """Claim ``row`` if nobody changed it since it was read (conditional UPDATE)."""
         token = new_id()
-        previous = DeliveryState(row.state)
+        previous = _state(row)
         state = "done" if previous is DeliveryState.DONE else "processing"
         lease_until = now + timedelta(seconds=lease)
         won = (
@@ -249,11 +286,11 @@ class DjangoStore:
         try:
             for _ in range(3):  # a lost insert race is followed by a read of the winner's row
                 with self._atomic():
-                    row = self._rows().filter(key_hash=key_hash).first()
+                    row = _read("add", self._rows().filter(key_hash=key_hash).first)
                     if row is not None:
                         claim = None
                         if lease is not None and claimable(
-                            DeliveryState(row.state), row.lease_until, now, replay=False
+                            _state(row), row.lease_until, now, replay=False
                         ):
                             claim = self._take(row, now, lease, replay=False)
                         return self._added(row, False, claim, decision, lease, now)
@@ -300,7 +337,7 @@ class DjangoStore:
         entry = ledger_entry(decision, claim.record)
         try:
             with self._atomic():  # a savepoint: a failure below undoes the lease, not the claim
-                ticket = self._lease_subject(claim, entry, lease, now)
+                ticket = self._lease_subject(claim, entry, lease, now, "add")
         except StoreError:
             # The subject's stored decision does not decode. Answer as a store that does not
             # fold: the caller's begin_decision() then reports the malformed entry and releases
@@ -313,10 +350,10 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=_text(delivery_id)).first()
+                row = _read("claim", self._rows().filter(id=_text(delivery_id)).first)
                 if row is None:
                     raise DeliveryNotFoundError("no stored delivery has this id")
-                if not claimable(DeliveryState(row.state), row.lease_until, now, replay=replay):
+                if not claimable(_state(row), row.lease_until, now, replay=replay):
                     return None
                 return self._take(row, now, lease, replay=replay)
         except DatabaseError as exc:
@@ -342,10 +379,11 @@ class DjangoStore:
                     rows = rows.filter(vendor__in=[_text(v) for v in vendors])
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
-                for row in rows.order_by("received_at", "id")[:50]:
+                candidates = rows.order_by("received_at", "id")[:50]
+                for row in _read("claim_next", lambda: list(candidates)):
                     if row.not_before is not None and row.not_before > now:
                         continue
-                    if not claimable(DeliveryState(row.state), row.lease_until, now, replay=False):
+                    if not claimable(_state(row), row.lease_until, now, replay=False):
                         continue
                     claim = self._take(row, now, lease, replay=False)
                     if claim is not None:
@@ -385,7 +423,8 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                held = self._rows().filter(id=claim.record.id, token=claim.token)
+                row = _read("complete", held.first)
                 if row is None:
                     return False
                 done = (
@@ -419,7 +458,7 @@ class DjangoStore:
         # stored entry silently (replaces()), as in the other stores.
         if connections[self._db].features.has_select_for_update:
             rows = rows.select_for_update()
-        row = rows.first()
+        row = _read_ledger("complete", rows.first)
         if row is None:  # its lease row was removed meanwhile: the entry starts it again
             DecisionRecord(
                 id=new_id(),
@@ -429,7 +468,7 @@ class DjangoStore:
                 **fields,
             ).save(using=self._db, force_insert=True)
             return
-        if replaces(entry, _entry(row)):
+        if replaces(entry, _entry(row, "complete")):
             # Conditional on the row read: a write in between makes this one a no-op
             # rather than an overwrite (select_for_update already excludes it where held).
             rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(**fields)
@@ -454,12 +493,12 @@ class DjangoStore:
             with self._atomic():
                 if not self._rows().filter(id=claim.record.id, token=claim.token).exists():
                     return None
-                return self._lease_subject(claim, entry, lease, now)
+                return self._lease_subject(claim, entry, lease, now, "begin_decision")
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
 
     def _lease_subject(
-        self, claim: Claim, entry: DecisionEntry, lease: float, now: datetime
+        self, claim: Claim, entry: DecisionEntry, lease: float, now: datetime, operation: str
     ) -> DecisionTicket | None:
         """The subject lease of ``entry`` for the live ``claim``, inside the caller's transaction
         (``begin_decision``'s, or ``add``'s right after its claim); ``None`` when another
@@ -472,10 +511,7 @@ class DjangoStore:
         rows = self._decisions().filter(subject_hash=subject_hash)
         if connections[self._db].features.has_select_for_update:
             rows = rows.select_for_update()
-        try:
-            row = rows.first()
-        except (TypeError, ValueError) as exc:  # a column Django's converters cannot read
-            raise StoreError("the stored decision of a subject could not be decoded") from exc
+        row = _read_ledger(operation, rows.first)
         if row is None:
             try:
                 with self._atomic():
@@ -506,7 +542,7 @@ class DjangoStore:
         )
         if won != 1:
             return None
-        previous = _entry(row)
+        previous = _entry(row, operation)
         return DecisionTicket(entry, previous, supersedes(entry, previous), token)
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
@@ -518,25 +554,29 @@ class DjangoStore:
             subject_hash=_subject_hash(ticket.entry.vendor, ticket.entry.subject),
             token=ticket.token,
         )
-        try:
+
+        def release() -> None:
             with self._atomic():
+                # A fast delete reads no row; with delete signals connected, Django reads them.
                 held.filter(status__isnull=True).delete()  # it never held a decision
                 held.update(**_RELEASED)
+
+        try:
+            _read_ledger("abort_decision", release)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
         if not isinstance(vendor, str) or not isinstance(subject, str):
             raise UsageError("vendor and subject must be str")
+        rows = self._decisions().filter(
+            subject_hash=_subject_hash(vendor, subject), status__isnull=False
+        )
         try:
-            row = (
-                self._decisions()
-                .filter(subject_hash=_subject_hash(vendor, subject), status__isnull=False)
-                .first()
-            )
+            row = _read_ledger("effective_decision", rows.first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
-        return None if row is None else _entry(row)
+        return None if row is None else _entry(row, "effective_decision")
 
     def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
         """The effective decisions of one ``client_ref``, newest first (by ``occurred_at``, else
@@ -550,9 +590,12 @@ class DjangoStore:
             .order_by("-sort_at", "-received_at", "-delivery_id")
         )
         try:
-            found = [_entry(row) for row in rows[:limit]]
+            fetched: list[DecisionRecord] = _read_ledger(
+                "decisions_for_client", lambda: list(rows[:limit])
+            )
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+        found = [_entry(row, "decisions_for_client") for row in fetched]
         return [entry for entry in found if entry is not None]
 
     def fail(
@@ -566,7 +609,9 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = self._rows().filter(id=claim.record.id, token=claim.token).first()
+                row = _read(
+                    "fail", self._rows().filter(id=claim.record.id, token=claim.token).first
+                )
                 if row is None:
                     return False
                 keep_done = row.state == "done"
@@ -591,14 +636,14 @@ class DjangoStore:
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         try:
-            row = self._rows().filter(id=_text(delivery_id)).first()
+            row = _read("get", self._rows().filter(id=_text(delivery_id)).first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
 
     def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
         try:
-            row = self._rows().filter(key_hash=_key_hash(delivery_key)).first()
+            row = _read("get_by_key", self._rows().filter(key_hash=_key_hash(delivery_key)).first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
@@ -629,9 +674,10 @@ class DjangoStore:
             rows = rows.filter(received_at__lt=check_aware(until, "until"))
         order = ("-received_at", "-id") if newest_first else ("received_at", "id")
         try:
-            return [_record(row) for row in rows.order_by(*order)[:limit]]
+            fetched = _read("deliveries", lambda: list(rows.order_by(*order)[:limit]))
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+        return [_record(row) for row in fetched]
 
     def stats(self) -> dict[str, int]:
         counts = {s.value: 0 for s in DeliveryState}
