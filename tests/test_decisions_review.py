@@ -320,3 +320,39 @@ def test_a_legacy_body_without_final_gets_finality_from_the_body_not_the_label()
         assert decision.status is S.APPROVED
         if label not in ("IDENTIFICATION_AUTO_FINISHED", "IDENTIFICATION_RESUBMITTED"):
             assert decision.final is True
+
+
+# -- iDenfy AGE_ESTIMATION: its scanRef may be an identification's (the step-up) ---------------
+
+
+@pytest.mark.parametrize("age_first", [False, True], ids=["identification-first", "age-first"])
+def test_an_age_estimation_with_a_step_up_scan_ref_keeps_the_identification_verdict(
+    age_first: bool, store: kw.Store | None
+) -> None:
+    # https://documentation.idenfy.com/api-reference/webhooks/age-estimation-result: ``scanRef``
+    # is "the step-up scan reference, or the token id when there is no scan ref" -- after a
+    # document step-up, the scanRef of an identification.
+    recorder = Recorder(kw.Idenfy(signing_key=IDENFY_KEY), store)
+    identification = _identification("APPROVED")
+    scan_ref = _parse(identification).scan_ref
+    age = signed_delivery(
+        "idenfy",
+        "AGE_ESTIMATION",
+        IDENFY_KEY,
+        scanRef=scan_ref,
+        outcome="UNDERAGE",
+        occurredAt="2099-01-01T00:00:00Z",  # later than the identification, whatever the order
+    )
+    for delivery in (age, identification) if age_first else (identification, age):
+        assert recorder.handle(delivery).status_code == 200
+    by_type = {d.event_type: d for d in recorder.decisions}
+    underage = by_type["AGE_ESTIMATION"]
+    assert (underage.status, underage.final) == (S.DECLINED, True)
+    if store is not None:
+        latest = recorder.receiver.decisions.latest("idenfy", scan_ref)
+        assert latest is not None
+        assert (latest.status, latest.event_type) == (S.APPROVED, "IDENTIFICATION_MANUAL_FINISHED")
+        own = recorder.receiver.decisions.latest("idenfy", underage.subject)
+        assert own is not None
+        assert own.status is S.DECLINED
+    assert underage.subject == f"AGE_ESTIMATION:{scan_ref}"  # its own, namespaced

@@ -96,6 +96,12 @@ IDENTIFICATION_TYPES = frozenset(
 #: The namespace of a ``FACIAL_AUTHENTICATION`` subject that has no ``id`` (see
 #: :func:`_facial_authentication_subject`).
 FACE_AUTH_SUBJECT_PREFIX = "FACIAL_AUTHENTICATION:token-sha256:"
+#: The namespace of an ``AGE_ESTIMATION`` subject. Its ``scanRef`` is "the step-up scan
+#: reference, or the token id when there is no scan ref"
+#: (https://documentation.idenfy.com/api-reference/webhooks/age-estimation-result): after a
+#: document step-up, an identification's scanRef -- the subject of that identification's own
+#: decisions, which an age verdict must not replace (nor be replaced by).
+AGE_SUBJECT_PREFIX = "AGE_ESTIMATION:"
 
 
 def _time(value: Any) -> datetime | None:
@@ -192,7 +198,7 @@ def decide(event: Any) -> Decision | None:
             event,
             status,
             status is not S.PENDING,
-            event.scan_ref,
+            AGE_SUBJECT_PREFIX + event.scan_ref,
             client_ref=event.client_id,
             reasons=codes([event.outcome]) if event.outcome is not None else (),
             occurred_at=_time(event.occurred_at),
