@@ -61,9 +61,10 @@ def decide(event: Any) -> Decision | None:
     if etype == "check.completed" or outcome_family(etype) is not None:
         # Final for that check: ``check.completed`` and every ``check.completed.<outcome>`` (and a
         # monitoring re-screen ``check.monitoring.<outcome>``, which must be able to override an
-        # earlier clear of the same check). The models' rule for the open outcome families
-        # (``outcome_family``, [checks] in models.py) gives these types the CheckStatusEvent model;
-        # anything else under those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
+        # earlier clear of the same check). Outcomes are an open set
+        # (https://docs.complycube.com/api-reference/checks): the models' rule for the families,
+        # ``outcome_family``, gives these types the CheckStatusEvent model; anything else under
+        # those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
         # ``check.monitoring.match.new``) is an unknown event and carries no decision.
         return _outcome(event, event.payload, event.outcome)
     if etype == "check.pending":
