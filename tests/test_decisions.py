@@ -41,8 +41,13 @@ TABLE: list[tuple[str, str, dict[str, Any], DecisionStatus, bool]] = [
      S.REVIEW, True),
     ("idenfy", "IDENTIFICATION_AUTO_FINISHED", {"status__overall": "REVIEWING", "final": False},
      S.PENDING, False),
+    # the body decides, never the unsigned header's label: status.overall EXPIRED is EXPIRED;
+    # no overall says "cancelled", so a cancelled callback is what its body says
     ("idenfy", "IDENTIFICATION_EXPIRED", {}, S.EXPIRED, True),
-    ("idenfy", "IDENTIFICATION_CANCELLED", {}, S.CANCELLED, True),
+    ("idenfy", "IDENTIFICATION_EXPIRED", {"status__overall": "APPROVED"}, S.APPROVED, True),
+    ("idenfy", "IDENTIFICATION_CANCELLED", {}, S.DECLINED, True),
+    ("idenfy", "IDENTIFICATION_CANCELLED", {"status__overall": "ACTIVE", "final": REMOVE},
+     S.PENDING, False),
     ("idenfy", "IDENTIFICATION_AUTO_FINISHED", {"status__overall": "BRAND_NEW", "final": True},
      S.UNKNOWN, True),
     # legacy body without ``final``: REVIEWING is not final, APPROVED is

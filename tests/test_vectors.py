@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections import defaultdict
 from typing import Any
 
@@ -67,7 +68,12 @@ def test_vector_authenticates_parses_routes_and_round_trips(vector: Vector) -> N
     matching: list[kw.WebhookEvent] = []
     caught: list[kw.WebhookEvent] = []
     others: list[kw.WebhookEvent] = []
-    receiver.on(vector.vendor, expected.event_type)(matching.append)
+    with warnings.catch_warnings():
+        if expected.model.endswith("UnknownEvent"):
+            # A type this version does not know, maybe one letter from a known one
+            # (check.completed_v2): the RoutingWarning about a typo is expected here.
+            warnings.simplefilter("ignore", kw.RoutingWarning)
+        receiver.on(vector.vendor, expected.event_type)(matching.append)
     receiver.on(vector.vendor, "no-such-event-type")(others.append)
     receiver.on("*")(caught.append)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..decisions import Decision, DecisionStatus, codes, lookup
+from .models import outcome_family
 
 S = DecisionStatus
 
@@ -47,22 +48,32 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
     )
 
 
+def _outcome(event: Any, payload: Any, outcome: Any) -> Decision:
+    """The final decision of a check or session ``outcome`` (:data:`OUTCOME`)."""
+    return _decision(event, payload, lookup(OUTCOME, outcome), True, reasons=codes([outcome]))
+
+
 def decide(event: Any) -> Decision | None:
-    """The decision a ComplyCube event carries; ``None`` for client, document and address events
-    and for a ``check.updated`` that does not change the outcome."""
+    """The decision a ComplyCube event carries; ``None`` for client, document and address events,
+    for a ``check.updated`` that does not change the outcome, and for every event type this
+    version does not know (a :class:`~kyc_webhooks.complycube.models.ComplyCubeUnknownEvent`)."""
     etype: str = event.event_type
-    payload = event.payload if hasattr(event, "payload") else None
+    if etype == "check.completed" or outcome_family(etype) is not None:
+        # Final for that check: ``check.completed`` and every ``check.completed.<outcome>`` (and a
+        # monitoring re-screen ``check.monitoring.<outcome>``, which must be able to override an
+        # earlier clear of the same check). Outcomes are an open set
+        # (https://docs.complycube.com/api-reference/checks): the models' rule for the families,
+        # ``outcome_family``, gives these types the CheckStatusEvent model; anything else under
+        # those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
+        # ``check.monitoring.match.new``) is an unknown event and carries no decision.
+        return _outcome(event, event.payload, event.outcome)
     if etype == "check.pending":
-        return _decision(event, payload, S.PENDING, False)
+        return _decision(event, event.payload, S.PENDING, False)
     if etype == "check.failed":
         # The check ended without a verdict (a technical failure): nothing to guess.
-        return _decision(event, payload, S.UNKNOWN, True, reasons=("failed",))
-    if etype.startswith(("check.completed", "check.monitoring.")):
-        # Final for that check: every ``check.completed.*`` (and a monitoring re-screen, which
-        # must be able to override an earlier clear of the same check).
-        outcome = event.outcome
-        return _decision(event, payload, lookup(OUTCOME, outcome), True, reasons=codes([outcome]))
+        return _decision(event, event.payload, S.UNKNOWN, True, reasons=("failed",))
     if etype == "check.updated":
+        payload = event.payload
         outcome = None
         if payload is not None:
             outcome = payload.outcome if getattr(payload, "outcome", None) else None
@@ -70,15 +81,16 @@ def decide(event: Any) -> Decision | None:
                 outcome = payload.result.outcome
         if outcome is None:
             return None
-        return _decision(event, payload, lookup(OUTCOME, outcome), True, reasons=codes([outcome]))
+        return _outcome(event, payload, outcome)
     if etype in SESSION_TYPES:
         status, final = SESSION_TYPES[etype]
-        return _decision(event, payload, status, final)
+        return _decision(event, event.payload, status, final)
     if etype in ("workflow.session.completed", "workflow.session.updated"):
+        payload = event.payload
         outcome = getattr(payload, "outcome", None)
         if outcome is None:
             if etype == "workflow.session.updated":
                 return None
             return _decision(event, payload, S.UNKNOWN, True)
-        return _decision(event, payload, lookup(OUTCOME, outcome), True, reasons=codes([outcome]))
+        return _outcome(event, payload, outcome)
     return None

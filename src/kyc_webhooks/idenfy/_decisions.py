@@ -1,12 +1,19 @@
 """iDenfy events -> :class:`~kyc_webhooks.decisions.Decision`.
 
 Sources: https://documentation.idenfy.com/kyc/webhooks (event types, ``final``),
-https://documentation.idenfy.com/guides/dashboard/kyc/verification-statuses and
+https://documentation.idenfy.com/guides/dashboard/kyc/verification-statuses,
+https://documentation.idenfy.com/resources/vocabulary and
 https://documentation.idenfy.com/kyc/suspected-status (``status.overall``).
+
+Only the signed body decides. iDenfy's HMAC covers the body alone
+(https://documentation.idenfy.com/security/callback-signing); the ``Idenfy-Event-Type`` header
+travels unsigned, so whoever captured one signed body can resend it under any label. The header
+routes handlers, never a verdict (docs/verification.md, "Unsigned headers").
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -57,34 +64,59 @@ AML_MONITORING: dict[str, DecisionStatus] = {
     "ACTIVE": S.PENDING,
     "STOPPED": S.CANCELLED,
 }
-#: Identification event types whose name is the verdict, whatever ``status.overall`` says.
-TERMINAL_TYPES: dict[str, DecisionStatus] = {
-    "IDENTIFICATION_CANCELLED": S.CANCELLED,
-    "IDENTIFICATION_CANCELED": S.CANCELLED,
-    "IDENTIFICATION_EXPIRED": S.EXPIRED,
-}
+#: The identification event types: one body (iDenfy's IdentificationWebhook) under six labels
+#: ([webhooks]: https://documentation.idenfy.com/kyc/webhooks). The label comes from the unsigned
+#: header, so it picks this branch only: the decision is the body's ``status.overall`` and
+#: ``final`` whichever label it came under.
+#:
+#: ``IDENTIFICATION_EXPIRED``: the body says it -- ``status.overall`` ``EXPIRED`` ("token expired
+#: and verification never took place", https://documentation.idenfy.com/resources/vocabulary),
+#: and an expiry callback of a verification that did get far enough carries its real verdict
+#: ("if enough information is provided ... they can still be verified",
+#: https://documentation.idenfy.com/callbacks/ResultCallback).
+#:
+#: ``IDENTIFICATION_CANCELLED``: no ``status.overall`` value says "cancelled" (vocabulary page:
+#: APPROVED, DENIED, SUSPECTED, REVIEWING, EXPIRED, ACTIVE, DELETED, ARCHIVED); only the header
+#: knows. A CANCELLED decision taken from it would let a captured signed body, re-sent under that
+#: label, replace the verdict iDenfy signed: final, it replaces any earlier decision of the
+#: scanRef; non-final, still any non-final one with an earlier time (docs/decisions.md, "The
+#: ledger"). So the header produces no status: a cancelled callback decides what its body says
+#: (``DENIED`` -> DECLINED, ``ACTIVE`` -> PENDING, ...). Handlers that want the label route on it
+#: (``"IDENTIFICATION_CANCEL*"``), knowing it is unsigned.
 IDENTIFICATION_TYPES = frozenset(
     {
         "IDENTIFICATION",
         "IDENTIFICATION_AUTO_FINISHED",
         "IDENTIFICATION_MANUAL_FINISHED",
         "IDENTIFICATION_RESUBMITTED",
-        *TERMINAL_TYPES,
+        "IDENTIFICATION_CANCELLED",
+        "IDENTIFICATION_EXPIRED",
     }
 )
+#: The namespace of a ``FACIAL_AUTHENTICATION`` subject that has no ``id`` (see
+#: :func:`_facial_authentication_subject`).
+FACE_AUTH_SUBJECT_PREFIX = "FACIAL_AUTHENTICATION:token-sha256:"
+#: The namespace of an ``AGE_ESTIMATION`` subject. Its ``scanRef`` is "the step-up scan
+#: reference, or the token id when there is no scan ref"
+#: (https://documentation.idenfy.com/api-reference/webhooks/age-estimation-result): after a
+#: document step-up, an identification's scanRef -- the subject of that identification's own
+#: decisions, which an age verdict must not replace (nor be replaced by).
+AGE_SUBJECT_PREFIX = "AGE_ESTIMATION:"
 
 
 def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _decision(event: Any, status: DecisionStatus, final: bool, subject: Any, **kw: Any) -> Decision:
+def _decision(event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any) -> Decision:
+    # ``subject`` is always an identifier of the verification: never a placeholder shared by
+    # unrelated events (the ledger would order them against each other).
     return Decision(
         status=status,
         final=final,
         vendor=event.vendor,
         event_type=event.event_type,
-        subject=str(subject) if subject is not None else "-",
+        subject=subject,
         event=event,
         **kw,
     )
@@ -93,8 +125,7 @@ def _decision(event: Any, status: DecisionStatus, final: bool, subject: Any, **k
 def _identification(event: Any) -> Decision:
     status_section = event.status
     overall = status_section.overall if status_section is not None else None
-    terminal = TERMINAL_TYPES.get(event.event_type)
-    status = terminal if terminal is not None else lookup(OVERALL, overall)
+    status = lookup(OVERALL, overall)  # the body's verdict, whatever the header's label
     reasons: tuple[str, ...] = ()
     if status_section is not None:
         reasons = codes(
@@ -106,14 +137,40 @@ def _identification(event: Any) -> Decision:
     return _decision(
         event,
         status,
-        # The vendor's ``final`` flag and the legacy rule (IdentificationEvent.is_final);
-        # cancelled and expired verifications get no further verdict.
-        terminal is not None or event.is_final,
+        # The body's ``final`` flag; a legacy body without it: IdentificationEvent.is_final (not
+        # final while REVIEWING/ACTIVE, nor under a label that may be preliminary). The header
+        # can only withhold finality there, never grant it or change the status.
+        event.is_final,
         event.scan_ref,
         client_ref=event.client_id,
         reasons=reasons,
         occurred_at=_time(event.finish_time),
     )
+
+
+def _facial_authentication_subject(event: Any) -> str | None:
+    """The subject of a ``FACIAL_AUTHENTICATION``: its own verification (an authentication of an
+    already verified client), never the identification's, so that it never replaces the
+    identification's verdict.
+
+    Its body (https://documentation.idenfy.com/api-reference/webhooks/facial-authentication)
+    carries the authentication's ``id`` (a UUID, required by the spec), ``scanRef`` -- the
+    *identification* it authenticates against, the subject of that identification's decisions,
+    so never this one's -- and ``token``, the session's token (the key of the session in
+    iDenfy's API, ``/api/v2/facial-authentication-sessions/{tokenString}/``,
+    https://documentation.idenfy.com/openapi/face-authentication.yaml). The vendor's own SDK
+    example has no ``id``: then the session's ``token``, namespaced by the event kind so that it
+    can equal no scanRef and no ``id``, and digested, because the token is a credential (the
+    ledger and ``repr()`` show subjects). Neither: ``None`` -- no decision rather than one
+    subject shared by unrelated authentications.
+    """
+    if event.id:
+        return str(event.id)
+    token = event.token
+    if token:
+        digest = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).hexdigest()
+        return FACE_AUTH_SUBJECT_PREFIX + digest
+    return None
 
 
 def decide(event: Any) -> Decision | None:
@@ -123,14 +180,15 @@ def decide(event: Any) -> Decision | None:
     if etype in IDENTIFICATION_TYPES:
         return _identification(event)
     if etype == "FACIAL_AUTHENTICATION":
-        # Its own verification (an authentication of an already verified client): its ``id``,
-        # not the original scanRef, so that it never replaces the identification's verdict.
+        subject = _facial_authentication_subject(event)
+        if subject is None:
+            return None  # nothing tells this authentication apart from another one
         status = lookup(FACE_AUTH, str(event.status).upper())
         return _decision(
             event,
             status,
             status is not S.PENDING,
-            event.id or event.scan_ref,
+            subject,
             client_ref=event.client_id,
             reasons=codes([event.fail_reason], event.risk_tags),
         )
@@ -140,7 +198,7 @@ def decide(event: Any) -> Decision | None:
             event,
             status,
             status is not S.PENDING,
-            event.scan_ref,
+            AGE_SUBJECT_PREFIX + event.scan_ref,
             client_ref=event.client_id,
             reasons=codes([event.outcome]) if event.outcome is not None else (),
             occurred_at=_time(event.occurred_at),
