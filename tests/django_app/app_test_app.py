@@ -557,3 +557,27 @@ def test_a_client_gone_mid_body_gets_a_bare_400_and_no_traceback(
     assert b"".join(chunks) == b""
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert Delivery.objects.count() == 0
+
+
+def test_an_async_decision_handler_under_the_sync_view_is_a_json_500_not_an_html_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server started without `manage.py check` (gunicorn): the request that builds the sync
+    # view is answered as the adapters answer a misconfiguration, with one log line naming it.
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_decided(decision: Any) -> None: ...
+
+    receiver.on_decision()(on_decided)
+    body, headers = idenfy()
+    with caplog.at_level(logging.ERROR):
+        response = post(Client(raise_request_exception=False), "/webhooks/idenfy", body, headers)
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["ok"] is False
+    ours = [r for r in caplog.records if r.name == "kyc_webhooks"]
+    assert len(ours) == 1
+    assert "on_decided" in ours[0].getMessage()
+    # Django's request logger notes every 5xx in one line; no traceback anywhere.
+    assert not [r for r in caplog.records if r.exc_info]
+    assert Delivery.objects.count() == 0
