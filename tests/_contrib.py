@@ -109,10 +109,17 @@ def start_app(tmp: Path, name: str, source: str, env: dict[str, str]) -> ModuleT
 
 @contextlib.contextmanager
 def redis_app(
-    tmp_path_factory: pytest.TempPathFactory, package: str, name: str, source: str, sweep: str
+    tmp_path_factory: pytest.TempPathFactory,
+    package: str,
+    name: str,
+    source: str,
+    sweep: str,
+    *,
+    asynchronous: bool = False,
 ) -> Iterator[tuple[ModuleType, Path, dict[str, str], str]]:
     """A test application on the Redis broker (celery, dramatiq): the module, its directory, the
-    environment of its worker and the key prefix of this run; dropped afterwards."""
+    environment of its worker and the key prefix of this run; dropped afterwards.
+    ``asynchronous``: the application registers the ``async def`` handlers (``ASYNC_ENV``)."""
     require_package(package)
     redis_url = require_redis()
     tmp = tmp_path_factory.mktemp(name)
@@ -123,6 +130,7 @@ def redis_app(
         "KYC_CONTRIB_REDIS": redis_url,
         "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
+        **({ASYNC_ENV: "1"} if asynchronous else {}),
     }
     app = start_app(tmp, name, source, env)
     try:
@@ -206,9 +214,9 @@ def check_swept_once(setup: Setup, what: str) -> None:
     assert runs(runs_file).count(key) == 1
 
 
-def check_runs_once_and_redelivery_is_harmless(setup: Setup, scan_ref: str) -> None:
+def check_runs_once_and_redelivery_is_harmless(setup: Setup, scan_ref: str) -> str:
     """A deferred delivery runs its handler once in the worker; its task sent again is a
-    duplicate that does not run it."""
+    duplicate that does not run it. Returns the delivery key."""
     app, runs_file, log, _ = setup
     receiver: kw.Receiver = app.receiver
     body, headers = signed_delivery(
@@ -229,6 +237,7 @@ def check_runs_once_and_redelivery_is_harmless(setup: Setup, scan_ref: str) -> N
     record = receiver.store.get(delivery_id) if receiver.store else None
     assert record is not None
     assert record.done
+    return key
 
 
 def check_lost_enqueue_is_swept(
@@ -244,6 +253,17 @@ def check_lost_enqueue_is_swept(
     assert runs(runs_file).count(key) == 1
 
 
+def check_async_handlers_run_once(setup: Setup, scan_ref: str) -> None:
+    """The application's ``async def`` event and decision handlers run once each in the worker
+    (the decision handler records ``decision-<delivery key>``); a redelivery runs neither."""
+    key = check_runs_once_and_redelivery_is_harmless(setup, scan_ref)
+    assert runs(setup.runs).count(f"decision-{key}") == 1
+
+
+#: The environment variable that makes a test application register ``ASYNC_HANDLERS`` (the
+#: event handler and a decision handler, both ``async def``) instead of the plain ``record_run``.
+ASYNC_ENV = "KYC_CONTRIB_ASYNC"
+
 #: The handler of every test application: one line per run, appended by the worker process.
 HANDLER = """
 import os
@@ -253,10 +273,32 @@ import kyc_webhooks as kw
 RUNS = os.environ["KYC_CONTRIB_RUNS"]
 
 
-def record_run(event: kw.WebhookEvent) -> None:
+def record_line(line: str) -> None:
     fd = os.open(RUNS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, event.delivery_key.encode() + b"\\n")
+        os.write(fd, line.encode() + b"\\n")
     finally:
         os.close(fd)
+
+
+def record_run(event: kw.WebhookEvent) -> None:
+    record_line(event.delivery_key)
+
+
+async def record_run_async(event: kw.WebhookEvent) -> None:
+    record_line(event.delivery_key)
+
+
+async def record_decision_async(decision: kw.Decision) -> None:
+    assert decision.event is not None
+    record_line("decision-" + decision.event.delivery_key)
+
+
+def register_handlers(receiver: kw.Receiver) -> None:
+    # record_run, or with KYC_CONTRIB_ASYNC set the async event and decision handlers.
+    if os.environ.get("KYC_CONTRIB_ASYNC"):
+        receiver.on("idenfy")(record_run_async)
+        receiver.on_decision()(record_decision_async)
+    else:
+        receiver.on("idenfy")(record_run)
 """

@@ -632,3 +632,59 @@ def test_process_needs_a_store(capsys: pytest.CaptureFixture[str], app: str) -> 
     code, _, err = run(capsys, "process", "--app", f"{app}:receiver")
     assert code == cli.EXIT_USAGE
     assert "has no store: pass --store" in err
+
+
+_ASYNC_DECISION_APP = """
+import os
+import kyc_webhooks as kw
+from kyc_webhooks import testing
+
+receiver = kw.Receiver(*testing.make_vendors({{"complycube": "{secret}"}}))
+MARKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "handled.txt")
+
+
+def mark(line):
+    with open(MARKS, "a") as marks:
+        marks.write(line + "\\n")
+
+
+@receiver.on("complycube")
+def handle(event):
+    mark("event " + event.delivery_key)
+
+
+@receiver.on_decision()
+async def decided(decision):
+    mark("decision " + decision.event.delivery_key)
+"""
+
+
+def test_process_and_replay_await_an_async_decision_handler(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The only async handler is a decision handler: the commands must still take the async path
+    # (the sync one ran the event handler, then refused the decision handler: exit 2, failed).
+    name = f"kwasyncdec_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(_ASYNC_DECISION_APP.format(secret=SECRET))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try:
+        _process_and_replay(capsys, tmp_path, name)
+    finally:
+        sys.modules.pop(name, None)
+
+
+def _process_and_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str) -> None:
+    _deferred_inbox(tmp_path / "q.sqlite3", 1)
+    code, out, err = run(capsys, "process", "--store", "q.sqlite3", "--app", f"{name}:receiver")
+    assert code == 0, err
+    assert out.strip() == "processed 1: 1 succeeded, 0 failed"
+    (record,) = _records(tmp_path / "q.sqlite3")
+    assert str(record.state) == "done"
+    marks = (tmp_path / "handled.txt").read_text().splitlines()
+    assert sorted(line.split()[0] for line in marks) == ["decision", "event"]
+    inbox = str(tmp_path / "q.sqlite3")
+    code, out, err = run(
+        capsys, "inbox", "--inbox", inbox, "replay", record.id, "--app", f"{name}:receiver"
+    )
+    assert code == 0, err
+    assert "200 replayed" in out

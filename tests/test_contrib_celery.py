@@ -41,7 +41,7 @@ app.conf.update(
 )
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
-receiver.on("idenfy")(record_run)
+register_handlers(receiver)
 # Beat (-B, started for the periodic test only) sends the sweep every KYC_CONTRIB_SWEEP s.
 # Task names of this run (two test applications share the pytest process).
 tasks = register(
@@ -129,3 +129,25 @@ def test_register_refuses_a_receiver_without_defer() -> None:
         with pytest.raises(kw.ConfigurationError, match="sweep_every"):
             register(app, deferred, sweep_every=every)  # type: ignore[arg-type]
     assert deferred.on_deferred is None  # nothing half-registered
+
+
+def test_register_refuses_async_handlers() -> None:
+    # Celery's tasks are synchronous: an async event or decision handler could only fail every
+    # delivery in the worker, so register() refuses it, naming the handler.
+    celery = require_package("celery")
+    app = celery.Celery("kw-async-test", broker="memory://", set_as_current=False)
+    from kyc_webhooks.contrib.celery import register
+
+    async def on_event(event: kw.WebhookEvent) -> None: ...
+
+    async def on_decision(decision: kw.Decision) -> None: ...
+
+    for name in ("on_event", "on_decision"):
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        if name == "on_event":
+            receiver.on("idenfy")(on_event)
+        else:
+            receiver.on_decision()(on_decision)
+        with pytest.raises(kw.ConfigurationError, match=rf"Celery .*{name}"):
+            register(app, receiver, name=f"kw_{name}")
+        assert receiver.on_deferred is None  # nothing half-registered

@@ -15,6 +15,7 @@ from _contrib import (
     HANDLER,
     KEY,
     Setup,
+    check_async_handlers_run_once,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
@@ -37,7 +38,7 @@ PREFIX = os.environ["KYC_CONTRIB_PREFIX"]
 broker = RedisBroker(url=os.environ["KYC_CONTRIB_REDIS"], namespace=PREFIX)
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
-receiver.on("idenfy")(record_run)
+register_handlers(receiver)
 # A sweep at worker boot, then every KYC_CONTRIB_SWEEP seconds.
 tasks = register(
     broker, receiver, queue_name=PREFIX, sweep_every=float(os.environ["KYC_CONTRIB_SWEEP"])
@@ -47,9 +48,17 @@ tasks = register(
 
 
 @contextlib.contextmanager
-def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
-    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
-    with redis_app(tmp_path_factory, "dramatiq", name, APP, sweep) as (app, tmp, env, prefix):
+def running(
+    tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str, *, asynchronous: bool = False
+) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``;
+    ``asynchronous``: with ``async def`` event and decision handlers."""
+    with redis_app(tmp_path_factory, "dramatiq", name, APP, sweep, asynchronous=asynchronous) as (
+        app,
+        tmp,
+        env,
+        prefix,
+    ):
         # Stored while no worker runs, its enqueue lost: the sweep sent at worker boot handles it.
         before_boot = store_unqueued(app.receiver, "d-boot")
         command = [
@@ -76,6 +85,47 @@ def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     """A second application and worker (own queue), sweeping every boot."""
     with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_periodic") as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def async_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """An application whose handlers are ``async def`` (the documented defer=True setup of an
+    async web app) and its worker (own queue): the actors await them."""
+    with running(
+        tmp_path_factory, "3600", "kyc_contrib_dramatiq_async", asynchronous=True
+    ) as started:
+        yield started
+
+
+def test_async_handlers_run_once_in_the_worker(async_setup: Setup) -> None:
+    check_async_handlers_run_once(async_setup, "d-async")
+
+
+def test_the_boot_sweep_awaits_async_handlers(async_setup: Setup) -> None:
+    check_swept_once(async_setup, "the boot sweep to run the async handler")
+
+
+def test_register_with_async_handlers_adds_the_asyncio_middleware_once() -> None:
+    require_package("dramatiq")
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware import AsyncIO
+
+    from kyc_webhooks.contrib.dramatiq import register
+
+    broker = StubBroker()
+    for name in ("kw_a", "kw_b"):
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+
+        async def on_decision(decision: kw.Decision) -> None: ...
+
+        receiver.on_decision()(on_decision)  # a decision handler is enough
+        register(broker, receiver, name=name)
+    assert sum(isinstance(m, AsyncIO) for m in broker.middleware) == 1
+    plain = StubBroker()
+    register(plain, kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True))
+    assert not any(isinstance(m, AsyncIO) for m in plain.middleware)
+    broker.close()
+    plain.close()
 
 
 def test_the_sweeper_middleware_sweeps_when_a_worker_boots(

@@ -4,6 +4,7 @@ The handler records its runs in a file (the worker is another process)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -12,18 +13,24 @@ import pytest
 
 import kyc_webhooks as kw
 from _contrib import (
+    ASYNC_ENV,
     HANDLER,
     KEY,
     Setup,
+    check_async_handlers_run_once,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
+    logged,
     require_package,
+    runs,
     start_app,
     store_unqueued,
+    wait_for,
     worker,
 )
 from _postgres import drop_schema, new_schema, require_postgres, sql
+from kyc_webhooks.testing import signed_delivery
 
 APP = (
     HANDLER
@@ -41,7 +48,7 @@ app = procrastinate.App(
 )
 store = kw.PostgresStore(DSN, schema=SCHEMA)
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
-receiver.on("idenfy")(record_run)
+register_handlers(receiver)
 # The periodic sweep on KYC_CONTRIB_SWEEP (a sixth cron field counts seconds).
 tasks = register(app, receiver, queue=SCHEMA, sweep_cron=os.environ["KYC_CONTRIB_SWEEP"])
 """
@@ -49,8 +56,11 @@ tasks = register(app, receiver, queue=SCHEMA, sweep_cron=os.environ["KYC_CONTRIB
 
 
 @contextlib.contextmanager
-def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
-    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
+def running(
+    tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str, *, asynchronous: bool = False
+) -> Iterator[Setup]:
+    """The test application (module ``name``) and its worker, sweeping on ``sweep``;
+    ``asynchronous``: with ``async def`` event and decision handlers."""
     require_package("procrastinate")
     dsn = require_postgres()
     tmp = tmp_path_factory.mktemp(name)
@@ -61,6 +71,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> 
         "KYC_CONTRIB_DSN": dsn,
         "KYC_CONTRIB_SCHEMA": schema,
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
+        **({ASYNC_ENV: "1"} if asynchronous else {}),
     }
     try:
         app = start_app(tmp, name, APP, env)
@@ -96,6 +107,65 @@ def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         tmp_path_factory, "* * * * * */2", "kyc_contrib_procrastinate_periodic"
     ) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def async_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """An application whose handlers are ``async def`` (the documented defer=True setup of an
+    async web app) and its worker (own schema): the tasks await them."""
+    with running(
+        tmp_path_factory, "0 0 1 1 *", "kyc_contrib_procrastinate_async", asynchronous=True
+    ) as started:
+        yield started
+
+
+def test_async_handlers_run_once_in_the_worker(async_setup: Setup) -> None:
+    check_async_handlers_run_once(async_setup, "p-async")
+
+
+def test_the_sweep_awaits_async_handlers(async_setup: Setup) -> None:
+    check_lost_enqueue_is_swept(async_setup, "p-async-lost", lambda app: app.tasks.sweep.defer())
+
+
+def _handle_in_event_loop(setup: Setup, scan_ref: str, *, open_async: bool) -> None:
+    """An async web app (``receiver.handle_async``) stores a delivery; its job, deferred from
+    inside the running event loop, runs the handler once in the worker."""
+    app, runs_file, log, _ = setup
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref
+    )
+
+    receiver: kw.Receiver = app.receiver
+
+    async def web() -> kw.Outcome:
+        if not open_async:  # the app is open the sync way only (the fixture's app.open())
+            return await receiver.handle_async(body, headers)
+        async with app.app.open_async():
+            return await receiver.handle_async(body, headers)
+
+    try:
+        outcome = asyncio.run(web())
+    finally:
+        if open_async:
+            # open_async() closed the sync connection the fixture's app.open() made (procrastinate
+            # uses one or the other): open it again for the tests that defer synchronously.
+            app.app.open()
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    assert key is not None
+    wait_for(lambda: key in runs(runs_file), "the worker to run the handler", log)
+    wait_for(logged(log, f"delivery_id={outcome.delivery_id} status=200"), "the task", log)
+    assert runs(runs_file).count(key) == 1
+
+
+def test_an_async_web_app_opened_with_open_async_defers_inside_its_event_loop(
+    setup: Setup,
+) -> None:
+    _handle_in_event_loop(setup, "p-loop", open_async=True)
+
+
+def test_an_async_web_app_opened_with_open_defers_inside_its_event_loop(setup: Setup) -> None:
+    _handle_in_event_loop(setup, "p-loop-sync-open", open_async=False)
 
 
 def test_the_periodic_sweep_runs_in_the_worker(periodic: Setup) -> None:

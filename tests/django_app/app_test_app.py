@@ -443,3 +443,141 @@ def test_admin_lists_the_ledger_read_only_and_masks_identomat_subjects() -> None
     row = DecisionRecord.objects.get(vendor="idenfy")
     assert row.subject.encode() in listing.content
     assert client.get(f"/admin/kyc_webhooks/decisionrecord/{row.id}/delete/").status_code == 403
+
+
+# -- async handlers: checks, the management command and the admin actions --------------------
+
+
+def test_an_async_decision_handler_under_the_sync_view_fails_the_checks() -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_decided(decision: Any) -> None: ...
+
+    receiver.on_decision()(on_decided)
+    errors = [e for e in checks.run_checks() if e.id == "kyc_webhooks.E002"]
+    assert len(errors) == 1
+    assert "on_decided" in errors[0].msg
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+def test_async_handlers_pass_the_checks_when_deliveries_are_deferred() -> None:
+    # The sync view only stores a deferred delivery; `kyc_webhooks process` awaits the handlers.
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_async(event: Any) -> None: ...
+
+    receiver.on("idenfy")(on_async)
+    assert [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")] == []
+
+
+def _async_handlers(seen: list[str]) -> None:
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_event(event: Any) -> None:
+        seen.append("event")
+
+    async def on_decided(decision: Any) -> None:
+        seen.append("decision")
+
+    receiver.on("idenfy")(on_event)
+    receiver.on_decision()(on_decided)
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+@pytest.mark.parametrize("loop", [False, True])
+def test_the_process_and_replay_commands_await_async_handlers(loop: bool) -> None:
+    seen: list[str] = []
+    _async_handlers(seen)
+    body, headers = idenfy(status__overall="APPROVED")
+    assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 202
+    out = io.StringIO()
+    rounds = ("--loop", "--interval", "0.01", "--max-rounds", "2") if loop else ()
+    call_command("kyc_webhooks", "process", *rounds, stdout=out)
+    assert "1 succeeded" in out.getvalue()
+    row = Delivery.objects.get()
+    assert (row.state, row.attempts) == ("done", 1)
+    assert seen == ["event", "decision"]
+    out = io.StringIO()
+    call_command("kyc_webhooks", "replay", row.id, stdout=out)
+    assert out.getvalue().startswith("200 replayed")
+    assert seen[2:] == ["event"]  # a replay changes no decision
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+def test_the_admin_actions_await_async_handlers() -> None:
+    seen: list[str] = []
+    _async_handlers(seen)
+    body, headers = idenfy(status__overall="APPROVED")
+    assert post(Client(), "/webhooks/idenfy", body, headers).status_code == 202
+    row = Delivery.objects.get()
+    operator = _staff("change_delivery")
+    data = {"action": "process_now", "_selected_action": [row.id]}
+    operator.post("/admin/kyc_webhooks/delivery/", data)
+    assert Delivery.objects.get().state == "done"
+    assert seen == ["event", "decision"]
+    operator.post("/admin/kyc_webhooks/delivery/", {**data, "action": "replay"})
+    assert Delivery.objects.get().replays == 1
+    assert seen[2:] == ["event"]
+
+
+# -- a client that disconnects in the middle of the body --------------------------------------
+
+
+def test_a_client_gone_mid_body_gets_a_bare_400_and_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    class Dropped(io.RawIOBase):
+        """The socket of a sender that went away: every read fails."""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+    body, headers = idenfy()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/webhooks/idenfy",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()},
+        "wsgi.input": io.BufferedReader(Dropped()),
+        "wsgi.errors": io.StringIO(),
+    }
+    started: list[str] = []
+    with caplog.at_level(logging.WARNING):
+        chunks = WSGIHandler()(environ, lambda status, headers: started.append(status))
+    assert started == ["400 Bad Request"]
+    assert b"".join(chunks) == b""
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert Delivery.objects.count() == 0
+
+
+def test_an_async_decision_handler_under_the_sync_view_is_a_json_500_not_an_html_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server started without `manage.py check` (gunicorn): the request that builds the sync
+    # view is answered as the adapters answer a misconfiguration, with one log line naming it.
+    from kyc_webhooks.integrations.django import receiver
+
+    async def on_decided(decision: Any) -> None: ...
+
+    receiver.on_decision()(on_decided)
+    body, headers = idenfy()
+    with caplog.at_level(logging.ERROR):
+        response = post(Client(raise_request_exception=False), "/webhooks/idenfy", body, headers)
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["ok"] is False
+    ours = [r for r in caplog.records if r.name == "kyc_webhooks"]
+    assert len(ours) == 1
+    assert "on_decided" in ours[0].getMessage()
+    # Django's request logger notes every 5xx in one line; no traceback anywhere.
+    assert not [r for r in caplog.records if r.exc_info]
+    assert Delivery.objects.count() == 0

@@ -41,7 +41,13 @@ def app_receiver(
 
 
 def is_async(receiver: kw.Receiver) -> bool:
-    return any(route.is_async for route in receiver.router.routes)
+    """Whether a handler -- event or decision handler -- is ``async def``: the receiver's own
+    check for synchronous dispatch refuses it."""
+    try:
+        receiver.check(sync=True)
+    except kw.ConfigurationError:
+        return True
+    return False
 
 
 def run_handlers(

@@ -1,14 +1,20 @@
-"""What every queue integration shares: the bodies of its two tasks and what ``register()``
-returns. No queue library is imported here."""
+"""What every queue integration shares: the bodies of its two tasks (a sync and an async kind)
+and what ``register()`` returns. No queue library is imported here.
+
+``register()`` chooses the kind from the receiver's handlers when it is called: with an ``async
+def`` handler (event or decision handler) the tasks await them (``receiver.process_async``,
+``receiver.process_pending_async``) on the queue's own event loop; else the tasks are plain
+functions. A queue that runs no async tasks refuses such a receiver at ``register()``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError
+from ..outcome import Outcome, ProcessSummary
 from ..receiver import Receiver
 
 logger = logging.getLogger("kyc_webhooks.contrib")
@@ -25,7 +31,7 @@ class Tasks:
 
     process: Any
     sweep: Any
-    enqueue: Callable[[str], None]
+    enqueue: Callable[[str], object]
 
 
 def check_receiver(receiver: object) -> Receiver:
@@ -41,6 +47,16 @@ def check_receiver(receiver: object) -> Receiver:
     return receiver
 
 
+def has_async_handlers(receiver: Receiver) -> bool:
+    """Whether an event or decision handler is ``async def`` (the receiver's own check for
+    synchronous dispatch refuses it): the tasks must then await the handlers."""
+    try:
+        receiver.check(sync=True)
+    except ConfigurationError:
+        return True
+    return False
+
+
 def check_sweep_every(sweep_every: object) -> float:
     if isinstance(sweep_every, bool) or not isinstance(sweep_every, (int, float)):
         raise ConfigurationError("sweep_every must be a number of seconds")
@@ -50,27 +66,93 @@ def check_sweep_every(sweep_every: object) -> float:
 
 
 def run_process(receiver: Receiver, delivery_id: object) -> None:
-    """The body of every ``process`` task: ``receiver.process(delivery_id)``. Never raises for a
-    delivery that cannot be handled now (the store's back-off and the sweeper take it from
+    """The body of every sync ``process`` task: ``receiver.process(delivery_id)``. Never raises
+    for a delivery that cannot be handled now (the store's back-off and the sweeper take it from
     there), so that a queue never retries on its own; a redelivered task is a duplicate."""
-    if not isinstance(delivery_id, str):
-        logger.error("task process: delivery id is %s, not str", type(delivery_id).__name__)
+    if not _valid_id(delivery_id) or not _sync_handlers(receiver, "process"):
         return
     try:
         outcome = receiver.process(delivery_id)
-    except DeliveryNotFoundError:
+    except (DeliveryNotFoundError, StoreError) as exc:
+        _log_not_processed(delivery_id, exc)
+        return
+    _log_processed(delivery_id, outcome)
+
+
+async def run_process_async(receiver: Receiver, delivery_id: object) -> None:
+    """The body of every async ``process`` task: ``await receiver.process_async(delivery_id)``;
+    otherwise as :func:`run_process`."""
+    if not _valid_id(delivery_id):
+        return
+    try:
+        outcome = await receiver.process_async(delivery_id)
+    except (DeliveryNotFoundError, StoreError) as exc:
+        _log_not_processed(delivery_id, exc)
+        return
+    _log_processed(delivery_id, outcome)
+
+
+def run_sweep(receiver: Receiver) -> None:
+    """The body of every sync ``sweep`` task: ``receiver.process_pending()`` -- lost enqueues,
+    failed deliveries past their back-off, and deliveries whose worker died (expired lease)."""
+    if not _sync_handlers(receiver, "sweep"):
+        return
+    try:
+        summary = receiver.process_pending()
+    except StoreError as exc:
+        _log_sweep_failed(exc)
+        return
+    _log_swept(summary)
+
+
+async def run_sweep_async(receiver: Receiver) -> None:
+    """The body of every async ``sweep`` task: ``await receiver.process_pending_async()``."""
+    try:
+        summary = await receiver.process_pending_async()
+    except StoreError as exc:
+        _log_sweep_failed(exc)
+        return
+    _log_swept(summary)
+
+
+def _valid_id(delivery_id: object) -> TypeGuard[str]:
+    if isinstance(delivery_id, str):
+        return True
+    logger.error("task process: delivery id is %s, not str", type(delivery_id).__name__)
+    return False
+
+
+def _sync_handlers(receiver: Receiver, task: str) -> bool:
+    """False (logged) when an ``async def`` handler was registered after ``register()`` chose
+    sync tasks: the task then leaves the deliveries untouched (no attempt is spent on them)."""
+    try:
+        receiver.check(sync=True)
+    except ConfigurationError as exc:
+        logger.error(
+            "task %s: not run, an async handler was registered after register() declared sync "
+            "tasks (call register() after registering the handlers): %s",
+            task,
+            exc.message,
+        )
+        return False
+    return True
+
+
+def _log_not_processed(delivery_id: str, exc: DeliveryNotFoundError | StoreError) -> None:
+    if isinstance(exc, DeliveryNotFoundError):
         # Purged or erased since it was enqueued: nothing to do.
         logger.warning("task process: no stored delivery delivery_id=%s", delivery_id)
         return
-    except StoreError as exc:
-        # The record is untouched or its lease expires: the sweeper handles it later.
-        logger.error(
-            "task process: store failed delivery_id=%s error=%s detail=%s",
-            delivery_id,
-            type(exc).__name__,
-            exc.message,
-        )
-        return
+    # The record is untouched or its lease expires: the sweeper handles it later.
+    logger.error(
+        "task process: store failed delivery_id=%s error=%s detail=%s",
+        delivery_id,
+        type(exc).__name__,
+        exc.message,
+    )
+
+
+def _log_processed(delivery_id: str, outcome: Outcome) -> None:
     logger.info(
         "task process delivery_id=%s status=%d duplicate=%s",
         delivery_id,
@@ -79,14 +161,11 @@ def run_process(receiver: Receiver, delivery_id: object) -> None:
     )
 
 
-def run_sweep(receiver: Receiver) -> None:
-    """The body of every ``sweep`` task: ``receiver.process_pending()`` -- lost enqueues, failed
-    deliveries past their back-off, and deliveries whose worker died (expired lease)."""
-    try:
-        summary = receiver.process_pending()
-    except StoreError as exc:
-        logger.error("task sweep: store failed error=%s detail=%s", type(exc).__name__, exc.message)
-        return
+def _log_sweep_failed(exc: StoreError) -> None:
+    logger.error("task sweep: store failed error=%s detail=%s", type(exc).__name__, exc.message)
+
+
+def _log_swept(summary: ProcessSummary) -> None:
     logger.info(
         "task sweep processed=%d succeeded=%d failed=%d",
         summary.processed,

@@ -12,6 +12,11 @@ process task. Only the delivery id goes to the broker. Celery's retries are off 
 ``autoretry_for``, ``max_retries=0``) and results are not stored: the store's back-off is the
 only retry policy, and a redelivered task is a harmless duplicate.
 
+Celery runs its tasks synchronously, so :func:`register` refuses a receiver with an ``async
+def`` handler (:class:`~kyc_webhooks.ConfigurationError`) rather than fail every delivery: use
+plain ``def`` handlers, or :mod:`kyc_webhooks.contrib.dramatiq` or
+:mod:`kyc_webhooks.contrib.procrastinate`, whose tasks await them on the worker's event loop.
+
 Celery is imported by :func:`register` only (``pip install -e ".[celery]"``).
 """
 
@@ -36,7 +41,9 @@ def register(
     sweep_every: float = DEFAULT_SWEEP_EVERY,
 ) -> Tasks:
     """Declare the process and sweep tasks of ``receiver`` on the Celery ``app`` (task names
-    ``<name>.process`` and ``<name>.sweep``) and set ``receiver.on_deferred``."""
+    ``<name>.process`` and ``<name>.sweep``) and set ``receiver.on_deferred``. Call it after
+    registering the handlers; an ``async def`` one raises
+    :class:`~kyc_webhooks.ConfigurationError` (Celery's tasks cannot await it)."""
     try:
         import celery
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -47,6 +54,17 @@ def register(
     every = check_sweep_every(sweep_every)
     if not isinstance(app, celery.Celery):
         raise ConfigurationError(f"register() needs a celery.Celery app, got {type(app).__name__}")
+    try:
+        receiver.check(sync=True)
+    except ConfigurationError as exc:
+        # A task could asyncio.run() each delivery, but on an event loop of its own every time:
+        # a client the handlers share (an httpx.AsyncClient, a database pool) is bound to the
+        # first loop and fails on the next delivery. Refused here rather than in every task.
+        raise ConfigurationError(
+            "Celery runs tasks synchronously and cannot await an `async def` handler: make the "
+            "handlers plain `def` functions, or use kyc_webhooks.contrib.dramatiq or "
+            f"kyc_webhooks.contrib.procrastinate, whose tasks await them ({exc.message})"
+        ) from None
 
     def process(delivery_id: str) -> None:
         _run_process(receiver, delivery_id)

@@ -14,20 +14,34 @@ is due, so that costs a query each). Only the delivery id goes to the broker. Th
 retries are off (``max_retries=0``): the store's back-off is the only retry policy, and a
 redelivered message is a harmless duplicate.
 
+With an ``async def`` handler (event or decision handler) the actors are ``async`` too
+(``receiver.process_async``, ``receiver.process_pending_async``) and run on the event loop of
+Dramatiq's ``AsyncIO`` middleware, which ``register`` adds to the broker when it is missing.
+Call ``register`` after registering the handlers: it chooses the kind of actor from them.
+
 Dramatiq is imported by :func:`register` only (``pip install -e ".[dramatiq]"``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_every
+from ._common import (
+    DEFAULT_SWEEP_EVERY,
+    Tasks,
+    check_receiver,
+    check_sweep_every,
+    has_async_handlers,
+)
 from ._common import logger as _logger
 from ._common import run_process as _run_process
+from ._common import run_process_async as _run_process_async
 from ._common import run_sweep as _run_sweep
+from ._common import run_sweep_async as _run_sweep_async
 
 __all__ = ["Tasks", "register"]
 
@@ -54,11 +68,30 @@ def register(
     if not isinstance(broker, dramatiq.Broker):
         raise ConfigurationError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
 
-    def process(delivery_id: str) -> None:
-        _run_process(receiver, delivery_id)
+    process: Callable[[str], object]
+    sweep: Callable[[], object]
+    if has_async_handlers(receiver):
+        from dramatiq.middleware import AsyncIO
 
-    def sweep() -> None:
-        _run_sweep(receiver)
+        if not any(isinstance(m, AsyncIO) for m in broker.middleware):
+            broker.add_middleware(AsyncIO())
+
+        async def process_async(delivery_id: str) -> None:
+            await _run_process_async(receiver, delivery_id)
+
+        async def sweep_async() -> None:
+            await _run_sweep_async(receiver)
+
+        process, sweep = process_async, sweep_async
+    else:
+
+        def process_sync(delivery_id: str) -> None:
+            _run_process(receiver, delivery_id)
+
+        def sweep_sync() -> None:
+            _run_sweep(receiver)
+
+        process, sweep = process_sync, sweep_sync
 
     options: dict[str, Any] = {"broker": broker, "queue_name": queue_name, "max_retries": 0}
     process_actor = dramatiq.actor(actor_name=f"{name}.process", **options)(process)

@@ -114,13 +114,21 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay (run the handlers again)", permissions=["operate"])
     def replay(self, request: Any, queryset: Any) -> None:
+        from asgiref.sync import async_to_sync
+
         from ...errors import WebhookError
         from . import get_receiver
+        from .conf import has_async_handlers
 
         receiver = get_receiver()
+        replay = (
+            async_to_sync(receiver.replay_async)
+            if has_async_handlers(receiver)
+            else receiver.replay
+        )
         for row in queryset[:100]:
             try:
-                outcome = receiver.replay(row.id)
+                outcome = replay(row.id)
             except WebhookError as exc:  # erased body, purged row, store failure: as process_now
                 self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
                 continue
@@ -132,13 +140,21 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Process now", permissions=["operate"])
     def process_now(self, request: Any, queryset: Any) -> None:
+        from asgiref.sync import async_to_sync
+
         from ...errors import WebhookError
         from . import get_receiver
+        from .conf import has_async_handlers
 
         receiver = get_receiver()
+        process = (
+            async_to_sync(receiver.process_async)
+            if has_async_handlers(receiver)
+            else receiver.process
+        )
         for row in queryset[:100]:
             try:
-                outcome = receiver.process(row.id)
+                outcome = process(row.id)
             except WebhookError as exc:
                 self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
                 continue

@@ -1,5 +1,6 @@
 """System checks (``manage.py check``, run by ``runserver`` and ``migrate``): the settings build a
-receiver, and every registered handler can run under the views the settings choose."""
+receiver, and every registered handler -- event and decision handlers -- can run under the views
+the settings choose."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from ...errors import ConfigurationError
+from .._common import check_sync_handlers
 from .conf import SETTING, project_receiver, read_settings
 
 
@@ -20,18 +23,19 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         return [checks.Error(str(exc), id="kyc_webhooks.E001", obj=SETTING)]
     if config.get("ASYNC", False):
         return []
-    errors: list[checks.CheckMessage] = []
-    for route in receiver.router.routes:
-        if route.is_async:
-            name = getattr(route.handler, "__qualname__", repr(route.handler))
-            errors.append(
-                checks.Error(
-                    f"async handler {name} is registered, but the kyc_webhooks URLs use the "
-                    "sync view",
-                    hint=f"set {SETTING}['ASYNC'] = True (and serve under ASGI), "
-                    "or make the handler a plain def",
-                    obj=SETTING,
-                    id="kyc_webhooks.E002",
-                )
+    try:
+        # What the sync view checks when it is built: an async handler, unless DEFER stores the
+        # deliveries for `manage.py kyc_webhooks process`, which awaits async handlers.
+        check_sync_handlers(receiver)
+    except ConfigurationError as exc:
+        return [
+            checks.Error(
+                f"{exc.message} -- the kyc_webhooks URLs use the sync view",
+                hint=f"set {SETTING}['ASYNC'] = True (and serve under ASGI), or "
+                f"{SETTING}['DEFER'] = True (`manage.py kyc_webhooks process` runs them), "
+                "or make the handlers plain def functions",
+                obj=SETTING,
+                id="kyc_webhooks.E002",
             )
-    return errors
+        ]
+    return []

@@ -151,6 +151,17 @@ def _connect_signal(receiver: Receiver) -> None:
         on_decision()(send_decision_changed)
 
 
+def has_async_handlers(receiver: Receiver) -> bool:
+    """Whether an event or decision handler is ``async def`` (the receiver's own check for
+    synchronous dispatch refuses it): the management command and the admin actions then run
+    the handlers with ``process_async`` and friends, through asgiref's ``async_to_sync``."""
+    try:
+        receiver.check(sync=True)
+    except WebhookError:
+        return True
+    return False
+
+
 def project_receiver() -> Receiver:
     """The project's receiver, built from settings on first use and then kept."""
     global _receiver

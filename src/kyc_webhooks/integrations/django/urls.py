@@ -4,11 +4,17 @@ a trailing slash), served by the project's receiver (``settings.KYC_WEBHOOKS``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.http import HttpResponse
 from django.urls import path
 
+from ...errors import ConfigurationError
+from .._common import MISCONFIGURED
 from .views import async_webhook_view, webhook_view
+
+logger = logging.getLogger("kyc_webhooks")
 
 app_name = "kyc_webhooks"
 
@@ -47,7 +53,22 @@ if _is_async():
 else:
 
     def receive(request: Any, **url_values: str) -> Any:  # type: ignore[misc]
-        return _view(False)(request, **url_values)
+        try:
+            view = _view(False)
+        except ConfigurationError as exc:
+            # An async handler under the sync view without DEFER: `manage.py check` reports it
+            # (kyc_webhooks.E002); a server started without the checks answers what the adapters
+            # answer for a handler registered too late -- JSON, one log line, no HTML page.
+            logger.error(
+                "delivery not handled status=500 error=%s detail=%s",
+                type(exc).__name__,
+                exc.message,
+            )
+            response = HttpResponse(MISCONFIGURED.body, status=MISCONFIGURED.status)
+            for name, value in MISCONFIGURED.headers:
+                response[name] = value
+            return response
+        return view(request, **url_values)
 
 
 receive.csrf_exempt = True  # type: ignore[attr-defined]

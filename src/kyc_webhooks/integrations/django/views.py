@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, UnreadablePostError
 from django.urls import re_path
 
 from ...receiver import Receiver
@@ -37,6 +37,23 @@ def _response(reply: Reply) -> Any:
     return response
 
 
+class _ClientGone(Exception):
+    """The sender went away in the middle of the body (Django's ``UnreadablePostError``)."""
+
+
+def _read_body(request: Any, limit: int) -> bytes:
+    try:
+        return read_capped(request.read, limit)
+    except UnreadablePostError:  # an OSError of the server's socket, wrapped by Django
+        raise _ClientGone from None
+
+
+def _client_gone() -> Any:
+    # Nothing was verified or handled, and nobody is left to read an answer: a bare 400 (as the
+    # FastAPI and Flask adapters answer), no traceback in the error log.
+    return HttpResponse(status=400)
+
+
 def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
     """A sync view; the vendor is ``vendor``, else the URL's ``<vendor>``, else detected.
 
@@ -47,16 +64,18 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
     def view(request: Any, **url_values: str) -> Any:
         limit = receiver.max_body_size
-        return _response(
-            respond(
+        try:
+            reply = respond(
                 receiver,
                 method=request.method,
                 content_length=request.META.get("CONTENT_LENGTH"),
-                read=lambda: read_capped(request.read, limit),
+                read=lambda: _read_body(request, limit),
                 headers=request.headers,
                 vendor=vendor or url_values.get("vendor"),
             )
-        )
+        except _ClientGone:
+            return _client_gone()
+        return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]  # what @csrf_exempt sets
     return view
@@ -70,16 +89,19 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
         async def chunks() -> AsyncIterator[bytes]:
             # Django's ASGI handler has spooled the body; hold no more than limit + 1 bytes of it.
-            yield read_capped(request.read, limit)
+            yield _read_body(request, limit)
 
-        reply = await respond_async(
-            receiver,
-            method=request.method,
-            content_length=request.META.get("CONTENT_LENGTH"),
-            chunks=chunks,
-            headers=request.headers,
-            vendor=vendor or url_values.get("vendor"),
-        )
+        try:
+            reply = await respond_async(
+                receiver,
+                method=request.method,
+                content_length=request.META.get("CONTENT_LENGTH"),
+                chunks=chunks,
+                headers=request.headers,
+                vendor=vendor or url_values.get("vendor"),
+            )
+        except _ClientGone:
+            return _client_gone()
         return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]

@@ -1,9 +1,11 @@
 """``python manage.py kyc_webhooks process|replay|purge|erase-bodies|stats`` on the project's
 receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webhooks`` CLI: 0 ok,
-1 a delivery failed, 2 a usage error."""
+1 a delivery failed, 2 a usage error. ``process`` and ``replay`` await ``async def`` handlers
+(``process_pending_async``, ``replay_async``) when the receiver has one."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import signal
@@ -11,10 +13,11 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
-from kyc_webhooks.integrations.django.conf import project_receiver
+from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -62,29 +65,60 @@ class Command(BaseCommand):
     def _process(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-        failed = 0
         try:
-            for rounds in itertools.count(1):
-                summary = receiver.process_pending(limit=options["limit"])
-                failed += summary.failed
-                if summary.processed:
-                    self.stdout.write(
-                        f"processed {summary.processed}: {summary.succeeded} succeeded, "
-                        f"{summary.failed} failed"
-                    )
-                if not options["loop"] or stop.is_set():
-                    break
-                if options["max_rounds"] and rounds >= options["max_rounds"]:
-                    break
-                if not summary.processed and stop.wait(options["interval"]):
-                    break
+            if has_async_handlers(receiver):
+                # One event loop for every round (a client the handlers share stays on its
+                # loop); the store's blocking calls come back to this thread (thread_sensitive).
+                failed = async_to_sync(self._rounds_async)(receiver, stop, options)
+            else:
+                failed = self._rounds(receiver, stop, options)
         finally:
             signal.signal(signal.SIGTERM, previous)
         if not options["loop"] and failed:
             raise CommandError(f"{failed} deliveries failed", returncode=1)
 
+    def _rounds(self, receiver: Any, stop: threading.Event, options: dict[str, Any]) -> int:
+        failed = 0
+        for rounds in itertools.count(1):
+            summary = receiver.process_pending(limit=options["limit"])
+            failed += summary.failed
+            pause = self._after_round(summary, rounds, stop, options)
+            if pause is None or (pause and stop.wait(pause)):
+                return failed
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _rounds_async(
+        self, receiver: Any, stop: threading.Event, options: dict[str, Any]
+    ) -> int:
+        failed = 0
+        for rounds in itertools.count(1):
+            summary = await receiver.process_pending_async(limit=options["limit"])
+            failed += summary.failed
+            pause = self._after_round(summary, rounds, stop, options)
+            if pause is None or (pause and await asyncio.to_thread(stop.wait, pause)):
+                return failed
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _after_round(
+        self, summary: Any, rounds: int, stop: threading.Event, options: dict[str, Any]
+    ) -> float | None:
+        """Report a round; ``None`` to stop, else the seconds to wait first (0: go on now)."""
+        if summary.processed:
+            self.stdout.write(
+                f"processed {summary.processed}: {summary.succeeded} succeeded, "
+                f"{summary.failed} failed"
+            )
+        if not options["loop"] or stop.is_set():
+            return None
+        if options["max_rounds"] and rounds >= options["max_rounds"]:
+            return None
+        return 0.0 if summary.processed else float(options["interval"])
+
     def _replay(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
-        outcome = receiver.replay(options["delivery_id"])
+        if has_async_handlers(receiver):
+            outcome = async_to_sync(receiver.replay_async)(options["delivery_id"])
+        else:
+            outcome = receiver.replay(options["delivery_id"])
         self.stdout.write(f"{outcome.status_code} replayed {options['delivery_id']}")
         if not outcome.ok:
             raise CommandError("the handlers failed; the delivery is unchanged", returncode=1)

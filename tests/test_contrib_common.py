@@ -1,0 +1,97 @@
+"""The task bodies every queue integration shares (kyc_webhooks.contrib._common), without a queue
+library: what a worker's task does with a receiver whose handlers are ``async def``."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks.contrib._common import (
+    has_async_handlers,
+    run_process,
+    run_process_async,
+    run_sweep,
+    run_sweep_async,
+)
+from kyc_webhooks.testing import signed_delivery
+
+KEY = "contrib-common-key"
+
+
+def _deferred(scan_ref: str = "cc-1") -> tuple[kw.Receiver, str]:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    outcome = receiver.handle(
+        *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref)
+    )
+    assert outcome.status_code == 202
+    assert outcome.delivery_id is not None
+    return receiver, outcome.delivery_id
+
+
+def _state(receiver: kw.Receiver, delivery_id: str) -> tuple[str, int]:
+    assert receiver.store is not None
+    record = receiver.store.get(delivery_id)
+    assert record is not None
+    return str(record.state), record.attempts
+
+
+def test_async_event_and_decision_handlers_are_async_handlers() -> None:
+    receiver, _ = _deferred()
+    assert not has_async_handlers(receiver)
+
+    async def decided(decision: kw.Decision) -> None: ...
+
+    receiver.on_decision()(decided)  # a decision handler alone makes the tasks async
+    assert has_async_handlers(receiver)
+
+
+def test_the_async_task_bodies_await_event_and_decision_handlers() -> None:
+    receiver, delivery_id = _deferred()
+    ran: list[str] = []
+
+    async def on_event(event: kw.WebhookEvent) -> None:
+        ran.append("event")
+
+    async def decided(decision: kw.Decision) -> None:
+        ran.append("decision")
+
+    receiver.on("idenfy")(on_event)
+    receiver.on_decision()(decided)
+    asyncio.run(run_process_async(receiver, delivery_id))
+    assert ran == ["event", "decision"]
+    assert _state(receiver, delivery_id) == ("done", 1)
+    asyncio.run(run_process_async(receiver, delivery_id))  # a redelivered task: a duplicate
+    assert ran == ["event", "decision"]
+    # A lost enqueue: the async sweep takes it.
+    lost = receiver.handle(
+        *signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="cc-2")
+    )
+    assert lost.delivery_id is not None
+    asyncio.run(run_sweep_async(receiver))
+    assert ran == ["event", "decision"] * 2
+    assert _state(receiver, lost.delivery_id) == ("done", 1)
+
+
+def test_a_sync_task_leaves_the_delivery_untouched_when_an_async_handler_came_late(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # register() chose sync tasks, then an async handler was registered: the task refuses (it
+    # cannot await it) before claiming anything, so no attempt is spent and nothing half runs.
+    receiver, delivery_id = _deferred()
+    ran: list[str] = []
+    receiver.on("idenfy")(lambda event: ran.append("sync event handler"))
+
+    async def decided(decision: kw.Decision) -> None:
+        ran.append("decision")
+
+    receiver.on_decision()(decided)
+    with caplog.at_level("ERROR", logger="kyc_webhooks.contrib"):
+        run_process(receiver, delivery_id)
+        run_sweep(receiver)
+    assert ran == []
+    assert _state(receiver, delivery_id) == ("pending", 0)
+    messages = [r.getMessage() for r in caplog.records if r.name == "kyc_webhooks.contrib"]
+    assert len(messages) == 2
+    assert all("after register()" in m and "decided" in m for m in messages)
