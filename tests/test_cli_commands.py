@@ -678,6 +678,31 @@ def test_store_errors_mask_every_credential_of_the_url(
         assert PASSWORD not in out + err
 
 
+@pytest.mark.parametrize(
+    "store",
+    [f"host=127.0.0.1 port=1 password={PASSWORD}", f" dbname = kw password={PASSWORD}"],
+    ids=["host-first", "spaces"],
+)
+def test_a_keyword_value_connection_string_is_refused_unechoed_and_no_file_is_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str, store: str
+) -> None:
+    for argv in (
+        ["migrate", "--store", store],
+        ["process", "--store", store, "--app", f"{app}:receiver"],
+        ["inbox", "--inbox", store, "list"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert "looks like a PostgreSQL key=value connection string" in err
+        assert "postgresql:// URL" in err
+        assert PASSWORD not in out + err
+    assert not list(tmp_path.glob("*=*"))
+    # A file name that only has an "=" in it is still a SQLite path.
+    code, out, err = run(capsys, "migrate", "--store", "data=1.sqlite3")
+    assert code == 0, err
+    assert (tmp_path / "data=1.sqlite3").is_file()
+
+
 def test_migrate_output_masks_a_password_given_as_a_query_parameter(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -7,6 +7,7 @@ import argparse
 import datetime as _dt
 import math
 import os
+import re
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +39,14 @@ def open_store(
     With ``missing`` (the hint of the error), a SQLite path must name an existing file: opening
     a missing one would create an empty store, and a mistyped path would then read or process
     nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none."""
+    keyword = _KEYWORD_VALUE.match(target)
+    if keyword and keyword.group(1) in _SHOWN_PARAMS | _SECRET_PARAMS:
+        # `host=db password=...`: not a file name; never echoed (it may hold a password), and
+        # never created as a SQLite file of that name.
+        raise CliError(
+            f"the {what} looks like a PostgreSQL key=value connection string (not shown: it may "
+            "hold a password); give it as a postgresql:// URL"
+        )
     if missing is not None and not is_postgres(target) and not Path(target).is_file():
         raise CliError(f"no {what} at {target} ({missing})")
     try:
@@ -73,6 +82,12 @@ _SHOWN_PARAMS = frozenset(
         *("gssdelegation", "krbsrvname", "oauth_issuer", "oauth_client_id", "oauth_scope"),
     }
 )
+#: libpq's secret parameters (masked by ``describe`` like any parameter not shown).
+_SECRET_PARAMS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+#: The start of a libpq ``keyword=value`` connection string (``host=db dbname=app``).
+_KEYWORD_VALUE = re.compile(r"\s*([a-z_]+)\s*=")
 _MASK = "***"
 
 
