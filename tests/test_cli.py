@@ -447,6 +447,45 @@ def test_verify_refusals_exit_1_with_the_reason(
     assert SECRET not in err
 
 
+def test_verify_over_the_size_limit_is_not_called_forged(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    payload = testing.sample_payload("complycube", "check.pending")
+    payload["pad"] = "x" * kw.DEFAULT_MAX_BODY_SIZE
+    body, headers = testing.sign("complycube", payload, SECRET)  # validly signed, over 1 MiB
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    argv = ["verify", "body.json", "--headers", "headers.json"]
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_FAILED
+    assert out == ""
+    assert err.strip() == (
+        "too large, not checked: status=413 error=PayloadTooLargeError: body is "
+        f"{len(body)} bytes, over the {kw.DEFAULT_MAX_BODY_SIZE}-byte limit (a receiver with "
+        f"this max_body_size refuses it unread; pass --max-body-size {len(body)} to check it)"
+    )
+    code, out, _ = run(capsys, *argv, "--json")
+    assert code == cli.EXIT_FAILED
+    assert json.loads(out) == {
+        "authentic": None,
+        "valid": False,
+        "vendor": "?",
+        "status": 413,
+        "error": "PayloadTooLargeError",
+    }
+    # With the limit raised it is checked: authentic; a limit one byte short refuses it again.
+    code, out, err = run(capsys, *argv, "--max-body-size", str(len(body)))
+    assert code == cli.EXIT_OK, err
+    assert out.startswith("authentic: vendor=complycube event_type=check.pending")
+    code, _, err = run(capsys, *argv, "--max-body-size", str(len(body) - 1))
+    assert code == cli.EXIT_FAILED
+    assert "too large, not checked" in err
+    code, _, err = run(capsys, *argv, "--max-body-size", "0")
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="--max-body-size must be at least 1")
+
+
 def test_verify_reports_an_invalid_lazy_section(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

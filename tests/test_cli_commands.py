@@ -688,3 +688,138 @@ def _process_and_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path, name
     )
     assert code == 0, err
     assert "200 replayed" in out
+
+
+# -- store addresses: never a credential; a store to read must exist ----------------------------
+
+#: Stands for a password in the URLs below; never printed.
+PASSWORD = "hunter2-cli-5b0e"
+#: A PostgreSQL server address nothing listens on (connection refused at once).
+NO_SERVER = "postgresql://kw@127.0.0.1:1/kw"
+
+#: URLs carrying a credential in every place libpq reads one, each with a parameter libpq refuses
+#: (``nosuch``) so that opening the store fails without a server and the error quotes the URL.
+_SECRET_URLS = {
+    "query-password": (f"{NO_SERVER}?password={PASSWORD}", "?password=***"),
+    "userinfo": (f"postgresql://kw:{PASSWORD}@127.0.0.1:1/kw", "postgresql://kw:***@127.0.0.1:1"),
+    "at-in-userinfo": (f"postgresql://kw:x@{PASSWORD}@127.0.0.1:1/kw", "kw:***@127.0.0.1:1/kw"),
+    "sslpassword": (f"{NO_SERVER}?sslmode=require&sslpassword={PASSWORD}", "sslpassword=***"),
+    "encoded-name": (f"{NO_SERVER}?pass%77ord={PASSWORD}", "pass%77ord=***"),
+    "oauth-secret": (f"{NO_SERVER}?oauth_client_secret={PASSWORD}", "oauth_client_secret=***"),
+    "misspelt-name": (f"{NO_SERVER}?pasword={PASSWORD}", "pasword=***"),
+    "bare-word": (f"{NO_SERVER}?{PASSWORD}", "127.0.0.1:1/kw?***"),
+    "no-dbname": (
+        f"postgresql://kw@127.0.0.1:1?password=x@{PASSWORD}",
+        "kw@127.0.0.1:1?password=***",
+    ),
+}
+
+
+@pytest.mark.parametrize(("url", "shown"), list(_SECRET_URLS.values()), ids=list(_SECRET_URLS))
+def test_store_errors_mask_every_credential_of_the_url(
+    capsys: pytest.CaptureFixture[str], app: str, url: str, shown: str
+) -> None:
+    invalid = f"{url}{'&' if '?' in url else '?'}nosuch=1"
+    for argv in (
+        ["migrate", "--store", invalid],
+        ["migrate", "--store", invalid, "--json"],
+        ["process", "--store", invalid, "--app", f"{app}:receiver"],
+        ["inbox", "--inbox", invalid, "list"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert "cannot open " in err
+        assert shown in err
+        assert "sslmode=require" in err or "sslmode" not in url  # a harmless value stays
+        assert PASSWORD not in out + err
+
+
+@pytest.mark.parametrize(
+    "store",
+    [f"host=127.0.0.1 port=1 password={PASSWORD}", f" dbname = kw password={PASSWORD}"],
+    ids=["host-first", "spaces"],
+)
+def test_a_keyword_value_connection_string_is_refused_unechoed_and_no_file_is_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str, store: str
+) -> None:
+    for argv in (
+        ["migrate", "--store", store],
+        ["process", "--store", store, "--app", f"{app}:receiver"],
+        ["inbox", "--inbox", store, "list"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert "looks like a PostgreSQL key=value connection string" in err
+        assert "postgresql:// URL" in err
+        assert PASSWORD not in out + err
+    assert not list(tmp_path.glob("*=*"))
+    # A file name that only has an "=" in it is still a SQLite path.
+    code, out, err = run(capsys, "migrate", "--store", "data=1.sqlite3")
+    assert code == 0, err
+    assert (tmp_path / "data=1.sqlite3").is_file()
+
+
+def test_migrate_output_masks_a_password_given_as_a_query_parameter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dsn = require_postgres()  # it trusts 127.0.0.1: the password is accepted and ignored
+    url = f"{dsn}{'&' if '?' in dsn else '?'}password={PASSWORD}&application_name=kw-migrate"
+    schema = new_schema()
+    try:
+        code, out, err = run(capsys, "migrate", "--store", url, "--schema", schema, "--json")
+        assert code == 0, err
+        shown = json.loads(out)["store"]
+        assert shown.endswith("password=***&application_name=kw-migrate")
+        code, out, err = run(capsys, "migrate", "--store", url, "--schema", schema)
+        assert code == 0, err
+        assert out.startswith(f"{shown}: schema version ")
+        assert PASSWORD not in out + err
+    finally:
+        drop_schema(schema)
+
+
+def test_process_loop_banner_and_error_mask_the_password(
+    capsys: pytest.CaptureFixture[str], app: str
+) -> None:
+    # Nothing listens on port 1: the banner is printed, then the first batch finds no connection
+    # (after the store's timeout) and the loop ends with the store's error.
+    url = f"{NO_SERVER}?password={PASSWORD}"
+    code, out, err = run(capsys, "process", "--store", url, "--app", f"{app}:receiver", "--loop")
+    assert code == cli.EXIT_UNAVAILABLE, err
+    assert f"processing {NO_SERVER}?password=*** with {app}:receiver" in err
+    assert PASSWORD not in out + err
+
+
+def test_process_refuses_a_missing_sqlite_store_and_creates_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str
+) -> None:
+    _deferred_inbox(tmp_path / "queue.sqlite3", 1)
+    message = (
+        "kyc-webhooks: error: no store at qeueu.sqlite3 "
+        "(check the path, or create it with `kyc-webhooks migrate --store PATH`)"
+    )
+    code, out, err = run(capsys, "process", "--store", "qeueu.sqlite3", "--app", f"{app}:receiver")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert err.strip() == message
+    # With --loop too (it polled an empty new database forever): in a child process, so that
+    # a loop that does not end fails the test instead of hanging it.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "kyc_webhooks", "process", "--store", "qeueu.sqlite3",
+             "--app", f"{app}:receiver", "--loop"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("process --loop kept polling a store that did not exist")
+    assert result.returncode == cli.EXIT_USAGE
+    assert result.stderr.strip() == message
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3*")) == ["queue.sqlite3"]
+    # A directory is not a store either; the real one still works.
+    code, _, err = run(capsys, "process", "--store", str(tmp_path), "--app", f"{app}:receiver")
+    assert code == cli.EXIT_USAGE
+    assert "no store at " in err
+    code, out, err = run(capsys, "process", "--store", "queue.sqlite3", "--app", f"{app}:receiver")
+    assert code == 0, err
+    assert out.strip() == "processed 1: 1 succeeded, 0 failed"

@@ -250,6 +250,37 @@ def test_serve_stores_and_logs_every_delivery(tmp_path: Path) -> None:
         assert store.stats()["total"] == 3
 
 
+def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> None:
+    password = "hunter2-serve-8c4d"
+    # Nothing listens on port 1: the pool's connection attempts fail in the background (logged
+    # without the URL); the banner still names the inbox.
+    inbox = f"postgresql://kw@127.0.0.1:1/kw?sslpassword={password}&password={password}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kyc_webhooks", "serve", "--port", "0", "--inbox", inbox],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(COMPLYCUBE_SECRET=SECRET),
+        cwd=tmp_path,
+    )
+    assert process.stderr is not None
+    lines = _Lines(process.stderr)
+    try:
+        banner = lines.wait_for("Ctrl-C stops")
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=TIMEOUT)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(TIMEOUT)
+    log = lines.rest()
+    process.stderr.close()
+    assert "inbox postgresql://kw@127.0.0.1:1/kw?sslpassword=***&password=***;" in banner
+    assert password not in "\n".join(log)
+
+
 def test_serve_port_in_use_is_exit_3(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -7,6 +7,8 @@ import argparse
 import datetime as _dt
 import math
 import os
+import re
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +31,24 @@ def is_postgres(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(target: str, what: str = "store", *, schema: str | None = None) -> Store:
-    """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path."""
+def open_store(
+    target: str, what: str = "store", *, schema: str | None = None, missing: str | None = None
+) -> Store:
+    """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path.
+
+    With ``missing`` (the hint of the error), a SQLite path must name an existing file: opening
+    a missing one would create an empty store, and a mistyped path would then read or process
+    nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none."""
+    keyword = _KEYWORD_VALUE.match(target)
+    if keyword and keyword.group(1) in _SHOWN_PARAMS | _SECRET_PARAMS:
+        # `host=db password=...`: not a file name; never echoed (it may hold a password), and
+        # never created as a SQLite file of that name.
+        raise CliError(
+            f"the {what} looks like a PostgreSQL key=value connection string (not shown: it may "
+            "hold a password); give it as a postgresql:// URL"
+        )
+    if missing is not None and not is_postgres(target) and not Path(target).is_file():
+        raise CliError(f"no {what} at {target} ({missing})")
     try:
         if is_postgres(target):
             from kyc_webhooks.store import PostgresStore
@@ -47,22 +65,79 @@ def open_store(target: str, what: str = "store", *, schema: str | None = None) -
         raise CliError(f"cannot open {what} {describe(target)}: {exc.strerror or exc}") from None
 
 
+#: The libpq connection parameters whose value ``describe`` shows (none of them is a secret).
+#: Any other parameter's value is masked: ``password``, ``sslpassword`` (the client key's
+#: passphrase), ``oauth_client_secret``, ``scram_client_key``/``scram_server_key``, parameters of
+#: a newer libpq, and a misspelt name (libpq refuses it, and it may be a password's ``?pasword=``).
+_SHOWN_PARAMS = frozenset(
+    {
+        *("host", "hostaddr", "port", "dbname", "user", "passfile", "service", "options"),
+        *("application_name", "fallback_application_name", "client_encoding", "replication"),
+        *("connect_timeout", "tcp_user_timeout", "target_session_attrs", "load_balance_hosts"),
+        *("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"),
+        *("sslmode", "sslnegotiation", "sslcompression", "sslcert", "sslkey", "sslcertmode"),
+        *("sslrootcert", "sslcrl", "sslcrldir", "sslsni", "sslkeylogfile", "requirepeer"),
+        *("ssl_min_protocol_version", "ssl_max_protocol_version", "min_protocol_version"),
+        *("max_protocol_version", "require_auth", "channel_binding", "gssencmode", "gsslib"),
+        *("gssdelegation", "krbsrvname", "oauth_issuer", "oauth_client_id", "oauth_scope"),
+    }
+)
+#: libpq's secret parameters (masked by ``describe`` like any parameter not shown).
+_SECRET_PARAMS = frozenset(
+    {"password", "sslpassword", "oauth_client_secret", "scram_client_key", "scram_server_key"}
+)
+#: The start of a libpq ``keyword=value`` connection string (``host=db dbname=app``).
+_KEYWORD_VALUE = re.compile(r"\s*([a-z_]+)\s*=")
+_MASK = "***"
+
+
 def describe(target: str) -> str:
-    """``target`` without a password (``postgresql://user:***@host/db``)."""
+    """``target`` for messages, without any credential: a ``postgresql://`` URL keeps its user,
+    hosts, database and the values of the non-secret parameters (:data:`_SHOWN_PARAMS`); the
+    password of ``user:password@`` and every other query parameter's value become ``***``
+    (``postgresql://app:***@db/app?sslmode=require&password=***``). A SQLite path is unchanged.
+
+    The URL is cut as libpq cuts it (pure string work: this also runs when psycopg is missing):
+    there is user info when an ``@`` comes before any ``/``; it runs to the last ``@`` before the
+    host part ends (at a ``/`` or ``?``), so that an unencoded ``@`` in a password is masked too;
+    the query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is
+    a password)."""
     if not is_postgres(target):
         return target
     scheme, _, rest = target.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if at and ":" in userinfo:
-        userinfo = userinfo.split(":", 1)[0] + ":***"
-    return f"{scheme}://{userinfo}{at}{host}"
+    userinfo = ""
+    first_at = next((i for i, char in enumerate(rest) if char in "@/"), -1)
+    if first_at >= 0 and rest[first_at] == "@":
+        ends = [i for i in (rest.find("/", first_at), rest.find("?", first_at)) if i >= 0]
+        at = rest.rfind("@", 0, min(ends, default=len(rest)))
+        user, colon, _ = rest[:at].partition(":")
+        if "?" in user or "=" in user:
+            user = _MASK  # `host?password=p@ss` (no /): libpq's user, but a password to a human
+        userinfo = f"{user}:{_MASK}@" if colon else f"{user}@"
+        rest = rest[at + 1 :]
+    address, question, query = rest.partition("?")
+    if not question:
+        return f"{scheme}://{userinfo}{address}"
+    params = []
+    for param in query.split("&"):
+        name, equals, _ = param.partition("=")
+        if not equals:
+            # libpq refuses a bare word; it may be a pasted password
+            params.append(_MASK if param else "")
+        elif urllib.parse.unquote(name) in _SHOWN_PARAMS:
+            params.append(param)
+        else:
+            params.append(f"{name}={_MASK}")
+    return f"{scheme}://{userinfo}{address}?{'&'.join(params)}"
 
 
 def inbox_path(args: argparse.Namespace) -> str:
-    path: str = args.inbox or os.environ.get(INBOX_VAR) or DEFAULT_INBOX
-    if not is_postgres(path) and not Path(path).is_file():
-        raise CliError(f"no inbox at {path} (start `{PROG} serve` or pass --inbox PATH)")
-    return path
+    return str(args.inbox or os.environ.get(INBOX_VAR) or DEFAULT_INBOX)
+
+
+def open_inbox(path: str) -> Store:
+    """The existing inbox at ``path`` (a missing SQLite file is an error, never created)."""
+    return open_store(path, "inbox", missing=f"start `{PROG} serve` or pass --inbox PATH")
 
 
 def find_record(store: Store, delivery_id: str) -> DeliveryRecord:

@@ -32,7 +32,7 @@ from ._common import (
     table,
     when,
 )
-from ._stores import DEFAULT_INBOX, INBOX_VAR, age, find_record, inbox_path, open_store
+from ._stores import DEFAULT_INBOX, INBOX_VAR, age, find_record, inbox_path, open_inbox
 
 if TYPE_CHECKING:
     from kyc_webhooks import WebhookEvent
@@ -163,8 +163,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = inbox_path(args)
-    store = open_store(path, "inbox")
+    store = open_inbox(inbox_path(args))
     try:
         command = {
             "list": _list,

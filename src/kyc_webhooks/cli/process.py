@@ -34,7 +34,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Import your Receiver (--app package.module:attribute, from the current directory) and "
         "run process_pending() with its handlers on the store (--store: a SQLite path or a "
-        "postgresql:// URL; default: the receiver's own store). With --loop, poll until SIGTERM "
+        "postgresql:// URL; a SQLite file must exist: `migrate` creates one; default: the "
+        "receiver's own store). With --loop, poll until SIGTERM "
         "or Ctrl-C, waiting longer (up to --max-interval) while there is nothing to do. A "
         "delivery is done only when your handlers succeed; failures follow the store's back-off."
     )
@@ -93,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--max-attempts must be at least 1")
     if args.every < 1:
         raise CliError("--every must be at least 1")
-    store: Store | None = open_store(args.store) if args.store else None
+    store: Store | None = None
+    if args.store:
+        # Never create a SQLite store here: a mistyped path would process nothing, forever.
+        missing = f"check the path, or create it with `{PROG} migrate --store PATH`"
+        store = open_store(args.store, missing=missing)
     try:
         receiver = app_receiver(args.app, store)
         return _run(args, receiver)

@@ -20,7 +20,7 @@ from ._server import (
     logging_to_stderr,
     require_uvicorn,
 )
-from ._stores import DEFAULT_INBOX, INBOX_VAR, open_store
+from ._stores import DEFAULT_INBOX, INBOX_VAR, describe, open_store
 
 DEFAULT_PORT = 8000
 
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = Server(asgi_app(ServeReceiver(*vendors, store=store)), sock, log_level="info")
         err(f"{PROG}: receiving on {server.url}/<vendor> (or {server.url}/ to auto-detect)")
-        err(f"{PROG}: vendors {', '.join(settings)}; inbox {inbox}; Ctrl-C stops")
+        err(f"{PROG}: vendors {', '.join(settings)}; inbox {describe(inbox)}; Ctrl-C stops")
         if not is_loopback(host):
             err(f"{PROG}: warning: {host} is not a loopback address; others can reach it")
         # uvicorn shuts down gracefully, then re-raises the Ctrl-C: stopping is success.

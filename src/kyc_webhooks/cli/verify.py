@@ -29,7 +29,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Authenticate a captured request (raw body + headers) and parse it. Prints the vendor, "
         "event type, model and a summary with personal data redacted; exit 0 when authentic, "
-        "1 with the reason when not."
+        "1 with the reason when not, or when the body is over --max-body-size (then it is not "
+        "checked: a receiver with that limit answers 413 without reading it)."
     )
     parser.epilog = epilog(
         f"{PROG} verify body.json --headers headers.txt   # JSON object or 'Name: value' lines",
@@ -48,6 +49,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--vendor", choices=creds.vendor_names(), help="pin the vendor (default: detect it)"
+    )
+    parser.add_argument(
+        "--max-body-size",
+        type=int,
+        default=kw.DEFAULT_MAX_BODY_SIZE,
+        metavar="BYTES",
+        help=f"the receiver's max_body_size ({kw.DEFAULT_MAX_BODY_SIZE})",
     )
     add_output_options(parser)
     creds.add_secret_options(parser)
@@ -111,6 +119,8 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.max_body_size < 1:
+        raise CliError("--max-body-size must be at least 1")
     body = read_bytes(args.body, "body")
     headers: list[tuple[str, str]] = []
     if args.headers:
@@ -136,9 +146,29 @@ def run(args: argparse.Namespace) -> int:
             + " / ".join(creds.vendor_class(v).credential_env for v in wanted)
             + ", pass --config FILE, or --vendor with --secret-env/--secret-file"
         )
-    receiver = kw.Receiver(*(creds.build_vendor(s) for s in settings.values()))
+    receiver = kw.Receiver(
+        *(creds.build_vendor(s) for s in settings.values()), max_body_size=args.max_body_size
+    )
     try:
         event = receiver.parse(body, headers, vendor=args.vendor)
+    except kw.PayloadTooLargeError as exc:
+        # The size cap comes before authentication: nothing was checked, nothing is known.
+        err(
+            f"too large, not checked: status={exc.status_code} error=PayloadTooLargeError: "
+            f"{exc.message} (a receiver with this max_body_size refuses it unread; "
+            f"pass --max-body-size {len(body)} to check it)"
+        )
+        if args.json:
+            emit_json(
+                {
+                    "authentic": None,
+                    "valid": False,
+                    "vendor": args.vendor or "?",
+                    "status": exc.status_code,
+                    "error": "PayloadTooLargeError",
+                }
+            )
+        return EXIT_FAILED
     except kw.DeliveryError as exc:
         vendor = exc.vendor or args.vendor or "?"
         authentic = not isinstance(exc, kw.AuthenticationError) and exc.vendor is not None
