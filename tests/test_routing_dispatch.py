@@ -90,3 +90,24 @@ def test_the_route_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     router = receiver.router
     assert len(router._cache) <= 8
     assert len(router._sync_cache) <= 8
+
+
+def test_async_handlers_lists_event_then_decision_handlers_in_order() -> None:
+    router = kw.Router()
+
+    async def first(event: kw.WebhookEvent) -> None: ...
+
+    def plain(event: kw.WebhookEvent) -> None: ...
+
+    async def second(event: kw.WebhookEvent) -> None: ...
+
+    async def on_verdict(decision: kw.Decision) -> None: ...
+
+    router.on_decision()(on_verdict)
+    router.on("idenfy")(first)
+    router.on("idenfy")(plain)
+    router.on("*")(second)
+    assert router.async_handlers() == (first, second, on_verdict)
+    with pytest.raises(kw.ConfigurationError, match=r"\.first, .*\.second, .*\.on_verdict"):
+        router.check(sync=True)
+    assert kw.Router().async_handlers() == ()

@@ -301,8 +301,7 @@ class Router:
         it. Without ``sync`` every registered handler can run (the async dispatch runs both kinds).
         """
         if sync:
-            names = [_name(route.handler) for route in self.routes if route.is_async]
-            names += [_name(route.handler) for route in self.decision_routes if route.is_async]
+            names = [_name(handler) for handler in self.async_handlers()]
             if names:
                 raise ConfigurationError(
                     f"async handler(s) {', '.join(names)} cannot run under synchronous dispatch "
@@ -310,6 +309,13 @@ class Router:
                     "functions, or use an async entry point (receiver.handle_async, FastAPI, "
                     "WebhookApp, Django's async_webhook_view)"
                 )
+
+    def async_handlers(self) -> tuple[Callable[..., Any], ...]:
+        """The ``async def`` handlers, event handlers then decision handlers, in registration
+        order: what synchronous dispatch cannot run (a worker then awaits them instead)."""
+        return tuple(route.handler for route in self.routes if route.is_async) + tuple(
+            route.handler for route in self.decision_routes if route.is_async
+        )
 
     def handlers_for(self, event: WebhookEvent) -> tuple[Route, ...]:
         """The matching routes in registration order. Freezes the router (resolution is cached)."""

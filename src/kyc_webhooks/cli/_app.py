@@ -41,13 +41,8 @@ def app_receiver(
 
 
 def is_async(receiver: kw.Receiver) -> bool:
-    """Whether a handler -- event or decision handler -- is ``async def``: the receiver's own
-    check for synchronous dispatch refuses it."""
-    try:
-        receiver.check(sync=True)
-    except kw.ConfigurationError:
-        return True
-    return False
+    """Whether a handler -- event or decision handler -- is ``async def``."""
+    return bool(receiver.router.async_handlers())
 
 
 def run_handlers(

@@ -48,13 +48,9 @@ def check_receiver(receiver: object) -> Receiver:
 
 
 def has_async_handlers(receiver: Receiver) -> bool:
-    """Whether an event or decision handler is ``async def`` (the receiver's own check for
-    synchronous dispatch refuses it): the tasks must then await the handlers."""
-    try:
-        receiver.check(sync=True)
-    except ConfigurationError:
-        return True
-    return False
+    """Whether an event or decision handler is ``async def``: the tasks must then await the
+    handlers."""
+    return bool(receiver.router.async_handlers())
 
 
 def check_sweep_every(sweep_every: object) -> float:

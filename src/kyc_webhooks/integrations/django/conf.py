@@ -152,14 +152,10 @@ def _connect_signal(receiver: Receiver) -> None:
 
 
 def has_async_handlers(receiver: Receiver) -> bool:
-    """Whether an event or decision handler is ``async def`` (the receiver's own check for
-    synchronous dispatch refuses it): the management command and the admin actions then run
-    the handlers with ``process_async`` and friends, through asgiref's ``async_to_sync``."""
-    try:
-        receiver.check(sync=True)
-    except WebhookError:
-        return True
-    return False
+    """Whether an event or decision handler is ``async def``: the management command and the
+    admin actions then run the handlers with ``process_async`` and friends, through asgiref's
+    ``async_to_sync``."""
+    return bool(receiver.router.async_handlers())
 
 
 def project_receiver() -> Receiver:
