@@ -590,7 +590,9 @@ class EventModels(Generic[EventT]):
         """The event ``body`` holds, validated with the model its ``field`` chooses."""
         check_object_count(body, what=what)
         try:
-            event: EventT = self.adapter.validate_json(body)
+            # The adapter's validator itself: what ``TypeAdapter.validate_json`` calls, minus a
+            # Python frame and its argument checks (~0.3 us a delivery).
+            event: EventT = self.adapter.validator.validate_json(body)
         except ValidationError as exc:
             # errors() builds every error at once: only asked of a single-error failure.
             missed = (
