@@ -356,3 +356,15 @@ def test_an_age_estimation_with_a_step_up_scan_ref_keeps_the_identification_verd
         assert own is not None
         assert own.status is S.DECLINED
     assert underage.subject == f"AGE_ESTIMATION:{scan_ref}"  # its own, namespaced
+
+
+def test_facial_authentication_reasons_are_codes_never_the_free_text_fail_reason() -> None:
+    free_text = "Face of Jūratė Petrauskienė did not match the document photo"
+    event = _parse(
+        _face_auth(status="FAILED", failReason=free_text, riskTags=["UNTRUSTED_ENVIRONMENT"])
+    )
+    assert event.fail_reason == free_text  # still on the event for handlers that want it
+    decision = event.decision
+    assert decision is not None
+    assert decision.reasons == ("UNTRUSTED_ENVIRONMENT",)
+    assert free_text not in repr(decision)

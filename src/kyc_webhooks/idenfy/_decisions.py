@@ -190,7 +190,9 @@ def decide(event: Any) -> Decision | None:
             status is not S.PENDING,
             subject,
             client_ref=event.client_id,
-            reasons=codes([event.fail_reason], event.risk_tags),
+            # ``failReason`` is free text (up to 255 characters, https://documentation.idenfy.com/
+            # api-reference/webhooks): it stays on the event; reasons are vendor codes only.
+            reasons=codes(event.risk_tags),
         )
     if etype == "AGE_ESTIMATION":
         status = lookup(AGE, event.outcome) if event.outcome is not None else S.PENDING
