@@ -241,7 +241,8 @@ class DeliveryRecord:
     state: DeliveryState
     received_at: datetime
     updated_at: datetime
-    #: How many times the handlers were started for it (claims), replays included.
+    #: How many times the handlers were started for it (claims), replays included; a claim given
+    #: back because another delivery of the verification was being handled does not count.
     attempts: int = 0
     #: How many deliberate replays completed.
     replays: int = 0
@@ -254,7 +255,9 @@ class DeliveryRecord:
     #: exception's own text, which may quote personal data).
     last_error_type: str | None = None
     last_error_message: str | None = None
-    #: When a failed delivery becomes claimable by ``claim_next`` again (retry back-off).
+    #: When a failed delivery becomes claimable by ``claim_next`` again (retry back-off). Every
+    #: claim clears it, and ``claim_next`` honours it for ``failed`` records only: a processing
+    #: record whose worker died is taken over once its lease expires.
     not_before: datetime | None = None
     body_erased_at: datetime | None = None
 
@@ -452,10 +455,17 @@ class Store(Protocol):
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         """Release the claim after a failed attempt: state ``failed`` (a record that is ``done``
         -- the claim was a replay of it -- stays ``done``), error recorded, ``claim_next`` waits
-        until ``retry_at``. ``False`` when the claim was lost."""
+        until ``retry_at``. ``False`` when the claim was lost.
+
+        ``count_attempt=False``: nothing ran under this claim (another delivery of the same
+        verification held the subject lease), so the claim does not count as an attempt:
+        ``attempts`` goes back to what it was before the claim, in the same atomic step, and
+        ``claim_next(max_attempts=...)`` never gives up on a delivery that only waited. A store
+        must honour it (the receiver refuses a store whose ``fail`` does not accept it)."""
         ...
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:

@@ -187,8 +187,8 @@ _CLAIMABLE = (
 _TAKE = (
     "state = CASE WHEN d.state = 'done' THEN 'done' ELSE 'processing' END, "
     "lease_until = " + _NOW + " + make_interval(secs => %(lease)s::float8), "
-    "claim_token = %(token)s, attempts = d.attempts + 1, updated_at = " + _NOW + ", "
-    "claimed_from = d.state"
+    "claim_token = %(token)s, attempts = d.attempts + 1, not_before = NULL, "
+    "updated_at = " + _NOW + ", claimed_from = d.state"
 )
 
 #: The columns of a ledger row that make its :class:`DecisionEntry` (status NULL: none yet).
@@ -310,7 +310,7 @@ def _statements(s: str) -> dict[str, str]:
             + d
             + " AS n WHERE n.state <> 'done' AND "
             + _CLAIMABLE.format(t="n")
-            + " AND (n.not_before IS NULL OR n.not_before <= "
+            + " AND (n.state <> 'failed' OR n.not_before IS NULL OR n.not_before <= "
             + _NOW
             + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             f"UPDATE {d} AS d SET "
@@ -326,10 +326,12 @@ def _statements(s: str) -> dict[str, str]:
         ),
         "complete": f"UPDATE {d} SET " + _COMPLETE,
         # The stored state decides, not the worker's memory: a replay of a done record left it
-        # done, and it stays done.
+        # done, and it stays done. uncount 1 (count_attempt=False): the claim's attempt is given
+        # back, nothing ran under it.
         "fail": (
             f"UPDATE {d} SET state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
-            "lease_until = NULL, claim_token = NULL, "
+            "attempts = GREATEST(attempts - %(uncount)s, 0), lease_until = NULL, "
+            "claim_token = NULL, "
             "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
             "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
             "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s "
@@ -967,11 +969,13 @@ class PostgresStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         params = {
             "now": self._now_param(),
             "id": claim.record.id,
             "token": claim.token,
+            "uncount": 0 if count_attempt else 1,
             "retry_at": retry_at,
             "error_type": _text(error_type),
             "error_message": _text(error_message),

@@ -292,11 +292,13 @@ _COLUMNS = (
 _SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- constants only
 _SELECT_BY_ID = _SELECT + " WHERE id = ?"
 _SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
-# A claim: a replay of a done record keeps it done (the lease alone marks the replay).
+# A claim: a replay of a done record keeps it done (the lease alone marks the replay). It ends the
+# back-off of an earlier failure: should the worker die, the record is taken over once the lease
+# expires, not when the old back-off ends.
 _TAKE = (
     "UPDATE kyc_webhooks_deliveries SET "  # noqa: S608 -- constants only
     "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
-    "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? "
+    "claim_token = ?, attempts = attempts + 1, not_before = NULL, updated_at = ? WHERE id = ? "
     "RETURNING " + _COLUMNS
 )
 # Releases a subject lease if the given ticket token still holds it.
@@ -858,7 +860,9 @@ class SQLiteStore:
     ) -> Claim | None:
         check_lease(lease)
         now = self.now()
-        where = [_CLAIMABLE, "(not_before IS NULL OR not_before <= ?)"]
+        # Only a failure backs off (a processing record's not_before, left by a version that did
+        # not clear it in the claim, does not hold back the takeover of an expired lease).
+        where = [_CLAIMABLE, "(state <> 'failed' OR not_before IS NULL OR not_before <= ?)"]
         args: list[Any] = [_ts(now), _ts(now)]
         if max_attempts is not None:
             where.append("attempts < ?")
@@ -1063,19 +1067,23 @@ class SQLiteStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         now = _ts(self.now())
         # The stored state decides, not the worker's memory: a replay of a done record left it
-        # done, and it stays done.
+        # done, and it stays done. count_attempt=False: nothing ran, the claim's attempt is
+        # given back in the same statement.
         with self._write("fail", synced=False) as conn:
             cur = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET "
                 "state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
+                "attempts = MAX(attempts - ?, 0), "
                 "lease_until = NULL, claim_token = NULL, "
                 "not_before = CASE WHEN state = 'done' THEN NULL ELSE ? END, updated_at = ?, "
                 "last_error_type = ?, last_error_message = ? "
                 "WHERE id = ? AND claim_token = ?",
                 (
+                    0 if count_attempt else 1,
                     None if retry_at is None else _ts(retry_at),
                     now,
                     _text(error_type),

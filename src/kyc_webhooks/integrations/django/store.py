@@ -249,6 +249,9 @@ class DjangoStore:
             .update(
                 state=state,
                 lease_until=lease_until,
+                # The claim ends the back-off of an earlier failure: should this worker die, the
+                # record is taken over once the lease expires, not when the old back-off ends.
+                not_before=None,
                 attempts=row.attempts + 1,
                 updated_at=now,
                 token=token,
@@ -256,9 +259,10 @@ class DjangoStore:
         )
         if won != 1:
             return None
-        row.state, row.lease_until, row.attempts, row.updated_at, row.token = (
+        row.state, row.lease_until, row.not_before, row.attempts, row.updated_at, row.token = (
             state,
             lease_until,
+            None,
             row.attempts + 1,
             now,
             token,
@@ -381,7 +385,8 @@ class DjangoStore:
                     rows = rows.select_for_update(skip_locked=True)
                 candidates = rows.order_by("received_at", "id")[:50]
                 for row in _read("claim_next", lambda: list(candidates)):
-                    if row.not_before is not None and row.not_before > now:
+                    backing_off = row.not_before is not None and row.not_before > now
+                    if backing_off and row.state == "failed":  # only a failure backs off
                         continue
                     if not claimable(_state(row), row.lease_until, now, replay=False):
                         continue
@@ -605,6 +610,7 @@ class DjangoStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         now = self.now()
         try:
@@ -615,11 +621,14 @@ class DjangoStore:
                 if row is None:
                     return False
                 keep_done = row.state == "done"
+                # count_attempt=False: nothing ran, the claim's attempt is given back.
+                attempts = row.attempts if count_attempt else max(row.attempts - 1, 0)
                 return (
                     self._rows()
                     .filter(id=row.id, token=claim.token)
                     .update(
                         state="done" if keep_done else "failed",
+                        attempts=attempts,
                         lease_until=None,
                         not_before=None if keep_done else retry_at,
                         updated_at=now,
