@@ -164,3 +164,19 @@ def test_a_column_that_is_not_json_is_named_so(tmp_path: Path) -> None:
         store.get(record.id)
     assert "column headers holds text that is not JSON" in raised.value.message
     assert "out of range" not in raised.value.message
+
+
+def test_postgres_an_encoded_text_that_does_not_decode_is_a_store_error(clock: FakeClock) -> None:
+    # A text column holding to_text_column's marker followed by no hex (another program wrote it).
+    # Was: a raw ValueError out of get(), claim_next() and deliveries().
+    with postgres_store(clock) as store:
+        record = store.add(NewDelivery("k", "idenfy", "E", b"{}")).record
+        sql(f"UPDATE {store.schema}.deliveries SET vendor = chr(1114110) || 'zz'")  # noqa: S608
+        with pytest.raises(kw.StoreError, match="column vendor holds encoded text"):
+            store.get(record.id)
+        assert store.deliveries() == []
+        assert store.claim_next(lease=60) is None
+        state, error_type = sql(
+            f"SELECT state, last_error_type FROM {store.schema}.deliveries"  # noqa: S608
+        )[0]
+        assert (state, error_type) == ("failed", MALFORMED)
