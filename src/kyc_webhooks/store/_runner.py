@@ -11,7 +11,9 @@ same step; else ``begin_decision``) -> run the handlers -> ``complete`` the clai
 ledger ticket), or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay``
 claim stored deliveries and run the same steps on the stored body, parsed again. From async code
 a blocking store runs through its ``run_blocking`` coroutine function where it has one, else in a
-worker thread; a cancelled ``add`` is shielded, and the claim (and subject lease) it took released.
+worker thread; a call that takes a claim or a subject lease (``add``, ``claim``, ``claim_next``,
+``begin_decision``) is shielded, and what it took is given back when the request is cancelled;
+a release (subject lease and claim, one job) runs to its end whatever cancellation follows.
 """
 
 from __future__ import annotations
@@ -470,8 +472,9 @@ class StoreRunner:
     # *before* any handler runs (store.begin_decision): the deliveries of one verification are
     # serialised, so that the ticket's ``changes`` is true for exactly one of them per real
     # change of the effective decision. When another delivery of the subject holds the lease,
-    # nothing has run yet: the claim is released and the delivery retried shortly (503 +
-    # Retry-After for the vendor). The entry is recorded with the completion
+    # nothing has run yet: the claim is released -- not counted as an attempt
+    # (fail(count_attempt=False)) -- and the delivery retried shortly (503 + Retry-After for the
+    # vendor). The entry is recorded with the completion
     # (store.complete(claim, decision=ticket)); a failing handler aborts the ticket.
     # A delivery that just arrived hands its decision to ``store.add`` (``added``): a store that
     # takes the subject lease in the claiming step answers with ``Added.ticket`` or
