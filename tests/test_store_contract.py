@@ -272,6 +272,72 @@ def test_a_late_complete_of_an_abandoned_replay_still_counts(
 # -- the worker's claim_next -------------------------------------------------------------------
 
 
+def test_fail_without_counting_the_attempt_gives_it_back(store: Store, clock: FakeClock) -> None:
+    # A claim released because another delivery of the verification held the subject lease:
+    # nothing ran, so it must not use up an attempt. Was: every such release counted, and a
+    # delivery that only waited was given up on after max_attempts (review 2, finding 1).
+    first = store.add(new(), lease=LEASE).claim
+    assert first is not None
+    retry_at = START + timedelta(seconds=2)
+    assert store.fail(
+        first,
+        error_type="DeliveryInProgressError",
+        error_message="another delivery of the same verification held it",
+        retry_at=retry_at,
+        count_attempt=False,
+    )
+    record = store.get(first.record.id)
+    assert record is not None
+    assert (record.state, record.attempts) == (DeliveryState.FAILED, 0)
+    assert (record.last_error_type, record.not_before) == ("DeliveryInProgressError", retry_at)
+    assert not store.fail(first, error_type="X", error_message="x", count_attempt=False)  # spent
+    for _ in range(5):  # a delivery that keeps waiting stays claimable with max_attempts=1
+        clock.advance(2)
+        claim = store.claim_next(lease=LEASE, max_attempts=1)
+        assert claim is not None
+        assert claim.record.attempts == 1
+        assert store.fail(claim, error_type="E", error_message="m", count_attempt=False)
+    clock.advance(2)
+    counted = store.claim_next(lease=LEASE, max_attempts=1)
+    assert counted is not None
+    assert store.fail(counted, error_type="E", error_message="m")  # counts by default
+    clock.advance(2)
+    assert store.claim_next(lease=LEASE, max_attempts=1) is None
+    again = store.get(first.record.id)
+    assert again is not None
+    assert again.attempts == 1
+    # A replay of a done record given back uncounted keeps it done, its attempts unchanged.
+    done = store.claim_next(lease=LEASE, max_attempts=2)
+    assert done is not None
+    assert store.complete(done)
+    replay = store.claim(done.record.id, lease=LEASE, replay=True)
+    assert replay is not None
+    assert store.fail(replay, error_type="E", error_message="m", count_attempt=False)
+    kept = store.get(done.record.id)
+    assert kept is not None
+    assert (kept.state, kept.attempts) == (DeliveryState.DONE, 2)
+
+
+def test_a_claim_clears_the_back_off_of_an_earlier_failure(store: Store, clock: FakeClock) -> None:
+    # A redelivery claims a record that backs off after failures, and its worker dies: once the
+    # lease expires, claim_next takes the record over at once. Was: the old back-off (up to an
+    # hour) still held it back, although nobody ran it (review 2, finding 3).
+    claim = store.add(new(), lease=LEASE).claim
+    assert claim is not None
+    store.fail(claim, error_type="E", error_message="m", retry_at=START + timedelta(hours=1))
+    taken = store.add(new(), lease=LEASE).claim  # the vendor's retry; its worker then dies
+    assert taken is not None
+    assert taken.record.not_before is None
+    record = store.get(claim.record.id)
+    assert record is not None
+    assert (record.state, record.not_before) == (DeliveryState.PROCESSING, None)
+    assert store.claim_next(lease=LEASE) is None  # its lease runs
+    clock.advance(LEASE)
+    again = store.claim_next(lease=LEASE)
+    assert again is not None
+    assert (again.record.id, again.record.attempts) == (claim.record.id, 3)
+
+
 def test_claim_next_takes_the_oldest_claimable_first(store: Store, clock: FakeClock) -> None:
     ids = []
     for n in range(3):

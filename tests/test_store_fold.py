@@ -622,10 +622,15 @@ class ThreadSensitive(GatedStore):
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         self.failed_in.append(threading.get_ident())
         return super().fail(
-            claim, error_type=error_type, error_message=error_message, retry_at=retry_at
+            claim,
+            error_type=error_type,
+            error_message=error_message,
+            retry_at=retry_at,
+            count_attempt=count_attempt,
         )
 
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -258,7 +257,7 @@ def deferred(tmp_path: Path) -> Iterator[tuple[kw.Receiver, SQLiteStore, Path]]:
 
 @pytest.mark.parametrize("case", list(MALFORMED), ids=list(MALFORMED))
 def test_a_malformed_row_is_a_store_error_naming_the_record(
-    deferred: tuple[kw.Receiver, SQLiteStore, Path], case: str
+    deferred: tuple[kw.Receiver, SQLiteStore, Path], case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     receiver, store, db = deferred
     column, value, found_by_key = MALFORMED[case]
@@ -278,19 +277,33 @@ def test_a_malformed_row_is_a_store_error_naming_the_record(
     finally:
         conn.close()
 
-    with pytest.raises(StoreError, match=f"column {column} holds") as listed:
-        store.deliveries()
-    assert "is malformed" in listed.value.message
-    assert listed.value.status_code == 503
+    # The listing skips the row and logs its id (review 2, finding 4: it failed as a whole).
+    with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
+        assert store.deliveries() == []
+    assert "skipped 1 stored records that do not decode" in caplog.text
     if column != "id":
-        assert record_id in listed.value.message
-        with pytest.raises(StoreError, match=record_id):
+        assert record_id in caplog.text
+        with pytest.raises(StoreError, match=f"column {column} holds") as read:
             store.get(record_id)
+        assert "is malformed" in read.value.message
+        assert read.value.status_code == 503
+        assert record_id in read.value.message
         with pytest.raises(StoreError, match=record_id):
             receiver.replay(record_id)
-    with contextlib.suppress(StoreError):
-        receiver.process_pending()  # claims the record, or skips it (its values do not qualify)
+    # Sets the record aside (failed, MalformedRecord), or skips it (its values do not qualify).
+    assert receiver.process_pending().outcomes == ()
     again = receiver.handle(*_delivery())  # raised OverflowError / TypeError before
+    if column in _SET_ASIDE_WRITES and column != "state":
+        # Setting it aside rewrote the only bad value: the record reads again, failed, and
+        # process(id) runs it (claim_next does not: it skips the records it set aside).
+        assert again.status_code == 202
+        repaired = store.get(record_id)
+        assert repaired is not None
+        assert (repaired.state, repaired.last_error_type) == (kw.DeliveryState.FAILED, SET_ASIDE)
+        assert receiver.process_pending().outcomes == ()
+        assert receiver.process(record_id).status_code == 200
+        assert calls == ["IDENTIFICATION_AUTO_FINISHED"]
+        return
     if found_by_key:
         assert again.status_code == 503
         assert isinstance(again.error, StoreError)
@@ -299,11 +312,17 @@ def test_a_malformed_row_is_a_store_error_naming_the_record(
     assert calls == []
 
 
+#: The columns that setting a malformed row aside writes (state only when it was claimable).
+_SET_ASIDE_WRITES = {"state", "updated_at", "last_error_type", "last_error_message"}
+SET_ASIDE = "MalformedRecord"
+
+
 def test_the_error_of_a_malformed_row_quotes_no_stored_text(
     deferred: tuple[kw.Receiver, SQLiteStore, Path],
 ) -> None:
     receiver, store, db = deferred
-    receiver.handle(*_delivery())
+    record_id = receiver.handle(*_delivery()).delivery_id
+    assert record_id is not None
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute(
@@ -313,7 +332,7 @@ def test_the_error_of_a_malformed_row_quotes_no_stored_text(
     finally:
         conn.close()
     with pytest.raises(StoreError) as info:
-        store.deliveries()
+        store.get(record_id)
     assert "Jane" not in info.value.message
     assert "column headers holds TEXT that is not UTF-8" in info.value.message
 

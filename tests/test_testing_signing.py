@@ -140,3 +140,21 @@ def test_the_receiver_accepts_what_sign_produces(vendor: str) -> None:
     assert outcome.status_code == 200, outcome.error
     assert outcome.vendor == vendor
     assert outcome.event_type == event_type
+
+
+@pytest.mark.parametrize("vendor", ["idenfy", "complycube", "yoti", "identomat"])
+def test_a_lone_surrogate_is_sent_as_its_json_escape(vendor: str) -> None:
+    # Review 2, side note. Was: UnicodeEncodeError (UTF-8 cannot encode a lone surrogate). A
+    # vendor's JSON encoder sends it as the escape \udcff; it parses back to the same str, and the
+    # signature covers exactly those bytes.
+    payload = {"clientName": "J\udcffrat\\\udcff\u0117", "scanRef": "s"}
+    body, headers = testing.sign(vendor, payload, "secret", event_type="E")
+    assert b'"J\\udcffrat\\\\\\udcff\xc4\x97"' in body  # the escape; other text stays UTF-8
+    assert json.loads(body)["clientName"] == payload["clientName"]
+    signature = headers.get("Idenfy-Signature") or headers.get("ComplyCube-Signature")
+    if signature is not None:
+        assert signature == hmac.new(b"secret", body, hashlib.sha256).hexdigest()
+    if vendor == "identomat":
+        assert json.loads(body)["callbackApiKey"] == "secret"
+    else:
+        assert testing.dumps(payload) == body

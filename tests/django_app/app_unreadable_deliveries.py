@@ -15,7 +15,8 @@ from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.integrations.django.store import DjangoStore
 from kyc_webhooks.store import NewDelivery
 
-OPERATIONS = ["get", "get_by_key", "deliveries", "add", "claim", "claim_next", "complete", "fail"]
+#: (deliveries skips such a row and claim_next sets it aside: app_malformed_rows.py.)
+OPERATIONS = ["get", "get_by_key", "add", "claim", "complete", "fail"]
 #: (operation, column, value): a time no calendar has for every read; a state no version wrote
 #: where the state itself is read (elsewhere it is read through the record, already a
 #: StoreError, or not at all: complete and fail update the row, claim_next does not select it).
@@ -33,7 +34,7 @@ def test_an_unreadable_delivery_row_is_a_store_error(
     added = django_store.add(NewDelivery("key", "idenfy", "E", b"{}"), lease=60)
     claim = added.claim
     assert claim is not None
-    if operation in ("claim", "claim_next", "add"):  # claimable again: the lease expired
+    if operation in ("claim", "add"):  # claimable again: the lease expired
         assert django_store.fail(claim, error_type="E", error_message="m")
     with connection.cursor() as cursor:
         table = Delivery._meta.db_table
@@ -41,10 +42,8 @@ def test_an_unreadable_delivery_row_is_a_store_error(
     calls: dict[str, Callable[[], object]] = {
         "get": lambda: django_store.get(added.record.id),
         "get_by_key": lambda: django_store.get_by_key("key"),
-        "deliveries": lambda: django_store.deliveries(),
         "add": lambda: django_store.add(NewDelivery("key", "idenfy", "E", b"{}"), lease=60),
         "claim": lambda: django_store.claim(added.record.id, lease=60),
-        "claim_next": lambda: django_store.claim_next(lease=60),
         "complete": lambda: django_store.complete(claim),
         "fail": lambda: django_store.fail(claim, error_type="E", error_message="m"),
     }

@@ -14,7 +14,9 @@ This module imports no database driver.
 from __future__ import annotations
 
 import enum
+import json
 import os
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -136,6 +138,12 @@ def check_lease(lease: float | None) -> None:
         raise UsageError("lease must be a positive number of seconds, at most ten years")
 
 
+#: ``last_error_type`` of a stored record that does not decode, which ``claim_next`` set aside
+#: (``failed``) instead of stopping on it; it never claims such a record again.
+MALFORMED_RECORD = "MalformedRecord"
+#: How many such records one ``claim_next`` call sets aside at most (the next call goes on).
+MALFORMED_RECORDS_PER_CLAIM = 32
+
 #: ``last_error_type`` of a record whose every attempt ended with an expired lease.
 LEASE_EXPIRED = "LeaseExpired"
 LEASE_EXPIRED_MESSAGE = "every attempt's lease expired before the handlers finished"
@@ -167,6 +175,41 @@ def from_text_column(value: str) -> str:
     if value.startswith(_ENCODED):
         return bytes.fromhex(value[len(_ENCODED) :]).decode("utf-8", "surrogatepass")
     return value
+
+
+class MalformedRow(Exception):
+    """Raised inside a store: a stored row's ``column`` does not decode; ``reason`` names the kind
+    of fault, never the value (the store turns it into a :class:`StoreError`, or sets the row
+    aside)."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(column, reason)
+        self.column = column
+        self.reason = reason
+
+
+def describe_fault(column: str, exc: Exception) -> str:
+    """What is wrong with a stored value, in words that never quote it."""
+    if isinstance(exc, TypeError):
+        return str(exc)  # our own converters' text: names a kind of value, never a value
+    if isinstance(exc, UnicodeDecodeError):
+        return "bytes that do not decode as text"
+    if isinstance(exc, json.JSONDecodeError):
+        return "text that is not JSON"
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"
+    if column == "state":
+        return "no delivery state"
+    return f"a value out of range ({type(exc).__name__})"
+
+
+_OUR_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def loggable_id(value: object) -> str:
+    """A record id for the log: ours are 32 hex digits; anything else another program wrote there
+    is not quoted."""
+    return value if isinstance(value, str) and _OUR_ID.fullmatch(value) else "<an id not ours>"
 
 
 def check_decision_args(claim: object, entry: object, lease: float) -> None:
@@ -241,7 +284,8 @@ class DeliveryRecord:
     state: DeliveryState
     received_at: datetime
     updated_at: datetime
-    #: How many times the handlers were started for it (claims), replays included.
+    #: How many times the handlers were started for it (claims), replays included; a claim given
+    #: back because another delivery of the verification was being handled does not count.
     attempts: int = 0
     #: How many deliberate replays completed.
     replays: int = 0
@@ -254,7 +298,9 @@ class DeliveryRecord:
     #: exception's own text, which may quote personal data).
     last_error_type: str | None = None
     last_error_message: str | None = None
-    #: When a failed delivery becomes claimable by ``claim_next`` again (retry back-off).
+    #: When a failed delivery becomes claimable by ``claim_next`` again (retry back-off). Every
+    #: claim clears it, and ``claim_next`` honours it for ``failed`` records only: a processing
+    #: record whose worker died is taken over once its lease expires.
     not_before: datetime | None = None
     body_erased_at: datetime | None = None
 
@@ -386,7 +432,9 @@ class Store(Protocol):
     * a failure of the store -- the database unreachable, locked, full or corrupt, a stored row
       that does not decode -- raises :class:`~kyc_webhooks.errors.StoreError` (the receiver
       answers 503), never another exception. :class:`~kyc_webhooks.errors.UsageError` remains for
-      calls made the wrong way.
+      calls made the wrong way. Two exceptions, so that one malformed row cannot stop the queue
+      or hide the others: ``claim_next`` sets such a row aside and goes on, and ``deliveries``
+      skips it (logging its id).
     """
 
     #: True when calls may block on I/O; async receivers then run them in a worker thread.
@@ -432,7 +480,14 @@ class Store(Protocol):
         processing with an expired lease) with fewer than ``max_attempts`` attempts, of one of
         ``vendors``; ``None`` when there is none. In the same atomic step, a ``processing`` record
         whose lease expired with ``max_attempts`` attempts or more (every attempt crashed) becomes
-        ``failed`` with ``last_error_type`` ``"LeaseExpired"``."""
+        ``failed`` with ``last_error_type`` ``"LeaseExpired"``.
+
+        A candidate row that does not decode does not stop it: in the same transaction it becomes
+        ``failed`` with ``last_error_type`` ``"MalformedRecord"`` (:data:`MALFORMED_RECORD`; a
+        message naming the column or the kind of fault, never a value), is never claimed by
+        ``claim_next`` again, and the next row is tried -- at most
+        :data:`MALFORMED_RECORDS_PER_CLAIM` such rows per call (then ``None``; the next call goes
+        on)."""
         ...
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
@@ -452,10 +507,17 @@ class Store(Protocol):
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         """Release the claim after a failed attempt: state ``failed`` (a record that is ``done``
         -- the claim was a replay of it -- stays ``done``), error recorded, ``claim_next`` waits
-        until ``retry_at``. ``False`` when the claim was lost."""
+        until ``retry_at``. ``False`` when the claim was lost.
+
+        ``count_attempt=False``: nothing ran under this claim (another delivery of the same
+        verification held the subject lease), so the claim does not count as an attempt:
+        ``attempts`` goes back to what it was before the claim, in the same atomic step, and
+        ``claim_next(max_attempts=...)`` never gives up on a delivery that only waited. A store
+        must honour it (the receiver refuses a store whose ``fail`` does not accept it)."""
         ...
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
@@ -478,7 +540,9 @@ class Store(Protocol):
         newest_first: bool = False,
     ) -> Sequence[DeliveryRecord]:
         """Records filtered by state(s), vendor, event type and received time
-        (``since <= received_at < until``), ordered by received time."""
+        (``since <= received_at < until``), ordered by received time. A row that does not decode
+        is left out (its id logged; ``get(id)`` raises the :class:`StoreError` naming it), so
+        that the listing still shows the others."""
         ...
 
     def purge(

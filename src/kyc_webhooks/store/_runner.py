@@ -11,18 +11,22 @@ same step; else ``begin_decision``) -> run the handlers -> ``complete`` the clai
 ledger ticket), or ``fail`` it with a back-off. ``process_pending``, ``process`` and ``replay``
 claim stored deliveries and run the same steps on the stored body, parsed again. From async code
 a blocking store runs through its ``run_blocking`` coroutine function where it has one, else in a
-worker thread; a cancelled ``add`` is shielded, and the claim (and subject lease) it took released.
+worker thread; a call that takes a claim or a subject lease (``add``, ``claim``, ``claim_next``,
+``begin_decision``) is shielded, and what it took is given back when the request is cancelled;
+a release (subject lease and claim, one job) runs to its end whatever cancellation follows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
 import logging
 import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._headers import Headers
 from .._redaction import redact_fields
@@ -45,7 +49,7 @@ from ..outcome import (
     handler_failure,
     qualified_name,
 )
-from ._base import Claim, DecisionTicket, DeliveryRecord, NewDelivery, Store
+from ._base import Claim, DecisionTicket, DeliveryRecord, DeliveryState, NewDelivery, Store
 
 if TYPE_CHECKING:
     from ..models import WebhookEvent
@@ -61,6 +65,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("kyc_webhooks")
+_T = TypeVar("_T")
 
 #: Seconds a claim on a stored delivery lasts. Longer than any handler should run; short enough
 #: that the event of a crashed worker is picked up again at one of the vendor's next retries.
@@ -83,6 +88,8 @@ _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "se
 _RELEASING: set[Any] = set()
 #: What the store records when a delivery gave way to another one of the same verification.
 _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
+#: What the store records when the request that took a claim was abandoned (cancelled).
+_CANCELLED = ("CancelledError", "handling interrupted (CancelledError)")
 
 
 def storable_body(vendor: str, body: bytes) -> bytes:
@@ -111,7 +118,7 @@ class StoreRunner:
         defer: bool,
         lease_timeout: float,
     ) -> None:
-        _check_add_takes_decision(store)
+        _check_store_keywords(store)
         self.store = store
         self.vendors = vendors
         self.router = router
@@ -227,76 +234,91 @@ class StoreRunner:
         return self._in_progress(record, event)
 
     async def _add_async(self, delivery: NewDelivery, decision: Decision | None) -> Added:
-        """``store.add`` from async code. A blocking store's ``add`` runs where :func:`_call` runs
-        the store's other calls (its ``run_blocking`` coroutine function where it has one: the
-        Django store's ORM in Django's thread-sensitive thread, whose connections Django closes
-        with the request; else a worker thread). A cancellation (client gone, server timeout or
-        shutdown) cannot stop that thread: it may still claim the record. So the call is
-        shielded, and when the request is abandoned the claim it took (and the subject lease) is
-        released -- by the thread itself when the ``add`` was still running, else by
-        :meth:`_release_later`, which the end of the event loop does not cancel -- else the record
-        would stay blocked for ``lease_timeout``."""
+        """``store.add`` from async code, through :meth:`_holding`: a cancelled request releases
+        the claim it took (and the subject lease) -- else the record would stay blocked for
+        ``lease_timeout``."""
         store = self.store
         lease = self._add_lease()
+        return await self._holding(
+            lambda: store.add(delivery, lease=lease, decision=decision), self._release_abandoned
+        )
+
+    async def _holding(self, take: Callable[[], _T], give_back: Callable[[_T], None]) -> _T:
+        """``take()`` -- a store call whose result holds something: a claim, a subject lease --
+        from async code. A blocking store's call runs where :func:`_call` runs the store's other
+        calls (its ``run_blocking`` coroutine function where it has one: the Django store's ORM
+        in Django's thread-sensitive thread, whose connections Django closes with the request;
+        else a worker thread). A cancellation (client gone, server timeout or shutdown) cannot
+        stop that thread: it may still take what it was asked to. So the call is shielded, and
+        when the request is abandoned ``give_back`` gets the result -- in the thread itself when
+        the call was still running (:class:`_Handoff`), else through :meth:`_release_later`,
+        which the end of the event loop does not cancel."""
+        store = self.store
         if not store.blocking:
-            result: Added = store.add(delivery, lease=lease, decision=decision)
-            return result
+            return take()
         import asyncio
 
-        handoff = _Handoff()
+        handoff: _Handoff[_T] = _Handoff()
 
-        def add() -> Added:
-            added = store.add(delivery, lease=lease, decision=decision)
-            if not handoff.deliver(added):  # the request was abandoned meanwhile
-                self._release_abandoned(added)
-            return added
+        def run() -> _T:
+            taken = take()
+            if not handoff.deliver(taken):  # the request was abandoned meanwhile
+                give_back(taken)
+            return taken
 
-        task = asyncio.ensure_future(_call(store, add))
+        task = asyncio.ensure_future(_call(store, run))
         try:
-            added: Added = await asyncio.shield(task)
+            result: _T = await asyncio.shield(task)
         except asyncio.CancelledError:
             task.add_done_callback(_retrieve)  # its outcome is handled here or in the thread
-            abandoned = handoff.abandon()
-            if abandoned is not None:  # the thread handed it over before the cancellation
-                self._release_later(abandoned)
+            handed = handoff.abandon()
+            if handed is not None:  # the thread handed it over before the cancellation
+                self._release_later(_Once(functools.partial(give_back, handed)))
             raise
-        return added
+        return result
 
-    def _release_later(self, added: Added) -> None:
-        """Release an abandoned ``add`` from a request that is being cancelled, in a way that
-        outlives the event loop. A store without ``run_blocking``: in the loop's default executor,
-        which ``asyncio.run`` waits for when the loop ends. A store with ``run_blocking``: through
-        it (the Django ORM in its own thread); but a task of the loop is cancelled when the loop
-        ends, and ``run_blocking`` may drop work that has not started yet (asgiref's
-        ``sync_to_async`` does), or refuse it (an executor already shut down): then, and only
-        then, a thread of its own runs the release (:class:`_Once`: never twice)."""
+    def _release_later(self, release: _Once) -> Awaitable[Any]:
+        """Run ``release`` (it gives back a claim or a subject lease) in a way that outlives the
+        request and the event loop; the awaitable says when it ran (await it shielded). A store
+        without ``run_blocking``: in the loop's default executor, which ``asyncio.run`` waits for
+        when the loop ends. A store with ``run_blocking``: through it (the Django ORM in its own
+        thread); but a task of the loop is cancelled when the loop ends, and ``run_blocking``
+        may drop work that has not started yet (asgiref's ``sync_to_async`` does), or refuse it
+        (an executor already shut down): then, and only then, a thread of its own runs the
+        release (:class:`_Once`: never twice)."""
         import asyncio
 
-        release = _Once(self._release_abandoned, added)
         run_blocking = getattr(self.store, "run_blocking", None)
         if run_blocking is None:
             # The loop's default executor is waited for when the loop ends (asyncio.run).
-            asyncio.get_running_loop().run_in_executor(None, release)
-            return
+            return asyncio.get_running_loop().run_in_executor(None, release)
 
         def fallback(task: Any) -> None:
             _retrieve(task)
             if release.take():  # run_blocking never started it
                 threading.Thread(target=release.run, name="kyc-webhooks-release").start()
 
-        task = asyncio.ensure_future(run_blocking(release))
+        task: asyncio.Future[Any] = asyncio.ensure_future(run_blocking(release))
         _RELEASING.add(task)  # the loop keeps only a weak reference to its tasks
         task.add_done_callback(_RELEASING.discard)
         task.add_done_callback(fallback)
+        return task
 
     def _release_abandoned(self, added: Added) -> None:
         """Release what an abandoned ``add`` took: its subject lease, then its claim."""
-        if added.claim is None:
-            return
-        if added.ticket is not None:
-            self._abort_sync(added.ticket)
-        name = "CancelledError"
-        self._release_sync(added.claim, name, f"handling interrupted ({name})")
+        if added.claim is not None:
+            self._release_sync(added.claim, *_CANCELLED, ticket=added.ticket)
+
+    def _release_abandoned_claim(self, claim: Claim | None) -> None:
+        """Release a claim that ``claim``/``claim_next`` took for an abandoned request."""
+        if claim is not None:
+            self._release_sync(claim, *_CANCELLED)
+
+    def _abort_abandoned(self, ticket: DecisionTicket | None) -> None:
+        """Give back a subject lease that ``begin_decision`` took for an abandoned request (the
+        request releases its claim itself)."""
+        if ticket is not None:
+            self._abort_sync(ticket)
 
     # -- stored deliveries: process_pending, process, replay -------------------------------
 
@@ -317,13 +339,13 @@ class StoreRunner:
     async def process_pending_async(self, limit: int, max_attempts: int) -> ProcessSummary:
         store = self.store
         outcomes: list[Outcome] = []
+        vendors = tuple(self.vendors)
         for _ in range(limit):
-            claim = await _call(
-                store,
-                store.claim_next,
-                lease=self.lease_timeout,
-                max_attempts=max_attempts,
-                vendors=tuple(self.vendors),
+            claim = await self._holding(
+                lambda: store.claim_next(
+                    lease=self.lease_timeout, max_attempts=max_attempts, vendors=vendors
+                ),
+                self._release_abandoned_claim,
             )
             if claim is None:
                 break
@@ -344,7 +366,10 @@ class StoreRunner:
         store = self.store
         record = await _call(store, store.get, delivery_id)
         _check_replayable(record)
-        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout, replay=True)
+        claim = await self._holding(
+            lambda: store.claim(delivery_id, lease=self.lease_timeout, replay=True),
+            self._release_abandoned_claim,
+        )
         if claim is None:
             assert record is not None
             return self.tally.record(self._in_progress(record, None, replay=True))
@@ -368,7 +393,10 @@ class StoreRunner:
         early = self._not_processable(delivery_id, record)
         if early is not None:
             return self.tally.record(early)
-        claim = await _call(store, store.claim, delivery_id, lease=self.lease_timeout)
+        claim = await self._holding(
+            lambda: store.claim(delivery_id, lease=self.lease_timeout),
+            self._release_abandoned_claim,
+        )
         if claim is None:
             assert record is not None
             return self.tally.record(self._in_progress(record, None))
@@ -380,7 +408,9 @@ class StoreRunner:
             raise DeliveryNotFoundError("no stored delivery has this id")
         if record.done:
             return Outcome.duplicate_of(record)
-        if record.not_before is not None:
+        # Only a failed record backs off; a processing one is answered by the claim (in progress
+        # while its lease runs, taken over once it expired).
+        if record.state is DeliveryState.FAILED and record.not_before is not None:
             wait = (record.not_before - self.store.now()).total_seconds()
             if wait > 0:
                 return Outcome.in_progress(
@@ -442,8 +472,9 @@ class StoreRunner:
     # *before* any handler runs (store.begin_decision): the deliveries of one verification are
     # serialised, so that the ticket's ``changes`` is true for exactly one of them per real
     # change of the effective decision. When another delivery of the subject holds the lease,
-    # nothing has run yet: the claim is released and the delivery retried shortly (503 +
-    # Retry-After for the vendor). The entry is recorded with the completion
+    # nothing has run yet: the claim is released -- not counted as an attempt
+    # (fail(count_attempt=False)) -- and the delivery retried shortly (503 + Retry-After for the
+    # vendor). The entry is recorded with the completion
     # (store.complete(claim, decision=ticket)); a failing handler aborts the ticket.
     # A delivery that just arrived hands its decision to ``store.add`` (``added``): a store that
     # takes the subject lease in the claiming step answers with ``Added.ticket`` or
@@ -472,9 +503,7 @@ class StoreRunner:
                 assert decision is not None
                 handled += self.router.dispatch_decision(decision)
         except BaseException as exc:
-            if ticket is not None:
-                self._abort_sync(ticket)
-            self._release_sync(claim, *_failure(exc))
+            self._release_sync(claim, *_failure(exc), ticket=ticket)
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self.tally.record(
@@ -518,9 +547,9 @@ class StoreRunner:
                 assert decision is not None
                 handled += await self.router.dispatch_decision_async(decision)
         except BaseException as exc:
-            if ticket is not None:
-                await self._abort_async(ticket)
-            await self._release_async(claim, *_failure(exc))
+            # One job for the subject lease and the claim, which a second cancellation arriving
+            # meanwhile does not stop (_release_async).
+            await self._release_async(claim, *_failure(exc), ticket=ticket)
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self.tally.record(
@@ -564,7 +593,11 @@ class StoreRunner:
                 _log_store_error("begin_decision", error)
                 self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
                 return Outcome.failed(
-                    error, event=decision.event, record=claim.record, replay=claim.replay
+                    error,
+                    event=decision.event,
+                    record=claim.record,
+                    replay=claim.replay,
+                    retry_after=STORE_RETRY_AFTER,
                 )
         if ticket is None:
             self._release_sync(claim, *_BUSY, busy=True)
@@ -579,12 +612,12 @@ class StoreRunner:
             ticket = added.ticket  # the store answered in the claiming step
         else:
             try:
-                ticket = await _call(
-                    store,
-                    store.begin_decision,
-                    claim,
-                    ledger_entry(decision, claim.record),
-                    lease=self.lease_timeout,
+                entry = ledger_entry(decision, claim.record)
+                # A cancellation while the thread takes the subject lease: the thread gives it
+                # back when it arrives (the request releases the claim).
+                ticket = await self._holding(
+                    lambda: store.begin_decision(claim, entry, lease=self.lease_timeout),
+                    self._abort_abandoned,
                 )
             except UsageError:
                 raise
@@ -593,7 +626,11 @@ class StoreRunner:
                 _log_store_error("begin_decision", error)
                 await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
                 return Outcome.failed(
-                    error, event=decision.event, record=claim.record, replay=claim.replay
+                    error,
+                    event=decision.event,
+                    record=claim.record,
+                    replay=claim.replay,
+                    retry_after=STORE_RETRY_AFTER,
                 )
         if ticket is None:
             await self._release_async(claim, *_BUSY, busy=True)
@@ -605,12 +642,6 @@ class StoreRunner:
         try:
             self.store.abort_decision(ticket)
         except Exception as exc:  # the subject lease expires on its own
-            _log_store_error("abort_decision", _store_error(exc))
-
-    async def _abort_async(self, ticket: DecisionTicket) -> None:
-        try:
-            await _call(self.store, self.store.abort_decision, ticket)
-        except Exception as exc:
             _log_store_error("abort_decision", _store_error(exc))
 
     # -- releasing a claim: fail with a retry time -----------------------------------------
@@ -625,10 +656,20 @@ class StoreRunner:
         return self.store.now() + timedelta(seconds=delay)
 
     def _release_sync(
-        self, claim: Claim, error_type: str, message: str, *, busy: bool = False
+        self,
+        claim: Claim,
+        error_type: str,
+        message: str,
+        *,
+        busy: bool = False,
+        ticket: DecisionTicket | None = None,
     ) -> None:
-        """``store.fail`` the claim, to be retried after the back-off (``busy``: shortly, when
-        another delivery of the same verification held the subject lease)."""
+        """Give back ``ticket``'s subject lease, if any, then ``store.fail`` the claim, to be
+        retried after the back-off. ``busy``: nothing ran, another delivery of the same
+        verification held the subject lease -- retried shortly, and the claim does not count as
+        an attempt (``count_attempt=False``), so that waiting never uses up ``max_attempts``."""
+        if ticket is not None:
+            self._abort_sync(ticket)
         store = self.store
         try:
             store.fail(
@@ -636,25 +677,36 @@ class StoreRunner:
                 error_type=error_type,
                 error_message=message,
                 retry_at=self._retry_at(claim, busy=busy),
+                count_attempt=not busy,
             )
         except Exception as exc:  # the lease expires on its own; never mask the real error
             _log_store_error("fail", _store_error(exc))
 
     async def _release_async(
-        self, claim: Claim, error_type: str, message: str, *, busy: bool = False
+        self,
+        claim: Claim,
+        error_type: str,
+        message: str,
+        *,
+        busy: bool = False,
+        ticket: DecisionTicket | None = None,
     ) -> None:
-        store = self.store
-        try:
-            await _call(
-                store,
-                store.fail,
-                claim,
-                error_type=error_type,
-                error_message=message,
-                retry_at=self._retry_at(claim, busy=busy),
-            )
-        except Exception as exc:
-            _log_store_error("fail", _store_error(exc))
+        """:meth:`_release_sync` from async code, as one job (subject lease and claim) in a worker
+        thread or the store's ``run_blocking`` (:meth:`_release_later`). A cancellation of the
+        request while it runs -- a second one, when the first interrupted the handlers --
+        propagates at once, and the job still runs to its end."""
+        release = functools.partial(
+            self._release_sync, claim, error_type, message, busy=busy, ticket=ticket
+        )
+        if not self.store.blocking:
+            release()
+            return
+        import asyncio
+
+        pending = self._release_later(_Once(release))
+        # run_blocking refusing it raises here: a thread of its own runs it instead.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(pending)
 
     def _store_failed(self, event: WebhookEvent, exc: Exception) -> Outcome:
         error = _store_error(exc)
@@ -733,38 +785,38 @@ def _storable_text(value: str) -> str:
     return value
 
 
-class _Handoff:
-    """Who releases the claim of an ``add`` running in a worker thread: the request that awaits
-    it, or -- once the request is abandoned -- whoever comes last, the thread or the request."""
+class _Handoff(Generic[_T]):
+    """Who gives back what a store call running in a worker thread takes (a claim, a subject
+    lease): the request that awaits it, or -- once the request is abandoned -- whoever comes
+    last, the thread or the request."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._abandoned = False
-        self._added: Added | None = None
+        self._taken: _T | None = None
 
-    def deliver(self, added: Added) -> bool:
-        """From the thread: hand ``added`` over; ``False`` when the request was abandoned (the
-        thread then releases it)."""
+    def deliver(self, taken: _T) -> bool:
+        """From the thread: hand ``taken`` over; ``False`` when the request was abandoned (the
+        thread then gives it back)."""
         with self._lock:
-            self._added = added
+            self._taken = taken
             return not self._abandoned
 
-    def abandon(self) -> Added | None:
-        """From the request: give up; the ``Added`` the thread handed over already (the request
-        then releases it), else ``None`` (the thread will)."""
+    def abandon(self) -> _T | None:
+        """From the request: give up; what the thread handed over already (the request then
+        gives it back), else ``None`` (the thread will)."""
         with self._lock:
             self._abandoned = True
-            return self._added
+            return self._taken
 
 
 class _Once:
     """A release that runs at most once, whichever of two ways gets to it first."""
 
-    def __init__(self, func: Callable[[Added], None], added: Added) -> None:
+    def __init__(self, func: Callable[[], None]) -> None:
         self._lock = threading.Lock()
         self._taken = False
         self._func = func
-        self._added = added
 
     def take(self) -> bool:
         """``True`` for the first caller only: it runs the release (:meth:`run`)."""
@@ -773,7 +825,7 @@ class _Once:
             return not taken
 
     def run(self) -> None:
-        self._func(self._added)
+        self._func()
 
     def __call__(self) -> None:
         """Take and run it (a no-op once taken)."""
@@ -788,18 +840,26 @@ def _retrieve(task: Any) -> None:
         task.exception()
 
 
-def _check_add_takes_decision(store: Store) -> None:
-    """A store whose ``add`` predates ``decision=`` would fail every delivery (503): say so when
-    the receiver is built instead."""
-    try:
-        parameters = inspect.signature(store.add, follow_wrapped=False).parameters.values()
-    except (AttributeError, TypeError, ValueError):  # no add, or one that cannot be inspected
-        return
-    if not any(p.name == "decision" or p.kind is p.VAR_KEYWORD for p in parameters):
-        raise ConfigurationError(
-            f"{type(store).__name__}.add() must accept the keyword argument decision= "
-            "(the Store protocol: it may ignore it; see Store.add)"
-        )
+def _check_store_keywords(store: Store) -> None:
+    """A store whose ``add`` predates ``decision=`` would fail every delivery (503); one whose
+    ``fail`` predates ``count_attempt=`` would fail every busy release (the claim then blocks the
+    record for ``lease_timeout``), and could not honour it anyway: say so when the receiver is
+    built instead."""
+    for method, keyword, why in (
+        ("add", "decision", "it may ignore it; see Store.add"),
+        ("fail", "count_attempt", "see Store.fail"),
+    ):
+        try:
+            parameters = inspect.signature(
+                getattr(store, method), follow_wrapped=False
+            ).parameters.values()
+        except (AttributeError, TypeError, ValueError):  # missing, or cannot be inspected
+            continue
+        if not any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in parameters):
+            raise ConfigurationError(
+                f"{type(store).__name__}.{method}() must accept the keyword argument {keyword}= "
+                f"(the Store protocol: {why})"
+            )
 
 
 def _check_replayable(record: DeliveryRecord | None) -> None:

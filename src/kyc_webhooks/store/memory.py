@@ -91,6 +91,9 @@ class MemoryStore:
             if previous is DeliveryState.DONE
             else DeliveryState.PROCESSING,
             lease_until=now + timedelta(seconds=lease),
+            # A claim ends the back-off of an earlier failure: should this worker die, the record
+            # is taken over once the lease expires, not when the old back-off ends.
+            not_before=None,
             attempts=slot.record.attempts + 1,
             updated_at=now,
         )
@@ -178,7 +181,11 @@ class MemoryStore:
                 if claimable(slot.record.state, slot.record.lease_until, now, replay=False)
                 and (max_attempts is None or slot.record.attempts < max_attempts)
                 and (vendors is None or slot.record.vendor in vendors)
-                and (slot.record.not_before is None or slot.record.not_before <= now)
+                and (
+                    slot.record.state is not DeliveryState.FAILED  # only a failure backs off
+                    or slot.record.not_before is None
+                    or slot.record.not_before <= now
+                )
             ]
             if not candidates:
                 return None
@@ -244,6 +251,7 @@ class MemoryStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         now = self.now()
         with self._lock:
@@ -252,9 +260,12 @@ class MemoryStore:
                 return False
             # The stored state, not the worker's memory: a replay of a done record left it done.
             keep_done = slot.record.state is DeliveryState.DONE
+            attempts = slot.record.attempts
             slot.record = replace(
                 slot.record,
                 state=DeliveryState.DONE if keep_done else DeliveryState.FAILED,
+                # Nothing ran under the claim: its attempt is given back.
+                attempts=attempts if count_attempt else max(attempts - 1, 0),
                 lease_until=None,
                 not_before=None if keep_done else retry_at,
                 updated_at=now,

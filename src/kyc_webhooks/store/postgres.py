@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import threading
@@ -47,6 +48,8 @@ from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError, Usag
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
+    MALFORMED_RECORD,
+    MALFORMED_RECORDS_PER_CLAIM,
     Added,
     Claim,
     Clock,
@@ -54,6 +57,7 @@ from ._base import (
     DecisionTicket,
     DeliveryRecord,
     DeliveryState,
+    MalformedRow,
     NewDelivery,
     TimeLimit,
     check_aware,
@@ -63,7 +67,9 @@ from ._base import (
     check_states,
     checked_now,
     cutoff,
+    describe_fault,
     from_text_column,
+    loggable_id,
     new_id,
     supersedes,
     to_text_column,
@@ -79,6 +85,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresStore"]
 
 T = TypeVar("T")
+logger = logging.getLogger("kyc_webhooks")
 
 
 def _load_driver() -> None:
@@ -187,8 +194,8 @@ _CLAIMABLE = (
 _TAKE = (
     "state = CASE WHEN d.state = 'done' THEN 'done' ELSE 'processing' END, "
     "lease_until = " + _NOW + " + make_interval(secs => %(lease)s::float8), "
-    "claim_token = %(token)s, attempts = d.attempts + 1, updated_at = " + _NOW + ", "
-    "claimed_from = d.state"
+    "claim_token = %(token)s, attempts = d.attempts + 1, not_before = NULL, "
+    "updated_at = " + _NOW + ", claimed_from = d.state"
 )
 
 #: The columns of a ledger row that make its :class:`DecisionEntry` (status NULL: none yet).
@@ -310,9 +317,10 @@ def _statements(s: str) -> dict[str, str]:
             + d
             + " AS n WHERE n.state <> 'done' AND "
             + _CLAIMABLE.format(t="n")
-            + " AND (n.not_before IS NULL OR n.not_before <= "
+            + " AND (n.state <> 'failed' OR ((n.not_before IS NULL OR n.not_before <= "
             + _NOW
-            + ") {filters} ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+            + ") AND n.last_error_type IS DISTINCT FROM %(malformed)s)) {filters} "
+            "ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             f"UPDATE {d} AS d SET "
             + _TAKE
             + f" FROM next WHERE d.id = next.id RETURNING {cols_d}, d.claimed_from"
@@ -325,11 +333,20 @@ def _statements(s: str) -> dict[str, str]:
             "AND (lease_until IS NULL OR lease_until <= " + _NOW + ") {vendor_filter}), "
         ),
         "complete": f"UPDATE {d} SET " + _COMPLETE,
+        # claim_next took a row that does not decode: set aside (failed, MalformedRecord), its
+        # claim released; the other columns stay as they are (get() still names the fault).
+        "set_aside": (
+            f"UPDATE {d} SET state = 'failed', lease_until = NULL, claim_token = NULL, "
+            "updated_at = " + _NOW + ", last_error_type = %(malformed)s, "
+            "last_error_message = %(message)s WHERE id = %(id)s AND claim_token = %(token)s"
+        ),
         # The stored state decides, not the worker's memory: a replay of a done record left it
-        # done, and it stays done.
+        # done, and it stays done. uncount 1 (count_attempt=False): the claim's attempt is given
+        # back, nothing ran under it.
         "fail": (
             f"UPDATE {d} SET state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
-            "lease_until = NULL, claim_token = NULL, "
+            "attempts = GREATEST(attempts - %(uncount)s, 0), lease_until = NULL, "
+            "claim_token = NULL, "
             "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
             "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
             "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s "
@@ -467,6 +484,62 @@ def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
 
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(timezone.utc)
+
+
+def _decode(row: Sequence[Any]) -> DeliveryRecord:
+    """A deliveries row as a record; :class:`MalformedRow` naming the column that does not decode
+    (the column types hold the rest: a time is a time, a count a count)."""
+    column = "headers"
+    try:
+        pairs = json.loads(row[10])
+        if not isinstance(pairs, list):
+            raise TypeError("headers that are not a JSON list")
+        headers = []
+        for pair in pairs:
+            is_pair = isinstance(pair, list) and len(pair) == 2
+            if not (is_pair and all(type(x) is str for x in pair)):
+                raise TypeError("a header that is not a [name, value] pair of strings")
+            headers.append((from_text_column(pair[0]), from_text_column(pair[1])))
+        column = "state"
+        state = DeliveryState(row[4])
+        texts: dict[str, Any] = {}
+        for column, index in _TEXT_COLUMNS:
+            texts[column] = None if row[index] is None else from_text_column(row[index])
+    except (ValueError, TypeError, RecursionError) as exc:
+        if isinstance(exc, ValueError) and column not in ("headers", "state"):
+            reason = "encoded text that does not decode"  # to_text_column's marker, then no hex
+        else:
+            reason = describe_fault(column, exc)
+        raise MalformedRow(column, reason) from None
+    return DeliveryRecord(
+        id=row[0],
+        delivery_key=texts["delivery_key"],
+        vendor=texts["vendor"],
+        event_type=texts["event_type"],
+        state=state,
+        received_at=row[5].astimezone(timezone.utc),
+        updated_at=row[6].astimezone(timezone.utc),
+        attempts=row[7],
+        replays=row[8],
+        body=bytes(row[9]) if row[9] is not None else None,
+        headers=tuple(headers),
+        lease_until=_utc(row[11]),
+        finished_at=_utc(row[12]),
+        last_error_type=texts["last_error_type"],
+        last_error_message=texts["last_error_message"],
+        not_before=_utc(row[15]),
+        body_erased_at=_utc(row[16]),
+    )
+
+
+#: The text columns of a deliveries row read through from_text_column: (name, index).
+_TEXT_COLUMNS = (
+    ("delivery_key", 1),
+    ("vendor", 2),
+    ("event_type", 3),
+    ("last_error_type", 13),
+    ("last_error_message", 14),
+)
 
 
 class PostgresStore:
@@ -694,34 +767,12 @@ class PostgresStore:
 
     def _record(self, row: Sequence[Any]) -> DeliveryRecord:
         try:
-            headers = tuple(
-                (from_text_column(str(n)), from_text_column(str(v))) for n, v in json.loads(row[10])
-            )
-            state = DeliveryState(row[4])
-        except (ValueError, TypeError) as exc:
+            return _decode(row)
+        except MalformedRow as bad:
             raise StoreError(
-                f"PostgreSQL store ({self._where}): a stored record is malformed "
-                f"({type(exc).__name__})"
+                f"PostgreSQL store ({self._where}): stored record {loggable_id(row[0])} is "
+                f"malformed: column {bad.column} holds {bad.reason}"
             ) from None
-        return DeliveryRecord(
-            id=row[0],
-            delivery_key=from_text_column(row[1]),
-            vendor=from_text_column(row[2]),
-            event_type=from_text_column(row[3]),
-            state=state,
-            received_at=row[5].astimezone(timezone.utc),
-            updated_at=row[6].astimezone(timezone.utc),
-            attempts=row[7],
-            replays=row[8],
-            body=bytes(row[9]) if row[9] is not None else None,
-            headers=headers,
-            lease_until=_utc(row[11]),
-            finished_at=_utc(row[12]),
-            last_error_type=None if row[13] is None else from_text_column(row[13]),
-            last_error_message=None if row[14] is None else from_text_column(row[14]),
-            not_before=_utc(row[15]),
-            body_erased_at=_utc(row[16]),
-        )
 
     def _claim(self, row: Sequence[Any], token: str, *, replay: bool) -> Claim:
         # Column 17 is claimed_from: the state the record had when this claim took it.
@@ -897,14 +948,13 @@ class PostgresStore:
         vendors: Collection[str] | None = None,
     ) -> Claim | None:
         check_lease(lease)
-        token = new_id()
         params: dict[str, Any] = {
             "now": self._now_param(),
             "lease": lease,
-            "token": token,
             "max_attempts": max_attempts,
             "lease_expired": LEASE_EXPIRED,
             "lease_expired_msg": LEASE_EXPIRED_MESSAGE,
+            "malformed": MALFORMED_RECORD,
         }
         filters = ""
         vendor_filter = ""
@@ -927,10 +977,44 @@ class PostgresStore:
         )
 
         def work(conn: Conn) -> Claim | None:
-            row = conn.execute(sql, params, binary=True).fetchone()
-            return None if row is None else self._claim(row, token, replay=False)
+            # A row that does not decode is set aside (failed, MalformedRecord) and the next one
+            # claimed: one malformed row must not stop every worker. At most
+            # MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
+            for _ in range(MALFORMED_RECORDS_PER_CLAIM):
+                token = new_id()
+                row = conn.execute(sql, {**params, "token": token}, binary=True).fetchone()
+                if row is None:
+                    return None
+                try:
+                    record = _decode(row)
+                except MalformedRow as bad:
+                    self._set_aside(conn, row[0], token, bad)
+                    continue
+                return Claim(record, token, False, DeliveryState(row[17]))
+            return None
 
         return self._run("claim_next", work)
+
+    def _set_aside(self, conn: Conn, record_id: str, token: str, bad: MalformedRow) -> None:
+        message = f"the stored record does not decode: column {bad.column} holds {bad.reason}"
+        conn.execute(
+            self._sql["set_aside"],
+            {
+                "now": self._now_param(),
+                "malformed": MALFORMED_RECORD,
+                "message": message,
+                "id": record_id,
+                "token": token,
+            },
+        )
+        logger.error(
+            "delivery store: stored record %s does not decode (column %s holds %s); set aside as "
+            "failed (%s) -- repair the row, then process(id) runs it",
+            loggable_id(record_id),
+            bad.column,
+            bad.reason,
+            MALFORMED_RECORD,
+        )
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         """Mark the claimed record done. With ``decision`` (a ticket of this claim's
@@ -967,11 +1051,13 @@ class PostgresStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         params = {
             "now": self._now_param(),
             "id": claim.record.id,
             "token": claim.token,
+            "uncount": 0 if count_attempt else 1,
             "retry_at": retry_at,
             "error_type": _text(error_type),
             "error_message": _text(error_message),
@@ -1142,10 +1228,26 @@ class PostgresStore:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY received_at {order}, id {order} LIMIT %(limit)s"
 
-        def work(conn: Conn) -> list[DeliveryRecord]:
-            return [self._record(row) for row in conn.execute(sql, params, binary=True).fetchall()]
+        def work(conn: Conn) -> list[Any]:
+            return conn.execute(sql, params, binary=True).fetchall()
 
-        return self._run("deliveries", work)
+        # A row that does not decode is skipped, not a failure of the whole listing: its id is
+        # logged (get(id) names the column), and claim_next sets it aside.
+        records: list[DeliveryRecord] = []
+        skipped: list[str] = []
+        for row in self._run("deliveries", work):
+            try:
+                records.append(_decode(row))
+            except MalformedRow:
+                skipped.append(loggable_id(row[0]))
+        if skipped:
+            logger.warning(
+                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
+                "(get(id) says which column)",
+                len(skipped),
+                ", ".join(skipped),
+            )
+        return records
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}

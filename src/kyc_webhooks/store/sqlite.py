@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -46,6 +47,8 @@ from ..errors import DeliveryNotFoundError, StoreError, UsageError, WebhookError
 from ._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
+    MALFORMED_RECORD,
+    MALFORMED_RECORDS_PER_CLAIM,
     Added,
     Claim,
     Clock,
@@ -53,6 +56,7 @@ from ._base import (
     DecisionTicket,
     DeliveryRecord,
     DeliveryState,
+    MalformedRow,
     NewDelivery,
     TimeLimit,
     check_aware,
@@ -64,6 +68,8 @@ from ._base import (
     claimable,
     cutoff,
     decision_time,
+    describe_fault,
+    loggable_id,
     new_id,
     replaces,
     supersedes,
@@ -71,6 +77,8 @@ from ._base import (
 )
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+logger = logging.getLogger("kyc_webhooks")
 
 # Table names are spelled out in every statement (no string building): kyc_webhooks_deliveries,
 # kyc_webhooks_decisions, kyc_webhooks_migrations.
@@ -292,11 +300,13 @@ _COLUMNS = (
 _SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- constants only
 _SELECT_BY_ID = _SELECT + " WHERE id = ?"
 _SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
-# A claim: a replay of a done record keeps it done (the lease alone marks the replay).
+# A claim: a replay of a done record keeps it done (the lease alone marks the replay). It ends the
+# back-off of an earlier failure: should the worker die, the record is taken over once the lease
+# expires, not when the old back-off ends.
 _TAKE = (
     "UPDATE kyc_webhooks_deliveries SET "  # noqa: S608 -- constants only
     "state = CASE WHEN state = 'done' THEN 'done' ELSE 'processing' END, lease_until = ?, "
-    "claim_token = ?, attempts = attempts + 1, updated_at = ? WHERE id = ? "
+    "claim_token = ?, attempts = attempts + 1, not_before = NULL, updated_at = ? WHERE id = ? "
     "RETURNING " + _COLUMNS
 )
 # Releases a subject lease if the given ticket token still holds it.
@@ -683,28 +693,25 @@ class SQLiteStore:
     def _record(self, row: Sequence[Any]) -> DeliveryRecord:
         """Decode one row. Any value that does not decode (a corrupt file, a row written by
         another program) is a :class:`StoreError` naming the record and the column."""
+        try:
+            return self._decode(row)
+        except MalformedRow as bad:
+            record_id = row[0] if type(row[0]) is str else "<unreadable id>"
+            raise StoreError(
+                f"SQLite store {self.path!r}: stored record {record_id[:64]!r} is malformed: "
+                f"column {bad.column} holds {bad.reason}"
+            ) from None
+
+    @staticmethod
+    def _decode(row: Sequence[Any]) -> DeliveryRecord:
+        """Decode one row; :class:`MalformedRow` for a value that does not decode."""
         fields: dict[str, Any] = {}
         for (column, decode), value in zip(_DECODERS, row, strict=True):
             try:
                 fields[column] = decode(value)
             except (TypeError, ValueError, OverflowError, OSError, RecursionError) as exc:
-                raise self._malformed(row, column, exc) from None
+                raise MalformedRow(column, describe_fault(column, exc)) from None
         return DeliveryRecord(**fields)
-
-    def _malformed(self, row: Sequence[Any], column: str, exc: Exception) -> StoreError:
-        record_id = row[0] if type(row[0]) is str else "<unreadable id>"
-        if isinstance(exc, TypeError):
-            reason = str(exc)  # our own converters' text: names a kind of value, never a value
-        elif isinstance(exc, UnicodeDecodeError):
-            reason = "bytes that do not decode as text"
-        elif column == "state":
-            reason = "no delivery state"
-        else:
-            reason = f"a value out of range ({type(exc).__name__})"
-        return StoreError(
-            f"SQLite store {self.path!r}: stored record {record_id[:64]!r} is malformed: "
-            f"column {column} holds {reason}"
-        )
 
     def _fetch(
         self, conn: sqlite3.Connection, where: Literal["id", "delivery_key"], arg: str
@@ -858,8 +865,15 @@ class SQLiteStore:
     ) -> Claim | None:
         check_lease(lease)
         now = self.now()
-        where = [_CLAIMABLE, "(not_before IS NULL OR not_before <= ?)"]
-        args: list[Any] = [_ts(now), _ts(now)]
+        # Only a failure backs off (a processing record's not_before, left by a version that did
+        # not clear it in the claim, does not hold back the takeover of an expired lease); a
+        # record set aside as malformed (below) is never claimed by the worker again.
+        where = [
+            _CLAIMABLE,
+            "(state <> 'failed' OR ((not_before IS NULL OR not_before <= ?) "
+            "AND last_error_type IS NOT ?))",
+        ]
+        args: list[Any] = [_ts(now), _ts(now), MALFORMED_RECORD]
         if max_attempts is not None:
             where.append("attempts < ?")
             args.append(max_attempts)
@@ -869,16 +883,55 @@ class SQLiteStore:
                 return None
             where.append(f"vendor IN ({', '.join('?' for _ in names)})")
             args.extend(_text(name) for name in names)
+        select = (
+            f"SELECT seq, {_COLUMNS} FROM kyc_webhooks_deliveries "  # noqa: S608 -- constants
+            f"WHERE {' AND '.join(where)} ORDER BY received_at, id LIMIT 1"
+        )
         with self._write("claim_next", synced=False) as conn:
             if max_attempts is not None:
                 self._fail_exhausted(conn, now, max_attempts, vendors)
-            row = conn.execute(
-                f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY received_at, id LIMIT 1",
-                args,
-            ).fetchone()
-            if row is None:
-                return None
-            return self._take(conn, self._record(row), now, lease, replay=False)
+            # A row that does not decode is set aside (failed, MalformedRecord) in this same
+            # transaction, and the next one is tried: one malformed row must not stop every
+            # worker. At most MALFORMED_RECORDS_PER_CLAIM per call, so that the write lock is
+            # not held for long; the next call goes on.
+            for _ in range(MALFORMED_RECORDS_PER_CLAIM):
+                row = conn.execute(select, args).fetchone()
+                if row is None:
+                    return None
+                try:
+                    record = self._decode(row[1:])
+                except MalformedRow as bad:
+                    self._set_aside(conn, row[0], row[1], bad, now)
+                    continue
+                return self._take(conn, record, now, lease, replay=False)
+            return None
+
+    @staticmethod
+    def _set_aside(
+        conn: sqlite3.Connection, seq: int, record_id: object, bad: MalformedRow, now: datetime
+    ) -> None:
+        """Mark a row that does not decode ``failed`` (``MalformedRecord``): a message naming the
+        column and the kind of fault, never a value. The other columns stay as they are, so
+        ``get(id)`` still reports the fault; once repaired, ``process(id)`` or a redelivery runs
+        it (``claim_next`` does not: it skips ``MalformedRecord`` rows)."""
+        conn.execute(
+            "UPDATE kyc_webhooks_deliveries SET state = 'failed', claim_token = NULL, "
+            "updated_at = ?, last_error_type = ?, last_error_message = ? WHERE seq = ?",
+            (
+                _ts(now),
+                MALFORMED_RECORD,
+                f"the stored record does not decode: column {bad.column} holds {bad.reason}",
+                seq,
+            ),
+        )
+        logger.error(
+            "delivery store: stored record %s does not decode (column %s holds %s); set aside as "
+            "failed (%s) -- repair the row, then process(id) runs it",
+            loggable_id(record_id),
+            bad.column,
+            bad.reason,
+            MALFORMED_RECORD,
+        )
 
     @staticmethod
     def _fail_exhausted(
@@ -1063,19 +1116,23 @@ class SQLiteStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         now = _ts(self.now())
         # The stored state decides, not the worker's memory: a replay of a done record left it
-        # done, and it stays done.
+        # done, and it stays done. count_attempt=False: nothing ran, the claim's attempt is
+        # given back in the same statement.
         with self._write("fail", synced=False) as conn:
             cur = conn.execute(
                 "UPDATE kyc_webhooks_deliveries SET "
                 "state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
+                "attempts = MAX(attempts - ?, 0), "
                 "lease_until = NULL, claim_token = NULL, "
                 "not_before = CASE WHEN state = 'done' THEN NULL ELSE ? END, updated_at = ?, "
                 "last_error_type = ?, last_error_message = ? "
                 "WHERE id = ? AND claim_token = ?",
                 (
+                    0 if count_attempt else 1,
                     None if retry_at is None else _ts(retry_at),
                     now,
                     _text(error_type),
@@ -1134,7 +1191,23 @@ class SQLiteStore:
         args.append(limit)
         with self._read("deliveries") as conn:
             rows = conn.execute(sql, args).fetchall()
-            return [self._record(row) for row in rows]
+        # A row that does not decode is skipped, not a failure of the whole listing: its id is
+        # logged (get(id) names the column), and claim_next sets it aside.
+        records: list[DeliveryRecord] = []
+        skipped: list[str] = []
+        for row in rows:
+            try:
+                records.append(self._decode(row))
+            except MalformedRow:
+                skipped.append(loggable_id(row[0]))
+        if skipped:
+            logger.warning(
+                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
+                "(get(id) says which column)",
+                len(skipped),
+                ", ".join(skipped),
+            )
+        return records
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}

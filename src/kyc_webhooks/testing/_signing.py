@@ -19,8 +19,13 @@ __all__ = ["dumps", "sign"]
 
 
 def dumps(payload: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON (non-ASCII kept as UTF-8, as vendors send it)."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON (non-ASCII kept as UTF-8, as vendors send it). A lone surrogate in a
+    string (``"\udcff"``), which UTF-8 cannot encode, is sent as its JSON escape ``\udcff`` --
+    what a vendor's JSON encoder sends for it -- and parses back to the same ``str``."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    # Only a surrogate is unencodable, and only inside a JSON string: backslashreplace writes it
+    # as exactly its JSON escape (\uXXXX).
+    return text.encode("utf-8", "backslashreplace")
 
 
 def _body(payload: Mapping[str, Any] | bytes) -> bytes:

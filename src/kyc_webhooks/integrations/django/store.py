@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ from ...errors import DeliveryNotFoundError, StoreError, UsageError
 from ...store._base import (
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
+    MALFORMED_RECORD,
+    MALFORMED_RECORDS_PER_CLAIM,
     Added,
     Claim,
     Clock,
@@ -44,6 +47,7 @@ from ...store._base import (
     claimable,
     cutoff,
     from_text_column,
+    loggable_id,
     new_id,
     replaces,
     supersedes,
@@ -53,6 +57,8 @@ from ...store._base import (
 from .models import DecisionRecord, Delivery
 
 __all__ = ["DjangoStore"]
+
+logger = logging.getLogger("kyc_webhooks")
 
 _CLAIMABLE = ("pending", "failed", "processing")
 _T = TypeVar("_T")
@@ -249,6 +255,9 @@ class DjangoStore:
             .update(
                 state=state,
                 lease_until=lease_until,
+                # The claim ends the back-off of an earlier failure: should this worker die, the
+                # record is taken over once the lease expires, not when the old back-off ends.
+                not_before=None,
                 attempts=row.attempts + 1,
                 updated_at=now,
                 token=token,
@@ -256,9 +265,10 @@ class DjangoStore:
         )
         if won != 1:
             return None
-        row.state, row.lease_until, row.attempts, row.updated_at, row.token = (
+        row.state, row.lease_until, row.not_before, row.attempts, row.updated_at, row.token = (
             state,
             lease_until,
+            None,
             row.attempts + 1,
             now,
             token,
@@ -373,24 +383,83 @@ class DjangoStore:
                 if max_attempts is not None:
                     self._fail_exhausted(now, max_attempts, vendors)
                 rows = self._rows().filter(state__in=_CLAIMABLE)
+                # The records set aside below are never claimed by the worker again.
+                rows = rows.exclude(state="failed", last_error_type=MALFORMED_RECORD)
                 if max_attempts is not None:
                     rows = rows.filter(attempts__lt=max_attempts)
                 if vendors is not None:
                     rows = rows.filter(vendor__in=[_text(v) for v in vendors])
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
-                candidates = rows.order_by("received_at", "id")[:50]
-                for row in _read("claim_next", lambda: list(candidates)):
-                    if row.not_before is not None and row.not_before > now:
+                # A row that does not decode is set aside (failed, MalformedRecord) in this same
+                # transaction and the next one tried: one malformed row must not stop every
+                # worker. At most MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
+                set_aside = 0
+                ordered = rows.order_by("received_at", "id")
+                for row_id, row in self._candidates("claim_next", ordered):
+                    try:
+                        if row is None:
+                            raise StoreError("claim_next: a stored delivery could not be read")
+                        backing_off = row.not_before is not None and row.not_before > now
+                        if backing_off and row.state == "failed":  # only a failure backs off
+                            continue
+                        if not claimable(_state(row), row.lease_until, now, replay=False):
+                            continue
+                        claim = self._take(row, now, lease, replay=False)
+                    except StoreError as exc:
+                        self._set_aside(row_id, now, exc)
+                        set_aside += 1
+                        if set_aside >= MALFORMED_RECORDS_PER_CLAIM:
+                            return None
                         continue
-                    if not claimable(_state(row), row.lease_until, now, replay=False):
-                        continue
-                    claim = self._take(row, now, lease, replay=False)
                     if claim is not None:
                         return claim
                 return None
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+
+    def _candidates(
+        self, operation: str, ordered: Any, limit: int = 50
+    ) -> list[tuple[str, Delivery | None]]:
+        """The first ``limit`` rows of ``ordered`` as ``(id, row)``; ``row`` is ``None`` for one
+        holding a value Django's converters cannot read (read one by one, then, so that one such
+        row does not hide the others)."""
+        try:
+            found: list[Delivery] = _read(operation, lambda: list(ordered[:limit]))
+        except StoreError:
+            ids: list[str] = list(ordered.values_list("id", flat=True)[:limit])
+            pairs: list[tuple[str, Delivery | None]] = []
+            for row_id in ids:
+                one = self._rows().filter(id=row_id)
+                try:
+                    pairs.append((row_id, _read(operation, one.first)))
+                except StoreError:
+                    pairs.append((row_id, None))
+            return pairs
+        return [(row.id, row) for row in found]
+
+    def _set_aside(self, row_id: str, now: datetime, exc: StoreError) -> None:
+        """Mark a row that does not decode ``failed`` (``MalformedRecord``) and release a claim
+        this call took of it; the message names the kind of fault, never a value, and the other
+        columns stay as they are (``get(id)`` still reports it; once repaired, ``process(id)``
+        or a redelivery runs it)."""
+        cause = exc.__cause__
+        kind = type(cause).__name__ if cause is not None else "StoreError"
+        self._rows().filter(id=row_id).update(
+            state="failed",
+            lease_until=None,
+            token=None,
+            updated_at=now,
+            last_error_type=MALFORMED_RECORD,
+            last_error_message=f"the stored record does not decode ({kind})",
+        )
+        logger.error(
+            "delivery store: stored record %s does not decode (%s); set aside as failed (%s) -- "
+            "repair the row, then process(id) runs it",
+            loggable_id(row_id),
+            kind,
+            MALFORMED_RECORD,
+        )
 
     def _fail_exhausted(
         self, now: datetime, max_attempts: int, vendors: Collection[str] | None
@@ -605,6 +674,7 @@ class DjangoStore:
         error_type: str,
         error_message: str,
         retry_at: datetime | None = None,
+        count_attempt: bool = True,
     ) -> bool:
         now = self.now()
         try:
@@ -615,11 +685,14 @@ class DjangoStore:
                 if row is None:
                     return False
                 keep_done = row.state == "done"
+                # count_attempt=False: nothing ran, the claim's attempt is given back.
+                attempts = row.attempts if count_attempt else max(row.attempts - 1, 0)
                 return (
                     self._rows()
                     .filter(id=row.id, token=claim.token)
                     .update(
                         state="done" if keep_done else "failed",
+                        attempts=attempts,
                         lease_until=None,
                         not_before=None if keep_done else retry_at,
                         updated_at=now,
@@ -674,10 +747,28 @@ class DjangoStore:
             rows = rows.filter(received_at__lt=check_aware(until, "until"))
         order = ("-received_at", "-id") if newest_first else ("received_at", "id")
         try:
-            fetched = _read("deliveries", lambda: list(rows.order_by(*order)[:limit]))
+            fetched = self._candidates("deliveries", rows.order_by(*order), limit)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
-        return [_record(row) for row in fetched]
+        # A row that does not decode is skipped, not a failure of the whole listing: its id is
+        # logged (get(id) reports it), and claim_next sets it aside.
+        records: list[DeliveryRecord] = []
+        skipped: list[str] = []
+        for row_id, row in fetched:
+            try:
+                if row is None:
+                    raise StoreError("deliveries: a stored delivery could not be read")
+                records.append(_record(row))
+            except StoreError:
+                skipped.append(loggable_id(row_id))
+        if skipped:
+            logger.warning(
+                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
+                "(get(id) says more)",
+                len(skipped),
+                ", ".join(skipped),
+            )
+        return records
 
     def stats(self) -> dict[str, int]:
         counts = {s.value: 0 for s in DeliveryState}
