@@ -368,3 +368,16 @@ def test_facial_authentication_reasons_are_codes_never_the_free_text_fail_reason
     assert decision is not None
     assert decision.reasons == ("UNTRUSTED_ENVIRONMENT",)
     assert free_text not in repr(decision)
+
+
+@pytest.mark.parametrize("event_type", ["check.monitoring.", "check.completed."])
+def test_an_empty_complycube_outcome_is_no_outcome_family(event_type: str) -> None:
+    from kyc_webhooks.complycube.models import ComplyCubeUnknownEvent, outcome_family
+
+    assert outcome_family(event_type) is None
+    body, headers = signed_delivery("complycube", "check.completed.clear", "s", type=event_type)
+    receiver = kw.Receiver(kw.ComplyCube(secret="s"))
+    event = receiver.parse(body, headers)
+    assert isinstance(event, ComplyCubeUnknownEvent)
+    assert event.decision is None
+    assert receiver.handle(body, headers).status_code == 200

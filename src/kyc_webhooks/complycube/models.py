@@ -538,7 +538,7 @@ class CheckStatusEvent(CheckEvent):
         if self.payload is not None and self.payload.status is not None:
             return self.payload.status
         etype = self.event_type or canonical_event_type(self.type)
-        if etype.startswith(("check.completed", "check.monitoring.")):
+        if etype == "check.completed" or outcome_family(etype) is not None:
             return CheckStatus.COMPLETE
         return _IMPLIED_STATUS.get(etype)
 
@@ -679,9 +679,11 @@ def canonical_event_type(event_type: str) -> str:
 
 def outcome_family(event_type: str) -> str | None:
     """``"check.completed.*"`` or ``"check.monitoring.*"`` when ``event_type`` (current spelling)
-    is ``<family>.<outcome>`` for any one-segment outcome, documented or not; else ``None``."""
+    is ``<family>.<outcome>`` for any non-empty one-segment outcome, documented or not; else
+    ``None``."""
     for prefix in _OUTCOME_FAMILIES:
-        if event_type.startswith(prefix) and "." not in event_type[len(prefix) :]:
+        outcome = event_type[len(prefix) :] if event_type.startswith(prefix) else ""
+        if outcome and "." not in outcome:
             return prefix + "*"
     return None
 
