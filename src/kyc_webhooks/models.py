@@ -231,6 +231,9 @@ class KycModel(BaseModel):
         populate_by_name=True,
         defer_build=True,
         protected_namespaces=(),
+        # A number too large for a float (``1e400``) decodes as infinity: dumped back as
+        # ``Infinity``, not ``null`` (``{"x": 1e400}`` and ``{"x": null}`` are different bodies).
+        ser_json_inf_nan="constants",
     )
 
     #: Names of fields marked :data:`PERSONAL`, computed once per class.

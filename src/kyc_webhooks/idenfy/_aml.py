@@ -223,14 +223,21 @@ class LidCheckResult(FraudCheckResult):
 
 
 class CriminalOffense(KycModel):
-    offense: str | None = None
-    offense_class: str | None = Field(default=None, alias="offenseClass")
-    offense_description: str | None = Field(default=None, alias="offenseDescription")
-    offense_level: str | None = Field(default=None, alias="offenseLevel")
-    sentence_date: str | None = Field(default=None, alias="sentenceDate")
-    court_name: str | None = Field(default=None, alias="courtName")
-    court_case_number: str | None = Field(default=None, alias="courtCaseNumber")
-    release_date: str | None = Field(default=None, alias="releaseDate")
+    """One offence of a criminal record ([spec]): special-category data, every value masked in
+    ``repr()`` (as the record's ``offenses`` are)."""
+
+    offense: Annotated[str | None, PERSONAL] = None
+    offense_class: Annotated[str | None, PERSONAL] = Field(default=None, alias="offenseClass")
+    offense_description: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="offenseDescription"
+    )
+    offense_level: Annotated[str | None, PERSONAL] = Field(default=None, alias="offenseLevel")
+    sentence_date: Annotated[str | None, PERSONAL] = Field(default=None, alias="sentenceDate")
+    court_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="courtName")
+    court_case_number: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="courtCaseNumber"
+    )
+    release_date: Annotated[str | None, PERSONAL] = Field(default=None, alias="releaseDate")
 
 
 class CriminalRecord(KycModel):

@@ -216,7 +216,8 @@ def decide(event: Any) -> Decision | None:
             status in (S.APPROVED, S.DECLINED),
             event.id,
             client_ref=event.client_id or event.external_ref,
-            reasons=codes([event.deny_reason]) if event.deny_reason else (),
+            # ``denyReason`` is free text (a string of up to 64 characters, written by a reviewer,
+            # https://documentation.idenfy.com/api-reference/webhooks): it stays on the event.
         )
     if etype == "COMPANY_EXPIRATION":
         if str(event.expiration_status) != "EXPIRED":

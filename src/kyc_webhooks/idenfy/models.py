@@ -29,6 +29,7 @@ below; at run time a name not imported here resolves on first access, PEP 562).
 # [spec] https://documentation.idenfy.com/api-reference/webhooks
 
 import importlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
@@ -314,12 +315,16 @@ def _header_contradiction(event: IdenfyEvent, extra: dict[str, Any]) -> PayloadE
     )
 
 
-#: The longest ``Idenfy-Event-Type`` value kept (the longest documented type has 32 characters).
-_MAX_TYPE_HEADER = 64
+#: An ``Idenfy-Event-Type`` value that is kept: the characters of event-type names (documented
+#: ones are upper-case words joined by ``_``), at most 64 of them (the longest documented type has
+#: 32). Anything else counts as an absent header. A backslash must not count: a stored delivery
+#: keeps a header that is not ASCII in an escaped, ASCII form (a backslash, then ``udcff``), and
+#: the header must read the same -- absent -- when the stored delivery is parsed again.
+_TYPE_HEADER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _usable_type_header(value: str) -> bool:
-    return 0 < len(value) <= _MAX_TYPE_HEADER and value.isascii() and value.isprintable()
+    return _TYPE_HEADER.fullmatch(value) is not None
 
 
 def infer_event_type(body: bytes) -> str:
