@@ -1,5 +1,9 @@
 """Admin for the inbox: list, filters, search, and replay / process now / erase body actions.
 
+*Erase body* erases the whole selection in one statement; *Replay* and *Process now* run the
+handlers in the request, so they take at most :data:`RUN_LIMIT` deliveries at a time and say how
+many of the selection they left.
+
 Bodies and headers are personal data: hidden unless the user has the
 ``kyc_webhooks.view_delivery_body`` permission; then shown masked like ``repr()`` of the event
 (personal fields as ``<redacted>``), and raw only on request (``?raw=1``), each raw view logged.
@@ -13,6 +17,7 @@ import logging
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import router, transaction
 from django.utils.html import format_html
 
 from .models import DecisionRecord, Delivery
@@ -20,6 +25,15 @@ from .models import DecisionRecord, Delivery
 logger = logging.getLogger("kyc_webhooks.django.admin")
 
 BODY_PERMISSION = "kyc_webhooks.view_delivery_body"
+
+#: The most deliveries *Replay* and *Process now* run in one request. Each runs the handlers
+#: there and then, for as long as they take, so the whole of a large selection cannot be run
+#: within a request's time; the rest of the selection is left, with a warning saying how many.
+RUN_LIMIT = 100
+
+
+def _deliveries(count: int) -> str:
+    return f"{count} delivery" if count == 1 else f"{count} deliveries"
 
 
 def _masked(row: Delivery) -> str:
@@ -126,7 +140,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             if has_async_handlers(receiver)
             else receiver.replay
         )
-        for row in queryset[:100]:
+        for row in self._first_of_selection(request, queryset, "Replay"):
             try:
                 outcome = replay(row.id)
             except WebhookError as exc:  # erased body, purged row, store failure: as process_now
@@ -152,7 +166,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             if has_async_handlers(receiver)
             else receiver.process
         )
-        for row in queryset[:100]:
+        for row in self._first_of_selection(request, queryset, "Process now"):
             try:
                 outcome = process(row.id)
             except WebhookError as exc:
@@ -160,13 +174,41 @@ class DeliveryAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"{row.id}: {outcome.status_code}", messages.INFO)
 
+    def _first_of_selection(self, request: Any, queryset: Any, action: str) -> list[Delivery]:
+        """The first :data:`RUN_LIMIT` deliveries of the selection (in the list's order); a
+        warning naming how many are left when the selection is larger."""
+        rows = list(queryset[: RUN_LIMIT + 1])
+        if len(rows) > RUN_LIMIT:
+            selected = queryset.count()
+            self.message_user(
+                request,
+                f"{action} ran on the first {RUN_LIMIT} of the {selected} selected deliveries "
+                f"(in the list's order) and left {_deliveries(selected - RUN_LIMIT)} alone: "
+                f"select at most {RUN_LIMIT} at a time (narrow the list with its filters).",
+                messages.WARNING,
+            )
+        return rows[:RUN_LIMIT]
+
     @admin.action(description="Erase body (personal data)", permissions=["operate"])
     def erase_body(self, request: Any, queryset: Any) -> None:
+        """Erase the bodies of the whole selection, as ``DjangoStore.erase`` does one and
+        ``erase_bodies`` many: in one statement, the body set to NULL and ``body_erased_at`` and
+        ``updated_at`` to now, the metadata and stored headers kept. The count reported is of
+        bodies erased now: a delivery whose body was erased before is not counted again."""
         from .store import DjangoStore
 
-        store = DjangoStore()
-        erased = sum(store.erase(row.id) for row in queryset[:1000])
-        self.message_user(request, f"erased {erased} bodies", messages.SUCCESS)
+        now = DjangoStore().now()
+        db = router.db_for_write(Delivery)  # the database DjangoStore() writes to
+        selection = queryset.using(db)
+        with transaction.atomic(using=db):
+            selected = selection.count()
+            erased = selection.filter(body__isnull=False).update(
+                body=None, body_erased_at=now, updated_at=now
+            )
+        text = f"erased the bodies of {_deliveries(erased)} (metadata and headers kept)"
+        if erased < selected:
+            text += f"; the other {selected - erased} selected had no body left (erased before)"
+        self.message_user(request, text, messages.SUCCESS)
 
 
 @admin.register(DecisionRecord)
