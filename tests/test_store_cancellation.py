@@ -22,7 +22,14 @@ import kyc_webhooks as kw
 from _postgres import postgres_store
 from _stores import STORES, FakeClock
 from kyc_webhooks.decisions import Decision
-from kyc_webhooks.store import Added, Claim, DecisionTicket, MemoryStore, NewDelivery
+from kyc_webhooks.store import (
+    Added,
+    Claim,
+    DecisionEntry,
+    DecisionTicket,
+    MemoryStore,
+    NewDelivery,
+)
 from kyc_webhooks.testing import signed_delivery
 
 KEY = "cancellation-signing-key"
@@ -181,8 +188,8 @@ def test_the_record_of_a_cancelled_request_whose_handlers_ran_survives_the_end_o
 
 
 class Gated:
-    """Any store, blocking (run in a worker thread under async code), whose ``add`` or
-    ``claim`` -- ``gated`` -- waits until the test lets it finish."""
+    """Any store, blocking (run in a worker thread under async code), whose ``add``, ``claim`` or
+    ``begin_decision`` -- ``gated`` -- waits until the test lets it finish."""
 
     def __init__(self, store: kw.Store, gated: str) -> None:
         self.store = store
@@ -208,6 +215,12 @@ class Gated:
         self._gate("claim")
         return self.store.claim(delivery_id, lease=lease, replay=replay)
 
+    def begin_decision(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        self._gate("begin_decision")
+        return self.store.begin_decision(claim, entry, lease=lease)
+
 
 @contextlib.contextmanager
 def _kind(kind: str, tmp_path: Path, clock: FakeClock) -> Iterator[kw.Store]:
@@ -222,13 +235,14 @@ def _kind(kind: str, tmp_path: Path, clock: FakeClock) -> Iterator[kw.Store]:
         made.close()
 
 
-@pytest.mark.parametrize("gated", ["add", "claim"])
+@pytest.mark.parametrize("gated", ["add", "claim", "begin_decision"])
 @pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
 def test_a_claim_given_back_by_an_abandoned_request_uses_up_no_attempt(
     kind: str, gated: str, tmp_path: Path
 ) -> None:
-    # The request is cancelled while its add (handle_async) or claim (process_async) runs in the
-    # worker thread: the claim taken is given back, and no handler ran. Was: recorded as a failed
+    # The request is cancelled while its add (handle_async), claim or begin_decision
+    # (process_async) runs in the worker thread: the claim taken is given back (and the subject
+    # lease, if taken), and no handler ran. Was: recorded as a failed
     # attempt, so that a few abandoned requests left the delivery failed for good
     # (process_pending's max_attempts).
     clock = FakeClock()
@@ -238,7 +252,7 @@ def test_a_claim_given_back_by_an_abandoned_request_uses_up_no_attempt(
         ran: list[str] = []
         receiver.on("idenfy")(lambda event: ran.append(event.event_type))
         delivery_id = None
-        if gated == "claim":
+        if gated != "add":
             delivery_id = _receiver(inner, defer=True).handle(*MANUAL).delivery_id
             assert delivery_id is not None
 
@@ -266,6 +280,7 @@ def test_a_claim_given_back_by_an_abandoned_request_uses_up_no_attempt(
             assert record.attempts == 0
             clock.advance(3600)  # its back-off ends
         assert ran == []
+        store.gated = ""  # the gate opens
         # Whatever max_attempts, the delivery is still handled: it never ran.
         summary = receiver.process_pending(max_attempts=1)
         assert (summary.processed, summary.succeeded) == (1, 1)

@@ -526,6 +526,7 @@ class StoreRunner:
     ) -> Outcome:
         decision: Decision | None = None
         ticket: DecisionTicket | None = None
+        started = False  # a handler may have run
         try:
             decision = event.decision if added is None else added[0]
             if decision is not None:
@@ -535,14 +536,17 @@ class StoreRunner:
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
                 ticket = begun
+            started = True
             handled = await self.router.dispatch_async(event)
             if ticket is not None and ticket.changes:
                 assert decision is not None
                 handled += await self.router.dispatch_decision_async(decision)
         except BaseException as exc:
             # One job for the subject lease and the claim, which a second cancellation arriving
-            # meanwhile does not stop (_release_async).
-            await self._release_async(claim, *_failure(exc), ticket=ticket)
+            # meanwhile does not stop (_release_async). Cancelled before any handler started
+            # (while begin_decision ran): not an attempt.
+            counted = started or isinstance(exc, Exception)
+            await self._release_async(claim, *_failure(exc), ticket=ticket, count_attempt=counted)
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
             return self.tally.record(
@@ -695,12 +699,19 @@ class StoreRunner:
         *,
         busy: bool = False,
         ticket: DecisionTicket | None = None,
+        count_attempt: bool = True,
     ) -> None:
         """:meth:`_release_sync` from async code, as one job (subject lease and claim) that runs
         to its end (:meth:`_to_the_end`)."""
         await self._to_the_end(
             functools.partial(
-                self._release_sync, claim, error_type, message, busy=busy, ticket=ticket
+                self._release_sync,
+                claim,
+                error_type,
+                message,
+                busy=busy,
+                ticket=ticket,
+                count_attempt=count_attempt,
             )
         )
 
