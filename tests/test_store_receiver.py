@@ -450,6 +450,7 @@ def test_cancelled_async_handler_releases_the_claim(store: Store) -> None:
     # Not left "processing" until the lease expires: the next redelivery may run at once.
     assert (record.state, record.last_error_type) == (DeliveryState.FAILED, "CancelledError")
     assert record.last_error_message == "handling interrupted (CancelledError)"
+    assert record.attempts == 1  # the handler ran (interrupted): an attempt
 
 
 class GatedStore(MemoryStore):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -159,4 +160,87 @@ def test_a_cancelled_async_add_is_released_in_djangos_thread() -> None:
     assert store.threads == [sensitive, sensitive]  # add, then fail (the release)
     (row,) = Delivery.objects.all()
     assert (row.state, row.last_error_type, row.lease_until) == ("failed", "CancelledError", None)
+    assert row.attempts == 0  # no handler ran: the claim given back is not an attempt
     assert not DecisionRecord.objects.filter(token__isnull=False).exists()
+
+
+class HeldDjangoStore(DjangoStore):
+    """A DjangoStore that notes the calls handed to ``run_blocking`` once ``hold()`` queued
+    another request's work in Django's thread-sensitive thread, holding it until ``unblock``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy, self.unblock, self.queued = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+        self.held = False
+        self.completed: list[int] = []
+
+    async def run_blocking(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.held:
+            self.queued.set()
+        return await super().run_blocking(func, *args, **kwargs)
+
+    async def hold(self) -> None:
+        def other_request() -> None:
+            self.busy.set()
+            self.unblock.wait(30)
+
+        self.other = asyncio.ensure_future(sync_to_async(other_request, thread_sensitive=True)())
+        assert await asyncio.to_thread(self.busy.wait, 30)
+        self.held = True
+
+    def complete(self, claim: Any, **kwargs: Any) -> bool:
+        self.completed.append(threading.get_ident())
+        return super().complete(claim, **kwargs)
+
+
+def test_the_completion_of_a_cancelled_request_survives_the_end_of_the_loop() -> None:
+    """The handlers ran; the request is cancelled while its completion waits behind other work in
+    Django's thread, and the loop ends: asgiref drops the call not yet started. Was: the record
+    stayed processing until its lease expired, and then the handlers ran again."""
+    store = HeldDjangoStore()
+    held = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=60)
+    ran: list[str] = []
+
+    @held.on("idenfy")
+    async def handler(event: kw.WebhookEvent) -> None:
+        ran.append(event.event_type)
+        await store.hold()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(held.handle_async(*verdict("scan-complete")))
+        assert await asyncio.to_thread(store.queued.wait, 30)
+        task.cancel()
+        await asyncio.sleep(0)  # the request sees its cancellation
+        # Return: asyncio.run cancels whatever is left of the loop's tasks and closes it.
+
+    opened: list[Any] = []
+
+    def note(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "kyc-webhooks-release":
+            opened.append(connection)  # of the thread that ran the dropped completion
+
+    connection_created.connect(note)
+    try:
+        asyncio.run(main())
+        store.unblock.set()
+        for _ in range(300):  # the completion goes on in a thread of its own (<= 3 s)
+            if Delivery.objects.get().state != "processing":
+                break
+            time.sleep(0.01)
+        (row,) = Delivery.objects.all()
+        assert (row.state, row.attempts) == ("done", 1)
+        assert ran == ["IDENTIFICATION_MANUAL_FINISHED"]
+        assert len(store.completed) == 1  # exactly once
+        assert not DecisionRecord.objects.filter(token__isnull=False).exists()
+    finally:
+        store.unblock.set()
+        connection_created.disconnect(note)
+        for wrapper in opened:  # that thread has ended by now
+            if wrapper.connection is not None:
+                wrapper.connection.close()
+        # Those of Django's thread-sensitive thread, as Django closes them after a request.
+        asyncio.run(sync_to_async(connections.close_all, thread_sensitive=True)())

@@ -12,8 +12,10 @@ ledger ticket), or ``fail`` it with a back-off. ``process_pending``, ``process``
 claim stored deliveries and run the same steps on the stored body, parsed again. From async code
 a blocking store runs through its ``run_blocking`` coroutine function where it has one, else in a
 worker thread; a call that takes a claim or a subject lease (``add``, ``claim``, ``claim_next``,
-``begin_decision``) is shielded, and what it took is given back when the request is cancelled;
-a release (subject lease and claim, one job) runs to its end whatever cancellation follows.
+``begin_decision``) is shielded, and what it took is given back when the request is cancelled,
+as an attempt that does not count (no handler ran); a release (subject lease and claim, one job),
+and the completion of a claim whose handlers ran, run to their end whatever cancellation follows,
+even when the event loop ends.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ STORE_RETRY_AFTER = 10
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-#: The releases of abandoned adds under way through a store's ``run_blocking``.
+#: The releases and completions under way through a store's ``run_blocking``.
 _RELEASING: set[Any] = set()
 #: What the store records when a delivery gave way to another one of the same verification.
 _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
@@ -278,8 +280,9 @@ class StoreRunner:
         return result
 
     def _release_later(self, release: _Once) -> Awaitable[Any]:
-        """Run ``release`` (it gives back a claim or a subject lease) in a way that outlives the
-        request and the event loop; the awaitable says when it ran (await it shielded). A store
+        """Run ``release`` (it gives back a claim or a subject lease, or completes a claim whose
+        handlers ran: :meth:`_to_the_end`) in a way that outlives the request and the event
+        loop; the awaitable says when it ran (await it shielded). A store
         without ``run_blocking``: in the loop's default executor, which ``asyncio.run`` waits for
         when the loop ends. A store with ``run_blocking``: through it (the Django ORM in its own
         thread); but a task of the loop is cancelled when the loop ends, and ``run_blocking``
@@ -305,14 +308,16 @@ class StoreRunner:
         return task
 
     def _release_abandoned(self, added: Added) -> None:
-        """Release what an abandoned ``add`` took: its subject lease, then its claim."""
+        """Release what an abandoned ``add`` took: its subject lease, then its claim -- not
+        counted as an attempt, no handler ran."""
         if added.claim is not None:
-            self._release_sync(added.claim, *_CANCELLED, ticket=added.ticket)
+            self._release_sync(added.claim, *_CANCELLED, ticket=added.ticket, count_attempt=False)
 
     def _release_abandoned_claim(self, claim: Claim | None) -> None:
-        """Release a claim that ``claim``/``claim_next`` took for an abandoned request."""
+        """Release a claim that ``claim``/``claim_next`` took for an abandoned request -- not
+        counted as an attempt, no handler ran."""
         if claim is not None:
-            self._release_sync(claim, *_CANCELLED)
+            self._release_sync(claim, *_CANCELLED, count_attempt=False)
 
     def _abort_abandoned(self, ticket: DecisionTicket | None) -> None:
         """Give back a subject lease that ``begin_decision`` took for an abandoned request (the
@@ -488,7 +493,6 @@ class StoreRunner:
     ) -> Outcome:
         """Run the handlers of the claimed ``event``. ``added``: the decision handed to
         ``store.add`` and what it answered (else the decision is computed here)."""
-        store = self.store
         decision: Decision | None = None
         ticket: DecisionTicket | None = None
         try:
@@ -509,6 +513,57 @@ class StoreRunner:
             return self.tally.record(
                 handler_failure(event, exc, record=claim.record, replay=claim.replay)
             )
+        self._complete_sync(claim, ticket)
+        return self.tally.record(
+            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
+        )
+
+    async def _dispatch_async(
+        self,
+        event: WebhookEvent,
+        claim: Claim,
+        added: tuple[Decision | None, Added] | None = None,
+    ) -> Outcome:
+        decision: Decision | None = None
+        ticket: DecisionTicket | None = None
+        started = False  # a handler may have run
+        try:
+            decision = event.decision if added is None else added[0]
+            if decision is not None:
+                begun = await self._begin_async(
+                    claim, decision, None if added is None else added[1]
+                )
+                if isinstance(begun, Outcome):
+                    return self.tally.record(begun)
+                ticket = begun
+            started = True
+            handled = await self.router.dispatch_async(event)
+            if ticket is not None and ticket.changes:
+                assert decision is not None
+                handled += await self.router.dispatch_decision_async(decision)
+        except BaseException as exc:
+            # One job for the subject lease and the claim, which a second cancellation arriving
+            # meanwhile does not stop (_release_async). Cancelled before any handler started
+            # (while begin_decision ran): not an attempt.
+            counted = started or isinstance(exc, Exception)
+            await self._release_async(claim, *_failure(exc), ticket=ticket, count_attempt=counted)
+            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
+                raise
+            return self.tally.record(
+                handler_failure(event, exc, record=claim.record, replay=claim.replay)
+            )
+        # The handlers ran: the completion runs to its end whatever cancellation follows, as a
+        # release does (else a call dropped by run_blocking would leave the record processing,
+        # and the handlers would run again once its lease expired).
+        await self._to_the_end(functools.partial(self._complete_sync, claim, ticket))
+        return self.tally.record(
+            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
+        )
+
+    def _complete_sync(self, claim: Claim, ticket: DecisionTicket | None) -> None:
+        """``store.complete`` the claim (with the ledger ``ticket``, if any) after the handlers
+        succeeded; a failure or a lost claim is logged (the outcome stays a success)."""
+        store = self.store
         try:
             if ticket is None:
                 recorded = store.complete(claim)
@@ -520,55 +575,6 @@ class StoreRunner:
         else:
             if not recorded:
                 _warn_not_recorded(claim, store_failed=False)
-        return self.tally.record(
-            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
-        )
-
-    async def _dispatch_async(
-        self,
-        event: WebhookEvent,
-        claim: Claim,
-        added: tuple[Decision | None, Added] | None = None,
-    ) -> Outcome:
-        store = self.store
-        decision: Decision | None = None
-        ticket: DecisionTicket | None = None
-        try:
-            decision = event.decision if added is None else added[0]
-            if decision is not None:
-                begun = await self._begin_async(
-                    claim, decision, None if added is None else added[1]
-                )
-                if isinstance(begun, Outcome):
-                    return self.tally.record(begun)
-                ticket = begun
-            handled = await self.router.dispatch_async(event)
-            if ticket is not None and ticket.changes:
-                assert decision is not None
-                handled += await self.router.dispatch_decision_async(decision)
-        except BaseException as exc:
-            # One job for the subject lease and the claim, which a second cancellation arriving
-            # meanwhile does not stop (_release_async).
-            await self._release_async(claim, *_failure(exc), ticket=ticket)
-            if isinstance(exc, UsageError) or not isinstance(exc, Exception):
-                raise
-            return self.tally.record(
-                handler_failure(event, exc, record=claim.record, replay=claim.replay)
-            )
-        try:
-            if ticket is None:
-                recorded = await _call(store, store.complete, claim)
-            else:
-                recorded = await _call(store, store.complete, claim, decision=ticket)
-        except Exception as exc:
-            _log_store_error("complete", _store_error(exc))
-            _warn_not_recorded(claim, store_failed=True)
-        else:
-            if not recorded:
-                _warn_not_recorded(claim, store_failed=False)
-        return self.tally.record(
-            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
-        )
 
     # -- the decision ledger's subject lease -----------------------------------------------
 
@@ -663,11 +669,14 @@ class StoreRunner:
         *,
         busy: bool = False,
         ticket: DecisionTicket | None = None,
+        count_attempt: bool = True,
     ) -> None:
         """Give back ``ticket``'s subject lease, if any, then ``store.fail`` the claim, to be
         retried after the back-off. ``busy``: nothing ran, another delivery of the same
         verification held the subject lease -- retried shortly, and the claim does not count as
-        an attempt (``count_attempt=False``), so that waiting never uses up ``max_attempts``."""
+        an attempt (``count_attempt=False``), so that waiting never uses up ``max_attempts``.
+        ``count_attempt=False`` alone: nothing ran either (the request was abandoned before any
+        handler started), back-off as usual."""
         if ticket is not None:
             self._abort_sync(ticket)
         store = self.store
@@ -677,7 +686,7 @@ class StoreRunner:
                 error_type=error_type,
                 error_message=message,
                 retry_at=self._retry_at(claim, busy=busy),
-                count_attempt=not busy,
+                count_attempt=count_attempt and not busy,
             )
         except Exception as exc:  # the lease expires on its own; never mask the real error
             _log_store_error("fail", _store_error(exc))
@@ -690,20 +699,34 @@ class StoreRunner:
         *,
         busy: bool = False,
         ticket: DecisionTicket | None = None,
+        count_attempt: bool = True,
     ) -> None:
-        """:meth:`_release_sync` from async code, as one job (subject lease and claim) in a worker
-        thread or the store's ``run_blocking`` (:meth:`_release_later`). A cancellation of the
-        request while it runs -- a second one, when the first interrupted the handlers --
-        propagates at once, and the job still runs to its end."""
-        release = functools.partial(
-            self._release_sync, claim, error_type, message, busy=busy, ticket=ticket
+        """:meth:`_release_sync` from async code, as one job (subject lease and claim) that runs
+        to its end (:meth:`_to_the_end`)."""
+        await self._to_the_end(
+            functools.partial(
+                self._release_sync,
+                claim,
+                error_type,
+                message,
+                busy=busy,
+                ticket=ticket,
+                count_attempt=count_attempt,
+            )
         )
+
+    async def _to_the_end(self, job: Callable[[], None]) -> None:
+        """Run ``job`` -- a store call that must not be lost: a release, or the completion of a
+        claim whose handlers ran; it logs its own failure -- from async code, in a worker thread
+        or the store's ``run_blocking`` (:meth:`_release_later`). A cancellation of the request
+        while it runs (a second one, when the first interrupted the handlers) propagates at once,
+        and the job still runs to its end, exactly once, even when the event loop ends."""
         if not self.store.blocking:
-            release()
+            job()
             return
         import asyncio
 
-        pending = self._release_later(_Once(release))
+        pending = self._release_later(_Once(job))
         # run_blocking refusing it raises here: a thread of its own runs it instead.
         with contextlib.suppress(Exception):
             await asyncio.shield(pending)
