@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 import time
@@ -285,3 +286,30 @@ def test_a_claim_given_back_by_an_abandoned_request_uses_up_no_attempt(
         summary = receiver.process_pending(max_attempts=1)
         assert (summary.processed, summary.succeeded) == (1, 1)
         assert ran == ["IDENTIFICATION_MANUAL_FINISHED"]
+
+
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+def test_a_blocking_store_completes_in_the_callers_context_variables(tmp_path: Path) -> None:
+    # SQLiteStore's other calls run through asyncio.to_thread, which copies the caller's context;
+    # the completion (which must outlive a cancellation) runs in the same context.
+    seen: list[str] = []
+
+    class Recording(kw.SQLiteStore):
+        def complete(self, claim: Any, **kwargs: Any) -> bool:
+            seen.append(_REQUEST_ID.get())
+            return super().complete(claim, **kwargs)
+
+    store = Recording(tmp_path / "inbox.sqlite3")
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"), store=store)
+    receiver.on("idenfy")(lambda event: None)
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED", "k")
+
+    async def request() -> int:
+        _REQUEST_ID.set("req-42")
+        return (await receiver.handle_async(body, headers)).status_code
+
+    assert asyncio.run(request()) == 200
+    assert seen == ["req-42"]
+    store.close()

@@ -21,6 +21,7 @@ even when the event loop ends.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import inspect
 import logging
@@ -293,8 +294,10 @@ class StoreRunner:
 
         run_blocking = getattr(self.store, "run_blocking", None)
         if run_blocking is None:
-            # The loop's default executor is waited for when the loop ends (asyncio.run).
-            return asyncio.get_running_loop().run_in_executor(None, release)
+            # The loop's default executor is waited for when the loop ends (asyncio.run). In the
+            # caller's context variables, as ``asyncio.to_thread`` (the store's other calls) runs.
+            context = contextvars.copy_context()
+            return asyncio.get_running_loop().run_in_executor(None, context.run, release)
 
         def fallback(task: Any) -> None:
             _retrieve(task)
