@@ -88,3 +88,47 @@ def test_a_number_too_large_for_a_float_is_not_dumped_back_as_null(number: bytes
     dumped = event.model_dump(mode="json", by_alias=True, exclude_unset=True)
     assert dumped == json.loads(body)
     assert dumped["huge"] is not None
+
+
+# -- review 4: readable parts of delivery keys, log lines ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "session_id", ["s1\nWARNING kyc_webhooks forged", "x" * 3000, "sess-\u00e9"]
+)
+def test_a_yoti_session_id_that_is_no_readable_id_is_left_out_of_the_key(session_id: str) -> None:
+    receiver = kw.Receiver(kw.Yoti(auth_token="user:pass"))
+    body, headers = sign(
+        "yoti", {"session_id": session_id, "topic": "session_completion"}, "user:pass"
+    )
+    key = receiver.parse(body, headers).delivery_key
+    assert key.startswith("yoti:-:session_completion:")
+    assert len(key) < 100
+
+
+def test_a_normal_yoti_session_id_stays_readable_in_the_key() -> None:
+    receiver = kw.Receiver(kw.Yoti(auth_token="user:pass"))
+    body, headers = sign(
+        "yoti", {"session_id": "a1b2-c3", "topic": "session_completion"}, "user:pass"
+    )
+    assert receiver.parse(body, headers).delivery_key.startswith("yoti:a1b2-c3:session_completion:")
+
+
+def test_an_identomat_type_that_is_no_readable_id_is_left_out_of_the_key() -> None:
+    receiver = kw.Receiver(kw.Identomat(api_key="k3"))
+    body, headers = sign("identomat", {"type": "new-type\nINFO forged", "sessionId": "s"}, "k3")
+    event = receiver.parse(body, headers)
+    assert event.event_type == "new-type\nINFO forged"  # routing keeps the vendor's own text
+    assert event.delivery_key.startswith("identomat:-:")
+
+
+def test_log_lines_escape_line_breaks_of_event_types(caplog: pytest.LogCaptureFixture) -> None:
+    receiver = kw.Receiver(kw.Identomat(api_key="k3"))
+    body, headers = sign(
+        "identomat", {"type": "new-type\nINFO forged line", "sessionId": "s"}, "k3"
+    )
+    with caplog.at_level("INFO", logger="kyc_webhooks"):
+        assert receiver.handle(body, headers).status_code == 200
+    lines = caplog.text.splitlines()
+    assert not any(line.startswith("INFO forged line") for line in lines)
+    assert any("event_type=new-type\\nINFO forged line" in line for line in lines)

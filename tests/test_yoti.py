@@ -25,6 +25,11 @@ from kyc_webhooks.yoti import (
 from kyc_webhooks.yoti._samples import SAMPLES
 
 
+def _readable(value: str) -> str:
+    """A key's readable part: up to 64 printable ASCII characters, else ``-``."""
+    return value if 0 < len(value) <= 64 and value.isascii() and value.isprintable() else "-"
+
+
 def expected_key(payload: dict[str, Any]) -> str:
     """``yoti:<session_id>:<topic>:<digest of the canonical body>`` (see YotiEvent)."""
     topic = str(payload["topic"]).lower()
@@ -32,7 +37,7 @@ def expected_key(payload: dict[str, Any]) -> str:
         {**payload, "topic": topic}, sort_keys=True, separators=(",", ":"), ensure_ascii=True
     )
     digest = hashlib.sha256(canonical.encode("ascii")).hexdigest()[:32]
-    return f"yoti:{payload['session_id']}:{topic}:{digest}"
+    return f"yoti:{_readable(payload['session_id'])}:{_readable(topic)}:{digest}"
 
 
 # The tokens the vectors in tests/vectors/yoti were built with.

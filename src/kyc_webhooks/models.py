@@ -59,6 +59,7 @@ if typing.TYPE_CHECKING:
 __all__ = [
     "BOUNDED",
     "MAX_ITEMS",
+    "MAX_KEY_PART",
     "OPEN",
     "PERSONAL",
     "REDACTED",
@@ -67,6 +68,7 @@ __all__ = [
     "UnknownEvent",
     "WebhookEvent",
     "WireEnum",
+    "key_part",
     "read_section",
     "section_names",
     "section_type",
@@ -213,6 +215,27 @@ def section_type(model: type[BaseModel], name: str) -> Any:
     raw: dict[str, Any] = {f"{name}_raw": _TYPE_PROBE}
     probe = model.model_construct(**raw)
     return accessor.func(probe)
+
+
+#: Longest id kept in the readable part of a delivery key (vendor ids are UUIDs of 36 characters
+#: or shorter).
+MAX_KEY_PART = 64
+
+
+def key_part(value: object) -> str:
+    """``value`` as a readable part of a delivery key: a non-empty, printable ASCII string of at
+    most :data:`MAX_KEY_PART` characters, else ``"-"``. Keys are logged and indexed by stores: an
+    id that is long (a database index entry has a size limit), holds a line break (a forged log
+    line) or is not ASCII is left out -- the digest of the body in every key identifies the
+    delivery by itself."""
+    if (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_KEY_PART
+        and value.isascii()
+        and value.isprintable()
+    ):
+        return value
+    return "-"
 
 
 class WireEnum(str, enum.Enum):

@@ -316,7 +316,7 @@ class Tally:
                     "delivery not handled now vendor=%s event_type=%s status=%d delivery_id=%s "
                     "error=%s",
                     outcome.vendor,
-                    outcome.event_type,
+                    _loggable(outcome.event_type),
                     outcome.status_code,
                     outcome.delivery_id,
                     type(error).__name__,
@@ -335,14 +335,23 @@ class Tally:
                 "delivery vendor=%s event_type=%s status=%d delivery_key=%s handled=%d "
                 "duplicate=%s delivery_id=%s",
                 outcome.vendor,
-                outcome.event_type,
+                _loggable(outcome.event_type),
                 outcome.status_code,
-                outcome.delivery_key,
+                _loggable(outcome.delivery_key),
                 outcome.handled,
                 "yes" if outcome.duplicate else "no",
                 outcome.delivery_id or "-",
             )
         return outcome
+
+
+def _loggable(text: str | None) -> str | None:
+    """``text`` for a log line: an event type (the signed body's own text for most vendors) or a
+    delivery key can hold a line break, which would forge a log line; such characters are written
+    as escapes (``\\n``)."""
+    if text is None or text.isprintable():
+        return text
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def _counter_keys(outcome: Outcome) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ model module."""
 
 from typing import Any, TypeAlias
 
-from ..models import UnknownEvent, WebhookEvent
+from ..models import UnknownEvent, WebhookEvent, key_part
 
 #: Where users import every iDenfy model from (a facade over the private modules).
 PUBLIC_MODULE = "kyc_webhooks.idenfy.models"
@@ -39,9 +39,6 @@ _KEY_IDS = (
     ("company_id", "companyId"),
     ("monitoring_id", "monitoringId"),
 )
-#: Longest id kept in a key (iDenfy ids are 36-character UUIDs, [spec]); a longer or
-#: non-printable value is left out rather than carried into logs and stores.
-_MAX_KEY_ID = 64
 
 
 class IdenfyEvent(WebhookEvent):
@@ -67,13 +64,9 @@ class IdenfyEvent(WebhookEvent):
                 # Not a field of this model: the key sits in the extras under the name it was
                 # sent with (by_name population would have filled a declared field from either).
                 value = extra[wire] if wire in extra else extra.get(attr)
-            if (
-                isinstance(value, str)
-                and 0 < len(value) <= _MAX_KEY_ID
-                and value.isascii()
-                and value.isprintable()
-            ):
-                return value
+            part = key_part(value)
+            if part != "-":
+                return part
         return "-"
 
     def _delivery_key(self) -> str:

@@ -23,7 +23,16 @@ from pydantic import Field
 
 from .._headers import Headers
 from .._redaction import redact_fields
-from ..models import BOUNDED, OPEN, PERSONAL, EventModels, UnknownEvent, WebhookEvent, WireEnum
+from ..models import (
+    BOUNDED,
+    OPEN,
+    PERSONAL,
+    EventModels,
+    UnknownEvent,
+    WebhookEvent,
+    WireEnum,
+    key_part,
+)
 from ._auth import API_KEY_FIELD
 
 __all__ = [
@@ -141,7 +150,8 @@ class IdentomatEvent(WebhookEvent):
         # ([docs]), and delivery keys are logged. The body digest alone is unique per callback; it
         # is taken over the stored form so that a re-parsed stored body gets the same key.
         stored = redact_fields(self.raw_body, _CREDENTIAL_FIELDS)
-        return f"{VENDOR}:{self.event_type}:{hashlib.sha256(stored).hexdigest()[:32]}"
+        digest = hashlib.sha256(stored).hexdigest()[:32]
+        return f"{VENDOR}:{key_part(self.event_type)}:{digest}"
 
 
 class OneTimePasswordRequestEvent(IdentomatEvent):

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from .._headers import Headers
 from ..errors import PayloadError
-from ..models import OPEN, EventModels, UnknownEvent, WebhookEvent, WireEnum
+from ..models import OPEN, EventModels, UnknownEvent, WebhookEvent, WireEnum, key_part
 
 __all__ = [
     "EVENT_MODELS",
@@ -136,7 +136,7 @@ class YotiEvent(WebhookEvent):
             ensure_ascii=True,
         )
         digest = hashlib.sha256(content.encode("ascii")).hexdigest()[:32]
-        return f"{VENDOR}:{self.session_id}:{self.event_type}:{digest}"
+        return f"{VENDOR}:{key_part(self.session_id)}:{key_part(self.event_type)}:{digest}"
 
 
 class ResourceUpdateEvent(YotiEvent):
