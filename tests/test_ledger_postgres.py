@@ -24,10 +24,12 @@ import pytest
 
 from _ledger import SUBJECT, T0, claimed, decide, entry
 from _postgres import drop_schema, new_schema, postgres_store, require_postgres, sql
+from _postgres_layouts import insert_delivery, make_layout
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError, UsageError
-from kyc_webhooks.store import PostgresStore
+from kyc_webhooks.store import NewDelivery, PostgresStore
 from kyc_webhooks.store._base import DecisionEntry, replaces, supersedes
+from kyc_webhooks.store.postgres import SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -352,17 +354,16 @@ def test_a_malformed_stored_decision_is_a_store_error(store: PostgresStore) -> N
 
 def test_a_version_1_schema_is_migrated_and_keeps_its_deliveries(schema: str) -> None:
     dsn = require_postgres()
-    with PostgresStore(dsn, schema=schema) as first:
-        kept = claimed(first)
-        assert first.complete(kept)
-    # As a store of the previous release left it.
-    sql(f"DROP TABLE {schema}.decisions")
-    sql(f"DELETE FROM {schema}.migrations WHERE version = 2")
+    # As a store of schema version 1 left it: one delivery, done.
+    make_layout(schema, 1)
+    kept = "a" * 32
+    insert_delivery(schema, record_id=kept, key="kept", state="done", received_at=T0)
     with PostgresStore(dsn, schema=schema) as upgraded:
-        record = upgraded.get(kept.record.id)
+        record = upgraded.get(kept)
         assert record is not None
         assert record.done
-        assert upgraded.schema_version() == 2
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert not upgraded.add(NewDelivery("kept", "idenfy", "T", b"{}"), lease=30).created
         claim = claimed(upgraded)
         decide(upgraded, entry(claim), claim)
         assert upgraded.effective_decision("idenfy", SUBJECT) is not None

@@ -2,7 +2,7 @@
 threads, processes and hosts that reach one database (docs/scaling-out.md).
 
 * Every state change is one SQL statement, run in autocommit: ``add`` with a claim is a single
-  ``INSERT ... ON CONFLICT (delivery_key) DO UPDATE ... WHERE <claimable> RETURNING`` (with a
+  ``INSERT ... ON CONFLICT (key_hash) DO UPDATE ... WHERE <claimable> RETURNING`` (with a
   decision, the same statement takes the subject lease too: one commit, not two);
   ``claim_next`` picks its row with ``FOR UPDATE SKIP LOCKED``; ``complete`` / ``fail`` are one
   ``UPDATE ... WHERE claim_token = ...``; ``complete`` with a decision ticket completes the
@@ -13,13 +13,20 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
   docs/delivery-guarantees.md, "Durability of PostgresStore").
 * The decision ledger is the ``decisions`` table, one row per ``(vendor, subject)``: the effective
   decision and the subject lease. ``begin_decision`` (and ``add`` with a decision) takes the lease
-  with one ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE <lease free or expired>
+  with one ``INSERT ... ON CONFLICT (subject_hash) DO UPDATE ... WHERE <lease free or expired>
   RETURNING``, so that of processes racing for one subject exactly one wins.
+* Every index key is of bounded width (a btree entry holds at most ~2.7 kB; keys, event types,
+  subjects and client_refs come from bodies of any length): the unique keys are SHA-256 digests
+  that the store computes from the text it stores (``key_hash`` of ``delivery_key``,
+  ``subject_hash`` of ``(vendor, subject)``: :func:`_digest`), the lookup indexes take the first
+  200 characters of ``vendor``, ``event_type`` and ``client_ref``, and the queries compare the
+  whole value.
 * Leases and received times are measured on the database's clock (``statement_timestamp()``), so
   that app hosts with skewed clocks agree. An injected ``clock`` (tests) replaces it.
 * The tables live in their own PostgreSQL schema (default ``kyc_webhooks``), versioned in
   ``<schema>.migrations``; created or migrated on first use (or by :meth:`PostgresStore.migrate`)
-  under ``pg_advisory_xact_lock``, so that processes starting together migrate once.
+  under ``pg_advisory_xact_lock``, so that processes starting together migrate once, without
+  the statement timeout (a populated table takes as long as it takes; the others wait).
 * Every psycopg error (server down, connection reset, failover, statement timeout, pool
   exhausted) becomes a :class:`~kyc_webhooks.errors.StoreError` (503). A connection lost mid-call
   is retried once on a fresh connection; the pool reconnects by itself when the server is back.
@@ -33,6 +40,7 @@ This module imports psycopg; ``kyc_webhooks`` imports it only when ``PostgresSto
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -176,9 +184,60 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "WHERE client_ref IS NOT NULL AND status IS NOT NULL",
         ),
     ),
+    (
+        3,
+        "index keys of bounded width",
+        (
+            # A btree index entry holds at most ~2.7 kB, and a delivery key, an event type, a
+            # subject or a client_ref comes from a body of any length: a longer one could not be
+            # stored (503 forever). The unique keys become SHA-256 digests (_digest: the UTF-8
+            # of the text; vendor and subject joined by a NUL byte, which no text holds), which
+            # the store computes and writes; the lookup indexes take the first 200 characters
+            # (at most 800 bytes each), the queries compare the whole value too.
+            # Both tables locked first, to the commit: nobody writes a row without its digest
+            # meanwhile, and the lock is not taken table by table while the first is rewritten
+            # -- a statement of an older process holding the ledger and waiting for the
+            # deliveries (its begin_decision) would then deadlock with the migration.
+            "LOCK TABLE {s}.deliveries, {s}.decisions IN ACCESS EXCLUSIVE MODE",
+            "ALTER TABLE {s}.deliveries ADD COLUMN key_hash bytea",
+            "UPDATE {s}.deliveries SET key_hash = sha256(convert_to(delivery_key, 'UTF8'))",
+            "ALTER TABLE {s}.deliveries ALTER COLUMN key_hash SET NOT NULL, "
+            "DROP CONSTRAINT deliveries_delivery_key_key, "
+            "ADD CONSTRAINT deliveries_key_hash UNIQUE (key_hash)",
+            "DROP INDEX {s}.deliveries_vendor",
+            "CREATE INDEX deliveries_vendor ON {s}.deliveries "
+            "(left(vendor, 200), left(event_type, 200), received_at)",
+            "ALTER TABLE {s}.decisions ADD COLUMN subject_hash bytea",
+            "UPDATE {s}.decisions SET subject_hash = sha256(convert_to(vendor, 'UTF8') "
+            "|| decode('00', 'hex') || convert_to(subject, 'UTF8'))",
+            "ALTER TABLE {s}.decisions ALTER COLUMN subject_hash SET NOT NULL, "
+            "DROP CONSTRAINT decisions_pkey, "
+            "ADD CONSTRAINT decisions_subject PRIMARY KEY (subject_hash)",
+            "DROP INDEX {s}.decisions_client",
+            "CREATE INDEX decisions_client ON {s}.decisions "
+            "(left(client_ref, 200), (COALESCE(occurred_at, received_at)) DESC) "
+            "WHERE client_ref IS NOT NULL AND status IS NOT NULL",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
+
+
+def _digest(*texts: str) -> bytes:
+    """The SHA-256 of the UTF-8 of ``texts`` -- column text, as :func:`_text` makes it: never a
+    NUL, never a lone surrogate -- joined by a NUL byte, so that two different tuples never give
+    the same bytes: the bounded key of the unique indexes (``key_hash``, ``subject_hash``).
+    Schema version 3 computes the same from the stored columns (``sha256(convert_to(...))``);
+    computed here rather than in each statement, where it cost a lookup ~9 microseconds."""
+    return hashlib.sha256(b"\x00".join(text.encode("utf-8") for text in texts)).digest()
+
+
+def _prefix(text: str) -> str:
+    """SQL: the first 200 characters of ``text``: the bounded key of the lookup indexes (as
+    schema version 3 creates them; a query compares the whole value as well)."""
+    return f"left({text}, 200)"
+
 
 _COLUMNS = (
     "id, delivery_key, vendor, event_type, state, received_at, updated_at, attempts, replays, "
@@ -207,7 +266,7 @@ _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
 #: Take the subject lease of the row being inserted (c: the subject's existing row) when it is
 #: free or expired; RETURNING gives no row while another delivery holds it.
 _TAKE_SUBJECT = (
-    "ON CONFLICT (vendor, subject) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
+    "ON CONFLICT (subject_hash) DO UPDATE SET lease_token = EXCLUDED.lease_token, "
     "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
     "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW
 )
@@ -235,7 +294,7 @@ _REPLACES = (
 #: that is still running (docs/delivery-guarantees.md, "Durability of PostgresStore"). A
 #: condition, not a separate ``SET LOCAL``: no extra round trip and no explicit transaction.
 _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
-_TICKET = "vendor = %(vendor)s AND subject = %(subject)s AND lease_token = %(ticket)s"
+_TICKET = "subject_hash = %(subject_hash)s AND lease_token = %(ticket)s"
 
 
 def _statements(s: str) -> dict[str, str]:
@@ -246,24 +305,25 @@ def _statements(s: str) -> dict[str, str]:
     entry_c = ", ".join(f"c.{col.strip()}" for col in _ENTRY.split(","))
     entry_columns = [col.strip() for col in _ENTRY.split(",")][2:]  # all but the key
     insert = (
-        f"INSERT INTO {d} AS d (id, delivery_key, vendor, event_type, state, received_at, "
-        "updated_at, attempts, body, headers, lease_until, claim_token, claimed_from) "
+        f"INSERT INTO {d} AS d (id, key_hash, delivery_key, vendor, event_type, state, "
+        "received_at, updated_at, attempts, body, headers, lease_until, claim_token, "
+        "claimed_from) "
     )
     fallback = (
-        f"SELECT {_COLUMNS}, NULL::text, false FROM {d} WHERE delivery_key = %(key)s "
+        f"SELECT {_COLUMNS}, NULL::text, false FROM {d} WHERE key_hash = %(key_hash)s "
         "AND NOT EXISTS (SELECT 1 FROM ins)"
     )
     # Insert the record claimed, or claim the existing one when it is claimable.
     claim_insert = (
         insert
-        + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'processing', "
+        + "VALUES (%(id)s, %(key_hash)s, %(key)s, %(vendor)s, %(event_type)s, 'processing', "
         + _NOW
         + ", "
         + _NOW
         + ", 1, %(body)s, %(headers)s, "
         + _NOW
         + " + make_interval(secs => %(lease)s::float8), %(token)s, 'pending') "
-        "ON CONFLICT (delivery_key) DO UPDATE SET "
+        "ON CONFLICT (key_hash) DO UPDATE SET "
         + _TAKE
         + " WHERE "
         + _CLAIMABLE.format(t="d")
@@ -283,8 +343,8 @@ def _statements(s: str) -> dict[str, str]:
         "add_claim_lease": (
             "WITH ins AS (" + claim_insert + "), "
             f"lease AS (INSERT INTO {ledger} AS c "
-            "(vendor, subject, lease_token, lease_until, lease_delivery) "
-            "SELECT %(subject_vendor)s, %(subject)s, %(ticket)s, "
+            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery) "
+            "SELECT %(subject_hash)s, %(subject_vendor)s, %(subject)s, %(ticket)s, "
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), ins.id FROM ins "
             + _TAKE_SUBJECT
@@ -295,12 +355,12 @@ def _statements(s: str) -> dict[str, str]:
         "add": (
             "WITH ins AS ("
             + insert
-            + "VALUES (%(id)s, %(key)s, %(vendor)s, %(event_type)s, 'pending', "
+            + "VALUES (%(id)s, %(key_hash)s, %(key)s, %(vendor)s, %(event_type)s, 'pending', "
             + _NOW
             + ", "
             + _NOW
             + ", 0, %(body)s, %(headers)s, NULL, NULL, NULL) "
-            f"ON CONFLICT (delivery_key) DO NOTHING RETURNING {cols_d}, NULL::text, false) "
+            f"ON CONFLICT (key_hash) DO NOTHING RETURNING {cols_d}, NULL::text, false) "
             "SELECT * FROM ins UNION ALL " + fallback
         ),
         "claim": (
@@ -354,7 +414,7 @@ def _statements(s: str) -> dict[str, str]:
         ),
         "exists": f"SELECT 1 FROM {d} WHERE id = %(id)s",
         "by_id": f"SELECT {_COLUMNS} FROM {d} WHERE id = %(id)s",
-        "by_key": f"SELECT {_COLUMNS} FROM {d} WHERE delivery_key = %(key)s",
+        "by_key": f"SELECT {_COLUMNS} FROM {d} WHERE key_hash = %(key_hash)s",
         "select": f"SELECT {_COLUMNS} FROM {d}",
         "stats": f"SELECT state, count(*) FROM {d} GROUP BY state",
         "purge": f"DELETE FROM {d} WHERE received_at < %(limit)s",
@@ -375,8 +435,8 @@ def _statements(s: str) -> dict[str, str]:
         # expired; only while the delivery's claim is held. Returns the effective decision.
         "begin_decision": (
             f"INSERT INTO {ledger} AS c "
-            "(vendor, subject, lease_token, lease_until, lease_delivery) "
-            "SELECT %(vendor)s, %(subject)s, %(ticket)s, "
+            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery) "
+            "SELECT %(subject_hash)s, %(vendor)s, %(subject)s, %(ticket)s, "
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
@@ -391,12 +451,13 @@ def _statements(s: str) -> dict[str, str]:
         # under psycopg's 4 KB limit for caching a converted query (it was re-parsed per call).
         "complete_decision": (
             f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
-            f"entry AS (INSERT INTO {ledger} AS c ({_ENTRY}) "
-            "SELECT %(vendor)s::text, %(subject)s::text, %(status)s::text, %(final)s::boolean, "
+            f"entry AS (INSERT INTO {ledger} AS c (subject_hash, {_ENTRY}) "
+            "SELECT %(subject_hash)s::bytea, %(vendor)s::text, %(subject)s::text, "
+            "%(status)s::text, %(final)s::boolean, "
             "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
             "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
             "%(fetch_required)s::boolean FROM done "
-            "ON CONFLICT (vendor, subject) DO UPDATE SET ("
+            "ON CONFLICT (subject_hash) DO UPDATE SET ("
             + ", ".join(entry_columns)
             + ") = (SELECT "
             + ", ".join(
@@ -418,11 +479,12 @@ def _statements(s: str) -> dict[str, str]:
             "AND " + _ASYNC_COMMIT
         ),
         "decision_get": (
-            f"SELECT {_ENTRY} FROM {ledger} WHERE vendor = %(vendor)s AND subject = %(subject)s "
+            f"SELECT {_ENTRY} FROM {ledger} WHERE subject_hash = %(subject_hash)s "
             "AND status IS NOT NULL"
         ),
         "decisions_client": (
-            f"SELECT {_ENTRY} FROM {ledger} WHERE client_ref = %(client_ref)s "
+            f"SELECT {_ENTRY} FROM {ledger} WHERE {_prefix('client_ref')} = "
+            f"{_prefix('%(client_ref)s')} AND client_ref = %(client_ref)s "
             "AND status IS NOT NULL ORDER BY COALESCE(occurred_at, received_at) DESC, "
             'received_at DESC, delivery_id COLLATE "C" DESC LIMIT %(limit)s'
         ),
@@ -455,13 +517,22 @@ def _text(value: str) -> str:
     return to_text_column(value)
 
 
+def _subject_params(vendor: str, subject: str) -> dict[str, Any]:
+    """The parameters naming a ledger row: its vendor and subject, and their digest (the key)."""
+    vendor_text, subject_text = _text(vendor), _text(subject)
+    return {
+        "vendor": vendor_text,
+        "subject": subject_text,
+        "subject_hash": _digest(vendor_text, subject_text),
+    }
+
+
 def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
     """A :class:`DecisionEntry` as the ledger's statement parameters (every text through
     :func:`to_text_column`, like the deliveries' columns)."""
     try:
         return {
-            "vendor": _text(entry.vendor),
-            "subject": _text(entry.subject),
+            **_subject_params(entry.vendor, entry.subject),
             # str.__str__: the plain value of a str enum (DecisionStatus) as well as of a str.
             "status": _text(str.__str__(entry.status)),
             "final": bool(entry.final),
@@ -733,6 +804,10 @@ class PostgresStore:
             # One migrator at a time across processes and hosts; the lock ends with the
             # transaction. The key is derived from the schema name.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kyc_webhooks:{s}",))
+            # A migration rewrites populated tables (version 3: every row): not bounded by the
+            # per-statement timeout, for this transaction only. Processes starting meanwhile
+            # wait on the lock above up to theirs (StoreError: 503, the vendor retries).
+            conn.execute("SET LOCAL statement_timeout = 0")
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {s}.migrations (version integer PRIMARY KEY, "
@@ -815,7 +890,8 @@ class PostgresStore:
         record_id = new_id()
         token = new_id() if lease is not None else None
         ticket = new_id() if lease is not None and decision is not None else None
-        key = {"key": _text(delivery.delivery_key)}
+        key_text = _text(delivery.delivery_key)
+        key = {"key": key_text, "key_hash": _digest(key_text)}
         by_key = self._sql["by_key"]
         # The entry whose subject lease add_claim_lease took although the subject's stored
         # decision does not decode: given back after the statement, in one of its own.
@@ -831,7 +907,7 @@ class PostgresStore:
             row = conn.execute(by_key, key, binary=True).fetchone()
             if row is not None and (lease is None or row[4] == "done"):
                 return Added(self._record(row), False, None)
-            params = self._add_params(delivery, record_id, lease, token, decision, ticket)
+            params = self._add_params(delivery, key, record_id, lease, token, decision, ticket)
             if lease is None:
                 sql = self._sql["add"]
             else:
@@ -867,6 +943,7 @@ class PostgresStore:
     def _add_params(
         self,
         delivery: NewDelivery,
+        key: dict[str, Any],
         record_id: str,
         lease: float | None,
         token: str | None,
@@ -877,7 +954,7 @@ class PostgresStore:
         params: dict[str, Any] = {
             "now": self._now_param(),
             "id": record_id,
-            "key": _text(delivery.delivery_key),
+            **key,
             "vendor": _text(delivery.vendor),
             "event_type": _text(delivery.event_type),
             "body": delivery.body,
@@ -888,6 +965,7 @@ class PostgresStore:
         if decision is not None and lease is not None:
             params["subject_vendor"] = _text(decision.vendor)
             params["subject"] = _text(ledger_subject(decision.vendor, decision.subject))
+            params["subject_hash"] = _digest(params["subject_vendor"], params["subject"])
             params["ticket"] = ticket
         return params
 
@@ -1107,7 +1185,7 @@ class PostgresStore:
         whole ``add`` or ``begin_decision`` running again (it found the lease its first run
         took, and answered "in progress" while nothing was handled). When it fails even so,
         the lease expires on its own, as any lost release (``_ASYNC_COMMIT``)."""
-        params = {"vendor": _text(entry.vendor), "subject": _text(entry.subject), "ticket": ticket}
+        params = {**_subject_params(entry.vendor, entry.subject), "ticket": ticket}
         with contextlib.suppress(StoreError):
             self._run(what, lambda conn: conn.execute(self._sql["decision_abort"], params))
 
@@ -1117,8 +1195,7 @@ class PostgresStore:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
         params = {
-            "vendor": _text(ticket.entry.vendor),
-            "subject": _text(ticket.entry.subject),
+            **_subject_params(ticket.entry.vendor, ticket.entry.subject),
             "ticket": ticket.token,
         }
         self._run("abort_decision", lambda conn: conn.execute(self._sql["decision_abort"], params))
@@ -1126,7 +1203,7 @@ class PostgresStore:
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
         if not isinstance(vendor, str) or not isinstance(subject, str):
             raise UsageError("vendor and subject must be str")
-        params = {"vendor": _text(vendor), "subject": _text(subject)}
+        params = _subject_params(vendor, subject)
 
         def work(conn: Conn) -> DecisionEntry | None:
             row = conn.execute(self._sql["decision_get"], params).fetchone()
@@ -1186,7 +1263,7 @@ class PostgresStore:
     def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
         def work(conn: Conn) -> DeliveryRecord | None:
             row = conn.execute(
-                self._sql["by_key"], {"key": _text(delivery_key)}, binary=True
+                self._sql["by_key"], {"key_hash": _digest(_text(delivery_key))}, binary=True
             ).fetchone()
             return None if row is None else self._record(row)
 
@@ -1211,10 +1288,13 @@ class PostgresStore:
             where.append("state = ANY(%(states)s)")
             params["states"] = [s.value for s in states]
         if vendor is not None:
-            where.append("vendor = %(vendor)s")
+            where.append(f"{_prefix('vendor')} = {_prefix('%(vendor)s')} AND vendor = %(vendor)s")
             params["vendor"] = _text(vendor)
         if event_type is not None:
-            where.append("event_type = %(event_type)s")
+            where.append(
+                f"{_prefix('event_type')} = {_prefix('%(event_type)s')} "
+                "AND event_type = %(event_type)s"
+            )
             params["event_type"] = _text(event_type)
         if since is not None:
             where.append("received_at >= %(since)s")
