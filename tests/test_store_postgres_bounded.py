@@ -90,9 +90,7 @@ def long_delivery(case: str, length: int) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.mark.parametrize("length", [3000, 100_000])
-@pytest.mark.parametrize(
-    "case", ["complycube event id", "yoti topic", "identomat unknown type"]
-)
+@pytest.mark.parametrize("case", ["complycube event id", "yoti topic", "identomat unknown type"])
 def test_a_long_key_or_event_type_is_stored_and_handled_like_any_other(
     store: PostgresStore, case: str, length: int
 ) -> None:
