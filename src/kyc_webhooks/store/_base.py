@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import os
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from ..errors import UsageError
+
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from ..decisions import Decision
@@ -210,6 +213,32 @@ def loggable_id(value: object) -> str:
     """A record id for the log: ours are 32 hex digits; anything else another program wrote there
     is not quoted."""
     return value if isinstance(value, str) and _OUR_ID.fullmatch(value) else "<an id not ours>"
+
+
+def listed_records(
+    rows: Iterable[R],
+    decode: Callable[[R], DeliveryRecord],
+    record_id: Callable[[R], object],
+    failure: type[Exception],
+) -> list[DeliveryRecord]:
+    """What ``deliveries()`` returns for ``rows``: each decoded, and a row that does not decode
+    (``decode`` raises ``failure``) skipped rather than failing the whole listing -- its id is
+    logged (``get(id)`` reports what is wrong), and ``claim_next`` sets such a row aside."""
+    records: list[DeliveryRecord] = []
+    skipped: list[str] = []
+    for row in rows:
+        try:
+            records.append(decode(row))
+        except failure:
+            skipped.append(loggable_id(record_id(row)))
+    if skipped:
+        logging.getLogger("kyc_webhooks").warning(
+            "delivery store: deliveries() skipped %d stored records that do not decode: %s "
+            "(get(id) says what is wrong)",
+            len(skipped),
+            ", ".join(skipped),
+        )
+    return records
 
 
 def check_decision_args(claim: object, entry: object, lease: float) -> None:

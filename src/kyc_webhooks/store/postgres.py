@@ -77,6 +77,7 @@ from ._base import (
     cutoff,
     describe_fault,
     from_text_column,
+    listed_records,
     loggable_id,
     new_id,
     supersedes,
@@ -1313,21 +1314,7 @@ class PostgresStore:
 
         # A row that does not decode is skipped, not a failure of the whole listing: its id is
         # logged (get(id) names the column), and claim_next sets it aside.
-        records: list[DeliveryRecord] = []
-        skipped: list[str] = []
-        for row in self._run("deliveries", work):
-            try:
-                records.append(_decode(row))
-            except MalformedRow:
-                skipped.append(loggable_id(row[0]))
-        if skipped:
-            logger.warning(
-                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
-                "(get(id) says which column)",
-                len(skipped),
-                ", ".join(skipped),
-            )
-        return records
+        return listed_records(self._run("deliveries", work), _decode, _row_id, MalformedRow)
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}
@@ -1422,3 +1409,8 @@ def _describe(conninfo: str) -> str:
     port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
     dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or "-")
     return f"{host}:{port}/{dbname}"
+
+
+def _row_id(row: Sequence[Any]) -> object:
+    """A selected row's record id (the first column)."""
+    return row[0]

@@ -69,6 +69,7 @@ from ._base import (
     cutoff,
     decision_time,
     describe_fault,
+    listed_records,
     loggable_id,
     new_id,
     replaces,
@@ -1193,21 +1194,7 @@ class SQLiteStore:
             rows = conn.execute(sql, args).fetchall()
         # A row that does not decode is skipped, not a failure of the whole listing: its id is
         # logged (get(id) names the column), and claim_next sets it aside.
-        records: list[DeliveryRecord] = []
-        skipped: list[str] = []
-        for row in rows:
-            try:
-                records.append(self._decode(row))
-            except MalformedRow:
-                skipped.append(loggable_id(row[0]))
-        if skipped:
-            logger.warning(
-                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
-                "(get(id) says which column)",
-                len(skipped),
-                ", ".join(skipped),
-            )
-        return records
+        return listed_records(rows, self._decode, _row_id, MalformedRow)
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}
@@ -1328,3 +1315,8 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+
+
+def _row_id(row: Sequence[Any]) -> object:
+    """A selected row's record id (the first column)."""
+    return row[0]

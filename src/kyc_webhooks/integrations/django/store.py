@@ -47,6 +47,7 @@ from ...store._base import (
     claimable,
     cutoff,
     from_text_column,
+    listed_records,
     loggable_id,
     new_id,
     replaces,
@@ -78,6 +79,18 @@ def _opt(value: str | None) -> str | None:
 
 def _key_hash(delivery_key: str) -> str:
     return hashlib.sha256(delivery_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _listed(item: tuple[str, Delivery | None]) -> DeliveryRecord:
+    """A listed ``(id, row)`` decoded; ``row`` is ``None`` when Django could not read it."""
+    row = item[1]
+    if row is None:
+        raise StoreError("deliveries: a stored delivery could not be read")
+    return _record(row)
+
+
+def _listed_id(item: tuple[str, Delivery | None]) -> object:
+    return item[0]
 
 
 def _record(row: Delivery) -> DeliveryRecord:
@@ -752,23 +765,7 @@ class DjangoStore:
             raise StoreError("the Django delivery store failed") from exc
         # A row that does not decode is skipped, not a failure of the whole listing: its id is
         # logged (get(id) reports it), and claim_next sets it aside.
-        records: list[DeliveryRecord] = []
-        skipped: list[str] = []
-        for row_id, row in fetched:
-            try:
-                if row is None:
-                    raise StoreError("deliveries: a stored delivery could not be read")
-                records.append(_record(row))
-            except StoreError:
-                skipped.append(loggable_id(row_id))
-        if skipped:
-            logger.warning(
-                "delivery store: deliveries() skipped %d stored records that do not decode: %s "
-                "(get(id) says more)",
-                len(skipped),
-                ", ".join(skipped),
-            )
-        return records
+        return listed_records(fetched, _listed, _listed_id, StoreError)
 
     def stats(self) -> dict[str, int]:
         counts = {s.value: 0 for s in DeliveryState}
