@@ -81,3 +81,43 @@ def postgres_store(clock: Callable[[], datetime] | None = None, **kwargs: Any) -
     finally:
         store.close()
         drop_schema(schema)
+
+
+#: ``watch(conn, text, params, run)``: sees one statement on the watched schema (``text``: its SQL)
+#: before it runs; ``run()`` executes it and returns the cursor, which ``watch`` returns in turn.
+Watch = Callable[[Any, str, Any, Callable[[], Any]], Any]
+
+
+def watched_pool(schema: str, watch: Watch) -> Any:
+    """A one-connection autocommit pool (open) to the test server whose connection hands every
+    statement that names ``schema`` to ``watch``; other statements (those ``watch`` sends itself
+    included) run as they are. For tests that count, record or disturb a store's statements."""
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    class Watched(psycopg.Connection[Any]):
+        def execute(
+            self,
+            query: Any,
+            params: Any = None,
+            *,
+            prepare: bool | None = None,
+            binary: bool = False,
+        ) -> psycopg.Cursor[Any]:
+            def run() -> psycopg.Cursor[Any]:
+                return super(Watched, self).execute(query, params, prepare=prepare, binary=binary)
+
+            text = str(query)
+            if f"{schema}." not in text:
+                return run()
+            cursor: psycopg.Cursor[Any] = watch(self, text, params, run)
+            return cursor
+
+    return ConnectionPool(
+        require_postgres(),
+        min_size=1,
+        max_size=1,
+        connection_class=Watched,
+        kwargs={"autocommit": True},
+        open=True,
+    )

@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import postgres_store, require_postgres, sql
+from _postgres import postgres_store, sql
 from _stores import STORES, FakeClock
 from kyc_webhooks.decisions import Decision, ledger_entry
 from kyc_webhooks.store import Added, Claim, DecisionEntry, DecisionTicket, MemoryStore, NewDelivery
@@ -309,50 +309,26 @@ def counted_store() -> Iterator[tuple[kw.PostgresStore, list[tuple[str, bool]]]]
     on that schema and whether its transaction wrote (was given a transaction id: its commit
     waits for the WAL flush). Counted on the client, per connection: other tests running on the
     same server change nothing."""
-    import psycopg
     from psycopg.pq import TransactionStatus
-    from psycopg_pool import ConnectionPool
 
-    from _postgres import new_schema
+    from _postgres import new_schema, watched_pool
 
-    dsn = require_postgres()
     schema = new_schema()
     statements: list[tuple[str, bool]] = []
 
-    class Counting(psycopg.Connection[Any]):
-        def execute(
-            self,
-            query: Any,
-            params: Any = None,
-            *,
-            prepare: bool | None = None,
-            binary: bool = False,
-        ) -> psycopg.Cursor[Any]:
-            text = str(query)
-            if f"{schema}." not in text:
-                return super().execute(query, params, prepare=prepare, binary=binary)
-            # The statement's own autocommit transaction, made explicit so that whether it
-            # wrote can be asked before it commits.
-            idle = self.info.transaction_status == TransactionStatus.IDLE
-            with self.transaction() if idle else contextlib.nullcontext():
-                cursor = super().execute(query, params, prepare=prepare, binary=binary)
-                row = super().execute("SELECT pg_current_xact_id_if_assigned()").fetchone()
-                assert row is not None
-            statements.append(
-                (" ".join(text.replace(f"{schema}.", "").split()), row[0] is not None)
-            )
-            return cursor
+    def count(conn: Any, text: str, params: Any, run: Callable[[], Any]) -> Any:
+        # The statement's own autocommit transaction, made explicit so that whether it wrote
+        # can be asked before it commits.
+        idle = conn.info.transaction_status == TransactionStatus.IDLE
+        with conn.transaction() if idle else contextlib.nullcontext():
+            cursor = run()
+            row = conn.execute("SELECT pg_current_xact_id_if_assigned()").fetchone()
+            assert row is not None
+        statements.append((" ".join(text.replace(f"{schema}.", "").split()), row[0] is not None))
+        return cursor
 
-    pool = ConnectionPool(
-        dsn,
-        min_size=1,
-        max_size=1,
-        connection_class=Counting,
-        kwargs={"autocommit": True},
-        open=True,
-    )
     try:
-        with pool, kw.PostgresStore(pool, schema=schema) as store:
+        with watched_pool(schema, count) as pool, kw.PostgresStore(pool, schema=schema) as store:
             store.migrate()
             statements.clear()
             yield store, statements
@@ -681,40 +657,20 @@ def losing_store(lost: int) -> Iterator[kw.PostgresStore]:
     """A PostgresStore in a schema of its own over a pool whose connection loses its server (its
     backend terminated, as in a failover or a network cut) right before each of the first
     ``lost`` releases of a subject lease it sends."""
-    import psycopg
-    from psycopg_pool import ConnectionPool
+    from _postgres import new_schema, watched_pool
 
-    from _postgres import new_schema
-
-    dsn = require_postgres()
     schema = new_schema()
     left = [lost]
 
-    class Losing(psycopg.Connection[Any]):
-        def execute(
-            self,
-            query: Any,
-            params: Any = None,
-            *,
-            prepare: bool | None = None,
-            binary: bool = False,
-        ) -> psycopg.Cursor[Any]:
-            release = f"{schema}.decisions" in str(query) and "WITH gone AS" in str(query)
-            if release and left[0] > 0:
-                left[0] -= 1
-                sql("SELECT pg_terminate_backend(%s, 5000)", self.info.backend_pid)
-            return super().execute(query, params, prepare=prepare, binary=binary)
+    def lose(conn: Any, text: str, params: Any, run: Callable[[], Any]) -> Any:
+        release = f"{schema}.decisions" in text and "WITH gone AS" in text
+        if release and left[0] > 0:
+            left[0] -= 1
+            sql("SELECT pg_terminate_backend(%s, 5000)", conn.info.backend_pid)
+        return run()
 
-    pool = ConnectionPool(
-        dsn,
-        min_size=1,
-        max_size=1,
-        connection_class=Losing,
-        kwargs={"autocommit": True},
-        open=True,
-    )
     try:
-        with pool, kw.PostgresStore(pool, schema=schema) as store:
+        with watched_pool(schema, lose) as pool, kw.PostgresStore(pool, schema=schema) as store:
             store.migrate()
             yield store
         assert left == [0]  # every loss happened

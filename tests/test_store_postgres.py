@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from _postgres import (
     postgres_store,
     require_postgres,
     sql,
+    watched_pool,
 )
 from kyc_webhooks.errors import StoreError, UsageError
 from kyc_webhooks.store import DeliveryState, NewDelivery, PostgresStore
@@ -451,40 +452,21 @@ def _commit_levels(schema: str) -> tuple[Any, list[tuple[str, str]]]:
     """A pool whose connections note, after every statement, the ``synchronous_commit`` in force
     -- the level the server applies when that transaction commits. A statement sent in autocommit
     runs in an explicit transaction here, so that the level can be read before its commit."""
-    import psycopg
     from psycopg.pq import TransactionStatus
-    from psycopg_pool import ConnectionPool
 
     levels: list[tuple[str, str]] = []
 
-    class Recording(psycopg.Connection[Any]):
-        def execute(
-            self,
-            query: Any,
-            params: Any = None,
-            *,
-            prepare: bool | None = None,
-            binary: bool = False,
-        ) -> psycopg.Cursor[Any]:
-            text = " ".join(str(query).split()).replace(f"{schema}.", "")
-            if text.startswith("SHOW") or schema not in str(query):
-                return super().execute(query, params, prepare=prepare, binary=binary)
-            idle = self.info.transaction_status == TransactionStatus.IDLE
-            with self.transaction() if idle else contextlib.nullcontext():
-                cursor = super().execute(query, params, prepare=prepare, binary=binary)
-                row = super().execute("SHOW synchronous_commit").fetchone()
-                assert row is not None
-                levels.append((text, str(row[0])))
-            return cursor
+    def note(conn: Any, text: str, params: Any, run: Callable[[], Any]) -> Any:
+        text = " ".join(text.split()).replace(f"{schema}.", "")
+        idle = conn.info.transaction_status == TransactionStatus.IDLE
+        with conn.transaction() if idle else contextlib.nullcontext():
+            cursor = run()
+            row = conn.execute("SHOW synchronous_commit").fetchone()
+            assert row is not None
+            levels.append((text, str(row[0])))
+        return cursor
 
-    pool = ConnectionPool(
-        require_postgres(),
-        min_size=1,
-        max_size=1,
-        connection_class=Recording,
-        kwargs={"autocommit": True},
-        open=True,
-    )
+    pool = watched_pool(schema, note)
     return pool, levels
 
 

@@ -17,7 +17,7 @@ import json
 import random
 import string
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +25,7 @@ import pytest
 
 import kyc_webhooks as kw
 from _ledger import claimed, decide, entry
-from _postgres import drop_schema, new_schema, postgres_store, require_postgres, sql
+from _postgres import drop_schema, new_schema, postgres_store, require_postgres, sql, watched_pool
 from _postgres_layouts import insert_decision, insert_delivery, make_layout
 from kyc_webhooks import cli
 from kyc_webhooks.store import NewDelivery, PostgresStore
@@ -228,31 +228,15 @@ def test_a_vendor_and_subject_never_run_into_each_other(store: PostgresStore) ->
 def recording_store() -> Iterator[tuple[PostgresStore, list[tuple[str, Any]]]]:
     """A PostgresStore in a schema of its own whose connections note every statement on that
     schema with its parameters."""
-    import psycopg
-    from psycopg_pool import ConnectionPool
-
-    dsn = require_postgres()
     schema = new_schema()
     statements: list[tuple[str, Any]] = []
 
-    class Recording(psycopg.Connection[Any]):
-        def execute(
-            self,
-            query: Any,
-            params: Any = None,
-            *,
-            prepare: bool | None = None,
-            binary: bool = False,
-        ) -> psycopg.Cursor[Any]:
-            if f"{schema}." in str(query):
-                statements.append((str(query), params))
-            return super().execute(query, params, prepare=prepare, binary=binary)
+    def record(conn: Any, text: str, params: Any, run: Callable[[], Any]) -> Any:
+        statements.append((text, params))
+        return run()
 
-    pool = ConnectionPool(
-        dsn, min_size=1, max_size=1, connection_class=Recording, kwargs={"autocommit": True}
-    )
     try:
-        with pool, PostgresStore(pool, schema=schema) as store:
+        with watched_pool(schema, record) as pool, PostgresStore(pool, schema=schema) as store:
             store.migrate()
             statements.clear()
             yield store, statements
