@@ -703,6 +703,16 @@ _SECRET_URLS = {
     "query-password": (f"{NO_SERVER}?password={PASSWORD}", "?password=***"),
     "userinfo": (f"postgresql://kw:{PASSWORD}@127.0.0.1:1/kw", "postgresql://kw:***@127.0.0.1:1"),
     "at-in-userinfo": (f"postgresql://kw:x@{PASSWORD}@127.0.0.1:1/kw", "kw:***@127.0.0.1:1/kw"),
+    # An unencoded "@" then "/" or "?" in a password: libpq ends the user info at the first "@"
+    # (password "x", host "y"), a human reads the whole as the password.
+    "at-slash-in-userinfo": (
+        f"postgresql://kw:x@y/{PASSWORD}@127.0.0.1:1/kw",
+        "kw:***@127.0.0.1:1/kw",
+    ),
+    "at-question-in-userinfo": (
+        f"postgresql://kw:x@y?{PASSWORD}@127.0.0.1:1/kw",
+        "kw:***@127.0.0.1:1/kw",
+    ),
     "sslpassword": (f"{NO_SERVER}?sslmode=require&sslpassword={PASSWORD}", "sslpassword=***"),
     "encoded-name": (f"{NO_SERVER}?pass%77ord={PASSWORD}", "pass%77ord=***"),
     "oauth-secret": (f"{NO_SERVER}?oauth_client_secret={PASSWORD}", "oauth_client_secret=***"),
@@ -732,6 +742,24 @@ def test_store_errors_mask_every_credential_of_the_url(
         assert shown in err
         assert "sslmode=require" in err or "sslmode" not in url  # a harmless value stays
         assert PASSWORD not in out + err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgresql://kw:a=b@{PASSWORD}/x@db/app", "postgresql://kw:***@db/app"),
+        (f"postgresql://kw:p@{PASSWORD}?x@db/app?sslmode=require", "kw:***@db/app?sslmode=require"),
+        (f"postgresql://kw@db/app?password=p@{PASSWORD}", "postgresql://kw@db/app?password=***"),
+        ("postgresql://kw@db/app?application_name=a@b", "postgresql://kw@db/app?application_name"),
+    ],
+    ids=["no-query", "query-after", "at-in-parameter", "at-in-shown-parameter"],
+)
+def test_store_addresses_mask_a_password_however_its_at_signs_fall(url: str, shown: str) -> None:
+    from kyc_webhooks.cli._stores import describe
+
+    described = describe(url)
+    assert shown in described
+    assert PASSWORD not in described
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,14 @@ def describe(target: str) -> str:
     password of ``user:password@`` and every other query parameter's value become ``***``
     (``postgresql://app:***@db/app?sslmode=require&password=***``). A SQLite path is unchanged.
 
-    The URL is cut as libpq cuts it (pure string work: this also runs when psycopg is missing):
-    there is user info when an ``@`` comes before any ``/``; it runs to the last ``@`` before the
-    host part ends (at a ``/`` or ``?``), so that an unencoded ``@`` in a password is masked too;
-    the query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is
+    The URL is cut where libpq cuts it, or further where a human would read a password (pure
+    string work: this also runs when psycopg is missing). There is user info when an ``@`` comes
+    before any ``/``. libpq ends it at the last ``@`` before the host part ends (at a ``/`` or
+    ``?``); a password holding an unencoded ``@`` then ``/`` or ``?`` is longer to a human, so
+    the user info masked runs further: to the last ``@`` of a URL without ``?``, else to the last
+    ``@`` before the first ``=`` (a parameter's value may hold an ``@``: it stays in the query,
+    whose values are masked). An ``@`` in a database name masks more than needed, never less.
+    The query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is
     a password)."""
     if not is_postgres(target):
         return target
@@ -109,7 +113,12 @@ def describe(target: str) -> str:
     first_at = next((i for i, char in enumerate(rest) if char in "@/"), -1)
     if first_at >= 0 and rest[first_at] == "@":
         ends = [i for i in (rest.find("/", first_at), rest.find("?", first_at)) if i >= 0]
-        at = rest.rfind("@", 0, min(ends, default=len(rest)))
+        at = rest.rfind("@", 0, min(ends, default=len(rest)))  # where libpq ends it
+        if "?" not in rest:
+            at = rest.rfind("@")
+        else:
+            equals = rest.find("=")
+            at = max(at, rest.rfind("@", 0, equals if equals >= 0 else len(rest)))
         user, colon, _ = rest[:at].partition(":")
         if "?" in user or "=" in user:
             user = _MASK  # `host?password=p@ss` (no /): libpq's user, but a password to a human
