@@ -445,6 +445,69 @@ def test_erase_nulls_the_body_and_vacuums_the_old_row_versions(store: PostgresSt
     assert not store.erase("no-such-id")
 
 
+def _vacuums(schema: str) -> int:
+    (count,) = sql(
+        "SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = %s "
+        "AND relname = 'deliveries'",
+        schema,
+    )[0]
+    return int(count)
+
+
+def test_a_pool_not_in_autocommit_still_vacuums_after_an_erasure(schema: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    pool: Any = ConnectionPool(
+        require_postgres(),
+        min_size=1,
+        max_size=1,
+        open=True,
+        kwargs={"options": "-c statement_timeout=4321"},
+    )
+    store = PostgresStore(pool, schema=schema)
+    try:
+        erased = store.add(new(key="e1", body=b'{"n":"x"}' * 300)).record
+        kept = store.add(new(key="k1", body=b'{"n":"y"}')).record
+        assert store.erase(erased.id)
+        assert _vacuums(schema) >= 1  # was skipped: VACUUM needs autocommit
+        assert store.get(erased.id).body is None  # type: ignore[union-attr]
+        assert store.get(kept.id).body == b'{"n":"y"}'  # type: ignore[union-attr]
+        with pool.connection() as conn:  # the connection went back as the pool's owner left it
+            assert not conn.autocommit
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("4321ms",)
+    finally:
+        store.close()
+        pool.close()
+
+
+def test_an_erasure_called_again_after_its_vacuum_failed_runs_the_vacuum(schema: str) -> None:
+    """A VACUUM that fails (here: the table locked past lock_timeout) leaves the erasure
+    committed and the old row versions in place; calling the same erasure again -- nothing
+    left to erase now -- must still run it: erase(), erase_bodies() and purge() alike."""
+    import psycopg
+
+    store = PostgresStore(require_postgres(), schema=schema, timeout=1)
+    try:
+        ids = [store.add(new(key=f"v{n}", body=b'{"n":"x"}' * 300)).record.id for n in range(3)]
+        calls: list[Callable[[], object]] = [
+            lambda: store.erase(ids[0]),
+            lambda: store.erase_bodies(older_than=timedelta(seconds=-60)),
+            lambda: store.purge(older_than=timedelta(seconds=-60)),
+        ]
+        for call in calls:
+            before = _vacuums(schema)
+            with psycopg.connect(require_postgres()) as locker:
+                locker.execute(f"LOCK TABLE {schema}.deliveries IN SHARE UPDATE EXCLUSIVE MODE")
+                with pytest.raises(StoreError, match="vacuum"):
+                    call()
+            assert _vacuums(schema) == before
+            call()  # the retry: nothing new to erase, the VACUUM is still owed
+            assert _vacuums(schema) == before + 1
+        assert sql(f"SELECT count(*) FROM {schema}.deliveries") == [(0,)]
+    finally:
+        store.close()
+
+
 # -- which commits wait for the WAL flush ------------------------------------------------------
 
 

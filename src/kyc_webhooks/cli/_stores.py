@@ -117,8 +117,8 @@ def describe(target: str) -> str:
         if "?" not in rest:
             at = rest.rfind("@")
         else:
-            equals = rest.find("=")
-            at = max(at, rest.rfind("@", 0, equals if equals >= 0 else len(rest)))
+            first_equals = rest.find("=")
+            at = max(at, rest.rfind("@", 0, first_equals if first_equals >= 0 else len(rest)))
         user, colon, _ = rest[:at].partition(":")
         if "?" in user or "=" in user:
             user = _MASK  # `host?password=p@ss` (no /): libpq's user, but a password to a human

@@ -1330,15 +1330,33 @@ class PostgresStore:
     # -- retention ---------------------------------------------------------------------------
 
     def _vacuum(self) -> None:
-        """Reclaim the dead row versions that still hold erased bodies. Best effort: VACUUM needs
-        autocommit and table ownership (a non-owner gets a warning from the server and nothing
-        happens); autovacuum reclaims them later anyway."""
+        """Reclaim the dead row versions that still hold erased bodies (docs/scaling-out.md,
+        "Erasure on PostgreSQL"). VACUUM cannot run inside a transaction: a connection of a pool
+        that is not in autocommit is switched to it for this statement. It is not bounded by
+        ``statement_timeout`` (a large table takes longer than any delivery's statement, and a
+        VACUUM stopped by it would stay owed), still by ``lock_timeout``. A role that does not
+        own the table gets a warning from the server and nothing happens; autovacuum reclaims the
+        row versions later. A failure raises StoreError: the erasure itself is committed, and
+        calling the same erasure again runs the VACUUM again."""
         if not self._vacuum_on_erase:
             return
 
         def work(conn: Conn) -> None:
-            if conn.autocommit:
-                conn.execute(self._sql["vacuum"])
+            autocommit = conn.autocommit
+            if not autocommit:
+                conn.commit()  # what this call ran before (the schema check): as the pool would
+                conn.autocommit = True
+            try:
+                row = conn.execute("SHOW statement_timeout").fetchone()
+                conn.execute("SET statement_timeout = 0")
+                try:
+                    conn.execute(self._sql["vacuum"])
+                finally:
+                    if row is not None and not conn.broken:
+                        conn.execute("SELECT set_config('statement_timeout', %s, false)", row)
+            finally:
+                if not autocommit and not conn.broken:
+                    conn.autocommit = False
 
         self._run("vacuum", work)
 
@@ -1356,8 +1374,9 @@ class PostgresStore:
             sql += " AND state = ANY(%(states)s)"
             params["states"] = [s.value for s in states]
         deleted = self._run("purge", lambda conn: conn.execute(sql, params).rowcount)
-        if deleted:
-            self._vacuum()
+        # Also when nothing was deleted now: a purge called again after its VACUUM failed (the
+        # rows are gone, their old versions are not) must run it (docs/scaling-out.md).
+        self._vacuum()
         return deleted
 
     def erase(self, delivery_id: str) -> bool:
@@ -1368,8 +1387,8 @@ class PostgresStore:
             assert row is not None
             return int(row[0]), bool(row[1])
 
-        erased, exists = self._run("erase", work)
-        if erased:
+        _erased, exists = self._run("erase", work)
+        if exists:  # erased now, or before: a call again after a failed VACUUM runs it
             self._vacuum()
         return exists
 
@@ -1379,8 +1398,7 @@ class PostgresStore:
         erased = self._run(
             "erase_bodies", lambda conn: conn.execute(self._sql["erase_bodies"], params).rowcount
         )
-        if erased:
-            self._vacuum()
+        self._vacuum()  # also when nothing was left to erase: see purge()
         return erased
 
     def close(self) -> None:
