@@ -16,10 +16,15 @@ S = DecisionStatus
 
 #: A completed check's (or workflow session's) ``outcome``. Judgement calls: ``attention`` needs a
 #: human: REVIEW; ``match_confirmed`` (a screening match confirmed) refuses the client: DECLINED;
-#: ``confirmed`` is a manual validation confirming the check: APPROVED.
+#: ``confirmed`` is a manual validation confirming the check: APPROVED. ``pending`` is the
+#: manual validation outcome that v1.7.2 lists in place of ``attention`` ("confirmed, rejected,
+#: pending", https://docs.complycube.com/api-reference/v.1.7.2/checks/validate-a-check; now
+#: "confirmed, rejected, attention", https://docs.complycube.com/api-reference/checks/validate-a-check):
+#: REVIEW, like ``attention``.
 OUTCOME: dict[str, DecisionStatus] = {
     "clear": S.APPROVED,
     "attention": S.REVIEW,
+    "pending": S.REVIEW,
     "rejected": S.DECLINED,
     "match_confirmed": S.DECLINED,
     "confirmed": S.APPROVED,
@@ -48,9 +53,14 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
     )
 
 
-def _outcome(event: Any, payload: Any, outcome: Any) -> Decision:
-    """The final decision of a check or session ``outcome`` (:data:`OUTCOME`)."""
-    return _decision(event, payload, lookup(OUTCOME, outcome), True, reasons=codes([outcome]))
+def _outcome(event: Any, payload: Any, outcome: Any, *, update: bool = False) -> Decision:
+    """The decision of a check or session ``outcome`` (:data:`OUTCOME`): final. An ``update``
+    (``check.updated``, ``workflow.session.updated``) with an outcome :data:`OUTCOME` does not know
+    is UNKNOWN and not final: a final UNKNOWN would replace the verdict already in the ledger (an
+    earlier ``clear``) with a value nobody has mapped yet."""
+    status = lookup(OUTCOME, outcome)
+    final = not (update and status is S.UNKNOWN)
+    return _decision(event, payload, status, final, reasons=codes([outcome]))
 
 
 def decide(event: Any) -> Decision | None:
@@ -81,7 +91,7 @@ def decide(event: Any) -> Decision | None:
                 outcome = payload.result.outcome
         if outcome is None:
             return None
-        return _outcome(event, payload, outcome)
+        return _outcome(event, payload, outcome, update=True)
     if etype in SESSION_TYPES:
         status, final = SESSION_TYPES[etype]
         return _decision(event, event.payload, status, final)
@@ -92,5 +102,5 @@ def decide(event: Any) -> Decision | None:
             if etype == "workflow.session.updated":
                 return None
             return _decision(event, payload, S.UNKNOWN, True)
-        return _outcome(event, payload, outcome)
+        return _outcome(event, payload, outcome, update=etype == "workflow.session.updated")
     return None

@@ -51,18 +51,41 @@ AGE: dict[str, DecisionStatus] = {
     "ATTEMPTS_EXCEEDED": S.DECLINED,
     "UNCERTAIN": S.REVIEW,
 }
+#: ``AGE_ESTIMATION`` ``status`` values: the webhook's whole enum (``COMPLETED``, ``FAILED``), and
+#: it "is sent when an age estimation session reaches a terminal state"
+#: (https://documentation.idenfy.com/api-reference/webhooks/age-estimation-result,
+#: https://documentation.idenfy.com/openapi/age-estimation.yaml). ``outcome`` is nullable: a
+#: terminal session without one ended without a verdict -- nothing to guess, no verdict to wait
+#: for: UNKNOWN, final (as ComplyCube's ``check.failed``). Another status is not known to be
+#: terminal: PENDING, not final.
+AGE_TERMINAL = frozenset({"COMPLETED", "FAILED"})
 #: ``COMPANY_REVIEW`` ``approvalStatus`` (KYB); absent: the company is still under review.
 COMPANY: dict[str, DecisionStatus] = {"APPROVED": S.APPROVED, "DENIED": S.DECLINED}
-#: ``AML_MONITORING`` ``status`` (v3) or the deprecated ``alertStatus``. Judgement: an alert means
-#: new hits for a human to review: REVIEW (final, so that it overrides an earlier approval of the
-#: same monitoring); ``ACCEPTED``/``DECLINED`` are a reviewer's verdict on an alert.
-AML_MONITORING: dict[str, DecisionStatus] = {
+#: ``AML_MONITORING`` carries two statuses, both required
+#: (https://documentation.idenfy.com/api-reference/webhooks/aml-monitoring,
+#: https://documentation.idenfy.com/openapi/aml.yaml, ``AmlMonitoringWebhook``): the deprecated
+#: v2 ``alertStatus`` (``ALERT``, ``DECLINED``, ``ACCEPTED``, ``PENDING``, ``STATUS``) and the v3
+#: ``status`` (``ACTIVE``, ``STOPPED``, ``PENDING``, ``ALERT``). Only ``alertStatus`` holds a
+#: reviewer's verdict (v3 ``status`` has no accepted/declined value), and iDenfy's own example
+#: sends ``alertStatus: ALERT`` with ``status: ACTIVE``: ``alertStatus`` decides when it says
+#: one of these; otherwise (``PENDING``, ``STATUS``, a value this version does not know, absent)
+#: the v3 ``status`` does (:data:`AML_MONITORING`). Judgement: an alert means new hits for a
+#: human to review: REVIEW (final, so that it overrides an earlier approval of the same
+#: monitoring); ``ACCEPTED``/``DECLINED`` are a reviewer's verdict on an alert.
+AML_ALERT_STATUS: dict[str, DecisionStatus] = {
     "ALERT": S.REVIEW,
     "ACCEPTED": S.APPROVED,
     "DECLINED": S.DECLINED,
+}
+#: ``AML_MONITORING`` v3 ``status``, when ``alertStatus`` decides nothing. ``ALERT``: REVIEW,
+#: final (as above); ``STOPPED``: the monitoring ended. A value this version does not know is
+#: UNKNOWN and not final: the monitoring may still run, and a final UNKNOWN would replace a
+#: reviewer's verdict.
+AML_MONITORING: dict[str, DecisionStatus] = {
+    "ALERT": S.REVIEW,
+    "STOPPED": S.CANCELLED,
     "PENDING": S.PENDING,
     "ACTIVE": S.PENDING,
-    "STOPPED": S.CANCELLED,
 }
 #: The identification event types: one body (iDenfy's IdentificationWebhook) under six labels
 #: ([webhooks]: https://documentation.idenfy.com/kyc/webhooks). The label comes from the unsigned
@@ -106,6 +129,11 @@ AGE_SUBJECT_PREFIX = "AGE_ESTIMATION:"
 
 def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
+
+
+def _wire(value: Any) -> str | None:
+    """The wire string of an open-enum field (a known member or a new string), or ``None``."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def _decision(event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any) -> Decision:
@@ -195,14 +223,20 @@ def decide(event: Any) -> Decision | None:
             reasons=codes(event.risk_tags),
         )
     if etype == "AGE_ESTIMATION":
-        status = lookup(AGE, event.outcome) if event.outcome is not None else S.PENDING
+        if event.outcome is not None:
+            status = lookup(AGE, event.outcome)
+            final = True
+        else:
+            # No verdict in the body: a terminal session ended without one (AGE_TERMINAL).
+            final = _wire(event.status) in AGE_TERMINAL
+            status = S.UNKNOWN if final else S.PENDING
         return _decision(
             event,
             status,
-            status is not S.PENDING,
+            final,
             AGE_SUBJECT_PREFIX + event.scan_ref,
             client_ref=event.client_id,
-            reasons=codes([event.outcome]) if event.outcome is not None else (),
+            reasons=codes([event.outcome if event.outcome is not None else event.status]),
             occurred_at=_time(event.occurred_at),
         )
     if etype == "COMPANY_REVIEW":
@@ -224,13 +258,18 @@ def decide(event: Any) -> Decision | None:
             return None  # "nearing expiry" is a reminder, not a verdict
         return _decision(event, S.EXPIRED, True, event.id)
     if etype == "AML_MONITORING":
-        value = event.status if event.status is not None else event.alert_status
-        status = lookup(AML_MONITORING, value)
+        # The v2 ``alertStatus`` first: it alone carries a reviewer's verdict (AML_ALERT_STATUS).
+        value = event.alert_status
+        if _wire(value) in AML_ALERT_STATUS:
+            status = lookup(AML_ALERT_STATUS, value)
+        else:
+            value = event.status
+            status = lookup(AML_MONITORING, value)
         return _decision(
             event,
             status,
-            status not in (S.PENDING,),
+            status not in (S.PENDING, S.UNKNOWN),
             event.monitoring_id,
-            reasons=codes([value]) if value is not None else (),
+            reasons=codes([value]),
         )
     return None
