@@ -254,3 +254,22 @@ def test_model_dump_json_writes_a_lone_surrogate_as_its_escape() -> None:
     assert json.loads(model.model_dump_json(exclude={"x"})) == {"name": CUT, "when": 1710754887}
     plain = _Model(name="Jo", x=[1e20, "é"])
     assert plain.model_dump_json(indent=1) == BaseModel.model_dump_json(plain, indent=1)
+
+
+@pytest.mark.parametrize("vendor", list(CASES))
+def test_a_lone_surrogate_in_an_object_key_is_refused_as_before(
+    vendor: str, tmp_path: Path
+) -> None:
+    """A key names a field, and nothing can serialise a key holding a lone surrogate (a dump, a
+    Yoti delivery key built from one): such a body is a 400, never a 503 on every retry."""
+    event_type, _, _ = CASES[vendor]
+    payload = testing.sample_payload(vendor, event_type)
+    payload["extra"] = {CUT: "value"}  # a nested key, under a field of free-form data
+    body, headers = testing.sign(vendor, payload, SECRETS[vendor], event_type=event_type)
+    assert b"\\ud83d" in body
+    receiver, seen = _receiver(store=kw.SQLiteStore(tmp_path / "keys.sqlite3"))
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == (401 if vendor == "identomat" else 400)
+    assert seen == []
+    with pytest.raises(ValueError):
+        decode_json(body)

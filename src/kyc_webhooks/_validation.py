@@ -136,9 +136,22 @@ def _read_with_surrogates(body: bytes) -> Any:
         return _UNREAD  # no surrogate escape: refused for something else
     try:
         from_json(neutral)
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_object_without_surrogate_keys)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return _UNREAD
+
+
+def _object_without_surrogate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A decoded JSON object (the last value of a repeated key wins, as in ``json.loads``); a
+    lone surrogate in a key refuses the body, as pydantic-core does: keys name fields, and no
+    serialiser (``model_dump(mode="json")``, delivery keys built from it) can encode one."""
+    for key, _ in pairs:
+        if not key.isascii():
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a JSON object key holds a lone surrogate") from None
+    return dict(pairs)
 
 
 def decode_json(body: bytes) -> Any:
