@@ -22,13 +22,23 @@ Two rules:
     :data:`MAX_LISTED_ERRORS`; otherwise the message gives the count alone.
 
   ``bench/bench_hostile.py`` measures the result (docs/performance.md).
+
+Every JSON body is read here (:func:`validate_json`, :func:`validate_body`, :func:`decode_json`):
+by pydantic-core, except a body it refuses only for an escaped lone surrogate (``"\\ud83d"``,
+valid JSON that JavaScript's ``JSON.stringify`` and Python's ``json.dumps`` write for a string cut
+inside an emoji, which pydantic-core cannot turn into a ``str``). That body is read by
+:func:`json.loads`, whose strings hold the surrogate (``"\\ud83d"`` -> ``"\ud83d"``), and
+validated from the decoded value; every other body pydantic-core refuses stays refused.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from .errors import PayloadError
 
@@ -38,8 +48,10 @@ __all__ = [
     "MAX_LISTED_ERRORS",
     "VALIDATION_ERRORS",
     "check_object_count",
+    "decode_json",
     "describe_validation_error",
     "payload_error",
+    "validate_body",
     "validate_json",
 ]
 
@@ -101,18 +113,92 @@ def check_object_count(body: bytes, *, what: str, event_type: str = "") -> None:
         raise PayloadError(f"{what} body holds more than {MAX_JSON_OBJECTS} JSON objects")
 
 
+#: A JSON escape of a UTF-16 surrogate (``\\ud800``-``\\udfff``) that starts after an even run of
+#: backslashes (``\\\\ud83d`` is an escaped backslash, then text): group 1 is that run.
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+#: What :func:`_read_with_surrogates` returns for a body it does not read.
+_UNREAD = object()
+
+
+def _read_with_surrogates(body: bytes) -> Any:
+    """``json.loads``' reading of ``body`` when pydantic-core refuses it only for its surrogate
+    escapes, else :data:`_UNREAD`.
+
+    Only escapes change between the body and the copy pydantic-core is asked about (each
+    surrogate escape becomes ``\\ufffd``), so the copy is valid for pydantic-core exactly when
+    the body is, but for the surrogates: everything else it refuses (too deep, invalid UTF-8, a
+    BOM, an unreadable number ...) is still refused, and what it accepts (``NaN``, ``Infinity``)
+    still accepted. The body is decoded as strict UTF-8 (``json.loads`` of bytes would also take
+    UTF-16 and UTF-32)."""
+    neutral = _SURROGATE_ESCAPE.sub(rb"\1\\ufffd", body)
+    if neutral == body:
+        return _UNREAD  # no surrogate escape: refused for something else
+    try:
+        from_json(neutral)
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_object_without_surrogate_keys)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return _UNREAD
+
+
+def _object_without_surrogate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A decoded JSON object (the last value of a repeated key wins, as in ``json.loads``); a
+    lone surrogate in a key refuses the body, as pydantic-core does: keys name fields, and no
+    serialiser (``model_dump(mode="json")``, delivery keys built from it) can encode one."""
+    for key, _ in pairs:
+        if not key.isascii():
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a JSON object key holds a lone surrogate") from None
+    return dict(pairs)
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON value of ``body``, read by pydantic-core -- or by ``json.loads`` when pydantic-core
+    refuses it only for an escaped lone surrogate (module docstring). Raises ``ValueError`` for a
+    body that is not JSON. Callers bound the work first (:func:`check_object_count`)."""
+    try:
+        return from_json(body)
+    except ValueError:
+        decoded = _read_with_surrogates(body)
+        if decoded is _UNREAD:
+            raise
+    return decoded
+
+
+def validate_body(validator: Any, body: bytes) -> Any:
+    """``validator.validate_json(body)`` (a ``SchemaValidator``), or, for a body pydantic-core
+    refuses only for an escaped lone surrogate, ``validator.validate_python`` of ``json.loads``'
+    reading (module docstring): the same fields, datetimes, enums and bounds either way. Raises
+    what the validator raises (``ValidationError`` ``json_invalid`` for a body that is not JSON).
+    Callers bound the work first (:func:`check_object_count`)."""
+    try:
+        return validator.validate_json(body)
+    except ValidationError as exc:
+        if exc.error_count() != 1 or b"\\u" not in body:
+            raise
+        if exc.errors(include_url=False, include_input=False)[0]["type"] != "json_invalid":
+            raise
+        decoded = _read_with_surrogates(body)
+        if decoded is _UNREAD:
+            raise
+    # Outside the except block: a failure here has no ValidationError (input values) as context.
+    return validator.validate_python(decoded)
+
+
 def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:
     """Validate ``body`` straight from bytes with ``model`` (a model class or cached
-    ``TypeAdapter``), turning every failure into a :class:`PayloadError` that names fields only.
-    Messages start with ``what`` and ``event_type`` (joined only when there is an error). A body
-    with too many objects is refused first (:func:`check_object_count`)."""
+    ``TypeAdapter``; :func:`validate_body`), turning every failure into a :class:`PayloadError`
+    that names fields only. Messages start with ``what`` and ``event_type`` (joined only when there
+    is an error). A body with too many objects is refused first (:func:`check_object_count`)."""
     check_object_count(body, what=what, event_type=event_type)
     try:
         # A model class's ``__pydantic_validator__`` (what ``model_validate_json`` calls, minus a
         # Python frame) or a cached TypeAdapter. With ``defer_build`` the first attribute access
         # on the model's placeholder validator builds the real one.
         validator = getattr(model, "__pydantic_validator__", model)
-        return validator.validate_json(body)
+        return validate_body(validator, body)
     except VALIDATION_ERRORS as exc:
         error = payload_error(exc, what=what, event_type=event_type)
     raise error  # outside the except block: no ValidationError (input values) as __context__

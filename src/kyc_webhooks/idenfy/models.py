@@ -32,10 +32,8 @@ import importlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import from_json
-
 from .._headers import Headers
-from .._validation import check_object_count, validate_json
+from .._validation import check_object_count, decode_json, validate_json
 from ..errors import PayloadError
 from ._auth import EVENT_TYPE_HEADER
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
@@ -342,7 +340,7 @@ def infer_event_type(body: bytes) -> str:
       as :class:`IdenfyUnknownEvent` and routed to catch-alls.
     """
     try:
-        decoded = from_json(body)
+        decoded = decode_json(body)
     except ValueError:
         return UNDETERMINED_EVENT_TYPE
     if not isinstance(decoded, dict):

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, ClassVar
 
-import pydantic_core
-
 from .._crypto import SecretInput, secrets_tuple, verify_shared_key
 from .._headers import HeaderInput, Headers
 from .._redaction import REDACTED_VALUE, redact_fields
+from .._validation import decode_json
 from .._vendor import Vendor, body_bytes
 from ..errors import AuthenticationError, ConfigurationError
 
@@ -67,7 +66,7 @@ class Identomat(Vendor):
         # The key is inside the body, so authentication needs a JSON read first; an unreadable body
         # cannot be authenticated and is refused as such (401), before any validation.
         try:
-            data = pydantic_core.from_json(body)
+            data = decode_json(body)  # an escaped lone surrogate too (_validation)
         except ValueError:
             raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
         if not isinstance(data, dict):
@@ -100,7 +99,7 @@ def _refuse_an_ambiguous_key(body: bytes) -> None:
         raise AuthenticationError(f"cannot read {API_KEY_FIELD}: body is not JSON") from None
     if not isinstance(pairs, list) or sum(1 for key, _ in pairs if key == API_KEY_FIELD) != 1:
         raise AuthenticationError(f"{API_KEY_FIELD} must appear exactly once")
-    stored = pydantic_core.from_json(redact_fields(body, (API_KEY_FIELD,)))
+    stored = decode_json(redact_fields(body, (API_KEY_FIELD,)))
     if stored.get(API_KEY_FIELD) != REDACTED_VALUE.decode().strip('"'):
         raise AuthenticationError(f"{API_KEY_FIELD} must be spelled without escapes")
 
