@@ -787,6 +787,37 @@ def test_a_keyword_value_connection_string_is_refused_unechoed_and_no_file_is_ma
     assert (tmp_path / "data=1.sqlite3").is_file()
 
 
+#: URLs libpq does not read (it takes postgresql:// and postgres:// only, in lower case): each
+#: was taken for a SQLite path and echoed whole, password included.
+_OTHER_URLS = {
+    "sqlalchemy": (f"postgresql+psycopg://kw:{PASSWORD}@127.0.0.1:1/kw", "psycopg://kw:***@127"),
+    "upper-case": (f"POSTGRESQL://kw:{PASSWORD}@127.0.0.1:1/kw", "POSTGRESQL://kw:***@127.0.0.1"),
+    "query": (f"Postgres://kw@127.0.0.1:1/kw?password={PASSWORD}", "1:1/kw?password=***"),
+    "leading-blank": (f" postgresql://kw:{PASSWORD}@127.0.0.1:1/kw", "postgresql://kw:***@127"),
+    "other-scheme": (f"mysql://kw:{PASSWORD}@db/kw?sslmode=require", "kw:***@db/kw?sslmode=req"),
+}
+
+
+@pytest.mark.parametrize(("url", "shown"), list(_OTHER_URLS.values()), ids=list(_OTHER_URLS))
+def test_a_url_postgresql_does_not_read_is_refused_masked_and_no_file_is_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str, url: str, shown: str
+) -> None:
+    before = sorted(tmp_path.rglob("*"))
+    for argv in (
+        ["migrate", "--store", url],
+        ["migrate", "--store", url, "--json"],
+        ["process", "--store", url, "--app", f"{app}:receiver"],
+        ["inbox", "--inbox", url, "list"],
+        ["inbox", "--inbox", url, "erase", "--all", "--yes"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert "is a URL that PostgreSQL does not read: give a postgresql:// " in err
+        assert shown in err
+        assert PASSWORD not in out + err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 def test_migrate_output_masks_a_password_given_as_a_query_parameter(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -28,7 +28,13 @@ _PREFIX_SCAN = 1_000_000
 
 
 def is_postgres(target: str) -> bool:
+    """A URL ``PostgresStore`` accepts: libpq reads ``postgresql://`` and ``postgres://`` only, in
+    lower case (not SQLAlchemy's ``postgresql+psycopg://``, nor ``POSTGRESQL://``)."""
     return target.startswith(("postgresql://", "postgres://"))
+
+
+#: A URL: a scheme (RFC 3986) and ``://``, after any leading blanks. Never a SQLite path here.
+_URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def open_store(
@@ -46,6 +52,14 @@ def open_store(
         raise CliError(
             f"the {what} looks like a PostgreSQL key=value connection string (not shown: it may "
             "hold a password); give it as a postgresql:// URL"
+        )
+    if _URL.match(target) and not is_postgres(target):
+        # `postgresql+psycopg://` (SQLAlchemy's spelling), `POSTGRESQL://`, `mysql://`: libpq
+        # reads none of them, and a SQLite file of that name is never meant; shown masked.
+        raise CliError(
+            f"the {what} {describe(target)} is a URL that PostgreSQL does not read: give a "
+            "postgresql:// (or postgres://) URL, in lower case and without a +driver suffix "
+            "such as SQLAlchemy's +psycopg"
         )
     if missing is not None and not is_postgres(target) and not Path(target).is_file():
         raise CliError(f"no {what} at {target} ({missing})")
@@ -95,7 +109,8 @@ def describe(target: str) -> str:
     """``target`` for messages, without any credential: a ``postgresql://`` URL keeps its user,
     hosts, database and the values of the non-secret parameters (:data:`_SHOWN_PARAMS`); the
     password of ``user:password@`` and every other query parameter's value become ``***``
-    (``postgresql://app:***@db/app?sslmode=require&password=***``). A SQLite path is unchanged.
+    (``postgresql://app:***@db/app?sslmode=require&password=***``). Any other URL (a scheme and
+    ``://``, such as ``postgresql+psycopg://``) is masked the same way. A SQLite path is unchanged.
 
     The URL is cut where libpq cuts it, or further where a human would read a password (pure
     string work: this also runs when psycopg is missing). There is user info when an ``@`` comes
@@ -106,7 +121,7 @@ def describe(target: str) -> str:
     whose values are masked). An ``@`` in a database name masks more than needed, never less.
     The query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is
     a password)."""
-    if not is_postgres(target):
+    if not _URL.match(target):
         return target
     scheme, _, rest = target.partition("://")
     userinfo = ""
