@@ -121,3 +121,23 @@ def watched_pool(schema: str, watch: Watch) -> Any:
         kwargs={"autocommit": True},
         open=True,
     )
+
+
+@contextlib.contextmanager
+def own_database() -> Iterator[str]:
+    """A ``postgresql://`` URL of a database of its own on the test server, dropped at the end:
+    for a test that must see every schema of a database (the default ``kyc_webhooks`` one
+    included) without meeting another run's."""
+    import urllib.parse
+
+    import psycopg
+
+    dsn = require_postgres()
+    name = new_schema()  # the same unique pattern
+    with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urllib.parse.urlsplit(dsn)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -838,14 +838,41 @@ def test_migrate_output_masks_a_password_given_as_a_query_parameter(
 
 
 def test_process_loop_banner_and_error_mask_the_password(
-    capsys: pytest.CaptureFixture[str], app: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str
 ) -> None:
-    # Nothing listens on port 1: the banner is printed, then the first batch finds no connection
-    # (after the store's timeout) and the loop ends with the store's error.
+    # Nothing listens on port 1: the first batch finds no connection (after the store's
+    # timeout). Without --loop that ends the run with the store's error (exit 3).
     url = f"{NO_SERVER}?password={PASSWORD}"
-    code, out, err = run(capsys, "process", "--store", url, "--app", f"{app}:receiver", "--loop")
+    code, out, err = run(capsys, "process", "--store", url, "--app", f"{app}:receiver")
     assert code == cli.EXIT_UNAVAILABLE, err
-    assert f"processing {NO_SERVER}?password=*** with {app}:receiver" in err
+    assert "failed: no connection within" in err
+    assert PASSWORD not in out + err
+    # With --loop the banner is printed, the error is logged and waited out until SIGTERM (a
+    # child process, its stderr in a file read while it runs).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kyc_webhooks", "process", "--store", url,
+             "--app", f"{app}:receiver", "--loop", "--interval", "0.1"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while "error=StoreError" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert proc.poll() is None, log.read_text()
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=10)
+    err = log.read_text()
+    assert proc.returncode == cli.EXIT_OK, err
+    assert f"processing {NO_SERVER}?password=*** (schema kyc_webhooks) with {app}:receiver" in err
+    assert "error=StoreError detail=PostgreSQL store (" in err
+    assert "processed 0: 0 succeeded, 0 failed (stopped)" in out
     assert PASSWORD not in out + err
 
 

@@ -283,6 +283,42 @@ def test_a_newer_schema_is_refused(schema: str) -> None:
         second.add(new())
 
 
+def test_create_false_opens_only_an_existing_store(schema: str) -> None:
+    """``create=False`` (``kyc-webhooks process``): a schema without the store's tables is
+    refused, never created -- neither the schema nor tables in an empty one; ``migrate()``
+    still creates it, and then the store works."""
+    dsn = require_postgres()
+
+    def tables() -> list[tuple[Any, ...]]:
+        return sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", schema
+        )
+
+    def schema_exists() -> bool:
+        return bool(sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", schema))
+
+    with PostgresStore(dsn, schema=schema, create=False) as opened:
+        assert opened.schema_version() == 0
+        with pytest.raises(StoreError, match="create=False") as raised:
+            opened.claim_next(lease=30)
+        assert schema in raised.value.message
+        assert not schema_exists()
+        sql(f"CREATE SCHEMA {schema}")  # a schema of that name, without the store's tables
+        assert opened.schema_version() == 0
+        with pytest.raises(StoreError, match="create=False"):
+            opened.add(new())
+        assert tables() == []
+        assert opened.migrate() == 3  # an explicit migration creates
+        added = opened.add(new(), lease=30)
+        assert added.claim is not None
+        assert opened.complete(added.claim)
+    with PostgresStore(dsn, schema=schema, create=False) as again:
+        assert again.schema_version() == 3
+        record = again.get(added.record.id)
+        assert record is not None
+        assert record.state is DeliveryState.DONE
+
+
 def test_a_pool_passed_in_is_used_and_left_open(schema: str) -> None:
     from psycopg_pool import ConnectionPool
 

@@ -20,10 +20,16 @@ T = TypeVar("T")
 
 
 def app_receiver(
-    spec: str, store: Store | None = None, *, vendor: str | None = None
+    spec: str,
+    store: Store | None = None,
+    *,
+    vendor: str | None = None,
+    app: kw.Receiver | None = None,
 ) -> kw.Receiver:
-    """A receiver with the handlers of the Receiver at ``spec`` on ``store`` (default: its own)."""
-    app = load_receiver(spec)
+    """A receiver with the handlers of the Receiver at ``spec`` on ``store`` (default: its own).
+    ``app``: that Receiver, when the caller has loaded it already."""
+    if app is None:
+        app = load_receiver(spec)
     vendors = app.vendors
     if vendor is not None:
         if vendor not in vendors:
@@ -51,8 +57,9 @@ def run_handlers(
     async_: Callable[[str], Awaitable[T]],
     argument: str,
 ) -> T:
-    """``sync(argument)``, or ``async_(argument)`` in an event loop when a handler is async. A
-    handler's failure is logged by the library (class and frames, never the message)."""
+    """``sync(argument)``, or ``async_(argument)`` in an event loop of its own when a handler is
+    async -- for one call (``inbox replay``; ``process`` runs its whole loop in one event loop).
+    A handler's failure is logged by the library (class and frames, never the message)."""
     with logging_to_stderr(logging.WARNING):
         if is_async(receiver):
 

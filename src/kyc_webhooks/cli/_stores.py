@@ -38,13 +38,20 @@ _URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def open_store(
-    target: str, what: str = "store", *, schema: str | None = None, missing: str | None = None
+    target: str,
+    what: str = "store",
+    *,
+    schema: str | None = None,
+    missing: str | None = None,
+    create: bool = True,
 ) -> Store:
     """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path.
 
     With ``missing`` (the hint of the error), a SQLite path must name an existing file: opening
     a missing one would create an empty store, and a mistyped path would then read or process
-    nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none."""
+    nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none.
+    ``create=False`` gives a PostgresStore that never creates its schema (nothing connects
+    here: :func:`require_schema` checks that it exists)."""
     keyword = _KEYWORD_VALUE.match(target)
     if keyword and keyword.group(1) in _SHOWN_PARAMS | _SECRET_PARAMS:
         # `host=db password=...`: not a file name; never echoed (it may hold a password), and
@@ -67,7 +74,9 @@ def open_store(
         if is_postgres(target):
             from kyc_webhooks.store import PostgresStore
 
-            return PostgresStore(target, schema=schema) if schema else PostgresStore(target)
+            if schema:
+                return PostgresStore(target, schema=schema, create=create)
+            return PostgresStore(target, create=create)
         from kyc_webhooks.store import SQLiteStore
 
         return SQLiteStore(target)
@@ -144,8 +153,8 @@ def describe(target: str) -> str:
         return f"{scheme}://{userinfo}{address}"
     params = []
     for param in query.split("&"):
-        name, equals, _ = param.partition("=")
-        if not equals:
+        name, has_value, _ = param.partition("=")
+        if not has_value:
             # libpq refuses a bare word; it may be a pasted password
             params.append(_MASK if param else "")
         elif urllib.parse.unquote(name) in _SHOWN_PARAMS:
@@ -153,6 +162,18 @@ def describe(target: str) -> str:
         else:
             params.append(f"{name}={_MASK}")
     return f"{scheme}://{userinfo}{address}?{'&'.join(params)}"
+
+
+def require_schema(store: Store, target: str, what: str = "store") -> None:
+    """Refuse (usage error) a PostgresStore whose schema holds no store; it creates none (it was
+    opened with ``create=False``). A store that cannot be reached raises its StoreError."""
+    from kyc_webhooks.store import PostgresStore
+
+    if isinstance(store, PostgresStore) and store.schema_version() == 0:
+        raise CliError(
+            f"no {what} in schema {store.schema!r} at {describe(target)} (check --schema, or "
+            f"create it with `{PROG} migrate --store URL --schema {store.schema}`)"
+        )
 
 
 def inbox_path(args: argparse.Namespace) -> str:

@@ -24,9 +24,10 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
 * Leases and received times are measured on the database's clock (``statement_timestamp()``), so
   that app hosts with skewed clocks agree. An injected ``clock`` (tests) replaces it.
 * The tables live in their own PostgreSQL schema (default ``kyc_webhooks``), versioned in
-  ``<schema>.migrations``; created or migrated on first use (or by :meth:`PostgresStore.migrate`)
-  under ``pg_advisory_xact_lock``, so that processes starting together migrate once, without
-  the statement timeout (a populated table takes as long as it takes; the others wait).
+  ``<schema>.migrations``; created (unless ``create=False``) or migrated on first use (or by
+  :meth:`PostgresStore.migrate`) under ``pg_advisory_xact_lock``, so that processes starting
+  together migrate once, without the statement timeout (a populated table takes as long as it
+  takes; the others wait).
 * Every psycopg error (server down, connection reset, failover, statement timeout, pool
   exhausted) becomes a :class:`~kyc_webhooks.errors.StoreError` (503). A connection lost mid-call
   is retried once on a fresh connection; the pool reconnects by itself when the server is back.
@@ -623,6 +624,11 @@ class PostgresStore:
     never closes it; give its connections ``autocommit=True`` to save a round trip per call).
 
     ``schema``: the PostgreSQL schema holding the tables (created if missing).
+    ``create``: create the schema and its tables on first use when they are missing (default).
+    With ``False`` the store only opens an existing one -- for a worker that must not make an
+    empty store in a mistyped schema: a call on a schema without the store's tables raises
+    ``StoreError`` and :meth:`schema_version` returns 0, while an existing schema of an older
+    version is still migrated on first use, and :meth:`migrate` still creates.
     ``timeout``: seconds to wait for a connection and for one statement; past it, ``StoreError``.
     ``clock``: the current aware time, for tests; by default the database's clock.
     ``vacuum_on_erase``: run ``VACUUM`` on the table after ``erase``/``erase_bodies``/``purge``
@@ -644,6 +650,7 @@ class PostgresStore:
         max_size: int = 10,
         clock: Clock | None = None,
         vacuum_on_erase: bool = True,
+        create: bool = True,
     ) -> None:
         _load_driver()
         if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
@@ -660,6 +667,7 @@ class PostgresStore:
         self._max_size = max_size
         self._clock = clock
         self._vacuum_on_erase = bool(vacuum_on_erase)
+        self._create = bool(create)
         self._sql = _statements(schema)
         self._lock = threading.Lock()
         self._ready = False
@@ -750,8 +758,9 @@ class PostgresStore:
             detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate or '-'}"
         return StoreError(f"PostgreSQL store ({self._where}): {what} failed: {detail}")
 
-    def _run(self, what: str, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` on a pooled connection; psycopg errors become StoreError. A connection
+    def _run(self, what: str, work: Callable[[Conn], T], *, ensure: bool = True) -> T:
+        """Run ``work`` on a pooled connection, after making sure of the schema on first use
+        (unless ``ensure`` is false); psycopg errors become StoreError. A connection
         that broke under us (server restarted, connection reset) is retried once on another
         connection, after the pool dropped its dead idle ones. Every statement is idempotent
         enough for that: a repeated ``add``/``claim`` whose first run committed finds a live
@@ -761,8 +770,8 @@ class PostgresStore:
             conn: Conn | None = None
             try:
                 with pool.connection() as conn:
-                    if not self._ready:
-                        self._ensure_schema(conn)
+                    if ensure and not self._ready:
+                        self._ensure_schema(conn, create=self._create)
                     return work(conn)
             except PoolTimeout as exc:
                 raise self._error(what, exc) from exc
@@ -773,10 +782,16 @@ class PostgresStore:
                 raise self._error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _ensure_schema(self, conn: Conn) -> None:
+    def _ensure_schema(self, conn: Conn, *, create: bool) -> None:
         with self._lock:
             if self._ready:
                 return
+            if not create and self._version(conn) == 0:
+                raise StoreError(
+                    f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
+                    "kyc-webhooks store, and this one does not create it (create=False); "
+                    "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
+                )
             self._migrate(conn)
             self._ready = True
 
@@ -826,18 +841,15 @@ class PostgresStore:
                 )
 
     def migrate(self) -> int:
-        """Create or migrate the schema now (it also happens on first use); return its version."""
-        self._run("migrate", lambda conn: None)
+        """Create or migrate the schema now (it also happens on first use, unless the store was
+        built with ``create=False``); return its version."""
+        self._run("migrate", lambda conn: self._ensure_schema(conn, create=True), ensure=False)
         return self.schema_version()
 
     def schema_version(self) -> int:
-        """The schema version recorded in the migration table."""
-
-        def work(conn: Conn) -> int:
-            row = conn.execute(self._sql["version"]).fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
-
-        return self._run("schema_version", work)
+        """The schema version recorded in the migration table. A store built with
+        ``create=False`` neither creates nor migrates the schema here: 0 when it holds no store."""
+        return self._run("schema_version", self._version, ensure=self._create)
 
     # -- records -----------------------------------------------------------------------------
 
