@@ -727,14 +727,80 @@ def test_event_type_header_picks_where_the_body_does_not_say() -> None:
     assert event.event_type == "IDENTIFICATION_SOMETHING"
 
 
-def test_event_type_header_contradicting_the_body_is_refused() -> None:
-    outcome = deliver(SAMPLES["VIDEO_CALL_FINISHED"], "IDENTIFICATION_SOMETHING")
+#: A minimal identification body (``scanRef``, ``status`` object) carrying an AGE_ESTIMATION key.
+_AGE_IN_IDENTIFICATION = {"scanRef": "s-1", "status": {"overall": "APPROVED"}, "estimatedAge": 34}
+
+
+@pytest.mark.parametrize(
+    ("payload", "header", "field", "types"),
+    [
+        (
+            SAMPLES["VIDEO_CALL_FINISHED"],
+            "COMPANY_TOKEN_EXPIRED",
+            "videoCallAnswers",
+            "VIDEO_CALL_FINISHED",
+        ),
+        (
+            SAMPLES["VIDEO_CALL_FINISHED"],
+            "ACCOUNT_CHECK",
+            "videoCallAnswers",
+            "VIDEO_CALL_FINISHED",
+        ),
+        # A documented type in a legacy spelling is that type: refused as it would be.
+        (_AGE_IN_IDENTIFICATION, "ID_VERIFICATION_CANCELLED", "estimatedAge", "AGE_ESTIMATION"),
+        (_AGE_IN_IDENTIFICATION, "IDENTIFICATION_CANCELLED", "estimatedAge", "AGE_ESTIMATION"),
+    ],
+)
+def test_documented_event_type_header_contradicting_the_body_is_refused(
+    payload: dict[str, Any], header: str, field: str, types: str
+) -> None:
+    outcome = deliver(payload, header)
     assert outcome.status_code == 400
     assert isinstance(outcome.error, kw.PayloadError)
     assert outcome.error.message == (
         "iDenfy body does not match the Idenfy-Event-Type header (or its absence): field "
-        "'videoCallAnswers' belongs to VIDEO_CALL_FINISHED bodies only"
+        f"{field!r} belongs to {types} bodies only"
     )
+
+
+#: Samples whose body says its kind: without the header, its type is inferred from the body.
+SELF_TYPED = [t for t in SAMPLES if infer_event_type(dumps(SAMPLES[t])) != UNDETERMINED_EVENT_TYPE]
+
+
+@pytest.mark.parametrize("sample_type", SELF_TYPED)
+@pytest.mark.parametrize("header", ["IDENTIFICATION_SOMETHING", "MADE_UP_TYPE", "UNKNOWN"])
+def test_undocumented_event_type_header_over_a_typed_body_reads_as_absent(
+    sample_type: str, header: str
+) -> None:
+    # A header no documented type has names no other kind of event: the body is typed from its
+    # keys, as without the header (a captured body can be resent without it anyway).
+    body = dumps(SAMPLES[sample_type])
+    absent = parse_event(body, kw.Headers({}))
+    rec = receiver()
+    seen: list[kw.WebhookEvent] = []
+    rec.on("idenfy", absent.event_type)(seen.append)
+    outcome = deliver(body, header, rec)
+    assert outcome.status_code == 200, outcome.error
+    event = outcome.event
+    assert event is not None
+    assert seen == [event]
+    assert type(event) is type(absent)
+    assert event.event_type == absent.event_type != UNDETERMINED_EVENT_TYPE
+    assert event.delivery_key == absent.delivery_key
+    assert event.decision == absent.decision
+    assert wire(event) == SAMPLES[sample_type]
+
+
+def test_undocumented_event_type_header_over_a_body_of_two_types_is_refused_as_without_it() -> None:
+    payload = {**sample("AGE_ESTIMATION"), "monitoringId": "m-1"}  # AGE_ESTIMATION, AML_MONITORING
+    body, headers = sign("idenfy", payload, KEY, event_type="MADE_UP_TYPE")
+    made_up = receiver().handle(body, headers)
+    del headers["Idenfy-Event-Type"]
+    absent = receiver().handle(body, headers)
+    assert absent.status_code == made_up.status_code == 400
+    assert isinstance(made_up.error, kw.PayloadError)
+    assert absent.error is not None
+    assert made_up.error.message == absent.error.message
 
 
 # -- identification add-ons -----------------------------------------------------------------------
@@ -886,6 +952,38 @@ def test_dashboard_spelling_canceled_routes_to_the_cancelled_event() -> None:
     assert outcome.event_type == "IDENTIFICATION_CANCELLED"
     assert seen == ["IDENTIFICATION_CANCELLED"]
     assert outcome.event.is_final
+
+
+@pytest.mark.parametrize(
+    ("spelling", "documented"),
+    [
+        ("ID_VERIFICATION_CANCELLED", "IDENTIFICATION_CANCELLED"),  # iDenfy's legacy description
+        ("ID_VERIFICATION_CANCELED", "IDENTIFICATION_CANCELLED"),  # the dashboard label, one L
+        ("ID_VERIFICATION", "IDENTIFICATION"),
+        ("ID_VERIFICATION_AUTO_FINISHED", "IDENTIFICATION_AUTO_FINISHED"),
+        ("ID_VERIFICATION_MANUAL_FINISHED", "IDENTIFICATION_MANUAL_FINISHED"),
+        ("ID_VERIFICATION_RESUBMITTED", "IDENTIFICATION_RESUBMITTED"),
+        ("ID_VERIFICATION_EXPIRED", "IDENTIFICATION_EXPIRED"),
+    ],
+)
+def test_legacy_id_verification_spellings_are_the_documented_types(
+    spelling: str, documented: str
+) -> None:
+    payload = SAMPLES["IDENTIFICATION_CANCELLED"]
+    rec = receiver()
+    seen: list[str] = []
+    rec.on("idenfy", documented)(lambda event: seen.append(event.event_type))
+    outcome = deliver(payload, spelling, rec)
+    assert outcome.status_code == 200, outcome.error
+    assert isinstance(outcome.event, IdentificationEvent)
+    assert outcome.event_type == documented
+    assert seen == [documented]
+    reference = parsed(payload, documented)
+    assert outcome.event.delivery_key == reference.delivery_key
+    assert outcome.event.decision == reference.decision
+    # A legacy body without ``final`` under a label that may be preliminary stays so.
+    legacy = {k: v for k, v in payload.items() if k != "final"}
+    assert identification(legacy, spelling).is_final is identification(legacy, documented).is_final
 
 
 def test_legacy_2019_times_inside_status_are_typed_fields() -> None:
