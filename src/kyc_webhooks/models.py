@@ -20,7 +20,7 @@
 * :class:`UnknownEvent` -- an event type we do not know yet; keeps the whole body.
 
 Lossless rule: ``event.model_dump(mode="json", by_alias=True, exclude_unset=True)`` equals the JSON
-the vendor sent.
+the vendor sent, number types included (``34.0`` stays a float: :data:`Number`).
 """
 
 import contextlib
