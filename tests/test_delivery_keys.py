@@ -33,6 +33,8 @@ IDENTOMAT_KEY = "delivery-keys-identomat-4e7a"
 HEADER_VALUES: list[str] = [
     *EVENT_MODELS,
     "IDENTIFICATION_CANCELED",
+    "ID_VERIFICATION_CANCELLED",
+    "ID_VERIFICATION_CANCELED",
     " IDENTIFICATION_AUTO_FINISHED ",
     "identification_auto_finished",
     "UNKNOWN",
@@ -159,11 +161,14 @@ def test_identification_body_relabelled_as_document_expiration_is_refused() -> N
     assert seen == []
 
 
-def test_known_body_under_an_unknown_type_is_refused_not_swallowed() -> None:
-    # Relabelled as an unknown type, an identification would be stored under a type no typed
-    # handler matches, and the genuine delivery that follows would be a duplicate.
-    with pytest.raises(kw.PayloadError, match="Idenfy-Event-Type"):
-        parse_idenfy(dumps(IDENFY_SAMPLES["IDENTIFICATION_MANUAL_FINISHED"]), "SOMETHING_NEW")
+def test_known_body_under_an_unknown_type_is_typed_from_the_body_not_swallowed() -> None:
+    # Relabelled as an unknown type, an identification must not be stored as an unknown event no
+    # typed handler matches (the genuine delivery that follows would be a duplicate): it is typed
+    # from its body, as without the header.
+    body = dumps(IDENFY_SAMPLES["IDENTIFICATION_MANUAL_FINISHED"])
+    event = parse_idenfy(body, "SOMETHING_NEW")
+    assert type(event) is EVENT_MODELS["IDENTIFICATION"]
+    assert event.event_type == parse_idenfy(body, None).event_type == "IDENTIFICATION"
 
 
 def test_unknown_body_under_an_unknown_type_is_still_accepted() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
+from _lossless import assert_lossless
 from kyc_webhooks.idenfy import (
     EVENT_MODELS,
     UNDETERMINED_EVENT_TYPE,
@@ -72,10 +73,6 @@ def identification(payload: dict[str, Any], event_type: str) -> IdentificationEv
     return event
 
 
-def wire(event: kw.WebhookEvent) -> Any:
-    return event.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-
 def sample(event_type: str) -> dict[str, Any]:
     return copy.deepcopy(SAMPLES[event_type])
 
@@ -114,7 +111,7 @@ def test_unknown_event_type_reaches_catch_all_only() -> None:
     assert isinstance(event, kw.UnknownEvent)
     assert event.event_type == "KYT_TRANSACTION_ALERT"
     assert event.payload == payload
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert "Žemaitė" not in repr(event)
 
 
@@ -159,7 +156,7 @@ def test_unknown_fields_and_enum_values_at_every_depth_are_kept() -> None:
     payload = evolved_identification()
     event = identification(payload, "IDENTIFICATION_AUTO_FINISHED")
 
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert event.platform == "SMART_TV"
     assert not isinstance(event.platform, Platform)
     assert event.model_extra == {"livenessScore": {"value": 0.97, "provider": "new"}}
@@ -214,7 +211,7 @@ def test_unknown_top_level_field_is_kept_for_every_model(event_type: str) -> Non
     payload = {**sample(event_type), "zzNewField": {"nested": ["x", 1, None]}}
     event = parsed(payload, event_type)
     assert type(event) is EVENT_MODELS[event_type]
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert event.model_extra == {"zzNewField": {"nested": ["x", 1, None]}}
 
 
@@ -269,7 +266,7 @@ def test_registry_center_check_variants(
         assert event.data is not None
         found = event.registry_center_check or event.data.registry_center_check
         assert type(found) is expected
-        assert wire(event) == payload
+        assert_lossless(event, payload)
         assert "4900315" not in repr(event)
 
 
@@ -298,7 +295,7 @@ def test_epoch_timestamps_accept_int_and_float_and_keep_wire(value: float) -> No
     assert event.start_time.wire == value
     assert type(event.start_time.wire) is type(value)
     assert event.start_time.timestamp() == pytest.approx(value)
-    assert wire(event) == payload
+    assert_lossless(event, payload)
 
 
 # -- guaranteed fields and malformed bodies -------------------------------------------------------
@@ -666,7 +663,7 @@ def test_facial_authentication_status_both_casings(status: str, normalized: obje
     assert event.status == status
     assert event.normalized_status == normalized
     assert event.succeeded is (normalized is FacialAuthenticationStatus.SUCCESS)
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert "face.jpg" not in repr(event)
 
 
@@ -718,7 +715,7 @@ def test_undetermined_legacy_body_is_an_unknown_event() -> None:
     event = receiver().parse(body, headers)
     assert isinstance(event, IdenfyUnknownEvent)
     assert event.event_type == UNDETERMINED_EVENT_TYPE
-    assert wire(event) == SAMPLES["COMPANY_DELETE"]
+    assert_lossless(event, SAMPLES["COMPANY_DELETE"])
 
 
 def test_event_type_header_picks_where_the_body_does_not_say() -> None:
@@ -727,14 +724,80 @@ def test_event_type_header_picks_where_the_body_does_not_say() -> None:
     assert event.event_type == "IDENTIFICATION_SOMETHING"
 
 
-def test_event_type_header_contradicting_the_body_is_refused() -> None:
-    outcome = deliver(SAMPLES["VIDEO_CALL_FINISHED"], "IDENTIFICATION_SOMETHING")
+#: A minimal identification body (``scanRef``, ``status`` object) carrying an AGE_ESTIMATION key.
+_AGE_IN_IDENTIFICATION = {"scanRef": "s-1", "status": {"overall": "APPROVED"}, "estimatedAge": 34}
+
+
+@pytest.mark.parametrize(
+    ("payload", "header", "field", "types"),
+    [
+        (
+            SAMPLES["VIDEO_CALL_FINISHED"],
+            "COMPANY_TOKEN_EXPIRED",
+            "videoCallAnswers",
+            "VIDEO_CALL_FINISHED",
+        ),
+        (
+            SAMPLES["VIDEO_CALL_FINISHED"],
+            "ACCOUNT_CHECK",
+            "videoCallAnswers",
+            "VIDEO_CALL_FINISHED",
+        ),
+        # A documented type in a legacy spelling is that type: refused as it would be.
+        (_AGE_IN_IDENTIFICATION, "ID_VERIFICATION_CANCELLED", "estimatedAge", "AGE_ESTIMATION"),
+        (_AGE_IN_IDENTIFICATION, "IDENTIFICATION_CANCELLED", "estimatedAge", "AGE_ESTIMATION"),
+    ],
+)
+def test_documented_event_type_header_contradicting_the_body_is_refused(
+    payload: dict[str, Any], header: str, field: str, types: str
+) -> None:
+    outcome = deliver(payload, header)
     assert outcome.status_code == 400
     assert isinstance(outcome.error, kw.PayloadError)
     assert outcome.error.message == (
         "iDenfy body does not match the Idenfy-Event-Type header (or its absence): field "
-        "'videoCallAnswers' belongs to VIDEO_CALL_FINISHED bodies only"
+        f"{field!r} belongs to {types} bodies only"
     )
+
+
+#: Samples whose body says its kind: without the header, its type is inferred from the body.
+SELF_TYPED = [t for t in SAMPLES if infer_event_type(dumps(SAMPLES[t])) != UNDETERMINED_EVENT_TYPE]
+
+
+@pytest.mark.parametrize("sample_type", SELF_TYPED)
+@pytest.mark.parametrize("header", ["IDENTIFICATION_SOMETHING", "MADE_UP_TYPE", "UNKNOWN"])
+def test_undocumented_event_type_header_over_a_typed_body_reads_as_absent(
+    sample_type: str, header: str
+) -> None:
+    # A header no documented type has names no other kind of event: the body is typed from its
+    # keys, as without the header (a captured body can be resent without it anyway).
+    body = dumps(SAMPLES[sample_type])
+    absent = parse_event(body, kw.Headers({}))
+    rec = receiver()
+    seen: list[kw.WebhookEvent] = []
+    rec.on("idenfy", absent.event_type)(seen.append)
+    outcome = deliver(body, header, rec)
+    assert outcome.status_code == 200, outcome.error
+    event = outcome.event
+    assert event is not None
+    assert seen == [event]
+    assert type(event) is type(absent)
+    assert event.event_type == absent.event_type != UNDETERMINED_EVENT_TYPE
+    assert event.delivery_key == absent.delivery_key
+    assert event.decision == absent.decision
+    assert_lossless(event, SAMPLES[sample_type])
+
+
+def test_undocumented_event_type_header_over_a_body_of_two_types_is_refused_as_without_it() -> None:
+    payload = {**sample("AGE_ESTIMATION"), "monitoringId": "m-1"}  # AGE_ESTIMATION, AML_MONITORING
+    body, headers = sign("idenfy", payload, KEY, event_type="MADE_UP_TYPE")
+    made_up = receiver().handle(body, headers)
+    del headers["Idenfy-Event-Type"]
+    absent = receiver().handle(body, headers)
+    assert absent.status_code == made_up.status_code == 400
+    assert isinstance(made_up.error, kw.PayloadError)
+    assert absent.error is not None
+    assert made_up.error.message == absent.error.message
 
 
 # -- identification add-ons -----------------------------------------------------------------------
@@ -814,7 +877,7 @@ def test_video_call_body_is_lenient() -> None:
     assert event.video_call_answers is not None
     assert event.video_call_answers["Kiek jums metų?"].answer == 36
     assert event.date_time is None
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert "rec.mp4" not in repr(event)
 
 
@@ -847,7 +910,7 @@ def test_untyped_results_and_free_text_about_people_are_redacted() -> None:
         event = kw.Receiver(kw.Idenfy(signing_key="k")).parse(body, headers)
         text = repr(event) + str(event)
         assert [s for s in secrets if s in text] == []
-        assert event.model_dump(mode="json", by_alias=True, exclude_unset=True) == payload
+        assert_lossless(event, payload)
 
 
 # -- issue #10 item 13: everything iDenfy documents, typed -----------------------------------------
@@ -860,7 +923,7 @@ def test_company_token_expired_has_a_typed_model() -> None:
     assert event.event_type == "COMPANY_TOKEN_EXPIRED"
     assert (event.client_id, event.external_ref) == (payload["clientId"], payload["externalRef"])
     assert event.model_extra == {}
-    assert wire(event) == payload
+    assert_lossless(event, payload)
     assert EVENT_MODELS["COMPANY_TOKEN_EXPIRED"] is CompanyTokenExpiredEvent
     assert "COMPANY_TOKEN_EXPIRED" in kw.Idenfy.event_types()
 
@@ -888,6 +951,38 @@ def test_dashboard_spelling_canceled_routes_to_the_cancelled_event() -> None:
     assert outcome.event.is_final
 
 
+@pytest.mark.parametrize(
+    ("spelling", "documented"),
+    [
+        ("ID_VERIFICATION_CANCELLED", "IDENTIFICATION_CANCELLED"),  # iDenfy's legacy description
+        ("ID_VERIFICATION_CANCELED", "IDENTIFICATION_CANCELLED"),  # the dashboard label, one L
+        ("ID_VERIFICATION", "IDENTIFICATION"),
+        ("ID_VERIFICATION_AUTO_FINISHED", "IDENTIFICATION_AUTO_FINISHED"),
+        ("ID_VERIFICATION_MANUAL_FINISHED", "IDENTIFICATION_MANUAL_FINISHED"),
+        ("ID_VERIFICATION_RESUBMITTED", "IDENTIFICATION_RESUBMITTED"),
+        ("ID_VERIFICATION_EXPIRED", "IDENTIFICATION_EXPIRED"),
+    ],
+)
+def test_legacy_id_verification_spellings_are_the_documented_types(
+    spelling: str, documented: str
+) -> None:
+    payload = SAMPLES["IDENTIFICATION_CANCELLED"]
+    rec = receiver()
+    seen: list[str] = []
+    rec.on("idenfy", documented)(lambda event: seen.append(event.event_type))
+    outcome = deliver(payload, spelling, rec)
+    assert outcome.status_code == 200, outcome.error
+    assert isinstance(outcome.event, IdentificationEvent)
+    assert outcome.event_type == documented
+    assert seen == [documented]
+    reference = parsed(payload, documented)
+    assert outcome.event.delivery_key == reference.delivery_key
+    assert outcome.event.decision == reference.decision
+    # A legacy body without ``final`` under a label that may be preliminary stays so.
+    legacy = {k: v for k, v in payload.items() if k != "final"}
+    assert identification(legacy, spelling).is_final is identification(legacy, documented).is_final
+
+
 def test_legacy_2019_times_inside_status_are_typed_fields() -> None:
     payload = sample("IDENTIFICATION")
     payload["status"]["startTime"] = 1554726960.324056
@@ -898,7 +993,7 @@ def test_legacy_2019_times_inside_status_are_typed_fields() -> None:
     assert event.status.start_time == datetime(2019, 4, 8, 12, 36, 0, 324056, tzinfo=timezone.utc)
     assert event.status.finish_time is not None
     assert event.status.finish_time.wire == 1554727002.254685
-    assert wire(event) == payload  # the floats are kept as sent
+    assert_lossless(event, payload)  # the floats are kept as sent
 
 
 def test_legacy_times_inside_status_of_the_wrong_shape_are_a_400() -> None:

@@ -14,11 +14,13 @@
   ``<name>`` on first read (:func:`read_section`; "Sections" below).
 * :class:`Timestamp` -- an aware ``datetime`` that remembers the vendor's wire form (epoch int or
   float, or an ISO string) and serialises back to exactly that form.
+* :data:`Number` -- the type of every numeric wire field: a JSON number kept as sent (``34`` stays
+  ``int``, ``34.0`` stays ``float``), so that it is dumped back in its wire form.
 * :class:`WebhookEvent` -- base of every parsed event: ``vendor``, ``event_type``, ``delivery_key``.
 * :class:`UnknownEvent` -- an event type we do not know yet; keeps the whole body.
 
 Lossless rule: ``event.model_dump(mode="json", by_alias=True, exclude_unset=True)`` equals the JSON
-the vendor sent.
+the vendor sent, number types included (``34.0`` stays a float: :data:`Number`).
 """
 
 import contextlib
@@ -67,6 +69,7 @@ __all__ = [
     "PERSONAL",
     "REDACTED",
     "KycModel",
+    "Number",
     "Timestamp",
     "UnknownEvent",
     "WebhookEvent",
@@ -366,6 +369,13 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
 
 
 WireValue: TypeAlias = str | int | float
+
+#: A JSON number kept as sent: an ``int`` stays ``int``, a ``float`` stays ``float`` (the union
+#: tries each type strictly first, so ``34.0`` is not turned into ``34``). Every numeric wire field
+#: is typed with it, even one its vendor documents as an integer: ``int`` alone would validate
+#: ``34.0`` as ``34``, and the dump would no longer be the JSON that was sent (module docstring,
+#: "Lossless rule"), and would refuse ``34.5``.
+Number: TypeAlias = int | float
 
 _UTC = timezone.utc
 _from_epoch = datetime.fromtimestamp

@@ -47,6 +47,7 @@ from ..models import (
     PERSONAL,
     EventModels,
     KycModel,
+    Number,
     Timestamp,
     UnknownEvent,
     WebhookEvent,
@@ -348,7 +349,7 @@ class DocumentImage(KycModel):
     download_link: Annotated[_Str, PERSONAL] = Field(default=None, alias="downloadLink")
     # Not validated as a MIME type: the API reference itself shows "images/jpg".
     content_type: _Str = Field(default=None, alias="contentType")
-    size: int | None = None
+    size: Number | None = None
     data: Annotated[_Str, PERSONAL] = None
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
@@ -406,7 +407,7 @@ class LivePhoto(KycModel):
     client_id: _Str = Field(default=None, alias="clientId")
     download_link: Annotated[_Str, PERSONAL] = Field(default=None, alias="downloadLink")
     content_type: _Str = Field(default=None, alias="contentType")  # "images/jpg" (sic) in docs
-    size: int | None = None
+    size: Number | None = None
     data: Annotated[_Str, PERSONAL] = None
     perform_liveness_check: bool | None = Field(default=None, alias="performLivenessCheck")
     created_at: _Ts = Field(default=None, alias="createdAt")
@@ -445,7 +446,7 @@ class WorkflowSession(KycModel):
     workflow_template_name: _Str = Field(default=None, alias="workflowTemplateName")
     workflow_template_description: _Str = Field(default=None, alias="workflowTemplateDescription")
     workflow_id: _Str = Field(default=None, alias="workflowId")
-    workflow_version: int | None = Field(default=None, alias="workflowVersion")
+    workflow_version: Number | None = Field(default=None, alias="workflowVersion")
     workflow_description: _Str = Field(default=None, alias="workflowDescription")
     # Shapes of these three are undocumented for webhooks ([webhooks], UNCONFIRMED): any JSON value
     # is accepted, so that an unexpected shape never fails a delivery (10 failures disable it).

@@ -9,8 +9,8 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, WireEnum
-from ._base import Number, publish
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, Timestamp, WireEnum
+from ._base import publish
 from ._enums import (
     AmlCheckStatus,
 )
@@ -82,7 +82,7 @@ class AmlCommentType(WireEnum):
 class ManagerAccount(KycModel):
     """A dashboard user who changed a status ([spec]; ``username`` is the deprecated old form)."""
 
-    id: int | None = None
+    id: Number | None = None
     name: Annotated[str | None, PERSONAL] = None
     surname: Annotated[str | None, PERSONAL] = None
     email: Annotated[str | None, PERSONAL] = None
@@ -137,7 +137,7 @@ class AmlHit(KycModel):
     dob: Annotated[str | None, PERSONAL] = None
     suspicion: Annotated[AmlSuspicion | str | None, OPEN] = None
     reason: Annotated[str | None, PERSONAL] = None
-    list_number: str | int | None = Field(default=None, alias="listNumber")
+    list_number: str | Number | None = Field(default=None, alias="listNumber")
     list_name: str | None = Field(default=None, alias="listName")
     score: Number | None = None
     last_update: str | None = Field(default=None, alias="lastUpdate")
@@ -145,7 +145,7 @@ class AmlHit(KycModel):
     is_person: bool | None = Field(default=None, alias="isPerson")
     is_active: bool | None = Field(default=None, alias="isActive")
     linked_document: str | None = Field(default=None, alias="linkedDocument")
-    pep_level: int | None = Field(default=None, alias="pepLevel")
+    pep_level: Number | None = Field(default=None, alias="pepLevel")
     category: str | None = None
     other_information: Annotated[str | None, PERSONAL] = Field(
         default=None, alias="otherInformation"
@@ -162,7 +162,7 @@ class AmlNewsItem(KycModel):
     title: Annotated[str | None, PERSONAL] = None
     url: Annotated[str | None, PERSONAL] = None
     text: Annotated[str | None, PERSONAL] = None
-    score: str | int | float | None = None
+    score: str | Number | None = None
     type: str | None = None
     publish_date: str | None = Field(default=None, alias="publishDate")
     check_date: str | None = Field(default=None, alias="checkDate")
@@ -302,15 +302,15 @@ class AmlV3Hit(KycModel):
     gender: Annotated[Gender | str | None, OPEN] = None
     nationalities: Annotated[list[str] | None, BOUNDED] = None
     match: str | None = None
-    former_san_body_ids: Annotated[list[int] | None, BOUNDED] = Field(
+    former_san_body_ids: Annotated[list[Number] | None, BOUNDED] = Field(
         default=None, alias="formerSanBodyIds"
     )
     countries: Annotated[list[str] | None, BOUNDED] = None
     datasets: Annotated[list[Annotated[AmlDataset | str, OPEN]] | None, BOUNDED] = None
-    current_san_body_ids: Annotated[list[int] | None, BOUNDED] = Field(
+    current_san_body_ids: Annotated[list[Number] | None, BOUNDED] = Field(
         default=None, alias="currentSanBodyIds"
     )
-    version: int | None = None
+    version: Number | None = None
     pep_tier: Annotated[PepTier | str | None, OPEN] = Field(default=None, alias="pepTier")
     score: Number | None = None
     profile_image: Annotated[str | None, PERSONAL] = Field(default=None, alias="profileImage")
@@ -319,7 +319,7 @@ class AmlV3Hit(KycModel):
 
 
 class AmlComment(KycModel):
-    id: int | None = None
+    id: Number | None = None
     manager: ManagerAccount | None = None
     content: Annotated[str | None, PERSONAL] = None  # a reviewer's free text about the person
     type: Annotated[AmlCommentType | str | None, OPEN] = None
@@ -331,7 +331,7 @@ class AmlV3AdverseMedia(KycModel):
     title: Annotated[str | None, PERSONAL] = None
     url: Annotated[str | None, PERSONAL] = None
     text: Annotated[str | None, PERSONAL] = None
-    score: str | int | float | None = None
+    score: str | Number | None = None
     type: str | None = None
     publish_date: str | None = Field(default=None, alias="publishDate")
     status: str | None = None

@@ -6,7 +6,7 @@ model module."""
 # [webhooks] https://documentation.idenfy.com/kyc/webhooks
 # [spec] https://documentation.idenfy.com/api-reference/webhooks
 
-from typing import Any, TypeAlias
+from typing import Any
 
 from ..models import UnknownEvent, WebhookEvent, key_part
 
@@ -27,9 +27,6 @@ def publish(namespace: dict[str, Any]) -> None:
 VENDOR = "idenfy"
 #: event_type given to a legacy delivery without ``Idenfy-Event-Type`` whose body shape is unknown.
 UNDETERMINED_EVENT_TYPE = "UNKNOWN"
-
-#: A JSON number kept as sent (an ``int`` stays ``int``, a ``float`` stays ``float``).
-Number: TypeAlias = int | float
 
 
 #: The ids that make a key readable, in order of preference: (attribute name, wire name).

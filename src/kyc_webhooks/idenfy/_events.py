@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
-from ._base import IdenfyEvent, Number, publish
+from ._base import IdenfyEvent, publish
 from ._enums import AmlStatusField
 from ._sections import BankCardVerification, BankVerification
 
@@ -228,7 +228,7 @@ class AgeEstimationEvent(IdenfyEvent):
     occurred_at: Timestamp | None = Field(default=None, alias="occurredAt")
     outcome: Annotated[AgeEstimationOutcome | str | None, OPEN] = None
     verdict: str | None = None
-    estimated_age: int | None = Field(default=None, alias="estimatedAge")
+    estimated_age: Number | None = Field(default=None, alias="estimatedAge")
     confidence: Number | None = None
     client_id: str | None = Field(default=None, alias="clientId")
 
@@ -259,15 +259,15 @@ class AmlMonitoringEvent(IdenfyEvent):
 class AmlMonitoringExpirationEvent(IdenfyEvent):
     """``AML_MONITORING_EXPIRATION`` ([spec]): counts of monitored users to extend/expiring."""
 
-    users_to_extend: int | None = Field(default=None, alias="usersToExtend")
-    users_to_expire: int | None = Field(default=None, alias="usersToExpire")
+    users_to_extend: Number | None = Field(default=None, alias="usersToExtend")
+    users_to_expire: Number | None = Field(default=None, alias="usersToExpire")
 
 
 class Beneficiary(KycModel):
     """A KYB beneficiary ([spec]). ``scanRef`` is typed ``object|null`` in the spec (most likely a
     string in practice): kept as sent. Deprecated peps/sanctions/news fields are kept as extras."""
 
-    id: str | int | None = None
+    id: str | Number | None = None
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
     # Untyped provider results about people ([spec] gives no schema): personal.
     beneficiary_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
@@ -334,7 +334,7 @@ class CompanyAmlReviewEvent(IdenfyEvent):
 
     # A beneficiary id when the subject is a BENEFICIARY; like Beneficiary.id, ints are accepted
     # ([spec] gives no type).
-    id: str | int
+    id: str | Number
     aml_review_subject_type: Annotated[AmlReviewSubjectType | str | None, OPEN] = Field(
         default=None, alias="amlReviewSubjectType"
     )
@@ -412,7 +412,7 @@ class SosReportEvent(IdenfyEvent):
     status: Annotated[DocumentOrderStatus | str | None, OPEN] = None
     report_file: Annotated[str | None, PERSONAL] = Field(default=None, alias="reportFile")
     data_file: Annotated[str | None, PERSONAL] = Field(default=None, alias="dataFile")
-    watchlist_hits_count: int | None = Field(default=None, alias="watchlistHitsCount")
+    watchlist_hits_count: Number | None = Field(default=None, alias="watchlistHitsCount")
 
 
 class BankVerificationEvent(IdenfyEvent, BankVerification):
@@ -423,10 +423,10 @@ class BankVerificationEvent(IdenfyEvent, BankVerification):
 
 class AccountCheckEvent(IdenfyEvent):
     """``ACCOUNT_CHECK`` ([spec]): social-media account check. The meaning of ``status`` (1..5) is
-    UNCONFIRMED; it is kept as sent (an int, or a string if the vendor ever sends one)."""
+    UNCONFIRMED; it is kept as sent (a number, or a string if the vendor ever sends one)."""
 
     scan_ref: str | None = Field(default=None, alias="scanRef")
-    status: int | str | None = None
+    status: Number | str | None = None
     score: Number | None = None
     client_id: str | None = Field(default=None, alias="clientId")
     auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")

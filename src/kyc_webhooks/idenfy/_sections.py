@@ -11,8 +11,8 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, WireEnum
-from ._base import Number, publish
+from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, WireEnum
+from ._base import publish
 from ._enums import (
     RiskLevel,
 )
@@ -138,7 +138,7 @@ class Us15RegistryCenterCheck(RegistryCenterCheck):
     last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="lastName")
     middle_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="middleName")
     dob: Annotated[str | None, PERSONAL] = None
-    yob: Annotated[int | None, PERSONAL] = None
+    yob: Annotated[Number | None, PERSONAL] = None
     address1: Annotated[str | None, PERSONAL] = None
     address2: Annotated[str | None, PERSONAL] = None
     city: Annotated[str | None, PERSONAL] = None
@@ -196,7 +196,7 @@ class AddressVerification(KycModel):
     address: Annotated[str | None, PERSONAL] = None
     country: str | None = None
     status: Annotated[AddressVerificationStatus | str | None, OPEN] = None
-    accuracy: int | None = None
+    accuracy: Number | None = None
     quality: Annotated[AddressQuality | str | None, OPEN] = None
 
 
@@ -223,7 +223,7 @@ class QuestionnaireAnswers(KycModel):
 
 
 class RiskAssessment(KycModel):
-    risk_score: int | None = Field(default=None, alias="riskScore")
+    risk_score: Number | None = Field(default=None, alias="riskScore")
     risk_level: Annotated[RiskLevel | str | None, OPEN] = Field(default=None, alias="riskLevel")
 
 

@@ -232,15 +232,29 @@ def _model(event_type: str) -> type[IdenfyEvent]:
 EVENT_TYPES: tuple[str, ...] = tuple(_MODEL_NAMES)
 
 #: Other spellings of documented types -> the documented one, reported as ``event_type``. The
-#: dashboard labels the cancelled event "ID VERIFICATION CANCELED" (one L); no delivery with that
-#: header has been seen, but should the header follow the dashboard, it is the same event
-#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails).
-_SPELLINGS: dict[str, str] = {"IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED"}
+#: dashboard labels the identification events "ID VERIFICATION ..." -- "ID VERIFICATION (Legacy)",
+#: "... AUTO FINISHED", "... MANUAL FINISHED", "... RESUBMITTED", "... CANCELED" (one L), "...
+#: EXPIRED" -- and iDenfy's legacy description names the cancelled event
+#: ``ID_VERIFICATION_CANCELLED``
+#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails,
+#: [webhooks]). No delivery with these headers has been seen, but should the header follow the
+#: dashboard or the legacy description, it is the same event, in both spellings of "cancelled".
+_SPELLINGS: dict[str, str] = {
+    "IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION": "IDENTIFICATION",
+    "ID_VERIFICATION_AUTO_FINISHED": "IDENTIFICATION_AUTO_FINISHED",
+    "ID_VERIFICATION_MANUAL_FINISHED": "IDENTIFICATION_MANUAL_FINISHED",
+    "ID_VERIFICATION_RESUBMITTED": "IDENTIFICATION_RESUBMITTED",
+    "ID_VERIFICATION_CANCELLED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION_EXPIRED": "IDENTIFICATION_EXPIRED",
+}
 
 #: Top-level body keys that say which model a body is: each is a field of that model's body
 #: ([spec]) and of no other documented body. ``Idenfy-Event-Type`` is not signed ([signing]: the
-#: HMAC covers the body only), so a body with a key of another model and none of the header's model
-#: contradicts the header, and the delivery is refused (docs/verification.md, "Unsigned headers").
+#: HMAC covers the body only), so a body with a key of another model and none of the model of the
+#: documented type the header names contradicts the header, and the delivery is refused
+#: (docs/verification.md, "Unsigned headers"); a header no documented type has is read as absent.
 #: Only distinctive, documented keys are listed, and a body that has a key of its own model is
 #: never refused for another: a vendor's later additions to one body do not refuse it.
 #: ``COMPANY_DELETE``, ``COMPANY_TOKEN_EXPIRED`` and the identification types among themselves
@@ -364,26 +378,41 @@ def parse_event(body: bytes, headers: Headers) -> IdenfyEvent:
     """Validate an authenticated iDenfy body into the model for its ``Idenfy-Event-Type`` header
     (absent or blank on legacy deliveries: see :func:`infer_event_type`), in one pass over the
     bytes. Unknown types give :class:`IdenfyUnknownEvent`. The header is not signed, so it only
-    picks among models that agree with the body: a body carrying a field of another type's body is
-    refused (docs/verification.md, "Unsigned headers"). Raises
+    picks among models that agree with the body: a body carrying a field of another documented
+    type's body is refused, and under an undocumented type it is typed from its keys, as without
+    the header (docs/verification.md, "Unsigned headers"). Raises
     :class:`~kyc_webhooks.errors.PayloadError` only."""
     etype = (headers.get(EVENT_TYPE_HEADER) or "").strip()
-    if not _usable_type_header(etype):
+    from_header = _usable_type_header(etype)
+    if not from_header:
         # Unsigned and sender-controlled: a value no documented type has (empty, too long, not
         # printable ASCII -- a line break would forge log lines) is treated as an absent header.
         check_object_count(body, what="iDenfy")  # before infer_event_type decodes the body
         etype = infer_event_type(body)
     etype = _SPELLINGS.get(etype, etype)
+    event = _validated(body, etype)
+    extra = event.model_extra
+    # The type came from the unsigned header (or its absence): refuse it where the signed body
+    # says otherwise.
+    if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
+        if from_header and etype not in _MODEL_NAMES:
+            # A header no documented type has, over a body with keys of a documented one: it names
+            # no other kind of event, so it is read as an absent header -- the type inferred from
+            # the body, as a delivery without the header gets (docs/verification.md).
+            etype = infer_event_type(body)  # the body's objects were counted by _validated
+            event = _validated(body, etype)
+            extra = event.model_extra or {}
+        contradiction = _header_contradiction(event, extra)
+        if contradiction is not None:
+            raise contradiction
+    return event.bind(vendor=VENDOR, event_type=etype, raw=body)
+
+
+def _validated(body: bytes, etype: str) -> IdenfyEvent:
+    """``body`` validated by the model of ``etype`` (:class:`IdenfyUnknownEvent` if it has none)."""
     model = _model(etype)
     # An undocumented type is the unsigned header's own text: never quoted in a message (it
     # reaches the response and the log), as ComplyCube's unknown types are not.
     documented = etype if model is not IdenfyUnknownEvent else ""
     event: IdenfyEvent = validate_json(model, body, what="iDenfy", event_type=documented)
-    extra = event.model_extra
-    # The type came from the unsigned header (or its absence): refuse it where the signed body
-    # says otherwise.
-    if extra and not _BODY_KEYS.keys().isdisjoint(extra.keys()):  # iterates the smaller
-        contradiction = _header_contradiction(event, extra)
-        if contradiction is not None:
-            raise contradiction
-    return event.bind(vendor=VENDOR, event_type=etype, raw=body)
+    return event

@@ -11,6 +11,8 @@
 * ``event_*``: one body per ``Idenfy-Event-Type`` (sheet §3) from ``kyc_webhooks.idenfy._samples``,
   serialised in three styles in turn (Python's default ``json.dumps`` with ``\\u`` escapes, compact
   UTF-8, indented UTF-8) so that the byte form matters in the tests.
+* ``variant_*``: not written here -- an ``event_*`` body edited by hand (e.g. integers sent as
+  integral floats, ``34.0``) and signed with ``VECTOR_KEY``.
 """
 
 from __future__ import annotations
