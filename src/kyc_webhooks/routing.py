@@ -8,6 +8,11 @@ an event model class.
 * Decisions: ``@router.on_decision(DecisionStatus.DECLINED, final=True)`` runs a handler with the
   event's :class:`~kyc_webhooks.Decision` (the receiver decides when: with a store, only when the
   effective decision of the verification changes; docs/decisions.md, "The ledger").
+* Plain handlers from async code: :meth:`Router.dispatch_async` calls a plain ``def`` handler on
+  the event loop, unless the router was built with ``run_sync`` -- how to run one from async code
+  (the Django app passes asgiref's ``sync_to_async(thread_sensitive=True)``, so that handlers may
+  use the ORM); a cancellation then waits for the handler to end in its thread, and is delivered
+  at the next ``await``, as it would be had the handler run on the loop.
 * Loud: registering after the first dispatch, or running an ``async def`` handler from the
   synchronous dispatch, raises instead of silently misbehaving; :meth:`Router.check` finds such a
   handler at start-up; a literal pattern that no vendor produces (a typo) warns
@@ -16,6 +21,8 @@ an event model class.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import difflib
 import inspect
 import os
@@ -32,7 +39,15 @@ from .decisions import Decision, DecisionStatus
 from .errors import ConfigurationError, UsageError
 from .models import WebhookEvent
 
-__all__ = ["DecisionHandler", "DecisionRoute", "Handler", "Route", "Router", "RoutingWarning"]
+__all__ = [
+    "DecisionHandler",
+    "DecisionRoute",
+    "Handler",
+    "Route",
+    "Router",
+    "RoutingWarning",
+    "SyncRunner",
+]
 
 E = TypeVar("E", bound=WebhookEvent)
 H = TypeVar("H", bound=Callable[..., Any])
@@ -41,6 +56,10 @@ Handler = Callable[[Any], object | Awaitable[object]]
 #: A decision handler takes a :class:`~kyc_webhooks.Decision`; plain or ``async def``.
 DecisionHandler = Callable[[Decision], Any]
 DH = TypeVar("DH", bound=DecisionHandler)
+#: How async dispatch runs a plain handler: ``await run_sync(call)`` runs ``call`` (no arguments;
+#: it calls the handler) where plain code may block, and returns its result -- e.g.
+#: ``lambda call: asgiref.sync.sync_to_async(call, thread_sensitive=True)()``.
+SyncRunner = Callable[[Callable[[], object]], Awaitable[object]]
 
 
 class RoutingWarning(UserWarning):
@@ -188,9 +207,18 @@ def _check_handler(handler: object) -> bool:
 
 
 class Router:
-    """An ordered collection of routes. ``Router(*others)`` starts with the routes of ``others``."""
+    """An ordered collection of routes. ``Router(*others)`` starts with the routes of ``others``.
 
-    def __init__(self, *routers: Router) -> None:
+    ``run_sync``: how :meth:`dispatch_async` and :meth:`dispatch_decision_async` run a plain
+    ``def`` handler (a :data:`SyncRunner`); ``None`` (the default) calls it directly, on the event
+    loop. Django's app sets asgiref's ``sync_to_async(thread_sensitive=True)``: Django refuses the
+    ORM on the event loop. The synchronous dispatch always calls handlers directly."""
+
+    def __init__(self, *routers: Router, run_sync: SyncRunner | None = None) -> None:
+        if run_sync is not None and not callable(run_sync):
+            raise ConfigurationError("run_sync must be an async callable taking a function")
+        #: How async dispatch runs a plain handler (``None``: directly, on the event loop).
+        self.run_sync = run_sync
         self._routes: list[Route] = [route for router in routers for route in router.routes]
         self._decision_routes: list[DecisionRoute] = [
             route for router in routers for route in router.decision_routes
@@ -374,14 +402,44 @@ class Router:
                 )
         return len(handlers)
 
-    async def dispatch_async(self, event: WebhookEvent) -> int:
-        """Run the matching handlers in order, awaiting async ones; return how many ran."""
-        routes = self.handlers_for(event)
-        for route in routes:
-            result = route.handler(event)
+    async def dispatch_async(self, event: WebhookEvent, decision: Decision | None = None) -> int:
+        """Run the matching handlers in order, awaiting async ones (plain ones through
+        ``run_sync``, if the router has one); then, given a ``decision``, the matching decision
+        handlers, in the same run (see :meth:`_run_async`). Return how many ran."""
+        calls: list[tuple[Callable[[Any], object], bool, object]] = [
+            (route.handler, route.is_async, event) for route in self.handlers_for(event)
+        ]
+        if decision is not None:
+            calls.extend(
+                (route.handler, route.is_async, decision)
+                for route in self.decision_handlers_for(decision)
+            )
+        await self._run_async(calls)
+        return len(calls)
+
+    async def _run_async(self, calls: list[tuple[Callable[[Any], object], bool, object]]) -> None:
+        """Run ``calls`` -- (handler, is_async, argument) -- in order.
+
+        A plain handler goes through ``run_sync`` when there is one. A cancellation that arrives
+        meanwhile cannot stop its thread: the handler runs to its end (never abandoned while a
+        retry of the delivery could start it again), the handlers after it run as they would on
+        the loop, and the cancellation is delivered at the next ``await`` (an async handler's, or
+        the caller's: the store runner then records the handlers that ran)."""
+        run_sync = self.run_sync
+        held = False  # a cancellation arrived while a plain handler ran in its thread
+        for handler, is_async, argument in calls:
+            if run_sync is None or is_async:
+                result = handler(argument)
+            else:
+                result, cancelled = await _in_thread(run_sync, handler, argument)
+                held = held or cancelled
             if result is not None and inspect.isawaitable(result):
+                if held:
+                    held = False
+                    _cancel_again()
                 await result
-        return len(routes)
+        if held:
+            _cancel_again()
 
     def decision_handlers_for(self, decision: Decision) -> tuple[DecisionRoute, ...]:
         """The decision routes matching ``decision``, in registration order. Freezes the
@@ -417,14 +475,64 @@ class Router:
         return len(routes)
 
     async def dispatch_decision_async(self, decision: Decision) -> int:
-        """Run the matching decision handlers in order, awaiting async ones."""
+        """Run the matching decision handlers in order, awaiting async ones (plain ones through
+        ``run_sync``, if the router has one)."""
         routes = self.decision_handlers_for(decision)
-        for route in routes:
-            result = route.handler(decision)
-            if result is not None and inspect.isawaitable(result):
-                await result
+        await self._run_async([(route.handler, route.is_async, decision) for route in routes])
         return len(routes)
 
 
 def _name(handler: object) -> str:
     return getattr(handler, "__qualname__", None) or type(handler).__name__
+
+
+async def _in_thread(
+    run_sync: SyncRunner, handler: Callable[[Any], object], argument: object
+) -> tuple[object, bool]:
+    """``handler(argument)`` through ``run_sync``: its result, and whether a cancellation of the
+    caller arrived meanwhile -- the caller delivers it later (:func:`_cancel_again`). Cancelled
+    before the thread started the handler, it never starts, and the cancellation propagates."""
+    import asyncio
+
+    done: concurrent.futures.Future[object] = concurrent.futures.Future()
+
+    def call() -> object:
+        if not done.set_running_or_notify_cancel():
+            return None  # abandoned before it started (the caller raised CancelledError)
+        try:
+            result = handler(argument)
+        except BaseException as exc:
+            done.set_exception(exc)
+            raise
+        done.set_result(result)
+        return result
+
+    try:
+        return await run_sync(call), False
+    except asyncio.CancelledError:
+        if done.cancel():  # not started: it never will
+            raise
+    # The handler runs, or ran, in its thread: wait for its end, whatever further cancellation.
+    waiting = asyncio.wrap_future(done)
+    while not waiting.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait((waiting,))
+    error = waiting.exception()
+    if error is not None:
+        _cancel_again()
+        raise error
+    return waiting.result(), True
+
+
+def _cancel_again() -> None:
+    """Deliver a cancellation held while a plain handler ran in its thread at the current task's
+    next ``await`` (where it would have arrived had the handler run on the event loop)."""
+    import asyncio
+
+    task = asyncio.current_task()
+    if task is None:
+        return
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+: count the held one once
+    if uncancel is not None:
+        uncancel()
+    task.cancel()

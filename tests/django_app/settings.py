@@ -4,6 +4,7 @@ pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on Po
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
 SECRET_KEY = "django-app-test-only"
@@ -73,7 +74,7 @@ else:
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     }
-KYC_WEBHOOKS = {
+KYC_WEBHOOKS: dict[str, Any] = {
     "VENDORS": {
         "idenfy": {"signing_key": "idenfy-test-key"},
         "complycube": {"secret": "complycube-test-secret"},

@@ -540,10 +540,10 @@ class StoreRunner:
                     return self.tally.record(begun)
                 ticket = begun
             started = True
-            handled = await self.router.dispatch_async(event)
-            if ticket is not None and ticket.changes:
-                assert decision is not None
-                handled += await self.router.dispatch_decision_async(decision)
+            # The decision handlers in the same run as the event's: a cancellation held while a
+            # plain handler ran in its thread (Router.run_sync) arrives after all of them.
+            changed = decision if ticket is not None and ticket.changes else None
+            handled = await self.router.dispatch_async(event, changed)
         except BaseException as exc:
             # One job for the subject lease and the claim, which a second cancellation arriving
             # meanwhile does not stop (_release_async). Cancelled before any handler started

@@ -13,19 +13,27 @@ commands, signals; see docs/frameworks.md)::
     def on_result(event): ...
 
 Without the app, ``webhook_urls(receiver)``, ``webhook_view(receiver)`` and
-``async_webhook_view(receiver)`` serve any receiver.
+``async_webhook_view(receiver)`` serve any receiver (``Router(run_sync=in_django_thread)`` runs its
+plain handlers where the ORM works when they are called from async code).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .views import async_webhook_view, webhook_urls, webhook_view
+from .views import async_webhook_view, in_django_thread, webhook_urls, webhook_view
 
 if TYPE_CHECKING:
     from ...receiver import Receiver
 
-__all__ = ["async_webhook_view", "get_receiver", "receiver", "webhook_urls", "webhook_view"]
+__all__ = [
+    "async_webhook_view",
+    "get_receiver",
+    "in_django_thread",
+    "receiver",
+    "webhook_urls",
+    "webhook_view",
+]
 
 
 def get_receiver() -> Receiver:

@@ -26,6 +26,8 @@ from django.core.exceptions import ImproperlyConfigured
 from ..._vendor import VENDOR_NAMES, vendor_class
 from ...errors import WebhookError
 from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
+from ...routing import Router
+from .views import in_django_thread
 
 __all__ = ["KNOWN_KEYS", "build_receiver", "project_receiver", "read_settings"]
 
@@ -114,6 +116,10 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
             *vendors,
             store=store,
             defer=config.get("DEFER", False),
+            # Plain handlers (the signal bridges below too) run in Django's thread-sensitive
+            # thread when called from async code -- the async views, and the command and admin
+            # actions when they await async handlers -- where the ORM may be used.
+            router=Router(run_sync=in_django_thread),
             max_body_size=config.get("MAX_BODY_SIZE", DEFAULT_MAX_BODY_SIZE),
             **({"lease_timeout": config["LEASE_TIMEOUT"]} if "LEASE_TIMEOUT" in config else {}),
         )

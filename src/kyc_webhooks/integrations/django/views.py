@@ -12,22 +12,36 @@ or, with your own paths (Django's ``path()`` matches a trailing slash only if yo
 
 ``webhook_view`` is synchronous (``receiver.handle``, WSGI or ASGI) and refuses, when it is built,
 a receiver with an ``async def`` handler; under ASGI use ``async_webhook_view`` to await ``async
-def`` handlers (``receiver.handle_async``).
+def`` handlers (``receiver.handle_async``). Its plain ``def`` handlers are called on the event
+loop, where Django refuses the ORM, unless the receiver's router runs them with
+:func:`in_django_thread`::
+
+    receiver = kw.Receiver(..., router=kw.Router(run_sync=in_django_thread))
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.http import HttpResponse, UnreadablePostError
 from django.urls import re_path
 
 from ...receiver import Receiver
 from .._common import Reply, check_sync_handlers, read_capped, respond, respond_async
 
-__all__ = ["async_webhook_view", "webhook_urls", "webhook_view"]
+__all__ = ["async_webhook_view", "in_django_thread", "webhook_urls", "webhook_view"]
+
+
+async def in_django_thread(call: Callable[[], object]) -> object:
+    """How a receiver runs a plain ``def`` handler from async code in Django (``Router(run_sync=
+    in_django_thread)``; the app's project receiver has it): through asgiref's
+    ``sync_to_async(thread_sensitive=True)``, in the thread where Django lets code use the ORM
+    (on the event loop it raises ``SynchronousOnlyOperation``). ``async def`` handlers are
+    awaited on the loop."""
+    return await sync_to_async(call, thread_sensitive=True)()
 
 
 def _response(reply: Reply) -> Any:
