@@ -30,6 +30,9 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
 * Every psycopg error (server down, connection reset, failover, statement timeout, pool
   exhausted) becomes a :class:`~kyc_webhooks.errors.StoreError` (503). A connection lost mid-call
   is retried once on a fresh connection; the pool reconnects by itself when the server is back.
+  The first run may have committed before the reply was lost: the retry of a claim, a subject
+  lease, a ``complete`` or a ``fail`` first looks for the row holding the call's own token and
+  answers from it, instead of claiming a second time (:meth:`PostgresStore._run`).
 
 This module imports psycopg; ``kyc_webhooks`` imports it only when ``PostgresStore`` is first used.
 """
