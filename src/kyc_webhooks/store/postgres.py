@@ -31,6 +31,9 @@ threads, processes and hosts that reach one database (docs/scaling-out.md).
 * Every psycopg error (server down, connection reset, failover, statement timeout, pool
   exhausted) becomes a :class:`~kyc_webhooks.errors.StoreError` (503). A connection lost mid-call
   is retried once on a fresh connection; the pool reconnects by itself when the server is back.
+  The first run may have committed before the reply was lost: the retry of a claim, a subject
+  lease, a ``complete`` or a ``fail`` first looks for the row holding the call's own token and
+  answers from it, instead of claiming a second time (:meth:`PostgresStore._run`).
 
 This module imports psycopg; ``kyc_webhooks`` imports it only when ``PostgresStore`` is first used.
 """
@@ -47,6 +50,7 @@ import logging
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timezone
@@ -272,8 +276,14 @@ _TAKE_SUBJECT = (
     "lease_until = EXCLUDED.lease_until, lease_delivery = EXCLUDED.lease_delivery "
     "WHERE c.lease_until IS NULL OR c.lease_until <= " + _NOW
 )
+#: What ``complete`` / ``fail`` leave in ``claim_token``: the ended claim's token behind a prefix
+#: (no claim token has one: :func:`~kyc_webhooks.store._base.new_id` gives hex digits), so that
+#: the claim is gone for every ``WHERE claim_token = %(token)s``, yet the retry of a ``complete``
+#: or ``fail`` whose connection broke after its commit finds that its first run did it.
+_DONE_MARK = "'done:' || %(token)s"
+_FAILED_MARK = "'failed:' || %(token)s"
 _COMPLETE = (
-    "state = 'done', lease_until = NULL, claim_token = NULL, not_before = NULL, "
+    "state = 'done', lease_until = NULL, claim_token = " + _DONE_MARK + ", not_before = NULL, "
     "finished_at = " + _NOW + ", updated_at = " + _NOW + ", replays = replays + %(replay)s "
     "WHERE id = %(id)s AND claim_token = %(token)s"
 )
@@ -296,6 +306,9 @@ _REPLACES = (
 #: that is still running (docs/delivery-guarantees.md, "Durability of PostgresStore"). A
 #: condition, not a separate ``SET LOCAL``: no extra round trip and no explicit transaction.
 _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
+#: Seconds a broken connection's backend must have run nothing before a retry looks for what
+#: the first run did (:meth:`PostgresStore._await_backend`).
+_QUIET = 0.2
 _TICKET = "subject_hash = %(subject_hash)s AND lease_token = %(ticket)s"
 
 
@@ -408,11 +421,46 @@ def _statements(s: str) -> dict[str, str]:
         "fail": (
             f"UPDATE {d} SET state = CASE WHEN state = 'done' THEN 'done' ELSE 'failed' END, "
             "attempts = GREATEST(attempts - %(uncount)s, 0), lease_until = NULL, "
-            "claim_token = NULL, "
+            "claim_token = " + _FAILED_MARK + ", "
             "not_before = CASE WHEN state = 'done' THEN NULL ELSE %(retry_at)s::timestamptz END, "
             "updated_at = " + _NOW + ", last_error_type = %(error_type)s, "
             "last_error_message = %(error_message)s WHERE id = %(id)s AND claim_token = %(token)s "
             "AND " + _ASYNC_COMMIT
+        ),
+        # -- a retry's look for its own first run: _run retries a call whose connection broke,
+        # and the first run may have committed before the reply was lost. Its tokens are made
+        # before the first run, so the row holding one is what that run did.
+        # add() with a claim: the record this call claimed (columns as add_claim's).
+        "own_add": (
+            f"SELECT {cols_d}, d.claimed_from, true FROM {d} AS d "
+            "WHERE d.key_hash = %(key_hash)s AND d.claim_token = %(token)s"
+        ),
+        # add() with a claim and a decision: the claim and, if it took it, the subject lease
+        # (columns as add_claim_lease's: no lease, the subject was busy).
+        "own_add_lease": (
+            f"SELECT {cols_d}, d.claimed_from, {entry_c} FROM {d} AS d "
+            f"LEFT JOIN {ledger} AS c ON c.subject_hash = %(subject_hash)s "
+            "AND c.lease_token = %(ticket)s "
+            "WHERE d.key_hash = %(key_hash)s AND d.claim_token = %(token)s"
+        ),
+        "own_claim": (
+            f"SELECT {_COLUMNS}, claimed_from FROM {d} WHERE id = %(id)s "
+            "AND claim_token = %(token)s"
+        ),
+        # claim_next does not know the id: the unfinished records (deliveries_unfinished).
+        "own_claim_next": (
+            f"SELECT {_COLUMNS}, claimed_from FROM {d} WHERE state <> 'done' "
+            "AND claim_token = %(token)s"
+        ),
+        "own_complete": f"SELECT 1 FROM {d} WHERE id = %(id)s AND claim_token = " + _DONE_MARK,
+        "own_fail": f"SELECT 1 FROM {d} WHERE id = %(id)s AND claim_token = " + _FAILED_MARK,
+        "own_lease": (
+            f"SELECT {_ENTRY} FROM {ledger} WHERE subject_hash = %(subject_hash)s "
+            "AND lease_token = %(ticket)s"
+        ),
+        # The backend that ran a broken connection's statement, if it is still there.
+        "backend_state": (
+            "SELECT state FROM pg_stat_activity WHERE pid = %(pid)s AND pid <> pg_backend_pid()"
         ),
         "exists": f"SELECT 1 FROM {d} WHERE id = %(id)s",
         "by_id": f"SELECT {_COLUMNS} FROM {d} WHERE id = %(id)s",
@@ -758,21 +806,43 @@ class PostgresStore:
             detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate or '-'}"
         return StoreError(f"PostgreSQL store ({self._where}): {what} failed: {detail}")
 
-    def _run(self, what: str, work: Callable[[Conn], T], *, ensure: bool = True) -> T:
+    def _run(
+        self,
+        what: str,
+        work: Callable[[Conn], T],
+        again: Callable[[Conn], T] | None = None,
+        *,
+        ensure: bool = True,
+    ) -> T:
         """Run ``work`` on a pooled connection, after making sure of the schema on first use
         (unless ``ensure`` is false); psycopg errors become StoreError. A connection
         that broke under us (server restarted, connection reset) is retried once on another
-        connection, after the pool dropped its dead idle ones. Every statement is idempotent
-        enough for that: a repeated ``add``/``claim`` whose first run committed finds a live
-        lease (503 in progress), a repeated ``complete``/``fail`` returns False."""
+        connection, after the pool dropped its dead idle ones.
+
+        The first run may have committed before the connection broke (only the reply was lost).
+        A call for which running its statement twice is not the same as once -- it claims, takes
+        a subject lease, or ends a claim -- passes ``again``, which the retry runs instead of
+        ``work``: it first looks for the row already holding the call's own token (made before
+        the first run: the claim token, the subject lease ticket, the ``done:`` / ``failed:``
+        mark of :data:`_DONE_MARK`) and answers from it as the first run would have; only when
+        there is none does it run the statement anew. Before that look, the retry waits until
+        the old connection's backend no longer runs the statement (it may still be waiting for
+        a lock, then commit), at most the statement timeout. The other statements are the same
+        run twice: reads, releases (``abort_decision``), ``erase`` (``purge`` and
+        ``erase_bodies`` then count only what the retry removed)."""
         pool = self._current_pool()
+        pid = 0  # the backend of the first run's connection
         for attempt in range(2):
             conn: Conn | None = None
             try:
                 with pool.connection() as conn:
                     if ensure and not self._ready:
                         self._ensure_schema(conn, create=self._create)
-                    return work(conn)
+                    if attempt == 0 or again is None:
+                        pid = conn.info.backend_pid
+                        return work(conn)
+                    self._await_backend(conn, pid)
+                    return again(conn)
             except PoolTimeout as exc:
                 raise self._error(what, exc) from exc
             except psycopg.Error as exc:
@@ -781,6 +851,31 @@ class PostgresStore:
                     continue
                 raise self._error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _await_backend(self, conn: Conn, pid: int) -> None:
+        """Wait until backend ``pid`` (a broken connection's) can no longer commit its statement:
+        the server runs a statement to its end even when its client is gone (waiting for a lock,
+        say), so a retry that looked for the first run's row too early could miss a commit still
+        to come. Done when the backend is gone, or has run nothing for :data:`_QUIET` seconds (a
+        backend whose client vanished without a word stays idle; one that has yet to read the
+        statement starts it within that time); at most the statement timeout and a second,
+        which end that statement at the latest. A backend of another role shows no state."""
+        deadline = time.monotonic() + self._timeout + 1.0
+        quiet_since: float | None = None
+        while True:
+            row = conn.execute(self._sql["backend_state"], {"pid": pid}).fetchone()
+            now = time.monotonic()
+            if row is None:
+                return
+            if row[0] == "active":
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= _QUIET:
+                return
+            if now >= deadline:
+                return
+            time.sleep(0.01)
 
     def _ensure_schema(self, conn: Conn, *, create: bool) -> None:
         with self._lock:
@@ -919,7 +1014,8 @@ class PostgresStore:
             # is not sent to the server again (nor its parameters built).
             row = conn.execute(by_key, key, binary=True).fetchone()
             if row is not None and (lease is None or row[4] == "done"):
-                return Added(self._record(row), False, None)
+                # Created by this call: a retry whose first run committed (_run).
+                return Added(self._record(row), row[0] == record_id, None)
             params = self._add_params(delivery, key, record_id, lease, token, decision, ticket)
             if lease is None:
                 sql = self._sql["add"]
@@ -934,20 +1030,35 @@ class PostgresStore:
                     if row is None:
                         continue
                     return Added(self._record(row), False, None)
-                created = row[0] == record_id
-                if decision is not None and token is not None:  # add_claim_lease: claimed
-                    added, give_back = self._added_with_lease(row, token, created, decision, ticket)
-                    return added
-                if row[18]:  # this statement claimed the record
-                    assert token is not None
-                    claim = self._claim(row, token, replay=False)
-                    return Added(claim.record, created, claim)
-                return Added(self._record(row), created, None)
+                return answer(row)
             raise StoreError(
                 f"PostgreSQL store ({self._where}): add kept racing a concurrent purge"
             )
 
-        added = self._run("add", work)
+        def answer(row: Sequence[Any]) -> Added:
+            nonlocal give_back
+            created = row[0] == record_id
+            if decision is not None and token is not None:  # add_claim_lease: claimed
+                added, give_back = self._added_with_lease(row, token, created, decision, ticket)
+                return added
+            if row[18]:  # this statement claimed the record
+                assert token is not None
+                claim = self._claim(row, token, replay=False)
+                return Added(claim.record, created, claim)
+            return Added(self._record(row), created, None)
+
+        def again(conn: Conn) -> Added:
+            # The retry (_run): the record this call's first run claimed -- with the subject
+            # lease if it took it -- when that run committed before its connection broke.
+            if token is not None:
+                params = self._add_params(delivery, key, record_id, lease, token, decision, ticket)
+                own = self._sql["own_add" if decision is None else "own_add_lease"]
+                row = conn.execute(own, params, binary=True).fetchone()
+                if row is not None:
+                    return answer(row)
+            return work(conn)
+
+        added = self._run("add", work, again)
         if give_back is not None:
             assert ticket is not None
             self._give_back("add", give_back, ticket)
@@ -1029,7 +1140,12 @@ class PostgresStore:
                 raise DeliveryNotFoundError("no stored delivery has this id")
             return None
 
-        return self._run("claim", work)
+        def again(conn: Conn) -> Claim | None:
+            # The retry (_run): the claim of this call's first run, if it committed.
+            row = conn.execute(self._sql["own_claim"], params, binary=True).fetchone()
+            return work(conn) if row is None else self._claim(row, token, replay=replay)
+
+        return self._run("claim", work, again)
 
     def claim_next(
         self,
@@ -1067,24 +1183,38 @@ class PostgresStore:
             self._sql["claim_next"].replace("{exhausted}", exhausted).replace("{filters}", filters)
         )
 
-        def work(conn: Conn) -> Claim | None:
+        sent: list[str] = []  # the token of the latest claiming statement sent
+
+        def work(conn: Conn, row: Any = None, token: str = "") -> Claim | None:
             # A row that does not decode is set aside (failed, MalformedRecord) and the next one
             # claimed: one malformed row must not stop every worker. At most
             # MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
             for _ in range(MALFORMED_RECORDS_PER_CLAIM):
-                token = new_id()
-                row = conn.execute(sql, {**params, "token": token}, binary=True).fetchone()
                 if row is None:
-                    return None
+                    token = new_id()
+                    sent[:] = [token]
+                    row = conn.execute(sql, {**params, "token": token}, binary=True).fetchone()
+                    if row is None:
+                        return None
                 try:
                     record = _decode(row)
                 except MalformedRow as bad:
                     self._set_aside(conn, row[0], token, bad)
+                    row = None
                     continue
                 return Claim(record, token, False, DeliveryState(row[17]))
             return None
 
-        return self._run("claim_next", work)
+        def again(conn: Conn) -> Claim | None:
+            # The retry (_run): the record the first run's last statement claimed, if it
+            # committed (a set-aside that committed left none: the loop goes on).
+            if not sent:
+                return work(conn)
+            token = sent[0]
+            row = conn.execute(self._sql["own_claim_next"], {"token": token}, binary=True)
+            return work(conn, row.fetchone(), token)
+
+        return self._run("claim_next", work, again)
 
     def _set_aside(self, conn: Conn, record_id: str, token: str, bad: MalformedRow) -> None:
         message = f"the stored record does not decode: column {bad.column} holds {bad.reason}"
@@ -1122,18 +1252,25 @@ class PostgresStore:
             "token": claim.token,
             "replay": 1 if claim.replay else 0,
         }
-        if decision is None:
-            return self._run(
-                "complete", lambda conn: conn.execute(self._sql["complete"], params).rowcount == 1
-            )
-        ledger = {**_entry_params(decision.entry), "ticket": decision.token}
+        ledger = (
+            {} if decision is None else {**_entry_params(decision.entry), "ticket": decision.token}
+        )
 
         def work(conn: Conn) -> bool:
+            if decision is None:
+                return conn.execute(self._sql["complete"], params).rowcount == 1
             # One statement, one round trip (it was BEGIN, three statements and COMMIT).
             row = conn.execute(self._sql["complete_decision"], {**params, **ledger}).fetchone()
             return row is not None and row[0] == 1
 
-        return self._run("complete", work)
+        def again(conn: Conn) -> bool:
+            # The retry (_run): done by the first run (its mark, and with a ticket the decision
+            # written in the same statement), or still to do.
+            return conn.execute(self._sql["own_complete"], params).fetchone() is not None or work(
+                conn
+            )
+
+        return self._run("complete", work, again)
 
     def fail(
         self,
@@ -1153,7 +1290,15 @@ class PostgresStore:
             "error_type": _text(error_type),
             "error_message": _text(error_message),
         }
-        return self._run("fail", lambda conn: conn.execute(self._sql["fail"], params).rowcount == 1)
+
+        def work(conn: Conn) -> bool:
+            return conn.execute(self._sql["fail"], params).rowcount == 1
+
+        def again(conn: Conn) -> bool:
+            # The retry (_run): done by the first run (its mark), or still to do.
+            return conn.execute(self._sql["own_fail"], params).fetchone() is not None or work(conn)
+
+        return self._run("fail", work, again)
 
     # -- the decision ledger -----------------------------------------------------------------
 
@@ -1181,7 +1326,12 @@ class PostgresStore:
         def work(conn: Conn) -> Any:
             return conn.execute(self._sql["begin_decision"], params).fetchone()
 
-        row = self._run("begin_decision", work)
+        def again(conn: Conn) -> Any:
+            # The retry (_run): the subject lease of the first run, if it committed.
+            row = conn.execute(self._sql["own_lease"], params).fetchone()
+            return work(conn) if row is None else row
+
+        row = self._run("begin_decision", work, again)
         if row is None:
             return None
         try:
