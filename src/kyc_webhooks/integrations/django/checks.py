@@ -1,17 +1,19 @@
 """System checks (``manage.py check``, run by ``runserver`` and ``migrate``): the settings build a
-receiver, and every registered handler -- event and decision handlers -- can run under the views
-the settings choose."""
+receiver, every registered handler -- event and decision handlers -- can run under the views
+the settings choose, and the app's store has the aware times it needs (``USE_TZ``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from ...errors import ConfigurationError
 from .._common import check_sync_handlers
 from .conf import SETTING, project_receiver, read_settings
+from .store import USE_TZ_REQUIRED, DjangoStore
 
 
 @checks.register()
@@ -39,3 +41,26 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         ]
     return []
+
+
+@checks.register()
+def check_time_zone(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The app's own store (``STORE`` "django", the default) refuses to work under
+    ``USE_TZ = False``: an error here rather than a 503 for every delivery."""
+    if settings.USE_TZ:
+        return []
+    try:
+        receiver = project_receiver()
+    except ImproperlyConfigured:
+        return []  # kyc_webhooks.E001 reports it
+    if not isinstance(receiver.store, DjangoStore):
+        return []
+    return [
+        checks.Error(
+            USE_TZ_REQUIRED,
+            hint="set USE_TZ = True in the settings (Django's default since 5.0), or "
+            f"{SETTING}['STORE'] to a SQLite path or a postgresql:// URL",
+            obj="USE_TZ",
+            id="kyc_webhooks.E003",
+        )
+    ]

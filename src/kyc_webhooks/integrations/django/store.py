@@ -20,7 +20,9 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db.models import Q
 
 from ...decisions import Decision, ledger_entry
 from ...errors import DeliveryNotFoundError, StoreError, UsageError
@@ -61,11 +63,32 @@ __all__ = ["DjangoStore"]
 
 logger = logging.getLogger("kyc_webhooks")
 
-_CLAIMABLE = ("pending", "failed", "processing")
+#: How many of the oldest claimable rows ``claim_next`` reads (and, where the backend has it,
+#: locks) at once: every one matches the query, so the next is tried only when the claim of one
+#: was lost to another worker or its row does not decode.
+_CLAIM_WINDOW = MALFORMED_RECORDS_PER_CLAIM
+#: Why the store refuses to work under ``USE_TZ = False`` (and what the system check says).
+USE_TZ_REQUIRED = (
+    "the Django delivery store needs USE_TZ = True: with USE_TZ = False Django stores and reads "
+    "naive local times, and the store's times are aware (UTC)"
+)
 _T = TypeVar("_T")
 #: What Django's field converters may raise for a stored value they cannot read -- possible on
 #: SQLite, which keeps whatever another program wrote (a date no calendar has: ValueError).
 _UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
+
+
+def _claimable_now(now: datetime) -> Q:
+    """The rows ``claim_next`` may take at ``now`` (``claimable()`` in SQL): pending ones,
+    processing ones whose lease expired, and failed ones whose back-off ended -- only a failure
+    backs off -- unless set aside as malformed (never claimed by the worker again)."""
+    expired = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    backed_off = Q(not_before__isnull=True) | Q(not_before__lte=now)
+    return (
+        Q(state="pending")
+        | (Q(state="processing") & expired)
+        | (Q(state="failed") & backed_off & ~Q(last_error_type=MALFORMED_RECORD))
+    )
 
 
 def _text(value: str) -> str:
@@ -219,6 +242,16 @@ def _entry(row: DecisionRecord, operation: str) -> DecisionEntry | None:
         raise StoreError(f"{operation}: stored decision {row.id} could not be decoded") from exc
 
 
+def _check_use_tz() -> None:
+    """Refuse to touch the tables under ``USE_TZ = False``: Django then stores and reads naive
+    local times (SQLite refuses the store's aware ones; PostgreSQL gives back naive ones that no
+    aware time compares with). A :class:`StoreError` -- an endpoint answers 503, the vendor
+    redelivers once the setting is fixed -- instead of a raw ``TypeError`` or ``ValueError``;
+    the system check ``kyc_webhooks.E003`` reports the same at start-up."""
+    if not settings.USE_TZ:
+        raise StoreError(USE_TZ_REQUIRED)
+
+
 class DjangoStore:
     """The app's store. ``using``: the database alias (default: the router's choice for
     :class:`~kyc_webhooks.integrations.django.models.Delivery`); ``clock``: injectable for tests."""
@@ -247,6 +280,7 @@ class DjangoStore:
         return await sync_to_async(func, thread_sensitive=True)(*args, **kwargs)
 
     def _rows(self) -> Any:
+        _check_use_tz()
         return Delivery.objects.using(self._db)
 
     def _atomic(self) -> Any:
@@ -395,9 +429,10 @@ class DjangoStore:
             with self._atomic():
                 if max_attempts is not None:
                     self._fail_exhausted(now, max_attempts, vendors)
-                rows = self._rows().filter(state__in=_CLAIMABLE)
-                # The records set aside below are never claimed by the worker again.
-                rows = rows.exclude(state="failed", last_error_type=MALFORMED_RECORD)
+                # Every condition in the query, as in the other stores: a window of the oldest
+                # rows filtered here would starve a claimable delivery behind them (many failed
+                # deliveries backing off during a downstream outage).
+                rows = self._rows().filter(_claimable_now(now))
                 if max_attempts is not None:
                     rows = rows.filter(attempts__lt=max_attempts)
                 if vendors is not None:
@@ -409,15 +444,10 @@ class DjangoStore:
                 # worker. At most MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
                 set_aside = 0
                 ordered = rows.order_by("received_at", "id")
-                for row_id, row in self._candidates("claim_next", ordered):
+                for row_id, row in self._candidates("claim_next", ordered, _CLAIM_WINDOW):
                     try:
                         if row is None:
                             raise StoreError("claim_next: a stored delivery could not be read")
-                        backing_off = row.not_before is not None and row.not_before > now
-                        if backing_off and row.state == "failed":  # only a failure backs off
-                            continue
-                        if not claimable(_state(row), row.lease_until, now, replay=False):
-                            continue
                         claim = self._take(row, now, lease, replay=False)
                     except StoreError as exc:
                         self._set_aside(row_id, now, exc)
@@ -559,6 +589,7 @@ class DjangoStore:
     # -- the decision ledger -----------------------------------------------------------------
 
     def _decisions(self) -> Any:
+        _check_use_tz()
         return DecisionRecord.objects.using(self._db)
 
     def begin_decision(

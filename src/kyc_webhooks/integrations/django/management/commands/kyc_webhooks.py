@@ -5,30 +5,54 @@ receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webh
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import itertools
-import re
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from kyc_webhooks.cli._common import CliError
+from kyc_webhooks.cli._stores import age
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_AGE_HELP = "an age: 90d, 12h, 30m, 45s or a number of days (at most 36525d)"
 
 
 def duration(text: str) -> timedelta:
-    """``90d``, ``12h``, ``30m``, ``45s``."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise CommandError(f"expected a duration such as 90d, 12h, 30m or 45s, got {text!r}")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``90d``, ``12h``, ``30m``, ``45s`` or a plain number of days, at most 36525 days: the age
+    parser of the ``kyc-webhooks`` CLI. A bad one is an argparse usage error (exit code 2 from
+    the command line), not a traceback."""
+    try:
+        return age(text)
+    except CliError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``stop`` (the round in progress finishes) instead of killing the
+    command; signal handlers can only be installed in the main thread."""
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
 class Command(BaseCommand):
@@ -44,11 +68,11 @@ class Command(BaseCommand):
         replay = sub.add_parser("replay", help="run the handlers of one delivery again")
         replay.add_argument("delivery_id")
         purge = sub.add_parser("purge", help="delete old delivery records")
-        purge.add_argument("--older-than", required=True, type=duration)
+        purge.add_argument("--older-than", required=True, type=duration, help=_AGE_HELP)
         purge.add_argument("--state", action="append", default=None)
         purge.add_argument("--dry-run", action="store_true")
         erase = sub.add_parser("erase-bodies", help="erase old bodies (personal data)")
-        erase.add_argument("--older-than", required=True, type=duration)
+        erase.add_argument("--older-than", required=True, type=duration, help=_AGE_HELP)
         erase.add_argument("--dry-run", action="store_true")
         sub.add_parser("stats", help="record counts per state")
 
@@ -64,16 +88,13 @@ class Command(BaseCommand):
 
     def _process(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-        try:
+        with _stop_on_signals(stop):
             if has_async_handlers(receiver):
                 # One event loop for every round (a client the handlers share stays on its
                 # loop); the store's blocking calls come back to this thread (thread_sensitive).
                 failed = async_to_sync(self._rounds_async)(receiver, stop, options)
             else:
                 failed = self._rounds(receiver, stop, options)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         if not options["loop"] and failed:
             raise CommandError(f"{failed} deliveries failed", returncode=1)
 
@@ -157,6 +178,4 @@ def exc_code(exc: Exception) -> int:
 
 
 def argparse_hidden() -> str:
-    import argparse
-
     return argparse.SUPPRESS

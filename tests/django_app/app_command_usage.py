@@ -1,0 +1,117 @@
+"""``manage.py kyc_webhooks`` usage errors and signals (review 5, finding 8), run as a real
+``python -m django`` process on this run's test database: a bad or out-of-range ``--older-than``
+is an argparse usage error (exit code 2, one line, no traceback), capped at 36525 days like the
+``kyc-webhooks`` CLI; ``process --loop`` stops on SIGINT as on SIGTERM (exit code 0). Was: a
+traceback with exit code 1 (CommandError raised in argparse's type=), a raw OverflowError, and a
+KeyboardInterrupt traceback with exit code 130."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test import Client, override_settings
+
+from kyc_webhooks.integrations.django.models import Delivery
+from kyc_webhooks.testing import sample_payload, sign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HERE = Path(__file__).resolve().parent
+KEY = "idenfy-test-key"
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "django_app.settings",
+        "KYC_TEST_DJANGO_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+
+
+def _command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "django", "kyc_webhooks", *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("purge", "--older-than", "90x"), "bad age '90x'"),
+        (("purge", "--older-than", "9999999999d"), "at most 36525d"),
+        (("purge", "--older-than", "999999d", "--dry-run"), "at most 36525d"),
+        (("erase-bodies", "--older-than", "999999d", "--dry-run"), "at most 36525d"),
+        (("erase-bodies", "--older-than=-3d"), "must not be negative"),
+    ],
+)
+def test_a_bad_age_is_a_usage_error_without_a_traceback(
+    args: tuple[str, ...], message: str
+) -> None:
+    result = _command(*args)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "argument --older-than" in result.stderr
+    assert message in result.stderr
+    with pytest.raises(CommandError, match="argument --older-than"):
+        call_command("kyc_webhooks", *args, stdout=io.StringIO())
+
+
+def test_the_oldest_age_accepted_is_the_cli_s() -> None:
+    result = _command("erase-bodies", "--older-than", "36525d", "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("would erase 0 bodies of deliveries received before")
+    out = io.StringIO()
+    call_command("kyc_webhooks", "purge", "--older-than", "36525d", "--dry-run", stdout=out)
+    assert out.getvalue().startswith("would purge 0 deliveries")
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_process_loop_stops_on_sigint_and_sigterm(sig: signal.Signals) -> None:
+    event_type = "IDENTIFICATION_MANUAL_FINISHED"
+    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    answer = Client().post(
+        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+    )
+    assert answer.status_code == 202
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "django", "kyc_webhooks", "process", "--loop", "--interval", "0.2"],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        # The row is done once the first round ran: the signal handlers are installed by then.
+        while Delivery.objects.get().state != "done" and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate(timeout=30)
+            time.sleep(0.05)
+        assert Delivery.objects.get().state == "done"
+        time.sleep(0.3)  # into the idle wait between rounds
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    assert "processed 1: 1 succeeded" in out
