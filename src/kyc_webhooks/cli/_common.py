@@ -4,13 +4,16 @@ help formatting, file reading, confirmation of destructive actions and progress 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import enum
 import json
 import math
+import signal
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -46,6 +49,26 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT call ``stop`` (the batch or round in progress finishes) instead of
+    killing the process; signal handlers can only be installed in the main thread. For
+    ``kyc-webhooks process --loop`` and ``manage.py kyc_webhooks process --loop``."""
+
+    def handler(signum: int, frame: Any) -> None:
+        stop()
+
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
 def out(text: str = "") -> None:

@@ -11,9 +11,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kyc_webhooks as kw
@@ -33,6 +32,7 @@ from ._common import (
     err,
     out,
     seconds,
+    stop_on_signals,
 )
 from ._server import logging_to_stderr
 from ._stores import describe, is_postgres, open_store, require_schema
@@ -85,24 +85,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--every", type=int, default=100, metavar="N", help="off a terminal, a line every N (100)"
     )
     add_output_options(parser)
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM and SIGINT call ``stop`` (the batch in progress finishes) instead of killing us."""
-
-    def handler(signum: int, frame: Any) -> None:
-        stop()
-
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            saved[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, previous in saved.items():
-            signal.signal(sig, previous)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -243,7 +225,7 @@ def _run(
 def _loop(batches: _Batches, batch: Callable[[], Any]) -> str:
     """Run batches until the loop ends or a signal stops it; " (stopped)" if one did."""
     stop = threading.Event()
-    with _stop_on_signals(stop.set):
+    with stop_on_signals(stop.set):
         while not stop.is_set():
             try:
                 wait = batches.done(batch())
@@ -265,7 +247,7 @@ async def _loop_async(batches: _Batches, batch: Callable[[], Awaitable[Any]]) ->
     def stop_soon() -> None:  # in the signal handler: the loop sets the event
         loop.call_soon_threadsafe(stop.set)
 
-    with _stop_on_signals(stop_soon):
+    with stop_on_signals(stop_soon):
         while not stop.is_set():
             try:
                 wait = batches.done(await batch())

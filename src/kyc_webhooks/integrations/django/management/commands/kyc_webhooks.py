@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
-import signal
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kyc_webhooks.cli._common import CliError
+from kyc_webhooks.cli._common import CliError, stop_on_signals
 from kyc_webhooks.cli._stores import age
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
@@ -34,25 +31,6 @@ def duration(text: str) -> timedelta:
         return age(text)
     except CliError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGTERM and SIGINT set ``stop`` (the round in progress finishes) instead of killing the
-    command; signal handlers can only be installed in the main thread."""
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            saved[sig] = signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, previous in saved.items():
-            signal.signal(sig, previous)
 
 
 class Command(BaseCommand):
@@ -88,7 +66,7 @@ class Command(BaseCommand):
 
     def _process(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         stop = threading.Event()
-        with _stop_on_signals(stop):
+        with stop_on_signals(stop.set):
             if has_async_handlers(receiver):
                 # One event loop for every round (a client the handlers share stays on its
                 # loop); the store's blocking calls come back to this thread (thread_sensitive).
