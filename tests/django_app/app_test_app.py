@@ -394,6 +394,49 @@ def test_store_setting_names_a_sqlite_file_or_a_postgresql_url(tmp_path: Any) ->
         conf.build_receiver({"VENDORS": vendors, "STORE": 42})
 
 
+@pytest.mark.parametrize(
+    ("store", "message"),
+    [
+        ("Django", "write 'django'"),
+        ("django ", "write 'django'"),
+        (" DJANGO", "write 'django'"),
+        ("inbox.sqlite3", "relative path to a SQLite file that does not exist"),
+        ("sqlite:///inbox.sqlite3", "relative path to a SQLite file that does not exist"),
+        ("host=db password=hunter2", "relative path to a SQLite file that does not exist"),
+    ],
+)
+def test_store_setting_that_would_open_a_stray_sqlite_inbox_is_refused(
+    store: str, message: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A typo of "django" or a relative path would create an empty SQLite inbox in the server's
+    # current directory (a different one for runserver, gunicorn and the worker).
+    monkeypatch.chdir(tmp_path)
+    setting = {"VENDORS": {"idenfy": {"signing_key": KEY}}, "STORE": store}
+    with pytest.raises(ImproperlyConfigured, match=r"KYC_WEBHOOKS\['STORE'\]") as info:
+        conf.build_receiver(setting)
+    assert message in str(info.value)
+    assert "hunter2" not in str(info.value)
+    with override_settings(KYC_WEBHOOKS=setting):
+        conf.reset()
+        errors = [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")]
+    assert [e.id for e in errors] == ["kyc_webhooks.E001"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_store_setting_takes_an_existing_sqlite_file_by_a_relative_path(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kyc_webhooks.store import SQLiteStore
+
+    SQLiteStore(str(tmp_path / "inbox.sqlite3")).close()  # e.g. made by `kyc-webhooks migrate`
+    monkeypatch.chdir(tmp_path)
+    store = conf.build_receiver(
+        {"VENDORS": {"idenfy": {"signing_key": KEY}}, "STORE": "inbox.sqlite3"}
+    ).store
+    assert isinstance(store, SQLiteStore)
+    store.close()
+
+
 def test_store_setting_with_a_postgresql_url_builds_a_postgres_store() -> None:
     import os
 

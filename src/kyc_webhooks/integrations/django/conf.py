@@ -5,8 +5,9 @@ Every problem raises ``ImproperlyConfigured`` naming the setting's key; the syst
 
     KYC_WEBHOOKS = {
         "VENDORS": {"idenfy": {"signing_key": "..."}, "complycube": {"secret": "..."}},
-        "STORE": "django",          # default: the app's own models; or a SQLite path,
-                                    # "postgresql://..." (PostgresStore), or None for no store
+        "STORE": "django",          # default: the app's own models; or a SQLite path (absolute,
+                                    # or an existing file), "postgresql://..." (PostgresStore),
+                                    # or None for no store
         "DEFER": False,             # True: store, answer 202, run handlers in a worker
         "ASYNC": False,             # True: the include()d URLs use async views (ASGI)
         "MAX_BODY_SIZE": 1048576,
@@ -16,6 +17,7 @@ Every problem raises ``ImproperlyConfigured`` naming the setting's key; the syst
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -81,6 +83,12 @@ def _store(value: Any) -> Any:
         raise ImproperlyConfigured(
             f"{where} must be 'django', a SQLite file path, a postgresql:// URL or None"
         )
+    if value.strip().lower() == "django":
+        # "Django", "django ": never a SQLite file of that name in the current directory.
+        raise ImproperlyConfigured(
+            f"{where} is {value!r}: write 'django' (lower case, no spaces) for the app's own "
+            "models, or give a SQLite file path, a postgresql:// URL or None"
+        )
     if value.startswith(("postgresql://", "postgres://")):
         try:
             from ...store import PostgresStore  # type: ignore[attr-defined,unused-ignore]
@@ -90,6 +98,15 @@ def _store(value: Any) -> Any:
                 '(pip install -e ".[postgres]")'
             ) from exc
         return PostgresStore(value)
+    if not os.path.isabs(value) and not os.path.isfile(value):
+        # A relative path resolves against the server's current directory, which differs between
+        # runserver, gunicorn and a worker: each would create an empty inbox of its own. A typo
+        # ("sqlite:///inbox.db", a stray space) would too. The value is not shown: a mistyped
+        # connection string may hold a password.
+        raise ImproperlyConfigured(
+            f"{where} is a relative path to a SQLite file that does not exist: give an absolute "
+            "path (the file is created there if missing), 'django', a postgresql:// URL or None"
+        )
     from ...store import SQLiteStore
 
     return SQLiteStore(value)

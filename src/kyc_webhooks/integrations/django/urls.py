@@ -12,7 +12,7 @@ from django.urls import path
 
 from ...errors import ConfigurationError
 from .._common import MISCONFIGURED
-from .views import async_webhook_view, webhook_view
+from .views import async_webhook_view, outside_request_transactions, webhook_view
 
 logger = logging.getLogger("kyc_webhooks")
 
@@ -45,14 +45,18 @@ def _is_async() -> bool:
         return False  # the system check (kyc_webhooks.E001) reports it; requests get it raised
 
 
+# Both never run inside ATOMIC_REQUESTS' transaction: the store commits the delivery itself, and
+# Django refuses ATOMIC_REQUESTS on an async view (views.outside_request_transactions).
 if _is_async():
 
+    @outside_request_transactions
     async def receive(request: Any, **url_values: str) -> Any:
         return await _view(True)(request, **url_values)
 
 else:
 
-    def receive(request: Any, **url_values: str) -> Any:  # type: ignore[misc]
+    @outside_request_transactions
+    def receive(request: Any, **url_values: str) -> Any:
         try:
             view = _view(False)
         except ConfigurationError as exc:

@@ -17,15 +17,21 @@ loop, where Django refuses the ORM, unless the receiver's router runs them with
 :func:`in_django_thread`::
 
     receiver = kw.Receiver(..., router=kw.Router(run_sync=in_django_thread))
+
+The views are never wrapped in ``ATOMIC_REQUESTS``' transaction (``non_atomic_requests`` for every
+database): a store commits the delivery itself, and handlers run in autocommit as in any view
+without ``ATOMIC_REQUESTS``; a handler wraps its own writes in ``transaction.atomic()``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.http import HttpResponse, UnreadablePostError
 from django.urls import re_path
 
@@ -33,6 +39,8 @@ from ...receiver import Receiver
 from .._common import Reply, check_sync_handlers, read_capped, respond, respond_async
 
 __all__ = ["async_webhook_view", "in_django_thread", "webhook_urls", "webhook_view"]
+
+_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 async def in_django_thread(call: Callable[[], object]) -> object:
@@ -60,6 +68,21 @@ def _read_body(request: Any, limit: int) -> bytes:
         return read_capped(request.read, limit)
     except UnreadablePostError:  # an OSError of the server's socket, wrapped by Django
         raise _ClientGone from None
+
+
+def outside_request_transactions(view: _View) -> _View:
+    """``view``, never run inside the transaction ``ATOMIC_REQUESTS`` opens around a request
+    (Django's ``non_atomic_requests``, for every database).
+
+    Inside it, a handler's caught ``IntegrityError`` would make the store's ``complete()`` fail
+    after the answer was decided, and Django would then roll the stored delivery back;
+    ``on_deferred`` would hand a worker a delivery not yet committed; and Django refuses
+    ``ATOMIC_REQUESTS`` on an async view. A store commits the delivery itself; a handler whose
+    writes must be all or nothing wraps them in ``transaction.atomic()``."""
+    aliases = {DEFAULT_DB_ALIAS, *(connections if settings.configured else ())}
+    for alias in sorted(aliases):
+        view = transaction.non_atomic_requests(using=alias)(view)
+    return view
 
 
 def _client_gone() -> Any:
@@ -92,7 +115,7 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
         return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]  # what @csrf_exempt sets
-    return view
+    return outside_request_transactions(view)
 
 
 def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
@@ -119,7 +142,7 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
         return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]
-    return view
+    return outside_request_transactions(view)
 
 
 def webhook_urls(

@@ -1,0 +1,197 @@
+"""``DATABASES[...]["ATOMIC_REQUESTS"] = True``: the webhook views -- the app's include()d URLs and
+the views of ``webhook_urls`` on a receiver built by hand -- never run inside the request's
+transaction. The store commits the delivery itself and handlers run in autocommit, so a handler's
+caught ``IntegrityError`` cannot roll the delivery back after the 200, a handler that wraps its
+writes in ``transaction.atomic()`` and fails leaves nothing, ``on_deferred`` hands over a
+committed delivery, and the async views serve requests (Django refuses ``ATOMIC_REQUESTS`` on an
+async view). On SQLite and PostgreSQL (tests/test_django_app.py runs this suite on both)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from types import ModuleType
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connection, connections, transaction
+from django.test import AsyncClient, Client, override_settings
+from django.urls import clear_url_caches
+
+import kyc_webhooks as kw
+from kyc_webhooks.integrations.django import conf, in_django_thread, webhook_urls
+from kyc_webhooks.integrations.django.models import Delivery
+from kyc_webhooks.integrations.django.store import DjangoStore
+from kyc_webhooks.testing import signed_delivery
+
+KEY = "idenfy-test-key"  # django_app.settings
+VENDORS = {"idenfy": {"signing_key": KEY}}
+pytestmark = pytest.mark.django_db(transaction=True)
+WHERE = ["app", "own"]  # the app's include()d URLs; webhook_urls() on a receiver built by hand
+
+
+@pytest.fixture(autouse=True)
+def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ATOMIC_REQUESTS`` on, where Django's request handler reads it (the settings dict every
+    connection of the alias shares, in every thread)."""
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+
+def delivery() -> tuple[bytes, dict[str, str]]:
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY)
+    return body, {k: v for k, v in headers.items() if k.lower() != "content-type"}
+
+
+def post(client: Client, path: str) -> Any:
+    body, headers = delivery()
+    return client.post(path, data=body, content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def exits() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+def receiver_at(
+    where: str, exits: ExitStack, *, defer: bool = False, use_async: bool = False
+) -> tuple[kw.Receiver, str]:
+    """The receiver serving ``where`` and the path to post to."""
+    if where == "app":
+        if defer:
+            exits.enter_context(override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "DEFER": True}))
+        conf.reset()
+        return conf.project_receiver(), "/webhooks/idenfy"
+    store = DjangoStore()
+    exits.callback(store.close)
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY),
+        store=store,
+        defer=defer,
+        router=kw.Router(run_sync=in_django_thread),
+    )
+    urlconf = ModuleType("own_webhook_urls")
+    urlconf.urlpatterns = webhook_urls(receiver, prefix="own", use_async=use_async)  # type: ignore[attr-defined]
+    exits.enter_context(override_settings(ROOT_URLCONF=urlconf))
+    return receiver, "/own/idenfy"
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_caught_integrity_error_leaves_the_delivery_and_the_handlers_writes(
+    where: str, exits: ExitStack
+) -> None:
+    receiver, path = receiver_at(where, exits)
+    User.objects.create(username="already-there")
+
+    @receiver.on("idenfy", "*")
+    def handler(event: Any) -> None:
+        User.objects.create(username="credit-42")  # the handler's effect
+        with contextlib.suppress(IntegrityError):  # "insert, ignore the duplicate"
+            User.objects.create(username="already-there")
+
+    response = post(Client(), path)
+    assert response.status_code == 200, response.content
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
+    assert User.objects.filter(username="credit-42").count() == 1
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_failed_handler_in_transaction_atomic_leaves_nothing_and_its_retry_starts_clean(
+    where: str, exits: ExitStack
+) -> None:
+    receiver, path = receiver_at(where, exits)
+    calls: list[int] = []
+
+    @receiver.on("idenfy", "*")
+    def handler(event: Any) -> None:
+        calls.append(1)
+        with transaction.atomic():
+            User.objects.create(username=f"credit-{User.objects.count()}")
+            if len(calls) == 1:
+                raise RuntimeError("downstream API timed out")
+
+    client = Client()
+    first = post(client, path)
+    assert first.status_code == 500
+    assert User.objects.count() == 0
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["failed"]
+    again = post(client, path)  # the vendor's retry
+    assert again.status_code == 200, again.content
+    assert len(calls) == 2
+    assert list(User.objects.values_list("username", flat=True)) == ["credit-0"]
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_on_deferred_hands_over_a_committed_delivery(where: str, exits: ExitStack) -> None:
+    receiver, path = receiver_at(where, exits, defer=True)
+    ran: list[str] = []
+    receiver.on("idenfy", "*")(lambda event: ran.append(event.delivery_key))
+    seen: dict[str, Any] = {}
+
+    def worker(delivery_id: str) -> None:  # a queue worker: its own thread and connection
+        try:
+            seen["status"] = receiver.process(delivery_id).status_code
+        except Exception as exc:
+            seen["status"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connections.close_all()
+
+    def on_deferred(delivery_id: str) -> None:  # a queue whose worker takes the id at once
+        thread = threading.Thread(target=worker, args=(delivery_id,))
+        thread.start()
+        thread.join(timeout=20)  # bounded: before the fix SQLite's worker waits for the lock
+
+    receiver.on_deferred = on_deferred
+    response = post(Client(), path)
+    assert response.status_code == 202, response.content
+    assert seen.get("status") == 200
+    assert len(ran) == 1
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
+
+
+@contextlib.contextmanager
+def async_app_views() -> Iterator[None]:
+    """``ASYNC`` on: the app's URL module picks its views when imported (include() keeps it)."""
+    from django_app import urls as project_urls
+    from kyc_webhooks.integrations.django import urls as app_urls
+
+    def reload_urls() -> None:
+        importlib.reload(app_urls)
+        importlib.reload(project_urls)
+        clear_url_caches()
+        conf.reset()
+
+    try:
+        with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "ASYNC": True}):
+            reload_urls()
+            yield
+    finally:
+        reload_urls()
+
+
+# Django's test clients disconnect close_old_connections from request_finished, so the connection
+# of the thread that served the async request is left for the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("where", WHERE)
+def test_the_async_views_serve_requests(where: str, exits: ExitStack) -> None:
+    if where == "app":
+        exits.enter_context(async_app_views())
+    receiver, path = receiver_at(where, exits, use_async=True)
+    receiver.on("idenfy", "*")(lambda event: User.objects.create(username="credit-42"))
+    body, headers = delivery()
+
+    async def send() -> Any:
+        return await AsyncClient().post(
+            path, data=body, content_type="application/json", headers=headers
+        )
+
+    response = async_to_sync(send)()
+    assert response.status_code == 200, response.content
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
+    assert User.objects.filter(username="credit-42").count() == 1
