@@ -3,6 +3,7 @@ errors (one line, no traceback, the documented exit code, never a secret in the 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as _dt
 import hashlib
@@ -407,6 +408,76 @@ def test_verify_header_pairs_json(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 0, err
 
 
+@pytest.mark.parametrize("form", ["json", "lines", "curl-v"])
+@pytest.mark.parametrize(
+    "encoding", ["utf-8-bom", "utf-16", "utf-16-le-bom", "utf-16-be-bom", "utf-32"]
+)
+def test_verify_headers_file_with_a_byte_order_mark(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    form: str,
+    encoding: str,
+) -> None:
+    # Notepad saves UTF-8 with a BOM, PowerShell's `>` writes UTF-16: the JSON form used to be
+    # read as header lines ("NOT authentic"), UTF-16 as a parse error.
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    body, headers = testing.signed_delivery("complycube", "check.completed", SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    text = {
+        "json": json.dumps(headers),
+        "lines": "".join(f"{k}: {v}\r\n" for k, v in headers.items()),
+        "curl-v": _curl_trace(headers, "\n"),
+    }[form]
+    raw = {
+        "utf-8-bom": codecs.BOM_UTF8 + text.encode("utf-8"),
+        "utf-16": text.encode("utf-16"),
+        "utf-16-le-bom": codecs.BOM_UTF16_LE + text.encode("utf-16-le"),
+        "utf-16-be-bom": codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        "utf-32": text.encode("utf-32"),
+    }[encoding]
+    (tmp_path / "headers").write_bytes(raw)
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers")
+    assert code == cli.EXIT_OK, out + err
+    assert "authentic: vendor=complycube event_type=check.completed" in out
+
+
+def test_verify_headers_file_with_a_bom_but_bad_bytes_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "body.json").write_bytes(b"{}")
+    (tmp_path / "h").write_bytes(codecs.BOM_UTF16_LE + b"A\x00:")  # an odd number of bytes
+    code, _, err = run(capsys, "verify", "body.json", "--headers", "h", "--vendor", "complycube",
+                       "--secret", SECRET)  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="starts with a UTF-16 BOM but is not valid UTF-16")
+
+
+@pytest.mark.parametrize("prefix", [codecs.BOM_UTF8, codecs.BOM_UTF16_LE], ids=["utf-8", "utf-16"])
+def test_verify_never_strips_a_bom_from_the_body(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    prefix: bytes,
+) -> None:
+    # The body is checked byte for byte as it was signed: a BOM signed with it stays (the
+    # signature holds; the body is then not valid UTF-8 JSON, as the receiver would say), and a
+    # BOM added after signing is a different body.
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    plain, _ = testing.signed_delivery("complycube", "check.completed", SECRET)
+    signed_body, signed_headers = testing.sign("complycube", prefix + plain, SECRET)
+    (tmp_path / "body.json").write_bytes(signed_body)
+    (tmp_path / "headers.json").write_bytes(codecs.BOM_UTF8 + json.dumps(signed_headers).encode())
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == cli.EXIT_FAILED
+    assert "authentic but invalid: vendor=complycube status=400 error=PayloadError" in out + err
+    _, plain_headers = testing.sign("complycube", plain, SECRET)
+    (tmp_path / "headers.json").write_bytes(codecs.BOM_UTF8 + json.dumps(plain_headers).encode())
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == cli.EXIT_FAILED
+    assert "NOT authentic: vendor=complycube status=401" in out + err
+
+
 @pytest.mark.parametrize(
     ("mutate", "verdict"),
     [
@@ -718,12 +789,59 @@ def test_send_overrides_reach_the_handler(
     url, _, seen = target
     _set_secrets(monkeypatch)
     code, _, err = run(capsys, "send", "--vendor", "identomat", "--event-type", "session-change",
-                       "--set", "result=MANUAL_CHECK", "--set", "extra.deep=[1, 2]",
+                       "--add", "extra.deep=[1, 2]", "--set", "result=MANUAL_CHECK",
                        "--to", url)  # fmt: skip
     assert code == 0, err
     dumped = seen[0].model_dump(by_alias=True)
     assert dumped["result"] == "MANUAL_CHECK"
     assert dumped["extra"] == {"deep": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("vendor_event", "override", "message"),
+    [
+        (
+            "identomat:session-change",
+            "reslt=REJECTED",
+            "--set: identomat session-change: override 'reslt': the sample has no field 'reslt' "
+            "at the top level; fields there, closest first: result, ",
+        ),
+        (
+            "idenfy:IDENTIFICATION",
+            "status.overal=DENIED",
+            "no field 'overal' in 'status'; fields there, closest first: overall, ",
+        ),
+        ("identomat:session-change", "extra.deep=1", "no field 'extra' at the top level"),
+    ],
+    ids=["typo", "nested-typo", "new-field"],
+)
+def test_send_set_refuses_a_path_not_in_the_sample(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
+    vendor_event: str,
+    override: str,
+    message: str,
+) -> None:
+    # `--set reslt=REJECTED` used to add a stray field and send the APPROVED sample (exit 0).
+    url, _, seen = target
+    vendor, event_type = vendor_event.split(":")
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", vendor, "--event-type", event_type,
+                         "--set", override, "--to", url)  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains=message)
+    assert "use --add PATH=VALUE" in err
+    assert "set_path" not in err
+    assert seen == []  # nothing was sent
+
+
+def test_send_add_expects_path_equals_value(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "send", "--vendor", "identomat", "--secret", SECRET,
+                       "--add", "novalue", "--to", "http://127.0.0.1:1/x")  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert_one_line_error(err, contains="--add expects PATH=VALUE, got 'novalue'")
 
 
 def test_send_refused_deliveries_exit_1(
@@ -1002,7 +1120,7 @@ def test_send_to_loopback_never_goes_through_the_proxy(
 
 
 @pytest.mark.parametrize("vendor_event", ["identomat:session-change", "yoti:session_completion"])
-def test_send_set_may_name_any_field(
+def test_send_add_may_name_any_field(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     target: tuple[str, testing.WebhookTester, list[kw.WebhookEvent]],
@@ -1013,7 +1131,7 @@ def test_send_set_may_name_any_field(
     vendor, event_type = vendor_event.split(":")
     _set_secrets(monkeypatch)
     code, _, err = run(capsys, "send", "--vendor", vendor, "--event-type", event_type, "--to", url,
-                       "--set", "auth_type=1", "--set", "secret=\"x\"")  # fmt: skip
+                       "--add", "auth_type=1", "--add", "secret=\"x\"")  # fmt: skip
     assert code == 0, err
     dumped = seen[0].model_dump(by_alias=True)
     assert dumped["auth_type"] == 1

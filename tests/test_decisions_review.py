@@ -315,9 +315,8 @@ def test_a_cancelled_callback_decides_what_its_body_says() -> None:
 def test_a_legacy_body_without_final_gets_finality_from_the_body_not_the_label() -> None:
     # Without ``final`` a label may only withhold finality (IdentificationEvent.is_final: an
     # ``…_AUTO_FINISHED`` may be preliminary); it never changes the status.
-    legacy = signed_delivery(
-        "idenfy", "IDENTIFICATION", IDENFY_KEY, status__overall="APPROVED", final=REMOVE
-    )
+    assert "final" not in sample_payload("idenfy", "IDENTIFICATION")  # a legacy body
+    legacy = signed_delivery("idenfy", "IDENTIFICATION", IDENFY_KEY, status__overall="APPROVED")
     for label in IDENTIFICATION_LABELS:
         decision = _parse(_relabelled(legacy, label)).decision
         assert decision is not None

@@ -103,13 +103,50 @@ def test_set_path_adds_a_field_the_sample_lacks(path: str, expected: tuple[str, 
     assert node == [1, 2]
 
 
-def test_remove_deletes_a_field_and_ignores_a_missing_one() -> None:
+def test_remove_deletes_a_field() -> None:
     payload = testing.sample_payload(
-        "yoti", "check_completion", check_id=testing.REMOVE, nothing__here=testing.REMOVE
+        "idenfy",
+        "IDENTIFICATION_AUTO_FINISHED",
+        clientId=testing.REMOVE,
+        status__overall=testing.REMOVE,
     )
-    assert "check_id" not in payload
+    assert "clientId" not in payload
+    assert "overall" not in payload["status"]
+    assert payload["scanRef"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("clientID", "no field 'clientID' at the top level; fields there, closest first: clientI"),
+        ("status__overal", "no field 'overal' in 'status'; fields there, closest first: overall, "),
+        ("scanRf", "no field 'scanRf' at the top level; fields there, closest first: scanRef, "),
+        ("nothing__here", "no field 'nothing' at the top level"),
+    ],
+    ids=["case-typo", "nested-typo", "typo", "missing-object"],
+)
+def test_remove_of_a_name_not_in_the_sample_raises(override: str, message: str) -> None:
+    # A misspelt REMOVE used to do nothing: a "field missing" test ran on the full sample.
+    with pytest.raises(kw.UsageError) as caught:
+        testing.sample_payload(
+            "idenfy", "IDENTIFICATION_AUTO_FINISHED", **{override: testing.REMOVE}
+        )
+    assert message in str(caught.value)
+    tester = testing.WebhookTester()
+    with pytest.raises(kw.UsageError, match="closest first"):
+        tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED", **{override: testing.REMOVE})
+    assert tester.outcomes == []  # nothing was delivered
+
+
+def test_remove_below_a_null_field_and_set_path_remove_of_a_missing_field_do_nothing() -> None:
+    # The sample has "additionalSteps": null: there is nothing below it to delete.
+    payload = testing.sample_payload(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", additionalSteps__ADDITIONAL_DOC=testing.REMOVE
+    )
+    assert payload["additionalSteps"] is None
+    # set_path (create=True by default) edits any payload: deleting what is not there is a no-op.
+    testing.set_path(payload, "nothing__here", testing.REMOVE)
     assert "nothing" not in payload
-    assert payload["topic"] == "check_completion"
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,21 @@
 """The HTTP client of ``send``, ``inbox replay --to`` and ``demo`` (stdlib only): URL checks,
-loopback traffic kept away from proxies, one-line errors (exit 3) for unreachable receivers."""
+loopback traffic kept away from proxies, one-line errors (exit 3) for unreachable receivers.
+
+Redirects are never followed: a 3xx is the receiver's answer (not 2xx: refused). Following one
+would turn the POST into a GET without the body, report the GET's answer as the delivery's, and
+copy the request's headers -- a vendor credential such as Yoti's ``Authorization`` -- to whatever
+host the ``Location`` names. ``timeout`` bounds the whole request (connect, send, and reading the
+answer), not each socket operation: a receiver that trickles its answer cannot hold it longer.
+"""
 
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import json
+import socket
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,12 +25,17 @@ from typing import Any
 
 from ._common import EXIT_UNAVAILABLE, CliError
 
+#: At most this many bytes of the answer are read (the JSON of a receiver's answer is small).
+MAX_ANSWER = 65536
+
 
 @dataclass
 class Response:
     status: int
     reason: str
     body: dict[str, Any]
+    #: The ``Location`` of a redirect (3xx), as shown to the user (see :func:`_shown_location`).
+    location: str | None = None
 
 
 def is_loopback(host: str) -> bool:
@@ -37,11 +52,131 @@ def is_loopback(host: str) -> bool:
     return address.is_loopback
 
 
-def _opener(url: str) -> urllib.request.OpenerDirector:
+class _Deadline:
+    """The end of a request's time, on the monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left; :class:`TimeoutError` once none are."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Reads a socket with each read's timeout lowered to what is left of the deadline, so
+    that a peer sending one byte at a time cannot stretch the request past it."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        super().__init__()
+        self._sock = sock
+        # makefile() keeps the socket open until this reader is closed, as http.client expects.
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(self._deadline.remaining())
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _response_class(deadline: _Deadline) -> type[http.client.HTTPResponse]:
+    class Response(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(sock, *args, **kwargs)
+            plain, self.fp = self.fp, io.BufferedReader(_DeadlineReader(sock, deadline))
+            plain.close()
+
+    return Response
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: _Deadline | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert deadline is not None
+        self.deadline = deadline
+        self.response_class = _response_class(deadline)
+
+    def connect(self) -> None:
+        self.timeout = self.deadline.remaining()
+        super().connect()
+        self.sock.settimeout(self.deadline.remaining())  # for sending the request
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: _Deadline | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assert deadline is not None
+        self.deadline = deadline
+        self.response_class = _response_class(deadline)
+
+    def connect(self) -> None:
+        self.timeout = self.deadline.remaining()
+        super().connect()
+        self.sock.settimeout(self.deadline.remaining())
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPConnection, req, deadline=self.deadline)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_HTTPSConnection, req, deadline=self.deadline)
+
+
+def _opener(url: str, deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """An opener with only what a POST needs: proxies, http and https, each request bounded by
+    ``deadline``. No redirect handler (redirects are answers) and no error processor (every
+    status is returned, none raised)."""
+    # Never route loopback traffic through an HTTP(S)_PROXY from the environment.
+    proxies: dict[str, str] | None = None  # None: HTTP(S)_PROXY and NO_PROXY as usual
     if is_loopback(urllib.parse.urlsplit(url).hostname or ""):
-        # Never route loopback traffic through an HTTP(S)_PROXY from the environment.
-        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener()
+        proxies = {}
+    opener = urllib.request.OpenerDirector()
+    for handler in (
+        urllib.request.ProxyHandler(proxies),
+        _HTTPHandler(deadline),
+        _HTTPSHandler(deadline),
+    ):
+        opener.add_handler(handler)
+    return opener
+
+
+def _shown_location(url: str, location: str | None) -> str | None:
+    """A redirect's target as it may be printed: absolute, without a ``user:password@`` part,
+    control characters, spaces and non-ASCII percent-encoded, at most 300 characters."""
+    if location is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(url, location.strip()))
+        host = parts.hostname or ""
+        netloc = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "(not a valid URL)"
+    shown = urllib.parse.quote(shown, safe="!#$%&'()*+,/:;=?@[]~")
+    return shown if len(shown) <= 300 else shown[:300] + "..."
 
 
 def check_url(url: str) -> str:
@@ -71,26 +206,27 @@ def check_url(url: str) -> str:
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> Response:
-    """POST ``body``; return the status and the JSON answer (``{}`` when not JSON). Raises
-    :class:`CliError` (exit 3) when the URL cannot be reached or the answer is not HTTP."""
+    """POST ``body``; return the status and the JSON answer (``{}`` when not JSON). Every status
+    is an answer, a redirect included (never followed). ``timeout`` bounds the whole request.
+    Raises :class:`CliError` (exit 3) when the URL cannot be reached in time or the answer is
+    not HTTP."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 -- scheme checked in check_url
+    deadline = _Deadline(timeout)
     try:
-        try:
-            with _opener(url).open(request, timeout=timeout) as answer:
-                status, reason, raw = answer.status, answer.reason, answer.read(65536)
-        except urllib.error.HTTPError as exc:
-            # Reading an error answer can fail too; the handlers below report that.
-            status, reason = exc.code, str(exc.reason)
-            try:
-                raw = exc.read(65536)
-            finally:
-                exc.close()
+        with _opener(url, deadline).open(request, timeout=timeout) as answer:
+            status, reason = answer.status, answer.reason
+            location = answer.headers.get("Location") if 300 <= status < 400 else None
+            raw = answer.read(MAX_ANSWER)
     except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise CliError(
+                f"cannot reach {url}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
+            ) from None
         reason_text = getattr(exc.reason, "strerror", None) or str(exc.reason)
         raise CliError(f"cannot reach {url}: {reason_text}", EXIT_UNAVAILABLE) from None
-    except TimeoutError:
+    except TimeoutError:  # connected, but the answer did not come in time
         raise CliError(
-            f"cannot reach {url}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
+            f"no answer from {url}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
         ) from None
     except (ConnectionError, OSError) as exc:
         raise CliError(f"cannot reach {url}: {exc.strerror or exc}", EXIT_UNAVAILABLE) from None
@@ -107,12 +243,20 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
         parsed = json.loads(raw) if raw else {}
     except ValueError:
         parsed = {}
-    return Response(status, reason, parsed if isinstance(parsed, dict) else {})
+    return Response(
+        status,
+        reason,
+        parsed if isinstance(parsed, dict) else {},
+        _shown_location(url, location) if 300 <= status < 400 else None,
+    )
 
 
 def describe(response: Response) -> str:
     text = f"{response.status} {response.reason}".strip()
-    if response.body.get("duplicate"):
+    if 300 <= response.status < 400:
+        target = response.location or "no Location header"
+        text += f" (redirect to {target}; not followed)"
+    elif response.body.get("duplicate"):
         text += " (duplicate)"
     elif not 200 <= response.status < 300 and response.body.get("error"):
         text += f" ({response.body['error']}: {response.body.get('detail', '')})"

@@ -46,6 +46,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         f"{PROG} send --vendor yoti --vendor identomat --to http://127.0.0.1:8000 --vendor-path",
         f"{PROG} send --vendor identomat --event-type session-change --set result=REJECTED \\",
         "     --to http://127.0.0.1:8000/identomat",
+        f"{PROG} send --vendor identomat --event-type session-change --add extra.note=1 --to URL",
         f"{PROG} send --vendor complycube --tamper --to URL        # must be refused (401)",
     )
     parser.add_argument(
@@ -69,7 +70,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--set",
         action="append",
         metavar="PATH=VALUE",
-        help="override a payload field (JSON value; nested with '.' or '__'), repeatable",
+        help="override a field of the sample (JSON value; nested with '.' or '__'); a path "
+        "the sample lacks is refused, closest names suggested. Repeatable",
+    )
+    parser.add_argument(
+        "--add",
+        action="append",
+        metavar="PATH=VALUE",
+        help="add (or set) a field the sample may lack, e.g. an unknown-field test; missing "
+        "objects are created. Applied after --set. Repeatable",
     )
     parser.add_argument("--tamper", action="store_true", help="change the body after signing")
     parser.add_argument(
@@ -86,12 +95,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     creds.add_secret_options(parser)
 
 
-def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+def parse_set(items: Sequence[str] | None, option: str = "--set") -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for item in items or ():
         path, sep, raw = item.partition("=")
         if not sep or not path:
-            raise CliError(f"--set expects PATH=VALUE, got {item!r}")
+            raise CliError(f"{option} expects PATH=VALUE, got {item!r}")
         try:
             overrides[path] = json.loads(raw)
         except ValueError:
@@ -163,17 +172,27 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--event-type needs a single --vendor")
     settings = select_vendors(args)
     overrides = parse_set(args.set)
+    additions = parse_set(args.add, "--add")
     plan: list[tuple[str, str, tuple[bytes, dict[str, str]]]] = []
     for setting in settings:
         for event_type in _event_list(setting.vendor, wanted):
-            # --set may add any field (set_path creates it), and no --set path can collide with
-            # a keyword of the signing call.
+            # set_path on a copy, not sample_payload(**overrides): no path can collide with a
+            # keyword of the signing call. --set names fields of the sample (a typo such as
+            # reslt=REJECTED would add a field and send the APPROVED sample); --add creates.
             payload = json.loads(json.dumps(creds.samples(setting.vendor)[event_type]))
             try:
                 for path, value in overrides.items():
+                    testing.set_path(payload, path, value, create=False)
+            except kw.WebhookError as exc:
+                raise CliError(
+                    f"--set: {setting.vendor} {event_type}: "
+                    + exc.message.replace("call set_path() on the payload", "use --add PATH=VALUE")
+                ) from None
+            try:
+                for path, value in additions.items():
                     testing.set_path(payload, path, value)
             except kw.WebhookError as exc:
-                raise CliError(exc.message) from None
+                raise CliError(f"--add: {exc.message}") from None
             delivery = creds.sign(setting, payload, event_type=event_type)
             if args.tamper:
                 delivery = tuple(testing.tamper(delivery))  # type: ignore[assignment]

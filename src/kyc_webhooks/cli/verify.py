@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import re
 
@@ -74,12 +75,38 @@ _START_LINE = re.compile(r"(?:[A-Z]+ +\S+ +HTTP/\d|HTTP/\d)")
 _CURL_REQUEST_LINE = re.compile(r"> [A-Z]+ +\S+ +HTTP/\d")
 
 
-def _read_headers(path: str) -> list[tuple[str, str]]:
-    raw = read_bytes(path, "headers")
+#: Byte order marks and the codec that reads past them; UTF-32 first (its little-endian BOM
+#: starts with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode_headers(raw: bytes, path: str) -> str:
+    """The headers file as text: by its byte order mark (Notepad's UTF-8 BOM, PowerShell's
+    UTF-16), else UTF-8, else Latin-1 (any bytes; what HTTP header values are on the wire).
+    Only the headers file: the body is checked byte for byte as it was signed."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                name = codec.removesuffix("-sig").upper()
+                raise CliError(
+                    f"headers file {path} starts with a {name} BOM but is not valid {name}"
+                ) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+        return raw.decode("latin-1")
+
+
+def _read_headers(path: str) -> list[tuple[str, str]]:
+    text = _decode_headers(read_bytes(path, "headers"), path)
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         try:

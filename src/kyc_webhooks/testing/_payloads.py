@@ -88,15 +88,16 @@ def set_path(payload: dict[str, Any], path: str, value: Any, *, create: bool = T
     a numeric segment indexes a list (``AML__0__status``). Missing (or ``null``) objects along the
     way are created, so a path can add a field the sample does not have (an "unknown field" test).
 
-    ``create=False`` (what :func:`sample_payload` uses) refuses to set a value through a segment
-    that names no existing field of an object -- a typo such as ``status__overal`` would add a field
-    no handler reads -- with :class:`UsageError` listing the fields there, closest first. Below a
-    field that is ``null``, new objects are still created. :data:`REMOVE` of a field that is not
-    there stays a no-op (it adds nothing).
+    ``create=False`` (what :func:`sample_payload` uses) refuses a path with a segment that names
+    no existing field of an object -- a typo such as ``status__overal`` would add a field no
+    handler reads, or with :data:`REMOVE` delete nothing and leave the field in place -- with
+    :class:`UsageError` listing the fields there, closest first. Below a field that is ``null``,
+    new objects are still created (and :data:`REMOVE` there is a no-op: there is nothing to
+    delete). With ``create=True``, :data:`REMOVE` of a field that is not there is a no-op.
     """
     parts = _split(path)
     node: Any = payload
-    strict = not create and value is not REMOVE
+    strict = not create
     for depth, part in enumerate(parts[:-1]):
         where = ".".join(str(p) for p in parts[: depth + 1])
         if isinstance(node, list):
@@ -163,9 +164,10 @@ def sample_payload(vendor: str, event_type: str, /, **overrides: Any) -> dict[st
 
     Keyword arguments override fields by their **wire names**; nested fields are reached with
     ``__`` (or ``.`` through ``**{...}``), :data:`REMOVE` deletes a field. Every name must be a
-    field of the sample (a typo such as ``status__overal`` or ``client_id`` for ``clientId``
-    raises :class:`~kyc_webhooks.UsageError` listing the fields there, closest first); to add a
-    field the sample does not have, use :func:`set_path` on the returned payload::
+    field of the sample, with :data:`REMOVE` too (a typo such as ``status__overal`` or
+    ``client_id`` for ``clientId``, or ``scanRf=REMOVE``, raises
+    :class:`~kyc_webhooks.UsageError` listing the fields there, closest first); to add a field
+    the sample does not have, use :func:`set_path` on the returned payload::
 
         sample_payload("idenfy", "IDENTIFICATION_AUTO_FINISHED", clientId="user-42",
                        status__overall="DENIED", data__docNumber=REMOVE)
