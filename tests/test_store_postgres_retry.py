@@ -262,6 +262,44 @@ def test_add_cut_while_the_server_still_runs_the_claim_waits_for_it(
     assert rows(store)[0][1:] == ("done", 1, None)
 
 
+def test_the_retry_on_a_pool_not_in_autocommit_sees_the_first_run_end(proxy: CutProxy) -> None:
+    """The retry watches the first run's backend in pg_stat_activity; inside one transaction (a
+    pool of yours not in autocommit) PostgreSQL shows that view as it was at the first look. The
+    retry must see the first run end (here: when the lock is released), not wait out the store's
+    timeout."""
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    schema = new_schema()
+    pool: Any = ConnectionPool(proxy.dsn(), min_size=0, max_size=2, open=True)
+    store = PostgresStore(pool, schema=schema, timeout=5)
+    try:
+        store.migrate()
+        record = store.add(new("k1")).record  # pending
+        done: list[Any] = []
+        with psycopg.connect(DSN, autocommit=True) as locker:
+            with locker.transaction():
+                locker.execute(
+                    f"SELECT 1 FROM {schema}.deliveries WHERE id = %s FOR UPDATE", (record.id,)
+                )
+                proxy.arm(b"ON CONFLICT (key_hash) DO UPDATE", at_once=True)
+                adder = threading.Thread(target=lambda: done.append(store.add(new("k1"), lease=60)))
+                adder.start()
+                time.sleep(0.5)  # the first run waits for the lock; the retry watches it
+                assert proxy.cuts == 1
+            released = time.monotonic()  # the first run claims and commits now
+            adder.join(timeout=10)
+        assert not adder.is_alive()
+        assert time.monotonic() - released < 2.5, "the retry waited out the timeout"
+        added = done[0]
+        assert added.claim is not None, "the first run's claim was orphaned"
+        assert added.claim.record.attempts == 1
+    finally:
+        store.close()
+        pool.close()
+        drop_schema(schema)
+
+
 # -- the subject lease ---------------------------------------------------------------------------
 
 

@@ -863,6 +863,9 @@ class PostgresStore:
         deadline = time.monotonic() + self._timeout + 1.0
         quiet_since: float | None = None
         while True:
+            # A connection that is not in autocommit polls inside one transaction, where
+            # PostgreSQL shows pg_stat_activity as it was at the first look: clear that snapshot.
+            conn.execute("SELECT pg_stat_clear_snapshot()")
             row = conn.execute(self._sql["backend_state"], {"pid": pid}).fetchone()
             now = time.monotonic()
             if row is None:
