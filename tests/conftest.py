@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from _postgres import SERVICE_SKIP
+from _postgres import SERVICE_SKIP, drop_schema, new_schema, require_postgres
 from _stores import STORES, FakeClock
 from kyc_webhooks.store import Store
 
@@ -28,6 +28,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
     made = STORES[request.param](tmp_path, clock)
     yield made
     made.close()
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A PostgreSQL schema name of its own (dropped at the end) for tests that build their own
+    stores; skipped, naming the service, without the server."""
+    require_postgres()
+    name = new_schema()
+    try:
+        yield name
+    finally:
+        drop_schema(name)
 
 
 # -- service guard (KYC_REQUIRE_SERVICES) -------------------------------------------------------

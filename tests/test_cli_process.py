@@ -207,16 +207,6 @@ def workers() -> Iterator[Callable[..., _Worker]]:
         worker.close()
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    try:
-        yield name
-    finally:
-        drop_schema(name)
-
-
 # -- 1. --loop outlives a failing store ---------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from _ledger import SUBJECT, T0, claimed, decide, entry
-from _postgres import drop_schema, new_schema, postgres_store, require_postgres, sql
+from _postgres import postgres_store, require_postgres, sql
 from _postgres_layouts import insert_delivery, make_layout
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError, UsageError
@@ -41,16 +41,6 @@ def clock() -> FakeClock:
 def store(clock: FakeClock) -> Iterator[PostgresStore]:
     with postgres_store(clock=clock) as made:
         yield made
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    try:
-        yield name
-    finally:
-        drop_schema(name)
 
 
 # -- begin / abort / complete ------------------------------------------------------------------

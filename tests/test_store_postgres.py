@@ -63,17 +63,6 @@ def store() -> Iterator[PostgresStore]:
         yield made
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    """A schema name of its own (dropped at the end) for tests that build their own stores."""
-    require_postgres()
-    name = new_schema()
-    try:
-        yield name
-    finally:
-        drop_schema(name)
-
-
 def _wait_for(path: Path, seconds: float, *, written: bool = False) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

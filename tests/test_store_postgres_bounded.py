@@ -48,16 +48,6 @@ def store() -> Iterator[PostgresStore]:
         yield made
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    try:
-        yield name
-    finally:
-        drop_schema(name)
-
-
 def receiver(store: PostgresStore, handled: list[kw.Event]) -> kw.Receiver:
     made = kw.Receiver(
         kw.ComplyCube(secret=SECRET),

@@ -120,12 +120,17 @@ class Decision:
         )
 
 
+def wire(value: object) -> str | None:
+    """The vendor's own string for an open-enum value (a known member or a new string), or
+    ``None``."""
+    return None if value is None else str(getattr(value, "value", value))
+
+
 def lookup(table: dict[str, DecisionStatus], value: object) -> DecisionStatus:
     """``table[value]`` for a known vendor value (enum members compare by their wire string),
     :attr:`DecisionStatus.UNKNOWN` for anything else -- a new value is never guessed."""
-    if value is None:
-        return DecisionStatus.UNKNOWN
-    return table.get(str(getattr(value, "value", value)), DecisionStatus.UNKNOWN)
+    key = wire(value)
+    return DecisionStatus.UNKNOWN if key is None else table.get(key, DecisionStatus.UNKNOWN)
 
 
 def codes(*groups: Iterable[object] | None) -> tuple[str, ...]:
@@ -133,8 +138,9 @@ def codes(*groups: Iterable[object] | None) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for group in groups:
         for item in group or ():
-            if item is not None:
-                seen.setdefault(str(getattr(item, "value", item)), None)
+            code = wire(item)
+            if code is not None:
+                seen.setdefault(code, None)
     return tuple(seen)
 
 

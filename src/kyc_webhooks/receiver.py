@@ -274,8 +274,9 @@ class Receiver:
     async def handle_async(
         self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
     ) -> Outcome:
-        """Like :meth:`handle`, awaiting ``async def`` handlers (plain ones are called directly).
-        Calls into a blocking store (SQLite) run in a worker thread."""
+        """Like :meth:`handle`, awaiting ``async def`` handlers (plain ones are called directly, or
+        through the router's ``run_sync``). Calls into a blocking store (SQLite) run in a worker
+        thread."""
         try:
             event, view = self._authenticate(body, headers, vendor)
         except DeliveryError as exc:
@@ -283,10 +284,10 @@ class Receiver:
         if self._runner is not None:
             return await self._runner.handle_async(event, view, self.on_deferred)
         try:
-            handled = await self.router.dispatch_async(event)
             decision = event.decision if self.router.has_decision_routes else None
-            if decision is not None:
-                handled += await self.router.dispatch_decision_async(decision)
+            # One run for both (a cancellation held while a plain handler ran in a thread of
+            # ``Router.run_sync`` arrives after all of them, as with a store).
+            handled = await self.router.dispatch_async(event, decision)
         except Exception as exc:
             if isinstance(exc, UsageError):
                 raise

@@ -136,11 +136,11 @@ def describe(target: str) -> str:
     userinfo = ""
     first_at = next((i for i, char in enumerate(rest) if char in "@/"), -1)
     if first_at >= 0 and rest[first_at] == "@":
-        ends = [i for i in (rest.find("/", first_at), rest.find("?", first_at)) if i >= 0]
-        at = rest.rfind("@", 0, min(ends, default=len(rest)))  # where libpq ends it
         if "?" not in rest:
             at = rest.rfind("@")
         else:
+            ends = [i for i in (rest.find("/", first_at), rest.find("?", first_at)) if i >= 0]
+            at = rest.rfind("@", 0, min(ends, default=len(rest)))  # where libpq ends it
             first_equals = rest.find("=")
             at = max(at, rest.rfind("@", 0, first_equals if first_equals >= 0 else len(rest)))
         user, colon, _ = rest[:at].partition(":")

@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, codes, lookup
+from ..decisions import Decision, DecisionStatus, codes, lookup, wire
 
 S = DecisionStatus
 
@@ -131,11 +131,6 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _wire(value: Any) -> str | None:
-    """The wire string of an open-enum field (a known member or a new string), or ``None``."""
-    return None if value is None else str(getattr(value, "value", value))
-
-
 def _decision(event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any) -> Decision:
     # ``subject`` is always an identifier of the verification: never a placeholder shared by
     # unrelated events (the ledger would order them against each other).
@@ -228,7 +223,7 @@ def decide(event: Any) -> Decision | None:
             final = True
         else:
             # No verdict in the body: a terminal session ended without one (AGE_TERMINAL).
-            final = _wire(event.status) in AGE_TERMINAL
+            final = wire(event.status) in AGE_TERMINAL
             status = S.UNKNOWN if final else S.PENDING
         return _decision(
             event,
@@ -260,9 +255,8 @@ def decide(event: Any) -> Decision | None:
     if etype == "AML_MONITORING":
         # The v2 ``alertStatus`` first: it alone carries a reviewer's verdict (AML_ALERT_STATUS).
         value = event.alert_status
-        if _wire(value) in AML_ALERT_STATUS:
-            status = lookup(AML_ALERT_STATUS, value)
-        else:
+        status = lookup(AML_ALERT_STATUS, value)
+        if status is S.UNKNOWN:  # no verdict there: the v3 ``status`` decides
             value = event.status
             status = lookup(AML_MONITORING, value)
         return _decision(
