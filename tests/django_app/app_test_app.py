@@ -401,8 +401,15 @@ def test_store_setting_names_a_sqlite_file_or_a_postgresql_url(tmp_path: Any) ->
         ("django ", "write 'django'"),
         (" DJANGO", "write 'django'"),
         ("inbox.sqlite3", "relative path to a SQLite file that does not exist"),
-        ("sqlite:///inbox.sqlite3", "relative path to a SQLite file that does not exist"),
+        ("sqlite:///inbox.sqlite3", "sqlite:///inbox.sqlite3 is a URL that PostgreSQL does not"),
         ("host=db password=hunter2", "relative path to a SQLite file that does not exist"),
+        # The CLI's rule and message for a URL libpq does not read, its password masked. Was:
+        # "a relative path to a SQLite file that does not exist".
+        (
+            "postgresql+psycopg://u:hunter2@db/app",
+            "postgresql+psycopg://u:***@db/app is a URL that PostgreSQL does not read",
+        ),
+        ("POSTGRESQL://u:hunter2@db/app", "POSTGRESQL://u:***@db/app is a URL that PostgreSQL"),
     ],
 )
 def test_store_setting_that_would_open_a_stray_sqlite_inbox_is_refused(
