@@ -90,7 +90,11 @@ class ProcessLoop:
         short by :meth:`stop` (which may come from another thread: the loop sets the event)."""
         event = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._wake = lambda: loop.call_soon_threadsafe(event.set)
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(event.set)
+
+        self._wake = wake
         try:
             while not self.stopped:
                 try:
