@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import io
 import os
 import signal
@@ -30,9 +29,9 @@ from django.core import checks
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test import AsyncClient, Client, override_settings
-from django.urls import clear_url_caches
 
-from kyc_webhooks.integrations.django import conf, signals
+from django_app.conftest import async_app_views
+from kyc_webhooks.integrations.django import signals
 from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.testing import signed_delivery
 
@@ -91,22 +90,9 @@ def orm_receivers() -> Iterator[None]:
 
 @pytest.fixture
 def async_views() -> Iterator[None]:
-    """``ASYNC`` on: the app's URL module picks its views when imported (include() keeps it)."""
-    from django_app import urls as project_urls
-    from kyc_webhooks.integrations.django import urls as app_urls
-
-    def reload_urls() -> None:
-        importlib.reload(app_urls)
-        importlib.reload(project_urls)
-        clear_url_caches()
-        conf.reset()
-
-    try:
-        with override_settings(KYC_WEBHOOKS=ASYNC):
-            reload_urls()
-            yield
-    finally:
-        reload_urls()
+    """``ASYNC`` on, the URLs reloaded for it."""
+    with async_app_views(ASYNC):
+        yield
 
 
 # Django's test clients disconnect close_old_connections from request_finished (to keep the test's

@@ -9,7 +9,6 @@ async view). On SQLite and PostgreSQL (tests/test_django_app.py runs this suite 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -21,9 +20,9 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, connections, transaction
 from django.test import AsyncClient, Client, override_settings
-from django.urls import clear_url_caches
 
 import kyc_webhooks as kw
+from django_app.conftest import async_app_views
 from kyc_webhooks.integrations.django import conf, in_django_thread, webhook_urls
 from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.integrations.django.store import DjangoStore
@@ -155,33 +154,13 @@ def test_on_deferred_hands_over_a_committed_delivery(where: str, exits: ExitStac
     assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
 
 
-@contextlib.contextmanager
-def async_app_views() -> Iterator[None]:
-    """``ASYNC`` on: the app's URL module picks its views when imported (include() keeps it)."""
-    from django_app import urls as project_urls
-    from kyc_webhooks.integrations.django import urls as app_urls
-
-    def reload_urls() -> None:
-        importlib.reload(app_urls)
-        importlib.reload(project_urls)
-        clear_url_caches()
-        conf.reset()
-
-    try:
-        with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "ASYNC": True}):
-            reload_urls()
-            yield
-    finally:
-        reload_urls()
-
-
 # Django's test clients disconnect close_old_connections from request_finished, so the connection
 # of the thread that served the async request is left for the garbage collector.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("where", WHERE)
 def test_the_async_views_serve_requests(where: str, exits: ExitStack) -> None:
     if where == "app":
-        exits.enter_context(async_app_views())
+        exits.enter_context(async_app_views({"VENDORS": VENDORS, "ASYNC": True}))
     receiver, path = receiver_at(where, exits, use_async=True)
     receiver.on("idenfy", "*")(lambda event: User.objects.create(username="credit-42"))
     body, headers = delivery()

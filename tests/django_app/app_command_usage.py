@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -115,3 +116,70 @@ def test_process_loop_stops_on_sigint_and_sigterm(sig: signal.Signals) -> None:
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err
     assert "processed 1: 1 succeeded" in out
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
+    """A store error under ``--loop`` (here SQLite's write lock, held by another connection past
+    the command's timeout) is logged and waited out, as by ``kyc-webhooks process --loop``; a
+    delivery deferred afterwards is handled, and SIGTERM stops the loop (exit code 0). Was: the
+    first error ended the command (CommandError, exit code 1). Only SQLite waits on a lock here
+    (PostgreSQL's claim skips locked rows)."""
+    if connection.vendor != "sqlite":
+        return
+    out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
+    locker = sqlite3.connect(str(connection.settings_dict["NAME"]), timeout=30)
+    locker.isolation_level = None
+    locker.execute("BEGIN IMMEDIATE")  # the write lock: every claim_next waits, then fails
+    with out_file.open("w") as out, err_file.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "django"),
+                "kyc_webhooks",
+                "process",
+                "--loop",
+                "--interval",
+                "0.2",
+            ],
+            env={**_env(), "KYC_TEST_DJANGO_SQLITE_TIMEOUT": "0.2"},
+            stdout=out,
+            stderr=err,
+        )
+    try:
+        logged = "process: the store failed error=StoreError"
+        deadline = time.monotonic() + 60
+        while _read(err_file).count(logged) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, _read(err_file)[-3000:]
+            time.sleep(0.05)
+        assert _read(err_file).count(logged) >= 2, _read(err_file)[-3000:]
+        locker.execute("ROLLBACK")
+        event_type = "IDENTIFICATION_MANUAL_FINISHED"
+        payload = sample_payload("idenfy", event_type)
+        body, headers = sign("idenfy", payload, KEY, event_type=event_type)
+        extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        answer = Client().post(
+            "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+        )
+        assert answer.status_code == 202
+        deadline = time.monotonic() + 60
+        while Delivery.objects.get().state != "done" and time.monotonic() < deadline:
+            assert proc.poll() is None, _read(err_file)[-3000:]
+            time.sleep(0.05)
+        assert Delivery.objects.get().state == "done"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        locker.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    errors = _read(err_file)
+    assert proc.returncode == 0, errors[-3000:]
+    assert "Traceback" not in errors
+    # The class and the store's own message; never a statement's values.
+    assert "detail=the Django delivery store failed" in errors
+    assert "processed 1: 1 succeeded" in _read(out_file)

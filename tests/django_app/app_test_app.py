@@ -325,21 +325,12 @@ def test_admin_process_now_and_replay_actions_run_the_handlers() -> None:
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_async_setting_serves_async_handlers_through_the_async_client() -> None:
     import asyncio
-    import importlib
     import inspect
 
     from django.test import AsyncClient
-    from django.urls import clear_url_caches
 
-    from django_app import urls as project_urls
+    from django_app.conftest import async_app_views
     from kyc_webhooks.integrations.django import urls as app_urls
-
-    def reload_urls() -> None:
-        # The app's URL module picks sync or async views when imported; include() keeps it.
-        importlib.reload(app_urls)
-        importlib.reload(project_urls)
-        clear_url_caches()
-        conf.reset()
 
     body, headers = idenfy()
     extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
@@ -360,21 +351,16 @@ def test_async_setting_serves_async_handlers_through_the_async_client() -> None:
             # The ORM ran in asgiref's worker thread: close that thread's connection.
             await sync_to_async(connections.close_all)()
 
-    setting = {"VENDORS": {"idenfy": {"signing_key": KEY}}, "ASYNC": True}
-    try:
-        with override_settings(KYC_WEBHOOKS=setting):
-            reload_urls()
-            assert inspect.iscoroutinefunction(app_urls.receive)
-            from kyc_webhooks.integrations.django import receiver
+    with async_app_views({"VENDORS": {"idenfy": {"signing_key": KEY}}, "ASYNC": True}):
+        assert inspect.iscoroutinefunction(app_urls.receive)
+        from kyc_webhooks.integrations.django import receiver
 
-            receiver.on("idenfy")(on_async)
-            assert [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")] == []
-            response = asyncio.run(send())
+        receiver.on("idenfy")(on_async)
+        assert [e for e in checks.run_checks() if e.id.startswith("kyc_webhooks")] == []
+        response = asyncio.run(send())
         assert response.status_code == 200
         assert seen == ["IDENTIFICATION_MANUAL_FINISHED"]
         assert Delivery.objects.get().state == "done"
-    finally:
-        reload_urls()
     assert not inspect.iscoroutinefunction(app_urls.receive)  # back on the sync views
 
 
@@ -401,8 +387,15 @@ def test_store_setting_names_a_sqlite_file_or_a_postgresql_url(tmp_path: Any) ->
         ("django ", "write 'django'"),
         (" DJANGO", "write 'django'"),
         ("inbox.sqlite3", "relative path to a SQLite file that does not exist"),
-        ("sqlite:///inbox.sqlite3", "relative path to a SQLite file that does not exist"),
+        ("sqlite:///inbox.sqlite3", "sqlite:///inbox.sqlite3 is a URL that PostgreSQL does not"),
         ("host=db password=hunter2", "relative path to a SQLite file that does not exist"),
+        # The CLI's rule and message for a URL libpq does not read, its password masked. Was:
+        # "a relative path to a SQLite file that does not exist".
+        (
+            "postgresql+psycopg://u:hunter2@db/app",
+            "postgresql+psycopg://u:***@db/app is a URL that PostgreSQL does not read",
+        ),
+        ("POSTGRESQL://u:hunter2@db/app", "POSTGRESQL://u:***@db/app is a URL that PostgreSQL"),
     ],
 )
 def test_store_setting_that_would_open_a_stray_sqlite_inbox_is_refused(

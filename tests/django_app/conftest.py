@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 from django.db import connections
+from django.test import override_settings
+from django.urls import clear_url_caches
 
 from _stores import FakeClock
 from kyc_webhooks.integrations.django import conf
 from kyc_webhooks.integrations.django.store import DjangoStore
+
+
+@contextlib.contextmanager
+def async_app_views(setting: Mapping[str, Any]) -> Iterator[None]:
+    """``KYC_WEBHOOKS = setting`` (with ``"ASYNC": True``) and the URLs reloaded: the app's URL
+    module picks its sync or async views when imported, and include() keeps that choice. The
+    sync views are back afterwards."""
+    from django_app import urls as project_urls
+    from kyc_webhooks.integrations.django import urls as app_urls
+
+    def reload_urls() -> None:
+        importlib.reload(app_urls)
+        importlib.reload(project_urls)
+        clear_url_caches()
+        conf.reset()
+
+    try:
+        with override_settings(KYC_WEBHOOKS=setting):
+            reload_urls()
+            yield
+    finally:
+        reload_urls()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from kyc_webhooks.store import Store
 from ._common import CliError
 from ._server import logging_to_stderr
 
+A = TypeVar("A")
 T = TypeVar("T")
 
 
@@ -53,13 +54,12 @@ def is_async(receiver: kw.Receiver) -> bool:
 
 def run_handlers(
     receiver: kw.Receiver,
-    sync: Callable[[str], T],
-    async_: Callable[[str], Awaitable[T]],
-    argument: str,
+    sync: Callable[[A], T],
+    async_: Callable[[A], Awaitable[T]],
+    argument: A,
 ) -> T:
-    """``sync(argument)``, or ``async_(argument)`` in an event loop of its own when a handler is
-    async -- for one call (``inbox replay``; ``process`` runs its whole loop in one event loop).
-    A handler's failure is logged by the library (class and frames, never the message)."""
+    """``sync(argument)``, or ``async_(argument)`` in an event loop when a handler is async. A
+    handler's failure is logged by the library (class and frames, never the message)."""
     with logging_to_stderr(logging.WARNING):
         if is_async(receiver):
 

@@ -37,6 +37,13 @@ def is_postgres(target: str) -> bool:
 _URL = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*://")
 
 
+def is_unread_url(target: str) -> bool:
+    """A URL that ``PostgresStore`` does not read (``postgresql+psycopg://``, ``POSTGRESQL://``,
+    ``mysql://``): refused as a store, never taken for a SQLite file of that name. The rule of
+    ``kyc-webhooks`` and of Django's ``KYC_WEBHOOKS['STORE']``."""
+    return bool(_URL.match(target)) and not is_postgres(target)
+
+
 def open_store(
     target: str,
     what: str = "store",
@@ -60,7 +67,7 @@ def open_store(
             f"the {what} looks like a PostgreSQL key=value connection string (not shown: it may "
             "hold a password); give it as a postgresql:// URL"
         )
-    if _URL.match(target) and not is_postgres(target):
+    if is_unread_url(target):
         # `postgresql+psycopg://` (SQLAlchemy's spelling), `POSTGRESQL://`, `mysql://`: libpq
         # reads none of them, and a SQLite file of that name is never meant; shown masked.
         raise CliError(

@@ -8,18 +8,14 @@ in one event loop, so that a client the handlers share stays bound to it."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import logging
-import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import kyc_webhooks as kw
 from kyc_webhooks._loading import load_receiver
 from kyc_webhooks.store import Store
 
-from ._app import app_receiver, is_async
+from ._app import app_receiver, run_handlers
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -34,10 +30,8 @@ from ._common import (
     seconds,
     stop_on_signals,
 )
-from ._server import logging_to_stderr
+from ._loop import ProcessLoop
 from ._stores import describe, is_postgres, open_store, require_schema
-
-logger = logging.getLogger("kyc_webhooks.cli")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -130,132 +124,36 @@ def _schema_of(store: Store | None) -> str | None:
     return store.schema if isinstance(store, PostgresStore) else None
 
 
-class _Batches:
-    """The loop's state: the counts, the progress line and the back-off between batches."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.succeeded = self.failed = 0
-        self.delay: float = args.interval
-        self.progress = Progress(
-            "processed", every=args.every, enabled=args.loop and not args.quiet and not args.json
-        )
-
-    def done(self, summary: Any) -> float | None:
-        """Count a batch; the seconds to wait before the next one (0: at once), None to end."""
-        args = self.args
-        self.succeeded += summary.succeeded
-        self.failed += summary.failed
-        if summary.processed:
-            self.progress.step(summary.processed)
-        if not args.loop:
-            return None
-        if summary.processed >= args.limit:
-            self.delay = args.interval  # more may be waiting: no pause
-            return 0.0
-        if summary.processed:
-            self.delay = args.interval
-        return self._back_off()
-
-    def store_failed(self, exc: kw.StoreError) -> float:
-        """Under --loop, log a batch's store error and wait it out; without, it ends the run."""
-        if not self.args.loop:
-            raise exc
-        wait = self._back_off()
-        # The class and the store's own message: it names the operation and the server (never
-        # a password), never a statement's values.
-        logger.error(
-            "process: the store failed error=%s detail=%s; next batch in %g s",
-            type(exc).__name__,
-            exc.message,
-            wait,
-        )
-        return wait
-
-    def _back_off(self) -> float:
-        wait = self.delay
-        self.delay = min(self.delay * 2, self.args.max_interval)
-        return wait
-
-
 def _run(
     args: argparse.Namespace, receiver: Any, check: Callable[[], None] | None, where: str
 ) -> int:
-    options: dict[str, int] = {"limit": args.limit}
-    if args.max_attempts is not None:
-        options["max_attempts"] = args.max_attempts
-    # `check` runs before the first batch, as part of it: a store that fails then is waited out
-    # under --loop like a batch's; a store that does not exist ends the run (CliError).
-    pending = check
-
-    def batch() -> Any:
-        nonlocal pending
-        if pending is not None:
-            pending()
-            pending = None
-        return receiver.process_pending(**options)
-
-    async def batch_async() -> Any:
-        nonlocal pending
-        if pending is not None:
-            await asyncio.to_thread(pending)
-            pending = None
-        return await receiver.process_pending_async(**options)
-
-    batches = _Batches(args)
+    progress = Progress(
+        "processed", every=args.every, enabled=args.loop and not args.quiet and not args.json
+    )
+    batches = ProcessLoop(
+        receiver,
+        loop=args.loop,
+        limit=args.limit,
+        max_attempts=args.max_attempts,
+        interval=args.interval,
+        max_interval=args.max_interval,
+        # Before the first batch, as part of it: a store that fails then is waited out under
+        # --loop like a batch's; a store that does not exist ends the run (CliError).
+        check=check,
+        report=lambda summary: progress.step(summary.processed),
+    )
     if args.loop and not args.json:
         err(f"{PROG}: processing {where} with {args.app}; SIGTERM or Ctrl-C stops")
     try:
-        with logging_to_stderr(logging.WARNING):
-            if is_async(receiver):
-                stopped = asyncio.run(_loop_async(batches, batch_async))
-            else:
-                stopped = _loop(batches, batch)
+        with stop_on_signals(batches.stop):
+            stopped = run_handlers(receiver, ProcessLoop.run, ProcessLoop.run_async, batches)
     finally:
-        batches.progress.close()
+        progress.close()
     succeeded, failed = batches.succeeded, batches.failed
     total = succeeded + failed
     if args.json:
         emit_json({"processed": total, "succeeded": succeeded, "failed": failed})
     else:
-        out(f"processed {total}: {succeeded} succeeded, {failed} failed{stopped}")
+        ended = " (stopped)" if stopped else ""
+        out(f"processed {total}: {succeeded} succeeded, {failed} failed{ended}")
     return EXIT_OK if args.loop or failed == 0 else EXIT_FAILED
-
-
-def _loop(batches: _Batches, batch: Callable[[], Any]) -> str:
-    """Run batches until the loop ends or a signal stops it; " (stopped)" if one did."""
-    stop = threading.Event()
-    with stop_on_signals(stop.set):
-        while not stop.is_set():
-            try:
-                wait = batches.done(batch())
-            except kw.StoreError as exc:
-                wait = batches.store_failed(exc)
-            if wait is None:
-                break
-            if wait:
-                stop.wait(wait)
-    return " (stopped)" if stop.is_set() else ""
-
-
-async def _loop_async(batches: _Batches, batch: Callable[[], Awaitable[Any]]) -> str:
-    """:func:`_loop` for async handlers: every batch on this one event loop (a client the
-    handlers share is bound to the loop it first ran on), the wait cut short by a signal."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def stop_soon() -> None:  # in the signal handler: the loop sets the event
-        loop.call_soon_threadsafe(stop.set)
-
-    with stop_on_signals(stop_soon):
-        while not stop.is_set():
-            try:
-                wait = batches.done(await batch())
-            except kw.StoreError as exc:
-                wait = batches.store_failed(exc)
-            if wait is None:
-                break
-            if wait:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
-    return " (stopped)" if stop.is_set() else ""

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from ..._vendor import VENDOR_NAMES, vendor_class
+from ...cli._stores import describe, is_postgres, is_unread_url
 from ...errors import WebhookError
 from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
 from ...routing import Router
@@ -89,7 +90,15 @@ def _store(value: Any) -> Any:
             f"{where} is {value!r}: write 'django' (lower case, no spaces) for the app's own "
             "models, or give a SQLite file path, a postgresql:// URL or None"
         )
-    if value.startswith(("postgresql://", "postgres://")):
+    if is_unread_url(value):
+        # `postgresql+psycopg://` (SQLAlchemy's spelling), `POSTGRESQL://`: libpq reads neither,
+        # and a SQLite file of that name is never meant. Shown masked, as by the CLI.
+        raise ImproperlyConfigured(
+            f"{where} {describe(value)} is a URL that PostgreSQL does not read: give a "
+            "postgresql:// (or postgres://) URL, in lower case and without a +driver suffix "
+            "such as SQLAlchemy's +psycopg"
+        )
+    if is_postgres(value):
         try:
             from ...store import PostgresStore  # type: ignore[attr-defined,unused-ignore]
         except ImportError as exc:

@@ -63,10 +63,6 @@ __all__ = ["DjangoStore"]
 
 logger = logging.getLogger("kyc_webhooks")
 
-#: How many of the oldest claimable rows ``claim_next`` reads (and, where the backend has it,
-#: locks) at once: every one matches the query, so the next is tried only when the claim of one
-#: was lost to another worker or its row does not decode.
-_CLAIM_WINDOW = MALFORMED_RECORDS_PER_CLAIM
 #: Why the store refuses to work under ``USE_TZ = False`` (and what the system check says).
 USE_TZ_REQUIRED = (
     "the Django delivery store needs USE_TZ = True: with USE_TZ = False Django stores and reads "
@@ -79,9 +75,12 @@ _UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueErr
 
 
 def _claimable_now(now: datetime) -> Q:
-    """The rows ``claim_next`` may take at ``now`` (``claimable()`` in SQL): pending ones,
-    processing ones whose lease expired, and failed ones whose back-off ended -- only a failure
-    backs off -- unless set aside as malformed (never claimed by the worker again)."""
+    """The rows ``claim_next`` may take at ``now``: pending ones, processing ones whose lease
+    expired, and failed ones whose back-off ended -- only a failure backs off -- unless set aside
+    as malformed (never claimed by the worker again). The rule of
+    :func:`kyc_webhooks.store._base.claimable` (``replay=False``) as a ``Q`` filter, plus the
+    back-off and malformed conditions the other stores put in their own queries: keep them in
+    step."""
     expired = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
     backed_off = Q(not_before__isnull=True) | Q(not_before__lte=now)
     return (
@@ -439,21 +438,21 @@ class DjangoStore:
                     rows = rows.filter(vendor__in=[_text(v) for v in vendors])
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
-                # A row that does not decode is set aside (failed, MalformedRecord) in this same
-                # transaction and the next one tried: one malformed row must not stop every
-                # worker. At most MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
-                set_aside = 0
+                # The oldest MALFORMED_RECORDS_PER_CLAIM claimable rows, read (and, where the
+                # backend has it, locked) at once: every one matches the query, so the next is
+                # tried only when the claim of one was lost to another worker or its row does
+                # not decode. Such a row is set aside (failed, MalformedRecord) in this same
+                # transaction: one malformed row must not stop every worker. So at most
+                # MALFORMED_RECORDS_PER_CLAIM are set aside per call; the next call goes on.
                 ordered = rows.order_by("received_at", "id")
-                for row_id, row in self._candidates("claim_next", ordered, _CLAIM_WINDOW):
+                window = self._candidates("claim_next", ordered, MALFORMED_RECORDS_PER_CLAIM)
+                for row_id, row in window:
                     try:
                         if row is None:
                             raise StoreError("claim_next: a stored delivery could not be read")
                         claim = self._take(row, now, lease, replay=False)
                     except StoreError as exc:
                         self._set_aside(row_id, now, exc)
-                        set_aside += 1
-                        if set_aside >= MALFORMED_RECORDS_PER_CLAIM:
-                            return None
                         continue
                     if claim is not None:
                         return claim

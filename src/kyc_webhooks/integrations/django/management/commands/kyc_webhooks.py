@@ -6,9 +6,6 @@ receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webh
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +13,7 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kyc_webhooks.cli._common import CliError, stop_on_signals
+from kyc_webhooks.cli._loop import ProcessLoop
 from kyc_webhooks.cli._stores import age
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
@@ -65,53 +63,31 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=exc_code(exc)) from None
 
     def _process(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
-        stop = threading.Event()
-        with stop_on_signals(stop.set):
+        # The loop of `kyc-webhooks process`: a store error under --loop is logged and waited
+        # out; the wait stays --interval (no growing back-off here).
+        batches = ProcessLoop(
+            receiver,
+            loop=options["loop"],
+            limit=options["limit"],
+            interval=options["interval"],
+            max_interval=options["interval"],
+            max_rounds=options["max_rounds"],
+            report=self._report,
+        )
+        with stop_on_signals(batches.stop):  # in this, the main, thread
             if has_async_handlers(receiver):
                 # One event loop for every round (a client the handlers share stays on its
                 # loop); the store's blocking calls come back to this thread (thread_sensitive).
-                failed = async_to_sync(self._rounds_async)(receiver, stop, options)
+                async_to_sync(batches.run_async)()
             else:
-                failed = self._rounds(receiver, stop, options)
-        if not options["loop"] and failed:
-            raise CommandError(f"{failed} deliveries failed", returncode=1)
+                batches.run()
+        if not options["loop"] and batches.failed:
+            raise CommandError(f"{batches.failed} deliveries failed", returncode=1)
 
-    def _rounds(self, receiver: Any, stop: threading.Event, options: dict[str, Any]) -> int:
-        failed = 0
-        for rounds in itertools.count(1):
-            summary = receiver.process_pending(limit=options["limit"])
-            failed += summary.failed
-            pause = self._after_round(summary, rounds, stop, options)
-            if pause is None or (pause and stop.wait(pause)):
-                return failed
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _rounds_async(
-        self, receiver: Any, stop: threading.Event, options: dict[str, Any]
-    ) -> int:
-        failed = 0
-        for rounds in itertools.count(1):
-            summary = await receiver.process_pending_async(limit=options["limit"])
-            failed += summary.failed
-            pause = self._after_round(summary, rounds, stop, options)
-            if pause is None or (pause and await asyncio.to_thread(stop.wait, pause)):
-                return failed
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _after_round(
-        self, summary: Any, rounds: int, stop: threading.Event, options: dict[str, Any]
-    ) -> float | None:
-        """Report a round; ``None`` to stop, else the seconds to wait first (0: go on now)."""
-        if summary.processed:
-            self.stdout.write(
-                f"processed {summary.processed}: {summary.succeeded} succeeded, "
-                f"{summary.failed} failed"
-            )
-        if not options["loop"] or stop.is_set():
-            return None
-        if options["max_rounds"] and rounds >= options["max_rounds"]:
-            return None
-        return 0.0 if summary.processed else float(options["interval"])
+    def _report(self, summary: Any) -> None:
+        self.stdout.write(
+            f"processed {summary.processed}: {summary.succeeded} succeeded, {summary.failed} failed"
+        )
 
     def _replay(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         if has_async_handlers(receiver):
