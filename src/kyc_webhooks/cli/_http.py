@@ -100,6 +100,9 @@ def _response_class(deadline: _Deadline) -> type[http.client.HTTPResponse]:
 
 
 class _HTTPConnection(http.client.HTTPConnection):
+    """A connection whose every step -- connecting, sending, each read of the answer -- gets
+    only the time left until the request's deadline."""
+
     def __init__(self, *args: Any, deadline: _Deadline | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         assert deadline is not None
@@ -112,17 +115,9 @@ class _HTTPConnection(http.client.HTTPConnection):
         self.sock.settimeout(self.deadline.remaining())  # for sending the request
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        assert deadline is not None
-        self.deadline = deadline
-        self.response_class = _response_class(deadline)
-
-    def connect(self) -> None:
-        self.timeout = self.deadline.remaining()
-        super().connect()
-        self.sock.settimeout(self.deadline.remaining())
+class _HTTPSConnection(_HTTPConnection, http.client.HTTPSConnection):
+    """The same over TLS (``HTTPSConnection.connect`` wraps the socket, then the deadline's
+    timeout is set on the wrapped one)."""
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
