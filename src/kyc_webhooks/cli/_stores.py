@@ -188,8 +188,17 @@ def inbox_path(args: argparse.Namespace) -> str:
 
 
 def open_inbox(path: str) -> Store:
-    """The existing inbox at ``path`` (a missing SQLite file is an error, never created)."""
-    return open_store(path, "inbox", missing=f"start `{PROG} serve` or pass --inbox PATH")
+    """The existing inbox at ``path``: a missing SQLite file, or a PostgreSQL database without
+    the store's schema, is an error -- never created (an operator's typo would read nothing)."""
+    store = open_store(
+        path, "inbox", missing=f"start `{PROG} serve` or pass --inbox PATH", create=False
+    )
+    try:
+        require_schema(store, path, "inbox")
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def find_record(store: Store, delivery_id: str) -> DeliveryRecord:
