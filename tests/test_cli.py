@@ -1057,6 +1057,25 @@ def test_send_broken_http_answer_is_a_network_error(
     assert SECRET not in err
 
 
+def test_send_an_answer_nested_deeper_than_json_reads_is_a_plain_refusal(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raw_server: tuple[str, list[bytes]],
+) -> None:
+    """A receiver's answer body is the peer's: one nested deeper than :mod:`json` reads is an
+    answer without details, never a RecursionError traceback."""
+    url, answers = raw_server
+    deep = b"[" * 60000
+    answers.append(b"HTTP/1.1 400 Bad\r\nContent-Length: %d\r\n\r\n%s" % (len(deep), deep))
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube",
+                         "--event-type", "check.completed",
+                         "--to", url, "--timeout", "10")  # fmt: skip
+    assert code == cli.EXIT_FAILED, err
+    assert "400 Bad" in out
+    assert "Traceback" not in err + out
+
+
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """An HTTP proxy on loopback, configured through ``http_proxy``; yields the request lines it

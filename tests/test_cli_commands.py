@@ -751,8 +751,20 @@ def test_store_errors_mask_every_credential_of_the_url(
         (f"postgresql://kw:p@{PASSWORD}?x@db/app?sslmode=require", "kw:***@db/app?sslmode=require"),
         (f"postgresql://kw@db/app?password=p@{PASSWORD}", "postgresql://kw@db/app?password=***"),
         ("postgresql://kw@db/app?application_name=a@b", "postgresql://kw@db/app?application_name"),
+        (f"postgresql://kw:Zq/9{PASSWORD}@db/app", "postgresql://kw:***@db/app"),
+        (
+            f"postgresql+psycopg://kw:Zq/9{PASSWORD}@db/app?x=1",
+            "postgresql+psycopg://kw:***@db/app",
+        ),
     ],
-    ids=["no-query", "query-after", "at-in-parameter", "at-in-shown-parameter"],
+    ids=[
+        "no-query",
+        "query-after",
+        "at-in-parameter",
+        "at-in-shown-parameter",
+        "slash-in-password",
+        "slash-in-password-query",
+    ],
 )
 def test_store_addresses_mask_a_password_however_its_at_signs_fall(url: str, shown: str) -> None:
     from kyc_webhooks.cli._stores import describe

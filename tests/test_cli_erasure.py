@@ -209,6 +209,17 @@ def test_the_body_of_a_row_that_does_not_decode_is_erased(
     code, out, err = run(capsys, *base, "--dry-run")  # deliveries() does not list it
     assert code == 0, err
     assert "0 deliveries (dry run)" in out
+    # Without --yes, nothing the command could list, nothing asked: nothing changes (a row that
+    # does not decode stays for repair; it is not deleted or erased unasked).
+    code, out, err = run(capsys, *base)
+    assert code == 0, err
+    assert out.strip() in (
+        "purged 0 deliveries",
+        "erased the bodies of 0 deliveries (metadata kept)",
+    )
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_bodies").fetchone() == (1,)
+        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_deliveries").fetchone() == (1,)
     code, out, err = run(capsys, *base, "--yes")
     assert code == 0, err
     assert out.strip() == said

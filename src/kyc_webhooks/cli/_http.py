@@ -236,7 +236,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
         raise CliError(f"cannot send to {url!r}: the HTTP client refused the URL") from None
     try:
         parsed = json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than json reads
         parsed = {}
     return Response(
         status,

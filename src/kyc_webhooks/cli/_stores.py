@@ -128,28 +128,29 @@ def describe(target: str) -> str:
     (``postgresql://app:***@db/app?sslmode=require&password=***``). Any other URL (a scheme and
     ``://``, such as ``postgresql+psycopg://``) is masked the same way. A SQLite path is unchanged.
 
-    The URL is cut where libpq cuts it, or further where a human would read a password (pure
-    string work: this also runs when psycopg is missing). There is user info when an ``@`` comes
-    before any ``/``. libpq ends it at the last ``@`` before the host part ends (at a ``/`` or
-    ``?``); a password holding an unencoded ``@`` then ``/`` or ``?`` is longer to a human, so
-    the user info masked runs further: to the last ``@`` of a URL without ``?``, else to the last
-    ``@`` before the first ``=`` (a parameter's value may hold an ``@``: it stays in the query,
-    whose values are masked). An ``@`` in a database name masks more than needed, never less.
-    The query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is
-    a password)."""
+    The URL is cut where a human would read a password, which is never short of where libpq
+    cuts it (pure string work: this also runs when psycopg is missing). There is user info when
+    an ``@`` comes before the query (``?``): libpq reads it only before any ``/``, but a password
+    may hold an unencoded ``/`` (base64 does), ``@`` or ``?``. It runs to the last ``@`` of a URL
+    without ``?``, else to the last ``@`` before the first ``=`` or before the first ``?``,
+    whichever is further (a parameter's value may hold an ``@``: it stays in the query, whose
+    values are masked). An ``@`` in a database name masks more than needed, never less. The
+    query starts at the next ``?``; parameter names are percent-decoded (``?pass%77ord=`` is a
+    password)."""
     if not _URL.match(target):
         return target
     scheme, _, rest = target.partition("://")
     userinfo = ""
-    first_at = next((i for i, char in enumerate(rest) if char in "@/"), -1)
-    if first_at >= 0 and rest[first_at] == "@":
-        if "?" not in rest:
+    query_at = rest.find("?")
+    if "@" in (rest if query_at < 0 else rest[:query_at]):
+        if query_at < 0:
             at = rest.rfind("@")
         else:
-            ends = [i for i in (rest.find("/", first_at), rest.find("?", first_at)) if i >= 0]
-            at = rest.rfind("@", 0, min(ends, default=len(rest)))  # where libpq ends it
             first_equals = rest.find("=")
-            at = max(at, rest.rfind("@", 0, first_equals if first_equals >= 0 else len(rest)))
+            at = max(
+                rest.rfind("@", 0, query_at),
+                rest.rfind("@", 0, first_equals if first_equals >= 0 else len(rest)),
+            )
         user, colon, _ = rest[:at].partition(":")
         if "?" in user or "=" in user:
             user = _MASK  # `host?password=p@ss` (no /): libpq's user, but a password to a human

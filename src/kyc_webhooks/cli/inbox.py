@@ -374,7 +374,12 @@ def _purge(args: argparse.Namespace, store: Store) -> int:
         return EXIT_OK
     if count:
         confirm(f"purge {_n(count)}{scope}", yes=args.yes)
-    # The store is called even when the count is 0 (see _erase): the count is what is asked about.
+    elif not args.yes:
+        # Nothing this command can list: rows that do not decode are not deleted unasked (they
+        # stay for repair and process(id)); --yes purges them, and finishes a purge whose
+        # checkpoint failed (see _erase).
+        _report(args, "purged", 0, f"purged {_n(0)}")
+        return EXIT_OK
     purged = store.purge(older_than=cut, state=args.state)
     _report(args, "purged", purged, f"purged {_n(purged)}")
     return EXIT_OK
@@ -396,11 +401,14 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
         return EXIT_OK
     if count:
         confirm(f"erase the bodies of {_n(count)}", yes=args.yes)
-    # The count only says what is asked about: the store is called whatever it is. An erasure
-    # whose checkpoint failed (another process held a read transaction: StoreError) is committed
-    # and reads return no body, but the old copies stay in the -wal file until the same call is
-    # made again; and deliveries() skips the rows that do not decode, whose bodies
-    # erase_bodies() erases all the same.
+    elif not args.ids and not args.yes:
+        _report(args, "erased", 0, f"erased the bodies of {_n(0)} (metadata kept)")
+        return EXIT_OK
+    # Past the question (or with IDs named, or --yes) the store is called even when the count
+    # is 0. An erasure whose checkpoint failed (another process held a read transaction:
+    # StoreError) is committed and reads return no body, but the old copies stay in the -wal
+    # file until the same call is made again; and deliveries() skips the rows that do not
+    # decode, whose bodies erase_bodies() erases all the same.
     if args.ids:
         progress = Progress("erased", len(records), enabled=not args.json and not args.quiet)
         erased = 0

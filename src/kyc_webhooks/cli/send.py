@@ -103,8 +103,8 @@ def parse_set(items: Sequence[str] | None, option: str = "--set") -> dict[str, A
             raise CliError(f"{option} expects PATH=VALUE, got {item!r}")
         try:
             overrides[path] = json.loads(raw)
-        except ValueError:
-            overrides[path] = raw  # not JSON: a plain string
+        except (ValueError, RecursionError):
+            overrides[path] = raw  # not JSON (or nested deeper than json reads): a plain string
     return overrides
 
 

@@ -111,7 +111,7 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
     if stripped.startswith(("{", "[")):
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise CliError(f"headers file {path} is not valid JSON") from None
         pairs = list(data.items()) if isinstance(data, dict) else data
         out: list[tuple[str, str]] = []

@@ -1591,6 +1591,11 @@ def _describe(conninfo: str) -> str:
     host = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
     port = str(params.get("port") or os.environ.get("PGPORT") or "5432")
     dbname = str(params.get("dbname") or os.environ.get("PGDATABASE") or "-")
+    # A password holding an unencoded "/" or "@" ("postgresql://app:Zq/9s@db/app") is read by
+    # libpq as a host, a port or a database name: an "@" in any of them, or a port that is not
+    # a number, may be part of one.
+    if "@" in host + port + dbname or not all(part.isdigit() for part in port.split(",")):
+        return "PostgreSQL"
     return f"{host}:{port}/{dbname}"
 
 
