@@ -151,3 +151,74 @@ def test_register_refuses_async_handlers() -> None:
         with pytest.raises(kw.ConfigurationError, match=rf"Celery .*{name}"):
             register(app, receiver, name=f"kw_{name}")
         assert receiver.on_deferred is None  # nothing half-registered
+
+
+@contextlib.contextmanager
+def _hung_broker() -> Iterator[int]:
+    """A loopback TCP server that accepts connections and reads, and never answers: a hung or
+    partitioned broker. Yields its port."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(conn)  # read nothing, answer nothing
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_a_hung_broker_still_gets_the_202_within_the_vendors_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Celery's Redis transport has no socket timeout of its own: a broker that accepts the
+    connection and never answers blocked the hand-off -- and the webhook's answer -- for ever.
+    register() bounds it (PUBLISH_TIMEOUT): the delivery is stored, answered 202 well within
+    iDenfy's 10 s, the failure logged, the sweeper handles it later."""
+    import threading
+    import time
+
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+    from kyc_webhooks.testing import signed_delivery
+
+    with _hung_broker() as port:
+        app = celery.Celery(
+            "kw-hung-test", broker=f"redis://127.0.0.1:{port}/0", set_as_current=False
+        )
+        store = kw.MemoryStore()
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, defer=True)
+        register(app, receiver, name="kw_hung")
+        body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY)
+        answers: list[kw.Outcome] = []
+        started = time.monotonic()
+        handling = threading.Thread(
+            target=lambda: answers.append(receiver.handle(body, headers)), daemon=True
+        )
+        handling.start()
+        handling.join(timeout=30)
+        took = time.monotonic() - started
+    assert answers, "the hand-off to a hung broker never returned"
+    assert answers[0].status_code == 202
+    assert took < 9, f"answered after {took:.1f} s"
+    assert store.get(answers[0].delivery_id or "") is not None
+    assert "on_deferred failed" in caplog.text

@@ -30,7 +30,11 @@ from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_eve
 from ._common import run_process as _run_process
 from ._common import run_sweep as _run_sweep
 
-__all__ = ["Tasks", "register"]
+__all__ = ["PUBLISH_TIMEOUT", "Tasks", "register"]
+
+#: Seconds a publish to a Redis broker may wait on its socket (connecting, each read), unless the
+#: app sets its own ``broker_transport_options``: the hand-off runs before the 202.
+PUBLISH_TIMEOUT = 2.0
 
 
 def register(
@@ -72,6 +76,7 @@ def register(
     def sweep() -> None:
         _run_sweep(receiver)
 
+    _bound_publish(app)
     options: dict[str, Any] = {"max_retries": 0, "ignore_result": True, "acks_late": False}
     process_task = app.task(name=f"{name}.process", **options)(process)
     sweep_task = app.task(name=f"{name}.sweep", **options)(sweep)
@@ -83,3 +88,19 @@ def register(
 
     receiver.on_deferred = enqueue
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)
+
+
+def _bound_publish(app: Any) -> None:
+    """Give a Redis broker's sockets a timeout the app does not set itself. Celery's Redis
+    transport has none by default: a broker that accepts connections but never answers (hung,
+    partitioned, a half-open connection after a failover) would block ``on_deferred`` -- and the
+    webhook's answer -- for ever, while iDenfy waits 10 s. With it the publish fails within a few
+    seconds (Celery retries it a few times), the failure is logged and the 202 answered, and the
+    sweeper handles the stored delivery (docs/scaling-out.md)."""
+    url = str(app.conf.broker_url or "")
+    if not url.startswith(("redis://", "rediss://", "redis+socket://")):
+        return
+    transport = dict(app.conf.broker_transport_options or {})
+    for key in ("socket_timeout", "socket_connect_timeout"):
+        transport.setdefault(key, PUBLISH_TIMEOUT)
+    app.conf.broker_transport_options = transport
