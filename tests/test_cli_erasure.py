@@ -1,11 +1,12 @@
-"""``inbox erase`` and ``inbox purge`` always call the store outside ``--dry-run``, whatever their
-count of what is left to do (review R1):
+"""``inbox erase`` and ``inbox purge`` call the store outside ``--dry-run`` whenever there is
+something to confirm or ``--yes`` is given, whatever their count of what is left to do (review R1);
+without ``--yes`` and with nothing they can list, they change nothing (review R9):
 
 - an erasure whose checkpoint failed (another process held a read transaction, so the store
   raised StoreError after committing) is finished by running the same command again: the CLI
   used to count the bodies left (none), skip the store call and report success while the erased
   body stayed in the -wal file;
-- ``inbox erase --all`` erases the body of a row that does not decode (``deliveries()``, which
+- ``inbox erase --all --yes`` erases the body of a row that does not decode (``deliveries()``, which
   made the count, skips such rows).
 
 Real SQLite files, a real reader process; the CLI runs in this process as ``main()``."""

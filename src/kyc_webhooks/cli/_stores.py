@@ -178,8 +178,9 @@ def require_schema(store: Store, target: str, what: str = "store") -> None:
     from kyc_webhooks.store import PostgresStore
 
     if isinstance(store, PostgresStore) and store.schema_version() == 0:
+        check = "check --schema, or " if what == "store" else f"`{what}` reads this schema only; "
         raise CliError(
-            f"no {what} in schema {store.schema!r} at {describe(target)} (check --schema, or "
+            f"no {what} in schema {store.schema!r} at {describe(target)} ({check}"
             f"create it with `{PROG} migrate --store URL --schema {store.schema}`)"
         )
 

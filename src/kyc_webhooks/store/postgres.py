@@ -735,6 +735,12 @@ class PostgresStore:
                 pg_conninfo.conninfo_to_dict(target)
             except psycopg.ProgrammingError as exc:
                 raise UsageError("target is not a valid PostgreSQL connection string") from exc
+            if _misread_userinfo(target):
+                raise UsageError(
+                    "target is a URL whose user info libpq would not read as written: an "
+                    "unencoded '@' or '/' in the password (or the database name); percent-encode "
+                    "them (%40, %2F)"
+                )
             self._conninfo = target
             self._owns_pool = True
             self._where = _describe(target)
@@ -1580,6 +1586,19 @@ def _check_pool(pool: ConnectionPool[Any]) -> None:
     """Drop the pool's dead idle connections (after a server restart every one of them is)."""
     with contextlib.suppress(psycopg.Error):
         pool.check()
+
+
+def _misread_userinfo(conninfo: str) -> bool:
+    """Whether libpq would read a ``postgresql://`` URL's user info otherwise than written: it
+    takes the user info up to the first ``@`` before any ``/``, so a password holding an
+    unencoded ``@`` or ``/`` becomes part of the host, the port or the database name -- and the
+    connection pool's own log lines print it as the host it cannot resolve."""
+    scheme, sep, rest = conninfo.partition("://")
+    if not sep or scheme.lower() not in ("postgresql", "postgres"):
+        return False
+    authority = rest.split("?", 1)[0]
+    slash, at = authority.find("/"), authority.find("@")
+    return authority.count("@") > 1 or (at >= 0 and 0 <= slash < at)
 
 
 def _describe(conninfo: str) -> str:
