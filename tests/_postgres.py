@@ -141,3 +141,15 @@ def own_database() -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def user_schemas(url: str) -> list[str]:
+    """The schemas of the database at ``url`` other than PostgreSQL's own and ``public``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+            "AND nspname NOT IN ('public', 'information_schema') ORDER BY nspname"
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -22,7 +22,14 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import drop_schema, new_schema, own_database, require_postgres, sql
+from _postgres import (
+    drop_schema,
+    new_schema,
+    own_database,
+    require_postgres,
+    sql,
+    user_schemas,
+)
 from kyc_webhooks import _vendor, cli, testing
 from kyc_webhooks.cli._common import Progress
 from kyc_webhooks.store import SQLiteStore
@@ -927,27 +934,17 @@ def test_inbox_commands_never_create_a_postgresql_store(capsys: pytest.CaptureFi
     """`inbox` reads an existing store: on a database without one it is a usage error, and the
     database is left without a schema (it used to create an empty `kyc_webhooks` one and list
     nothing). Once `migrate` made it, the same command works."""
-    import psycopg
 
     with own_database() as url:
-
-        def schemas() -> list[str]:
-            with psycopg.connect(url, autocommit=True) as conn:
-                rows = conn.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                    "AND nspname NOT IN ('public', 'information_schema')"
-                ).fetchall()
-            return [row[0] for row in rows]
-
         for argv in (["list"], ["erase", "--all", "--yes"], ["purge", "--older-than", "1d"]):
             code, _, err = run(capsys, "inbox", "--inbox", url, *argv)
             assert code == cli.EXIT_USAGE, err
             assert "no inbox in schema 'kyc_webhooks' at " in err
             assert "`inbox` reads this schema only" in err  # it has no --schema to suggest
-            assert schemas() == []
+            assert user_schemas(url) == []
         code, _, err = run(capsys, "migrate", "--store", url)
         assert code == cli.EXIT_OK, err
         code, out, err = run(capsys, "inbox", "--inbox", url, "list")
         assert code == cli.EXIT_OK, err
         assert out == "inbox is empty\n"
-        assert schemas() == ["kyc_webhooks"]
+        assert user_schemas(url) == ["kyc_webhooks"]

@@ -25,7 +25,14 @@ import psycopg
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import drop_schema, new_schema, own_database, require_postgres, sql
+from _postgres import (
+    drop_schema,
+    new_schema,
+    own_database,
+    require_postgres,
+    sql,
+    user_schemas,
+)
 from kyc_webhooks import cli, testing
 from kyc_webhooks.store import DeliveryState, PostgresStore, SQLiteStore, Store
 
@@ -417,20 +424,11 @@ def test_process_uses_the_default_schema_for_an_app_without_a_postgres_store(
     # A database of its own: the default schema kyc_webhooks must not be created, then is.
     app = make_app(_PLAIN_APP)
     with own_database() as url:
-
-        def schemas() -> list[str]:
-            with psycopg.connect(url, autocommit=True) as conn:
-                rows = conn.execute(
-                    "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                    "AND nspname NOT IN ('public', 'information_schema')"
-                ).fetchall()
-            return [row[0] for row in rows]
-
         code = cli.main(["process", "--store", url, "--app", f"{app}:receiver"])
         out, err = capsys.readouterr()
         assert code == cli.EXIT_USAGE, err
         assert "no store in schema 'kyc_webhooks' at " in err
-        assert schemas() == []
+        assert user_schemas(url) == []
         code = cli.main(["migrate", "--store", url])
         assert code == cli.EXIT_OK, capsys.readouterr().err
         with PostgresStore(url) as store:
@@ -442,4 +440,4 @@ def test_process_uses_the_default_schema_for_an_app_without_a_postgres_store(
             record = store.get(delivery_id)
             assert record is not None
             assert record.state is DeliveryState.DONE
-        assert schemas() == ["kyc_webhooks"]
+        assert user_schemas(url) == ["kyc_webhooks"]
