@@ -1,5 +1,6 @@
 """The Django app suite (tests/django_app/app_*.py) runs under pytest-django with settings of its
-own, so it runs in a pytest process of its own: once on SQLite, once on PostgreSQL."""
+own, so it runs in a pytest process of its own: once on SQLite, once on PostgreSQL, once on
+MariaDB."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from _mariadb import require_mariadb
 from _postgres import require_postgres
 
 HERE = Path(__file__).parent
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+@pytest.mark.parametrize("database", ["sqlite", "postgres", "mariadb"])
 def test_django_app_suite(database: str, tmp_path: Path) -> None:
     pytest.importorskip("pytest_django", reason="pytest-django is in the dev extra")
     if database == "postgres":
         require_postgres()  # a skip naming the service; a failure in CI (KYC_REQUIRE_SERVICES)
+    if database == "mariadb":
+        require_mariadb()
     env = {
         **os.environ,
         "KYC_TEST_DJANGO_DB": database,

@@ -7,13 +7,16 @@ KeyboardInterrupt traceback with exit code 130."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +41,41 @@ def _env() -> dict[str, str]:
         "KYC_TEST_DJANGO_NAME": str(connection.settings_dict["NAME"]),
         "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
     }
+
+
+@contextlib.contextmanager
+def _every_claim_waits() -> Iterator[None]:
+    """Another connection holds a lock that every ``claim_next`` waits for until released:
+    SQLite's write lock (BEGIN IMMEDIATE), or on MariaDB the whole delivery table (LOCK TABLES,
+    from a thread's connection of its own: a claim's SKIP LOCKED skips locked rows, not a locked
+    table)."""
+    if connection.vendor == "sqlite":
+        locker = sqlite3.connect(str(connection.settings_dict["NAME"]), timeout=30)
+        locker.isolation_level = None
+        locker.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            locker.execute("ROLLBACK")
+            locker.close()
+        return
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with connection.cursor() as cursor:  # this thread's own connection
+            cursor.execute(f"LOCK TABLES {Delivery._meta.db_table} WRITE")
+            locked.set()
+            release.wait(timeout=120)
+            cursor.execute("UNLOCK TABLES")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(timeout=60)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=60)
 
 
 def _command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -124,18 +162,16 @@ def _read(path: Path) -> str:
 
 @override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
 def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
-    """A store error under ``--loop`` (here SQLite's write lock, held by another connection past
-    the command's timeout) is logged and waited out, as by ``kyc-webhooks process --loop``; a
-    delivery deferred afterwards is handled, and SIGTERM stops the loop (exit code 0). Was: the
-    first error ended the command (CommandError, exit code 1). Only SQLite waits on a lock here
-    (PostgreSQL's claim skips locked rows)."""
-    if connection.vendor != "sqlite":
+    """A store error under ``--loop`` (here a lock held by another connection past the command's
+    timeout: SQLite's write lock, MariaDB's lock of the whole table, error 1205) is logged and
+    waited out, as by ``kyc-webhooks process --loop``; a delivery deferred afterwards is handled,
+    and SIGTERM stops the loop (exit code 0). Was: the first error ended the command
+    (CommandError, exit code 1). PostgreSQL's claim skips locked rows: no lock to wait for."""
+    if connection.vendor == "postgresql":
         return
     out_file, err_file = tmp_path / "out.txt", tmp_path / "err.txt"
-    locker = sqlite3.connect(str(connection.settings_dict["NAME"]), timeout=30)
-    locker.isolation_level = None
-    locker.execute("BEGIN IMMEDIATE")  # the write lock: every claim_next waits, then fails
-    with out_file.open("w") as out, err_file.open("w") as err:
+    with contextlib.ExitStack() as held, out_file.open("w") as out, err_file.open("w") as err:
+        held.enter_context(_every_claim_waits())
         proc = subprocess.Popen(
             [
                 *(sys.executable, "-m", "django"),
@@ -145,38 +181,41 @@ def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
                 "--interval",
                 "0.2",
             ],
-            env={**_env(), "KYC_TEST_DJANGO_SQLITE_TIMEOUT": "0.2"},
+            env={
+                **_env(),
+                "KYC_TEST_DJANGO_SQLITE_TIMEOUT": "0.2",
+                "KYC_TEST_DJANGO_MARIADB_LOCK_TIMEOUT": "1",
+            },
             stdout=out,
             stderr=err,
         )
-    try:
-        logged = "process: the store failed error=StoreError"
-        deadline = time.monotonic() + 60
-        while _read(err_file).count(logged) < 2 and time.monotonic() < deadline:
-            assert proc.poll() is None, _read(err_file)[-3000:]
-            time.sleep(0.05)
-        assert _read(err_file).count(logged) >= 2, _read(err_file)[-3000:]
-        locker.execute("ROLLBACK")
-        event_type = "IDENTIFICATION_MANUAL_FINISHED"
-        payload = sample_payload("idenfy", event_type)
-        body, headers = sign("idenfy", payload, KEY, event_type=event_type)
-        extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-        answer = Client().post(
-            "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
-        )
-        assert answer.status_code == 202
-        deadline = time.monotonic() + 60
-        while Delivery.objects.get().state != "done" and time.monotonic() < deadline:
-            assert proc.poll() is None, _read(err_file)[-3000:]
-            time.sleep(0.05)
-        assert Delivery.objects.get().state == "done"
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    finally:
-        locker.close()
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            logged = "process: the store failed error=StoreError"
+            deadline = time.monotonic() + 60
+            while _read(err_file).count(logged) < 2 and time.monotonic() < deadline:
+                assert proc.poll() is None, _read(err_file)[-3000:]
+                time.sleep(0.05)
+            assert _read(err_file).count(logged) >= 2, _read(err_file)[-3000:]
+            held.close()  # the lock is released
+            event_type = "IDENTIFICATION_MANUAL_FINISHED"
+            payload = sample_payload("idenfy", event_type)
+            body, headers = sign("idenfy", payload, KEY, event_type=event_type)
+            extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            answer = Client().post(
+                "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+            )
+            assert answer.status_code == 202
+            deadline = time.monotonic() + 60
+            while Delivery.objects.get().state != "done" and time.monotonic() < deadline:
+                assert proc.poll() is None, _read(err_file)[-3000:]
+                time.sleep(0.05)
+            assert Delivery.objects.get().state == "done"
+            proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     errors = _read(err_file)
     assert proc.returncode == 0, errors[-3000:]
     assert "Traceback" not in errors

@@ -14,6 +14,7 @@ from django.db import connection
 
 import kyc_webhooks as kw
 from _stores import FakeClock
+from django_app.writes import as_another_program
 from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.integrations.django.store import DjangoStore
 from kyc_webhooks.store import NewDelivery
@@ -57,10 +58,11 @@ def test_claim_next_sets_aside_a_row_that_does_not_decode_and_goes_on(
     caplog: pytest.LogCaptureFixture,
     bad: tuple[str, str],
 ) -> None:
-    if bad is BAD_TIME and connection.vendor != "sqlite":
-        return  # the database refuses to store such a time
     ids = _stored(django_store, clock, 3)
-    _write(ids[0], *bad)
+    with as_another_program() as kept:
+        if bad is BAD_TIME and not kept:
+            return  # PostgreSQL refuses to store such a time
+        _write(ids[0], *bad)
     with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
         claim = django_store.claim_next(lease=60)  # was: StoreError, every time
     assert claim is not None

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 import kyc_webhooks as kw
 from _stores import FakeClock
+from django_app.writes import as_another_program
 from kyc_webhooks.decisions import Decision, ledger_entry
 from kyc_webhooks.errors import UsageError
 from kyc_webhooks.integrations.django.models import DecisionRecord
@@ -223,13 +224,13 @@ def test_a_ledger_row_django_cannot_read_is_answered_as_without_the_fold(
     """A stored value Django's own converters reject (a date no calendar has) is a StoreError of
     the lease, not a ValueError out of ``add`` that took the stored delivery with it. Only SQLite
     can hold such a value: PostgreSQL's column types refuse it on write."""
-    if connection.vendor != "sqlite":
-        return
     seen = []
     for store, scan_ref in ((django_store, "scan-v1"), (TwoStep(clock=clock), "scan-v2")):
         receiver = receiver_on(store, [])
         assert receiver.handle(*verdict(scan_ref, "DENIED")).status_code == 200
-        with connection.cursor() as cursor:
+        with as_another_program() as kept, connection.cursor() as cursor:
+            if not kept:  # PostgreSQL refuses to store such a time
+                return
             table = DecisionRecord._meta.db_table
             cursor.execute(f"UPDATE {table} SET received_at = '2024-13-45 00:00:00'")  # noqa: S608
         outcome = receiver.handle(*verdict(scan_ref))

@@ -1,5 +1,6 @@
 """Settings of the Django app test project (tests/django_app, run by test_django_app.py in a
-pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on PostgreSQL."""
+pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on PostgreSQL,
+``KYC_TEST_DJANGO_DB=mariadb`` on MariaDB (PyMySQL as the MySQLdb driver)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,36 @@ if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
             "PASSWORD": _dsn.password or "",
             "HOST": _dsn.hostname or "127.0.0.1",
             "PORT": str(_dsn.port or 5432),
+            # pytest-django creates and drops this database: one per run, so runs cannot collide.
+            "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
+        }
+    }
+    if os.environ.get("KYC_TEST_DJANGO_NAME"):  # a race's worker process: the run's test database
+        DATABASES["default"]["NAME"] = os.environ["KYC_TEST_DJANGO_NAME"]
+elif os.environ.get("KYC_TEST_DJANGO_DB") == "mariadb":
+    # The server CI starts (or a developer's): KYC_TEST_MARIADB_URL. PyMySQL (pure Python, the dev
+    # extra) stands in for mysqlclient, which needs C headers to build.
+    import pymysql  # type: ignore[import-untyped]
+
+    pymysql.install_as_MySQLdb()
+    _url = urlsplit(os.environ.get("KYC_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test"))
+    _options = {"charset": "utf8mb4"}  # 4-byte UTF-8 (emoji): MariaDB's utf8 has 3 bytes
+    if os.environ.get("KYC_TEST_DJANGO_MARIADB_LOCK_TIMEOUT"):
+        # A test's worker process may wait less for a lock (table or row): a lock held past it is
+        # then a store error (1205), as a production lock past its timeout.
+        _wait = int(os.environ["KYC_TEST_DJANGO_MARIADB_LOCK_TIMEOUT"])
+        _options["init_command"] = (
+            f"SET SESSION lock_wait_timeout = {_wait}, innodb_lock_wait_timeout = {_wait}"
+        )
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": _url.path.lstrip("/") or "test",
+            "USER": _url.username or "root",
+            "PASSWORD": _url.password or "",
+            "HOST": _url.hostname or "127.0.0.1",
+            "PORT": str(_url.port or 3306),
+            "OPTIONS": _options,
             # pytest-django creates and drops this database: one per run, so runs cannot collide.
             "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
         }

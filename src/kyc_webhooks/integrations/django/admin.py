@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db import router, transaction
+from django.db import connections, router, transaction
+from django.utils import timezone
 from django.utils.html import format_html
 
 from .models import DecisionRecord, Delivery
@@ -56,6 +58,25 @@ def _masked(row: Delivery) -> str:
     return repr(event)
 
 
+def _dates_by_time_zone(using: str) -> bool:
+    """Whether the database can give the list's dates in the current time zone. MySQL and MariaDB
+    convert them with ``CONVERT_TZ()``, which needs the server's time zone tables
+    (``mysql_tzinfo_to_sql``); without them it answers NULL and Django's date drill-down fails
+    (a server error) -- the list is then shown without it."""
+    connection = connections[using]
+    if connection.vendor != "mysql" or not settings.USE_TZ:
+        return True
+    zone = timezone.get_current_timezone_name()
+    if zone == connection.timezone_name:
+        return True  # Django converts nothing
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CONVERT_TZ('2000-01-01 00:00:00', %s, %s)", [connection.timezone_name, zone]
+        )
+        row = cursor.fetchone()
+    return row is not None and row[0] is not None
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = ("id", "vendor", "event_type", "state", "received_at", "attempts", "replays")
@@ -64,6 +85,12 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     actions = ("replay", "process_now", "erase_body")
     ordering = ("-received_at",)
+
+    def get_changelist_instance(self, request: Any) -> Any:
+        changelist = super().get_changelist_instance(request)
+        if not _dates_by_time_zone(router.db_for_read(Delivery)):
+            changelist.date_hierarchy = None  # see _dates_by_time_zone
+        return changelist
 
     def get_fields(self, request: Any, obj: Any = None) -> Any:
         base = [

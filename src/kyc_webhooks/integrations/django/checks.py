@@ -1,6 +1,7 @@
 """System checks (``manage.py check``, run by ``runserver`` and ``migrate``): the settings build a
 receiver, every registered handler -- event and decision handlers -- can run under the views
-the settings choose, and the app's store has the aware times it needs (``USE_TZ``)."""
+the settings choose, and the app's store has the aware times it needs (``USE_TZ``) and, on
+MySQL/MariaDB, the isolation level it is built for (READ COMMITTED)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
 
 from ...errors import ConfigurationError
 from .._common import check_sync_handlers
 from .conf import SETTING, project_receiver, read_settings
+from .models import Delivery
 from .store import USE_TZ_REQUIRED, DjangoStore
 
 
@@ -62,5 +65,40 @@ def check_time_zone(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
             f"{SETTING}['STORE'] to a SQLite path or a postgresql:// URL",
             obj="USE_TZ",
             id="kyc_webhooks.E003",
+        )
+    ]
+
+
+@checks.register()
+def check_isolation_level(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """On MySQL/MariaDB the app's store expects READ COMMITTED, Django's default there. Under
+    REPEATABLE READ (the server's own default, used when ``OPTIONS["isolation_level"]`` is
+    ``None``) or SERIALIZABLE, InnoDB's gap locks make concurrent first decisions of a subject
+    deadlock, and a delivery added inside a request's transaction (``ATOMIC_REQUESTS``) after
+    losing an insert race keeps reading its old snapshot: each a store error (503, the vendor
+    redelivers) where READ COMMITTED has none."""
+    try:
+        receiver = project_receiver()
+    except ImproperlyConfigured:
+        return []  # kyc_webhooks.E001 reports it
+    if not isinstance(receiver.store, DjangoStore):
+        return []
+    alias = router.db_for_write(Delivery)
+    connection = connections[alias]
+    if connection.vendor != "mysql":
+        return []
+    level = connection.settings_dict.get("OPTIONS", {}).get("isolation_level", "read committed")
+    if str(level or "").lower() == "read committed":
+        return []
+    return [
+        checks.Warning(
+            f"the kyc_webhooks store's database {alias!r} runs at isolation level "
+            f"{level or 'of the server (REPEATABLE READ by default)'!s}: concurrent deliveries "
+            "meet deadlocks and stale reads that READ COMMITTED does not have (each answered "
+            "503, the vendor redelivers)",
+            hint=f"remove 'isolation_level' from DATABASES[{alias!r}]['OPTIONS'] (Django's "
+            "default is 'read committed') or set it to 'read committed'",
+            obj="DATABASES",
+            id="kyc_webhooks.W001",
         )
     ]

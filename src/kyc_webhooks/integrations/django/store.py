@@ -1,5 +1,8 @@
 """DjangoStore: the :class:`~kyc_webhooks.store.Store` protocol on Django models, in the
-project's own database (SQLite, PostgreSQL, MySQL/MariaDB...).
+project's own database. Tested on SQLite, PostgreSQL and MariaDB (10.11; 10.6 or later for
+``SKIP LOCKED``, at Django's default isolation level there, READ COMMITTED: system check
+``kyc_webhooks.W001``). Text is compared exactly on every database: through the sha256 columns,
+or (MySQL/MariaDB, whose collations ignore case, accents and trailing spaces) by its bytes.
 
 Every state change is one transaction, and every claim is a conditional UPDATE (``WHERE id = ...
 AND token IS <the token read>``) whose row count says whether this worker won: that is correct on
@@ -22,7 +25,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
-from django.db.models import Q
+from django.db.models import BinaryField, F, Func, Q, Value
+from django.db.models.lookups import Exact
 
 from ...decisions import Decision, ledger_entry
 from ...errors import DeliveryNotFoundError, StoreError, UsageError
@@ -74,20 +78,30 @@ _T = TypeVar("_T")
 _UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
-def _claimable_now(now: datetime) -> Q:
+def _claimable_now(now: datetime, malformed: Q) -> Q:
     """The rows ``claim_next`` may take at ``now``: pending ones, processing ones whose lease
     expired, and failed ones whose back-off ended -- only a failure backs off -- unless set aside
     as malformed (never claimed by the worker again). The rule of
     :func:`kyc_webhooks.store._base.claimable` (``replay=False``) as a ``Q`` filter, plus the
     back-off and malformed conditions the other stores put in their own queries: keep them in
-    step."""
+    step. ``malformed``: the rows set aside (``last_error_type`` exactly ``MalformedRecord``)."""
     expired = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
     backed_off = Q(not_before__isnull=True) | Q(not_before__lte=now)
     return (
         Q(state="pending")
         | (Q(state="processing") & expired)
-        | (Q(state="failed") & backed_off & ~Q(last_error_type=MALFORMED_RECORD))
+        | (Q(state="failed") & backed_off & ~malformed)
     )
+
+
+class _Bytes(Func):
+    """``CAST(<text> AS BINARY)``: the bytes of a text value. MySQL and MariaDB compare and sort
+    text by the column's collation -- by default case- and accent-insensitive, trailing spaces
+    ignored (PAD SPACE) -- so ``'Key'``, ``'key'`` and ``'key '`` are equal there; their bytes
+    are not."""
+
+    template = "CAST(%(expressions)s AS BINARY)"
+    output_field = BinaryField()
 
 
 def _text(value: str) -> str:
@@ -252,7 +266,8 @@ def _check_use_tz() -> None:
 
 
 class DjangoStore:
-    """The app's store. ``using``: the database alias (default: the router's choice for
+    """The app's store, tested on SQLite, PostgreSQL and MariaDB (see the module docstring for
+    what MariaDB needs). ``using``: the database alias (default: the router's choice for
     :class:`~kyc_webhooks.integrations.django.models.Delivery`); ``clock``: injectable for tests."""
 
     blocking = True
@@ -284,6 +299,38 @@ class DjangoStore:
 
     def _atomic(self) -> Any:
         return transaction.atomic(using=self._db)
+
+    def _by_collation(self) -> bool:
+        """Whether the database compares text by a collation rather than exactly (MySQL and
+        MariaDB: see :class:`_Bytes`). SQLite and PostgreSQL compare text exactly."""
+        return bool(connections[self._db].vendor == "mysql")
+
+    def _same(self, field: str, value: str | None) -> Q:
+        """``field = value``, exactly on every database: where text compares by collation, the
+        plain comparison (which the column's index serves) and the comparison of the bytes."""
+        same = Q(**{field: value})
+        if value is not None and self._by_collation():
+            same &= Q(Exact(_Bytes(F(field)), _Bytes(Value(value))))
+        return same
+
+    def _one_of(self, field: str, values: Collection[str]) -> Q:
+        """``field IN values``, exactly on every database (see :meth:`_same`)."""
+        one_of = Q(**{f"{field}__in": list(values)})
+        if self._by_collation():
+            exact = Q(pk__in=[])
+            for value in values:
+                exact |= Q(Exact(_Bytes(F(field)), _Bytes(Value(value))))
+            one_of &= exact
+        return one_of
+
+    def _held(self, claim: Claim) -> Q:
+        """The row ``claim`` holds: its id, with its token."""
+        return self._same("id", claim.record.id) & self._same("token", claim.token)
+
+    def _in_order(self, field: str) -> Any:
+        """``field`` for ``order_by``: in code point order on every database (UTF-8's byte order
+        where text sorts by collation), as the other stores order it."""
+        return _Bytes(F(field)) if self._by_collation() else F(field)
 
     # -- claims ------------------------------------------------------------------------------
 
@@ -406,7 +453,9 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = _read("claim", self._rows().filter(id=_text(delivery_id)).first)
+                row = _read(
+                    "claim", self._rows().filter(self._same("id", _text(delivery_id))).first
+                )
                 if row is None:
                     raise DeliveryNotFoundError("no stored delivery has this id")
                 if not claimable(_state(row), row.lease_until, now, replay=replay):
@@ -431,11 +480,12 @@ class DjangoStore:
                 # Every condition in the query, as in the other stores: a window of the oldest
                 # rows filtered here would starve a claimable delivery behind them (many failed
                 # deliveries backing off during a downstream outage).
-                rows = self._rows().filter(_claimable_now(now))
+                malformed = self._same("last_error_type", MALFORMED_RECORD)
+                rows = self._rows().filter(_claimable_now(now, malformed))
                 if max_attempts is not None:
                     rows = rows.filter(attempts__lt=max_attempts)
                 if vendors is not None:
-                    rows = rows.filter(vendor__in=[_text(v) for v in vendors])
+                    rows = rows.filter(self._one_of("vendor", [_text(v) for v in vendors]))
                 if connections[self._db].features.has_select_for_update_skip_locked:
                     rows = rows.select_for_update(skip_locked=True)
                 # The oldest MALFORMED_RECORDS_PER_CLAIM claimable rows, read (and, where the
@@ -510,7 +560,7 @@ class DjangoStore:
             state="processing", attempts__gte=max_attempts, lease_until__lte=now
         )
         if vendors is not None:
-            rows = rows.filter(vendor__in=[_text(v) for v in vendors])
+            rows = rows.filter(self._one_of("vendor", [_text(v) for v in vendors]))
         rows.update(
             state="failed",
             lease_until=None,
@@ -534,13 +584,13 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                held = self._rows().filter(id=claim.record.id, token=claim.token)
+                held = self._rows().filter(self._held(claim))
                 row = _read("complete", held.first)
                 if row is None:
                     return False
                 done = (
                     self._rows()
-                    .filter(id=row.id, token=claim.token)
+                    .filter(self._held(claim))
                     .update(
                         state="done",
                         lease_until=None,
@@ -582,8 +632,10 @@ class DjangoStore:
         if replaces(entry, _entry(row, "complete")):
             # Conditional on the row read: a write in between makes this one a no-op
             # rather than an overwrite (select_for_update already excludes it where held).
-            rows.filter(id=row.id, delivery_id=row.delivery_id, token=row.token).update(**fields)
-        rows.filter(token=ticket.token).update(**_RELEASED)
+            rows.filter(
+                self._same("delivery_id", row.delivery_id), id=row.id, token=row.token
+            ).update(**fields)
+        rows.filter(self._same("token", ticket.token)).update(**_RELEASED)
 
     # -- the decision ledger -----------------------------------------------------------------
 
@@ -603,7 +655,7 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                if not self._rows().filter(id=claim.record.id, token=claim.token).exists():
+                if not self._rows().filter(self._held(claim)).exists():
                     return None
                 return self._lease_subject(claim, entry, lease, now, "begin_decision")
         except DatabaseError as exc:
@@ -645,10 +697,10 @@ class DjangoStore:
         won = (
             self._decisions()
             .filter(
+                self._same("delivery_id", row.delivery_id),
                 id=row.id,
                 token=row.token,
                 lease_until=row.lease_until,
-                delivery_id=row.delivery_id,
             )
             .update(token=token, lease_until=lease_until, lease_delivery=claim.record.id)
         )
@@ -663,8 +715,8 @@ class DjangoStore:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
         held = self._decisions().filter(
+            self._same("token", ticket.token),
             subject_hash=_subject_hash(ticket.entry.vendor, ticket.entry.subject),
-            token=ticket.token,
         )
 
         def release() -> None:
@@ -699,7 +751,7 @@ class DjangoStore:
         rows = (
             self._decisions()
             .filter(client_hash=_client_hash(client_ref), status__isnull=False)
-            .order_by("-sort_at", "-received_at", "-delivery_id")
+            .order_by("-sort_at", "-received_at", self._in_order("delivery_id").desc())
         )
         try:
             fetched: list[DecisionRecord] = _read_ledger(
@@ -722,9 +774,7 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                row = _read(
-                    "fail", self._rows().filter(id=claim.record.id, token=claim.token).first
-                )
+                row = _read("fail", self._rows().filter(self._held(claim)).first)
                 if row is None:
                     return False
                 keep_done = row.state == "done"
@@ -732,7 +782,7 @@ class DjangoStore:
                 attempts = row.attempts if count_attempt else max(row.attempts - 1, 0)
                 return (
                     self._rows()
-                    .filter(id=row.id, token=claim.token)
+                    .filter(self._held(claim))
                     .update(
                         state="done" if keep_done else "failed",
                         attempts=attempts,
@@ -752,7 +802,7 @@ class DjangoStore:
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         try:
-            row = _read("get", self._rows().filter(id=_text(delivery_id)).first)
+            row = _read("get", self._rows().filter(self._same("id", _text(delivery_id))).first)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
         return _record(row) if row is not None else None
@@ -781,9 +831,9 @@ class DjangoStore:
         if states is not None:
             rows = rows.filter(state__in=[s.value for s in states])
         if vendor is not None:
-            rows = rows.filter(vendor=_text(vendor))
+            rows = rows.filter(self._same("vendor", _text(vendor)))
         if event_type is not None:
-            rows = rows.filter(event_type=_text(event_type))
+            rows = rows.filter(self._same("event_type", _text(event_type)))
         if since is not None:
             rows = rows.filter(received_at__gte=check_aware(since, "since"))
         if until is not None:
@@ -831,11 +881,11 @@ class DjangoStore:
         now = self.now()
         try:
             with self._atomic():
-                if not self._rows().filter(id=_text(delivery_id)).exists():
+                if not self._rows().filter(self._same("id", _text(delivery_id))).exists():
                     return False
-                self._rows().filter(id=_text(delivery_id), body__isnull=False).update(
-                    body=None, body_erased_at=now, updated_at=now
-                )
+                self._rows().filter(
+                    self._same("id", _text(delivery_id)), body__isnull=False
+                ).update(body=None, body_erased_at=now, updated_at=now)
                 return True
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
