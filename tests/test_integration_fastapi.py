@@ -69,6 +69,27 @@ def test_dependency_gives_the_endpoint_the_verified_event(vendor: str) -> None:
     assert recorder.seen == []  # the dependency only verifies and parses; handlers do not run
 
 
+def test_dependency_refuses_a_receiver_with_a_store() -> None:
+    """It only verifies and parses: a store would be bypassed without a word (nothing stored, a
+    redelivery running the endpoint again, no decision ledger). Refused when the dependency is
+    built, so at import time of the application."""
+    store = kw.MemoryStore()
+    receiver = kw.Receiver(kw.Idenfy(signing_key=SECRETS["idenfy"]), store=store)
+    with pytest.raises(kw.ConfigurationError, match="the receiver has a store") as raised:
+        verified_event(receiver, vendor="idenfy")
+    assert "webhook_router(receiver)" in raised.value.message
+    assert "a Receiver built without a store" in raised.value.message
+    # The router is the path for a receiver with a store: stored once, a duplicate after.
+    app = FastAPI()
+    app.include_router(webhook_router(receiver))
+    client = HttpxClient(app)
+    for duplicate in (False, True):
+        result = client.post("/webhooks/idenfy", *delivery("idenfy"))
+        assert result.status == 200
+        assert result.json().get("duplicate", False) is duplicate
+    assert store.stats()["total"] == 1
+
+
 @pytest.mark.parametrize("vendor", list(SECRETS))
 def test_dependency_refuses_a_tampered_delivery(vendor: str) -> None:
     client = HttpxClient(_dependency_app(Recorder().receiver))

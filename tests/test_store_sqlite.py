@@ -98,6 +98,40 @@ def test_other_tables_in_the_file_are_left_alone(db: Path) -> None:
     conn.close()
 
 
+def test_create_false_writes_nothing_to_a_file_without_a_store(db: Path) -> None:
+    """``create=False`` (the command line's ``inbox``/``process``) on another application's
+    database: not a byte of the file changes, ``schema_version()`` is 0 and every other call is
+    a StoreError. Once a store exists in the file, the same instance uses it."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE app_users (id INTEGER PRIMARY KEY)")
+        conn.execute("INSERT INTO app_users VALUES (7)")
+    conn.close()
+    before = db.read_bytes()
+    store = SQLiteStore(db, create=False)
+    try:
+        assert store.schema_version() == 0
+        for call in (store.stats, lambda: store.add(new()), lambda: store.get("0" * 32)):
+            with pytest.raises(StoreError, match="holds no kyc-webhooks store"):
+                call()
+        assert store.schema_version() == 0
+        assert db.read_bytes() == before
+        assert sorted(p.name for p in db.parent.iterdir()) == [db.name]  # no -wal, no -shm
+        SQLiteStore(db).close()  # created by a store that may (`kyc-webhooks migrate`)
+        assert store.stats()["total"] == 0
+        assert store.schema_version() == SCHEMA_VERSION
+    finally:
+        store.close()
+    # A missing file is not created; an existing store opens as usual.
+    missing = db.parent / "missing.db"
+    with pytest.raises(StoreError, match="missing file or directory"):
+        SQLiteStore(missing, create=False)
+    assert not missing.exists()
+    with SQLiteStore(db, create=False) as existing:
+        existing.add(new())
+        assert existing.stats()["total"] == 1
+        assert existing.journal_mode == "wal"
+
+
 @pytest.mark.parametrize("erase", ["erase", "erase_bodies", "purge"])
 def test_erased_bodies_are_overwritten_in_the_file(
     db: Path, erase: str, monkeypatch: pytest.MonkeyPatch

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -30,7 +31,7 @@ def app_receiver(
     """A receiver with the handlers of the Receiver at ``spec`` on ``store`` (default: its own).
     ``app``: that Receiver, when the caller has loaded it already."""
     if app is None:
-        app = load_receiver(spec)
+        app = load_app(spec, "replay ID")
     vendors = app.vendors
     if vendor is not None:
         if vendor not in vendors:
@@ -45,6 +46,34 @@ def app_receiver(
     return kw.Receiver(
         *vendors.values(), router=app.router, store=store, lease_timeout=app.lease_timeout
     )
+
+
+def load_app(spec: str, command: str) -> kw.Receiver:
+    """The Receiver at ``spec``. A module of a Django project imported outside Django -- its
+    models need ``django.setup()``, which ``manage.py`` does -- is a one-line usage error that
+    names ``python manage.py kyc_webhooks <command>``; any other exception raised while the
+    module is imported is the application's own and keeps its traceback."""
+    try:
+        return load_receiver(spec)
+    except Exception as exc:
+        if not _outside_django(exc):
+            raise
+        raise CliError(
+            f"importing {spec} needs Django set up ({type(exc).__name__}): this is a Django "
+            f"project; use `python manage.py kyc_webhooks {command}` in it"
+        ) from None
+
+
+def _outside_django(exc: Exception) -> bool:
+    """Whether ``exc`` is Django's refusal to run before ``django.setup()``: the app registry
+    not loaded yet, or no settings at all (``DJANGO_SETTINGS_MODULE`` unset)."""
+    exceptions = sys.modules.get("django.core.exceptions")
+    conf = sys.modules.get("django.conf")
+    if exceptions is None or conf is None:
+        return False  # Django was never imported: not Django's
+    if isinstance(exc, exceptions.AppRegistryNotReady):
+        return True
+    return isinstance(exc, exceptions.ImproperlyConfigured) and not conf.settings.configured
 
 
 def is_async(receiver: kw.Receiver) -> bool:

@@ -4,13 +4,15 @@ and delivery ids given as a unique prefix."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import math
 import os
 import re
+import sqlite3
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
 
@@ -57,8 +59,9 @@ def open_store(
     With ``missing`` (the hint of the error), a SQLite path must name an existing file: opening
     a missing one would create an empty store, and a mistyped path would then read or process
     nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none.
-    ``create=False`` gives a PostgresStore that never creates its schema (nothing connects
-    here: :func:`require_schema` checks that it exists)."""
+    ``create=False`` gives a store that never creates its tables, neither a PostgreSQL schema
+    nor tables in an existing SQLite file such as a Django project's ``db.sqlite3``:
+    :func:`require_store` checks that it holds one."""
     keyword = _KEYWORD_VALUE.match(target)
     if keyword and keyword.group(1) in _SHOWN_PARAMS | _SECRET_PARAMS:
         # `host=db password=...`: not a file name; never echoed (it may hold a password), and
@@ -86,7 +89,7 @@ def open_store(
             return PostgresStore(target, create=create)
         from kyc_webhooks.store import SQLiteStore
 
-        return SQLiteStore(target)
+        return SQLiteStore(target, create=create)
     except kw.WebhookError as exc:
         # A missing driver (the postgres extra) is a missing dependency, not a usage error.
         code = EXIT_MISSING_DEPENDENCY if isinstance(exc.__cause__, ImportError) else EXIT_USAGE
@@ -172,31 +175,109 @@ def describe(target: str) -> str:
     return f"{scheme}://{userinfo}{address}?{'&'.join(params)}"
 
 
-def require_schema(store: Store, target: str, what: str = "store") -> None:
-    """Refuse (usage error) a PostgresStore whose schema holds no store; it creates none (it was
-    opened with ``create=False``). A store that cannot be reached raises its StoreError."""
-    from kyc_webhooks.store import PostgresStore
+def add_schema_option(parser: argparse.ArgumentParser, without: str, **kwargs: Any) -> None:
+    """``--schema NAME``: the PostgreSQL schema holding the store's tables (``without`` says
+    which one is read without it); ``kwargs`` go to ``add_argument``."""
+    parser.add_argument(
+        "--schema",
+        metavar="NAME",
+        help=f"PostgreSQL: the schema holding the tables (default: {without})",
+        **kwargs,
+    )
 
-    if isinstance(store, PostgresStore) and store.schema_version() == 0:
-        check = "check --schema, or " if what == "store" else f"`{what}` reads this schema only; "
-        raise CliError(
-            f"no {what} in schema {store.schema!r} at {describe(target)} ({check}"
-            f"create it with `{PROG} migrate --store URL --schema {store.schema}`)"
+
+def schema_option(schema: str | None, target: str | None, option: str) -> str | None:
+    """The ``--schema`` given, refused unless ``target`` (the value of ``option``) is a
+    ``postgresql://`` URL: a SQLite file has no schemas."""
+    if schema and not (target and is_postgres(target)):
+        raise CliError(f"--schema applies to a postgresql:// {option} only")
+    return schema or None
+
+
+#: The table of the Django app's own inbox (``"STORE": "django"``, the default there).
+DJANGO_TABLE = "kyc_webhooks_delivery"
+
+
+def require_store(
+    store: Store,
+    target: str,
+    what: str = "store",
+    *,
+    option: str = "--store",
+    django: str = "`python manage.py kyc_webhooks process`",
+) -> None:
+    """Refuse (usage error) a store opened with ``create=False`` that holds none: a PostgreSQL
+    schema, or an existing SQLite file, without the store's tables. Nothing was created in it.
+    When the database holds the Django app's inbox instead, the message points to ``django``
+    (what reads it there). A store that cannot be reached raises its StoreError."""
+    from kyc_webhooks.store import PostgresStore, SQLiteStore
+
+    if not isinstance(store, (PostgresStore, SQLiteStore)) or store.schema_version() != 0:
+        return
+    if isinstance(store, PostgresStore):
+        where = f"in schema {store.schema!r} at {describe(target)}"
+        check = f"check the URL of {option} and --schema"
+    else:
+        where = f"in {target}: the file holds no kyc-webhooks store"
+        check = f"check the path of {option}"
+    if holds_django_inbox(target):
+        check = (
+            f"this database holds the Django app's inbox, table {DJANGO_TABLE}: use {django} "
+            "in the Django project"
         )
+    raise CliError(f"no {what} {where}; nothing was created in it ({check})")
+
+
+def holds_django_inbox(target: str) -> bool:
+    """Whether the database at ``target`` (a SQLite path or a ``postgresql://`` URL) has the
+    Django app's inbox table, in any schema. Only for a hint: False when it cannot be read."""
+    try:
+        if is_postgres(target):
+            import psycopg
+
+            with psycopg.connect(target, connect_timeout=10, autocommit=True) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = %s", (DJANGO_TABLE,)
+                ).fetchone()
+        else:
+            # Read-only, and never created.
+            with contextlib.closing(
+                sqlite3.connect(f"{Path(target).absolute().as_uri()}?mode=ro", uri=True)
+            ) as db:
+                found = db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    (DJANGO_TABLE,),
+                ).fetchone()
+    except Exception:  # a database that cannot be read gets no hint
+        return False
+    return found is not None
+
+
+#: What reads the Django app's inbox (``kyc_webhooks.integrations.django``).
+_DJANGO_INBOX = (
+    "`python manage.py kyc_webhooks` (process, replay, purge, erase-bodies, stats) or the "
+    "Django admin"
+)
 
 
 def inbox_path(args: argparse.Namespace) -> str:
     return str(args.inbox or os.environ.get(INBOX_VAR) or DEFAULT_INBOX)
 
 
-def open_inbox(path: str) -> Store:
-    """The existing inbox at ``path``: a missing SQLite file, or a PostgreSQL database without
-    the store's schema, is an error -- never created (an operator's typo would read nothing)."""
+def open_inbox(path: str, schema: str | None = None) -> Store:
+    """The existing inbox at ``path`` (in ``schema`` for a ``postgresql://`` URL): a missing
+    SQLite file, or a database without the store's tables, is an error -- never created (an
+    operator's typo would read nothing, and another application's database would get empty
+    tables)."""
     store = open_store(
-        path, "inbox", missing=f"start `{PROG} serve` or pass --inbox PATH", create=False
+        path,
+        "inbox",
+        schema=schema,
+        missing=f"start `{PROG} serve` or pass --inbox PATH",
+        create=False,
     )
     try:
-        require_schema(store, path, "inbox")
+        require_store(store, path, "inbox", option="--inbox", django=_DJANGO_INBOX)
     except BaseException:
         store.close()
         raise

@@ -32,7 +32,16 @@ from ._common import (
     table,
     when,
 )
-from ._stores import DEFAULT_INBOX, INBOX_VAR, age, find_record, inbox_path, open_inbox
+from ._stores import (
+    DEFAULT_INBOX,
+    INBOX_VAR,
+    add_schema_option,
+    age,
+    find_record,
+    inbox_path,
+    open_inbox,
+    schema_option,
+)
 
 if TYPE_CHECKING:
     from kyc_webhooks import WebhookEvent
@@ -53,8 +62,9 @@ REPLAY_NEEDS_TARGET = (
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Read and manage the inbox that `serve` fills (a SQLite path, or a postgresql:// URL). "
-        "An ID may be any unique prefix of at least 8 characters."
+        "Read and manage the inbox that `serve` fills (a SQLite path, or a postgresql:// URL, "
+        "in --schema). The inbox must exist: nothing is created. An ID may be any unique "
+        "prefix of at least 8 characters."
     )
     parser.epilog = epilog(
         f"{PROG} inbox list --vendor idenfy --limit 20",
@@ -64,10 +74,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         f"{PROG} inbox replay 3f2a9c81 --to http://127.0.0.1:5000/webhooks/idenfy",
         f"{PROG} inbox purge --older-than 30d --dry-run",
         f"{PROG} inbox erase 3f2a9c81 --yes          # drop one body (personal data)",
+        f"{PROG} inbox --inbox postgresql://app@db/app --schema app_prod list",
     )
     parser.add_argument(
         "--inbox", metavar="PATH", help=f"the store (default ${INBOX_VAR} or ./{DEFAULT_INBOX})"
     )
+    add_schema_option(parser, "kyc_webhooks")
     sub = parser.add_subparsers(dest="inbox_command", metavar="ACTION", required=True)
 
     def action(name: str, summary: str, *examples: str) -> argparse.ArgumentParser:
@@ -80,6 +92,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         )
         # Also accepted after the action; SUPPRESS keeps a value given before it.
         child.add_argument("--inbox", metavar="PATH", default=argparse.SUPPRESS, help="the store")
+        add_schema_option(child, "kyc_webhooks", default=argparse.SUPPRESS)
         return child
 
     listing = action(
@@ -163,7 +176,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_inbox(inbox_path(args))
+    path = inbox_path(args)
+    store = open_inbox(path, schema_option(args.schema, path, "--inbox"))
     try:
         command = {
             "list": _list,

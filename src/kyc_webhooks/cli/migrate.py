@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from ._common import EXIT_OK, PROG, CliError, add_output_options, emit_json, epilog, out
-from ._stores import describe, is_postgres, open_store
+from ._common import EXIT_OK, PROG, add_output_options, emit_json, epilog, out
+from ._stores import add_schema_option, describe, open_store, schema_option
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -21,16 +21,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="PATH_OR_URL", help="SQLite path or postgresql:// URL"
     )
-    parser.add_argument(
-        "--schema", metavar="NAME", help="PostgreSQL: the schema holding the tables (kyc_webhooks)"
-    )
+    add_schema_option(parser, "kyc_webhooks")
     add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.schema and not is_postgres(args.store):
-        raise CliError("--schema applies to a postgresql:// store only")
-    store = open_store(args.store, schema=args.schema)
+    store = open_store(args.store, schema=schema_option(args.schema, args.store, "--store"))
     try:
         from kyc_webhooks.store import SQLiteStore
 

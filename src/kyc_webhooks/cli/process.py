@@ -12,10 +12,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from kyc_webhooks._loading import load_receiver
 from kyc_webhooks.store import Store
 
-from ._app import app_receiver, run_handlers
+from ._app import app_receiver, load_app, run_handlers
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -31,7 +30,14 @@ from ._common import (
     stop_on_signals,
 )
 from ._loop import ProcessLoop
-from ._stores import describe, is_postgres, open_store, require_schema
+from ._stores import (
+    add_schema_option,
+    describe,
+    is_postgres,
+    open_store,
+    require_store,
+    schema_option,
+)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +62,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="your Receiver (app.hooks:receiver)",
     )
     parser.add_argument("--store", metavar="PATH_OR_URL", help="SQLite path or postgresql:// URL")
-    parser.add_argument(
-        "--schema",
-        metavar="NAME",
-        help="PostgreSQL: the schema holding the tables (default: the receiver's own store's, "
-        "else kyc_webhooks)",
-    )
+    add_schema_option(parser, "the receiver's own store's, else kyc_webhooks")
     parser.add_argument("--loop", action="store_true", help="keep polling until SIGTERM/Ctrl-C")
     parser.add_argument(
         "--limit", type=int, default=100, metavar="N", help="deliveries per batch (100)"
@@ -88,20 +89,19 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--max-attempts must be at least 1")
     if args.every < 1:
         raise CliError("--every must be at least 1")
+    given = schema_option(args.schema, args.store, "--store")
     postgres = bool(args.store) and is_postgres(args.store)
-    if args.schema and not postgres:
-        raise CliError("--schema applies to a postgresql:// --store only")
-    app = load_receiver(args.app)
+    app = load_app(args.app, "process")
     store: Store | None = None
     check: Callable[[], None] | None = None
     if args.store:
         # Never create a store here: a mistyped path or schema would process nothing, forever.
-        schema = args.schema or (_schema_of(app.store) if postgres else None)
+        schema = given or (_schema_of(app.store) if postgres else None)
         missing = f"check the path, or create it with `{PROG} migrate --store PATH`"
         opened = store = open_store(args.store, schema=schema, missing=missing, create=False)
 
         def check() -> None:
-            require_schema(opened, args.store)
+            require_store(opened, args.store)
 
     where = describe(args.store) if args.store else "the receiver's store"
     if postgres:

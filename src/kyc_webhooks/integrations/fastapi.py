@@ -1,6 +1,7 @@
 """FastAPI: ``webhook_router(receiver)`` serving ``POST /webhooks`` (auto-detect) and
 ``POST /webhooks/{vendor}``, awaiting ``async def`` handlers; or ``verified_event(receiver)``, a
-dependency that gives your own endpoint the authenticated, parsed event (handlers do not run).
+dependency that gives your own endpoint the authenticated, parsed event (handlers do not run
+and nothing is stored: a receiver with a store is refused).
 
     app.include_router(webhook_router(receiver))
 
@@ -16,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.requests import ClientDisconnect
 
-from ..errors import DeliveryError
+from ..errors import ConfigurationError, DeliveryError
 from ..models import WebhookEvent
 from ..receiver import Outcome, Receiver
 from ._common import NOT_FOUND, known_vendor, log_rejected, logger, read_body_async, respond_async
@@ -60,7 +61,19 @@ def verified_event(
     ``{vendor}``, else detected); a bad delivery ends the request with its status and
     ``{"detail": <Outcome.response_body()>}``. Logs one line per delivery on the ``kyc_webhooks``
     logger, as the other adapters do: ``delivery verified ...`` (INFO) or ``delivery rejected
-    ...`` (WARNING), never a payload value."""
+    ...`` (WARNING), never a payload value.
+
+    Verify-only: nothing is stored. A receiver with a store raises :class:`ConfigurationError`
+    here, as the dependency would bypass it without a word -- no inbox record, no duplicate
+    detection (a vendor's redelivery runs the endpoint again), no decision ledger."""
+    if receiver.store is not None:
+        raise ConfigurationError(
+            "verified_event(receiver): the receiver has a store, which this dependency would "
+            "bypass (it only verifies and parses: nothing is stored, a redelivery runs your "
+            "endpoint again, the decision ledger is not updated). For exactly-once, mount "
+            "webhook_router(receiver) and register handlers; to verify only, pass a Receiver "
+            "built without a store"
+        )
 
     async def dependency(request: Request) -> WebhookEvent:
         name = vendor or request.path_params.get("vendor")

@@ -40,6 +40,7 @@ import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 from ..decisions import Decision, ledger_entry
@@ -507,6 +508,12 @@ class SQLiteStore:
     ``timeout``: seconds a write waits for another process's lock before failing (busy timeout).
     ``durable``: (default) every commit an answer relies on is synced -- one fsync per delivery;
     ``False``: none is. ``clock``: current aware time.
+    ``create``: create the file and the store's tables when missing (default). ``False`` opens an
+    existing store only -- for a tool that must not make an empty store in a mistyped path or in
+    another application's database: a missing file is refused, and on a file without the store's
+    tables nothing is written (not even the journal mode), ``schema_version()`` returns 0 and every
+    other call raises :class:`~kyc_webhooks.errors.StoreError` (each call looks again, so a store
+    created meanwhile is used). A store of an older version is still migrated.
 
     Raises :class:`~kyc_webhooks.errors.StoreError` at construction when the file cannot be opened,
     is not a database, or holds a newer schema.
@@ -521,6 +528,7 @@ class SQLiteStore:
         timeout: float = 5.0,
         durable: bool = True,
         clock: Clock | None = None,
+        create: bool = True,
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise UsageError("path must be a str or os.PathLike")
@@ -530,6 +538,9 @@ class SQLiteStore:
         self._timeout = float(timeout)
         self._durable = bool(durable)
         self._clock: Clock = clock if clock is not None else utc_now
+        self._create = bool(create)
+        #: ``create=False`` and the file holds no store: nothing is written to it.
+        self._no_store = False
         self._lock = threading.RLock()
         self._closed = False
         # Connections inherited through fork() must not be used (or closed) by the child.
@@ -568,7 +579,8 @@ class SQLiteStore:
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             hint = ": the file is not a SQLite database or is corrupt"
         elif "unable to open" in text:
-            hint = ": the path cannot be opened (missing directory, a directory, or no permission)"
+            missing = "missing directory" if self._create else "missing file or directory"
+            hint = f": the path cannot be opened ({missing}, a directory, or no permission)"
         elif "readonly" in text or "read-only" in text:
             hint = ": the file or its directory is not writable"
         elif "locked" in text or "busy" in text:
@@ -577,18 +589,29 @@ class SQLiteStore:
         return StoreError(f"SQLite store {self.path!r}: {what} failed ({detail}){hint}")
 
     def _open(self) -> sqlite3.Connection:
+        target, uri = self.path, False
+        if not self._create and self.path != ":memory:":
+            # Read-write, never create: a missing file stays missing ("unable to open").
+            target, uri = f"{Path(self.path).absolute().as_uri()}?mode=rw", True
         try:
             conn = sqlite3.connect(
-                self.path,
+                target,
                 timeout=self._timeout,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=uri,
             )
         except Exception as exc:  # sqlite3.Error; ValueError for a NUL in the path
             raise self._error("open", exc) from exc
         try:
             conn.text_factory = _text_factory
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            self._no_store = not self._create and _version(conn) == 0
+            if self._no_store:
+                # Another application's database, or a mistyped path: left exactly as it is.
+                row = conn.execute("PRAGMA journal_mode").fetchone()
+                self.journal_mode = str(row[0]).lower() if row else "unknown"
+                return conn
             row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             self.journal_mode = str(row[0]).lower() if row else "unknown"
             # Every commit syncs until _write() says otherwise (the migrations below included).
@@ -637,13 +660,24 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             raise
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, *, store_needed: bool = True) -> sqlite3.Connection:
         if self._closed:
             raise StoreError(f"SQLite store {self.path!r} is closed")
         if os.getpid() != self._pid:
             self._inherited.append(self._conn)
             self._pid = os.getpid()
             self._conn = self._open()
+        if store_needed and self._no_store:
+            # create=False: look again (a store may have been created since), create nothing.
+            self._conn.close()
+            self._conn = self._open()
+            if self._no_store:
+                raise StoreError(
+                    f"SQLite store {self.path!r}: the file holds no kyc-webhooks store (no "
+                    "kyc_webhooks_migrations table), and this one does not create it "
+                    "(create=False); create it with SQLiteStore(path) or `kyc-webhooks migrate "
+                    "--store PATH`"
+                )
         return self._conn
 
     def _sync_level(self, conn: sqlite3.Connection, synced: bool) -> None:
@@ -681,9 +715,9 @@ class SQLiteStore:
                 raise
 
     @contextmanager
-    def _read(self, what: str) -> Iterator[sqlite3.Connection]:
+    def _read(self, what: str, *, store_needed: bool = True) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            conn = self._connection()
+            conn = self._connection(store_needed=store_needed)
             try:
                 yield conn
             except WebhookError:
@@ -1207,10 +1241,10 @@ class SQLiteStore:
         return counts
 
     def schema_version(self) -> int:
-        """The schema version recorded in the file's migration table."""
-        with self._read("schema_version") as conn:
-            row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
-            return int(row[0]) if row and row[0] is not None else 0
+        """The schema version recorded in the file's migration table. A store built with
+        ``create=False`` creates nothing here: 0 when the file holds no store."""
+        with self._read("schema_version", store_needed=False) as conn:
+            return _version(conn)
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -1308,6 +1342,17 @@ class SQLiteStore:
             self._closed = True
             if os.getpid() == self._pid:
                 self._conn.close()
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    """The schema version of the file: 0 when it has no migration table (it holds no store)."""
+    table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kyc_webhooks_migrations'"
+    ).fetchone()
+    if table is None:
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -1,0 +1,294 @@
+"""``inbox`` and ``process`` read an existing store and never make one: not in a SQLite file that
+holds something else (a Django project's ``db.sqlite3``, a mistyped path to another database),
+not in a PostgreSQL schema. ``inbox --schema`` reads a store in a schema of its own. A database
+that holds the Django app's inbox, and a Django module imported outside ``manage.py``, point to
+``python manage.py kyc_webhooks``."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kyc_webhooks as kw
+from _postgres import own_database, user_schemas
+from kyc_webhooks import cli, testing
+from kyc_webhooks.store import PostgresStore, SQLiteStore, Store
+
+SECRET = "cli-existing-stores-secret"
+SRC = str(Path(kw.__file__).resolve().parents[1])
+#: The Django app's inbox table (``kyc_webhooks.integrations.django``), as its migration makes it.
+DJANGO_INBOX = (
+    "CREATE TABLE kyc_webhooks_delivery (id varchar(32) NOT NULL PRIMARY KEY, "
+    "vendor varchar(32) NOT NULL, event_type varchar(128) NOT NULL, body bytea)"
+)
+APP = """
+import kyc_webhooks as kw
+from kyc_webhooks import testing
+
+receiver = kw.Receiver(*testing.make_vendors({{"complycube": "{secret}"}}))
+receiver.on("complycube")(lambda event: None)
+"""
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KYC_WEBHOOKS_INBOX", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> str:
+    name = f"kwexisting_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(APP.format(secret=SECRET))
+    return f"{name}:receiver"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _store_one(store: Store) -> str:
+    receiver = kw.Receiver(*testing.make_vendors({"complycube": SECRET}), store=store, defer=True)
+    body, headers = testing.signed_delivery("complycube", "check.completed", SECRET, id="chk-1")
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 202
+    assert outcome.delivery_id is not None
+    return outcome.delivery_id
+
+
+def _tables(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+    conn.close()
+    return [row[0] for row in rows]
+
+
+def _commands(path: str, app: str) -> list[list[str]]:
+    """Every command that reads or changes an existing store."""
+    inbox = ["inbox", "--inbox", path]
+    return [
+        [*inbox, "list"],
+        [*inbox, "show", "0123456789abcdef"],
+        [*inbox, "replay", "0123456789abcdef", "--app", app],
+        [*inbox, "erase", "--older-than", "0d", "--yes"],
+        [*inbox, "purge", "--all", "--yes"],
+        ["process", "--store", path, "--app", app],
+    ]
+
+
+def test_a_sqlite_file_without_a_store_is_refused_and_left_unchanged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str
+) -> None:
+    """They used to create the store's tables in it and report an empty inbox, "processed 0",
+    "erased the bodies of 0 deliveries" (exit 0), while the real inbox was elsewhere."""
+    other = tmp_path / "other.sqlite3"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE app_users (id INTEGER PRIMARY KEY)")
+    conn.close()
+    before = other.read_bytes()
+    for argv in _commands("other.sqlite3", app):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, (argv, out, err)
+        assert out == ""
+        what, option = ("store", "--store") if argv[0] == "process" else ("inbox", "--inbox")
+        assert err == (
+            f"kyc-webhooks: error: no {what} in other.sqlite3: the file holds no kyc-webhooks "
+            f"store; nothing was created in it (check the path of {option})\n"
+        )
+        assert _tables(other) == ["app_users"]
+        assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite3*")) == ["other.sqlite3"]
+    # A real store still works; `migrate` (and `serve`) still create one.
+    code, _, err = run(capsys, "migrate", "--store", "other.sqlite3")
+    assert code == cli.EXIT_OK, err
+    with SQLiteStore(other) as store:
+        _store_one(store)
+    code, out, err = run(capsys, "process", "--store", "other.sqlite3", "--app", app)
+    assert code == cli.EXIT_OK, err
+    assert out == "processed 1: 1 succeeded, 0 failed\n"
+    code, out, err = run(capsys, "inbox", "--inbox", "other.sqlite3", "list", "--quiet")
+    assert code == cli.EXIT_OK, err
+    assert out == "1 shown of 1 stored (newest first)\n"
+
+
+def test_a_django_projects_sqlite_database_points_to_manage_py(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, app: str
+) -> None:
+    """A Django project on SQLite keeps its inbox in db.sqlite3, table kyc_webhooks_delivery."""
+    database = tmp_path / "db.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute(DJANGO_INBOX.replace("bytea", "blob"))
+        conn.execute("INSERT INTO kyc_webhooks_delivery VALUES ('a1', 'idenfy', 'X', x'7b7d')")
+    conn.close()
+    before = database.read_bytes()
+    for argv in _commands("db.sqlite3", app):
+        code, out, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, (argv, out, err)
+        assert out == ""
+        assert err.startswith("kyc-webhooks: error: no ")
+        assert "this database holds the Django app's inbox, table kyc_webhooks_delivery" in err
+        if argv[0] == "process":
+            assert "use `python manage.py kyc_webhooks process` in the Django project" in err
+        else:
+            assert "use `python manage.py kyc_webhooks` (process, replay, purge, " in err
+        assert _tables(database) == ["kyc_webhooks_delivery"]
+        assert database.read_bytes() == before
+
+
+def test_inbox_reads_a_store_in_its_own_schema_and_never_creates_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`inbox` had no --schema: a PostgresStore(schema="app_prod") could not be read, and the
+    hint said to create the default schema's store, which then listed nothing (exit 0)."""
+    with own_database() as url:
+        with PostgresStore(url, schema="app_prod") as store:
+            delivery_id = _store_one(store)
+        code, out, err = run(capsys, "inbox", "--inbox", url, "list")
+        assert code == cli.EXIT_USAGE, err
+        assert out == ""
+        assert err == (
+            f"kyc-webhooks: error: no inbox in schema 'kyc_webhooks' at {url}; nothing was "
+            "created in it (check the URL of --inbox and --schema)\n"
+        )
+        assert "migrate" not in err
+        assert user_schemas(url) == ["app_prod"]
+        # --schema before or after the action.
+        for argv in (
+            ["inbox", "--inbox", url, "--schema", "app_prod", "list", "--quiet"],
+            ["inbox", "list", "--inbox", url, "--schema", "app_prod", "--quiet"],
+        ):
+            code, out, err = run(capsys, *argv)
+            assert code == cli.EXIT_OK, err
+            assert out == "1 shown of 1 stored (newest first)\n"
+        code, out, err = run(capsys, "inbox", "--inbox", url, "--schema", "app_prod", "show",
+                             delivery_id[:8])  # fmt: skip
+        assert code == cli.EXIT_OK, err
+        assert f"id: {delivery_id}" in out
+        # A schema without a store, named or the default: refused, nothing created.
+        code, _, err = run(capsys, "inbox", "--inbox", url, "--schema", "app_prdo", "list")
+        assert code == cli.EXIT_USAGE, err
+        assert "no inbox in schema 'app_prdo' at " in err
+        assert user_schemas(url) == ["app_prod"]
+        # The database of a Django project (the app's own table, in public).
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(DJANGO_INBOX)
+        code, _, err = run(capsys, "inbox", "--inbox", url, "list")
+        assert code == cli.EXIT_USAGE, err
+        assert err == (
+            f"kyc-webhooks: error: no inbox in schema 'kyc_webhooks' at {url}; nothing was "
+            "created in it (this database holds the Django app's inbox, table "
+            "kyc_webhooks_delivery: use `python manage.py kyc_webhooks` (process, replay, purge, "
+            "erase-bodies, stats) or the Django admin in the Django project)\n"
+        )
+        assert user_schemas(url) == ["app_prod"]
+    # --schema names a PostgreSQL schema: refused with a SQLite inbox, as by `process`.
+    SQLiteStore("inbox.sqlite3").close()
+    code, _, err = run(capsys, "inbox", "--inbox", "inbox.sqlite3", "--schema", "x", "list")
+    assert code == cli.EXIT_USAGE
+    assert err == "kyc-webhooks: error: --schema applies to a postgresql:// --inbox only\n"
+
+
+def test_process_on_a_django_projects_postgresql_database_points_to_manage_py(
+    capsys: pytest.CaptureFixture[str], app: str
+) -> None:
+    with own_database() as url:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(DJANGO_INBOX)
+        code, out, err = run(capsys, "process", "--store", url, "--app", app)
+        assert code == cli.EXIT_USAGE, err
+        assert out == ""
+        assert err == (
+            f"kyc-webhooks: error: no store in schema 'kyc_webhooks' at {url}; nothing was "
+            "created in it (this database holds the Django app's inbox, table "
+            "kyc_webhooks_delivery: use `python manage.py kyc_webhooks process` in the Django "
+            "project)\n"
+        )
+        assert user_schemas(url) == []
+
+
+# -- a Django project's module, imported outside manage.py -------------------------------------
+
+DJANGO_MODULE = """
+from django.contrib.auth.models import User  # a model: needs django.setup()
+import kyc_webhooks as kw
+
+receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+"""
+DJANGO_SETTINGS = """
+SECRET_KEY = "not-a-secret"
+INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+"""
+OWN_ERROR_MODULE = """
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+settings.configure()
+raise ImproperlyConfigured("the application's own configuration problem")
+"""
+
+
+def _cli(tmp_path: Path, *argv: str, settings: str | None) -> subprocess.CompletedProcess[str]:
+    """The command line in a process of its own: Django is set up in this one."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = os.pathsep.join([SRC, str(tmp_path)])
+    if settings is not None:
+        env["DJANGO_SETTINGS_MODULE"] = settings
+    return subprocess.run(
+        [sys.executable, "-m", "kyc_webhooks", *argv],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [(None, "ImproperlyConfigured"), ("djsettings", "AppRegistryNotReady")],
+    ids=["no-settings-module", "settings-module"],
+)
+def test_a_django_module_outside_manage_py_is_a_one_line_hint(
+    tmp_path: Path, settings: str | None, error: str
+) -> None:
+    """It used to end in Django's traceback (AppRegistryNotReady: Apps aren't loaded yet)."""
+    (tmp_path / "djproject.py").write_text(DJANGO_MODULE)
+    (tmp_path / "djsettings.py").write_text(DJANGO_SETTINGS)
+    result = _cli(tmp_path, "process", "--app", "djproject:receiver", settings=settings)
+    assert result.returncode == cli.EXIT_USAGE, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"kyc-webhooks: error: importing djproject:receiver needs Django set up ({error}): "
+        "this is a Django project; use `python manage.py kyc_webhooks process` in it\n"
+    )
+    with SQLiteStore(tmp_path / "inbox.sqlite3") as store:
+        delivery_id = _store_one(store)
+    result = _cli(tmp_path, "inbox", "--inbox", "inbox.sqlite3", "replay", delivery_id,
+                  "--app", "djproject:receiver", settings=settings)  # fmt: skip
+    assert result.returncode == cli.EXIT_USAGE, result.stderr
+    assert "use `python manage.py kyc_webhooks replay ID` in it" in result.stderr
+
+
+def test_the_applications_own_django_error_keeps_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "djown.py").write_text(OWN_ERROR_MODULE)
+    result = _cli(tmp_path, "process", "--app", "djown:receiver", settings=None)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "ImproperlyConfigured: the application's own configuration problem" in result.stderr
+    assert "manage.py" not in result.stderr
