@@ -4,7 +4,12 @@ checks, a worker process started by the test and stopped by PID, and bounded wai
 A missing queue package skips with a reason naming it, so that ``pytest`` runs without the
 extras; ``.ci/run`` runs each integration in a virtualenv of its own with
 ``KYC_REQUIRE_CONTRIB=<package>``, where the same absence fails instead. An unreachable Redis
-skips with ``SERVICE_SKIP`` (a failure under ``KYC_REQUIRE_SERVICES=1``)."""
+skips with ``SERVICE_SKIP`` (a failure under ``KYC_REQUIRE_SERVICES=1``), and so does an
+unreachable RabbitMQ.
+
+The end-to-end tests run on each broker of ``BROKERS``: Redis (``KYC_TEST_REDIS_URL``) and
+RabbitMQ (``KYC_TEST_AMQP_URL``). Every run uses names of its own -- a Redis key prefix, RabbitMQ
+queues and exchanges named after it -- and deletes them at the end."""
 
 from __future__ import annotations
 
@@ -14,13 +19,16 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import NamedTuple
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 
@@ -29,6 +37,9 @@ from _postgres import SERVICE_SKIP
 from kyc_webhooks.testing import signed_delivery
 
 REDIS_URL = os.environ.get("KYC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("KYC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+#: The brokers every end-to-end test of celery and dramatiq runs on (the ids of its parameters).
+BROKERS = ("redis", "rabbitmq")
 KEY = "contrib-signing-key"
 #: Bound of every wait for a worker (start-up included); the loops poll every 0.1 s.
 WAIT_SECONDS = 60.0
@@ -67,6 +78,74 @@ def require_redis() -> str:
     finally:
         client.close()
     return REDIS_URL
+
+
+def require_rabbitmq() -> str:
+    """The AMQP URL of the tests, or skip (``SERVICE_SKIP``) when no RabbitMQ answers there.
+
+    Asked in AMQP itself (the protocol header; a server answers with ``Connection.Start``), so that
+    it needs neither py-amqp (Celery's) nor pika (Dramatiq's)."""
+    parts = urlsplit(AMQP_URL)
+    address = (parts.hostname or "127.0.0.1", parts.port or 5672)
+    try:
+        with socket.create_connection(address, timeout=3) as conn:
+            conn.sendall(b"AMQP\x00\x00\x09\x01")
+            answer = conn.recv(1)
+    except OSError as exc:
+        pytest.skip(f"{SERVICE_SKIP} RabbitMQ at KYC_TEST_AMQP_URL: {type(exc).__name__}")
+    if answer != b"\x01":  # a method frame
+        pytest.skip(f"{SERVICE_SKIP} RabbitMQ at KYC_TEST_AMQP_URL: no AMQP 0-9-1 server")
+    return AMQP_URL
+
+
+def pika_url(url: str) -> str:
+    """``url`` as pika (Dramatiq's client) reads it. Celery (kombu) and pika disagree about the
+    path: to kombu ``amqp://host//`` is the virtual host ``/``, to pika the virtual host ``""``
+    (RabbitMQ: "vhost not found"); pika wants it quoted, ``amqp://host/%2F``."""
+    parts = urlsplit(url)
+    vhost = unquote(parts.path[1:]) or "/"
+    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+
+
+def drop_rabbitmq_names(queues: list[str], exchanges: list[str]) -> None:
+    """Delete the queues and exchanges of one test run, with the AMQP client installed: py-amqp
+    (Celery's) or pika (Dramatiq's). Missing ones are not an error."""
+    try:
+        import amqp
+    except ImportError:
+        amqp = None
+    if amqp is not None:
+        parts = urlsplit(AMQP_URL)
+        connection = amqp.Connection(
+            f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}",
+            userid=unquote(parts.username or "guest"),
+            password=unquote(parts.password or "guest"),
+            virtual_host=unquote(parts.path[1:]) or "/",
+            connect_timeout=3,
+        )
+        connection.connect()
+        try:
+            channel = connection.channel()
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel.exchange_delete(exchange)
+        finally:
+            connection.close()
+        return
+    import pika
+
+    parameters = pika.URLParameters(pika_url(AMQP_URL))
+    parameters.socket_timeout = parameters.stack_timeout = 3
+    blocking = pika.BlockingConnection(parameters)
+    try:
+        pika_channel = blocking.channel()
+        for queue in queues:
+            pika_channel.queue_delete(queue)
+        for exchange in exchanges:
+            pika_channel.exchange_delete(exchange)
+    finally:
+        blocking.close()
 
 
 def drop_redis_prefix(prefix: str) -> None:
@@ -108,26 +187,36 @@ def start_app(tmp: Path, name: str, source: str, env: dict[str, str]) -> ModuleT
 
 
 @contextlib.contextmanager
-def redis_app(
+def broker_app(
     tmp_path_factory: pytest.TempPathFactory,
     package: str,
     name: str,
     source: str,
     sweep: str,
+    broker: str,
     *,
     asynchronous: bool = False,
+    lease: str = "60",
 ) -> Iterator[tuple[ModuleType, Path, dict[str, str], str]]:
-    """A test application on the Redis broker (celery, dramatiq): the module, its directory, the
-    environment of its worker and the key prefix of this run; dropped afterwards.
-    ``asynchronous``: the application registers the ``async def`` handlers (``ASYNC_ENV``)."""
+    """A test application (celery, dramatiq) on ``broker`` (``"redis"`` or ``"rabbitmq"``): the
+    module, its directory, the environment of its worker and the name prefix of this run (a Redis
+    key prefix; the RabbitMQ queue, and the names derived from it). The application's
+    ``BROKER_NAMES`` lists the queues and exchanges it declares on RabbitMQ; all are deleted
+    afterwards. ``asynchronous``: the application registers the ``async def`` handlers
+    (``ASYNC_ENV``); ``lease``: the receiver's ``lease_timeout``."""
     require_package(package)
-    redis_url = require_redis()
+    if broker == "redis":
+        url = require_redis()
+    else:
+        url = require_rabbitmq()
+        url = pika_url(url) if package == "dramatiq" else url
     tmp = tmp_path_factory.mktemp(name)
     prefix = run_token()
     env = {
         "KYC_CONTRIB_SWEEP": sweep,
+        "KYC_CONTRIB_LEASE": lease,
         "KYC_CONTRIB_PREFIX": prefix,
-        "KYC_CONTRIB_REDIS": redis_url,
+        "KYC_CONTRIB_BROKER": url,
         "KYC_CONTRIB_DB": str(tmp / "deliveries.db"),
         "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
         **({ASYNC_ENV: "1"} if asynchronous else {}),
@@ -136,9 +225,14 @@ def redis_app(
     try:
         yield app, tmp, env, prefix
     finally:
+        app.close_broker()
         app.store.close()
         sys.modules.pop(name, None)
-        drop_redis_prefix(prefix)
+        if broker == "redis":
+            drop_redis_prefix(prefix)
+        else:
+            queues, exchanges = app.BROKER_NAMES
+            drop_rabbitmq_names(queues, exchanges)
 
 
 def store_unqueued(receiver: kw.Receiver, scan_ref: str) -> str:
@@ -159,9 +253,12 @@ def store_unqueued(receiver: kw.Receiver, scan_ref: str) -> str:
 
 
 @contextlib.contextmanager
-def worker(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[Path]:
+def worker(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """A worker process (and its children, in a session of their own) for the body of the
-    ``with``; stopped by its PID: SIGTERM to its process group, SIGKILL after 20 s."""
+    ``with``; stopped by its PID: SIGTERM to its process group, SIGKILL after 20 s (see also
+    :func:`kill`)."""
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -173,7 +270,7 @@ def worker(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Ite
             start_new_session=True,
         )
     try:
-        yield log
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -183,6 +280,73 @@ def worker(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Ite
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker ``process`` and its children (its process group), as a crash or the
+    OOM killer would: nothing runs its shutdown code."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def hung_broker() -> Iterator[int]:
+    """A loopback TCP server that accepts connections and reads, and never answers: a hung or
+    partitioned broker. Yields its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(conn)  # read nothing, answer nothing
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused): a broker that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def check_answered_in_time(receiver: kw.Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """A delivery handed to a broker that is down or hung is stored, answered 202 well within
+    iDenfy's 10 s, the failed hand-off logged, and left pending for the sweeper."""
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY)
+    answers: list[kw.Outcome] = []
+    started = time.monotonic()
+    handling = threading.Thread(
+        target=lambda: answers.append(receiver.handle(body, headers)), daemon=True
+    )
+    handling.start()
+    handling.join(timeout=30)
+    took = time.monotonic() - started
+    assert answers, "the hand-off to the broker never returned"
+    assert answers[0].status_code == 202
+    assert took < 9, f"answered after {took:.1f} s"
+    assert "on_deferred failed" in caplog.text
+    assert receiver.store is not None
+    record = receiver.store.get(answers[0].delivery_id or "")
+    assert record is not None
+    assert record.state is kw.DeliveryState.PENDING  # for the sweeper
 
 
 def wait_for(condition: Callable[[], bool], what: str, log: Path) -> None:
@@ -253,6 +417,39 @@ def check_lost_enqueue_is_swept(
     assert runs(runs_file).count(key) == 1
 
 
+def check_a_killed_worker_loses_nothing(
+    setup: Setup,
+    process: subprocess.Popen[bytes],
+    start_worker: Callable[[Path], contextlib.AbstractContextManager[object]],
+) -> None:
+    """A worker (``process``) SIGKILLed in the middle of a handler loses nothing: once the lease
+    of its claim expires, a new worker (``start_worker(log)``) finishes the delivery, once. The
+    application sweeps every second, with a short lease."""
+    app, runs_file, log, _ = setup
+    receiver: kw.Receiver = app.receiver
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef="kill-" + secrets.token_hex(4)
+    )
+    outcome = receiver.handle(body, headers)
+    assert outcome.status_code == 202
+    key = outcome.delivery_key
+    assert key is not None
+    assert outcome.delivery_id is not None
+    wait_for(lambda: f"start-{key}" in runs(runs_file), "the handler to start", log)
+    kill(process)
+    assert key not in runs(runs_file)  # killed mid-handler
+    record = receiver.store.get(outcome.delivery_id) if receiver.store else None
+    assert record is not None
+    assert record.state is kw.DeliveryState.PROCESSING
+    log = log.with_name("worker-after-kill.log")
+    with start_worker(log):
+        wait_for(lambda: key in runs(runs_file), "a new worker to finish the delivery", log)
+        assert runs(runs_file).count(key) == 1
+        record = receiver.store.get(outcome.delivery_id) if receiver.store else None
+        assert record is not None
+        assert record.done
+
+
 def check_async_handlers_run_once(setup: Setup, scan_ref: str) -> None:
     """The application's ``async def`` event and decision handlers run once each in the worker
     (the decision handler records ``decision-<delivery key>``); a redelivery runs neither."""
@@ -267,6 +464,7 @@ ASYNC_ENV = "KYC_CONTRIB_ASYNC"
 #: The handler of every test application: one line per run, appended by the worker process.
 HANDLER = """
 import os
+import time
 
 import kyc_webhooks as kw
 
@@ -281,7 +479,20 @@ def record_line(line: str) -> None:
         os.close(fd)
 
 
+def started_runs(key: str) -> int:
+    with open(RUNS) as runs:
+        return runs.read().split().count("start-" + key)
+
+
 def record_run(event: kw.WebhookEvent) -> None:
+    # A delivery whose scanRef starts with "kill-" hangs in its first run (for at most 120 s):
+    # the test kills the worker there. Every run records "start-<key>"; a finished one "<key>".
+    record_line("start-" + event.delivery_key)
+    if b'"kill-' in event.raw_body:
+        for _ in range(1200):
+            if started_runs(event.delivery_key) > 1:
+                break
+            time.sleep(0.1)
     record_line(event.delivery_key)
 
 

@@ -1,23 +1,31 @@
-"""kyc_webhooks.contrib.celery end to end: a real Redis broker and a real ``celery worker -P solo``
-started by the test. The handler records its runs in a file (the worker is another process)."""
+"""kyc_webhooks.contrib.celery end to end: a real broker (Redis, and RabbitMQ over py-amqp) and a
+real ``celery worker -P solo`` started by the test. The handler records its runs in a file (the
+worker is another process)."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import kyc_webhooks as kw
 from _contrib import (
+    BROKERS,
     HANDLER,
     KEY,
     Setup,
+    broker_app,
+    check_a_killed_worker_loses_nothing,
+    check_answered_in_time,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
-    redis_app,
+    closed_port,
+    hung_broker,
     require_package,
     store_unqueued,
     worker,
@@ -31,55 +39,109 @@ from celery import Celery
 from kyc_webhooks.contrib.celery import register
 
 PREFIX = os.environ["KYC_CONTRIB_PREFIX"]
-app = Celery("kyc_contrib_celery_app", broker=os.environ["KYC_CONTRIB_REDIS"])
+BROKER = os.environ["KYC_CONTRIB_BROKER"]
+app = Celery("kyc_contrib_celery_app", broker=BROKER)
 app.conf.update(
+    # On RabbitMQ: a queue, and a direct exchange of the same name, of this run.
     task_default_queue=PREFIX,
-    broker_transport_options={"global_keyprefix": PREFIX + ":"},
     worker_enable_remote_control=False,
     worker_hijack_root_logger=True,
     broker_connection_retry_on_startup=True,
 )
+if BROKER.startswith("redis"):
+    app.conf.broker_transport_options = {"global_keyprefix": PREFIX + ":"}
+# What the test deletes on RabbitMQ afterwards: queues, exchanges.
+BROKER_NAMES = ([PREFIX], [PREFIX])
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
-receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
+receiver = kw.Receiver(
+    kw.Idenfy(signing_key="contrib-signing-key"),
+    store=store,
+    defer=True,
+    lease_timeout=float(os.environ["KYC_CONTRIB_LEASE"]),
+)
 register_handlers(receiver)
 # Beat (-B, started for the periodic test only) sends the sweep every KYC_CONTRIB_SWEEP s.
 # Task names of this run (two test applications share the pytest process).
 tasks = register(
     app, receiver, name=PREFIX.replace("-", "_"), sweep_every=float(os.environ["KYC_CONTRIB_SWEEP"])
 )
+
+
+def close_broker() -> None:
+    app.close()
 """
 )
 
 
+def celery_worker(
+    name: str, tmp: Path, env: dict[str, str], log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``celery worker -P solo`` (with beat) of the test application ``name``."""
+    command = [
+        sys.executable,
+        *("-m", "celery", "-A", name, "worker", "-P", "solo"),
+        *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
+        *("-B", "--schedule", str(tmp / f"beat-schedule-{log.stem}")),
+    ]
+    return worker(command, tmp, env, log)
+
+
 @contextlib.contextmanager
-def running(tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str) -> Iterator[Setup]:
-    """The test application (module ``name``) and its worker, sweeping on ``sweep``."""
-    with redis_app(tmp_path_factory, "celery", name, APP, sweep) as (app, tmp, env, _):
+def running(
+    tmp_path_factory: pytest.TempPathFactory,
+    sweep: str,
+    name: str,
+    broker: str,
+    *,
+    lease: str = "60",
+) -> Iterator[tuple[Setup, subprocess.Popen[bytes], Path, dict[str, str]]]:
+    """The test application (module ``name``) on ``broker`` and its worker, sweeping on
+    ``sweep``; also the worker process, the application's directory and environment."""
+    name = f"{name}_{broker}"
+    with broker_app(tmp_path_factory, "celery", name, APP, sweep, broker, lease=lease) as (
+        app,
+        tmp,
+        env,
+        _,
+    ):
         # Stored while no worker runs, its enqueue lost: a sweep sent by beat handles it.
         before_boot = store_unqueued(app.receiver, "c-boot")
-        command = [
-            sys.executable,
-            *("-m", "celery", "-A", name, "worker", "-P", "solo"),
-            *("--loglevel", "INFO", "--without-mingle", "--without-gossip", "--without-heartbeat"),
-            *("-B", "--schedule", str(tmp / "beat-schedule")),
-        ]
-        with worker(command, tmp, env, tmp / "worker.log") as log:
-            yield Setup(app, tmp / "runs.txt", log, before_boot)
+        log = tmp / "worker.log"
+        with celery_worker(name, tmp, env, log) as process:
+            yield Setup(app, tmp / "runs.txt", log, before_boot), process, tmp, env
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    """The worker of most tests; its periodic sweep does not fire while they run (it would race
-    the process task for the deliveries they store)."""
-    with running(tmp_path_factory, "3600", "kyc_contrib_celery_app") as started:
-        yield started
+@pytest.fixture(scope="module", params=BROKERS)
+def setup(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Setup]:
+    """The worker of most tests, on each broker; its periodic sweep does not fire while they run
+    (it would race the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "3600", "kyc_contrib_celery_app", request.param) as started:
+        yield started[0]
 
 
-@pytest.fixture
-def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+@pytest.fixture(params=BROKERS)
+def periodic(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Setup]:
     """A second application and worker (own queue), sweeping every second."""
-    with running(tmp_path_factory, "1", "kyc_contrib_celery_periodic") as started:
-        yield started
+    with running(tmp_path_factory, "1", "kyc_contrib_celery_periodic", request.param) as started:
+        yield started[0]
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_a_worker_killed_mid_handler_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, broker: str
+) -> None:
+    """SIGKILL in the middle of the handler (acks_late=False: the broker forgot the task when it
+    started): the claim's lease expires (2 s here), beat's sweep in a new worker finishes the
+    delivery, and the handler completes once."""
+    name = "kyc_contrib_celery_killed"
+    with running(tmp_path_factory, "1", name, broker, lease="2") as (setup, process, tmp, env):
+        check_a_killed_worker_loses_nothing(
+            setup, process, lambda log: celery_worker(f"{name}_{broker}", tmp, env, log)
+        )
 
 
 def test_beat_sends_the_periodic_sweep(periodic: Setup) -> None:
@@ -153,72 +215,36 @@ def test_register_refuses_async_handlers() -> None:
         assert receiver.on_deferred is None  # nothing half-registered
 
 
-@contextlib.contextmanager
-def _hung_broker() -> Iterator[int]:
-    """A loopback TCP server that accepts connections and reads, and never answers: a hung or
-    partitioned broker. Yields its port."""
-    import socket
-    import threading
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-    accepted: list[socket.socket] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            accepted.append(conn)  # read nothing, answer nothing
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-        for conn in accepted:
-            conn.close()
-
-
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
 def test_a_hung_broker_still_gets_the_202_within_the_vendors_timeout(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, scheme: str
 ) -> None:
-    """Celery's Redis transport has no socket timeout of its own: a broker that accepts the
-    connection and never answers blocked the hand-off -- and the webhook's answer -- for ever.
-    register() bounds it (PUBLISH_TIMEOUT): the delivery is stored, answered 202 well within
-    iDenfy's 10 s, the failure logged, the sweeper handles it later."""
-    import threading
-    import time
-
+    """A broker that accepts the connection and never answers. Celery's Redis transport has no
+    socket timeout of its own: that blocked the hand-off -- and the webhook's answer -- for ever;
+    register() bounds it (PUBLISH_TIMEOUT). Over AMQP Celery's broker_connection_timeout (4 s)
+    bounds the handshake. Either way the delivery is stored, answered 202 well within iDenfy's
+    10 s, the failure logged, and the sweeper handles it later."""
     celery = require_package("celery")
     from kyc_webhooks.contrib.celery import register
-    from kyc_webhooks.testing import signed_delivery
 
-    with _hung_broker() as port:
+    with hung_broker() as port:
         app = celery.Celery(
-            "kw-hung-test", broker=f"redis://127.0.0.1:{port}/0", set_as_current=False
+            "kw-hung-test", broker=f"{scheme}://127.0.0.1:{port}/", set_as_current=False
         )
-        store = kw.MemoryStore()
-        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, defer=True)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(app, receiver, name="kw_hung")
-        body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY)
-        answers: list[kw.Outcome] = []
-        started = time.monotonic()
-        handling = threading.Thread(
-            target=lambda: answers.append(receiver.handle(body, headers)), daemon=True
-        )
-        handling.start()
-        handling.join(timeout=30)
-        took = time.monotonic() - started
-    assert answers, "the hand-off to a hung broker never returned"
-    assert answers[0].status_code == 202
-    assert took < 9, f"answered after {took:.1f} s"
-    assert store.get(answers[0].delivery_id or "") is not None
-    assert "on_deferred failed" in caplog.text
+        check_answered_in_time(receiver, caplog)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_a_broker_that_is_down_gets_the_202(caplog: pytest.LogCaptureFixture, scheme: str) -> None:
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    port = closed_port()
+    app = celery.Celery(
+        "kw-down-test", broker=f"{scheme}://127.0.0.1:{port}/", set_as_current=False
+    )
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    register(app, receiver, name="kw_down")
+    check_answered_in_time(receiver, caplog)

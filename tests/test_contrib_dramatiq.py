@@ -1,26 +1,36 @@
-"""kyc_webhooks.contrib.dramatiq end to end: a real Redis broker and a real ``dramatiq`` worker
-(one process, one thread) started by the test.
+"""kyc_webhooks.contrib.dramatiq end to end: a real broker (Redis, and RabbitMQ over pika) and a
+real ``dramatiq`` worker (one process, one thread) started by the test.
 The handler records its runs in a file (the worker is another process)."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
 from _contrib import (
+    AMQP_URL,
+    BROKERS,
     HANDLER,
     KEY,
     Setup,
+    broker_app,
+    check_a_killed_worker_loses_nothing,
+    check_answered_in_time,
     check_async_handlers_run_once,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
+    closed_port,
+    hung_broker,
     logged,
-    redis_app,
+    pika_url,
     require_package,
     store_unqueued,
     wait_for,
@@ -30,71 +40,133 @@ from _contrib import (
 APP = (
     HANDLER
     + """
-from dramatiq.brokers.redis import RedisBroker
-
 from kyc_webhooks.contrib.dramatiq import register
 
 PREFIX = os.environ["KYC_CONTRIB_PREFIX"]
-broker = RedisBroker(url=os.environ["KYC_CONTRIB_REDIS"], namespace=PREFIX)
+BROKER = os.environ["KYC_CONTRIB_BROKER"]
+if BROKER.startswith("redis"):
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = RedisBroker(url=BROKER, namespace=PREFIX)
+else:
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker = RabbitmqBroker(url=BROKER)
+# What the test deletes on RabbitMQ afterwards: the queue of this run, its delay and dead-letter
+# queues; no exchange.
+BROKER_NAMES = ([PREFIX, PREFIX + ".DQ", PREFIX + ".XQ"], [])
 store = kw.SQLiteStore(os.environ["KYC_CONTRIB_DB"])
-receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
+receiver = kw.Receiver(
+    kw.Idenfy(signing_key="contrib-signing-key"),
+    store=store,
+    defer=True,
+    lease_timeout=float(os.environ["KYC_CONTRIB_LEASE"]),
+)
 register_handlers(receiver)
 # A sweep at worker boot, then every KYC_CONTRIB_SWEEP seconds.
 tasks = register(
     broker, receiver, queue_name=PREFIX, sweep_every=float(os.environ["KYC_CONTRIB_SWEEP"])
 )
+
+
+def close_broker() -> None:
+    broker.close()
 """
 )
 
 
+def dramatiq_worker(
+    name: str, tmp: Path, env: dict[str, str], log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``dramatiq`` worker (one process, one thread) of the test application ``name``, on the
+    queue of its run."""
+    command = [
+        sys.executable,
+        *("-m", "dramatiq", f"{name}:broker"),
+        *("--processes", "1", "--threads", "1", "--queues", env["KYC_CONTRIB_PREFIX"]),
+    ]
+    return worker(command, tmp, env, log)
+
+
 @contextlib.contextmanager
 def running(
-    tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str, *, asynchronous: bool = False
-) -> Iterator[Setup]:
-    """The test application (module ``name``) and its worker, sweeping on ``sweep``;
-    ``asynchronous``: with ``async def`` event and decision handlers."""
-    with redis_app(tmp_path_factory, "dramatiq", name, APP, sweep, asynchronous=asynchronous) as (
-        app,
-        tmp,
-        env,
-        prefix,
-    ):
+    tmp_path_factory: pytest.TempPathFactory,
+    sweep: str,
+    name: str,
+    broker: str,
+    *,
+    asynchronous: bool = False,
+    lease: str = "60",
+) -> Iterator[tuple[Setup, subprocess.Popen[bytes], Path, dict[str, str]]]:
+    """The test application (module ``name``) on ``broker`` and its worker, sweeping on
+    ``sweep``; ``asynchronous``: with ``async def`` event and decision handlers. Also the worker
+    process, the application's directory and environment."""
+    name = f"{name}_{broker}"
+    with broker_app(
+        tmp_path_factory,
+        "dramatiq",
+        name,
+        APP,
+        sweep,
+        broker,
+        asynchronous=asynchronous,
+        lease=lease,
+    ) as (app, tmp, env, _):
         # Stored while no worker runs, its enqueue lost: the sweep sent at worker boot handles it.
         before_boot = store_unqueued(app.receiver, "d-boot")
-        command = [
-            sys.executable,
-            *("-m", "dramatiq", f"{name}:broker"),
-            *("--processes", "1", "--threads", "1", "--queues", prefix),
-        ]
-        with worker(command, tmp, env, tmp / "worker.log") as log:
+        log = tmp / "worker.log"
+        with dramatiq_worker(name, tmp, env, log) as process:
             # The sweep sent at boot: done before any test stores a delivery it could take.
             wait_for(logged(log, "task sweep processed="), "the boot sweep", log)
-            yield Setup(app, tmp / "runs.txt", log, before_boot)
+            yield Setup(app, tmp / "runs.txt", log, before_boot), process, tmp, env
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    """The worker of most tests; its periodic sweep does not fire while they run (it would race
-    the process task for the deliveries they store)."""
-    with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_app") as started:
-        yield started
+@pytest.fixture(scope="module", params=BROKERS)
+def setup(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Setup]:
+    """The worker of most tests, on each broker; its periodic sweep does not fire while they run
+    (it would race the process task for the deliveries they store)."""
+    with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_app", request.param) as started:
+        yield started[0]
 
 
-@pytest.fixture
-def periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+@pytest.fixture(params=BROKERS)
+def periodic(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Setup]:
     """A second application and worker (own queue), sweeping every boot."""
-    with running(tmp_path_factory, "3600", "kyc_contrib_dramatiq_periodic") as started:
-        yield started
+    with running(
+        tmp_path_factory, "3600", "kyc_contrib_dramatiq_periodic", request.param
+    ) as started:
+        yield started[0]
 
 
-@pytest.fixture(scope="module")
-def async_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+@pytest.fixture(scope="module", params=BROKERS)
+def async_setup(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Setup]:
     """An application whose handlers are ``async def`` (the documented defer=True setup of an
     async web app) and its worker (own queue): the actors await them."""
     with running(
-        tmp_path_factory, "3600", "kyc_contrib_dramatiq_async", asynchronous=True
+        tmp_path_factory, "3600", "kyc_contrib_dramatiq_async", request.param, asynchronous=True
     ) as started:
-        yield started
+        yield started[0]
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_a_worker_killed_mid_handler_loses_nothing(
+    tmp_path_factory: pytest.TempPathFactory, broker: str
+) -> None:
+    """SIGKILL in the middle of the handler (Dramatiq acks after the actor returns: RabbitMQ
+    gives the unacknowledged message to the next worker, which finds the claim's lease still
+    live or runs it): the lease expires (2 s here), a sweep of the new worker or the redelivered
+    message finishes the delivery, and the handler completes once."""
+    name = "kyc_contrib_dramatiq_killed"
+    with running(tmp_path_factory, "1", name, broker, lease="2") as (setup, process, tmp, env):
+        check_a_killed_worker_loses_nothing(
+            setup, process, lambda log: dramatiq_worker(f"{name}_{broker}", tmp, env, log)
+        )
 
 
 def test_async_handlers_run_once_in_the_worker(async_setup: Setup) -> None:
@@ -179,3 +251,72 @@ def test_register_refuses_a_receiver_without_defer() -> None:
     with pytest.raises(kw.ConfigurationError, match="sweep_every"):
         register(StubBroker(), deferred, sweep_every=0)
     assert deferred.on_deferred is None
+
+
+def test_a_hung_rabbitmq_still_gets_the_202_within_the_vendors_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A RabbitMQ that accepts the connection and never answers: with pika's defaults (15 s for
+    the AMQP handshake) the hand-off held the 202 past iDenfy's 10 s; register() bounds the
+    broker's connections (PUBLISH_TIMEOUT). The delivery is stored, answered 202 in time, the
+    failure logged, and the sweeper handles it later."""
+    require_package("dramatiq")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from kyc_webhooks.contrib.dramatiq import register
+
+    with hung_broker() as port:
+        broker = RabbitmqBroker(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(broker, receiver, name="kw_hung")
+        check_answered_in_time(receiver, caplog)
+        broker.close()
+
+
+def test_a_rabbitmq_that_is_down_gets_the_202(caplog: pytest.LogCaptureFixture) -> None:
+    require_package("dramatiq")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from kyc_webhooks.contrib.dramatiq import register
+
+    broker = RabbitmqBroker(url=f"amqp://guest:guest@127.0.0.1:{closed_port()}/%2F")
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    register(broker, receiver, name="kw_down")
+    check_answered_in_time(receiver, caplog)
+    broker.close()
+
+
+def test_register_bounds_a_rabbitmq_brokers_connections_unless_they_set_their_own() -> None:
+    """What bounds a publish on RabbitMQ (pika's defaults: 10 s socket, 15 s handshake, no bound
+    on a connection the server blocks). A server under a memory or disk alarm blocks publishers:
+    with confirm_delivery=True each enqueue then waited for its confirmation for ever (checked by
+    hand with ``rabbitmqctl set_vm_memory_high_watermark``; a test cannot raise an alarm on a
+    shared server); with BLOCKED_TIMEOUT it fails after Dramatiq's six attempts, in about 6 s."""
+    require_package("dramatiq")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from kyc_webhooks.contrib.dramatiq import BLOCKED_TIMEOUT, PUBLISH_TIMEOUT, register
+
+    def registered(broker: RabbitmqBroker) -> Any:
+        """The pika parameters of ``broker`` once registered."""
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(broker, receiver, name="kw_bounds")
+        return broker.parameters
+
+    url = pika_url(AMQP_URL)
+    confirming = registered(RabbitmqBroker(url=url, confirm_delivery=True))
+    assert confirming.socket_timeout == PUBLISH_TIMEOUT
+    assert confirming.stack_timeout == PUBLISH_TIMEOUT
+    assert confirming.blocked_connection_timeout == BLOCKED_TIMEOUT
+    plain = registered(RabbitmqBroker(url=url))
+    assert plain.stack_timeout == PUBLISH_TIMEOUT
+    assert plain.blocked_connection_timeout is None  # publishes are buffered, never wait
+    own = registered(
+        RabbitmqBroker(
+            url=url + "?socket_timeout=7&stack_timeout=8&blocked_connection_timeout=9",
+            confirm_delivery=True,
+        )
+    )
+    assert (own.socket_timeout, own.stack_timeout, own.blocked_connection_timeout) == (7, 8, 9)
+    several = registered(RabbitmqBroker(url=[url, url]))
+    assert [each.stack_timeout for each in several] == [PUBLISH_TIMEOUT, PUBLISH_TIMEOUT]

@@ -10,7 +10,10 @@ import sys
 
 import pytest
 
-QUEUES = ("celery", "kombu", "dramatiq", "procrastinate", "redis", "psycopg", "psycopg_pool")
+QUEUES = (
+    *("celery", "kombu", "amqp", "dramatiq", "pika", "procrastinate"),
+    *("redis", "psycopg", "psycopg_pool"),
+)
 CASES = {
     "core": ("kyc_webhooks",),
     "contrib-package": ("kyc_webhooks.contrib",),

@@ -84,7 +84,8 @@ def running(
             app.app.schema_manager.apply_schema()
             # Stored while no worker runs, its job lost: the periodic sweep handles it.
             before_boot = store_unqueued(app.receiver, "p-boot")
-            with worker(command, tmp, env, tmp / "worker.log") as log:
+            log = tmp / "worker.log"
+            with worker(command, tmp, env, log):
                 yield Setup(app, tmp / "runs.txt", log, before_boot)
         app.store.close()
     finally:

@@ -19,6 +19,11 @@ With an ``async def`` handler (event or decision handler) the actors are ``async
 Dramatiq's ``AsyncIO`` middleware, which ``register`` adds to the broker when it is missing.
 Call ``register`` after registering the handlers: it chooses the kind of actor from them.
 
+On a ``RabbitmqBroker`` ``register`` bounds the connections' socket and handshake timeouts
+(:data:`PUBLISH_TIMEOUT`) and, with ``confirm_delivery=True``, how long one may stay blocked by
+the server (:data:`BLOCKED_TIMEOUT`), where the broker's pika parameters leave pika's defaults:
+a hung or blocked RabbitMQ then cannot hold the webhook's 202 past the vendor's timeout.
+
 Dramatiq is imported by :func:`register` only (``pip install -e ".[dramatiq]"``).
 """
 
@@ -43,7 +48,18 @@ from ._common import run_process_async as _run_process_async
 from ._common import run_sweep as _run_sweep
 from ._common import run_sweep_async as _run_sweep_async
 
-__all__ = ["Tasks", "register"]
+__all__ = ["BLOCKED_TIMEOUT", "PUBLISH_TIMEOUT", "Tasks", "register"]
+
+#: Seconds a RabbitMQ broker's connection may take to open (the socket, then the AMQP handshake)
+#: before the publish fails, unless the broker's pika parameters set their own: the hand-off runs
+#: before the 202.
+PUBLISH_TIMEOUT = 2.0
+
+#: Seconds a connection of a RabbitMQ broker with ``confirm_delivery=True`` may stay blocked by
+#: the server (a memory or disk alarm) before pika tears it down, unless its parameters set their
+#: own: Dramatiq tries an enqueue up to ``MAX_ENQUEUE_ATTEMPTS`` (6) times, each on a new
+#: connection that the server blocks again, so a blocked broker answers in about 6 s.
+BLOCKED_TIMEOUT = 1.0
 
 
 def register(
@@ -68,6 +84,7 @@ def register(
     if not isinstance(broker, dramatiq.Broker):
         raise ConfigurationError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
 
+    _bound_publish(broker)
     process: Callable[[str], object]
     sweep: Callable[[], object]
     if has_async_handlers(receiver):
@@ -130,3 +147,28 @@ def register(
 
     receiver.on_deferred = enqueue
     return Tasks(process=process_actor, sweep=sweep_actor, enqueue=enqueue)
+
+
+def _bound_publish(broker: Any) -> None:
+    """Give a RabbitMQ broker's connections timeouts its pika parameters leave at pika's
+    defaults. With those (a 10 s socket timeout, 15 s for the AMQP handshake, no bound on a
+    blocked connection) a broker that accepts the connection and never answers held
+    ``on_deferred`` -- and the webhook's answer -- for 15 s, past iDenfy's 10 s; with
+    ``confirm_delivery=True`` a server under a memory or disk alarm (it blocks publishers) held it
+    for ever. With them the publish fails within a few seconds, the failure is logged and the 202
+    answered, and the sweeper handles the stored delivery (docs/scaling-out.md)."""
+    try:
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    except ImportError:  # pika is not installed: not a RabbitMQ broker
+        return
+    if not isinstance(broker, RabbitmqBroker):
+        return
+    confirm = bool(broker.confirm_delivery)
+    parameters = broker.parameters if isinstance(broker.parameters, list) else [broker.parameters]
+    for each in parameters:
+        if each.socket_timeout == each.DEFAULT_SOCKET_TIMEOUT:
+            each.socket_timeout = PUBLISH_TIMEOUT
+        if each.stack_timeout == each.DEFAULT_STACK_TIMEOUT:
+            each.stack_timeout = PUBLISH_TIMEOUT
+        if confirm and each.blocked_connection_timeout == each.DEFAULT_BLOCKED_CONNECTION_TIMEOUT:
+            each.blocked_connection_timeout = BLOCKED_TIMEOUT
