@@ -95,3 +95,14 @@ def test_a_sync_task_leaves_the_delivery_untouched_when_an_async_handler_came_la
     messages = [r.getMessage() for r in caplog.records if r.name == "kyc_webhooks.contrib"]
     assert len(messages) == 2
     assert all("after register()" in m and "decided" in m for m in messages)
+
+
+def test_a_worker_whose_store_lacks_the_delivery_says_why(caplog: pytest.LogCaptureFixture) -> None:
+    # The web process stored the delivery in its own MemoryStore; a worker process has another.
+    _, delivery_id = _deferred("cc-elsewhere")
+    worker = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    with caplog.at_level("WARNING", logger="kyc_webhooks"):
+        run_process(worker, delivery_id)
+    (line,) = [r.getMessage() for r in caplog.records if "no stored delivery" in r.getMessage()]
+    assert delivery_id in line
+    assert "MemoryStore is per process" in line

@@ -136,8 +136,14 @@ def _sync_handlers(receiver: Receiver, task: str) -> bool:
 
 def _log_not_processed(delivery_id: str, exc: DeliveryNotFoundError | StoreError) -> None:
     if isinstance(exc, DeliveryNotFoundError):
-        # Purged or erased since it was enqueued: nothing to do.
-        logger.warning("task process: no stored delivery delivery_id=%s", delivery_id)
+        # Purged since it was enqueued (nothing to do), or the worker reads another store than
+        # the web process that stored it (a MemoryStore lives in one process).
+        logger.warning(
+            "task process: no stored delivery delivery_id=%s (purged since it was enqueued, or "
+            "this worker's store is not the one the web process stored it in: a MemoryStore "
+            "is per process)",
+            delivery_id,
+        )
         return
     # The record is untouched or its lease expires: the sweeper handles it later.
     logger.error(
