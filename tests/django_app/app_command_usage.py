@@ -8,6 +8,7 @@ KeyboardInterrupt traceback with exit code 130."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import signal
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -222,3 +224,65 @@ def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
     # The class and the store's own message; never a statement's values.
     assert "detail=the Django delivery store failed" in errors
     assert "processed 1: 1 succeeded" in _read(out_file)
+
+
+def _stored(*ids: str) -> None:
+    """Deliveries with these ids in the app's table (state done; no replay reaches them)."""
+    start = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for n, delivery_id in enumerate(ids):
+        key = f"idenfy:evt-{n}"
+        Delivery.objects.create(
+            id=delivery_id,
+            key_hash=hashlib.sha256(key.encode()).hexdigest(),
+            delivery_key=key,
+            vendor="idenfy",
+            event_type="IDENTIFICATION_MANUAL_FINISHED",
+            state="done",
+            received_at=start + timedelta(seconds=n),
+            updated_at=start + timedelta(seconds=n),
+            body=b"{}",
+            headers=[],
+        )
+
+
+def test_replay_takes_an_id_prefix_and_an_unknown_id_is_a_usage_error() -> None:
+    """``replay`` looks the id up as ``kyc-webhooks inbox`` does (review 11, finding 2): a unique
+    prefix of at least 8 characters replays that delivery (exit code 0); an unknown id is a usage
+    error (exit code 2), so a wrapper that retries exit code 1 never loops on a typo. Was: exit
+    code 1 for both, "no stored delivery has this id"."""
+    event_type = "IDENTIFICATION_MANUAL_FINISHED"
+    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    answer = Client().post(
+        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+    )
+    assert answer.status_code == 200
+    delivery_id = Delivery.objects.get().id
+    result = _command("replay", delivery_id[:8])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == f"200 replayed {delivery_id}\n"
+    assert Delivery.objects.get().replays == 1
+    result = _command("replay", "0" * 28 + "dead")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "no delivery with id '0000000000000000000000000000dead'" in result.stderr
+    assert Delivery.objects.get().replays == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("abcdef01", "id prefix 'abcdef01' is ambiguous: 2 deliveries match"),
+        ("abcdef0", "an id prefix needs at least 8 characters"),
+        ("ABCDEF01" + "0" * 24, "no delivery with id 'ABCDEF01"),
+    ],
+    ids=["ambiguous", "short-prefix", "unknown"],
+)
+def test_replay_of_an_ambiguous_short_or_unknown_id_is_a_usage_error(
+    given: str, message: str
+) -> None:
+    _stored("abcdef01" + "1" * 24, "abcdef01" + "2" * 24)
+    with pytest.raises(CommandError, match=message) as info:
+        call_command("kyc_webhooks", "replay", given, stdout=io.StringIO())
+    assert info.value.returncode == 2
+    assert set(Delivery.objects.values_list("replays", flat=True)) == {0}

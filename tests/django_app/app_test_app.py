@@ -281,7 +281,7 @@ def test_replay_purge_and_erase_commands() -> None:
 def test_command_errors_use_the_cli_exit_codes() -> None:
     with pytest.raises(CommandError) as info:
         call_command("kyc_webhooks", "replay", "0" * 32, stdout=io.StringIO())
-    assert info.value.returncode == 1
+    assert info.value.returncode == 2  # an unknown id: a usage error, as in the CLI
     with pytest.raises(CommandError):
         call_command("kyc_webhooks", "purge", "--older-than", "soon", stdout=io.StringIO())
 

@@ -9,6 +9,11 @@ Bodies and headers are personal data: hidden unless the user has the
 (personal fields as ``<redacted>``), and raw only on request (``?raw=1``), each raw view logged.
 Secrets never reach the database (credential headers are dropped before storing, Identomat's
 ``callbackApiKey`` is blanked), so no admin page can show one.
+
+The admin exists only while the app's models are the store (``KYC_WEBHOOKS['STORE']`` ``"django"``,
+the default). With another store the tables stay empty, so listing them would hide the deliveries
+waiting in the real inbox and *Erase body* would erase nothing: no model of the app is shown and
+every page of theirs is refused; the system check ``kyc_webhooks.I001`` says where the inbox is.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.html import format_html
 
+from .conf import uses_app_models
 from .models import DecisionRecord, Delivery
 
 logger = logging.getLogger("kyc_webhooks.django.admin")
@@ -77,8 +83,24 @@ def _dates_by_time_zone(using: str) -> bool:
     return row is not None and row[0] is not None
 
 
+class AppStoreAdmin(admin.ModelAdmin):
+    """An admin shown only while the app's models are the store (:func:`.conf.uses_app_models`):
+    otherwise the model is missing from the admin's index and its pages answer 403 (the app's
+    index 404), for every user, superusers included. (Neither admin lets anyone add or change a
+    row.)"""
+
+    def has_module_permission(self, request: Any) -> bool:
+        return uses_app_models() and bool(super().has_module_permission(request))
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return uses_app_models() and bool(super().has_view_permission(request, obj))
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return uses_app_models() and bool(super().has_delete_permission(request, obj))
+
+
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(AppStoreAdmin):
     list_display = ("id", "vendor", "event_type", "state", "received_at", "attempts", "replays")
     list_filter = ("state", "vendor", "event_type", "received_at")
     search_fields = ("=delivery_key", "=id")
@@ -126,8 +148,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         return False
 
     def has_operate_permission(self, request: Any) -> bool:
-        """Replay, process and erase: for users who may change deliveries."""
-        return bool(request.user.has_perm("kyc_webhooks.change_delivery"))
+        """Replay, process and erase: for users who may change deliveries, on the app's store."""
+        return uses_app_models() and bool(request.user.has_perm("kyc_webhooks.change_delivery"))
 
     @admin.display(description="body (personal data masked)")
     def masked_body(self, obj: Delivery) -> str:
@@ -239,7 +261,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(DecisionRecord)
-class DecisionRecordAdmin(admin.ModelAdmin):
+class DecisionRecordAdmin(AppStoreAdmin):
     """The decision ledger, read-only: the effective decision of each verification. Identomat's
     session id doubles as the applicant's session token, so subjects of that vendor are masked."""
 

@@ -1,7 +1,8 @@
 """System checks (``manage.py check``, run by ``runserver`` and ``migrate``): the settings build a
 receiver, every registered handler -- event and decision handlers -- can run under the views
 the settings choose, and the app's store has the aware times it needs (``USE_TZ``) and, on
-MySQL/MariaDB, the isolation level it is built for (READ COMMITTED)."""
+MySQL/MariaDB, the isolation level it is built for (READ COMMITTED). With another store, an
+information says where the inbox is: the admin shows none of the app's models then."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router
 
+from ...cli._stores import describe
 from ...errors import ConfigurationError
 from .._common import check_sync_handlers
-from .conf import SETTING, project_receiver, read_settings
+from .conf import SETTING, project_receiver, read_settings, uses_app_models
 from .models import Delivery
 from .store import USE_TZ_REQUIRED, DjangoStore
 
@@ -100,5 +102,39 @@ def check_isolation_level(app_configs: Any = None, **kwargs: Any) -> list[checks
             "default is 'read committed') or set it to 'read committed'",
             obj="DATABASES",
             id="kyc_webhooks.W001",
+        )
+    ]
+
+
+@checks.register()
+def check_store_location(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With a ``STORE`` other than the app's models, the app's tables stay empty and the admin
+    shows none of them (``admin.py``): say where the deliveries are, and what reads them. The
+    store is shown as the CLI shows it, without a password."""
+    if uses_app_models():
+        return []
+    try:
+        project_receiver()  # a STORE it refuses is not an inbox anywhere
+        store = read_settings().get("STORE")
+    except ImproperlyConfigured:
+        return []  # kyc_webhooks.E001 reports it
+    if not isinstance(store, str):  # None: the only other value the receiver takes
+        return [
+            checks.Info(
+                f"{SETTING}['STORE'] is None: deliveries are not stored, and the admin shows "
+                "no kyc_webhooks model (its tables are not used)",
+                obj=SETTING,
+                id="kyc_webhooks.I001",
+            )
+        ]
+    where = describe(store)
+    return [
+        checks.Info(
+            f"the kyc_webhooks inbox is in {where} ({SETTING}['STORE']), not in the app's "
+            "tables: the admin shows no kyc_webhooks model",
+            hint=f"read it with `kyc-webhooks inbox --inbox {where} list` (show, replay, "
+            "erase) or `manage.py kyc_webhooks stats`",
+            obj=SETTING,
+            id="kyc_webhooks.I001",
         )
     ]

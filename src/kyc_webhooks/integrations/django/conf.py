@@ -32,7 +32,7 @@ from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
 from ...routing import Router
 from .views import in_django_thread
 
-__all__ = ["KNOWN_KEYS", "build_receiver", "project_receiver", "read_settings"]
+__all__ = ["KNOWN_KEYS", "build_receiver", "project_receiver", "read_settings", "uses_app_models"]
 
 KNOWN_KEYS = frozenset({"VENDORS", "STORE", "DEFER", "ASYNC", "MAX_BODY_SIZE", "LEASE_TIMEOUT"})
 SETTING = "KYC_WEBHOOKS"
@@ -70,6 +70,17 @@ def read_settings() -> dict[str, Any]:
         if not isinstance(params, Mapping):
             raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}] must be a dict")
     return dict(config)
+
+
+def uses_app_models() -> bool:
+    """Whether the project's store is the app's own models (``STORE`` ``"django"``, the default),
+    read from the settings without building the receiver. With any other store (a SQLite file,
+    PostgreSQL, ``None``) the app's tables are never written: the admin then shows none of them
+    (see ``admin.py``) and the system check ``kyc_webhooks.I001`` says where the inbox is. A
+    ``KYC_WEBHOOKS`` that is not a dict is the error ``kyc_webhooks.E001``; its default store
+    would be the app's models."""
+    config = getattr(settings, SETTING, None)
+    return not isinstance(config, Mapping) or config.get("STORE", "django") == "django"
 
 
 def _store(value: Any) -> Any:

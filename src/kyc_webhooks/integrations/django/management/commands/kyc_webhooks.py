@@ -1,6 +1,8 @@
 """``python manage.py kyc_webhooks process|replay|purge|erase-bodies|stats`` on the project's
 receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webhooks`` CLI: 0 ok,
-1 a delivery failed, 2 a usage error. ``process`` and ``replay`` await ``async def`` handlers
+1 a delivery failed, 2 a usage error -- an unknown or ambiguous delivery id among them. ``replay``
+takes a delivery id or a unique prefix of at least 8 characters, as ``kyc-webhooks inbox``.
+``process`` and ``replay`` await ``async def`` handlers
 (``process_pending_async``, ``replay_async``) when the receiver has one."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kyc_webhooks.cli._common import CliError, stop_on_signals
 from kyc_webhooks.cli._loop import ProcessLoop
-from kyc_webhooks.cli._stores import age
+from kyc_webhooks.cli._stores import MIN_PREFIX, age, find_record
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
 
@@ -42,7 +44,9 @@ class Command(BaseCommand):
         process.add_argument("--interval", type=float, default=1.0, help=argparse_hidden())
         process.add_argument("--max-rounds", type=int, default=0, help=argparse_hidden())
         replay = sub.add_parser("replay", help="run the handlers of one delivery again")
-        replay.add_argument("delivery_id")
+        replay.add_argument(
+            "delivery_id", help=f"a delivery id, or a unique prefix of at least {MIN_PREFIX}"
+        )
         purge = sub.add_parser("purge", help="delete old delivery records")
         purge.add_argument("--older-than", required=True, type=duration, help=_AGE_HELP)
         purge.add_argument("--state", action="append", default=None)
@@ -90,11 +94,18 @@ class Command(BaseCommand):
         )
 
     def _replay(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
+        # The CLI's lookup: the id, or a unique prefix of at least 8 characters; an unknown or
+        # ambiguous one is a usage error (exit code 2), so a wrapper that retries failed
+        # deliveries (exit code 1) never loops on a typo.
+        try:
+            delivery_id = find_record(store, options["delivery_id"]).id
+        except CliError as exc:
+            raise CommandError(exc.message, returncode=exc.code) from None
         if has_async_handlers(receiver):
-            outcome = async_to_sync(receiver.replay_async)(options["delivery_id"])
+            outcome = async_to_sync(receiver.replay_async)(delivery_id)
         else:
-            outcome = receiver.replay(options["delivery_id"])
-        self.stdout.write(f"{outcome.status_code} replayed {options['delivery_id']}")
+            outcome = receiver.replay(delivery_id)
+        self.stdout.write(f"{outcome.status_code} replayed {delivery_id}")
         if not outcome.ok:
             raise CommandError("the handlers failed; the delivery is unchanged", returncode=1)
 

@@ -1,0 +1,150 @@
+"""With ``KYC_WEBHOOKS['STORE']`` a SQLite file, a ``postgresql://`` URL or ``None``, the app's
+tables are never written: the admin shows none of the app's models (not on its index, every page
+of theirs refused, its actions too) and the system check ``kyc_webhooks.I001`` says where the
+inbox is (review 11, finding 1). Was: the admin listed the empty Django tables -- a new pending
+delivery was missing, and *Erase body* acted on rows that were not the inbox (Django app suite)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client, override_settings
+
+from kyc_webhooks.integrations.django import checks
+from kyc_webhooks.integrations.django.models import DecisionRecord, Delivery
+from kyc_webhooks.testing import sample_payload, sign
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KEY = "idenfy-test-key"
+VENDORS = {"idenfy": {"signing_key": KEY}}
+ADMIN_PAGES = [
+    "/admin/kyc_webhooks/",
+    "/admin/kyc_webhooks/delivery/",
+    "/admin/kyc_webhooks/decisionrecord/",
+]
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def _superuser() -> Client:
+    user = User.objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _stale_row() -> Delivery:
+    """A row in the app's table, as left from before the project changed its ``STORE``."""
+    key = "idenfy:evt-stale"
+    return Delivery.objects.create(
+        id=uuid.uuid4().hex,
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        delivery_key=key,
+        vendor="idenfy",
+        event_type="IDENTIFICATION_MANUAL_FINISHED",
+        state="done",
+        received_at=START,
+        updated_at=START,
+        body=b'{"scanRef": "personal"}',
+        headers=[],
+    )
+
+
+def _deliver() -> None:
+    event_type = "IDENTIFICATION_MANUAL_FINISHED"
+    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    answer = Client().post(
+        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+    )
+    assert answer.status_code == 202
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "none"])
+def test_the_admin_shows_no_table_that_is_not_the_inbox(kind: str, tmp_path: Path) -> None:
+    store: Any = str(tmp_path / "inbox.sqlite3") if kind == "sqlite" else None
+    client = _superuser()  # every permission: none of it reaches the pages below
+    stale = _stale_row()
+    setting = {"VENDORS": VENDORS, "STORE": store, "DEFER": store is not None}
+    with override_settings(KYC_WEBHOOKS=setting):
+        if store is not None:
+            _deliver()  # a pending delivery in the SQLite inbox, none in the app's table
+            assert Delivery.objects.count() == 1
+        index = client.get("/admin/")
+        assert index.status_code == 200
+        page = index.content.decode()
+        assert "/admin/kyc_webhooks/" not in page
+        assert "KYC webhooks" not in page
+        assert [client.get(url).status_code for url in ADMIN_PAGES] == [404, 403, 403]
+        detail = f"/admin/kyc_webhooks/delivery/{stale.id}/change/"
+        assert client.get(detail).status_code == 403
+        assert client.get(f"/admin/kyc_webhooks/delivery/{stale.id}/delete/").status_code == 403
+        for action in ("erase_body", "replay", "process_now", "delete_selected"):
+            answer = client.post(
+                ADMIN_PAGES[1], {"action": action, "index": "0", "_selected_action": [stale.id]}
+            )
+            assert answer.status_code == 403
+    stale.refresh_from_db()
+    assert bytes(stale.body) == b'{"scanRef": "personal"}'
+    assert stale.replays == 0
+    # The app's own store (the default): the same pages are the inbox.
+    assert [client.get(url).status_code for url in ADMIN_PAGES] == [200, 200, 200]
+    assert "/admin/kyc_webhooks/delivery/" in client.get("/admin/").content.decode()
+
+
+def test_the_system_check_says_where_the_inbox_is(tmp_path: Path) -> None:
+    path = str(tmp_path / "inbox.sqlite3")
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": path}):
+        (found,) = checks.check_store_location()
+        assert found.id == "kyc_webhooks.I001"
+        assert found.msg == (
+            f"the kyc_webhooks inbox is in {path} (KYC_WEBHOOKS['STORE']), not in the app's "
+            "tables: the admin shows no kyc_webhooks model"
+        )
+        assert f"kyc-webhooks inbox --inbox {path} list" in str(found.hint)
+        out, err = io.StringIO(), io.StringIO()
+        call_command("check", stdout=out, stderr=err)  # an information: the check passes
+        assert "kyc_webhooks.I001" in out.getvalue() + err.getvalue()
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": None}):
+        (found,) = checks.check_store_location()
+        assert found.id == "kyc_webhooks.I001"
+        assert "deliveries are not stored" in found.msg
+    assert checks.check_store_location() == []  # the app's own store
+
+
+def test_the_system_check_shows_a_postgresql_store_without_its_password() -> None:
+    url = "postgresql://app:hunter2@127.0.0.1:1/app"  # nothing connects: the receiver is lazy
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": url}):
+        (found,) = checks.check_store_location()
+    assert "postgresql://app:***@127.0.0.1:1/app" in found.msg
+    assert "hunter2" not in found.msg + str(found.hint)
+
+
+def test_the_decision_ledger_admin_is_hidden_with_another_store(tmp_path: Path) -> None:
+    client = _superuser()
+    DecisionRecord.objects.create(
+        id=uuid.uuid4().hex,
+        subject_hash="0" * 64,
+        vendor="idenfy",
+        subject="scan-1",
+        status="approved",
+        final=True,
+        occurred_at=START,
+        received_at=START,
+        delivery_id="d" * 32,
+        event_type="IDENTIFICATION_MANUAL_FINISHED",
+    )
+    record = DecisionRecord.objects.get()
+    url = f"/admin/kyc_webhooks/decisionrecord/{record.pk}/change/"
+    assert client.get(url).status_code == 200
+    store = str(tmp_path / "inbox.sqlite3")
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": store}):
+        assert client.get(url).status_code == 403
