@@ -21,6 +21,16 @@ from .models import Delivery
 from .store import USE_TZ_REQUIRED, DjangoStore
 
 
+def _app_store() -> DjangoStore | None:
+    """The project receiver's store when it is the app's own; ``None`` for another store, or when
+    the settings build no receiver (``kyc_webhooks.E001`` reports that)."""
+    try:
+        store = project_receiver().store
+    except ImproperlyConfigured:
+        return None
+    return store if isinstance(store, DjangoStore) else None
+
+
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
@@ -52,13 +62,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 def check_time_zone(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The app's own store (``STORE`` "django", the default) refuses to work under
     ``USE_TZ = False``: an error here rather than a 503 for every delivery."""
-    if settings.USE_TZ:
-        return []
-    try:
-        receiver = project_receiver()
-    except ImproperlyConfigured:
-        return []  # kyc_webhooks.E001 reports it
-    if not isinstance(receiver.store, DjangoStore):
+    if settings.USE_TZ or _app_store() is None:
         return []
     return [
         checks.Error(
@@ -79,11 +83,7 @@ def check_isolation_level(app_configs: Any = None, **kwargs: Any) -> list[checks
     deadlock, and a delivery added inside a request's transaction (``ATOMIC_REQUESTS``) after
     losing an insert race keeps reading its old snapshot: each a store error (503, the vendor
     redelivers) where READ COMMITTED has none."""
-    try:
-        receiver = project_receiver()
-    except ImproperlyConfigured:
-        return []  # kyc_webhooks.E001 reports it
-    if not isinstance(receiver.store, DjangoStore):
+    if _app_store() is None:
         return []
     alias = router.db_for_write(Delivery)
     connection = connections[alias]
