@@ -436,6 +436,28 @@ def test_inbox_ambiguous_prefix_lists_the_candidates(
         assert delivery_id in err
 
 
+def test_inbox_ambiguous_prefix_counts_every_match_and_lists_ten(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from kyc_webhooks.store import NewDelivery
+
+    path = tmp_path / "many.sqlite3"
+    with SQLiteStore(path) as store:
+        for n in range(12):
+            store.add(NewDelivery(f"k{n}", "complycube", "check.completed", b"{}"))
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE kyc_webhooks_deliveries SET id = 'abcdef12' || substr(id, 9)")
+    ids = [r.id for r in _records(path)]
+    code, _, err = run(capsys, "inbox", "--inbox", str(path), "show", "ABCDEF12")
+    assert code == cli.EXIT_USAGE
+    assert (
+        f"id prefix 'ABCDEF12' is ambiguous: 12 deliveries match ({', '.join(ids[:10])} and 2 "
+        "more); give more characters"
+    ) in err
+
+
 def test_purge_needs_yes_without_a_terminal_and_changes_nothing(
     capsys: pytest.CaptureFixture[str], inbox: Path
 ) -> None:

@@ -441,6 +441,92 @@ def test_deliveries_rejects_bad_filters(store: Store, filters: dict[str, object]
         store.deliveries(**filters)  # type: ignore[arg-type]
 
 
+def test_deliveries_and_count_by_id_prefix(store: Store, clock: FakeClock) -> None:
+    # Random ids: every prefix of each, of every length, ends in each hex digit ('9' and 'f' are
+    # the edges of the index range) with near certainty.
+    ids = []
+    for n in range(12):
+        ids.append(store.add(new(f"k{n}")).record.id)
+        clock.advance(1)
+    for delivery_id in ids:
+        for length in range(1, 33):
+            prefix = delivery_id[:length]
+            expected = [i for i in ids if i.startswith(prefix)]
+            assert [r.id for r in store.deliveries(id_prefix=prefix)] == expected, prefix
+            assert store.count(id_prefix=prefix) == len(expected), prefix
+    first = ids[0]
+    assert [r.id for r in store.deliveries(id_prefix=first, newest_first=True)] == [first]
+    assert [r.id for r in store.deliveries(id_prefix="", limit=3)] == ids[:3]
+    assert store.count(id_prefix="") == len(ids)
+    assert store.deliveries(id_prefix=first[:8], state="done") == []
+    # Ids are lower-case hex: anything else matches nothing (no LIKE wildcard, no case folding),
+    # nor does a prefix longer than any id.
+    lettered = next(i[:8] for i in ids if not i[:8].isdigit())  # all 12 digits: 1 in 10^20
+    for other in (lettered.upper(), first[:7] + "%", "_" * 8, "%", first + "0", "g", "ü"):
+        assert store.deliveries(id_prefix=other) == [], other
+        assert store.count(id_prefix=other) == 0, other
+
+
+def test_count_counts_what_deliveries_lists_and_retention_changes(
+    store: Store, clock: FakeClock
+) -> None:
+    a = store.add(new("a")).record
+    clock.advance(10)
+    b = store.add(new("b", vendor="complycube", event_type="check.completed"), lease=LEASE)
+    clock.advance(10)
+    store.add(new("c", event_type="IDENTIFICATION_EXPIRED"))
+    assert b.claim is not None
+    store.complete(b.claim)
+    assert store.erase(a.id)
+    for filters in (
+        {},
+        {"state": "done"},
+        {"state": ["done", "pending"]},
+        {"vendor": "idenfy"},
+        {"event_type": "check.completed"},
+        {"vendor": "idenfy", "event_type": "IDENTIFICATION_EXPIRED"},
+        {"since": START + timedelta(seconds=10)},
+        {"until": START + timedelta(seconds=10)},
+        {"id_prefix": a.id[:8]},
+    ):
+        listed = store.deliveries(**filters)
+        assert store.count(**filters) == len(listed), filters
+        for with_body in (True, False):
+            kept = [r for r in listed if (r.body is not None) == with_body]
+            assert store.count(**filters, with_body=with_body) == len(kept), filters
+    assert store.count() == 3
+    assert store.count(with_body=False) == 1
+    cut = START + timedelta(seconds=15)
+    assert store.count(until=cut, with_body=True) == 1
+    assert store.erase_bodies(older_than=cut) == 1
+    assert store.count(until=cut, with_body=True) == 0
+    assert store.count(until=cut, state="pending") == 1
+    assert store.purge(older_than=cut, state="pending") == 1
+    assert store.count(until=cut) == 1
+    assert store.purge(older_than=cut) == 1
+    assert store.count() == 1
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        pytest.param({"state": "finished"}, id="unknown-state"),
+        pytest.param({"since": datetime(2026, 1, 1)}, id="naive-since"),
+        pytest.param({"until": datetime(2026, 1, 1)}, id="naive-until"),
+        pytest.param({"id_prefix": 12}, id="int-id-prefix"),
+        pytest.param({"id_prefix": b"ab"}, id="bytes-id-prefix"),
+        pytest.param({"with_body": "yes"}, id="str-with-body"),
+    ],
+)
+def test_count_rejects_bad_filters(store: Store, filters: dict[str, object]) -> None:
+    store.add(new())
+    with pytest.raises(UsageError):
+        store.count(**filters)  # type: ignore[arg-type]
+    if "with_body" not in filters:
+        with pytest.raises(UsageError):
+            store.deliveries(**filters)  # type: ignore[arg-type]
+
+
 def test_stats_counts_records_per_state(store: Store) -> None:
     store.add(new("a"))
     claim = store.add(new("b"), lease=LEASE).claim

@@ -1127,3 +1127,21 @@ def test_claims_and_subject_leases_survive_a_server_crash(throwaway: Throwaway) 
         assert refolded.ticket is None
     finally:
         second.close()
+
+
+def test_an_id_prefix_matches_exactly_whatever_the_ids_hold(store: PostgresStore) -> None:
+    """Ids another program may have written, around the range ``deliveries(id_prefix=
+    "abcdef19")`` reads (``abcdef19`` to ``abcdef1a``): only the first starts with that prefix."""
+    foreign_ids = ("abcdef19" + "a" * 24, "abcdef1:" + "a" * 24, "ABCDEF19" + "b" * 24)
+    for n, foreign in enumerate((*foreign_ids, "abcdef1a" + "c" * 24)):
+        record = store.add(NewDelivery(f"k{n}", "idenfy", "E", b"{}")).record
+        sql(f"UPDATE {store.schema}.deliveries SET id = %s WHERE id = %s", foreign, record.id)
+    assert [r.id for r in store.deliveries(id_prefix="abcdef19")] == [foreign_ids[0]]
+    assert store.count(id_prefix="abcdef19") == 1
+    assert [r.id for r in store.deliveries(id_prefix="abcdef1")] == [
+        foreign_ids[0],
+        foreign_ids[1],
+        "abcdef1a" + "c" * 24,
+    ]
+    assert store.count(id_prefix="abcdef1") == 3
+    assert store.count(id_prefix="abcdef1:") == 0  # not hex: ids are ours

@@ -284,6 +284,8 @@ def test_every_lookup_by_key_subject_vendor_or_client_uses_an_index(mode: str) -
         store.decisions_for_client(long_key)
         store.deliveries(vendor="idenfy")
         store.deliveries(vendor="idenfy", event_type="T")
+        store.deliveries(id_prefix=held.record.id[:8])  # `inbox show ID-PREFIX`
+        store.count(id_prefix=held.record.id[:8])
         checked: dict[str, set[str]] = {}
         for query, params in statements:
             used = indexes_used(query, params, mode)
@@ -315,6 +317,9 @@ def test_every_lookup_by_key_subject_vendor_or_client_uses_an_index(mode: str) -
             if "WHERE left(vendor, 200)" in text:
                 assert used == {"deliveries_vendor"}, text
                 checked.setdefault("deliveries", set()).update(used)
+            if "WHERE id >= " in text:
+                assert used == {"deliveries_pkey"}, text
+                checked.setdefault("id_prefix", set()).update(used)
         assert sorted(checked) == [
             "abort_decision",
             "add",
@@ -325,6 +330,7 @@ def test_every_lookup_by_key_subject_vendor_or_client_uses_an_index(mode: str) -
             "decisions_for_client",
             "deliveries",
             "effective_decision",
+            "id_prefix",
         ]
 
 

@@ -590,3 +590,29 @@ def test_sigkill_inside_a_handler_loses_nothing(tmp_path: Path, recovery: str) -
     assert marker.read_text() == "started\n"
     assert record is not None
     assert (record.state, record.attempts) == (DeliveryState.DONE, 2)
+
+
+#: Ids another program may have written, around the range ``deliveries(id_prefix="abcdef19")``
+#: reads (``abcdef19`` to ``abcdef1a``): only the first starts with that prefix.
+FOREIGN_IDS = (
+    "abcdef19" + "a" * 24,
+    "abcdef1:" + "a" * 24,
+    "ABCDEF19" + "b" * 24,
+    "abcdef1a" + "c" * 24,
+)
+
+
+def test_an_id_prefix_matches_exactly_whatever_the_ids_hold(db: Path) -> None:
+    with SQLiteStore(db) as store:
+        for n in range(len(FOREIGN_IDS)):
+            store.add(new(f"k{n}"))
+    with sqlite3.connect(db) as conn:
+        for seq, foreign in enumerate(FOREIGN_IDS, start=1):
+            conn.execute("UPDATE kyc_webhooks_deliveries SET id = ? WHERE seq = ?", (foreign, seq))
+    with SQLiteStore(db) as store:
+        assert [r.id for r in store.deliveries(id_prefix="abcdef19")] == [FOREIGN_IDS[0]]
+        assert store.count(id_prefix="abcdef19") == 1
+        starting = [FOREIGN_IDS[0], FOREIGN_IDS[1], FOREIGN_IDS[3]]
+        assert [r.id for r in store.deliveries(id_prefix="abcdef1")] == starting
+        assert store.count(id_prefix="abcdef1") == 3
+        assert store.count(id_prefix="abcdef1:") == 0  # not hex: ids are ours

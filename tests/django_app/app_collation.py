@@ -139,3 +139,21 @@ def test_decisions_for_client_breaks_ties_in_code_point_order(django_store: Djan
             decide(store, made, claim)
         listed.append([e.delivery_id for e in store.decisions_for_client("client-1")])
     assert listed[0] == listed[1] == ["é-delivery", "f-delivery", "a-delivery", "B-delivery"]
+
+
+def test_an_id_prefix_matches_ids_exactly(django_store: DjangoStore) -> None:
+    """Ids another program may have written, around the range ``deliveries(id_prefix=
+    "abcdef19")`` reads: in capitals (equal to the prefix in a case-insensitive collation) and
+    with ``:`` (between ``9`` and ``a`` in code point order). Only the first starts with it."""
+    foreign_ids = ("abcdef19" + "a" * 24, "abcdef1:" + "a" * 24, "ABCDEF19" + "b" * 24)
+    for n, foreign in enumerate((*foreign_ids, "abcdef1a" + "c" * 24)):
+        record = django_store.add(NewDelivery(f"k{n}", "idenfy", "E", b"{}")).record
+        Delivery.objects.filter(id=record.id).update(id=foreign)
+    assert [r.id for r in django_store.deliveries(id_prefix="abcdef19")] == [foreign_ids[0]]
+    assert django_store.count(id_prefix="abcdef19") == 1
+    assert [r.id for r in django_store.deliveries(id_prefix="abcdef1")] == [
+        foreign_ids[0],
+        foreign_ids[1],
+        "abcdef1a" + "c" * 24,
+    ]
+    assert django_store.count(id_prefix="abcdef1") == 3

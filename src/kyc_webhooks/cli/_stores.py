@@ -25,8 +25,8 @@ INBOX_VAR = "KYC_WEBHOOKS_INBOX"
 DEFAULT_INBOX = "kyc-webhooks-inbox.sqlite3"
 #: The shortest id prefix accepted (32 bits: a collision among a few thousand ids is unlikely).
 MIN_PREFIX = 8
-#: How many records a prefix lookup scans at most.
-_PREFIX_SCAN = 1_000_000
+#: How many ids of an ambiguous prefix the error message lists.
+_SHOWN_MATCHES = 10
 
 
 def is_postgres(target: str) -> bool:
@@ -295,14 +295,16 @@ def find_record(store: Store, delivery_id: str) -> DeliveryRecord:
             f"no delivery with id {delivery_id!r} in the inbox "
             f"(an id prefix needs at least {MIN_PREFIX} characters)"
         )
-    matches = [r for r in store.deliveries(limit=_PREFIX_SCAN) if r.id.startswith(prefix)]
+    # The store looks the prefix up (its index of ids): only the first few matches are read.
+    matches = store.deliveries(id_prefix=prefix, limit=_SHOWN_MATCHES)
     if not matches:
         raise CliError(f"no delivery with id {delivery_id!r} in the inbox")
     if len(matches) > 1:
-        shown = ", ".join(r.id for r in matches[:10])
-        more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
+        total = max(store.count(id_prefix=prefix), len(matches))
+        shown = ", ".join(r.id for r in matches)
+        more = f" and {total - len(matches)} more" if total > len(matches) else ""
         raise CliError(
-            f"id prefix {delivery_id!r} is ambiguous: {len(matches)} deliveries match "
+            f"id prefix {delivery_id!r} is ambiguous: {total} deliveries match "
             f"({shown}{more}); give more characters"
         )
     return matches[0]

@@ -48,9 +48,6 @@ if TYPE_CHECKING:
     from kyc_webhooks.store import DeliveryRecord, Store
 
 STATES = ("pending", "processing", "done", "failed")
-#: How many records a dry run or a confirmation counts at most.
-_COUNT_LIMIT = 1_000_000
-
 #: Why ``inbox replay`` needs a target: a receiver without the application's handlers would mark
 #: the record done without anything having handled it (docs/delivery-guarantees.md).
 REPLAY_NEEDS_TARGET = (
@@ -352,8 +349,9 @@ def _cut(args: argparse.Namespace, store: Store) -> _dt.datetime:
 
 
 def _count(store: Store, cut: _dt.datetime, state: str | None, *, with_body: bool) -> int:
-    records = store.deliveries(until=cut, state=state, limit=_COUNT_LIMIT)
-    return sum(1 for r in records if not with_body or r.body is not None)
+    """What ``purge`` (``erase_bodies`` ``with_body``) of records received before ``cut`` would
+    change, counted by the store."""
+    return store.count(until=cut, state=state, with_body=True if with_body else None)
 
 
 def _n(count: int) -> str:
@@ -389,9 +387,8 @@ def _purge(args: argparse.Namespace, store: Store) -> int:
     if count:
         confirm(f"purge {_n(count)}{scope}", yes=args.yes)
     elif not args.yes:
-        # Nothing this command can list: rows that do not decode are not deleted unasked (they
-        # stay for repair and process(id)); --yes purges them, and finishes a purge whose
-        # checkpoint failed (see _erase).
+        # Nothing to purge (the store's count includes rows that do not decode, so they are
+        # never deleted unasked); --yes finishes a purge whose checkpoint failed (see _erase).
         _report(args, "purged", 0, f"purged {_n(0)}")
         return EXIT_OK
     purged = store.purge(older_than=cut, state=args.state)
@@ -421,8 +418,7 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
     # Past the question (or with IDs named, or --yes) the store is called even when the count
     # is 0. An erasure whose checkpoint failed (another process held a read transaction:
     # StoreError) is committed and reads return no body, but the old copies stay in the -wal
-    # file until the same call is made again; and deliveries() skips the rows that do not
-    # decode, whose bodies erase_bodies() erases all the same.
+    # file until the same call is made again.
     if args.ids:
         progress = Progress("erased", len(records), enabled=not args.json and not args.quiet)
         erased = 0

@@ -250,6 +250,38 @@ def check_decision_args(claim: object, entry: object, lease: float) -> None:
     check_lease(lease)
 
 
+#: The ``id_prefix`` that can match an id: ids are :func:`new_id`'s 32 lower-case hex digits.
+_HEX = re.compile(r"[0-9a-f]*")
+#: The upper bound of :func:`id_range` after its last digit: ``9`` is followed by ``a`` and ``f``
+#: by ``g``, in code point order as in any database collation (digits sort before letters there,
+#: and ``:``, the code point after ``9``, may be ignored by a collation).
+_NEXT_DIGIT = {**{c: chr(ord(c) + 1) for c in "012345678abcdef"}, "9": "a", "f": "g"}
+
+
+def id_prefix_can_match(id_prefix: str | None) -> bool:
+    """Check the ``id_prefix`` filter of ``deliveries``/``count`` and say whether any id can match
+    it: ``None`` and ``""`` filter nothing out; ids are 32 lower-case hex digits, so a prefix
+    holding any other character matches nothing (a store answers without a query)."""
+    if id_prefix is None:
+        return True
+    if not isinstance(id_prefix, str):
+        raise UsageError("id_prefix must be a str")
+    return _HEX.fullmatch(id_prefix) is not None
+
+
+def id_range(id_prefix: str) -> tuple[str, str]:
+    """``(low, high)``: ``low <= id < high`` holds every id that starts with ``id_prefix``
+    (lower-case hex digits, at least one), in code point order and in a database's collation --
+    the range the id's index serves. It also holds other text between the two (``abc:``), so a
+    query compares the id's first ``len(id_prefix)`` characters exactly as well."""
+    return id_prefix, id_prefix[:-1] + _NEXT_DIGIT[id_prefix[-1]]
+
+
+def check_with_body(with_body: bool | None) -> None:
+    if with_body is not None and not isinstance(with_body, bool):
+        raise UsageError("with_body must be True, False or None")
+
+
 def check_limit(limit: int) -> None:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise UsageError("limit must be a positive int")
@@ -567,11 +599,32 @@ class Store(Protocol):
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        """Records filtered by state(s), vendor, event type and received time
-        (``since <= received_at < until``), ordered by received time. A row that does not decode
-        is left out (its id logged; ``get(id)`` raises the :class:`StoreError` naming it), so
-        that the listing still shows the others."""
+        """Records filtered by state(s), vendor, event type, received time
+        (``since <= received_at < until``) and the start of their id (``id_prefix``: lower-case
+        hex digits, as in ids; any other character matches nothing), ordered by received time. A
+        row that does not decode is left out (its id logged; ``get(id)`` raises the
+        :class:`StoreError` naming it), so that the listing still shows the others."""
+        ...
+
+    def count(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
+        with_body: bool | None = None,
+    ) -> int:
+        """How many records match the filters of :meth:`deliveries` (no limit), counted by the
+        store without reading them; ``with_body`` ``True``/``False``: only records whose body is
+        kept/erased. Rows that do not decode count too (``deliveries`` leaves them out), as
+        :meth:`purge` and :meth:`erase_bodies` change them: ``count(until=cut, state=s)`` is what
+        ``purge(older_than=cut, state=s)`` deletes, ``count(until=cut, with_body=True)`` what
+        ``erase_bodies(older_than=cut)`` erases."""
         ...
 
     def purge(

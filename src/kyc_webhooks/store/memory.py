@@ -31,10 +31,12 @@ from ._base import (
     check_lease,
     check_limit,
     check_states,
+    check_with_body,
     checked_now,
     claimable,
     cutoff,
     decision_time,
+    id_prefix_can_match,
     new_id,
     replaces,
     supersedes,
@@ -360,16 +362,48 @@ class MemoryStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        states = check_states(state)
         check_limit(limit)
+        chosen = self._matching(state, vendor, event_type, since, until, id_prefix, None)
+        chosen.sort(key=lambda r: (r.received_at, r.id), reverse=newest_first)
+        return chosen[:limit]
+
+    def count(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
+        with_body: bool | None = None,
+    ) -> int:
+        check_with_body(with_body)
+        return len(self._matching(state, vendor, event_type, since, until, id_prefix, with_body))
+
+    def _matching(
+        self,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None,
+        vendor: str | None,
+        event_type: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        id_prefix: str | None,
+        with_body: bool | None,
+    ) -> list[DeliveryRecord]:
+        """The records ``deliveries``/``count`` select, unordered."""
+        states = check_states(state)
         if since is not None:
             check_aware(since, "since")
         if until is not None:
             check_aware(until, "until")
+        if not id_prefix_can_match(id_prefix):
+            return []
         with self._lock:
             records = [slot.record for slot in self._by_id.values()]
-        chosen = [
+        return [
             r
             for r in records
             if (states is None or r.state in states)
@@ -377,9 +411,9 @@ class MemoryStore:
             and (event_type is None or r.event_type == event_type)
             and (since is None or r.received_at >= since)
             and (until is None or r.received_at < until)
+            and (id_prefix is None or r.id.startswith(id_prefix))
+            and (with_body is None or (r.body is not None) == with_body)
         ]
-        chosen.sort(key=lambda r: (r.received_at, r.id), reverse=newest_first)
-        return chosen[:limit]
 
     def stats(self) -> dict[str, int]:
         with self._lock:

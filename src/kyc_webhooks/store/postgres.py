@@ -78,10 +78,13 @@ from ._base import (
     check_lease,
     check_limit,
     check_states,
+    check_with_body,
     checked_now,
     cutoff,
     describe_fault,
     from_text_column,
+    id_prefix_can_match,
+    id_range,
     listed_records,
     loggable_id,
     new_id,
@@ -467,6 +470,7 @@ def _statements(s: str) -> dict[str, str]:
         "by_key": f"SELECT {_COLUMNS} FROM {d} WHERE key_hash = %(key_hash)s",
         "select": f"SELECT {_COLUMNS} FROM {d}",
         "stats": f"SELECT state, count(*) FROM {d} GROUP BY state",
+        "count": f"SELECT count(*) FROM {d}",
         "purge": f"DELETE FROM {d} WHERE received_at < %(limit)s",
         # Erasing overwrites the column with NULL; the old row version keeps the bytes until
         # VACUUM reclaims it (docs/scaling-out.md, "Erasure on PostgreSQL").
@@ -1451,41 +1455,47 @@ class PostgresStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        states = check_states(state)
         check_limit(limit)
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": limit}
-        if states is not None:
-            where.append("state = ANY(%(states)s)")
-            params["states"] = [s.value for s in states]
-        if vendor is not None:
-            where.append(f"{_prefix('vendor')} = {_prefix('%(vendor)s')} AND vendor = %(vendor)s")
-            params["vendor"] = _text(vendor)
-        if event_type is not None:
-            where.append(
-                f"{_prefix('event_type')} = {_prefix('%(event_type)s')} "
-                "AND event_type = %(event_type)s"
-            )
-            params["event_type"] = _text(event_type)
-        if since is not None:
-            where.append("received_at >= %(since)s")
-            params["since"] = check_aware(since, "since")
-        if until is not None:
-            where.append("received_at < %(until)s")
-            params["until"] = check_aware(until, "until")
+        filters = _filters(state, vendor, event_type, since, until, id_prefix, None)
+        if filters is None:
+            return []
+        where, params = filters
         order = "DESC" if newest_first else "ASC"
-        sql = self._sql["select"]
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql = self._sql["select"] + where
         sql += f" ORDER BY received_at {order}, id {order} LIMIT %(limit)s"
 
         def work(conn: Conn) -> list[Any]:
-            return conn.execute(sql, params, binary=True).fetchall()
+            return conn.execute(sql, {**params, "limit": limit}, binary=True).fetchall()
 
         # A row that does not decode is skipped, not a failure of the whole listing: its id is
         # logged (get(id) names the column), and claim_next sets it aside.
         return listed_records(self._run("deliveries", work), _decode, _row_id, MalformedRow)
+
+    def count(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
+        with_body: bool | None = None,
+    ) -> int:
+        filters = _filters(state, vendor, event_type, since, until, id_prefix, with_body)
+        if filters is None:
+            return 0
+        where, params = filters
+        sql = self._sql["count"] + where
+
+        def work(conn: Conn) -> int:
+            row = conn.execute(sql, params).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return int(self._run("count", work))
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}
@@ -1616,6 +1626,53 @@ def _describe(conninfo: str) -> str:
     if "@" in host + port + dbname or not all(part.isdigit() for part in port.split(",")):
         return "PostgreSQL"
     return f"{host}:{port}/{dbname}"
+
+
+def _filters(
+    state: DeliveryState | str | Collection[DeliveryState | str] | None,
+    vendor: str | None,
+    event_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    id_prefix: str | None,
+    with_body: bool | None,
+) -> tuple[str, dict[str, Any]] | None:
+    """The ``WHERE`` clause (empty, or with a leading blank) and its parameters of ``deliveries``
+    and ``count``; ``None`` when no record can match (an ``id_prefix`` that is not hex)."""
+    states = check_states(state)
+    check_with_body(with_body)
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if states is not None:
+        where.append("state = ANY(%(states)s)")
+        params["states"] = [s.value for s in states]
+    if vendor is not None:
+        where.append(f"{_prefix('vendor')} = {_prefix('%(vendor)s')} AND vendor = %(vendor)s")
+        params["vendor"] = _text(vendor)
+    if event_type is not None:
+        where.append(
+            f"{_prefix('event_type')} = {_prefix('%(event_type)s')} AND event_type = %(event_type)s"
+        )
+        params["event_type"] = _text(event_type)
+    if since is not None:
+        where.append("received_at >= %(since)s")
+        params["since"] = check_aware(since, "since")
+    if until is not None:
+        where.append("received_at < %(until)s")
+        params["until"] = check_aware(until, "until")
+    if not id_prefix_can_match(id_prefix):
+        return None
+    if id_prefix:
+        # The range, in the column's collation, is what the primary key's index serves; left()
+        # keeps only the ids that start with the prefix (equality is exact in any collation).
+        where.append(
+            "id >= %(id_low)s AND id < %(id_high)s AND left(id, %(id_length)s) = %(id_low)s"
+        )
+        params["id_low"], params["id_high"] = id_range(id_prefix)
+        params["id_length"] = len(id_prefix)
+    if with_body is not None:
+        where.append("body IS NOT NULL" if with_body else "body IS NULL")
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 def _row_id(row: Sequence[Any]) -> object:

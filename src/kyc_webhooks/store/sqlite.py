@@ -65,11 +65,14 @@ from ._base import (
     check_lease,
     check_limit,
     check_states,
+    check_with_body,
     checked_now,
     claimable,
     cutoff,
     decision_time,
     describe_fault,
+    id_prefix_can_match,
+    id_range,
     listed_records,
     loggable_id,
     new_id,
@@ -301,6 +304,11 @@ _COLUMNS = (
 )
 _SELECT = f"SELECT {_COLUMNS} FROM kyc_webhooks_deliveries"  # noqa: S608 -- constants only
 _SELECT_BY_ID = _SELECT + " WHERE id = ?"
+_COUNT = "SELECT COUNT(*) FROM kyc_webhooks_deliveries"
+_HAS_BODY = (
+    "EXISTS (SELECT 1 FROM kyc_webhooks_bodies "
+    "WHERE kyc_webhooks_bodies.delivery = kyc_webhooks_deliveries.seq)"
+)
 _SELECT_BY_KEY = _SELECT + " WHERE delivery_key = ?"
 # A claim: a replay of a done record keeps it done (the lease alone marks the replay). It ends the
 # back-off of an earlier failure: should the worker die, the record is taken over once the lease
@@ -1198,37 +1206,39 @@ class SQLiteStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        states = check_states(state)
         check_limit(limit)
-        where: list[str] = []
-        args: list[Any] = []
-        if states is not None:
-            where.append(f"state IN ({', '.join('?' for _ in states)})")
-            args.extend(s.value for s in states)
-        if vendor is not None:
-            where.append("vendor = ?")
-            args.append(_text(vendor))
-        if event_type is not None:
-            where.append("event_type = ?")
-            args.append(_text(event_type))
-        if since is not None:
-            where.append("received_at >= ?")
-            args.append(_ts(check_aware(since, "since")))
-        if until is not None:
-            where.append("received_at < ?")
-            args.append(_ts(check_aware(until, "until")))
+        filters = _filters(state, vendor, event_type, since, until, id_prefix, None)
+        if filters is None:
+            return []
+        where, args = filters
         order = "DESC" if newest_first else "ASC"
-        sql = _SELECT
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY received_at {order}, id {order} LIMIT ?"
-        args.append(limit)
+        sql = f"{_SELECT}{where} ORDER BY received_at {order}, id {order} LIMIT ?"
         with self._read("deliveries") as conn:
-            rows = conn.execute(sql, args).fetchall()
+            rows = conn.execute(sql, [*args, limit]).fetchall()
         # A row that does not decode is skipped, not a failure of the whole listing: its id is
         # logged (get(id) names the column), and claim_next sets it aside.
         return listed_records(rows, self._decode, _row_id, MalformedRow)
+
+    def count(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
+        with_body: bool | None = None,
+    ) -> int:
+        filters = _filters(state, vendor, event_type, since, until, id_prefix, with_body)
+        if filters is None:
+            return 0
+        where, args = filters
+        with self._read("count") as conn:
+            row = conn.execute(_COUNT + where, args)
+            return int(row.fetchone()[0])
 
     def stats(self) -> dict[str, int]:
         counts = {state.value: 0 for state in DeliveryState}
@@ -1360,6 +1370,48 @@ def _rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+
+
+def _filters(
+    state: DeliveryState | str | Collection[DeliveryState | str] | None,
+    vendor: str | None,
+    event_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    id_prefix: str | None,
+    with_body: bool | None,
+) -> tuple[str, list[Any]] | None:
+    """The ``WHERE`` clause (empty, or with a leading blank) and its arguments of ``deliveries``
+    and ``count``; ``None`` when no record can match (an ``id_prefix`` that is not hex)."""
+    states = check_states(state)
+    check_with_body(with_body)
+    where: list[str] = []
+    args: list[Any] = []
+    if states is not None:
+        where.append(f"state IN ({', '.join('?' for _ in states)})")
+        args.extend(s.value for s in states)
+    if vendor is not None:
+        where.append("vendor = ?")
+        args.append(_text(vendor))
+    if event_type is not None:
+        where.append("event_type = ?")
+        args.append(_text(event_type))
+    if since is not None:
+        where.append("received_at >= ?")
+        args.append(_ts(check_aware(since, "since")))
+    if until is not None:
+        where.append("received_at < ?")
+        args.append(_ts(check_aware(until, "until")))
+    if not id_prefix_can_match(id_prefix):
+        return None
+    if id_prefix:
+        # The range is what the index of id serves; substr() keeps only the ids that start with
+        # the prefix (a BLOB id -- text UTF-8 cannot encode -- is in neither).
+        where.append("id >= ? AND id < ? AND substr(id, 1, ?) = ?")
+        args.extend([*id_range(id_prefix), len(id_prefix), id_prefix])
+    if with_body is not None:
+        where.append(_HAS_BODY if with_body else f"NOT {_HAS_BODY}")
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def _row_id(row: Sequence[Any]) -> object:

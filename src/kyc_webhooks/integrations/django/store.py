@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.db.models import BinaryField, F, Func, Q, Value
+from django.db.models.functions import Left
 from django.db.models.lookups import Exact
 
 from ...decisions import Decision, ledger_entry
@@ -49,10 +50,13 @@ from ...store._base import (
     check_lease,
     check_limit,
     check_states,
+    check_with_body,
     checked_now,
     claimable,
     cutoff,
     from_text_column,
+    id_prefix_can_match,
+    id_range,
     listed_records,
     loggable_id,
     new_id,
@@ -824,9 +828,54 @@ class DjangoStore:
         until: datetime | None = None,
         limit: int = 100,
         newest_first: bool = False,
+        id_prefix: str | None = None,
     ) -> Sequence[DeliveryRecord]:
-        states = check_states(state)
         check_limit(limit)
+        rows = self._filtered(state, vendor, event_type, since, until, id_prefix, None)
+        if rows is None:
+            return []
+        order = ("-received_at", "-id") if newest_first else ("received_at", "id")
+        try:
+            fetched = self._candidates("deliveries", rows.order_by(*order), limit)
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        # A row that does not decode is skipped, not a failure of the whole listing: its id is
+        # logged (get(id) reports it), and claim_next sets it aside.
+        return listed_records(fetched, _listed, _listed_id, StoreError)
+
+    def count(
+        self,
+        *,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None = None,
+        vendor: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        id_prefix: str | None = None,
+        with_body: bool | None = None,
+    ) -> int:
+        rows = self._filtered(state, vendor, event_type, since, until, id_prefix, with_body)
+        if rows is None:
+            return 0
+        try:
+            return int(rows.count())
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+
+    def _filtered(
+        self,
+        state: DeliveryState | str | Collection[DeliveryState | str] | None,
+        vendor: str | None,
+        event_type: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        id_prefix: str | None,
+        with_body: bool | None,
+    ) -> Any:
+        """The rows ``deliveries`` and ``count`` select; ``None`` when none can match (an
+        ``id_prefix`` that is not hex)."""
+        states = check_states(state)
+        check_with_body(with_body)
         rows = self._rows()
         if states is not None:
             rows = rows.filter(state__in=[s.value for s in states])
@@ -838,14 +887,23 @@ class DjangoStore:
             rows = rows.filter(received_at__gte=check_aware(since, "since"))
         if until is not None:
             rows = rows.filter(received_at__lt=check_aware(until, "until"))
-        order = ("-received_at", "-id") if newest_first else ("received_at", "id")
-        try:
-            fetched = self._candidates("deliveries", rows.order_by(*order), limit)
-        except DatabaseError as exc:
-            raise StoreError("the Django delivery store failed") from exc
-        # A row that does not decode is skipped, not a failure of the whole listing: its id is
-        # logged (get(id) reports it), and claim_next sets it aside.
-        return listed_records(fetched, _listed, _listed_id, StoreError)
+        if not id_prefix_can_match(id_prefix):
+            return None
+        if id_prefix:
+            # The range is what the primary key's index serves; the first characters compared
+            # exactly keep only the ids that start with the prefix (MySQL/MariaDB: by their
+            # bytes, as _same() compares).
+            low, high = id_range(id_prefix)
+            head = Left(F("id"), len(id_prefix))
+            exact = (
+                Exact(_Bytes(head), _Bytes(Value(id_prefix)))
+                if self._by_collation()
+                else Exact(head, Value(id_prefix))
+            )
+            rows = rows.filter(Q(id__gte=low, id__lt=high) & Q(exact))
+        if with_body is not None:
+            rows = rows.filter(body__isnull=not with_body)
+        return rows
 
     def stats(self) -> dict[str, int]:
         counts = {s.value: 0 for s in DeliveryState}

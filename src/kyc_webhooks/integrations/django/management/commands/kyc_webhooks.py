@@ -112,7 +112,7 @@ class Command(BaseCommand):
     def _purge(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         if options["dry_run"]:
             cut = store.now() - options["older_than"]
-            count = len(store.deliveries(until=cut, state=options["state"], limit=1_000_000))
+            count = store.count(until=cut, state=options["state"])
             self.stdout.write(
                 f"would purge {count} deliveries received before {cut:%Y-%m-%d %H:%M}"
             )
@@ -123,9 +123,7 @@ class Command(BaseCommand):
     def _erase_bodies(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         if options["dry_run"]:
             cut = store.now() - options["older_than"]
-            count = sum(
-                1 for r in store.deliveries(until=cut, limit=1_000_000) if not r.body_erased
-            )
+            count = store.count(until=cut, with_body=True)
             self.stdout.write(
                 f"would erase {count} bodies of deliveries received before {cut:%Y-%m-%d %H:%M}"
             )
