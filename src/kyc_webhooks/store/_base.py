@@ -476,8 +476,10 @@ class DecisionTicket:
 class Store(Protocol):
     """What the receiver needs from a delivery store. Every method is atomic and thread-safe.
 
-    Implementations: :class:`~kyc_webhooks.store.MemoryStore` (one process) and
-    :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host).
+    Implementations: :class:`~kyc_webhooks.store.MemoryStore` (one process),
+    :class:`~kyc_webhooks.store.SQLiteStore` (several processes on one host),
+    :class:`~kyc_webhooks.store.PostgresStore` (several hosts) and the Django app's
+    ``DjangoStore`` (the project's own database).
 
     Besides the deliveries, a store keeps the *decision ledger*: the effective
     :class:`DecisionEntry` of each verification ``(vendor, subject)`` and a short *subject lease*
