@@ -715,6 +715,12 @@ def _process_and_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path, name
     code, out, err = run(
         capsys, "inbox", "--inbox", inbox, "replay", record.id, "--app", f"{name}:receiver"
     )
+    assert code == cli.EXIT_USAGE  # done: a replay on purpose needs --force
+    assert "is done: its handlers succeeded at " in err
+    code, out, err = run(
+        capsys,
+        "inbox", "--inbox", inbox, "replay", record.id, "--app", f"{name}:receiver", "--force",
+    )  # fmt: skip
     assert code == 0, err
     assert "200 replayed" in out
 

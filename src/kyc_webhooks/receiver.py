@@ -390,18 +390,25 @@ class Receiver:
             _positive_int(limit, "limit"), _positive_int(max_attempts, "max_attempts")
         )
 
-    def replay(self, delivery_id: str) -> Outcome:
+    def replay(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
         """Run the handlers again on a stored delivery, on purpose (``outcome.replay`` is True,
-        the record's ``replays`` counts it). A done delivery stays done if the replay fails.
+        the record's ``replays`` counts it), whatever its state and back-off. A done delivery
+        stays done if the replay fails.
+
+        ``skip_done=True``: unless the delivery is ``done`` -- decided by the store in the claim
+        itself, atomically, so that a worker completing it a moment before wins -- in which case
+        nothing runs and the outcome is a duplicate (200, ``outcome.duplicate``). For replaying
+        failed deliveries while the worker may be retrying them too: none is handled twice.
 
         Raises ``DeliveryNotFoundError`` for an unknown id and ``BodyErasedError`` when the body
         was erased; answers 503 (in progress) while another worker holds the delivery.
         """
-        return self._require_runner("replay").replay(delivery_id)
+        return self._require_runner("replay").replay(delivery_id, skip_done=skip_done)
 
-    async def replay_async(self, delivery_id: str) -> Outcome:
+    async def replay_async(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
         """Like :meth:`replay`, awaiting ``async def`` handlers."""
-        return await self._require_runner("replay_async").replay_async(delivery_id)
+        runner = self._require_runner("replay_async")
+        return await runner.replay_async(delivery_id, skip_done=skip_done)
 
     def process(self, delivery_id: str) -> Outcome:
         """Run the handlers of one stored delivery -- what a queue worker's task calls with a

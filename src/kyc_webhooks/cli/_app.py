@@ -86,10 +86,16 @@ def run_handlers(
     sync: Callable[[A], T],
     async_: Callable[[A], Awaitable[T]],
     argument: A,
+    *,
+    level: int = logging.WARNING,
+    explicit: bool = False,
 ) -> T:
     """``sync(argument)``, or ``async_(argument)`` in an event loop when a handler is async. A
-    handler's failure is logged by the library (class and frames, never the message)."""
-    with logging_to_stderr(logging.WARNING):
+    handler's failure is logged by the library (class and frames, never the message), and every
+    outcome at INFO (one line per delivery, no payload value): on stderr at ``level``, or through
+    the application's own logging setup when it has one (:func:`logging_to_stderr`; ``explicit``:
+    ``level`` was asked for, and applies there too)."""
+    with logging_to_stderr(level, explicit=explicit):
         if is_async(receiver):
 
             async def call() -> T:

@@ -111,32 +111,75 @@ class Server:
             self.sock.close()
 
 
-@contextlib.contextmanager
-def logging_to_stderr(level: int) -> Iterator[None]:
-    """Log lines to stderr while a server runs; the previous logging setup is restored after.
+#: ``--log-level`` names, for the commands that run handlers or a server.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-    The library's own per-delivery INFO line is replaced by :class:`ServeReceiver`'s (which also
-    says whether the delivery was a duplicate); its warnings (rejections) and errors stay.
+
+def add_log_level_option(parser: Any, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=None,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)}: the kyc_webhooks logger's level (default {default}; "
+        "without it an application's own logging setup is left as it is)",
+    )
+
+
+def log_level(name: str | None, default: str) -> tuple[int, bool]:
+    """The level of ``--log-level`` (else ``default``), and whether it was given."""
+    return logging.getLevelName((name or default).upper()), name is not None
+
+
+@contextlib.contextmanager
+def logging_to_stderr(
+    level: int, *, explicit: bool = True, library_info: bool = True
+) -> Iterator[None]:
+    """The log lines of a command that runs handlers (``process``, ``inbox replay --app``) or a
+    server (``serve``, ``demo``); the previous setup is restored after.
+
+    When logging is configured already -- a handler on the ``kyc_webhooks`` logger or on one it
+    propagates to, the root's included (``logging.basicConfig``, ``dictConfig``, a file handler
+    the imported application added) -- it is left alone: handlers, propagation and levels stay
+    the application's; only an ``explicit`` level (``--log-level``) sets the ``kyc_webhooks``
+    logger's level. Otherwise a handler writing to stderr is added to ``kyc_webhooks`` (and to
+    ``uvicorn.error``, the server's own lines), at ``level``.
+
+    ``library_info=False`` (``serve``): the library's own per-delivery INFO line is left out of
+    that stderr handler -- :class:`ServeReceiver` logs its own, which also says whether the
+    delivery was a duplicate; the library's warnings (rejections) and errors stay.
     """
+    package = logging.getLogger("kyc_webhooks")
+    if package.hasHandlers():
+        saved_level = package.level
+        if explicit:
+            package.setLevel(level)
+        try:
+            yield
+        finally:
+            package.setLevel(saved_level)
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    levels = {"kyc_webhooks": max(level, logging.WARNING), "kyc_webhooks.cli": level}
-    levels["uvicorn.error"] = level
+    if not library_info:
+        handler.addFilter(_without_library_info)
     saved = []
-    for name, wanted in levels.items():
-        log = logging.getLogger(name)
-        saved.append((log, log.handlers[:], log.level, log.propagate))
-        log.setLevel(wanted)
-        if name != "kyc_webhooks.cli":  # the CLI logger propagates to the package's handler
-            log.handlers[:] = [handler]
-            log.propagate = False
+    for log in (package, logging.getLogger("uvicorn.error")):
+        if log is not package and log.hasHandlers():
+            continue
+        saved.append((log, log.level))
+        log.setLevel(level)
+        log.addHandler(handler)
     try:
         yield
     finally:
-        for log, handlers, old_level, propagate in saved:
-            log.handlers[:] = handlers
+        for log, old_level in saved:
+            log.removeHandler(handler)
             log.setLevel(old_level)
-            log.propagate = propagate
+
+
+def _without_library_info(record: logging.LogRecord) -> bool:
+    return record.name != "kyc_webhooks" or record.levelno >= logging.WARNING
 
 
 class ServeReceiver(kw.Receiver):

@@ -1,5 +1,5 @@
-"""``kyc-webhooks inbox``: list, show, replay, purge and erase the deliveries a store keeps (the
-SQLite inbox ``serve`` fills, or a ``postgresql://`` store)."""
+"""``kyc-webhooks inbox``: list, show, replay, count (stats), purge and erase the deliveries a store
+keeps (the SQLite inbox ``serve`` fills, or a ``postgresql://`` store)."""
 
 from __future__ import annotations
 
@@ -44,12 +44,18 @@ from ._stores import (
 )
 
 if TYPE_CHECKING:
-    from kyc_webhooks import WebhookEvent
+    from kyc_webhooks import Outcome, WebhookEvent
     from kyc_webhooks.store import DeliveryRecord, Store
 
 STATES = ("pending", "processing", "done", "failed")
 #: Why ``inbox replay`` needs a target: a receiver without the application's handlers would mark
 #: the record done without anything having handled it (docs/delivery-guarantees.md).
+#: ``--to`` sends a redelivery: an application answers one of a done delivery as a duplicate.
+REPLAY_FORCE_NEEDS_APP = (
+    "--force needs --app: with --to the application answers a redelivery of a done delivery "
+    "as a duplicate and runs nothing; run the handlers here with --app module:attribute --force"
+)
+
 REPLAY_NEEDS_TARGET = (
     "replay needs --app module:attribute (your Receiver, so that your handlers run here) or "
     "--to URL (POST the delivery to your running application): without your handlers the "
@@ -69,6 +75,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         f"{PROG} inbox show 3f2a9c81 --body > body.json",
         f"{PROG} inbox replay 3f2a9c81 --app myapp.webhooks:receiver   # your handlers, here",
         f"{PROG} inbox replay 3f2a9c81 --to http://127.0.0.1:5000/webhooks/idenfy",
+        f"{PROG} inbox replay --state failed --app myapp.webhooks:receiver",
+        f"{PROG} inbox stats --json",
         f"{PROG} inbox purge --older-than 30d --dry-run",
         f"{PROG} inbox erase 3f2a9c81 --yes          # drop one body (personal data)",
         f"{PROG} inbox --inbox postgresql://app@db/app --schema app_prod list",
@@ -119,16 +127,32 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "replay",
         "run a stored delivery again, through your handlers",
         f"{PROG} inbox replay 3f2a9c81 --app myapp.webhooks:receiver",
+        f"{PROG} inbox replay --state failed --app myapp.webhooks:receiver   # each failed one",
+        f"{PROG} inbox replay 3f2a9c81 --app myapp.webhooks:receiver --force  # a done one again",
         f"{PROG} inbox replay 3f2a9c81 --to http://127.0.0.1:5000/webhooks/idenfy",
     )
     replay.description = (
         "Replay a stored delivery through your application's handlers: with --app, import "
         "your Receiver ('package.module:attribute', from the current directory) and run its "
         "handlers here, recording the result in the inbox; with --to, re-sign the body with "
-        "the configured credential and POST it to your running application. One of the two "
-        "is required: a replay without your handlers would mark the delivery done unhandled."
+        "the configured credential and POST it to your running application, as a redelivery "
+        "(which the application handles only when it handles redeliveries of that record: not "
+        "one that is done, nor a stored one under defer=True). One of the two is required: a "
+        "replay without your handlers would mark the delivery done unhandled. A delivery that "
+        "is done when it is claimed is not run again without --force (exit 2). --state failed "
+        "--app replays every failed delivery once, by the same rule."
     )
-    replay.add_argument("id", metavar="ID")
+    replay.add_argument("id", metavar="ID", nargs="?")
+    replay.add_argument(
+        "--state",
+        choices=("failed",),
+        help="with --app and no ID: replay every delivery in this state, once each",
+    )
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="with --app: run the handlers again even when the delivery is done",
+    )
     target = replay.add_mutually_exclusive_group()
     target.add_argument(
         "--app",
@@ -141,6 +165,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_output_options(replay)
     creds.add_secret_options(replay)
+
+    stats = action(
+        "stats",
+        "counts per state, and the age of the oldest pending delivery",
+        f"{PROG} inbox stats",
+        f"{PROG} inbox stats --json",
+    )
+    add_output_options(stats)
 
     purge = action(
         "purge",
@@ -180,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
             "list": _list,
             "show": _show,
             "replay": _replay,
+            "stats": _stats,
             "purge": _purge,
             "erase": _erase,
         }[args.inbox_command]
@@ -297,29 +330,36 @@ def _show(args: argparse.Namespace, store: Store) -> int:
 
 
 def _replay(args: argparse.Namespace, store: Store) -> int:
+    if args.state is not None:
+        return _replay_failed(args, store)
+    if args.id is None:
+        raise CliError("say what to replay: an ID, or --state failed (with --app)")
     if not args.to and not args.app:
         raise CliError(REPLAY_NEEDS_TARGET)
+    if args.force and args.to:
+        raise CliError(REPLAY_FORCE_NEEDS_APP)
     record = find_record(store, args.id)
     if record.body is None:
         raise CliError(f"the body of {record.id} was erased; it cannot be replayed", EXIT_FAILED)
     if args.to:
-        from ._http import check_url, describe, post
-
-        # Re-sign the stored body with the configured credential and POST it to the application.
-        url = check_url(args.to)
-        setting = creds.signing_setting(args, record.vendor)
-        body, headers = creds.sign(setting, record.body, event_type=record.event_type)
-        response = post(url, body, headers, timeout=args.timeout)
-        ok = 200 <= response.status < 300
-        if args.json:
-            emit_json({"id": record.id, "status": response.status, "ok": ok})
-        else:
-            out(f"{record.id} {record.vendor} {record.event_type} -> {describe(response)}")
-        return EXIT_OK if ok else EXIT_FAILED
+        return _replay_to(args, record)
+    if record.done and not args.force:
+        raise CliError(_already_done(record))  # before importing the app; the claim decides
     from ._app import app_receiver, run_handlers
 
     receiver = app_receiver(args.app, store, vendor=record.vendor)
-    outcome = run_handlers(receiver, receiver.replay, receiver.replay_async, record.id)
+    skip_done = not args.force
+
+    def replay(delivery_id: str) -> Outcome:
+        return receiver.replay(delivery_id, skip_done=skip_done)
+
+    async def replay_async(delivery_id: str) -> Outcome:
+        return await receiver.replay_async(delivery_id, skip_done=skip_done)
+
+    outcome = run_handlers(receiver, replay, replay_async, record.id)
+    if outcome.duplicate:
+        # Done meanwhile (the worker's own retry completed it): the claim refused it.
+        raise CliError(_already_done(store.get(record.id) or record))
     verdict = (
         f"replayed (handlers run: {outcome.handled})"
         if outcome.ok
@@ -338,6 +378,171 @@ def _replay(args: argparse.Namespace, store: Store) -> int:
     else:
         out(f"{record.id} {record.vendor} {record.event_type} -> {outcome.status_code} {verdict}")
     return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def _already_done(record: DeliveryRecord) -> str:
+    handled = record.finished_at or record.updated_at
+    return (
+        f"{record.id} is done: its handlers succeeded at {when(handled)} UTC; nothing ran. "
+        "Replay it again on purpose with --force"
+    )
+
+
+def _replay_to(args: argparse.Namespace, record: DeliveryRecord) -> int:
+    """POST the re-signed stored body to the running application: a redelivery, which its
+    receiver handles like one. Success only when the answer says the handlers ran (200) or that
+    the application stored it as a new delivery for its worker (202); an answer that nothing ran
+    -- a duplicate, done or deferred already -- is exit 1 (:func:`_not_run`)."""
+    from ._http import check_url, describe, post
+
+    url = check_url(args.to)
+    setting = creds.signing_setting(args, record.vendor)
+    body, headers = creds.sign(setting, record.body or b"", event_type=record.event_type)
+    response = post(url, body, headers, timeout=args.timeout)
+    ok = 200 <= response.status < 300
+    problem = _not_run(response.status, response.body) if ok else None
+    if args.json:
+        emit_json(
+            {
+                "id": record.id,
+                "status": response.status,
+                "ok": ok and problem is None,
+                "duplicate": bool(response.body.get("duplicate")),
+            }
+        )
+    else:
+        out(f"{record.id} {record.vendor} {record.event_type} -> {describe(response)}")
+    if problem is not None:
+        raise CliError(problem, EXIT_FAILED)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _not_run(status: int, answer: dict[str, Any]) -> str | None:
+    """What a 2xx answer of a kyc-webhooks receiver (``Outcome.response_body()``) says when its
+    handlers did not run, else ``None``. ``{"ok": true, "duplicate": true}``: 200, the delivery
+    is done in its store; 202, under ``defer=True`` it is stored already and a redelivery
+    changes nothing (not even for a failed one that the worker gave up on)."""
+    if answer.get("duplicate") is not True:
+        return None
+    if status == 202:
+        what = (
+            "the application stores this delivery already and defers it (defer=True): a "
+            "redelivery changes nothing, and its handlers did not run"
+        )
+    else:
+        what = "the application's store has this delivery done: its handlers did not run again"
+    return (
+        f"not replayed: {what}. Run the handlers here, on the inbox the application uses, "
+        "with --app package.module:attribute instead of --to (--force for a done delivery)"
+    )
+
+
+def _replay_failed(args: argparse.Namespace, store: Store) -> int:
+    """``replay --state failed --app``: every failed delivery once, each by the rule of one
+    (a delivery done by the time it is claimed is not run again)."""
+    if args.id is not None:
+        raise CliError("give an ID or --state failed, not both")
+    if not args.app:
+        raise CliError("replay --state failed needs --app module:attribute (your Receiver)")
+    if args.force:
+        raise CliError("--force replays one done delivery by its ID, not with --state failed")
+    from ._app import app_receiver, run_handlers
+
+    receiver = app_receiver(args.app, store)
+    records = [
+        r
+        for r in store.deliveries(state=args.state, limit=_COUNT_LIMIT)
+        if r.vendor in receiver.vendors
+    ]
+    counts = dict.fromkeys(_BULK_RESULTS, 0)
+    rows: list[dict[str, Any]] = []
+
+    def note(record: DeliveryRecord, outcome: Outcome | None, error: str | None = None) -> None:
+        result = _bulk_result(outcome)
+        counts[result] += 1
+        status = outcome.status_code if outcome is not None else None
+        rows.append({"id": record.id, "result": result, "status": status, "error": error})
+        if not args.json and not args.quiet:
+            out(f"{record.id} {record.vendor} {record.event_type} -> {_BULK_RESULTS[result]}")
+
+    def replay_all(batch: list[DeliveryRecord]) -> None:
+        for record in batch:
+            try:
+                note(record, receiver.replay(record.id, skip_done=True))
+            except (kw.DeliveryNotFoundError, kw.BodyErasedError) as exc:
+                note(record, None, type(exc).__name__)
+
+    async def replay_all_async(batch: list[DeliveryRecord]) -> None:
+        for record in batch:  # one event loop for all: a client the handlers share stays bound
+            try:
+                note(record, await receiver.replay_async(record.id, skip_done=True))
+            except (kw.DeliveryNotFoundError, kw.BodyErasedError) as exc:
+                note(record, None, type(exc).__name__)
+
+    run_handlers(receiver, replay_all, replay_all_async, records)
+    if args.json:
+        emit_json({"replayed": len(rows), **counts, "deliveries": rows})
+    else:
+        out(
+            f"replayed {_n(len(rows))} in state {args.state}: {counts['succeeded']} succeeded, "
+            f"{counts['failed']} failed, {counts['done']} done meanwhile (not run again), "
+            f"{counts['busy']} in progress elsewhere, {counts['gone']} purged or erased"
+        )
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+#: The results of ``replay --state failed``, and how each delivery's line names them.
+_BULK_RESULTS = {
+    "succeeded": "replayed",
+    "failed": "failed again",
+    "done": "done meanwhile, not run again",
+    "busy": "in progress elsewhere (another worker holds it)",
+    "gone": "purged or erased meanwhile",
+}
+
+
+def _bulk_result(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "gone"
+    if outcome.duplicate:
+        return "done"
+    if outcome.ok:
+        return "succeeded"
+    if isinstance(outcome.error, kw.DeliveryInProgressError):
+        return "busy"
+    return "failed"
+
+
+def _stats(args: argparse.Namespace, store: Store) -> int:
+    """Counts per state and in all (``store.stats()``), and how long the oldest pending delivery
+    has waited (a stuck or stopped worker): the oldest by received time, one row read."""
+    counts = dict.fromkeys(STATES, 0)
+    counts.update(store.stats())
+    oldest = store.deliveries(state="pending", limit=1)
+    waited = (store.now() - oldest[0].received_at).total_seconds() if oldest else None
+    if args.json:
+        emit_json({**counts, "oldest_pending_seconds": None if waited is None else int(waited)})
+        return EXIT_OK
+    for name, count in counts.items():
+        out(f"{name}: {count}")
+    if not args.quiet:
+        out(f"oldest pending: {'-' if waited is None else _duration(waited)}")
+    return EXIT_OK
+
+
+def _duration(seconds_: float) -> str:
+    """``3d 4h``, ``2h 5m``, ``7m 12s``, ``42s``."""
+    whole = max(0, int(seconds_))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
 
 
 def _cut(args: argparse.Namespace, store: Store) -> _dt.datetime:

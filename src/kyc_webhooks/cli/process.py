@@ -30,6 +30,7 @@ from ._common import (
     stop_on_signals,
 )
 from ._loop import ProcessLoop
+from ._server import add_log_level_option, log_level
 from ._stores import (
     add_schema_option,
     describe,
@@ -79,6 +80,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--every", type=int, default=100, metavar="N", help="off a terminal, a line every N (100)"
     )
+    add_log_level_option(parser, "warning")
     add_output_options(parser)
 
 
@@ -146,7 +148,15 @@ def _run(
         err(f"{PROG}: processing {where} with {args.app}; SIGTERM or Ctrl-C stops")
     try:
         with stop_on_signals(batches.stop):
-            stopped = run_handlers(receiver, ProcessLoop.run, ProcessLoop.run_async, batches)
+            level, explicit = log_level(args.log_level, "warning")
+            stopped = run_handlers(
+                receiver,
+                ProcessLoop.run,
+                ProcessLoop.run_async,
+                batches,
+                level=level,
+                explicit=explicit,
+            )
     finally:
         progress.close()
     succeeded, failed = batches.succeeded, batches.failed

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 from typing import Any
 
@@ -15,8 +14,10 @@ from ._http import is_loopback
 from ._server import (
     Server,
     ServeReceiver,
+    add_log_level_option,
     asgi_app,
     bind,
+    log_level,
     logging_to_stderr,
     require_uvicorn,
 )
@@ -61,6 +62,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help=f"TOML configuration (or ${creds.CONFIG_VAR})"
     )
+    add_log_level_option(parser, "info")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if not is_loopback(host):
             err(f"{PROG}: warning: {host} is not a loopback address; others can reach it")
         # uvicorn shuts down gracefully, then re-raises the Ctrl-C: stopping is success.
-        with logging_to_stderr(logging.INFO), contextlib.suppress(KeyboardInterrupt):
+        level, explicit = log_level(args.log_level, "info")
+        logs = logging_to_stderr(level, explicit=explicit, library_info=False)
+        with logs, contextlib.suppress(KeyboardInterrupt):
             server.run()
         err(f"{PROG}: stopped")
     finally:

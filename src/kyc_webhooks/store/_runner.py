@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import inspect
 import logging
@@ -360,28 +361,45 @@ class StoreRunner:
             outcomes.append(await self._process_claim_async(claim))
         return ProcessSummary(tuple(outcomes))
 
-    def replay(self, delivery_id: str) -> Outcome:
+    # A replay with ``skip_done`` claims as ``process`` does (``claim(replay=False)``: a done
+    # record is not claimable), so that whether the record is done is decided by the store in
+    # the claim itself, atomically -- a worker completing it a moment before wins, and the
+    # handlers do not run twice -- but without ``process``'s back-off: the operator replays now.
+    # The claim is then marked a replay (counted in ``replays``): for a record that is not done
+    # the stores take it exactly as ``claim(replay=True)`` would.
+
+    def replay(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
         store = self.store
         record = store.get(delivery_id)
         _check_replayable(record)
-        claim = store.claim(delivery_id, lease=self.lease_timeout, replay=True)
+        claim = store.claim(delivery_id, lease=self.lease_timeout, replay=not skip_done)
         if claim is None:
             assert record is not None
-            return self.tally.record(self._in_progress(record, None, replay=True))
-        return self._process_claim_sync(claim)
+            current = store.get(delivery_id) or record
+            return self.tally.record(self._not_replayed(current, skip_done=skip_done))
+        return self._process_claim_sync(_as_replay(claim))
 
-    async def replay_async(self, delivery_id: str) -> Outcome:
+    async def replay_async(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
         store = self.store
         record = await _call(store, store.get, delivery_id)
         _check_replayable(record)
         claim = await self._holding(
-            lambda: store.claim(delivery_id, lease=self.lease_timeout, replay=True),
+            lambda: store.claim(delivery_id, lease=self.lease_timeout, replay=not skip_done),
             self._release_abandoned_claim,
         )
         if claim is None:
             assert record is not None
-            return self.tally.record(self._in_progress(record, None, replay=True))
-        return await self._process_claim_async(claim)
+            current = await _call(store, store.get, delivery_id) or record
+            return self.tally.record(self._not_replayed(current, skip_done=skip_done))
+        return await self._process_claim_async(_as_replay(claim))
+
+    def _not_replayed(self, record: DeliveryRecord, *, skip_done: bool) -> Outcome:
+        """The outcome of a replay whose claim was refused, from ``record`` as read after the
+        claim: with ``skip_done`` a done record is a duplicate (200, nothing ran); otherwise
+        another worker or replay holds its lease (503, in progress)."""
+        if skip_done and record.done:
+            return Outcome.duplicate_of(record)
+        return self._in_progress(record, None, replay=True)
 
     def process(self, delivery_id: str) -> Outcome:
         store = self.store
@@ -886,6 +904,11 @@ def _check_store_keywords(store: Store) -> None:
                 f"{type(store).__name__}.{method}() must accept the keyword argument {keyword}= "
                 f"(the Store protocol: {why})"
             )
+
+
+def _as_replay(claim: Claim) -> Claim:
+    """``claim`` marked as a replay's (its completion counts in ``replays``)."""
+    return claim if claim.replay else dataclasses.replace(claim, replay=True)
 
 
 def _check_replayable(record: DeliveryRecord | None) -> None:
