@@ -189,6 +189,27 @@ def test_replay_state_failed_replays_each_failed_delivery_once(
     assert json.loads(out)["replayed"] == 0
 
 
+def test_replay_state_failed_reads_the_inbox_a_page_at_a_time(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    app: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pages of 3 over 7 failed deliveries: every one is replayed once, none twice or skipped.
+    from kyc_webhooks.cli import inbox as inbox_command
+
+    monkeypatch.setattr(inbox_command, "_PAGE", 3)
+    inbox = tmp_path / "inbox.sqlite3"
+    ids = _failed_inbox(inbox, 7)
+    argv = ("inbox", "--inbox", str(inbox), "replay", "--state", "failed", "--app", app, "--json")
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    report = json.loads(out)
+    assert sorted(row["id"] for row in report["deliveries"]) == sorted(ids)
+    assert report["succeeded"] == 7
+    assert sorted(_handled(tmp_path)) == sorted(f"complycube:check-{n}" for n in range(7))
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

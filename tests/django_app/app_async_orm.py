@@ -196,7 +196,7 @@ def test_the_process_command_runs_plain_orm_code_beside_an_async_handler() -> No
         row = Delivery.objects.get()
         assert (row.state, row.attempts) == ("done", 1)
         assert writes() == {"handler": 1, "received": 1, "decision": 1}
-        call_command("kyc_webhooks", "replay", str(row.id), stdout=io.StringIO())
+        call_command("kyc_webhooks", "replay", str(row.id), "--force", stdout=io.StringIO())
     # A replay runs the event handlers again; the decision did not change.
     assert writes() == {"handler": 2, "received": 2, "decision": 1}
     assert seen == ["IDENTIFICATION_MANUAL_FINISHED"] * 2

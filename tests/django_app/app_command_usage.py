@@ -258,7 +258,13 @@ def test_replay_takes_an_id_prefix_and_an_unknown_id_is_a_usage_error() -> None:
     )
     assert answer.status_code == 200
     delivery_id = Delivery.objects.get().id
+    # Done already: replayed only on purpose, with --force, as `kyc-webhooks inbox replay`.
     result = _command("replay", delivery_id[:8])
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"{delivery_id} is done: its handlers succeeded at" in result.stderr
+    assert "Replay it again on purpose with --force" in result.stderr
+    assert Delivery.objects.get().replays == 0
+    result = _command("replay", delivery_id[:8], "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == f"200 replayed {delivery_id}\n"
     assert Delivery.objects.get().replays == 1

@@ -261,7 +261,7 @@ def test_replay_purge_and_erase_commands() -> None:
     post(Client(), "/webhooks/idenfy", body, headers)
     row = Delivery.objects.get()
     out = io.StringIO()
-    call_command("kyc_webhooks", "replay", row.id, stdout=out)
+    call_command("kyc_webhooks", "replay", row.id, "--force", stdout=out)
     assert out.getvalue().startswith("200 replayed")
     assert Delivery.objects.get().replays == 1
     Delivery.objects.update(received_at=row.received_at - timedelta(days=40))
@@ -534,7 +534,7 @@ def test_the_process_and_replay_commands_await_async_handlers(loop: bool) -> Non
     assert (row.state, row.attempts) == ("done", 1)
     assert seen == ["event", "decision"]
     out = io.StringIO()
-    call_command("kyc_webhooks", "replay", row.id, stdout=out)
+    call_command("kyc_webhooks", "replay", row.id, "--force", stdout=out)
     assert out.getvalue().startswith("200 replayed")
     assert seen[2:] == ["event"]  # a replay changes no decision
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
 
-from ._common import EXIT_MISSING_DEPENDENCY, EXIT_USAGE, PROG, CliError
+from ._common import EXIT_MISSING_DEPENDENCY, EXIT_USAGE, PROG, CliError, when
 
 if TYPE_CHECKING:
     from kyc_webhooks.store import DeliveryRecord, Store
@@ -308,6 +308,16 @@ def find_record(store: Store, delivery_id: str) -> DeliveryRecord:
             f"({shown}{more}); give more characters"
         )
     return matches[0]
+
+
+def already_done(record: DeliveryRecord) -> str:
+    """Why a replay without ``--force`` did not run ``record``: it is done (``inbox replay`` and
+    ``manage.py kyc_webhooks replay``)."""
+    handled = record.finished_at or record.updated_at
+    return (
+        f"{record.id} is done: its handlers succeeded at {when(handled)} UTC; nothing ran. "
+        "Replay it again on purpose with --force"
+    )
 
 
 _AGE_SECONDS = {"days": 86400.0, "hours": 3600.0, "minutes": 60.0, "seconds": 1.0}

@@ -8,6 +8,7 @@ import contextlib
 import datetime as _dt
 import importlib
 import sys
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
@@ -37,6 +38,7 @@ from ._stores import (
     INBOX_VAR,
     add_schema_option,
     age,
+    already_done,
     find_record,
     inbox_path,
     open_inbox,
@@ -344,7 +346,7 @@ def _replay(args: argparse.Namespace, store: Store) -> int:
     if args.to:
         return _replay_to(args, record)
     if record.done and not args.force:
-        raise CliError(_already_done(record))  # before importing the app; the claim decides
+        raise CliError(already_done(record))  # before importing the app; the claim decides
     from ._app import app_receiver, run_handlers
 
     receiver = app_receiver(args.app, store, vendor=record.vendor)
@@ -359,7 +361,7 @@ def _replay(args: argparse.Namespace, store: Store) -> int:
     outcome = run_handlers(receiver, replay, replay_async, record.id)
     if outcome.duplicate:
         # Done meanwhile (the worker's own retry completed it): the claim refused it.
-        raise CliError(_already_done(store.get(record.id) or record))
+        raise CliError(already_done(store.get(record.id) or record))
     verdict = (
         f"replayed (handlers run: {outcome.handled})"
         if outcome.ok
@@ -378,14 +380,6 @@ def _replay(args: argparse.Namespace, store: Store) -> int:
     else:
         out(f"{record.id} {record.vendor} {record.event_type} -> {outcome.status_code} {verdict}")
     return EXIT_OK if outcome.ok else EXIT_FAILED
-
-
-def _already_done(record: DeliveryRecord) -> str:
-    handled = record.finished_at or record.updated_at
-    return (
-        f"{record.id} is done: its handlers succeeded at {when(handled)} UTC; nothing ran. "
-        "Replay it again on purpose with --force"
-    )
 
 
 def _replay_to(args: argparse.Namespace, record: DeliveryRecord) -> int:
@@ -449,11 +443,7 @@ def _replay_failed(args: argparse.Namespace, store: Store) -> int:
     from ._app import app_receiver, run_handlers
 
     receiver = app_receiver(args.app, store)
-    records = [
-        r
-        for r in store.deliveries(state=args.state, limit=_COUNT_LIMIT)
-        if r.vendor in receiver.vendors
-    ]
+    records = _records_in_state(store, args.state, receiver.vendors)
     counts = dict.fromkeys(_BULK_RESULTS, 0)
     rows: list[dict[str, Any]] = []
 
@@ -465,14 +455,14 @@ def _replay_failed(args: argparse.Namespace, store: Store) -> int:
         if not args.json and not args.quiet:
             out(f"{record.id} {record.vendor} {record.event_type} -> {_BULK_RESULTS[result]}")
 
-    def replay_all(batch: list[DeliveryRecord]) -> None:
+    def replay_all(batch: Iterator[DeliveryRecord]) -> None:
         for record in batch:
             try:
                 note(record, receiver.replay(record.id, skip_done=True))
             except (kw.DeliveryNotFoundError, kw.BodyErasedError) as exc:
                 note(record, None, type(exc).__name__)
 
-    async def replay_all_async(batch: list[DeliveryRecord]) -> None:
+    async def replay_all_async(batch: Iterator[DeliveryRecord]) -> None:
         for record in batch:  # one event loop for all: a client the handlers share stays bound
             try:
                 note(record, await receiver.replay_async(record.id, skip_done=True))
@@ -489,6 +479,30 @@ def _replay_failed(args: argparse.Namespace, store: Store) -> int:
             f"{counts['busy']} in progress elsewhere, {counts['gone']} purged or erased"
         )
     return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+#: How many records ``replay --state failed`` reads at a time.
+_PAGE = 500
+
+
+def _records_in_state(
+    store: Store, state: str, vendors: Collection[str]
+) -> Iterator[DeliveryRecord]:
+    """The records of ``vendors`` in ``state``, oldest first, read a page at a time as the caller
+    goes (memory stays bounded whatever the inbox holds). A record replayed and failed again keeps
+    its place before the next page; the ids already read at the page's last received time are
+    skipped when the next page starts there."""
+    since: _dt.datetime | None = None
+    seen: set[str] = set()  # ids read with received_at == since
+    while True:
+        page = store.deliveries(state=state, since=since, limit=_PAGE)
+        fresh = [r for r in page if r.id not in seen]
+        if not fresh:
+            return
+        last = page[-1].received_at
+        seen = (seen if last == since else set()) | {r.id for r in page if r.received_at == last}
+        since = last
+        yield from (r for r in fresh if r.vendor in vendors)
 
 
 #: The results of ``replay --state failed``, and how each delivery's line names them.

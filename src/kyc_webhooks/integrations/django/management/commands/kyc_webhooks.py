@@ -14,9 +14,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kyc_webhooks.cli._common import CliError, stop_on_signals
+from kyc_webhooks.cli._common import EXIT_USAGE, CliError, stop_on_signals
 from kyc_webhooks.cli._loop import ProcessLoop
-from kyc_webhooks.cli._stores import MIN_PREFIX, age, find_record
+from kyc_webhooks.cli._stores import MIN_PREFIX, age, already_done, find_record
 from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
 
@@ -46,6 +46,9 @@ class Command(BaseCommand):
         replay = sub.add_parser("replay", help="run the handlers of one delivery again")
         replay.add_argument(
             "delivery_id", help=f"a delivery id, or a unique prefix of at least {MIN_PREFIX}"
+        )
+        replay.add_argument(
+            "--force", action="store_true", help="also replay a delivery that is done already"
         )
         purge = sub.add_parser("purge", help="delete old delivery records")
         purge.add_argument("--older-than", required=True, type=duration, help=_AGE_HELP)
@@ -97,14 +100,22 @@ class Command(BaseCommand):
         # The CLI's lookup: the id, or a unique prefix of at least 8 characters; an unknown or
         # ambiguous one is a usage error (exit code 2), so a wrapper that retries failed
         # deliveries (exit code 1) never loops on a typo.
+        # A done delivery is replayed only with --force, as `kyc-webhooks inbox replay`: decided
+        # by the store in the claim (skip_done), so that a delivery the worker completes while an
+        # operator replays the failed ones is not handled twice.
         try:
             delivery_id = find_record(store, options["delivery_id"]).id
         except CliError as exc:
             raise CommandError(exc.message, returncode=exc.code) from None
+        skip_done = not options["force"]
         if has_async_handlers(receiver):
-            outcome = async_to_sync(receiver.replay_async)(delivery_id)
+            outcome = async_to_sync(receiver.replay_async)(delivery_id, skip_done=skip_done)
         else:
-            outcome = receiver.replay(delivery_id)
+            outcome = receiver.replay(delivery_id, skip_done=skip_done)
+        if skip_done and outcome.duplicate:
+            record = store.get(delivery_id)
+            assert record is not None
+            raise CommandError(already_done(record), returncode=EXIT_USAGE)
         self.stdout.write(f"{outcome.status_code} replayed {delivery_id}")
         if not outcome.ok:
             raise CommandError("the handlers failed; the delivery is unchanged", returncode=1)
