@@ -190,7 +190,7 @@ def test_inbox_reads_a_store_in_its_own_schema_and_never_creates_one(
             f"kyc-webhooks: error: no inbox in schema 'kyc_webhooks' at {url}; nothing was "
             "created in it (this database holds the Django app's inbox, table "
             "kyc_webhooks_delivery: use `python manage.py kyc_webhooks` (process, replay, purge, "
-            "erase-bodies, stats) or the Django admin in the Django project)\n"
+            "erase-bodies, forget, stats) or the Django admin in the Django project)\n"
         )
         assert user_schemas(url) == ["app_prod"]
     # --schema names a PostgreSQL schema: refused with a SQLite inbox, as by `process`.

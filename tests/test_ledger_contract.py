@@ -19,6 +19,7 @@ import pytest
 from _postgres import postgres_store
 from _stores import START, STORES, FakeClock
 from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
+from kyc_webhooks.errors import DeliveryInProgressError, UsageError
 from kyc_webhooks.store import Added, Claim, DeliveryState, NewDelivery, Store
 from kyc_webhooks.store._base import DecisionEntry, DecisionTicket, replaces, supersedes
 
@@ -570,3 +571,171 @@ def test_add_with_a_decision_reclaims_a_failed_delivery_with_its_first_receipt(
     assert ticket is not None
     assert ticket.entry.delivery_id == first.record.id
     assert ticket.entry.received_at == first.record.received_at
+
+
+# -- forgetting a data subject, and retention (docs/security.md, "Retention and erasure") --------
+
+
+def test_forget_by_client_ref_removes_every_verification_of_the_client(store: Store) -> None:
+    first, second, other = claim_one(store), claim_one(store), claim_one(store)
+    record(store, first, entry(first, subject="scan-1"))
+    record(store, second, entry(second, "DECLINED", subject="scan-2", vendor="complycube"))
+    kept = entry(other, subject="scan-3", client_ref="user-7")
+    record(store, other, kept)
+
+    forgotten = store.forget_decisions(client_ref="user-42")
+
+    # The deliveries the entries came from: the caller erases their bodies.
+    assert sorted(forgotten) == sorted([first.record.id, second.record.id])
+    assert list(store.decisions_for_client("user-42")) == []
+    assert store.effective_decision("idenfy", "scan-1") is None
+    assert store.effective_decision("complycube", "scan-2") is None
+    assert store.effective_decision("idenfy", "scan-3") == kept
+    assert list(store.decisions_for_client("user-7")) == [kept]
+    # Forgetting again finds nothing: the same call is safe to repeat.
+    assert store.forget_decisions(client_ref="user-42") == []
+
+
+def test_forget_by_subject_removes_that_verification_only(store: Store) -> None:
+    first, second = claim_one(store), claim_one(store)
+    record(store, first, entry(first, subject="scan-1"))
+    kept = entry(second, subject="scan-2")
+    record(store, second, kept)
+
+    assert store.forget_decisions(vendor="idenfy", subject="scan-1") == [first.record.id]
+    assert store.effective_decision("idenfy", "scan-1") is None
+    assert list(store.decisions_for_client("user-42")) == [kept]
+    # The same reference at another vendor is another verification; an unknown one is none.
+    assert store.forget_decisions(vendor="complycube", subject="scan-2") == []
+    assert store.forget_decisions(vendor="idenfy", subject="nobody") == []
+    assert store.effective_decision("idenfy", "scan-2") == kept
+
+
+def test_forget_matches_odd_text_exactly(store: Store) -> None:
+    claim, near = claim_one(store), claim_one(store)
+    record(store, claim, entry(claim, subject="scan-\udcff\x00", client_ref="Ref-\udcff "))
+    kept = entry(near, subject="scan-ref", client_ref="ref-\udcff")
+    record(store, near, kept)
+    assert store.forget_decisions(client_ref="ref-\udcfe") == []
+    assert store.forget_decisions(client_ref="Ref-\udcff ") == [claim.record.id]
+    assert list(store.decisions_for_client("ref-\udcff")) == [kept]
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        {},
+        {"vendor": "idenfy"},
+        {"subject": "scan-1"},
+        {"client_ref": "user-42", "vendor": "idenfy", "subject": "scan-1"},
+        {"client_ref": 42},
+        {"vendor": "idenfy", "subject": b"scan-1"},
+    ],
+    ids=["none", "vendor-only", "subject-only", "both", "int-client", "bytes-subject"],
+)
+def test_forget_takes_one_selector(store: Store, selector: dict[str, object]) -> None:
+    claim = claim_one(store)
+    made = entry(claim)
+    record(store, claim, made)
+    with pytest.raises(UsageError):
+        store.forget_decisions(**selector)  # type: ignore[arg-type]
+    assert store.effective_decision("idenfy", "scan-1") == made
+
+
+def test_forget_removes_nothing_while_a_delivery_of_a_verification_is_handled(
+    store: Store, clock: FakeClock
+) -> None:
+    """All or nothing: removing an entry under a running delivery would let its completion
+    judge a stale verdict against nothing. The caller retries once the delivery is done."""
+    first, second = claim_one(store), claim_one(store)
+    old = entry(first, "REVIEW", final=False, subject="scan-1")
+    record(store, first, old)
+    other = entry(second, subject="scan-2")
+    record(store, second, other)
+    running = claim_one(store)
+    ticket = store.begin_decision(running, entry(running, subject="scan-1"), lease=SUBJECT_LEASE)
+    assert ticket is not None
+
+    with pytest.raises(DeliveryInProgressError):
+        store.forget_decisions(client_ref="user-42")
+    with pytest.raises(DeliveryInProgressError):
+        store.forget_decisions(vendor="idenfy", subject="scan-1")
+    assert store.effective_decision("idenfy", "scan-1") == old
+    assert store.effective_decision("idenfy", "scan-2") == other
+    # Another verification is not held.
+    assert store.forget_decisions(vendor="idenfy", subject="scan-2") == [second.record.id]
+
+    assert store.complete(running, decision=ticket)
+    assert store.forget_decisions(client_ref="user-42") == [running.record.id]
+    assert list(store.decisions_for_client("user-42")) == []
+
+
+def test_an_expired_subject_lease_does_not_keep_a_verification(
+    store: Store, clock: FakeClock
+) -> None:
+    first = claim_one(store)
+    record(store, first, entry(first))
+    crashed = claim_one(store)
+    assert store.begin_decision(crashed, entry(crashed), lease=5) is not None
+    clock.advance(6)
+    assert store.forget_decisions(client_ref="user-42") == [first.record.id]
+    # A verification that is forgotten starts afresh: its next verdict is a first one.
+    following = claim_one(store)
+    ticket = store.begin_decision(following, entry(following, "DECLINED"), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    assert ticket.previous is None
+    assert ticket.changes
+
+
+def test_purge_decisions_removes_entries_of_old_deliveries(store: Store, clock: FakeClock) -> None:
+    old = claim_one(store)
+    record(store, old, entry(old, subject="scan-1"))
+    clock.advance(3600)
+    newer = claim_one(store)
+    kept = entry(newer, subject="scan-2")
+    record(store, newer, kept)
+    clock.advance(3600)
+
+    assert store.purge_decisions(older_than=timedelta(hours=1, seconds=1)) == 1
+    assert store.effective_decision("idenfy", "scan-1") is None
+    assert list(store.decisions_for_client("user-42")) == [kept]
+    assert store.purge_decisions(older_than=timedelta(hours=1, seconds=1)) == 0
+    # An aware cut-off works as well; the entry's own receipt time decides, not the vendor's.
+    assert store.purge_decisions(older_than=kept.received_at) == 0
+    assert store.purge_decisions(older_than=kept.received_at + timedelta(seconds=1)) == 1
+    assert list(store.decisions_for_client("user-42")) == []
+
+
+def test_purge_decisions_spares_a_verification_being_handled(
+    store: Store, clock: FakeClock
+) -> None:
+    old = claim_one(store)
+    recorded = entry(old, "REVIEW", final=False)
+    record(store, old, recorded)
+    clock.advance(3600)
+    running = claim_one(store)
+    ticket = store.begin_decision(running, entry(running), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    # Old enough, but its lease is live: the running delivery is judged against it.
+    assert store.purge_decisions(older_than=timedelta(minutes=30)) == 0
+    assert store.effective_decision("idenfy", "scan-1") == recorded
+    store.abort_decision(ticket)
+    assert store.purge_decisions(older_than=timedelta(minutes=30)) == 1
+    assert store.effective_decision("idenfy", "scan-1") is None
+
+
+def test_purge_decisions_removes_verifications_that_never_got_a_decision(
+    store: Store, clock: FakeClock
+) -> None:
+    """A first decision whose handler failed leaves the subject without an entry: its row (if
+    the store keeps one) goes with retention, and counts as no entry."""
+    claim = claim_one(store)
+    ticket = store.begin_decision(claim, entry(claim), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    store.abort_decision(ticket)
+    clock.advance(3600)
+    assert store.purge_decisions(older_than=timedelta(minutes=1)) == 0
+    following = claim_one(store)
+    again = store.begin_decision(following, entry(following), lease=SUBJECT_LEASE)
+    assert again is not None
+    assert again.previous is None

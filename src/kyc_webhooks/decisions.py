@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .errors import UsageError
+
 if TYPE_CHECKING:
     from .models import WebhookEvent
     from .store._base import DecisionEntry, DeliveryRecord, Store
@@ -232,6 +234,10 @@ def from_entry(entry: DecisionEntry, subject: str | None = None) -> Decision:
     )
 
 
+#: How many entries of one ``client_ref`` :meth:`Decisions.forget` looks at: all of them.
+_EVERY = 1_000_000
+
+
 class Decisions:
     """The effective decisions a receiver's store keeps (``receiver.decisions``).
 
@@ -258,3 +264,65 @@ class Decisions:
         return [
             from_entry(entry) for entry in self.store.decisions_for_client(client_ref, limit=limit)
         ]
+
+    def entries(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[DecisionEntry]:
+        """The ledger entries :meth:`forget` would remove now, each naming the delivery it came
+        from: those of ``client_ref``, newest first, or the one of ``vendor``'s ``subject``
+        (``[]`` or one). Exactly one selector, as for :meth:`forget`."""
+        from .store._base import check_forget_args
+
+        check_forget_args(client_ref, vendor, subject)
+        if client_ref is not None:
+            return list(self.store.decisions_for_client(client_ref, limit=_EVERY))
+        assert vendor is not None
+        assert subject is not None
+        entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
+        return [] if entry is None else [entry]
+
+    def forget(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        """Erase one data subject's verdicts (an erasure request, GDPR art. 17): remove from the
+        ledger every verification whose ``client_ref`` is ``client_ref`` -- or the one
+        verification ``vendor`` + ``subject`` (the vendor's reference, as for :meth:`latest`) --
+        and erase the bodies of the deliveries their entries came from (``store.erase``).
+        Returns the ids of those deliveries.
+
+        The bodies are erased first, then the entries are removed (``store.forget_decisions``),
+        so that a call that fails half-way -- a store error, or
+        :class:`~kyc_webhooks.errors.DeliveryInProgressError` while a delivery of one of the
+        verifications is being handled -- leaves the entries naming what is left to erase: call
+        it again. Other deliveries of the same person (events without a verdict, or a verdict
+        an entry no longer names) are not found here; docs/security.md, "Retention and erasure",
+        says how to erase them."""
+        forget = getattr(self.store, "forget_decisions", None)
+        if forget is None:
+            raise UsageError(
+                f"{type(self.store).__name__} has no forget_decisions() (a method of the Store "
+                "protocol since the ledger could be erased): this store cannot forget decisions"
+            )
+        entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
+        named = list(dict.fromkeys(entry.delivery_id for entry in entries))
+        for delivery_id in named:
+            self.store.erase(delivery_id)
+        if client_ref is not None:
+            removed: list[str] = forget(client_ref=client_ref)
+        else:
+            assert vendor is not None
+            assert subject is not None
+            removed = forget(vendor=vendor, subject=ledger_subject(vendor, subject))
+        # A delivery handled since the look above may have replaced an entry.
+        later = [delivery_id for delivery_id in removed if delivery_id not in named]
+        for delivery_id in later:
+            self.store.erase(delivery_id)
+        return named + later

@@ -34,7 +34,7 @@ from .errors import (
 from .models import WebhookEvent
 from .outcome import Outcome, ProcessSummary, Tally, handler_failure
 from .routing import DH, Router, warn_never_runs
-from .store._base import Store
+from .store._base import Store, receivable
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
 
 __all__ = [
@@ -125,7 +125,7 @@ class Receiver:
             raise ConfigurationError("max_body_size must be a positive int")
         if max_body_size <= 0:
             raise ConfigurationError("max_body_size must be a positive int")
-        if store is not None and not isinstance(store, Store):
+        if store is not None and not receivable(store):
             raise ConfigurationError(
                 f"store must implement kyc_webhooks.store.Store, got {type(store).__name__}"
             )
@@ -225,8 +225,9 @@ class Receiver:
 
     @property
     def decisions(self) -> Decisions:
-        """The effective decisions the store's ledger keeps: ``.latest(vendor, subject)`` and
-        ``.for_client(client_ref)``. Raises :class:`UsageError` without a store."""
+        """The effective decisions the store's ledger keeps: ``.latest(vendor, subject)``,
+        ``.for_client(client_ref)``, and ``.forget(client_ref=...)`` for an erasure request.
+        Raises :class:`UsageError` without a store."""
         return Decisions(self._require_runner("decisions").store)
 
     def stats(self) -> dict[str, int]:

@@ -255,7 +255,7 @@ def holds_django_inbox(target: str) -> bool:
 
 #: What reads the Django app's inbox (``kyc_webhooks.integrations.django``).
 _DJANGO_INBOX = (
-    "`python manage.py kyc_webhooks` (process, replay, purge, erase-bodies, stats) or the "
+    "`python manage.py kyc_webhooks` (process, replay, purge, erase-bodies, forget, stats) or the "
     "Django admin"
 )
 

@@ -1,5 +1,6 @@
 """``kyc-webhooks inbox``: list, show, replay, count (stats), purge and erase the deliveries a store
-keeps (the SQLite inbox ``serve`` fills, or a ``postgresql://`` store)."""
+keeps (the SQLite inbox ``serve`` fills, or a ``postgresql://`` store), and forget decisions of its
+ledger."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import contextlib
 import datetime as _dt
 import importlib
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
@@ -17,6 +18,7 @@ from . import _credentials as creds
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     PROG,
     CliError,
     Formatter,
@@ -81,6 +83,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         f"{PROG} inbox stats --json",
         f"{PROG} inbox purge --older-than 30d --dry-run",
         f"{PROG} inbox erase 3f2a9c81 --yes          # drop one body (personal data)",
+        f"{PROG} inbox forget --client-ref user-42 --yes   # a person's verdicts and bodies",
         f"{PROG} inbox --inbox postgresql://app@db/app --schema app_prod list",
     )
     parser.add_argument(
@@ -204,6 +207,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     erase.add_argument("--all", action="store_true", help="every delivery")
     add_confirm_options(erase)
     add_output_options(erase)
+    _add_forget_parser(action)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -217,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
             "stats": _stats,
             "purge": _purge,
             "erase": _erase,
+            "forget": _forget,
         }[args.inbox_command]
         return command(args, store)
     except kw.StoreError:
@@ -650,4 +655,117 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
     else:
         erased = store.erase_bodies(older_than=cut)
     _report(args, "erased", erased, f"erased the bodies of {_n(erased)} (metadata kept)")
+    return EXIT_OK
+
+
+# -- forget: the decision ledger (docs/security.md, "Retention and erasure") --------------------
+
+
+def _add_forget_parser(action: Callable[..., argparse.ArgumentParser]) -> None:
+    forget = action(
+        "forget",
+        "forget a person's verdicts: ledger entries, and the bodies of their deliveries",
+        f"{PROG} inbox forget --client-ref user-42 --dry-run",
+        f"{PROG} inbox forget --vendor complycube --subject 5f3c9a1e --yes",
+        f"{PROG} inbox forget --older-than 365d --yes   # ledger retention, by age",
+    )
+    forget.add_argument(
+        "--client-ref",
+        metavar="REF",
+        help="every verification whose client_ref (your id, echoed by the vendor) is REF",
+    )
+    forget.add_argument(
+        "--vendor", choices=creds.vendor_names(), help="with --subject: one verification"
+    )
+    forget.add_argument(
+        "--subject",
+        metavar="S",
+        help="the vendor's reference of the verification (scanRef, check or session id)",
+    )
+    forget.add_argument(
+        "--older-than",
+        metavar="AGE",
+        help="every entry of a delivery received before AGE ago (their bodies: `inbox erase`)",
+    )
+    add_confirm_options(forget)
+    add_output_options(forget)
+
+
+def _decisions(count: int) -> str:
+    return f"{count} decision" if count == 1 else f"{count} decisions"
+
+
+def _forget(args: argparse.Namespace, store: Store) -> int:
+    person = args.client_ref is not None or args.vendor is not None or args.subject is not None
+    if person and args.older_than is not None:
+        raise CliError("give --client-ref REF or --vendor V --subject S, or --older-than AGE")
+    if args.older_than is not None:
+        return _forget_older(args, store)
+    if args.client_ref is not None and (args.vendor is not None or args.subject is not None):
+        raise CliError("give --client-ref REF, or --vendor V --subject S: not both")
+    if args.client_ref is None and (args.vendor is None or args.subject is None):
+        raise CliError(
+            "say what to forget: --client-ref REF, --vendor V --subject S, or --older-than AGE"
+        )
+    from kyc_webhooks.decisions import Decisions
+
+    ledger = Decisions(store)
+    selector: dict[str, str] = (
+        {"client_ref": args.client_ref}
+        if args.client_ref is not None
+        else {"vendor": args.vendor, "subject": args.subject}
+    )
+    entries = ledger.entries(**selector)
+    named = list(dict.fromkeys(entry.delivery_id for entry in entries))
+    records = [store.get(delivery_id) for delivery_id in named]
+    bodies = sum(1 for r in records if r is not None and r.body is not None)
+    what = f"{_decisions(len(entries))} and the bodies of {_n(bodies)}"
+    if args.dry_run:
+        if args.json:
+            emit_json({"forgotten": len(entries), "erased": bodies, "dry_run": True})
+        else:
+            out(f"would forget {what} (dry run)")
+        return EXIT_OK
+    if entries:
+        confirm(f"forget {what}", yes=args.yes)
+    elif not args.yes:
+        # As `inbox erase`: --yes calls the store even so (a checkpoint that failed is redone).
+        _report(args, "forgotten", 0, f"forgot {_decisions(0)}")
+        return EXIT_OK
+    try:
+        erased = ledger.forget(**selector)
+    except kw.DeliveryInProgressError as exc:
+        raise CliError(exc.message, EXIT_UNAVAILABLE) from None
+    if args.json:
+        emit_json({"forgotten": len(erased), "deliveries": erased, "dry_run": False})
+    else:
+        out(
+            f"forgot {_decisions(len(erased))} and erased the bodies of the deliveries they "
+            f"came from: {', '.join(erased) or 'none'} (metadata kept)"
+        )
+    return EXIT_OK
+
+
+def _forget_older(args: argparse.Namespace, store: Store) -> int:
+    purge = getattr(store, "purge_decisions", None)
+    if purge is None:
+        raise CliError(f"{type(store).__name__} has no purge_decisions(): it cannot forget")
+    cut = store.now() - age(args.older_than)
+    what = f"the decisions of deliveries received before {when(cut)} UTC"
+    if args.dry_run:
+        # The store counts them as it removes them: a listing of the ledger by age is no part of
+        # the Store protocol.
+        if args.json:
+            emit_json({"forgotten": None, "before": cut.isoformat(), "dry_run": True})
+        else:
+            out(f"would forget {what} (dry run; counted when done)")
+        return EXIT_OK
+    confirm(f"forget {what}", yes=args.yes)
+    forgotten: int = purge(older_than=cut)
+    _report(
+        args,
+        "forgotten",
+        forgotten,
+        f"forgot {_decisions(forgotten)} (received before {when(cut)} UTC)",
+    )
     return EXIT_OK

@@ -681,6 +681,78 @@ class Store(Protocol):
         ``occurred_at``, else ``received_at``; :func:`decision_time`)."""
         ...
 
+    def forget_decisions(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        """Remove one data subject's verifications from the ledger (an erasure request): every
+        one whose effective decision has ``client_ref``, or the one ``(vendor, subject)`` --
+        exactly one of the two selectors (``subject`` as the ledger keeps it:
+        :func:`~kyc_webhooks.decisions.ledger_subject`). Return the ids of the deliveries the
+        removed entries came from (their bodies are erased separately: :meth:`erase`), in no
+        particular order; ``[]`` when nothing matched.
+
+        All or nothing: when a delivery of one of the selected verifications holds its subject
+        lease right now (it is being handled), nothing is removed and
+        :class:`~kyc_webhooks.errors.DeliveryInProgressError` is raised -- call again once it is
+        done. Erased like ``erase``: no copy is left in the store's files (SQLite) or the
+        table's old row versions are vacuumed (PostgreSQL, ``vacuum_on_erase``).
+
+        Added after the other methods: the receiver never calls it, so a store without it still
+        works with a receiver (:func:`receivable`)."""
+        ...
+
+    def purge_decisions(self, *, older_than: TimeLimit) -> int:
+        """Remove the ledger entries that came from deliveries received before the cut-off (the
+        entry's ``received_at``), and the ledger's rows of verifications that never got an entry
+        whose subject lease ended before it; return how many entries were removed. A row whose
+        subject lease is live (a delivery of it is being handled) stays, whatever its age: the
+        next call takes it once it is old enough. Erased like :meth:`forget_decisions`.
+
+        A verification whose entry was purged has no effective decision: a later delivery of it
+        is judged against nothing (docs/decisions.md, "Retention of the ledger").
+        Added after the other methods, as :meth:`forget_decisions`."""
+        ...
+
 
 #: The ledger methods were first specified apart from :class:`Store`; they are part of it now.
 DecisionLedger = Store
+
+#: :class:`Store` methods added after third-party stores existed, which the receiver never calls:
+#: a store without them still works with a receiver; what calls them (``Decisions.forget``,
+#: ``kyc-webhooks inbox forget``) says that the store lacks them.
+LATER_METHODS = frozenset({"forget_decisions", "purge_decisions"})
+
+
+def receivable(store: object) -> bool:
+    """Whether ``store`` has every member of :class:`Store` the receiver uses (all but
+    :data:`LATER_METHODS`): ``isinstance(store, Store)`` would refuse a store written before
+    those were added."""
+    if isinstance(store, Store):
+        return True
+    members = {name for name in dir(Store) if not name.startswith("_")} | set(Store.__annotations__)
+    return all(hasattr(store, name) for name in members - LATER_METHODS)
+
+
+def check_forget_args(client_ref: object, vendor: object, subject: object) -> None:
+    """What every store's ``forget_decisions`` checks: one selector, a ``client_ref`` or a
+    ``vendor`` and ``subject``, each a ``str``."""
+    if client_ref is not None:
+        if vendor is not None or subject is not None:
+            raise UsageError("forget_decisions() takes client_ref, or vendor and subject: not both")
+        if not isinstance(client_ref, str):
+            raise UsageError("client_ref must be a str")
+        return
+    if not isinstance(vendor, str) or not isinstance(subject, str):
+        raise UsageError("forget_decisions() takes client_ref=..., or vendor=... and subject=...")
+
+
+#: What ``forget_decisions`` raises (as DeliveryInProgressError) when a selected verification's
+#: subject lease is live.
+FORGET_BUSY = (
+    "a delivery of a verification to forget is being handled right now; nothing was forgotten: "
+    "call again once it is done"
+)

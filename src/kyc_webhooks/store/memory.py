@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ..decisions import Decision, ledger_entry
-from ..errors import DeliveryNotFoundError, UsageError
+from ..errors import DeliveryInProgressError, DeliveryNotFoundError, UsageError
 from ._base import (
+    FORGET_BUSY,
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
     Added,
@@ -28,6 +29,7 @@ from ._base import (
     TimeLimit,
     check_aware,
     check_decision_args,
+    check_forget_args,
     check_lease,
     check_limit,
     check_states,
@@ -295,11 +297,7 @@ class MemoryStore:
         """Take ``entry``'s subject lease; ``None`` while another holds it (the caller holds
         ``_lock`` and a live claim)."""
         subject = self._subjects.setdefault((entry.vendor, entry.subject), _Subject())
-        if (
-            subject.lease_token is not None
-            and subject.lease_until is not None
-            and subject.lease_until > now
-        ):
+        if self._leased(subject, now):
             return None
         token = new_id()
         subject.lease_token = token
@@ -340,6 +338,57 @@ class MemoryStore:
             ]
         entries.sort(key=lambda e: (decision_time(e), e.received_at, e.delivery_id), reverse=True)
         return entries[:limit]
+
+    def forget_decisions(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        check_forget_args(client_ref, vendor, subject)
+        now = self.now()
+        with self._lock:
+            if client_ref is not None:
+                keys = [
+                    key
+                    for key, s in self._subjects.items()
+                    if s.entry is not None and s.entry.client_ref == client_ref
+                ]
+            else:
+                assert vendor is not None
+                assert subject is not None
+                keys = [(vendor, subject)] if (vendor, subject) in self._subjects else []
+            if any(self._leased(self._subjects[key], now) for key in keys):
+                raise DeliveryInProgressError(FORGET_BUSY)
+            forgotten = [self._subjects.pop(key).entry for key in keys]
+        return [entry.delivery_id for entry in forgotten if entry is not None]
+
+    def purge_decisions(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = cutoff(older_than, now)
+        with self._lock:
+            doomed = [
+                key
+                for key, s in self._subjects.items()
+                if not self._leased(s, now)
+                and (
+                    s.entry.received_at < limit
+                    if s.entry is not None
+                    else s.lease_until is None or s.lease_until < limit
+                )
+            ]
+            removed = [self._subjects.pop(key).entry for key in doomed]
+        return sum(1 for entry in removed if entry is not None)
+
+    @staticmethod
+    def _leased(subject: _Subject, now: datetime) -> bool:
+        """Whether a delivery of the verification holds its subject lease at ``now``."""
+        return (
+            subject.lease_token is not None
+            and subject.lease_until is not None
+            and subject.lease_until > now
+        )
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -57,8 +57,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..decisions import Decision, ledger_entry, ledger_subject
-from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError, UsageError
+from ..errors import (
+    ConfigurationError,
+    DeliveryInProgressError,
+    DeliveryNotFoundError,
+    StoreError,
+    UsageError,
+)
 from ._base import (
+    FORGET_BUSY,
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
@@ -75,6 +82,7 @@ from ._base import (
     TimeLimit,
     check_aware,
     check_decision_args,
+    check_forget_args,
     check_lease,
     check_limit,
     check_states,
@@ -313,6 +321,18 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 #: the first run did (:meth:`PostgresStore._await_backend`).
 _QUIET = 0.2
 _TICKET = "subject_hash = %(subject_hash)s AND lease_token = %(ticket)s"
+#: A ledger row ({t}) whose subject lease is live: a delivery of the verification is handled.
+_LEASED = (
+    "({t}.lease_token IS NOT NULL AND {t}.lease_until IS NOT NULL AND {t}.lease_until > "
+    + _NOW
+    + ")"
+)
+#: The selectors of forget_decisions: a client_ref (as decisions_client finds it), or one subject.
+_FORGET_CLIENT = (
+    f"{_prefix('client_ref')} = {_prefix('%(client_ref)s')} AND client_ref = %(client_ref)s "
+    "AND status IS NOT NULL"
+)
+_FORGET_SUBJECT = "subject_hash = %(subject_hash)s"
 
 
 def _statements(s: str) -> dict[str, str]:
@@ -542,6 +562,29 @@ def _statements(s: str) -> dict[str, str]:
             "AND status IS NOT NULL ORDER BY COALESCE(occurred_at, received_at) DESC, "
             'received_at DESC, delivery_id COLLATE "C" DESC LIMIT %(limit)s'
         ),
+        # forget_decisions: all or nothing -- the selected rows locked, and deleted only when
+        # none holds a live subject lease; returns how many do, and the deleted entries'
+        # deliveries. {where} is the selector (_FORGET_CLIENT or _FORGET_SUBJECT).
+        "forget_decisions": (
+            f"WITH sel AS (SELECT subject_hash, lease_token, lease_until FROM {ledger} "
+            "WHERE {where} FOR UPDATE), "
+            "busy AS (SELECT count(*) AS n FROM sel WHERE " + _LEASED.format(t="sel") + "), "
+            f"gone AS (DELETE FROM {ledger} AS c USING sel "
+            "WHERE c.subject_hash = sel.subject_hash AND (SELECT n FROM busy) = 0 "
+            "RETURNING c.delivery_id) "
+            "SELECT (SELECT n FROM busy), ARRAY(SELECT delivery_id FROM gone "
+            "WHERE delivery_id IS NOT NULL)"
+        ),
+        # purge_decisions: entries of deliveries received before the cut-off, and rows holding
+        # only a lease that ended before it; never a row whose lease is live. Counts entries.
+        "purge_decisions": (
+            f"WITH gone AS (DELETE FROM {ledger} AS c WHERE NOT "
+            + _LEASED.format(t="c")
+            + " AND ((c.status IS NOT NULL AND c.received_at < %(limit)s) OR (c.status IS NULL "
+            "AND (c.lease_until IS NULL OR c.lease_until < %(limit)s))) RETURNING c.status) "
+            "SELECT count(status) FROM gone"
+        ),
+        "vacuum_ledger": f"VACUUM {ledger}",
         "version": f"SELECT max(version) FROM {s}.migrations",
     }
 
@@ -684,8 +727,9 @@ class PostgresStore:
     ``timeout``: seconds to wait for a connection and for one statement; past it, ``StoreError``.
     ``clock``: the current aware time, for tests; by default the database's clock.
     ``vacuum_on_erase``: run ``VACUUM`` on the table after ``erase``/``erase_bodies``/``purge``
-    removed data, so that the dead row versions holding the bodies are reclaimed at once
-    (needs table ownership; otherwise autovacuum does it later).
+    removed data (on the ledger's table after ``forget_decisions``/``purge_decisions``), so that
+    the dead row versions holding the bodies are reclaimed at once (needs table ownership;
+    otherwise autovacuum does it later).
 
     Nothing connects at construction: the schema is created or migrated on first use, and a
     server that is down then gives ``StoreError`` until it is back.
@@ -1401,6 +1445,49 @@ class PostgresStore:
 
         return self._run("decisions_for_client", work)
 
+    def forget_decisions(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        check_forget_args(client_ref, vendor, subject)
+        params: dict[str, Any] = {"now": self._now_param()}
+        if client_ref is not None:
+            params["client_ref"] = _text(client_ref)
+            sql = self._sql["forget_decisions"].replace("{where}", _FORGET_CLIENT)
+        else:
+            assert vendor is not None
+            assert subject is not None
+            params.update(_subject_params(vendor, subject))
+            sql = self._sql["forget_decisions"].replace("{where}", _FORGET_SUBJECT)
+
+        def work(conn: Conn) -> tuple[int, list[str]]:
+            row = conn.execute(sql, params).fetchone()
+            assert row is not None
+            return int(row[0]), list(row[1])
+
+        # Run twice (a retry after a lost reply) it is the same: the second finds nothing left.
+        busy, forgotten = self._run("forget_decisions", work)
+        if busy:
+            raise DeliveryInProgressError(FORGET_BUSY)
+        # Also when nothing was removed now: a call again after a failed VACUUM runs it.
+        self._vacuum("vacuum_ledger")
+        return [from_text_column(delivery_id) for delivery_id in forgotten]
+
+    def purge_decisions(self, *, older_than: TimeLimit) -> int:
+        params = {"now": self._now_param(), "limit": cutoff(older_than, self.now())}
+
+        def work(conn: Conn) -> int:
+            row = conn.execute(self._sql["purge_decisions"], params).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        purged = self._run("purge_decisions", work)
+        self._vacuum("vacuum_ledger")  # also when nothing was left: see purge()
+        return purged
+
     def _entry(self, row: Sequence[Any]) -> DecisionEntry | None:
         """The effective decision a ledger row holds (``None`` for a row holding only a lease)."""
         if row[2] is None:
@@ -1510,7 +1597,7 @@ class PostgresStore:
 
     # -- retention ---------------------------------------------------------------------------
 
-    def _vacuum(self) -> None:
+    def _vacuum(self, statement: str = "vacuum") -> None:
         """Reclaim the dead row versions that still hold erased bodies (docs/scaling-out.md,
         "Erasure on PostgreSQL"). VACUUM cannot run inside a transaction: a connection of a pool
         that is not in autocommit is switched to it for this statement. It is not bounded by
@@ -1531,7 +1618,7 @@ class PostgresStore:
                 row = conn.execute("SHOW statement_timeout").fetchone()
                 conn.execute("SET statement_timeout = 0")
                 try:
-                    conn.execute(self._sql["vacuum"])
+                    conn.execute(self._sql[statement])
                 finally:
                     if row is not None and not conn.broken:
                         conn.execute("SELECT set_config('statement_timeout', %s, false)", row)

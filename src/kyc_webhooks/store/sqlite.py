@@ -20,9 +20,10 @@ threads and processes of one host.
   naming the operation and the file, and the record id for a malformed row.
 * Any ``str`` round-trips exactly: text that UTF-8 cannot encode (a lone surrogate) is stored as
   a BLOB of its ``surrogatepass`` bytes (:func:`_text`), which never equals a TEXT value.
-* ``erase``, ``erase_bodies`` and ``purge`` leave no copy of the erased data in any file of the
-  database: ``secure_delete`` zeroes it in the database file and a ``wal_checkpoint(TRUNCATE)``
-  empties the write-ahead log (docs/delivery-guarantees.md, "Erasure").
+* ``erase``, ``erase_bodies``, ``purge``, ``forget_decisions`` and ``purge_decisions`` leave no
+  copy of the erased data in any file of the database: ``secure_delete`` zeroes it in the
+  database file and a ``wal_checkpoint(TRUNCATE)`` empties the write-ahead log
+  (docs/delivery-guarantees.md, "Erasure").
 
 Not for network file systems (NFS, SMB): SQLite's locking is unreliable there. Use one host, or a
 server database store.
@@ -44,8 +45,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..decisions import Decision, ledger_entry
-from ..errors import DeliveryNotFoundError, StoreError, UsageError, WebhookError
+from ..errors import (
+    DeliveryInProgressError,
+    DeliveryNotFoundError,
+    StoreError,
+    UsageError,
+    WebhookError,
+)
 from ._base import (
+    FORGET_BUSY,
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
@@ -62,6 +70,7 @@ from ._base import (
     TimeLimit,
     check_aware,
     check_decision_args,
+    check_forget_args,
     check_lease,
     check_limit,
     check_states,
@@ -324,6 +333,8 @@ _RELEASE_SUBJECT = (
     "UPDATE kyc_webhooks_decisions SET lease_token = NULL, lease_until = NULL "
     "WHERE vendor = ? AND subject = ? AND lease_token = ?"
 )
+#: A ledger row whose subject lease is live at the parameter's time (a delivery is handled).
+_LEASED = "(lease_token IS NOT NULL AND lease_until IS NOT NULL AND lease_until > ?)"
 _CLAIMABLE = (
     "(state IN ('pending', 'failed') OR "
     "(state = 'processing' AND (lease_until IS NULL OR lease_until <= ?)))"
@@ -1120,6 +1131,60 @@ class SQLiteStore:
         # Sorted here: the times are text with offsets, which SQL would order as text.
         entries.sort(key=lambda e: (decision_time(e), e.received_at, e.delivery_id), reverse=True)
         return entries[:limit]
+
+    def forget_decisions(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        check_forget_args(client_ref, vendor, subject)
+        if client_ref is not None:
+            where = "client_ref = ? AND status IS NOT NULL"
+            args: tuple[str | bytes, ...] = (_text(client_ref),)
+        else:
+            assert vendor is not None
+            assert subject is not None
+            where, args = "vendor = ? AND subject = ?", (_text(vendor), _text(subject))
+        now = _ts(self.now())
+        with self._write("forget_decisions") as conn:
+            busy = conn.execute(
+                f"SELECT 1 FROM kyc_webhooks_decisions WHERE {where} AND {_LEASED}",  # noqa: S608
+                (*args, now),
+            ).fetchone()
+            if busy is not None:
+                raise DeliveryInProgressError(FORGET_BUSY)  # rolled back: nothing removed
+            rows = conn.execute(
+                f"DELETE FROM kyc_webhooks_decisions WHERE {where} "  # noqa: S608 -- constants
+                "RETURNING delivery_id",
+                args,
+            ).fetchall()
+            try:
+                forgotten = [_str(row[0]) for row in rows if row[0] is not None]
+            except (TypeError, ValueError):
+                raise StoreError(
+                    f"SQLite store {self.path!r}: a stored decision is malformed (delivery_id)"
+                ) from None
+        # secure_delete zeroed the rows (and their client_ref index entries); the checkpoint
+        # empties the -wal file of their older copies, as after erase().
+        self._scrub("forget_decisions")
+        return forgotten
+
+    def purge_decisions(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = cutoff(older_than, now)
+        with self._write("purge_decisions") as conn:
+            # The entry's times are ISO 8601 text with an offset: julianday() reads them as UTC
+            # (to the millisecond). A row holding only a lease is judged by when it ended.
+            rows = conn.execute(
+                f"DELETE FROM kyc_webhooks_decisions WHERE NOT {_LEASED} AND ("  # noqa: S608
+                "(status IS NOT NULL AND julianday(received_at) < julianday(?)) OR "
+                "(status IS NULL AND (lease_until IS NULL OR lease_until < ?))) RETURNING status",
+                (_ts(now), _iso(limit), _ts(limit)),
+            ).fetchall()
+        self._scrub("purge_decisions")
+        return sum(1 for row in rows if row[0] is not None)
 
     def _decision(
         self, conn: sqlite3.Connection, vendor: str, subject: str

@@ -30,8 +30,9 @@ from django.db.models.functions import Left
 from django.db.models.lookups import Exact
 
 from ...decisions import Decision, ledger_entry
-from ...errors import DeliveryNotFoundError, StoreError, UsageError
+from ...errors import DeliveryInProgressError, DeliveryNotFoundError, StoreError, UsageError
 from ...store._base import (
+    FORGET_BUSY,
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
@@ -47,6 +48,7 @@ from ...store._base import (
     TimeLimit,
     check_aware,
     check_decision_args,
+    check_forget_args,
     check_lease,
     check_limit,
     check_states,
@@ -257,6 +259,11 @@ def _entry(row: DecisionRecord, operation: str) -> DecisionEntry | None:
         )
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{operation}: stored decision {row.id} could not be decoded") from exc
+
+
+def _lease_free(now: datetime) -> Q:
+    """The ledger rows whose subject lease is not live at ``now`` (no delivery is handled)."""
+    return Q(token__isnull=True) | Q(lease_until__isnull=True) | Q(lease_until__lte=now)
 
 
 def _check_use_tz() -> None:
@@ -765,6 +772,58 @@ class DjangoStore:
             raise StoreError("the Django delivery store failed") from exc
         found = [_entry(row, "decisions_for_client") for row in fetched]
         return [entry for entry in found if entry is not None]
+
+    def forget_decisions(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        check_forget_args(client_ref, vendor, subject)
+        if client_ref is not None:
+            rows = self._decisions().filter(
+                client_hash=_client_hash(client_ref), status__isnull=False
+            )
+        else:
+            assert vendor is not None
+            assert subject is not None
+            rows = self._decisions().filter(subject_hash=_subject_hash(vendor, subject))
+        now = self.now()
+        try:
+            with self._atomic():
+                if connections[self._db].features.has_select_for_update:
+                    rows = rows.select_for_update()
+                found: list[tuple[str, str | None]] = _read_ledger(
+                    "forget_decisions", lambda: list(rows.values_list("id", "delivery_id"))
+                )
+                # Conditional on the lease being free now: a lease taken since the read (where
+                # rows cannot be locked) leaves a row, and the count says so.
+                deleted, _ = (
+                    self._decisions()
+                    .filter(_lease_free(now), id__in=[row_id for row_id, _ in found])
+                    .delete()
+                )
+                if deleted != len(found):
+                    raise DeliveryInProgressError(FORGET_BUSY)  # rolled back: nothing removed
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return [from_text_column(str(delivery)) for _, delivery in found if delivery is not None]
+
+    def purge_decisions(self, *, older_than: TimeLimit) -> int:
+        now = self.now()
+        limit = cutoff(older_than, now)
+        free = self._decisions().filter(_lease_free(now))
+        try:
+            with self._atomic():
+                purged, _ = free.filter(status__isnull=False, received_at__lt=limit).delete()
+                # Rows that never got an entry, judged by when their lease ended.
+                free.filter(
+                    Q(lease_until__isnull=True) | Q(lease_until__lt=limit), status__isnull=True
+                ).delete()
+        except DatabaseError as exc:
+            raise StoreError("the Django delivery store failed") from exc
+        return int(purged)
 
     def fail(
         self,

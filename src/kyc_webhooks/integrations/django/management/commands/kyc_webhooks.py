@@ -1,7 +1,8 @@
-"""``python manage.py kyc_webhooks process|replay|purge|erase-bodies|stats`` on the project's
+"""``python manage.py kyc_webhooks process|replay|purge|erase-bodies|forget|stats`` on the project's
 receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webhooks`` CLI: 0 ok,
 1 a delivery failed, 2 a usage error -- an unknown or ambiguous delivery id among them. ``replay``
-takes a delivery id or a unique prefix of at least 8 characters, as ``kyc-webhooks inbox``.
+takes a delivery id or a unique prefix of at least 8 characters, as ``kyc-webhooks inbox``;
+``forget`` is ``kyc-webhooks inbox forget`` (a person's decisions and their deliveries' bodies).
 ``process`` and ``replay`` await ``async def`` handlers
 (``process_pending_async``, ``replay_async``) when the receiver has one."""
 
@@ -34,7 +35,7 @@ def duration(text: str) -> timedelta:
 
 
 class Command(BaseCommand):
-    help = "Process, replay, purge and erase stored KYC webhook deliveries."
+    help = "Process, replay, purge and erase stored KYC webhook deliveries; forget decisions."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -57,6 +58,18 @@ class Command(BaseCommand):
         erase = sub.add_parser("erase-bodies", help="erase old bodies (personal data)")
         erase.add_argument("--older-than", required=True, type=duration, help=_AGE_HELP)
         erase.add_argument("--dry-run", action="store_true")
+        forget = sub.add_parser(
+            "forget", help="forget a person's decisions and erase their deliveries' bodies"
+        )
+        forget.add_argument("--client-ref", help="every verification of this client_ref")
+        forget.add_argument("--vendor", help="with --subject: one verification")
+        forget.add_argument("--subject", help="the vendor's reference of the verification")
+        forget.add_argument(
+            "--older-than",
+            type=duration,
+            help="entries of deliveries received before: " + _AGE_HELP,
+        )
+        forget.add_argument("--dry-run", action="store_true")
         sub.add_parser("stats", help="record counts per state")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -141,6 +154,43 @@ class Command(BaseCommand):
             return
         count = store.erase_bodies(older_than=options["older_than"])
         self.stdout.write(f"erased {count} bodies")
+
+    def _forget(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
+        client_ref, vendor, subject = options["client_ref"], options["vendor"], options["subject"]
+        older_than = options["older_than"]
+        by_subject = vendor is not None or subject is not None
+        chosen = [older_than is not None, client_ref is not None, by_subject]
+        if chosen.count(True) != 1 or (by_subject and (vendor is None or subject is None)):
+            raise CommandError(
+                "give --client-ref REF, or --vendor V --subject S, or --older-than AGE",
+                returncode=2,
+            )
+        if older_than is not None:
+            if not hasattr(store, "purge_decisions"):
+                raise CommandError(f"{type(store).__name__} has no purge_decisions()", returncode=2)
+            cut = store.now() - older_than
+            if options["dry_run"]:
+                self.stdout.write(
+                    f"would forget the decisions of deliveries received before {cut:%Y-%m-%d %H:%M}"
+                )
+                return
+            self.stdout.write(f"forgot {store.purge_decisions(older_than=cut)} decisions")
+            return
+        selector = (
+            {"client_ref": client_ref}
+            if client_ref is not None
+            else {"vendor": vendor, "subject": subject}
+        )
+        if options["dry_run"]:
+            count = len(receiver.decisions.entries(**selector))
+            self.stdout.write(
+                f"would forget {count} decisions and erase the bodies of their deliveries"
+            )
+            return
+        erased = receiver.decisions.forget(**selector)
+        self.stdout.write(
+            f"forgot {len(erased)} decisions and erased the bodies of their deliveries"
+        )
 
     def _stats(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         for name, count in store.stats().items():
