@@ -120,7 +120,12 @@ def test_forget_one_verification_by_vendor_and_subject(
         "--json",
     )
     assert code == 0
-    assert json.loads(out) == {"forgotten": 1, "deliveries": [ids["ada-2"]], "dry_run": False}
+    assert json.loads(out) == {
+        "forgotten": 1,
+        "deliveries": [ids["ada-2"]],
+        "unhandled": 0,
+        "dry_run": False,
+    }
     assert found(db, "chk-ADA-0002") == []
     assert [e.subject for e in store.decisions_for_client(ADA)] == ["chk-ADA-0001"]
 
@@ -225,3 +230,33 @@ def test_forget_older_than_is_the_ledger_retention(
     record = store.get(ids["bob"])
     assert record is not None
     assert record.body is not None
+
+
+def test_forget_says_how_many_stored_deliveries_are_not_handled_yet(
+    capsys: pytest.CaptureFixture[str], db: Path, store: SQLiteStore, ids: dict[str, str]
+) -> None:
+    """A verdict of ADA stored before the erasure and not handled yet (deferred) records her
+    entry again when the worker handles it (review 13): forget cannot tell whose it is, so it
+    says that such deliveries exist, and a second run after the worker finishes the job."""
+    deferring = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store, defer=True)
+    payload = sample_payload(
+        "complycube", "check.completed.clear", id="evt-0004", payload__id="chk-ADA-0004"
+    )
+    set_path(payload, "payload__clientId", ADA)
+    stored = deferring.handle(*sign("complycube", payload, SECRET, event_type="check.completed"))
+    assert stored.status_code == 202
+    inbox = ("inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--yes")
+    code, out, err = run(capsys, *inbox, "--json")
+    assert code == 0
+    assert json.loads(out)["unhandled"] == 1
+    assert "1 stored deliveries are not handled yet (pending, processing or failed)" in err
+    assert "Run forget again once they are handled" in err
+    # The worker handles it: ADA is in the ledger again; the second run removes her.
+    worker = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+    assert worker.process_pending().succeeded == 1
+    assert [e.subject for e in store.decisions_for_client(ADA)] == ["chk-ADA-0004"]
+    code, out, err = run(capsys, *inbox)
+    assert code == 0
+    assert err == ""
+    assert store.decisions_for_client(ADA) == []
+    assert found(db, "chk-ADA-0004") == []

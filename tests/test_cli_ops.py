@@ -482,3 +482,55 @@ def test_process_logs_to_stderr_at_the_log_level(
     assert ("INFO delivery vendor=complycube event_type=check.completed status=200" in err) is info
     assert "JANE DOE" not in err
     assert result.stdout.strip() == "processed 2: 1 succeeded, 1 failed"
+
+
+# -- replay --to: an answer that does not say the handlers ran -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "answer"),
+    [("text/plain", b"ok"), ("application/json", b'{"status": "received"}')],
+    ids=["plain-text", "other-json"],
+)
+def test_replay_to_an_answer_that_does_not_say_the_handlers_ran_is_no_success(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    content_type: str,
+    answer: bytes,
+) -> None:
+    # A view answering its own body (or a proxy rewriting it): 200, but nothing says what ran.
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+        inbox = tmp_path / "inbox.sqlite3"
+        (delivery_id,) = _failed_inbox(inbox, 1)
+        url = f"http://127.0.0.1:{server.server_address[1]}/complycube"
+        base = ("inbox", "--inbox", str(inbox), "replay", delivery_id, "--to", url)
+        code, out, err = run(capsys, *base)
+        assert code == cli.EXIT_FAILED, out + err
+        assert "not confirmed: the answer does not say whether the handlers ran" in err
+        code, out, err = run(capsys, *base, "--json")
+        assert code == cli.EXIT_FAILED
+        assert json.loads(out)["ok"] is False
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -81,3 +81,43 @@ def test_forget_takes_one_selector(args: tuple[str, ...]) -> None:
     with pytest.raises(CommandError, match="--client-ref REF"):
         _forget(*args)
     assert DecisionRecord.objects.exists()
+
+
+@pytest.mark.parametrize("vendor", ["idenfyy", "iDenfy"])
+def test_forget_refuses_a_vendor_it_does_not_know(vendor: str) -> None:
+    """A typo in ``--vendor`` forgot nothing and exited 0 (review 14): an erasure request was
+    recorded as done while the person's verdict and body stayed. A usage error now (exit 2), as
+    ``kyc-webhooks inbox forget``."""
+    ada = _deliver("ada", "scan-a")
+    # call_command raises the parser's error (manage.py on the command line exits 2 with it).
+    with pytest.raises(CommandError, match="argument --vendor: invalid choice"):
+        _forget("--vendor", vendor, "--subject", "scan-a")
+    assert DecisionRecord.objects.filter(delivery_id=ada).exists()
+
+
+def test_forget_of_a_verification_being_handled_is_exit_code_3() -> None:
+    """While a delivery of the verification holds its subject lease nothing is removed, and the
+    exit code is the CLI's "run it again" (3), not "a delivery failed" (1) (review 14)."""
+    from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
+
+    store = project_receiver().store
+    assert store is not None
+    ada = _deliver("ada", "scan-a")
+    record = store.get(ada)
+    assert record is not None
+    claim = store.claim(ada, lease=60.0, replay=True)
+    assert claim is not None
+    decision = Decision(
+        status=DecisionStatus.APPROVED,
+        final=True,
+        vendor="idenfy",
+        event_type=record.event_type,
+        subject="scan-a",
+        client_ref="ada",
+    )
+    ticket = store.begin_decision(claim, ledger_entry(decision, record), lease=60.0)
+    assert ticket is not None
+    with pytest.raises(CommandError) as info:
+        _forget("--client-ref", "ada")
+    assert info.value.returncode == 3
+    assert DecisionRecord.objects.filter(subject="scan-a").exists()

@@ -28,6 +28,7 @@ from ._common import (
     confirm,
     emit_json,
     epilog,
+    err,
     out,
     print_fields,
     seconds,
@@ -45,6 +46,7 @@ from ._stores import (
     inbox_path,
     open_inbox,
     schema_option,
+    unhandled_note,
 )
 
 if TYPE_CHECKING:
@@ -406,7 +408,7 @@ def _replay_to(args: argparse.Namespace, record: DeliveryRecord) -> int:
                 "id": record.id,
                 "status": response.status,
                 "ok": ok and problem is None,
-                "duplicate": bool(response.body.get("duplicate")),
+                "duplicate": response.body.get("duplicate") is True,
             }
         )
     else:
@@ -417,10 +419,19 @@ def _replay_to(args: argparse.Namespace, record: DeliveryRecord) -> int:
 
 
 def _not_run(status: int, answer: dict[str, Any]) -> str | None:
-    """What a 2xx answer of a kyc-webhooks receiver (``Outcome.response_body()``) says when its
-    handlers did not run, else ``None``. ``{"ok": true, "duplicate": true}``: 200, the delivery
+    """Why a 2xx answer does not show that the handlers ran, else ``None``: a success is a
+    kyc-webhooks receiver's answer (``Outcome.response_body()``, ``{"ok": true}``) without
+    ``duplicate``. ``{"ok": true, "duplicate": true}``: 200, the delivery
     is done in its store; 202, under ``defer=True`` it is stored already and a redelivery
     changes nothing (not even for a failed one that the worker gave up on)."""
+    if answer.get("ok") is not True:
+        # Not a kyc-webhooks receiver's answer (a view answering its own body, a proxy that
+        # rewrites it): nothing says the handlers ran, so it is no success.
+        return (
+            "not confirmed: the answer does not say whether the handlers ran (it is not a "
+            'kyc-webhooks receiver\'s JSON, {"ok": true}: answer Outcome.response_body() in '
+            "the application's view). Use --app package.module:attribute to run them here"
+        )
     if answer.get("duplicate") is not True:
         return None
     if status == 202:
@@ -736,13 +747,23 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         erased = ledger.forget(**selector)
     except kw.DeliveryInProgressError as exc:
         raise CliError(exc.message, EXIT_UNAVAILABLE) from None
+    unhandled, note = unhandled_note(store)
     if args.json:
-        emit_json({"forgotten": len(erased), "deliveries": erased, "dry_run": False})
+        emit_json(
+            {
+                "forgotten": len(erased),
+                "deliveries": erased,
+                "unhandled": unhandled,
+                "dry_run": False,
+            }
+        )
     else:
         out(
             f"forgot {_decisions(len(erased))} and erased the bodies of the deliveries they "
             f"came from: {', '.join(erased) or 'none'} (metadata kept)"
         )
+    if unhandled:
+        err(note)
     return EXIT_OK
 
 

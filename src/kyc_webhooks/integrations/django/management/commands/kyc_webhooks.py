@@ -1,6 +1,8 @@
 """``python manage.py kyc_webhooks process|replay|purge|erase-bodies|forget|stats`` on the project's
 receiver and store (``settings.KYC_WEBHOOKS``). Exit codes follow the ``kyc-webhooks`` CLI: 0 ok,
-1 a delivery failed, 2 a usage error -- an unknown or ambiguous delivery id among them. ``replay``
+1 a delivery failed, 2 a usage error -- an unknown or ambiguous delivery id among them --, 3 the
+store unavailable or a verification being handled (run it again). The commands never ask for
+confirmation (``--dry-run`` shows what they would do). ``replay``
 takes a delivery id or a unique prefix of at least 8 characters, as ``kyc-webhooks inbox``;
 ``forget`` is ``kyc-webhooks inbox forget`` (a person's decisions and their deliveries' bodies).
 ``process`` and ``replay`` await ``async def`` handlers
@@ -16,9 +18,22 @@ from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kyc_webhooks.cli._common import EXIT_USAGE, CliError, stop_on_signals
+from kyc_webhooks.cli._credentials import vendor_names
 from kyc_webhooks.cli._loop import ProcessLoop
-from kyc_webhooks.cli._stores import MIN_PREFIX, age, already_done, find_record
-from kyc_webhooks.errors import ConfigurationError, UsageError, WebhookError
+from kyc_webhooks.cli._stores import (
+    MIN_PREFIX,
+    age,
+    already_done,
+    find_record,
+    unhandled_note,
+)
+from kyc_webhooks.errors import (
+    ConfigurationError,
+    DeliveryInProgressError,
+    StoreError,
+    UsageError,
+    WebhookError,
+)
 from kyc_webhooks.integrations.django.conf import has_async_handlers, project_receiver
 
 _AGE_HELP = "an age: 90d, 12h, 30m, 45s or a number of days (at most 36525d)"
@@ -62,7 +77,9 @@ class Command(BaseCommand):
             "forget", help="forget a person's decisions and erase their deliveries' bodies"
         )
         forget.add_argument("--client-ref", help="every verification of this client_ref")
-        forget.add_argument("--vendor", help="with --subject: one verification")
+        forget.add_argument(
+            "--vendor", choices=vendor_names(), help="with --subject: one verification"
+        )
         forget.add_argument("--subject", help="the vendor's reference of the verification")
         forget.add_argument(
             "--older-than",
@@ -191,6 +208,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"forgot {len(erased)} decisions and erased the bodies of their deliveries"
         )
+        unhandled, note = unhandled_note(store)
+        if unhandled:
+            self.stderr.write(note)
 
     def _stats(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         for name, count in store.stats().items():
@@ -198,7 +218,13 @@ class Command(BaseCommand):
 
 
 def exc_code(exc: Exception) -> int:
-    return 2 if isinstance(exc, (ConfigurationError, UsageError)) else 1
+    """The CLI's exit code for ``exc``: 2 a usage error, 3 the store unavailable or the work held
+    by a delivery being handled (run it again), 1 anything else (a delivery failed)."""
+    if isinstance(exc, (ConfigurationError, UsageError)):
+        return 2
+    if isinstance(exc, (StoreError, DeliveryInProgressError)):
+        return 3
+    return 1
 
 
 def argparse_hidden() -> str:
