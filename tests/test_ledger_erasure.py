@@ -18,14 +18,14 @@ IDENTOMAT_KEY = "identomat-key"
 
 
 class Outdated:
-    """A third-party store of the protocol as it was before the ledger could be erased: every
-    member of MemoryStore but the methods added since."""
+    """A third-party store of the protocol as it was before ``count()`` and the ledger's erasure:
+    every member of MemoryStore but the methods added since."""
 
     def __init__(self) -> None:
         self._inner = MemoryStore()
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("forget_decisions", "purge_decisions"):
+        if name in ("count", "forget_decisions", "purge_decisions"):
             raise AttributeError(name)
         return getattr(self._inner, name)
 

@@ -724,7 +724,7 @@ DecisionLedger = Store
 #: :class:`Store` methods added after third-party stores existed, which the receiver never calls:
 #: a store without them still works with a receiver; what calls them (``Decisions.forget``,
 #: ``kyc-webhooks inbox forget``) says that the store lacks them.
-LATER_METHODS = frozenset({"forget_decisions", "purge_decisions"})
+LATER_METHODS = frozenset({"count", "forget_decisions", "purge_decisions"})
 
 
 def receivable(store: object) -> bool:
