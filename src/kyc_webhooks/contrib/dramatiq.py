@@ -22,7 +22,8 @@ Call ``register`` after registering the handlers: it chooses the kind of actor f
 On a ``RabbitmqBroker`` ``register`` bounds the connections' socket and handshake timeouts
 (:data:`PUBLISH_TIMEOUT`) and, with ``confirm_delivery=True``, how long one may stay blocked by
 the server (:data:`BLOCKED_TIMEOUT`), where the broker's pika parameters leave pika's defaults:
-a hung or blocked RabbitMQ then cannot hold the webhook's 202 past the vendor's timeout.
+a hung or blocked RabbitMQ then cannot hold the webhook's 202 past the vendor's timeout. Set
+``confirm_delivery`` when the broker is built, before ``register``: it reads the flag once.
 
 Dramatiq is imported by :func:`register` only (``pip install -e ".[dramatiq]"``).
 """
