@@ -123,7 +123,6 @@ def test_forget_one_verification_by_vendor_and_subject(
     assert json.loads(out) == {
         "forgotten": 1,
         "deliveries": [ids["ada-2"]],
-        "unhandled": 0,
         "dry_run": False,
     }
     assert found(db, "chk-ADA-0002") == []
@@ -232,31 +231,45 @@ def test_forget_older_than_is_the_ledger_retention(
     assert record.body is not None
 
 
-def test_forget_says_how_many_stored_deliveries_are_not_handled_yet(
+def test_forget_erases_a_verdict_of_the_person_not_handled_yet(
     capsys: pytest.CaptureFixture[str], db: Path, store: SQLiteStore, ids: dict[str, str]
 ) -> None:
-    """A verdict of ADA stored before the erasure and not handled yet (deferred) records her
-    entry again when the worker handles it (review 13): forget cannot tell whose it is, so it
-    says that such deliveries exist, and a second run after the worker finishes the job."""
+    """A verdict of ADA stored before the erasure and not handled yet (deferred) recorded her in
+    the ledger again when the worker handled it after `forget` (review 13): forget reads the
+    bodies of the deliveries not handled yet and erases hers, so that the worker fails it
+    (BodyErasedError) and records nothing; BOB's waiting delivery is left alone."""
     deferring = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store, defer=True)
-    payload = sample_payload(
-        "complycube", "check.completed.clear", id="evt-0004", payload__id="chk-ADA-0004"
+    waiting = {}
+    for who, client, event_id, check in (
+        ("ada", ADA, "evt-0004", "chk-ADA-0004"),
+        ("bob", BOB, "evt-0005", "chk-BOB-0005"),
+    ):
+        payload = sample_payload(
+            "complycube", "check.completed.clear", id=event_id, payload__id=check
+        )
+        set_path(payload, "payload__clientId", client)
+        signed = sign("complycube", payload, SECRET, event_type="check.completed")
+        stored = deferring.handle(*signed)
+        assert stored.status_code == 202
+        assert stored.delivery_id is not None
+        waiting[who] = stored.delivery_id
+    inbox = ("inbox", "--inbox", str(db), "forget", "--client-ref", ADA)
+    assert run(capsys, *inbox, "--dry-run")[:2] == (
+        0,
+        "would forget 2 decisions and the bodies of 3 deliveries (dry run)\n",
     )
-    set_path(payload, "payload__clientId", ADA)
-    stored = deferring.handle(*sign("complycube", payload, SECRET, event_type="check.completed"))
-    assert stored.status_code == 202
-    inbox = ("inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--yes")
-    code, out, err = run(capsys, *inbox, "--json")
+    code, out, _ = run(capsys, *inbox, "--yes", "--json")
     assert code == 0
-    assert json.loads(out)["unhandled"] == 1
-    assert "1 stored deliveries are not handled yet (pending, processing or failed)" in err
-    assert "Run forget again once they are handled" in err
-    # The worker handles it: ADA is in the ledger again; the second run removes her.
+    assert sorted(json.loads(out)["deliveries"]) == sorted(
+        [ids["ada-1"], ids["ada-2"], waiting["ada"]]
+    )
     worker = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
-    assert worker.process_pending().succeeded == 1
-    assert [e.subject for e in store.decisions_for_client(ADA)] == ["chk-ADA-0004"]
-    code, out, err = run(capsys, *inbox)
-    assert code == 0
-    assert err == ""
+    summary = worker.process_pending()
+    assert (summary.succeeded, summary.failed) == (1, 1)  # BOB's handled; ADA's body is erased
     assert store.decisions_for_client(ADA) == []
-    assert found(db, "chk-ADA-0004") == []
+    assert [e.subject for e in store.decisions_for_client(BOB)] == [
+        "chk-BOB-0005",
+        "chk-BOB-0003",
+    ]
+    for text in (ADA, "chk-ADA-0004"):
+        assert found(db, text) == [], text

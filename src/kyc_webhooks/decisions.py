@@ -238,6 +238,24 @@ def from_entry(entry: DecisionEntry, subject: str | None = None) -> Decision:
 _EVERY = 1_000_000
 
 
+def _stored_verdict(record: DeliveryRecord) -> Decision | None:
+    """The verdict the stored body of ``record`` carries (authenticated when it arrived), or
+    ``None``: none, an erased body, or a body that no longer parses."""
+    import importlib
+
+    if record.body is None or not record.vendor.isidentifier():
+        return None
+    try:  # the vendor's package, kyc_webhooks.<vendor> (the store wrote its name)
+        parse = importlib.import_module(f"kyc_webhooks.{record.vendor}").parse_unauthenticated
+    except (ImportError, AttributeError):
+        return None
+    try:
+        decision: Decision | None = parse(record.body, record.headers).decision
+    except Exception:  # a body that no longer parses, a verdict mapping that fails
+        return None
+    return decision
+
+
 class Decisions:
     """The effective decisions a receiver's store keeps (``receiver.decisions``).
 
@@ -285,6 +303,36 @@ class Decisions:
         entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
         return [] if entry is None else [entry]
 
+    def unhandled(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        """The ids of stored deliveries not handled yet (pending, processing or failed) whose
+        verdict is the same person's -- ``client_ref``'s, or ``vendor``'s ``subject`` -- read from
+        their stored bodies (authenticated when they arrived; a body that no longer parses or
+        carries no verdict is not the person's here). :meth:`forget` erases them too: handled
+        after the erasure, each would record the person in the ledger again."""
+        from .store._base import check_forget_args, each_delivery
+
+        check_forget_args(client_ref, vendor, subject)
+        found: list[str] = []
+        for record in each_delivery(self.store, state=("pending", "processing", "failed")):
+            if vendor is not None and record.vendor != vendor:
+                continue
+            decision = _stored_verdict(record)
+            if decision is None:
+                continue
+            if (
+                decision.client_ref == client_ref
+                if client_ref is not None
+                else (decision.subject == subject)
+            ):
+                found.append(record.id)
+        return found
+
     def forget(
         self,
         *,
@@ -295,8 +343,10 @@ class Decisions:
         """Erase one data subject's verdicts (an erasure request, GDPR art. 17): remove from the
         ledger every verification whose ``client_ref`` is ``client_ref`` -- or the one
         verification ``vendor`` + ``subject`` (the vendor's reference, as for :meth:`latest`) --
-        and erase the bodies of the deliveries their entries came from (``store.erase``).
-        Returns the ids of those deliveries.
+        and erase the bodies of the deliveries their entries came from (``store.erase``), and of
+        the stored deliveries not handled yet that carry a verdict of the person
+        (:meth:`unhandled`: handled after the erasure, each would record the person again; the
+        worker now fails it with ``BodyErasedError``). Returns the ids of those deliveries.
 
         The bodies are erased first, then the entries are removed (``store.forget_decisions``),
         so that a call that fails half-way -- a store error, or
@@ -312,7 +362,8 @@ class Decisions:
                 "protocol since the ledger could be erased): this store cannot forget decisions"
             )
         entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
-        named = list(dict.fromkeys(entry.delivery_id for entry in entries))
+        waiting = self.unhandled(client_ref=client_ref, vendor=vendor, subject=subject)
+        named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *waiting]))
         for delivery_id in named:
             self.store.erase(delivery_id)
         if client_ref is not None:

@@ -42,7 +42,8 @@ def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     assert DecisionRecord.objects.filter(delivery_id=ada).exists()
 
     assert _forget("--client-ref", "ada") == (
-        "forgot 1 decisions and erased the bodies of their deliveries\n"
+        "forgot 1 decisions and erased the bodies of 1 deliveries (those they came from, and those "
+        "of the person not handled yet)\n"
     )
 
     assert not DecisionRecord.objects.filter(delivery_id=ada).exists()
@@ -50,7 +51,8 @@ def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     assert DecisionRecord.objects.filter(delivery_id=bob).exists()
     assert Delivery.objects.get(id=bob).body is not None
     assert _forget("--vendor", "idenfy", "--subject", "scan-b") == (
-        "forgot 1 decisions and erased the bodies of their deliveries\n"
+        "forgot 1 decisions and erased the bodies of 1 deliveries (those they came from, and those "
+        "of the person not handled yet)\n"
     )
     assert not DecisionRecord.objects.exists()
 

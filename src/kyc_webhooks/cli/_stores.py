@@ -310,22 +310,6 @@ def find_record(store: Store, delivery_id: str) -> DeliveryRecord:
     return matches[0]
 
 
-#: Deliveries whose handling may still record a verdict in the decision ledger.
-UNHANDLED = ("pending", "processing", "failed")
-
-
-def unhandled_note(store: Store) -> tuple[int, str]:
-    """After a person's decisions were forgotten: how many deliveries are not handled yet, and
-    what that means. The ledger cannot tell whose they are (a body is read when it is handled):
-    a verdict of the same person among them records an entry again when a worker handles it."""
-    count = store.count(state=UNHANDLED)
-    return count, (
-        f"{count} stored deliveries are not handled yet (pending, processing or failed): a "
-        "verdict of this person among them is recorded in the ledger again when a worker "
-        "handles it. Run forget again once they are handled"
-    )
-
-
 def already_done(record: DeliveryRecord) -> str:
     """Why a replay without ``--force`` did not run ``record``: it is done (``inbox replay`` and
     ``manage.py kyc_webhooks replay``)."""

@@ -28,7 +28,6 @@ from ._common import (
     confirm,
     emit_json,
     epilog,
-    err,
     out,
     print_fields,
     seconds,
@@ -46,7 +45,6 @@ from ._stores import (
     inbox_path,
     open_inbox,
     schema_option,
-    unhandled_note,
 )
 
 if TYPE_CHECKING:
@@ -504,21 +502,10 @@ _PAGE = 500
 def _records_in_state(
     store: Store, state: str, vendors: Collection[str]
 ) -> Iterator[DeliveryRecord]:
-    """The records of ``vendors`` in ``state``, oldest first, read a page at a time as the caller
-    goes (memory stays bounded whatever the inbox holds). A record replayed and failed again keeps
-    its place before the next page; the ids already read at the page's last received time are
-    skipped when the next page starts there."""
-    since: _dt.datetime | None = None
-    seen: set[str] = set()  # ids read with received_at == since
-    while True:
-        page = store.deliveries(state=state, since=since, limit=_PAGE)
-        fresh = [r for r in page if r.id not in seen]
-        if not fresh:
-            return
-        last = page[-1].received_at
-        seen = (seen if last == since else set()) | {r.id for r in page if r.received_at == last}
-        since = last
-        yield from (r for r in fresh if r.vendor in vendors)
+    """The records of ``vendors`` in ``state``, oldest first, a page at a time (each_delivery)."""
+    from kyc_webhooks.store._base import each_delivery
+
+    return (r for r in each_delivery(store, state=state, page=_PAGE) if r.vendor in vendors)
 
 
 #: The results of ``replay --state failed``, and how each delivery's line names them.
@@ -727,7 +714,8 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         else {"vendor": args.vendor, "subject": args.subject}
     )
     entries = ledger.entries(**selector)
-    named = list(dict.fromkeys(entry.delivery_id for entry in entries))
+    waiting = ledger.unhandled(**selector)  # not handled yet: each would record the person again
+    named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *waiting]))
     records = [store.get(delivery_id) for delivery_id in named]
     bodies = sum(1 for r in records if r is not None and r.body is not None)
     what = f"{_decisions(len(entries))} and the bodies of {_n(bodies)}"
@@ -737,7 +725,7 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         else:
             out(f"would forget {what} (dry run)")
         return EXIT_OK
-    if entries:
+    if entries or bodies:
         confirm(f"forget {what}", yes=args.yes)
     elif not args.yes:
         # As `inbox erase`: --yes calls the store even so (a checkpoint that failed is redone).
@@ -747,23 +735,13 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         erased = ledger.forget(**selector)
     except kw.DeliveryInProgressError as exc:
         raise CliError(exc.message, EXIT_UNAVAILABLE) from None
-    unhandled, note = unhandled_note(store)
     if args.json:
-        emit_json(
-            {
-                "forgotten": len(erased),
-                "deliveries": erased,
-                "unhandled": unhandled,
-                "dry_run": False,
-            }
-        )
+        emit_json({"forgotten": len(entries), "deliveries": erased, "dry_run": False})
     else:
         out(
-            f"forgot {_decisions(len(erased))} and erased the bodies of the deliveries they "
-            f"came from: {', '.join(erased) or 'none'} (metadata kept)"
+            f"forgot {_decisions(len(entries))} and erased the bodies of the deliveries they "
+            f"came from or not handled yet: {', '.join(erased) or 'none'} (metadata kept)"
         )
-    if unhandled:
-        err(note)
     return EXIT_OK
 
 

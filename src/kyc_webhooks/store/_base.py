@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
@@ -735,6 +735,27 @@ def receivable(store: object) -> bool:
         return True
     members = {name for name in dir(Store) if not name.startswith("_")} | set(Store.__annotations__)
     return all(hasattr(store, name) for name in members - LATER_METHODS)
+
+
+def each_delivery(
+    store: Store, *, state: DeliveryState | str | Collection[DeliveryState | str], page: int = 500
+) -> Iterator[DeliveryRecord]:
+    """Every record in ``state``, oldest first, read ``page`` at a time as the caller goes (memory
+    stays bounded whatever the store holds). A record the caller changes keeps its place before
+    the next page; the ids already read at a page's last received time are skipped when the next
+    page starts there."""
+    since: datetime | None = None
+    seen: set[str] = set()  # ids read with received_at == since
+    while True:
+        records = store.deliveries(state=state, since=since, limit=page)
+        fresh = [r for r in records if r.id not in seen]
+        if not fresh:
+            return
+        last = records[-1].received_at
+        same = {r.id for r in records if r.received_at == last}
+        seen = (seen | same) if last == since else same
+        since = last
+        yield from fresh
 
 
 def check_forget_args(client_ref: object, vendor: object, subject: object) -> None:

@@ -25,7 +25,6 @@ from kyc_webhooks.cli._stores import (
     age,
     already_done,
     find_record,
-    unhandled_note,
 )
 from kyc_webhooks.errors import (
     ConfigurationError,
@@ -198,19 +197,17 @@ class Command(BaseCommand):
             if client_ref is not None
             else {"vendor": vendor, "subject": subject}
         )
+        count = len(receiver.decisions.entries(**selector))
         if options["dry_run"]:
-            count = len(receiver.decisions.entries(**selector))
             self.stdout.write(
                 f"would forget {count} decisions and erase the bodies of their deliveries"
             )
             return
         erased = receiver.decisions.forget(**selector)
         self.stdout.write(
-            f"forgot {len(erased)} decisions and erased the bodies of their deliveries"
+            f"forgot {count} decisions and erased the bodies of {len(erased)} deliveries (those "
+            "they came from, and those of the person not handled yet)"
         )
-        unhandled, note = unhandled_note(store)
-        if unhandled:
-            self.stderr.write(note)
 
     def _stats(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         for name, count in store.stats().items():
