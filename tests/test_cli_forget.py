@@ -83,7 +83,7 @@ def test_forget_leaves_no_byte_of_the_person_in_the_database_files(
     code, out, _ = run(capsys, "inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--yes")
 
     assert code == 0
-    assert out.startswith("forgot 2 decisions and erased the bodies of the deliveries")
+    assert out.startswith("forgot 2 decisions and erased the bodies of the person's deliveries")
     assert ids["ada-1"] in out
     assert ids["ada-2"] in out
     for text in (ADA, "chk-ADA-0001", "chk-ADA-0002"):

@@ -146,6 +146,68 @@ def codes(*groups: Iterable[object] | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
+@dataclass(frozen=True)
+class References:
+    """Whom a delivery is about, as far as its body says: what :meth:`Decisions.forget` matches
+    a stored body against (``<vendor>/_decisions.py``: ``references(event)``).
+
+    ``client_refs``: your ids for the person or company that the vendor echoes (iDenfy
+    ``clientId``, ComplyCube's client id) -- compared with a ``client_ref``; ``subjects``: the
+    vendor's references of verifications (scanRef, check or session id), in the ledger's form
+    (:func:`ledger_subject`) -- compared with the subjects of the person's verifications."""
+
+    client_refs: frozenset[str] = frozenset()
+    subjects: frozenset[str] = frozenset()
+
+
+def texts(*values: object) -> frozenset[str]:
+    """The non-empty strings among ``values`` (lists of strings are opened), for
+    :class:`References`."""
+    found: set[str] = set()
+    for value in values:
+        items = value if isinstance(value, list) else [value]
+        found.update(item for item in items if isinstance(item, str) and item)
+    return frozenset(found)
+
+
+def body_field(model: Any, attr: str, alias: str) -> Any:
+    """Field ``attr`` of ``model`` where the model declares it, else the value sent under
+    ``alias`` and kept among the extra fields (an unknown event keeps its whole body there)."""
+    if attr in type(model).model_fields:
+        return getattr(model, attr)
+    extra = getattr(model, "__pydantic_extra__", None) or {}
+    return extra[alias] if alias in extra else extra.get(attr)
+
+
+_REFERENCES: dict[str, Callable[[Any], References]] = {}
+
+
+def references(event: WebhookEvent) -> References:
+    """:class:`References` of ``event``, from its vendor package's ``references(event)``; the
+    verdict's own ``client_ref`` and ``subject`` are always among them. Never raises for what a
+    body holds: a verdict that cannot be computed adds nothing."""
+    vendor = event.vendor
+    finder = _REFERENCES.get(vendor)
+    if finder is None:
+        try:
+            module = importlib.import_module(f"kyc_webhooks.{vendor}._decisions")
+            finder = module.references
+        except (ImportError, AttributeError):
+            return References()
+        _REFERENCES[vendor] = finder
+    found = finder(event)
+    try:
+        decision = event.decision
+    except Exception:  # a verdict mapping that fails on this body: the fields still count
+        decision = None
+    if decision is None:
+        return found
+    return References(
+        found.client_refs | texts(decision.client_ref),
+        found.subjects | {ledger_subject(vendor, decision.subject)},
+    )
+
+
 _DECIDERS: dict[str, Callable[[Any], Decision | None]] = {}
 
 
@@ -238,11 +300,13 @@ def from_entry(entry: DecisionEntry, subject: str | None = None) -> Decision:
 _EVERY = 1_000_000
 
 
-def _stored_verdict(record: DeliveryRecord) -> Decision | None:
-    """The verdict the stored body of ``record`` carries (authenticated when it arrived), or
-    ``None``: none, an erased body, or a body that no longer parses."""
-    import importlib
+#: Every state a stored delivery can be in (the store's ``DeliveryState`` values).
+_ALL_STATES = ("pending", "processing", "done", "failed")
 
+
+def _stored_references(record: DeliveryRecord) -> References | None:
+    """:class:`References` of the stored body of ``record`` (authenticated when it arrived), or
+    ``None``: an erased body, or a body that no longer parses."""
     if record.body is None or not record.vendor.isidentifier():
         return None
     try:  # the vendor's package, kyc_webhooks.<vendor> (the store wrote its name)
@@ -250,10 +314,11 @@ def _stored_verdict(record: DeliveryRecord) -> Decision | None:
     except (ImportError, AttributeError):
         return None
     try:
-        decision: Decision | None = parse(record.body, record.headers).decision
-    except Exception:  # a body that no longer parses, a verdict mapping that fails
+        event = parse(record.body, record.headers)
+    except Exception:  # a body that no longer parses (a later version's stricter model)
         return None
-    return decision
+    found: References = references(event)
+    return found
 
 
 class Decisions:
@@ -303,6 +368,26 @@ class Decisions:
         entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
         return [] if entry is None else [entry]
 
+    def deliveries(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> list[str]:
+        """The ids of one data subject's stored deliveries whose bodies are kept -- handled or
+        not, with a verdict or without -- oldest first: what :meth:`forget` erases.
+
+        Each stored body (authenticated when it arrived) is parsed again and matched by what it
+        says of whom it is about (:class:`References`): with ``client_ref``, a body that names
+        it (iDenfy ``clientId``, ComplyCube's client id), or a verification of it -- the subject
+        of one of its ledger entries, or of a delivery naming it (iDenfy's AML monitoring lists
+        the person's scanRefs without the ``clientId``); with ``vendor`` and ``subject``, a body
+        of that verification. Reads every stored body once (twice when a verification was
+        learnt from a body late in the first reading), page by page: an erasure request costs a
+        scan of the store (docs/security.md, "Retention and erasure")."""
+        return self._matching(client_ref, vendor, subject, _ALL_STATES)
+
     def unhandled(
         self,
         *,
@@ -310,28 +395,49 @@ class Decisions:
         vendor: str | None = None,
         subject: str | None = None,
     ) -> list[str]:
-        """The ids of stored deliveries not handled yet (pending, processing or failed) whose
-        verdict is the same person's -- ``client_ref``'s, or ``vendor``'s ``subject`` -- read from
-        their stored bodies (authenticated when they arrived; a body that no longer parses or
-        carries no verdict is not the person's here). :meth:`forget` erases them too: handled
-        after the erasure, each would record the person in the ledger again."""
+        """The ids among :meth:`deliveries` not handled yet (pending, processing or failed):
+        handled after an erasure, each would act on -- and record in the ledger -- the person
+        again; erased by :meth:`forget`, each fails with ``BodyErasedError`` instead."""
+        return self._matching(client_ref, vendor, subject, ("pending", "processing", "failed"))
+
+    def _matching(
+        self,
+        client_ref: str | None,
+        vendor: str | None,
+        subject: str | None,
+        states: tuple[str, ...],
+    ) -> list[str]:
         from .store._base import check_forget_args, each_delivery
 
         check_forget_args(client_ref, vendor, subject)
-        found: list[str] = []
-        for record in each_delivery(self.store, state=("pending", "processing", "failed")):
-            if vendor is not None and record.vendor != vendor:
+        if client_ref is None:
+            assert vendor is not None
+            assert subject is not None
+            wanted = {(vendor, ledger_subject(vendor, subject))}
+        else:
+            wanted = {(e.vendor, e.subject) for e in self.entries(client_ref=client_ref)}
+        found: dict[str, None] = {}
+        learnt = False
+        for record in each_delivery(self.store, state=states):
+            refs = _stored_references(record)
+            if refs is None:
                 continue
-            decision = _stored_verdict(record)
-            if decision is None:
-                continue
-            if (
-                decision.client_ref == client_ref
-                if client_ref is not None
-                else (decision.subject == subject)
-            ):
-                found.append(record.id)
-        return found
+            if client_ref is not None and client_ref in refs.client_refs:
+                found[record.id] = None
+                new = {(record.vendor, s) for s in refs.subjects} - wanted
+                if new:
+                    wanted |= new
+                    learnt = True
+            elif any((record.vendor, s) in wanted for s in refs.subjects):
+                found[record.id] = None
+        if learnt:  # bodies read before a verification was learnt are read again
+            for record in each_delivery(self.store, state=states):
+                if record.id in found:
+                    continue
+                refs = _stored_references(record)
+                if refs is not None and any((record.vendor, s) in wanted for s in refs.subjects):
+                    found[record.id] = None
+        return list(found)
 
     def forget(
         self,
@@ -340,21 +446,21 @@ class Decisions:
         vendor: str | None = None,
         subject: str | None = None,
     ) -> list[str]:
-        """Erase one data subject's verdicts (an erasure request, GDPR art. 17): remove from the
-        ledger every verification whose ``client_ref`` is ``client_ref`` -- or the one
-        verification ``vendor`` + ``subject`` (the vendor's reference, as for :meth:`latest`) --
-        and erase the bodies of the deliveries their entries came from (``store.erase``), and of
-        the stored deliveries not handled yet that carry a verdict of the person
-        (:meth:`unhandled`: handled after the erasure, each would record the person again; the
-        worker now fails it with ``BodyErasedError``). Returns the ids of those deliveries.
+        """Erase one data subject (an erasure request, GDPR art. 17): the bodies of every stored
+        delivery of the person (:meth:`deliveries`: handled or not, with a verdict or without),
+        and the person's verdicts in the ledger -- every verification whose ``client_ref`` is
+        ``client_ref``, or the one verification ``vendor`` + ``subject`` (the vendor's reference,
+        as for :meth:`latest`). Returns the ids of the deliveries whose bodies were erased.
 
-        The bodies are erased first, then the entries are removed (``store.forget_decisions``),
-        so that a call that fails half-way -- a store error, or
+        A delivery not handled yet is erased too (:meth:`unhandled`): its handlers never run on
+        the person's data; the worker fails it with ``BodyErasedError``. The bodies are erased
+        first, then the entries are removed (``store.forget_decisions``), so that a call that
+        fails half-way -- a store error, or
         :class:`~kyc_webhooks.errors.DeliveryInProgressError` while a delivery of one of the
         verifications is being handled -- leaves the entries naming what is left to erase: call
-        it again. Other deliveries of the same person (events without a verdict, or a verdict
-        an entry no longer names) are not found here; docs/security.md, "Retention and erasure",
-        says how to erase them."""
+        it again. What it cannot reach (a delivery's metadata, deliveries whose bodies name the
+        person in no field it matches, copies outside the store): docs/security.md, "Retention
+        and erasure"."""
         forget = getattr(self.store, "forget_decisions", None)
         if forget is None:
             raise UsageError(
@@ -362,8 +468,8 @@ class Decisions:
                 "protocol since the ledger could be erased): this store cannot forget decisions"
             )
         entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
-        waiting = self.unhandled(client_ref=client_ref, vendor=vendor, subject=subject)
-        named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *waiting]))
+        theirs = self.deliveries(client_ref=client_ref, vendor=vendor, subject=subject)
+        named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *theirs]))
         for delivery_id in named:
             self.store.erase(delivery_id)
         if client_ref is not None:

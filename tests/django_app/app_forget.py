@@ -37,13 +37,13 @@ def _forget(*args: str) -> str:
 def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     ada, bob = _deliver("ada", "scan-a"), _deliver("bob", "scan-b")
     assert _forget("--client-ref", "ada", "--dry-run") == (
-        "would forget 1 decisions and erase the bodies of their deliveries\n"
+        "would forget 1 decisions and erase the bodies of the person's 1 deliveries\n"
     )
     assert DecisionRecord.objects.filter(delivery_id=ada).exists()
 
     assert _forget("--client-ref", "ada") == (
-        "forgot 1 decisions and erased the bodies of 1 deliveries (those they came from, and those "
-        "of the person not handled yet)\n"
+        "forgot 1 decisions and erased the bodies of the person's 1 deliveries (handled or not, "
+        "with a verdict or without)\n"
     )
 
     assert not DecisionRecord.objects.filter(delivery_id=ada).exists()
@@ -51,8 +51,8 @@ def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     assert DecisionRecord.objects.filter(delivery_id=bob).exists()
     assert Delivery.objects.get(id=bob).body is not None
     assert _forget("--vendor", "idenfy", "--subject", "scan-b") == (
-        "forgot 1 decisions and erased the bodies of 1 deliveries (those they came from, and those "
-        "of the person not handled yet)\n"
+        "forgot 1 decisions and erased the bodies of the person's 1 deliveries (handled or not, "
+        "with a verdict or without)\n"
     )
     assert not DecisionRecord.objects.exists()
 

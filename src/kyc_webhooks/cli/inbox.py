@@ -714,8 +714,8 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         else {"vendor": args.vendor, "subject": args.subject}
     )
     entries = ledger.entries(**selector)
-    waiting = ledger.unhandled(**selector)  # not handled yet: each would record the person again
-    named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *waiting]))
+    theirs = ledger.deliveries(**selector)  # every stored body of the person, handled or not
+    named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *theirs]))
     records = [store.get(delivery_id) for delivery_id in named]
     bodies = sum(1 for r in records if r is not None and r.body is not None)
     what = f"{_decisions(len(entries))} and the bodies of {_n(bodies)}"
@@ -739,8 +739,8 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         emit_json({"forgotten": len(entries), "deliveries": erased, "dry_run": False})
     else:
         out(
-            f"forgot {_decisions(len(entries))} and erased the bodies of the deliveries they "
-            f"came from or not handled yet: {', '.join(erased) or 'none'} (metadata kept)"
+            f"forgot {_decisions(len(entries))} and erased the bodies of the person's "
+            f"deliveries: {', '.join(erased) or 'none'} (metadata kept)"
         )
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, codes, lookup
+from ..decisions import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
 from .models import outcome_family
 
 S = DecisionStatus
@@ -104,3 +104,28 @@ def decide(event: Any) -> Decision | None:
             return _decision(event, payload, S.UNKNOWN, True)
         return _outcome(event, payload, outcome, update=etype == "workflow.session.updated")
     return None
+
+
+def references(event: Any) -> References:
+    """Whom a ComplyCube event is about (:class:`~kyc_webhooks.decisions.References`), from its
+    ``payload`` (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks):
+    a client event's payload is the client (its ``id`` is the client id); any other resource's
+    payload names its client in ``clientId``; a check's or a workflow session's own ``id`` is the
+    subject of its verdicts (a document's or an address's id is no verification's). An unknown
+    event type's payload is read the same way."""
+    payload = body_field(event, "payload", "payload")
+    if isinstance(payload, dict):
+        ident, client = payload.get("id"), payload.get("clientId")
+    elif payload is not None:
+        ident = body_field(payload, "id", "id")
+        client = body_field(payload, "client_id", "clientId")
+    else:
+        return References()
+    etype = str(event.event_type)
+    resource = wire(body_field(event, "resource_type", "resourceType"))
+    if resource == "client" or etype.startswith("client."):
+        return References(texts(ident, client))
+    verification = resource in ("check", "workflowSession") or etype.startswith(
+        ("check.", "workflow.session.")
+    )
+    return References(texts(client), texts(ident) if verification else frozenset())

@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, codes, lookup, wire
+from ..decisions import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
 
 S = DecisionStatus
 
@@ -267,3 +267,22 @@ def decide(event: Any) -> Decision | None:
             reasons=codes([value]),
         )
     return None
+
+
+def references(event: Any) -> References:
+    """Whom an iDenfy event is about (:class:`~kyc_webhooks.decisions.References`): its
+    ``clientId`` -- else its ``externalRef``, as a company review's verdict reads it -- and the
+    scanRefs of its verifications, ``scanRef`` and an AML monitoring's ``scanRefList``
+    (https://documentation.idenfy.com/api-reference/webhooks). An unknown event type is read
+    from the same wire names. A company's ``relatedClientScanRefs`` name other people: not
+    read."""
+    client = body_field(event, "client_id", "clientId") or body_field(
+        event, "external_ref", "externalRef"
+    )
+    return References(
+        texts(client),
+        texts(
+            body_field(event, "scan_ref", "scanRef"),
+            body_field(event, "scan_ref_list", "scanRefList"),
+        ),
+    )

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, codes, lookup
+from ..decisions import (
+    Decision,
+    DecisionStatus,
+    References,
+    body_field,
+    codes,
+    ledger_subject,
+    lookup,
+    texts,
+)
 
 S = DecisionStatus
 
@@ -38,4 +47,16 @@ def decide(event: Any) -> Decision | None:
         event=event,
         # The session id is the widget's session token: whoever holds it can act as the applicant.
         subject_is_secret=True,
+    )
+
+
+def references(event: Any) -> References:
+    """Whom an Identomat callback is about: its ``sessionId``
+    (https://docs.identomat.com/developer-tools/callbacks), as the ledger keeps it (a digest: the
+    session id is the applicant's session token)."""
+    return References(
+        subjects=frozenset(
+            ledger_subject("identomat", s)
+            for s in texts(body_field(event, "session_id", "sessionId"))
+        )
     )

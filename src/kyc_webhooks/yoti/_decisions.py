@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus
+from ..decisions import Decision, DecisionStatus, References, body_field, texts
 
 S = DecisionStatus
 
@@ -35,3 +35,9 @@ def decide(event: Any) -> Decision | None:
         fetch_required=True,
         event=event,
     )
+
+
+def references(event: Any) -> References:
+    """Whom a Yoti notification is about: its ``session_id``, the only reference it carries
+    (https://developers.yoti.com/identity-verification/notifications)."""
+    return References(subjects=texts(body_field(event, "session_id", "session_id")))

@@ -199,14 +199,16 @@ class Command(BaseCommand):
         )
         count = len(receiver.decisions.entries(**selector))
         if options["dry_run"]:
+            theirs = len(receiver.decisions.deliveries(**selector))
             self.stdout.write(
-                f"would forget {count} decisions and erase the bodies of their deliveries"
+                f"would forget {count} decisions and erase the bodies of the person's {theirs} "
+                "deliveries"
             )
             return
         erased = receiver.decisions.forget(**selector)
         self.stdout.write(
-            f"forgot {count} decisions and erased the bodies of {len(erased)} deliveries (those "
-            "they came from, and those of the person not handled yet)"
+            f"forgot {count} decisions and erased the bodies of the person's {len(erased)} "
+            "deliveries (handled or not, with a verdict or without)"
         )
 
     def _stats(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
