@@ -157,6 +157,7 @@ def fill(store: Store) -> dict[str, list[str]]:
                 complycube(
                     "document.created",
                     f"{who}-doc",
+                    payload__id=f"doc-{who}",
                     payload__clientId=cc_client,
                     payload__issuingCountry=f"{who}-country",
                 ),
@@ -324,3 +325,173 @@ def test_a_body_that_no_longer_parses_is_skipped_not_fatal(store: Store) -> None
     record = store.get(broken)
     assert record is not None
     assert record.body is not None
+
+
+# -- review 17: what the first version of the scan missed or got wrong ----------------------------
+
+
+def test_a_complycube_payload_that_is_no_object_does_not_stop_any_erasure(store: Store) -> None:
+    """An unknown ComplyCube event type with a string, list or number payload is answered 200 and
+    stored; reading whom it is about raised AttributeError, and every forget failed for everyone
+    until body retention removed it."""
+    receiver = receiver_on(store)
+    for payload in ("text", [1, 2], 7, True):
+        body = {"id": f"evt-{payload!r}", "type": "brand.new.event", "payload": payload}
+        deliver(receiver, sign("complycube", body, COMPLYCUBE))
+    ada = deliver(receiver, identification(ADA, "scan-ada", "APPROVED", "ADA-x"))
+    assert receiver.decisions.deliveries(client_ref=ADA) == [ada]
+    assert receiver.decisions.forget(client_ref=ADA) == [ada]
+
+
+def test_complycube_updates_and_verdicts_without_client_id_are_the_clients(store: Store) -> None:
+    """ComplyCube's ``address.updated``/``document.updated``/``document.deleted`` and a check's
+    verdict carry only the resource's own id (the library's samples, as ComplyCube sends them):
+    the person's ``address.created``/``document.created`` and workflow session tie those ids to
+    the client. They were left, the new street address still in the file, the check's verdict
+    still in the ledger."""
+    receiver = receiver_on(store)
+    ids = {}
+    for event_type in (
+        "address.updated",  # before anything names the client: found by a second reading
+        "client.created",
+        "address.created",
+        "document.created",
+        "document.updated",
+        "document.deleted",
+        "workflow.session.completed",
+        "check.completed.clear",
+    ):
+        payload = sample_payload("complycube", event_type)
+        payload["id"] = f"evt-{event_type}"
+        if event_type == "address.updated":
+            payload["payload"]["line"] = "ADA-new-street 12"
+        ids[event_type] = deliver(receiver, sign("complycube", payload, COMPLYCUBE))
+    check = sample_payload("complycube", "check.completed.clear")["payload"]
+    session = sample_payload("complycube", "workflow.session.completed")["payload"]
+    assert "clientId" not in check
+    assert check["id"] in [c["checkId"] for c in session["allRelatedChecks"]]
+    client = sample_payload("complycube", "client.created")["payload"]["id"]
+    assert receiver.decisions.latest("complycube", check["id"]) is not None
+
+    erased = receiver.decisions.forget(client_ref=client)
+
+    assert sorted(erased) == sorted(ids.values())
+    assert receiver.decisions.latest("complycube", check["id"]) is None
+    assert receiver.decisions.latest("complycube", session["id"]) is None
+
+
+def test_a_verdict_found_by_the_scan_leaves_the_ledger_too(store: Store) -> None:
+    """An AML monitoring names the person's scanRef, not the clientId; its verdict (a confirmed
+    sanctions match) is kept in the ledger under its monitoring id with no client_ref: forget
+    erased its body but left the verdict."""
+    receiver = receiver_on(store)
+    deliver(receiver, identification(ADA, "scan-ada", "APPROVED", "ADA-x"))
+    deliver(
+        receiver,
+        idenfy(
+            "AML_MONITORING", scanRefList=["scan-ada"], monitoringId="mon-ada", alertStatus="ALERT"
+        ),
+    )
+    assert receiver.decisions.latest("idenfy", "mon-ada") is not None
+
+    assert len(receiver.decisions.forget(client_ref=ADA)) == 2
+
+    assert receiver.decisions.latest("idenfy", "mon-ada") is None
+    assert receiver.decisions.latest("idenfy", "scan-ada") is None
+
+
+def test_a_companys_events_are_found_by_its_id(store: Store) -> None:
+    """iDenfy KYB: COMPANY_REVIEW and COMPANY_SUBMIT carry the company's client;
+    COMPANY_INFO_REQUEST (the contact's e-mail), COMPANY_EXPIRATION and COMPANY_DELETE name only
+    the company's id."""
+    receiver = receiver_on(store)
+    company = sample_payload("idenfy", "COMPANY_REVIEW")["id"]
+    client = "kyb-client-204"
+    made = [
+        deliver(receiver, idenfy("COMPANY_INFO_REQUEST", email="ADA-contact@example.lt")),
+        deliver(receiver, idenfy("COMPANY_REVIEW", clientId=client)),
+        deliver(receiver, idenfy("COMPANY_SUBMIT", clientId=client)),
+        deliver(receiver, idenfy("COMPANY_EXPIRATION", expirationStatus="EXPIRED")),
+        deliver(receiver, idenfy("COMPANY_DELETE")),
+    ]
+    other = deliver(
+        receiver, idenfy("COMPANY_DELETE", companyId="another-company", date="2026-11-19")
+    )
+    assert sample_payload("idenfy", "COMPANY_DELETE")["companyId"] == company
+
+    assert sorted(receiver.decisions.forget(client_ref=client)) == sorted(made)
+    record = store.get(other)
+    assert record is not None
+    assert record.body is not None
+
+
+def test_forget_refuses_while_a_delivery_of_the_person_is_being_handled(store: Store) -> None:
+    """The person's first verdict of a new verification, being handled while the erasure runs
+    (another process, here the handler itself): forget succeeded, erased its body, and the
+    handler then recorded the person in the ledger again after forget returned."""
+    receiver = receiver_on(store)
+    seen: dict[str, object] = {}
+
+    @receiver.on("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
+    def during(event: Any) -> None:
+        if event.scan_ref == "scan-2":
+            try:
+                seen["erased"] = receiver_on(store).decisions.forget(client_ref=ADA)
+            except kw.DeliveryInProgressError as exc:
+                seen["refused"] = exc
+
+    first = deliver(receiver, identification(ADA, "scan-1", "APPROVED", "ADA-1"))
+    deliver(receiver, identification(ADA, "scan-2", "APPROVED", "ADA-2"))
+
+    assert "erased" not in seen
+    assert isinstance(seen["refused"], kw.DeliveryInProgressError)
+    record = store.get(first)
+    assert record is not None
+    assert record.body is not None  # nothing erased: run it again once the handler is done
+    assert len(receiver.decisions.forget(client_ref=ADA)) == 2
+    assert receiver.decisions.for_client(ADA) == []
+
+
+def test_more_deliveries_at_one_instant_than_a_page_are_all_read() -> None:
+    """A clock that did not move (a coarse or frozen clock): the scan read the first page of
+    records received at that instant and stopped, so a person whose delivery sorted later was
+    never erased."""
+    from _stores import FakeClock
+    from kyc_webhooks.store import NewDelivery
+    from kyc_webhooks.store._base import each_delivery
+
+    store = MemoryStore(clock=FakeClock())  # never advanced: every record at one instant
+    for n in range(260):
+        store.add(
+            NewDelivery(
+                delivery_key=f"k{n}", vendor="idenfy", event_type="X", body=b"{}", headers=()
+            )
+        )
+    read = [r.id for r in each_delivery(store, state="pending", page=100)]
+    assert len(read) == 260
+    assert len(set(read)) == 260
+
+
+@pytest.mark.parametrize("selector", [{"client_ref": ""}, {"vendor": "idenfy", "subject": ""}])
+def test_an_empty_reference_names_nobody(store: Store, selector: dict[str, str]) -> None:
+    """The ledger keeps "" as the client_ref of verdicts without one: forget(client_ref="")
+    erased every such person's bodies, a deferred verdict of someone else's among them."""
+    decisions = receiver_on(store).decisions
+    with pytest.raises(kw.UsageError):
+        decisions.forget(**selector)
+    with pytest.raises(kw.UsageError):
+        decisions.deliveries(**selector)
+
+
+def test_what_is_listed_beforehand_is_what_is_erased(store: Store) -> None:
+    """A verdict whose body retention already erased: the dry run (``deliveries``) did not count
+    it, the erasure reported it as erased (CLI: "0 deliveries", then an id; manage.py: 0, then
+    1)."""
+    receiver = receiver_on(store)
+    old = deliver(receiver, identification(ADA, "scan-1", "APPROVED", "ADA-1"))
+    new = deliver(receiver, identification(ADA, "scan-2", "APPROVED", "ADA-2"))
+    store.erase(old)
+
+    listed = receiver.decisions.deliveries(client_ref=ADA)
+    assert listed == [new]
+    assert receiver.decisions.forget(client_ref=ADA) == listed

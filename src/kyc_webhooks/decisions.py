@@ -13,6 +13,7 @@ judgement call.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import importlib
@@ -195,7 +196,10 @@ def references(event: WebhookEvent) -> References:
         except (ImportError, AttributeError):
             return References()
         _REFERENCES[vendor] = finder
-    found = finder(event)
+    try:
+        found = finder(event)
+    except Exception:  # a body shape the vendor's reading did not foresee: its verdict still counts
+        found = References()
     try:
         decision = event.decision
     except Exception:  # a verdict mapping that fails on this body: the fields still count
@@ -300,8 +304,31 @@ def from_entry(entry: DecisionEntry, subject: str | None = None) -> Decision:
 _EVERY = 1_000_000
 
 
-#: Every state a stored delivery can be in (the store's ``DeliveryState`` values).
+#: Every state a stored delivery can be in (the store's ``DeliveryState`` values), and those
+#: not handled yet.
 _ALL_STATES = ("pending", "processing", "done", "failed")
+_UNHANDLED = ("pending", "processing", "failed")
+#: Records read at a time by an erasure's scan: bodies are up to the size cap (1 MiB by default).
+_SCAN_PAGE = 100
+_FORGET_HANDLING = (
+    "a delivery of the person is being handled right now; nothing was erased: call again once "
+    "it is done"
+)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What a scan of the stored bodies found: the deliveries' ids (in the order read), their
+    records without bodies, and the (vendor, subject) pairs of the person's verifications."""
+
+    ids: list[str]
+    records: list[DeliveryRecord]
+    subjects: set[tuple[str, str]]
+
+
+def _without_body(record: DeliveryRecord) -> DeliveryRecord:
+    """``record`` without its body and headers: a scan keeps only what it decides on."""
+    return dataclasses.replace(record, body=b"", headers=())
 
 
 def _stored_references(record: DeliveryRecord) -> References | None:
@@ -376,17 +403,19 @@ class Decisions:
         subject: str | None = None,
     ) -> list[str]:
         """The ids of one data subject's stored deliveries whose bodies are kept -- handled or
-        not, with a verdict or without -- oldest first: what :meth:`forget` erases.
+        not, with a verdict or without: the bodies :meth:`forget` erases.
 
         Each stored body (authenticated when it arrived) is parsed again and matched by what it
         says of whom it is about (:class:`References`): with ``client_ref``, a body that names
-        it (iDenfy ``clientId``, ComplyCube's client id), or a verification of it -- the subject
-        of one of its ledger entries, or of a delivery naming it (iDenfy's AML monitoring lists
-        the person's scanRefs without the ``clientId``); with ``vendor`` and ``subject``, a body
-        of that verification. Reads every stored body once (twice when a verification was
-        learnt from a body late in the first reading), page by page: an erasure request costs a
-        scan of the store (docs/security.md, "Retention and erasure")."""
-        return self._matching(client_ref, vendor, subject, _ALL_STATES)
+        it (iDenfy ``clientId``, ComplyCube's client id), or a verification or resource of it --
+        the subject of one of its ledger entries, or one named by a body of the person (iDenfy's
+        AML monitoring lists the person's scanRefs without the ``clientId``; a ComplyCube
+        ``address.updated`` names only the address); with ``vendor`` and ``subject``, a body of
+        that verification. The deliveries the ledger entries name are included while their bodies
+        are kept. Reads every stored body, page by page, once -- again as long as a reading
+        learnt a new id of the person: an erasure request costs a scan of the store
+        (docs/decisions.md, "Forgetting a person")."""
+        return self._scan(client_ref, vendor, subject, _ALL_STATES).ids
 
     def unhandled(
         self,
@@ -398,46 +427,54 @@ class Decisions:
         """The ids among :meth:`deliveries` not handled yet (pending, processing or failed):
         handled after an erasure, each would act on -- and record in the ledger -- the person
         again; erased by :meth:`forget`, each fails with ``BodyErasedError`` instead."""
-        return self._matching(client_ref, vendor, subject, ("pending", "processing", "failed"))
+        return self._scan(client_ref, vendor, subject, _UNHANDLED).ids
 
-    def _matching(
+    def _scan(
         self,
         client_ref: str | None,
         vendor: str | None,
         subject: str | None,
         states: tuple[str, ...],
-    ) -> list[str]:
+    ) -> _Found:
         from .store._base import check_forget_args, each_delivery
 
         check_forget_args(client_ref, vendor, subject)
+        entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
+        wanted = {(e.vendor, e.subject) for e in entries}
         if client_ref is None:
             assert vendor is not None
             assert subject is not None
-            wanted = {(vendor, ledger_subject(vendor, subject))}
-        else:
-            wanted = {(e.vendor, e.subject) for e in self.entries(client_ref=client_ref)}
-        found: dict[str, None] = {}
-        learnt = False
-        for record in each_delivery(self.store, state=states):
-            refs = _stored_references(record)
-            if refs is None:
-                continue
-            if client_ref is not None and client_ref in refs.client_refs:
-                found[record.id] = None
-                new = {(record.vendor, s) for s in refs.subjects} - wanted
-                if new:
-                    wanted |= new
-                    learnt = True
-            elif any((record.vendor, s) in wanted for s in refs.subjects):
-                found[record.id] = None
-        if learnt:  # bodies read before a verification was learnt are read again
-            for record in each_delivery(self.store, state=states):
+            wanted.add((vendor, ledger_subject(vendor, subject)))
+        found: dict[str, DeliveryRecord] = {}
+        # Bounded: each reading but the last learns an id of the person, and a reading learns
+        # only ids of bodies it matched, so the store's bodies bound the readings.
+        while True:
+            learnt = False
+            for record in each_delivery(self.store, state=states, page=_SCAN_PAGE):
                 if record.id in found:
                     continue
                 refs = _stored_references(record)
-                if refs is not None and any((record.vendor, s) in wanted for s in refs.subjects):
-                    found[record.id] = None
-        return list(found)
+                if refs is None:
+                    continue
+                mine = {(record.vendor, s) for s in refs.subjects}
+                if not (
+                    (client_ref is not None and client_ref in refs.client_refs) or mine & wanted
+                ):
+                    continue
+                found[record.id] = _without_body(record)
+                if client_ref is not None and not mine <= wanted:
+                    # A body of the person ties its other ids to them (by subject, only that one
+                    # verification is forgotten: nothing is learnt).
+                    wanted |= mine
+                    learnt = True
+            if not learnt:
+                break
+        for entry in entries:  # the ledger's own pointers, while their bodies are kept
+            if entry.delivery_id not in found:
+                named = self.store.get(entry.delivery_id)
+                if named is not None and named.body is not None and named.state in states:
+                    found[named.id] = _without_body(named)
+        return _Found(list(found), list(found.values()), wanted)
 
     def forget(
         self,
@@ -458,19 +495,29 @@ class Decisions:
         fails half-way -- a store error, or
         :class:`~kyc_webhooks.errors.DeliveryInProgressError` while a delivery of one of the
         verifications is being handled -- leaves the entries naming what is left to erase: call
-        it again. What it cannot reach (a delivery's metadata, deliveries whose bodies name the
-        person in no field it matches, copies outside the store): docs/security.md, "Retention
-        and erasure"."""
+        it again. A delivery of the person being handled right now (a live claim) makes it
+        raise :class:`~kyc_webhooks.errors.DeliveryInProgressError` before anything is erased:
+        its handler would act on the person after the erasure. The ledger entries of every
+        verification whose deliveries it matched go too (an AML monitoring's verdict names no
+        ``client_ref``). What it cannot reach (a delivery's metadata, deliveries whose bodies
+        name the person in no field it matches, copies outside the store): docs/security.md,
+        "Retention and erasure"."""
         forget = getattr(self.store, "forget_decisions", None)
         if forget is None:
             raise UsageError(
                 f"{type(self.store).__name__} has no forget_decisions() (a method of the Store "
                 "protocol since the ledger could be erased): this store cannot forget decisions"
             )
-        entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
-        theirs = self.deliveries(client_ref=client_ref, vendor=vendor, subject=subject)
-        named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *theirs]))
-        for delivery_id in named:
+        scan = self._scan(client_ref, vendor, subject, _ALL_STATES)
+        now = self.store.now()
+        for record in scan.records:
+            if record.state == "processing" and (
+                record.lease_until is None or record.lease_until > now
+            ):
+                from .errors import DeliveryInProgressError
+
+                raise DeliveryInProgressError(_FORGET_HANDLING)
+        for delivery_id in scan.ids:
             self.store.erase(delivery_id)
         if client_ref is not None:
             removed: list[str] = forget(client_ref=client_ref)
@@ -478,8 +525,15 @@ class Decisions:
             assert vendor is not None
             assert subject is not None
             removed = forget(vendor=vendor, subject=ledger_subject(vendor, subject))
+        for their_vendor, their_subject in sorted(scan.subjects):
+            if self.store.effective_decision(their_vendor, their_subject) is not None:
+                removed += forget(vendor=their_vendor, subject=their_subject)
         # A delivery handled since the look above may have replaced an entry.
-        later = [delivery_id for delivery_id in removed if delivery_id not in named]
+        later = list(dict.fromkeys(d for d in removed if d not in scan.ids))
+        erased = list(scan.ids)
         for delivery_id in later:
-            self.store.erase(delivery_id)
-        return named + later
+            replaced = self.store.get(delivery_id)
+            if replaced is not None and replaced.body is not None:
+                self.store.erase(delivery_id)
+                erased.append(delivery_id)
+        return erased

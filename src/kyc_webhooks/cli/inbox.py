@@ -714,10 +714,7 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         else {"vendor": args.vendor, "subject": args.subject}
     )
     entries = ledger.entries(**selector)
-    theirs = ledger.deliveries(**selector)  # every stored body of the person, handled or not
-    named = list(dict.fromkeys([*(entry.delivery_id for entry in entries), *theirs]))
-    records = [store.get(delivery_id) for delivery_id in named]
-    bodies = sum(1 for r in records if r is not None and r.body is not None)
+    bodies = len(ledger.deliveries(**selector))  # every stored body of the person, handled or not
     what = f"{_decisions(len(entries))} and the bodies of {_n(bodies)}"
     if args.dry_run:
         if args.json:

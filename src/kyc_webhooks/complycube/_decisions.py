@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..decisions import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
+from ..models import KycModel
 from .models import outcome_family
 
 S = DecisionStatus
@@ -110,22 +111,28 @@ def references(event: Any) -> References:
     """Whom a ComplyCube event is about (:class:`~kyc_webhooks.decisions.References`), from its
     ``payload`` (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks):
     a client event's payload is the client (its ``id`` is the client id); any other resource's
-    payload names its client in ``clientId``; a check's or a workflow session's own ``id`` is the
-    subject of its verdicts (a document's or an address's id is no verification's). An unknown
-    event type's payload is read the same way."""
+    payload names its client in ``clientId`` (when it does: an ``address.updated`` or a check's
+    verdict may carry only its own ``id``), and its own ``id`` -- a check's, a workflow
+    session's, a document's, an address's or a live photo's: unique ids that tie the resource's
+    later events to the client -- and a workflow session lists its checks
+    (``allRelatedChecks[].checkId``). An unknown event type's payload is read the same way; a
+    payload that is not an object names nobody."""
     payload = body_field(event, "payload", "payload")
     if isinstance(payload, dict):
         ident, client = payload.get("id"), payload.get("clientId")
-    elif payload is not None:
+        related = payload.get("allRelatedChecks")
+    elif isinstance(payload, KycModel):
         ident = body_field(payload, "id", "id")
         client = body_field(payload, "client_id", "clientId")
+        related = body_field(payload, "all_related_checks", "allRelatedChecks")
     else:
         return References()
     etype = str(event.event_type)
     resource = wire(body_field(event, "resource_type", "resourceType"))
     if resource == "client" or etype.startswith("client."):
         return References(texts(ident, client))
-    verification = resource in ("check", "workflowSession") or etype.startswith(
-        ("check.", "workflow.session.")
-    )
-    return References(texts(client), texts(ident) if verification else frozenset())
+    checks = [
+        item.get("checkId") if isinstance(item, dict) else getattr(item, "check_id", None)
+        for item in (related if isinstance(related, list) else [])
+    ]
+    return References(texts(client), texts(ident, checks))

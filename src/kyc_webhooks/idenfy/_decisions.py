@@ -272,17 +272,21 @@ def decide(event: Any) -> Decision | None:
 def references(event: Any) -> References:
     """Whom an iDenfy event is about (:class:`~kyc_webhooks.decisions.References`): its
     ``clientId`` -- else its ``externalRef``, as a company review's verdict reads it -- and the
-    scanRefs of its verifications, ``scanRef`` and an AML monitoring's ``scanRefList``
+    ids of its verifications: ``scanRef``, an AML monitoring's ``scanRefList``, a company's
+    ``companyId``, and the ``id`` of a ``COMPANY_*`` event (the company's, or its AML review's)
     (https://documentation.idenfy.com/api-reference/webhooks). An unknown event type is read
     from the same wire names. A company's ``relatedClientScanRefs`` name other people: not
     read."""
     client = body_field(event, "client_id", "clientId") or body_field(
         event, "external_ref", "externalRef"
     )
+    company = str(event.event_type).startswith("COMPANY_")
     return References(
         texts(client),
         texts(
             body_field(event, "scan_ref", "scanRef"),
             body_field(event, "scan_ref_list", "scanRefList"),
+            body_field(event, "company_id", "companyId"),
+            body_field(event, "id", "id") if company else None,
         ),
     )

@@ -746,11 +746,18 @@ def each_delivery(
     page starts there."""
     since: datetime | None = None
     seen: set[str] = set()  # ids read with received_at == since
+    size = page
     while True:
-        records = store.deliveries(state=state, since=since, limit=page)
+        records = store.deliveries(state=state, since=since, limit=size)
         fresh = [r for r in records if r.id not in seen]
         if not fresh:
-            return
+            if len(records) < size:
+                return
+            # A full page of records received at the same instant, all read already: the next
+            # ones share it too (a coarse or frozen clock). Read a larger page from the same time.
+            size *= 2
+            continue
+        size = page
         last = records[-1].received_at
         same = {r.id for r in records if r.received_at == last}
         seen = (seen | same) if last == since else same
@@ -764,11 +771,14 @@ def check_forget_args(client_ref: object, vendor: object, subject: object) -> No
     if client_ref is not None:
         if vendor is not None or subject is not None:
             raise UsageError("forget_decisions() takes client_ref, or vendor and subject: not both")
-        if not isinstance(client_ref, str):
-            raise UsageError("client_ref must be a str")
+        if not isinstance(client_ref, str) or not client_ref:
+            # "" is what no person is called: the ledger keeps it for verdicts without one
+            raise UsageError("client_ref must be a non-empty str")
         return
     if not isinstance(vendor, str) or not isinstance(subject, str):
         raise UsageError("forget_decisions() takes client_ref=..., or vendor=... and subject=...")
+    if not subject:
+        raise UsageError("subject must be a non-empty str")
 
 
 #: What ``forget_decisions`` raises (as DeliveryInProgressError) when a selected verification's
