@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import WebhookEvent
 from .outcome import Outcome, ProcessSummary, Tally, handler_failure
-from .routing import DH, Router, warn_never_runs
+from .routing import DH, H, Router, warn_never_runs
 from .store._base import Store, receivable
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
 
@@ -50,7 +50,6 @@ __all__ = [
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
 E = TypeVar("E", bound=WebhookEvent)
-H = TypeVar("H", bound=Callable[..., Any])
 
 
 def _check_body(body: object) -> bytes:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._vendor import Vendor
     from ..models import WebhookEvent
     from ..receiver import Outcome, Receiver
-    from ..routing import Router
+    from ..routing import H, Router
 
 __all__ = [
     "Delivery",
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 AuthType = Literal["basic", "bearer"]
-H = TypeVar("H", bound=Callable[..., Any])
 E = TypeVar("E", bound="WebhookEvent")
 
 

@@ -1,0 +1,78 @@
+"""What mypy --strict tells a user of the library (review 16): each snippet is a user's module,
+checked as tests/test_typing.py does; the errors are matched by the line they are reported on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from _mypy import run_mypy
+
+pytest.importorskip("mypy.api")
+
+
+def check(tmp_path: Path, snippet: str, name: str) -> tuple[dict[int, str], str]:
+    """mypy's errors on ``snippet`` by line number (one line each, joined), and its whole output."""
+    source = tmp_path / f"{name}.py"
+    source.write_text(snippet, encoding="utf-8")
+    out, err, _ = run_mypy(source)
+    errors: dict[int, str] = {}
+    for line in out.splitlines():
+        where, _, rest = line.partition(": ")
+        path, _, number = where.rpartition(":")
+        if Path(path).name == source.name and rest.startswith(("error:", "note:")):
+            errors[int(number)] = errors.get(int(number), "") + rest + "\n"
+    return errors, out + err
+
+
+def errors_only(found: dict[int, str]) -> dict[int, str]:
+    return {number: text for number, text in found.items() if "error:" in text}
+
+
+# -- 1. on() takes a handler that can be called with one event -------------------------------
+
+ARITY = """\
+import kyc_webhooks as kw
+from kyc_webhooks.idenfy import IdentificationEvent
+from kyc_webhooks.routing import Router
+from kyc_webhooks.testing import WebhookTester
+
+receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+router = Router()
+tester = WebhookTester()
+
+@receiver.on("idenfy", "IDENTIFICATION_*")
+def no_parameter() -> None: ...
+
+@router.on("idenfy")
+def extra_parameter(event: kw.WebhookEvent, db: str) -> None: ...
+
+@tester.on("idenfy")
+def keyword_only(*, event: kw.WebhookEvent) -> None: ...
+
+@receiver.on("idenfy")
+def typed(event: IdentificationEvent) -> None: ...
+
+@router.on()
+async def asynchronous(event: kw.WebhookEvent) -> None: ...
+
+@tester.on()
+def with_default(event: kw.WebhookEvent, retries: int = 3) -> int:
+    return retries
+
+seen: list[kw.WebhookEvent] = []
+tester.on("idenfy")(seen.append)
+receiver.on()(print)
+reveal_type(typed)
+"""
+
+
+def test_on_refuses_handlers_that_cannot_take_one_event(tmp_path: Path) -> None:
+    found, out = check(tmp_path, ARITY, "arity")
+    errors = errors_only(found)
+    # The decorator lines of no_parameter, extra_parameter and keyword_only; nothing else.
+    assert sorted(errors) == [10, 13, 16], out
+    assert all('type variable "H"' in text for text in errors.values()), out
+    # The decorator still returns the function unchanged.
+    assert "def (event: kyc_webhooks.idenfy._identification.IdentificationEvent)" in found[32], out
