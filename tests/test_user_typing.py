@@ -76,3 +76,29 @@ def test_on_refuses_handlers_that_cannot_take_one_event(tmp_path: Path) -> None:
     assert all('type variable "H"' in text for text in errors.values()), out
     # The decorator still returns the function unchanged.
     assert "def (event: kyc_webhooks.idenfy._identification.IdentificationEvent)" in found[32], out
+
+
+# -- 2. the Django app's receiver is a Receiver ------------------------------------------------
+
+DJANGO = """\
+from kyc_webhooks.integrations.django import receiver
+from kyc_webhooks.complycube import CheckEvent
+from kyc_webhooks.idenfy import IdentificationEvent
+
+reveal_type(receiver)
+
+@receiver.on_event(IdentificationEvent)
+def on_result(event: IdentificationEvent) -> None: ...
+
+@receiver.on_event(IdentificationEvent)
+def wrong_model(event: CheckEvent) -> None: ...
+"""
+
+
+def test_the_django_receiver_is_typed(tmp_path: Path) -> None:
+    pytest.importorskip("django")
+    found, out = check(tmp_path, DJANGO, "django_handlers")
+    assert 'Revealed type is "kyc_webhooks.receiver.Receiver"' in found[5], out
+    errors = errors_only(found)
+    assert sorted(errors) == [10], out  # the decorator line of wrong_model, and only it
+    assert "CheckEvent" in errors[10], out
