@@ -102,3 +102,40 @@ def test_the_django_receiver_is_typed(tmp_path: Path) -> None:
     errors = errors_only(found)
     assert sorted(errors) == [10], out  # the decorator line of wrong_model, and only it
     assert "CheckEvent" in errors[10], out
+
+
+# -- 3. a misspelt public name is an error, not Any --------------------------------------------
+
+MISSPELT = """\
+from __future__ import annotations
+
+import kyc_webhooks as kw
+from kyc_webhooks import idenfy
+
+def on_result(event: idenfy.IdentificatonEvent) -> None: ...
+
+def on_decision(decision: kw.Desicion) -> None: ...
+
+def answer(outcome: kw.Outcom) -> None:
+    print(outcome.status_code)
+
+reveal_type(kw.testing.WebhookTester)
+reveal_type(kw.integrations)
+reveal_type(kw.identomat.SessionChangeEvent)
+reveal_type(kw.store.MemoryStore)
+reveal_type(kw.complycube.NoSuchModel)
+"""
+
+
+def test_a_misspelt_public_name_is_an_error(tmp_path: Path) -> None:
+    found, out = check(tmp_path, MISSPELT, "misspelt")
+    errors = errors_only(found)
+    assert sorted(errors) == [6, 8, 10, 17], out
+    assert "IdentificatonEvent" in errors[6], out
+    assert "Desicion" in errors[8], out
+    assert "Outcom" in errors[10], out
+    assert "NoSuchModel" in errors[17], out
+    assert "kyc_webhooks.testing._tester.WebhookTester" in found[13], out
+    assert 'Revealed type is "types.ModuleType"' in found[14], out
+    assert "kyc_webhooks.identomat.models.SessionChangeEvent" in found[15], out
+    assert "kyc_webhooks.store.memory.MemoryStore" in found[16], out

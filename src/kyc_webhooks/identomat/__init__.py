@@ -13,5 +13,5 @@ if TYPE_CHECKING:
 
 __all__ = ["API_KEY_FIELD", "Identomat", "parse_unauthenticated"]
 
-
-__getattr__ = lazy_models(__name__)
+if not TYPE_CHECKING:  # hidden from type checkers: an unknown name must be an error, not Any
+    __getattr__ = lazy_models(__name__)

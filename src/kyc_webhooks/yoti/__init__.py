@@ -14,5 +14,5 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTHORIZATION_HEADER", "Yoti", "parse_unauthenticated"]
 
-
-__getattr__ = lazy_models(__name__)
+if not TYPE_CHECKING:  # hidden from type checkers: an unknown name must be an error, not Any
+    __getattr__ = lazy_models(__name__)
