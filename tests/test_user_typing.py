@@ -139,3 +139,40 @@ def test_a_misspelt_public_name_is_an_error(tmp_path: Path) -> None:
     assert 'Revealed type is "types.ModuleType"' in found[14], out
     assert "kyc_webhooks.identomat.models.SessionChangeEvent" in found[15], out
     assert "kyc_webhooks.store.memory.MemoryStore" in found[16], out
+
+
+# -- 5. on_event() keeps the handler's return type ---------------------------------------------
+
+ON_EVENT = """\
+import kyc_webhooks as kw
+from kyc_webhooks.identomat import SessionChangeEvent
+from kyc_webhooks.routing import Router
+from kyc_webhooks.testing import WebhookTester
+
+receiver = kw.Receiver(kw.Identomat(api_key="k"))
+
+@receiver.on_event(SessionChangeEvent)
+async def on_session(event: SessionChangeEvent) -> None: ...
+
+@Router().on_event(SessionChangeEvent)
+def plain(event: SessionChangeEvent) -> str:
+    return event.session_id
+
+@WebhookTester().on_event(SessionChangeEvent)
+async def tester_handler(event: SessionChangeEvent) -> int:
+    return 1
+
+def test_handler(event: SessionChangeEvent) -> None:
+    on_session(event)
+    n: int = plain(event)
+    reveal_type(tester_handler)
+"""
+
+
+def test_on_event_keeps_the_handlers_return_type(tmp_path: Path) -> None:
+    found, out = check(tmp_path, ON_EVENT, "on_event")
+    errors = errors_only(found)
+    assert sorted(errors) == [20, 21], out
+    assert "unused-coroutine" in errors[20], out  # the forgotten await
+    assert 'expression has type "str", variable has type "int"' in errors[21], out
+    assert "-> typing.Coroutine[Any, Any, int]" in found[22], out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ._headers import HeaderInput, Headers
 from ._vendor import Vendor, detect_vendors, vendor_class
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import WebhookEvent
 from .outcome import Outcome, ProcessSummary, Tally, handler_failure
-from .routing import DH, H, Router, warn_never_runs
+from .routing import DH, H, R, Router, warn_never_runs
 from .store._base import Store, receivable
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
 
@@ -205,8 +205,9 @@ class Receiver:
             )
         return self.router.on(vendor, pattern)
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
-        """Typed decorator: register a handler for every event that is an instance of ``model``."""
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
+        """Typed decorator: register a handler for every event that is an instance of ``model``
+        (see :meth:`Router.on_event`); returns the function unchanged."""
         return self.router.on_event(model)
 
     def on_decision(

@@ -50,6 +50,8 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=WebhookEvent)
+#: What a typed handler returns (``on_event`` keeps it: a coroutine for an ``async def``).
+R = TypeVar("R")
 #: What ``on()`` registers (and returns unchanged): a callable that takes one event, positionally.
 H = TypeVar("H", bound=Callable[[Any], object])
 #: A handler takes the parsed event; it may be a plain or an ``async def`` function.
@@ -299,13 +301,15 @@ class Router:
 
         return decorator
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
         """Typed decorator: run the function for every event that is an instance of ``model``.
 
-        ``mypy --strict`` then checks that the handler accepts exactly that model.
+        ``mypy --strict`` then checks that the handler accepts exactly that model. Returns the
+        function unchanged; for type checkers, a callable of that model with the function's own
+        return type (an ``async def`` handler still returns a coroutine to await).
         """
 
-        def decorator(func: Callable[[E], Any]) -> Callable[[E], Any]:
+        def decorator(func: Callable[[E], R]) -> Callable[[E], R]:
             self.add(func, "*", "*", model=model)
             return func
 

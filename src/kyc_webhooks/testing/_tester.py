@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._vendor import Vendor
     from ..models import WebhookEvent
     from ..receiver import Outcome, Receiver
-    from ..routing import H, Router
+    from ..routing import H, R, Router
 
 __all__ = [
     "Delivery",
@@ -190,7 +190,7 @@ class WebhookTester:
         """``receiver.on(...)``: register a handler (before the first delivery)."""
         return self.receiver.on(vendor, pattern)
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
         """``receiver.on_event(...)``: register a typed handler."""
         return self.receiver.on_event(model)
 
