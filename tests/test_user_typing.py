@@ -176,3 +176,31 @@ def test_on_event_keeps_the_handlers_return_type(tmp_path: Path) -> None:
     assert "unused-coroutine" in errors[20], out  # the forgotten await
     assert 'expression has type "str", variable has type "int"' in errors[21], out
     assert "-> typing.Coroutine[Any, Any, int]" in found[22], out
+
+
+# -- 7. a bytearray or memoryview body is accepted, as at run time ------------------------------
+
+BODIES = """\
+import kyc_webhooks as kw
+from kyc_webhooks.testing import WebhookTester
+
+receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+tester = WebhookTester()
+chunks = bytearray(b"{}")
+view = memoryview(b"{}")
+
+async def main() -> None:
+    receiver.handle(chunks, {})
+    receiver.parse(view, {})
+    await receiver.handle_async(chunks, {})
+    tester.handle(view, {})
+    await tester.handle_async(chunks, {})
+    receiver.handle("{}", {})
+"""
+
+
+def test_bytearray_and_memoryview_bodies_type_check(tmp_path: Path) -> None:
+    found, out = check(tmp_path, BODIES, "bodies")
+    errors = errors_only(found)
+    assert sorted(errors) == [15], out  # only the decoded str
+    assert '"str"' in errors[15], out

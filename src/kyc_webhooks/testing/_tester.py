@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .._headers import HeaderInput
     from .._vendor import Vendor
     from ..models import WebhookEvent
-    from ..receiver import Outcome, Receiver
+    from ..receiver import BodyInput, Outcome, Receiver
     from ..routing import H, R, Router
 
 __all__ = [
@@ -223,12 +223,12 @@ class WebhookTester:
 
     # -- delivering --------------------------------------------------------------------------
 
-    def handle(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
+    def handle(self, body: BodyInput, headers: HeaderInput | None = None) -> Outcome:
         """``receiver.handle(body, headers)``, recorded in :attr:`outcomes`; re-raises a handler's
         exception unless ``raise_handler_errors`` is False."""
         return self._record(self.receiver.handle(body, headers))
 
-    async def handle_async(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
+    async def handle_async(self, body: BodyInput, headers: HeaderInput | None = None) -> Outcome:
         """``await receiver.handle_async(body, headers)``, recorded in :attr:`outcomes`; re-raises
         a handler's exception unless ``raise_handler_errors`` is False."""
         return self._record(await self.receiver.handle_async(body, headers))
