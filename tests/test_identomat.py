@@ -434,7 +434,7 @@ def test_models_are_exported_lazily_from_the_vendor_package() -> None:
     assert identomat.Identomat is kw.Identomat
     assert identomat.SessionChangeEvent is SessionChangeEvent
     with pytest.raises(AttributeError):
-        identomat.NoSuchModel  # noqa: B018
+        identomat.NoSuchModel  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_async_handlers_receive_identomat_events() -> None:

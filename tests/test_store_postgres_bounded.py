@@ -48,7 +48,7 @@ def store() -> Iterator[PostgresStore]:
         yield made
 
 
-def receiver(store: PostgresStore, handled: list[kw.Event]) -> kw.Receiver:
+def receiver(store: PostgresStore, handled: list[kw.WebhookEvent]) -> kw.Receiver:
     made = kw.Receiver(
         kw.ComplyCube(secret=SECRET),
         kw.Yoti(auth_token=YOTI_AUTH, auth_type="basic"),
@@ -86,7 +86,7 @@ def test_a_long_key_or_event_type_is_stored_and_handled_like_any_other(
 ) -> None:
     # Was: 503 "delivery store unavailable" for every attempt (ProgramLimitExceeded, SQLSTATE
     # 54000: the key or the event type did not fit in its index), and the vendor retried forever.
-    handled: list[kw.Event] = []
+    handled: list[kw.WebhookEvent] = []
     body, headers = long_delivery(case, length)
     first = receiver(store, handled).handle(body, headers)
     assert first.status_code == 200, first.response_body()
@@ -112,7 +112,7 @@ def test_a_long_ledger_subject_is_stored_and_its_decisions_follow_each_other(
     # Was: 503 and nothing stored for a ComplyCube check whose id (the ledger's subject) is
     # 3,000 characters: the ledger's primary key (vendor, subject) did not fit in its index.
     subject = noise(3000, seed=2)
-    handled: list[kw.Event] = []
+    handled: list[kw.WebhookEvent] = []
     outcomes = []
     for event_id, outcome in (("evt-1", "attention"), ("evt-2", "clear")):
         payload = sample_payload("complycube", "check.completed")

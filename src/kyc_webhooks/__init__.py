@@ -43,6 +43,14 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    # The subpackages the module __getattr__ below loads on first access (``kw.testing``).
+    from . import complycube as complycube
+    from . import idenfy as idenfy
+    from . import identomat as identomat
+    from . import integrations as integrations
+    from . import store as store
+    from . import testing as testing
+    from . import yoti as yoti
     from ._vendor import Vendor
     from .complycube import ComplyCube
     from .decisions import Decision, DecisionStatus
@@ -141,15 +149,19 @@ _SUBPACKAGES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"kyc_webhooks.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kyc_webhooks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers, which read the names from the TYPE_CHECKING imports above: seen, it
+# would make every unknown name (a typo: ``kw.Desicion``) ``Any`` instead of an error.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _SUBPACKAGES:
+            return importlib.import_module(f"kyc_webhooks.{name}")
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'kyc_webhooks' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

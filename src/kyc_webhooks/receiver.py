@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ._headers import HeaderInput, Headers
 from ._vendor import Vendor, detect_vendors, vendor_class
@@ -33,7 +33,7 @@ from .errors import (
 )
 from .models import WebhookEvent
 from .outcome import Outcome, ProcessSummary, Tally, handler_failure
-from .routing import DH, Router, warn_never_runs
+from .routing import DH, H, R, Router, warn_never_runs
 from .store._base import Store, receivable
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
 
@@ -50,7 +50,9 @@ __all__ = [
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
 E = TypeVar("E", bound=WebhookEvent)
-H = TypeVar("H", bound=Callable[..., Any])
+#: A request body as :meth:`Receiver.handle` takes it: the raw bytes (a ``bytearray`` or
+#: ``memoryview`` is copied to ``bytes``); never a decoded ``str``.
+BodyInput = bytes | bytearray | memoryview
 
 
 def _check_body(body: object) -> bytes:
@@ -206,8 +208,9 @@ class Receiver:
             )
         return self.router.on(vendor, pattern)
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
-        """Typed decorator: register a handler for every event that is an instance of ``model``."""
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
+        """Typed decorator: register a handler for every event that is an instance of ``model``
+        (see :meth:`Router.on_event`); returns the function unchanged."""
         return self.router.on_event(model)
 
     def on_decision(
@@ -241,7 +244,7 @@ class Receiver:
     # -- the pipeline: handle -> _authenticate (the steps, in order) -> dispatch ---------------
 
     def handle(
-        self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
+        self, body: BodyInput, headers: HeaderInput | None = None, *, vendor: str | None = None
     ) -> Outcome:
         """Verify, parse and dispatch one delivery to synchronous handlers.
 
@@ -273,7 +276,7 @@ class Receiver:
         return self._tally.record(Outcome.success(event, handled))
 
     async def handle_async(
-        self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
+        self, body: BodyInput, headers: HeaderInput | None = None, *, vendor: str | None = None
     ) -> Outcome:
         """Like :meth:`handle`, awaiting ``async def`` handlers (plain ones are called directly, or
         through the router's ``run_sync``). Calls into a blocking store (SQLite) run in a worker
@@ -296,7 +299,7 @@ class Receiver:
         return self._tally.record(Outcome.success(event, handled))
 
     def parse(
-        self, body: bytes, headers: HeaderInput | None = None, *, vendor: str | None = None
+        self, body: BodyInput, headers: HeaderInput | None = None, *, vendor: str | None = None
     ) -> WebhookEvent:
         """Verify and parse one delivery without running handlers (and without storing it).
 
@@ -306,7 +309,7 @@ class Receiver:
         return self._authenticate(body, headers, vendor)[0]
 
     def _authenticate(
-        self, body: bytes, headers: HeaderInput | None, vendor: str | None
+        self, body: BodyInput, headers: HeaderInput | None, vendor: str | None
     ) -> tuple[WebhookEvent, Headers]:
         """The steps every delivery takes before its handlers, in order (the 6th, dispatch, is
         the caller's: :meth:`handle`, or the store runner with a store). Raises the

@@ -50,7 +50,10 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=WebhookEvent)
-H = TypeVar("H", bound=Callable[..., Any])
+#: What a typed handler returns (``on_event`` keeps it: a coroutine for an ``async def``).
+R = TypeVar("R")
+#: What ``on()`` registers (and returns unchanged): a callable that takes one event, positionally.
+H = TypeVar("H", bound=Callable[[Any], object])
 #: A handler takes the parsed event; it may be a plain or an ``async def`` function.
 Handler = Callable[[Any], object | Awaitable[object]]
 #: A decision handler takes a :class:`~kyc_webhooks.Decision`; plain or ``async def``.
@@ -198,9 +201,23 @@ def _decision_statuses(statuses: tuple[object, ...]) -> frozenset[DecisionStatus
     return frozenset(chosen)
 
 
-def _check_handler(handler: object) -> bool:
+def _check_handler(handler: object, takes: str = "the event") -> bool:
+    """Refuse what cannot be called with one positional argument (``takes``: what it will get);
+    return whether it is async. A callable without a readable signature (some builtins) passes."""
     if not callable(handler):
         raise ConfigurationError("a handler must be callable")
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError, NameError):  # none to read (a builtin): left to the call
+        pass
+    else:
+        try:
+            signature.bind(None)
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"handler {_name(handler)}{signature} cannot be called with one argument, "
+                f"{takes} ({exc}): give it one parameter for {takes} (any others need defaults)"
+            ) from None
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
         getattr(handler, "__call__", None)  # noqa: B004 -- async callable objects
     )
@@ -284,13 +301,15 @@ class Router:
 
         return decorator
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
         """Typed decorator: run the function for every event that is an instance of ``model``.
 
-        ``mypy --strict`` then checks that the handler accepts exactly that model.
+        ``mypy --strict`` then checks that the handler accepts exactly that model. Returns the
+        function unchanged; for type checkers, a callable of that model with the function's own
+        return type (an ``async def`` handler still returns a coroutine to await).
         """
 
-        def decorator(func: Callable[[E], Any]) -> Callable[[E], Any]:
+        def decorator(func: Callable[[E], R]) -> Callable[[E], R]:
             self.add(func, "*", "*", model=model)
             return func
 
@@ -312,7 +331,7 @@ class Router:
                 raise ConfigurationError(
                     "handlers must be registered before the first delivery is dispatched"
                 )
-            is_async = _check_handler(func)
+            is_async = _check_handler(func, "the decision")
             with self._lock:
                 self._decision_routes.append(DecisionRoute(chosen, final, func, is_async))
                 self.has_decision_routes = True

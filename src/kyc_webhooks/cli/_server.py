@@ -20,6 +20,7 @@ from ._common import EXIT_MISSING_DEPENDENCY, EXIT_UNAVAILABLE, CliError
 
 if TYPE_CHECKING:
     from kyc_webhooks import Outcome, Receiver
+    from kyc_webhooks.receiver import BodyInput
 
 logger = logging.getLogger("kyc_webhooks.cli")
 
@@ -188,7 +189,7 @@ class ServeReceiver(kw.Receiver):
     (Refused deliveries are logged by the library itself, as a warning.)"""
 
     async def handle_async(
-        self, body: bytes, headers: Any = None, *, vendor: str | None = None
+        self, body: BodyInput, headers: Any = None, *, vendor: str | None = None
     ) -> Outcome:
         outcome = await super().handle_async(body, headers, vendor=vendor)
         if outcome.event is not None:

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from .._headers import HeaderInput
     from .._vendor import Vendor
     from ..models import WebhookEvent
-    from ..receiver import Outcome, Receiver
-    from ..routing import Router
+    from ..receiver import BodyInput, Outcome, Receiver
+    from ..routing import H, R, Router
 
 __all__ = [
     "Delivery",
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 AuthType = Literal["basic", "bearer"]
-H = TypeVar("H", bound=Callable[..., Any])
 E = TypeVar("E", bound="WebhookEvent")
 
 
@@ -191,7 +190,7 @@ class WebhookTester:
         """``receiver.on(...)``: register a handler (before the first delivery)."""
         return self.receiver.on(vendor, pattern)
 
-    def on_event(self, model: type[E]) -> Callable[[Callable[[E], Any]], Callable[[E], Any]]:
+    def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
         """``receiver.on_event(...)``: register a typed handler."""
         return self.receiver.on_event(model)
 
@@ -224,12 +223,12 @@ class WebhookTester:
 
     # -- delivering --------------------------------------------------------------------------
 
-    def handle(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
+    def handle(self, body: BodyInput, headers: HeaderInput | None = None) -> Outcome:
         """``receiver.handle(body, headers)``, recorded in :attr:`outcomes`; re-raises a handler's
         exception unless ``raise_handler_errors`` is False."""
         return self._record(self.receiver.handle(body, headers))
 
-    async def handle_async(self, body: bytes, headers: HeaderInput | None = None) -> Outcome:
+    async def handle_async(self, body: BodyInput, headers: HeaderInput | None = None) -> Outcome:
         """``await receiver.handle_async(body, headers)``, recorded in :attr:`outcomes`; re-raises
         a handler's exception unless ``raise_handler_errors`` is False."""
         return self._record(await self.receiver.handle_async(body, headers))

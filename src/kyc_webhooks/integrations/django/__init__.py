@@ -26,6 +26,9 @@ from .views import async_webhook_view, in_django_thread, webhook_urls, webhook_v
 if TYPE_CHECKING:
     from ...receiver import Receiver
 
+    #: The project's receiver, :func:`get_receiver`'s (built from settings on first access).
+    receiver: Receiver
+
 __all__ = [
     "async_webhook_view",
     "get_receiver",
@@ -43,7 +46,9 @@ def get_receiver() -> Receiver:
     return project_receiver()
 
 
-def __getattr__(name: str) -> Any:
-    if name == "receiver":
-        return get_receiver()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+if not TYPE_CHECKING:  # type checkers see ``receiver`` above, and no other name
+
+    def __getattr__(name: str) -> Any:
+        if name == "receiver":
+            return get_receiver()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
