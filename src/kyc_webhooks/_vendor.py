@@ -21,7 +21,7 @@ import abc
 import importlib
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, ClassVar, final
 
@@ -214,12 +214,18 @@ def vendor_class(name: str) -> type[Vendor]:
     return cls
 
 
-def lazy_models(package: str) -> Callable[[str], Any]:
+def lazy_models(package: str, own: Sequence[str] = ()) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for a vendor package: the names in its ``models.__all__``
-    resolve on first access, so importing the package (and its ``_auth``) builds no models."""
+    resolve on first access, so importing the package (and its ``_auth``) builds no models. So
+    does the package's ``__all__`` when the package leaves it to this (``del __all__``): its
+    ``own`` names, then the models' (``from <package> import *`` loads them)."""
 
     def __getattr__(name: str) -> Any:
         models = importlib.import_module(".models", package)
+        if name == "__all__":
+            names = [*own, *models.__all__]
+            setattr(sys.modules[package], name, names)
+            return names
         if name in models.__all__:
             value = getattr(models, name)
             setattr(sys.modules[package], name, value)  # found directly from now on

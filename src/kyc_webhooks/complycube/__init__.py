@@ -4,8 +4,7 @@ Models load on first access."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._vendor import lazy_models
 from ._auth import SIGNATURE_HEADER, ComplyCube, parse_unauthenticated
@@ -20,13 +19,6 @@ if TYPE_CHECKING:
     # that pyright reads; without it, importing a model is reportPrivateImportUsage).
     __all__ += models.__all__
 else:  # hidden from type checkers: an unknown name must be an error, not Any
-    _model = lazy_models(__name__)
-    _OWN = tuple(__all__)
-    del __all__  # resolved on first use, as the models are: loading them lists their names
-
-    def __getattr__(name: str) -> Any:
-        if name != "__all__":
-            return _model(name)
-        value = [*_OWN, *importlib.import_module(".models", __name__).__all__]
-        globals()["__all__"] = value
-        return value
+    # ``__all__`` resolves on first use too, as the models do: loading them lists their names.
+    __getattr__ = lazy_models(__name__, own=__all__)
+    del __all__
