@@ -442,12 +442,19 @@ def check_a_killed_worker_loses_nothing(
     assert record is not None
     assert record.state is kw.DeliveryState.PROCESSING
     log = log.with_name("worker-after-kill.log")
+    store = receiver.store
+    assert store is not None
+    delivery_id = outcome.delivery_id
+
+    def done() -> bool:
+        found = store.get(delivery_id)
+        return found is not None and found.done
+
     with start_worker(log):
-        wait_for(lambda: key in runs(runs_file), "a new worker to finish the delivery", log)
+        wait_for(lambda: key in runs(runs_file), "a new worker to run the handler", log)
+        # The handler notes its run before it returns; the worker marks the record done after.
+        wait_for(done, "the new worker to complete the delivery", log)
         assert runs(runs_file).count(key) == 1
-        record = receiver.store.get(outcome.delivery_id) if receiver.store else None
-        assert record is not None
-        assert record.done
 
 
 def check_async_handlers_run_once(setup: Setup, scan_ref: str) -> None:
