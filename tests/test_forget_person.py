@@ -495,3 +495,82 @@ def test_what_is_listed_beforehand_is_what_is_erased(store: Store) -> None:
     listed = receiver.decisions.deliveries(client_ref=ADA)
     assert listed == [new]
     assert receiver.decisions.forget(client_ref=ADA) == listed
+
+
+# -- review 18 ---------------------------------------------------------------------------------
+
+
+def test_forgetting_a_director_leaves_the_other_directors_and_the_company(store: Store) -> None:
+    """Two directors of one company each did their iDenfy KYC for its KYB: both identification
+    bodies carry the company's ``companyId``. The scan learnt the company id from ADA's body and
+    from it every body naming the company: BOB's bodies and ledger entry, the company's verdict,
+    and BOB's verdict not handled yet (its worker then failed it: a verdict lost)."""
+    receiver = receiver_on(store)
+    company = sample_payload("idenfy", "COMPANY_REVIEW")["id"]
+
+    def director(client: str, scan: str, marker: str) -> Any:
+        payload = sample_payload("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
+        payload.update(clientId=client, scanRef=scan, companyId=company)
+        set_path(payload, "data__docFirstName", marker)
+        return sign("idenfy", payload, IDENFY, event_type="IDENTIFICATION_MANUAL_FINISHED")
+
+    ada = deliver(receiver, director(ADA, "scan-ada", "ADA-director"))
+    bob = deliver(receiver, director(BOB, "scan-bob", "BOB-director"))
+    waiting = deliver(receiver_on(store, defer=True), director(BOB, "scan-bob-2", "BOB-again"))
+    review = deliver(receiver, idenfy("COMPANY_REVIEW", clientId="kyb-client-204"))
+
+    assert receiver.decisions.deliveries(client_ref=ADA) == [ada]
+    assert receiver.decisions.forget(client_ref=ADA) == [ada]
+
+    for kept in (bob, waiting, review):
+        record = store.get(kept)
+        assert record is not None
+        assert record.body is not None
+    assert receiver.decisions.latest("idenfy", "scan-bob") is not None
+    assert receiver.decisions.latest("idenfy", company) is not None
+    assert receiver_on(store).process_pending().succeeded == 1  # BOB's verdict is handled
+
+
+def test_the_entries_counted_beforehand_are_those_removed(store: Store) -> None:
+    """The AML monitoring's verdict, found through the person's scanRef, is removed with hers:
+    ``entries()`` -- and the CLI's and manage.py's dry runs and prompt, which count it -- said 1
+    where 2 went."""
+    receiver = receiver_on(store)
+    deliver(receiver, identification(ADA, "scan-ada", "APPROVED", "ADA-x"))
+    deliver(
+        receiver,
+        idenfy(
+            "AML_MONITORING", scanRefList=["scan-ada"], monitoringId="mon-ada", alertStatus="ALERT"
+        ),
+    )
+    plan = receiver.decisions.erasure(client_ref=ADA)
+    assert sorted(e.subject for e in plan.entries) == ["mon-ada", "scan-ada"]
+    assert receiver.decisions.entries(client_ref=ADA) == plan.entries
+    assert sorted(receiver.decisions.forget(client_ref=ADA)) == sorted(plan.deliveries)
+    assert receiver.decisions.entries(client_ref=ADA) == []
+
+
+def test_the_cli_dry_run_counts_every_entry_it_will_remove(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kyc_webhooks import cli
+
+    db = tmp_path / "inbox.db"
+    with SQLiteStore(db) as store:
+        receiver = receiver_on(store)
+        deliver(receiver, identification(ADA, "scan-ada", "APPROVED", "ADA-x"))
+        deliver(
+            receiver,
+            idenfy(
+                "AML_MONITORING",
+                scanRefList=["scan-ada"],
+                monitoringId="mon-ada",
+                alertStatus="ALERT",
+            ),
+        )
+    assert cli.main(["inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--dry-run"]) == 0
+    assert capsys.readouterr().out == (
+        "would forget 2 decisions and the bodies of 2 deliveries (dry run)\n"
+    )
+    assert cli.main(["inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--yes"]) == 0
+    assert capsys.readouterr().out.startswith("forgot 2 decisions and erased the bodies")

@@ -104,3 +104,34 @@ def test_registered_handlers_run_plain_and_async() -> None:
     outcome = asyncio.run(tester.deliver_async("idenfy", "IDENTIFICATION_AUTO_FINISHED"))
     assert outcome.ok
     assert seen == ["lambda", "async"]
+
+
+def supplies_a_session(handler: Callable[[object, str], None]) -> Callable[[object], None]:
+    """A decorator of the common kind: the wrapper takes the event and supplies an argument of its
+    own; functools.wraps gives it the handler's name -- and a ``__wrapped__`` that
+    ``inspect.signature`` follows by default."""
+
+    @functools.wraps(handler)
+    def wrapper(event: object) -> None:
+        handler(event, "session")
+
+    return wrapper
+
+
+def test_a_decorated_handler_is_judged_by_the_wrapper_that_is_called() -> None:
+    """Review 18: the check read the wrapped function's signature (``save(event, session)``) and
+    refused at registration a wrapper that takes exactly the event -- an application using such
+    a decorator failed at import after the upgrade."""
+    seen: list[tuple[object, str]] = []
+
+    @supplies_a_session
+    def save(event: object, session: str) -> None:
+        seen.append((event, session))
+
+    router = Router()
+    router.on("idenfy", "*")(save)
+    router.on_decision()(save)
+    tester = WebhookTester(router=router)
+    outcome = tester.deliver("idenfy", "IDENTIFICATION_MANUAL_FINISHED")
+    assert outcome.status_code == 200
+    assert [session for _, session in seen] == ["session", "session"]

@@ -184,6 +184,12 @@ def test_the_decision_ledger_is_part_of_the_store_protocol() -> None:
         "decisions_for_client",
     ):
         assert callable(getattr(store.Store, name)), name
-    assert set(decisions.__all__) == {"Decision", "DecisionStatus", "Decisions", "decide"}
+    assert set(decisions.__all__) == {
+        "Decision",
+        "DecisionStatus",
+        "Decisions",
+        "Erasure",
+        "decide",
+    }
     receiver = kw.Receiver(kw.Idenfy(signing_key="k"), store=kw.MemoryStore())
     assert isinstance(receiver.decisions, decisions.Decisions)

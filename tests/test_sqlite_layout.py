@@ -17,6 +17,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from _stores import START, FakeClock
 from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import DeliveryState, NewDelivery, SQLiteStore
+from kyc_webhooks.store.sqlite import SCHEMA_VERSION
 
 DATA = Path(__file__).parent / "data"
 EVENT_TYPE = "IDENTIFICATION_AUTO_FINISHED"
@@ -391,3 +394,40 @@ def test_a_record_replaced_by_another_writer_leaves_no_body_in_the_way(tmp_path:
         assert record.body == b'{"n":2}'
         assert store.add(NewDelivery("k3", "idenfy", EVENT_TYPE, b'{"n":3}')).created
     assert _files_hold(db, b'"secret":"one"') == []
+
+
+def test_a_write_lock_held_while_a_rollback_journal_file_opens_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    """Switching a file from rollback-journal mode to WAL (a new file, a restored backup, this
+    version-3 file) while another connection holds a write lock on it -- another process opening
+    the same file at that moment -- is refused by SQLite at once, without its busy handler: the
+    store failed to open immediately, saying the lock had been held for over its timeout (seen in
+    CI as one of four processes opening the file together failing). It now waits, as for any
+    lock, up to the timeout."""
+    db = _v3_copy(tmp_path)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # a write lock on the rollback-journal file
+            locked.set()
+            release.wait(10)
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        threading.Timer(0.3, release.set).start()
+        started = time.monotonic()
+        with SQLiteStore(db, timeout=10) as store:
+            assert store.journal_mode == "wal"
+            assert store.schema_version() == SCHEMA_VERSION
+        assert time.monotonic() - started >= 0.25  # it waited for the lock
+    finally:
+        release.set()
+        holder.join(10)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .models import WebhookEvent
     from .store._base import DecisionEntry, DeliveryRecord, Store
 
-__all__ = ["Decision", "DecisionStatus", "Decisions", "decide"]
+__all__ = ["Decision", "DecisionStatus", "Decisions", "Erasure", "decide"]
 
 
 class DecisionStatus(str, enum.Enum):
@@ -317,13 +317,26 @@ _FORGET_HANDLING = (
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """What :meth:`Decisions.forget` would erase now (:meth:`Decisions.erasure`): the ledger
+    entries it would remove -- the selected person's or verification's, and those of every
+    verification of the person found in the stored bodies -- and the ids of the deliveries whose
+    bodies it would erase."""
+
+    entries: list[DecisionEntry]
+    deliveries: list[str]
+
+
+@dataclass(frozen=True)
 class _Found:
     """What a scan of the stored bodies found: the deliveries' ids (in the order read), their
-    records without bodies, and the (vendor, subject) pairs of the person's verifications."""
+    records without bodies, the (vendor, subject) pairs of the person's verifications, and the
+    ledger entries of the selector and of those verifications."""
 
     ids: list[str]
     records: list[DeliveryRecord]
     subjects: set[tuple[str, str]]
+    entries: list[DecisionEntry]
 
 
 def _without_body(record: DeliveryRecord) -> DeliveryRecord:
@@ -383,11 +396,29 @@ class Decisions:
         subject: str | None = None,
     ) -> list[DecisionEntry]:
         """The ledger entries :meth:`forget` would remove now, each naming the delivery it came
-        from: those of ``client_ref``, newest first, or the one of ``vendor``'s ``subject``
-        (``[]`` or one). Exactly one selector, as for :meth:`forget`."""
-        from .store._base import check_forget_args
+        from: those of ``client_ref`` (newest first) or the one of ``vendor``'s ``subject``, then
+        those of the person's other verifications found in the stored bodies (an AML
+        monitoring's, which carries no ``client_ref``). Exactly one selector, as for
+        :meth:`forget`; reads the stored bodies as :meth:`deliveries` does (:meth:`erasure`
+        gives both from one reading)."""
+        return self.erasure(client_ref=client_ref, vendor=vendor, subject=subject).entries
 
-        check_forget_args(client_ref, vendor, subject)
+    def erasure(
+        self,
+        *,
+        client_ref: str | None = None,
+        vendor: str | None = None,
+        subject: str | None = None,
+    ) -> Erasure:
+        """What :meth:`forget` would erase now -- :meth:`entries` and :meth:`deliveries` -- from
+        one reading of the stored bodies: what a dry run shows."""
+        found = self._scan(client_ref, vendor, subject, _ALL_STATES)
+        return Erasure(found.entries, found.ids)
+
+    def _selected_entries(
+        self, client_ref: str | None, vendor: str | None, subject: str | None
+    ) -> list[DecisionEntry]:
+        """The entries the selector names itself: ``client_ref``'s, or ``vendor``'s ``subject``."""
         if client_ref is not None:
             return list(self.store.decisions_for_client(client_ref, limit=_EVERY))
         assert vendor is not None
@@ -439,7 +470,7 @@ class Decisions:
         from .store._base import check_forget_args, each_delivery
 
         check_forget_args(client_ref, vendor, subject)
-        entries = self.entries(client_ref=client_ref, vendor=vendor, subject=subject)
+        entries = self._selected_entries(client_ref, vendor, subject)
         wanted = {(e.vendor, e.subject) for e in entries}
         if client_ref is None:
             assert vendor is not None
@@ -474,7 +505,12 @@ class Decisions:
                 named = self.store.get(entry.delivery_id)
                 if named is not None and named.body is not None and named.state in states:
                     found[named.id] = _without_body(named)
-        return _Found(list(found), list(found.values()), wanted)
+        listed = {(e.vendor, e.subject) for e in entries}
+        for their_vendor, their_subject in sorted(wanted - listed):
+            other = self.store.effective_decision(their_vendor, their_subject)
+            if other is not None:
+                entries.append(other)
+        return _Found(list(found), list(found.values()), wanted, entries)
 
     def forget(
         self,

@@ -207,7 +207,9 @@ def _check_handler(handler: object, takes: str = "the event") -> bool:
     if not callable(handler):
         raise ConfigurationError("a handler must be callable")
     try:
-        signature = inspect.signature(handler)
+        # The callable that will be called: a decorator's wrapper, not what it wraps (a wrapper
+        # made with functools.wraps may supply arguments of its own to the wrapped function).
+        signature = inspect.signature(handler, follow_wrapped=False)
     except (TypeError, ValueError, NameError):  # none to read (a builtin): left to the call
         pass
     else:

@@ -713,8 +713,8 @@ def _forget(args: argparse.Namespace, store: Store) -> int:
         if args.client_ref is not None
         else {"vendor": args.vendor, "subject": args.subject}
     )
-    entries = ledger.entries(**selector)
-    bodies = len(ledger.deliveries(**selector))  # every stored body of the person, handled or not
+    plan = ledger.erasure(**selector)  # one reading of every stored body
+    entries, bodies = plan.entries, len(plan.deliveries)
     what = f"{_decisions(len(entries))} and the bodies of {_n(bodies)}"
     if args.dry_run:
         if args.json:

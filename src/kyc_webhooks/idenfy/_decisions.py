@@ -272,8 +272,10 @@ def decide(event: Any) -> Decision | None:
 def references(event: Any) -> References:
     """Whom an iDenfy event is about (:class:`~kyc_webhooks.decisions.References`): its
     ``clientId`` -- else its ``externalRef``, as a company review's verdict reads it -- and the
-    ids of its verifications: ``scanRef``, an AML monitoring's ``scanRefList``, a company's
-    ``companyId``, and the ``id`` of a ``COMPANY_*`` event (the company's, or its AML review's)
+    ids of its verifications: ``scanRef``, an AML monitoring's ``scanRefList``, and on a
+    ``COMPANY_*`` event its ``companyId`` and ``id`` (the company's, or its AML review's; an
+    identification's ``companyId`` -- a director's KYC for the company -- names a group, not the
+    person, and is not read)
     (https://documentation.idenfy.com/api-reference/webhooks). An unknown event type is read
     from the same wire names. A company's ``relatedClientScanRefs`` name other people: not
     read."""
@@ -286,7 +288,9 @@ def references(event: Any) -> References:
         texts(
             body_field(event, "scan_ref", "scanRef"),
             body_field(event, "scan_ref_list", "scanRefList"),
-            body_field(event, "company_id", "companyId"),
+            # Only a company's own events: a director's identification names the company too,
+            # and the company's id would tie every director to each other.
+            body_field(event, "company_id", "companyId") if company else None,
             body_field(event, "id", "id") if company else None,
         ),
     )

@@ -37,6 +37,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -631,7 +632,7 @@ class SQLiteStore:
                 row = conn.execute("PRAGMA journal_mode").fetchone()
                 self.journal_mode = str(row[0]).lower() if row else "unknown"
                 return conn
-            row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            row = self._to_wal(conn)
             self.journal_mode = str(row[0]).lower() if row else "unknown"
             # Every commit syncs until _write() says otherwise (the migrations below included).
             self._synchronous = "FULL" if self._durable else "NORMAL"
@@ -647,6 +648,22 @@ class SQLiteStore:
                 raise self._error("open", exc) from exc
             raise
         return conn
+
+    def _to_wal(self, conn: sqlite3.Connection) -> Any:
+        """``PRAGMA journal_mode = WAL``, waiting up to the store's timeout for the lock it needs.
+        On a file still in rollback-journal mode (a new file, a restored backup) SQLite refuses
+        the switch at once, without its busy handler, while another connection holds a write lock
+        -- another process opening the same file at that moment: several workers starting
+        together. Retried every 10 ms, bounded in count and time."""
+        deadline = time.monotonic() + self._timeout
+        for _ in range(int(self._timeout * 100) + 1):
+            try:
+                return conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.01)
+        return conn.execute("PRAGMA journal_mode = WAL").fetchone()
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -197,9 +197,10 @@ class Command(BaseCommand):
             if client_ref is not None
             else {"vendor": vendor, "subject": subject}
         )
-        count = len(receiver.decisions.entries(**selector))
+        plan = receiver.decisions.erasure(**selector)  # one reading of every stored body
+        count = len(plan.entries)
         if options["dry_run"]:
-            theirs = len(receiver.decisions.deliveries(**selector))
+            theirs = len(plan.deliveries)
             self.stdout.write(
                 f"would forget {count} decisions and erase the bodies of the person's {theirs} "
                 "deliveries"
