@@ -180,7 +180,21 @@ def body_field(model: Any, attr: str, alias: str) -> Any:
     return extra[alias] if alias in extra else extra.get(attr)
 
 
-_REFERENCES: dict[str, Callable[[Any], References]] = {}
+#: ``(vendor, name) -> function`` of ``kyc_webhooks.<vendor>._decisions`` (``None``: it has none).
+_VENDOR_FUNCTIONS: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
+
+
+def _vendor_function(vendor: str, name: str) -> Callable[[Any], Any] | None:
+    """Function ``name`` (``decide``, ``references``) of the vendor's ``_decisions`` module,
+    imported once; ``None`` for a vendor without one."""
+    key = (vendor, name)
+    if key not in _VENDOR_FUNCTIONS:
+        try:
+            module = importlib.import_module(f"kyc_webhooks.{vendor}._decisions")
+            _VENDOR_FUNCTIONS[key] = getattr(module, name)
+        except (ImportError, AttributeError):
+            _VENDOR_FUNCTIONS[key] = None
+    return _VENDOR_FUNCTIONS[key]
 
 
 def references(event: WebhookEvent) -> References:
@@ -188,16 +202,11 @@ def references(event: WebhookEvent) -> References:
     verdict's own ``client_ref`` and ``subject`` are always among them. Never raises for what a
     body holds: a verdict that cannot be computed adds nothing."""
     vendor = event.vendor
-    finder = _REFERENCES.get(vendor)
+    finder = _vendor_function(vendor, "references")
     if finder is None:
-        try:
-            module = importlib.import_module(f"kyc_webhooks.{vendor}._decisions")
-            finder = module.references
-        except (ImportError, AttributeError):
-            return References()
-        _REFERENCES[vendor] = finder
+        return References()
     try:
-        found = finder(event)
+        found: References = finder(event)
     except Exception:  # a body shape the vendor's reading did not foresee: its verdict still counts
         found = References()
     try:
@@ -212,24 +221,16 @@ def references(event: WebhookEvent) -> References:
     )
 
 
-_DECIDERS: dict[str, Callable[[Any], Decision | None]] = {}
-
-
 def decide(event: WebhookEvent) -> Decision | None:
     """The :class:`Decision` ``event`` carries, or ``None`` (what ``event.decision`` returns).
 
     Looks up ``decide`` in the event's vendor package (``kyc_webhooks.<vendor>._decisions``); an
     event of a vendor without a mapping, or of an unknown event type, carries no decision."""
-    vendor = event.vendor
-    decider = _DECIDERS.get(vendor)
+    decider = _vendor_function(event.vendor, "decide")
     if decider is None:
-        try:
-            module = importlib.import_module(f"kyc_webhooks.{vendor}._decisions")
-        except ImportError:
-            return None
-        decider = module.decide
-        _DECIDERS[vendor] = decider
-    return decider(event)
+        return None
+    decision: Decision | None = decider(event)
+    return decision
 
 
 # -- the ledger (docs/decisions.md, "The ledger") ----------------------------------------------
