@@ -731,10 +731,27 @@ class SQLiteStore:
             self._synchronous = level
 
     @contextmanager
+    def _turn(self, what: str) -> Iterator[None]:
+        """This thread's turn at the store's one connection, waited for up to the store's
+        ``timeout``: threads of one process (a threaded WSGI server) take turns, and while one
+        waits in SQLite's busy handler for another connection's lock, the others would queue
+        behind it for a timeout each -- the eighth request of a server's threads ~40 s. Past the
+        timeout, :class:`StoreError` (503 with ``Retry-After``), as for the file's own lock."""
+        if not self._lock.acquire(timeout=self._timeout):
+            raise StoreError(
+                f"SQLite store {self.path!r}: {what} failed: the store's connection was busy "
+                f"with other threads of this process for over {self._timeout:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def _write(self, what: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: the write lock is held from the first read.
         ``synced=False``: a commit that a power cut may lose (see :meth:`_sync_level`)."""
-        with self._lock:
+        with self._turn(what):
             conn = self._connection()
             try:
                 self._sync_level(conn, synced)
@@ -752,7 +769,7 @@ class SQLiteStore:
 
     @contextmanager
     def _read(self, what: str, *, store_needed: bool = True) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._turn(what):
             conn = self._connection(store_needed=store_needed)
             try:
                 yield conn

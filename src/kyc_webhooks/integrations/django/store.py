@@ -24,7 +24,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    router,
+    transaction,
+)
 from django.db.models import BinaryField, F, Func, Q, Value
 from django.db.models.functions import Left
 from django.db.models.lookups import Exact
@@ -311,6 +319,25 @@ class DjangoStore:
     def _atomic(self) -> Any:
         return transaction.atomic(using=self._db)
 
+    def _after_handlers(self, write: Callable[[], _T]) -> _T:
+        """``write()`` -- a claim's ending, once the handlers ran (``complete``, ``fail``) -- and,
+        when the database answered with an operational error (a server restart or failover, a
+        terminated session, a proxy dropping the connection), once more on a new connection.
+        Without it the handlers' success was answered 200 while the record stayed
+        ``processing``, and the worker ran them again once the lease expired. Repeating it is
+        safe: a first try that committed before the break cleared the claim, so the second finds
+        no claim to end and changes nothing (``False``). Not inside a transaction of the
+        caller's, which a new connection cannot continue. (Django's ``is_usable()`` cannot tell:
+        a session the server ended still answers it until the connection is used again.)"""
+        try:
+            return write()
+        except (InterfaceError, OperationalError):
+            conn = connections[self._db]
+            if conn.in_atomic_block:
+                raise
+            conn.close()  # Django opens a new one on the next query
+        return write()
+
     def _by_collation(self) -> bool:
         """Whether the database compares text by a collation rather than exactly (MySQL and
         MariaDB: see :class:`_Bytes`). SQLite and PostgreSQL compare text exactly."""
@@ -593,7 +620,8 @@ class DjangoStore:
             raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
         fields = _entry_fields(decision.entry) if decision is not None else {}
         now = self.now()
-        try:
+
+        def write() -> bool:
             with self._atomic():
                 held = self._rows().filter(self._held(claim))
                 row = _read("complete", held.first)
@@ -618,6 +646,9 @@ class DjangoStore:
                     return True
                 self._settle(decision, fields)
                 return True
+
+        try:
+            return self._after_handlers(write)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
 
@@ -835,7 +866,8 @@ class DjangoStore:
         count_attempt: bool = True,
     ) -> bool:
         now = self.now()
-        try:
+
+        def write() -> bool:
             with self._atomic():
                 row = _read("fail", self._rows().filter(self._held(claim)).first)
                 if row is None:
@@ -843,7 +875,7 @@ class DjangoStore:
                 keep_done = row.state == "done"
                 # count_attempt=False: nothing ran, the claim's attempt is given back.
                 attempts = row.attempts if count_attempt else max(row.attempts - 1, 0)
-                return (
+                return bool(
                     self._rows()
                     .filter(self._held(claim))
                     .update(
@@ -858,6 +890,9 @@ class DjangoStore:
                     )
                     == 1
                 )
+
+        try:
+            return self._after_handlers(write)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
 
