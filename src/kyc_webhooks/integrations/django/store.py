@@ -284,6 +284,28 @@ def _check_use_tz() -> None:
         raise StoreError(USE_TZ_REQUIRED)
 
 
+#: PostgreSQL SQLSTATEs of a session the server ended: class 08 (connection exception) and
+#: admin shutdown, crash shutdown, cannot connect now
+#: (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_PG_DISCONNECTED = ("08", "57P01", "57P02", "57P03")
+#: MySQL/MariaDB error numbers of a lost session: server gone away, lost connection, connection
+#: killed, disconnected by the server (https://mariadb.com/kb/en/mariadb-error-codes/).
+_MYSQL_DISCONNECTED = frozenset({2006, 2013, 1927, 4031})
+
+
+def _disconnected(exc: Exception) -> bool:
+    """Whether ``exc`` (a Django database error) says the server ended the session -- as
+    opposed to a deadlock, a lock or statement timeout, which a new connection would not cure."""
+    if isinstance(exc, InterfaceError):  # the driver's connection is closed
+        return True
+    cause = exc.__cause__
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)  # psycopg 3 / 2
+    if isinstance(code, str):
+        return code.startswith(_PG_DISCONNECTED)
+    args: tuple[Any, ...] = tuple(getattr(cause, "args", ()))
+    return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_DISCONNECTED
+
+
 class DjangoStore:
     """The app's store, tested on SQLite, PostgreSQL and MariaDB (see the module docstring for
     what MariaDB needs). ``using``: the database alias (default: the router's choice for
@@ -327,14 +349,14 @@ class DjangoStore:
         ``processing``, and the worker ran them again once the lease expired. Repeating it is
         safe: a first try that committed before the break cleared the claim, so the second finds
         no claim to end and changes nothing (``False``). Not inside a transaction of the
-        caller's, which a new connection cannot continue. (Django's ``is_usable()`` cannot tell:
-        a session the server ended still answers it until the connection is used again.)"""
+        caller's, which a new connection cannot continue; not for other operational errors
+        (:func:`_disconnected`)."""
         try:
             return write()
-        except (InterfaceError, OperationalError):
+        except (InterfaceError, OperationalError) as exc:
             conn = connections[self._db]
-            if conn.in_atomic_block:
-                raise
+            if conn.in_atomic_block or not _disconnected(exc):
+                raise  # a deadlock, a lock or statement timeout: the store error it is
             conn.close()  # Django opens a new one on the next query
         return write()
 
