@@ -1429,7 +1429,7 @@ class SQLiteStore:
         calling the same method again finishes the scrub."""
         if self.journal_mode != "wal":
             return  # a rollback journal is deleted at commit; ":memory:" has no file
-        with self._lock:
+        with self._turn(f"{what} (checkpoint)"):
             conn = self._connection()
             try:
                 row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
