@@ -169,6 +169,7 @@ class StoreRunner:
         on_deferred: Callable[[str], object] | None,
     ) -> Outcome:
         """Like :meth:`handle`, awaiting async handlers and an awaitable ``on_deferred`` result."""
+        store = self.store
         decided, decision = self._decision_for_add(event)
         try:
             added = await self._add_async(self.new_delivery(event, headers), decision)
@@ -176,7 +177,11 @@ class StoreRunner:
             raise
         except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
             return self.tally.record(self._store_failed(event, exc))
-        early = self._without_dispatch(event, added)
+        if self._held_elsewhere(added):
+            # The Retry-After reads the store's clock: a query on PostgreSQL, never on the loop.
+            early: Outcome | None = await _call(store, self._in_progress, added.record, event)
+        else:
+            early = self._without_dispatch(event, added)
         if early is not None:
             if on_deferred is not None and added.created and early.status_code == 202:
                 pending = _notify_deferred(on_deferred, added.record.id, awaiting=True)
@@ -236,6 +241,11 @@ class StoreRunner:
         if record.done:
             return Outcome.duplicate_of(record, event)
         return self._in_progress(record, event)
+
+    def _held_elsewhere(self, added: Added) -> bool:
+        """Whether :meth:`_without_dispatch` answers "in progress" -- the one answer that reads
+        the store's clock (async code asks it off the event loop)."""
+        return not self.defer and added.claim is None and not added.record.done
 
     async def _add_async(self, delivery: NewDelivery, decision: Decision | None) -> Added:
         """``store.add`` from async code, through :meth:`_holding`: a cancelled request releases
@@ -375,8 +385,7 @@ class StoreRunner:
         claim = store.claim(delivery_id, lease=self.lease_timeout, replay=not skip_done)
         if claim is None:
             assert record is not None
-            current = store.get(delivery_id) or record
-            return self.tally.record(self._not_replayed(current, skip_done=skip_done))
+            return self.tally.record(self._not_replayed(record, skip_done=skip_done))
         return self._process_claim_sync(_as_replay(claim))
 
     async def replay_async(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
@@ -389,34 +398,35 @@ class StoreRunner:
         )
         if claim is None:
             assert record is not None
-            current = await _call(store, store.get, delivery_id) or record
-            return self.tally.record(self._not_replayed(current, skip_done=skip_done))
+            # One call off the event loop: the record read again, and the store's clock.
+            early = await _call(store, self._not_replayed, record, skip_done=skip_done)
+            return self.tally.record(early)
         return await self._process_claim_async(_as_replay(claim))
 
-    def _not_replayed(self, record: DeliveryRecord, *, skip_done: bool) -> Outcome:
-        """The outcome of a replay whose claim was refused, from ``record`` as read after the
-        claim: with ``skip_done`` a done record is a duplicate (200, nothing ran); otherwise
-        another worker or replay holds its lease (503, in progress)."""
+    def _not_replayed(self, before: DeliveryRecord, *, skip_done: bool) -> Outcome:
+        """The outcome of a replay whose claim was refused, from the record as read again after
+        the claim (``before``: as read before it, if it is gone since): with ``skip_done`` a done
+        record is a duplicate (200, nothing ran); otherwise another worker or replay holds its
+        lease (503, in progress)."""
+        record = self.store.get(before.id) or before
         if skip_done and record.done:
             return Outcome.duplicate_of(record)
         return self._in_progress(record, None, replay=True)
 
     def process(self, delivery_id: str) -> Outcome:
         store = self.store
-        record = store.get(delivery_id)
-        early = self._not_processable(delivery_id, record)
+        record, early = self._processable(delivery_id)
         if early is not None:
             return self.tally.record(early)
         claim = store.claim(delivery_id, lease=self.lease_timeout)
         if claim is None:
-            assert record is not None
             return self.tally.record(self._in_progress(record, None))
         return self._process_claim_sync(claim)
 
     async def process_async(self, delivery_id: str) -> Outcome:
         store = self.store
-        record = await _call(store, store.get, delivery_id)
-        early = self._not_processable(delivery_id, record)
+        # One call off the event loop: the record, and the store's clock for a back-off.
+        record, early = await _call(store, self._processable, delivery_id)
         if early is not None:
             return self.tally.record(early)
         claim = await self._holding(
@@ -424,27 +434,28 @@ class StoreRunner:
             self._release_abandoned_claim,
         )
         if claim is None:
-            assert record is not None
-            return self.tally.record(self._in_progress(record, None))
+            return self.tally.record(await _call(store, self._in_progress, record, None))
         return await self._process_claim_async(claim)
 
-    def _not_processable(self, delivery_id: str, record: DeliveryRecord | None) -> Outcome | None:
-        """The outcome of :meth:`process` when the handlers must not run now, else ``None``."""
+    def _processable(self, delivery_id: str) -> tuple[DeliveryRecord, Outcome | None]:
+        """The stored record of :meth:`process`, and the outcome when the handlers must not run
+        now (else ``None``)."""
+        record = self.store.get(delivery_id)
         if record is None:
             raise DeliveryNotFoundError("no stored delivery has this id")
         if record.done:
-            return Outcome.duplicate_of(record)
+            return record, Outcome.duplicate_of(record)
         # Only a failed record backs off; a processing one is answered by the claim (in progress
         # while its lease runs, taken over once it expired).
         if record.state is DeliveryState.FAILED and record.not_before is not None:
             wait = (record.not_before - self.store.now()).total_seconds()
             if wait > 0:
-                return Outcome.in_progress(
+                return record, Outcome.in_progress(
                     record,
                     max(1, math.ceil(wait)),
                     reason="this delivery failed and waits for its retry",
                 )
-        return None
+        return record, None
 
     def _in_progress(
         self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
