@@ -13,6 +13,7 @@ queues and exchanges named after it -- and deletes them at the end."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import importlib.util
@@ -345,6 +346,47 @@ def check_answered_in_time(receiver: kw.Receiver, caplog: pytest.LogCaptureFixtu
     assert "on_deferred failed" in caplog.text
     assert receiver.store is not None
     record = receiver.store.get(answers[0].delivery_id or "")
+    assert record is not None
+    assert record.state is kw.DeliveryState.PENDING  # for the sweeper
+
+
+def check_loop_not_blocked(receiver: kw.Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    """Under ``handle_async`` (FastAPI, any ASGI app) a hand-off to a hung broker -- seconds, up to
+    the publish timeouts -- never stalls the event loop: another coroutine of the application keeps
+    running while the publish waits, the delivery is answered 202 in time, the failure logged,
+    and the delivery left pending for the sweeper."""
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY)
+
+    async def main() -> tuple[kw.Outcome, float, float]:
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def other_requests() -> None:  # bounded: the handling ends within 30 s
+            last = time.monotonic()
+            for _ in range(3000):
+                if done.is_set():
+                    return
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.ensure_future(other_requests())
+        started = time.monotonic()
+        outcome = await asyncio.wait_for(receiver.handle_async(body, headers), 30)
+        took = time.monotonic() - started
+        done.set()
+        await ticker
+        return outcome, took, max(gaps, default=0.0)
+
+    outcome, took, longest_gap = asyncio.run(main())
+    assert outcome.status_code == 202
+    assert took < 9, f"answered after {took:.1f} s"
+    assert took > 0.5, "the broker answered: not the hung broker this check needs"
+    assert longest_gap < 0.5, f"the event loop stalled {longest_gap:.1f} s on the publish"
+    assert "on_deferred failed" in caplog.text
+    assert receiver.store is not None
+    record = receiver.store.get(outcome.delivery_id or "")
     assert record is not None
     assert record.state is kw.DeliveryState.PENDING  # for the sweeper
 

@@ -21,6 +21,7 @@ from _contrib import (
     broker_app,
     check_a_killed_worker_loses_nothing,
     check_answered_in_time,
+    check_loop_not_blocked,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
@@ -234,6 +235,24 @@ def test_a_hung_broker_still_gets_the_202_within_the_vendors_timeout(
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(app, receiver, name="kw_hung")
         check_answered_in_time(receiver, caplog)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_a_hung_broker_does_not_stall_the_event_loop_of_handle_async(
+    caplog: pytest.LogCaptureFixture, scheme: str
+) -> None:
+    """Was: the publish ran on the event loop's thread, so under FastAPI a hung broker froze every
+    other request of the application for the seconds the publish waited."""
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    with hung_broker() as port:
+        app = celery.Celery(
+            "kw-hung-async", broker=f"{scheme}://127.0.0.1:{port}/", set_as_current=False
+        )
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(app, receiver, name="kw_hung_async")
+        check_loop_not_blocked(receiver, caplog)
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])

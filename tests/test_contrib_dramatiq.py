@@ -24,6 +24,7 @@ from _contrib import (
     check_a_killed_worker_loses_nothing,
     check_answered_in_time,
     check_async_handlers_run_once,
+    check_loop_not_blocked,
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
@@ -270,6 +271,24 @@ def test_a_hung_rabbitmq_still_gets_the_202_within_the_vendors_timeout(
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(broker, receiver, name="kw_hung")
         check_answered_in_time(receiver, caplog)
+        broker.close()
+
+
+def test_a_hung_rabbitmq_does_not_stall_the_event_loop_of_handle_async(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Was: the publish ran on the event loop's thread, so under FastAPI a hung broker froze every
+    other request of the application for the seconds the publish waited."""
+    require_package("dramatiq")
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    from kyc_webhooks.contrib.dramatiq import register
+
+    with hung_broker() as port:
+        broker = RabbitmqBroker(url=f"amqp://guest:guest@127.0.0.1:{port}/%2F")
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(broker, receiver, name="kw_hung_async")
+        check_loop_not_blocked(receiver, caplog)
         broker.close()
 
 

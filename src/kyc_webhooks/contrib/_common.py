@@ -8,8 +8,9 @@ functions. A queue that runs no async tasks refuses such a receiver at ``registe
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -27,11 +28,32 @@ DEFAULT_SWEEP_EVERY = 60.0
 @dataclass(frozen=True)
 class Tasks:
     """What ``register()`` returns: the queue's ``process`` and ``sweep`` tasks (objects of the
-    queue library) and ``enqueue(delivery_id)``, which the receiver's ``on_deferred`` calls."""
+    queue library) and ``enqueue(delivery_id)``, which ``register()`` sets as the receiver's
+    ``on_deferred``. Inside a running event loop ``enqueue`` returns an awaitable (the publish
+    runs off the loop: await it); elsewhere it publishes at once and returns ``None``."""
 
     process: Any
     sweep: Any
     enqueue: Callable[[str], object]
+
+
+def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[None] | None]:
+    """The receiver's ``on_deferred`` for a queue whose ``publish`` blocks on the broker's socket
+    (Celery, Dramatiq). Called inside a running event loop (``receiver.handle_async``: FastAPI,
+    any ASGI app) it returns the publish run in a worker thread, which the receiver awaits before
+    its 202: a broker that is slow, down or hung (seconds, up to the publish timeouts) never
+    stalls the application's other requests. Called elsewhere (``receiver.handle``) it publishes
+    at once."""
+
+    def on_deferred(delivery_id: str) -> Awaitable[None] | None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread: publish here
+            publish(delivery_id)
+            return None
+        return asyncio.to_thread(publish, delivery_id)
+
+    return on_deferred
 
 
 def check_receiver(receiver: object) -> Receiver:

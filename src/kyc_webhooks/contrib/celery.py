@@ -26,7 +26,13 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ._common import DEFAULT_SWEEP_EVERY, Tasks, check_receiver, check_sweep_every
+from ._common import (
+    DEFAULT_SWEEP_EVERY,
+    Tasks,
+    check_receiver,
+    check_sweep_every,
+    off_the_loop,
+)
 from ._common import run_process as _run_process
 from ._common import run_sweep as _run_sweep
 
@@ -83,10 +89,10 @@ def register(
     app.add_periodic_task(every, celery.signature(f"{name}.sweep", app=app), name=f"{name}.sweep")
     process_name = f"{name}.process"
 
-    def enqueue(delivery_id: str) -> None:
+    def publish(delivery_id: str) -> None:
         app.send_task(process_name, args=(delivery_id,), ignore_result=True)
 
-    receiver.on_deferred = enqueue
+    receiver.on_deferred = enqueue = off_the_loop(publish)
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)
 
 

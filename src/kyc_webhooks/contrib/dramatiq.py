@@ -42,6 +42,7 @@ from ._common import (
     check_receiver,
     check_sweep_every,
     has_async_handlers,
+    off_the_loop,
 )
 from ._common import logger as _logger
 from ._common import run_process as _run_process
@@ -143,10 +144,10 @@ def register(
 
     broker.add_middleware(Sweeper())
 
-    def enqueue(delivery_id: str) -> None:
+    def publish(delivery_id: str) -> None:
         process_actor.send(delivery_id)
 
-    receiver.on_deferred = enqueue
+    receiver.on_deferred = enqueue = off_the_loop(publish)
     return Tasks(process=process_actor, sweep=sweep_actor, enqueue=enqueue)
 
 
