@@ -28,6 +28,7 @@ import inspect
 import logging
 import math
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -534,6 +535,7 @@ class StoreRunner:
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
                 ticket = begun
+            leased = time.monotonic()
             handled = self.router.dispatch(event)
             if ticket is not None and ticket.changes:
                 assert decision is not None
@@ -545,6 +547,8 @@ class StoreRunner:
             return self.tally.record(
                 handler_failure(event, exc, record=claim.record, replay=claim.replay)
             )
+        if ticket is not None:
+            self._check_subject_lease(claim, leased)
         self._complete_sync(claim, ticket)
         return self.tally.record(
             Outcome.success(event, handled, record=claim.record, replay=claim.replay)
@@ -569,6 +573,7 @@ class StoreRunner:
                     return self.tally.record(begun)
                 ticket = begun
             started = True
+            leased = time.monotonic()
             # The decision handlers in the same run as the event's: a cancellation held while a
             # plain handler ran in its thread (Router.run_sync) arrives after all of them.
             changed = decision if ticket is not None and ticket.changes else None
@@ -587,10 +592,27 @@ class StoreRunner:
         # The handlers ran: the completion runs to its end whatever cancellation follows, as a
         # release does (else a call dropped by run_blocking would leave the record processing,
         # and the handlers would run again once its lease expired).
+        if ticket is not None:
+            self._check_subject_lease(claim, leased)
         await self._to_the_end(functools.partial(self._complete_sync, claim, ticket))
         return self.tally.record(
             Outcome.success(event, handled, record=claim.record, replay=claim.replay)
         )
+
+    def _check_subject_lease(self, claim: Claim, leased: float) -> None:
+        """Warn when the handlers ran longer than the subject lease taken before them (at
+        ``leased``, ``time.monotonic()``) lasts: another delivery of the same verification may
+        have taken the subject meanwhile and run its decision handlers alongside these."""
+        took = time.monotonic() - leased
+        if took > self.lease_timeout:
+            logger.warning(
+                "handlers outran the decision ledger's subject lease delivery_id=%s took=%.1fs "
+                "lease_timeout=%gs: another delivery of the same verification may have run its "
+                "decision handlers meanwhile (raise lease_timeout above the slowest handler)",
+                claim.record.id,
+                took,
+                self.lease_timeout,
+            )
 
     def _complete_sync(self, claim: Claim, ticket: DecisionTicket | None) -> None:
         """``store.complete`` the claim (with the ledger ``ticket``, if any) after the handlers
