@@ -174,3 +174,84 @@ def test_the_async_views_serve_requests(where: str, exits: ExitStack) -> None:
     assert response.status_code == 200, response.content
     assert list(Delivery.objects.values_list("state", flat=True)) == ["done"]
     assert User.objects.filter(username="credit-42").count() == 1
+
+
+def _operator() -> Client:
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create(username="operator", is_staff=True)
+    for codename in ("view_delivery", "change_delivery"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("action", ["process_now", "replay"])
+def test_the_admin_actions_run_outside_the_request_transaction(
+    action: str, exits: ExitStack
+) -> None:
+    # Review R24: under ATOMIC_REQUESTS the admin's *Process now* and *Replay* ran the handlers
+    # inside the request's transaction; a handler's caught IntegrityError marked it for
+    # rollback, and the admin showed "200" while the delivery stayed pending, without its
+    # ledger entry or the handler's writes -- and the worker ran the handlers again.
+    receiver, path = receiver_at("app", exits, defer=True)
+    User.objects.create(username="already-there")
+    runs: list[str] = []
+
+    @receiver.on("idenfy", "*")
+    def handler(event: Any) -> None:
+        runs.append(event.delivery_key)
+        User.objects.create(username=f"credit-{len(runs)}")
+        with contextlib.suppress(IntegrityError):  # "insert, ignore the duplicate"
+            User.objects.create(username="already-there")
+
+    assert post(Client(), path).status_code == 202
+    (row,) = Delivery.objects.all()
+    response = _operator().post(
+        "/admin/kyc_webhooks/delivery/",
+        {"action": action, "index": "0", "_selected_action": [row.id]},
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.state == "done"
+    assert len(runs) == 1
+    assert User.objects.filter(username="credit-1").count() == 1
+    # Nothing left for a worker: the handlers do not run a second time.
+    assert receiver.process_pending().processed == 0
+    assert len(runs) == 1
+
+
+def test_the_store_refuses_to_run_inside_a_callers_transaction(exits: ExitStack) -> None:
+    # Review R24: inside the caller's transaction.atomic() the store's transactions were
+    # savepoints; a rollback of the caller's undid a delivery already answered 200 (lost for
+    # good: the vendor does not retry), or one a worker reported handled (handled again).
+    receiver, _ = receiver_at("own", exits)
+    runs: list[str] = []
+    receiver.on("idenfy", "*")(lambda event: runs.append(event.delivery_key))
+    with pytest.raises(kw.UsageError, match="commits its own transactions"):  # noqa: SIM117
+        with transaction.atomic():
+            receiver.handle(*delivery())
+    assert Delivery.objects.count() == 0
+    assert runs == []
+    deferring, _ = receiver_at("own", exits, defer=True)
+    stored = deferring.handle(*delivery())
+    assert stored.status_code == 202
+    assert stored.delivery_id is not None
+    with pytest.raises(kw.UsageError, match="non_atomic_requests"):  # noqa: SIM117
+        with transaction.atomic():
+            receiver.process(stored.delivery_id)
+    assert list(Delivery.objects.values_list("state", flat=True)) == ["pending"]
+    assert runs == []
+    assert receiver.process(stored.delivery_id).status_code == 200  # outside it: handled
+    assert len(runs) == 1
+
+
+@pytest.mark.django_db  # a TestCase transaction (pytest-django's db), not the caller's own
+def test_the_store_runs_inside_a_test_case_transaction(exits: ExitStack) -> None:
+    receiver, _ = receiver_at("own", exits)
+    runs: list[str] = []
+    receiver.on("idenfy", "*")(lambda event: runs.append(event.delivery_key))
+    assert receiver.handle(*delivery()).status_code == 200
+    assert receiver.handle(*delivery()).duplicate
+    assert len(runs) == 1

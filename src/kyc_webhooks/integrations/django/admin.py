@@ -29,6 +29,7 @@ from django.utils.html import format_html
 
 from .conf import uses_app_models
 from .models import DecisionRecord, Delivery
+from .views import outside_request_transactions
 
 logger = logging.getLogger("kyc_webhooks.django.admin")
 
@@ -107,6 +108,21 @@ class DeliveryAdmin(AppStoreAdmin):
     date_hierarchy = "received_at"
     actions = ("replay", "process_now", "erase_body")
     ordering = ("-received_at",)
+
+    def get_urls(self) -> list[Any]:
+        """The admin's URLs, the list's (where the actions run) outside ``ATOMIC_REQUESTS``'
+        transaction: *Replay* and *Process now* run handlers through the store, which commits
+        its own transactions (and refuses to run inside the request's, where a rollback after
+        a handler's caught ``IntegrityError`` would undo a delivery reported as handled)."""
+        urls = super().get_urls()
+        for pattern in urls:
+            if getattr(pattern, "name", "") == self._changelist_url_name():
+                pattern.callback = outside_request_transactions(pattern.callback)
+        return urls
+
+    def _changelist_url_name(self) -> str:
+        meta = self.model._meta
+        return f"{meta.app_label}_{meta.model_name}_changelist"
 
     def get_changelist_instance(self, request: Any) -> Any:
         changelist = super().get_changelist_instance(request)

@@ -16,10 +16,12 @@ to avoid "database is locked" errors under concurrent writers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -306,6 +308,15 @@ def _disconnected(exc: Exception) -> bool:
     return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_DISCONNECTED
 
 
+#: Why the store refuses to run inside a transaction of the caller's.
+_IN_CALLERS_TRANSACTION = (
+    "the Django delivery store commits its own transactions: do not call handle(), process(), "
+    "replay() or process_pending() inside transaction.atomic() or a view under ATOMIC_REQUESTS "
+    "(decorate it with transaction.non_atomic_requests) -- a rollback of yours would undo a "
+    "delivery already answered, and the handlers would run again"
+)
+
+
 class DjangoStore:
     """The app's store, tested on SQLite, PostgreSQL and MariaDB (see the module docstring for
     what MariaDB needs). ``using``: the database alias (default: the router's choice for
@@ -316,6 +327,7 @@ class DjangoStore:
     def __init__(self, *, using: str | None = None, clock: Clock | None = None) -> None:
         self._using = using
         self._clock: Clock = clock if clock is not None else utc_now
+        self._nesting = threading.local()  # how deep this thread is in the store's transactions
 
     def __repr__(self) -> str:
         return f"DjangoStore(using={self._db!r})"
@@ -338,8 +350,30 @@ class DjangoStore:
         _check_use_tz()
         return Delivery.objects.using(self._db)
 
-    def _atomic(self) -> Any:
-        return transaction.atomic(using=self._db)
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """A transaction of the store's own: ``durable`` at the store's outermost level, so that
+        it commits when the block ends -- a savepoint below it. Inside a transaction the caller
+        opened (``transaction.atomic()``, an ``ATOMIC_REQUESTS`` view) it would be a savepoint
+        that the caller's rollback undoes after the delivery was answered: refused with
+        :class:`UsageError` instead. (Django's ``TestCase`` transactions -- pytest-django's
+        ``db`` -- are allowed, as for every durable block.)"""
+        depth = getattr(self._nesting, "depth", 0)
+        block = transaction.atomic(using=self._db, durable=depth == 0)
+        try:
+            block.__enter__()
+        except RuntimeError:  # Django: a durable block nested in the caller's transaction
+            raise UsageError(_IN_CALLERS_TRANSACTION) from None
+        self._nesting.depth = depth + 1
+        try:
+            yield
+        except BaseException as exc:
+            self._nesting.depth = depth
+            if not block.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            self._nesting.depth = depth
+            block.__exit__(None, None, None)
 
     def _after_handlers(self, write: Callable[[], _T]) -> _T:
         """``write()`` -- a claim's ending, once the handlers ran (``complete``, ``fail``) -- and,
