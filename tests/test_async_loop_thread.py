@@ -44,8 +44,8 @@ class Watched:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.store, name)
-        if name.startswith("_") or not callable(attr):
-            return attr
+        if name.startswith("_") or name == "native_async" or not callable(attr):
+            return attr  # native_async() reads the store's state: no I/O
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if threading.get_ident() == self.loop_thread:

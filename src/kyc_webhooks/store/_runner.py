@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .._headers import Headers
 from .._redaction import redact_fields
@@ -170,7 +170,6 @@ class StoreRunner:
         on_deferred: Callable[[str], object] | None,
     ) -> Outcome:
         """Like :meth:`handle`, awaiting async handlers and an awaitable ``on_deferred`` result."""
-        store = self.store
         decided, decision = self._decision_for_add(event)
         try:
             added = await self._add_async(self.new_delivery(event, headers), decision)
@@ -180,7 +179,7 @@ class StoreRunner:
             return self.tally.record(self._store_failed(event, exc))
         if self._held_elsewhere(added):
             # The Retry-After reads the store's clock: a query on PostgreSQL, never on the loop.
-            early: Outcome | None = await _call(store, self._in_progress, added.record, event)
+            early: Outcome | None = await self._in_progress_async(added.record, event)
         else:
             early = self._without_dispatch(event, added)
         if early is not None:
@@ -255,10 +254,17 @@ class StoreRunner:
         store = self.store
         lease = self._add_lease()
         return await self._holding(
-            lambda: store.add(delivery, lease=lease, decision=decision), self._release_abandoned
+            lambda: store.add(delivery, lease=lease, decision=decision),
+            self._release_abandoned,
+            lambda native: native.add_async(delivery, lease=lease, decision=decision),
         )
 
-    async def _holding(self, take: Callable[[], _T], give_back: Callable[[_T], None]) -> _T:
+    async def _holding(
+        self,
+        take: Callable[[], _T],
+        give_back: Callable[[_T], None],
+        native: Callable[[Any], Awaitable[_T]] | None = None,
+    ) -> _T:
         """``take()`` -- a store call whose result holds something: a claim, a subject lease --
         from async code. A blocking store's call runs where :func:`_call` runs the store's other
         calls (its ``run_blocking`` coroutine function where it has one: the Django store's ORM
@@ -267,11 +273,23 @@ class StoreRunner:
         stop that thread: it may still take what it was asked to. So the call is shielded, and
         when the request is abandoned ``give_back`` gets the result -- in the thread itself when
         the call was still running (:class:`_Handoff`), else through :meth:`_release_later`,
-        which the end of the event loop does not cancel."""
+        which the end of the event loop does not cancel.
+
+        ``native(store)``: the same call on the store's own async connections, used when the
+        store runs them on this event loop (:func:`_native`: ``PostgresStore.open_async``): a
+        task, shielded likewise, whose result is given back when the request was abandoned."""
         store = self.store
         if not store.blocking:
             return take()
         import asyncio
+
+        if native is not None and _native(store):
+            pending = asyncio.ensure_future(native(store))
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                pending.add_done_callback(functools.partial(self._give_back_taken, give_back))
+                raise
 
         handoff: _Handoff[_T] = _Handoff()
 
@@ -291,6 +309,15 @@ class StoreRunner:
                 self._release_later(_Once(functools.partial(give_back, handed)))
             raise
         return result
+
+    def _give_back_taken(self, give_back: Callable[[_T], None], pending: Any) -> None:
+        """Done callback of an abandoned native call of :meth:`_holding`: what it took goes
+        back (in a worker thread: :meth:`_release_later`). Cancelled itself -- the event loop
+        ending --, or failed: it took nothing known; a claim it may have committed expires with
+        its lease, as one of a process that died."""
+        if pending.cancelled() or pending.exception() is not None:
+            return
+        self._release_later(_Once(functools.partial(give_back, pending.result())))
 
     def _release_later(self, release: _Once) -> Awaitable[Any]:
         """Run ``release`` (it gives back a claim or a subject lease, or completes a claim whose
@@ -366,6 +393,9 @@ class StoreRunner:
                     lease=self.lease_timeout, max_attempts=max_attempts, vendors=vendors
                 ),
                 self._release_abandoned_claim,
+                lambda native: native.claim_next_async(
+                    lease=self.lease_timeout, max_attempts=max_attempts, vendors=vendors
+                ),
             )
             if claim is None:
                 break
@@ -391,16 +421,24 @@ class StoreRunner:
 
     async def replay_async(self, delivery_id: str, *, skip_done: bool = False) -> Outcome:
         store = self.store
-        record = await _call(store, store.get, delivery_id)
+        record = await self._get_async(delivery_id)
         _check_replayable(record)
         claim = await self._holding(
             lambda: store.claim(delivery_id, lease=self.lease_timeout, replay=not skip_done),
             self._release_abandoned_claim,
+            lambda native: native.claim_async(
+                delivery_id, lease=self.lease_timeout, replay=not skip_done
+            ),
         )
         if claim is None:
             assert record is not None
-            # One call off the event loop: the record read again, and the store's clock.
-            early = await _call(store, self._not_replayed, record, skip_done=skip_done)
+            if _native(store):
+                current = await self._get_async(delivery_id) or record
+                if skip_done and current.done:
+                    return self.tally.record(Outcome.duplicate_of(current))
+                early = await self._in_progress_async(current, None, replay=True)
+            else:  # one call off the event loop: the record read again, and the store's clock
+                early = await _call(store, self._not_replayed, record, skip_done=skip_done)
             return self.tally.record(early)
         return await self._process_claim_async(_as_replay(claim))
 
@@ -426,49 +464,76 @@ class StoreRunner:
 
     async def process_async(self, delivery_id: str) -> Outcome:
         store = self.store
-        # One call off the event loop: the record, and the store's clock for a back-off.
-        record, early = await _call(store, self._processable, delivery_id)
+        if _native(store):
+            record = _found(await self._get_async(delivery_id))
+            # Only a failed record waiting for its back-off reads the store's clock.
+            if _waits(record):
+                early = await _call(store, self._not_processable, record)
+            else:
+                early = self._not_processable(record)
+        else:  # one call off the event loop: the record, and the store's clock for a back-off
+            record, early = await _call(store, self._processable, delivery_id)
         if early is not None:
             return self.tally.record(early)
         claim = await self._holding(
             lambda: store.claim(delivery_id, lease=self.lease_timeout),
             self._release_abandoned_claim,
+            lambda native: native.claim_async(delivery_id, lease=self.lease_timeout),
         )
         if claim is None:
-            return self.tally.record(await _call(store, self._in_progress, record, None))
+            return self.tally.record(await self._in_progress_async(record, None))
         return await self._process_claim_async(claim)
 
     def _processable(self, delivery_id: str) -> tuple[DeliveryRecord, Outcome | None]:
         """The stored record of :meth:`process`, and the outcome when the handlers must not run
         now (else ``None``)."""
-        record = self.store.get(delivery_id)
-        if record is None:
-            raise DeliveryNotFoundError("no stored delivery has this id")
+        record = _found(self.store.get(delivery_id))
+        return record, self._not_processable(record)
+
+    def _not_processable(self, record: DeliveryRecord) -> Outcome | None:
         if record.done:
-            return record, Outcome.duplicate_of(record)
+            return Outcome.duplicate_of(record)
         # Only a failed record backs off; a processing one is answered by the claim (in progress
         # while its lease runs, taken over once it expired).
-        if record.state is DeliveryState.FAILED and record.not_before is not None:
+        if _waits(record):
+            assert record.not_before is not None
             wait = (record.not_before - self.store.now()).total_seconds()
             if wait > 0:
-                return record, Outcome.in_progress(
+                return Outcome.in_progress(
                     record,
                     max(1, math.ceil(wait)),
                     reason="this delivery failed and waits for its retry",
                 )
-        return record, None
+        return None
+
+    async def _get_async(self, delivery_id: str) -> DeliveryRecord | None:
+        store = self.store
+        if _native(store):
+            record: DeliveryRecord | None = await cast(Any, store).get_async(delivery_id)
+            return record
+        return await _call(store, store.get, delivery_id)  # type: ignore[no-any-return]
 
     def _in_progress(
         self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
     ) -> Outcome:
-        retry_after = None
+        now = None
         if record.lease_until is not None:
-            try:
-                remaining = (record.lease_until - self.store.now()).total_seconds()
-            except Exception:  # a failing clock only loses the hint
-                remaining = 1.0
-            retry_after = max(1, math.ceil(remaining))
-        return Outcome.in_progress(record, retry_after, event=event, replay=replay)
+            with contextlib.suppress(Exception):  # a failing clock only loses the hint
+                now = self.store.now()
+        return _in_progress_at(record, event, now, replay=replay)
+
+    async def _in_progress_async(
+        self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
+    ) -> Outcome:
+        """:meth:`_in_progress` from async code: the store's clock read off the event loop."""
+        store = self.store
+        if not _native(store):
+            return await _call(store, self._in_progress, record, event, replay=replay)  # type: ignore[no-any-return]
+        now = None
+        if record.lease_until is not None:
+            with contextlib.suppress(Exception):
+                now = await cast(Any, store).now_async()
+        return _in_progress_at(record, event, now, replay=replay)
 
     def _reparse(self, claim: Claim) -> WebhookEvent | WebhookError:
         """The event of a stored delivery, parsed again from the stored body (it was
@@ -594,7 +659,7 @@ class StoreRunner:
         # and the handlers would run again once its lease expired).
         if ticket is not None:
             self._check_subject_lease(claim, leased)
-        await self._to_the_end(functools.partial(self._complete_sync, claim, ticket))
+        await self._complete_async(claim, ticket)
         return self.tally.record(
             Outcome.success(event, handled, record=claim.record, replay=claim.replay)
         )
@@ -613,6 +678,43 @@ class StoreRunner:
                 took,
                 self.lease_timeout,
             )
+
+    async def _complete_async(self, claim: Claim, ticket: DecisionTicket | None) -> None:
+        """:meth:`_complete_sync` from async code, run to its end whatever cancellation follows
+        (:meth:`_to_the_end`). On the store's own async connections (:func:`_native`) it is a
+        task, shielded; if the event loop ends before it did (its task cancelled), a thread of
+        its own completes the claim with the store's sync call."""
+        store = self.store
+        if not _native(store):
+            await self._to_the_end(functools.partial(self._complete_sync, claim, ticket))
+            return
+        import asyncio
+
+        pending = asyncio.ensure_future(self._complete_native(claim, ticket))
+        pending.add_done_callback(functools.partial(self._complete_if_cancelled, claim, ticket))
+        await asyncio.shield(pending)
+
+    async def _complete_native(self, claim: Claim, ticket: DecisionTicket | None) -> None:
+        native = cast(Any, self.store)
+        try:
+            if ticket is None:
+                recorded = await native.complete_async(claim)
+            else:
+                recorded = await native.complete_async(claim, decision=ticket)
+        except Exception as exc:
+            _log_store_error("complete", _store_error(exc))
+            _warn_not_recorded(claim, store_failed=True)
+        else:
+            if not recorded:
+                _warn_not_recorded(claim, store_failed=False)
+
+    def _complete_if_cancelled(
+        self, claim: Claim, ticket: DecisionTicket | None, pending: Any
+    ) -> None:
+        if pending.cancelled():
+            threading.Thread(
+                target=self._complete_sync, args=(claim, ticket), name="kyc-webhooks-complete"
+            ).start()
 
     def _complete_sync(self, claim: Claim, ticket: DecisionTicket | None) -> None:
         """``store.complete`` the claim (with the ledger ``ticket``, if any) after the handlers
@@ -678,6 +780,9 @@ class StoreRunner:
                 ticket = await self._holding(
                     lambda: store.begin_decision(claim, entry, lease=self.lease_timeout),
                     self._abort_abandoned,
+                    lambda native: native.begin_decision_async(
+                        claim, entry, lease=self.lease_timeout
+                    ),
                 )
             except UsageError:
                 raise
@@ -1002,6 +1107,37 @@ def _warn_not_recorded(claim: Claim, *, store_failed: bool) -> None:
         claim.record.id,
         reason,
     )
+
+
+def _native(store: Store) -> bool:
+    """Whether ``store`` runs its calls on async connections of the running event loop (it
+    has ``native_async()`` answering true: ``PostgresStore`` after ``open_async()``), through
+    its ``<method>_async`` coroutine methods, instead of worker threads."""
+    native = getattr(store, "native_async", None)
+    return native is not None and bool(native())
+
+
+def _in_progress_at(
+    record: DeliveryRecord, event: WebhookEvent | None, now: datetime | None, *, replay: bool
+) -> Outcome:
+    """503 in progress, ``Retry-After`` from the record's lease and the store's time ``now``
+    (``None``: the clock failed -- 1 s)."""
+    retry_after = None
+    if record.lease_until is not None:
+        remaining = 1.0 if now is None else (record.lease_until - now).total_seconds()
+        retry_after = max(1, math.ceil(remaining))
+    return Outcome.in_progress(record, retry_after, event=event, replay=replay)
+
+
+def _found(record: DeliveryRecord | None) -> DeliveryRecord:
+    if record is None:
+        raise DeliveryNotFoundError("no stored delivery has this id")
+    return record
+
+
+def _waits(record: DeliveryRecord) -> bool:
+    """Whether ``record`` failed and has a retry time (its back-off may not be over)."""
+    return record.state is DeliveryState.FAILED and record.not_before is not None
 
 
 async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

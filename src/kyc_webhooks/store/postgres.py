@@ -43,6 +43,7 @@ This module imports psycopg; ``kyc_webhooks`` imports it only when ``PostgresSto
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -52,9 +53,10 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..decisions import Decision, ledger_entry, ledger_subject
 from ..errors import (
@@ -103,9 +105,10 @@ from ._base import (
 if TYPE_CHECKING:
     import psycopg
     from psycopg import conninfo as pg_conninfo
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
     Conn = psycopg.Connection[Any]
+    AsyncConn = psycopg.AsyncConnection[Any]
 
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PostgresStore"]
 
@@ -116,11 +119,11 @@ logger = logging.getLogger("kyc_webhooks")
 def _load_driver() -> None:
     """Import psycopg 3 and psycopg_pool into this module on first construction of a store, so
     that ``kw.PostgresStore`` (and ``from kyc_webhooks import *``) resolve without them."""
-    global psycopg, pg_conninfo, ConnectionPool, PoolTimeout
+    global psycopg, pg_conninfo, AsyncConnectionPool, ConnectionPool, PoolTimeout
     try:
         import psycopg
         from psycopg import conninfo as pg_conninfo
-        from psycopg_pool import ConnectionPool, PoolTimeout
+        from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
     except ImportError as exc:
         raise ConfigurationError(
             "PostgresStore needs psycopg 3 and psycopg_pool: pip install psycopg psycopg-pool "
@@ -321,6 +324,121 @@ _ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 #: the first run did (:meth:`PostgresStore._await_backend`).
 _QUIET = 0.2
 _TICKET = "subject_hash = %(subject_hash)s AND lease_token = %(ticket)s"
+
+
+# -- plans: the statements of a call, run by a sync or an async driver --------------------------
+#
+# A call's work is written once, as a generator -- a *plan* -- that yields each statement
+# (:class:`_Query`) and receives its result (:class:`_Result`: ``fetchone``, ``fetchall``,
+# ``rowcount``), or yields a pause (:class:`_Pause`). :func:`_drive` runs a plan on a sync
+# connection and :func:`_drive_async` on an async one, so that ``add`` and ``add_async`` send the
+# same statements and read them the same way. A store operation is itself a generator -- an *op*
+# -- yielding the runs it needs (:class:`_Runs`: a plan, the plan of its retry, a name for errors)
+# to :meth:`PostgresStore._sync_op` / :meth:`PostgresStore._async_op`, which run each through
+# ``_run`` / ``_run_async`` (pool, schema check, one retry on a broken connection).
+
+
+@dataclass(frozen=True)
+class _Query:
+    sql: str
+    params: Any = None
+    binary: bool = False
+
+
+@dataclass(frozen=True)
+class _Pause:
+    seconds: float
+
+
+class _Result(Protocol):
+    """What a plan reads of a statement's result: the psycopg cursor's own methods."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class _Fetched:
+    """An async cursor's result, fetched: read like a sync cursor by the plans."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self._rows)
+
+
+_Plan = Generator[_Query | _Pause, Any, T]
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """One ``_run`` of an op: ``work`` (a plan factory), and ``again``, the plan its retry on
+    another connection runs instead (see :meth:`PostgresStore._run`)."""
+
+    what: str
+    work: Callable[[], _Plan[Any]]
+    again: Callable[[], _Plan[Any]] | None = None
+
+
+_Op = Generator[_Runs, Any, T]
+
+
+def _drive(conn: Conn, plan: _Plan[T]) -> T:
+    """Run ``plan`` on the sync connection ``conn``."""
+    result: Any = None
+    try:
+        while True:
+            step = plan.send(result)
+            if isinstance(step, _Pause):
+                time.sleep(step.seconds)
+                result = None
+            else:
+                result = conn.execute(step.sql, step.params, binary=step.binary)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+
+
+async def _drive_async(conn: AsyncConn, plan: _Plan[T]) -> T:
+    """Run ``plan`` on the async connection ``conn``."""
+    result: Any = None
+    try:
+        while True:
+            step = plan.send(result)
+            if isinstance(step, _Pause):
+                await asyncio.sleep(step.seconds)
+                result = None
+            else:
+                cursor = await conn.execute(step.sql, step.params, binary=step.binary)
+                rows = await cursor.fetchall() if cursor.description is not None else []
+                result = _Fetched(rows, cursor.rowcount)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+
+
+def _one(sql: str, params: Any = None, *, binary: bool = False) -> _Plan[Any]:
+    """A plan of one statement, answering its first row (or ``None``)."""
+    result: _Result = yield _Query(sql, params, binary)
+    return result.fetchone()
+
+
+def _count(sql: str, params: Any = None) -> _Plan[int]:
+    """A plan of one statement, answering the number of rows it changed."""
+    result: _Result = yield _Query(sql, params)
+    return result.rowcount
+
+
 #: A ledger row ({t}) whose subject lease is live: a delivery of the verification is handled.
 _LEASED = (
     "({t}.lease_token IS NOT NULL AND {t}.lease_until IS NOT NULL AND {t}.lease_until > "
@@ -772,6 +890,9 @@ class PostgresStore:
         # Pools inherited through fork(): never used, closed or collected by the child (closing
         # would end the parent's sessions on the shared sockets).
         self._inherited: list[ConnectionPool[Any]] = []
+        # The async pool of open_async(), and the event loop it belongs to.
+        self._apool: AsyncConnectionPool[Any] | None = None
+        self._apool_loop: asyncio.AbstractEventLoop | None = None
         if isinstance(target, ConnectionPool):
             self._conninfo: str | None = None
             self._owns_pool = False
@@ -810,22 +931,26 @@ class PostgresStore:
 
     def _new_pool(self) -> ConnectionPool[Any]:
         assert self._conninfo is not None
-        ms = int(self._timeout * 1000)
         return ConnectionPool(
             self._conninfo,
             min_size=1,
             max_size=self._max_size,
-            kwargs={
-                "autocommit": True,
-                "application_name": "kyc_webhooks",
-                "connect_timeout": max(2, int(self._timeout + 0.999)),
-                "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
-            },
+            kwargs=self._connection_options(),
             timeout=self._timeout,
             reconnect_timeout=max(60.0, self._timeout * 12),
             name="kyc_webhooks",
             open=True,
         )
+
+    def _connection_options(self) -> dict[str, Any]:
+        """What every connection of the store's pools is opened with."""
+        ms = int(self._timeout * 1000)
+        return {
+            "autocommit": True,
+            "application_name": "kyc_webhooks",
+            "connect_timeout": max(2, int(self._timeout + 0.999)),
+            "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+        }
 
     def _current_pool(self) -> ConnectionPool[Any]:
         if self._closed:
@@ -895,7 +1020,7 @@ class PostgresStore:
                     if attempt == 0 or again is None:
                         pid = conn.info.backend_pid
                         return work(conn)
-                    self._await_backend(conn, pid)
+                    _drive(conn, self._await_backend(pid))
                     return again(conn)
             except PoolTimeout as exc:
                 raise self._error(what, exc) from exc
@@ -906,7 +1031,137 @@ class PostgresStore:
                 raise self._error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _await_backend(self, conn: Conn, pid: int) -> None:
+    def _sync_op(self, op: _Op[T]) -> T:
+        """Run ``op`` (see "plans" above): each of its runs through :meth:`_run`."""
+        value: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                runs = op.send(value) if error is None else op.throw(error)
+                value, error = None, None
+                try:
+                    value = self._run_plans(runs)
+                except Exception as exc:  # the op's to handle, or to raise
+                    error = exc
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    def _run_plans(self, runs: _Runs) -> Any:
+        work, again = runs.work, runs.again
+        return self._run(
+            runs.what,
+            lambda conn: _drive(conn, work()),
+            None if again is None else (lambda conn: _drive(conn, again())),
+        )
+
+    async def _async_op(self, op: _Op[T]) -> T:
+        """Run ``op`` on this event loop's async pool (:meth:`open_async`): each of its runs
+        through :meth:`_run_async`."""
+        value: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                runs = op.send(value) if error is None else op.throw(error)
+                value, error = None, None
+                try:
+                    value = await self._run_async(runs)
+                except Exception as exc:  # the op's to handle, or to raise
+                    error = exc
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def _run_async(self, runs: _Runs) -> Any:
+        """:meth:`_run` on the async pool: the same retry of a broken connection, with the
+        same ``again``."""
+        pool = self._async_pool()
+        if not self._ready:  # once per store: the schema check or migration, as _run does it
+            await asyncio.to_thread(self._run, "schema", lambda conn: None)
+        pid = 0
+        for attempt in range(2):
+            conn: AsyncConn | None = None
+            try:
+                async with pool.connection() as conn:
+                    if attempt == 0 or runs.again is None:
+                        pid = conn.info.backend_pid
+                        return await _drive_async(conn, runs.work())
+                    await _drive_async(conn, self._await_backend(pid))
+                    return await _drive_async(conn, runs.again())
+            except PoolTimeout as exc:
+                raise self._error(runs.what, exc) from exc
+            except psycopg.Error as exc:
+                if attempt == 0 and conn is not None and (conn.broken or conn.closed):
+                    with contextlib.suppress(psycopg.Error):
+                        await pool.check()
+                    continue
+                raise self._error(runs.what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- the async pool: native async calls --------------------------------------------------
+
+    async def open_async(self) -> None:
+        """Open a :class:`psycopg_pool.AsyncConnectionPool` (same server, options and
+        ``max_size`` as the store's own pool) on the running event loop, so that the receiver's
+        async entry points (``handle_async``, ``process_async`` ...) run the store's statements
+        on it, in the event loop, instead of one worker thread per call. Call it at the start
+        of the application's event loop (FastAPI: its lifespan) and :meth:`close_async` at its
+        end. Without it, or from another event loop, those calls run in worker threads, as
+        they always did. Only for a store built from a connection string: a pool you pass in
+        is sync, and its options are yours."""
+        if self._conninfo is None:
+            raise UsageError(
+                "open_async() needs a store built from a connection string (a "
+                "psycopg_pool.ConnectionPool passed in has no async twin)"
+            )
+        if self._closed:
+            raise StoreError(f"PostgreSQL store ({self._where}) is closed")
+        loop = asyncio.get_running_loop()
+        if self._apool is not None:
+            if self._apool_loop is loop:
+                return
+            raise UsageError(
+                "open_async(): the store's async pool is open on another event loop; "
+                "close_async() it there first"
+            )
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=self._max_size,
+            kwargs=self._connection_options(),
+            timeout=self._timeout,
+            reconnect_timeout=max(60.0, self._timeout * 12),
+            name="kyc_webhooks_async",
+            open=False,
+        )
+        await pool.open(wait=False)
+        self._apool, self._apool_loop = pool, loop
+
+    async def close_async(self) -> None:
+        """Close the async pool of :meth:`open_async` (on the event loop it was opened on)."""
+        pool, self._apool, self._apool_loop = self._apool, None, None
+        if pool is not None:
+            await pool.close()
+
+    def native_async(self) -> bool:
+        """Whether async calls made now run on the async pool (:meth:`open_async` was called on
+        the running event loop); else they run in worker threads."""
+        if self._apool is None:
+            return False
+        try:
+            return asyncio.get_running_loop() is self._apool_loop
+        except RuntimeError:
+            return False
+
+    def _async_pool(self) -> AsyncConnectionPool[Any]:
+        if self._closed:
+            raise StoreError(f"PostgreSQL store ({self._where}) is closed")
+        pool = self._apool
+        if pool is None or not self.native_async():
+            raise UsageError("the store's async pool is not open on this event loop")
+        return pool
+
+    def _await_backend(self, pid: int) -> _Plan[None]:
         """Wait until backend ``pid`` (a broken connection's) can no longer commit its statement:
         the server runs a statement to its end even when its client is gone (waiting for a lock,
         say), so a retry that looked for the first run's row too early could miss a commit still
@@ -919,8 +1174,8 @@ class PostgresStore:
         while True:
             # A connection that is not in autocommit polls inside one transaction, where
             # PostgreSQL shows pg_stat_activity as it was at the first look: clear that snapshot.
-            conn.execute("SELECT pg_stat_clear_snapshot()")
-            row = conn.execute(self._sql["backend_state"], {"pid": pid}).fetchone()
+            yield _Query("SELECT pg_stat_clear_snapshot()")
+            row = yield from _one(self._sql["backend_state"], {"pid": pid})
             now = time.monotonic()
             if row is None:
                 return
@@ -932,7 +1187,7 @@ class PostgresStore:
                 return
             if now >= deadline:
                 return
-            time.sleep(0.01)
+            yield _Pause(0.01)
 
     def _ensure_schema(self, conn: Conn, *, create: bool) -> None:
         with self._lock:
@@ -1023,16 +1278,24 @@ class PostgresStore:
         return None if self._clock is None else checked_now(self._clock)
 
     def now(self) -> datetime:
+        return self._sync_op(self._now())
+
+    async def now_async(self) -> datetime:
+        """:meth:`now` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._now())
+
+    def _now(self) -> _Op[datetime]:
         if self._clock is not None:
             return checked_now(self._clock)
 
-        def work(conn: Conn) -> datetime:
-            row = conn.execute("SELECT statement_timestamp()").fetchone()
+        def work() -> _Plan[datetime]:
+            row = yield from _one("SELECT statement_timestamp()")
             assert row is not None
             value: datetime = row[0]
             return value.astimezone(timezone.utc)
 
-        return self._run("now", work)
+        value: datetime = yield _Runs("now", work)
+        return value
 
     # -- claims ------------------------------------------------------------------------------
 
@@ -1047,6 +1310,21 @@ class PostgresStore:
         claim and the subject lease of the decision's verification are one statement and one
         commit (``add_claim_lease``), exactly as :meth:`begin_decision` right after the claim:
         :attr:`Added.ticket`, or :attr:`Added.subject_busy` while another delivery holds it."""
+        return self._sync_op(self._add(delivery, lease, decision))
+
+    async def add_async(
+        self,
+        delivery: NewDelivery,
+        *,
+        lease: float | None = None,
+        decision: Decision | None = None,
+    ) -> Added:
+        """:meth:`add` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._add(delivery, lease, decision))
+
+    def _add(
+        self, delivery: NewDelivery, lease: float | None, decision: Decision | None
+    ) -> _Op[Added]:
         if not isinstance(delivery, NewDelivery):
             raise UsageError("add() takes a NewDelivery")
         check_lease(lease)
@@ -1062,14 +1340,14 @@ class PostgresStore:
         # decision does not decode: given back after the statement, in one of its own.
         give_back: DecisionEntry | None = None
 
-        def work(conn: Conn) -> Added:
+        def work() -> _Plan[Added]:
             nonlocal give_back
             give_back = None  # _run may run this again on another connection
             # Fast path, a plain read, for what add() never changes: a done record (terminal for
             # redeliveries), or any existing record when no claim is wanted. A duplicate then
             # costs one indexed read: no row lock, no transaction id, no WAL flush, and its body
             # is not sent to the server again (nor its parameters built).
-            row = conn.execute(by_key, key, binary=True).fetchone()
+            row = yield from _one(by_key, key, binary=True)
             if row is not None and (lease is None or row[4] == "done"):
                 # Created by this call: a retry whose first run committed (_run).
                 return Added(self._record(row), row[0] == record_id, None)
@@ -1081,9 +1359,9 @@ class PostgresStore:
             # Bounded: the fallback read misses the row only when it was inserted after this
             # statement's snapshot (a concurrent add) or purged in between.
             for _ in range(3):
-                row = conn.execute(sql, params, binary=True).fetchone()
+                row = yield from _one(sql, params, binary=True)
                 if row is None:
-                    row = conn.execute(by_key, key, binary=True).fetchone()
+                    row = yield from _one(by_key, key, binary=True)
                     if row is None:
                         continue
                     return Added(self._record(row), False, None)
@@ -1104,21 +1382,21 @@ class PostgresStore:
                 return Added(claim.record, created, claim)
             return Added(self._record(row), created, None)
 
-        def again(conn: Conn) -> Added:
+        def again() -> _Plan[Added]:
             # The retry (_run): the record this call's first run claimed -- with the subject
             # lease if it took it -- when that run committed before its connection broke.
             if token is not None:
                 params = self._add_params(delivery, key, record_id, lease, token, decision, ticket)
                 own = self._sql["own_add" if decision is None else "own_add_lease"]
-                row = conn.execute(own, params, binary=True).fetchone()
+                row = yield from _one(own, params, binary=True)
                 if row is not None:
                     return answer(row)
-            return work(conn)
+            return (yield from work())
 
-        added = self._run("add", work, again)
+        added: Added = yield _Runs("add", work, again)
         if give_back is not None:
             assert ticket is not None
-            self._give_back("add", give_back, ticket)
+            yield from self._give_back("add", give_back, ticket)
         return added
 
     def _add_params(
@@ -1179,6 +1457,15 @@ class PostgresStore:
         return Added(claim.record, created, claim, taken), None
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
+        return self._sync_op(self._claim_op(delivery_id, lease, replay))
+
+    async def claim_async(
+        self, delivery_id: str, *, lease: float, replay: bool = False
+    ) -> Claim | None:
+        """:meth:`claim` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._claim_op(delivery_id, lease, replay))
+
+    def _claim_op(self, delivery_id: str, lease: float, replay: bool) -> _Op[Claim | None]:
         check_lease(lease)
         token = new_id()
         params = {
@@ -1189,20 +1476,23 @@ class PostgresStore:
             "replay": bool(replay),
         }
 
-        def work(conn: Conn) -> Claim | None:
-            row = conn.execute(self._sql["claim"], params, binary=True).fetchone()
+        def work() -> _Plan[Claim | None]:
+            row = yield from _one(self._sql["claim"], params, binary=True)
             if row is not None:
                 return self._claim(row, token, replay=replay)
-            if conn.execute(self._sql["exists"], params).fetchone() is None:
+            if (yield from _one(self._sql["exists"], params)) is None:
                 raise DeliveryNotFoundError("no stored delivery has this id")
             return None
 
-        def again(conn: Conn) -> Claim | None:
+        def again() -> _Plan[Claim | None]:
             # The retry (_run): the claim of this call's first run, if it committed.
-            row = conn.execute(self._sql["own_claim"], params, binary=True).fetchone()
-            return work(conn) if row is None else self._claim(row, token, replay=replay)
+            row = yield from _one(self._sql["own_claim"], params, binary=True)
+            if row is None:
+                return (yield from work())
+            return self._claim(row, token, replay=replay)
 
-        return self._run("claim", work, again)
+        claim: Claim | None = yield _Runs("claim", work, again)
+        return claim
 
     def claim_next(
         self,
@@ -1211,6 +1501,21 @@ class PostgresStore:
         max_attempts: int | None = None,
         vendors: Collection[str] | None = None,
     ) -> Claim | None:
+        return self._sync_op(self._claim_next(lease, max_attempts, vendors))
+
+    async def claim_next_async(
+        self,
+        *,
+        lease: float,
+        max_attempts: int | None = None,
+        vendors: Collection[str] | None = None,
+    ) -> Claim | None:
+        """:meth:`claim_next` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._claim_next(lease, max_attempts, vendors))
+
+    def _claim_next(
+        self, lease: float, max_attempts: int | None, vendors: Collection[str] | None
+    ) -> _Op[Claim | None]:
         check_lease(lease)
         params: dict[str, Any] = {
             "now": self._now_param(),
@@ -1242,7 +1547,7 @@ class PostgresStore:
 
         sent: list[str] = []  # the token of the latest claiming statement sent
 
-        def work(conn: Conn, row: Any = None, token: str = "") -> Claim | None:
+        def work(row: Any = None, token: str = "") -> _Plan[Claim | None]:
             # A row that does not decode is set aside (failed, MalformedRecord) and the next one
             # claimed: one malformed row must not stop every worker. At most
             # MALFORMED_RECORDS_PER_CLAIM per call; the next call goes on.
@@ -1250,32 +1555,33 @@ class PostgresStore:
                 if row is None:
                     token = new_id()
                     sent[:] = [token]
-                    row = conn.execute(sql, {**params, "token": token}, binary=True).fetchone()
+                    row = yield from _one(sql, {**params, "token": token}, binary=True)
                     if row is None:
                         return None
                 try:
                     record = _decode(row)
                 except MalformedRow as bad:
-                    self._set_aside(conn, row[0], token, bad)
+                    yield from self._set_aside(row[0], token, bad)
                     row = None
                     continue
                 return Claim(record, token, False, DeliveryState(row[17]))
             return None
 
-        def again(conn: Conn) -> Claim | None:
+        def again() -> _Plan[Claim | None]:
             # The retry (_run): the record the first run's last statement claimed, if it
             # committed (a set-aside that committed left none: the loop goes on).
             if not sent:
-                return work(conn)
+                return (yield from work())
             token = sent[0]
-            row = conn.execute(self._sql["own_claim_next"], {"token": token}, binary=True)
-            return work(conn, row.fetchone(), token)
+            row = yield from _one(self._sql["own_claim_next"], {"token": token}, binary=True)
+            return (yield from work(row, token))
 
-        return self._run("claim_next", work, again)
+        claim: Claim | None = yield _Runs("claim_next", work, again)
+        return claim
 
-    def _set_aside(self, conn: Conn, record_id: str, token: str, bad: MalformedRow) -> None:
+    def _set_aside(self, record_id: str, token: str, bad: MalformedRow) -> _Plan[None]:
         message = f"the stored record does not decode: column {bad.column} holds {bad.reason}"
-        conn.execute(
+        yield _Query(
             self._sql["set_aside"],
             {
                 "now": self._now_param(),
@@ -1301,6 +1607,13 @@ class PostgresStore:
         as it is now, in case the subject lease expired and another delivery changed it -- the
         entry becomes the effective decision; the subject lease is released if the ticket still
         holds it. ``False``, and nothing changed, when the claim was lost."""
+        return self._sync_op(self._complete(claim, decision))
+
+    async def complete_async(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
+        """:meth:`complete` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._complete(claim, decision))
+
+    def _complete(self, claim: Claim, decision: DecisionTicket | None) -> _Op[bool]:
         if decision is not None and not isinstance(decision, DecisionTicket):
             raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
         params: dict[str, Any] = {
@@ -1313,21 +1626,22 @@ class PostgresStore:
             {} if decision is None else {**_entry_params(decision.entry), "ticket": decision.token}
         )
 
-        def work(conn: Conn) -> bool:
+        def work() -> _Plan[bool]:
             if decision is None:
-                return conn.execute(self._sql["complete"], params).rowcount == 1
+                return (yield from _count(self._sql["complete"], params)) == 1
             # One statement, one round trip (it was BEGIN, three statements and COMMIT).
-            row = conn.execute(self._sql["complete_decision"], {**params, **ledger}).fetchone()
+            row = yield from _one(self._sql["complete_decision"], {**params, **ledger})
             return row is not None and row[0] == 1
 
-        def again(conn: Conn) -> bool:
+        def again() -> _Plan[bool]:
             # The retry (_run): done by the first run (its mark, and with a ticket the decision
             # written in the same statement), or still to do.
-            return conn.execute(self._sql["own_complete"], params).fetchone() is not None or work(
-                conn
-            )
+            if (yield from _one(self._sql["own_complete"], params)) is not None:
+                return True
+            return (yield from work())
 
-        return self._run("complete", work, again)
+        done: bool = yield _Runs("complete", work, again)
+        return done
 
     def fail(
         self,
@@ -1338,6 +1652,30 @@ class PostgresStore:
         retry_at: datetime | None = None,
         count_attempt: bool = True,
     ) -> bool:
+        return self._sync_op(self._fail(claim, error_type, error_message, retry_at, count_attempt))
+
+    async def fail_async(
+        self,
+        claim: Claim,
+        *,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None = None,
+        count_attempt: bool = True,
+    ) -> bool:
+        """:meth:`fail` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(
+            self._fail(claim, error_type, error_message, retry_at, count_attempt)
+        )
+
+    def _fail(
+        self,
+        claim: Claim,
+        error_type: str,
+        error_message: str,
+        retry_at: datetime | None,
+        count_attempt: bool,
+    ) -> _Op[bool]:
         params = {
             "now": self._now_param(),
             "id": claim.record.id,
@@ -1348,14 +1686,17 @@ class PostgresStore:
             "error_message": _text(error_message),
         }
 
-        def work(conn: Conn) -> bool:
-            return conn.execute(self._sql["fail"], params).rowcount == 1
+        def work() -> _Plan[bool]:
+            return (yield from _count(self._sql["fail"], params)) == 1
 
-        def again(conn: Conn) -> bool:
+        def again() -> _Plan[bool]:
             # The retry (_run): done by the first run (its mark), or still to do.
-            return conn.execute(self._sql["own_fail"], params).fetchone() is not None or work(conn)
+            if (yield from _one(self._sql["own_fail"], params)) is not None:
+                return True
+            return (yield from work())
 
-        return self._run("fail", work, again)
+        failed: bool = yield _Runs("fail", work, again)
+        return failed
 
     # -- the decision ledger -----------------------------------------------------------------
 
@@ -1369,6 +1710,17 @@ class PostgresStore:
         One statement: ``INSERT ... ON CONFLICT (vendor, subject) DO UPDATE ... WHERE`` the lease
         is free or expired ``RETURNING`` the effective decision, so that two processes racing
         for one subject cannot both win."""
+        return self._sync_op(self._begin_decision(claim, entry, lease))
+
+    async def begin_decision_async(
+        self, claim: Claim, entry: DecisionEntry, *, lease: float
+    ) -> DecisionTicket | None:
+        """:meth:`begin_decision` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._begin_decision(claim, entry, lease))
+
+    def _begin_decision(
+        self, claim: Claim, entry: DecisionEntry, lease: float
+    ) -> _Op[DecisionTicket | None]:
         check_decision_args(claim, entry, lease)
         params = _entry_params(entry)
         token = new_id()
@@ -1380,25 +1732,25 @@ class PostgresStore:
             claim_token=claim.token,
         )
 
-        def work(conn: Conn) -> Any:
-            return conn.execute(self._sql["begin_decision"], params).fetchone()
+        def work() -> _Plan[Any]:
+            return (yield from _one(self._sql["begin_decision"], params))
 
-        def again(conn: Conn) -> Any:
+        def again() -> _Plan[Any]:
             # The retry (_run): the subject lease of the first run, if it committed.
-            row = conn.execute(self._sql["own_lease"], params).fetchone()
-            return work(conn) if row is None else row
+            row = yield from _one(self._sql["own_lease"], params)
+            return (yield from work()) if row is None else row
 
-        row = self._run("begin_decision", work, again)
+        row = yield _Runs("begin_decision", work, again)
         if row is None:
             return None
         try:
             previous = self._entry(row)
         except StoreError:
-            self._give_back("begin_decision", entry, token)  # as SQLite's rollback would
+            yield from self._give_back("begin_decision", entry, token)  # as SQLite's rollback
             raise
         return DecisionTicket(entry, previous, supersedes(entry, previous), token)
 
-    def _give_back(self, what: str, entry: DecisionEntry, ticket: str) -> None:
+    def _give_back(self, what: str, entry: DecisionEntry, ticket: str) -> _Op[None]:
         """Give back the subject lease ``ticket`` that a statement committed (autocommit) before
         the subject's stored decision turned out not to decode. A statement of its own through
         :meth:`_run`: a connection lost meanwhile is retried once on another, instead of the
@@ -1407,18 +1759,25 @@ class PostgresStore:
         the lease expires on its own, as any lost release (``_ASYNC_COMMIT``)."""
         params = {**_subject_params(entry.vendor, entry.subject), "ticket": ticket}
         with contextlib.suppress(StoreError):
-            self._run(what, lambda conn: conn.execute(self._sql["decision_abort"], params))
+            yield _Runs(what, lambda: _count(self._sql["decision_abort"], params))
 
     def abort_decision(self, ticket: DecisionTicket) -> None:
         """Release the subject lease without changing the ledger (a no-op once it was taken
         over or released)."""
+        self._sync_op(self._abort_decision(ticket))
+
+    async def abort_decision_async(self, ticket: DecisionTicket) -> None:
+        """:meth:`abort_decision` on the async pool (:meth:`open_async`)."""
+        await self._async_op(self._abort_decision(ticket))
+
+    def _abort_decision(self, ticket: DecisionTicket) -> _Op[None]:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
         params = {
             **_subject_params(ticket.entry.vendor, ticket.entry.subject),
             "ticket": ticket.token,
         }
-        self._run("abort_decision", lambda conn: conn.execute(self._sql["decision_abort"], params))
+        yield _Runs("abort_decision", lambda: _count(self._sql["decision_abort"], params))
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
         if not isinstance(vendor, str) or not isinstance(subject, str):
@@ -1515,13 +1874,16 @@ class PostgresStore:
     # -- reading -----------------------------------------------------------------------------
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
-        def work(conn: Conn) -> DeliveryRecord | None:
-            row = conn.execute(
-                self._sql["by_id"], {"id": _text(delivery_id)}, binary=True
-            ).fetchone()
-            return None if row is None else self._record(row)
+        return self._sync_op(self._get(delivery_id))
 
-        return self._run("get", work)
+    async def get_async(self, delivery_id: str) -> DeliveryRecord | None:
+        """:meth:`get` on the async pool (:meth:`open_async`)."""
+        return await self._async_op(self._get(delivery_id))
+
+    def _get(self, delivery_id: str) -> _Op[DeliveryRecord | None]:
+        params = {"id": _text(delivery_id)}
+        row = yield _Runs("get", lambda: _one(self._sql["by_id"], params, binary=True))
+        return None if row is None else self._record(row)
 
     def get_by_key(self, delivery_key: str) -> DeliveryRecord | None:
         def work(conn: Conn) -> DeliveryRecord | None:

@@ -1,0 +1,385 @@
+"""PostgresStore's native async path: after ``await store.open_async()`` the receiver's async entry
+points run the store's statements on psycopg's async connections, in the event loop -- no worker
+thread per call -- with the guarantees of the thread path: exactly once under concurrency, a claim
+given back when the request is abandoned, a completion that outlives the request and the end of
+the event loop, a broken connection retried once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from _postgres import DSN, postgres_store, require_postgres
+from kyc_webhooks.testing import signed_delivery
+
+KEY = "native-async-key"
+
+
+def _delivery(scan_ref: str, status: str = "APPROVED") -> tuple[bytes, dict[str, str]]:
+    return signed_delivery(
+        "idenfy",
+        "IDENTIFICATION_MANUAL_FINISHED",
+        KEY,
+        scanRef=scan_ref,
+        final=True,
+        status__overall=status,
+    )
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, counting what is handed to a worker thread."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=4)
+        self.submitted: list[str] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        self.submitted.append(getattr(fn, "__qualname__", repr(fn)))
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture
+def store() -> Iterator[kw.PostgresStore]:
+    with postgres_store() as made:
+        made.migrate()  # the schema check, once per store, is a sync call: done before
+        yield made
+
+
+def _receiver(store: kw.Store, **kwargs: Any) -> tuple[kw.Receiver, list[str]]:
+    ran: list[str] = []
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=30, **kwargs)
+
+    @receiver.on("idenfy")
+    def on_event(event: kw.WebhookEvent) -> None:
+        ran.append(f"event:{event.delivery_key}")
+
+    @receiver.on_decision()
+    def on_decision(decision: kw.Decision) -> None:
+        ran.append(f"decision:{decision.subject}:{decision.status}")
+
+    return receiver, ran
+
+
+def _run_native(
+    store: kw.PostgresStore, main: Callable[[], Coroutine[Any, Any, Any]]
+) -> tuple[Any, list[str]]:
+    """Run ``main`` on a fresh event loop with the store's async pool open, counting the calls
+    handed to the loop's default executor (``asyncio.to_thread`` and the runner's releases)."""
+    executor = CountingExecutor()
+
+    async def wrapper() -> Any:
+        asyncio.get_running_loop().set_default_executor(executor)
+        await store.open_async()
+        try:
+            assert store.native_async()
+            return await main()
+        finally:
+            await store.close_async()
+
+    try:
+        return asyncio.run(wrapper()), executor.submitted
+    finally:
+        executor.shutdown()
+
+
+def test_every_async_entry_point_runs_without_a_worker_thread(store: kw.PostgresStore) -> None:
+    receiver, ran = _receiver(store)
+    deferring, _ = _receiver(store, defer=True)
+
+    async def main() -> list[tuple[int, bool]]:
+        first = await receiver.handle_async(*_delivery("scan-a"))
+        duplicate = await receiver.handle_async(*_delivery("scan-a"))
+        deferred = await deferring.handle_async(*_delivery("scan-b", "DENIED"))
+        assert deferred.delivery_id is not None
+        processed = await receiver.process_async(deferred.delivery_id)
+        again = await receiver.process_async(deferred.delivery_id)  # done: a duplicate
+        await deferring.handle_async(*_delivery("scan-c"))
+        summary = await receiver.process_pending_async()
+        assert first.delivery_id is not None
+        replayed = await receiver.replay_async(first.delivery_id)
+        outcomes = [first, duplicate, deferred, processed, again, *summary.outcomes, replayed]
+        return [(o.status_code, o.duplicate) for o in outcomes]
+
+    answers, submitted = _run_native(store, main)
+    assert answers == [
+        (200, False),
+        (200, True),
+        (202, False),
+        (200, False),
+        (200, True),
+        (200, False),
+        (200, False),
+    ]
+    assert submitted == []  # not one call in a worker thread
+    assert ran.count("decision:scan-a:APPROVED") == 1  # the replay is no change of decision
+    assert "decision:scan-b:DECLINED" in ran
+    assert "decision:scan-c:APPROVED" in ran
+    records = store.deliveries()
+    assert {r.state for r in records} == {kw.DeliveryState.DONE}
+    assert [e.status for e in receiver.decisions.for_client("client-id")] in ([], ["APPROVED"])
+    assert store.effective_decision("idenfy", "scan-b") is not None
+
+
+def test_concurrent_copies_of_one_delivery_run_the_handlers_once(store: kw.PostgresStore) -> None:
+    receiver, ran = _receiver(store)
+
+    async def main() -> list[int]:
+        outcomes = await asyncio.gather(
+            *(receiver.handle_async(*_delivery("scan-race")) for _ in range(30))
+        )
+        return [o.status_code for o in outcomes]
+
+    codes, submitted = _run_native(store, main)
+    assert set(codes) <= {200, 503}
+    assert codes.count(200) >= 1
+    assert ran.count("decision:scan-race:APPROVED") == 1
+    assert len([r for r in ran if r.startswith("event:")]) == 1
+    assert submitted == []  # in progress too: its Retry-After read on the async connections
+    (record,) = store.deliveries()
+    assert record.state is kw.DeliveryState.DONE
+
+
+class TableLock:
+    """An ACCESS EXCLUSIVE lock on the store's deliveries table, held by a connection of the
+    test's own: every statement of the store on that table waits until :meth:`release`."""
+
+    def __init__(self, store: kw.PostgresStore) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(require_postgres(), autocommit=False)
+        self.conn.execute(f"LOCK TABLE {store.schema}.deliveries IN ACCESS EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def test_a_request_abandoned_while_its_add_waits_gives_the_claim_back(
+    store: kw.PostgresStore,
+) -> None:
+    receiver, ran = _receiver(store)
+
+    async def main() -> None:
+        lock = TableLock(store)
+        try:
+            task = asyncio.ensure_future(receiver.handle_async(*_delivery("scan-gone")))
+            await asyncio.sleep(0.3)  # the add waits for the lock
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            lock.release()
+        for _ in range(300):  # the add ends, and what it took goes back (bounded: 3 s)
+            records = store.deliveries()
+            if records and records[0].state is kw.DeliveryState.FAILED:
+                return
+            await asyncio.sleep(0.01)
+
+    _run_native(store, main)
+    (record,) = store.deliveries()
+    assert (record.state, record.last_error_type, record.attempts) == (
+        kw.DeliveryState.FAILED,
+        "CancelledError",
+        0,
+    )
+    assert ran == []
+    # The next delivery of it runs the handlers: nothing holds the claim or the subject.
+    outcome = receiver.handle(*_delivery("scan-gone"))
+    assert outcome.status_code == 200
+    assert ran.count("decision:scan-gone:APPROVED") == 1
+
+
+def test_the_completion_outlives_a_cancelled_request(store: kw.PostgresStore) -> None:
+    receiver, ran = _receiver(store)
+    handled = threading.Event()
+    receiver.on("idenfy")(lambda event: handled.set())
+    locks: list[TableLock] = []
+
+    @receiver.on("idenfy")
+    def lock_the_table(event: kw.WebhookEvent) -> None:
+        locks.append(TableLock(store))  # the completion will wait for it
+
+    async def main() -> None:
+        task = asyncio.ensure_future(receiver.handle_async(*_delivery("scan-late")))
+        for _ in range(500):
+            if locks:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the completion waits for the lock
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        locks[0].release()
+        for _ in range(300):
+            (record,) = store.deliveries()
+            if record.state is kw.DeliveryState.DONE:
+                return
+            await asyncio.sleep(0.01)
+
+    _run_native(store, main)
+    (record,) = store.deliveries()
+    assert record.state is kw.DeliveryState.DONE
+    assert ran.count("decision:scan-late:APPROVED") == 1
+
+
+def test_the_completion_outlives_the_end_of_the_event_loop(store: kw.PostgresStore) -> None:
+    receiver, ran = _receiver(store)
+    locks: list[TableLock] = []
+
+    @receiver.on("idenfy")
+    def lock_the_table(event: kw.WebhookEvent) -> None:
+        locks.append(TableLock(store))
+
+    requests: list[asyncio.Future[kw.Outcome]] = []
+
+    async def main() -> None:
+        requests.append(asyncio.ensure_future(receiver.handle_async(*_delivery("scan-end"))))
+        for _ in range(500):
+            if locks:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        # Returning ends the loop: asyncio.run cancels the request and its completion.
+
+    try:
+        _run_native(store, main)
+    finally:
+        for lock in locks:
+            lock.release()
+    record = None
+    for _ in range(500):  # a thread of its own completes the claim (bounded: 5 s)
+        (record,) = store.deliveries()
+        if record.state is kw.DeliveryState.DONE:
+            break
+        time.sleep(0.01)
+    assert record is not None
+    assert record.state is kw.DeliveryState.DONE
+    assert ran.count("decision:scan-end:APPROVED") == 1
+    assert store.effective_decision("idenfy", "scan-end") is not None
+
+
+def test_a_broken_connection_is_retried_once_on_another(store: kw.PostgresStore) -> None:
+    import psycopg
+
+    receiver, ran = _receiver(store)
+
+    async def main() -> int:
+        first = await receiver.handle_async(*_delivery("scan-1"))
+        assert first.status_code == 200
+        # The backend of the async pool's connection, ended by the server (a restart, a
+        # failover, an administrator): the next call meets a broken connection.
+        with psycopg.connect(DSN, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'kyc_webhooks' AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend' AND state = 'idle' "
+                "AND query LIKE %s",
+                (f"%{store.schema}.%",),
+            ).fetchall()
+        assert ended
+        outcome = await receiver.handle_async(*_delivery("scan-2"))
+        return outcome.status_code
+
+    code, _ = _run_native(store, main)
+    assert code == 200
+    assert ran.count("decision:scan-2:APPROVED") == 1
+
+
+def test_without_open_async_or_on_another_loop_calls_run_in_threads(
+    store: kw.PostgresStore,
+) -> None:
+    receiver, ran = _receiver(store)
+    assert not store.native_async()
+    outcome = asyncio.run(receiver.handle_async(*_delivery("scan-thread")))
+    assert outcome.status_code == 200
+
+    async def open_here() -> None:
+        await store.open_async()
+        await store.open_async()  # again on the same loop: nothing to do
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(open_here())
+
+        async def elsewhere() -> int:
+            assert not store.native_async()  # open on another loop: threads here
+            return (await receiver.handle_async(*_delivery("scan-other"))).status_code
+
+        assert asyncio.run(elsewhere()) == 200
+        with pytest.raises(kw.UsageError, match="another event loop"):
+            asyncio.run(store.open_async())
+    finally:
+        loop.run_until_complete(store.close_async())
+        loop.close()
+    assert ran.count("decision:scan-other:APPROVED") == 1
+
+
+def test_open_async_needs_a_store_built_from_a_connection_string() -> None:
+    from psycopg_pool import ConnectionPool
+
+    pool = ConnectionPool(require_postgres(), min_size=1, max_size=1, open=True)
+    try:
+        store = kw.PostgresStore(pool)
+        with pytest.raises(kw.UsageError, match="connection string"):
+            asyncio.run(store.open_async())
+    finally:
+        pool.close()
+
+
+def test_each_async_method_answers_as_its_sync_twin(store: kw.PostgresStore) -> None:
+    from kyc_webhooks.decisions import ledger_entry
+    from kyc_webhooks.store import NewDelivery
+
+    def new(key: str) -> NewDelivery:
+        return NewDelivery(
+            delivery_key=key, vendor="idenfy", event_type="X", body=b"{}", headers=()
+        )
+
+    decision = kw.Receiver(kw.Idenfy(signing_key=KEY)).parse(*_delivery("scan-m")).decision
+    assert decision is not None
+
+    async def main() -> None:
+        now = await store.now_async()
+        assert abs((now - store.now()).total_seconds()) < 5
+        added = await store.add_async(new("k1"), lease=30)
+        assert added.created
+        assert added.claim is not None
+        again = await store.add_async(new("k1"), lease=30)
+        assert (again.created, again.claim) == (False, None)  # held: no second claim
+        assert await store.get_async(added.record.id) == store.get(added.record.id)
+        assert await store.get_async("no-such-id") is None
+        entry = ledger_entry(decision, added.claim.record)
+        ticket = await store.begin_decision_async(added.claim, entry, lease=30)
+        assert ticket is not None
+        assert ticket.changes
+        assert await store.begin_decision_async(added.claim, entry, lease=30) is None  # held
+        await store.abort_decision_async(ticket)
+        assert await store.fail_async(added.claim, error_type="X", error_message="x", retry_at=None)
+        assert not await store.fail_async(
+            added.claim, error_type="X", error_message="x", retry_at=None
+        )  # a claim is spent once used
+        claim = await store.claim_async(added.record.id, lease=30)
+        assert claim is not None
+        ticket = await store.begin_decision_async(claim, entry, lease=30)  # free again
+        assert ticket is not None
+        assert await store.complete_async(claim, decision=ticket)
+        assert not await store.complete_async(claim)
+        assert store.effective_decision(entry.vendor, entry.subject) == entry
+        with pytest.raises(kw.DeliveryNotFoundError):
+            await store.claim_async("no-such-id", lease=30)
+        await store.add_async(new("k2"))
+        nxt = await store.claim_next_async(lease=30, vendors=["idenfy"])
+        assert nxt is not None
+        assert nxt.record.delivery_key == "k2"
+        assert await store.claim_next_async(lease=30) is None
+
+    _, submitted = _run_native(store, main)
+    assert submitted == []
