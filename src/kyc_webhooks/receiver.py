@@ -48,6 +48,9 @@ __all__ = [
 
 #: 1 MiB: the largest documented bodies (iDenfy identifications with AML hits) are a few dozen KiB.
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+#: Seconds :meth:`Receiver.drain` waits by default: a few store calls, each bounded by the store's
+#: own timeout.
+DEFAULT_DRAIN_TIMEOUT = 10.0
 
 E = TypeVar("E", bound=WebhookEvent)
 #: A request body as :meth:`Receiver.handle` takes it: the raw bytes (a ``bytearray`` or
@@ -433,6 +436,22 @@ class Receiver:
     async def process_async(self, delivery_id: str) -> Outcome:
         """Like :meth:`process`, awaiting ``async def`` handlers."""
         return await self._require_runner("process_async").process_async(delivery_id)
+
+    async def drain(self, timeout: float = DEFAULT_DRAIN_TIMEOUT) -> int:
+        """At the end of an application: wait, at most ``timeout`` seconds, until the store
+        calls that outlive cancelled or finished requests of this event loop have run -- a claim
+        given back for a request the server cancelled, the release after a failed handler, the
+        completion of handlers that ran -- and return how many are still under way (0: none).
+
+        A server that cancels the requests in flight and then exits (uvicorn with
+        ``--timeout-graceful-shutdown``) would otherwise end them too: records left
+        ``processing`` until their lease expires (the vendor's retries answered 503), and the
+        handlers of a completed request run again. ``WebhookApp`` and FastAPI's
+        ``webhook_router`` call it when the application shuts down; call it in your own
+        shutdown hook otherwise. Without a store there is nothing to wait for."""
+        if self._runner is None:
+            return 0
+        return await self._runner.drain(_positive_number(timeout, "timeout"))
 
     def _require_runner(self, what: str) -> StoreRunner:
         if self._runner is None:

@@ -55,7 +55,7 @@ class WebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(self.receiver, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -101,11 +101,14 @@ async def _send(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receiver: Receiver, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # The claims of requests the server cancelled go back, and completions are written,
+            # before the server exits (Receiver.drain).
+            await receiver.drain()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -11,7 +11,8 @@ and nothing is stored: a receiver with a store is refused).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -43,6 +44,15 @@ def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: A
             return Response(status_code=400)
         return Response(reply.body, reply.status, dict(reply.headers))
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        # At shutdown, before the server exits: the claims of the requests it cancelled go back,
+        # and completions are written (Receiver.drain). FastAPI runs an included router's
+        # lifespan inside the application's own.
+        await receiver.drain()
+
+    kwargs.setdefault("lifespan", lifespan)
     router = APIRouter(prefix=prefix, **kwargs)
     router.add_api_route("" if prefix else "/", endpoint, methods=["POST"], name="kyc_webhook")
     router.add_api_route("/{vendor}", endpoint, methods=["POST"], name="kyc_webhook_vendor")

@@ -71,6 +71,7 @@ __all__ = [
 
 logger = logging.getLogger("kyc_webhooks")
 _T = TypeVar("_T")
+_P = TypeVar("_P")
 
 #: Seconds a claim on a stored delivery lasts. Longer than any handler should run; short enough
 #: that the event of a crashed worker is picked up again at one of the vendor's next retries.
@@ -130,6 +131,33 @@ class StoreRunner:
         self.tally = tally
         self.defer = defer
         self.lease_timeout = lease_timeout
+        # The store calls under way that must outlive the request that started them (a claim
+        # given back, a release, a completion): what drain() waits for.
+        self._unfinished: set[Any] = set()
+
+    def _track(self, pending: _P) -> _P:
+        """``pending`` (a future or task of the running event loop) is waited for by
+        :meth:`drain` until it is done."""
+        self._unfinished.add(pending)
+        cast(Any, pending).add_done_callback(self._unfinished.discard)
+        return pending
+
+    async def drain(self, timeout: float) -> int:
+        """Wait, at most ``timeout`` seconds, for the store calls of this event loop that
+        outlive their requests -- claims and subject leases given back for cancelled requests,
+        releases after failed handlers, completions of handlers that ran -- and return how many
+        are still under way. For the end of an application: a server that cancels the requests
+        in flight (uvicorn's graceful-shutdown timeout) and then exits would otherwise end them
+        too, leaving records ``processing`` until their lease expires -- and run the handlers of
+        a completed request again."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        pending = [f for f in list(self._unfinished) if not f.done() and f.get_loop() is loop]
+        if not pending:
+            return 0
+        _, left = await asyncio.wait(pending, timeout=timeout)
+        return len(left)
 
     # -- a delivery that just arrived ------------------------------------------------------
 
@@ -284,7 +312,7 @@ class StoreRunner:
         import asyncio
 
         if native is not None and _native(store):
-            pending = asyncio.ensure_future(native(store))
+            pending = self._track(asyncio.ensure_future(native(store)))
             try:
                 return await asyncio.shield(pending)
             except asyncio.CancelledError:
@@ -299,7 +327,7 @@ class StoreRunner:
                 give_back(taken)
             return taken
 
-        task = asyncio.ensure_future(_call(store, run))
+        task = self._track(asyncio.ensure_future(_call(store, run)))
         try:
             result: _T = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -336,14 +364,16 @@ class StoreRunner:
             # The loop's default executor is waited for when the loop ends (asyncio.run). In the
             # caller's context variables, as ``asyncio.to_thread`` (the store's other calls) runs.
             context = contextvars.copy_context()
-            return asyncio.get_running_loop().run_in_executor(None, context.run, release)
+            return self._track(
+                asyncio.get_running_loop().run_in_executor(None, context.run, release)
+            )
 
         def fallback(task: Any) -> None:
             _retrieve(task)
             if release.take():  # run_blocking never started it
                 threading.Thread(target=release.run, name="kyc-webhooks-release").start()
 
-        task: asyncio.Future[Any] = asyncio.ensure_future(run_blocking(release))
+        task: asyncio.Future[Any] = self._track(asyncio.ensure_future(run_blocking(release)))
         _RELEASING.add(task)  # the loop keeps only a weak reference to its tasks
         task.add_done_callback(_RELEASING.discard)
         task.add_done_callback(fallback)
@@ -690,7 +720,7 @@ class StoreRunner:
             return
         import asyncio
 
-        pending = asyncio.ensure_future(self._complete_native(claim, ticket))
+        pending = self._track(asyncio.ensure_future(self._complete_native(claim, ticket)))
         pending.add_done_callback(functools.partial(self._complete_if_cancelled, claim, ticket))
         await asyncio.shield(pending)
 
