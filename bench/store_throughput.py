@@ -31,7 +31,10 @@ of one INSERT plus one UPDATE per delivery into the same table shape, over the s
 kind (psycopg 3, autocommit, one connection per process), on the same server. Each run uses
 schemas of its own, dropped at the end. ``--before-postgres FILE`` adds the PostgresStore of an
 older ``postgres.py`` (``git show <rev>:src/kyc_webhooks/store/postgres.py > /tmp/before_pg.py``)
-in the same alternating rounds (rows ``<n> before``).
+in the same alternating rounds (rows ``<n> before``). ``--async`` adds rows ``<n> threads`` and
+``<n> native``: each process delivers through ``await receiver.handle_async()``, one at a time,
+without and with ``PostgresStore.open_async()`` (a worker thread per store call, or psycopg's
+async connections on the event loop).
 """
 
 from __future__ import annotations
@@ -232,7 +235,30 @@ def _pg_child(
     """One benchmark process: ``count`` new deliveries, then (stores only) the same again."""
     items = deliveries(count, start=(index + 1) * 1_000_000, pad=pad)
     marks: list[float] = []
-    if kind in ("store", "before"):
+    if kind in ("threads", "native"):
+        import asyncio
+
+        async def run() -> None:
+            store = kw.PostgresStore(dsn, schema=schema, max_size=1)
+            if kind == "native":
+                await store.open_async()
+            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+            receiver.on("idenfy")(lambda event: None)
+            warm = deliveries(1, start=(index + 1) * 1_000_000 - 1, pad=pad)[0]
+            await receiver.handle_async(*warm)
+            for _ in range(2):  # new events, then duplicates
+                barrier.wait()
+                marks.append(time.perf_counter())
+                for body, headers in items:
+                    outcome = await receiver.handle_async(body, headers)
+                    if not outcome.ok:
+                        raise SystemExit(f"unexpected outcome {outcome.status_code}")
+                marks.append(time.perf_counter())
+            await store.close_async()
+            store.close()
+
+        asyncio.run(run())
+    elif kind in ("store", "before"):
         cls = kw.PostgresStore
         if kind == "before":
             assert before is not None
@@ -292,7 +318,7 @@ def _pg_run(
     if kind == "before":
         assert before is not None
         cls = load_store_class(before, "PostgresStore")
-    made = cls(dsn, schema=schema)
+    made = cls(dsn, schema=schema)  # threads/native: the current store
     made.migrate()
     made.close()
     ctx = multiprocessing.get_context("spawn")
@@ -329,7 +355,13 @@ def _pg_run(
 
 
 def _postgres_section(
-    dsn: str, counts: list[int], total: int, body_kb: float, rounds: int, before: Path | None
+    dsn: str,
+    counts: list[int],
+    total: int,
+    body_kb: float,
+    rounds: int,
+    before: Path | None,
+    with_async: bool = False,
 ) -> None:
     try:
         import psycopg
@@ -355,6 +387,8 @@ def _postgres_section(
         f"{'ratio':>6} {'duplicates/s':>13}"
     )
     kinds = ["store", "before"] if before is not None else ["store"]
+    if with_async:
+        kinds += ["threads", "native"]
     for processes in counts:
         # Alternating rounds, best of each: a shared VM's disk and CPU drift hit all alike.
         floors: list[float] = []
@@ -368,7 +402,7 @@ def _postgres_section(
         floor = max(floors)
         for kind in kinds:
             new, again = max(rates[kind][0]), max(rates[kind][1])
-            label = f"{processes}" if kind == "store" else f"{processes} before"
+            label = f"{processes}" if kind == "store" else f"{processes} {kind}"
             print(f"{label:>9} {floor:24,.0f} {new:20,.0f} {new / floor:6.2f} {again:13,.0f}")
 
 
@@ -396,6 +430,13 @@ def main() -> None:
         help="an older postgres.py to measure side by side (rows '<n> before')",
     )
     parser.add_argument("--only-postgres", action="store_true", help="skip the other rows")
+    parser.add_argument(
+        "--async",
+        dest="with_async",
+        action="store_true",
+        help="PostgreSQL rows '<n> threads' and '<n> native' too: handle_async() without and "
+        "with PostgresStore.open_async()",
+    )
     args = parser.parse_args()
     count = 300 if args.quick else 3000
     items = deliveries(count)
@@ -419,7 +460,13 @@ def main() -> None:
     if args.postgres:
         counts = [int(n) for n in args.processes.split(",") if n.strip()]
         _postgres_section(
-            args.postgres, counts, count, args.body_kb, args.rounds, args.before_postgres
+            args.postgres,
+            counts,
+            count,
+            args.body_kb,
+            args.rounds,
+            args.before_postgres,
+            args.with_async,
         )
 
 
