@@ -106,3 +106,33 @@ def test_a_worker_whose_store_lacks_the_delivery_says_why(caplog: pytest.LogCapt
     (line,) = [r.getMessage() for r in caplog.records if "no stored delivery" in r.getMessage()]
     assert delivery_id in line
     assert "MemoryStore is per process" in line
+
+
+def test_the_hand_off_publishes_even_when_nobody_awaits_it() -> None:
+    # Review R25: under a running event loop the hand-off returned an asyncio.to_thread
+    # coroutine, which runs only when awaited: a user's on_deferred wrapping tasks.enqueue and
+    # dropping its result never published (the delivery waited for the sweeper).
+    import asyncio
+    import threading
+
+    from kyc_webhooks.contrib._common import off_the_loop
+
+    published: list[tuple[str, bool]] = []
+    done = threading.Event()
+
+    def publish(delivery_id: str) -> None:
+        published.append((delivery_id, threading.current_thread() is threading.main_thread()))
+        done.set()
+
+    enqueue = off_the_loop(publish)
+
+    async def main() -> None:
+        enqueue("dropped")  # a wrapper of the user's that drops the awaitable
+        assert await asyncio.to_thread(done.wait, 10)
+        done.clear()
+        await enqueue("awaited")  # type: ignore[misc]  # the receiver awaits it
+
+    asyncio.run(main())
+    assert published == [("dropped", False), ("awaited", False)]  # off the loop's thread
+    enqueue("no-loop")  # no event loop: published at once, here
+    assert published[-1] == ("no-loop", True)

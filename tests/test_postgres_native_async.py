@@ -7,6 +7,7 @@ the event loop, a broken connection retried once."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -383,3 +384,81 @@ def test_each_async_method_answers_as_its_sync_twin(store: kw.PostgresStore) -> 
 
     _, submitted = _run_native(store, main)
     assert submitted == []
+
+
+def test_drain_waits_for_a_claim_given_back_after_its_native_add_ended(
+    store: kw.PostgresStore,
+) -> None:
+    # Review R25: the claim of a request cancelled while its add_async ran is given back by a
+    # job that starts only when the add ends; drain() returned as soon as the add ended, and
+    # the server exited with the record processing (uvicorn's graceful-shutdown timeout).
+    receiver, ran = _receiver(store)
+
+    async def main() -> tuple[int, kw.DeliveryRecord]:
+        lock = TableLock(store)
+        try:
+            task = asyncio.ensure_future(receiver.handle_async(*_delivery("scan-drain")))
+            await asyncio.sleep(0.3)  # the add waits for the lock
+            task.cancel()
+            threading.Timer(0.3, lock.release).start()
+            left = await receiver.drain(10)
+            # Read at once, before the event loop ends (asyncio.run then waits for the default
+            # executor, where the give-back runs): drain() must have waited for it.
+            (record,) = store.deliveries()
+        finally:
+            lock.release()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return left, record
+
+    (left, record), _ = _run_native(store, main)
+    assert left == 0
+    assert (record.state, record.last_error_type) == (kw.DeliveryState.FAILED, "CancelledError")
+    assert ran == []
+
+
+def test_a_loop_that_ends_without_close_async_ends_and_a_new_one_reopens(
+    store: kw.PostgresStore,
+) -> None:
+    # Review R25: open_async() returned before its first connection; a loop ending right after
+    # (a start-up that fails after open_async) never finished ending. And a store whose loop
+    # ended without close_async() refused every later open_async().
+    async def open_and_fail() -> None:
+        await store.open_async()
+        raise RuntimeError("start-up failed")
+
+    def run() -> None:
+        with pytest.raises(RuntimeError, match="start-up failed"):
+            asyncio.run(open_and_fail())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive(), "the event loop never finished ending"
+
+    receiver, ran = _receiver(store)
+
+    async def again() -> int:
+        await store.open_async()  # the old pool's loop is gone: a new pool
+        assert store.native_async()
+        outcome = await receiver.handle_async(*_delivery("scan-reopened"))
+        await store.close_async()
+        assert not store.native_async()
+        return outcome.status_code
+
+    assert asyncio.run(again()) == 200
+    assert ran.count("decision:scan-reopened:APPROVED") == 1
+
+
+def test_open_async_on_a_server_that_is_down_is_a_store_error() -> None:
+    require_postgres()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there
+    store = kw.PostgresStore(f"postgresql://postgres@127.0.0.1:{port}/test", timeout=1)
+    try:
+        with pytest.raises(kw.StoreError, match="open_async"):
+            asyncio.run(store.open_async())
+        assert not store.native_async()
+    finally:
+        store.close()

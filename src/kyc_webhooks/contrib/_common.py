@@ -9,6 +9,8 @@ functions. A queue that runs no async tasks refuses such a receiver at ``registe
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,11 +49,14 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
 
     def on_deferred(delivery_id: str) -> Awaitable[None] | None:
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop in this thread: publish here
             publish(delivery_id)
             return None
-        return asyncio.to_thread(publish, delivery_id)
+        # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
+        # the awaitable still publishes), in the caller's context variables.
+        context = contextvars.copy_context()
+        return loop.run_in_executor(None, functools.partial(context.run, publish, delivery_id))
 
     return on_deferred
 

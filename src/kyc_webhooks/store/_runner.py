@@ -153,11 +153,16 @@ class StoreRunner:
         import asyncio
 
         loop = asyncio.get_running_loop()
-        pending = [f for f in list(self._unfinished) if not f.done() and f.get_loop() is loop]
-        if not pending:
-            return 0
-        _, left = await asyncio.wait(pending, timeout=timeout)
-        return len(left)
+        deadline = loop.time() + timeout
+        while True:
+            # Again after each wait: a job that ends may start the next one (a native claim
+            # that arrives after its request was cancelled is given back in a new job).
+            await asyncio.sleep(0)  # the done callbacks of what just ended run first
+            pending = [f for f in list(self._unfinished) if not f.done() and f.get_loop() is loop]
+            left = deadline - loop.time()
+            if not pending or left <= 0:
+                return len(pending)
+            await asyncio.wait(pending, timeout=left)
 
     # -- a delivery that just arrived ------------------------------------------------------
 

@@ -1120,10 +1120,19 @@ class PostgresStore:
         if self._apool is not None:
             if self._apool_loop is loop:
                 return
-            raise UsageError(
-                "open_async(): the store's async pool is open on another event loop; "
-                "close_async() it there first"
+            if self._apool_loop is None or not self._apool_loop.is_closed():
+                raise UsageError(
+                    "open_async(): the store's async pool is open on another event loop; "
+                    "close_async() it there first"
+                )
+            # Its event loop ended without close_async(): nothing can close that pool now (its
+            # connections close when it is collected); a new one serves this loop.
+            logger.warning(
+                "PostgreSQL store (%s): the async pool's event loop ended without "
+                "close_async(); opening a new one",
+                self._where,
             )
+            self._apool = self._apool_loop = None
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self._conninfo,
             min_size=1,
@@ -1134,13 +1143,28 @@ class PostgresStore:
             name="kyc_webhooks_async",
             open=False,
         )
-        await pool.open(wait=False)
+        # Connected before it serves: a pool still making its first connection when the event
+        # loop ends (a start-up that fails right after) kept retrying it, and the loop never
+        # finished ending.
+        try:
+            await pool.open(wait=True, timeout=self._timeout)
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, (PoolTimeout, psycopg.Error)):
+                raise self._error("open_async", exc) from exc
+            raise
         self._apool, self._apool_loop = pool, loop
 
     async def close_async(self) -> None:
-        """Close the async pool of :meth:`open_async` (on the event loop it was opened on)."""
-        pool, self._apool, self._apool_loop = self._apool, None, None
-        if pool is not None:
+        """Close the async pool of :meth:`open_async` (on the event loop it was opened on; a
+        pool whose event loop already ended is only let go)."""
+        pool, loop = self._apool, self._apool_loop
+        if pool is None:
+            return
+        if loop is not asyncio.get_running_loop() and (loop is None or not loop.is_closed()):
+            raise UsageError("close_async(): the async pool belongs to another event loop")
+        self._apool = self._apool_loop = None
+        if loop is not None and not loop.is_closed():
             await pool.close()
 
     def native_async(self) -> bool:
@@ -2037,6 +2061,8 @@ class PostgresStore:
             if self._closed:
                 return
             self._closed = True
+        # An async pool still open is its event loop's to close (close_async); its calls fail
+        # from now on (the store is closed).
         if self._owns_pool and os.getpid() == self._pid:
             self._pool.close()
 
