@@ -60,8 +60,10 @@ def test_every_thread_gets_its_answer_within_about_the_timeout(tmp_path: Path) -
         store.close()
 
     assert len(answers) == THREADS
-    writes = [what for what, _ in answers if what != "read"]
-    assert writes == ["StoreError"] * (THREADS - 1)  # the lock is held throughout
+    # The lock is held throughout: no write succeeds. The duplicate's read answers, or -- when
+    # the writers kept the connection for its whole turn (a loaded machine) -- fails as fast.
+    assert [what for what, _ in answers].count("stored") == 0
+    assert {what for what, _ in answers} <= {"read", "StoreError"}
     # Each waited for its turn at most the timeout, then for the file's lock at most the timeout.
     slowest = max(elapsed for _, elapsed in answers)
     assert slowest < 2 * TIMEOUT + 0.8, answers  # was (THREADS - 1) * TIMEOUT: 2.8 s

@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -255,3 +256,59 @@ def test_the_store_runs_inside_a_test_case_transaction(exits: ExitStack) -> None
     assert receiver.handle(*delivery()).status_code == 200
     assert receiver.handle(*delivery()).duplicate
     assert len(runs) == 1
+
+
+def test_the_store_refuses_to_run_with_autocommit_off(exits: ExitStack) -> None:
+    # Review R26: with autocommit off (AUTOCOMMIT: False, transaction.set_autocommit(False)) no
+    # atomic block is open, so the durable check passed, and nothing the store wrote was
+    # committed: the caller's rollback (or the connection's end) lost deliveries answered 200.
+    receiver, _ = receiver_at("own", exits)
+    runs: list[str] = []
+    receiver.on("idenfy", "*")(lambda event: runs.append(event.delivery_key))
+    transaction.set_autocommit(False)
+    try:
+        with pytest.raises(kw.UsageError, match="autocommit off"):
+            receiver.handle(*delivery())
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+    assert runs == []
+    assert Delivery.objects.count() == 0
+    assert receiver.handle(*delivery()).status_code == 200
+
+
+def test_erasure_joins_the_callers_transaction(exits: ExitStack) -> None:
+    # Review R26: the refusal must not reach erasure and retention -- a user's erasure view
+    # under ATOMIC_REQUESTS worked before, and rolling an erasure back with the caller's own
+    # deletions is right.
+    receiver, _ = receiver_at("own", exits)
+    receiver.on("idenfy", "*")(lambda event: None)
+    outcome = receiver.handle(*delivery())
+    assert outcome.delivery_id is not None
+    store = receiver.store
+    assert store is not None
+    with transaction.atomic():
+        assert store.erase(outcome.delivery_id)
+    row = Delivery.objects.get(id=outcome.delivery_id)
+    assert row.body is None
+    with transaction.atomic():
+        receiver.decisions.forget(client_ref="no-such-person")
+        store.purge(older_than=timedelta(0))
+    assert Delivery.objects.count() == 0
+    second = receiver.handle(*delivery())
+    assert second.delivery_id is not None
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        assert store.erase(second.delivery_id)
+        raise RuntimeError("the caller's own failure")  # rolls the erasure back with it
+    assert Delivery.objects.get(id=second.delivery_id).body is not None
+
+
+def test_a_store_object_can_be_copied_and_pickled() -> None:
+    # Review R26: Django's TestCase.setUpTestData deep-copies what a test class keeps; the store's
+    # per-thread nesting counter made a DjangoStore uncopyable.
+    import copy
+    import pickle
+
+    store = DjangoStore()
+    assert isinstance(copy.deepcopy(store), DjangoStore)
+    assert isinstance(pickle.loads(pickle.dumps(store)), DjangoStore)

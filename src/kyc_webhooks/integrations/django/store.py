@@ -308,12 +308,16 @@ def _disconnected(exc: Exception) -> bool:
     return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_DISCONNECTED
 
 
+#: How deep each thread is in the store's own transactions (module-level: a store object stays
+#: copyable and picklable, as Django's TestCase.setUpTestData deep-copies what it keeps).
+_NESTING = threading.local()
 #: Why the store refuses to run inside a transaction of the caller's.
 _IN_CALLERS_TRANSACTION = (
     "the Django delivery store commits its own transactions: do not call handle(), process(), "
-    "replay() or process_pending() inside transaction.atomic() or a view under ATOMIC_REQUESTS "
-    "(decorate it with transaction.non_atomic_requests) -- a rollback of yours would undo a "
-    "delivery already answered, and the handlers would run again"
+    "replay() or process_pending() (or the store's add/claim/complete/fail) inside "
+    "transaction.atomic(), a view under ATOMIC_REQUESTS (decorate it with "
+    "transaction.non_atomic_requests) or with autocommit off -- a rollback of yours would undo "
+    "a delivery already answered, and the handlers would run again"
 )
 
 
@@ -327,7 +331,6 @@ class DjangoStore:
     def __init__(self, *, using: str | None = None, clock: Clock | None = None) -> None:
         self._using = using
         self._clock: Clock = clock if clock is not None else utc_now
-        self._nesting = threading.local()  # how deep this thread is in the store's transactions
 
     def __repr__(self) -> str:
         return f"DjangoStore(using={self._db!r})"
@@ -351,28 +354,40 @@ class DjangoStore:
         return Delivery.objects.using(self._db)
 
     @contextlib.contextmanager
-    def _atomic(self) -> Iterator[None]:
+    def _atomic(self, *, own: bool = True) -> Iterator[None]:
         """A transaction of the store's own: ``durable`` at the store's outermost level, so that
         it commits when the block ends -- a savepoint below it. Inside a transaction the caller
-        opened (``transaction.atomic()``, an ``ATOMIC_REQUESTS`` view) it would be a savepoint
-        that the caller's rollback undoes after the delivery was answered: refused with
-        :class:`UsageError` instead. (Django's ``TestCase`` transactions -- pytest-django's
-        ``db`` -- are allowed, as for every durable block.)"""
-        depth = getattr(self._nesting, "depth", 0)
+        opened (``transaction.atomic()``, an ``ATOMIC_REQUESTS`` view, autocommit turned off) it
+        would be part of the caller's, which a rollback undoes after the delivery was answered:
+        refused with :class:`UsageError` instead. (Django's ``TestCase`` transactions --
+        pytest-django's ``db`` -- are allowed, as for every durable block.)
+
+        ``own=False`` (erasure and retention: ``erase``, ``purge``, ``forget_decisions`` ...):
+        a plain ``atomic()``, which joins a transaction of the caller's -- rolled back with the
+        caller's own deletions, as it should be."""
+        depth = getattr(_NESTING, "depth", 0)
+        if not own:
+            with transaction.atomic(using=self._db):
+                yield
+            return
+        if depth == 0 and not transaction.get_autocommit(using=self._db):
+            conn = connections[self._db]
+            if not conn.in_atomic_block:  # autocommit off (AUTOCOMMIT: False, set_autocommit)
+                raise UsageError(_IN_CALLERS_TRANSACTION)
         block = transaction.atomic(using=self._db, durable=depth == 0)
         try:
             block.__enter__()
         except RuntimeError:  # Django: a durable block nested in the caller's transaction
             raise UsageError(_IN_CALLERS_TRANSACTION) from None
-        self._nesting.depth = depth + 1
+        _NESTING.depth = depth + 1
         try:
             yield
         except BaseException as exc:
-            self._nesting.depth = depth
+            _NESTING.depth = depth
             if not block.__exit__(type(exc), exc, exc.__traceback__):
                 raise
         else:
-            self._nesting.depth = depth
+            _NESTING.depth = depth
             block.__exit__(None, None, None)
 
     def _after_handlers(self, write: Callable[[], _T]) -> _T:
@@ -878,7 +893,7 @@ class DjangoStore:
             rows = self._decisions().filter(subject_hash=_subject_hash(vendor, subject))
         now = self.now()
         try:
-            with self._atomic():
+            with self._atomic(own=False):
                 if connections[self._db].features.has_select_for_update:
                     rows = rows.select_for_update()
                 found: list[tuple[str, str | None]] = _read_ledger(
@@ -902,7 +917,7 @@ class DjangoStore:
         limit = cutoff(older_than, now)
         free = self._decisions().filter(_lease_free(now))
         try:
-            with self._atomic():
+            with self._atomic(own=False):
                 purged, _ = free.filter(status__isnull=False, received_at__lt=limit).delete()
                 # Rows that never got an entry, judged by when their lease ended.
                 free.filter(
@@ -1079,7 +1094,7 @@ class DjangoStore:
         if states is not None:
             rows = rows.filter(state__in=[s.value for s in states])
         try:
-            with self._atomic():
+            with self._atomic(own=False):
                 deleted, _ = rows.delete()
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
@@ -1088,7 +1103,7 @@ class DjangoStore:
     def erase(self, delivery_id: str) -> bool:
         now = self.now()
         try:
-            with self._atomic():
+            with self._atomic(own=False):
                 if not self._rows().filter(self._same("id", _text(delivery_id))).exists():
                     return False
                 self._rows().filter(
@@ -1102,7 +1117,7 @@ class DjangoStore:
         now = self.now()
         limit = cutoff(older_than, now)
         try:
-            with self._atomic():
+            with self._atomic(own=False):
                 return int(
                     self._rows()
                     .filter(received_at__lt=limit, body__isnull=False)
