@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -105,8 +106,18 @@ def test_every_async_entry_point_runs_without_a_worker_thread(store: kw.Postgres
         summary = await receiver.process_pending_async()
         assert first.delivery_id is not None
         replayed = await receiver.replay_async(first.delivery_id)
+        # A failed delivery waiting for its back-off: its Retry-After read on the pool too.
+        waiting = await deferring.handle_async(*_delivery("scan-d"))
+        assert waiting.delivery_id is not None
+        claim = await store.claim_async(waiting.delivery_id, lease=30)
+        assert claim is not None
+        retry_at = await store.now_async() + timedelta(hours=1)
+        assert await store.fail_async(claim, error_type="X", error_message="x", retry_at=retry_at)
+        backing_off = await receiver.process_async(waiting.delivery_id)
+        assert backing_off.retry_after is not None
+        assert backing_off.retry_after > 3000
         outcomes = [first, duplicate, deferred, processed, again, *summary.outcomes, replayed]
-        return [(o.status_code, o.duplicate) for o in outcomes]
+        return [(o.status_code, o.duplicate) for o in [*outcomes, backing_off]]
 
     answers, submitted = _run_native(store, main)
     assert answers == [
@@ -117,13 +128,14 @@ def test_every_async_entry_point_runs_without_a_worker_thread(store: kw.Postgres
         (200, True),
         (200, False),
         (200, False),
+        (503, False),
     ]
     assert submitted == []  # not one call in a worker thread
     assert ran.count("decision:scan-a:APPROVED") == 1  # the replay is no change of decision
     assert "decision:scan-b:DECLINED" in ran
     assert "decision:scan-c:APPROVED" in ran
     records = store.deliveries()
-    assert {r.state for r in records} == {kw.DeliveryState.DONE}
+    assert {r.state for r in records} == {kw.DeliveryState.DONE, kw.DeliveryState.FAILED}
     assert [e.status for e in receiver.decisions.for_client("client-id")] in ([], ["APPROVED"])
     assert store.effective_decision("idenfy", "scan-b") is not None
 

@@ -502,10 +502,8 @@ class StoreRunner:
         if _native(store):
             record = _found(await self._get_async(delivery_id))
             # Only a failed record waiting for its back-off reads the store's clock.
-            if _waits(record):
-                early = await _call(store, self._not_processable, record)
-            else:
-                early = self._not_processable(record)
+            now = await cast(Any, store).now_async() if _waits(record) else None
+            early = self._not_processable(record, now)
         else:  # one call off the event loop: the record, and the store's clock for a back-off
             record, early = await _call(store, self._processable, delivery_id)
         if early is not None:
@@ -525,14 +523,17 @@ class StoreRunner:
         record = _found(self.store.get(delivery_id))
         return record, self._not_processable(record)
 
-    def _not_processable(self, record: DeliveryRecord) -> Outcome | None:
+    def _not_processable(
+        self, record: DeliveryRecord, now: datetime | None = None
+    ) -> Outcome | None:
+        """``now``: the store's time, when the caller read it already."""
         if record.done:
             return Outcome.duplicate_of(record)
         # Only a failed record backs off; a processing one is answered by the claim (in progress
         # while its lease runs, taken over once it expired).
         if _waits(record):
             assert record.not_before is not None
-            wait = (record.not_before - self.store.now()).total_seconds()
+            wait = (record.not_before - (now or self.store.now())).total_seconds()
             if wait > 0:
                 return Outcome.in_progress(
                     record,
