@@ -136,3 +136,30 @@ def test_the_hand_off_publishes_even_when_nobody_awaits_it() -> None:
     assert published == [("dropped", False), ("awaited", False)]  # off the loop's thread
     enqueue("no-loop")  # no event loop: published at once, here
     assert published[-1] == ("no-loop", True)
+
+
+def test_a_failed_publish_nobody_awaits_is_logged_by_its_class_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Review R27: asyncio reported the un-awaited failure ("Future exception was never
+    # retrieved") with its message and traceback -- a broker URL with its password.
+    import asyncio
+    import logging
+
+    from kyc_webhooks.contrib._common import off_the_loop
+
+    def publish(delivery_id: str) -> None:
+        raise ConnectionError("redis://user:s3cret@broker:6379 refused")
+
+    enqueue = off_the_loop(publish)
+
+    async def main() -> None:
+        pending = enqueue("d-1")  # dropped by a wrapper of the user's
+        assert pending is not None
+        await asyncio.sleep(0.3)
+
+    caplog.set_level(logging.DEBUG)
+    asyncio.run(main())
+    assert "hand-off to the queue failed delivery_id=d-1 error=ConnectionError" in caplog.text
+    assert "s3cret" not in caplog.text
+    assert "never retrieved" not in caplog.text

@@ -279,3 +279,40 @@ def test_uvicorn_graceful_shutdown_timeout_leaves_no_claim_behind(tmp_path: Path
         assert all(r.lease_until is None for r in records)
     finally:
         store.close()
+
+
+def test_drain_waits_for_a_plain_handler_still_running_in_a_thread(tmp_path: Path) -> None:
+    # Review R27: with Router(run_sync=asyncio.to_thread) a plain handler runs in a worker
+    # thread, which holds the request's cancellation until it returns; its release only starts
+    # then, and drain() -- which waited for started jobs only -- returned at once: the server
+    # exited mid-handler, the record stayed processing, and the sweeper ran the handler again.
+    store = kw.SQLiteStore(tmp_path / "inbox.sqlite3")
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY), store=store, router=kw.Router(run_sync=asyncio.to_thread)
+    )
+    entered, release = threading.Event(), threading.Event()
+
+    @receiver.on("idenfy")
+    def slow(event: kw.WebhookEvent) -> None:
+        entered.set()
+        assert release.wait(30)
+
+    async def main() -> tuple[int, kw.DeliveryRecord]:
+        request = asyncio.ensure_future(receiver.handle_async(*_delivery("scan-thread")))
+        assert await asyncio.to_thread(entered.wait, 10)
+        request.cancel()  # held until the handler returns
+        threading.Timer(0.3, release.set).start()
+        left = await receiver.drain(10)
+        (record,) = store.deliveries()  # before the loop ends (and its executor is waited for)
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        return left, record
+
+    try:
+        left, record = asyncio.run(main())
+    finally:
+        release.set()
+        store.close()
+    assert left == 0
+    assert record.state is not kw.DeliveryState.PROCESSING
+    assert record.lease_until is None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from ..errors import ConfigurationError, DeliveryNotFoundError, StoreError
-from ..outcome import Outcome, ProcessSummary
+from ..outcome import Outcome, ProcessSummary, qualified_name
 from ..receiver import Receiver
 
 logger = logging.getLogger("kyc_webhooks.contrib")
@@ -56,9 +56,26 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
         # the awaitable still publishes), in the caller's context variables.
         context = contextvars.copy_context()
-        return loop.run_in_executor(None, functools.partial(context.run, publish, delivery_id))
+        pending = loop.run_in_executor(None, functools.partial(context.run, publish, delivery_id))
+        pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
+        return pending
 
     return on_deferred
+
+
+def _log_publish_failure(delivery_id: str, pending: Any) -> None:
+    """A failed publish, logged here whether or not anyone awaits it -- by its class only: the
+    exception's text can quote the broker's URL with its password (asyncio's own report of an
+    exception nobody retrieved prints it whole)."""
+    if pending.cancelled():
+        return
+    exc = pending.exception()
+    if exc is not None:
+        logger.error(
+            "hand-off to the queue failed delivery_id=%s error=%s; the sweeper will handle it",
+            delivery_id,
+            qualified_name(exc),
+        )
 
 
 def check_receiver(receiver: object) -> Receiver:

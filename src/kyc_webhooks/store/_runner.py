@@ -661,6 +661,25 @@ class StoreRunner:
         claim: Claim,
         added: tuple[Decision | None, Added] | None = None,
     ) -> Outcome:
+        """:meth:`_run_handlers_async`, waited for by :meth:`drain` until it ends -- by then
+        the completion or the release of the claim has started, as a job drain() waits for too.
+        (A plain handler in a worker thread holds a cancellation until it returns: without this
+        a shutdown did not wait for it, and the record stayed ``processing``.)"""
+        import asyncio
+
+        settled = self._track(asyncio.get_running_loop().create_future())
+        try:
+            return await self._run_handlers_async(event, claim, added)
+        finally:
+            if not settled.done():
+                settled.set_result(None)
+
+    async def _run_handlers_async(
+        self,
+        event: WebhookEvent,
+        claim: Claim,
+        added: tuple[Decision | None, Added] | None = None,
+    ) -> Outcome:
         decision: Decision | None = None
         ticket: DecisionTicket | None = None
         started = False  # a handler may have run
