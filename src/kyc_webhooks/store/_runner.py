@@ -757,11 +757,8 @@ class StoreRunner:
             else:
                 recorded = await native.complete_async(claim, decision=ticket)
         except Exception as exc:
-            _log_store_error("complete", _store_error(exc))
-            _warn_not_recorded(claim, store_failed=True)
-        else:
-            if not recorded:
-                _warn_not_recorded(claim, store_failed=False)
+            recorded = exc
+        _report_completion(claim, recorded)
 
     def _complete_if_cancelled(
         self, claim: Claim, ticket: DecisionTicket | None, pending: Any
@@ -777,15 +774,12 @@ class StoreRunner:
         store = self.store
         try:
             if ticket is None:
-                recorded = store.complete(claim)
+                recorded: bool | Exception = store.complete(claim)
             else:
                 recorded = store.complete(claim, decision=ticket)
         except Exception as exc:
-            _log_store_error("complete", _store_error(exc))
-            _warn_not_recorded(claim, store_failed=True)
-        else:
-            if not recorded:
-                _warn_not_recorded(claim, store_failed=False)
+            recorded = exc
+        _report_completion(claim, recorded)
 
     # -- the decision ledger's subject lease -----------------------------------------------
 
@@ -1142,6 +1136,16 @@ def _log_store_error(operation: str, exc: WebhookError) -> None:
         type(exc).__name__,
         exc.message,
     )
+
+
+def _report_completion(claim: Claim, recorded: bool | Exception) -> None:
+    """Log a completion that failed (``recorded`` is the store's exception) or found its claim
+    lost (``False``); the outcome stays a success either way."""
+    if isinstance(recorded, Exception):
+        _log_store_error("complete", _store_error(recorded))
+        _warn_not_recorded(claim, store_failed=True)
+    elif not recorded:
+        _warn_not_recorded(claim, store_failed=False)
 
 
 def _warn_not_recorded(claim: Claim, *, store_failed: bool) -> None:

@@ -433,6 +433,14 @@ def _one(sql: str, params: Any = None, *, binary: bool = False) -> _Plan[Any]:
     return result.fetchone()
 
 
+def _marked_or(mark: str, params: Any, work: Callable[[], _Plan[bool]]) -> _Plan[bool]:
+    """The retry of a claim's end (``complete``, ``fail``): ``True`` when ``mark`` (a query for
+    the first run's ``done:``/``failed:`` token) finds that run committed, else ``work`` again."""
+    if (yield from _one(mark, params)) is not None:
+        return True
+    return (yield from work())
+
+
 def _count(sql: str, params: Any = None) -> _Plan[int]:
     """A plan of one statement, answering the number of rows it changed."""
     result: _Result = yield _Query(sql, params)
@@ -1657,14 +1665,11 @@ class PostgresStore:
             row = yield from _one(self._sql["complete_decision"], {**params, **ledger})
             return row is not None and row[0] == 1
 
-        def again() -> _Plan[bool]:
-            # The retry (_run): done by the first run (its mark, and with a ticket the decision
-            # written in the same statement), or still to do.
-            if (yield from _one(self._sql["own_complete"], params)) is not None:
-                return True
-            return (yield from work())
-
-        done: bool = yield _Runs("complete", work, again)
+        # The retry (_run): done by the first run (its mark, and with a ticket the decision
+        # written in the same statement), or still to do.
+        done: bool = yield _Runs(
+            "complete", work, lambda: _marked_or(self._sql["own_complete"], params, work)
+        )
         return done
 
     def fail(
@@ -1713,13 +1718,10 @@ class PostgresStore:
         def work() -> _Plan[bool]:
             return (yield from _count(self._sql["fail"], params)) == 1
 
-        def again() -> _Plan[bool]:
-            # The retry (_run): done by the first run (its mark), or still to do.
-            if (yield from _one(self._sql["own_fail"], params)) is not None:
-                return True
-            return (yield from work())
-
-        failed: bool = yield _Runs("fail", work, again)
+        # The retry (_run): done by the first run (its mark), or still to do.
+        failed: bool = yield _Runs(
+            "fail", work, lambda: _marked_or(self._sql["own_fail"], params, work)
+        )
         return failed
 
     # -- the decision ledger -----------------------------------------------------------------
