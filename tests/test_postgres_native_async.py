@@ -474,3 +474,39 @@ def test_open_async_on_a_server_that_is_down_is_a_store_error() -> None:
         assert not store.native_async()
     finally:
         store.close()
+
+
+def _store_connections() -> int:
+    """The server's sessions of stores (their pools' connections: application_name)."""
+    import psycopg
+
+    with psycopg.connect(DSN, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'kyc_webhooks'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_overlapping_open_async_calls_open_one_pool_and_close_async_waits_for_it(
+    store: kw.PostgresStore,
+) -> None:
+    # Review R27: two open_async() of one loop, overlapping, opened two pools (the first never
+    # closed: its connection stayed); a close_async() while open_async() still connected was a
+    # no-op, and the pool was installed after it.
+    before = _store_connections()
+
+    async def main() -> tuple[int, int]:
+        await asyncio.gather(store.open_async(), store.open_async())
+        opened = _store_connections() - before
+        await store.close_async()
+        racing = asyncio.ensure_future(store.open_async())
+        await asyncio.sleep(0)  # it is connecting
+        await store.close_async()  # waits for it, then closes what it opened
+        await racing
+        assert not store.native_async()
+        return opened, _store_connections() - before
+
+    opened, left = asyncio.run(main())
+    assert opened == 1
+    assert left == 0

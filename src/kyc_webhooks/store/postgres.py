@@ -901,6 +901,7 @@ class PostgresStore:
         # The async pool of open_async(), and the event loop it belongs to.
         self._apool: AsyncConnectionPool[Any] | None = None
         self._apool_loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Future[None] | None = None  # an open_async() connecting
         if isinstance(target, ConnectionPool):
             self._conninfo: str | None = None
             self._owns_pool = False
@@ -1125,6 +1126,7 @@ class PostgresStore:
         if self._closed:
             raise StoreError(f"PostgreSQL store ({self._where}) is closed")
         loop = asyncio.get_running_loop()
+        await self._opened()  # another open_async() of this loop still connecting
         if self._apool is not None:
             if self._apool_loop is loop:
                 return
@@ -1154,6 +1156,7 @@ class PostgresStore:
         # Connected before it serves: a pool still making its first connection when the event
         # loop ends (a start-up that fails right after) kept retrying it, and the loop never
         # finished ending.
+        opening = self._opening = loop.create_future()
         try:
             await pool.open(wait=True, timeout=self._timeout)
         except BaseException as exc:
@@ -1161,11 +1164,15 @@ class PostgresStore:
             if isinstance(exc, (PoolTimeout, psycopg.Error)):
                 raise self._error("open_async", exc) from exc
             raise
-        self._apool, self._apool_loop = pool, loop
+        else:
+            self._apool, self._apool_loop = pool, loop
+        finally:
+            opening.set_result(None)
 
     async def close_async(self) -> None:
         """Close the async pool of :meth:`open_async` (on the event loop it was opened on; a
         pool whose event loop already ended is only let go)."""
+        await self._opened()  # an open_async() still connecting: then close what it opened
         pool, loop = self._apool, self._apool_loop
         if pool is None:
             return
@@ -1174,6 +1181,15 @@ class PostgresStore:
         self._apool = self._apool_loop = None
         if loop is not None and not loop.is_closed():
             await pool.close()
+
+    async def _opened(self) -> None:
+        """Wait while an :meth:`open_async` of the running event loop is still connecting, so
+        that two of them open one pool, and a :meth:`close_async` closes the pool it opens."""
+        opening = self._opening
+        if opening is not None and not opening.done():
+            if opening.get_loop() is not asyncio.get_running_loop():
+                raise UsageError("the store's async pool is being opened on another event loop")
+            await asyncio.shield(opening)
 
     def native_async(self) -> bool:
         """Whether async calls made now run on the async pool (:meth:`open_async` was called on
