@@ -941,24 +941,24 @@ class PostgresStore:
     def _new_pool(self) -> ConnectionPool[Any]:
         assert self._conninfo is not None
         return ConnectionPool(
-            self._conninfo,
-            min_size=1,
-            max_size=self._max_size,
-            kwargs=self._connection_options(),
-            timeout=self._timeout,
-            reconnect_timeout=max(60.0, self._timeout * 12),
-            name="kyc_webhooks",
-            open=True,
+            self._conninfo, name="kyc_webhooks", open=True, **self._pool_options()
         )
 
-    def _connection_options(self) -> dict[str, Any]:
-        """What every connection of the store's pools is opened with."""
+    def _pool_options(self) -> dict[str, Any]:
+        """What the store's pools (the sync one, and the async one of :meth:`open_async`) are
+        built with, and every connection of theirs is opened with."""
         ms = int(self._timeout * 1000)
         return {
-            "autocommit": True,
-            "application_name": "kyc_webhooks",
-            "connect_timeout": max(2, int(self._timeout + 0.999)),
-            "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+            "min_size": 1,
+            "max_size": self._max_size,
+            "kwargs": {
+                "autocommit": True,
+                "application_name": "kyc_webhooks",
+                "connect_timeout": max(2, int(self._timeout + 0.999)),
+                "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+            },
+            "timeout": self._timeout,
+            "reconnect_timeout": max(60.0, self._timeout * 12),
         }
 
     def _current_pool(self) -> ConnectionPool[Any]:
@@ -1144,14 +1144,7 @@ class PostgresStore:
             )
             self._apool = self._apool_loop = None
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self._conninfo,
-            min_size=1,
-            max_size=self._max_size,
-            kwargs=self._connection_options(),
-            timeout=self._timeout,
-            reconnect_timeout=max(60.0, self._timeout * 12),
-            name="kyc_webhooks_async",
-            open=False,
+            self._conninfo, name="kyc_webhooks_async", open=False, **self._pool_options()
         )
         # Connected before it serves: a pool still making its first connection when the event
         # loop ends (a start-up that fails right after) kept retrying it, and the loop never
