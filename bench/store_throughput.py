@@ -47,6 +47,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -163,6 +164,7 @@ def load_store_class(path: Path, name: str = "SQLiteStore") -> Callable[..., kw.
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     cls: Callable[..., kw.Store] = getattr(module, name)
     return cls
