@@ -312,6 +312,31 @@ class AdapterContract:
         assert awaited == []
         result.assert_safe()
 
+    def test_usage_error_while_handling_is_a_json_500_on_every_adapter(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # The receiver raises UsageError (an integrator's mistake) on purpose; every adapter
+        # answers it the same way -- the async ones let it escape to the server (review R30).
+        recorder = Recorder()
+        client = self.client(recorder)
+
+        @recorder.receiver.on("complycube")
+        def misusing_handler(event: kw.WebhookEvent) -> None:
+            raise kw.UsageError("a misuse met inside a handler")
+
+        with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+            result = client.post("/webhooks/complycube", *delivery("complycube"))
+        assert result.status == 500
+        assert result.headers["content-type"].startswith("application/json")
+        assert result.json() == {
+            "ok": False,
+            "error": "UsageError",
+            "detail": "the webhook endpoint is misconfigured; see the server log",
+        }
+        lines = [r for r in caplog.records if r.name == "kyc_webhooks"]
+        assert [r.levelno for r in lines] == [logging.ERROR]
+        result.assert_safe()
+
     @pytest.mark.parametrize("style", ["vendor-route", "auto-detect"])
     @pytest.mark.parametrize("vendor", VENDORS)
     def test_valid_delivery_is_handled(self, vendor: str, style: str) -> None:

@@ -1076,6 +1076,34 @@ def test_send_an_answer_nested_deeper_than_json_reads_is_a_plain_refusal(
     assert "Traceback" not in err + out
 
 
+def test_send_prints_control_characters_of_an_answer_as_escapes(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raw_server: tuple[str, list[bytes]],
+) -> None:
+    """The reason phrase, ``error`` and ``detail`` are the peer's text: a terminal escape sequence
+    or a line break in them is printed as an escape, so that an endpoint can neither drive the
+    terminal nor forge an output line (review R30)."""
+    url, answers = raw_server
+    body = json.dumps(
+        {"ok": False, "error": "X\x1b]0;TITLE\x07", "detail": "\x1b[2Jfake\r\n[1/1] -> 200 OK"}
+    ).encode()
+    answers.append(
+        b"HTTP/1.1 400 Bad\x1b[31m\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube",
+                         "--event-type", "check.completed",
+                         "--to", url, "--timeout", "10")  # fmt: skip
+    assert code == cli.EXIT_FAILED, err
+    assert "\x1b" not in out + err
+    assert "\r" not in out + err
+    assert [line[:8] for line in out.splitlines()] == ["[1/1] co", "sent 1: "], out
+    assert "400 Bad\\x1b[31m" in out
+    assert "X\\x1b]0;TITLE\\x07: \\x1b[2Jfake\\r\\n[1/1] -> 200 OK" in out
+
+
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """An HTTP proxy on loopback, configured through ``http_proxy``; yields the request lines it

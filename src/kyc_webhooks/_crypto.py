@@ -182,9 +182,9 @@ def _authorization_credentials(headers: Headers, scheme: AuthScheme, header: str
 def header_credentials(value: object, *, name: str) -> HeaderCredentials:
     """Validate ``{header name: value or sequence of values}`` (rotation) at construction time.
 
-    Names must be HTTP header names, distinct regardless of case; values must be non-empty ASCII
-    (what an HTTP header can carry) and are trimmed of surrounding spaces and tabs, as received
-    values are. Messages name headers, never values.
+    Names must be HTTP header names without underscores, distinct regardless of case; values
+    must be non-empty ASCII (what an HTTP header can carry) and are trimmed of surrounding spaces
+    and tabs, as received values are. Messages name headers, never values.
     """
     if not isinstance(value, Mapping):
         raise ConfigurationError(f"{name} must be a mapping of header name to value(s)")
@@ -194,6 +194,15 @@ def header_credentials(value: object, *, name: str) -> HeaderCredentials:
     for header, accepted in value.items():
         if not isinstance(header, str) or not _HEADER_NAME.fullmatch(header):
             raise ConfigurationError(f"{name}: a key is not a valid HTTP header name")
+        if "_" in header:
+            # Valid HTTP, but WSGI (CGI variables) turns it into a dash -- Flask and Django see
+            # ``X-Token`` for ``X_Token`` -- and nginx, gunicorn and Django's runserver drop such
+            # headers: behind them every delivery would be refused (401).
+            raise ConfigurationError(
+                f"{name}: header {header!r} has an underscore, which WSGI servers rewrite to a "
+                "dash and nginx, gunicorn and Django's runserver drop; name the header with "
+                "dashes (here and in the vendor's settings)"
+            )
         key = header.lower()
         if key in out:
             raise ConfigurationError(f"{name}: header {header!r} is listed twice")

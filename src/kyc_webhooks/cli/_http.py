@@ -246,13 +246,30 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
     )
 
 
+#: The most characters of an answer's reason phrase, ``error`` or ``detail`` that are printed.
+_SHOWN_TEXT = 300
+
+
+def _shown(value: object) -> str:
+    """A text the peer sent (reason phrase, ``error``, ``detail``) as it may be printed: control
+    characters -- terminal escape sequences, line breaks that would forge an output line -- as
+    escapes (``\\x1b``), at most :data:`_SHOWN_TEXT` characters."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) > _SHOWN_TEXT:
+        text = text[:_SHOWN_TEXT] + "..."
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text
+
+
 def describe(response: Response) -> str:
-    text = f"{response.status} {response.reason}".strip()
+    text = f"{response.status} {_shown(response.reason)}".strip()
     if 300 <= response.status < 400:
         target = response.location or "no Location header"
         text += f" (redirect to {target}; not followed)"
     elif response.body.get("duplicate"):
         text += " (duplicate)"
     elif not 200 <= response.status < 300 and response.body.get("error"):
-        text += f" ({response.body['error']}: {response.body.get('detail', '')})"
+        error, detail = response.body["error"], response.body.get("detail", "")
+        text += f" ({_shown(error)}: {_shown(detail)})"
     return text

@@ -239,4 +239,8 @@ async def respond_async(
         body = await read_body_async(receiver, content_length, chunks())
     except PayloadTooLargeError as exc:
         return _rejected(exc, vendor)
-    return reply(await receiver.handle_async(body, headers, vendor=vendor))
+    try:
+        outcome = await receiver.handle_async(body, headers, vendor=vendor)
+    except UsageError as exc:  # an integrator's mistake met while handling (a handler's own)
+        return _misconfigured(exc, vendor)
+    return reply(outcome)
