@@ -452,6 +452,41 @@ def test_forget_refuses_while_a_delivery_of_the_person_is_being_handled(store: S
     assert receiver.decisions.for_client(ADA) == []
 
 
+@pytest.mark.parametrize("verdict", [True, False], ids=["verdict", "no-verdict"])
+def test_forget_refuses_while_a_replay_of_a_done_delivery_runs(store: Store, verdict: bool) -> None:
+    """A replay keeps the record ``done`` while it runs (under a live lease): forget did not see
+    it -- it erased the body under the replay's handler and reported success, or (a verdict)
+    erased it and only then refused (review R31)."""
+    receiver = receiver_on(store)
+    if verdict:
+        delivery = identification(ADA, "scan-r", "APPROVED", "ADA-R")
+        event_type = "IDENTIFICATION_MANUAL_FINISHED"
+    else:  # a document expiry reminder: no verdict, but the person's
+        event_type = "DOCUMENT_EXPIRATION"
+        delivery = idenfy(event_type, clientId=ADA, scanRef="scan-r", documentExpiration="ADA-R")
+    seen: dict[str, object] = {}
+    replaying: list[bool] = []
+
+    @receiver.on("idenfy", event_type)
+    def during(event: Any) -> None:
+        if replaying:
+            try:
+                seen["erased"] = receiver_on(store).decisions.forget(client_ref=ADA)
+            except kw.DeliveryInProgressError as exc:
+                seen["refused"] = exc
+
+    delivery_id = deliver(receiver, delivery)
+    replaying.append(True)
+    assert receiver.replay(delivery_id).status_code == 200
+
+    assert "erased" not in seen
+    assert isinstance(seen["refused"], kw.DeliveryInProgressError)
+    record = store.get(delivery_id)
+    assert record is not None
+    assert record.body is not None  # nothing erased while the replay ran
+    assert receiver.decisions.forget(client_ref=ADA) == [delivery_id]
+
+
 def test_more_deliveries_at_one_instant_than_a_page_are_all_read() -> None:
     """A clock that did not move (a coarse or frozen clock): the scan read the first page of
     records received at that instant and stopped, so a person whose delivery sorted later was

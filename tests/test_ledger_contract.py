@@ -706,6 +706,19 @@ def test_purge_decisions_removes_entries_of_old_deliveries(store: Store, clock: 
     assert list(store.decisions_for_client("user-42")) == []
 
 
+def test_purge_decisions_takes_a_cut_off_in_any_zone(store: Store, clock: FakeClock) -> None:
+    # An offset with seconds (zoneinfo's historic local mean times, a timezone(timedelta(...)))
+    # is written +05:30:30 by isoformat(), which SQLite's julianday() cannot read: the SQLite
+    # store purged nothing (review R31).
+    old = claim_one(store)
+    record(store, old, entry(old, subject="scan-1"))
+    clock.advance(3600)
+    odd = timezone(timedelta(hours=5, minutes=30, seconds=30))
+    limit = clock().astimezone(odd)
+    assert store.purge_decisions(older_than=limit) == 1
+    assert store.effective_decision("idenfy", "scan-1") is None
+
+
 def test_purge_decisions_spares_a_verification_being_handled(
     store: Store, clock: FakeClock
 ) -> None:

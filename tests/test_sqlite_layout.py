@@ -431,3 +431,26 @@ def test_a_write_lock_held_while_a_rollback_journal_file_opens_is_waited_for(
     finally:
         release.set()
         holder.join(10)
+
+
+@pytest.mark.parametrize("vendors", [None, 1, 3])
+def test_claim_next_finds_unfinished_records_through_the_state_index(
+    tmp_path: Path, vendors: int | None
+) -> None:
+    """The worker's claim never walks the done records: with a vendor list (what
+    ``process_pending()`` passes) the planner took the vendor index and read every record of the
+    vendor, the done ones of the whole retention included, under the write lock (review R31)."""
+    from kyc_webhooks.store.sqlite import _claim_next_select
+
+    db = tmp_path / "plan.db"
+    SQLiteStore(db).close()
+    conn = sqlite3.connect(db)
+    try:
+        sql = _claim_next_select(True, vendors)
+        args = [1.0, 1.0, "MalformedRecord", 5, *(["idenfy"] * (vendors or 0))]
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
+    finally:
+        conn.close()
+    searched = [step for step in plan if "kyc_webhooks_deliveries " in step]
+    assert searched, plan
+    assert all("USING INDEX kyc_webhooks_deliveries_state (state=?" in s for s in searched), plan

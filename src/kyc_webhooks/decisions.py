@@ -548,8 +548,10 @@ class Decisions:
         scan = self._scan(client_ref, vendor, subject, _ALL_STATES)
         now = self.store.now()
         for record in scan.records:
-            if record.state == "processing" and (
-                record.lease_until is None or record.lease_until > now
+            # A live lease, whatever the state: a replay of a done delivery runs under one while
+            # the record stays done.
+            if (record.lease_until is not None and record.lease_until > now) or (
+                record.state == "processing" and record.lease_until is None
             ):
                 from .errors import DeliveryInProgressError
 
