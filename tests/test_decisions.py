@@ -235,3 +235,23 @@ def test_docs_tables_match_the_code() -> None:
             for key, value in mapping.items()
         }
         assert documented == in_code, name
+
+
+@pytest.mark.parametrize("event_type", ["check.completed", "check.completed.attention"])
+def test_a_check_verdict_whose_payload_is_the_full_check_object_reads_result_outcome(
+    event_type: str,
+) -> None:
+    """``check.completed`` carrying the full Check object (its verdict in ``result.outcome``, no
+    top-level ``outcome``) read as no outcome: a final UNKNOWN, which replaced the check's
+    earlier verdict in the ledger; ``check.updated`` read the same payload right (review R28)."""
+    from kyc_webhooks.testing import set_path
+
+    payload = sample_payload("complycube", event_type, **{"payload.outcome": REMOVE})
+    set_path(payload, "payload.result", {"outcome": "rejected", "breakdown": {}})
+    body, headers = sign("complycube", payload, SECRETS["complycube"])
+    event = RECEIVER.parse(body, headers)
+    assert isinstance(event, kw.complycube.CheckStatusEvent)
+    assert event.outcome == "rejected"
+    decision = decide(event)
+    assert decision is not None
+    assert (decision.status, decision.final) == (S.DECLINED, True)

@@ -453,3 +453,33 @@ def test_log_line_shows_duplicates_and_delivery_id_with_a_store(
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("delivery ")]
     assert f"duplicate=no delivery_id={first.delivery_id}" in lines[0]
     assert f"duplicate=yes delivery_id={first.delivery_id}" in lines[1]
+
+
+def test_a_failing_handler_cannot_forge_a_log_line_from_the_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The handler-failure line wrote the event type and the delivery key as sent: a line break
+    in a ComplyCube id (its delivery key) or in a Yoti topic (its event type) wrote a line of the
+    sender's into the error log (review R28)."""
+    cc_body = json.dumps(
+        {"id": "5ed170fe99c81a0007b9a3d3\nCRITICAL forged", "type": "check.completed.clear"}
+    ).encode()
+    yoti_body = json.dumps({"session_id": "s-1", "topic": "x\ncritical forged by topic"}).encode()
+    receiver = kw.Receiver(kw.ComplyCube(secret=KEY), kw.Yoti(auth_token=KEY))
+
+    @receiver.on("*")
+    def failing(event: kw.WebhookEvent) -> None:
+        raise RuntimeError("boom")
+
+    deliveries = [sign("complycube", cc_body, KEY), sign("yoti", yoti_body, KEY)]
+    with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+        outcomes = [receiver.handle(*d) for d in deliveries]
+    assert [o.status_code for o in outcomes] == [500, 500]
+    lines = [line for r in caplog.records for line in r.getMessage().splitlines()]
+    assert not [line for line in lines if line.lower().startswith("critical")], lines
+    failed = [r.getMessage() for r in caplog.records if "handler failed" in r.getMessage()]
+    assert len(failed) == 2
+    assert "event_type=x\\ncritical forged by topic" in failed[1]
+    # A ComplyCube id that is not printable ASCII is left out of the key: the body's digest.
+    assert outcomes[0].delivery_key is not None
+    assert outcomes[0].delivery_key.startswith("complycube:sha256:")

@@ -62,9 +62,10 @@ def receiver(store: PostgresStore, handled: list[kw.WebhookEvent]) -> kw.Receive
 def long_delivery(case: str, length: int) -> tuple[bytes, dict[str, str]]:
     """A signed, well-formed delivery whose key or event type is ``length`` characters or more
     (the bodies of the review's repro, pg_long_key.py)."""
-    if case == "complycube event id":
+    if case == "complycube unknown type":
+        # (A long event id no longer reaches the key: models.key_part leaves it out.)
         payload = sample_payload("complycube", "check.completed")
-        payload["id"] = noise(length)
+        payload["type"] = "x." + noise(length)
         return sign("complycube", json.dumps(payload).encode(), SECRET)
     if case == "yoti topic":
         # (A long session_id no longer reaches the key: models.key_part leaves it out.)
@@ -80,7 +81,9 @@ def long_delivery(case: str, length: int) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.mark.parametrize("length", [3000, 100_000])
-@pytest.mark.parametrize("case", ["complycube event id", "yoti topic", "identomat unknown type"])
+@pytest.mark.parametrize(
+    "case", ["complycube unknown type", "yoti topic", "identomat unknown type"]
+)
 def test_a_long_key_or_event_type_is_stored_and_handled_like_any_other(
     store: PostgresStore, case: str, length: int
 ) -> None:

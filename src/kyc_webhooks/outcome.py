@@ -244,8 +244,8 @@ def handler_failure(
         "handler failed vendor=%s event_type=%s delivery_key=%s error=%s\n"
         "Traceback (most recent call last, exception message omitted):\n%s%s",
         event.vendor,
-        event.event_type,
-        event.delivery_key,
+        _loggable(event.event_type),
+        _loggable(event.delivery_key),
         type(exc).__name__,
         "".join(traceback.format_tb(exc.__traceback__)),
         qualified_name(exc),

@@ -52,6 +52,7 @@ from ..models import (
     UnknownEvent,
     WebhookEvent,
     WireEnum,
+    key_part,
 )
 
 __all__ = [
@@ -470,13 +471,18 @@ class ComplyCubeEvent(WebhookEvent):
     """Base of every ComplyCube event, known or not.
 
     ``delivery_key`` = ``complycube:<event id>``: the Event ``id`` is stable across re-sends and
-    the docs say to deduplicate on it ([webhooks] "Idempotency"). A body without a string ``id``
-    (only possible for an unknown event) falls back to ``complycube:sha256:<digest of the body>``.
+    the docs say to deduplicate on it ([webhooks] "Idempotency"). A body without such an ``id``
+    -- none (an unknown event), or one that is no printable ASCII text of at most 64 characters
+    (:func:`~kyc_webhooks.models.key_part`) -- falls back to
+    ``complycube:sha256:<digest of the body>``.
     """
 
     def _delivery_key(self) -> str:
-        ident = getattr(self, "id", None)
-        if isinstance(ident, str) and ident:
+        # key_part: a printable ASCII id of at most 64 characters (ComplyCube's are 24 hex
+        # digits); anything else -- a line break would forge a log line -- falls back to the
+        # body's digest.
+        ident = key_part(getattr(self, "id", None))
+        if ident != "-":
             return f"{VENDOR}:{ident}"
         return f"{VENDOR}:sha256:{self.body_digest()}"
 
@@ -545,11 +551,16 @@ class CheckStatusEvent(CheckEvent):
 
     @property
     def outcome(self) -> CheckOutcome | str | None:
-        """``payload.outcome``, or when the payload omits it the outcome the event type names
+        """``payload.outcome``; else, for a payload that is the full Check object ([checks]),
+        its ``result.outcome``; else the outcome the event type names
         (``check.completed.clear`` -> ``clear``; ``check.monitoring.attention`` ->
         ``attention``). ``None`` for ``check.completed`` without an outcome in the payload."""
-        if self.payload is not None and self.payload.outcome is not None:
-            return self.payload.outcome
+        payload = self.payload
+        if payload is not None:
+            if payload.outcome is not None:
+                return payload.outcome
+            if payload.result is not None and payload.result.outcome is not None:
+                return payload.result.outcome
         etype = self.event_type or canonical_event_type(self.type)
         return _IMPLIED_OUTCOME.get(etype)
 
