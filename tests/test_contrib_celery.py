@@ -5,6 +5,7 @@ worker is another process)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -267,3 +268,64 @@ def test_a_broker_that_is_down_gets_the_202(caplog: pytest.LogCaptureFixture, sc
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
     register(app, receiver, name="kw_down")
     check_answered_in_time(receiver, caplog)
+
+
+def test_a_hung_redis_broker_configured_after_register_is_still_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """register() read app.conf to bound the Redis sockets, which configured the app: a later
+    config_from_object() replaced the options with its own, and a hung broker blocked the 202
+    for ever again (review R29). The bound is applied when publishing."""
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    with hung_broker() as port:
+        app = celery.Celery("kw-hung-late", set_as_current=False)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(app, receiver, name="kw_hung_late")
+        app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+        check_answered_in_time(receiver, caplog)
+
+
+@pytest.mark.parametrize("late", ["beat_schedule", "config_from_object"])
+def test_beat_sends_the_sweep_even_when_the_app_is_configured_after_register(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, late: str
+) -> None:
+    """Celery's own way to declare periodic tasks -- ``app.conf.beat_schedule = {...}`` -- or a
+    config_from_object() after register() dropped the sweep's entry: no sweep, so a lost enqueue
+    or a crashed worker's delivery (answered 202) was never handled (review R29). When beat
+    starts, a missing entry is added to its scheduler (the real one, here), with a warning."""
+    celery = require_package("celery")
+    from celery.beat import Service
+    from celery.signals import beat_init
+
+    from kyc_webhooks.contrib.celery import register
+
+    app = celery.Celery("kw-beat-late", broker="memory://", set_as_current=False)
+    app.conf.timezone = "UTC"
+    assert app.conf.timezone == "UTC"  # read: configured before register(), whose entry is
+    assert app.configured  # then added to the schedule at once
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    register(app, receiver, name="kw_late", sweep_every=45)
+    nightly = {"task": "reports.nightly", "schedule": 86400.0}
+    if late == "beat_schedule":
+        app.conf.beat_schedule = {"nightly": nightly}
+    else:
+        app.config_from_object({"beat_schedule": {"nightly": nightly}})
+    assert "kw_late.sweep" not in app.conf.beat_schedule  # what the app configured
+
+    service = Service(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
+            beat_init.send(sender=service)  # what service.start() sends
+        schedule = service.scheduler.schedule
+        assert schedule["kw_late.sweep"].task == "kw_late.sweep"
+        assert schedule["kw_late.sweep"].schedule.run_every.total_seconds() == 45
+        assert "nightly" in schedule
+        assert "kw_late.sweep was not in the beat schedule" in caplog.text
+        # Another app's beat is left alone; a second start adds nothing twice.
+        caplog.clear()
+        beat_init.send(sender=service)
+        assert "kw_late.sweep" not in caplog.text
+    finally:
+        service.scheduler.close()

@@ -22,6 +22,7 @@ Celery is imported by :func:`register` only (``pip install -e ".[celery]"``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -37,6 +38,8 @@ from ._common import run_process as _run_process
 from ._common import run_sweep as _run_sweep
 
 __all__ = ["PUBLISH_TIMEOUT", "Tasks", "register"]
+
+logger = logging.getLogger("kyc_webhooks")
 
 #: Seconds a publish to a Redis broker may wait on its socket (connecting, each read), unless the
 #: app sets its own ``broker_transport_options``: the hand-off runs before the 202.
@@ -82,18 +85,47 @@ def register(
     def sweep() -> None:
         _run_sweep(receiver)
 
-    _bound_publish(app)
     options: dict[str, Any] = {"max_retries": 0, "ignore_result": True, "acks_late": False}
     process_task = app.task(name=f"{name}.process", **options)(process)
     sweep_task = app.task(name=f"{name}.sweep", **options)(sweep)
-    app.add_periodic_task(every, celery.signature(f"{name}.sweep", app=app), name=f"{name}.sweep")
+    sweep_name = f"{name}.sweep"
+    app.add_periodic_task(every, celery.signature(sweep_name, app=app), name=sweep_name)
+    _keep_in_the_schedule(app, sweep_name, every)
     process_name = f"{name}.process"
 
     def publish(delivery_id: str) -> None:
+        # Here, not in register(): reading app.conf there configured the app, and a later
+        # config_from_object() replaced the options (and the schedule) with its own.
+        _bound_publish(app)
         app.send_task(process_name, args=(delivery_id,), ignore_result=True)
 
     receiver.on_deferred = enqueue = off_the_loop(publish)
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)
+
+
+def _keep_in_the_schedule(app: Any, sweep_name: str, every: float) -> None:
+    """Make sure beat sends the sweep: the entry ``add_periodic_task`` made is lost when the app
+    is configured after :func:`register` (``app.conf.beat_schedule = {...}``, Celery's own way to
+    declare periodic tasks, or ``app.config_from_object(...)``), and without a sweep a lost
+    enqueue or a crashed worker's delivery -- already answered 202 -- is never handled. When
+    beat starts (``beat_init``), an entry missing from its scheduler is added, with a warning."""
+    from celery.signals import beat_init
+
+    def check(sender: Any, **kwargs: Any) -> None:
+        if sender.app is not app:
+            return
+        scheduler = sender.scheduler
+        if sweep_name in scheduler.schedule:
+            return
+        scheduler.update_from_dict({sweep_name: {"task": sweep_name, "schedule": every}})
+        logger.warning(
+            "celery beat: the periodic task %s was not in the beat schedule (the app was "
+            "configured after kyc_webhooks.contrib.celery.register()): added, every %g s",
+            sweep_name,
+            every,
+        )
+
+    beat_init.connect(check, weak=False)
 
 
 def _bound_publish(app: Any) -> None:
@@ -103,10 +135,16 @@ def _bound_publish(app: Any) -> None:
     webhook's answer -- for ever, while iDenfy waits 10 s. With it the publish fails within a few
     seconds (Celery retries it a few times), the failure is logged and the 202 answered, and the
     sweeper handles the stored delivery (docs/scaling-out.md)."""
+    current = app.conf.broker_transport_options or {}
+    if all(key in current for key in _SOCKET_TIMEOUTS):
+        return  # set by us before, or by the app
     url = str(app.conf.broker_url or "")
     if not url.startswith(("redis://", "rediss://", "redis+socket://")):
         return
-    transport = dict(app.conf.broker_transport_options or {})
-    for key in ("socket_timeout", "socket_connect_timeout"):
+    transport = dict(current)
+    for key in _SOCKET_TIMEOUTS:
         transport.setdefault(key, PUBLISH_TIMEOUT)
     app.conf.broker_transport_options = transport
+
+
+_SOCKET_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")
