@@ -632,6 +632,85 @@ def test_process_loop_handles_deliveries_and_stops_on_sigterm(tmp_path: Path, ap
     assert len(marks.read_text().splitlines()) == 2
 
 
+_SLOW_APP = """
+import os, time
+import kyc_webhooks as kw
+from kyc_webhooks import testing
+
+receiver = kw.Receiver(*testing.make_vendors({{"complycube": "{secret}"}}))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@receiver.on("complycube")
+def handle(event):
+    with open(os.path.join(HERE, "started.txt"), "a") as marks:
+        marks.write(event.delivery_key + "\\n")
+    time.sleep(float(os.environ["KW_HANDLER_SECONDS"]))
+"""
+
+
+def _slow_worker(tmp_path: Path, seconds: float) -> subprocess.Popen[str]:
+    name = f"kwslow_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(_SLOW_APP.format(secret=SECRET))
+    _deferred_inbox(tmp_path / "q.sqlite3", 5)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
+        "KW_HANDLER_SECONDS": str(seconds),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "kyc_webhooks", "process", "--store", "q.sqlite3",
+         "--app", f"{name}:receiver", "--loop", "--interval", "0.05"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _started(tmp_path: Path, count: int) -> None:
+    marks = tmp_path / "started.txt"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if marks.exists() and len(marks.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the worker did not start a handler within 30 s")
+
+
+def test_process_loop_stops_after_the_delivery_in_progress(tmp_path: Path) -> None:
+    """SIGTERM let the whole batch run -- up to --limit (100) handlers -- before the loop
+    stopped: a shutdown's grace period then ended in SIGKILL in the middle of a handler (review
+    R29). Now the delivery in progress finishes and no other starts."""
+    proc = _slow_worker(tmp_path, 1.0)
+    try:
+        _started(tmp_path, 1)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "processed 1: 1 succeeded, 0 failed (stopped)" in out
+    assert len((tmp_path / "started.txt").read_text().splitlines()) == 1
+    states = sorted(str(r.state) for r in _records(tmp_path / "q.sqlite3"))
+    assert states == ["done", "pending", "pending", "pending", "pending"]
+
+
+def test_a_second_sigterm_ends_a_worker_whose_delivery_does_not_finish(tmp_path: Path) -> None:
+    proc = _slow_worker(tmp_path, 60.0)
+    try:
+        _started(tmp_path, 1)
+        proc.send_signal(signal.SIGTERM)  # asks to stop after the delivery: it does not end
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGTERM
+
+
 def test_migrate_a_sqlite_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "migrate", "--store", "new.sqlite3")
     assert code == 0, err
@@ -639,6 +718,19 @@ def test_migrate_a_sqlite_store(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert (tmp_path / "new.sqlite3").is_file()
     code, out, _ = run(capsys, "migrate", "--store", "new.sqlite3", "--json")
     assert json.loads(out)["schema_version"] >= 1
+
+
+@pytest.mark.parametrize("target", ["", "  ", ":memory:"])
+def test_migrate_refuses_a_store_that_would_be_a_temporary_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str
+) -> None:
+    # `migrate --store ""` (an unset variable) printed "schema version 4, up to date" and
+    # created nothing: SQLite opened a private temporary database (review R29).
+    code, out, err = run(capsys, "migrate", "--store", target)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert "must be a SQLite file path or a postgresql:// URL" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_migrate_a_postgres_store(capsys: pytest.CaptureFixture[str]) -> None:

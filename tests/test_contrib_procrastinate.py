@@ -212,3 +212,30 @@ def test_register_refuses_a_receiver_without_defer() -> None:
     with pytest.raises(kw.ConfigurationError, match=r"procrastinate\.App"):
         register(object(), deferred)
     assert deferred.on_deferred is None
+
+
+def test_the_hand_off_defers_even_when_nobody_awaits_it() -> None:
+    """Under a running event loop enqueue returned a bare coroutine: a wrapper of the user's that
+    dropped it deferred no job (the sweeper caught the delivery later), unlike Celery's and
+    Dramatiq's, which start at once (review R29)."""
+    procrastinate = require_package("procrastinate")
+    from kyc_webhooks.contrib.procrastinate import register
+
+    app = procrastinate.App(connector=require_package("procrastinate.testing").InMemoryConnector())
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    tasks = register(app, receiver, name="kw_eager")
+
+    async def main() -> None:
+        async with app.open_async():
+            tasks.enqueue("dropped")  # a wrapper of the user's that drops the awaitable
+            for _ in range(100):  # bounded: the task runs on this loop
+                if app.connector.jobs:
+                    break
+                await asyncio.sleep(0.01)
+            pending = tasks.enqueue("awaited")
+            assert isinstance(pending, asyncio.Future)
+            await pending
+
+    asyncio.run(main())
+    deferred = sorted(job["args"]["delivery_id"] for job in app.connector.jobs.values())
+    assert deferred == ["awaited", "dropped"]

@@ -75,6 +75,39 @@ def _wait_for(path: Path, seconds: float, *, written: bool = False) -> bool:
 # -- import and construction -------------------------------------------------------------------
 
 
+@pytest.mark.skipif(not hasattr(socket, "TCP_USER_TIMEOUT"), reason="Linux socket options")
+@pytest.mark.parametrize(("timeout", "idle"), [(5.0, 5), (0.5, 1), (12.3, 13)])
+def test_a_vanished_server_is_noticed_by_the_connections_themselves(
+    timeout: float, idle: int
+) -> None:
+    """statement_timeout and lock_timeout are the server's: a server that vanishes without
+    closing the connection (a frozen VM, a partition, an old primary gone after a failover) left
+    a call waiting ~15 minutes for the kernel's retransmissions -- a `process --loop` worker that
+    SIGTERM could not stop (review R29). Every connection of the store's pools carries TCP
+    keepalives and a TCP user timeout, set on the socket itself (read back from the kernel)."""
+    with postgres_store(timeout=timeout) as store:
+        store.migrate()
+        with store._current_pool().connection() as conn:
+            probe = socket.socket(fileno=os.dup(conn.pgconn.socket))
+            try:
+                options = {
+                    "keepalive": probe.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                    "idle": probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                    "interval": probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                    "count": probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                    "user_timeout": probe.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+                }
+            finally:
+                probe.close()  # the duplicate only
+    assert options == {
+        "keepalive": 1,
+        "idle": idle,
+        "interval": 1,
+        "count": 3,
+        "user_timeout": (idle + 3) * 1000,
+    }
+
+
 def test_the_export_does_not_import_psycopg() -> None:
     probe = (
         "import sys, kyc_webhooks as kw, kyc_webhooks.store as s\n"

@@ -53,14 +53,18 @@ class CliError(Exception):
 
 @contextlib.contextmanager
 def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """SIGTERM and SIGINT call ``stop`` (the batch or round in progress finishes) instead of
-    killing the process; signal handlers can only be installed in the main thread. For
-    ``kyc-webhooks process --loop`` and ``manage.py kyc_webhooks process --loop``."""
+    """SIGTERM and SIGINT call ``stop`` (the delivery in progress finishes) instead of killing
+    the process; a second one does what it did before (Ctrl-C: ``KeyboardInterrupt``, exit 130;
+    SIGTERM: the process ends at once) -- for a worker whose store call hangs. Signal handlers
+    can only be installed in the main thread. For ``kyc-webhooks process --loop`` and
+    ``manage.py kyc_webhooks process --loop``."""
 
     def handler(signum: int, frame: Any) -> None:
+        for caught, previous in saved.items():  # the next signal is not caught any more
+            signal.signal(caught, previous)
         stop()
 
-    saved = {}
+    saved: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             saved[sig] = signal.signal(sig, handler)

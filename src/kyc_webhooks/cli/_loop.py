@@ -62,7 +62,7 @@ class ProcessLoop:
         return self._stopped.is_set()
 
     def stop(self) -> None:
-        """End the loop after the batch in progress; from any thread or a signal handler."""
+        """End the loop after the delivery in progress; from any thread or a signal handler."""
         self._stopped.set()
         wake = self._wake
         if wake is not None:
@@ -76,7 +76,7 @@ class ProcessLoop:
                 if self.check is not None:
                     self.check()
                     self.check = None
-                wait = self._done(self.receiver.process_pending(**self.options))
+                wait = self._done(self._batch())
             except kw.StoreError as exc:
                 wait = self._store_failed(exc)
             if wait is None:
@@ -101,8 +101,7 @@ class ProcessLoop:
                     if self.check is not None:
                         await asyncio.to_thread(self.check)
                         self.check = None
-                    summary = await self.receiver.process_pending_async(**self.options)
-                    wait = self._done(summary)
+                    wait = self._done(await self._batch_async())
                 except kw.StoreError as exc:
                     wait = self._store_failed(exc)
                 if wait is None:
@@ -113,6 +112,48 @@ class ProcessLoop:
         finally:
             self._wake = None
         return self.stopped
+
+    # A batch is up to ``limit`` deliveries, claimed one at a time (process_pending claims one
+    # per step anyway) so that stop() ends it after the delivery in progress: a SIGTERM waited
+    # for the whole batch -- up to 100 handlers -- and a shutdown's grace period then ended in
+    # SIGKILL in the middle of one (review R29).
+
+    def _batch(self) -> kw.ProcessSummary:
+        outcomes: list[kw.Outcome] = []
+        one = {**self.options, "limit": 1}
+        try:
+            for _ in range(self.options["limit"]):
+                summary = self.receiver.process_pending(**one)
+                outcomes.extend(summary.outcomes)
+                if not summary.processed or self.stopped:
+                    break
+        except kw.StoreError:
+            self._report_partial(outcomes)
+            raise
+        return kw.ProcessSummary(tuple(outcomes))
+
+    async def _batch_async(self) -> kw.ProcessSummary:
+        outcomes: list[kw.Outcome] = []
+        one = {**self.options, "limit": 1}
+        try:
+            for _ in range(self.options["limit"]):
+                summary = await self.receiver.process_pending_async(**one)
+                outcomes.extend(summary.outcomes)
+                if not summary.processed or self.stopped:
+                    break
+        except kw.StoreError:
+            self._report_partial(outcomes)
+            raise
+        return kw.ProcessSummary(tuple(outcomes))
+
+    def _report_partial(self, outcomes: list[kw.Outcome]) -> None:
+        """Count what a batch did before its store failed (the failure is the caller's)."""
+        if outcomes:
+            summary = kw.ProcessSummary(tuple(outcomes))
+            self.succeeded += summary.succeeded
+            self.failed += summary.failed
+            if self.report is not None:
+                self.report(summary)
 
     def _done(self, summary: Any) -> float | None:
         """Count a batch; the seconds to wait before the next one (0: at once), None to end."""

@@ -62,6 +62,14 @@ def open_store(
     ``create=False`` gives a store that never creates its tables, neither a PostgreSQL schema
     nor tables in an existing SQLite file such as a Django project's ``db.sqlite3``:
     :func:`require_store` checks that it holds one."""
+    if not target.strip() or target.strip() == ":memory:":
+        # SQLite opens a private temporary database for "" (an unset variable in a deploy
+        # script) and ":memory:": `migrate` reported "up to date" and created nothing.
+        shown = repr(target) if target.strip() else "an empty value"
+        raise CliError(
+            f"the {what} must be a SQLite file path or a postgresql:// URL, not {shown}: a "
+            "temporary database would be gone with the command"
+        )
     keyword = _KEYWORD_VALUE.match(target)
     if keyword and keyword.group(1) in _SHOWN_PARAMS | _SECRET_PARAMS:
         # `host=db password=...`: not a file name; never echoed (it may hold a password), and

@@ -63,6 +63,22 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
     return on_deferred
 
 
+#: Hand-offs started as tasks of an event loop (:func:`started`), held until they end: the loop
+#: keeps only a weak reference to a task, and one nobody awaits could vanish half-way.
+_RUNNING: set[Any] = set()
+
+
+def started(publish: Awaitable[None], delivery_id: str) -> Awaitable[None]:
+    """``publish`` (a coroutine) started now as a task of the running event loop, whether or not
+    the caller awaits what this returns -- as :func:`off_the_loop` starts its thread -- its
+    failure logged by class."""
+    task = asyncio.ensure_future(publish)
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    task.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
+    return task
+
+
 def _log_publish_failure(delivery_id: str, pending: Any) -> None:
     """A failed publish, logged here whether or not anyone awaits it -- by its class only: the
     exception's text can quote the broker's URL with its password (asyncio's own report of an

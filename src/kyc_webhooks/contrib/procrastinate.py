@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ._common import Tasks, check_receiver, has_async_handlers
+from ._common import Tasks, check_receiver, has_async_handlers, started
 from ._common import run_process as _run_process
 from ._common import run_process_async as _run_process_async
 from ._common import run_sweep as _run_sweep
@@ -117,8 +117,8 @@ def register(
             process_task.defer(delivery_id=delivery_id)
             return None
         # Procrastinate's sync defer cannot run inside an event loop; the receiver's
-        # handle_async awaits this.
-        return defer_async(delivery_id)
+        # handle_async awaits this, which is started at once all the same.
+        return started(defer_async(delivery_id), delivery_id)
 
     receiver.on_deferred = enqueue
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)

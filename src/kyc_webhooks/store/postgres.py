@@ -48,6 +48,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -948,6 +949,7 @@ class PostgresStore:
         """What the store's pools (the sync one, and the async one of :meth:`open_async`) are
         built with, and every connection of theirs is opened with."""
         ms = int(self._timeout * 1000)
+        idle = max(1, math.ceil(self._timeout))
         return {
             "min_size": 1,
             "max_size": self._max_size,
@@ -956,6 +958,18 @@ class PostgresStore:
                 "application_name": "kyc_webhooks",
                 "connect_timeout": max(2, int(self._timeout + 0.999)),
                 "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+                # The timeouts above are the server's: a server that vanishes without closing
+                # the connection (a frozen VM, a network partition, a failover whose old primary
+                # just disappears) would leave a call waiting for the kernel's retransmissions,
+                # ~15 minutes -- a webhook request, a worker that SIGTERM cannot stop. TCP
+                # keepalives probe a connection idle for `timeout` seconds, three probes a
+                # second apart, and data unacknowledged that long closes it: a StoreError (503,
+                # then the pool reconnects) within about timeout + 3 s (docs/scaling-out.md).
+                "keepalives": 1,
+                "keepalives_idle": idle,
+                "keepalives_interval": 1,
+                "keepalives_count": 3,
+                "tcp_user_timeout": (idle + 3) * 1000,
             },
             "timeout": self._timeout,
             "reconnect_timeout": max(60.0, self._timeout * 12),
