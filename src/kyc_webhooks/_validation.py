@@ -47,6 +47,7 @@ __all__ = [
     "MAX_JSON_OBJECTS",
     "MAX_LISTED_ERRORS",
     "VALIDATION_ERRORS",
+    "WIRE_NAMES_ONLY",
     "check_object_count",
     "decode_json",
     "describe_validation_error",
@@ -69,6 +70,24 @@ MAX_JSON_OBJECTS = 20_000
 #: What validating a body can raise (ValidationError is a ValueError; the others come from
 #: custom validators): :func:`payload_error` turns each into a PayloadError.
 VALIDATION_ERRORS = (ValueError, TypeError, KeyError, UnicodeError)
+
+
+def _pydantic_at_least(major: int, minor: int) -> bool:
+    import pydantic
+
+    found = tuple(int(part) for part in pydantic.VERSION.split(".")[:2])
+    return found >= (major, minor)
+
+
+#: Keyword arguments of every validation of a body or a section: wire names only (pydantic 2.11
+#: and later can be told so per call). A key spelled like a field's Python name (``scan_ref``
+#: where the wire name is ``scanRef``) stays an extra field, as sent: with the models'
+#: ``populate_by_name`` (for building models in code) it filled the field, and the dump wrote the
+#: wire name -- a body without the documented key was even accepted. Earlier pydantic versions
+#: read both names.
+WIRE_NAMES_ONLY: dict[str, bool] = (
+    {"by_alias": True, "by_name": False} if _pydantic_at_least(2, 11) else {}
+)
 
 #: Error kinds pydantic reports at the root when the body is not a JSON object.
 _NOT_AN_OBJECT = frozenset({"model_type", "model_attributes_type", "dict_type"})
@@ -174,7 +193,7 @@ def validate_body(validator: Any, body: bytes) -> Any:
     what the validator raises (``ValidationError`` ``json_invalid`` for a body that is not JSON).
     Callers bound the work first (:func:`check_object_count`)."""
     try:
-        return validator.validate_json(body)
+        return validator.validate_json(body, **WIRE_NAMES_ONLY)
     except ValidationError as exc:
         if exc.error_count() != 1 or b"\\u" not in body:
             raise
@@ -184,7 +203,7 @@ def validate_body(validator: Any, body: bytes) -> Any:
         if decoded is _UNREAD:
             raise
     # Outside the except block: a failure here has no ValidationError (input values) as context.
-    return validator.validate_python(decoded)
+    return validator.validate_python(decoded, **WIRE_NAMES_ONLY)
 
 
 def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -> Any:

@@ -15,7 +15,8 @@
 * :class:`Timestamp` -- an aware ``datetime`` that remembers the vendor's wire form (epoch int or
   float, or an ISO string) and serialises back to exactly that form.
 * :data:`Number` -- the type of every numeric wire field: a JSON number kept as sent (``34`` stays
-  ``int``, ``34.0`` stays ``float``), so that it is dumped back in its wire form.
+  ``int``, ``34.0`` stays ``float``), so that it is dumped back in its wire form; :data:`Flag`,
+  of every boolean one. Both strict: a value of another JSON type is a 400, never converted.
 * :class:`WebhookEvent` -- base of every parsed event: ``vendor``, ``event_type``, ``delivery_key``.
 * :class:`UnknownEvent` -- an event type we do not know yet; keeps the whole body.
 
@@ -32,7 +33,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from functools import cache, cached_property, lru_cache
-from typing import Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -40,6 +41,7 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     PrivateAttr,
+    Strict,
     TypeAdapter,
     ValidationError,
 )
@@ -49,6 +51,7 @@ from typing_extensions import Self, deprecated
 
 from ._validation import (
     VALIDATION_ERRORS,
+    WIRE_NAMES_ONLY,
     check_object_count,
     decode_json,
     describe_validation_error,
@@ -68,6 +71,7 @@ __all__ = [
     "OPEN",
     "PERSONAL",
     "REDACTED",
+    "Flag",
     "KycModel",
     "Number",
     "Timestamp",
@@ -176,7 +180,7 @@ def read_section(model: BaseModel, name: str, kind: Any) -> Any:
         validator = _section_adapter(kind).validator
         _SITE_VALIDATORS[site] = (kind, validator)
     try:
-        return validator.validate_python(raw)
+        return validator.validate_python(raw, **WIRE_NAMES_ONLY)
     except ValidationError as exc:
         # Raised after the except block: a ValidationError's text quotes input values.
         alias = type(model).model_fields[raw_name].alias or raw_name
@@ -370,12 +374,19 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
 
 WireValue: TypeAlias = str | int | float
 
-#: A JSON number kept as sent: an ``int`` stays ``int``, a ``float`` stays ``float`` (the union
-#: tries each type strictly first, so ``34.0`` is not turned into ``34``). Every numeric wire field
-#: is typed with it, even one its vendor documents as an integer: ``int`` alone would validate
-#: ``34.0`` as ``34``, and the dump would no longer be the JSON that was sent (module docstring,
-#: "Lossless rule"), and would refuse ``34.5``.
-Number: TypeAlias = int | float
+#: A JSON number kept as sent: an ``int`` stays ``int``, a ``float`` stays ``float``. Every numeric
+#: wire field is typed with it, even one its vendor documents as an integer: ``int`` alone would
+#: validate ``34.0`` as ``34``, and the dump would no longer be the JSON that was sent (module
+#: docstring, "Lossless rule"), and would refuse ``34.5``. Strict: another JSON type is a 400
+#: naming the field, as for every declared field -- lax validation turned ``"12.50"`` into
+#: ``12.5``, ``"12345678901234567.89"`` into a float that lost its digits, and ``true`` into ``1``.
+Number: TypeAlias = Annotated[int, Strict()] | Annotated[float, Strict()]
+
+#: A JSON boolean kept as sent: only ``true`` and ``false``. Lax validation read ``"false"``,
+#: ``"no"`` and ``0`` as ``False`` and ``1`` as ``True``, so that the dump was no longer the JSON
+#: that was sent; another JSON type is a 400 naming the field. Every boolean wire field is typed
+#: with it.
+Flag: TypeAlias = Annotated[bool, Strict()]
 
 _UTC = timezone.utc
 _from_epoch = datetime.fromtimestamp

@@ -46,6 +46,7 @@ from ..models import (
     OPEN,
     PERSONAL,
     EventModels,
+    Flag,
     KycModel,
     Number,
     Timestamp,
@@ -244,13 +245,13 @@ class Check(KycModel):
     # personal because the payload does not say which ([checks]).
     entity_name: Annotated[_Str, PERSONAL] = Field(default=None, alias="entityName")
     type: Annotated[CheckType | str | None, OPEN] = None
-    enable_monitoring: bool | None = Field(default=None, alias="enableMonitoring")
+    enable_monitoring: Flag | None = Field(default=None, alias="enableMonitoring")
     document_id: _Str = Field(default=None, alias="documentId")
     address_id: _Str = Field(default=None, alias="addressId")
     live_photo_id: _Str = Field(default=None, alias="livePhotoId")
     live_video_id: _Str = Field(default=None, alias="liveVideoId")
     options: dict[str, Any] | None = None
-    client_consent: bool | None = Field(default=None, alias="clientConsent")
+    client_consent: Flag | None = Field(default=None, alias="clientConsent")
     # https://docs.complycube.com/api-reference/checks
     status: Annotated[CheckStatus | str | None, OPEN] = Field(
         default=None, description="The check's state: pending, complete or failed."
@@ -410,7 +411,7 @@ class LivePhoto(KycModel):
     content_type: _Str = Field(default=None, alias="contentType")  # "images/jpg" (sic) in docs
     size: Number | None = None
     data: Annotated[_Str, PERSONAL] = None
-    perform_liveness_check: bool | None = Field(default=None, alias="performLivenessCheck")
+    perform_liveness_check: Flag | None = Field(default=None, alias="performLivenessCheck")
     created_at: _Ts = Field(default=None, alias="createdAt")
     updated_at: _Ts = Field(default=None, alias="updatedAt")
 

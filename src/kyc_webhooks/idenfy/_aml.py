@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, Timestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Number, Timestamp, WireEnum
 from ._base import publish
 from ._enums import (
     AmlCheckStatus,
@@ -95,10 +95,10 @@ class ManagerAccount(KycModel):
 class FraudStatus(KycModel):
     """Shared ``status`` of AML v2 / LID / criminal / company results ([spec])."""
 
-    service_suspected: bool | None = Field(default=None, alias="serviceSuspected")
-    service_used: bool | None = Field(default=None, alias="serviceUsed")
-    service_found: bool | None = Field(default=None, alias="serviceFound")
-    check_successful: bool | None = Field(default=None, alias="checkSuccessful")
+    service_suspected: Flag | None = Field(default=None, alias="serviceSuspected")
+    service_used: Flag | None = Field(default=None, alias="serviceUsed")
+    service_found: Flag | None = Field(default=None, alias="serviceFound")
+    check_successful: Flag | None = Field(default=None, alias="checkSuccessful")
     overall_status: Annotated[FraudCheckStatus | str | None, OPEN] = Field(
         default=None, alias="overallStatus"
     )
@@ -142,8 +142,8 @@ class AmlHit(KycModel):
     score: Number | None = None
     last_update: str | None = Field(default=None, alias="lastUpdate")
     exit_date: str | None = Field(default=None, alias="exitDate")
-    is_person: bool | None = Field(default=None, alias="isPerson")
-    is_active: bool | None = Field(default=None, alias="isActive")
+    is_person: Flag | None = Field(default=None, alias="isPerson")
+    is_active: Flag | None = Field(default=None, alias="isActive")
     linked_document: str | None = Field(default=None, alias="linkedDocument")
     pep_level: Number | None = Field(default=None, alias="pepLevel")
     category: str | None = None
@@ -151,7 +151,7 @@ class AmlHit(KycModel):
         default=None, alias="otherInformation"
     )
     check_date: str | None = Field(default=None, alias="checkDate")
-    whitelisted: bool | None = None
+    whitelisted: Flag | None = None
 
 
 class AmlNewsItem(KycModel):
@@ -211,7 +211,7 @@ class LidDocument(KycModel):
 
     document_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="documentNumber")
     document_type: str | None = Field(default=None, alias="documentType")
-    valid: bool | None = None
+    valid: Flag | None = None
     expiry_date: str | None = Field(default=None, alias="expiryDate")
     check_date: str | None = Field(default=None, alias="checkDate")
 
@@ -260,7 +260,7 @@ class LegacyCheckSummary(KycModel):
     """The 2018 form of the lower-case ``aml``/``lid`` objects: ``{"suspected": …, "results": {…}}``
     (published example payloads). ``results`` holds provider data and is treated as personal."""
 
-    suspected: bool | None = None
+    suspected: Flag | None = None
     results: Annotated[dict[str, Any] | None, PERSONAL] = None
 
 

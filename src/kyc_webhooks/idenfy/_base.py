@@ -8,6 +8,7 @@ model module."""
 
 from typing import Any
 
+from .._validation import WIRE_NAMES_ONLY
 from ..models import UnknownEvent, WebhookEvent, key_part
 
 #: Where users import every iDenfy model from (a facade over the private modules).
@@ -57,10 +58,12 @@ class IdenfyEvent(WebhookEvent):
         for attr, wire in _KEY_IDS:
             if attr in declared:
                 value = getattr(self, attr)
-            else:
-                # Not a field of this model: the key sits in the extras under the name it was
-                # sent with (by_name population would have filled a declared field from either).
-                value = extra[wire] if wire in extra else extra.get(attr)
+            elif wire in extra or WIRE_NAMES_ONLY:
+                # Not a field of this model: the key sits in the extras under its wire name,
+                # the only one a declared field is filled from (pydantic >= 2.11)...
+                value = extra.get(wire)
+            else:  # ...or its Python name too, as pydantic < 2.11 fills declared fields
+                value = extra.get(attr)
             part = key_part(value)
             if part != "-":
                 return part

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, Timestamp, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Number, Timestamp, WireEnum
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
 from ._base import IdenfyEvent, publish
 from ._enums import AmlStatusField
@@ -150,7 +150,7 @@ class VideoCallAnswer(KycModel):
     current body is undocumented (UNCONFIRMED, [spec])."""
 
     answer: Annotated[str | bool | int | float | list[Any] | dict[str, Any] | None, PERSONAL] = None
-    correct: bool | None = None
+    correct: Flag | None = None
 
 
 class VideoCallFinishedEvent(IdenfyEvent):
@@ -166,7 +166,7 @@ class VideoCallFinishedEvent(IdenfyEvent):
     )
     date: str | None = None
     # A bool in the legacy body; a status string is accepted too (body undocumented, [webhooks]).
-    status: bool | str | None = None
+    status: Flag | str | None = None
     scan_ref: str | None = Field(default=None, alias="scanRef")
     auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")
     client_id: str | None = Field(default=None, alias="clientId")
@@ -242,7 +242,7 @@ class AmlMonitoringEvent(IdenfyEvent):
     surname: Annotated[str | None, PERSONAL] = None
     nationality: str | None = None
     dob: Annotated[str | None, PERSONAL] = None
-    is_active: bool | None = Field(default=None, alias="isActive")
+    is_active: Flag | None = Field(default=None, alias="isActive")
     expiration: str | None = None
     scan_ref_list: Annotated[list[str] | None, BOUNDED] = Field(default=None, alias="scanRefList")
     alert_status: Annotated[AmlAlertStatus | str | None, OPEN] = Field(
@@ -288,7 +288,7 @@ class CompanyReviewEvent(IdenfyEvent):
     )
     deny_reason: str | None = Field(default=None, alias="denyReason")
     status_changed_by: ManagerAccount | None = Field(default=None, alias="statusChangedBy")
-    sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
+    sole_proprietor: Flag | None = Field(default=None, alias="soleProprietor")
     aml_check: AmlV3Check | None = Field(default=None, alias="amlCheck")
     # Untyped provider results that name people ([spec] gives no schema): personal.
     company_check: Annotated[dict[str, Any] | None, PERSONAL] = Field(
@@ -382,7 +382,7 @@ class CompanySubmitEvent(IdenfyEvent):
     id: str
     client_id: str | None = Field(default=None, alias="clientId")
     submission_time: Timestamp | None = Field(default=None, alias="submissionTime")
-    sole_proprietor: bool | None = Field(default=None, alias="soleProprietor")
+    sole_proprietor: Flag | None = Field(default=None, alias="soleProprietor")
     external_ref: str | None = Field(default=None, alias="externalRef")
 
 

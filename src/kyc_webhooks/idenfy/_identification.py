@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Timestamp, read_section
+from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Timestamp, read_section
 from ._base import IdenfyEvent, publish
 from ._enums import (
     AdditionalStepMethod,
@@ -188,7 +188,7 @@ class DocumentData(KycModel):
     doc_birth_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="docBirthName")
     doc_patronymic: Annotated[str | None, PERSONAL] = Field(default=None, alias="docPatronymic")
     driver_license_category: str | None = Field(default=None, alias="driverLicenseCategory")
-    manually_data_changed: bool | None = Field(default=None, alias="manuallyDataChanged")
+    manually_data_changed: Flag | None = Field(default=None, alias="manuallyDataChanged")
     full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
     selected_country: str | None = Field(default=None, alias="selectedCountry")
     org_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgFirstName")
@@ -222,7 +222,7 @@ class DocumentData(KycModel):
     )
     # Tolerated here as well as at the top level ([webhooks]).
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
-    manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
+    manual_address_match: Flag | None = Field(default=None, alias="manualAddressMatch")
     registry_center_check_raw: _RawObject = Field(
         default=None, alias="registryCenterCheck", repr=False
     )
@@ -308,7 +308,7 @@ class IdentificationEvent(IdenfyEvent):
         alias="scanRef",
         description="iDenfy's id of this verification (the subject of its decision).",
     )
-    final: bool | None = Field(
+    final: Flag | None = Field(
         default=None,
         description="False: another result follows (a manual review); act only on a final one "
         "(see is_final).",
@@ -356,9 +356,9 @@ class IdentificationEvent(IdenfyEvent):
     client_ip: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientIp")
     client_ip_country: str | None = Field(default=None, alias="clientIpCountry")
     client_location: Annotated[str | None, PERSONAL] = Field(default=None, alias="clientLocation")
-    gdc_match: bool | None = Field(default=None, alias="gdcMatch")
+    gdc_match: Flag | None = Field(default=None, alias="gdcMatch")
     manual_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="manualAddress")
-    manual_address_match: bool | None = Field(default=None, alias="manualAddressMatch")
+    manual_address_match: Flag | None = Field(default=None, alias="manualAddressMatch")
     registry_center_check_raw: _RawObject = Field(
         default=None, alias="registryCenterCheck", repr=False
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeAlias
 
 from pydantic import Discriminator, Field, Tag
 
-from ..models import BOUNDED, OPEN, PERSONAL, KycModel, Number, WireEnum
+from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Number, WireEnum
 from ._base import publish
 from ._enums import (
     RiskLevel,
@@ -229,12 +229,12 @@ class RiskAssessment(KycModel):
 
 class EmailVerification(KycModel):
     email: Annotated[str | None, PERSONAL] = None
-    email_verified: bool | None = Field(default=None, alias="emailVerified")
+    email_verified: Flag | None = Field(default=None, alias="emailVerified")
 
 
 class PhoneVerification(KycModel):
     phone: Annotated[str | None, PERSONAL] = None
-    phone_verified: bool | None = Field(default=None, alias="phoneVerified")
+    phone_verified: Flag | None = Field(default=None, alias="phoneVerified")
 
 
 class DriverLicenseCheck(KycModel):
@@ -246,13 +246,13 @@ class DriverLicenseCheck(KycModel):
     date_of_issue: str | None = Field(default=None, alias="dateOfIssue")
     date_of_expiry: str | None = Field(default=None, alias="dateOfExpiry")
     document_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="documentNumber")
-    name_match: bool | None = Field(default=None, alias="nameMatch")
-    surname_match: bool | None = Field(default=None, alias="surnameMatch")
-    date_of_birth_match: bool | None = Field(default=None, alias="dateOfBirthMatch")
-    date_of_issue_match: bool | None = Field(default=None, alias="dateOfIssueMatch")
-    date_of_expiry_match: bool | None = Field(default=None, alias="dateOfExpiryMatch")
-    document_number_match: bool | None = Field(default=None, alias="documentNumberMatch")
-    gender_match: bool | None = Field(default=None, alias="genderMatch")
+    name_match: Flag | None = Field(default=None, alias="nameMatch")
+    surname_match: Flag | None = Field(default=None, alias="surnameMatch")
+    date_of_birth_match: Flag | None = Field(default=None, alias="dateOfBirthMatch")
+    date_of_issue_match: Flag | None = Field(default=None, alias="dateOfIssueMatch")
+    date_of_expiry_match: Flag | None = Field(default=None, alias="dateOfExpiryMatch")
+    document_number_match: Flag | None = Field(default=None, alias="documentNumberMatch")
+    gender_match: Flag | None = Field(default=None, alias="genderMatch")
 
 
 class BalancesOverview(KycModel):
@@ -294,8 +294,8 @@ class BankCardVerification(KycModel):
     first_six: Annotated[str | None, PERSONAL] = Field(default=None, alias="firstSix")
     last_four: Annotated[str | None, PERSONAL] = Field(default=None, alias="lastFour")
     expiry_date: Annotated[str | None, PERSONAL] = Field(default=None, alias="expiryDate")
-    name_match: bool | None = Field(default=None, alias="nameMatch")
-    last_four_match: bool | None = Field(default=None, alias="lastFourMatch")
+    name_match: Flag | None = Field(default=None, alias="nameMatch")
+    last_four_match: Flag | None = Field(default=None, alias="lastFourMatch")
 
 
 # ---- section types of IdentificationEvent (validated on first read; see _identification.py) ---
