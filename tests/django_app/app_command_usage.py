@@ -113,6 +113,26 @@ def test_a_bad_age_is_a_usage_error_without_a_traceback(
         call_command("kyc_webhooks", *args, stdout=io.StringIO())
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--limit", "0"), "argument --limit: must be at least 1"),
+        (("--limit", "-5"), "argument --limit: must be at least 1"),
+        (("--interval", "0"), "argument --interval: must be a number of seconds above 0"),
+        (("--interval", "nan"), "argument --interval: must be a number of seconds above 0"),
+        (("--interval", "inf"), "argument --interval: must be a number of seconds above 0"),
+        (("--max-rounds", "-1"), "argument --max-rounds: must be at least 0"),
+    ],
+)
+def test_process_refuses_what_would_spin_or_crash(args: tuple[str, ...], message: str) -> None:
+    # Was (review R32): --limit 0 and --interval 0/nan spun at 100 % CPU (hammering the database
+    # under --loop), --interval inf crashed with an OverflowError traceback.
+    result = _command("process", "--loop", *args)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
 def test_the_oldest_age_accepted_is_the_cli_s() -> None:
     result = _command("erase-bodies", "--older-than", "36525d", "--dry-run")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -290,6 +290,26 @@ def test_migrations_are_complete() -> None:
     call_command("makemigrations", "kyc_webhooks", "--check", "--dry-run", stdout=io.StringIO())
 
 
+def test_the_admin_deletes_no_inbox_record_even_with_the_delete_permission() -> None:
+    """Deleting a record lost a delivery not handled yet, or its deduplication (a done one's
+    redelivery ran the handlers again): "Delete selected" was open to any staff user with
+    delete_delivery (review R32). Records go with retention (purge); bodies with erasure."""
+    body, headers = idenfy()
+    post(Client(), "/webhooks/idenfy", body, headers)
+    row = Delivery.objects.get()
+    client = _staff("delete_delivery", "change_delivery")
+    assert client.get(f"/admin/kyc_webhooks/delivery/{row.id}/delete/").status_code == 403
+    listing = client.get("/admin/kyc_webhooks/delivery/")
+    assert listing.status_code == 200
+    assert b"delete_selected" not in listing.content
+    answer = client.post(
+        "/admin/kyc_webhooks/delivery/",
+        {"action": "delete_selected", "_selected_action": [row.id], "post": "yes"},
+    )
+    assert answer.status_code in (200, 302)
+    assert Delivery.objects.filter(id=row.id).exists()
+
+
 def test_admin_process_now_and_replay_actions_run_the_handlers() -> None:
     from kyc_webhooks.integrations.django import receiver
 

@@ -163,6 +163,12 @@ class DeliveryAdmin(AppStoreAdmin):
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        # Deleting a record loses a delivery not handled yet, or its deduplication: the vendor's
+        # next redelivery of a done one runs the handlers again (review R32). Records go with
+        # retention (`purge`), bodies with `erase_body` / `erase-bodies` / `forget`.
+        return False
+
     def has_operate_permission(self, request: Any) -> bool:
         """Replay, process and erase: for users who may change deliveries, on the app's store."""
         return uses_app_models() and bool(request.user.has_perm("kyc_webhooks.change_delivery"))

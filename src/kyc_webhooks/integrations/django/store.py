@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -295,17 +296,68 @@ _PG_DISCONNECTED = ("08", "57P01", "57P02", "57P03")
 _MYSQL_DISCONNECTED = frozenset({2006, 2013, 1927, 4031})
 
 
+#: PostgreSQL SQLSTATEs of a transaction the server gave up on and that may be tried again:
+#: serialization failure, deadlock detected, lock not available.
+_PG_CONFLICT = ("40001", "40P01", "55P03")
+#: MySQL/MariaDB: deadlock found (the transaction was rolled back), lock wait timeout.
+_MYSQL_CONFLICT = frozenset({1213, 1205})
+#: SQLite: SQLITE_BUSY, SQLITE_LOCKED ("database is locked" -- at once, without waiting, when a
+#: deferred transaction that read cannot become the writer).
+_SQLITE_CONFLICT = frozenset({5, 6})
+#: How often, and how long apart, a claim's ending is tried when it met a conflict.
+_CONFLICT_TRIES = 6
+_CONFLICT_PAUSE = 0.05
+
+
+def _conflict(exc: Exception) -> bool:
+    """Whether ``exc`` (a Django database error) is a conflict with another transaction --
+    a deadlock, a lock wait, SQLite's busy database -- after which nothing of the transaction
+    stayed: trying it again is safe, and will usually pass."""
+    cause = exc.__cause__
+    errno = _mysql_errno(cause)
+    if errno is not None:
+        return errno in _MYSQL_CONFLICT
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)  # psycopg 3 / 2
+    if isinstance(code, str):
+        return code in _PG_CONFLICT
+    sqlite_code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return sqlite_code & 0xFF in _SQLITE_CONFLICT
+    # sqlite3 before Python 3.11 names no code
+    return "database is locked" in str(cause) or "database table is locked" in str(cause)
+
+
+def _conflict_code(exc: Exception) -> str:
+    """The driver's code of a conflict, for a log line (never its message, which can quote
+    values): ``MySQL 1213``, ``SQLSTATE 40P01``, ``SQLite 5``."""
+    cause = exc.__cause__
+    errno = _mysql_errno(cause)
+    if errno is not None:
+        return f"MySQL {errno}"
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if isinstance(code, str):
+        return f"SQLSTATE {code}"
+    return f"SQLite {getattr(cause, 'sqlite_errorcode', 'busy')}"
+
+
+def _mysql_errno(cause: object) -> int | None:
+    """The error number of a MySQL/MariaDB driver's exception (mysqlclient, PyMySQL: ``args`` is
+    ``(errno, message)``), else ``None``. Read before ``sqlstate``, which PyMySQL sets too."""
+    args: tuple[Any, ...] = tuple(getattr(cause, "args", ()))
+    return args[0] if args and isinstance(args[0], int) else None
+
+
 def _disconnected(exc: Exception) -> bool:
     """Whether ``exc`` (a Django database error) says the server ended the session -- as
     opposed to a deadlock, a lock or statement timeout, which a new connection would not cure."""
     if isinstance(exc, InterfaceError):  # the driver's connection is closed
         return True
     cause = exc.__cause__
+    errno = _mysql_errno(cause)
+    if errno is not None:
+        return errno in _MYSQL_DISCONNECTED
     code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)  # psycopg 3 / 2
-    if isinstance(code, str):
-        return code.startswith(_PG_DISCONNECTED)
-    args: tuple[Any, ...] = tuple(getattr(cause, "args", ()))
-    return bool(args) and isinstance(args[0], int) and args[0] in _MYSQL_DISCONNECTED
+    return isinstance(code, str) and code.startswith(_PG_DISCONNECTED)
 
 
 #: How deep each thread is in the store's own transactions (module-level: a store object stays
@@ -391,23 +443,44 @@ class DjangoStore:
             block.__exit__(None, None, None)
 
     def _after_handlers(self, write: Callable[[], _T]) -> _T:
-        """``write()`` -- a claim's ending, once the handlers ran (``complete``, ``fail``) -- and,
-        when the database answered with an operational error (a server restart or failover, a
-        terminated session, a proxy dropping the connection), once more on a new connection.
-        Without it the handlers' success was answered 200 while the record stayed
-        ``processing``, and the worker ran them again once the lease expired. Repeating it is
-        safe: a first try that committed before the break cleared the claim, so the second finds
-        no claim to end and changes nothing (``False``). Not inside a transaction of the
-        caller's, which a new connection cannot continue; not for other operational errors
-        (:func:`_disconnected`)."""
-        try:
-            return write()
-        except (InterfaceError, OperationalError) as exc:
-            conn = connections[self._db]
-            if conn.in_atomic_block or not _disconnected(exc):
-                raise  # a deadlock, a lock or statement timeout: the store error it is
-            conn.close()  # Django opens a new one on the next query
-        return write()
+        """``write()`` -- a claim's ending, once the handlers ran (``complete``, ``fail``) --
+        tried again where that is safe and likely to pass. Without it the handlers' success was
+        answered 200 while the record stayed ``processing``, and the worker ran them again once
+        the lease expired:
+
+        * after a lost connection (a server restart or failover, a terminated session, a proxy
+          dropping it), once more on a new connection. A first try that committed before the
+          break cleared the claim, so the second finds no claim to end and changes nothing
+          (``False``);
+        * after a conflict with another transaction (:func:`_conflict`: a deadlock -- MariaDB's
+          with a worker's ``claim_next`` --, a lock wait timeout, SQLite's "database is
+          locked"), which rolled the whole try back, up to :data:`_CONFLICT_TRIES` times, a
+          little apart (review R32: handlers ran twice).
+
+        Not inside a transaction of the caller's, which a new connection cannot continue and a
+        rollback has ended; not for other errors (a statement timeout)."""
+        reconnected = False
+        for attempt in range(_CONFLICT_TRIES):
+            try:
+                return write()
+            except (InterfaceError, OperationalError) as exc:
+                conn = connections[self._db]
+                last = attempt == _CONFLICT_TRIES - 1
+                if conn.in_atomic_block or last:
+                    raise
+                if _disconnected(exc) and not reconnected:
+                    conn.close()  # Django opens a new one on the next query
+                    reconnected = True
+                elif _conflict(exc):
+                    logger.warning(
+                        "delivery store: ending a claim met a conflict with another transaction "
+                        "(%s); trying again",
+                        _conflict_code(exc),
+                    )
+                    time.sleep(_CONFLICT_PAUSE * (attempt + 1))
+                else:
+                    raise  # a statement timeout: the store error it is
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _by_collation(self) -> bool:
         """Whether the database compares text by a collation rather than exactly (MySQL and
@@ -670,6 +743,15 @@ class DjangoStore:
         )
         if vendors is not None:
             rows = rows.filter(self._one_of("vendor", [_text(v) for v in vendors]))
+        if connections[self._db].features.has_select_for_update_skip_locked:
+            # The rows first, skipping those another transaction holds, then each by its id: an
+            # UPDATE through the state index locked the index entries of every processing row,
+            # then the rows -- the reverse of complete()'s order, and on MariaDB the two
+            # deadlocked (review R32).
+            ids = list(rows.select_for_update(skip_locked=True).values_list("id", flat=True))
+            if not ids:
+                return
+            rows = self._rows().filter(id__in=ids, state="processing")
         rows.update(
             state="failed",
             lease_until=None,

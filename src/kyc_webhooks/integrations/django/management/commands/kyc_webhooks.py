@@ -11,13 +11,14 @@ takes a delivery id or a unique prefix of at least 8 characters, as ``kyc-webhoo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kyc_webhooks.cli._common import EXIT_USAGE, CliError, stop_on_signals
+from kyc_webhooks.cli._common import EXIT_USAGE, CliError, seconds, stop_on_signals
 from kyc_webhooks.cli._credentials import vendor_names
 from kyc_webhooks.cli._loop import ProcessLoop
 from kyc_webhooks.cli._stores import (
@@ -48,16 +49,33 @@ def duration(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """argparse ``type=``: a whole number of at least ``low``."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return whole
+
+
 class Command(BaseCommand):
     help = "Process, replay, purge and erase stored KYC webhook deliveries; forget decisions."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         process = sub.add_parser("process", help="run handlers of pending/failed deliveries")
-        process.add_argument("--limit", type=int, default=100)
+        # Checked as the kyc-webhooks CLI checks them: a limit of 0 or an interval of 0, nan or
+        # inf spun without a pause or crashed (review R32).
+        process.add_argument("--limit", type=_at_least(1), default=100)
         process.add_argument("--loop", action="store_true", help="poll until SIGTERM/SIGINT")
-        process.add_argument("--interval", type=float, default=1.0, help=argparse_hidden())
-        process.add_argument("--max-rounds", type=int, default=0, help=argparse_hidden())
+        process.add_argument("--interval", type=seconds, default=1.0, help=argparse_hidden())
+        process.add_argument("--max-rounds", type=_at_least(0), default=0, help=argparse_hidden())
         replay = sub.add_parser("replay", help="run the handlers of one delivery again")
         replay.add_argument(
             "delivery_id", help=f"a delivery id, or a unique prefix of at least {MIN_PREFIX}"
