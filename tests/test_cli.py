@@ -1104,6 +1104,33 @@ def test_send_prints_control_characters_of_an_answer_as_escapes(
     assert "X\\x1b]0;TITLE\\x07: \\x1b[2Jfake\\r\\n[1/1] -> 200 OK" in out
 
 
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://127.0.0.1:{port}/hook?token=SUPERSECRET&v=2", cli.EXIT_UNAVAILABLE),
+        ("http://127.0.0.1:{port}/hook?SUPERSECRET", cli.EXIT_UNAVAILABLE),
+        ("ftp://127.0.0.1/hook?token=SUPERSECRET", cli.EXIT_USAGE),
+    ],
+)
+def test_send_never_prints_the_query_of_the_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str, code: int
+) -> None:
+    """Endpoints take tokens in the query string: an error echoed the whole --to URL (review
+    R33); the docs promise that no credential of a URL is ever printed."""
+    _set_secrets(monkeypatch)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    given = url.format(port=port)
+    exit_code, out, err = run(capsys, "send", "--vendor", "complycube",
+                              "--event-type", "check.completed",
+                              "--to", given, "--timeout", "5")  # fmt: skip
+    assert exit_code == code, err
+    assert "SUPERSECRET" not in out + err
+    assert "hook?" in err
+    assert "***" in err
+
+
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """An HTTP proxy on loopback, configured through ``http_proxy``; yields the request lines it

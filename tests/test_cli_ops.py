@@ -534,3 +534,84 @@ def test_replay_to_an_answer_that_does_not_say_the_handlers_ran_is_no_success(
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_replay_to_of_a_done_identomat_delivery_sent_as_spaced_json_is_a_duplicate(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Identomat's delivery key is a digest of the (redacted) body: re-signing a stored body
+    re-encoded it as compact JSON, so that a callback the vendor sent spaced (or with escapes)
+    got another key, and replaying it to the application ran its handlers a second time as a
+    new delivery, exit 0 (review R33). The key is now put into the stored bytes as they are."""
+    key = "identomat-replay-key"
+    monkeypatch.setenv("IDENTOMAT_API_KEY", key)
+    store = SQLiteStore(tmp_path / "inbox.sqlite3")
+    receiver = kw.Receiver(kw.Identomat(api_key=key), store=store)
+    runs: list[str] = []
+    receiver.on("identomat")(lambda event: runs.append(event.delivery_key))
+    payload = {**testing.sample_payload("identomat", "session-change"), "callbackApiKey": key}
+    spaced = json.dumps(payload, indent=2).encode()  # as Python's json.dumps writes it
+    first = receiver.handle(spaced, {"Content-Type": "application/json"})
+    assert first.status_code == 200
+    assert first.delivery_id is not None
+    server = Server(asgi_app(receiver), bind("127.0.0.1", 0))
+    server.start()
+    try:
+        code, out, err = run(
+            capsys, "inbox", "--inbox", str(tmp_path / "inbox.sqlite3"), "replay",
+            first.delivery_id, "--to", f"{server.url}/identomat",
+        )  # fmt: skip
+    finally:
+        server.stop()
+        store.close()
+    assert code == cli.EXIT_FAILED, out + err
+    assert out.strip().endswith("-> 200 OK (duplicate)")
+    assert "the application's store has this delivery done" in err
+    assert runs == [first.delivery_key]
+    with SQLiteStore(tmp_path / "inbox.sqlite3") as reopened:
+        assert reopened.stats()["done"] == 1
+        assert len(reopened.deliveries()) == 1
+
+
+def test_a_locked_inbox_is_unavailable_not_a_usage_error(tmp_path: Path) -> None:
+    """A SQLite inbox another writer holds past the lock timeout: exit 3 (store unavailable:
+    try again), as the exit-code table says, not 2 -- scripts retrying on 3 gave up on a lock
+    that was only temporary (review R33)."""
+    import sqlite3
+
+    inbox = tmp_path / "inbox.sqlite3"
+    _failed_inbox(inbox, 1)
+    writer = sqlite3.connect(inbox, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        result = subprocess.run(
+            [sys.executable, "-m", "kyc_webhooks", "inbox", "--inbox", str(inbox), "stats"],
+            capture_output=True, text=True, timeout=60, env=_env(),
+        )  # fmt: skip
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert result.returncode == cli.EXIT_UNAVAILABLE, result.stderr
+    assert "database is locked" in result.stderr
+
+
+def test_an_unreachable_postgres_inbox_is_one_line_on_stderr() -> None:
+    """psycopg_pool's warnings of every failed connection attempt reached stderr through
+    logging's last resort, above the command's one-line error (review R33)."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://postgres@127.0.0.1:{port}/test"
+    result = subprocess.run(
+        [sys.executable, "-m", "kyc_webhooks", "inbox", "--inbox", url, "stats"],
+        capture_output=True, text=True, timeout=60, env=_env(),
+    )  # fmt: skip
+    assert result.returncode == cli.EXIT_UNAVAILABLE, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("kyc-webhooks: error: ")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}

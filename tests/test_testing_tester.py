@@ -233,3 +233,21 @@ def test_refused_deliveries_are_outcomes_not_exceptions() -> None:
     tester.on("complycube")(_buggy_handler)
     outcome = tester.handle(*testing.tamper(tester.delivery("complycube", "check.completed")))
     assert outcome.status_code == 401  # the handler never ran: nothing to re-raise
+
+
+@pytest.mark.parametrize("given", ["BEARER", "Bearer", "bearer"])
+def test_the_tester_takes_yotis_auth_type_in_any_case(given: str) -> None:
+    # Yoti() takes the name in any case; the tester built the receiver with "BEARER", then its
+    # signer refused it on the first delivery (review R33).
+    tester = testing.WebhookTester(yoti_auth_type=given)  # type: ignore[arg-type]
+    assert tester.yoti_auth_type == "bearer"
+    outcome = tester.deliver("yoti", "session_completion")
+    assert outcome.status_code == 200
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_sign_refuses_a_value_json_cannot_hold(value: float) -> None:
+    # NaN and Infinity are no JSON, and no vendor sends them: the body was refused by the
+    # receiver for another reason than the test meant (review R33).
+    with pytest.raises(kw.UsageError, match="NaN or infinite"):
+        testing.sign("complycube", {"id": "x", "type": "client.created", "n": value}, "k")

@@ -7,10 +7,11 @@ the store, has the key it had on arrival -- docs/delivery-guarantees.md, "Delive
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["REDACTED_VALUE", "redact_fields"]
+__all__ = ["REDACTED_VALUE", "redact_fields", "replace_field"]
 
 #: Replaces the string value of a credential field (Identomat's ``callbackApiKey``,
 #: https://docs.identomat.com/developer-tools/callbacks) in the stored copy of a body.
@@ -26,6 +27,19 @@ def redact_fields(body: bytes, names: Iterable[str]) -> bytes:
     for name in sorted(names):
         body = _pattern(name).sub(lambda m: m.group(1) + REDACTED_VALUE, body)
     return body
+
+
+def replace_field(body: bytes, name: str, value: str) -> bytes | None:
+    """``body`` with the string value of its one ``"<name>": "..."`` member replaced by
+    ``value`` (a JSON string), every other byte unchanged -- the reverse of
+    :func:`redact_fields`, so that a stored body re-signed for a replay redacts back to itself
+    (and keeps its Identomat delivery key). ``None`` when ``body`` holds no such member, or
+    several."""
+    pattern = _pattern(name)
+    if len(pattern.findall(body)) != 1:
+        return None
+    encoded = json.dumps(value).encode("ascii")
+    return pattern.sub(lambda m: m.group(1) + encoded, body)
 
 
 def _pattern(name: str) -> re.Pattern[bytes]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -130,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # psycopg_pool warns of every failed connection attempt; with no logging configured they
+    # reached stderr through logging's last resort, many lines above the command's one-line
+    # error (review R33). A handler of their own that drops them, unless the application's
+    # logging (the root logger's handlers, `process --app`) takes them.
+    logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
     try:
         code: int = args.func(args)
     except CliError as exc:

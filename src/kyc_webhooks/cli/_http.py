@@ -174,9 +174,23 @@ def _shown_location(url: str, location: str | None) -> str | None:
     return shown if len(shown) <= 300 else shown[:300] + "..."
 
 
+def shown_url(url: str) -> str:
+    """``url`` as a message may show it: every query parameter's value -- and a parameter
+    without one -- as ``***`` (endpoints take tokens there: ``?token=...``), without a
+    ``user:password@`` part, control characters escaped, at most 300 characters."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "(the URL given)"
+    items = (item.partition("=") for item in parts.query.split("&") if item)
+    query = "&".join(f"{name}=***" if sep else "***" for name, sep, _ in items)
+    netloc = parts.netloc.rpartition("@")[2]
+    return _shown(urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query)))
+
+
 def check_url(url: str) -> str:
     """``url`` when it is an http(s) URL that the HTTP client can send to; else a usage error."""
-    bad = f"--to must be an http:// or https:// URL, got {url!r}"
+    bad = f"--to must be an http:// or https:// URL, got {shown_url(url)!r}"
     if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in url):
         raise CliError(f"{bad} (it contains whitespace or a control character)")
     if not url.isascii():
@@ -207,6 +221,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
     not HTTP."""
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 -- scheme checked in check_url
     deadline = _Deadline(timeout)
+    shown = shown_url(url)  # never a token of its query
     try:
         with _opener(url, deadline).open(request, timeout=timeout) as answer:
             status, reason = answer.status, answer.reason
@@ -215,25 +230,25 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise CliError(
-                f"cannot reach {url}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
+                f"cannot reach {shown}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
             ) from None
         reason_text = getattr(exc.reason, "strerror", None) or str(exc.reason)
-        raise CliError(f"cannot reach {url}: {reason_text}", EXIT_UNAVAILABLE) from None
+        raise CliError(f"cannot reach {shown}: {reason_text}", EXIT_UNAVAILABLE) from None
     except TimeoutError:  # connected, but the answer did not come in time
         raise CliError(
-            f"no answer from {url}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
+            f"no answer from {shown}: timed out after {timeout:g} s", EXIT_UNAVAILABLE
         ) from None
     except (ConnectionError, OSError) as exc:
-        raise CliError(f"cannot reach {url}: {exc.strerror or exc}", EXIT_UNAVAILABLE) from None
+        raise CliError(f"cannot reach {shown}: {exc.strerror or exc}", EXIT_UNAVAILABLE) from None
     except http.client.HTTPException as exc:
         # BadStatusLine, IncompleteRead, LineTooLong, ...: the peer did not answer in HTTP. Only
         # the class is named: the exception's text can quote what the peer sent.
         raise CliError(
-            f"bad answer from {url}: not a valid HTTP response ({type(exc).__name__})",
+            f"bad answer from {shown}: not a valid HTTP response ({type(exc).__name__})",
             EXIT_UNAVAILABLE,
         ) from None
     except ValueError:  # UnicodeError included: a URL that check_url let through by mistake
-        raise CliError(f"cannot send to {url!r}: the HTTP client refused the URL") from None
+        raise CliError(f"cannot send to {shown!r}: the HTTP client refused the URL") from None
     try:
         parsed = json.loads(raw) if raw else {}
     except (ValueError, RecursionError):  # not JSON, or nested deeper than json reads

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
 
-from ._common import EXIT_MISSING_DEPENDENCY, EXIT_USAGE, PROG, CliError, when
+from ._common import EXIT_MISSING_DEPENDENCY, EXIT_UNAVAILABLE, EXIT_USAGE, PROG, CliError, when
 
 if TYPE_CHECKING:
     from kyc_webhooks.store import DeliveryRecord, Store
@@ -99,11 +99,31 @@ def open_store(
 
         return SQLiteStore(target, create=create)
     except kw.WebhookError as exc:
-        # A missing driver (the postgres extra) is a missing dependency, not a usage error.
-        code = EXIT_MISSING_DEPENDENCY if isinstance(exc.__cause__, ImportError) else EXIT_USAGE
+        # A missing driver (the postgres extra) is a missing dependency, not a usage error; a
+        # database that is locked or cannot be reached now is unavailable (exit 3: try again),
+        # as the documented exit codes say -- scripts retrying on 3 gave up on a lock (R33).
+        if isinstance(exc.__cause__, ImportError):
+            code = EXIT_MISSING_DEPENDENCY
+        elif _unavailable(exc.__cause__):
+            code = EXIT_UNAVAILABLE
+        else:
+            code = EXIT_USAGE
         raise CliError(f"cannot open {what} {describe(target)}: {exc.message}", code) from None
     except OSError as exc:
         raise CliError(f"cannot open {what} {describe(target)}: {exc.strerror or exc}") from None
+
+
+def _unavailable(cause: BaseException | None) -> bool:
+    """Whether a store failed to open for a reason that passes: SQLite's database locked or busy,
+    a PostgreSQL server that cannot be reached (psycopg's ``OperationalError``)."""
+    if isinstance(cause, sqlite3.OperationalError):
+        code = getattr(cause, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+        return "locked" in str(cause)
+    return type(cause).__name__ == "OperationalError" and type(cause).__module__.startswith(
+        "psycopg"
+    )
 
 
 #: The libpq connection parameters whose value ``describe`` shows (none of them is a secret).

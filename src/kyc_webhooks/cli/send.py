@@ -95,6 +95,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     creds.add_secret_options(parser)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_set(items: Sequence[str] | None, option: str = "--set") -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for item in items or ():
@@ -102,9 +106,11 @@ def parse_set(items: Sequence[str] | None, option: str = "--set") -> dict[str, A
         if not sep or not path:
             raise CliError(f"{option} expects PATH=VALUE, got {item!r}")
         try:
-            overrides[path] = json.loads(raw)
+            overrides[path] = json.loads(raw, parse_constant=_no_constant)
         except (ValueError, RecursionError):
-            overrides[path] = raw  # not JSON (or nested deeper than json reads): a plain string
+            # Not JSON (NaN and Infinity are not either; nested deeper than json reads): a
+            # plain string.
+            overrides[path] = raw
     return overrides
 
 

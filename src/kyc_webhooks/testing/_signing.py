@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from .._redaction import replace_field
 from ..errors import ConfigurationError, UsageError
 
 __all__ = ["dumps", "sign"]
@@ -22,7 +23,13 @@ def dumps(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON (non-ASCII kept as UTF-8, as vendors send it). A lone surrogate in a
     string (``"\udcff"``), which UTF-8 cannot encode, is sent as its JSON escape ``\udcff`` --
     what a vendor's JSON encoder sends for it -- and parses back to the same ``str``."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        # allow_nan=False: NaN and Infinity are no JSON, and no vendor sends them.
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise UsageError("a payload value is NaN or infinite, which JSON cannot hold") from None
+    except RecursionError:
+        raise UsageError("the payload is nested deeper than JSON can be written") from None
     # Only a surrogate is unencodable, and only inside a JSON string: backslashreplace writes it
     # as exactly its JSON escape (\uXXXX).
     return text.encode("utf-8", "backslashreplace")
@@ -81,9 +88,15 @@ def sign(
     elif vendor == "identomat":
         data: object
         if isinstance(payload, bytes):
+            # The key put into the bytes as they are (a stored body, its key redacted): re-encoded,
+            # a body that was not compact JSON would change -- and with it the delivery key, a
+            # digest of the body, so that a replay ran as a new delivery (review R33).
+            filled = replace_field(payload, "callbackApiKey", secret)
+            if filled is not None:
+                return filled, headers
             try:
                 data = json.loads(payload)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError too
                 raise UsageError("an Identomat payload must be UTF-8 JSON") from None
         elif isinstance(payload, Mapping):
             data = dict(payload)

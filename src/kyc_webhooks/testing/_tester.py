@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets as _secrets
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
 from .._vendor import VENDOR_NAMES
 from ..errors import ConfigurationError, HandlerError, UsageError
@@ -169,7 +169,9 @@ class WebhookTester:
         if yoti_auth_type is None:
             yoti = receiver.vendors.get("yoti")
             yoti_auth_type = getattr(yoti, "auth_type", "basic")
-        self.yoti_auth_type: AuthType = yoti_auth_type or "basic"
+        # In any case, as Yoti takes it: "BEARER" built the receiver, then the signer refused it
+        # on the first delivery (review R33).
+        self.yoti_auth_type: AuthType = cast(AuthType, (yoti_auth_type or "basic").lower())
         self.outcomes: list[Outcome] = []
         #: Re-raise a handler's exception from :meth:`handle`/:meth:`deliver` (default), instead
         #: of only returning the 500 outcome.
