@@ -22,6 +22,7 @@ from kyc_webhooks.complycube.models import (
     ComplyCubeUnknownEvent,
 )
 from kyc_webhooks.models import EventModels, UnknownEvent, WebhookEvent
+from kyc_webhooks.testing import sign
 
 VENDORS = ("idenfy", "complycube", "yoti", "identomat")
 
@@ -201,3 +202,26 @@ def test_a_repeated_type_never_gives_a_model_that_disagrees_with_the_event_type(
         "foo.bar": ComplyCubeUnknownEvent,
     }
     assert type(event) is expected[event.event_type]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 300 + b"]" * 300, "(recursion limit exceeded at line 1 column "),
+        (b'{"id":' + b"9" * 5000 + b"}", "(number out of range at line 1 column "),
+        (b'{"id": "a"', "(EOF while parsing an object at line 1 column "),
+    ],
+    ids=["too-deep", "huge-integer", "truncated"],
+)
+def test_a_body_the_parser_refuses_says_why_without_quoting_it(body: bytes, reason: str) -> None:
+    # "not valid UTF-8 JSON" alone sent integrators looking at encodings for a body nested too
+    # deep or holding an integer of thousands of digits (review R28): the parser's reason and
+    # its position, never the body's text.
+    receiver = kw.Receiver(kw.ComplyCube(secret="k"))
+    outcome = receiver.handle(*sign("complycube", body, "k"))
+    assert outcome.status_code == 400
+    assert outcome.error is not None
+    message = outcome.error.message
+    assert message.startswith("ComplyCube body is not valid UTF-8 JSON ")
+    assert reason in message
+    assert "999" not in message

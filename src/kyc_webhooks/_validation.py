@@ -223,6 +223,22 @@ def validate_json(model: Any, body: bytes, *, what: str, event_type: str = "") -
     raise error  # outside the except block: no ValidationError (input values) as __context__
 
 
+#: What pydantic-core's JSON parser says of a body it cannot read: its reason and the position,
+#: never the body's text.
+_JSON_PROBLEM = re.compile(r"[A-Za-z ]+ at line \d+ column \d+")
+
+
+def _json_problem(exc: ValidationError) -> str:
+    """`` (<the parser's reason>)`` for a ``json_invalid`` error, when it has the usual form."""
+    try:
+        error = exc.errors(include_url=False, include_input=False)[0].get("ctx", {}).get("error")
+    except (IndexError, AttributeError):  # pragma: no cover - pydantic-core always gives one
+        return ""
+    if isinstance(error, str) and _JSON_PROBLEM.fullmatch(error):
+        return f" ({error})"
+    return ""
+
+
 def payload_error(exc: Exception, *, what: str, event_type: str = "") -> PayloadError:
     """The :class:`PayloadError` for a failed validation: field locations and error kinds, never
     input values. Raise it outside the ``except`` block (see :func:`validate_json`)."""
@@ -233,7 +249,10 @@ def payload_error(exc: Exception, *, what: str, event_type: str = "") -> Payload
     errors = _errors(exc)
     kinds = {e["type"] for e in errors}
     if "json_invalid" in kinds:
-        return PayloadError(f"{what} body is not valid UTF-8 JSON")
+        # The parser's own words (what and where: "recursion limit exceeded at line 1 column
+        # 202", "number out of range ..."), which quote nothing of the body: "not valid UTF-8
+        # JSON" alone sent integrators looking at encodings for a body nested too deep.
+        return PayloadError(f"{what} body is not valid UTF-8 JSON{_json_problem(exc)}")
     if kinds & _NOT_AN_OBJECT and all(not e["loc"] for e in errors):
         return PayloadError(f"{what} body must be a JSON object")
     return PayloadError(f"{what} body failed validation ({_describe(exc, errors, '')})")
