@@ -1131,6 +1131,25 @@ def test_send_never_prints_the_query_of_the_url(
     assert "***" in err
 
 
+def test_send_never_prints_the_query_through_a_relative_redirect(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    raw_server: tuple[str, list[bytes]],
+) -> None:
+    # A relative Location ("#top") resolves against --to: its query token was printed in the
+    # "redirect to ..." note (review R34).
+    url, answers = raw_server
+    answers.append(b"HTTP/1.1 302 Found\r\nLocation: #top\r\nContent-Length: 0\r\n\r\n")
+    _set_secrets(monkeypatch)
+    code, out, err = run(capsys, "send", "--vendor", "complycube",
+                         "--event-type", "check.completed",
+                         "--to", url + "?token=SUPERSECRET", "--timeout", "10")  # fmt: skip
+    assert code == cli.EXIT_FAILED, err
+    assert "redirect to" in out
+    assert "token=***" in out
+    assert "SUPERSECRET" not in out + err
+
+
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """An HTTP proxy on loopback, configured through ``http_proxy``; yields the request lines it

@@ -595,15 +595,23 @@ def test_a_locked_inbox_is_unavailable_not_a_usage_error(tmp_path: Path) -> None
     assert "database is locked" in result.stderr
 
 
-def test_an_unreachable_postgres_inbox_is_one_line_on_stderr() -> None:
+@pytest.mark.parametrize("where", ["closed-port", "no-such-database"])
+def test_a_postgres_inbox_that_cannot_be_opened_is_one_line_saying_why(where: str) -> None:
     """psycopg_pool's warnings of every failed connection attempt reached stderr through
-    logging's last resort, above the command's one-line error (review R33)."""
+    logging's last resort, above the command's one-line error (review R33) -- and were the only
+    place that said why (review R34): the line ends with the last attempt's reason."""
     import socket
 
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"postgresql://postgres@127.0.0.1:{port}/test"
+    from _postgres import require_postgres
+
+    if where == "closed-port":
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url, reason = f"postgresql://postgres@127.0.0.1:{port}/test", "Connection refused"
+    else:
+        server = require_postgres().rpartition("/")[0]
+        url, reason = f"{server}/kw_no_such_db", 'database "kw_no_such_db" does not exist'
     result = subprocess.run(
         [sys.executable, "-m", "kyc_webhooks", "inbox", "--inbox", url, "stats"],
         capture_output=True, text=True, timeout=60, env=_env(),
@@ -611,6 +619,7 @@ def test_an_unreachable_postgres_inbox_is_one_line_on_stderr() -> None:
     assert result.returncode == cli.EXIT_UNAVAILABLE, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("kyc-webhooks: error: ")
+    assert result.stderr.rstrip().endswith(reason), result.stderr
 
 
 def _env() -> dict[str, str]:

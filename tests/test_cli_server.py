@@ -335,3 +335,23 @@ def test_serve_help_documents_the_config_file(capsys: pytest.CaptureFixture[str]
     out, _ = capsys.readouterr()
     for line in ("[idenfy]", "signing_key", "[yoti]", "auth_type", "[serve]", "inbox ="):
         assert line in out
+
+
+def test_serves_log_line_cannot_be_forged_from_the_body(caplog: pytest.LogCaptureFixture) -> None:
+    """serve's line per delivery wrote the event type as sent: a line break in a Yoti topic
+    started a line of the sender's (review R34)."""
+    import asyncio
+    import logging
+
+    import kyc_webhooks as kw
+    from kyc_webhooks.cli._server import ServeReceiver
+    from kyc_webhooks.testing import sign
+
+    receiver = ServeReceiver(kw.Yoti(auth_token="user:pass"))
+    body = json.dumps({"session_id": "s-1", "topic": "x\ncritical forged"}).encode()
+    with caplog.at_level(logging.INFO):
+        outcome = asyncio.run(receiver.handle_async(*sign("yoti", body, "user:pass")))
+    assert outcome.status_code == 200
+    lines = [line for r in caplog.records for line in r.getMessage().splitlines()]
+    assert not [line for line in lines if line.startswith("critical")], lines
+    assert sum("event_type=x\\ncritical forged" in line for line in lines) >= 2  # serve's, ours

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,6 +285,37 @@ def test_a_hung_redis_broker_configured_after_register_is_still_bounded(
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(app, receiver, name="kw_hung_late")
         app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+        check_answered_in_time(receiver, caplog)
+
+
+def test_a_hung_redis_broker_is_bounded_after_the_app_published_other_tasks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The web process publishes tasks of its own before the first hand-off: the broker
+    connections are pooled then, with the options of that moment. Applied only when the first
+    hand-off published, the bound missed them and a hung Redis blocked the 202 for ever (review
+    R34). It is applied whenever the app's configuration loads."""
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    with hung_broker() as port:
+        app = celery.Celery("kw-hung-other", set_as_current=False)
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(app, receiver, name="kw_hung_other")
+        app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+        failed: list[BaseException] = []
+
+        def other_task() -> None:
+            try:
+                app.send_task("reports.nightly", ignore_result=True)
+            except Exception as exc:
+                failed.append(exc)
+
+        publishing = threading.Thread(target=other_task, daemon=True)
+        publishing.start()
+        publishing.join(timeout=30)
+        assert not publishing.is_alive(), "the app's own publish was not bounded either"
+        assert failed  # the hung broker refused it, within the bound
         check_answered_in_time(receiver, caplog)
 
 

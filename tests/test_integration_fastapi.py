@@ -221,3 +221,23 @@ def test_dependency_logs_one_line_per_verified_delivery(caplog: pytest.LogCaptur
         .startswith("delivery verified vendor=complycube event_type=check.completed.clear")
     )
     assert leaked(NEVER_IN_RESPONSE, caplog.text) == []
+
+
+def test_the_dependencys_log_line_cannot_be_forged_from_the_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its "delivery verified" line wrote the event type as sent: a line break in a Yoti topic
+    (authenticated by a static token only) started a line of the sender's (review R34)."""
+    import json
+
+    from kyc_webhooks.testing import sign
+
+    recorder = Recorder()
+    client = HttpxClient(_dependency_app(recorder.receiver))
+    body = json.dumps({"session_id": "s-1", "topic": "x\ncritical forged"}).encode()
+    with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+        result = client.post("/kyc/yoti", *sign("yoti", body, SECRETS["yoti"]))
+    assert result.status == 200
+    lines = [line for r in caplog.records for line in r.getMessage().splitlines()]
+    assert not [line for line in lines if line.startswith("critical")], lines
+    assert any("event_type=x\\ncritical forged" in line for line in lines)

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from .models import WebhookEvent
     from .store._base import DeliveryRecord
 
-__all__ = ["STORE_UNAVAILABLE_DETAIL", "Outcome", "ProcessSummary", "Tally", "handler_failure"]
+__all__ = [
+    "STORE_UNAVAILABLE_DETAIL",
+    "Outcome",
+    "ProcessSummary",
+    "Tally",
+    "handler_failure",
+    "loggable",
+]
 
 logger = logging.getLogger("kyc_webhooks")
 
@@ -244,8 +251,8 @@ def handler_failure(
         "handler failed vendor=%s event_type=%s delivery_key=%s error=%s\n"
         "Traceback (most recent call last, exception message omitted):\n%s%s",
         event.vendor,
-        _loggable(event.event_type),
-        _loggable(event.delivery_key),
+        loggable(event.event_type),
+        loggable(event.delivery_key),
         type(exc).__name__,
         "".join(traceback.format_tb(exc.__traceback__)),
         qualified_name(exc),
@@ -316,7 +323,7 @@ class Tally:
                     "delivery not handled now vendor=%s event_type=%s status=%d delivery_id=%s "
                     "error=%s",
                     outcome.vendor,
-                    _loggable(outcome.event_type),
+                    loggable(outcome.event_type),
                     outcome.status_code,
                     outcome.delivery_id,
                     type(error).__name__,
@@ -335,9 +342,9 @@ class Tally:
                 "delivery vendor=%s event_type=%s status=%d delivery_key=%s handled=%d "
                 "duplicate=%s delivery_id=%s",
                 outcome.vendor,
-                _loggable(outcome.event_type),
+                loggable(outcome.event_type),
                 outcome.status_code,
-                _loggable(outcome.delivery_key),
+                loggable(outcome.delivery_key),
                 outcome.handled,
                 "yes" if outcome.duplicate else "no",
                 outcome.delivery_id or "-",
@@ -345,7 +352,7 @@ class Tally:
         return outcome
 
 
-def _loggable(text: str | None) -> str | None:
+def loggable(text: str | None) -> str | None:
     """``text`` for a log line: an event type (the signed body's own text for most vendors) or a
     delivery key can hold a line break, which would forge a log line; such characters are written
     as escapes (``\\n``)."""

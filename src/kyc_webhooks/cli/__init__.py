@@ -119,6 +119,30 @@ def _command_name(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _LastPoolWarning(logging.Handler):
+    """Keeps the last line of psycopg_pool's last warning ("error connecting in 'kyc_webhooks':
+    ... FATAL: database "x" does not exist": the server's words, never a password)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = [line.strip() for line in record.getMessage().splitlines() if line.strip()]
+        if lines:  # "... port 5432 failed: FATAL:  database "x" does not exist" (a hint below)
+            self.last = lines[0][:400]
+
+    def explain(self, message: str) -> str:
+        """``message``, with the last failed attempt's reason when it says the store could not
+        connect."""
+        if not self.last or "no connection within" not in message:
+            return message
+        reason = self.last.rpartition("failed: ")[2] or self.last
+        if not reason.isprintable():
+            reason = reason.encode("unicode_escape", "backslashreplace").decode("ascii")
+        return f"{message}; the last attempt: {reason}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
@@ -133,16 +157,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     # psycopg_pool warns of every failed connection attempt; with no logging configured they
     # reached stderr through logging's last resort, many lines above the command's one-line
-    # error (review R33). A handler of their own that drops them, unless the application's
-    # logging (the root logger's handlers, `process --app`) takes them.
-    logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+    # error (review R33). A handler of their own keeps the last one instead -- the only place
+    # that says why (a database that does not exist, a password refused), added to the error
+    # line -- unless the application's logging (`process --app`) takes them.
+    attempts = _LastPoolWarning()
+    logging.getLogger("psycopg.pool").addHandler(attempts)
     try:
         code: int = args.func(args)
     except CliError as exc:
-        err(f"{PROG}: error: {exc.message}")
+        err(f"{PROG}: error: {attempts.explain(exc.message)}")
         return exc.code
     except kw.StoreError as exc:
-        err(f"{PROG}: error: {exc.message}")
+        err(f"{PROG}: error: {attempts.explain(exc.message)}")
         return EXIT_UNAVAILABLE
     except kw.WebhookError as exc:
         err(f"{PROG}: error: {exc.message}")

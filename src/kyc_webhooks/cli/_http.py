@@ -158,7 +158,8 @@ def _opener(url: str, deadline: _Deadline) -> urllib.request.OpenerDirector:
 
 def _shown_location(url: str, location: str | None) -> str | None:
     """A redirect's target as it may be printed: absolute, without a ``user:password@`` part,
-    control characters, spaces and non-ASCII percent-encoded, at most 300 characters."""
+    control characters, spaces and non-ASCII percent-encoded, query values as ``***``, at most
+    300 characters."""
     if location is None:
         return None
     try:
@@ -170,8 +171,9 @@ def _shown_location(url: str, location: str | None) -> str | None:
         shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     except ValueError:
         return "(not a valid URL)"
-    shown = urllib.parse.quote(shown, safe="!#$%&'()*+,/:;=?@[]~")
-    return shown if len(shown) <= 300 else shown[:300] + "..."
+    # Query values as *** too: a relative Location ("#top") resolves against --to, token and
+    # all (review R34).
+    return shown_url(urllib.parse.quote(shown, safe="!#$%&'()*+,/:;=?@[]~"))
 
 
 def shown_url(url: str) -> str:

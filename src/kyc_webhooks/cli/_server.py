@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
 
+from ..outcome import loggable
 from ._common import EXIT_MISSING_DEPENDENCY, EXIT_UNAVAILABLE, CliError
 
 if TYPE_CHECKING:
@@ -196,9 +197,9 @@ class ServeReceiver(kw.Receiver):
             logger.info(
                 "delivery vendor=%s event_type=%s status=%d delivery_key=%s id=%s duplicate=%s",
                 outcome.vendor,
-                outcome.event_type,
+                loggable(outcome.event_type),  # the body's text: a line break would forge a line
                 outcome.status_code,
-                outcome.delivery_key,
+                loggable(outcome.delivery_key),
                 outcome.delivery_id or "-",
                 "yes" if outcome.duplicate else "no",
             )

@@ -93,10 +93,10 @@ def register(
     _keep_in_the_schedule(app, sweep_name, every)
     process_name = f"{name}.process"
 
+    _bound_when_configured(app)
+
     def publish(delivery_id: str) -> None:
-        # Here, not in register(): reading app.conf there configured the app, and a later
-        # config_from_object() replaced the options (and the schedule) with its own.
-        _bound_publish(app)
+        _bound_publish(app)  # unless set since (the app's own options replaced ours)
         app.send_task(process_name, args=(delivery_id,), ignore_result=True)
 
     receiver.on_deferred = enqueue = off_the_loop(publish)
@@ -126,6 +126,21 @@ def _keep_in_the_schedule(app: Any, sweep_name: str, every: float) -> None:
         )
 
     beat_init.connect(check, weak=False)
+
+
+def _bound_when_configured(app: Any) -> None:
+    """Apply :func:`_bound_publish` whenever the app's configuration is (re)loaded -- so that the
+    broker connections, pooled from the first publish of any task on, carry it -- without reading
+    ``app.conf`` here, which would configure the app early (a later ``config_from_object`` or
+    ``beat_schedule`` would replace ours). Applied at once to an app configured already."""
+
+    def configured(sender: Any, **kwargs: Any) -> None:
+        if sender is app:
+            _bound_publish(app)
+
+    app.on_after_configure.connect(configured, weak=False)
+    if app.configured:
+        _bound_publish(app)
 
 
 def _bound_publish(app: Any) -> None:

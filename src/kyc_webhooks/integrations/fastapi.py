@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from ..errors import ConfigurationError, DeliveryError
 from ..models import WebhookEvent
+from ..outcome import loggable
 from ..receiver import Outcome, Receiver
 from ._common import NOT_FOUND, known_vendor, log_rejected, logger, read_body_async, respond_async
 
@@ -103,8 +104,8 @@ def verified_event(
         logger.info(
             "delivery verified vendor=%s event_type=%s delivery_key=%s (handed to the endpoint)",
             event.vendor,
-            event.event_type,
-            event.delivery_key,
+            loggable(event.event_type),  # the body's text: a line break would forge a line
+            loggable(event.delivery_key),
         )
         return event
 

@@ -61,7 +61,9 @@ def sign(
       required).
     * ``complycube``: ``ComplyCube-Signature`` (hex HMAC-SHA256).
     * ``yoti``: ``Authorization: Basic base64(secret)`` or ``Bearer secret`` (``auth_type``).
-    * ``identomat``: ``callbackApiKey`` set inside the JSON body (a bytes payload is re-encoded).
+    * ``identomat``: ``callbackApiKey`` set inside the JSON body -- in a bytes payload that holds
+      the member once (a stored body, its key redacted), in place, every other byte kept (the
+      delivery key is a digest of the body); else the body is re-encoded with it.
     """
     if not secret:
         raise ConfigurationError("secret must not be empty")
