@@ -950,6 +950,11 @@ class PostgresStore:
         built with, and every connection of theirs is opened with."""
         ms = int(self._timeout * 1000)
         idle = max(1, math.ceil(self._timeout))
+        # libpq 12 and later (psycopg's binary package bundles a recent one): an older one would
+        # refuse the option, and every connection with it.
+        user_timeout = (
+            {"tcp_user_timeout": (idle + 3) * 1000} if psycopg.pq.version() >= 120000 else {}
+        )
         return {
             "min_size": 1,
             "max_size": self._max_size,
@@ -969,7 +974,7 @@ class PostgresStore:
                 "keepalives_idle": idle,
                 "keepalives_interval": 1,
                 "keepalives_count": 3,
-                "tcp_user_timeout": (idle + 3) * 1000,
+                **user_timeout,
             },
             "timeout": self._timeout,
             "reconnect_timeout": max(60.0, self._timeout * 12),

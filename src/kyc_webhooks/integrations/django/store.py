@@ -304,9 +304,12 @@ _MYSQL_CONFLICT = frozenset({1213, 1205})
 #: SQLite: SQLITE_BUSY, SQLITE_LOCKED ("database is locked" -- at once, without waiting, when a
 #: deferred transaction that read cannot become the writer).
 _SQLITE_CONFLICT = frozenset({5, 6})
-#: How often, and how long apart, a claim's ending is tried when it met a conflict.
+#: How often, and how long apart, a claim's ending is tried when it met a conflict -- and no new
+#: try once this many seconds went by: each try may wait the database's lock timeout (MariaDB's
+#: innodb_lock_wait_timeout is 50 s by default), and a request must not wait minutes.
 _CONFLICT_TRIES = 6
 _CONFLICT_PAUSE = 0.05
+_CONFLICT_SECONDS = 30.0
 
 
 def _conflict(exc: Exception) -> bool:
@@ -455,17 +458,19 @@ class DjangoStore:
         * after a conflict with another transaction (:func:`_conflict`: a deadlock -- MariaDB's
           with a worker's ``claim_next`` --, a lock wait timeout, SQLite's "database is
           locked"), which rolled the whole try back, up to :data:`_CONFLICT_TRIES` times, a
-          little apart (review R32: handlers ran twice).
+          little apart, within :data:`_CONFLICT_SECONDS` (review R32: handlers ran twice).
 
         Not inside a transaction of the caller's, which a new connection cannot continue and a
         rollback has ended; not for other errors (a statement timeout)."""
         reconnected = False
+        started = time.monotonic()
         for attempt in range(_CONFLICT_TRIES):
             try:
                 return write()
             except (InterfaceError, OperationalError) as exc:
                 conn = connections[self._db]
-                last = attempt == _CONFLICT_TRIES - 1
+                late = time.monotonic() - started > _CONFLICT_SECONDS
+                last = attempt == _CONFLICT_TRIES - 1 or late
                 if conn.in_atomic_block or last:
                     raise
                 if _disconnected(exc) and not reconnected:
