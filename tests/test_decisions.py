@@ -48,8 +48,10 @@ TABLE: list[tuple[str, str, dict[str, Any], DecisionStatus, bool]] = [
     ("idenfy", "IDENTIFICATION_CANCELLED", {}, S.DECLINED, True),
     ("idenfy", "IDENTIFICATION_CANCELLED", {"status__overall": "ACTIVE", "final": REMOVE},
      S.PENDING, False),
+    # a status this version does not know is never final, whatever the body says: it would
+    # replace a DECLINED verdict in the ledger (review R35)
     ("idenfy", "IDENTIFICATION_AUTO_FINISHED", {"status__overall": "BRAND_NEW", "final": True},
-     S.UNKNOWN, True),
+     S.UNKNOWN, False),
     # legacy body without ``final`` (the IDENTIFICATION sample has none; REMOVE of a field the
     # sample lacks is refused): REVIEWING is not final, APPROVED is
     ("idenfy", "IDENTIFICATION", {"status__overall": "REVIEWING"}, S.PENDING, False),

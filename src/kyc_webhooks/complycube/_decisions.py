@@ -40,7 +40,12 @@ SESSION_TYPES: dict[str, tuple[DecisionStatus, bool]] = {
 
 def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **kw: Any) -> Decision:
     subject = getattr(payload, "id", None) or event.id
-    updated = getattr(payload, "updated_at", None) or event.created_at
+    # The event's own time orders the verdicts of a check or session: fixed when ComplyCube emits
+    # the event, the same in its retries. The resource's ``updatedAt`` need not move with a later
+    # event -- a monitoring re-screen weeks after the check completed, a session update -- so
+    # that an in-order re-screen was judged stale, and a late retry of the session's completion
+    # replaced its newer update (review R35).
+    occurred = event.created_at or getattr(payload, "updated_at", None)
     return Decision(
         status=status,
         final=final,
@@ -48,7 +53,7 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
         event_type=event.event_type,
         subject=str(subject),
         client_ref=getattr(payload, "client_id", None),
-        occurred_at=updated,
+        occurred_at=occurred,
         event=event,
         **kw,
     )
@@ -56,9 +61,10 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
 
 def _outcome(event: Any, payload: Any, outcome: Any, *, update: bool = False) -> Decision:
     """The decision of a check or session ``outcome`` (:data:`OUTCOME`): final. An ``update``
-    (``check.updated``, ``workflow.session.updated``) with an outcome :data:`OUTCOME` does not know
-    is UNKNOWN and not final: a final UNKNOWN would replace the verdict already in the ledger (an
-    earlier ``clear``) with a value nobody has mapped yet."""
+    (``check.updated``, ``workflow.session.updated``, a monitoring re-screen
+    ``check.monitoring.<outcome>``) with an outcome :data:`OUTCOME` does not know is UNKNOWN and
+    not final: a final UNKNOWN would replace the verdict already in the ledger (an earlier
+    ``clear``, a confirmed match) with a value nobody has mapped yet."""
     status = lookup(OUTCOME, outcome)
     final = not (update and status is S.UNKNOWN)
     return _decision(event, payload, status, final, reasons=codes([outcome]))
@@ -77,7 +83,9 @@ def decide(event: Any) -> Decision | None:
         # ``outcome_family``, gives these types the CheckStatusEvent model; anything else under
         # those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
         # ``check.monitoring.match.new``) is an unknown event and carries no decision.
-        return _outcome(event, event.payload, event.outcome)
+        return _outcome(
+            event, event.payload, event.outcome, update=etype.startswith("check.monitoring.")
+        )
     if etype == "check.pending":
         return _decision(event, event.payload, S.PENDING, False)
     if etype == "check.failed":

@@ -162,8 +162,11 @@ def _identification(event: Any) -> Decision:
         status,
         # The body's ``final`` flag; a legacy body without it: IdentificationEvent.is_final (not
         # final while REVIEWING/ACTIVE, nor under a label that may be preliminary). The header
-        # can only withhold finality there, never grant it or change the status.
-        event.is_final,
+        # can only withhold finality there, never grant it or change the status. An overall
+        # status mapped to UNKNOWN -- ARCHIVED/DELETED (the record, not the person) or a value
+        # this version does not know -- is never final: it replaced a DECLINED verdict in the
+        # ledger (review R35); it is recorded where no final verdict is.
+        event.is_final and status is not S.UNKNOWN,
         event.scan_ref,
         client_ref=event.client_id,
         reasons=reasons,
@@ -249,8 +252,11 @@ def decide(event: Any) -> Decision | None:
             # https://documentation.idenfy.com/api-reference/webhooks): it stays on the event.
         )
     if etype == "COMPANY_EXPIRATION":
-        if str(event.expiration_status) != "EXPIRED":
+        expiration = event.expiration_status
+        if expiration is None or str(expiration) == "PENDING":
             return None  # "nearing expiry" is a reminder, not a verdict
+        if str(expiration) != "EXPIRED":  # a value this version does not know (review R35)
+            return _decision(event, S.UNKNOWN, False, event.id, reasons=codes([expiration]))
         return _decision(event, S.EXPIRED, True, event.id)
     if etype == "AML_MONITORING":
         # The v2 ``alertStatus`` first: it alone carries a reviewer's verdict (AML_ALERT_STATUS).

@@ -635,7 +635,7 @@ class StoreRunner:
                 begun = self._begin_sync(claim, decision, None if added is None else added[1])
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
-                ticket = begun
+                ticket, decision = _keeping_client_ref(begun, decision)
             leased = time.monotonic()
             handled = self.router.dispatch(event)
             if ticket is not None and ticket.changes:
@@ -691,7 +691,7 @@ class StoreRunner:
                 )
                 if isinstance(begun, Outcome):
                     return self.tally.record(begun)
-                ticket = begun
+                ticket, decision = _keeping_client_ref(begun, decision)
             started = True
             leased = time.monotonic()
             # The decision handlers in the same run as the event's: a cancellation held while a
@@ -1186,6 +1186,23 @@ def _in_progress_at(
         remaining = 1.0 if now is None else (record.lease_until - now).total_seconds()
         retry_after = max(1, math.ceil(remaining))
     return Outcome.in_progress(record, retry_after, event=event, replay=replay)
+
+
+def _keeping_client_ref(
+    ticket: DecisionTicket, decision: Decision
+) -> tuple[DecisionTicket, Decision]:
+    """``ticket`` and ``decision`` with the verification's ``client_ref`` when the event does not
+    name it and the ledger does: a ComplyCube re-screen or an iDenfy AML alert may not repeat the
+    client id of the check's first verdict, and the entry replacing it took ``None`` -- the
+    verification dropped out of ``decisions.for_client()``, and ``forget(client_ref=...)`` left
+    its verdict once retention had erased the bodies (review R35). The decision handlers get it
+    too."""
+    previous = ticket.previous
+    if ticket.entry.client_ref is not None or previous is None or previous.client_ref is None:
+        return ticket, decision
+    ref = previous.client_ref
+    entry = dataclasses.replace(ticket.entry, client_ref=ref)
+    return dataclasses.replace(ticket, entry=entry), dataclasses.replace(decision, client_ref=ref)
 
 
 def _found(record: DeliveryRecord | None) -> DeliveryRecord:
