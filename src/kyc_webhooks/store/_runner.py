@@ -366,12 +366,9 @@ class StoreRunner:
 
         run_blocking = getattr(self.store, "run_blocking", None)
         if run_blocking is None:
-            # The loop's default executor is waited for when the loop ends (asyncio.run). In the
-            # caller's context variables, as ``asyncio.to_thread`` (the store's other calls) runs.
-            context = contextvars.copy_context()
-            return self._track(
-                asyncio.get_running_loop().run_in_executor(None, context.run, release)
-            )
+            # The loop's default executor is waited for when the loop ends (asyncio.run); in the
+            # caller's context variables, as the store's other calls run (_call).
+            return self._track(_in_a_worker_thread(release))
 
         def fallback(task: Any) -> None:
             _retrieve(task)
@@ -1225,6 +1222,27 @@ async def _call(store: Store, func: Callable[..., Any], *args: Any, **kwargs: An
     run_blocking = getattr(store, "run_blocking", None)
     if run_blocking is not None:
         return await run_blocking(func, *args, **kwargs)
+    return await _in_a_worker_thread(functools.partial(func, *args, **kwargs))
+
+
+def _in_a_worker_thread(func: Callable[[], _T]) -> Awaitable[_T]:
+    """``func()`` in the running loop's default executor, in the caller's context variables (as
+    ``asyncio.to_thread``) -- or, once the executor refuses new work (the interpreter is shutting
+    down: a Dramatiq worker after a second SIGTERM, whose event-loop thread runs on), here, on
+    the loop's thread: a store call, above all the completion of handlers that ran, must not be
+    lost. It was: the record stayed ``processing`` and the handlers ran again once its lease
+    expired (review R36)."""
     import asyncio
 
-    return await asyncio.to_thread(func, *args, **kwargs)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    try:
+        return loop.run_in_executor(None, context.run, func)
+    except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+        pass
+    done: asyncio.Future[_T] = loop.create_future()
+    try:
+        done.set_result(context.run(func))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
