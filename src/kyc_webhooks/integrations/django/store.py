@@ -305,8 +305,9 @@ _MYSQL_CONFLICT = frozenset({1213, 1205})
 #: deferred transaction that read cannot become the writer).
 _SQLITE_CONFLICT = frozenset({5, 6})
 #: How often, and how long apart, a claim's ending is tried when it met a conflict -- and no new
-#: try once this many seconds went by: each try may wait the database's lock timeout (MariaDB's
-#: innodb_lock_wait_timeout is 50 s by default), and a request must not wait minutes.
+#: try after a conflict once this many seconds went by: each try may wait the database's lock
+#: timeout (MariaDB's innodb_lock_wait_timeout is 50 s by default), and a request must not wait
+#: minutes. (A lost connection is tried again on a new one whenever it happens.)
 _CONFLICT_TRIES = 6
 _CONFLICT_PAUSE = 0.05
 _CONFLICT_SECONDS = 30.0
@@ -469,14 +470,12 @@ class DjangoStore:
                 return write()
             except (InterfaceError, OperationalError) as exc:
                 conn = connections[self._db]
-                late = time.monotonic() - started > _CONFLICT_SECONDS
-                last = attempt == _CONFLICT_TRIES - 1 or late
-                if conn.in_atomic_block or last:
+                if conn.in_atomic_block or attempt == _CONFLICT_TRIES - 1:
                     raise
                 if _disconnected(exc) and not reconnected:
                     conn.close()  # Django opens a new one on the next query
                     reconnected = True
-                elif _conflict(exc):
+                elif _conflict(exc) and time.monotonic() - started < _CONFLICT_SECONDS:
                     logger.warning(
                         "delivery store: ending a claim met a conflict with another transaction "
                         "(%s); trying again",
