@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from _postgres import SERVICE_SKIP, drop_schema, new_schema, require_postgres
+from _postgres import SERVICE_SKIP, drop_schema, new_schema, postgres_store, require_postgres
 from _stores import STORES, FakeClock
 from kyc_webhooks.store import Store
 
@@ -25,6 +25,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=list(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    made = STORES[request.param](tmp_path, clock)
+    yield made
+    made.close()
+
+
+@pytest.fixture(params=[*STORES, "postgres"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    """Every store implementation, PostgreSQL's too (a schema of its own, dropped at the end)."""
+    if request.param == "postgres":
+        with postgres_store(clock) as made:
+            yield made
+        return
     made = STORES[request.param](tmp_path, clock)
     yield made
     made.close()

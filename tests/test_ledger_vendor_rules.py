@@ -12,33 +12,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import postgres_store
-from _stores import STORES, FakeClock
+from _stores import FakeClock
 from kyc_webhooks.decisions import decide
 from kyc_webhooks.store import Store
 from kyc_webhooks.testing import REMOVE, sample_payload, set_path, sign
 
 S = kw.DecisionStatus
 SECRET = "ledger-rules-key"
-
-
-@pytest.fixture(params=[*STORES, "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
-            yield made
-        return
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
 
 
 class Ledger:
@@ -70,10 +56,10 @@ def complycube(event_type: str, event_id: str, created: str, **paths: Any) -> An
     return payload
 
 
-def test_an_in_order_complycube_re_screen_overrides_a_validated_clear(store: Store) -> None:
+def test_an_in_order_complycube_re_screen_overrides_a_validated_clear(any_store: Store) -> None:
     # The check's updatedAt stays at its first completion: the re-screen two weeks later was
     # ordered by it, judged older than the manual validation, and dropped.
-    ledger = Ledger(store)
+    ledger = Ledger(any_store)
     first, validated = "2024-03-18T09:43:05.874Z", "2024-03-18T14:20:09.517Z"
     clear = complycube("check.completed.clear", "e1", first, payload__updatedAt=first)
     confirmed = complycube(
@@ -94,9 +80,9 @@ def test_an_in_order_complycube_re_screen_overrides_a_validated_clear(store: Sto
 
 
 def test_a_late_retry_of_a_complycube_session_completion_keeps_the_newer_update(
-    store: Store,
+    any_store: Store,
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(any_store)
 
     def session(event_type: str, event_id: str, created: str, outcome: str) -> Any:
         payload = sample_payload("complycube", event_type)
@@ -117,9 +103,9 @@ def test_a_late_retry_of_a_complycube_session_completion_keeps_the_newer_update(
 
 
 def test_a_complycube_re_screen_with_an_unknown_outcome_keeps_a_confirmed_match(
-    store: Store,
+    any_store: Store,
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(any_store)
     match = complycube("check.completed.match_confirmed", "e1", "2024-03-18T09:43:06.000Z")
     ledger.deliver("complycube", match)
     rescreen = complycube("check.monitoring.attention", "e2", "2024-04-02T03:00:11.251Z")
@@ -133,9 +119,9 @@ def test_a_complycube_re_screen_with_an_unknown_outcome_keeps_a_confirmed_match(
 
 @pytest.mark.parametrize("overall", ["ARCHIVED", "DELETED", "BRAND_NEW_STATUS"])
 def test_an_idenfy_identification_with_an_unknown_status_keeps_a_declined_verdict(
-    store: Store, overall: str
+    any_store: Store, overall: str
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(any_store)
     label = "IDENTIFICATION_MANUAL_FINISHED"
     denied = sample_payload("idenfy", label, status__overall="DENIED", final=True)
     later = sample_payload("idenfy", label, status__overall=overall, final=True)
@@ -152,9 +138,9 @@ def test_an_idenfy_identification_with_an_unknown_status_keeps_a_declined_verdic
 
 
 def test_a_later_verdict_without_the_client_id_keeps_the_verifications_client_ref(
-    store: Store, clock: FakeClock
+    any_store: Store, clock: FakeClock
 ) -> None:
-    ledger = Ledger(store)
+    ledger = Ledger(any_store)
     clear = complycube(
         "check.completed.clear", "e1", "2024-03-18T09:43:06.000Z", payload__clientId="client-77"
     )
@@ -171,7 +157,7 @@ def test_a_later_verdict_without_the_client_id_keeps_the_verifications_client_re
     assert ledger.seen[-1] == ("check.monitoring.attention", S.REVIEW, True, "client-77")
     # Retention erased the bodies: forget(client_ref=...) still finds the verdict.
     clock.advance(60)
-    assert store.erase_bodies(older_than=timedelta(seconds=1)) == 2
+    assert any_store.erase_bodies(older_than=timedelta(seconds=1)) == 2
     ledger.receiver.decisions.forget(client_ref="client-77")
     assert ledger.receiver.decisions.latest("complycube", "check-7") is None
 
