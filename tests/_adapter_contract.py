@@ -145,6 +145,14 @@ def malformed(vendor: str) -> tuple[bytes, dict[str, str]]:
     return sign(vendor, truncated, SECRETS[vendor], event_type=event_type)
 
 
+#: The JSON 500 of an endpoint whose receiver raised UsageError (an integrator's mistake).
+MISCONFIGURED_BODY = {
+    "ok": False,
+    "error": "UsageError",
+    "detail": "the webhook endpoint is misconfigured; see the server log",
+}
+
+
 @dataclass
 class Result:
     status: int
@@ -301,11 +309,7 @@ class AdapterContract:
             return
         assert result.status == 500
         assert result.headers["content-type"].startswith("application/json")
-        assert result.json() == {
-            "ok": False,
-            "error": "UsageError",
-            "detail": "the webhook endpoint is misconfigured; see the server log",
-        }
+        assert result.json() == MISCONFIGURED_BODY
         assert lines[0].levelno == logging.ERROR
         assert "late_async_handler" in lines[0].getMessage()
         assert recorder.seen == []
@@ -328,11 +332,7 @@ class AdapterContract:
             result = client.post("/webhooks/complycube", *delivery("complycube"))
         assert result.status == 500
         assert result.headers["content-type"].startswith("application/json")
-        assert result.json() == {
-            "ok": False,
-            "error": "UsageError",
-            "detail": "the webhook endpoint is misconfigured; see the server log",
-        }
+        assert result.json() == MISCONFIGURED_BODY
         lines = [r for r in caplog.records if r.name == "kyc_webhooks"]
         assert [r.levelno for r in lines] == [logging.ERROR]
         result.assert_safe()

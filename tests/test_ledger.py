@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import postgres_store
-from _stores import STORES, FakeClock
+from _stores import FakeClock
 from kyc_webhooks.decisions import ledger_entry, ledger_subject
 from kyc_webhooks.store import NewDelivery, Store
 from kyc_webhooks.testing import Delivery, signed_delivery
@@ -25,15 +22,10 @@ KEY = "ledger-signing-key"
 S = kw.DecisionStatus
 
 
-@pytest.fixture(params=[*STORES, "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
-            yield made
-        return
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store implementation, PostgreSQL's too (tests/conftest.py)."""
+    return any_store
 
 
 def idenfy(event_type: str, status: str, *, final: bool, **overrides: Any) -> Delivery:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from _postgres import postgres_store
-from _stores import START, STORES, FakeClock
+from _stores import START, FakeClock
 from kyc_webhooks.decisions import Decision, DecisionStatus, ledger_entry
 from kyc_webhooks.errors import DeliveryInProgressError, UsageError
 from kyc_webhooks.store import Added, Claim, DeliveryState, NewDelivery, Store
@@ -27,16 +24,10 @@ LEASE = 60.0
 SUBJECT_LEASE = 30.0
 
 
-@pytest.fixture(params=[*STORES, "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    """Every store implementation, as in tests/test_store_contract.py."""
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
-            yield made
-        return
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store implementation, PostgreSQL's too (tests/conftest.py)."""
+    return any_store
 
 
 _counter = iter(range(1_000_000))

@@ -16,7 +16,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,7 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import postgres_store
-from _stores import STORES, FakeClock
+from _stores import FakeClock
 from kyc_webhooks.decisions import ledger_entry
 from kyc_webhooks.store import (
     Claim,
@@ -52,15 +50,10 @@ AUTO = idenfy("IDENTIFICATION_AUTO_FINISHED", "SUSPECTED", final=False)
 MANUAL = idenfy("IDENTIFICATION_MANUAL_FINISHED", "DENIED", final=True)
 
 
-@pytest.fixture(params=[*STORES, "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[kw.Store]:
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
-            yield made
-        return
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: kw.Store) -> kw.Store:
+    """Every store implementation, PostgreSQL's too (tests/conftest.py)."""
+    return any_store
 
 
 class Handled:

@@ -7,14 +7,11 @@ A new store (PostgreSQL, Redis ...) joins the ``STORES`` table and must pass eve
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from _postgres import postgres_store
-from _stores import START, STORES, FakeClock
+from _stores import START, FakeClock
 from kyc_webhooks.errors import DeliveryNotFoundError, UsageError
 from kyc_webhooks.store import (
     Claim,
@@ -26,17 +23,10 @@ from kyc_webhooks.store import (
 LEASE = 60.0
 
 
-@pytest.fixture(params=[*STORES, "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    """Every store implementation; PostgreSQL in a schema of its own (skipped, naming the service,
-    when no server is reachable: tests/_postgres.py)."""
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
-            yield made
-        return
-    made = STORES[request.param](tmp_path, clock)
-    yield made
-    made.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every store implementation, PostgreSQL's too (tests/conftest.py)."""
+    return any_store
 
 
 def new(
