@@ -361,3 +361,25 @@ def test_beat_sends_the_sweep_even_when_the_app_is_configured_after_register(
         assert "kw_late.sweep" not in caplog.text
     finally:
         service.scheduler.close()
+
+
+def test_register_again_replaces_its_signal_handlers() -> None:
+    """Each register() connected one more ``beat_init`` handler and one more
+    ``on_after_configure`` handler, kept for good (``weak=False``): a suite or a reloaded module
+    calling it again piled them up, each holding its app. The same app and names connect once."""
+    celery = require_package("celery")
+    from celery.signals import beat_init
+
+    from kyc_webhooks.contrib.celery import register
+
+    app = celery.Celery("kw-again", broker="memory://", set_as_current=False)
+    before = len(beat_init.receivers)
+    for _ in range(3):
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(app, receiver, name="kw_again")
+    assert len(beat_init.receivers) == before + 1
+    assert len(app.on_after_configure.receivers) == 1
+    # Another app (or another sweep name) has its own.
+    other = celery.Celery("kw-again-other", broker="memory://", set_as_current=False)
+    register(other, kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True))
+    assert len(beat_init.receivers) == before + 2

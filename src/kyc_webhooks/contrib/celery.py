@@ -125,7 +125,9 @@ def _keep_in_the_schedule(app: Any, sweep_name: str, every: float) -> None:
             every,
         )
 
-    beat_init.connect(check, weak=False)
+    # One check per app and sweep: a second register() of the same names replaces it (a test
+    # suite or a reloaded module calls it again) instead of adding one more for every call.
+    beat_init.connect(check, weak=False, dispatch_uid=("kyc_webhooks.sweep", id(app), sweep_name))
 
 
 def _bound_when_configured(app: Any) -> None:
@@ -138,7 +140,7 @@ def _bound_when_configured(app: Any) -> None:
         if sender is app:
             _bound_publish(app)
 
-    app.on_after_configure.connect(configured, weak=False)
+    app.on_after_configure.connect(configured, weak=False, dispatch_uid="kyc_webhooks.bound")
     if app.configured:
         _bound_publish(app)
 
