@@ -173,3 +173,28 @@ def test_an_unknown_company_expiration_status_is_an_unknown_decision() -> None:
     reminder = sample_payload("idenfy", "COMPANY_EXPIRATION", expirationStatus="PENDING")
     event = receiver.parse(*sign("idenfy", reminder, SECRET, event_type="COMPANY_EXPIRATION"))
     assert decide(event) is None  # "nearing expiry": a reminder, no verdict
+
+
+def test_an_identomat_session_back_at_an_earlier_result_is_a_duplicate(
+    any_store: Store, clock: FakeClock
+) -> None:
+    """Identomat's callback has no event id and no time: a session back at MANUAL_CHECK (after
+    ADDITIONAL_INFORMATION_REQUESTED) sends the earlier callback's bytes again, which cannot be
+    told from a resend. It is answered as a duplicate and the ledger keeps the state in between --
+    the documented choice (docs/decisions.md, "Identomat"), safer than a late resend of an old
+    APPROVED overturning a REJECTED (review R42)."""
+    receiver = kw.Receiver(kw.Identomat(api_key=SECRET), store=any_store)
+    seen: list[kw.DecisionStatus] = []
+    receiver.on_decision()(lambda decision: seen.append(decision.status))
+    session = "s" * 40
+    answers = []
+    for result in ("MANUAL_CHECK", "ADDITIONAL_INFORMATION_REQUESTED", "MANUAL_CHECK"):
+        payload = sample_payload("identomat", "session-change", sessionId=session, result=result)
+        outcome = receiver.handle(*sign("identomat", payload, SECRET))
+        answers.append((outcome.status_code, outcome.duplicate))
+        clock.advance(60)  # no time in the body: the store's receipt orders the verdicts
+    assert answers == [(200, False), (200, False), (200, True)]
+    assert seen == [S.REVIEW, S.PENDING]
+    latest = receiver.decisions.latest("identomat", session)
+    assert latest is not None
+    assert latest.status is S.PENDING

@@ -5,7 +5,9 @@ with the closest known event types -- without false alarms for the legitimate sp
 
 from __future__ import annotations
 
+import inspect
 import warnings
+from collections.abc import Callable
 
 import pytest
 
@@ -66,8 +68,7 @@ def test_check_sync_passes_plain_handlers_and_async_callable_objects_are_caught(
         ("identomat", "session-chnage", "'session-change'"),
         ("yoti", "SESION_COMPLETION", "'session_completion'"),
         ("*", "IDENTIFICATION_AUTO_FINSHED", "'IDENTIFICATION_AUTO_FINISHED'"),
-        # Vendor "*" matches the event type as is: Yoti's are lower case, so this never matches.
-        ("*", "SESSION_COMPLETION", "'session_completion'"),
+        ("*", "SESION_COMPLETION", "'session_completion'"),
     ],
 )
 def test_a_typo_warns_with_the_closest_names_first(
@@ -111,6 +112,10 @@ def test_router_on_warns_too_and_the_warning_is_a_user_warning() -> None:
         ("identomat", "session-change"),
         ("*", "check.completed"),
         ("*", "session_completion"),
+        # Vendor "*": each vendor reads the pattern in its own spelling, as the route does (review
+        # R42: these warned "would never run", and ran).
+        ("*", "SESSION_COMPLETION"),
+        ("*", "check.complete.clear"),
     ],
 )
 def test_legitimate_registrations_do_not_warn(vendor: str, pattern: str) -> None:
@@ -147,3 +152,80 @@ def test_the_warning_points_at_the_registration_through_the_tester_too() -> None
     with pytest.warns(kw.RoutingWarning) as typo:
         tester.on("yoti", "sesion_completion")(handler)
     assert [w.filename for w in (*caught, *typo)] == [__file__, __file__]
+
+
+def test_any_vendor_in_another_spelling_runs_as_its_registration_did_not_warn() -> None:
+    """The registrations above that no longer warn do run: a Yoti topic in upper case on vendor
+    ``"*"`` gets Yoti's ``session_completion``."""
+    from kyc_webhooks.testing import WebhookTester
+
+    tester = WebhookTester()
+    seen: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tester.on("*", "SESSION_COMPLETION")(lambda event: seen.append(event.event_type))
+    tester.deliver("yoti", "session_completion")
+    tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+    assert seen == ["session_completion"]
+
+
+# -- registrations that could no longer take effect ------------------------------------------
+
+
+class _DispatchWhileChecked:
+    """A handler whose signature is read while the router checks it -- the moment at which, in
+    production, another thread dispatches the first delivery: reading it dispatches."""
+
+    def __init__(self, dispatch: Callable[[], object]) -> None:
+        self._dispatch = dispatch
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        self._dispatch()
+        return inspect.Signature([inspect.Parameter("event", inspect.Parameter.POSITIONAL_ONLY)])
+
+    def __call__(self, event: object) -> None: ...
+
+
+def test_a_registration_racing_the_first_dispatch_is_refused_not_lost() -> None:
+    """The check that refuses registrations after the first dispatch ran before the handler's
+    checks and outside the lock: a registration racing the first delivery was accepted and the
+    cached resolution never ran it (review R42). Now the check is repeated under the lock."""
+    from kyc_webhooks.testing import WebhookTester
+
+    tester = WebhookTester()
+    delivery = tester.delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+    event = tester.receiver.parse(delivery.body, delivery.headers)
+    decision = event.decision
+    assert decision is not None
+
+    router = kw.Router()
+    late = _DispatchWhileChecked(lambda: router.handlers_for(event))
+    with pytest.raises(kw.ConfigurationError, match="before the first delivery"):
+        router.add(late, "idenfy", "IDENTIFICATION_*")
+    assert router.routes == ()
+
+    decisions = kw.Router()
+    late_decision = _DispatchWhileChecked(lambda: decisions.decision_handlers_for(decision))
+    with pytest.raises(kw.ConfigurationError, match="before the first delivery"):
+        decisions.on_decision()(late_decision)
+    assert decisions.decision_routes == ()
+
+
+def test_a_router_composed_into_another_refuses_later_registrations() -> None:
+    """``Router(app)`` copies ``app``'s routes: a handler registered on ``app`` afterwards was
+    accepted and silently never ran for the composed router (review R42)."""
+    from kyc_webhooks.testing import WebhookTester
+
+    app = kw.Router()
+    ran: list[str] = []
+    app.on("idenfy")(lambda event: ran.append("first"))
+    composed = kw.Router(app)
+    with pytest.raises(kw.ConfigurationError, match="copied into another Router"):
+        app.on("idenfy")(lambda event: ran.append("second"))
+    with pytest.raises(kw.ConfigurationError, match="copied into another Router"):
+        app.on_decision()(lambda decision: None)
+    composed.on("idenfy")(lambda event: ran.append("on the composed one"))  # still open
+    tester = WebhookTester(router=composed)
+    tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+    assert ran == ["first", "on the composed one"]

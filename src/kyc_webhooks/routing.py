@@ -116,14 +116,20 @@ def _warn_if_never_produced(vendor: str, pattern: str) -> None:
     if _WILDCARDS.intersection(pattern):
         return
     vendors = VENDOR_NAMES if vendor == "*" else (vendor,)
-    if any(_produced(name, pattern) for name in vendors):
+    # Each vendor reads the pattern in its own spelling (Yoti's topics in any case, ComplyCube's
+    # legacy check names), as the route does.
+    spellings = {name: vendor_class(name).normalize_pattern(pattern) for name in vendors}
+    if any(_produced(name, spelled) for name, spelled in spellings.items()):
         return
     known = sorted({t for name in vendors for t in vendor_class(name).event_types()})
     by_lower = {t.lower(): t for t in known}
-    if pattern.lower() in by_lower:  # a wrong case: Yoti topics on vendor "*", say
-        close = [by_lower[pattern.lower()]]
-    elif difflib.get_close_matches(pattern, known, n=1, cutoff=_TYPO_CUTOFF):
-        close = difflib.get_close_matches(pattern, known, n=3, cutoff=_SUGGEST_CUTOFF)
+    for candidate in dict.fromkeys([pattern, *spellings.values()]):  # as written, then each's
+        if candidate.lower() in by_lower:  # a wrong case, for a vendor that does not fold it
+            close = [by_lower[candidate.lower()]]
+            break
+        if difflib.get_close_matches(candidate, known, n=1, cutoff=_TYPO_CUTOFF):
+            close = difflib.get_close_matches(candidate, known, n=3, cutoff=_SUGGEST_CUTOFF)
+            break
     else:
         return
     whose = "any vendor" if vendor == "*" else vendor
@@ -246,10 +252,14 @@ class Router:
         #: Whether any decision handler is registered (read on every delivery without a store).
         self.has_decision_routes = bool(self._decision_routes)
         self._frozen = False
+        self._composed = False
         self._cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Route, ...]] = {}
         # Same key -> the handlers of those routes, once checked to all be synchronous.
         self._sync_cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Handler, ...]] = {}
         self._lock = threading.Lock()
+        for router in routers:  # their routes are copied: a later registration there is refused
+            with router._lock:
+                router._composed = True
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -268,10 +278,7 @@ class Router:
         model: type[WebhookEvent] | None = None,
     ) -> None:
         """Register ``handler``; see :meth:`on`."""
-        if self._frozen:
-            raise ConfigurationError(
-                "handlers must be registered before the first delivery is dispatched"
-            )
+        self._refuse_if_closed()  # early, before any warning about the pattern
         if not isinstance(pattern, str) or not pattern:
             raise ConfigurationError("pattern must be a non-empty string")
         vendor_patterns: tuple[tuple[str, str], ...] = ()
@@ -288,7 +295,24 @@ class Router:
         is_async = _check_handler(handler)
         _warn_if_never_produced(vendor, pattern)
         with self._lock:
+            # Again under the lock that the first dispatch takes to freeze the router: a
+            # registration racing it is refused, never accepted and then left out of the cache.
+            self._refuse_if_closed()
             self._routes.append(Route(vendor, pattern, handler, model, is_async, vendor_patterns))
+
+    def _refuse_if_closed(self) -> None:
+        """Raise :class:`ConfigurationError` once a registration could no longer take effect: the
+        first delivery was dispatched (resolutions are cached), or this router's routes were
+        copied into another ``Router(...)``."""
+        if self._frozen:
+            raise ConfigurationError(
+                "handlers must be registered before the first delivery is dispatched"
+            )
+        if self._composed:
+            raise ConfigurationError(
+                "this router's routes were copied into another Router(...): register handlers "
+                "on it before composing it, or on the composed router"
+            )
 
     def on(self, vendor: str = "*", pattern: str = "*") -> Callable[[H], H]:
         """Decorator: run the function for events of ``vendor`` (a name, or ``"*"`` for all) whose
@@ -329,12 +353,10 @@ class Router:
             raise ConfigurationError("final must be True, False or None")
 
         def decorator(func: DH) -> DH:
-            if self._frozen:
-                raise ConfigurationError(
-                    "handlers must be registered before the first delivery is dispatched"
-                )
+            self._refuse_if_closed()
             is_async = _check_handler(func, "the decision")
             with self._lock:
+                self._refuse_if_closed()  # as in :meth:`add`
                 self._decision_routes.append(DecisionRoute(chosen, final, func, is_async))
                 self.has_decision_routes = True
             return func

@@ -120,11 +120,13 @@ class IdentomatEvent(WebhookEvent):
     ``delivery_key`` = ``identomat:<type>:<sha256(stored body)[:32]>``, the stored body being the
     exact bytes with the ``callbackApiKey`` value replaced by ``"<redacted>"`` -- what a store
     keeps (``kyc_webhooks.store._runner.storable_body``). Identomat sends no event id and
-    documents no redelivery semantics ([docs]), and no field combination is unique per event: a
-    ``session-change`` can legitimately repeat the same ``result`` for one session (an operator
-    re-approves after ADDITIONAL_INFORMATION_REQUESTED, ...), and an OTP callback for the same
-    session recurs with a new code. The digest of the body is what tells deliveries apart: a
-    resend of the same bytes shares the key, a new callback differs. Digesting the stored form
+    documents no redelivery semantics ([docs]), and no field combination is unique per event: an
+    OTP callback for the same session recurs with a new code. The digest of the body is what tells
+    deliveries apart: a resend of the same bytes shares the key, a callback with other content
+    differs. A ``session-change`` that repeats an earlier ``result`` for one session (the session
+    back at MANUAL_CHECK after ADDITIONAL_INFORMATION_REQUESTED) is byte for byte the earlier
+    callback, indistinguishable from its resend: it shares the key, and a store answers it as a
+    duplicate (docs/decisions.md, "Identomat"). Digesting the stored form
     gives the same key on every path -- handled on arrival, deferred to ``process_pending``, or
     replayed from the store -- and across a rotation of the callback key. ``sessionId`` is
     deliberately *not* part of the key: it is also the widget's session token ([docs]), and
