@@ -153,3 +153,19 @@ def test_the_checks_find_what_they_look_for() -> None:
         "routing.py:1 import _helper",
         "routing.py:3 ._event_type",
     ]
+
+
+def test_no_string_constant_holds_a_lone_surrogate() -> None:
+    """A docstring written with ``"\\ud83d"`` (one backslash) holds the surrogate itself: Python
+    3.13.0 compiles such a docstring -- dedenting it, through UTF-8 -- with UnicodeEncodeError, so
+    that ``import kyc_webhooks.testing`` failed there (and pytest, which loads the plugin). A
+    constant that needs one builds it (``chr(0xD83D)``); text about one writes its escape."""
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                try:
+                    node.value.encode("utf-8")
+                except UnicodeEncodeError:
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert found == []

@@ -27,7 +27,7 @@ Every JSON body is read here (:func:`validate_json`, :func:`validate_body`, :fun
 by pydantic-core, except a body it refuses only for an escaped lone surrogate (``"\\ud83d"``,
 valid JSON that JavaScript's ``JSON.stringify`` and Python's ``json.dumps`` write for a string cut
 inside an emoji, which pydantic-core cannot turn into a ``str``). That body is read by
-:func:`json.loads`, whose strings hold the surrogate (``"\\ud83d"`` -> ``"\ud83d"``), and
+:func:`json.loads`, whose strings hold the surrogate itself (one character, U+D83D), and
 validated from the decoded value; every other body pydantic-core refuses stays refused.
 """
 

@@ -21,7 +21,7 @@ __all__ = ["dumps", "sign"]
 
 def dumps(payload: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON (non-ASCII kept as UTF-8, as vendors send it). A lone surrogate in a
-    string (``"\udcff"``), which UTF-8 cannot encode, is sent as its JSON escape ``\udcff`` --
+    string (``"\\udcff"``), which UTF-8 cannot encode, is sent as its JSON escape ``\\udcff`` --
     what a vendor's JSON encoder sends for it -- and parses back to the same ``str``."""
     try:
         # allow_nan=False: NaN and Infinity are no JSON, and no vendor sends them.
