@@ -292,3 +292,59 @@ def test_the_applications_own_django_error_keeps_its_traceback(tmp_path: Path) -
     assert "Traceback (most recent call last)" in result.stderr
     assert "ImproperlyConfigured: the application's own configuration problem" in result.stderr
     assert "manage.py" not in result.stderr
+
+
+def test_a_store_of_another_version_is_a_usage_error_left_as_it_was(
+    capsys: pytest.CaptureFixture[str], app: str, tmp_path: Path
+) -> None:
+    """`inbox` and `process` open stores with ``create=False``, which migrated an older store:
+    looking at the inbox during an upgrade rewrote it under the older processes still running,
+    and they failed every delivery (review R38). An older or a newer schema is now refused (exit
+    2: it does not pass by itself -- a PostgreSQL store said 3, "try again", and `process
+    --loop` waited it out every second, forever), and nothing is written; `migrate` migrates."""
+    from _sqlite_layouts import to_version_3
+
+    path = tmp_path / "old.sqlite3"
+    with SQLiteStore(path) as store:
+        _store_one(store)
+    to_version_3(path)
+    before = _tables(path)
+    for argv in (["inbox", "--inbox", str(path), "stats"],
+                 ["process", "--store", str(path), "--app", app]):  # fmt: skip
+        code, _, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert "schema version 3, older than the 4" in err
+        assert "`kyc-webhooks migrate --store PATH`" in err
+    assert _tables(path) == before  # no bodies table: not migrated
+    code, _, err = run(capsys, "migrate", "--store", str(path))
+    assert code == cli.EXIT_OK, err
+    code, _, err = run(capsys, "inbox", "--inbox", str(path), "stats")
+    assert code == cli.EXIT_OK, err
+
+
+@pytest.mark.parametrize("version", [2, 99])
+def test_a_postgresql_store_of_another_version_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], app: str, schema: str, version: int
+) -> None:
+    """The same for PostgreSQL, whose refusal comes at the first statement: an older schema (2)
+    is not migrated by `inbox` or `process`, a newer one (99) is exit 2, not 3, and `process
+    --loop` ends at once instead of waiting it out (review R38)."""
+    from _postgres import require_postgres, sql
+    from _postgres_layouts import make_layout
+
+    dsn = require_postgres()
+    if version == 2:
+        make_layout(schema, 2)
+    else:
+        with PostgresStore(dsn, schema=schema) as store:
+            store.migrate()
+        sql(f"INSERT INTO {schema}.migrations (version, description) VALUES (99, 'x')")  # noqa: S608
+    said = "older than the 3" if version == 2 else "newer than the 3"
+    for argv in (
+        ["inbox", "--inbox", dsn, "--schema", schema, "stats"],
+        ["process", "--store", dsn, "--schema", schema, "--app", app, "--loop", "--quiet"],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == cli.EXIT_USAGE, err
+        assert said in err
+    assert sql(f"SELECT max(version) FROM {schema}.migrations") == [(version,)]  # noqa: S608

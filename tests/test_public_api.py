@@ -40,6 +40,7 @@ EXPECTED_TOP_LEVEL = {
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoreSchemaError",
     "UndetectableVendorError",
     "UnknownEvent",
     "UsageError",

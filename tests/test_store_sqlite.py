@@ -616,3 +616,60 @@ def test_an_id_prefix_matches_exactly_whatever_the_ids_hold(db: Path) -> None:
         assert [r.id for r in store.deliveries(id_prefix="abcdef1")] == starting
         assert store.count(id_prefix="abcdef1") == 3
         assert store.count(id_prefix="abcdef1:") == 0  # not hex: ids are ours
+
+
+def _file_bytes(path: Path) -> bytes:
+    return path.read_bytes() + b"".join(
+        Path(f"{path}{suffix}").read_bytes()
+        for suffix in ("-wal", "-journal")
+        if Path(f"{path}{suffix}").exists()
+    )
+
+
+def test_create_false_refuses_an_older_store_and_leaves_it_as_it_was(db: Path) -> None:
+    """``create=False`` -- what ``kyc-webhooks inbox`` and ``process`` open -- migrated a store of
+    an older version: looking at the inbox before restarting the services rewrote it under the
+    older processes still running, which then failed every delivery (review R38). It is refused
+    now, naming the fix, with nothing written; a store that may create migrates it."""
+    with SQLiteStore(db) as store:
+        store.add(new("kept"))
+    _to_rollback_journal(db)
+    from _sqlite_layouts import to_version_3
+
+    to_version_3(db)
+    before = _file_bytes(db)
+    with pytest.raises(kw.StoreSchemaError, match=r"version 3, older .*`kyc-webhooks migrate"):
+        SQLiteStore(db, create=False)
+    assert _file_bytes(db) == before
+    with SQLiteStore(db) as migrated:
+        assert migrated.schema_version() == SCHEMA_VERSION
+        record = migrated.get_by_key("kept")
+        assert record is not None
+    with SQLiteStore(db, create=False) as reopened:
+        assert reopened.get_by_key("kept") is not None
+
+
+def test_a_newer_store_is_refused_before_anything_is_written(db: Path) -> None:
+    """The switch to WAL persists in the file: it ran before the version check, so that a file
+    refused as newer was changed anyway (review R38)."""
+    SQLiteStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO kyc_webhooks_migrations (version, description, applied_at) "
+            "VALUES (99, 'future', 0)"
+        )
+    conn.close()
+    _to_rollback_journal(db)
+    before = _file_bytes(db)
+    for create in (True, False):
+        with pytest.raises(kw.StoreSchemaError, match="schema version 99, newer"):
+            SQLiteStore(db, create=create)
+    assert _file_bytes(db) == before
+
+
+def _to_rollback_journal(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+    finally:
+        conn.close()

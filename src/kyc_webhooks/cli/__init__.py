@@ -167,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         err(f"{PROG}: error: {attempts.explain(exc.message)}")
         return exc.code
+    except kw.StoreSchemaError as exc:  # does not pass by itself: not "try again"
+        err(f"{PROG}: error: {exc.message}")
+        return EXIT_USAGE
     except kw.StoreError as exc:
         err(f"{PROG}: error: {attempts.explain(exc.message)}")
         return EXIT_UNAVAILABLE

@@ -172,8 +172,9 @@ class ProcessLoop:
         return self._back_off()
 
     def _store_failed(self, exc: kw.StoreError) -> float | None:
-        """Under ``loop``, log a batch's store error and wait it out; without, it ends the run."""
-        if not self.loop:
+        """Under ``loop``, log a batch's store error and wait it out; without it -- or for a
+        schema this version cannot use, which no wait mends -- it ends the run."""
+        if not self.loop or isinstance(exc, kw.StoreSchemaError):
             raise exc
         self.rounds += 1
         wait = self._back_off()

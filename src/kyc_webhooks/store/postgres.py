@@ -65,6 +65,7 @@ from ..errors import (
     DeliveryInProgressError,
     DeliveryNotFoundError,
     StoreError,
+    StoreSchemaError,
     UsageError,
 )
 from ._base import (
@@ -849,8 +850,9 @@ class PostgresStore:
     ``create``: create the schema and its tables on first use when they are missing (default).
     With ``False`` the store only opens an existing one -- for a worker that must not make an
     empty store in a mistyped schema: a call on a schema without the store's tables raises
-    ``StoreError`` and :meth:`schema_version` returns 0, while an existing schema of an older
-    version is still migrated on first use, and :meth:`migrate` still creates.
+    ``StoreError`` and :meth:`schema_version` returns 0; nor is an existing schema of an older
+    version migrated (every call raises ``StoreError``: a read -- ``kyc-webhooks inbox`` -- never
+    changes the layout under processes of that version); :meth:`migrate` creates and migrates.
     ``timeout``: seconds to wait for a connection and for one statement; past it, ``StoreError``.
     ``clock``: the current aware time, for tests; by default the database's clock.
     ``vacuum_on_erase``: run ``VACUUM`` on the table after ``erase``/``erase_bodies``/``purge``
@@ -1253,12 +1255,22 @@ class PostgresStore:
         with self._lock:
             if self._ready:
                 return
-            if not create and self._version(conn) == 0:
-                raise StoreError(
-                    f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
-                    "kyc-webhooks store, and this one does not create it (create=False); "
-                    "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
-                )
+            if not create:
+                version = self._version(conn)
+                if version == 0:
+                    raise StoreError(
+                        f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
+                        "kyc-webhooks store, and this one does not create it (create=False); "
+                        "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
+                    )
+                if version < SCHEMA_VERSION:
+                    raise StoreSchemaError(
+                        f"PostgreSQL store ({self._where}): schema {self.schema!r} has version "
+                        f"{version}, older than the {SCHEMA_VERSION} of this version of "
+                        "kyc-webhooks, and this one does not migrate it (create=False): stop the "
+                        "processes of the older version, then run migrate() (`kyc-webhooks "
+                        "migrate --schema NAME`)"
+                    )
             self._migrate(conn)
             self._ready = True
 
@@ -1271,7 +1283,7 @@ class PostgresStore:
         row = conn.execute(self._sql["version"]).fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
         if current > SCHEMA_VERSION:
-            raise StoreError(
+            raise StoreSchemaError(
                 f"PostgreSQL store ({self._where}) schema {self.schema!r} has version {current}, "
                 f"newer than the {SCHEMA_VERSION} this version of kyc-webhooks understands; "
                 "upgrade it"

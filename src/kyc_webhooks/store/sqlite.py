@@ -50,6 +50,7 @@ from ..errors import (
     DeliveryInProgressError,
     DeliveryNotFoundError,
     StoreError,
+    StoreSchemaError,
     UsageError,
     WebhookError,
 )
@@ -562,10 +563,12 @@ class SQLiteStore:
     another application's database: a missing file is refused, and on a file without the store's
     tables nothing is written (not even the journal mode), ``schema_version()`` returns 0 and every
     other call raises :class:`~kyc_webhooks.errors.StoreError` (each call looks again, so a store
-    created meanwhile is used). A store of an older version is still migrated.
+    created meanwhile is used). Nor does it migrate a store of an older version: it is refused
+    (``StoreError``), so that a read -- ``kyc-webhooks inbox`` -- never changes the layout under
+    processes of that version; ``kyc-webhooks migrate`` (or a store that may create) migrates it.
 
     Raises :class:`~kyc_webhooks.errors.StoreError` at construction when the file cannot be opened,
-    is not a database, or holds a newer schema.
+    is not a database, holds a newer schema, or (``create=False``) an older one.
     """
 
     blocking = True
@@ -655,7 +658,11 @@ class SQLiteStore:
         try:
             conn.text_factory = _text_factory
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            self._no_store = not self._create and _version(conn) == 0
+            # Checked before anything is written (the switch to WAL persists in the file): a
+            # newer schema is refused, and so is an older one without ``create``.
+            version = _version(conn)
+            self._check_version(version)
+            self._no_store = not self._create and version == 0
             if self._no_store:
                 # Another application's database, or a mistyped path: left exactly as it is.
                 row = conn.execute("PRAGMA journal_mode").fetchone()
@@ -677,6 +684,24 @@ class SQLiteStore:
                 raise self._error("open", exc) from exc
             raise
         return conn
+
+    def _check_version(self, version: int) -> None:
+        """Refuse a file whose schema this version cannot use as it is: a newer one (a later
+        release wrote it), or, with ``create=False``, an older one -- migrated only by a store
+        that may create (``kyc-webhooks migrate``), never by a read (the CLI's ``inbox``) while
+        processes of the older version may still run on it."""
+        if version > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"SQLite store {self.path!r} has schema version {version}, newer than the "
+                f"{SCHEMA_VERSION} this version of kyc-webhooks understands; upgrade it"
+            )
+        if not self._create and 0 < version < SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"SQLite store {self.path!r} has schema version {version}, older than the "
+                f"{SCHEMA_VERSION} of this version of kyc-webhooks, and this one does not "
+                "migrate it (create=False): stop the processes of the older version, then run "
+                "`kyc-webhooks migrate --store PATH`"
+            )
 
     def _to_wal(self, conn: sqlite3.Connection) -> Any:
         """``PRAGMA journal_mode = WAL``, waiting up to the store's timeout for the lock it needs.
@@ -703,11 +728,7 @@ class SQLiteStore:
             )
             row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
             current = int(row[0]) if row and row[0] is not None else 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"SQLite store {self.path!r} has schema version {current}, newer than the "
-                    f"{SCHEMA_VERSION} this version of kyc-webhooks understands; upgrade it"
-                )
+            self._check_version(current)  # again, under the write lock
             applied_at = _ts(self.now())
             for version, description, statements in _MIGRATIONS:
                 if version <= current:
