@@ -7,7 +7,7 @@ A new store (PostgreSQL, Redis ...) joins the ``STORES`` table and must pass eve
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -578,8 +578,11 @@ def test_retention_limits_beyond_the_calendar(store: Store) -> None:
     record = store.add(new()).record
     assert store.erase_bodies(older_than=timedelta.max) == 0  # nothing is that old
     assert store.purge(older_than=timedelta.max) == 0
-    assert store.erase_bodies(older_than=timedelta.min) == 1  # everything is older
-    assert store.purge(older_than=timedelta.min) == 1
+    with pytest.raises(UsageError, match="negative age"):  # a cut-off in the future (R41)
+        store.purge(older_than=timedelta.min)
+    everything = datetime.max.replace(tzinfo=timezone.utc)  # said as a time: everything is older
+    assert store.erase_bodies(older_than=everything) == 1
+    assert store.purge(older_than=everything) == 1
     assert store.get(record.id) is None
 
 

@@ -27,7 +27,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -583,10 +583,11 @@ def test_an_erasure_called_again_after_its_vacuum_failed_runs_the_vacuum(schema:
     store = PostgresStore(require_postgres(), schema=schema, timeout=1)
     try:
         ids = [store.add(new(key=f"v{n}", body=b'{"n":"x"}' * 300)).record.id for n in range(3)]
+        later = datetime.now(timezone.utc) + timedelta(minutes=1)  # after every record
         calls: list[Callable[[], object]] = [
             lambda: store.erase(ids[0]),
-            lambda: store.erase_bodies(older_than=timedelta(seconds=-60)),
-            lambda: store.purge(older_than=timedelta(seconds=-60)),
+            lambda: store.erase_bodies(older_than=later),
+            lambda: store.purge(older_than=later),
         ]
         for call in calls:
             before = _vacuums(schema)

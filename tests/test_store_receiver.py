@@ -609,7 +609,9 @@ def test_replay_while_in_progress_is_503(store: Store) -> None:
             {"store": MemoryStore(), "lease_timeout": 0}, "lease_timeout", id="zero-lease"
         ),
         pytest.param(
-            {"store": MemoryStore(), "lease_timeout": float("inf")}, "finite", id="infinite-lease"
+            {"store": MemoryStore(), "lease_timeout": float("inf")},
+            "lease_timeout",
+            id="infinite-lease",
         ),
     ],
 )

@@ -30,6 +30,10 @@ EVENT_TYPE = "IDENTIFICATION_AUTO_FINISHED"
 PAYLOAD = {"scanRef": "scan-race", "clientId": "client-1", "final": True}
 
 
+def _in_an_hour() -> datetime:  # a cut-off after everything stored so far
+    return datetime.now(timezone.utc) + timedelta(hours=1)
+
+
 def new(key: str = "k1") -> NewDelivery:
     return NewDelivery(delivery_key=key, vendor="idenfy", event_type=EVENT_TYPE, body=b"{}")
 
@@ -154,9 +158,9 @@ def test_erased_bodies_are_overwritten_in_the_file(
             for record_id in ids:
                 assert store.erase(record_id)
         elif erase == "erase_bodies":
-            assert store.erase_bodies(older_than=timedelta(seconds=-1)) == 5
+            assert store.erase_bodies(older_than=_in_an_hour()) == 5
         else:
-            assert store.purge(older_than=timedelta(seconds=-1)) == 5
+            assert store.purge(older_than=_in_an_hour()) == 5
     monkeypatch.undo()
     conn = sqlite3.connect(db)
     try:

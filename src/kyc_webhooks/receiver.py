@@ -34,7 +34,7 @@ from .errors import (
 from .models import WebhookEvent
 from .outcome import Outcome, ProcessSummary, Tally, handler_failure
 from .routing import DH, H, R, Router, warn_never_runs
-from .store._base import Store, receivable
+from .store._base import LEASE_RULE, MAX_COUNT, Store, receivable, valid_lease
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
 
 __all__ = [
@@ -80,8 +80,8 @@ def _positive_number(value: object, name: str) -> float:
 
 
 def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UsageError(f"{name} must be a positive int")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_COUNT:
+        raise UsageError(f"{name} must be a positive int (at most 2**63 - 1)")
     return value
 
 
@@ -149,7 +149,9 @@ class Receiver:
         self.router = router if router is not None else Router()
         self.store = store
         self.defer = bool(defer)
-        self.lease_timeout = _positive_number(lease_timeout, "lease_timeout")
+        if not valid_lease(lease_timeout):  # what every store accepts, checked now (review R41)
+            raise ConfigurationError(f"lease_timeout must be {LEASE_RULE}")
+        self.lease_timeout = float(lease_timeout)
         #: Called with the id of each newly deferred delivery (see the class docstring). Public
         #: so that a queue integration's ``register()`` can set it after construction.
         self.on_deferred: Callable[[str], object] | None = on_deferred

@@ -94,17 +94,24 @@ def checked_now(clock: Clock) -> datetime:
 
 
 def cutoff(older_than: TimeLimit, now: datetime) -> datetime:
-    """Turn an ``older_than`` argument into an aware cut-off time."""
+    """Turn an ``older_than`` argument into an aware cut-off time. A negative age is refused:
+    its cut-off lies in the future, and a sign slip (``-RETENTION``) purged or erased everything,
+    deliveries answered 202 and not handled yet included (review R41)."""
     if isinstance(older_than, timedelta):
+        if older_than < timedelta(0):
+            raise UsageError("older_than must not be a negative age (its cut-off is in the future)")
         try:
             return now - older_than
-        except OverflowError:  # an age beyond the calendar: nothing, or everything, is older
-            edge = datetime.min if older_than > timedelta(0) else datetime.max
-            return edge.replace(tzinfo=timezone.utc)
+        except OverflowError:  # an age beyond the calendar: nothing is older
+            return datetime.min.replace(tzinfo=timezone.utc)
     if isinstance(older_than, datetime):
         if older_than.tzinfo is None or older_than.utcoffset() is None:
             raise UsageError("older_than must be an aware datetime or a timedelta")
-        return older_than
+        try:
+            return older_than.astimezone(timezone.utc)
+        except OverflowError:  # datetime.max at -12:00, datetime.min at +14:00: the calendar's edge
+            edge = datetime.max if older_than.year > 1 else datetime.min
+            return edge.replace(tzinfo=timezone.utc)
     raise UsageError("older_than must be an aware datetime or a timedelta")
 
 
@@ -132,13 +139,51 @@ def check_states(
 
 #: The longest lease a store accepts: ten years (``now + lease`` must stay a valid datetime).
 MAX_LEASE = 10 * 366 * 24 * 3600.0
+#: The shortest: a millisecond (a shorter one is ``timedelta(0)`` or next to it: every claim
+#: would have expired when taken, and a redelivery would run the handlers alongside).
+MIN_LEASE = 0.001
+LEASE_RULE = "a number of seconds from 0.001 to ten years"
+
+
+def valid_lease(lease: object) -> bool:
+    """Whether ``lease`` is a lease a store accepts (:data:`MIN_LEASE` to :data:`MAX_LEASE`)."""
+    return (
+        not isinstance(lease, bool)
+        and isinstance(lease, (int, float))
+        and MIN_LEASE <= lease <= MAX_LEASE
+    )
 
 
 def check_lease(lease: float | None) -> None:
-    if lease is None:
-        return
-    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease <= MAX_LEASE:
-        raise UsageError("lease must be a positive number of seconds, at most ten years")
+    if lease is not None and not valid_lease(lease):
+        raise UsageError(f"lease must be {LEASE_RULE}")
+
+
+#: The longest a store waits for a lock, a connection or a statement: a day (the CLI's
+#: ``--timeout`` bound). Beyond it the drivers' own limits break every call -- Linux refuses
+#: TCP keepalive idle times over 32,767 s, ``threading``'s lock waits overflow -- (review R41).
+MAX_STORE_TIMEOUT = 86400.0
+
+
+def check_timeout(timeout: object, *, zero: bool) -> float:
+    """A store's ``timeout`` in seconds: finite, at most :data:`MAX_STORE_TIMEOUT`; 0 where
+    ``zero`` allows it (SQLite: do not wait), else at least a millisecond (PostgreSQL reads a
+    ``statement_timeout`` of 0 ms as none at all)."""
+    low = 0.0 if zero else 0.001
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not low <= timeout <= MAX_STORE_TIMEOUT
+    ):
+        least = "0" if zero else "0.001"
+        raise UsageError(
+            f"timeout must be a number of seconds from {least} to {MAX_STORE_TIMEOUT:g}"
+        )
+    return float(timeout)
+
+
+#: The largest ``limit`` or ``max_attempts``: what a 64-bit database integer holds.
+MAX_COUNT = 2**63 - 1
 
 
 #: ``last_error_type`` of a stored record that does not decode, which ``claim_next`` set aside
@@ -283,8 +328,8 @@ def check_with_body(with_body: bool | None) -> None:
 
 
 def check_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise UsageError("limit must be a positive int")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_COUNT:
+        raise UsageError("limit must be a positive int (at most 2**63 - 1)")
 
 
 def claimable(

@@ -534,7 +534,8 @@ class StoreRunner:
             if wait > 0:
                 return Outcome.in_progress(
                     record,
-                    max(1, math.ceil(wait)),
+                    # No back-off is longer: a clock stepped back does not lengthen it here.
+                    max(1, math.ceil(min(wait, RETRY_BACKOFF_MAX))),
                     reason="this delivery failed and waits for its retry",
                 )
         return None
@@ -553,7 +554,7 @@ class StoreRunner:
         if record.lease_until is not None:
             with contextlib.suppress(Exception):  # a failing clock only loses the hint
                 now = self.store.now()
-        return _in_progress_at(record, event, now, replay=replay)
+        return _in_progress_at(record, event, now, self.lease_timeout, replay=replay)
 
     async def _in_progress_async(
         self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
@@ -566,7 +567,7 @@ class StoreRunner:
         if record.lease_until is not None:
             with contextlib.suppress(Exception):
                 now = await cast(Any, store).now_async()
-        return _in_progress_at(record, event, now, replay=replay)
+        return _in_progress_at(record, event, now, self.lease_timeout, replay=replay)
 
     def _reparse(self, claim: Claim) -> WebhookEvent | WebhookError:
         """The event of a stored delivery, parsed again from the stored body (it was
@@ -1174,14 +1175,20 @@ def _native(store: Store) -> bool:
 
 
 def _in_progress_at(
-    record: DeliveryRecord, event: WebhookEvent | None, now: datetime | None, *, replay: bool
+    record: DeliveryRecord,
+    event: WebhookEvent | None,
+    now: datetime | None,
+    lease: float,
+    *,
+    replay: bool,
 ) -> Outcome:
     """503 in progress, ``Retry-After`` from the record's lease and the store's time ``now``
-    (``None``: the clock failed -- 1 s)."""
+    (``None``: the clock failed -- 1 s), at most ``lease`` seconds: a clock stepped back (NTP, a
+    restored VM) told the vendor to come back a day later for a 60 s lease (review R41)."""
     retry_after = None
     if record.lease_until is not None:
         remaining = 1.0 if now is None else (record.lease_until - now).total_seconds()
-        retry_after = max(1, math.ceil(remaining))
+        retry_after = max(1, math.ceil(min(remaining, lease)))
     return Outcome.in_progress(record, retry_after, event=event, replay=replay)
 
 

@@ -90,6 +90,7 @@ from ._base import (
     check_lease,
     check_limit,
     check_states,
+    check_timeout,
     check_with_body,
     checked_now,
     cutoff,
@@ -838,6 +839,10 @@ _TEXT_COLUMNS = (
 )
 
 
+#: Linux's largest ``TCP_KEEPIDLE`` (seconds).
+_MAX_KEEPALIVE_IDLE = 32767
+
+
 class PostgresStore:
     """A delivery store in PostgreSQL.
 
@@ -883,8 +888,7 @@ class PostgresStore:
                 "schema must be a lower-case PostgreSQL identifier ([a-z_][a-z0-9_]*, "
                 "at most 63 characters)"
             )
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-            raise UsageError("timeout must be a positive number of seconds")
+        timeout = check_timeout(timeout, zero=False)
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
             raise UsageError("max_size must be a positive int")
         self.schema = schema
@@ -950,8 +954,9 @@ class PostgresStore:
     def _pool_options(self) -> dict[str, Any]:
         """What the store's pools (the sync one, and the async one of :meth:`open_async`) are
         built with, and every connection of theirs is opened with."""
-        ms = int(self._timeout * 1000)
-        idle = max(1, math.ceil(self._timeout))
+        ms = max(1, round(self._timeout * 1000))  # 0 ms would be no timeout at all
+        # Linux refuses a TCP keepalive idle time over 32,767 s, and every connection with it.
+        idle = min(max(1, math.ceil(self._timeout)), _MAX_KEEPALIVE_IDLE)
         # libpq 12 and later (psycopg's binary package bundles a recent one): an older one would
         # refuse the option, and every connection with it.
         user_timeout = (

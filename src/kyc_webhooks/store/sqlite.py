@@ -76,6 +76,7 @@ from ._base import (
     check_lease,
     check_limit,
     check_states,
+    check_timeout,
     check_with_body,
     checked_now,
     claimable,
@@ -584,8 +585,7 @@ class SQLiteStore:
     ) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise UsageError("path must be a str or os.PathLike")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-            raise UsageError("timeout must be a number of seconds >= 0")
+        timeout = check_timeout(timeout, zero=True)
         self.path = os.fspath(path)
         self._timeout = float(timeout)
         self._durable = bool(durable)
