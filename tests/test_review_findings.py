@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -97,3 +98,30 @@ def test_a_decision_time_outside_the_utc_calendar_is_kept_as_unknown(when: str) 
     found = store.effective_decision("complycube", payload["payload"]["id"])
     assert found is not None
     assert found.occurred_at is None  # DjangoStore and PostgreSQL keep UTC: it would not store
+
+
+@pytest.mark.parametrize(
+    "key", ["Jane Doe 1990-01-01 LT123456", "Jane\nCRITICAL kyc_webhooks forged line", "Jürgen"]
+)
+def test_a_map_key_the_sender_wrote_is_never_quoted_in_errors_or_logs(
+    caplog: pytest.LogCaptureFixture, key: str
+) -> None:
+    """A key of a typed map (iDenfy's ``fileUrls``) was quoted in the 400's message -- the HTTP
+    answer, the "delivery rejected" log line (where a line break forged a second line) and
+    ``verify``'s output: personal data, against "names fields, never values" (review R40). The
+    location names it ``<key>``; fields, union tags and indexes are still named."""
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+    payload = sample_payload("idenfy", "IDENTIFICATION")
+    payload["fileUrls"][key] = {"not": "a url"}
+    payload["status"]["overall"] = 5
+    with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
+        outcome = receiver.handle(*sign("idenfy", payload, "k", event_type="IDENTIFICATION"))
+    assert outcome.status_code == 400
+    assert outcome.error is not None
+    message = outcome.error.message
+    assert "fileUrls.<key>: string_type" in message
+    assert "status.overall.str-enum[OverallStatus]: enum" in message  # still named
+    shown = message + caplog.text + json.dumps(outcome.response_body())
+    assert key not in shown
+    assert key.split()[0] not in shown
+    assert [r.getMessage().count("\n") for r in caplog.records] == [0] * len(caplog.records)

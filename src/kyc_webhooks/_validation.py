@@ -101,10 +101,24 @@ def _errors(exc: ValidationError) -> list[Any]:
     return exc.errors(include_url=False, include_input=False, include_context=False)
 
 
+#: A location step shown as it is: a field's wire name or a union's tag (an identifier, dots and
+#: dashes allowed), a union member's label as pydantic writes it (``enum[OverallStatus]``,
+#: ``function-after[...]``), a list index. Anything else is a key of a map the sender wrote
+#: (iDenfy's ``fileUrls``), which may hold anything -- a name, a line break that would forge a
+#: log line -- and is shown as ``<key>`` (review R40).
+_SHOWN_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}|[a-z][a-z-]*\[[ -~]*\]")
+
+
+def _step(part: object) -> str:
+    if isinstance(part, int) or _SHOWN_STEP.fullmatch(str(part)):
+        return str(part)
+    return "<key>"
+
+
 def _describe(exc: ValidationError, errors: list[Any], prefix: str) -> str:
     parts: list[str] = []
     for err in errors[:MAX_DESCRIBED_ERRORS]:
-        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "") or "body"
+        loc = ".".join(_step(p) for p in (prefix, *err["loc"]) if p != "") or "body"
         parts.append(f"{loc}: {err['type']}")
     count = exc.error_count()
     if not parts:

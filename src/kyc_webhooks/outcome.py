@@ -335,7 +335,7 @@ class Tally:
                     outcome.vendor or "-",
                     outcome.status_code,
                     type(error).__name__,
-                    error.message,
+                    loggable(error.message),
                 )
         elif logger.isEnabledFor(logging.INFO):
             logger.info(
