@@ -512,3 +512,66 @@ def test_identomat_bounds_the_read_of_an_unauthenticated_body() -> None:
             kw.Identomat(api_key="k-ident").parse(body, {})
         receiver = kw.Receiver(kw.Identomat(api_key="k-ident"))
         assert receiver.handle(body, {}).status_code == 400
+
+
+# -- review R39 ---------------------------------------------------------------------------------
+
+
+def test_a_required_headers_failure_does_not_say_which_header_failed() -> None:
+    """The 401 named the first wrong header: when the name moved from the first to the second,
+    the first was right -- each value could be guessed on its own."""
+    vendor = kw.Idenfy(required_headers={"X-Client-Id": "id-7", "X-Client-Secret": "s3cret"})
+    receiver = kw.Receiver(vendor)
+    messages = set()
+    for client_id in ("id-1", "id-7"):
+        outcome = receiver.handle(
+            _idenfy_body(), _custom(**{"X-Client-Id": client_id, "X-Client-Secret": "wrong"})
+        )
+        assert outcome.status_code == 401
+        assert outcome.error is not None
+        messages.add(json.dumps(outcome.response_body()))
+    assert len(messages) == 1
+    (message,) = messages
+    assert "X-Client-Id, X-Client-Secret" in message  # every configured name, in order
+    right = _custom(**{"X-Client-Id": "id-7", "X-Client-Secret": "s3cret"})
+    assert receiver.handle(_idenfy_body(), right).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: kw.Idenfy(signing_key="k\udcff"), "not valid text"),
+        (lambda: kw.ComplyCube(secret="\u00a0"), "must not be empty"),
+        (lambda: kw.Identomat(api_key="\u3000"), "must not be empty"),
+        (lambda: kw.Yoti(auth_token="tok ", auth_type="bearer"), "without spaces"),
+        (lambda: kw.Yoti(auth_token="a,b", auth_type="bearer"), "without spaces or commas"),
+    ],
+)
+def test_a_credential_no_delivery_could_match_is_a_configuration_error(
+    build: Callable[[], object], match: str
+) -> None:
+    """A lone surrogate (an environment variable of bytes that are not UTF-8) escaped as a raw
+    UnicodeEncodeError holding the whole secret; a secret of only no-break or ideographic spaces
+    was accepted; a Yoti bearer token with a space was accepted and could never match."""
+    with pytest.raises(kw.ConfigurationError, match=match) as caught:
+        build()
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None  # the codec's error would hold the whole secret
+    kw.Yoti(auth_token="user:pass-with:colons", auth_type="bearer")  # any visible ASCII
+
+
+def test_two_authorization_headers_joined_by_a_server_never_reach_the_bearer_validator() -> None:
+    """WSGI servers and Django join repeated headers with ", ": the iDenfy ``bearer_validator``
+    got ``"good, Bearer evil"``, and a validator reading a prefix accepted it."""
+    seen: list[str] = []
+
+    def lenient(token: str) -> bool:
+        seen.append(token)
+        return token.startswith("good")
+
+    vendor = kw.Idenfy(bearer_validator=lenient)
+    joined = _custom(Authorization="Bearer good, Bearer evil")
+    assert _status(vendor, _idenfy_body(), joined) == 401
+    assert seen == []
+    assert _status(vendor, _idenfy_body(), _custom(Authorization="Bearer good-token")) == 200
+    assert seen == ["good-token"]

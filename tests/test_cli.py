@@ -388,6 +388,35 @@ def test_verify_header_files_as_captured(
     assert "authentic: vendor=idenfy event_type=IDENTIFICATION" in out
 
 
+@pytest.mark.parametrize("where", ["-H", "headers-file"])
+@pytest.mark.parametrize("around", ["\u00a0{}", "{}\u00a0", "{}\x85", "\u3000{}"])
+def test_verify_answers_as_the_receiver_for_characters_around_a_signature(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str, around: str
+) -> None:
+    """Only spaces and tabs surround a header value; lines end at LF. `verify` trimmed every
+    Unicode blank and cut lines at NEL (byte 0x85 of a Latin-1 file): it said "authentic" for a
+    request the receiver answered 401 (review R39)."""
+    body, headers = testing.signed_delivery("idenfy", "IDENTIFICATION", SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    signature = around.format(headers["Idenfy-Signature"])
+    receiver = kw.Receiver(kw.Idenfy(signing_key=SECRET))
+    assert receiver.handle(body, {**headers, "Idenfy-Signature": signature}).status_code == 401
+    if where == "-H":
+        options = ["-H", f"Idenfy-Signature: {signature}"]
+        options += ["-H", "Idenfy-Event-Type: IDENTIFICATION"]
+    else:
+        text = f"Idenfy-Signature: {signature}\nIdenfy-Event-Type: IDENTIFICATION\n"
+        # NEL as the single byte 0x85 (a file that is not UTF-8 is read as Latin-1).
+        data = text.encode("latin-1") if "\x85" in text else text.encode("utf-8")
+        (tmp_path / "headers.txt").write_bytes(data)
+        options = ["--headers", "headers.txt"]
+    code, out, err = run(
+        capsys, "verify", "body.json", *options, "--vendor", "idenfy", "--secret", SECRET
+    )
+    assert code == cli.EXIT_FAILED, (out, err)
+    assert "authentic" not in out
+
+
 def test_verify_header_file_request_line_only_skipped_before_the_headers(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import inspect
@@ -62,6 +63,12 @@ _OWS = " \t"
 #: ``<scheme> <credentials>`` once the value is trimmed of _OWS: the scheme is a token
 #: (RFC 9110 §5.6.2), separated by at least one space or tab.
 _AUTH_VALUE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+(.+)", re.DOTALL)
+#: The credentials of the Basic and Bearer schemes: visible ASCII without spaces or commas (RFC
+#: 9110's token68 and RFC 6750's b64token are narrower; vendors' tokens are what the integrator
+#: chose, a ``:`` included). A value with a comma or a space -- two ``Authorization`` headers that
+#: a WSGI server or Django joined with ``", "`` -- is malformed before any token is compared or
+#: given to a validator (review R39).
+CREDENTIALS = re.compile(r"[!-+\--~]+")
 #: A header name (RFC 9110 §5.6.2 token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -80,7 +87,19 @@ def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
     out: list[bytes] = []
     for item in items:
         if isinstance(item, str):
-            raw = item.encode("utf-8")
+            if not item.strip():  # any blank, NBSP and U+3000 included (review R39)
+                raise ConfigurationError(f"{name} must not be empty")
+            # A lone surrogate: what os.environ holds for bytes that are not UTF-8. Refused outside
+            # the except block: the codec's error, kept as the context, holds the whole secret.
+            encoded: bytes | None = None
+            with contextlib.suppress(UnicodeEncodeError):
+                encoded = item.encode("utf-8")
+            if encoded is None:
+                raise ConfigurationError(
+                    f"{name} is not valid text (a lone surrogate: an environment variable "
+                    "holding bytes that are not UTF-8?)"
+                )
+            raw = encoded
         elif isinstance(item, bytes):
             raw = item
         else:
@@ -176,6 +195,8 @@ def _authorization_credentials(headers: Headers, scheme: AuthScheme, header: str
     match = _AUTH_VALUE.fullmatch(raw.strip(_OWS))
     if match is None or match.group(1).lower() != scheme:
         raise AuthenticationError(f"{header} header does not use the {scheme.title()} scheme")
+    if not CREDENTIALS.fullmatch(match.group(2)):
+        raise AuthenticationError(f"malformed {header} header")
     return match.group(2)
 
 
@@ -219,17 +240,24 @@ def verify_required_headers(headers: Headers, required: HeaderCredentials) -> No
     """Check that every required header is present once and equals one of its accepted values.
 
     Values are compared as bytes in constant time, after trimming spaces and tabs only; every
-    accepted value is tried (no early exit)."""
+    accepted value of every header is tried (no early exit), and a failure does not say which
+    header failed: an answer naming the first wrong one let each value be guessed on its own
+    (review R39)."""
+    ok = True
     for _key, header, accepted in required:
-        raw = single_header(headers, header)
-        if not raw.isascii():
-            raise AuthenticationError(f"invalid {header} header")
-        presented = raw.strip(_OWS).encode("ascii")
-        ok = False
+        try:
+            raw = single_header(headers, header)
+        except AuthenticationError:
+            ok = False
+            continue
+        presented = raw.strip(_OWS).encode("ascii") if raw.isascii() else b""
+        matched = False
         for value in accepted:
-            ok |= hmac.compare_digest(presented, value)
-        if not ok:
-            raise AuthenticationError(f"invalid {header} header")
+            matched |= hmac.compare_digest(presented, value)
+        ok &= matched
+    if not ok:  # every configured name, never which one failed
+        names = ", ".join(header for _key, header, _accepted in required)
+        raise AuthenticationError(f"required headers ({names}): missing, repeated or wrong")
 
 
 def bearer_validator_or_none(value: object, *, name: str) -> BearerValidator | None:

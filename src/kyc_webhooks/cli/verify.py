@@ -62,11 +62,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     creds.add_secret_options(parser)
 
 
+#: What surrounds a header value and is not part of it: spaces and tabs only, as the receiver
+#: reads it (a no-break space before a signature is a 401 there, and was "authentic" here).
+_OWS = " \t"
+
+
 def _parse_header_line(line: str, where: str) -> tuple[str, str]:
     name, sep, value = line.partition(":")
-    if not sep or not name.strip() or name != name.strip():
+    if not sep or not name.strip(_OWS) or name != name.strip(_OWS):
         raise CliError(f"{where}: expected 'Name: value'")
-    return name.strip(), value.strip()
+    return name, value.strip(_OWS)
 
 
 #: ``POST /hook HTTP/1.1`` (a request line) or ``HTTP/1.1 200 OK`` (a status line).
@@ -126,7 +131,9 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
                 )
             out.append((pair[0], pair[1]))
         return out
-    lines = list(enumerate(text.splitlines(), start=1))
+    # Lines end at LF (or CRLF) only, as in HTTP: splitlines() also cut a value at NEL (byte
+    # 0x85 read as Latin-1), VT, FF and U+2028 (review R39).
+    lines = [(n, line.removesuffix("\r")) for n, line in enumerate(text.split("\n"), start=1)]
     if any(_CURL_REQUEST_LINE.match(line) for _, line in lines):
         # A `curl -v` trace: the request's lines carry a "> " prefix (a lone ">" ends them);
         # "* " notes, "< " response lines and anything else are not the request's headers.
@@ -134,7 +141,7 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
     out = []
     seen_line = False
     for number, line in lines:
-        if not line.strip():
+        if not line.strip(_OWS):
             if out:
                 break  # the blank line that ends an HTTP header block
             continue

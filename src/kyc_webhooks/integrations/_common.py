@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
 from .._vendor import VENDOR_NAMES
-from ..errors import DeliveryError, PayloadTooLargeError, UsageError
+from ..errors import ConfigurationError, DeliveryError, PayloadTooLargeError, UsageError
 from ..receiver import Outcome, Receiver
 
 __all__ = [
@@ -173,6 +173,24 @@ def check_sync_handlers(receiver: Receiver) -> None:
     whose handlers it cannot run (an ``async def`` handler); a deferring receiver runs none."""
     if not receiver.defer:
         receiver.check(sync=True)
+
+
+def check_pinned_vendor(receiver: Receiver, vendor: str | None) -> None:
+    """Refuse, when the view is built, a pinned ``vendor`` that no delivery could pass: a name
+    this library does not know (``"IDENFY"``, ``"idenfy "``: every delivery a 404), or one the
+    receiver is not configured for (every delivery a 401) -- the vendor retries, then gives up,
+    and nothing said why (review R39)."""
+    if vendor is None:
+        return
+    if vendor not in VENDOR_NAMES:
+        raise ConfigurationError(
+            f"vendor {vendor!r} is not one of {', '.join(VENDOR_NAMES)} (the names are lower case)"
+        )
+    if vendor not in receiver.vendors:
+        raise ConfigurationError(
+            f"vendor {vendor!r} is not configured on this receiver (it has "
+            f"{', '.join(receiver.vendors) or 'none'}): every delivery would be refused"
+        )
 
 
 def known_vendor(name: str | None) -> bool:

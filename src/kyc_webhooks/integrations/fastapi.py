@@ -22,7 +22,15 @@ from ..errors import ConfigurationError, DeliveryError
 from ..models import WebhookEvent
 from ..outcome import loggable
 from ..receiver import Outcome, Receiver
-from ._common import NOT_FOUND, known_vendor, log_rejected, logger, read_body_async, respond_async
+from ._common import (
+    NOT_FOUND,
+    check_pinned_vendor,
+    known_vendor,
+    log_rejected,
+    logger,
+    read_body_async,
+    respond_async,
+)
 
 __all__ = ["verified_event", "webhook_router"]
 
@@ -85,6 +93,7 @@ def verified_event(
             "webhook_router(receiver) and register handlers; to verify only, pass a Receiver "
             "built without a store"
         )
+    check_pinned_vendor(receiver, vendor)
 
     async def dependency(request: Request) -> WebhookEvent:
         name = vendor or request.path_params.get("vendor")

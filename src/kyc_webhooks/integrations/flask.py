@@ -18,7 +18,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import PayloadTooLargeError
 from ..receiver import Receiver
-from ._common import check_sync_handlers, respond
+from ._common import check_pinned_vendor, check_sync_handlers, respond
 
 __all__ = ["webhook_blueprint", "webhook_view"]
 
@@ -27,7 +27,9 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
     """A ``POST`` view; the vendor is ``vendor``, else the rule's ``<vendor>``, else detected.
 
     Raises :class:`~kyc_webhooks.ConfigurationError` if a handler is ``async def`` (Flask runs
-    ``receiver.handle``, which cannot await it) and the receiver does not defer."""
+    ``receiver.handle``, which cannot await it) and the receiver does not defer, or if ``vendor``
+    is not a vendor the receiver is configured for."""
+    check_pinned_vendor(receiver, vendor)
     check_sync_handlers(receiver)
 
     def read() -> bytes:

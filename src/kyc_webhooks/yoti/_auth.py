@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from .._crypto import SecretInput, secrets_tuple, verify_authorization
+from .._crypto import CREDENTIALS, SecretInput, secrets_tuple, verify_authorization
 from .._headers import HeaderInput, Headers
 from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
@@ -63,8 +63,14 @@ class Yoti(Vendor):
             raise ConfigurationError("auth_type must be 'basic' or 'bearer'")
         self._scheme: Literal["basic", "bearer"] = "basic" if scheme == "basic" else "bearer"
         self._tokens = secrets_tuple(auth_token, name="auth_token")
-        if self._scheme == "bearer" and any(not t.isascii() for t in self._tokens):
-            raise ConfigurationError("a bearer auth_token must be ASCII")
+        if self._scheme == "bearer" and any(
+            not t.isascii() or not CREDENTIALS.fullmatch(t.decode("ascii")) for t in self._tokens
+        ):
+            # What the check accepts: a token with a space around it (or inside) was accepted
+            # here and could never match (review R39).
+            raise ConfigurationError(
+                "a bearer auth_token must be visible ASCII without spaces or commas"
+            )
 
     @property
     def auth_type(self) -> Literal["basic", "bearer"]:

@@ -36,7 +36,14 @@ from django.http import HttpResponse, UnreadablePostError
 from django.urls import re_path
 
 from ...receiver import Receiver
-from .._common import Reply, check_sync_handlers, read_capped, respond, respond_async
+from .._common import (
+    Reply,
+    check_pinned_vendor,
+    check_sync_handlers,
+    read_capped,
+    respond,
+    respond_async,
+)
 
 __all__ = ["async_webhook_view", "in_django_thread", "webhook_urls", "webhook_view"]
 
@@ -96,7 +103,9 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
     Raises :class:`~kyc_webhooks.ConfigurationError` if a handler is ``async def`` (this view runs
     ``receiver.handle``, which cannot await it) and the receiver does not defer: use
-    :func:`async_webhook_view` under ASGI, or plain ``def`` handlers."""
+    :func:`async_webhook_view` under ASGI, or plain ``def`` handlers -- or if ``vendor`` is not a
+    vendor the receiver is configured for."""
+    check_pinned_vendor(receiver, vendor)
     check_sync_handlers(receiver)
 
     def view(request: Any, **url_values: str) -> Any:
@@ -119,7 +128,10 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
 
 def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
-    """An ``async`` view for Django under ASGI; awaits async handlers."""
+    """An ``async`` view for Django under ASGI; awaits async handlers. Raises
+    :class:`~kyc_webhooks.ConfigurationError` if ``vendor`` is not a vendor the receiver is
+    configured for."""
+    check_pinned_vendor(receiver, vendor)
 
     async def view(request: Any, **url_values: str) -> Any:
         limit = receiver.max_body_size
