@@ -5,6 +5,7 @@ destructive commands, id prefixes, progress, ``--quiet``/``--json``, ``process``
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -426,7 +427,7 @@ def test_inbox_ambiguous_prefix_lists_the_candidates(
     # Give both the same 8-character start, as a collision in a big inbox would.
     import sqlite3
 
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE kyc_webhooks_deliveries SET id = 'abcdef12' || substr(id, 9)")
     new_ids = [r.id for r in _records(path)]
     code, _, err = run(capsys, "inbox", "--inbox", str(path), "show", "abcdef12")
@@ -447,7 +448,7 @@ def test_inbox_ambiguous_prefix_counts_every_match_and_lists_ten(
             store.add(NewDelivery(f"k{n}", "complycube", "check.completed", b"{}"))
     import sqlite3
 
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE kyc_webhooks_deliveries SET id = 'abcdef12' || substr(id, 9)")
     ids = [r.id for r in _records(path)]
     code, _, err = run(capsys, "inbox", "--inbox", str(path), "show", "ABCDEF12")

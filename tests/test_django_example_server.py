@@ -4,6 +4,7 @@ vendor, a tampered one and a duplicate, then the rows in the project's own datab
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -121,7 +122,7 @@ def test_example_project_stores_every_vendor_once(server: tuple[str, Path]) -> N
         assert duplicate.json().get("duplicate") is True
         tampered = client.post("/webhooks/idenfy/", content=body + b" ", headers=headers)
         assert tampered.status_code == 401
-    with sqlite3.connect(database) as db:
+    with contextlib.closing(sqlite3.connect(database)) as db:
         rows = db.execute(
             "SELECT vendor, state, attempts, body FROM kyc_webhooks_delivery ORDER BY vendor"
         ).fetchall()

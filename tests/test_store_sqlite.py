@@ -4,6 +4,7 @@ with SIGKILL inside a handler (docs/delivery-guarantees.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -610,7 +611,7 @@ def test_an_id_prefix_matches_exactly_whatever_the_ids_hold(db: Path) -> None:
     with SQLiteStore(db) as store:
         for n in range(len(FOREIGN_IDS)):
             store.add(new(f"k{n}"))
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         for seq, foreign in enumerate(FOREIGN_IDS, start=1):
             conn.execute("UPDATE kyc_webhooks_deliveries SET id = ? WHERE seq = ?", (foreign, seq))
     with SQLiteStore(db) as store:
