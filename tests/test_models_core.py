@@ -158,6 +158,11 @@ def test_epoch_timestamps_out_of_range_are_value_errors(seconds: float) -> None:
         pytest.param(True, id="bool"),
         pytest.param([1], id="list"),
         pytest.param(1e20, id="out-of-range"),
+        # pydantic's fallback read these as epoch seconds, or above 2e10 as milliseconds (review
+        # R41): "1700000000000" was 2023 while the same JSON number is out of range.
+        pytest.param("1700000000000", id="digits-milliseconds"),
+        pytest.param("1700000000", id="digits-seconds"),
+        pytest.param(" -1.5e3 ", id="number-text"),
     ],
 )
 def test_bad_timestamps_are_payload_errors(wire: object) -> None:

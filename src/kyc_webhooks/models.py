@@ -29,6 +29,7 @@ import enum
 import hashlib
 import inspect
 import json
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -397,6 +398,10 @@ def _datetime_adapter() -> Any:
     return TypeAdapter(datetime)
 
 
+#: A number written as text (``"1700000000"``, ``"-1.5e3"``), which is not a date-time.
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
 class Timestamp(datetime):
     """An aware :class:`~datetime.datetime` that remembers the vendor's wire form.
 
@@ -480,6 +485,11 @@ class Timestamp(datetime):
             return cls.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
         except ValueError:
             pass
+        if _NUMBER_TEXT.fullmatch(text):
+            # pydantic's parser reads a number in a string as epoch seconds -- or, above 2e10,
+            # as milliseconds: "1700000000000" was 2023, the same JSON number a 400 (review R41).
+            # No vendor sends one; one value never means two scales here.
+            raise ValueError("timestamp is a number in a string, not an ISO-8601 date-time")
         try:
             parsed: datetime = _datetime_adapter().validate_python(text)
         except Exception as exc:
