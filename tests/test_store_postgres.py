@@ -332,6 +332,44 @@ def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> 
         sql(f"DROP ROLE {role}")
 
 
+def test_a_migration_that_cannot_run_says_so_and_why(schema: str) -> None:
+    """A migration's failure came out as "add failed: InsufficientPrivilege, SQLSTATE 42501" or
+    "DuplicateTable, SQLSTATE 42P07", no word of a migration, and as a StoreError (exit 3, "try
+    again") though neither passes by itself (review R38)."""
+    dsn = require_postgres()
+    from psycopg import conninfo as psycopg_conninfo
+
+    from _postgres_layouts import make_layout
+
+    # An older store, opened by a role that may not alter its tables.
+    make_layout(schema, 2)
+    role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
+    sql(f"CREATE ROLE {role} LOGIN")
+    try:
+        sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
+        sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        app_dsn = psycopg_conninfo.make_conninfo(dsn, user=role)
+        app = PostgresStore(app_dsn, schema=schema)
+        with app, pytest.raises(kw.StoreSchemaError) as info:
+            app.add(new())
+        assert "migrating schema" in info.value.message
+        assert "run `kyc-webhooks migrate` as the schema's owner" in info.value.message
+    finally:
+        sql(f"DROP OWNED BY {role}")
+        sql(f"DROP ROLE {role}")
+    # A schema holding another application's table of the same name.
+    other = f"{schema}_other"
+    sql(f"CREATE SCHEMA {other}")
+    try:
+        sql(f"CREATE TABLE {other}.deliveries (id integer)")
+        with PostgresStore(dsn, schema=other) as store, pytest.raises(kw.StoreSchemaError) as info:
+            store.migrate()
+        assert "a schema of its own" in info.value.message
+        assert sql(f"SELECT to_regclass('{other}.migrations') IS NULL") == [(True,)]
+    finally:
+        sql(f"DROP SCHEMA {other} CASCADE")
+
+
 def test_a_newer_schema_is_refused(schema: str) -> None:
     dsn = require_postgres()
     with PostgresStore(dsn, schema=schema) as first:

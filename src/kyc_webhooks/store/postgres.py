@@ -839,6 +839,22 @@ _TEXT_COLUMNS = (
 )
 
 
+_LOCK_NOT_AVAILABLE = "55P03"
+#: What a migration's failure means, by SQLSTATE: said in the error (it was "add failed:
+#: InsufficientPrivilege, SQLSTATE 42501", with no word of a migration) (review R38). Only the
+#: lock passes by itself (a StoreError); the others are StoreSchemaError.
+_MIGRATION_HINTS = {
+    "42501": "the role may not create or alter the store's tables: run `kyc-webhooks migrate` "
+    "as the schema's owner once, then the application's role needs only SELECT, INSERT, "
+    "UPDATE, DELETE",
+    _LOCK_NOT_AVAILABLE: "another session holds a lock on the store's tables (a long "
+    "transaction, pg_dump) past the store's timeout: try again once it ends",
+    "42P07": "the schema holds a table of the same name that is not the store's: give the store "
+    "a schema of its own (schema=, --schema)",
+    "42703": "the schema's tables are not the store's: give the store a schema of its own "
+    "(schema=, --schema)",
+}
+
 #: Linux's largest ``TCP_KEEPIDLE`` (seconds).
 _MAX_KEEPALIVE_IDLE = 32767
 
@@ -1276,7 +1292,18 @@ class PostgresStore:
                         "processes of the older version, then run migrate() (`kyc-webhooks "
                         "migrate --schema NAME`)"
                     )
-            self._migrate(conn)
+            try:
+                self._migrate(conn)
+            except psycopg.Error as exc:
+                hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
+                if hint is None:  # a lost connection, a timeout: as for any statement
+                    raise
+                kind = StoreError if exc.sqlstate == _LOCK_NOT_AVAILABLE else StoreSchemaError
+                raise kind(
+                    f"PostgreSQL store ({self._where}): creating or migrating schema "
+                    f"{self.schema!r} to version {SCHEMA_VERSION} failed "
+                    f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
+                ) from exc
             self._ready = True
 
     def _version(self, conn: Conn) -> int:
