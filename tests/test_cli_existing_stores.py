@@ -348,3 +348,31 @@ def test_a_postgresql_store_of_another_version_is_a_usage_error(
         assert code == cli.EXIT_USAGE, err
         assert said in err
     assert sql(f"SELECT max(version) FROM {schema}.migrations") == [(version,)]  # noqa: S608
+
+
+def test_migrate_waits_for_a_lock_as_long_as_its_timeout_says(
+    capsys: pytest.CaptureFixture[str], schema: str
+) -> None:
+    """A reader holding the store's tables (a long transaction, pg_dump) blocked the migration,
+    which gave up after the store's 5 s with "migrate failed: LockNotAvailable" (review R38).
+    `migrate --timeout` sets the wait, and the error says what holds it up (exit 3: it passes)."""
+    import time
+
+    import psycopg
+
+    from _postgres import require_postgres
+    from _postgres_layouts import make_layout
+
+    dsn = require_postgres()
+    make_layout(schema, 2)
+    with psycopg.connect(dsn) as reader:
+        reader.execute(f"SELECT count(*) FROM {schema}.deliveries").fetchone()  # noqa: S608
+        started = time.monotonic()
+        code, _, err = run(capsys, "migrate", "--store", dsn, "--schema", schema, "--timeout", "1")
+        assert time.monotonic() - started < 30
+        assert code == cli.EXIT_UNAVAILABLE, err
+        assert "another session holds a lock on the store's tables" in err
+        reader.rollback()
+    code, out, err = run(capsys, "migrate", "--store", dsn, "--schema", schema, "--timeout", "1")
+    assert code == cli.EXIT_OK, err
+    assert "schema version 3, up to date" in out

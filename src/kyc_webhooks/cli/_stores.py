@@ -53,6 +53,7 @@ def open_store(
     schema: str | None = None,
     missing: str | None = None,
     create: bool = True,
+    timeout: float | None = None,
 ) -> Store:
     """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path.
 
@@ -61,7 +62,8 @@ def open_store(
     nothing without a word. Commands that create a store (``migrate``, ``serve``) pass none.
     ``create=False`` gives a store that never creates its tables, neither a PostgreSQL schema
     nor tables in an existing SQLite file such as a Django project's ``db.sqlite3``:
-    :func:`require_store` checks that it holds one."""
+    :func:`require_store` checks that it holds one. ``timeout``: the store's (its default
+    otherwise)."""
     if not target.strip() or target.strip() == ":memory:":
         # SQLite opens a private temporary database for "" (an unset variable in a deploy
         # script) and ":memory:": `migrate` reported "up to date" and created nothing.
@@ -92,12 +94,15 @@ def open_store(
         if is_postgres(target):
             from kyc_webhooks.store import PostgresStore
 
+            options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
             if schema:
-                return PostgresStore(target, schema=schema, create=create)
-            return PostgresStore(target, create=create)
+                options["schema"] = schema
+            return PostgresStore(target, create=create, **options)
         from kyc_webhooks.store import SQLiteStore
 
-        return SQLiteStore(target, create=create)
+        if timeout is None:
+            return SQLiteStore(target, create=create)
+        return SQLiteStore(target, create=create, timeout=timeout)
     except kw.WebhookError as exc:
         # A missing driver (the postgres extra) is a missing dependency, not a usage error; a
         # database that is locked or cannot be reached now is unavailable (exit 3: try again),

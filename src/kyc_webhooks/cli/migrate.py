@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from ._common import EXIT_OK, PROG, add_output_options, emit_json, epilog, out
+from ._common import EXIT_OK, PROG, add_output_options, emit_json, epilog, out, seconds
 from ._stores import add_schema_option, describe, open_store, schema_option
 
 
@@ -22,11 +22,20 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--store", required=True, metavar="PATH_OR_URL", help="SQLite path or postgresql:// URL"
     )
     add_schema_option(parser, "kyc_webhooks")
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=60.0,
+        metavar="S",
+        help="how long to wait for a lock on the store's tables, held by a long transaction or a "
+        "backup (60); the migration itself is not cut short",
+    )
     add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.store, schema=schema_option(args.schema, args.store, "--store"))
+    schema = schema_option(args.schema, args.store, "--store")
+    store = open_store(args.store, schema=schema, timeout=args.timeout)
     try:
         from kyc_webhooks.store import SQLiteStore
 
