@@ -363,21 +363,34 @@ def test_beat_sends_the_sweep_even_when_the_app_is_configured_after_register(
         service.scheduler.close()
 
 
-def test_register_again_replaces_its_signal_handlers() -> None:
+def test_register_again_replaces_its_signal_handlers(tmp_path: Path) -> None:
     """Each register() connected one more ``beat_init`` handler and one more
     ``on_after_configure`` handler, kept for good (``weak=False``): a suite or a reloaded module
-    calling it again piled them up, each holding its app. The same app and names connect once."""
+    calling it again piled them up, each holding its app. The same app and names connect once,
+    the last call's (its ``sweep_every``: review R43)."""
     celery = require_package("celery")
+    from celery.beat import Service
     from celery.signals import beat_init
 
     from kyc_webhooks.contrib.celery import register
 
     app = celery.Celery("kw-again", broker="memory://", set_as_current=False)
+    app.conf.timezone = "UTC"
+    assert app.conf.timezone == "UTC"  # read: the app is configured, register() adds at once
     before = len(beat_init.receivers)
-    for _ in range(3):
+    for every in (30, 45, 90):
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
-        register(app, receiver, name="kw_again")
+        register(app, receiver, name="kw_again", sweep_every=every)
     assert len(beat_init.receivers) == before + 1
+    app.conf.beat_schedule = {}  # configured after register(): beat_init adds the sweep back
+    assert "kw_again.sweep" not in app.conf.beat_schedule
+    service = Service(app=app, schedule_filename=str(tmp_path / "beat-schedule"))
+    try:
+        beat_init.send(sender=service)
+        entry = service.scheduler.schedule["kw_again.sweep"]
+        assert entry.schedule.run_every.total_seconds() == 90
+    finally:
+        service.scheduler.close()
     assert len(app.on_after_configure.receivers) == 1
     # Another app (or another sweep name) has its own.
     other = celery.Celery("kw-again-other", broker="memory://", set_as_current=False)

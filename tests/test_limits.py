@@ -118,12 +118,14 @@ def test_retry_after_never_exceeds_the_lease_when_the_clock_steps_back(clock: Fa
     taken = store.add(NewDelivery("held", "idenfy", "T", b"{}"), lease=60)
     assert taken.claim is not None
     event = receiver.parse(body, headers)
-    held = store.add(NewDelivery(event.delivery_key, "idenfy", event.event_type, body), lease=60)
-    assert held.claim is not None
+    # A worker holds it with a lease of its own, longer than this web receiver's 60 s.
+    new = NewDelivery(event.delivery_key, "idenfy", event.event_type, body)
+    assert store.add(new, lease=600).claim is not None
+    assert receiver.handle(body, headers).retry_after == 600  # the lease held, not ours
     clock.advance(-86400)
     outcome = receiver.handle(body, headers)
     assert outcome.status_code == 503
-    assert outcome.retry_after == 60
+    assert outcome.retry_after == 600  # not 87,000: at most the lease's own length
 
     failing = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(clock=clock))
 

@@ -101,7 +101,15 @@ def test_a_decision_time_outside_the_utc_calendar_is_kept_as_unknown(when: str) 
 
 
 @pytest.mark.parametrize(
-    "key", ["Jane Doe 1990-01-01 LT123456", "Jane\nCRITICAL kyc_webhooks forged line", "Jürgen"]
+    "key",
+    [
+        "Jane Doe 1990-01-01 LT123456",
+        "Jane\nCRITICAL kyc_webhooks forged line",
+        "Jürgen",
+        # Shaped like identifiers, still the sender's text (review R43: masked by position now).
+        "LT39001011234",
+        "jane.doe-1990-01-01",
+    ],
 )
 def test_a_map_key_the_sender_wrote_is_never_quoted_in_errors_or_logs(
     caplog: pytest.LogCaptureFixture, key: str
@@ -109,7 +117,8 @@ def test_a_map_key_the_sender_wrote_is_never_quoted_in_errors_or_logs(
     """A key of a typed map (iDenfy's ``fileUrls``) was quoted in the 400's message -- the HTTP
     answer, the "delivery rejected" log line (where a line break forged a second line) and
     ``verify``'s output: personal data, against "names fields, never values" (review R40). The
-    location names it ``<key>``; fields, union tags and indexes are still named."""
+    location names it ``<key>`` -- the step after a field typed as a map, whatever it looks like
+    -- and fields, union members and indexes are still named."""
     receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
     payload = sample_payload("idenfy", "IDENTIFICATION")
     payload["fileUrls"][key] = {"not": "a url"}

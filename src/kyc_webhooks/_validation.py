@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -109,16 +110,33 @@ def _errors(exc: ValidationError) -> list[Any]:
 _SHOWN_STEP = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}|[a-z][a-z-]*\[[ -~]*\]")
 
 
-def _step(part: object) -> str:
-    if isinstance(part, int) or _SHOWN_STEP.fullmatch(str(part)):
-        return str(part)
-    return "<key>"
+#: Wire names of fields typed as maps (``dict[str, X]``), registered by the models as their
+#: classes are made: the step after one of them is a key the sender wrote, shown as ``<key>``
+#: whatever it looks like (``LT39001011234``, ``jane.doe``).
+MAP_FIELDS: set[str] = set()
+
+
+def _location(parts: Sequence[object]) -> str:
+    shown: list[str] = []
+    after_map = False
+    for part in parts:
+        if part == "":
+            continue
+        text = str(part)
+        if isinstance(part, int):
+            shown.append(text)
+        elif after_map or not _SHOWN_STEP.fullmatch(text):
+            shown.append("<key>")
+        else:
+            shown.append(text)
+        after_map = isinstance(part, str) and part in MAP_FIELDS
+    return ".".join(shown) or "body"
 
 
 def _describe(exc: ValidationError, errors: list[Any], prefix: str) -> str:
     parts: list[str] = []
     for err in errors[:MAX_DESCRIBED_ERRORS]:
-        loc = ".".join(_step(p) for p in (prefix, *err["loc"]) if p != "") or "body"
+        loc = _location((prefix, *err["loc"]))
         parts.append(f"{loc}: {err['type']}")
     count = exc.error_count()
     if not parts:

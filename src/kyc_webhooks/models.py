@@ -30,6 +30,7 @@ import hashlib
 import inspect
 import json
 import re
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -51,6 +52,7 @@ from pydantic_core import CoreSchema, PydanticSerializationError, core_schema
 from typing_extensions import Self, deprecated
 
 from ._validation import (
+    MAP_FIELDS,
     VALIDATION_ERRORS,
     WIRE_NAMES_ONLY,
     check_object_count,
@@ -249,6 +251,21 @@ def key_part(value: object) -> str:
     return "-"
 
 
+def _holds_a_map(annotation: Any) -> bool:
+    """Whether a field typed ``annotation`` holds a ``dict`` whose values are validated (also
+    within ``X | None`` or ``Annotated``). ``dict[str, Any]`` -- a section's raw field, whose
+    errors come from the section's own models, named by their fields -- is not one."""
+    origin = typing.get_origin(annotation)
+    if origin is dict or origin is Mapping:
+        args = typing.get_args(annotation)
+        return len(args) == 2 and args[1] is not Any
+    if origin is Annotated:
+        return _holds_a_map(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_holds_a_map(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 class WireEnum(str, enum.Enum):
     """Base for the known values of an open enum; ``str(member)`` is the wire value."""
 
@@ -280,6 +297,12 @@ class KycModel(BaseModel):
             name
             for name, info in cls.model_fields.items()
             if any(m is PERSONAL for m in info.metadata)
+        )
+        # Keys of map fields are the sender's text: validation errors never quote them.
+        MAP_FIELDS.update(
+            info.alias or name
+            for name, info in cls.model_fields.items()
+            if _holds_a_map(info.annotation)
         )
 
     def validate_sections(self) -> Self:

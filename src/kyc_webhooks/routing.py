@@ -244,22 +244,24 @@ class Router:
             raise ConfigurationError("run_sync must be an async callable taking a function")
         #: How async dispatch runs a plain handler (``None``: directly, on the event loop).
         self.run_sync = run_sync
-        self._routes: list[Route] = [route for router in routers for route in router.routes]
-        self._decision_routes: list[DecisionRoute] = [
-            route for router in routers for route in router.decision_routes
-        ]
+        self._routes: list[Route] = []
+        self._decision_routes: list[DecisionRoute] = []
         self._decision_cache: dict[tuple[DecisionStatus, bool], tuple[DecisionRoute, ...]] = {}
-        #: Whether any decision handler is registered (read on every delivery without a store).
-        self.has_decision_routes = bool(self._decision_routes)
         self._frozen = False
         self._composed = False
         self._cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Route, ...]] = {}
         # Same key -> the handlers of those routes, once checked to all be synchronous.
         self._sync_cache: dict[tuple[str, str, type[WebhookEvent]], tuple[Handler, ...]] = {}
         self._lock = threading.Lock()
-        for router in routers:  # their routes are copied: a later registration there is refused
+        for router in routers:
+            # Copied under the source's lock, which marks it composed at the same moment: a
+            # registration there either lands before the copy or is refused after it.
             with router._lock:
                 router._composed = True
+                self._routes += router._routes
+                self._decision_routes += router._decision_routes
+        #: Whether any decision handler is registered (read on every delivery without a store).
+        self.has_decision_routes = bool(self._decision_routes)
 
     @property
     def routes(self) -> tuple[Route, ...]:

@@ -125,9 +125,12 @@ def _keep_in_the_schedule(app: Any, sweep_name: str, every: float) -> None:
             every,
         )
 
-    # One check per app and sweep: a second register() of the same names replaces it (a test
-    # suite or a reloaded module calls it again) instead of adding one more for every call.
-    beat_init.connect(check, weak=False, dispatch_uid=("kyc_webhooks.sweep", id(app), sweep_name))
+    # One check per app and sweep: a second register() of the same names (a test suite, a
+    # reloaded module) replaces the first one's -- Celery keeps the first receiver of a
+    # dispatch_uid, hence the disconnect -- instead of adding one more for every call.
+    uid = ("kyc_webhooks.sweep", id(app), sweep_name)
+    beat_init.disconnect(dispatch_uid=uid)
+    beat_init.connect(check, weak=False, dispatch_uid=uid)
 
 
 def _bound_when_configured(app: Any) -> None:

@@ -554,7 +554,7 @@ class StoreRunner:
         if record.lease_until is not None:
             with contextlib.suppress(Exception):  # a failing clock only loses the hint
                 now = self.store.now()
-        return _in_progress_at(record, event, now, self.lease_timeout, replay=replay)
+        return _in_progress_at(record, event, now, replay=replay)
 
     async def _in_progress_async(
         self, record: DeliveryRecord, event: WebhookEvent | None, *, replay: bool = False
@@ -567,7 +567,7 @@ class StoreRunner:
         if record.lease_until is not None:
             with contextlib.suppress(Exception):
                 now = await cast(Any, store).now_async()
-        return _in_progress_at(record, event, now, self.lease_timeout, replay=replay)
+        return _in_progress_at(record, event, now, replay=replay)
 
     def _reparse(self, claim: Claim) -> WebhookEvent | WebhookError:
         """The event of a stored delivery, parsed again from the stored body (it was
@@ -1175,20 +1175,17 @@ def _native(store: Store) -> bool:
 
 
 def _in_progress_at(
-    record: DeliveryRecord,
-    event: WebhookEvent | None,
-    now: datetime | None,
-    lease: float,
-    *,
-    replay: bool,
+    record: DeliveryRecord, event: WebhookEvent | None, now: datetime | None, *, replay: bool
 ) -> Outcome:
     """503 in progress, ``Retry-After`` from the record's lease and the store's time ``now``
-    (``None``: the clock failed -- 1 s), at most ``lease`` seconds: a clock stepped back (NTP, a
-    restored VM) told the vendor to come back a day later for a 60 s lease (review R41)."""
+    (``None``: the clock failed -- 1 s), at most the lease's own length (from the claim,
+    ``updated_at``, to its end): a clock stepped back (NTP, a restored VM) told the vendor to come
+    back a day later for a 60 s lease (review R41)."""
     retry_after = None
     if record.lease_until is not None:
         remaining = 1.0 if now is None else (record.lease_until - now).total_seconds()
-        retry_after = max(1, math.ceil(min(remaining, lease)))
+        length = (record.lease_until - record.updated_at).total_seconds()
+        retry_after = max(1, math.ceil(min(remaining, max(length, 1.0))))
     return Outcome.in_progress(record, retry_after, event=event, replay=replay)
 
 
