@@ -609,3 +609,102 @@ def test_the_cli_dry_run_counts_every_entry_it_will_remove(
     )
     assert cli.main(["inbox", "--inbox", str(db), "forget", "--client-ref", ADA, "--yes"]) == 0
     assert capsys.readouterr().out.startswith("forgot 2 decisions and erased the bodies")
+
+
+# -- review R45: erasure against concurrent handling -------------------------------------------
+
+
+@pytest.mark.parametrize("erase", ["forget", "erase_bodies"])
+@pytest.mark.parametrize("entry", ["sync", "async"])
+def test_a_redelivery_of_an_erased_unhandled_delivery_runs_no_handler(
+    store: Store, erase: str, entry: str
+) -> None:
+    """A delivery whose handler failed, erased since, then sent again by the vendor: the
+    redelivery claimed the failed record and ran the handlers on the bytes it carried -- the
+    event and decision handlers acted on the person again, and after ``forget`` the person's
+    verdict came back into the ledger. Erasure decided that this event is not handled: the
+    redelivery is a duplicate, the record stays failed with BodyErasedError (review R45)."""
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    receiver = receiver_on(store)
+    ran: list[str] = []
+    failing = [True]
+
+    @receiver.on("idenfy")
+    def handler(event: kw.WebhookEvent) -> None:
+        ran.append("event")
+        if failing[0]:
+            raise RuntimeError("downstream down")
+
+    @receiver.on_decision()
+    def decided(decision: kw.Decision) -> None:
+        ran.append("decision")
+
+    delivery = identification(ADA, "scan-ada-1", "APPROVED", "Ada-Marker")
+    first = receiver.handle(*delivery)
+    assert first.status_code == 500
+    assert first.delivery_id is not None
+    if erase == "forget":
+        assert receiver.decisions.forget(client_ref=ADA) == [first.delivery_id]
+    else:
+        later = datetime.now(timezone.utc) + timedelta(hours=1)
+        assert store.erase_bodies(older_than=later) == 1
+    failing[0] = False
+    ran.clear()
+    if entry == "sync":
+        again = receiver.handle(*delivery)
+    else:
+        again = asyncio.run(receiver.handle_async(*delivery))
+    assert (again.status_code, again.duplicate, again.delivery_id) == (200, True, first.delivery_id)
+    assert ran == []
+    record = store.get(first.delivery_id)
+    assert record is not None
+    assert (record.state.value, record.body, record.last_error_type) == (
+        "failed",
+        None,
+        "BodyErasedError",
+    )
+    assert record.attempts == 1  # the redelivery's claim did not count
+    assert receiver.decisions.latest("idenfy", "scan-ada-1") is None
+    assert receiver.decisions.for_client(ADA) == []
+
+
+class _ClaimedWhileForgetting(SQLiteStore):
+    """A real SQLite store on which, the first time ``forget`` asks the time after its scan, a
+    worker claims a delivery: the moment of the race."""
+
+    worker_claims: str | None = None
+    taken: list[Any]
+
+    def now(self) -> Any:
+        if self.worker_claims is not None:
+            delivery_id, self.worker_claims = self.worker_claims, None
+            self.taken.append(self.claim(delivery_id, lease=30))
+        return super().now()
+
+
+def test_forget_never_erases_what_a_worker_claimed_after_its_scan(tmp_path: Path) -> None:
+    """``forget`` looked at the leases of the records its scan had read, then erased them: a
+    worker that claimed an unhandled delivery of the person in between ran its handlers on the
+    person's data after ``forget`` had returned (review R45). Each unhandled delivery is now
+    claimed by ``forget`` itself before anything is erased: a claim refused is a delivery being
+    handled, and nothing is erased."""
+    store = _ClaimedWhileForgetting(tmp_path / "in.db")
+    store.taken = []
+    receiver = receiver_on(store, defer=True)
+    delivered = receiver.handle(*identification(ADA, "scan-ada-2", "APPROVED", "Ada-Marker"))
+    assert delivered.status_code == 202
+    assert delivered.delivery_id is not None
+    store.worker_claims = delivered.delivery_id
+    with pytest.raises(kw.DeliveryInProgressError, match="nothing was erased"):
+        receiver.decisions.forget(client_ref=ADA)
+    (claim,) = store.taken
+    assert claim is not None
+    assert claim.record.body is not None  # the worker handles the person's delivery ...
+    record = store.get(delivered.delivery_id)
+    assert record is not None
+    assert record.body is not None  # ... and it was not erased under it
+    assert store.complete(claim)
+    assert receiver.decisions.forget(client_ref=ADA) == [delivered.delivery_id]  # once done
+    store.close()

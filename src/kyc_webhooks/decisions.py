@@ -315,6 +315,12 @@ _FORGET_HANDLING = (
     "a delivery of the person is being handled right now; nothing was erased: call again once "
     "it is done"
 )
+#: Seconds ``forget`` holds the claims of the person's unhandled deliveries while it erases
+#: them: a crash in between leaves them to be taken over after this.
+_FORGET_LEASE = 60.0
+#: How ``forget`` gives those claims back when another delivery of the person turned out to be
+#: handled meanwhile (erased ones: as the worker's attempt would, ``BODY_ERASED``).
+_UNTOUCHED = ("ErasureInterrupted", "held by an erasure request that stopped; nothing ran")
 
 
 @dataclass(frozen=True)
@@ -513,6 +519,38 @@ class Decisions:
                 entries.append(other)
         return _Found(list(found), list(found.values()), wanted, entries)
 
+    def _erase_held(self, scan: _Found) -> None:
+        """Erase the bodies of ``scan``, each unhandled delivery under a claim of its own, taken
+        first: the look at the leases above and the erasure were two steps, and a worker that
+        claimed a delivery of the person in between ran its handlers on the person's data after
+        ``forget`` had returned (review R45). A claim refused now is a delivery being handled:
+        :class:`~kyc_webhooks.errors.DeliveryInProgressError`, nothing erased. (A ``done``
+        delivery is claimed only by a deliberate replay, which the look above refused.)"""
+        from .errors import DeliveryInProgressError, DeliveryNotFoundError
+        from .store._base import BODY_ERASED, BODY_ERASED_MESSAGE
+
+        store = self.store
+        held = []
+        erased = False
+        try:
+            for record in scan.records:
+                if record.state == "done":
+                    continue
+                try:
+                    claim = store.claim(record.id, lease=_FORGET_LEASE)
+                except DeliveryNotFoundError:  # purged meanwhile: nothing left to erase
+                    continue
+                if claim is None:
+                    raise DeliveryInProgressError(_FORGET_HANDLING)
+                held.append(claim)
+            for delivery_id in scan.ids:
+                store.erase(delivery_id)
+            erased = True
+        finally:
+            error_type, message = (BODY_ERASED, BODY_ERASED_MESSAGE) if erased else _UNTOUCHED
+            for claim in held:
+                store.fail(claim, error_type=error_type, error_message=message, count_attempt=False)
+
     def forget(
         self,
         *,
@@ -556,8 +594,7 @@ class Decisions:
                 from .errors import DeliveryInProgressError
 
                 raise DeliveryInProgressError(_FORGET_HANDLING)
-        for delivery_id in scan.ids:
-            self.store.erase(delivery_id)
+        self._erase_held(scan)
         if client_ref is not None:
             removed: list[str] = forget(client_ref=client_ref)
         else:

@@ -195,6 +195,10 @@ MALFORMED_RECORDS_PER_CLAIM = 32
 #: ``last_error_type`` of a record whose every attempt ended with an expired lease.
 LEASE_EXPIRED = "LeaseExpired"
 LEASE_EXPIRED_MESSAGE = "every attempt's lease expired before the handlers finished"
+#: ``last_error_type`` and message of a delivery whose body was erased before it was handled
+#: (the worker's attempt, a vendor's redelivery, ``forget`` holding it while it erased).
+BODY_ERASED = "BodyErasedError"
+BODY_ERASED_MESSAGE = "the stored body was erased; the delivery cannot be handled"
 
 
 #: Marks a value :func:`to_text_column` encoded (a Unicode noncharacter: no vendor sends one).

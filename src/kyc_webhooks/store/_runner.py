@@ -54,7 +54,16 @@ from ..outcome import (
     handler_failure,
     qualified_name,
 )
-from ._base import Claim, DecisionTicket, DeliveryRecord, DeliveryState, NewDelivery, Store
+from ._base import (
+    BODY_ERASED,
+    BODY_ERASED_MESSAGE,
+    Claim,
+    DecisionTicket,
+    DeliveryRecord,
+    DeliveryState,
+    NewDelivery,
+    Store,
+)
 
 if TYPE_CHECKING:
     from ..models import WebhookEvent
@@ -96,6 +105,7 @@ _RELEASING: set[Any] = set()
 _BUSY = ("DeliveryInProgressError", "another delivery of the same verification held it")
 #: What the store records when the request that took a claim was abandoned (cancelled).
 _CANCELLED = ("CancelledError", "handling interrupted (CancelledError)")
+_ERASED = (BODY_ERASED, BODY_ERASED_MESSAGE)
 
 
 def storable_body(vendor: str, body: bytes) -> bytes:
@@ -185,6 +195,12 @@ class StoreRunner:
             raise
         except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
             return self.tally.record(self._store_failed(event, exc))
+        if _erased_redelivery(added):
+            # Claimed by the redelivery: given back unchanged (failed, BodyErasedError, the
+            # attempt not counted), subject lease included.
+            assert added.claim is not None
+            self._release_sync(added.claim, *_ERASED, ticket=added.ticket, count_attempt=False)
+            return self.tally.record(Outcome.duplicate_of(added.record, event))
         early = self._without_dispatch(event, added)
         if early is not None:
             if on_deferred is not None and added.created and early.status_code == 202:
@@ -210,6 +226,12 @@ class StoreRunner:
             raise
         except Exception as exc:  # StoreError, or anything else a store raises: 503, retry
             return self.tally.record(self._store_failed(event, exc))
+        if _erased_redelivery(added):  # as in :meth:`handle`
+            assert added.claim is not None
+            await self._release_async(
+                added.claim, *_ERASED, ticket=added.ticket, count_attempt=False
+            )
+            return self.tally.record(Outcome.duplicate_of(added.record, event))
         if self._held_elsewhere(added):
             # The Retry-After reads the store's clock: a query on PostgreSQL, never on the loop.
             early: Outcome | None = await self._in_progress_async(added.record, event)
@@ -577,7 +599,7 @@ class StoreRunner:
         if vendor is None:
             return ConfigurationError(f"vendor {record.vendor!r} is not configured here")
         if record.body is None:
-            return BodyErasedError("the stored body was erased; the delivery cannot be handled")
+            return BodyErasedError(_ERASED[1])
         try:
             # No authentication: the body was authenticated when it arrived (and Identomat's
             # stored copy has its key redacted, so it could not be authenticated again).
@@ -1172,6 +1194,20 @@ def _native(store: Store) -> bool:
     its ``<method>_async`` coroutine methods, instead of worker threads."""
     native = getattr(store, "native_async", None)
     return native is not None and bool(native())
+
+
+def _erased_redelivery(added: Added) -> bool:
+    """Whether ``added`` is a vendor's redelivery of a stored delivery that was never handled
+    and whose body was erased since (retention, ``forget``) -- which claimed it. Erasure decided
+    that this event is not handled: its handlers would act on the person again (and ``forget``'s
+    verdict come back into the ledger) on the bytes the vendor sent once more (review R45). The
+    redelivery is answered as a duplicate, and the record stays failed with BodyErasedError."""
+    return (
+        not added.created
+        and added.claim is not None
+        and not added.record.done
+        and added.record.body_erased_at is not None
+    )
 
 
 def _in_progress_at(
