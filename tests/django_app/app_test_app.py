@@ -47,6 +47,11 @@ def idenfy(event_type: str = "IDENTIFICATION_MANUAL_FINISHED", **overrides: Any)
         ({"VENDORS": {"nope": {}}}, "unknown vendor 'nope'"),
         ({"VENDORS": {"idenfy": {"signing_key": ""}}}, "KYC_WEBHOOKS['VENDORS']['idenfy']"),
         ({"VENDORS": {"idenfy": {"secret": "x"}}}, "KYC_WEBHOOKS['VENDORS']['idenfy']"),
+        # A misspelt key names the one meant (review R44).
+        (
+            {"VENDORS": {"idenfy": {"signing_kye": "x"}}},
+            "unexpected keyword argument 'signing_kye' (did you mean 'signing_key'?)",
+        ),
         ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "DEFER": "yes"}, "KYC_WEBHOOKS['DEFER']"),
         ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "STORAGE": "x"}, "unknown key(s) 'STORAGE'"),
         ({"VENDORS": {"idenfy": {"signing_key": "k"}}, "MAX_BODY_SIZE": 0}, "max_body_size"),

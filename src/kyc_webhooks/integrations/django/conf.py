@@ -140,7 +140,7 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
             vendors.append(vendor_class(name)(**params))
         except TypeError as exc:
             raise ImproperlyConfigured(
-                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}"
+                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}{_closest(name, params)}"
             ) from None
         except WebhookError as exc:
             raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}]: {exc}") from None
@@ -164,6 +164,20 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
         raise ImproperlyConfigured(f"{SETTING}: {exc}") from None
     _connect_signal(receiver)
     return receiver
+
+
+def _closest(vendor: str, params: Mapping[str, Any]) -> str:
+    """`` (did you mean 'signing_key'?)`` for a key the vendor's constructor does not take."""
+    import difflib
+    import inspect
+
+    taken = list(inspect.signature(vendor_class(vendor)).parameters)
+    for key in params:
+        if key not in taken:
+            close = difflib.get_close_matches(str(key), taken, n=1)
+            if close:
+                return f" (did you mean {close[0]!r}?)"
+    return ""
 
 
 def _type_error(exc: TypeError) -> str:
