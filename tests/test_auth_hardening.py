@@ -575,3 +575,26 @@ def test_two_authorization_headers_joined_by_a_server_never_reach_the_bearer_val
     assert seen == []
     assert _status(vendor, _idenfy_body(), _custom(Authorization="Bearer good-token")) == 200
     assert seen == ["good-token"]
+
+
+def test_a_header_named_like_a_credential_is_stored_redacted() -> None:
+    """Headers the vendor does not authenticate with were stored as sent: an API gateway's
+    ``X-Api-Key``, a proxy's ``X-Auth-Token`` sat in the inbox in plain text, and ``forget`` and
+    ``erase`` keep headers (review R40). Their values are stored as ``<redacted>``; the names stay,
+    and so does every other header (the event type, which reprocessing reads)."""
+    store = kw.MemoryStore()
+    receiver = kw.Receiver(kw.Idenfy(signing_key=SECRETS["idenfy"]), store=store)
+    body, headers = testing.signed_delivery("idenfy", IDENFY_TYPE, SECRETS["idenfy"])
+    extra = {
+        "X-Api-Key": "gw-key-1",
+        "X-Auth-Token": "proxy-tok-2",
+        "X-Session-Id": "sess-3",
+        "X-Request-Id": "req-4",
+    }
+    assert receiver.handle(body, {**headers, **extra}).status_code == 200
+    (record,) = store.deliveries()
+    stored = dict(record.headers)
+    assert stored["x-api-key"] == stored["x-auth-token"] == stored["x-session-id"] == "<redacted>"
+    assert stored["x-request-id"] == "req-4"
+    assert stored["idenfy-event-type"] == IDENFY_TYPE
+    assert receiver.replay(record.id).status_code == 200  # reparsed from what was stored

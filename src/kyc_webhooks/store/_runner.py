@@ -27,6 +27,7 @@ import functools
 import inspect
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -99,6 +100,11 @@ STORE_RETRY_AFTER = 10
 
 #: Headers never stored, whatever the vendor (credentials and session state).
 _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: Header names that may carry a credential of someone else's (an API gateway's ``X-Api-Key``,
+#: a proxy's ``X-Auth-Token``, a session id): stored with the value ``<redacted>``, so that the
+#: inbox shows the header was there and holds no secret (review R40).
+_CREDENTIAL_NAME = re.compile(r"auth|token|secret|key|passw|cookie|session|credential")
+_REDACTED_VALUE = "<redacted>"
 #: The releases and completions under way through a store's ``run_blocking``.
 _RELEASING: set[Any] = set()
 #: What the store records when a delivery gave way to another one of the same verification.
@@ -260,7 +266,10 @@ class StoreRunner:
             event_type=event.event_type or "-",
             body=storable_body(vendor.name, event.raw_body),
             headers=tuple(
-                (_storable_text(n), _storable_text(v))
+                (
+                    _storable_text(n),
+                    _REDACTED_VALUE if _CREDENTIAL_NAME.search(n) else _storable_text(v),
+                )
                 for n, v in headers.multi_items()
                 if n not in hidden
             ),
