@@ -510,3 +510,45 @@ def test_overlapping_open_async_calls_open_one_pool_and_close_async_waits_for_it
     opened, left = asyncio.run(main())
     assert opened == 1
     assert left == 0
+
+
+def test_close_async_while_requests_are_under_way_loses_no_completion(
+    store: kw.PostgresStore,
+) -> None:
+    """``close_async()`` between a request's choice of the async pool and its statement: the
+    completion failed ("the store's async pool is not open", or ``PoolClosed`` while it waited
+    for a connection), the record stayed ``processing``, and the redelivery after the lease ran
+    the event and decision handlers again; a request whose ``add`` had not started raised
+    UsageError (the adapters' 500) (review R47). Such a run now goes through the store's own
+    pool in a worker thread."""
+    receiver, ran = _receiver(store)
+
+    closing: list[asyncio.Future[None]] = []
+
+    @receiver.on("idenfy")
+    async def shut_down_meanwhile(event: kw.WebhookEvent) -> None:
+        # The application's shutdown starts while this handler finishes: close_async() runs
+        # at the next turn of the loop, before the completion's statement.
+        if not closing:
+            closing.append(asyncio.ensure_future(store.close_async()))
+
+    async def main() -> list[int]:
+        await store.open_async()
+        first = await receiver.handle_async(*_delivery("scan-closing"))
+        await closing[0]
+        # Requests whose add had not started when the pool closed.
+        await store.open_async()
+        pending = [
+            asyncio.ensure_future(receiver.handle_async(*_delivery(f"scan-later-{n}")))
+            for n in range(5)
+        ]
+        await asyncio.sleep(0)
+        await store.close_async()
+        answers = [first.status_code] + [(await task).status_code for task in pending]
+        await receiver.drain()
+        return answers
+
+    assert asyncio.run(main()) == [200] * 6
+    records = store.deliveries(limit=10)
+    assert sorted(r.state.value for r in records) == ["done"] * 6
+    assert ran.count("decision:scan-closing:APPROVED") == 1

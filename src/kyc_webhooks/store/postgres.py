@@ -108,7 +108,7 @@ from ._base import (
 if TYPE_CHECKING:
     import psycopg
     from psycopg import conninfo as pg_conninfo
-    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
 
     Conn = psycopg.Connection[Any]
     AsyncConn = psycopg.AsyncConnection[Any]
@@ -122,11 +122,11 @@ logger = logging.getLogger("kyc_webhooks")
 def _load_driver() -> None:
     """Import psycopg 3 and psycopg_pool into this module on first construction of a store, so
     that ``kw.PostgresStore`` (and ``from kyc_webhooks import *``) resolve without them."""
-    global psycopg, pg_conninfo, AsyncConnectionPool, ConnectionPool, PoolTimeout
+    global psycopg, pg_conninfo, AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
     try:
         import psycopg
         from psycopg import conninfo as pg_conninfo
-        from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+        from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolClosed, PoolTimeout
     except ImportError as exc:
         raise ConfigurationError(
             "PostgresStore needs psycopg 3 and psycopg_pool: pip install psycopg psycopg-pool "
@@ -1125,8 +1125,15 @@ class PostgresStore:
 
     async def _run_async(self, runs: _Runs) -> Any:
         """:meth:`_run` on the async pool: the same retry of a broken connection, with the
-        same ``again``."""
-        pool = self._async_pool()
+        same ``again``. When :meth:`close_async` closed the pool since the caller chose it, the
+        run goes through the store's own pool in a worker thread, as without :meth:`open_async`:
+        a completion failed there ("async pool is not open", ``PoolClosed``), the record stayed
+        ``processing``, and the handlers ran again after the lease (review R47)."""
+        if self._closed:
+            raise StoreError(f"PostgreSQL store ({self._where}) is closed")
+        pool = self._apool if self.native_async() else None
+        if pool is None:
+            return await asyncio.to_thread(self._run_plans, runs)
         if not self._ready:  # once per store: the schema check or migration, as _run does it
             await asyncio.to_thread(self._run, "schema", lambda conn: None)
         pid = 0
@@ -1142,6 +1149,9 @@ class PostgresStore:
             except PoolTimeout as exc:
                 raise self._error(runs.what, exc) from exc
             except psycopg.Error as exc:
+                if isinstance(exc, PoolClosed) and conn is None:
+                    # Closed while this run waited for a connection: nothing was sent.
+                    return await asyncio.to_thread(self._run_plans, runs)
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     with contextlib.suppress(psycopg.Error):
                         await pool.check()
@@ -1235,14 +1245,6 @@ class PostgresStore:
             return asyncio.get_running_loop() is self._apool_loop
         except RuntimeError:
             return False
-
-    def _async_pool(self) -> AsyncConnectionPool[Any]:
-        if self._closed:
-            raise StoreError(f"PostgreSQL store ({self._where}) is closed")
-        pool = self._apool
-        if pool is None or not self.native_async():
-            raise UsageError("the store's async pool is not open on this event loop")
-        return pool
 
     def _await_backend(self, pid: int) -> _Plan[None]:
         """Wait until backend ``pid`` (a broken connection's) can no longer commit its statement:
