@@ -589,12 +589,21 @@ def test_a_header_named_like_a_credential_is_stored_redacted() -> None:
         "X-Api-Key": "gw-key-1",
         "X-Auth-Token": "proxy-tok-2",
         "X-Session-Id": "sess-3",
+        "X-Amzn-Oidc-Data": "eyJ.oidc.5",
+        "X-Jwt-Assertion": "eyJ.jwt.6",
         "X-Request-Id": "req-4",
     }
     assert receiver.handle(body, {**headers, **extra}).status_code == 200
     (record,) = store.deliveries()
     stored = dict(record.headers)
-    assert stored["x-api-key"] == stored["x-auth-token"] == stored["x-session-id"] == "<redacted>"
+    redacted = [name for name, value in stored.items() if value == "<redacted>"]
+    assert sorted(redacted) == [
+        "x-amzn-oidc-data",
+        "x-api-key",
+        "x-auth-token",
+        "x-jwt-assertion",
+        "x-session-id",
+    ]
     assert stored["x-request-id"] == "req-4"
     assert stored["idenfy-event-type"] == IDENFY_TYPE
     assert receiver.replay(record.id).status_code == 200  # reparsed from what was stored

@@ -17,6 +17,7 @@ import dataclasses
 import enum
 import hashlib
 import importlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from .store._base import DecisionEntry, DeliveryRecord, Store
 
 __all__ = ["Decision", "DecisionStatus", "Decisions", "Erasure", "decide"]
+
+logger = logging.getLogger("kyc_webhooks")
 
 
 class DecisionStatus(str, enum.Enum):
@@ -315,9 +318,10 @@ _FORGET_HANDLING = (
     "a delivery of the person is being handled right now; nothing was erased: call again once "
     "it is done"
 )
-#: Seconds ``forget`` holds the claims of the person's unhandled deliveries while it erases
-#: them: a crash in between leaves them to be taken over after this.
-_FORGET_LEASE = 60.0
+#: Seconds ``forget`` may hold the claims of the person's unhandled deliveries: each is given
+#: back as soon as its body is erased (those are erased first), so this only bounds how long a
+#: ``forget`` that crashed keeps them from a worker.
+_FORGET_LEASE = 600.0
 #: How ``forget`` gives those claims back when another delivery of the person turned out to be
 #: handled meanwhile (erased ones: as the worker's attempt would, ``BODY_ERASED``).
 _UNTOUCHED = ("ErasureInterrupted", "held by an erasure request that stopped; nothing ran")
@@ -520,18 +524,21 @@ class Decisions:
         return _Found(list(found), list(found.values()), wanted, entries)
 
     def _erase_held(self, scan: _Found) -> None:
-        """Erase the bodies of ``scan``, each unhandled delivery under a claim of its own, taken
-        first: the look at the leases above and the erasure were two steps, and a worker that
-        claimed a delivery of the person in between ran its handlers on the person's data after
-        ``forget`` had returned (review R45). A claim refused now is a delivery being handled:
-        :class:`~kyc_webhooks.errors.DeliveryInProgressError`, nothing erased. (A ``done``
-        delivery is claimed only by a deliberate replay, which the look above refused.)"""
+        """Erase the bodies of ``scan``, each unhandled delivery under a claim of its own, all
+        taken first: the look at the leases above and the erasure were two steps, and a worker
+        that claimed a delivery of the person in between ran its handlers on the person's data
+        after ``forget`` had returned (review R45). A claim refused now is a delivery being
+        handled: :class:`~kyc_webhooks.errors.DeliveryInProgressError`, nothing erased. The
+        claimed deliveries are erased first, each claim given back as soon as its body is gone
+        (review R46: held for the whole erasure, a claim could expire and a worker take the
+        delivery over). A ``done`` delivery is claimed only by a deliberate replay, which the
+        look above refused."""
         from .errors import DeliveryInProgressError, DeliveryNotFoundError
         from .store._base import BODY_ERASED, BODY_ERASED_MESSAGE
 
         store = self.store
         held = []
-        erased = False
+        erased: set[str] = set()
         try:
             for record in scan.records:
                 if record.state == "done":
@@ -543,13 +550,41 @@ class Decisions:
                 if claim is None:
                     raise DeliveryInProgressError(_FORGET_HANDLING)
                 held.append(claim)
-            for delivery_id in scan.ids:
-                store.erase(delivery_id)
-            erased = True
+            while held:
+                claim = held[0]
+                store.erase(claim.record.id)
+                erased.add(claim.record.id)
+                held.pop(0)
+                kept = store.fail(
+                    claim,
+                    error_type=BODY_ERASED,
+                    error_message=BODY_ERASED_MESSAGE,
+                    count_attempt=False,
+                )
+                if not kept:
+                    logger.warning(
+                        "forget: delivery_id=%s was taken over by a worker after the erasure's "
+                        "hold expired: it may have read the body before it was erased",
+                        claim.record.id,
+                    )
         finally:
-            error_type, message = (BODY_ERASED, BODY_ERASED_MESSAGE) if erased else _UNTOUCHED
-            for claim in held:
-                store.fail(claim, error_type=error_type, error_message=message, count_attempt=False)
+            for claim in held:  # not erased: given back as they were taken, every one
+                try:
+                    store.fail(
+                        claim,
+                        error_type=_UNTOUCHED[0],
+                        error_message=_UNTOUCHED[1],
+                        count_attempt=False,
+                    )
+                except Exception:  # the first error is the one to raise
+                    logger.warning(
+                        "forget: could not give back delivery_id=%s; it is taken over once "
+                        "its hold expires",
+                        claim.record.id,
+                    )
+        for delivery_id in scan.ids:
+            if delivery_id not in erased:
+                store.erase(delivery_id)
 
     def forget(
         self,

@@ -103,7 +103,9 @@ _NEVER_STORED = frozenset({"authorization", "proxy-authorization", "cookie", "se
 #: Header names that may carry a credential of someone else's (an API gateway's ``X-Api-Key``,
 #: a proxy's ``X-Auth-Token``, a session id): stored with the value ``<redacted>``, so that the
 #: inbox shows the header was there and holds no secret (review R40).
-_CREDENTIAL_NAME = re.compile(r"auth|token|secret|key|passw|cookie|session|credential")
+_CREDENTIAL_NAME = re.compile(
+    r"auth|token|secret|key|passw|cookie|session|credential|jwt|assertion|oidc"
+)
 _REDACTED_VALUE = "<redacted>"
 #: The releases and completions under way through a store's ``run_blocking``.
 _RELEASING: set[Any] = set()

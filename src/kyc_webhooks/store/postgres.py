@@ -840,8 +840,9 @@ _TEXT_COLUMNS = (
 
 
 _LOCK_NOT_AVAILABLE = "55P03"
+_QUERY_CANCELED = "57014"
 #: What a migration's failure means, by SQLSTATE: said in the error (it was "add failed:
-#: InsufficientPrivilege, SQLSTATE 42501", with no word of a migration) (review R38). Only the
+#: InsufficientPrivilege, SQLSTATE 42501", with no word of a migration) (review R38). Only a
 #: lock passes by itself (a StoreError); the others are StoreSchemaError.
 _MIGRATION_HINTS = {
     "42501": "the role may not create or alter the store's tables: run `kyc-webhooks migrate` "
@@ -849,6 +850,8 @@ _MIGRATION_HINTS = {
     "UPDATE, DELETE",
     _LOCK_NOT_AVAILABLE: "another session holds a lock on the store's tables (a long "
     "transaction, pg_dump) past the store's timeout: try again once it ends",
+    _QUERY_CANCELED: "a statement waited past the store's timeout, most likely for a lock another "
+    "session holds on the store's tables (a long transaction, pg_dump): try again once it ends",
     "42P07": "the schema holds a table of the same name that is not the store's: give the store "
     "a schema of its own (schema=, --schema)",
     "42703": "the schema's tables are not the store's: give the store a schema of its own "
@@ -1300,7 +1303,8 @@ class PostgresStore:
                 hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
                 if hint is None:  # a lost connection, a timeout: as for any statement
                     raise
-                kind = StoreError if exc.sqlstate == _LOCK_NOT_AVAILABLE else StoreSchemaError
+                passes = exc.sqlstate in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED)
+                kind = StoreError if passes else StoreSchemaError
                 raise kind(
                     f"PostgreSQL store ({self._where}): creating or migrating schema "
                     f"{self.schema!r} to version {SCHEMA_VERSION} failed "

@@ -18,6 +18,7 @@ Every problem raises ``ImproperlyConfigured`` naming the setting's key; the syst
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -140,7 +141,7 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
             vendors.append(vendor_class(name)(**params))
         except TypeError as exc:
             raise ImproperlyConfigured(
-                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}{_closest(name, params)}"
+                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}{_closest(name, exc)}"
             ) from None
         except WebhookError as exc:
             raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}]: {exc}") from None
@@ -166,18 +167,18 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
     return receiver
 
 
-def _closest(vendor: str, params: Mapping[str, Any]) -> str:
-    """`` (did you mean 'signing_key'?)`` for a key the vendor's constructor does not take."""
+def _closest(vendor: str, exc: TypeError) -> str:
+    """`` (did you mean 'signing_key'?)`` for the key the constructor refused (``exc`` names it:
+    "unexpected keyword argument 'signing_kye'")."""
     import difflib
     import inspect
 
+    refused = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
+    if refused is None:
+        return ""
     taken = list(inspect.signature(vendor_class(vendor)).parameters)
-    for key in params:
-        if key not in taken:
-            close = difflib.get_close_matches(str(key), taken, n=1)
-            if close:
-                return f" (did you mean {close[0]!r}?)"
-    return ""
+    close = difflib.get_close_matches(refused.group(1), taken, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _type_error(exc: TypeError) -> str:
