@@ -229,3 +229,10 @@ def test_a_router_composed_into_another_refuses_later_registrations() -> None:
     tester = WebhookTester(router=composed)
     tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED")
     assert ran == ["first", "on the composed one"]
+
+
+def test_a_generic_alias_for_on_event_is_a_configuration_error() -> None:
+    """On Python 3.10 ``list[X]`` is an instance of ``type``: the model check passed it to
+    issubclass(), which raised a raw TypeError."""
+    with pytest.raises(kw.ConfigurationError, match="WebhookEvent subclass"):
+        receiver().on_event(list[int])(handler)  # type: ignore[type-var, arg-type]

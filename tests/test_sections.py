@@ -521,7 +521,11 @@ def _models_in(annotation: Any, seen: set[int] | None = None) -> list[type[KycMo
     if id(annotation) in seen:
         return []
     seen.add(id(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, KycModel):
+    if (
+        typing.get_origin(annotation) is None
+        and isinstance(annotation, type)
+        and issubclass(annotation, KycModel)
+    ):
         found = [annotation]
         for info in annotation.model_fields.values():
             found += _models_in(info.annotation, seen)

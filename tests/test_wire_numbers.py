@@ -169,7 +169,12 @@ def _models() -> list[type[KycModel]]:
     for module in MODEL_MODULES:
         for name in module.__all__:
             value = getattr(module, name)
-            if isinstance(value, type) and issubclass(value, KycModel) and value not in found:
+            if (
+                typing.get_origin(value) is None
+                and isinstance(value, type)
+                and issubclass(value, KycModel)
+                and value not in found
+            ):
                 found.append(value)
     return found
 

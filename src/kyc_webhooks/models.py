@@ -387,7 +387,13 @@ def _model_classes(annotation: Any, seen: set[int]) -> Iterator[type[KycModel]]:
     if id(annotation) in seen:
         return
     seen.add(id(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, KycModel):
+    # ``typing.get_origin`` first: on Python 3.10 ``list[X]`` is an instance of ``type`` too,
+    # and issubclass() refuses it (prepare() raised TypeError there).
+    if (
+        typing.get_origin(annotation) is None
+        and isinstance(annotation, type)
+        and issubclass(annotation, KycModel)
+    ):
         yield annotation
         for info in annotation.model_fields.values():
             yield from _model_classes(info.annotation, seen)

@@ -28,6 +28,7 @@ import inspect
 import os
 import sys
 import threading
+import typing
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -292,7 +293,12 @@ class Router:
                 (name, vendor_class(name).normalize_pattern(pattern)) for name in VENDOR_NAMES
             )
             vendor_patterns = tuple((name, p) for name, p in spelled if p != pattern)
-        if model is not None and not (isinstance(model, type) and issubclass(model, WebhookEvent)):
+        if model is not None and not (
+            # get_origin first: on Python 3.10 ``list[X]`` is a ``type`` issubclass() refuses
+            typing.get_origin(model) is None
+            and isinstance(model, type)
+            and issubclass(model, WebhookEvent)
+        ):
             raise ConfigurationError("model must be a WebhookEvent subclass")
         is_async = _check_handler(handler)
         _warn_if_never_produced(vendor, pattern)
