@@ -708,3 +708,32 @@ def test_forget_never_erases_what_a_worker_claimed_after_its_scan(tmp_path: Path
     assert store.complete(claim)
     assert receiver.decisions.forget(client_ref=ADA) == [delivered.delivery_id]  # once done
     store.close()
+
+
+class _FirstReleaseFails(MemoryStore):
+    """A memory store whose first ``fail`` (forget giving back its first claim) raises."""
+
+    failed_once = False
+
+    def fail(self, claim: Any, **kwargs: Any) -> bool:
+        if not self.failed_once:
+            self.failed_once = True
+            raise kw.StoreError("the store went away for a moment")
+        return bool(super().fail(claim, **kwargs))
+
+
+def test_a_claim_forget_could_not_give_back_at_once_is_given_back_as_erased() -> None:
+    """The claim was dropped from forget's list before it was given back: when giving it back
+    failed, it stayed held for the whole hold, the attempt counted, and redeliveries were told
+    "in progress" (review R48). It is given back again, as erased, before the error is raised."""
+    store = _FirstReleaseFails()
+    receiver = receiver_on(store, defer=True)
+    delivered = receiver.handle(*identification(ADA, "scan-ada-3", "APPROVED", "Ada-Marker"))
+    assert delivered.delivery_id is not None
+    with pytest.raises(kw.StoreError, match="went away"):
+        receiver.decisions.forget(client_ref=ADA)
+    record = store.get(delivered.delivery_id)
+    assert record is not None
+    assert (record.state.value, record.body, record.attempts) == ("failed", None, 0)
+    assert record.last_error_type == "BodyErasedError"
+    assert record.lease_until is None or record.lease_until <= store.now()

@@ -236,3 +236,6 @@ def test_a_generic_alias_for_on_event_is_a_configuration_error() -> None:
     issubclass(), which raised a raw TypeError."""
     with pytest.raises(kw.ConfigurationError, match="WebhookEvent subclass"):
         receiver().on_event(list[int])(handler)  # type: ignore[type-var, arg-type]
+    # None was read as "no model": a handler for every event (review R48).
+    with pytest.raises(kw.ConfigurationError, match="WebhookEvent subclass"):
+        receiver().on_event(None)  # type: ignore[arg-type]

@@ -321,7 +321,7 @@ _FORGET_HANDLING = (
 #: Seconds ``forget`` may hold the claims of the person's unhandled deliveries: each is given
 #: back as soon as its body is erased (those are erased first), so this only bounds how long a
 #: ``forget`` that crashed keeps them from a worker.
-_FORGET_LEASE = 600.0
+_FORGET_LEASE = 120.0
 #: How ``forget`` gives those claims back when another delivery of the person turned out to be
 #: handled meanwhile (erased ones: as the worker's attempt would, ``BODY_ERASED``).
 _UNTOUCHED = ("ErasureInterrupted", "held by an erasure request that stopped; nothing ran")
@@ -554,13 +554,13 @@ class Decisions:
                 claim = held[0]
                 store.erase(claim.record.id)
                 erased.add(claim.record.id)
-                held.pop(0)
                 kept = store.fail(
                     claim,
                     error_type=BODY_ERASED,
                     error_message=BODY_ERASED_MESSAGE,
                     count_attempt=False,
                 )
+                held.pop(0)  # given back: a failure above leaves it to the finally block
                 if not kept:
                     logger.warning(
                         "forget: delivery_id=%s was taken over by a worker after the erasure's "
@@ -568,13 +568,14 @@ class Decisions:
                         claim.record.id,
                     )
         finally:
-            for claim in held:  # not erased: given back as they were taken, every one
+            for claim in held:  # not given back yet: every one, as erased or as taken
+                if claim.record.id in erased:
+                    error_type, message = BODY_ERASED, BODY_ERASED_MESSAGE
+                else:
+                    error_type, message = _UNTOUCHED
                 try:
                     store.fail(
-                        claim,
-                        error_type=_UNTOUCHED[0],
-                        error_message=_UNTOUCHED[1],
-                        count_attempt=False,
+                        claim, error_type=error_type, error_message=message, count_attempt=False
                     )
                 except Exception:  # the first error is the one to raise
                     logger.warning(

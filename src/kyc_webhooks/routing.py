@@ -208,6 +208,17 @@ def _decision_statuses(statuses: tuple[object, ...]) -> frozenset[DecisionStatus
     return frozenset(chosen)
 
 
+def _check_model(model: object) -> None:
+    """Refuse what is not a :class:`WebhookEvent` subclass -- ``typing.get_origin`` first: on
+    Python 3.10 ``list[X]`` is a ``type`` that issubclass() refuses with TypeError."""
+    if not (
+        typing.get_origin(model) is None
+        and isinstance(model, type)
+        and issubclass(model, WebhookEvent)
+    ):
+        raise ConfigurationError("model must be a WebhookEvent subclass")
+
+
 def _check_handler(handler: object, takes: str = "the event") -> bool:
     """Refuse what cannot be called with one positional argument (``takes``: what it will get);
     return whether it is async. A callable without a readable signature (some builtins) passes."""
@@ -293,13 +304,8 @@ class Router:
                 (name, vendor_class(name).normalize_pattern(pattern)) for name in VENDOR_NAMES
             )
             vendor_patterns = tuple((name, p) for name, p in spelled if p != pattern)
-        if model is not None and not (
-            # get_origin first: on Python 3.10 ``list[X]`` is a ``type`` issubclass() refuses
-            typing.get_origin(model) is None
-            and isinstance(model, type)
-            and issubclass(model, WebhookEvent)
-        ):
-            raise ConfigurationError("model must be a WebhookEvent subclass")
+        if model is not None:
+            _check_model(model)
         is_async = _check_handler(handler)
         _warn_if_never_produced(vendor, pattern)
         with self._lock:
@@ -342,6 +348,8 @@ class Router:
         function unchanged; for type checkers, a callable of that model with the function's own
         return type (an ``async def`` handler still returns a coroutine to await).
         """
+
+        _check_model(model)  # None too: add() reads None as "every event"
 
         def decorator(func: Callable[[E], R]) -> Callable[[E], R]:
             self.add(func, "*", "*", model=model)

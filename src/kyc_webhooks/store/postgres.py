@@ -1101,6 +1101,20 @@ class PostgresStore:
             result: T = done.value
             return result
 
+    def _retry_sync(self, runs: _Runs, pid: int) -> Any:
+        """The second attempt of a run whose first connection (backend ``pid``) broke, on the
+        store's own pool: as :meth:`_run`'s retry -- wait for the old backend, then ``again``
+        (or the same work again when the run has no ``again``)."""
+        work, again = runs.work, runs.again
+        if again is None:
+            return self._run(runs.what, lambda conn: _drive(conn, work()))
+
+        def retry(conn: Conn) -> Any:
+            _drive(conn, self._await_backend(pid))
+            return _drive(conn, again())
+
+        return self._run(runs.what, retry)
+
     def _run_plans(self, runs: _Runs) -> Any:
         work, again = runs.work, runs.again
         return self._run(
@@ -1153,8 +1167,13 @@ class PostgresStore:
                 raise self._error(runs.what, exc) from exc
             except psycopg.Error as exc:
                 if isinstance(exc, PoolClosed) and conn is None:
-                    # Closed while this run waited for a connection: nothing was sent.
-                    return await asyncio.to_thread(self._run_plans, runs)
+                    # Closed while this attempt waited for a connection: nothing was sent by
+                    # it. A first attempt runs as a whole on the store's own pool; a second one
+                    # (the first one's connection broke) as that retry, which first looks for
+                    # what the first one committed (review R48).
+                    if attempt == 0:
+                        return await asyncio.to_thread(self._run_plans, runs)
+                    return await asyncio.to_thread(self._retry_sync, runs, pid)
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     with contextlib.suppress(psycopg.Error):
                         await pool.check()
