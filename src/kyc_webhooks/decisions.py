@@ -321,7 +321,7 @@ _FORGET_HANDLING = (
 #: Seconds ``forget`` may hold the claims of the person's unhandled deliveries: each is given
 #: back as soon as its body is erased (those are erased first), so this only bounds how long a
 #: ``forget`` that crashed keeps them from a worker.
-_FORGET_LEASE = 120.0
+_FORGET_LEASE = 600.0
 #: How ``forget`` gives those claims back when another delivery of the person turned out to be
 #: handled meanwhile (erased ones: as the worker's attempt would, ``BODY_ERASED``).
 _UNTOUCHED = ("ErasureInterrupted", "held by an erasure request that stopped; nothing ran")

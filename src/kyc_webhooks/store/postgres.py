@@ -1113,7 +1113,8 @@ class PostgresStore:
             _drive(conn, self._await_backend(pid))
             return _drive(conn, again())
 
-        return self._run(runs.what, retry)
+        # A break of this retry's own connection is retried as any: ``again`` after its backend.
+        return self._run(runs.what, retry, lambda conn: _drive(conn, again()))
 
     def _run_plans(self, runs: _Runs) -> Any:
         work, again = runs.work, runs.again
