@@ -314,6 +314,17 @@ def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> 
     dsn = require_postgres()
     with PostgresStore(dsn, schema=schema) as owner:
         owner.migrate()
+    with _runtime_role(dsn, schema) as app_dsn, PostgresStore(app_dsn, schema=schema) as app:
+        added = app.add(new(), lease=30)
+        assert added.claim is not None
+        assert app.complete(added.claim)
+        assert app.erase(added.record.id)  # VACUUM is skipped with a warning: not the owner
+
+
+@contextlib.contextmanager
+def _runtime_role(dsn: str, schema: str) -> Iterator[str]:
+    """A login role of its own with what docs/scaling-out.md gives the application -- USAGE on
+    the schema, DML on its tables, no DDL -- as a connection string; dropped at the end."""
     from psycopg import conninfo as psycopg_conninfo
 
     role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
@@ -321,12 +332,7 @@ def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> 
     try:
         sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
         sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
-        app_dsn = psycopg_conninfo.make_conninfo(dsn, user=role)
-        with PostgresStore(app_dsn, schema=schema) as app:
-            added = app.add(new(), lease=30)
-            assert added.claim is not None
-            assert app.complete(added.claim)
-            assert app.erase(added.record.id)  # VACUUM is skipped with a warning: not the owner
+        yield psycopg_conninfo.make_conninfo(dsn, user=role)
     finally:
         sql(f"DROP OWNED BY {role}")
         sql(f"DROP ROLE {role}")
@@ -337,26 +343,16 @@ def test_a_migration_that_cannot_run_says_so_and_why(schema: str) -> None:
     "DuplicateTable, SQLSTATE 42P07", no word of a migration, and as a StoreError (exit 3, "try
     again") though neither passes by itself (review R38)."""
     dsn = require_postgres()
-    from psycopg import conninfo as psycopg_conninfo
-
     from _postgres_layouts import make_layout
 
     # An older store, opened by a role that may not alter its tables.
     make_layout(schema, 2)
-    role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
-    sql(f"CREATE ROLE {role} LOGIN")
-    try:
-        sql(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
-        sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}")
-        app_dsn = psycopg_conninfo.make_conninfo(dsn, user=role)
+    with _runtime_role(dsn, schema) as app_dsn:
         app = PostgresStore(app_dsn, schema=schema)
         with app, pytest.raises(kw.StoreSchemaError) as info:
             app.add(new())
-        assert "migrating schema" in info.value.message
-        assert "run `kyc-webhooks migrate` as the schema's owner" in info.value.message
-    finally:
-        sql(f"DROP OWNED BY {role}")
-        sql(f"DROP ROLE {role}")
+    assert "migrating schema" in info.value.message
+    assert "run `kyc-webhooks migrate` as the schema's owner" in info.value.message
     # A schema holding another application's table of the same name.
     other = f"{schema}_other"
     sql(f"CREATE SCHEMA {other}")

@@ -79,14 +79,18 @@ def test_reopening_applies_no_migration_twice(db: Path) -> None:
     conn.close()
 
 
-def test_a_newer_schema_is_refused(db: Path) -> None:
+def _a_store_of_version_99(db: Path) -> None:
+    """A store file as a later release (schema version 99) would leave it."""
     SQLiteStore(db).close()
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(
             "INSERT INTO kyc_webhooks_migrations (version, description, applied_at) "
             "VALUES (99, 'future', 0)"
         )
-    conn.close()
+
+
+def test_a_newer_schema_is_refused(db: Path) -> None:
+    _a_store_of_version_99(db)
     with pytest.raises(StoreError, match="schema version 99, newer"):
         SQLiteStore(db)
 
@@ -657,13 +661,7 @@ def test_create_false_refuses_an_older_store_and_leaves_it_as_it_was(db: Path) -
 def test_a_newer_store_is_refused_before_anything_is_written(db: Path) -> None:
     """The switch to WAL persists in the file: it ran before the version check, so that a file
     refused as newer was changed anyway (review R38)."""
-    SQLiteStore(db).close()
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "INSERT INTO kyc_webhooks_migrations (version, description, applied_at) "
-            "VALUES (99, 'future', 0)"
-        )
-    conn.close()
+    _a_store_of_version_99(db)
     _to_rollback_journal(db)
     before = _file_bytes(db)
     for create in (True, False):
