@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -278,14 +279,22 @@ def test_a_hung_redis_broker_configured_after_register_is_still_bounded(
     config_from_object() replaced the options with its own, and a hung broker blocked the 202
     for ever again (review R29). The bound is applied when publishing."""
     celery = require_package("celery")
-    from kyc_webhooks.contrib.celery import register
 
     with hung_broker() as port:
-        app = celery.Celery("kw-hung-late", set_as_current=False)
-        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
-        register(app, receiver, name="kw_hung_late")
-        app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+        _, receiver = _configured_after_register(celery, port, "kw_hung_late")
         check_answered_in_time(receiver, caplog)
+
+
+def _configured_after_register(celery: Any, port: int, name: str) -> tuple[Any, kw.Receiver]:
+    """A deferring receiver registered on a new Celery app, which is configured afterwards with
+    the (hung) Redis broker on ``port``: the app and the receiver."""
+    from kyc_webhooks.contrib.celery import register
+
+    app = celery.Celery(name.replace("_", "-"), set_as_current=False)
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+    register(app, receiver, name=name)
+    app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+    return app, receiver
 
 
 def test_a_hung_redis_broker_is_bounded_after_the_app_published_other_tasks(
@@ -296,13 +305,9 @@ def test_a_hung_redis_broker_is_bounded_after_the_app_published_other_tasks(
     hand-off published, the bound missed them and a hung Redis blocked the 202 for ever (review
     R34). It is applied whenever the app's configuration loads."""
     celery = require_package("celery")
-    from kyc_webhooks.contrib.celery import register
 
     with hung_broker() as port:
-        app = celery.Celery("kw-hung-other", set_as_current=False)
-        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
-        register(app, receiver, name="kw_hung_other")
-        app.config_from_object({"broker_url": f"redis://127.0.0.1:{port}/"})
+        app, receiver = _configured_after_register(celery, port, "kw_hung_other")
         failed: list[BaseException] = []
 
         def other_task() -> None:
