@@ -388,6 +388,9 @@ class AdapterContract:
         assert result.json()["error"] == "PayloadTooLargeError"
         assert recorder.seen == []
         result.assert_safe()
+        # Refused by the adapter before the receiver saw it, and still counted (review R54).
+        stats = recorder.receiver.stats()
+        assert (stats["rejected"], stats["rejected_413"]) == (1, 1)
 
     @pytest.mark.parametrize("vendor", VENDORS)
     def test_oversized_streamed_body_is_413(self, vendor: str) -> None:
@@ -400,6 +403,7 @@ class AdapterContract:
         assert result.status == 413
         assert result.json()["error"] == "PayloadTooLargeError"
         assert recorder.seen == []
+        assert recorder.receiver.stats()["rejected_413"] == 1
 
     def test_body_at_the_limit_is_accepted(self) -> None:
         body, headers = delivery("complycube")

@@ -67,7 +67,7 @@ TABLE: list[tuple[str, str, dict[str, Any], DecisionStatus, bool]] = [
     ("complycube", "check.completed.attention", {}, S.REVIEW, True),
     ("complycube", "check.completed.rejected", {}, S.DECLINED, True),
     ("complycube", "check.completed.match_confirmed", {}, S.DECLINED, True),
-    ("complycube", "check.completed", {"payload.outcome": "some_new_outcome"}, S.UNKNOWN, True),
+    ("complycube", "check.completed", {"payload.outcome": "some_new_outcome"}, S.UNKNOWN, False),
     ("complycube", "check.pending", {}, S.PENDING, False),
     ("complycube", "check.monitoring.attention", {}, S.REVIEW, True),
     ("complycube", "workflow.session.cancelled", {}, S.CANCELLED, True),

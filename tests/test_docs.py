@@ -98,3 +98,28 @@ def test_nothing_cites_files_that_are_not_in_the_repository() -> None:
 )
 def test_the_citation_check_catches(line: str) -> None:
     assert MISSING_FILE_CITATION.search(line)
+
+
+def test_no_example_subscribes_to_identification_results_by_a_pattern_that_misses_some() -> None:
+    # Review R50: a result without the header, under the legacy IDENTIFICATION catch-all or under
+    # an unknown label is typed as IDENTIFICATION, which `IDENTIFICATION_*` does not match.
+    sources = [*DOCUMENTS, *(str(p.relative_to(ROOT)) for p in (ROOT / "src").rglob("*.py"))]
+    pattern = re.compile(r"""\.on\(\s*["']idenfy["']\s*,\s*["']IDENTIFICATION_\*["']""")
+    found = [s for s in sources if pattern.search((ROOT / s).read_text(encoding="utf-8"))]
+    assert found == []
+
+
+@pytest.mark.parametrize("label", ["IDENTIFICATION_X", "IDENTIFICATION", None])
+def test_the_documented_identification_pattern_catches_every_result(label: str | None) -> None:
+    import kyc_webhooks as kw
+    from kyc_webhooks.testing import sample_payload, sign
+
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+    seen: list[str] = []
+    receiver.on("idenfy", "IDENTIFICATION*")(lambda event: seen.append(event.event_type))
+    payload = sample_payload("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+    body, headers = sign("idenfy", payload, "k", event_type=label or "IDENTIFICATION")
+    if label is None:
+        del headers["Idenfy-Event-Type"]
+    outcome = receiver.handle(body, headers)
+    assert (outcome.status_code, outcome.handled, len(seen)) == (200, 1, 1)

@@ -108,6 +108,9 @@ def test_dependency_pinned_vendor_and_limits() -> None:
     assert len(body) > 256
     assert client.post("/kyc-idenfy", body, headers).status == 413
     assert client.post_undeclared("/kyc-idenfy", body, headers).status == 413
+    # Each refusal of the dependency is counted by the receiver, as handle() counts its own.
+    stats = recorder.receiver.stats()
+    assert (stats["rejected"], stats["rejected_401"], stats["rejected_413"]) == (3, 1, 2)
 
 
 def test_openapi_schema_builds_without_warnings() -> None:

@@ -117,6 +117,54 @@ def test_a_complycube_re_screen_with_an_unknown_outcome_keeps_a_confirmed_match(
     assert (latest.status, latest.final) == (S.DECLINED, True)
 
 
+@pytest.mark.parametrize(
+    ("event_type", "outcome"),
+    [
+        ("check.completed", REMOVE),  # sent next to check.completed.<outcome>, maybe bare
+        ("check.completed", "brand_new_outcome"),
+        ("check.completed.brand_new_outcome", REMOVE),
+    ],
+)
+def test_a_later_complycube_completion_without_a_known_outcome_keeps_a_rejection(
+    any_store: Store, event_type: str, outcome: Any
+) -> None:
+    # Review R50: a later completion carrying no outcome (or one nobody has mapped) was UNKNOWN
+    # and final, and replaced the check's rejection in the ledger.
+    ledger = Ledger(any_store)
+    ledger.deliver(
+        "complycube", complycube("check.completed.rejected", "e1", "2024-03-18T09:43:06.100Z")
+    )
+    later = complycube("check.completed.rejected", "e2", "2024-03-18T09:43:06.200Z")
+    later["type"] = event_type
+    set_path(later, "payload__outcome", outcome)
+    ledger.deliver("complycube", later)
+    latest = ledger.receiver.decisions.latest("complycube", "check-7")
+    assert latest is not None
+    assert (latest.status, latest.final, latest.event_type) == (
+        S.DECLINED,
+        True,
+        "check.completed.rejected",
+    )
+
+
+def test_a_complycube_session_completed_without_an_outcome_keeps_its_verdict(
+    any_store: Store,
+) -> None:
+    ledger = Ledger(any_store)
+    for event_id, created, outcome in (
+        ("e1", "2024-03-18T09:46:00.000Z", "rejected"),
+        ("e2", "2024-03-18T09:47:00.000Z", REMOVE),
+    ):
+        payload = sample_payload("complycube", "workflow.session.completed")
+        payload["id"], payload["createdAt"] = event_id, created
+        set_path(payload, "payload__id", "session-9")
+        set_path(payload, "payload__outcome", outcome)
+        ledger.deliver("complycube", payload)
+    latest = ledger.receiver.decisions.latest("complycube", "session-9")
+    assert latest is not None
+    assert (latest.status, latest.final) == (S.DECLINED, True)
+
+
 @pytest.mark.parametrize("overall", ["ARCHIVED", "DELETED", "BRAND_NEW_STATUS"])
 def test_an_idenfy_identification_with_an_unknown_status_keeps_a_declined_verdict(
     any_store: Store, overall: str

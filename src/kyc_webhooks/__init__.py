@@ -6,7 +6,7 @@ them to your handlers.
 
     receiver = kw.Receiver(kw.Idenfy(signing_key="..."))
 
-    @receiver.on("idenfy", "IDENTIFICATION_*")
+    @receiver.on("idenfy", "IDENTIFICATION*")
     def on_result(event) -> None: ...
 
     outcome = receiver.handle(body, headers)   # body: the raw request bytes

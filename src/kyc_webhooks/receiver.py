@@ -246,6 +246,15 @@ class Receiver:
         unauthenticated traffic must not be able to make the endpoint write to disk."""
         return self._tally.counts()
 
+    def reject(self, error: DeliveryError, *, vendor: str | None = None) -> Outcome:
+        """The :class:`Outcome` of a delivery refused before :meth:`handle` could take it -- a
+        body an adapter stopped reading at ``max_body_size``, or a :meth:`parse` error your own
+        endpoint answers: counted in :meth:`stats` and logged as :meth:`handle` counts and logs
+        its own rejections (the log line names headers and fields, never a value)."""
+        if not isinstance(error, DeliveryError):
+            raise UsageError("reject() takes a DeliveryError")
+        return self._tally.record(Outcome.rejected(error, vendor=error.vendor or vendor))
+
     # -- the pipeline: handle -> _authenticate (the steps, in order) -> dispatch ---------------
 
     def handle(
@@ -265,7 +274,7 @@ class Receiver:
         try:
             event, view = self._authenticate(body, headers, vendor)
         except DeliveryError as exc:
-            return self._tally.record(Outcome.rejected(exc, vendor=exc.vendor or vendor))
+            return self.reject(exc, vendor=vendor)
         if self._runner is not None:
             return self._runner.handle(event, view, self.on_deferred)
         try:
@@ -289,7 +298,7 @@ class Receiver:
         try:
             event, view = self._authenticate(body, headers, vendor)
         except DeliveryError as exc:
-            return self._tally.record(Outcome.rejected(exc, vendor=exc.vendor or vendor))
+            return self.reject(exc, vendor=vendor)
         if self._runner is not None:
             return await self._runner.handle_async(event, view, self.on_deferred)
         try:

@@ -59,15 +59,14 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
     )
 
 
-def _outcome(event: Any, payload: Any, outcome: Any, *, update: bool = False) -> Decision:
-    """The decision of a check or session ``outcome`` (:data:`OUTCOME`): final. An ``update``
-    (``check.updated``, ``workflow.session.updated``, a monitoring re-screen
-    ``check.monitoring.<outcome>``) with an outcome :data:`OUTCOME` does not know is UNKNOWN and
-    not final: a final UNKNOWN would replace the verdict already in the ledger (an earlier
-    ``clear``, a confirmed match) with a value nobody has mapped yet."""
+def _outcome(event: Any, payload: Any, outcome: Any) -> Decision:
+    """The decision of a check or session ``outcome`` (:data:`OUTCOME`): final when mapped. An
+    outcome :data:`OUTCOME` does not know, or none at all, is UNKNOWN and not final: a final
+    UNKNOWN would replace the verdict already in the ledger (an earlier ``clear``, a confirmed
+    match, a ``check.completed.rejected`` next to which ComplyCube also sends a plain
+    ``check.completed`` whose payload may carry no outcome) with a value nobody has mapped."""
     status = lookup(OUTCOME, outcome)
-    final = not (update and status is S.UNKNOWN)
-    return _decision(event, payload, status, final, reasons=codes([outcome]))
+    return _decision(event, payload, status, status is not S.UNKNOWN, reasons=codes([outcome]))
 
 
 def decide(event: Any) -> Decision | None:
@@ -76,16 +75,14 @@ def decide(event: Any) -> Decision | None:
     version does not know (a :class:`~kyc_webhooks.complycube.models.ComplyCubeUnknownEvent`)."""
     etype: str = event.event_type
     if etype == "check.completed" or outcome_family(etype) is not None:
-        # Final for that check: ``check.completed`` and every ``check.completed.<outcome>`` (and a
-        # monitoring re-screen ``check.monitoring.<outcome>``, which must be able to override an
-        # earlier clear of the same check). Outcomes are an open set
+        # Final for that check when the outcome is mapped: ``check.completed`` and every
+        # ``check.completed.<outcome>`` (and a re-screen ``check.monitoring.<outcome>``, which
+        # must be able to override an earlier clear of the same check). Outcomes are an open set
         # (https://docs.complycube.com/api-reference/checks): the models' rule for the families,
         # ``outcome_family``, gives these types the CheckStatusEvent model; anything else under
         # those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
         # ``check.monitoring.match.new``) is an unknown event and carries no decision.
-        return _outcome(
-            event, event.payload, event.outcome, update=etype.startswith("check.monitoring.")
-        )
+        return _outcome(event, event.payload, event.outcome)
     if etype == "check.pending":
         return _decision(event, event.payload, S.PENDING, False)
     if etype == "check.failed":
@@ -100,7 +97,7 @@ def decide(event: Any) -> Decision | None:
                 outcome = payload.result.outcome
         if outcome is None:
             return None
-        return _outcome(event, payload, outcome, update=True)
+        return _outcome(event, payload, outcome)
     if etype in SESSION_TYPES:
         status, final = SESSION_TYPES[etype]
         return _decision(event, event.payload, status, final)
@@ -110,8 +107,10 @@ def decide(event: Any) -> Decision | None:
         if outcome is None:
             if etype == "workflow.session.updated":
                 return None
-            return _decision(event, payload, S.UNKNOWN, True)
-        return _outcome(event, payload, outcome, update=etype == "workflow.session.updated")
+            # Ended without an outcome (the payload's shape is not documented in full): UNKNOWN,
+            # not final -- never replacing a verdict the ledger holds.
+            return _decision(event, payload, S.UNKNOWN, False)
+        return _outcome(event, payload, outcome)
     return None
 
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
 from .._vendor import VENDOR_NAMES
-from ..errors import ConfigurationError, DeliveryError, PayloadTooLargeError, UsageError
+from ..errors import ConfigurationError, PayloadTooLargeError, UsageError
 from ..receiver import Outcome, Receiver
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "check_content_length",
     "check_sync_handlers",
     "known_vendor",
-    "log_rejected",
     "read_body_async",
     "read_capped",
     "read_capped_async",
@@ -126,21 +125,8 @@ async def read_capped_async(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     return bytes(buffer)
 
 
-def log_rejected(exc: DeliveryError, vendor: str | None) -> None:
-    """The one log line of a refused delivery: the line the receiver logs for its own rejections
-    (``Tally.record`` in ``outcome.py``). The message names headers and fields, never a value."""
-    logger.warning(
-        "delivery rejected vendor=%s status=%d error=%s detail=%s",
-        vendor or "-",
-        exc.status_code,
-        type(exc).__name__,
-        exc.message,
-    )
-
-
-def _rejected(exc: PayloadTooLargeError, vendor: str | None) -> Reply:
-    log_rejected(exc, vendor)
-    return reply(Outcome(exc.status_code, vendor=vendor, error=exc))
+def _rejected(receiver: Receiver, exc: PayloadTooLargeError, vendor: str | None) -> Reply:
+    return reply(receiver.reject(exc, vendor=vendor))
 
 
 #: The answer when the receiver refuses to run because of an integration mistake (an ``async def``
@@ -231,7 +217,7 @@ def respond(
         check_content_length(content_length, receiver.max_body_size)
         body = read()
     except PayloadTooLargeError as exc:
-        return _rejected(exc, vendor)
+        return _rejected(receiver, exc, vendor)
     try:
         outcome = receiver.handle(body, headers, vendor=vendor)
     except UsageError as exc:  # an async handler registered after the adapter was built
@@ -256,7 +242,7 @@ async def respond_async(
     try:
         body = await read_body_async(receiver, content_length, chunks())
     except PayloadTooLargeError as exc:
-        return _rejected(exc, vendor)
+        return _rejected(receiver, exc, vendor)
     try:
         outcome = await receiver.handle_async(body, headers, vendor=vendor)
     except UsageError as exc:  # an integrator's mistake met while handling (a handler's own)

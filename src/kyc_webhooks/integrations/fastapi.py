@@ -21,12 +21,11 @@ from starlette.requests import ClientDisconnect
 from ..errors import ConfigurationError, DeliveryError
 from ..models import WebhookEvent
 from ..outcome import loggable
-from ..receiver import Outcome, Receiver
+from ..receiver import Receiver
 from ._common import (
     NOT_FOUND,
     check_pinned_vendor,
     known_vendor,
-    log_rejected,
     logger,
     read_body_async,
     respond_async,
@@ -107,8 +106,7 @@ def verified_event(
         except ClientDisconnect:
             raise HTTPException(400, "client disconnected") from None
         except DeliveryError as exc:
-            log_rejected(exc, exc.vendor or name)
-            detail = Outcome(exc.status_code, error=exc).response_body()
+            detail = receiver.reject(exc, vendor=name).response_body()
             raise HTTPException(exc.status_code, detail) from None
         logger.info(
             "delivery verified vendor=%s event_type=%s delivery_key=%s (handed to the endpoint)",

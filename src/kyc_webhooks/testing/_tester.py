@@ -129,7 +129,7 @@ class WebhookTester:
 
         tester = WebhookTester()
         seen = []
-        tester.on("idenfy", "IDENTIFICATION_*")(seen.append)
+        tester.on("idenfy", "IDENTIFICATION*")(seen.append)
         outcome = tester.deliver("idenfy", "IDENTIFICATION_AUTO_FINISHED", status__overall="DENIED")
         assert outcome.ok and seen[0].status["overall"] == "DENIED"
 

@@ -9,7 +9,7 @@ commands, signals; see docs/frameworks.md)::
 
     from kyc_webhooks.integrations.django import receiver   # built from settings
 
-    @receiver.on("idenfy", "IDENTIFICATION_*")
+    @receiver.on("idenfy", "IDENTIFICATION*")
     def on_result(event): ...
 
 Without the app, ``webhook_urls(receiver)``, ``webhook_view(receiver)`` and
