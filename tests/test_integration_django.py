@@ -182,3 +182,12 @@ def test_the_test_client_enforces_csrf_so_exemption_is_what_lets_vendors_in() ->
 
     client = DjangoAdapterClient(not_exempt, is_async=False)
     assert client.post("/webhooks", *delivery("yoti")).status == 403
+
+
+@pytest.mark.parametrize("factory", [webhook_view, async_webhook_view])
+def test_the_views_are_exempt_from_login_required_middleware(factory: Any) -> None:
+    # Django 5.1's LoginRequiredMiddleware reads this attribute (what @login_not_required sets):
+    # without it every delivery is redirected to the login page (review R51). The app's own
+    # URLs are tested behind the real middleware in tests/django_app.
+    view = factory(Recorder().receiver)
+    assert (view.csrf_exempt, view.login_required) == (True, False)

@@ -44,6 +44,22 @@ def test_use_tz_false_with_the_app_store_is_a_system_check_error() -> None:
     assert "USE_TZ = True" in errors[0].hint
 
 
+def test_autocommit_off_on_the_store_database_is_a_system_check_error() -> None:
+    # Review R51: it passed `manage.py check`, then every delivery was a 500 (UsageError).
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    settings_dict["AUTOCOMMIT"] = False
+    try:
+        errors = _errors()
+    finally:
+        settings_dict["AUTOCOMMIT"] = True
+    assert [e.id for e in errors] == ["kyc_webhooks.E004"]
+    assert "AUTOCOMMIT" in errors[0].msg
+    assert "'default'" in errors[0].msg
+    assert _errors() == []
+
+
 def test_use_tz_false_with_another_store_passes_the_checks(tmp_path: Path) -> None:
     config = {"VENDORS": {"idenfy": {"signing_key": KEY}}, "STORE": str(tmp_path / "inbox.db")}
     with override_settings(USE_TZ=False, KYC_WEBHOOKS=config):

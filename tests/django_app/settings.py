@@ -8,6 +8,8 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+import django
+
 SECRET_KEY = "django-app-test-only"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
@@ -29,6 +31,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
+if django.VERSION >= (5, 1):
+    # Every view needs a logged-in user unless it says otherwise: the webhook views must (review
+    # R51), or vendors are sent to the login page.
+    MIDDLEWARE.append("django.contrib.auth.middleware.LoginRequiredMiddleware")
+    LOGIN_URL = "/admin/login/"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -107,6 +107,29 @@ def check_isolation_level(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 
 @checks.register()
+def check_autocommit(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The app's store commits its own transactions and refuses to run with autocommit off
+    (``DATABASES[alias]["AUTOCOMMIT"] = False``): an error here rather than a 500 for every
+    delivery, retried by the vendor until it gives up (review R51)."""
+    if _app_store() is None:
+        return []
+    alias = router.db_for_write(Delivery)
+    if connections[alias].settings_dict.get("AUTOCOMMIT", True):
+        return []
+    return [
+        checks.Error(
+            f"the kyc_webhooks store's database {alias!r} has AUTOCOMMIT off: the store commits "
+            "each delivery itself and refuses to run inside a transaction of yours (every "
+            "delivery would be answered 500)",
+            hint=f"remove 'AUTOCOMMIT' from DATABASES[{alias!r}] (Django's default is True), or "
+            "route the app's models to a database that keeps it",
+            obj="DATABASES",
+            id="kyc_webhooks.E004",
+        )
+    ]
+
+
+@checks.register()
 def check_store_location(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """With a ``STORE`` other than the app's models, the app's tables stay empty and the admin
     shows none of them (``admin.py``): say where the deliveries are, and what reads them. The

@@ -372,7 +372,9 @@ _IN_CALLERS_TRANSACTION = (
     "the Django delivery store commits its own transactions: do not call handle(), process(), "
     "replay() or process_pending() (or the store's add/claim/complete/fail) inside "
     "transaction.atomic(), a view under ATOMIC_REQUESTS (decorate it with "
-    "transaction.non_atomic_requests) or with autocommit off -- a rollback of yours would undo "
+    "transaction.non_atomic_requests(using=<the store's database alias>), or with "
+    "kyc_webhooks.integrations.django.views.outside_request_transactions for every alias) or "
+    "with autocommit off -- a rollback of yours would undo "
     "a delivery already answered, and the handlers would run again"
 )
 

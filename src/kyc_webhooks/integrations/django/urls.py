@@ -76,6 +76,7 @@ else:
 
 
 receive.csrf_exempt = True  # type: ignore[attr-defined]
+receive.login_required = False  # type: ignore[attr-defined]  # LoginRequiredMiddleware (5.1)
 
 urlpatterns = [
     path("", receive, name="detect"),
