@@ -46,7 +46,7 @@ from _postgres import (
 )
 from kyc_webhooks.errors import StoreError, UsageError
 from kyc_webhooks.store import DeliveryState, NewDelivery, PostgresStore
-from kyc_webhooks.testing import sign
+from kyc_webhooks.testing import sample_payload, sign
 
 KEY = "test-signing-key"
 EVENT_TYPE = "IDENTIFICATION_AUTO_FINISHED"
@@ -637,6 +637,36 @@ def test_an_erasure_called_again_after_its_vacuum_failed_runs_the_vacuum(schema:
         store.close()
 
 
+def test_a_forget_called_again_after_its_vacuum_failed_vacuums_the_deliveries(
+    schema: str,
+) -> None:
+    """Review R55: forget() erases the bodies (erase: VACUUM), then removes the ledger entries.
+    When that VACUUM fails, the call raises; its retry finds no body left to erase -- the VACUUM
+    of the deliveries, whose old row versions hold the bodies, must still run."""
+    import psycopg
+
+    store = PostgresStore(require_postgres(), schema=schema, timeout=1)
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"), store=store)
+    receiver.on("idenfy")(lambda event: None)
+    try:
+        payload = sample_payload("idenfy", "IDENTIFICATION_AUTO_FINISHED")
+        payload["clientId"] = "client-r55"
+        signed = sign("idenfy", payload, "k", event_type="IDENTIFICATION_AUTO_FINISHED")
+        assert receiver.handle(*signed).status_code == 200
+        before = _vacuums(schema)
+        with psycopg.connect(require_postgres()) as locker:
+            locker.execute(f"LOCK TABLE {schema}.deliveries IN SHARE UPDATE EXCLUSIVE MODE")
+            with pytest.raises(StoreError, match="vacuum"):
+                receiver.decisions.forget(client_ref="client-r55")
+        assert _vacuums(schema) == before
+        assert sql(f"SELECT count(*) FROM {schema}.deliveries WHERE body IS NULL") == [(1,)]
+        receiver.decisions.forget(client_ref="client-r55")  # the retry the docs advise
+        assert _vacuums(schema) == before + 1
+        assert receiver.decisions.latest("idenfy", payload["scanRef"]) is None
+    finally:
+        store.close()
+
+
 # -- which commits wait for the WAL flush ------------------------------------------------------
 
 
@@ -754,7 +784,7 @@ def test_handle_async_works_on_postgres(store: PostgresStore) -> None:
 WORKER = r"""
 import json, os, sys, threading, time
 import kyc_webhooks as kw
-from kyc_webhooks.testing import sign
+from kyc_webhooks.testing import sample_payload, sign
 
 dsn, schema, log, start, ready, threads, mode, count = sys.argv[1:9]
 threads, count = int(threads), int(count)
@@ -929,7 +959,7 @@ def test_workers_on_separate_pools_process_each_deferred_delivery_once(schema: s
 CRASHER = r"""
 import sys, time
 import kyc_webhooks as kw
-from kyc_webhooks.testing import sign
+from kyc_webhooks.testing import sample_payload, sign
 
 dsn, schema, marker = sys.argv[1:4]
 receiver = kw.Receiver(kw.Idenfy(signing_key="test-signing-key"),
