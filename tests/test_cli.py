@@ -11,7 +11,9 @@ import hmac
 import http.server
 import io
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -584,6 +586,23 @@ def test_verify_over_the_size_limit_is_not_called_forged(
     code, _, err = run(capsys, *argv, "--max-body-size", "0")
     assert code == cli.EXIT_USAGE
     assert_one_line_error(err, contains="--max-body-size must be at least 1")
+
+
+def test_verify_reads_an_endless_body_only_up_to_the_size_limit(tmp_path: Path) -> None:
+    # Review R53: the whole file was read before the size cap (a 3 GB file took 3 GB of memory;
+    # /dev/zero never ended). It reads the cap plus one byte and says so.
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_SECRET", "_API_KEY"))}
+    env["COMPLYCUBE_SECRET"] = SECRET
+    argv = [sys.executable, "-m", "kyc_webhooks", "verify", "/dev/zero", "-H", "X-A: b"]
+    done = subprocess.run(
+        [*argv, "--max-body-size", "1024"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == cli.EXIT_FAILED, done.stderr
+    assert done.stderr.strip() == (
+        "too large, not checked: status=413 error=PayloadTooLargeError: body is over the "
+        "1024-byte limit (a receiver with this max_body_size refuses it unread; pass a larger "
+        "--max-body-size to check it)"
+    )
 
 
 def test_verify_reports_an_invalid_lazy_section(

@@ -250,6 +250,60 @@ def test_serve_stores_and_logs_every_delivery(tmp_path: Path) -> None:
         assert store.stats()["total"] == 3
 
 
+def _stopped_by_sigterm(
+    argv: list[str], tmp_path: Path, ready: str, stream: str
+) -> tuple[int, list[str]]:
+    """Run ``kyc-webhooks <argv>``, SIGTERM it once ``ready`` is printed (on ``stream``), and
+    answer its exit code and the lines it printed on that stream."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kyc_webhooks", *argv],
+        stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
+        stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
+        text=True,
+        env=_env(COMPLYCUBE_SECRET=SECRET, TMPDIR=str(tmp_path)),
+        cwd=tmp_path,
+    )
+    pipe = process.stdout if stream == "stdout" else process.stderr
+    assert pipe is not None
+    lines = _Lines(pipe)
+    try:
+        lines.wait_for(ready)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(TIMEOUT)
+    log = lines.rest()
+    pipe.close()
+    return code, log
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    # Review R53: `kill PID` / `docker stop` ended serve with 143, without "stopped" and without
+    # closing the store (the SQLite -wal and -shm files were left behind).
+    inbox = tmp_path / "inbox.sqlite3"
+    argv = ["serve", "--port", "0", "--inbox", str(inbox)]
+    code, log = _stopped_by_sigterm(argv, tmp_path, "Ctrl-C stops", "stderr")
+    assert code == 0, log
+    assert log[-1] == "kyc-webhooks: stopped"
+    assert inbox.exists()
+    assert not (tmp_path / "inbox.sqlite3-wal").exists()  # closed: the WAL checkpointed away
+
+
+def test_demo_removes_its_temporary_inbox_on_sigterm(tmp_path: Path) -> None:
+    # Review R53: a SIGTERM killed the demo and left /tmp/kyc-webhooks-demo-*. The demo may
+    # finish before the signal lands: a few tries (bounded) until one is terminated.
+    codes = []
+    for _ in range(3):
+        code, _log = _stopped_by_sigterm(["demo"], tmp_path, "receiver on", "stdout")
+        codes.append(code)
+        assert list(tmp_path.glob("kyc-webhooks-demo-*")) == []
+        if code == 143:
+            break
+    assert codes[-1] == 143, codes
+
+
 def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> None:
     password = "hunter2-serve-8c4d"
     # Nothing listens on port 1: the pool's connection attempts fail in the background (logged

@@ -145,3 +145,30 @@ def test_vendor_citations_in_docstrings_become_links() -> None:
     webhooks = "https://docs.complycube.com/documentation/api-reference/other-resources/webhooks"
     assert f"[webhooks]({webhooks})" in page
     assert re.search(r"\[webhooks\](?!\()", page) is None
+
+
+#: Words in a field's wire name that always mean personal data (review R53: iDenfy's
+#: ``nationality`` was shown in ``verify`` and ``inbox show`` next to the redacted name) --
+#: unless the name says it holds a check's result or a reference about it (``dobStatus``,
+#: ``surnameMatch``, ``emailVerified``, ``addressId``), or the value is a section (its raw field
+#: is out of ``repr``; its model flags its own fields) or a list of models (likewise).
+PERSONAL_WORDS = re.compile(
+    r"nationality|dob|birth|surname|firstname|lastname|fullname|phone|email|personalcode|"
+    r"docnumber|documentnumber|address",
+    re.I,
+)
+ABOUT_IT = re.compile(r"(status|match|verified|id|verification|addresses)$", re.I)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_fields_named_for_personal_data_are_flagged_personal(vendor: str) -> None:
+    models, _ = FIELD_REFERENCE.reachable(FIELD_REFERENCE.event_models(vendor))
+    missing = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, info in _attributes(model).items()
+        if PERSONAL_WORDS.search((info.alias or name).replace("_", ""))
+        and not ABOUT_IT.search(info.alias or name)
+        and not any(meta is PERSONAL for meta in info.metadata)
+    ]
+    assert missing == []

@@ -14,7 +14,7 @@ prints the stored body).
 
 Exit codes: 0 success; 1 a check failed (not authentic, a rejected or failed delivery, an
 unexpected demo outcome, a confirmation declined); 2 usage or configuration error; 3 network or
-store unavailable; 4 an optional dependency is missing; 130 interrupted.
+store unavailable; 4 an optional dependency is missing; 130 interrupted; 143 terminated.
 """
 
 from __future__ import annotations
@@ -35,11 +35,13 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_MISSING_DEPENDENCY,
     EXIT_OK,
+    EXIT_TERMINATED,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     PROG,
     CliError,
     Formatter,
+    Terminated,
     err,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_MISSING_DEPENDENCY",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "build_parser",
@@ -83,7 +86,7 @@ examples:
   {PROG} inbox list
 
 exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network error,
-            4 optional dependency missing, 130 interrupted"""
+            4 optional dependency missing, 130 interrupted, 143 terminated (SIGTERM)"""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -179,6 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err(f"{PROG}: interrupted")
         return EXIT_INTERRUPTED
+    except Terminated:
+        err(f"{PROG}: terminated")
+        return EXIT_TERMINATED
     except BrokenPipeError:
         # `kyc-webhooks inbox list | head`: the reader went away; not an error.
         with contextlib.suppress(OSError):

@@ -32,6 +32,8 @@ EXIT_UNAVAILABLE = 3
 #: An optional dependency is missing (``uvicorn`` for serve/demo, ``tomli`` on Python 3.10).
 EXIT_MISSING_DEPENDENCY = 4
 EXIT_INTERRUPTED = 130
+#: 128 + SIGTERM: the process was asked to stop and did, cleaning up.
+EXIT_TERMINATED = 143
 
 LOOPBACK = "127.0.0.1"
 #: The longest --timeout: a socket timeout must fit the platform's time_t (1e12 s does not).
@@ -39,7 +41,7 @@ MAX_TIMEOUT = 86400.0
 
 EPILOG_EXIT = """\
 exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network error,
-            4 optional dependency missing, 130 interrupted"""
+            4 optional dependency missing, 130 interrupted, 143 terminated (SIGTERM)"""
 
 
 class CliError(Exception):
@@ -49,6 +51,32 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class Terminated(Exception):
+    """SIGTERM (``kill PID``, ``docker stop``) under :func:`sigterm_raises`: ``main()`` answers
+    exit 143, after the ``finally`` blocks on the way closed the store and removed temporary
+    files."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread while this block runs (by default
+    it ends the process at once: no store closed, no temporary inbox removed). uvicorn installs
+    its own handler while it serves, then restores this one and raises the signal again once
+    it has shut down gracefully."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -118,11 +146,17 @@ def emit_json(value: Any) -> None:
     out(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def read_bytes(path: str, what: str) -> bytes:
+def read_bytes(path: str, what: str, *, limit: int | None = None) -> bytes:
+    """The bytes of file ``path`` (``-``: stdin). With ``limit``: at most ``limit + 1`` of them,
+    so that a body over a size cap is known to be over it without being read whole (a 3 GB file,
+    ``/dev/zero``; review R53)."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit + 1)
     try:
-        return Path(path).read_bytes()
+        if limit is None:
+            return Path(path).read_bytes()
+        with open(path, "rb") as file:
+            return file.read(limit + 1)
     except FileNotFoundError:
         raise CliError(f"{what} file not found: {path}") from None
     except IsADirectoryError:

@@ -18,7 +18,18 @@ from typing import TYPE_CHECKING
 import kyc_webhooks as kw
 from kyc_webhooks import testing
 
-from ._common import EXIT_FAILED, EXIT_OK, LOOPBACK, PROG, CliError, epilog, out, seconds, table
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    LOOPBACK,
+    PROG,
+    CliError,
+    epilog,
+    out,
+    seconds,
+    sigterm_raises,
+    table,
+)
 from ._http import Response, post
 from ._server import Server, asgi_app, bind, logging_to_stderr, require_uvicorn
 from ._stores import open_store
@@ -115,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     secrets = testing.generate_secrets()  # the vendors the testing toolkit can sign for
     vendors = [v for v in secrets if not args.vendor or v in args.vendor]
-    with tempfile.TemporaryDirectory(prefix="kyc-webhooks-demo-") as tmp:
+    # A SIGTERM ends the demo through the cleanup below: the temporary inbox goes (review R53).
+    with sigterm_raises(), tempfile.TemporaryDirectory(prefix="kyc-webhooks-demo-") as tmp:
         path = args.keep_inbox or str(Path(tmp) / "inbox.sqlite3")
         if args.keep_inbox and Path(path).exists():
             raise CliError(f"{path} exists already; pick a new --keep-inbox path")

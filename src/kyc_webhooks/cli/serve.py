@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from . import _credentials as creds
-from ._common import EXIT_OK, LOOPBACK, PROG, CliError, epilog, err
+from ._common import EXIT_OK, LOOPBACK, PROG, CliError, Terminated, epilog, err, sigterm_raises
 from ._http import is_loopback
 from ._server import (
     Server,
@@ -91,17 +91,19 @@ def run(args: argparse.Namespace) -> int:
     except CliError:
         sock.close()
         raise
+    # From here on a SIGTERM (kill, docker stop) stops the server as Ctrl-C does: uvicorn shuts
+    # down gracefully, then raises the signal again -- stopping is success, and the store is
+    # closed below (review R53: it ended the process, the store left open).
     try:
-        server = Server(asgi_app(ServeReceiver(*vendors, store=store)), sock, log_level="info")
-        err(f"{PROG}: receiving on {server.url}/<vendor> (or {server.url}/ to auto-detect)")
-        err(f"{PROG}: vendors {', '.join(settings)}; inbox {describe(inbox)}; Ctrl-C stops")
-        if not is_loopback(host):
-            err(f"{PROG}: warning: {host} is not a loopback address; others can reach it")
-        # uvicorn shuts down gracefully, then re-raises the Ctrl-C: stopping is success.
-        level, explicit = log_level(args.log_level, "info")
-        logs = logging_to_stderr(level, explicit=explicit, library_info=False)
-        with logs, contextlib.suppress(KeyboardInterrupt):
-            server.run()
+        with sigterm_raises(), contextlib.suppress(KeyboardInterrupt, Terminated):
+            server = Server(asgi_app(ServeReceiver(*vendors, store=store)), sock, log_level="info")
+            err(f"{PROG}: receiving on {server.url}/<vendor> (or {server.url}/ to auto-detect)")
+            err(f"{PROG}: vendors {', '.join(settings)}; inbox {describe(inbox)}; Ctrl-C stops")
+            if not is_loopback(host):
+                err(f"{PROG}: warning: {host} is not a loopback address; others can reach it")
+            level, explicit = log_level(args.log_level, "info")
+            with logging_to_stderr(level, explicit=explicit, library_info=False):
+                server.run()
         err(f"{PROG}: stopped")
     finally:
         with contextlib.suppress(OSError):

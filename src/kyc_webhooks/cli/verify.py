@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import json
+import os
 import re
+import stat
 
 import kyc_webhooks as kw
 
@@ -152,10 +155,20 @@ def _read_headers(path: str) -> list[tuple[str, str]]:
     return out
 
 
+def _size(path: str) -> int | None:
+    """The size of the body file, read only up to ``--max-body-size`` (plus one byte) when it is
+    over it; ``None`` when it cannot be known (stdin, a pipe, ``/dev/zero``)."""
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode):
+            return info.st_size
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.max_body_size < 1:
         raise CliError("--max-body-size must be at least 1")
-    body = read_bytes(args.body, "body")
+    body = read_bytes(args.body, "body", limit=args.max_body_size)
     headers: list[tuple[str, str]] = []
     if args.headers:
         headers.extend(_read_headers(args.headers))
@@ -186,11 +199,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         event = receiver.parse(body, headers, vendor=args.vendor)
     except kw.PayloadTooLargeError as exc:
-        # The size cap comes before authentication: nothing was checked, nothing is known.
+        # The size cap comes before authentication: nothing was checked, nothing is known. The
+        # body was read up to the cap (plus a byte): its size is the file's, where there is one.
+        size = _size(args.body) if args.body != "-" else None
+        limit = f"over the {args.max_body_size}-byte limit"
         err(
             f"too large, not checked: status={exc.status_code} error=PayloadTooLargeError: "
-            f"{exc.message} (a receiver with this max_body_size refuses it unread; "
-            f"pass --max-body-size {len(body)} to check it)"
+            + (f"body is {size} bytes, {limit}" if size else f"body is {limit}")
+            + " (a receiver with this max_body_size refuses it unread; "
+            + (f"pass --max-body-size {size}" if size else "pass a larger --max-body-size")
+            + " to check it)"
         )
         if args.json:
             emit_json(

@@ -133,7 +133,7 @@ class AmlHit(KycModel):
 
     name: Annotated[str | None, PERSONAL] = None
     surname: Annotated[str | None, PERSONAL] = None
-    nationality: str | None = None
+    nationality: Annotated[str | None, PERSONAL] = None
     dob: Annotated[str | None, PERSONAL] = None
     suspicion: Annotated[AmlSuspicion | str | None, OPEN] = None
     reason: Annotated[str | None, PERSONAL] = None

@@ -240,7 +240,7 @@ class AmlMonitoringEvent(IdenfyEvent):
     monitoring_id: str = Field(alias="monitoringId")
     name: Annotated[str | None, PERSONAL] = None
     surname: Annotated[str | None, PERSONAL] = None
-    nationality: str | None = None
+    nationality: Annotated[str | None, PERSONAL] = None
     dob: Annotated[str | None, PERSONAL] = None
     is_active: Flag | None = Field(default=None, alias="isActive")
     expiration: str | None = None

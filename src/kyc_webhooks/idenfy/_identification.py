@@ -174,7 +174,7 @@ class DocumentData(KycModel):
     doc_date_of_issue: str | None = Field(default=None, alias="docDateOfIssue")
     doc_type: Annotated[DocumentType | str | None, OPEN] = Field(default=None, alias="docType")
     doc_sex: Annotated[DocumentSex | str | None, OPEN] = Field(default=None, alias="docSex")
-    doc_nationality: str | None = Field(default=None, alias="docNationality")
+    doc_nationality: Annotated[str | None, PERSONAL] = Field(default=None, alias="docNationality")
     doc_issuing_country: str | None = Field(default=None, alias="docIssuingCountry")
     birth_place: Annotated[str | None, PERSONAL] = Field(default=None, alias="birthPlace")
     authority: str | None = None
@@ -193,7 +193,7 @@ class DocumentData(KycModel):
     selected_country: str | None = Field(default=None, alias="selectedCountry")
     org_first_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgFirstName")
     org_last_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgLastName")
-    org_nationality: str | None = Field(default=None, alias="orgNationality")
+    org_nationality: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgNationality")
     org_birth_place: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgBirthPlace")
     org_authority: str | None = Field(default=None, alias="orgAuthority")
     org_address: Annotated[str | None, PERSONAL] = Field(default=None, alias="orgAddress")

@@ -122,7 +122,7 @@ class HungaryRegistryCenterCheck(RegistryCenterCheck):
     residential_address: Annotated[dict[str, Any] | None, PERSONAL] = Field(
         default=None, alias="residentialAddress"
     )
-    nationality: str | None = None
+    nationality: Annotated[str | None, PERSONAL] = None
     id_card: Annotated[dict[str, Any] | None, PERSONAL] = Field(default=None, alias="idCard")
     passport: Annotated[dict[str, Any] | None, PERSONAL] = None
     additional_data: Annotated[dict[str, Any] | None, PERSONAL] = Field(
