@@ -624,3 +624,57 @@ def test_a_postgres_inbox_that_cannot_be_opened_is_one_line_saying_why(where: st
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+
+
+PG_APP = """
+import kyc_webhooks as kw
+
+receiver = kw.Receiver(
+    kw.ComplyCube(secret={secret!r}), store=kw.PostgresStore({dsn!r}, schema={schema!r})
+)
+
+
+@receiver.on("complycube")
+def handle(event):
+    with open({marks!r}, "a") as out:
+        out.write(event.delivery_key + "\\n")
+"""
+
+
+def test_replay_app_on_postgres_uses_the_apps_schema_without_schema(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review R56: `inbox replay --state failed --app` read schema kyc_webhooks (another store's
+    # deliveries, or none) where `process --app` uses the application's own store's schema.
+    from _postgres import drop_schema, new_schema, require_postgres
+
+    dsn, schema = require_postgres(), new_schema()
+    store = kw.PostgresStore(dsn, schema=schema)
+    try:
+        failing = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+
+        @failing.on("complycube")
+        def broken(event: kw.WebhookEvent) -> None:
+            raise RuntimeError("the application was down")
+
+        body, headers = testing.signed_delivery("complycube", "check.completed", SECRET)
+        delivery_id = failing.handle(body, headers).delivery_id
+        assert delivery_id is not None
+        marks = tmp_path / "handled.txt"
+        name = f"kwpgapp_{tmp_path.name.replace('-', '_')}"
+        (tmp_path / f"{name}.py").write_text(
+            PG_APP.format(secret=SECRET, dsn=dsn, schema=schema, marks=str(marks))
+        )
+        monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+        argv = ("inbox", "--inbox", dsn, "replay", "--state", "failed", "--app", f"{name}:receiver")
+        code, out, err = run(capsys, *argv)
+        assert code == 0, err
+        assert out.splitlines()[-1].startswith("replayed 1 delivery in state failed: 1 succeeded")
+        assert marks.read_text().splitlines() == [f"complycube:{json.loads(body)['id']}"]
+        record = store.get(delivery_id)
+        assert record is not None
+        assert (str(record.state), record.replays) == ("done", 1)
+    finally:
+        sys.modules.pop(f"kwpgapp_{tmp_path.name.replace('-', '_')}", None)
+        store.close()
+        drop_schema(schema)

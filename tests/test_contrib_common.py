@@ -163,3 +163,32 @@ def test_a_failed_publish_nobody_awaits_is_logged_by_its_class_only(
     assert "hand-off to the queue failed delivery_id=d-1 error=ConnectionError" in caplog.text
     assert "s3cret" not in caplog.text
     assert "never retrieved" not in caplog.text
+
+
+def test_a_publish_runs_off_the_loops_default_executor() -> None:
+    # Review R56: publishes ran on the event loop's default executor, which runs the store's
+    # calls too: a hung broker holding all its threads held every delivery's answer.
+    import asyncio
+    import concurrent.futures
+    import threading
+
+    from kyc_webhooks.contrib._common import off_the_loop
+
+    release = threading.Event()
+    published: list[str] = []
+    enqueue = off_the_loop(published.append)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        hung = loop.run_in_executor(None, release.wait, 30)  # the only default thread: taken
+        try:
+            pending = enqueue("d-2")
+            assert pending is not None
+            await asyncio.wait_for(pending, 10)
+        finally:
+            release.set()
+            await hung
+
+    asyncio.run(main())
+    assert published == ["d-2"]

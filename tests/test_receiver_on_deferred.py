@@ -185,3 +185,41 @@ def test_a_store_failure_503_carries_retry_after(tmp_path: Path, mode: str) -> N
     assert isinstance(outcome.error, kw.StoreError)
     assert outcome.retry_after == STORE_RETRY_AFTER
     assert seen == []  # nothing stored, nothing handed off
+
+
+def test_a_hand_off_that_hangs_holds_the_202_at_most_deferred_wait(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R56: a hung broker's publish held every 202 for as long as it hung (a burst queued
+    # behind such publishes answered after 16 s, past iDenfy's 10 s timeout).
+    import time
+
+    from kyc_webhooks.store import _runner
+
+    monkeypatch.setattr(_runner, "DEFERRED_WAIT", 0.2)
+    ended: list[str] = []
+
+    async def hangs(delivery_id: str) -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            ended.append(delivery_id)
+
+    runs: list[str] = []
+    receiver = deferred_receiver(store, hangs, runs)
+
+    async def main() -> tuple[kw.Outcome, float, int]:
+        started = time.monotonic()
+        outcome = await receiver.handle_async(*delivery())
+        elapsed = time.monotonic() - started
+        return outcome, elapsed, await receiver.drain(0.1)
+
+    with caplog.at_level(logging.WARNING, logger="kyc_webhooks"):
+        outcome, elapsed, under_way = asyncio.run(main())
+    assert outcome.status_code == 202
+    assert elapsed < 5, elapsed
+    assert under_way == 1  # drain() waits for the hand-off too
+    assert f"on_deferred still running after 0.2 s delivery_id={outcome.delivery_id}" in caplog.text
+    assert ended == [outcome.delivery_id]  # went on after the 202, until the loop ended
+    assert receiver.process_pending().succeeded == 1  # the sweeper covers it
+    assert len(runs) == 1

@@ -48,6 +48,14 @@ def app_receiver(
     )
 
 
+def app_schema(app: kw.Receiver) -> str | None:
+    """The schema of the application's own store when it is a PostgresStore: where ``process``
+    and ``inbox replay --app`` look when ``--schema`` is not given."""
+    from kyc_webhooks.store import PostgresStore
+
+    return app.store.schema if isinstance(app.store, PostgresStore) else None
+
+
 def load_app(spec: str, command: str) -> kw.Receiver:
     """The Receiver at ``spec``. A module of a Django project imported outside Django -- its
     models need ``django.setup()``, which ``manage.py`` does -- is a one-line usage error that

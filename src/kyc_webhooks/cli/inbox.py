@@ -43,6 +43,7 @@ from ._stores import (
     already_done,
     find_record,
     inbox_path,
+    is_postgres,
     open_inbox,
     schema_option,
 )
@@ -212,7 +213,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     path = inbox_path(args)
-    store = open_inbox(path, schema_option(args.schema, path, "--inbox"))
+    schema = schema_option(args.schema, path, "--inbox")
+    if schema is None and getattr(args, "app", None) and is_postgres(path):
+        # As `process --app`: the schema of the application's own PostgresStore, not
+        # kyc_webhooks -- another store's deliveries, or none (review R56).
+        from ._app import app_schema, load_app
+
+        schema = app_schema(load_app(args.app, "inbox replay"))
+    store = open_inbox(path, schema)
     try:
         command = {
             "list": _list,

@@ -12,9 +12,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from kyc_webhooks.store import Store
+from kyc_webhooks.store import PostgresStore, Store
 
-from ._app import app_receiver, load_app, run_handlers
+from ._app import app_receiver, app_schema, load_app, run_handlers
 from ._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     check: Callable[[], None] | None = None
     if args.store:
         # Never create a store here: a mistyped path or schema would process nothing, forever.
-        schema = given or (_schema_of(app.store) if postgres else None)
+        schema = given or (app_schema(app) if postgres else None)
         missing = f"check the path, or create it with `{PROG} migrate --store PATH`"
         opened = store = open_store(args.store, schema=schema, missing=missing, create=False)
 
@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     where = describe(args.store) if args.store else "the receiver's store"
     if postgres:
-        where += f" (schema {_schema_of(store)})"
+        assert isinstance(store, PostgresStore)
+        where += f" (schema {store.schema})"
     try:
         receiver = app_receiver(args.app, store, app=app)
         return _run(args, receiver, check, where)
@@ -115,15 +116,6 @@ def run(args: argparse.Namespace) -> int:
         if store is not None:
             with contextlib.suppress(Exception):
                 store.close()
-
-
-def _schema_of(store: Store | None) -> str | None:
-    """The schema of the application's own store when it is a PostgresStore."""
-    if store is None:
-        return None
-    from kyc_webhooks.store import PostgresStore
-
-    return store.schema if isinstance(store, PostgresStore) else None
 
 
 def _run(

@@ -9,9 +9,11 @@ functions. A queue that runs no async tasks refuses such a receiver at ``registe
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -56,11 +58,30 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
         # the awaitable still publishes), in the caller's context variables.
         context = contextvars.copy_context()
-        pending = loop.run_in_executor(None, functools.partial(context.run, publish, delivery_id))
+        pending = loop.run_in_executor(
+            _publisher(), functools.partial(context.run, publish, delivery_id)
+        )
         pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
         return pending
 
     return on_deferred
+
+
+_PUBLISHER: concurrent.futures.ThreadPoolExecutor | None = None
+_PUBLISHER_LOCK = threading.Lock()
+
+
+def _publisher() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that run blocking publishes -- not the event loop's default executor, which
+    runs the store's calls too: a hung broker holding every thread of it for its publish
+    timeouts held the answers of every delivery, redeliveries included (review R56)."""
+    global _PUBLISHER
+    with _PUBLISHER_LOCK:
+        if _PUBLISHER is None:
+            _PUBLISHER = concurrent.futures.ThreadPoolExecutor(
+                max_workers=8, thread_name_prefix="kyc-webhooks-publish"
+            )
+        return _PUBLISHER
 
 
 #: Hand-offs started as tasks of an event loop (:func:`started`), held until they end: the loop

@@ -249,7 +249,11 @@ class StoreRunner:
             if on_deferred is not None and added.created and early.status_code == 202:
                 pending = _notify_deferred(on_deferred, added.record.id, awaiting=True)
                 if pending is not None:
-                    await _await_deferred(pending, added.record.id)
+                    import asyncio
+
+                    # Tracked: drain() waits for a hand-off still running after the 202.
+                    running = self._track(asyncio.ensure_future(pending))
+                    await _await_deferred(running, added.record.id)
             return self.tally.record(early)
         claim = added.claim
         assert claim is not None  # _without_dispatch answered every unclaimed case
@@ -1013,11 +1017,37 @@ def _notify_deferred(
     return None
 
 
-async def _await_deferred(pending: Awaitable[object], delivery_id: str) -> None:
+#: The longest a 202 waits for ``on_deferred``'s awaitable (a queue's publish): a broker that is
+#: slow, down or hung -- and a burst of deliveries queued behind such publishes -- must not hold
+#: the answer past the vendor's timeout (iDenfy: 10 s; review R56). The hand-off goes on after
+#: the 202; the sweeper covers one that fails.
+DEFERRED_WAIT = 5.0
+
+
+async def _await_deferred(running: Any, delivery_id: str) -> None:
+    """Wait for the hand-off ``running`` (a future or task of this event loop) at most
+    :data:`DEFERRED_WAIT` seconds; a failure or an overrun is logged, never raised."""
+    import asyncio
+
     try:
-        await pending
+        await asyncio.wait_for(asyncio.shield(running), DEFERRED_WAIT)
+    except asyncio.TimeoutError:
+        logger.warning(
+            "on_deferred still running after %g s delivery_id=%s; answered 202 without waiting "
+            "(process_pending(), the sweeper, handles the delivery if it is not enqueued)",
+            DEFERRED_WAIT,
+            delivery_id,
+        )
+        running.add_done_callback(functools.partial(_deferred_ended, delivery_id))
     except Exception as exc:
         _log_deferred_failure(delivery_id, exc)
+
+
+def _deferred_ended(delivery_id: str, running: Any) -> None:
+    """The end of a hand-off the 202 did not wait for: its failure logged (by class) and so
+    retrieved -- else asyncio reports it with its message, which may quote a broker URL."""
+    if not running.cancelled() and running.exception() is not None:
+        _log_deferred_failure(delivery_id, running.exception())
 
 
 def _log_deferred_failure(delivery_id: str, exc: Exception) -> None:
