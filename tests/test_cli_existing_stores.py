@@ -6,6 +6,7 @@ that holds the Django app's inbox, and a Django module imported outside ``manage
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 import kyc_webhooks as kw
 from _postgres import own_database, user_schemas
 from kyc_webhooks import cli, testing
-from kyc_webhooks.store import PostgresStore, SQLiteStore, Store
+from kyc_webhooks.store import NewDelivery, PostgresStore, SQLiteStore, Store
 
 SECRET = "cli-existing-stores-secret"
 SRC = str(Path(kw.__file__).resolve().parents[1])
@@ -376,3 +377,32 @@ def test_migrate_waits_for_a_lock_as_long_as_its_timeout_says(
     code, out, err = run(capsys, "migrate", "--store", dsn, "--schema", schema, "--timeout", "1")
     assert code == cli.EXIT_OK, err
     assert "schema version 3, up to date" in out
+
+
+def _corrupt_inbox(path: Path) -> None:
+    """A store whose data pages are overwritten past its header and schema: opening it works,
+    reading the deliveries does not."""
+    with SQLiteStore(path) as store:
+        for number in range(200):
+            store.add(NewDelivery(f"k{number}", "idenfy", "E", b"{}" + b"x" * 2000))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(path, "r+b") as file:
+        file.seek(4096 * 10)
+        file.write(b"\xde\xad" * 20000)
+
+
+def test_a_corrupt_inbox_is_a_usage_error_and_migrate_does_not_call_it_up_to_date(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Review R53: `migrate` said "up to date" (exit 0) and `inbox list` exit 3 ("unavailable,
+    # try again"; `process --loop` waited it out for ever): a corrupt file does not heal.
+    path = tmp_path / "inbox.sqlite3"
+    _corrupt_inbox(path)
+    assert cli.main(["migrate", "--store", str(path)]) == cli.EXIT_USAGE
+    _, err = capsys.readouterr()
+    assert "the file is corrupt" in err
+    assert "restore it from a backup" in err
+    assert cli.main(["inbox", "--inbox", str(path), "list"]) == cli.EXIT_USAGE
+    _, err = capsys.readouterr()
+    assert "is corrupt; restore it from a backup" in err

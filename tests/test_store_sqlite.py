@@ -213,6 +213,9 @@ def test_corrupt_file_is_a_store_error(db: Path, content: bytes) -> None:
         SQLiteStore(db)
     assert info.value.status_code == 503
     assert str(db) in info.value.message
+    # It does not pass by itself (review R53): not "try again" for the CLI and `process --loop`.
+    assert isinstance(info.value, kw.StoreSchemaError)
+    assert "restore it from a backup" in info.value.message
 
 
 @pytest.mark.parametrize("where", ["inside-a-file", "a-directory", "missing-directory"])

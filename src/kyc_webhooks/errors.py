@@ -141,9 +141,10 @@ class StoreError(WebhookError):
 class StoreSchemaError(StoreError):
     """The store's schema is not one this version of the library can use as it is: newer (a
     later release migrated it: upgrade, or restore), or older while the store may not migrate it
-    (``create=False``: run ``kyc-webhooks migrate`` once the older version's processes stopped).
-    Unlike other store failures it does not pass by itself; an endpoint still answers 503, so
-    that the vendor redelivers once the deployment is fixed."""
+    (``create=False``: run ``kyc-webhooks migrate`` once the older version's processes stopped),
+    or its file is corrupt (SQLite: restore it). Unlike other store failures it does not pass by
+    itself; an endpoint still answers 503, so that the vendor redelivers once the deployment is
+    fixed."""
 
 
 class DeliveryNotFoundError(StoreError, LookupError):

@@ -638,7 +638,12 @@ class SQLiteStore:
         elif "locked" in text or "busy" in text:
             hint = f": another connection held the lock for over {self._timeout:g} s"
         detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        return StoreError(f"SQLite store {self.path!r}: {what} failed ({detail}){hint}")
+        message = f"SQLite store {self.path!r}: {what} failed ({detail}){hint}"
+        if hint.endswith("corrupt"):
+            # Does not pass by itself: not "try again" (CLI exit 2, `process --loop` ends; an
+            # endpoint still answers 503, so that the vendor redelivers once it is restored).
+            return StoreSchemaError(message + "; restore it from a backup")
+        return StoreError(message)
 
     def _open(self) -> sqlite3.Connection:
         target, uri = self.path, False
