@@ -85,6 +85,40 @@ def test_overriding_the_router_tests_the_applications_handlers(pytester: pytest.
     result.assert_outcomes(passed=2)
 
 
+def test_a_handler_is_never_added_to_an_overridden_router(pytester: pytest.Pytester) -> None:
+    # Review R53: registered before the run's first delivery, a test's handler stayed on the
+    # application's router for every later test (which then failed, or passed alone).
+    pytester.makepyfile(myapp="import kyc_webhooks as kw\nrouter = kw.Router()\n")
+    pytester.makeconftest(
+        """
+        import pytest
+        import myapp
+
+        @pytest.fixture
+        def kyc_webhooks_router():
+            return myapp.router
+        """
+    )
+    pytester.makepyfile(
+        test_app="""
+        import pytest
+        import kyc_webhooks as kw
+        import myapp
+
+        def test_registering_is_refused_at_once(kyc_tester):
+            with pytest.raises(kw.ConfigurationError, match="shared by every test"):
+                kyc_tester.on("yoti")(lambda event: None)
+            with pytest.raises(kw.ConfigurationError, match="shared by every test"):
+                kyc_tester.on_event(kw.UnknownEvent)(lambda event: None)
+
+        def test_a_later_test_sees_only_the_applications_handlers(kyc_tester):
+            assert kyc_tester.deliver("yoti", "task_completion").handled == 0
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+
+
 def test_overriding_receiver_and_secrets(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """

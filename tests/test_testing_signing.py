@@ -158,3 +158,28 @@ def test_a_lone_surrogate_is_sent_as_its_json_escape(vendor: str) -> None:
         assert json.loads(body)["callbackApiKey"] == "secret"
     else:
         assert testing.dumps(payload) == body
+
+
+@pytest.mark.parametrize(
+    ("vendor", "options"),
+    [
+        ("idenfy", {"event_type": "IDENTIFICATION"}),
+        ("complycube", {}),
+        ("yoti", {}),
+        ("yoti", {"auth_type": "bearer"}),
+        ("identomat", {}),
+    ],
+)
+def test_a_bytes_secret_signs_as_its_text_does(vendor: str, options: dict[str, Any]) -> None:
+    # Review R53: the receivers take bytes secrets; sign() crashed on them (AttributeError).
+    payload = {"id": "x-1", "type": "check.completed", "scanRef": "s-1", "topic": "t"}
+    as_bytes = testing.sign(vendor, payload, "kéy:secret".encode(), **options)
+    assert as_bytes == testing.sign(vendor, payload, "kéy:secret", **options)
+
+
+def test_a_secret_that_is_not_text_is_refused_where_text_is_sent() -> None:
+    assert testing.sign("complycube", {"id": "x"}, b"\xff\xfe")[1]["ComplyCube-Signature"]
+    with pytest.raises(kw.ConfigurationError, match="not UTF-8"):
+        testing.sign("identomat", {"id": "x"}, b"\xff\xfe")
+    with pytest.raises(kw.ConfigurationError, match="not UTF-8"):
+        testing.sign("yoti", {"id": "x"}, b"\xff\xfe", auth_type="bearer")

@@ -43,14 +43,36 @@ def _body(payload: Mapping[str, Any] | bytes) -> bytes:
     raise UsageError("payload must be a dict or the raw body bytes")
 
 
-def _hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def _hex(key: bytes, body: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def _secret(secret: str | bytes) -> tuple[bytes, str | None]:
+    """``secret`` as the bytes an HMAC key is, and as text (``None``: bytes that are not UTF-8)
+    -- a receiver takes either (review R53: bytes crashed here with AttributeError)."""
+    if isinstance(secret, bytes):
+        try:
+            return secret, secret.decode("utf-8")
+        except UnicodeDecodeError:
+            return secret, None
+    if not isinstance(secret, str):
+        raise ConfigurationError("secret must be a string or bytes")
+    try:
+        return secret.encode("utf-8"), secret
+    except UnicodeEncodeError:
+        raise ConfigurationError("secret is not valid text (a lone surrogate)") from None
+
+
+def _text(text: str | None, vendor: str) -> str:
+    if text is None:
+        raise ConfigurationError(f"a {vendor} secret is text: these bytes are not UTF-8")
+    return text
 
 
 def sign(
     vendor: str,
     payload: Mapping[str, Any] | bytes,
-    secret: str,
+    secret: str | bytes,
     *,
     event_type: str | None = None,
     auth_type: Literal["basic", "bearer"] = "basic",
@@ -67,6 +89,7 @@ def sign(
     """
     if not secret:
         raise ConfigurationError("secret must not be empty")
+    key, text = _secret(secret)
     headers: dict[str, str] = {"Content-Type": "application/json"}
     if vendor == "idenfy":
         if not event_type:
@@ -74,17 +97,17 @@ def sign(
         body = _body(payload)
         headers["Content-Type"] = "application/json; charset=utf-8"
         headers["Idenfy-Event-Type"] = event_type
-        headers["Idenfy-Signature"] = _hex(secret, body)
+        headers["Idenfy-Signature"] = _hex(key, body)
     elif vendor == "complycube":
         body = _body(payload)
-        headers["ComplyCube-Signature"] = _hex(secret, body)
+        headers["ComplyCube-Signature"] = _hex(key, body)
     elif vendor == "yoti":
         body = _body(payload)
         if auth_type == "basic":
-            token = base64.b64encode(secret.encode("utf-8")).decode("ascii")
+            token = base64.b64encode(key).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
         elif auth_type == "bearer":
-            headers["Authorization"] = f"Bearer {secret}"
+            headers["Authorization"] = f"Bearer {_text(text, 'Yoti bearer')}"
         else:
             raise UsageError("auth_type must be 'basic' or 'bearer'")
     elif vendor == "identomat":
@@ -93,7 +116,7 @@ def sign(
             # The key put into the bytes as they are (a stored body, its key redacted): re-encoded,
             # a body that was not compact JSON would change -- and with it the delivery key, a
             # digest of the body, so that a replay ran as a new delivery (review R33).
-            filled = replace_field(payload, "callbackApiKey", secret)
+            filled = replace_field(payload, "callbackApiKey", _text(text, "Identomat"))
             if filled is not None:
                 return filled, headers
             try:
@@ -106,7 +129,7 @@ def sign(
             raise UsageError("payload must be a dict or the raw body bytes")
         if not isinstance(data, dict):
             raise UsageError("an Identomat payload must be a JSON object")
-        data["callbackApiKey"] = secret
+        data["callbackApiKey"] = _text(text, "Identomat")
         body = dumps(data)
     else:
         raise ConfigurationError(f"unknown vendor {vendor!r}")

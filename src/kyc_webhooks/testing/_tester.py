@@ -149,6 +149,7 @@ class WebhookTester:
         router: Router | None = None,
         yoti_auth_type: AuthType | None = None,
         raise_handler_errors: bool = True,
+        shared: bool = False,
     ) -> None:
         from ..receiver import Receiver
 
@@ -176,6 +177,9 @@ class WebhookTester:
         #: Re-raise a handler's exception from :meth:`handle`/:meth:`deliver` (default), instead
         #: of only returning the 500 outcome.
         self.raise_handler_errors = raise_handler_errors
+        #: The receiver's router is your application's, shared by other tests: :meth:`on` and
+        #: :meth:`on_event` refuse to add a handler to it (it would run in every later test).
+        self.shared = shared
 
     def _record(self, outcome: Outcome) -> Outcome:
         self.outcomes.append(outcome)
@@ -190,11 +194,21 @@ class WebhookTester:
 
     def on(self, vendor: str = "*", pattern: str = "*") -> Callable[[H], H]:
         """``receiver.on(...)``: register a handler (before the first delivery)."""
+        self._check_not_shared()
         return self.receiver.on(vendor, pattern)
 
     def on_event(self, model: type[E]) -> Callable[[Callable[[E], R]], Callable[[E], R]]:
         """``receiver.on_event(...)``: register a typed handler."""
+        self._check_not_shared()
         return self.receiver.on_event(model)
+
+    def _check_not_shared(self) -> None:
+        if self.shared:
+            raise ConfigurationError(
+                "this tester delivers to your application's router, shared by every test: a "
+                "handler added here would run in every later test. Register test handlers on a "
+                "tester of their own (the default kyc_tester fixture, or WebhookTester())"
+            )
 
     # -- building deliveries -----------------------------------------------------------------
 

@@ -29,6 +29,7 @@ and coverage of the package is measured from the first test on.
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import TYPE_CHECKING
 
 import pytest
@@ -36,6 +37,11 @@ import pytest
 if TYPE_CHECKING:
     from kyc_webhooks import Receiver, Router
     from kyc_webhooks.testing import WebhookTester
+
+
+#: The routers the default ``kyc_webhooks_router`` made: any other is the application's own,
+#: shared by every test of the run (an overridden router or receiver fixture).
+_FRESH_ROUTERS: weakref.WeakSet[Router] = weakref.WeakSet()
 
 
 @pytest.fixture
@@ -51,7 +57,9 @@ def kyc_webhooks_router() -> Router:
     """The router the receiver dispatches to: a fresh, empty one (override with your app's)."""
     from kyc_webhooks import Router
 
-    return Router()
+    router = Router()
+    _FRESH_ROUTERS.add(router)
+    return router
 
 
 @pytest.fixture
@@ -74,7 +82,10 @@ def kyc_tester(
     event_type, **overrides) -> Outcome``; register handlers with ``kyc_tester.on(...)``."""
     from kyc_webhooks.testing import WebhookTester
 
-    return WebhookTester(kyc_webhooks_receiver, secrets=kyc_webhooks_secrets)
+    # With the application's router, kyc_tester.on() refuses at once (review R53): before the
+    # first delivery it added the test's handler to that router for every later test.
+    shared = kyc_webhooks_receiver.router not in _FRESH_ROUTERS
+    return WebhookTester(kyc_webhooks_receiver, secrets=kyc_webhooks_secrets, shared=shared)
 
 
 @pytest.fixture
