@@ -603,6 +603,19 @@ def test_verify_reads_an_endless_body_only_up_to_the_size_limit(tmp_path: Path) 
         "1024-byte limit (a receiver with this max_body_size refuses it unread; pass a larger "
         "--max-body-size to check it)"
     )
+    # A limit far over the body (the hint's advice) reads what there is, allocating no more
+    # (review R57: read(limit + 1) asked for 100 GB at once: MemoryError).
+    body, headers = testing.sign("complycube", {"id": "x-1", "type": "client.created"}, SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    flags = [f"-H{name}: {value}" for name, value in headers.items()]
+    done = subprocess.run(
+        [*argv[:4], str(tmp_path / "body.json"), *flags, "--max-body-size", "100000000000"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == cli.EXIT_OK, done.stderr
 
 
 def test_verify_reports_an_invalid_lazy_section(

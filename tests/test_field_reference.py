@@ -153,7 +153,7 @@ def test_vendor_citations_in_docstrings_become_links() -> None:
 #: ``surnameMatch``, ``emailVerified``, ``addressId``), or the value is a section (its raw field
 #: is out of ``repr``; its model flags its own fields) or a list of models (likewise).
 PERSONAL_WORDS = re.compile(
-    r"nationality|dob|birth|surname|firstname|lastname|fullname|phone|email|personalcode|"
+    r"nationalit|dob|birth|surname|firstname|lastname|fullname|phone|email|personalcode|"
     r"docnumber|documentnumber|address",
     re.I,
 )

@@ -88,7 +88,14 @@ def test_overriding_the_router_tests_the_applications_handlers(pytester: pytest.
 def test_a_handler_is_never_added_to_an_overridden_router(pytester: pytest.Pytester) -> None:
     # Review R53: registered before the run's first delivery, a test's handler stayed on the
     # application's router for every later test (which then failed, or passed alone).
-    pytester.makepyfile(myapp="import kyc_webhooks as kw\nrouter = kw.Router()\n")
+    pytester.makepyfile(
+        myapp="""
+        import kyc_webhooks as kw
+
+        router = kw.Router()
+        router.on("identomat")(lambda event: None)
+        """
+    )
     pytester.makeconftest(
         """
         import pytest
@@ -113,6 +120,35 @@ def test_a_handler_is_never_added_to_an_overridden_router(pytester: pytest.Pytes
 
         def test_a_later_test_sees_only_the_applications_handlers(kyc_tester):
             assert kyc_tester.deliver("yoti", "task_completion").handled == 0
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+
+
+def test_a_fresh_receiver_per_test_of_the_users_takes_handlers(pytester: pytest.Pytester) -> None:
+    # Review R57: a receiver fixture building a new receiver (and router) per test shares
+    # nothing; kyc_tester.on() refused it.
+    pytester.makeconftest(
+        """
+        import pytest
+        import kyc_webhooks as kw
+
+        @pytest.fixture
+        def kyc_webhooks_receiver(kyc_webhooks_secrets):
+            return kw.Receiver(kw.Yoti(auth_token=kyc_webhooks_secrets["yoti"]), max_body_size=4096)
+        """
+    )
+    pytester.makepyfile(
+        test_app="""
+        def test_one(kyc_tester):
+            kyc_tester.on("yoti")(lambda event: None)
+            assert kyc_tester.deliver("yoti", "task_completion").handled == 1
+
+        def test_two(kyc_tester):
+            kyc_tester.on("yoti")(lambda event: None)
+            kyc_tester.on("yoti")(lambda event: None)
+            assert kyc_tester.deliver("yoti", "task_completion").handled == 2
         """
     )
     result = _run(pytester)
@@ -200,19 +236,17 @@ def test_async_handlers_through_deliver_async(pytester: pytest.Pytester) -> None
 
 def test_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "--fixtures")
-    result.stdout.fnmatch_lines(
-        [
-            "*fixtures defined from kyc_webhooks.testing.pytest_plugin*",
-            "kyc_webhooks_secrets -- *",
-            "*Fresh throwaway secrets*",
-            "kyc_webhooks_router -- *",
-            "kyc_webhooks_receiver -- *",
-            "kyc_tester -- *",
-            "*Deliver signed samples*",
-            "kyc_webhooks -- *",
-            "*Deprecated: the former name of ``kyc_tester``*",
-        ]
-    )
+    # Each fixture with its doc, in whatever order pytest lists them (it sorts by "path:line" as
+    # text: a fixture on line 102 comes before one on line 58).
+    for lines in (
+        ["*fixtures defined from kyc_webhooks.testing.pytest_plugin*"],
+        ["kyc_webhooks_secrets -- *", "*Fresh throwaway secrets*"],
+        ["kyc_webhooks_router -- *"],
+        ["kyc_webhooks_receiver -- *"],
+        ["kyc_tester -- *", "*Deliver signed samples*"],
+        ["kyc_webhooks -- *", "*Deprecated: the former name of ``kyc_tester``*"],
+    ):
+        result.stdout.fnmatch_lines(lines)
 
 
 def test_the_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:

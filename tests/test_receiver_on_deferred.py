@@ -223,3 +223,52 @@ def test_a_hand_off_that_hangs_holds_the_202_at_most_deferred_wait(
     assert ended == [outcome.delivery_id]  # went on after the 202, until the loop ended
     assert receiver.process_pending().succeeded == 1  # the sweeper covers it
     assert len(runs) == 1
+
+
+def test_a_hand_off_failing_after_its_request_was_cancelled_is_logged_by_class(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R57: a request cancelled while its 202 waited (a client gone, a shutdown timeout)
+    # left the hand-off's failure unretrieved: asyncio logged it whole, a broker URL included.
+    release = asyncio.Event()
+
+    async def fails_later(delivery_id: str) -> None:
+        await release.wait()
+        raise ConnectionError("amqp://user:s3cretPW@broker refused for Jonas Jonaitis")
+
+    receiver = deferred_receiver(store, fails_later, [])
+
+    async def main() -> None:
+        request = asyncio.ensure_future(receiver.handle_async(*delivery()))
+        await asyncio.sleep(0.2)  # stored; the 202 waits for the hand-off
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        release.set()
+        assert await receiver.drain(5) == 0
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(failures) == 1, failures
+    assert "on_deferred failed" in failures[0]
+    assert "error=ConnectionError" in failures[0]
+    for word in ("s3cretPW", "never retrieved", *SECRET_WORDS):
+        assert word not in caplog.text
+
+
+def test_a_hand_off_that_fails_with_a_timeout_error_is_a_failure_not_an_overrun(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R57: asyncio.TimeoutError is TimeoutError (3.11+): a publish that timed out at once
+    # was reported as "still running after 5 s".
+    async def times_out(delivery_id: str) -> None:
+        raise TimeoutError("socket timed out")
+
+    receiver = deferred_receiver(store, times_out, [])
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    assert "still running" not in caplog.text
+    assert "on_deferred failed" in caplog.text
+    assert "error=TimeoutError" in caplog.text

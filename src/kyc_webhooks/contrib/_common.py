@@ -59,7 +59,7 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
         # the awaitable still publishes), in the caller's context variables.
         context = contextvars.copy_context()
         pending = loop.run_in_executor(
-            _publisher(), functools.partial(context.run, publish, delivery_id)
+            publisher(), functools.partial(context.run, publish, delivery_id)
         )
         pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
         return pending
@@ -71,7 +71,7 @@ _PUBLISHER: concurrent.futures.ThreadPoolExecutor | None = None
 _PUBLISHER_LOCK = threading.Lock()
 
 
-def _publisher() -> concurrent.futures.ThreadPoolExecutor:
+def publisher() -> concurrent.futures.ThreadPoolExecutor:
     """The threads that run blocking publishes -- not the event loop's default executor, which
     runs the store's calls too: a hung broker holding every thread of it for its publish
     timeouts held the answers of every delivery, redeliveries included (review R56)."""

@@ -300,7 +300,7 @@ class AmlV3Hit(KycModel):
         default=None, alias="datesOfBirth"
     )
     gender: Annotated[Gender | str | None, OPEN] = None
-    nationalities: Annotated[list[str] | None, BOUNDED] = None
+    nationalities: Annotated[list[str] | None, PERSONAL, BOUNDED] = None
     match: str | None = None
     former_san_body_ids: Annotated[list[Number] | None, BOUNDED] = Field(
         default=None, alias="formerSanBodyIds"

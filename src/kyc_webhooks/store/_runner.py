@@ -251,8 +251,10 @@ class StoreRunner:
                 if pending is not None:
                     import asyncio
 
-                    # Tracked: drain() waits for a hand-off still running after the 202.
+                    # Tracked: drain() waits for a hand-off still running after the 202. Its
+                    # failure is logged when it ends, however this request ends (review R57).
                     running = self._track(asyncio.ensure_future(pending))
+                    running.add_done_callback(functools.partial(_deferred_ended, added.record.id))
                     await _await_deferred(running, added.record.id)
             return self.tally.record(early)
         claim = added.claim
@@ -1025,27 +1027,29 @@ DEFERRED_WAIT = 5.0
 
 
 async def _await_deferred(running: Any, delivery_id: str) -> None:
-    """Wait for the hand-off ``running`` (a future or task of this event loop) at most
-    :data:`DEFERRED_WAIT` seconds; a failure or an overrun is logged, never raised."""
+    """Wait for the hand-off ``running`` (a future or task of this event loop, whose failure
+    :func:`_deferred_ended` logs) at most :data:`DEFERRED_WAIT` seconds; never raises but a
+    cancellation of the request (the hand-off goes on)."""
     import asyncio
 
     try:
         await asyncio.wait_for(asyncio.shield(running), DEFERRED_WAIT)
-    except asyncio.TimeoutError:
-        logger.warning(
-            "on_deferred still running after %g s delivery_id=%s; answered 202 without waiting "
-            "(process_pending(), the sweeper, handles the delivery if it is not enqueued)",
-            DEFERRED_WAIT,
-            delivery_id,
-        )
-        running.add_done_callback(functools.partial(_deferred_ended, delivery_id))
     except Exception as exc:
-        _log_deferred_failure(delivery_id, exc)
+        # On Python 3.11+ asyncio.TimeoutError is TimeoutError: a hand-off that failed with a
+        # socket timeout is done -- failed, not still running (review R57).
+        if isinstance(exc, asyncio.TimeoutError) and not running.done():
+            logger.warning(
+                "on_deferred still running after %g s delivery_id=%s; answered 202 without "
+                "waiting (process_pending(), the sweeper, handles the delivery if it is not "
+                "enqueued)",
+                DEFERRED_WAIT,
+                delivery_id,
+            )
 
 
 def _deferred_ended(delivery_id: str, running: Any) -> None:
-    """The end of a hand-off the 202 did not wait for: its failure logged (by class) and so
-    retrieved -- else asyncio reports it with its message, which may quote a broker URL."""
+    """The end of a hand-off: its failure logged (by class) and so retrieved -- else asyncio
+    reports it with its message, which may quote a broker URL."""
     if not running.cancelled() and running.exception() is not None:
         _log_deferred_failure(delivery_id, running.exception())
 

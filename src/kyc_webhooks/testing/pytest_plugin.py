@@ -39,9 +39,20 @@ if TYPE_CHECKING:
     from kyc_webhooks.testing import WebhookTester
 
 
-#: The routers the default ``kyc_webhooks_router`` made: any other is the application's own,
-#: shared by every test of the run (an overridden router or receiver fixture).
+#: The routers the default ``kyc_webhooks_router`` made, and every router a ``kyc_tester`` got:
+#: a router of an overridden fixture is the application's own, shared by every test of the run,
+#: when it holds handlers already or an earlier test had it (a receiver fixture of the user's
+#: that builds a fresh receiver and router per test is not).
 _FRESH_ROUTERS: weakref.WeakSet[Router] = weakref.WeakSet()
+_SEEN_ROUTERS: weakref.WeakSet[Router] = weakref.WeakSet()
+
+
+def _shared(router: Router) -> bool:
+    if router in _FRESH_ROUTERS:
+        return False
+    shared = router in _SEEN_ROUTERS or bool(router.routes or router.decision_routes)
+    _SEEN_ROUTERS.add(router)
+    return shared
 
 
 @pytest.fixture
@@ -84,7 +95,7 @@ def kyc_tester(
 
     # With the application's router, kyc_tester.on() refuses at once (review R53): before the
     # first delivery it added the test's handler to that router for every later test.
-    shared = kyc_webhooks_receiver.router not in _FRESH_ROUTERS
+    shared = _shared(kyc_webhooks_receiver.router)
     return WebhookTester(kyc_webhooks_receiver, secrets=kyc_webhooks_secrets, shared=shared)
 
 
