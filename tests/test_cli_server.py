@@ -144,6 +144,17 @@ def test_missing_uvicorn_is_exit_4(
 # -- serve ----------------------------------------------------------------------------------
 
 
+def _stop(process: subprocess.Popen[str], sig: int) -> int:
+    """Send ``sig``, wait for the exit (killed after TIMEOUT) and answer its code."""
+    process.send_signal(sig)
+    try:
+        return process.wait(timeout=TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(TIMEOUT)
+
+
 class _Lines:
     """Reads a pipe in a thread so that waiting for a line is bounded in time."""
 
@@ -217,13 +228,7 @@ def test_serve_stores_and_logs_every_delivery(tmp_path: Path) -> None:
         assert _post(f"{base}/idenfy", idenfy)[0] == 401  # not configured
         lines.wait_for("event_type=session_completion")
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(timeout=TIMEOUT)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(TIMEOUT)
+        code = _stop(process, signal.SIGINT)
     log = lines.rest()
     process.stderr.close()
     assert code == 0, log
@@ -268,12 +273,8 @@ def _stopped_by_sigterm(
     lines = _Lines(pipe)
     try:
         lines.wait_for(ready)
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=TIMEOUT)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(TIMEOUT)
+        code = _stop(process, signal.SIGTERM)
     log = lines.rest()
     pipe.close()
     return code, log
@@ -322,13 +323,7 @@ def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> 
     try:
         banner = lines.wait_for("Ctrl-C stops")
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=TIMEOUT)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(TIMEOUT)
+        _stop(process, signal.SIGINT)
     log = lines.rest()
     process.stderr.close()
     assert "inbox postgresql://kw@127.0.0.1:1/kw?sslpassword=***&password=***;" in banner

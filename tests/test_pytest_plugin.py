@@ -8,6 +8,17 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+#: A conftest.py that hands the application's router (module ``myapp``) to the fixtures.
+APP_ROUTER_CONFTEST = """
+import pytest
+import myapp
+
+@pytest.fixture
+def kyc_webhooks_router():
+    return myapp.router
+"""
+
+
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     # -W error: the plugin must not emit warnings in a user's strict suite either.
     return pytester.runpytest("-W", "error", "-p", "no:cacheprovider", *args)
@@ -59,16 +70,7 @@ def test_overriding_the_router_tests_the_applications_handlers(pytester: pytest.
             approved.append(event.event_type)
         """
     )
-    pytester.makeconftest(
-        """
-        import pytest
-        import myapp
-
-        @pytest.fixture
-        def kyc_webhooks_router():
-            return myapp.router
-        """
-    )
+    pytester.makeconftest(APP_ROUTER_CONFTEST)
     pytester.makepyfile(
         test_app="""
         import myapp
@@ -96,16 +98,7 @@ def test_a_handler_is_never_added_to_an_overridden_router(pytester: pytest.Pytes
         router.on("identomat")(lambda event: None)
         """
     )
-    pytester.makeconftest(
-        """
-        import pytest
-        import myapp
-
-        @pytest.fixture
-        def kyc_webhooks_router():
-            return myapp.router
-        """
-    )
+    pytester.makeconftest(APP_ROUTER_CONFTEST)
     pytester.makepyfile(
         test_app="""
         import pytest
