@@ -536,13 +536,18 @@ def test_replay_to_an_answer_that_does_not_say_the_handlers_ran_is_no_success(
         thread.join(timeout=10)
 
 
+@pytest.mark.parametrize("nested", [False, True], ids=["key-once", "key-also-nested"])
 def test_replay_to_of_a_done_identomat_delivery_sent_as_spaced_json_is_a_duplicate(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    nested: bool,
 ) -> None:
     """Identomat's delivery key is a digest of the (redacted) body: re-signing a stored body
     re-encoded it as compact JSON, so that a callback the vendor sent spaced (or with escapes)
     got another key, and replaying it to the application ran its handlers a second time as a
-    new delivery, exit 0 (review R33). The key is now put into the stored bytes as they are."""
+    new delivery, exit 0 (review R33). The key is now put into the stored bytes as they are --
+    also where the body holds the member twice, once nested (review R58)."""
     key = "identomat-replay-key"
     monkeypatch.setenv("IDENTOMAT_API_KEY", key)
     store = SQLiteStore(tmp_path / "inbox.sqlite3")
@@ -550,6 +555,8 @@ def test_replay_to_of_a_done_identomat_delivery_sent_as_spaced_json_is_a_duplica
     runs: list[str] = []
     receiver.on("identomat")(lambda event: runs.append(event.delivery_key))
     payload = {**testing.sample_payload("identomat", "session-change"), "callbackApiKey": key}
+    if nested:
+        payload["meta"] = {"callbackApiKey": "something else"}
     spaced = json.dumps(payload, indent=2).encode()  # as Python's json.dumps writes it
     first = receiver.handle(spaced, {"Content-Type": "application/json"})
     assert first.status_code == 200

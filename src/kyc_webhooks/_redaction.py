@@ -30,13 +30,13 @@ def redact_fields(body: bytes, names: Iterable[str]) -> bytes:
 
 
 def replace_field(body: bytes, name: str, value: str) -> bytes | None:
-    """``body`` with the string value of its one ``"<name>": "..."`` member replaced by
-    ``value`` (a JSON string), every other byte unchanged -- the reverse of
-    :func:`redact_fields`, so that a stored body re-signed for a replay redacts back to itself
-    (and keeps its Identomat delivery key). ``None`` when ``body`` holds no such member, or
-    several."""
+    """``body`` with the string value of every ``"<name>": "..."`` member replaced by ``value``
+    (a JSON string), every other byte unchanged -- the reverse of :func:`redact_fields`, so that
+    a stored body re-signed for a replay redacts back to itself (and keeps its Identomat delivery
+    key; review R58: a body holding the member twice, one of them nested, was re-encoded, and its
+    replay ran as a new delivery). ``None`` when ``body`` holds no such member."""
     pattern = _pattern(name)
-    if len(pattern.findall(body)) != 1:
+    if pattern.search(body) is None:
         return None
     encoded = json.dumps(value).encode("ascii")
     return pattern.sub(lambda m: m.group(1) + encoded, body)
