@@ -272,3 +272,47 @@ def test_a_hand_off_that_fails_with_a_timeout_error_is_a_failure_not_an_overrun(
     assert "still running" not in caplog.text
     assert "on_deferred failed" in caplog.text
     assert "error=TimeoutError" in caplog.text
+
+
+def test_a_hand_off_cancelled_on_its_own_still_answers_202(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R59: a hand-off cancelled by itself (a broker channel closing, an executor shut
+    # down) made handle_async raise CancelledError: a 500, nothing logged, and the retry a
+    # duplicate that enqueued nothing.
+    async def cancelled(delivery_id: str) -> None:
+        raise asyncio.CancelledError
+
+    receiver = deferred_receiver(store, cancelled, [])
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    assert f"on_deferred failed delivery_id={outcome.delivery_id} error=" in caplog.text
+    assert "CancelledError" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_concurrent_future_from_on_deferred_is_waited_for_and_its_failure_logged(
+    store: Store, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R59: executor.submit(...) returned by on_deferred was neither waited for nor its
+    # failure logged.
+    import concurrent.futures
+
+    def publish(delivery_id: str) -> None:
+        raise ConnectionError("redis://user:s3cret@broker refused")
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
+        receiver = deferred_receiver(store, lambda d: executor.submit(publish, d), [])
+        with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+            if mode == "sync":
+                outcome = receiver.handle(*delivery())
+            else:
+                outcome = asyncio.run(receiver.handle_async(*delivery()))
+    assert outcome.status_code == 202
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == [
+        f"on_deferred failed delivery_id={outcome.delivery_id} error=ConnectionError; the "
+        "delivery is stored and answered 202, process_pending() (the sweeper) will handle it"
+    ]
+    assert "s3cret" not in caplog.text

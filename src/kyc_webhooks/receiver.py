@@ -452,7 +452,8 @@ class Receiver:
         """At the end of an application: wait, at most ``timeout`` seconds, until the store
         calls that outlive cancelled or finished requests of this event loop have run -- a claim
         given back for a request the server cancelled, the release after a failed handler, the
-        completion of handlers that ran -- and return how many are still under way (0: none).
+        completion of handlers that ran, a queue hand-off (``on_deferred``) still running after
+        its 202 -- and return how many are still under way (0: none).
 
         A server that cancels the requests in flight and then exits (uvicorn with
         ``--timeout-graceful-shutdown``) would otherwise end them too: records left

@@ -1006,6 +1006,17 @@ def _notify_deferred(
     except Exception as exc:
         _log_deferred_failure(delivery_id, exc)
         return None
+    import concurrent.futures
+
+    if isinstance(result, concurrent.futures.Future):
+        # executor.submit(...), run_coroutine_threadsafe(...): not awaitable, but a hand-off
+        # whose failure must be logged, and which handle_async waits for (review R59).
+        if awaiting:
+            import asyncio
+
+            return asyncio.wrap_future(result)
+        result.add_done_callback(functools.partial(_deferred_ended, delivery_id))
+        return None
     if inspect.isawaitable(result):
         if awaiting:
             return result
@@ -1028,33 +1039,35 @@ DEFERRED_WAIT = 5.0
 
 async def _await_deferred(running: Any, delivery_id: str) -> None:
     """Wait for the hand-off ``running`` (a future or task of this event loop, whose failure
-    :func:`_deferred_ended` logs) at most :data:`DEFERRED_WAIT` seconds; never raises but a
-    cancellation of the request (the hand-off goes on)."""
+    :func:`_deferred_ended` logs) at most :data:`DEFERRED_WAIT` seconds. ``asyncio.wait`` raises
+    neither the hand-off's exception nor its cancellation (review R59: a hand-off cancelled on
+    its own made the request a 500), and does not cancel it; a cancellation of the request
+    itself goes through (the hand-off goes on)."""
     import asyncio
 
-    try:
-        await asyncio.wait_for(asyncio.shield(running), DEFERRED_WAIT)
-    except Exception as exc:
-        # On Python 3.11+ asyncio.TimeoutError is TimeoutError: a hand-off that failed with a
-        # socket timeout is done -- failed, not still running (review R57).
-        if isinstance(exc, asyncio.TimeoutError) and not running.done():
-            logger.warning(
-                "on_deferred still running after %g s delivery_id=%s; answered 202 without "
-                "waiting (process_pending(), the sweeper, handles the delivery if it is not "
-                "enqueued)",
-                DEFERRED_WAIT,
-                delivery_id,
-            )
+    await asyncio.wait({running}, timeout=DEFERRED_WAIT)
+    if not running.done():
+        logger.warning(
+            "on_deferred still running after %g s delivery_id=%s; answered 202 without waiting "
+            "(process_pending(), the sweeper, handles the delivery if it is not enqueued)",
+            DEFERRED_WAIT,
+            delivery_id,
+        )
 
 
 def _deferred_ended(delivery_id: str, running: Any) -> None:
-    """The end of a hand-off: its failure logged (by class) and so retrieved -- else asyncio
-    reports it with its message, which may quote a broker URL."""
-    if not running.cancelled() and running.exception() is not None:
+    """The end of a hand-off: its failure -- a cancellation too: nothing was enqueued -- logged
+    by class, and so retrieved (else asyncio reports it with its message, which may quote a
+    broker URL)."""
+    import asyncio
+
+    if running.cancelled():
+        _log_deferred_failure(delivery_id, asyncio.CancelledError())
+    elif running.exception() is not None:
         _log_deferred_failure(delivery_id, running.exception())
 
 
-def _log_deferred_failure(delivery_id: str, exc: Exception) -> None:
+def _log_deferred_failure(delivery_id: str, exc: BaseException) -> None:
     # Class name only, never str(exc) or a traceback: a broker client's message may quote
     # connection details, and the frames are of no use to the operator here.
     logger.error(

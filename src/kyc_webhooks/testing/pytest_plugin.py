@@ -39,20 +39,17 @@ if TYPE_CHECKING:
     from kyc_webhooks.testing import WebhookTester
 
 
-#: The routers the default ``kyc_webhooks_router`` made, and every router a ``kyc_tester`` got:
-#: a router of an overridden fixture is the application's own, shared by every test of the run,
-#: when it holds handlers already or an earlier test had it (a receiver fixture of the user's
-#: that builds a fresh receiver and router per test is not).
+#: The routers the default ``kyc_webhooks_router`` made. Any other is the application's own --
+#: shared by every test of the run -- when it holds handlers when a test starts; a router of an
+#: overridden fixture that holds none (a receiver the user's fixture builds afresh per test) is
+#: the test's own. Decided from the router alone, so the same in any test order (review R59).
 _FRESH_ROUTERS: weakref.WeakSet[Router] = weakref.WeakSet()
-_SEEN_ROUTERS: weakref.WeakSet[Router] = weakref.WeakSet()
 
 
 def _shared(router: Router) -> bool:
     if router in _FRESH_ROUTERS:
         return False
-    shared = router in _SEEN_ROUTERS or bool(router.routes or router.decision_routes)
-    _SEEN_ROUTERS.add(router)
-    return shared
+    return bool(router.routes or router.decision_routes)
 
 
 @pytest.fixture
