@@ -31,6 +31,7 @@ from kyc_webhooks.errors import (
     ConfigurationError,
     DeliveryInProgressError,
     StoreError,
+    StoreSchemaError,
     UsageError,
     WebhookError,
 )
@@ -236,9 +237,11 @@ class Command(BaseCommand):
 
 
 def exc_code(exc: Exception) -> int:
-    """The CLI's exit code for ``exc``: 2 a usage error, 3 the store unavailable or the work held
-    by a delivery being handled (run it again), 1 anything else (a delivery failed)."""
-    if isinstance(exc, (ConfigurationError, UsageError)):
+    """The CLI's exit code for ``exc``: 2 a usage error or a store that does not pass by itself
+    (``StoreSchemaError``: another version's schema, a corrupt file -- as ``kyc-webhooks``
+    answers it), 3 the store unavailable or the work held by a delivery being handled (run it
+    again), 1 anything else (a delivery failed)."""
+    if isinstance(exc, (ConfigurationError, UsageError, StoreSchemaError)):
         return 2
     if isinstance(exc, (StoreError, DeliveryInProgressError)):
         return 3
