@@ -28,19 +28,36 @@ import sys
 import timeit
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SAMPLES = HERE.parent.parent / "shared" / "samples" / "idenfy"
 VECTORS = HERE.parent / "tests" / "vectors"
+#: The published iDenfy samples, as the repository keeps them (tests/vectors/idenfy: byte-exact
+#: copies of the shared samples; a fragment sits inside the delivery that carries it).
+IDENFY = VECTORS / "idenfy"
+SAMPLE = IDENFY / "real_go_idenfy_testdata" / "body"
+
+
+def _sample() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SAMPLE.read_bytes())
+    return loaded
+
+
+def _fragment(vector: str, section: str) -> dict[str, Any]:
+    """The published result item that the vector ``vector`` carries in ``section``."""
+    item: dict[str, Any] = json.loads((IDENFY / vector / "body").read_bytes())[section][0]
+    return item
+
+
 KEY = "bench-signing-key"
 
 
 def identification_body() -> bytes:
     """A ~6 KB iDenfy identification body: the richest published sample plus published AML and
-    LID result items (all from ../shared/samples/idenfy)."""
-    base = json.loads((SAMPLES / "identification_thirdparty_go_idenfy_testdata.json").read_bytes())
-    aml = json.loads((SAMPLES / "fragment_aml_name_check_item.json").read_bytes())
-    lid = json.loads((SAMPLES / "fragment_lid_item.json").read_bytes())
+    LID result items (all from tests/vectors/idenfy)."""
+    base = _sample()
+    aml = _fragment("real_fragment_aml_name_check", "AML")
+    lid = _fragment("real_fragment_lid_item", "LID")
     base["final"] = True
     base["AML"] = [aml, aml]
     base["LID"] = [lid]
@@ -51,9 +68,9 @@ def identification_body() -> bytes:
 def large_aml_body() -> bytes:
     """A ~60 KB iDenfy identification: the richest sample with 50 published AML name-check hits and
     10 LID items, the size a screening with many partial name matches reaches."""
-    base = json.loads((SAMPLES / "identification_thirdparty_go_idenfy_testdata.json").read_bytes())
-    aml = json.loads((SAMPLES / "fragment_aml_name_check_item.json").read_bytes())
-    lid = json.loads((SAMPLES / "fragment_lid_item.json").read_bytes())
+    base = _sample()
+    aml = _fragment("real_fragment_aml_name_check", "AML")
+    lid = _fragment("real_fragment_lid_item", "LID")
     base["final"] = True
     base["AML"] = [aml] * 50
     base["LID"] = [lid] * 10
@@ -166,7 +183,7 @@ def main() -> None:
     t = "import time; t = time.perf_counter(); import {m}; print(time.perf_counter() - t)"
     pyd = fresh(t.format(m="pydantic"), runs)
     kyc = fresh(t.format(m="kyc_webhooks"), runs)
-    sample = str(SAMPLES / "identification_thirdparty_go_idenfy_testdata.json")
+    sample = str(SAMPLE)
     setup = (
         "import kyc_webhooks as kw, time, sys\n"
         "from kyc_webhooks.testing import sign\n"

@@ -318,6 +318,24 @@ def test_verify_summary_redacts_personal_fields(
     assert "  type: one-time-password-request" in out
 
 
+def test_verify_json_keeps_json_values(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Review R61: booleans and nulls came out as strings ("final": "false").
+    monkeypatch.setenv("IDENFY_SIGNING_KEY", SECRET)
+    body, headers = testing.signed_delivery(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", SECRET, final=False, clientId=None
+    )
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(headers))
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json", "--json")
+    assert code == 0, err
+    fields = json.loads(out)["fields"]
+    assert fields["final"] is False
+    assert fields["client_id"] is None
+    assert fields["scan_ref"] == json.loads(body)["scanRef"]
+
+
 def test_verify_with_header_lines_and_options(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -59,7 +59,9 @@ def idenfy_result(event: IdentificationEvent) -> None:
 @receiver.on("complycube", "check.completed.*")
 def complycube_check_completed(event: kw.WebhookEvent) -> None:
     if not isinstance(event, CheckStatusEvent):
-        # An outcome newer than this version parses as an unknown event. Answering 200 matters:
+        # Another event under this pattern (check.completed.clear.v2 and the like) parses as an
+        # unknown event; an outcome newer than this version is a CheckStatusEvent whose outcome
+        # is a plain string, handled below. Answering 200 matters:
         # a failing handler makes ComplyCube retry, and after 10 failures disable the webhook.
         record_decision("complycube", event.delivery_key, "manual-review")
         return

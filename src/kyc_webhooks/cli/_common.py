@@ -331,10 +331,16 @@ def print_fields(event: WebhookEvent) -> None:
             out(f"  {line}")
 
 
-def summary_fields(event: WebhookEvent) -> dict[str, str]:
-    """The fields of :func:`summary_lines` as a mapping, for ``--json``."""
+def summary_fields(event: WebhookEvent) -> dict[str, object]:
+    """The fields of :func:`summary_lines` as a mapping, for ``--json``: a JSON value stays one
+    (``"final": false``, not ``"false"``; review R61), anything else is its text."""
     return {
-        name: _render(value)
+        name: value if _is_json_scalar(value) else _render(value)
         for name, value in event.__repr_args__()
         if name is not None and name not in ("vendor", "event_type")
     }
+
+
+def _is_json_scalar(value: object) -> bool:
+    # An enum member is a str (its wire value); a Timestamp or a model is rendered as text.
+    return value is None or type(value) in (bool, int, float, str) or isinstance(value, str)
