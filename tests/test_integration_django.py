@@ -191,3 +191,38 @@ def test_the_views_are_exempt_from_login_required_middleware(factory: Any) -> No
     # URLs are tested behind the real middleware in tests/django_app.
     view = factory(Recorder().receiver)
     assert (view.csrf_exempt, view.login_required) == (True, False)
+
+
+def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Review R60: under runserver a sender that went away mid-body left a short read: the half
+    # body was verified and answered 401 "invalid Idenfy-Signature signature".
+    import io
+
+    from django.core.handlers.wsgi import WSGIRequest
+
+    recorder = Recorder()
+    view = webhook_view(recorder.receiver)
+    body, headers = delivery("idenfy")
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/webhooks/idenfy",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "wsgi.input": io.BytesIO(body[: len(body) // 2]),
+        "wsgi.url_scheme": "http",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": headers.get("Content-Type", "application/json"),
+        **{
+            "HTTP_" + name.upper().replace("-", "_"): value
+            for name, value in headers.items()
+            if name.lower() != "content-type"
+        },
+    }
+    with caplog.at_level("DEBUG", logger="kyc_webhooks"):
+        response = view(WSGIRequest(environ), vendor="idenfy")
+    assert response.status_code == 400
+    assert response.content == b""
+    assert "signature" not in caplog.text
+    assert recorder.seen == []

@@ -316,3 +316,36 @@ def test_a_concurrent_future_from_on_deferred_is_waited_for_and_its_failure_logg
         "delivery is stored and answered 202, process_pending() (the sweeper) will handle it"
     ]
     assert "s3cret" not in caplog.text
+
+
+@pytest.mark.parametrize("with_store", [True, False])
+def test_a_cancelled_delivery_leaves_a_log_line(
+    with_store: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Review R60: a request cancelled while its handler ran (Django under ASGI cancels the view
+    # when the sender goes away) logged nothing, with or without a store.
+    started = asyncio.Event()
+    receiver = kw.Receiver(
+        kw.Idenfy(signing_key=KEY), store=kw.MemoryStore() if with_store else None
+    )
+
+    @receiver.on("idenfy")
+    async def slow(event: kw.WebhookEvent) -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        request = asyncio.ensure_future(receiver.handle_async(*delivery()))
+        await asyncio.wait_for(started.wait(), 10)
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        await receiver.drain(5)
+
+    with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
+        asyncio.run(main())
+    (line,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
+    assert "delivery interrupted vendor=idenfy event_type=IDENTIFICATION_MANUAL_FINISHED" in line
+    assert "handlers_started=yes" in line
+    for word in SECRET_WORDS:
+        assert word not in caplog.text

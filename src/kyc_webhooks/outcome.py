@@ -352,6 +352,24 @@ class Tally:
         return outcome
 
 
+def log_interrupted(event: WebhookEvent, delivery_id: str | None, *, started: bool) -> None:
+    """The one log line of a delivery whose request was cancelled (the client went away, a server
+    timeout or shutdown): no answer is sent, so no :class:`Outcome` is counted -- without this
+    line a handler cut off half way, or one that finished unanswered, left no trace (review R60).
+    """
+    logger.warning(
+        "delivery interrupted vendor=%s event_type=%s delivery_key=%s delivery_id=%s "
+        "handlers_started=%s: the request was cancelled (client gone, server timeout or "
+        "shutdown)%s",
+        event.vendor,
+        loggable(event.event_type),
+        loggable(event.delivery_key),
+        delivery_id or "-",
+        "yes" if started else "no",
+        "" if delivery_id is None else "; the store retries it or answers its redelivery",
+    )
+
+
 def loggable(text: str | None) -> str | None:
     """``text`` for a log line: an event type (the signed body's own text for most vendors) or a
     delivery key can hold a line break, which would forge a log line; such characters are written

@@ -32,7 +32,7 @@ from .errors import (
     VendorNotConfiguredError,
 )
 from .models import WebhookEvent
-from .outcome import Outcome, ProcessSummary, Tally, handler_failure
+from .outcome import Outcome, ProcessSummary, Tally, handler_failure, log_interrupted
 from .routing import DH, H, R, Router, warn_never_runs
 from .store._base import LEASE_RULE, MAX_COUNT, Store, receivable, valid_lease
 from .store._runner import DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS, StoreRunner
@@ -310,6 +310,9 @@ class Receiver:
             if isinstance(exc, UsageError):
                 raise
             return self._tally.record(handler_failure(event, exc))
+        except BaseException:  # cancelled: no answer, but a line (review R60)
+            log_interrupted(event, None, started=True)
+            raise
         return self._tally.record(Outcome.success(event, handled))
 
     def parse(

@@ -53,6 +53,7 @@ from ..outcome import (
     ProcessSummary,
     Tally,
     handler_failure,
+    log_interrupted,
     qualified_name,
 )
 from ._base import (
@@ -740,6 +741,8 @@ class StoreRunner:
             # meanwhile does not stop (_release_async). Cancelled before any handler started
             # (while begin_decision ran): not an attempt.
             counted = started or isinstance(exc, Exception)
+            if not isinstance(exc, Exception):
+                log_interrupted(event, claim.record.id, started=started)
             await self._release_async(claim, *_failure(exc), ticket=ticket, count_attempt=counted)
             if isinstance(exc, UsageError) or not isinstance(exc, Exception):
                 raise
@@ -751,10 +754,15 @@ class StoreRunner:
         # and the handlers would run again once its lease expired).
         if ticket is not None:
             self._check_subject_lease(claim, leased)
-        await self._complete_async(claim, ticket)
-        return self.tally.record(
-            Outcome.success(event, handled, record=claim.record, replay=claim.replay)
-        )
+        outcome = Outcome.success(event, handled, record=claim.record, replay=claim.replay)
+        try:
+            await self._complete_async(claim, ticket)
+        except BaseException:
+            # Cancelled while the completion ran to its end: handled, though nobody is left to
+            # answer -- counted and logged as handled all the same (review R60).
+            self.tally.record(outcome)
+            raise
+        return self.tally.record(outcome)
 
     def _check_subject_lease(self, claim: Claim, leased: float) -> None:
         """Warn when the handlers ran longer than the subject lease taken before them (at
