@@ -6,7 +6,6 @@ that holds the Django app's inbox, and a Django module imported outside ``manage
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import subprocess
@@ -17,8 +16,9 @@ import pytest
 
 import kyc_webhooks as kw
 from _postgres import own_database, user_schemas
+from _stores import corrupt_sqlite_store
 from kyc_webhooks import cli, testing
-from kyc_webhooks.store import NewDelivery, PostgresStore, SQLiteStore, Store
+from kyc_webhooks.store import PostgresStore, SQLiteStore, Store
 
 SECRET = "cli-existing-stores-secret"
 SRC = str(Path(kw.__file__).resolve().parents[1])
@@ -379,26 +379,13 @@ def test_migrate_waits_for_a_lock_as_long_as_its_timeout_says(
     assert "schema version 3, up to date" in out
 
 
-def _corrupt_inbox(path: Path) -> None:
-    """A store whose data pages are overwritten past its header and schema: opening it works,
-    reading the deliveries does not."""
-    with SQLiteStore(path) as store:
-        for number in range(200):
-            store.add(NewDelivery(f"k{number}", "idenfy", "E", b"{}" + b"x" * 2000))
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    with open(path, "r+b") as file:
-        file.seek(4096 * 10)
-        file.write(b"\xde\xad" * 20000)
-
-
 def test_a_corrupt_inbox_is_a_usage_error_and_migrate_does_not_call_it_up_to_date(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # Review R53: `migrate` said "up to date" (exit 0) and `inbox list` exit 3 ("unavailable,
     # try again"; `process --loop` waited it out for ever): a corrupt file does not heal.
     path = tmp_path / "inbox.sqlite3"
-    _corrupt_inbox(path)
+    corrupt_sqlite_store(path)
     assert cli.main(["migrate", "--store", str(path)]) == cli.EXIT_USAGE
     _, err = capsys.readouterr()
     assert "the file is corrupt" in err

@@ -26,6 +26,13 @@ def delivery(scan_ref: str = "scan-deferred") -> tuple[bytes, dict[str, str]]:
     return signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=scan_ref)
 
 
+def send(receiver: kw.Receiver, mode: str) -> kw.Outcome:
+    """The sample delivery through ``handle`` (``mode`` "sync") or ``handle_async``."""
+    if mode == "sync":
+        return receiver.handle(*delivery())
+    return asyncio.run(receiver.handle_async(*delivery()))
+
+
 def deferred_receiver(
     store: Store, on_deferred: Callable[[str], object] | None, runs: list[str]
 ) -> kw.Receiver:
@@ -52,10 +59,7 @@ def test_on_deferred_gets_the_id_of_the_stored_delivery_before_the_202(
 
     runs: list[str] = []
     receiver = deferred_receiver(store, on_deferred, runs)
-    if mode == "sync":
-        outcome = receiver.handle(*delivery())
-    else:
-        outcome = asyncio.run(receiver.handle_async(*delivery()))
+    outcome = send(receiver, mode)
     assert outcome.status_code == 202
     assert seen == [(outcome.delivery_id, True, False)]
     assert runs == []
@@ -69,10 +73,7 @@ def test_a_redelivered_duplicate_does_not_call_on_deferred_again(store: Store, m
     seen: list[str] = []
     receiver = deferred_receiver(store, seen.append, [])
     for _ in range(3):
-        if mode == "sync":
-            outcome = receiver.handle(*delivery())
-        else:
-            outcome = asyncio.run(receiver.handle_async(*delivery()))
+        outcome = send(receiver, mode)
         assert outcome.status_code == 202
     assert outcome.duplicate
     assert seen == [outcome.delivery_id]
@@ -123,10 +124,7 @@ def test_a_failing_on_deferred_still_answers_202_and_the_sweeper_handles_it(
     runs: list[str] = []
     receiver = deferred_receiver(store, on_deferred, runs)
     with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
-        if mode == "sync":
-            outcome = receiver.handle(*delivery())
-        else:
-            outcome = asyncio.run(receiver.handle_async(*delivery()))
+        outcome = send(receiver, mode)
     assert outcome.status_code == 202
     assert outcome.error is None
     assert outcome.delivery_id is not None
@@ -174,10 +172,7 @@ def test_a_store_failure_503_carries_retry_after(tmp_path: Path, mode: str) -> N
     blocker = sqlite3.connect(tmp_path / "webhooks.db", isolation_level=None)
     try:
         blocker.execute("BEGIN IMMEDIATE")
-        if mode == "sync":
-            outcome = receiver.handle(*delivery())
-        else:
-            outcome = asyncio.run(receiver.handle_async(*delivery()))
+        outcome = send(receiver, mode)
     finally:
         blocker.close()
         store.close()
@@ -305,10 +300,7 @@ def test_a_concurrent_future_from_on_deferred_is_waited_for_and_its_failure_logg
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as executor:
         receiver = deferred_receiver(store, lambda d: executor.submit(publish, d), [])
         with caplog.at_level(logging.DEBUG, logger="kyc_webhooks"):
-            if mode == "sync":
-                outcome = receiver.handle(*delivery())
-            else:
-                outcome = asyncio.run(receiver.handle_async(*delivery()))
+            outcome = send(receiver, mode)
     assert outcome.status_code == 202
     failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert failures == [

@@ -153,22 +153,12 @@ def test_the_decision_ledger_admin_is_hidden_with_another_store(tmp_path: Path) 
 def test_the_process_command_exits_2_for_a_corrupt_store_file(tmp_path: Path) -> None:
     # As `kyc-webhooks process` does (review R57): a corrupt SQLite file does not pass by itself,
     # so not 3 ("store unavailable, run it again").
-    import contextlib
-    import sqlite3
-
     from django.core.management.base import CommandError
 
-    from kyc_webhooks.store import NewDelivery, SQLiteStore
+    from _stores import corrupt_sqlite_store
 
     path = tmp_path / "inbox.sqlite3"
-    with SQLiteStore(path) as store:
-        for number in range(200):
-            store.add(NewDelivery(f"k{number}", "idenfy", "E", b"{}" + b"x" * 2000))
-    with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    with open(path, "r+b") as file:
-        file.seek(4096 * 10)
-        file.write(b"\xde\xad" * 20000)
+    corrupt_sqlite_store(path)
     setting = {"VENDORS": VENDORS, "STORE": str(path), "DEFER": True}
     with (
         override_settings(KYC_WEBHOOKS=setting),
