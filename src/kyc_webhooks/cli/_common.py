@@ -343,4 +343,4 @@ def summary_fields(event: WebhookEvent) -> dict[str, object]:
 
 def _is_json_scalar(value: object) -> bool:
     # An enum member is a str (its wire value); a Timestamp or a model is rendered as text.
-    return value is None or type(value) in (bool, int, float, str) or isinstance(value, str)
+    return value is None or type(value) in (bool, int, float) or isinstance(value, str)

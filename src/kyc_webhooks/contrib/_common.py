@@ -56,11 +56,8 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
             publish(delivery_id)
             return None
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
-        # the awaitable still publishes), in the caller's context variables.
-        context = contextvars.copy_context()
-        pending = loop.run_in_executor(
-            publisher(), functools.partial(context.run, publish, delivery_id)
-        )
+        # the awaitable still publishes).
+        pending = on_publishing_thread(loop, functools.partial(publish, delivery_id))
         pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
         return pending
 
@@ -71,17 +68,21 @@ _PUBLISHER: concurrent.futures.ThreadPoolExecutor | None = None
 _PUBLISHER_LOCK = threading.Lock()
 
 
-def publisher() -> concurrent.futures.ThreadPoolExecutor:
-    """The threads that run blocking publishes -- not the event loop's default executor, which
-    runs the store's calls too: a hung broker holding every thread of it for its publish
-    timeouts held the answers of every delivery, redeliveries included (review R56)."""
+def on_publishing_thread(
+    loop: asyncio.AbstractEventLoop, publish: Callable[[], None]
+) -> asyncio.Future[None]:
+    """``publish`` -- a blocking hand-off to a broker -- started on the publishing threads, in the
+    caller's context variables: not the event loop's default executor, which runs the store's
+    calls too (a hung broker holding every thread of it for its publish timeouts held the
+    answers of every delivery, redeliveries included; review R56)."""
     global _PUBLISHER
     with _PUBLISHER_LOCK:
         if _PUBLISHER is None:
             _PUBLISHER = concurrent.futures.ThreadPoolExecutor(
                 max_workers=8, thread_name_prefix="kyc-webhooks-publish"
             )
-        return _PUBLISHER
+        threads = _PUBLISHER
+    return loop.run_in_executor(threads, contextvars.copy_context().run, publish)
 
 
 #: Hand-offs started as tasks of an event loop (:func:`started`), held until they end: the loop

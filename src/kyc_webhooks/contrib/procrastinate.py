@@ -34,14 +34,13 @@ Procrastinate is imported by :func:`register` only
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ._common import Tasks, check_receiver, has_async_handlers, publisher, started
+from ._common import Tasks, check_receiver, has_async_handlers, on_publishing_thread, started
 from ._common import run_process as _run_process
 from ._common import run_process_async as _run_process_async
 from ._common import run_sweep as _run_sweep
@@ -109,12 +108,10 @@ def register(
             await process_task.defer_async(delivery_id=delivery_id)
         except not_open_async:
             # Opened with app.open() only (or a sync-only connector): its sync connector works,
-            # away from the event loop it would block.
-            # On the publishing threads, not the event loop's default executor, which runs the
-            # store's calls (review R57, as for Celery and Dramatiq).
-            loop = asyncio.get_running_loop()
+            # away from the event loop it would block -- as Celery's and Dramatiq's publishes
+            # (review R57).
             defer = functools.partial(process_task.defer, delivery_id=delivery_id)
-            await loop.run_in_executor(publisher(), contextvars.copy_context().run, defer)
+            await on_publishing_thread(asyncio.get_running_loop(), defer)
 
     def enqueue(delivery_id: str) -> Awaitable[None] | None:
         try:
