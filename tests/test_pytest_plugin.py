@@ -3,9 +3,27 @@ with the fixtures coming from the ``pytest11`` entry point (nothing imported or 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
+from kyc_webhooks._vendor import VENDOR_NAMES
+
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _vendor_modules_imported_first() -> None:
+    """pytester runs each inner session in this process, then drops from ``sys.modules`` every
+    module the run imported. A vendor module first imported there would be imported again by a
+    later test as a second copy, whose classes are not the ones the rest of the suite holds
+    (``isinstance(vendor, kw.Yoti)`` was false in tests/test_testing_tester.py run after this
+    file). Every vendor module is imported here, before any inner run."""
+    for name in VENDOR_NAMES:
+        package = importlib.import_module(f"kyc_webhooks.{name}")
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
 
 
 #: A conftest.py that hands the application's router (module ``myapp``) to the fixtures.
