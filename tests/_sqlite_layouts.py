@@ -1,5 +1,6 @@
 """Older SQLiteStore file layouts, for the migration tests: the deliveries table as schema
-versions 1 to 3 created it (the body inside the row, ``id`` the primary key of a rowid table)."""
+versions 1 to 3 created it (the body inside the row, ``id`` the primary key of a rowid table), and
+the ledger as version 4 left it (no announced verdict)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,23 @@ _V3_COLUMNS = (
 )
 
 
+def to_version_4(path: Path) -> None:
+    """Turn a file of today's schema into the layout of version 4, rows kept: the ledger without
+    the announced verdict (``announced_status``, ``announced_final``)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ALTER TABLE kyc_webhooks_decisions DROP COLUMN announced_status")
+        conn.execute("ALTER TABLE kyc_webhooks_decisions DROP COLUMN announced_final")
+        conn.execute("DELETE FROM kyc_webhooks_migrations WHERE version >= 5")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def to_version_3(path: Path) -> None:
     """Turn a file of today's schema into the layout of version 3, rows and bodies kept."""
+    to_version_4(path)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")

@@ -314,7 +314,7 @@ def test_a_store_of_another_version_is_a_usage_error_left_as_it_was(
                  ["process", "--store", str(path), "--app", app]):  # fmt: skip
         code, _, err = run(capsys, *argv)
         assert code == cli.EXIT_USAGE, err
-        assert "schema version 3, older than the 4" in err
+        assert "schema version 3, older than the 5" in err
         assert "`kyc-webhooks migrate --store PATH`" in err
     assert _tables(path) == before  # no bodies table: not migrated
     code, _, err = run(capsys, "migrate", "--store", str(path))
@@ -340,7 +340,7 @@ def test_a_postgresql_store_of_another_version_is_a_usage_error(
         with PostgresStore(dsn, schema=schema) as store:
             store.migrate()
         sql(f"INSERT INTO {schema}.migrations (version, description) VALUES (99, 'x')")  # noqa: S608
-    said = "older than the 3" if version == 2 else "newer than the 3"
+    said = "older than the 4" if version == 2 else "newer than the 4"
     for argv in (
         ["inbox", "--inbox", dsn, "--schema", schema, "stats"],
         ["process", "--store", dsn, "--schema", schema, "--app", app, "--loop", "--quiet"],
@@ -376,7 +376,7 @@ def test_migrate_waits_for_a_lock_as_long_as_its_timeout_says(
         reader.rollback()
     code, out, err = run(capsys, "migrate", "--store", dsn, "--schema", schema, "--timeout", "1")
     assert code == cli.EXIT_OK, err
-    assert "schema version 3, up to date" in out
+    assert "schema version 4, up to date" in out
 
 
 def test_a_corrupt_inbox_is_a_usage_error_and_migrate_does_not_call_it_up_to_date(

@@ -15,7 +15,7 @@ import pytest
 import kyc_webhooks as kw
 from _stores import FakeClock
 from kyc_webhooks.decisions import ledger_entry, ledger_subject
-from kyc_webhooks.store import NewDelivery, Store
+from kyc_webhooks.store import DecisionTicket, NewDelivery, Store
 from kyc_webhooks.testing import Delivery, signed_delivery
 
 KEY = "ledger-signing-key"
@@ -143,7 +143,7 @@ def test_a_later_final_verdict_replaces_an_earlier_final_one(
 # -- failures and the subject lease ---------------------------------------------------------------
 
 
-def test_a_failing_decision_handler_fails_the_delivery_and_records_nothing(
+def test_a_failing_decision_handler_fails_the_delivery_and_its_retry_announces_it(
     store: Store, clock: FakeClock
 ) -> None:
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
@@ -158,7 +158,11 @@ def test_a_failing_decision_handler_fails_the_delivery_and_records_nothing(
     failed = receiver.handle(*MANUAL)
     assert failed.status_code == 500
     assert isinstance(failed.error, kw.HandlerError)
-    assert receiver.decisions.latest("idenfy", SCAN_REF) is None
+    # The verdict is authenticated and stored: the ledger knows it (latest() says so), while
+    # its decision handlers have not been told yet.
+    known = receiver.decisions.latest("idenfy", SCAN_REF)
+    assert known is not None
+    assert known.status is S.APPROVED
     # The subject lease was released: the vendor's retry runs the handler again, and succeeds.
     clock.advance(1)
     retried = receiver.handle(*MANUAL)
@@ -167,6 +171,98 @@ def test_a_failing_decision_handler_fails_the_delivery_and_records_nothing(
     latest = receiver.decisions.latest("idenfy", SCAN_REF)
     assert latest is not None
     assert latest.status is S.APPROVED
+
+
+#: One verification's final verdicts at three times (iDenfy's finishTime, seconds).
+T1, T2, T3 = 1795420000, 1795425000, 1795429999
+
+
+def manual(status: str, finish_time: int) -> Delivery:
+    return idenfy("IDENTIFICATION_MANUAL_FINISHED", status, final=True, finishTime=finish_time)
+
+
+class FailsOnce(Recorder):
+    """A Recorder whose decision handler fails the first time it is told ``status``."""
+
+    def __init__(self, store: Store, status: kw.DecisionStatus) -> None:
+        super().__init__(store)
+        self.failures = 0
+
+        @self.receiver.on_decision(status)
+        def flaky(decision: kw.Decision) -> None:
+            if self.failures == 0:
+                self.failures += 1
+                raise RuntimeError("downstream unavailable")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_older_verdict_delivered_before_a_failed_newer_ones_retry_is_not_announced(
+    store: Store, clock: FakeClock, mode: str
+) -> None:
+    """Review R52 F1: a newer DECLINED whose decision handler failed is already the latest known
+    verdict. An older APPROVED delivered before its retry runs its event handlers only -- the
+    customer is never told APPROVED -- and the retry tells DECLINED, once."""
+    recorder = FailsOnce(store, S.DECLINED)
+
+    def handle(delivery: Delivery) -> kw.Outcome:
+        if mode == "sync":
+            return recorder.receiver.handle(*delivery)
+        return asyncio.run(recorder.receiver.handle_async(*delivery))
+
+    declined, approved = manual("DENIED", T2), manual("APPROVED", T1)
+    assert handle(declined).status_code == 500
+    assert recorder.failures == 1
+    clock.advance(1)
+    older = handle(approved)
+    assert older.status_code == 200, older.error
+    assert older.handled == 1  # its event handler only
+    assert recorder.events == ["IDENTIFICATION_MANUAL_FINISHED"] * 2
+    assert recorder.statuses() == [(S.DECLINED, True)]  # the failed call was recorded too
+    latest = recorder.receiver.decisions.latest("idenfy", SCAN_REF)
+    assert latest is not None
+    assert latest.status is S.DECLINED
+    clock.advance(1)
+    retried = handle(declined)
+    assert retried.status_code == 200, retried.error
+    assert recorder.statuses() == [(S.DECLINED, True), (S.DECLINED, True)]
+    latest = recorder.receiver.decisions.latest("idenfy", SCAN_REF)
+    assert latest is not None
+    assert latest.status is S.DECLINED
+    assert latest.occurred_at is not None
+    assert latest.occurred_at.timestamp() == T2
+    # A replay of the retried delivery tells nobody again.
+    assert handle(declined).duplicate
+    assert len(recorder.decisions) == 2
+
+
+def test_a_failed_verdict_overtaken_by_the_announced_one_again_is_never_announced(
+    store: Store, clock: FakeClock
+) -> None:
+    """APPROVED (t1) announced; DECLINED (t2) fails; APPROVED (t3) arrives: the decision
+    handlers were last told APPROVED, so nothing is announced, and the entry becomes APPROVED at
+    t3; DECLINED's retry is then older than the latest verdict: nothing is announced either."""
+    recorder = FailsOnce(store, S.DECLINED)
+    receiver = recorder.receiver
+    assert receiver.handle(*manual("APPROVED", T1)).status_code == 200
+    assert recorder.statuses() == [(S.APPROVED, True)]
+    clock.advance(1)
+    declined = manual("DENIED", T2)
+    assert receiver.handle(*declined).status_code == 500
+    clock.advance(1)
+    latest = receiver.handle(*manual("APPROVED", T3))
+    assert latest.status_code == 200, latest.error
+    assert latest.handled == 1  # its event handler only
+    assert recorder.statuses() == [(S.APPROVED, True), (S.DECLINED, True)]  # the failed call
+    clock.advance(1)
+    retried = receiver.handle(*declined)
+    assert retried.status_code == 200, retried.error
+    assert retried.handled == 1
+    assert recorder.statuses() == [(S.APPROVED, True), (S.DECLINED, True)]
+    effective = receiver.decisions.latest("idenfy", SCAN_REF)
+    assert effective is not None
+    assert effective.status is S.APPROVED
+    assert effective.occurred_at is not None
+    assert effective.occurred_at.timestamp() == T3
 
 
 def test_a_busy_subject_answers_503_and_runs_no_handler_until_it_is_free(
@@ -472,3 +568,28 @@ def test_handle_async_answers_503_for_a_busy_subject(store: Store) -> None:
     assert busy.status_code == 503
     assert busy.retry_after is not None
     assert recorder.events == []
+
+
+class _StoreBeforeFailed(kw.MemoryStore):
+    """A store written before ``abort_decision(failed=...)``: its ``abort_decision`` takes the
+    ticket only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aborted: list[DecisionTicket] = []
+
+    def abort_decision(self, ticket: DecisionTicket) -> None:  # type: ignore[override]
+        self.aborted.append(ticket)
+        super().abort_decision(ticket)
+
+
+def test_a_store_whose_abort_decision_predates_failed_is_called_as_before() -> None:
+    store = _StoreBeforeFailed()
+    recorder = FailsOnce(store, S.DECLINED)  # type: ignore[arg-type]
+    declined = manual("DENIED", T2)
+    assert recorder.receiver.handle(*declined).status_code == 500
+    assert len(store.aborted) == 1
+    # Its ledger keeps the old behaviour: the failed verdict is not recorded until its retry.
+    assert recorder.receiver.decisions.latest("idenfy", SCAN_REF) is None
+    assert recorder.receiver.handle(*declined).status_code == 200
+    assert recorder.statuses() == [(S.DECLINED, True), (S.DECLINED, True)]

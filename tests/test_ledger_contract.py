@@ -257,6 +257,121 @@ def test_abort_of_a_first_decision_leaves_no_decision(store: Store) -> None:
     assert list(store.decisions_for_client("user-42")) == []
 
 
+# -- a failed attempt: its entry is known, not announced (review R52 F1) --------------------------
+
+
+def retry(store: Store, claim: Claim, *, replay: bool = False) -> Claim:
+    """The delivery of ``claim`` claimed again: its failed attempt's retry (or a replay)."""
+    if not replay:
+        assert store.fail(claim, error_type="RuntimeError", error_message="handler raised")
+    again = store.claim(claim.record.id, lease=LEASE, replay=replay)
+    assert again is not None
+    return again
+
+
+def fail_decision(store: Store, claim: Claim, made: DecisionEntry) -> DecisionTicket:
+    """begin_decision, then the handlers fail: abort_decision(failed=True) and the claim fails."""
+    ticket = store.begin_decision(claim, made, lease=SUBJECT_LEASE)
+    assert ticket is not None
+    store.abort_decision(ticket, failed=True)
+    return ticket
+
+
+def test_a_failed_newer_verdict_is_known_so_an_older_one_is_not_announced(
+    store: Store, clock: FakeClock
+) -> None:
+    """DECLINED (t2) fails in its handlers; APPROVED (t1) is delivered before its retry: it is
+    judged against DECLINED -- no change, nothing announced -- and the retry of DECLINED still
+    changes the decision (it was never announced); a replay of it afterwards does not."""
+    t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    newer = claim_one(store)
+    declined = entry(newer, "DECLINED", occurred_at=t2)
+    ticket = fail_decision(store, newer, declined)
+    assert ticket.changes
+    assert store.effective_decision("idenfy", "scan-1") == declined
+    assert list(store.decisions_for_client("user-42")) == [declined]
+    clock.advance(1)
+    older = claim_one(store)
+    approved = entry(older, "APPROVED", occurred_at=t1)
+    late = store.begin_decision(older, approved, lease=SUBJECT_LEASE)
+    assert late is not None  # the failed attempt released the subject lease
+    assert not late.changes
+    assert late.previous == declined
+    assert store.complete(older, decision=late)
+    assert store.effective_decision("idenfy", "scan-1") == declined
+    clock.advance(1)
+    again = retry(store, newer)
+    retried = record(store, again, declined)
+    assert retried.changes
+    assert retried.previous == declined
+    assert store.effective_decision("idenfy", "scan-1") == declined
+    replayed = record(store, retry(store, again, replay=True), declined)
+    assert not replayed.changes
+
+
+def test_a_failed_verdict_between_two_announced_alike_is_never_announced(
+    store: Store, clock: FakeClock
+) -> None:
+    """APPROVED (t1) announced; DECLINED (t2) fails; APPROVED (t3) arrives: its decision handlers
+    were last told APPROVED -- no change -- and it becomes the entry; DECLINED's retry is older
+    than it: no change either."""
+    t1, t2, t3 = (T0 + timedelta(seconds=n) for n in (1, 2, 3))
+    first = claim_one(store)
+    assert record(store, first, entry(first, "APPROVED", occurred_at=t1)).changes
+    clock.advance(1)
+    failing = claim_one(store)
+    declined = entry(failing, "DECLINED", occurred_at=t2)
+    assert fail_decision(store, failing, declined).changes
+    clock.advance(1)
+    latest = claim_one(store)
+    approved = entry(latest, "APPROVED", occurred_at=t3)
+    ticket = record(store, latest, approved)
+    assert not ticket.changes
+    assert ticket.previous == declined
+    assert store.effective_decision("idenfy", "scan-1") == approved
+    clock.advance(1)
+    stale = record(store, retry(store, failing), declined)
+    assert not stale.changes
+    assert store.effective_decision("idenfy", "scan-1") == approved
+    # The announced verdict is still APPROVED: a later DECLINED is a change.
+    later = claim_one(store)
+    assert record(store, later, entry(later, "DECLINED", occurred_at=t3 + timedelta(1))).changes
+
+
+def test_a_failed_stale_verdict_changes_nothing(store: Store) -> None:
+    t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(seconds=2)
+    first = claim_one(store)
+    newer = entry(first, "APPROVED", occurred_at=t2)
+    record(store, first, newer)
+    stale = claim_one(store)
+    assert not fail_decision(store, stale, entry(stale, "DECLINED", occurred_at=t1)).changes
+    assert store.effective_decision("idenfy", "scan-1") == newer
+
+
+def test_a_failed_attempt_whose_subject_lease_was_lost_records_nothing(
+    store: Store, clock: FakeClock
+) -> None:
+    """Only the holder of the subject lease writes the row: a failure reported after the lease
+    expired and another delivery took the subject records nothing (and releases nothing)."""
+    slow, other = claim_one(store), claim_one(store)
+    ticket = store.begin_decision(slow, entry(slow, "DECLINED"), lease=SUBJECT_LEASE)
+    assert ticket is not None
+    clock.advance(SUBJECT_LEASE + 1)  # both claims (LEASE) are still live
+    taken = store.begin_decision(other, entry(other, "REVIEW", final=False), lease=SUBJECT_LEASE)
+    assert taken is not None
+    store.abort_decision(ticket, failed=True)
+    assert store.effective_decision("idenfy", "scan-1") is None
+    blocked = claim_one(store)
+    assert store.begin_decision(blocked, entry(blocked), lease=SUBJECT_LEASE) is None
+
+
+def test_a_failed_verdict_is_forgotten_with_its_verification(store: Store) -> None:
+    claim = claim_one(store)
+    fail_decision(store, claim, entry(claim, "DECLINED"))
+    assert store.forget_decisions(client_ref="user-42") == [claim.record.id]
+    assert store.effective_decision("idenfy", "scan-1") is None
+
+
 # -- lost claims and stale tickets ----------------------------------------------------------------
 
 

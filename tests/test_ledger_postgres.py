@@ -24,7 +24,7 @@ import pytest
 
 from _ledger import SUBJECT, T0, claimed, decide, entry
 from _postgres import postgres_store, require_postgres, sql
-from _postgres_layouts import insert_delivery, make_layout
+from _postgres_layouts import insert_delivery, make_layout, to_version_3
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError, UsageError
 from kyc_webhooks.store import NewDelivery, PostgresStore
@@ -357,6 +357,39 @@ def test_a_version_1_schema_is_migrated_and_keeps_its_deliveries(schema: str) ->
         claim = claimed(upgraded)
         decide(upgraded, entry(claim), claim)
         assert upgraded.effective_decision("idenfy", SUBJECT) is not None
+
+
+def test_a_version_3_schema_gets_the_announced_verdict_of_its_entries(schema: str) -> None:
+    """Schema version 4 adds the verdict last announced to each ledger row; under the old rules
+    every stored entry had been announced, so an upgraded row starts with its entry's status and
+    finality: a replay of its delivery announces nothing, a different verdict does."""
+    dsn = require_postgres()
+    with PostgresStore(dsn, schema=schema) as store:
+        done = claimed(store)
+        made = entry(done, "REVIEW", final=False)
+        decide(store, made, done)
+        held = claimed(store)
+        assert store.begin_decision(held, entry(held, subject="scan-held"), lease=300) is not None
+    to_version_3(schema)
+    with PostgresStore(dsn, schema=schema) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert upgraded.effective_decision("idenfy", SUBJECT) == made
+        rows = sql(
+            f"SELECT subject, status, final, announced_status, announced_final "
+            f"FROM {schema}.decisions ORDER BY subject"
+        )
+        assert rows == [
+            ("scan-held", None, None, None, None),
+            (SUBJECT, "REVIEW", False, "REVIEW", False),
+        ]
+        replay = upgraded.claim(done.record.id, lease=30, replay=True)
+        assert replay is not None
+        again = decide(upgraded, made, replay)
+        assert not again.changes
+        later = claimed(upgraded)
+        changed = upgraded.begin_decision(later, entry(later, "APPROVED"), lease=30)
+        assert changed is not None
+        assert changed.changes
 
 
 # -- four processes racing for one subject -----------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _sqlite_layouts import to_version_3
+from _sqlite_layouts import to_version_3, to_version_4
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import DecisionEntry, NewDelivery, SQLiteStore
 
@@ -39,7 +39,7 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     path = tmp_path / "v1.db"
     _version_1_file(path)
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         old = store.get_by_key(KEY)
         assert old is not None
         assert old.done
@@ -58,7 +58,7 @@ def test_a_version_1_file_gains_the_ledger_and_keeps_its_deliveries(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT version FROM kyc_webhooks_migrations ORDER BY 1").fetchall()
     conn.close()
-    assert rows == [(1,), (2,), (3,), (4,)]
+    assert rows == [(1,), (2,), (3,), (4,), (5,)]
 
 
 # The ledger as schema version 2 created it: a rowid table and a full client_ref index.
@@ -123,7 +123,7 @@ def test_a_version_2_file_gets_the_ledger_without_rowid_and_keeps_entries_and_le
     assert "WITHOUT ROWID" not in _ledger_schema(path)[0]
 
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
         assert store.effective_decision("idenfy", "scan-1") == made
         assert store.decisions_for_client("client-1") == [made]
         other = store.add(NewDelivery("other", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
@@ -192,3 +192,59 @@ def test_a_malformed_ledger_row_is_a_store_error(
             store.effective_decision("idenfy", "scan-1")
         with pytest.raises(StoreError, match="stored decision is malformed"):
             store.decisions_for_client("user-1")
+
+
+def test_a_version_4_file_gets_the_announced_verdict_of_its_entries(tmp_path: Path) -> None:
+    """Schema version 5 adds the verdict last announced to each ledger row; under the old rules
+    every stored entry had been announced, so an upgraded row starts with its entry's status and
+    finality: a replay of its delivery announces nothing, a different verdict does."""
+    path = tmp_path / "v4.db"
+    with SQLiteStore(path) as store:
+        done, held = (
+            store.add(NewDelivery(k, "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+            for k in ("done", "held")
+        )
+        assert done is not None
+        assert held is not None
+        made = DecisionEntry(
+            "idenfy", "scan-1", "REVIEW", False, done.record.id, "IDENTIFICATION",
+            done.record.received_at, client_ref="client-1",
+        )  # fmt: skip
+        ticket = store.begin_decision(done, made, lease=30)
+        assert ticket is not None
+        assert store.complete(done, decision=ticket)
+        pending = dataclasses.replace(made, subject="scan-2", delivery_id=held.record.id)
+        assert store.begin_decision(held, pending, lease=30) is not None  # only a lease
+    to_version_4(path)
+    with sqlite3.connect(path) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(kyc_webhooks_decisions)")]
+    conn.close()
+    assert "announced_status" not in columns
+
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == 5
+        assert store.effective_decision("idenfy", "scan-1") == made
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute(
+                "SELECT subject, status, final, announced_status, announced_final "
+                "FROM kyc_webhooks_decisions ORDER BY subject"
+            ).fetchall()
+        conn.close()
+        assert rows == [
+            ("scan-1", "REVIEW", 0, "REVIEW", 0),
+            ("scan-2", None, None, None, None),
+        ]
+        replay = store.claim(done.record.id, lease=30, replay=True)
+        assert replay is not None
+        again = store.begin_decision(replay, made, lease=30)
+        assert again is not None
+        assert not again.changes
+        assert store.complete(replay, decision=again)
+        later = store.add(NewDelivery("later", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+        assert later is not None
+        approved = dataclasses.replace(
+            made, status="APPROVED", final=True, delivery_id=later.record.id
+        )
+        changed = store.begin_decision(later, approved, lease=30)
+        assert changed is not None
+        assert changed.changes

@@ -180,10 +180,10 @@ class SlowAbort(SQLiteStore):
         super().__init__(path)
         self.aborting, self.go = threading.Event(), threading.Event()
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
         self.aborting.set()
         assert self.go.wait(30)
-        super().abort_decision(ticket)
+        super().abort_decision(ticket, failed=failed)
 
 
 def test_a_second_cancellation_does_not_skip_the_release_of_the_claim(tmp_path: Path) -> None:

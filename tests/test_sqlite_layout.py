@@ -170,7 +170,7 @@ def test_a_version_3_file_migrates_with_its_records_bodies_and_leases(tmp_path: 
     assert len(before) == 7
     clock = FakeClock(START + timedelta(hours=2))
     with SQLiteStore(db, clock=clock) as opened:
-        assert opened.schema_version() == 4
+        assert opened.schema_version() == 5
         records = opened.deliveries(limit=100)
         assert [r.id for r in records] == [row[0] for row in before]
         for record, row in zip(records, before, strict=True):
@@ -198,12 +198,11 @@ def test_a_version_3_file_migrates_with_its_records_bodies_and_leases(tmp_path: 
                                       b"{}"), lease=30).claim is not None  # fmt: skip
         assert not opened.add(delivery(records[0].delivery_key), lease=30).created
     with sqlite3.connect(db) as conn:
-        assert (
-            conn.execute("SELECT * FROM kyc_webhooks_decisions ORDER BY 1, 2").fetchall()[
-                : len(ledger)
-            ]
-            == ledger
-        )
+        # The ledger's rows as they were, each with its entry as the verdict last announced
+        # (version 5 adds the two columns).
+        assert conn.execute("SELECT * FROM kyc_webhooks_decisions ORDER BY 1, 2").fetchall()[
+            : len(ledger)
+        ] == [(*row, row[2], row[3]) for row in ledger]
     conn.close()
 
 
@@ -259,12 +258,12 @@ def test_processes_opening_a_version_3_file_at_once_migrate_it_once(tmp_path: Pa
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-2000:]
         outputs.append(out.split())
-    assert outputs == [["4", "7"]] * 4
+    assert outputs == [["5", "7"]] * 4
     with sqlite3.connect(db) as conn:
         versions = conn.execute("SELECT version FROM kyc_webhooks_migrations").fetchall()
         bodies = conn.execute("SELECT COUNT(*) FROM kyc_webhooks_bodies").fetchone()
     conn.close()
-    assert versions == [(1,), (2,), (3,), (4,)]
+    assert versions == [(1,), (2,), (3,), (4,), (5,)]
     assert bodies == (6,)
 
 
@@ -364,7 +363,7 @@ def test_a_version_3_row_without_an_id_migrates_and_reads_as_malformed(tmp_path:
         )
     conn.close()
     with SQLiteStore(db) as opened:  # was: StoreError (NOT NULL constraint) on every open
-        assert opened.schema_version() == 4
+        assert opened.schema_version() == 5
         with pytest.raises(StoreError, match="malformed"):
             opened.get_by_key("no-id")
         assert opened.stats()["total"] == 8

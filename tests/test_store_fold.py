@@ -266,10 +266,10 @@ class GatedAbort(GatedStore):
         super().__init__(clock)
         self.aborting, self.abort_proceed = threading.Event(), threading.Event()
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
         self.aborting.set()
         self.abort_proceed.wait(30)
-        super().abort_decision(ticket)
+        super().abort_decision(ticket, failed=failed)
 
 
 def test_a_second_cancellation_does_not_stop_the_release_of_an_abandoned_add() -> None:

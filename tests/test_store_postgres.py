@@ -260,10 +260,11 @@ def test_tables_live_in_their_own_versioned_schema(store: PostgresStore) -> None
         (1, "deliveries table"),
         (2, "decisions ledger"),
         (3, "index keys of bounded width"),
+        (4, "decision ledger: the verdict last announced"),
     ]
-    assert store.schema_version() == 3
-    assert store.migrate() == 3  # explicit migration of a current schema changes nothing
-    assert sql(f"SELECT count(*) FROM {store.schema}.migrations") == [(3,)]
+    assert store.schema_version() == 4
+    assert store.migrate() == 4  # explicit migration of a current schema changes nothing
+    assert sql(f"SELECT count(*) FROM {store.schema}.migrations") == [(4,)]
 
 
 def test_two_schemas_on_one_database_are_separate_stores(schema: str) -> None:
@@ -304,7 +305,12 @@ def test_processes_starting_together_migrate_once(schema: str) -> None:
     for thread in pool:
         thread.join(timeout=60)
     assert errors == []
-    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [(1,), (2,), (3,)]
+    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
 
 
 def test_a_role_without_create_privilege_uses_a_migrated_schema(schema: str) -> None:
@@ -400,12 +406,12 @@ def test_create_false_opens_only_an_existing_store(schema: str) -> None:
         with pytest.raises(StoreError, match="create=False"):
             opened.add(new())
         assert tables() == []
-        assert opened.migrate() == 3  # an explicit migration creates
+        assert opened.migrate() == 4  # an explicit migration creates
         added = opened.add(new(), lease=30)
         assert added.claim is not None
         assert opened.complete(added.claim)
     with PostgresStore(dsn, schema=schema, create=False) as again:
-        assert again.schema_version() == 3
+        assert again.schema_version() == 4
         record = again.get(added.record.id)
         assert record is not None
         assert record.state is DeliveryState.DONE

@@ -420,10 +420,12 @@ def test_a_populated_version_2_schema_migrates_keeping_records_claims_and_leases
     decisions = f"SELECT * FROM {schema}.decisions ORDER BY vendor, subject"
     rows, ledger = sql(deliveries), sql(decisions)
     with PostgresStore(require_postgres(), schema=schema) as upgraded:
-        assert upgraded.migrate() == SCHEMA_VERSION == 3
-        # Every column kept; the new one (the digest) is the last.
+        assert upgraded.migrate() == SCHEMA_VERSION == 4
+        # Every column kept; the new one (the digest) is the last -- in the ledger followed by
+        # the verdict last announced (version 4): the entry's status and finality.
         assert [row[:-1] for row in sql(deliveries)] == rows
-        assert [row[:-1] for row in sql(decisions)] == ledger
+        assert [row[:-3] for row in sql(decisions)] == ledger
+        assert [row[-2:] for row in sql(decisions)] == [(row[2], row[3]) for row in ledger]
         # Found by their keys and deduplicated: the digests of the stored keys (computed by the
         # migration) are those of the keys looked up.
         for key in ("done-key", "dön€-ключ-😀", "nul\x00key", "lone\udc80", "erased-key"):
@@ -451,7 +453,12 @@ def test_a_populated_version_2_schema_migrates_keeping_records_claims_and_leases
         # And what version 2 could not store.
         long_key = noise(5000)
         assert upgraded.add(NewDelivery(long_key, "idenfy", noise(5000), b"{}"), lease=30).created
-    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [(1,), (2,), (3,)]
+    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
 
 
 def test_processes_starting_together_migrate_a_populated_version_2_schema_once(
@@ -499,7 +506,12 @@ def test_processes_starting_together_migrate_a_populated_version_2_schema_once(
         thread.join(timeout=120)
     assert errors == []
     assert found == [True] * count
-    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [(1,), (2,), (3,)]
+    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
     assert sql(f"SELECT count(*) FROM {schema}.deliveries") == [(20008,)]
     assert sql(f"SELECT count(*) FROM {schema}.decisions") == [(5003,)]
     with PostgresStore(dsn, schema=schema) as store:
@@ -520,7 +532,7 @@ def test_a_migration_is_not_cut_short_by_the_statement_timeout(schema: str) -> N
         f"WHEN (OLD.delivery_key = 'done-key') EXECUTE FUNCTION {schema}.slow()"
     )
     with PostgresStore(require_postgres(), schema=schema, timeout=1.0) as upgraded:
-        assert upgraded.migrate() == 3
+        assert upgraded.migrate() == 4
         assert upgraded.get_by_key("done-key") is not None
     sql(f"DROP TRIGGER slow ON {schema}.deliveries")
 
@@ -532,8 +544,13 @@ def test_kyc_webhooks_migrate_upgrades_a_version_2_schema(
     code = cli.main(["migrate", "--store", require_postgres(), "--schema", schema])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert out.endswith(": schema version 3, up to date\n")
-    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [(1,), (2,), (3,)]
+    assert out.endswith(": schema version 4, up to date\n")
+    assert sql(f"SELECT version FROM {schema}.migrations ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
 
 
 def _wait_for_activity(query_start: str, wait_event_type: str) -> None:
@@ -601,4 +618,4 @@ def test_the_migration_locks_both_tables_before_rewriting_either(schema: str) ->
         reader.join(timeout=60)
     # Was: the migration, holding the deliveries, waited for the ledger that the reader held
     # while it waited for the deliveries: one of them was cancelled (DeadlockDetected).
-    assert results == {"version": 3, "read": (24,)}
+    assert results == {"version": 4, "read": (24,)}

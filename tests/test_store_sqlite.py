@@ -65,8 +65,9 @@ def test_file_uses_wal_and_records_its_schema_version(store: SQLiteStore, db: Pa
         (2, "decision ledger"),
         (3, "decision ledger without rowid, partial client_ref index"),
         (4, "bodies in their own table, deliveries keyed by a stable seq"),
+        (5, "decision ledger: the verdict last announced"),
     ]
-    assert store.schema_version() == SCHEMA_VERSION == 4
+    assert store.schema_version() == SCHEMA_VERSION == 5
 
 
 def test_reopening_applies_no_migration_twice(db: Path) -> None:
@@ -74,7 +75,7 @@ def test_reopening_applies_no_migration_twice(db: Path) -> None:
         with SQLiteStore(db) as opened:
             opened.add(new())
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_migrations").fetchone()[0] == 4
+        assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_migrations").fetchone()[0] == 5
         assert conn.execute("SELECT COUNT(*) FROM kyc_webhooks_deliveries").fetchone()[0] == 1
     conn.close()
 

@@ -386,15 +386,16 @@ class Decisions:
         return f"Decisions({self.store!r})"
 
     def latest(self, vendor: str, subject: str) -> Decision | None:
-        """The effective decision of one verification (``vendor``'s reference ``subject``), or
-        ``None`` when none was recorded."""
+        """The latest known decision of one verification (``vendor``'s reference ``subject``),
+        or ``None`` when none was recorded. A verdict whose decision handlers failed is already
+        returned: its handlers run when its retry succeeds (docs/decisions.md)."""
         entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
         return from_entry(entry, subject) if entry is not None else None
 
     def for_client(self, client_ref: str, *, limit: int = 100) -> list[Decision]:
-        """The effective decisions of every verification whose ``client_ref`` (your id, echoed
-        back by the vendor) is ``client_ref``, newest first (the vendor's time, else the time
-        received)."""
+        """The latest known decisions (as :meth:`latest`) of every verification whose
+        ``client_ref`` (your id, echoed back by the vendor) is ``client_ref``, newest first (the
+        vendor's time, else the time received)."""
         return [
             from_entry(entry) for entry in self.store.decisions_for_client(client_ref, limit=limit)
         ]

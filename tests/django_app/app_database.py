@@ -161,6 +161,47 @@ def test_migrations_apply_from_zero_and_are_complete() -> None:
     call_command("makemigrations", "kyc_webhooks", "--check", "--dry-run", stdout=io.StringIO())
 
 
+def test_migration_0003_announces_the_entries_stored_before_it(django_store: DjangoStore) -> None:
+    """0003 adds the verdict last announced to each ledger row; under the old rules every stored
+    entry had been announced, so an upgraded row starts with its entry's status and finality: a
+    replay of its delivery announces nothing, a different verdict does."""
+    added = django_store.add(NewDelivery("before-0003", "idenfy", "T", b"{}"), lease=60)
+    assert added.claim is not None
+    made = entry(added.claim, "REVIEW", final=False)
+    ticket = django_store.begin_decision(added.claim, made, lease=30)
+    assert ticket is not None
+    assert django_store.complete(added.claim, decision=ticket)
+    held = django_store.add(NewDelivery("held-0003", "idenfy", "T", b"{}"), lease=60).claim
+    assert held is not None
+    pending = entry(held, subject="lease-only")
+    assert django_store.begin_decision(held, pending, lease=300) is not None
+    call_command("migrate", "kyc_webhooks", "0002", verbosity=0, stdout=io.StringIO())
+    try:
+        columns = {c.name for c in connection.introspection.get_table_description(
+            connection.cursor(), "kyc_webhooks_decisionrecord")}  # fmt: skip
+        assert "announced_status" not in columns
+    finally:
+        call_command("migrate", "kyc_webhooks", verbosity=0, stdout=io.StringIO())
+    rows = DecisionRecord.objects.order_by("subject").values_list(
+        "subject", "status", "final", "announced_status", "announced_final"
+    )
+    assert list(rows) == [
+        ("lease-only", None, None, None, None),
+        (made.subject, "REVIEW", False, "REVIEW", False),
+    ]
+    replay = django_store.claim(added.record.id, lease=60, replay=True)
+    assert replay is not None
+    again = django_store.begin_decision(replay, made, lease=30)
+    assert again is not None
+    assert not again.changes
+    assert django_store.complete(replay, decision=again)
+    later = django_store.add(NewDelivery("after-0003", "idenfy", "T", b"{}"), lease=60).claim
+    assert later is not None
+    changed = django_store.begin_decision(later, entry(later, "APPROVED"), lease=30)
+    assert changed is not None
+    assert changed.changes
+
+
 class _Undone(Exception):
     """Rolls the other transaction back."""
 

@@ -504,6 +504,21 @@ def supersedes(new: DecisionEntry, current: DecisionEntry | None) -> bool:
     )
 
 
+def announces(
+    new: DecisionEntry, current: DecisionEntry | None, announced: tuple[str, bool] | None
+) -> bool:
+    """Whether ``new``'s decision handlers run (:attr:`DecisionTicket.changes`): ``new`` is the
+    verification's latest known verdict -- it :func:`replaces` the row's ``current`` entry, or it
+    *is* that entry (the retry of a delivery whose handlers failed, which left it there) -- and
+    its status and finality differ from what the decision handlers were last told
+    (``announced``). A replay of a delivery whose verdict was announced changes nothing; the
+    same verdict again with a later time replaces the entry silently."""
+    latest = replaces(new, current) or (
+        current is not None and current.delivery_id == new.delivery_id
+    )
+    return latest and (new.status, new.final) != announced
+
+
 def decision_time(entry: DecisionEntry) -> datetime:
     """The time ``decisions_for_client`` orders by: ``occurred_at``, else ``received_at``."""
     return entry.occurred_at if entry.occurred_at is not None else entry.received_at
@@ -513,7 +528,9 @@ def decision_time(entry: DecisionEntry) -> datetime:
 class DecisionTicket:
     """The subject lease :meth:`Store.begin_decision` hands out: while it is held, no other
     delivery of the same ``(vendor, subject)`` can begin a decision, so decision handlers run
-    once per real change. ``changes`` says whether ``entry`` supersedes ``previous``."""
+    once per real change. ``previous`` is the verification's latest known entry; ``changes``
+    says whether the decision handlers run for ``entry`` (:func:`announces`: it is the latest
+    known verdict, and not the one they were last told about)."""
 
     entry: DecisionEntry
     previous: DecisionEntry | None
@@ -530,8 +547,9 @@ class Store(Protocol):
     :class:`~kyc_webhooks.store.PostgresStore` (several hosts) and the Django app's
     ``DjangoStore`` (the project's own database).
 
-    Besides the deliveries, a store keeps the *decision ledger*: the effective
-    :class:`DecisionEntry` of each verification ``(vendor, subject)`` and a short *subject lease*
+    Besides the deliveries, a store keeps the *decision ledger*: the latest known
+    :class:`DecisionEntry` of each verification ``(vendor, subject)``, the verdict its decision
+    handlers were last told about (the *announced* verdict), and a short *subject lease*
     (:meth:`begin_decision`) that serialises the deliveries of one subject, so that decision
     handlers run once per real change of the effective decision (docs/decisions.md).
 
@@ -607,9 +625,14 @@ class Store(Protocol):
         claim was lost (its lease expired and another worker claimed the record).
 
         With ``decision`` (a ticket of this claim's :meth:`begin_decision`), in the same atomic
-        step: when ``decision.changes`` and the entry still supersedes the subject's effective
-        decision (:func:`supersedes`), the entry becomes the effective decision; the subject
-        lease is released if the ticket still holds it. A lost claim changes neither."""
+        step: the entry becomes the verification's latest known entry when it still
+        :func:`replaces` the stored one (re-judged: the subject lease may have expired and
+        another delivery changed the row meanwhile); when ``decision.changes`` (its decision
+        handlers ran) and the entry is then the latest known one -- written now, or stored
+        already by a failed attempt of the same delivery (:meth:`abort_decision`) -- its
+        ``(status, final)`` becomes the verdict the row's decision handlers were last told
+        about (the *announced* verdict); the subject lease is released if the ticket still
+        holds it. A lost claim changes neither."""
         ...
 
     def fail(
@@ -711,22 +734,35 @@ class Store(Protocol):
         self, claim: Claim, entry: DecisionEntry, *, lease: float
     ) -> DecisionTicket | None:
         """Take the lease on ``entry``'s subject ``(vendor, subject)`` for ``lease`` seconds and
-        say whether ``entry`` supersedes the effective decision (:func:`supersedes`). ``None``
-        when another delivery holds a live lease on the subject (the caller retries later), or
-        when ``claim`` is no longer live (its lease was lost)."""
+        say whether ``entry``'s decision handlers run (:attr:`DecisionTicket.changes`,
+        :func:`announces`): judged against the row's latest known entry and the verdict its
+        decision handlers were last told about. ``None`` when another delivery holds a live
+        lease on the subject (the caller retries later), or when ``claim`` is no longer live
+        (its lease was lost)."""
         ...
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
-        """Release the subject lease without changing the ledger (a handler failed). Nothing
-        happens when the ticket no longer holds the lease."""
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
+        """Release the subject lease; nothing happens when the ticket no longer holds it.
+
+        ``failed=False`` (nothing ran: the request was abandoned, the body erased): the ledger
+        is unchanged. ``failed=True`` (a handler of the delivery failed; it will be retried):
+        in the same atomic step, the ticket's entry becomes the verification's latest known
+        entry when it :func:`replaces` the stored one, while the announced verdict stays as it
+        was -- so that an older verdict delivered before the retry is judged against this newer
+        one and its decision handlers do not run, and the retry's own handlers still do
+        (docs/decisions.md). The receiver passes ``failed=True`` only to a store whose
+        ``abort_decision`` accepts the keyword (a store written before it still works, as before
+        the keyword existed)."""
         ...
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
-        """The effective decision of one verification, or ``None``."""
+        """The latest known decision of one verification, or ``None``: an entry whose decision
+        handlers failed is already returned (its handlers run when its retry succeeds)."""
         ...
 
     def decisions_for_client(self, client_ref: str, *, limit: int = 100) -> Sequence[DecisionEntry]:
-        """The effective decisions whose ``client_ref`` is ``client_ref``, newest first (by
+        """The latest known decisions (as :meth:`effective_decision`) whose ``client_ref`` is
+        ``client_ref``, newest first (by
         ``occurred_at``, else ``received_at``; :func:`decision_time`)."""
         ...
 

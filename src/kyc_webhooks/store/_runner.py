@@ -145,6 +145,9 @@ class StoreRunner:
     ) -> None:
         _check_store_keywords(store)
         self.store = store
+        # A store written before abort_decision(failed=...) existed is called as before: the
+        # entry of a delivery whose handlers failed is then not recorded until its retry.
+        self._abort_records = _accepts_keyword(store, "abort_decision", "failed")
         self.vendors = vendors
         self.router = router
         self.tally = tally
@@ -897,9 +900,15 @@ class StoreRunner:
         assert isinstance(ticket, DecisionTicket)
         return ticket
 
-    def _abort_sync(self, ticket: DecisionTicket) -> None:
+    def _abort_sync(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
+        """Give back ``ticket``'s subject lease. ``failed``: a handler of the delivery failed (it
+        will be retried): the store records its entry as the verification's latest known one,
+        not announced (Store.abort_decision)."""
         try:
-            self.store.abort_decision(ticket)
+            if failed and self._abort_records:
+                self.store.abort_decision(ticket, failed=True)
+            else:
+                self.store.abort_decision(ticket)
         except Exception as exc:  # the subject lease expires on its own
             _log_store_error("abort_decision", _store_error(exc))
 
@@ -929,9 +938,10 @@ class StoreRunner:
         verification held the subject lease -- retried shortly, and the claim does not count as
         an attempt (``count_attempt=False``), so that waiting never uses up ``max_attempts``.
         ``count_attempt=False`` alone: nothing ran either (the request was abandoned before any
-        handler started), back-off as usual."""
+        handler started), back-off as usual. A counted attempt failed: the ticket's entry is
+        recorded as the latest known one (``abort_decision(failed=True)``)."""
         if ticket is not None:
-            self._abort_sync(ticket)
+            self._abort_sync(ticket, failed=count_attempt and not busy)
         store = self.store
         try:
             store.fail(
@@ -1155,6 +1165,15 @@ def _retrieve(task: Any) -> None:
     failed add claimed nothing)."""
     if not task.cancelled():
         task.exception()
+
+
+def _accepts_keyword(store: Store, method: str, keyword: str) -> bool:
+    """Whether ``store.method`` takes the keyword argument ``keyword`` (or any keyword)."""
+    try:
+        parameters = inspect.signature(getattr(store, method), follow_wrapped=False).parameters
+    except (AttributeError, TypeError, ValueError):  # missing, or cannot be inspected
+        return False
+    return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _check_store_keywords(store: Store) -> None:

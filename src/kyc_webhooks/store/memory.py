@@ -27,6 +27,7 @@ from ._base import (
     DeliveryState,
     NewDelivery,
     TimeLimit,
+    announces,
     check_aware,
     check_decision_args,
     check_forget_args,
@@ -41,7 +42,6 @@ from ._base import (
     id_prefix_can_match,
     new_id,
     replaces,
-    supersedes,
     utc_now,
 )
 
@@ -56,9 +56,12 @@ class _Slot:
 
 @dataclass
 class _Subject:
-    """One verification in the decision ledger: its effective entry and its subject lease."""
+    """One verification in the decision ledger: its latest known entry, the verdict its decision
+    handlers were last told about, and its subject lease."""
 
     entry: DecisionEntry | None = None
+    #: ``(status, final)`` of the last verdict whose decision handlers ran; ``None``: none yet.
+    announced: tuple[str, bool] | None = None
     lease_token: str | None = None
     lease_until: datetime | None = None
 
@@ -303,24 +306,37 @@ class MemoryStore:
         subject.lease_token = token
         subject.lease_until = now + timedelta(seconds=lease)
         current = subject.entry
-        return DecisionTicket(entry, current, supersedes(entry, current), token)
+        return DecisionTicket(entry, current, announces(entry, current, subject.announced), token)
 
     def _settle(self, ticket: DecisionTicket) -> None:
         """Apply a ticket (the caller holds ``_lock`` and the ticket's live claim)."""
         subject = self._subjects.setdefault((ticket.entry.vendor, ticket.entry.subject), _Subject())
         # Re-checked against the entry now stored: if the subject lease expired meanwhile and
         # another delivery changed the ledger, a stale entry still never wins.
-        if replaces(ticket.entry, subject.entry):
-            subject.entry = ticket.entry
+        entry, current = ticket.entry, subject.entry
+        newer = replaces(entry, current)
+        if newer:
+            subject.entry = entry
+        # Its decision handlers ran: they were last told this verdict -- unless it is no longer
+        # the latest known one (its subject lease expired and a newer verdict came meanwhile).
+        # The same delivery as the stored entry: the retry of an attempt that failed.
+        if ticket.changes and (
+            newer or (current is not None and current.delivery_id == entry.delivery_id)
+        ):
+            subject.announced = (entry.status, entry.final)
         if subject.lease_token == ticket.token:
             subject.lease_token = subject.lease_until = None
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes a DecisionTicket")
         with self._lock:
             subject = self._subjects.get((ticket.entry.vendor, ticket.entry.subject))
             if subject is not None and subject.lease_token == ticket.token:
+                # A failed attempt: the newer verdict is known from now on (an older one
+                # delivered before the retry is judged against it); not announced.
+                if failed and replaces(ticket.entry, subject.entry):
+                    subject.entry = ticket.entry
                 subject.lease_token = subject.lease_until = None
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:

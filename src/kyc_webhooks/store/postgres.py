@@ -84,6 +84,7 @@ from ._base import (
     MalformedRow,
     NewDelivery,
     TimeLimit,
+    announces,
     check_aware,
     check_decision_args,
     check_forget_args,
@@ -101,7 +102,6 @@ from ._base import (
     listed_records,
     loggable_id,
     new_id,
-    supersedes,
     to_text_column,
 )
 
@@ -242,6 +242,24 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "WHERE client_ref IS NOT NULL AND status IS NOT NULL",
         ),
     ),
+    (
+        4,
+        "decision ledger: the verdict last announced",
+        (
+            # Besides its latest known entry, each verification keeps the verdict its decision
+            # handlers were last told about: a delivery whose handlers failed records its entry
+            # (an older verdict delivered before its retry is judged against it) without
+            # announcing it. Until now every stored entry had been announced when it was
+            # written (a same verdict later replaced it silently, with the same status and
+            # finality): the existing rows start with their entry's. The ALTER locks the table
+            # to the commit, so no row changes between it and the UPDATE; the advisory lock of
+            # _migrate lets one process of several starting together apply it.
+            "ALTER TABLE {s}.decisions ADD COLUMN announced_status text, "
+            "ADD COLUMN announced_final boolean",
+            "UPDATE {s}.decisions SET announced_status = status, announced_final = final "
+            "WHERE status IS NOT NULL",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
@@ -286,6 +304,9 @@ _ENTRY = (
     "client_ref, reasons, fetch_required"
 )
 _RELEASE = "lease_token = NULL, lease_until = NULL, lease_delivery = NULL"
+#: The verdict a ledger row's decision handlers were last told about (NULL: none yet), read
+#: after the entry's columns by the statements that take the subject lease.
+_ANNOUNCED_C = "c.announced_status, c.announced_final"
 #: Take the subject lease of the row being inserted (c: the subject's existing row) when it is
 #: free or expired; RETURNING gives no row while another delivery holds it.
 _TAKE_SUBJECT = (
@@ -515,7 +536,7 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), ins.id FROM ins "
             + _TAKE_SUBJECT
-            + f" RETURNING {entry_c}) "
+            + f" RETURNING {entry_c}, {_ANNOUNCED_C}) "
             "SELECT ins.*, lease.* FROM ins LEFT JOIN lease ON true"
         ),
         # add() without a claim (defer=True): insert unless the key exists.
@@ -590,7 +611,7 @@ def _statements(s: str) -> dict[str, str]:
         # add() with a claim and a decision: the claim and, if it took it, the subject lease
         # (columns as add_claim_lease's: no lease, the subject was busy).
         "own_add_lease": (
-            f"SELECT {cols_d}, d.claimed_from, {entry_c} FROM {d} AS d "
+            f"SELECT {cols_d}, d.claimed_from, {entry_c}, {_ANNOUNCED_C} FROM {d} AS d "
             f"LEFT JOIN {ledger} AS c ON c.subject_hash = %(subject_hash)s "
             "AND c.lease_token = %(ticket)s "
             "WHERE d.key_hash = %(key_hash)s AND d.claim_token = %(token)s"
@@ -607,8 +628,8 @@ def _statements(s: str) -> dict[str, str]:
         "own_complete": f"SELECT 1 FROM {d} WHERE id = %(id)s AND claim_token = " + _DONE_MARK,
         "own_fail": f"SELECT 1 FROM {d} WHERE id = %(id)s AND claim_token = " + _FAILED_MARK,
         "own_lease": (
-            f"SELECT {_ENTRY} FROM {ledger} WHERE subject_hash = %(subject_hash)s "
-            "AND lease_token = %(ticket)s"
+            f"SELECT {entry_c}, {_ANNOUNCED_C} FROM {ledger} AS c "
+            "WHERE subject_hash = %(subject_hash)s AND lease_token = %(ticket)s"
         ),
         # The backend that ran a broken connection's statement, if it is still there.
         "backend_state": (
@@ -643,7 +664,9 @@ def _statements(s: str) -> dict[str, str]:
             + _NOW
             + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
-            "AND claim_token = %(claim_token)s) " + _TAKE_SUBJECT + f" RETURNING {entry_c}"
+            "AND claim_token = %(claim_token)s) "
+            + _TAKE_SUBJECT
+            + f" RETURNING {entry_c}, {_ANNOUNCED_C}"
         ),
         # complete(claim, decision=ticket), one statement (one implicit transaction): the
         # completion (which locks the delivery's row, so that its claim cannot change hands), then
@@ -652,27 +675,65 @@ def _statements(s: str) -> dict[str, str]:
         # lease released if the ticket still holds it. Every SET expression sees the old row.
         # The judgement is evaluated once per row (the sub-select), which also keeps the statement
         # under psycopg's 4 KB limit for caching a converted query (it was re-parsed per call).
+        # The announced verdict (announced_status, announced_final: what the decision handlers
+        # were last told) becomes the entry's when its handlers ran (%(changes)s) and it is the
+        # latest known entry: written now (j.r), or the same delivery as the stored entry (the
+        # retry of an attempt whose handlers failed: "decision_fail" stored it).
         "complete_decision": (
             f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
-            f"entry AS (INSERT INTO {ledger} AS c (subject_hash, {_ENTRY}) "
+            f"entry AS (INSERT INTO {ledger} AS c (subject_hash, {_ENTRY}, "
+            "announced_status, announced_final) "
             "SELECT %(subject_hash)s::bytea, %(vendor)s::text, %(subject)s::text, "
             "%(status)s::text, %(final)s::boolean, "
             "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
             "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
-            "%(fetch_required)s::boolean FROM done "
+            "%(fetch_required)s::boolean, "
+            "CASE WHEN %(changes)s THEN %(status)s::text END, "
+            "CASE WHEN %(changes)s THEN %(final)s::boolean END FROM done "
             "ON CONFLICT (subject_hash) DO UPDATE SET ("
+            + ", ".join([*entry_columns, "announced_status", "announced_final"])
+            + ") = (SELECT "
+            + ", ".join(
+                [
+                    *(
+                        f"CASE WHEN j.r THEN EXCLUDED.{col} ELSE c.{col} END"
+                        for col in entry_columns
+                    ),
+                    *(
+                        f"CASE WHEN j.a THEN EXCLUDED.{col} ELSE c.announced_{col} END"
+                        for col in ("status", "final")
+                    ),
+                ]
+            )
+            + " FROM (SELECT r, %(changes)s AND (r OR c.delivery_id = EXCLUDED.delivery_id) "
+            + f"AS a FROM (SELECT {_REPLACES} AS r) AS i) AS j), "
+            + ", ".join(
+                f"{col} = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.{col} END"
+                for col in ("lease_token", "lease_until", "lease_delivery")
+            )
+            + f" WHERE {_REPLACES} OR c.lease_token = %(ticket)s "
+            "OR (%(changes)s AND c.delivery_id = EXCLUDED.delivery_id)) "
+            "SELECT count(*) FROM done"
+        ),
+        # abort_decision(failed=True), one statement: the entry of a delivery whose handlers
+        # failed becomes the latest known entry when it replaces the stored one -- the announced
+        # verdict unchanged -- and the subject lease is released; only while the ticket holds
+        # the lease (a verification forgotten since its lease expired is not written again).
+        "decision_fail": (
+            f"UPDATE {ledger} AS c SET ("
             + ", ".join(entry_columns)
             + ") = (SELECT "
             + ", ".join(
                 f"CASE WHEN j.r THEN EXCLUDED.{col} ELSE c.{col} END" for col in entry_columns
             )
             + f" FROM (SELECT {_REPLACES} AS r) AS j), "
-            + ", ".join(
-                f"{col} = CASE WHEN c.lease_token = %(ticket)s THEN NULL ELSE c.{col} END"
-                for col in ("lease_token", "lease_until", "lease_delivery")
-            )
-            + f" WHERE {_REPLACES} OR c.lease_token = %(ticket)s) "
-            "SELECT count(*) FROM done"
+            + _RELEASE
+            + " FROM (SELECT %(status)s::text AS status, %(final)s::boolean AS final, "
+            "%(delivery_id)s::text AS delivery_id, %(event_type)s::text AS event_type, "
+            "%(received_at)s::timestamptz AS received_at, "
+            "%(occurred_at)s::timestamptz AS occurred_at, %(client_ref)s::text AS client_ref, "
+            "%(reasons)s::text AS reasons, %(fetch_required)s::boolean AS fetch_required) "
+            "AS EXCLUDED WHERE c." + _TICKET
         ),
         # A row that never held a decision (only a lease) is removed rather than kept empty.
         "decision_abort": (
@@ -780,6 +841,15 @@ def _entry_params(entry: DecisionEntry) -> dict[str, Any]:
             "a DecisionEntry needs str vendor, subject, status, delivery_id, event_type, "
             "client_ref (or None) and reasons"
         ) from exc
+
+
+def _announced(status: object, final: object) -> tuple[str, bool] | None:
+    """The verdict a ledger row's decision handlers were last told about (``None``: none yet)."""
+    if status is None:
+        return None
+    if not isinstance(status, str) or not isinstance(final, bool):
+        raise StoreError("PostgreSQL store: a stored decision is malformed (announced verdict)")
+    return from_text_column(status), final
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -1580,13 +1650,14 @@ class PostgresStore:
         entry = ledger_entry(decision, claim.record)
         try:
             previous = self._entry(row[18:])
+            announced = _announced(row[29], row[30])
         except StoreError:
             # Answer as a store that does not fold, whether or not the lease can be given back:
             # the caller's begin_decision() then reports the malformed entry (or finds the
             # subject busy while the lease could not be given back) and releases the claim,
             # exactly as without the fold.
             return Added(claim.record, created, claim), entry
-        taken = DecisionTicket(entry, previous, supersedes(entry, previous), ticket)
+        taken = DecisionTicket(entry, previous, announces(entry, previous, announced), ticket)
         return Added(claim.record, created, claim, taken), None
 
     def claim(self, delivery_id: str, *, lease: float, replay: bool = False) -> Claim | None:
@@ -1756,7 +1827,13 @@ class PostgresStore:
             "replay": 1 if claim.replay else 0,
         }
         ledger = (
-            {} if decision is None else {**_entry_params(decision.entry), "ticket": decision.token}
+            {}
+            if decision is None
+            else {
+                **_entry_params(decision.entry),
+                "ticket": decision.token,
+                "changes": bool(decision.changes),
+            }
         )
 
         def work() -> _Plan[bool]:
@@ -1872,10 +1949,11 @@ class PostgresStore:
             return None
         try:
             previous = self._entry(row)
+            announced = _announced(row[11], row[12])
         except StoreError:
             yield from self._give_back("begin_decision", entry, token)  # as SQLite's rollback
             raise
-        return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+        return DecisionTicket(entry, previous, announces(entry, previous, announced), token)
 
     def _give_back(self, what: str, entry: DecisionEntry, ticket: str) -> _Op[None]:
         """Give back the subject lease ``ticket`` that a statement committed (autocommit) before
@@ -1888,18 +1966,27 @@ class PostgresStore:
         with contextlib.suppress(StoreError):
             yield _Runs(what, lambda: _count(self._sql["decision_abort"], params))
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
-        """Release the subject lease without changing the ledger (a no-op once it was taken
-        over or released)."""
-        self._sync_op(self._abort_decision(ticket))
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
+        """Release the subject lease (a no-op once it was taken over or released). Without
+        ``failed`` the ledger is unchanged; with it (a handler failed), in the same statement,
+        the ticket's entry becomes the latest known entry when it replaces the stored one, not
+        announced (:meth:`Store.abort_decision`)."""
+        self._sync_op(self._abort_decision(ticket, failed))
 
-    async def abort_decision_async(self, ticket: DecisionTicket) -> None:
+    async def abort_decision_async(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
         """:meth:`abort_decision` on the async pool (:meth:`open_async`)."""
-        await self._async_op(self._abort_decision(ticket))
+        await self._async_op(self._abort_decision(ticket, failed))
 
-    def _abort_decision(self, ticket: DecisionTicket) -> _Op[None]:
+    def _abort_decision(self, ticket: DecisionTicket, failed: bool) -> _Op[None]:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
+        if failed:
+            # Its commit waits for the flush (no _ASYNC_COMMIT): a newer verdict lost in a crash
+            # would let an older one delivered before the retry be announced. Run again after a
+            # broken connection, it finds the lease released and changes nothing.
+            params = {**_entry_params(ticket.entry), "ticket": ticket.token}
+            yield _Runs("abort_decision", lambda: _count(self._sql["decision_fail"], params))
+            return
         params = {
             **_subject_params(ticket.entry.vendor, ticket.entry.subject),
             "ticket": ticket.token,

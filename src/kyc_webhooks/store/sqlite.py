@@ -70,6 +70,7 @@ from ._base import (
     MalformedRow,
     NewDelivery,
     TimeLimit,
+    announces,
     check_aware,
     check_decision_args,
     check_forget_args,
@@ -89,7 +90,6 @@ from ._base import (
     loggable_id,
     new_id,
     replaces,
-    supersedes,
     utc_now,
 )
 
@@ -301,6 +301,23 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "DELETE FROM kyc_webhooks_bodies WHERE delivery = OLD.seq; END",
         ),
     ),
+    (
+        5,
+        "decision ledger: the verdict last announced",
+        (
+            # Besides its latest known entry, each verification keeps the verdict its decision
+            # handlers were last told about: a delivery whose handlers failed records its entry
+            # (an older verdict delivered before its retry is judged against it) without
+            # announcing it. Until now every stored entry had been announced when it was
+            # written (a same verdict later replaced it silently, with the same status and
+            # finality): the existing rows start with their entry's. The whole migration runs
+            # under the write lock, so processes starting together apply it once.
+            "ALTER TABLE kyc_webhooks_decisions ADD COLUMN announced_status TEXT",
+            "ALTER TABLE kyc_webhooks_decisions ADD COLUMN announced_final INTEGER",
+            "UPDATE kyc_webhooks_decisions SET announced_status = status, "
+            "announced_final = final WHERE status IS NOT NULL",
+        ),
+    ),
 )
 #: The schema version this library writes.
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
@@ -362,7 +379,7 @@ _BEGIN_DECISION = (
     "ON CONFLICT (vendor, subject) DO UPDATE SET "
     "lease_token = excluded.lease_token, lease_until = excluded.lease_until "
     "WHERE lease_token IS NULL OR lease_until IS NULL OR lease_until <= ? "
-    "RETURNING " + _DECISION_COLUMNS
+    "RETURNING " + _DECISION_COLUMNS + ", announced_status, announced_final"
 )
 
 
@@ -1143,7 +1160,19 @@ class SQLiteStore:
         if not rows:
             return None
         current = None if rows[0][2] is None else self._entry(rows[0])
-        return DecisionTicket(entry, current, supersedes(entry, current), token)
+        announced = self._announced(rows[0][11], rows[0][12])
+        return DecisionTicket(entry, current, announces(entry, current, announced), token)
+
+    def _announced(self, status: object, final: object) -> tuple[str, bool] | None:
+        """The verdict a row's decision handlers were last told about (``None``: none yet)."""
+        if status is None:
+            return None
+        try:
+            return _str(status), _flag(final)
+        except TypeError as exc:
+            raise StoreError(
+                f"SQLite store {self.path!r}: a stored decision is malformed ({exc})"
+            ) from None
 
     def _settle(self, conn: sqlite3.Connection, ticket: DecisionTicket) -> None:
         """Apply a ticket inside the completion's transaction."""
@@ -1151,46 +1180,96 @@ class SQLiteStore:
         key = (_text(entry.vendor), _text(entry.subject))
         # Re-checked against the stored entry: if the subject lease expired meanwhile and another
         # delivery changed the ledger, a stale entry still never wins.
-        if replaces(entry, self._decision(conn, entry.vendor, entry.subject)):
-            # The entry and the release of this ticket's subject lease in one statement (every
-            # SET expression reads the row as it was before the statement).
+        current = self._decision(conn, entry.vendor, entry.subject)
+        newer = replaces(entry, current)
+        # Its decision handlers ran: they were last told this verdict -- unless it is no longer
+        # the latest known one. The same delivery as the stored entry: the retry of an attempt
+        # that failed (abort_decision(failed=True) stored it).
+        announce = ticket.changes and (
+            newer or (current is not None and current.delivery_id == entry.delivery_id)
+        )
+        if newer:
+            self._write_entry(conn, entry, ticket.token, announce=announce)
+        elif announce:
             conn.execute(
-                "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, "
-                "delivery_id, event_type, received_at, occurred_at, client_ref, reasons, "
-                "fetch_required) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (vendor, subject) DO UPDATE SET status = excluded.status, "
-                "final = excluded.final, delivery_id = excluded.delivery_id, "
-                "event_type = excluded.event_type, received_at = excluded.received_at, "
-                "occurred_at = excluded.occurred_at, client_ref = excluded.client_ref, "
-                "reasons = excluded.reasons, fetch_required = excluded.fetch_required, "
+                "UPDATE kyc_webhooks_decisions SET announced_status = ?, announced_final = ?, "
                 "lease_token = CASE WHEN lease_token = ? THEN NULL ELSE lease_token END, "
-                "lease_until = CASE WHEN lease_token = ? THEN NULL ELSE lease_until END",
-                (
-                    *key,
-                    _text(entry.status),
-                    int(entry.final),
-                    _text(entry.delivery_id),
-                    _text(entry.event_type),
-                    _iso(entry.received_at),
-                    _iso(entry.occurred_at),
-                    None if entry.client_ref is None else _text(entry.client_ref),
-                    _text(json.dumps(list(entry.reasons), ensure_ascii=False)),
-                    int(entry.fetch_required),
-                    ticket.token,
-                    ticket.token,
-                ),
+                "lease_until = CASE WHEN lease_token = ? THEN NULL ELSE lease_until END "
+                "WHERE vendor = ? AND subject = ?",
+                (_text(entry.status), int(entry.final), ticket.token, ticket.token, *key),
             )
-            return
-        conn.execute(_RELEASE_SUBJECT, (*key, ticket.token))
+        else:
+            conn.execute(_RELEASE_SUBJECT, (*key, ticket.token))
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
+    def _write_entry(
+        self, conn: sqlite3.Connection, entry: DecisionEntry, token: str, *, announce: bool
+    ) -> None:
+        """Store ``entry`` as its verification's latest known entry (``announce``: as the verdict
+        its decision handlers were last told about too) and release the subject lease ``token``
+        if it still holds it -- one statement (every SET expression reads the row as it was
+        before the statement)."""
+        conn.execute(
+            "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, "
+            "delivery_id, event_type, received_at, occurred_at, client_ref, reasons, "
+            "fetch_required, announced_status, announced_final) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (vendor, subject) DO UPDATE SET status = excluded.status, "
+            "final = excluded.final, delivery_id = excluded.delivery_id, "
+            "event_type = excluded.event_type, received_at = excluded.received_at, "
+            "occurred_at = excluded.occurred_at, client_ref = excluded.client_ref, "
+            "reasons = excluded.reasons, fetch_required = excluded.fetch_required, "
+            "announced_status = CASE WHEN ? THEN excluded.announced_status "
+            "ELSE announced_status END, "
+            "announced_final = CASE WHEN ? THEN excluded.announced_final "
+            "ELSE announced_final END, "
+            "lease_token = CASE WHEN lease_token = ? THEN NULL ELSE lease_token END, "
+            "lease_until = CASE WHEN lease_token = ? THEN NULL ELSE lease_until END",
+            (
+                _text(entry.vendor),
+                _text(entry.subject),
+                _text(entry.status),
+                int(entry.final),
+                _text(entry.delivery_id),
+                _text(entry.event_type),
+                _iso(entry.received_at),
+                _iso(entry.occurred_at),
+                None if entry.client_ref is None else _text(entry.client_ref),
+                _text(json.dumps(list(entry.reasons), ensure_ascii=False)),
+                int(entry.fetch_required),
+                _text(entry.status) if announce else None,
+                int(entry.final) if announce else None,
+                int(announce),
+                int(announce),
+                token,
+                token,
+            ),
+        )
+
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes a DecisionTicket")
-        with self._write("abort_decision", synced=False) as conn:
-            conn.execute(
-                _RELEASE_SUBJECT,
-                (_text(ticket.entry.vendor), _text(ticket.entry.subject), ticket.token),
-            )
+        entry = ticket.entry
+        key = (_text(entry.vendor), _text(entry.subject))
+        # failed: synced, as a completion -- a newer verdict lost in a power cut would let an
+        # older one delivered before its retry be announced.
+        with self._write("abort_decision", synced=failed) as conn:
+            held = conn.execute(
+                "SELECT 1 FROM kyc_webhooks_decisions WHERE vendor = ? AND subject = ? "
+                "AND lease_token = ?",
+                (*key, ticket.token),
+            ).fetchone()
+            # A failed attempt of the holder of the subject lease: the newer verdict is known
+            # from now on (an older one delivered before the retry is judged against it), and
+            # not announced. Without the lease (it expired, another delivery took it) nothing
+            # is written: a verification forgotten meanwhile is not written again.
+            if (
+                failed
+                and held is not None
+                and replaces(entry, self._decision(conn, entry.vendor, entry.subject))
+            ):
+                self._write_entry(conn, entry, ticket.token, announce=False)
+                return
+            conn.execute(_RELEASE_SUBJECT, (*key, ticket.token))
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
         with self._read("effective_decision") as conn:

@@ -54,9 +54,10 @@ class Delivery(models.Model):
 
 
 class DecisionRecord(models.Model):
-    """The decision ledger: one row per verification ``(vendor, subject)`` with its effective
-    decision (``status`` NULL while the row holds only a subject lease) and the subject lease
-    that ``DjangoStore.begin_decision`` takes and ``complete`` releases."""
+    """The decision ledger: one row per verification ``(vendor, subject)`` with its latest known
+    decision (``status`` NULL while the row holds only a subject lease), the verdict its decision
+    handlers were last told about, and the subject lease that ``DjangoStore.begin_decision``
+    takes and ``complete`` releases."""
 
     #: 32 hex digits, as every store's ids.
     id = models.CharField(primary_key=True, max_length=32, editable=False)
@@ -78,6 +79,10 @@ class DecisionRecord(models.Model):
     sort_at = models.DateTimeField(null=True, editable=False)
     reasons = models.JSONField(default=list, editable=False)
     fetch_required = models.BooleanField(default=False)
+    #: The verdict (status, finality) the decision handlers were last told about; NULL: none
+    #: yet. A delivery whose handlers failed stores its entry above without changing these.
+    announced_status = models.CharField(max_length=64, null=True, editable=False)
+    announced_final = models.BooleanField(null=True, editable=False)
     #: Identifies the current subject lease; NULL when nobody holds the subject.
     token = models.CharField(max_length=32, null=True, editable=False)
     lease_until = models.DateTimeField(null=True)

@@ -57,6 +57,7 @@ from ...store._base import (
     DeliveryState,
     NewDelivery,
     TimeLimit,
+    announces,
     check_aware,
     check_decision_args,
     check_forget_args,
@@ -74,7 +75,6 @@ from ...store._base import (
     loggable_id,
     new_id,
     replaces,
-    supersedes,
     to_text_column,
     utc_now,
 )
@@ -240,6 +240,16 @@ def _state(row: Delivery) -> DeliveryState:
         return DeliveryState(row.state)
     except ValueError as exc:
         raise StoreError(f"stored delivery {row.id} could not be decoded") from exc
+
+
+def _announced(row: DecisionRecord, operation: str) -> tuple[str, bool] | None:
+    """The verdict a ledger row's decision handlers were last told about (``None``: none yet);
+    a :class:`StoreError` naming ``operation`` when it cannot be read back."""
+    if row.announced_status is None:
+        return None
+    if not isinstance(row.announced_status, str) or row.announced_final is None:
+        raise StoreError(f"{operation}: the stored decision of a subject could not be read")
+    return from_text_column(row.announced_status), bool(row.announced_final)
 
 
 def _entry(row: DecisionRecord, operation: str) -> DecisionEntry | None:
@@ -770,11 +780,12 @@ class DjangoStore:
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:
         """Mark the claimed record done. With ``decision`` (a ticket of this claim's
-        :meth:`begin_decision`), in the same transaction: when ``decision.changes`` and the
-        entry still supersedes the subject's effective decision -- re-judged against the row
-        as it is now, in case the subject lease expired and another delivery changed it -- the
-        entry becomes the effective decision; the subject lease is released if the ticket still
-        holds it. ``False``, and nothing changed, when the claim was lost."""
+        :meth:`begin_decision`), in the same transaction: the entry becomes the latest known
+        entry when it still replaces the stored one -- re-judged against the row as it is now,
+        in case the subject lease expired and another delivery changed it -- and, when
+        ``decision.changes``, the announced verdict (:meth:`Store.complete`); the subject lease
+        is released if the ticket still holds it. ``False``, and nothing changed, when the
+        claim was lost."""
         if decision is not None and not isinstance(decision, DecisionTicket):
             raise UsageError("complete(decision=...) takes the DecisionTicket of begin_decision()")
         fields = _entry_fields(decision.entry) if decision is not None else {}
@@ -813,8 +824,11 @@ class DjangoStore:
 
     def _settle(self, ticket: DecisionTicket, fields: dict[str, Any]) -> None:
         """Apply a ticket inside ``complete``'s transaction: write its entry if it still
-        replaces the stored one (``replaces()``); release the lease if the ticket still holds it."""
+        replaces the stored one (``replaces()``), and when its decision handlers ran
+        (``ticket.changes``) and it is the latest known entry, make it the announced verdict;
+        release the lease if the ticket still holds it."""
         entry = ticket.entry
+        announced = {"announced_status": fields["status"], "announced_final": fields["final"]}
         rows = self._decisions().filter(subject_hash=_subject_hash(entry.vendor, entry.subject))
         # Whether or not the ticket changes the decision: the same verdict later replaces the
         # stored entry silently (replaces()), as in the other stores.
@@ -828,14 +842,23 @@ class DjangoStore:
                 vendor=_text(entry.vendor),
                 subject=_text(entry.subject),
                 **fields,
+                **(announced if ticket.changes else {}),
             ).save(using=self._db, force_insert=True)
             return
-        if replaces(entry, _entry(row, "complete")):
+        current = _entry(row, "complete")
+        newer = replaces(entry, current)
+        # Its decision handlers ran: they were last told this verdict -- unless it is no longer
+        # the latest known one. The same delivery as the stored entry: the retry of an attempt
+        # that failed (abort_decision(failed=True) stored it).
+        announce = ticket.changes and (
+            newer or (current is not None and current.delivery_id == entry.delivery_id)
+        )
+        if newer or announce:
             # Conditional on the row read: a write in between makes this one a no-op
             # rather than an overwrite (select_for_update already excludes it where held).
             rows.filter(
                 self._same("delivery_id", row.delivery_id), id=row.id, token=row.token
-            ).update(**fields)
+            ).update(**(fields if newer else {}), **(announced if announce else {}))
         rows.filter(self._same("token", ticket.token)).update(**_RELEASED)
 
     # -- the decision ledger -----------------------------------------------------------------
@@ -908,13 +931,17 @@ class DjangoStore:
         if won != 1:
             return None
         previous = _entry(row, operation)
-        return DecisionTicket(entry, previous, supersedes(entry, previous), token)
+        changes = announces(entry, previous, _announced(row, operation))
+        return DecisionTicket(entry, previous, changes, token)
 
-    def abort_decision(self, ticket: DecisionTicket) -> None:
-        """Release the subject lease without changing the ledger (a no-op once it was taken
-        over or released)."""
+    def abort_decision(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
+        """Release the subject lease (a no-op once it was taken over or released). Without
+        ``failed`` the ledger is unchanged; with it (a handler failed), in the same
+        transaction, the ticket's entry becomes the latest known entry when it replaces the
+        stored one, not announced (:meth:`Store.abort_decision`)."""
         if not isinstance(ticket, DecisionTicket):
             raise UsageError("abort_decision() takes the DecisionTicket of begin_decision()")
+        fields = _entry_fields(ticket.entry) if failed else {}
         held = self._decisions().filter(
             self._same("token", ticket.token),
             subject_hash=_subject_hash(ticket.entry.vendor, ticket.entry.subject),
@@ -922,6 +949,8 @@ class DjangoStore:
 
         def release() -> None:
             with self._atomic():
+                if failed:
+                    self._record_failed(ticket, held, fields)
                 # A fast delete reads no row; with delete signals connected, Django reads them.
                 held.filter(status__isnull=True).delete()  # it never held a decision
                 held.update(**_RELEASED)
@@ -930,6 +959,20 @@ class DjangoStore:
             _read_ledger("abort_decision", release)
         except DatabaseError as exc:
             raise StoreError("the Django delivery store failed") from exc
+
+    def _record_failed(self, ticket: DecisionTicket, held: Any, fields: dict[str, Any]) -> None:
+        """A failed attempt of the holder of the subject lease (inside ``abort_decision``'s
+        transaction): its newer verdict is known from now on -- an older one delivered before the
+        retry is judged against it -- and not announced. Without the lease (it expired, another
+        delivery took it) nothing is written: a verification forgotten meanwhile is not written
+        again."""
+        rows = held
+        if connections[self._db].features.has_select_for_update:
+            rows = rows.select_for_update()
+        row = _read_ledger("abort_decision", rows.first)
+        if row is not None and replaces(ticket.entry, _entry(row, "abort_decision")):
+            # Conditional on the row read, as in _settle.
+            held.filter(self._same("delivery_id", row.delivery_id), id=row.id).update(**fields)
 
     def effective_decision(self, vendor: str, subject: str) -> DecisionEntry | None:
         if not isinstance(vendor, str) or not isinstance(subject, str):
