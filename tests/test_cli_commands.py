@@ -31,7 +31,7 @@ from _postgres import (
     sql,
     user_schemas,
 )
-from kyc_webhooks import _vendor, cli, testing
+from kyc_webhooks import _registry, cli, testing
 from kyc_webhooks.cli._common import Progress
 from kyc_webhooks.store import SQLiteStore
 
@@ -220,8 +220,8 @@ def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     import importlib
 
     cls = importlib.import_module(f"{package}._auth").Acme
-    monkeypatch.setattr(_vendor, "VENDOR_NAMES", (*_vendor.VENDOR_NAMES, "acme"))
-    monkeypatch.setitem(_vendor._CLASSES, "acme", cls)
+    monkeypatch.setattr(_registry, "VENDOR_NAMES", (*_registry.VENDOR_NAMES, "acme"))
+    monkeypatch.setitem(_registry._CLASSES, "acme", cls)
     yield package
     for name in [m for m in sys.modules if m.startswith(package)]:
         del sys.modules[name]

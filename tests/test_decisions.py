@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import kyc_webhooks as kw
-from kyc_webhooks._vendor import vendor_class
+from kyc_webhooks._registry import vendor_class
 from kyc_webhooks.decisions import Decision, DecisionStatus, decide
 from kyc_webhooks.testing import REMOVE, sample_payload, sign
 

@@ -1,9 +1,10 @@
 """The four vendor packages share one inner shape (CONTRIBUTING.md, "Vendor package shape").
 
 Each ``<vendor>.models`` has ``EVENT_MODELS`` (a plain dict) and ``parse_event(body, headers)``;
-each package exports the header and field names its ``_auth`` module defines; the model is chosen
-by :class:`~kyc_webhooks.models.EventModels` (ComplyCube, Yoti, Identomat: a body field) or by
-the ``Idenfy-Event-Type`` header (iDenfy), and an unknown type gets the vendor's unknown model.
+each package exports the header and field names its authentication reads (defined in its ``_wire``
+leaf, which ``_auth`` and ``models`` import); the model is chosen by
+:class:`~kyc_webhooks.models.EventModels` (ComplyCube, Yoti, Identomat: a body field) or by the
+``Idenfy-Event-Type`` header (iDenfy), and an unknown type gets the vendor's unknown model.
 """
 
 from __future__ import annotations
@@ -47,15 +48,17 @@ def test_every_models_module_has_the_same_entry_points(vendor: str) -> None:
 def test_every_package_exports_its_header_and_field_names(vendor: str) -> None:
     package = importlib.import_module(f"kyc_webhooks.{vendor}")
     auth = importlib.import_module(f"kyc_webhooks.{vendor}._auth")
+    wire = importlib.import_module(f"kyc_webhooks.{vendor}._wire")  # the leaf that defines them
     defined = {
         name
-        for name, value in vars(auth).items()
+        for name, value in vars(wire).items()
         if name.isupper() and not name.startswith("_") and isinstance(value, str)
     }
     assert defined == CONSTANTS[vendor]
     assert defined <= set(package.__all__)
+    assert defined <= set(auth.__all__)
     for name in defined:
-        assert getattr(package, name) == getattr(auth, name)
+        assert getattr(package, name) == getattr(auth, name) == getattr(wire, name)
 
 
 def test_idenfy_public_names_come_from_one_list() -> None:

@@ -1,4 +1,4 @@
-"""What every vendor implements and the registry of vendor names.
+"""What every vendor implements: the ``Vendor`` base class and the helpers vendor packages share.
 
 A vendor object is configuration plus these operations: ``detect`` (cheap, on headers or a byte
 scan; class-level so that unconfigured vendors are recognised too), ``verify`` (authentication
@@ -11,8 +11,8 @@ a credential-free module function per vendor, ``kyc_webhooks.<vendor>.parse_unau
 and, inside the package, :func:`parse_unauthenticated` here (the receiver's re-parse of stored
 bodies, which must use the configured vendor object's models).
 
-The registry maps vendor names to their ``_auth`` modules, which import no models: detection and
-configuration stay cheap, and a vendor's models load on its first ``parse``.
+The registry of vendor names (``vendor_class``, ``detect_vendors``) is ``_registry``, above the
+vendor packages: this module knows no vendor.
 """
 
 from __future__ import annotations
@@ -35,32 +35,19 @@ from ._validation import (
     payload_error,
     validate_json,
 )
-from .errors import ConfigurationError, UsageError
+from .errors import UsageError
 from .models import WebhookEvent
 
 __all__ = [
     "VALIDATION_ERRORS",
-    "VENDOR_NAMES",
     "Vendor",
     "body_bytes",
     "describe_validation_error",
-    "detect_vendors",
     "lazy_models",
     "parse_unauthenticated",
     "payload_error",
     "validate_json",
-    "vendor_class",
 ]
-
-#: Vendor name -> "module:Class" of its configuration/verification class.
-_VENDOR_PATHS: dict[str, str] = {
-    "idenfy": "kyc_webhooks.idenfy._auth:Idenfy",
-    "complycube": "kyc_webhooks.complycube._auth:ComplyCube",
-    "yoti": "kyc_webhooks.yoti._auth:Yoti",
-    "identomat": "kyc_webhooks.identomat._auth:Identomat",
-}
-VENDOR_NAMES: tuple[str, ...] = tuple(_VENDOR_PATHS)
-_CLASSES: dict[str, type[Vendor]] = {}
 
 
 class Vendor(abc.ABC):
@@ -90,8 +77,10 @@ class Vendor(abc.ABC):
     option_envs: ClassVar[Mapping[str, str]] = {}
     #: ``"module:function"`` that builds ``(body, headers)`` exactly as the vendor sends a payload
     #: -- ``function(name, payload, secret, *, event_type=..., **options)`` -- for the command
-    #: line's ``sign`` and ``send`` (sample payloads: ``<vendor package>._samples.SAMPLES``).
-    signer: ClassVar[str] = "kyc_webhooks.testing:sign"
+    #: line's ``sign`` and ``send`` (sample payloads: ``<vendor package>._samples.SAMPLES``). The
+    #: default is ``kyc_webhooks.testing.sign``, named by the module that defines it (a leaf: the
+    #: ``testing`` package itself sits above the receiver, and so above this class).
+    signer: ClassVar[str] = "kyc_webhooks.testing._signing:sign"
 
     @classmethod
     @abc.abstractmethod
@@ -197,23 +186,6 @@ def body_bytes(body: object) -> bytes:
     )
 
 
-def vendor_class(name: str) -> type[Vendor]:
-    """The vendor class registered as ``name``; :class:`ConfigurationError` for an unknown name."""
-    cached = _CLASSES.get(name) if isinstance(name, str) else None
-    if cached is not None:
-        return cached
-    try:
-        path = _VENDOR_PATHS[name]
-    except (KeyError, TypeError):
-        raise ConfigurationError(
-            f"unknown vendor {name!r}; expected one of {', '.join(VENDOR_NAMES)} or '*'"
-        ) from None
-    module_name, _, attr = path.partition(":")
-    cls: type[Vendor] = getattr(importlib.import_module(module_name), attr)
-    _CLASSES[name] = cls
-    return cls
-
-
 def lazy_models(package: str, own: Sequence[str] = ()) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) for a vendor package: the names in its ``models.__all__``
     resolve on first access, so importing the package (and its ``_auth``) builds no models. So
@@ -233,21 +205,3 @@ def lazy_models(package: str, own: Sequence[str] = ()) -> Callable[[str], Any]:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
-
-
-_ALL_CLASSES: list[type[Vendor]] = []
-
-
-def _all_classes() -> list[type[Vendor]]:
-    _ALL_CLASSES[:] = [vendor_class(name) for name in VENDOR_NAMES]
-    return _ALL_CLASSES
-
-
-def detect_vendors(headers: Headers, body: bytes) -> list[str]:
-    """Names of the vendors whose marks the request carries. Vendor-specific headers outrank body
-    shapes: an iDenfy body that happens to contain ``"topic"`` is still iDenfy's."""
-    classes = _ALL_CLASSES or _all_classes()
-    by_header = [c.name for c in classes if c.detection == "header" and c.detect(headers, body)]
-    if by_header:
-        return by_header  # body shapes are outranked: no need to scan the body
-    return [c.name for c in classes if c.detection != "header" and c.detect(headers, body)]

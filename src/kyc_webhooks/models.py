@@ -65,7 +65,7 @@ from ._validation import (
 from .errors import PayloadError
 
 if typing.TYPE_CHECKING:
-    from .decisions import Decision
+    from ._decision import Decision
 
 __all__ = [
     "BOUNDED",
@@ -611,9 +611,13 @@ class WebhookEvent(KycModel):
         """The verdict this event carries on one cross-vendor scale, or ``None`` for events that
         carry none (documents, addresses, OTP requests, unknown event types). See
         :mod:`kyc_webhooks.decisions` and docs/decisions.md."""
-        from .decisions import decide
+        return self._decide()
 
-        return decide(self)
+    def _decide(self) -> "Decision | None":
+        """The vendor's rule for this event, ``decide(event)`` of ``<vendor>/_decisions.py``: each
+        vendor's event base class provides it (this module knows no vendor). An event of no
+        vendor carries no verdict."""
+        return None
 
     def _delivery_key(self) -> str:
         # Default for vendors without an event id: vendor + event type + SHA-256 of the raw body.

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from ._headers import HeaderInput, Headers
-from ._vendor import Vendor, detect_vendors, vendor_class
+from ._registry import detect_vendors, vendor_class
+from ._vendor import Vendor
 from .decisions import Decisions, DecisionStatus
 from .errors import (
     AmbiguousVendorError,

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
-from ._vendor import VENDOR_NAMES, vendor_class
+from ._registry import VENDOR_NAMES, vendor_class
 from .decisions import Decision, DecisionStatus
 from .errors import ConfigurationError, UsageError
 from .models import WebhookEvent

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
-from kyc_webhooks import _vendor
+from kyc_webhooks import _registry
 
 from ._common import EXIT_MISSING_DEPENDENCY, CliError, read_bytes
 
@@ -33,11 +33,11 @@ CONFIG_VAR = "KYC_WEBHOOKS_CONFIG"
 
 def vendor_names() -> tuple[str, ...]:
     """Every registered vendor, in the registry's order (read on each call: not a copy)."""
-    return tuple(_vendor.VENDOR_NAMES)
+    return tuple(_registry.VENDOR_NAMES)
 
 
 def vendor_class(name: str) -> type[Vendor]:
-    return _vendor.vendor_class(name)
+    return _registry.vendor_class(name)
 
 
 def env_summary() -> str:

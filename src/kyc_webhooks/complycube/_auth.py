@@ -14,15 +14,12 @@ from .._crypto import SecretInput, secrets_tuple, verify_hmac_sha256_hex
 from .._headers import HeaderInput, Headers
 from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
+from ._wire import SIGNATURE_HEADER
 
 if TYPE_CHECKING:
     from .models import ComplyCubeEvent
 
 __all__ = ["SIGNATURE_HEADER", "ComplyCube", "parse_unauthenticated"]
-
-# [webhooks]: lower-case hex HMAC-SHA256 of the raw body keyed with the webhook's `secret`. Sources
-# spell the name `ComplyCube-Signature` and `Complycube-Signature`; lookup is case-insensitive.
-SIGNATURE_HEADER = "ComplyCube-Signature"
 
 # [webhooks]: the secret belongs to the webhook, returned only when it is created (API or portal).
 # https://docs.complycube.com/documentation/api-reference/other-resources/webhooks

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
+from .._decision import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
 from ..models import KycModel
-from .models import outcome_family
+from ._event_types import outcome_family
 
 S = DecisionStatus
 

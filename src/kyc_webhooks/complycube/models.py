@@ -36,7 +36,10 @@ both would run the handler twice per check. Register ``"check.completed*"`` when
 # [webhooks] https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
 # [checks] https://docs.complycube.com/api-reference/checks
 
-from typing import Annotated, Any
+import importlib
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
@@ -55,6 +58,10 @@ from ..models import (
     WireEnum,
     key_part,
 )
+from ._event_types import canonical_event_type, normalize_pattern, outcome_family
+
+if TYPE_CHECKING:
+    from .._decision import Decision
 
 __all__ = [
     "EVENT_MODELS",
@@ -478,6 +485,10 @@ class ComplyCubeEvent(WebhookEvent):
     ``complycube:sha256:<digest of the body>``.
     """
 
+    def _decide(self) -> "Decision | None":
+        decision: Decision | None = _rules().decide(self)
+        return decision
+
     def _delivery_key(self) -> str:
         # key_part: a printable ASCII id of at most 64 characters (ComplyCube's are 24 hex
         # digits); anything else -- a line break would forge a log line -- falls back to the
@@ -486,6 +497,15 @@ class ComplyCubeEvent(WebhookEvent):
         if ident != "-":
             return f"{VENDOR}:{ident}"
         return f"{VENDOR}:sha256:{self.body_digest()}"
+
+
+@cache
+def _rules() -> ModuleType:
+    """``_decisions``, the ComplyCube decision rules, imported on the first ``event.decision``
+    and then kept (a function-level import would cost every read ~1 us). By name, as the package
+    loads its models: for type checkers, ``from . import _decisions`` would put the package's
+    ``__init__`` in this module's import cycle."""
+    return importlib.import_module("._decisions", __package__)
 
 
 class ComplyCubeEnvelope(ComplyCubeEvent):
@@ -668,45 +688,6 @@ LEGACY_EVENT_TYPES: dict[str, str] = {
 
 #: Every documented ``type`` value as it appears on the wire: current spellings, then legacy ones.
 EVENT_TYPES: tuple[str, ...] = (*EVENT_MODELS, *LEGACY_EVENT_TYPES)
-
-# [webhooks]: API v1.7.2 spelled ``check.completed*`` as ``check.complete*``. The rule covers every
-# ``check.complete.<x>``, outcomes the old docs did not list (``check.complete.rejected``) too.
-_LEGACY_PREFIX = "check.complete"
-_CURRENT_PREFIX = "check.completed"
-# [checks]: outcomes are an open set. ``check.completed.<outcome>`` and
-# ``check.monitoring.<outcome>`` with an outcome ComplyCube has not documented (yet) are check
-# status events like their documented siblings: a handler registered for ``check.completed.*``
-# must get the model it is written against, not an unknown event it would fail on (ten failures
-# disable the webhook, [webhooks]). Their keys among the models: the family, ``*`` as outcome.
-_OUTCOME_FAMILIES = ("check.completed.", "check.monitoring.")
-
-
-def canonical_event_type(event_type: str) -> str:
-    """The current spelling of ``event_type``: ``check.complete`` and every
-    ``check.complete.<x>`` become ``check.completed`` / ``check.completed.<x>`` ([webhooks]: the
-    v1.7.2 names). Anything else is returned unchanged."""
-    if event_type == _LEGACY_PREFIX or event_type.startswith(_LEGACY_PREFIX + "."):
-        return _CURRENT_PREFIX + event_type[len(_LEGACY_PREFIX) :]
-    return event_type
-
-
-def outcome_family(event_type: str) -> str | None:
-    """``"check.completed.*"`` or ``"check.monitoring.*"`` when ``event_type`` (current spelling)
-    is ``<family>.<outcome>`` for any non-empty one-segment outcome, documented or not; else
-    ``None``."""
-    for prefix in _OUTCOME_FAMILIES:
-        outcome = event_type[len(prefix) :] if event_type.startswith(prefix) else ""
-        if outcome and "." not in outcome:
-            return prefix + "*"
-    return None
-
-
-def normalize_pattern(pattern: str) -> str:
-    """Map a routing pattern written with the legacy spelling onto the current one, the way
-    :func:`canonical_event_type` maps event types: ``"check.complete"`` -> ``"check.completed"``,
-    ``"check.complete.*"`` -> ``"check.completed.*"``. Other patterns -- ``"check.complete*"``
-    included, which already matches every current spelling -- are unchanged."""
-    return canonical_event_type(pattern)
 
 
 def _undocumented_outcome(body: dict[str, Any]) -> type[ComplyCubeEvent] | None:

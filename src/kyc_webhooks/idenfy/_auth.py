@@ -26,6 +26,7 @@ from .._crypto import (
 from .._headers import HeaderInput, Headers
 from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
+from ._wire import AUTHORIZATION_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER
 
 if TYPE_CHECKING:
     from .models import IdenfyEvent
@@ -38,18 +39,9 @@ __all__ = [
     "parse_unauthenticated",
 ]
 
-# [signing]: hex HMAC-SHA256 of the raw body, keyed with the notification's signing key (older
-# docs: the account API secret -- either works here, both are "a key").
-# https://documentation.idenfy.com/security/callback-signing
-SIGNATURE_HEADER = "Idenfy-Signature"
-# [spec]: the event name, required by the spec on every webhook; absent on legacy deliveries.
-EVENT_TYPE_HEADER = "Idenfy-Event-Type"
-# [notifications]: a notification may instead (or also) carry custom headers or an OAuth bearer
-# token, both configured per notification in the dashboard (Settings -> System notifications).
-# https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails
-AUTHORIZATION_HEADER = "Authorization"
-#: Either header marks a request as iDenfy's (lower case, as Headers stores names). A delivery
-#: authenticated by custom headers only has no ``Idenfy-Signature``: ``Idenfy-Event-Type`` marks it.
+#: Either header marks a request as iDenfy's (lower case, as Headers stores names; [signing],
+#: [spec]). A delivery authenticated by custom headers only ([notifications]) has no
+#: ``Idenfy-Signature``: ``Idenfy-Event-Type`` marks it.
 _MARK_HEADERS = (EVENT_TYPE_HEADER.lower(), SIGNATURE_HEADER.lower())
 
 _NO_CREDENTIAL = (

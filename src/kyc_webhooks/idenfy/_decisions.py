@@ -17,7 +17,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
+from .._decision import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
 
 S = DecisionStatus
 

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from .._headers import Headers
 from .._validation import check_object_count, decode_json, validate_json
 from ..errors import PayloadError
-from ._auth import EVENT_TYPE_HEADER
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
+from ._wire import EVENT_TYPE_HEADER
 
 if TYPE_CHECKING:  # for type checkers: every public name below, from where it is defined
     from ._aml import *  # noqa: F403

@@ -23,14 +23,12 @@ from .._redaction import REDACTED_VALUE, redact_fields
 from .._validation import check_object_count, decode_json
 from .._vendor import Vendor, body_bytes
 from ..errors import AuthenticationError, ConfigurationError
+from ._wire import API_KEY_FIELD
 
 if TYPE_CHECKING:
     from .models import IdentomatEvent
 
 __all__ = ["API_KEY_FIELD", "Identomat", "parse_unauthenticated"]
-
-# [docs]: the key travels in the JSON body under this name.
-API_KEY_FIELD = "callbackApiKey"
 
 # [docs]: the key is set next to the Callback URL, in Company settings; both are mandatory.
 # https://docs.identomat.com/developer-tools/callbacks

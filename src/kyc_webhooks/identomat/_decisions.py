@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import (
+from .._decision import (
     Decision,
     DecisionStatus,
     References,

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
-from .._vendor import VENDOR_NAMES
+from .._registry import VENDOR_NAMES
 from ..errors import ConfigurationError, PayloadTooLargeError, UsageError
 from ..receiver import Outcome, Receiver
 

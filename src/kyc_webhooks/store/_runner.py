@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .._headers import Headers
 from .._redaction import redact_fields
-from .._vendor import Vendor, parse_unauthenticated, vendor_class
+from .._registry import vendor_class
+from .._vendor import Vendor, parse_unauthenticated
 from ..decisions import Decision, ledger_entry
 from ..errors import (
     BodyErasedError,

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .._vendor import VENDOR_NAMES
+from .._registry import VENDOR_NAMES
 from ..errors import ConfigurationError, UsageError
 
 __all__ = ["REMOVE", "deep_update", "event_types", "sample_payload", "set_path"]

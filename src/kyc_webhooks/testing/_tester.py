@@ -7,7 +7,7 @@ import secrets as _secrets
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar, cast
 
-from .._vendor import VENDOR_NAMES
+from .._registry import VENDOR_NAMES
 from ..errors import ConfigurationError, HandlerError, UsageError
 from ._payloads import sample_payload
 from ._signing import sign

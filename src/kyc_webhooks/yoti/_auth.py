@@ -17,14 +17,12 @@ from .._crypto import CREDENTIALS, SecretInput, secrets_tuple, verify_authorizat
 from .._headers import HeaderInput, Headers
 from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
+from ._wire import AUTHORIZATION_HEADER
 
 if TYPE_CHECKING:
     from .models import YotiEvent
 
 __all__ = ["AUTHORIZATION_HEADER", "Yoti", "parse_unauthenticated"]
-
-# [docs]: docs prose says "Authorisation", the documented example header is `Authorization`.
-AUTHORIZATION_HEADER = "Authorization"
 
 # [docs]: the token is optional on Yoti's side ("if they have secured API endpoints");
 # without one a notification carries no authentication at all, which this library refuses.

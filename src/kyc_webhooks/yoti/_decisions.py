@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..decisions import Decision, DecisionStatus, References, body_field, texts
+from .._decision import Decision, DecisionStatus, References, body_field, texts
 
 S = DecisionStatus
 

@@ -50,7 +50,7 @@ def _masked(row: Delivery) -> str:
     shows no content at all."""
     import importlib
 
-    from ..._vendor import VENDOR_NAMES
+    from ..._registry import VENDOR_NAMES
     from ...errors import WebhookError
 
     if row.body is None:

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from ..._vendor import VENDOR_NAMES, vendor_class
+from ..._registry import VENDOR_NAMES, vendor_class
 from ...cli._stores import describe, is_postgres, is_unread_url
 from ...errors import WebhookError
 from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
