@@ -8,7 +8,7 @@ import pkgutil
 
 import pytest
 
-from kyc_webhooks._vendor import VENDOR_NAMES
+from kyc_webhooks._registry import VENDOR_NAMES
 
 pytest_plugins = ["pytester"]
 
