@@ -32,6 +32,7 @@ from kyc_webhooks.store import (
     MemoryStore,
     NewDelivery,
     SQLiteStore,
+    _runner,
 )
 from kyc_webhooks.store._runner import STORE_RETRY_AFTER
 from kyc_webhooks.testing import Delivery, signed_delivery
@@ -115,8 +116,12 @@ def test_waiting_for_another_delivery_of_the_verification_uses_no_attempt(
     assert (done.state, done.attempts) == (kw.DeliveryState.DONE, 1)
 
 
-def test_a_vendor_retry_answered_busy_uses_no_attempt(store: kw.Store, clock: FakeClock) -> None:
-    # Without defer: every retry of the vendor answered 503 (subject busy) counted as well.
+def test_a_vendor_retry_answered_busy_uses_no_attempt(
+    store: kw.Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without defer: every retry of the vendor answered 503 (subject busy) counted as well. The
+    # subject stays busy throughout: no wait in the request (tests/test_subject_wait.py) helps.
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.0)
     handled = Handled(store)
     receiver = handled.receiver
     receiver.handle(*AUTO)  # done: the subject lease is free again

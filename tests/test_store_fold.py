@@ -24,7 +24,15 @@ import kyc_webhooks as kw
 from _postgres import postgres_store, sql
 from _stores import STORES, FakeClock
 from kyc_webhooks.decisions import Decision, ledger_entry
-from kyc_webhooks.store import Added, Claim, DecisionEntry, DecisionTicket, MemoryStore, NewDelivery
+from kyc_webhooks.store import (
+    Added,
+    Claim,
+    DecisionEntry,
+    DecisionTicket,
+    MemoryStore,
+    NewDelivery,
+    _runner,
+)
 from kyc_webhooks.testing import Delivery, signed_delivery
 
 KEY = "fold-signing-key"
@@ -149,8 +157,11 @@ def _scenario(store: Counting, clock: FakeClock, *, mode: str) -> list[Any]:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_a_store_that_folds_behaves_as_one_that_ignores_the_decision(
-    mode: str, caplog: pytest.LogCaptureFixture
+    mode: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Statements and calls are counted: a busy subject is answered at once, without the wait in
+    # the request that tries begin_decision again (tests/test_subject_wait.py).
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.0)
     seen: dict[str, tuple[list[Any], list[str]]] = {}
     for kind in (Counting, Ignoring):
         clock = FakeClock()
@@ -370,7 +381,10 @@ def test_a_new_verdict_delivery_costs_postgres_two_commits_and_three_statements(
         assert latest.status is S.DECLINED
 
 
-def test_postgres_answers_a_busy_subject_in_the_claiming_statement() -> None:
+def test_postgres_answers_a_busy_subject_in_the_claiming_statement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.0)  # no wait in the request: one try
     with counted_store() as (store, statements):
         recorder = Recorder(store)
         holder = store.add(NewDelivery("holder", "idenfy", "T", b"{}"), lease=60).claim

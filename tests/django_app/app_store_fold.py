@@ -19,7 +19,7 @@ from kyc_webhooks.decisions import Decision, ledger_entry
 from kyc_webhooks.errors import UsageError
 from kyc_webhooks.integrations.django.models import DecisionRecord
 from kyc_webhooks.integrations.django.store import DjangoStore
-from kyc_webhooks.store import Added, NewDelivery
+from kyc_webhooks.store import Added, NewDelivery, _runner
 from kyc_webhooks.testing import Delivery, signed_delivery
 
 KEY = "fold-signing-key"
@@ -88,10 +88,13 @@ def test_a_new_verdict_delivery_commits_once_fewer_than_add_then_begin_decision(
 
 
 def test_a_verdict_delivery_of_a_busy_subject_commits_once_fewer(
-    django_store: DjangoStore, clock: FakeClock
+    django_store: DjangoStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another delivery holds the subject: add claims and finds it busy in one transaction, then
-    the claim is released (409-style answer, the vendor retries); the lease holder is untouched."""
+    the claim is released (409-style answer, the vendor retries); the lease holder is untouched.
+    Commits are counted: the busy subject is answered at once, without the wait in the request
+    that tries begin_decision again (tests/test_subject_wait.py)."""
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.0)
     changes: list[Any] = []
     folded = receiver_on(django_store, changes)
     two_step = receiver_on(TwoStep(clock=clock), changes)

@@ -30,7 +30,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -96,6 +96,14 @@ RETRY_BACKOFF_MAX = 3600.0
 #: Seconds after which a delivery retries when another delivery of the same verification holds
 #: the subject lease of the decision ledger (its handlers run now; docs/decisions.md).
 SUBJECT_BUSY_RETRY = 2
+#: Seconds a delivery waits in its request (``handle``, ``handle_async``; not a worker's claim,
+#: which the next sweep retries) for the subject lease that another delivery of the
+#: same verification holds (its handlers run now, usually for milliseconds: ComplyCube sends
+#: ``check.completed`` and ``check.completed.<outcome>`` together, Yoti several topics) before it
+#: is answered 503 and retried after :data:`SUBJECT_BUSY_RETRY`. Tries after 10 ms, then at
+#: doubling intervals. Yoti and Identomat document no redelivery, and every 503 counts towards
+#: ComplyCube disabling the endpoint.
+SUBJECT_WAIT = 1.0
 #: ``Retry-After`` (seconds) of the 503 answered when the store fails: long enough for a database
 #: failover or restart, short enough that a client honouring it comes back soon.
 STORE_RETRY_AFTER = 10
@@ -837,68 +845,83 @@ class StoreRunner:
     ) -> DecisionTicket | Outcome:
         """The subject lease for ``decision``, or the outcome when it cannot be had now (the
         claim is then released). ``added``: the answer of an ``add`` that was given the decision
-        (the store may have taken the lease already, or found it busy)."""
-        store = self.store
+        (the store may have taken the lease already, or found it busy); while another delivery
+        of the verification holds the lease, such a delivery -- the vendor waiting for the
+        answer -- tries again for up to :data:`SUBJECT_WAIT` seconds before the 503."""
         if added is not None and (added.ticket is not None or added.subject_busy):
-            ticket = added.ticket  # the store answered in the claiming step
+            begun = added.ticket  # the store answered in the claiming step
         else:
-            try:
-                ticket = store.begin_decision(
-                    claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
-                )
-            except UsageError:
-                raise
-            except Exception as exc:
-                error = _store_error(exc)
-                _log_store_error("begin_decision", error)
-                self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
-                return Outcome.failed(
-                    error,
-                    event=decision.event,
-                    record=claim.record,
-                    replay=claim.replay,
-                    retry_after=STORE_RETRY_AFTER,
-                )
-        if ticket is None:
-            self._release_sync(claim, *_BUSY, busy=True)
-            return _subject_busy(decision, claim)
-        return ticket
+            begun = self._try_begin_sync(claim, decision)
+        # Only a delivery that just arrived waits (the vendor is waiting for the answer); a
+        # worker's claim is retried by the next sweep.
+        pauses = _subject_pauses() if added is not None else iter(())
+        while begun is None:  # another delivery of the verification holds it
+            pause = next(pauses, None)
+            if pause is None:
+                self._release_sync(claim, *_BUSY, busy=True)
+                return _subject_busy(decision, claim)
+            time.sleep(pause)
+            begun = self._try_begin_sync(claim, decision)
+        return begun
+
+    def _try_begin_sync(self, claim: Claim, decision: Decision) -> DecisionTicket | Outcome | None:
+        """One ``store.begin_decision``: the ticket, ``None`` while the subject is busy, or the
+        outcome of a failed store (the claim is then released)."""
+        try:
+            return self.store.begin_decision(
+                claim, ledger_entry(decision, claim.record), lease=self.lease_timeout
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            self._release_sync(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return _store_failed(error, decision, claim)
 
     async def _begin_async(
         self, claim: Claim, decision: Decision, added: Added | None = None
     ) -> DecisionTicket | Outcome:
-        store = self.store
+        import asyncio
+
         if added is not None and (added.ticket is not None or added.subject_busy):
-            ticket = added.ticket  # the store answered in the claiming step
+            begun = added.ticket  # the store answered in the claiming step
         else:
-            try:
-                entry = ledger_entry(decision, claim.record)
-                # A cancellation while the thread takes the subject lease: the thread gives it
-                # back when it arrives (the request releases the claim).
-                ticket = await self._holding(
-                    lambda: store.begin_decision(claim, entry, lease=self.lease_timeout),
-                    self._abort_abandoned,
-                    lambda native: native.begin_decision_async(
-                        claim, entry, lease=self.lease_timeout
-                    ),
-                )
-            except UsageError:
-                raise
-            except Exception as exc:
-                error = _store_error(exc)
-                _log_store_error("begin_decision", error)
-                await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
-                return Outcome.failed(
-                    error,
-                    event=decision.event,
-                    record=claim.record,
-                    replay=claim.replay,
-                    retry_after=STORE_RETRY_AFTER,
-                )
-        if ticket is None:
-            await self._release_async(claim, *_BUSY, busy=True)
-            return _subject_busy(decision, claim)
-        assert isinstance(ticket, DecisionTicket)
+            begun = await self._try_begin_async(claim, decision)
+        # Only a delivery that just arrived waits (the vendor is waiting for the answer); a
+        # worker's claim is retried by the next sweep.
+        pauses = _subject_pauses() if added is not None else iter(())
+        while begun is None:  # another delivery of the verification holds it
+            pause = next(pauses, None)
+            if pause is None:
+                await self._release_async(claim, *_BUSY, busy=True)
+                return _subject_busy(decision, claim)
+            await asyncio.sleep(pause)
+            begun = await self._try_begin_async(claim, decision)
+        return begun
+
+    async def _try_begin_async(
+        self, claim: Claim, decision: Decision
+    ) -> DecisionTicket | Outcome | None:
+        """:meth:`_try_begin_sync` from async code."""
+        store = self.store
+        try:
+            entry = ledger_entry(decision, claim.record)
+            # A cancellation while the thread takes the subject lease: the thread gives it
+            # back when it arrives (the request releases the claim).
+            ticket = await self._holding(
+                lambda: store.begin_decision(claim, entry, lease=self.lease_timeout),
+                self._abort_abandoned,
+                lambda native: native.begin_decision_async(claim, entry, lease=self.lease_timeout),
+            )
+        except UsageError:
+            raise
+        except Exception as exc:
+            error = _store_error(exc)
+            _log_store_error("begin_decision", error)
+            await self._release_async(claim, type(error).__name__, STORE_UNAVAILABLE_DETAIL)
+            return _store_failed(error, decision, claim)
+        assert ticket is None or isinstance(ticket, DecisionTicket)
         return ticket
 
     def _abort_sync(self, ticket: DecisionTicket, *, failed: bool = False) -> None:
@@ -999,6 +1022,27 @@ class StoreRunner:
         error = _store_error(exc)
         _log_store_error("add", error)
         return Outcome.failed(error, event=event, retry_after=STORE_RETRY_AFTER)
+
+
+def _subject_pauses() -> Iterator[float]:
+    """The pauses between tries of a busy subject lease: 10 ms, doubling, :data:`SUBJECT_WAIT`
+    seconds in all (read when the wait starts)."""
+    pause, left = 0.01, SUBJECT_WAIT
+    while left > 0:
+        step = min(pause, left)
+        yield step
+        left -= step
+        pause *= 2
+
+
+def _store_failed(error: StoreError, decision: Decision, claim: Claim) -> Outcome:
+    return Outcome.failed(
+        error,
+        event=decision.event,
+        record=claim.record,
+        replay=claim.replay,
+        retry_after=STORE_RETRY_AFTER,
+    )
 
 
 def _subject_busy(decision: Decision, claim: Claim) -> Outcome:

@@ -1,0 +1,118 @@
+"""A delivery that arrives while another delivery of the same verification holds the decision
+ledger's subject lease waits for it in its request, up to ``SUBJECT_WAIT`` seconds, instead of
+being answered 503 at once (review R52 F2: Yoti and Identomat document no redelivery, and every
+503 counts towards ComplyCube disabling the endpoint). A worker's claim does not wait: the next
+sweep retries it. On every store (memory, SQLite on a file, PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks.decisions import ledger_entry
+from kyc_webhooks.store import Claim, DecisionTicket, NewDelivery, Store, _runner
+from test_ledger import AUTO, MANUAL, Recorder, S
+
+#: Bounds every wait of these tests.
+TIMEOUT = 30.0
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    return any_store
+
+
+@pytest.fixture
+def holder(store: Store) -> tuple[Claim, DecisionTicket]:
+    """Another delivery of the verification, being handled: it holds the subject lease."""
+    claim = store.add(
+        NewDelivery("other-delivery", "idenfy", "IDENTIFICATION_AUTO_FINISHED", b"{}"), lease=60
+    ).claim
+    assert claim is not None
+    parsed = Recorder(None).receiver.parse(*AUTO).decision
+    assert parsed is not None
+    ticket = store.begin_decision(claim, ledger_entry(parsed, claim.record), lease=60)
+    assert ticket is not None
+    return claim, ticket
+
+
+@pytest.fixture
+def released_soon(store: Store, holder: tuple[Claim, DecisionTicket]) -> Iterator[threading.Thread]:
+    """The holder's handlers end 0.2 s from now (in another thread): its completion gives the
+    subject lease back."""
+    claim, ticket = holder
+
+    def finish() -> None:
+        time.sleep(0.2)
+        assert store.complete(claim, decision=ticket)
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    yield thread
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+
+
+def test_a_delivery_waits_for_the_subject_instead_of_a_503(
+    store: Store, released_soon: threading.Thread
+) -> None:
+    recorder = Recorder(store)
+    outcome = recorder.receiver.handle(*MANUAL)
+    assert outcome.status_code == 200, outcome.error
+    assert recorder.events == ["IDENTIFICATION_MANUAL_FINISHED"]
+    assert recorder.statuses() == [(S.APPROVED, True)]
+    assert recorder.receiver.stats()["in_progress"] == 0
+
+
+def test_handle_async_waits_for_the_subject_too(
+    store: Store, released_soon: threading.Thread
+) -> None:
+    recorder = Recorder(store)
+    outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    assert outcome.status_code == 200, outcome.error
+    assert recorder.statuses() == [(S.APPROVED, True)]
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_the_wait_is_bounded_then_503(
+    store: Store,
+    holder: tuple[Claim, DecisionTicket],
+    monkeypatch: pytest.MonkeyPatch,
+    run: str,
+) -> None:
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.3)
+    recorder = Recorder(store)
+    started = time.monotonic()
+    if run == "sync":
+        outcome = recorder.receiver.handle(*MANUAL)
+    else:
+        outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    waited = time.monotonic() - started
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, kw.DeliveryInProgressError)
+    assert recorder.events == []
+    assert 0.3 <= waited < TIMEOUT
+    # Nothing ran: the delivery waits, not failed for good, and the wait used no attempt.
+    assert outcome.delivery_id is not None
+    record = store.get(outcome.delivery_id)
+    assert record is not None
+    assert record.attempts == 0
+
+
+def test_a_workers_claim_does_not_wait(
+    store: Store, holder: tuple[Claim, DecisionTicket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", TIMEOUT)
+    recorder = Recorder(store, defer=True)
+    assert recorder.receiver.handle(*MANUAL).status_code == 202
+    started = time.monotonic()
+    summary = recorder.receiver.process_pending()
+    assert time.monotonic() - started < TIMEOUT / 2
+    assert summary.succeeded == 0
+    assert [o.status_code for o in summary.outcomes] == [503]
+    assert recorder.events == []
