@@ -848,6 +848,7 @@ class StoreRunner:
         (the store may have taken the lease already, or found it busy); while another delivery
         of the verification holds the lease, such a delivery -- the vendor waiting for the
         answer -- tries again for up to :data:`SUBJECT_WAIT` seconds before the 503."""
+        begun: DecisionTicket | Outcome | None
         if added is not None and (added.ticket is not None or added.subject_busy):
             begun = added.ticket  # the store answered in the claiming step
         else:
@@ -884,6 +885,7 @@ class StoreRunner:
     ) -> DecisionTicket | Outcome:
         import asyncio
 
+        begun: DecisionTicket | Outcome | None
         if added is not None and (added.ticket is not None or added.subject_busy):
             begun = added.ticket  # the store answered in the claiming step
         else:
