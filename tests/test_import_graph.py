@@ -22,7 +22,8 @@ Imports by name count too, where the source says which module they load:
 * a string literal ``"kyc_webhooks.module:attribute"``, the convention of the registries and
   loaders (``_loading.import_from_string``, the vendor registry, ``Vendor.signer``);
 * a class attribute ``models_module = "kyc_webhooks.<vendor>.models"`` (``Vendor.models()`` imports
-  it).
+  it) or ``__decision_rules__ = "kyc_webhooks.<vendor>._decisions"`` (``WebhookEvent.decision``
+  imports it).
 
 Docstrings, logger names and ``__module__`` assignments are plain text, not imports."""
 
@@ -164,15 +165,22 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return found
 
 
+#: Class attributes that name a module the base class imports for its subclasses:
+#: ``Vendor.models()`` imports ``models_module``, ``WebhookEvent.decision`` imports
+#: ``__decision_rules__``.
+_MODULE_ATTRIBUTES = frozenset({"models_module", "__decision_rules__"})
+
+
 def _models_module(statement: ast.stmt) -> str | None:
-    """The value of a class body's ``models_module = "..."`` (annotated or not)."""
+    """The value of a class body's ``models_module = "..."`` or ``__decision_rules__ = "..."``
+    (annotated or not)."""
     if isinstance(statement, ast.Assign):
         targets, value = statement.targets, statement.value
     elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
         targets, value = [statement.target], statement.value
     else:
         return None
-    named = any(isinstance(t, ast.Name) and t.id == "models_module" for t in targets)
+    named = any(isinstance(t, ast.Name) and t.id in _MODULE_ATTRIBUTES for t in targets)
     if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
         return value.value
     return None
@@ -281,6 +289,8 @@ def test_the_package_imports_by_name_are_in_the_graph() -> None:
         assert f"{PACKAGE}.{vendor}._auth" in graph[f"{PACKAGE}._registry"]
         assert f"{PACKAGE}.{vendor}.models" in graph[f"{PACKAGE}.{vendor}._auth"]
         assert f"{PACKAGE}.{vendor}._decisions" in graph[f"{PACKAGE}.decisions"]
+        events = f"{PACKAGE}.{vendor}._base" if vendor == "idenfy" else f"{PACKAGE}.{vendor}.models"
+        assert f"{PACKAGE}.{vendor}._decisions" in graph[events]  # __decision_rules__
         assert f"{PACKAGE}.{vendor}" in graph[PACKAGE]
     assert f"{PACKAGE}.testing._signing" in graph[f"{PACKAGE}._vendor"]  # Vendor.signer
 
@@ -329,7 +339,7 @@ def test_the_walker_sees_function_level_and_relative_imports(tmp_path: Path) -> 
 def test_the_walker_sees_imports_by_name(tmp_path: Path) -> None:
     """Each kind of import by name is an edge -- ``import_module`` with a literal (absolute, or
     relative to ``__package__``, ``__name__`` or a literal package) or an f-string (every module it
-    can name), a ``"package.module:attribute"`` string, a class's ``models_module`` -- and text
+    can name), a ``"package.module:attribute"`` string, a class's ``models_module`` or ``__decision_rules__`` -- and text
     that only looks like a module name is not."""
     package = tmp_path / "pkg"
     for sub in ("x", "y", "x/deep", "cmd"):
@@ -358,6 +368,8 @@ def test_the_walker_sees_imports_by_name(tmp_path: Path) -> None:
         "class V:\n"
         '    models_module: str = "pkg.x.models"\n'
         '    other = "pkg.x.other"  # a plain module name: text\n'
+        "class E:\n"
+        '    __decision_rules__ = "pkg.x.deep.rules"\n'
     )
     (package / "cmd" / "__init__.py").write_text(
         "import importlib\n"
@@ -381,6 +393,7 @@ def test_the_walker_sees_imports_by_name(tmp_path: Path) -> None:
         "pkg.y.rules",
         "pkg.spec",
         "pkg.x.models",
+        "pkg.x.deep.rules",
     }
     assert graph["pkg.cmd"] == {"pkg.cmd.run"}
     assert graph["pkg.y"] == {"pkg.anchored", "pkg.y.rules"}

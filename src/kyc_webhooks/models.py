@@ -27,6 +27,7 @@ the vendor sent, number types included (``34.0`` stays a float: :data:`Number`).
 import contextlib
 import enum
 import hashlib
+import importlib
 import inspect
 import json
 import re
@@ -551,6 +552,12 @@ def _serialize_timestamp(value: datetime) -> WireValue:
     return wire if wire is not None else value.isoformat()
 
 
+@cache
+def _module(name: str) -> types.ModuleType:
+    """Module ``name``, imported once (an import statement costs every call ~1 us)."""
+    return importlib.import_module(name)
+
+
 class _Delivery(NamedTuple):
     """What the vendor knows of a delivery beyond the body's fields (:meth:`WebhookEvent.bind`)."""
 
@@ -606,18 +613,21 @@ class WebhookEvent(KycModel):
         """Stable key for deduplication (see the vendor's ``_delivery_key``)."""
         return self._delivery_key()
 
+    #: The module of the vendor's decision rules (``decide(event)``), ``<vendor>/_decisions.py``:
+    #: named by each vendor's event base class (this module knows no vendor) and imported on the
+    #: first ``event.decision``. An event of no vendor carries no verdict.
+    __decision_rules__: ClassVar[str | None] = None
+
     @property
     def decision(self) -> "Decision | None":
         """The verdict this event carries on one cross-vendor scale, or ``None`` for events that
         carry none (documents, addresses, OTP requests, unknown event types). See
         :mod:`kyc_webhooks.decisions` and docs/decisions.md."""
-        return self._decide()
-
-    def _decide(self) -> "Decision | None":
-        """The vendor's rule for this event, ``decide(event)`` of ``<vendor>/_decisions.py``: each
-        vendor's event base class provides it (this module knows no vendor). An event of no
-        vendor carries no verdict."""
-        return None
+        rules = type(self).__decision_rules__
+        if rules is None:
+            return None
+        decision: Decision | None = _module(rules).decide(self)
+        return decision
 
     def _delivery_key(self) -> str:
         # Default for vendors without an event id: vendor + event type + SHA-256 of the raw body.

@@ -36,10 +36,7 @@ both would run the handler twice per check. Register ``"check.completed*"`` when
 # [webhooks] https://docs.complycube.com/documentation/api-reference/other-resources/webhooks
 # [checks] https://docs.complycube.com/api-reference/checks
 
-import importlib
-from functools import cache
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -59,9 +56,6 @@ from ..models import (
     key_part,
 )
 from ._event_types import canonical_event_type, normalize_pattern, outcome_family
-
-if TYPE_CHECKING:
-    from .._decision import Decision
 
 __all__ = [
     "EVENT_MODELS",
@@ -485,9 +479,7 @@ class ComplyCubeEvent(WebhookEvent):
     ``complycube:sha256:<digest of the body>``.
     """
 
-    def _decide(self) -> "Decision | None":
-        decision: Decision | None = _rules().decide(self)
-        return decision
+    __decision_rules__ = "kyc_webhooks.complycube._decisions"
 
     def _delivery_key(self) -> str:
         # key_part: a printable ASCII id of at most 64 characters (ComplyCube's are 24 hex
@@ -497,15 +489,6 @@ class ComplyCubeEvent(WebhookEvent):
         if ident != "-":
             return f"{VENDOR}:{ident}"
         return f"{VENDOR}:sha256:{self.body_digest()}"
-
-
-@cache
-def _rules() -> ModuleType:
-    """``_decisions``, the ComplyCube decision rules, imported on the first ``event.decision``
-    and then kept (a function-level import would cost every read ~1 us). By name, as the package
-    loads its models: for type checkers, ``from . import _decisions`` would put the package's
-    ``__init__`` in this module's import cycle."""
-    return importlib.import_module("._decisions", __package__)
 
 
 class ComplyCubeEnvelope(ComplyCubeEvent):

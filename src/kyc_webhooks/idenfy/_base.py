@@ -6,16 +6,10 @@ model module."""
 # [webhooks] https://documentation.idenfy.com/kyc/webhooks
 # [spec] https://documentation.idenfy.com/api-reference/webhooks
 
-import importlib
-from functools import cache
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._validation import WIRE_NAMES_ONLY
 from ..models import UnknownEvent, WebhookEvent, key_part
-
-if TYPE_CHECKING:
-    from .._decision import Decision
 
 #: Where users import every iDenfy model from (a facade over the private modules).
 PUBLIC_MODULE = "kyc_webhooks.idenfy.models"
@@ -75,21 +69,10 @@ class IdenfyEvent(WebhookEvent):
                 return part
         return "-"
 
-    def _decide(self) -> "Decision | None":
-        decision: Decision | None = _rules().decide(self)
-        return decision
+    __decision_rules__ = "kyc_webhooks.idenfy._decisions"
 
     def _delivery_key(self) -> str:
         return f"{VENDOR}:{self._identifier()}:{self.body_digest()}"
-
-
-@cache
-def _rules() -> ModuleType:
-    """``_decisions``, the iDenfy decision rules, imported on the first ``event.decision``
-    and then kept (a function-level import would cost every read ~1 us). By name, as the package
-    loads its models: for type checkers, ``from . import _decisions`` would put the package's
-    ``__init__`` in this module's import cycle."""
-    return importlib.import_module("._decisions", __package__)
 
 
 class IdenfyUnknownEvent(UnknownEvent, IdenfyEvent):

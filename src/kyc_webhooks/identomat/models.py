@@ -17,10 +17,7 @@ the SMS or e-mail.
 # [api-reference] https://identomat.gitbook.io/identomat-developer-guide/developer-tools/api-reference
 
 import hashlib
-import importlib
-from functools import cache
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -37,9 +34,6 @@ from ..models import (
     key_part,
 )
 from ._wire import API_KEY_FIELD
-
-if TYPE_CHECKING:
-    from .._decision import Decision
 
 __all__ = [
     "EVENT_MODELS",
@@ -153,9 +147,7 @@ class IdentomatEvent(WebhookEvent):
         description="The session id; it doubles as the widget's session token, hence personal.",
     )
 
-    def _decide(self) -> "Decision | None":
-        decision: Decision | None = _rules().decide(self)
-        return decision
+    __decision_rules__ = "kyc_webhooks.identomat._decisions"
 
     def _delivery_key(self) -> str:
         # The sessionId is left out on purpose: it doubles as the widget's session_token
@@ -164,15 +156,6 @@ class IdentomatEvent(WebhookEvent):
         stored = redact_fields(self.raw_body, _CREDENTIAL_FIELDS)
         digest = hashlib.sha256(stored).hexdigest()[:32]
         return f"{VENDOR}:{key_part(self.event_type)}:{digest}"
-
-
-@cache
-def _rules() -> ModuleType:
-    """``_decisions``, the Identomat decision rules, imported on the first ``event.decision``
-    and then kept (a function-level import would cost every read ~1 us). By name, as the package
-    loads its models: for type checkers, ``from . import _decisions`` would put the package's
-    ``__init__`` in this module's import cycle."""
-    return importlib.import_module("._decisions", __package__)
 
 
 class OneTimePasswordRequestEvent(IdentomatEvent):

@@ -16,20 +16,14 @@ the exact wire ``topic`` so that dumping by alias reproduces the body.
 # [docs] https://developers.yoti.com/identity-verification/notifications
 
 import hashlib
-import importlib
 import json
-from functools import cache
-from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from .._headers import Headers
 from ..errors import PayloadError
 from ..models import OPEN, EventModels, UnknownEvent, WebhookEvent, WireEnum, key_part
-
-if TYPE_CHECKING:
-    from .._decision import Decision
 
 __all__ = [
     "EVENT_MODELS",
@@ -129,9 +123,7 @@ class YotiEvent(WebhookEvent):
             if name.endswith("_id") and isinstance(value, str) and value
         )
 
-    def _decide(self) -> "Decision | None":
-        decision: Decision | None = _rules().decide(self)
-        return decision
+    __decision_rules__ = "kyc_webhooks.yoti._decisions"
 
     def _delivery_key(self) -> str:
         # The readable prefix may be ambiguous (ids can hold ':'); the digest of the whole
@@ -147,15 +139,6 @@ class YotiEvent(WebhookEvent):
         )
         digest = hashlib.sha256(content.encode("ascii")).hexdigest()[:32]
         return f"{VENDOR}:{key_part(self.session_id)}:{key_part(self.event_type)}:{digest}"
-
-
-@cache
-def _rules() -> ModuleType:
-    """``_decisions``, the Yoti decision rules, imported on the first ``event.decision``
-    and then kept (a function-level import would cost every read ~1 us). By name, as the package
-    loads its models: for type checkers, ``from . import _decisions`` would put the package's
-    ``__init__`` in this module's import cycle."""
-    return importlib.import_module("._decisions", __package__)
 
 
 class ResourceUpdateEvent(YotiEvent):
