@@ -13,7 +13,7 @@ import pytest
 
 from _sqlite_layouts import to_version_3, to_version_4
 from kyc_webhooks.errors import StoreError
-from kyc_webhooks.store import DecisionEntry, NewDelivery, SQLiteStore
+from kyc_webhooks.store import Claim, DecisionEntry, NewDelivery, SQLiteStore
 
 KEY = "old-delivery"
 
@@ -83,29 +83,39 @@ def _ledger_schema(path: Path) -> list[str]:
     return [" ".join(str(sql).split()) for (sql,) in rows]
 
 
+def _an_entry_and_a_lease(
+    store: SQLiteStore, status: str, final: bool
+) -> tuple[Claim, DecisionEntry, Claim, DecisionEntry]:
+    """A ledger of two verifications: ``scan-1`` with an entry (``status``, ``final``), from the
+    completed claim ``done``; ``scan-2`` with only the live subject lease of the claim ``held``
+    (its entry ``pending``, a DECLINED, not recorded)."""
+    done, held = (
+        store.add(NewDelivery(k, "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+        for k in ("done", "held")
+    )
+    assert done is not None
+    assert held is not None
+    made = DecisionEntry(
+        "idenfy", "scan-1", status, final, done.record.id, "IDENTIFICATION",
+        done.record.received_at, client_ref="client-1",
+    )  # fmt: skip
+    ticket = store.begin_decision(done, made, lease=30)
+    assert ticket is not None
+    assert store.complete(done, decision=ticket)
+    pending = DecisionEntry(
+        "idenfy", "scan-2", "DECLINED", True, held.record.id, "IDENTIFICATION",
+        held.record.received_at, client_ref="client-1",
+    )  # fmt: skip
+    assert store.begin_decision(held, pending, lease=30) is not None  # a live subject lease
+    return done, made, held, pending
+
+
 def test_a_version_2_file_gets_the_ledger_without_rowid_and_keeps_entries_and_leases(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "v2.db"
     with SQLiteStore(path) as store:
-        done, held = (
-            store.add(NewDelivery(k, "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
-            for k in ("done", "held")
-        )
-        assert done is not None
-        assert held is not None
-        made = DecisionEntry(
-            "idenfy", "scan-1", "APPROVED", True, done.record.id, "IDENTIFICATION",
-            done.record.received_at, client_ref="client-1",
-        )  # fmt: skip
-        ticket = store.begin_decision(done, made, lease=30)
-        assert ticket is not None
-        assert store.complete(done, decision=ticket)
-        pending = DecisionEntry(
-            "idenfy", "scan-2", "DECLINED", True, held.record.id, "IDENTIFICATION",
-            held.record.received_at, client_ref="client-1",
-        )  # fmt: skip
-        assert store.begin_decision(held, pending, lease=30) is not None  # a live subject lease
+        _, made, _, pending = _an_entry_and_a_lease(store, "APPROVED", True)
     to_version_3(path)
     # The same rows in the layout of version 2.
     with sqlite3.connect(path) as conn:
@@ -200,21 +210,7 @@ def test_a_version_4_file_gets_the_announced_verdict_of_its_entries(tmp_path: Pa
     finality: a replay of its delivery announces nothing, a different verdict does."""
     path = tmp_path / "v4.db"
     with SQLiteStore(path) as store:
-        done, held = (
-            store.add(NewDelivery(k, "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
-            for k in ("done", "held")
-        )
-        assert done is not None
-        assert held is not None
-        made = DecisionEntry(
-            "idenfy", "scan-1", "REVIEW", False, done.record.id, "IDENTIFICATION",
-            done.record.received_at, client_ref="client-1",
-        )  # fmt: skip
-        ticket = store.begin_decision(done, made, lease=30)
-        assert ticket is not None
-        assert store.complete(done, decision=ticket)
-        pending = dataclasses.replace(made, subject="scan-2", delivery_id=held.record.id)
-        assert store.begin_decision(held, pending, lease=30) is not None  # only a lease
+        done, made, _, _ = _an_entry_and_a_lease(store, "REVIEW", False)
     to_version_4(path)
     with sqlite3.connect(path) as conn:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(kyc_webhooks_decisions)")]
