@@ -339,8 +339,8 @@ def test_the_walker_sees_function_level_and_relative_imports(tmp_path: Path) -> 
 def test_the_walker_sees_imports_by_name(tmp_path: Path) -> None:
     """Each kind of import by name is an edge -- ``import_module`` with a literal (absolute, or
     relative to ``__package__``, ``__name__`` or a literal package) or an f-string (every module it
-    can name), a ``"package.module:attribute"`` string, a class's ``models_module`` or ``__decision_rules__`` -- and text
-    that only looks like a module name is not."""
+    can name), a ``"package.module:attribute"`` string, a class's ``models_module`` or
+    ``__decision_rules__`` -- and text that only looks like a module name is not."""
     package = tmp_path / "pkg"
     for sub in ("x", "y", "x/deep", "cmd"):
         (package / sub).mkdir(parents=True, exist_ok=True)

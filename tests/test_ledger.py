@@ -570,6 +570,33 @@ def test_handle_async_answers_503_for_a_busy_subject(store: Store) -> None:
     assert recorder.events == []
 
 
+def test_a_failed_replay_of_a_done_delivery_does_not_bring_a_forgotten_verdict_back(
+    store: Store,
+) -> None:
+    """A replay of a ``done`` delivery that fails stays done and is never retried: its verdict
+    is not recorded as the latest known one -- after ``forget_decisions`` it would come back
+    into the ledger with nothing left to announce it (review R62)."""
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+    failing = [False]
+
+    @receiver.on_decision()
+    def on_decision(decision: kw.Decision) -> None:
+        if failing[0]:
+            raise RuntimeError("downstream unavailable")
+
+    done = receiver.handle(*MANUAL)
+    assert done.status_code == 200
+    assert done.delivery_id is not None
+    assert store.forget_decisions(vendor="idenfy", subject=SCAN_REF) == [done.delivery_id]
+    failing[0] = True
+    replayed = receiver.replay(done.delivery_id)
+    assert replayed.status_code == 500
+    record = store.get(done.delivery_id)
+    assert record is not None
+    assert record.state is kw.DeliveryState.DONE
+    assert receiver.decisions.latest("idenfy", SCAN_REF) is None
+
+
 class _StoreBeforeFailed(kw.MemoryStore):
     """A store written before ``abort_decision(failed=...)``: its ``abort_decision`` takes the
     ticket only."""

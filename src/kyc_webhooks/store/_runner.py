@@ -965,9 +965,13 @@ class StoreRunner:
         an attempt (``count_attempt=False``), so that waiting never uses up ``max_attempts``.
         ``count_attempt=False`` alone: nothing ran either (the request was abandoned before any
         handler started), back-off as usual. A counted attempt failed: the ticket's entry is
-        recorded as the latest known one (``abort_decision(failed=True)``)."""
+        recorded as the latest known one (``abort_decision(failed=True)``), for its retry to
+        announce -- unless the claim replayed a ``done`` delivery, which stays done and is not
+        retried: its verdict was announced once already, or removed from the ledger since
+        (``forget_decisions``), and must not come back (review R62)."""
         if ticket is not None:
-            self._abort_sync(ticket, failed=count_attempt and not busy)
+            retried = not (claim.replay and claim.previous_state is DeliveryState.DONE)
+            self._abort_sync(ticket, failed=count_attempt and not busy and retried)
         store = self.store
         try:
             store.fail(
