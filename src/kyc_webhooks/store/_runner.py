@@ -156,7 +156,7 @@ class StoreRunner:
         self.store = store
         # A store written before abort_decision(failed=...) existed is called as before: the
         # entry of a delivery whose handlers failed is then not recorded until its retry.
-        self._abort_records = _accepts_keyword(store, "abort_decision", "failed")
+        self._abort_records = bool(_accepts_keyword(store, "abort_decision", "failed"))
         self.vendors = vendors
         self.router = router
         self.tally = tally
@@ -1218,12 +1218,13 @@ def _retrieve(task: Any) -> None:
         task.exception()
 
 
-def _accepts_keyword(store: Store, method: str, keyword: str) -> bool:
-    """Whether ``store.method`` takes the keyword argument ``keyword`` (or any keyword)."""
+def _accepts_keyword(store: Store, method: str, keyword: str) -> bool | None:
+    """Whether ``store.method`` takes the keyword argument ``keyword`` (or any keyword);
+    ``None`` when the method is missing or cannot be inspected."""
     try:
         parameters = inspect.signature(getattr(store, method), follow_wrapped=False).parameters
-    except (AttributeError, TypeError, ValueError):  # missing, or cannot be inspected
-        return False
+    except (AttributeError, TypeError, ValueError):
+        return None
     return any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
@@ -1236,13 +1237,7 @@ def _check_store_keywords(store: Store) -> None:
         ("add", "decision", "it may ignore it; see Store.add"),
         ("fail", "count_attempt", "see Store.fail"),
     ):
-        try:
-            parameters = inspect.signature(
-                getattr(store, method), follow_wrapped=False
-            ).parameters.values()
-        except (AttributeError, TypeError, ValueError):  # missing, or cannot be inspected
-            continue
-        if not any(p.name == keyword or p.kind is p.VAR_KEYWORD for p in parameters):
+        if _accepts_keyword(store, method, keyword) is False:  # None: cannot tell
             raise ConfigurationError(
                 f"{type(store).__name__}.{method}() must accept the keyword argument {keyword}= "
                 f"(the Store protocol: {why})"
