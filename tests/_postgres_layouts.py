@@ -133,6 +133,9 @@ def insert_decision(schema: str, **columns: Any) -> None:
 
 def to_version_3(schema: str) -> None:
     """Turn ``schema``, a store of today's layout, into what version 3 left, rows kept: the
-    ledger without the verdict last announced (version 4 added only those two columns)."""
-    sql(f"ALTER TABLE {schema}.decisions DROP COLUMN announced_status, DROP COLUMN announced_final")
+    ledger without the verdict last announced and the layout guard (what version 4 added)."""
+    sql(
+        f"ALTER TABLE {schema}.decisions DROP COLUMN announced_status, "
+        "DROP COLUMN announced_final, DROP COLUMN layout"
+    )
     sql(f"DELETE FROM {schema}.migrations WHERE version >= 4")

@@ -32,12 +32,14 @@ _V3_COLUMNS = (
 
 def to_version_4(path: Path) -> None:
     """Turn a file of today's schema into the layout of version 4, rows kept: the ledger without
-    the announced verdict (``announced_status``, ``announced_final``)."""
+    the announced verdict (``announced_status``, ``announced_final``) and the ``layout`` guard."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DROP TRIGGER kyc_webhooks_decisions_layout")
         conn.execute("ALTER TABLE kyc_webhooks_decisions DROP COLUMN announced_status")
         conn.execute("ALTER TABLE kyc_webhooks_decisions DROP COLUMN announced_final")
+        conn.execute("ALTER TABLE kyc_webhooks_decisions DROP COLUMN layout")
         conn.execute("DELETE FROM kyc_webhooks_migrations WHERE version >= 5")
         conn.execute("COMMIT")
     finally:

@@ -65,6 +65,47 @@ def test_complete_records_the_entry_and_releases_the_subject_lease(store: Postgr
     assert again.previous == made
 
 
+def test_a_process_of_version_3_cannot_write_the_ledger_after_the_migration(
+    store: PostgresStore,
+) -> None:
+    """Version 4 added the verdict last announced. Processes of version 3 still running would go
+    on writing ledger rows without it -- a verdict announced twice, or never (review R62): every
+    row version 4 inserts names its layout, a column without a default, so that an insert of
+    version 3 violates NOT NULL and such a process fails loudly (its store answers 503)."""
+    import psycopg
+
+    first = claimed(store)
+    decide(store, entry(first, occurred=1), first)
+    ledger = f"{store.schema}.decisions"
+    before = sql(f"SELECT * FROM {ledger}")
+    ((known,),) = sql(f"SELECT subject_hash FROM {ledger}")
+    # Version 3's subject lease, for the verification known and a new one, and its entry.
+    lease_v3 = (
+        f"INSERT INTO {ledger} AS c (subject_hash, vendor, subject, lease_token, lease_until) "
+        "VALUES (%s, 'idenfy', %s, 'old-token', now()) ON CONFLICT (subject_hash) DO UPDATE "
+        "SET lease_token = EXCLUDED.lease_token"
+    )
+    entry_v3 = (
+        f"INSERT INTO {ledger} AS c (subject_hash, vendor, subject, status, final, delivery_id, "
+        "event_type, received_at, reasons, fetch_required) VALUES (%s, 'idenfy', %s, "
+        "'DECLINED', true, 'x', 'T', now(), '[]', false) ON CONFLICT (subject_hash) DO UPDATE "
+        "SET status = EXCLUDED.status"
+    )
+    for statement, key, subject in (
+        (lease_v3, known, SUBJECT),
+        (lease_v3, b"new-subject-hash", "new-subject"),
+        (entry_v3, known, SUBJECT),
+    ):
+        with pytest.raises(psycopg.errors.NotNullViolation, match="layout"):
+            sql(statement, key, subject)
+    assert sql(f"SELECT * FROM {ledger}") == before
+    # This version's own writes go on.
+    second = claimed(store)
+    newer = entry(second, "DECLINED", occurred=2)
+    assert decide(store, newer, second).changes
+    assert store.effective_decision("idenfy", SUBJECT) == newer
+
+
 def test_abort_releases_the_lease_and_keeps_the_ledger(store: PostgresStore) -> None:
     first = claimed(store)
     approved = entry(first, final=False, occurred=1)

@@ -74,10 +74,11 @@ _VERSION_2_LEDGER = (
 
 
 def _ledger_schema(path: Path) -> list[str]:
+    """The ledger's table, then its index (its trigger has a test of its own)."""
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
             "SELECT sql FROM sqlite_master WHERE tbl_name = 'kyc_webhooks_decisions' "
-            "AND sql IS NOT NULL ORDER BY type DESC"
+            "AND sql IS NOT NULL AND type IN ('table', 'index') ORDER BY type DESC"
         ).fetchall()
     conn.close()
     return [" ".join(str(sql).split()) for (sql,) in rows]
@@ -244,3 +245,52 @@ def test_a_version_4_file_gets_the_announced_verdict_of_its_entries(tmp_path: Pa
         changed = store.begin_decision(later, approved, lease=30)
         assert changed is not None
         assert changed.changes
+
+
+#: The ledger writes of version 4, as its processes still running after the migration send them:
+#: the subject lease of a new verification, of a known one, and a completion's entry.
+_LEASE_V4 = (
+    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "
+    "VALUES ('idenfy', ?, 'old-token', 1e12) ON CONFLICT (vendor, subject) DO UPDATE SET "
+    "lease_token = excluded.lease_token, lease_until = excluded.lease_until"
+)
+_ENTRY_V4 = (
+    "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, delivery_id, "
+    "event_type, received_at, occurred_at, client_ref, reasons, fetch_required) "
+    "VALUES ('idenfy', ?, 'APPROVED', 1, 'x', 'IDENTIFICATION', '2026-01-01T00:00:00+00:00', "
+    "NULL, NULL, '[]', 0) ON CONFLICT (vendor, subject) DO UPDATE SET status = excluded.status"
+)
+_VERSION_4_WRITES = ((_LEASE_V4, "scan-new"), (_LEASE_V4, "scan-1"), (_ENTRY_V4, "scan-1"))
+
+
+def test_a_process_of_version_4_cannot_write_the_ledger_after_the_migration(
+    tmp_path: Path,
+) -> None:
+    """Version 5 added the verdict last announced. Processes of version 4 still running would go
+    on writing ledger rows without it -- a verdict announced twice, or never (review R62): every
+    row version 5 inserts names its layout, and an insert that names none is refused, so that
+    such a process fails loudly (its store answers 503) instead."""
+    path = tmp_path / "v5.db"
+    with SQLiteStore(path) as store:
+        _an_entry_and_a_lease(store, "APPROVED", True)
+    with sqlite3.connect(path) as conn:
+        before = conn.execute("SELECT * FROM kyc_webhooks_decisions ORDER BY subject").fetchall()
+        for sql, subject in _VERSION_4_WRITES:
+            with pytest.raises(sqlite3.IntegrityError, match="older version of kyc-webhooks"):
+                conn.execute(sql, (subject,))
+        after = conn.execute("SELECT * FROM kyc_webhooks_decisions ORDER BY subject").fetchall()
+    conn.close()
+    assert after == before
+    # This version's own writes go on: a new verdict of the verification, recorded.
+    with SQLiteStore(path) as store:
+        claim = store.add(NewDelivery("new", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
+        assert claim is not None
+        newer = DecisionEntry(
+            "idenfy", "scan-1", "DECLINED", True, claim.record.id, "IDENTIFICATION",
+            claim.record.received_at,
+        )  # fmt: skip
+        ticket = store.begin_decision(claim, newer, lease=30)
+        assert ticket is not None
+        assert ticket.changes
+        assert store.complete(claim, decision=ticket)
+        assert store.effective_decision("idenfy", "scan-1") == newer

@@ -199,10 +199,10 @@ def test_a_version_3_file_migrates_with_its_records_bodies_and_leases(tmp_path: 
         assert not opened.add(delivery(records[0].delivery_key), lease=30).created
     with sqlite3.connect(db) as conn:
         # The ledger's rows as they were, each with its entry as the verdict last announced
-        # (version 5 adds the two columns).
+        # (version 5 adds the two columns, and the layout guard, empty in migrated rows).
         assert conn.execute("SELECT * FROM kyc_webhooks_decisions ORDER BY 1, 2").fetchall()[
             : len(ledger)
-        ] == [(*row, row[2], row[3]) for row in ledger]
+        ] == [(*row, row[2], row[3], None) for row in ledger]
     conn.close()
 
 

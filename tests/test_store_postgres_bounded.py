@@ -422,10 +422,11 @@ def test_a_populated_version_2_schema_migrates_keeping_records_claims_and_leases
     with PostgresStore(require_postgres(), schema=schema) as upgraded:
         assert upgraded.migrate() == SCHEMA_VERSION == 4
         # Every column kept; the new one (the digest) is the last -- in the ledger followed by
-        # the verdict last announced (version 4): the entry's status and finality.
+        # the verdict last announced (version 4): the entry's status and finality, and the
+        # layout guard (4).
         assert [row[:-1] for row in sql(deliveries)] == rows
-        assert [row[:-3] for row in sql(decisions)] == ledger
-        assert [row[-2:] for row in sql(decisions)] == [(row[2], row[3]) for row in ledger]
+        assert [row[:-4] for row in sql(decisions)] == ledger
+        assert [row[-3:] for row in sql(decisions)] == [(row[2], row[3], 4) for row in ledger]
         # Found by their keys and deduplicated: the digests of the stored keys (computed by the
         # migration) are those of the keys looked up.
         for key in ("done-key", "dön€-ключ-😀", "nul\x00key", "lone\udc80", "erased-key"):

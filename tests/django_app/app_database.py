@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from django.core import checks
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
 from _ledger import entry
@@ -159,6 +159,29 @@ def test_migrations_apply_from_zero_and_are_complete() -> None:
         connection.introspection.table_names()
     )
     call_command("makemigrations", "kyc_webhooks", "--check", "--dry-run", stdout=io.StringIO())
+
+
+def test_a_process_of_an_older_version_cannot_insert_a_ledger_row(
+    django_store: DjangoStore,
+) -> None:
+    """0003 added the verdict last announced. A process of the older version still running would
+    go on inserting ledger rows without it -- a verdict announced twice, or never (review R62):
+    its model lacks ``layout``, which has no database default, so its insert fails (and its store
+    answers 503) instead."""
+    table = DecisionRecord._meta.db_table
+    columns = ("id", "subject_hash", "vendor", "subject", "reasons", "fetch_required")
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    values = ("0" * 32, "f" * 64, "idenfy", "older-version", "[]", False)
+    marks = ", ".join(["%s"] * len(values))
+    statement = f"INSERT INTO {connection.ops.quote_name(table)} ({names}) VALUES ({marks})"  # noqa: S608 -- quoted names of the model
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement, values)
+    assert not DecisionRecord.objects.filter(subject="older-version").exists()
+    # This version's rows name their layout.
+    added = django_store.add(NewDelivery("layout-0003", "idenfy", "T", b"{}"), lease=60)
+    assert added.claim is not None
+    assert django_store.begin_decision(added.claim, entry(added.claim), lease=30) is not None
+    assert list(DecisionRecord.objects.values_list("layout", flat=True)) == [3]
 
 
 def test_migration_0003_announces_the_entries_stored_before_it(django_store: DjangoStore) -> None:

@@ -258,6 +258,14 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ADD COLUMN announced_final boolean",
             "UPDATE {s}.decisions SET announced_status = status, announced_final = final "
             "WHERE status IS NOT NULL",
+            # Processes of version 3 still running would go on writing rows without the
+            # announced verdict: a verdict announced twice, or never. Every row this version
+            # inserts names its layout, a column without a default: an insert of an older
+            # version, which names none, violates NOT NULL (its store answers 503), so that
+            # running both at once fails loudly (docs/delivery-guarantees.md, "Upgrades and
+            # backups"). The existing rows get 4.
+            "ALTER TABLE {s}.decisions ADD COLUMN layout smallint NOT NULL DEFAULT 4",
+            "ALTER TABLE {s}.decisions ALTER COLUMN layout DROP DEFAULT",
         ),
     ),
 )
@@ -531,10 +539,10 @@ def _statements(s: str) -> dict[str, str]:
         "add_claim_lease": (
             "WITH ins AS (" + claim_insert + "), "
             f"lease AS (INSERT INTO {ledger} AS c "
-            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery) "
+            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery, layout) "
             "SELECT %(subject_hash)s, %(subject_vendor)s, %(subject)s, %(ticket)s, "
             + _NOW
-            + " + make_interval(secs => %(lease)s::float8), ins.id FROM ins "
+            + f" + make_interval(secs => %(lease)s::float8), ins.id, {SCHEMA_VERSION} FROM ins "
             + _TAKE_SUBJECT
             + f" RETURNING {entry_c}, {_ANNOUNCED_C}) "
             "SELECT ins.*, lease.* FROM ins LEFT JOIN lease ON true"
@@ -659,10 +667,10 @@ def _statements(s: str) -> dict[str, str]:
         # expired; only while the delivery's claim is held. Returns the effective decision.
         "begin_decision": (
             f"INSERT INTO {ledger} AS c "
-            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery) "
+            "(subject_hash, vendor, subject, lease_token, lease_until, lease_delivery, layout) "
             "SELECT %(subject_hash)s, %(vendor)s, %(subject)s, %(ticket)s, "
             + _NOW
-            + " + make_interval(secs => %(lease)s::float8), %(delivery)s "
+            + f" + make_interval(secs => %(lease)s::float8), %(delivery)s, {SCHEMA_VERSION} "
             f"WHERE EXISTS (SELECT 1 FROM {d} WHERE id = %(delivery)s "
             "AND claim_token = %(claim_token)s) "
             + _TAKE_SUBJECT
@@ -682,14 +690,15 @@ def _statements(s: str) -> dict[str, str]:
         "complete_decision": (
             f"WITH done AS (UPDATE {d} SET " + _COMPLETE + " RETURNING 1), "
             f"entry AS (INSERT INTO {ledger} AS c (subject_hash, {_ENTRY}, "
-            "announced_status, announced_final) "
+            "announced_status, announced_final, layout) "
             "SELECT %(subject_hash)s::bytea, %(vendor)s::text, %(subject)s::text, "
             "%(status)s::text, %(final)s::boolean, "
             "%(delivery_id)s::text, %(event_type)s::text, %(received_at)s::timestamptz, "
             "%(occurred_at)s::timestamptz, %(client_ref)s::text, %(reasons)s::text, "
             "%(fetch_required)s::boolean, "
             "CASE WHEN %(changes)s THEN %(status)s::text END, "
-            "CASE WHEN %(changes)s THEN %(final)s::boolean END FROM done "
+            "CASE WHEN %(changes)s THEN %(final)s::boolean END, "
+            f"{SCHEMA_VERSION} FROM done "
             "ON CONFLICT (subject_hash) DO UPDATE SET ("
             + ", ".join([*entry_columns, "announced_status", "announced_final"])
             + ") = (SELECT "

@@ -316,6 +316,16 @@ _MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "ALTER TABLE kyc_webhooks_decisions ADD COLUMN announced_final INTEGER",
             "UPDATE kyc_webhooks_decisions SET announced_status = status, "
             "announced_final = final WHERE status IS NOT NULL",
+            # Processes of version 4 still running would go on writing rows without the
+            # announced verdict: a verdict announced twice, or never. Every row this version
+            # inserts names its layout; one that names none comes from an older version and is
+            # refused (its store answers 503), so that running both at once fails loudly
+            # (docs/delivery-guarantees.md, "Upgrades and backups").
+            "ALTER TABLE kyc_webhooks_decisions ADD COLUMN layout INTEGER",
+            "CREATE TRIGGER kyc_webhooks_decisions_layout BEFORE INSERT ON "
+            "kyc_webhooks_decisions WHEN NEW.layout IS NULL BEGIN SELECT RAISE(ABORT, "
+            "'decision ledger written by an older version of kyc-webhooks: stop its processes "
+            "(docs/delivery-guarantees.md, Upgrades and backups)'); END",
         ),
     ),
 )
@@ -373,8 +383,8 @@ _SELECT_DECISION = f"SELECT {_DECISION_COLUMNS} FROM kyc_webhooks_decisions"  # 
 # The subject lease, taken only while the claim is live (the EXISTS) and no other live subject
 # lease holds it (the DO UPDATE ... WHERE); returns the stored row, or none when either fails.
 _BEGIN_DECISION = (
-    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until) "  # noqa: S608
-    "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM kyc_webhooks_deliveries "
+    "INSERT INTO kyc_webhooks_decisions (vendor, subject, lease_token, lease_until, layout) "  # noqa: S608
+    "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM kyc_webhooks_deliveries "
     "WHERE id = ? AND claim_token = ?) "
     "ON CONFLICT (vendor, subject) DO UPDATE SET "
     "lease_token = excluded.lease_token, lease_until = excluded.lease_until "
@@ -1152,6 +1162,7 @@ class SQLiteStore:
                 _text(entry.subject),
                 token,
                 _ts(now + timedelta(seconds=lease)),
+                SCHEMA_VERSION,
                 _text(claim.record.id),
                 _text(claim.token),
                 _ts(now),
@@ -1211,8 +1222,8 @@ class SQLiteStore:
         conn.execute(
             "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, "
             "delivery_id, event_type, received_at, occurred_at, client_ref, reasons, "
-            "fetch_required, announced_status, announced_final) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "fetch_required, announced_status, announced_final, layout) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (vendor, subject) DO UPDATE SET status = excluded.status, "
             "final = excluded.final, delivery_id = excluded.delivery_id, "
             "event_type = excluded.event_type, received_at = excluded.received_at, "
@@ -1238,6 +1249,7 @@ class SQLiteStore:
                 int(entry.fetch_required),
                 _text(entry.status) if announce else None,
                 int(entry.final) if announce else None,
+                SCHEMA_VERSION,
                 int(announce),
                 int(announce),
                 token,

@@ -83,6 +83,12 @@ class DecisionRecord(models.Model):
     #: yet. A delivery whose handlers failed stores its entry above without changing these.
     announced_status = models.CharField(max_length=64, null=True, editable=False)
     announced_final = models.BooleanField(null=True, editable=False)
+    #: The ledger layout of the code that wrote the row (the migration that last changed it). No
+    #: database default: a process of an older version, whose model lacks the field, cannot
+    #: insert a row -- it would write one without the announced verdict (a verdict announced
+    #: twice, or never) -- and its store answers 503 instead (docs/delivery-guarantees.md,
+    #: "Upgrades and backups").
+    layout = models.PositiveSmallIntegerField(default=3, editable=False)
     #: Identifies the current subject lease; NULL when nobody holds the subject.
     token = models.CharField(max_length=32, null=True, editable=False)
     lease_until = models.DateTimeField(null=True)

@@ -3,7 +3,9 @@
 A delivery whose decision handlers failed now records its entry as the verification's latest
 known one without announcing it (docs/decisions.md). Until this migration every stored entry had
 been announced when it was written (the same verdict later replaced it silently, with the same
-status and finality), so the existing rows start with their entry's status and finality."""
+status and finality), so the existing rows start with their entry's status and finality. The
+``layout`` column (no database default) keeps processes of an older version from inserting rows
+without them."""
 
 from typing import Any
 
@@ -37,4 +39,11 @@ class Migration(migrations.Migration):
             field=models.BooleanField(editable=False, null=True),
         ),
         migrations.RunPython(announce_existing_entries, migrations.RunPython.noop),
+        # Existing rows get 3; Django then drops the database default, so that an insert of an
+        # older version (which does not name the column) fails.
+        migrations.AddField(
+            model_name="decisionrecord",
+            name="layout",
+            field=models.PositiveSmallIntegerField(default=3, editable=False),
+        ),
     ]
