@@ -35,6 +35,7 @@ from kyc_webhooks.store import (
     _runner,
 )
 from kyc_webhooks.store._runner import STORE_RETRY_AFTER
+from kyc_webhooks.store.sqlite import SCHEMA_VERSION as SQLITE_SCHEMA_VERSION
 from kyc_webhooks.testing import Delivery, signed_delivery
 
 KEY = "review2-signing-key"
@@ -379,9 +380,9 @@ def test_a_store_failure_in_begin_decision_is_a_503_with_retry_after(
     with sqlite3.connect(tmp_path / "w.db") as conn:
         conn.execute(
             "INSERT INTO kyc_webhooks_decisions (vendor, subject, status, final, delivery_id, "
-            "event_type, received_at, reasons, fetch_required) "
-            "VALUES ('idenfy', ?, 'APPROVED', 1, 'x', 'T', 'garbage', '[]', 0)",
-            (decision.subject,),
+            "event_type, received_at, reasons, fetch_required, layout) "
+            "VALUES ('idenfy', ?, 'APPROVED', 1, 'x', 'T', 'garbage', '[]', 0, ?)",
+            (decision.subject, SQLITE_SCHEMA_VERSION),
         )
     conn.close()
     with caplog.at_level(logging.ERROR, logger="kyc_webhooks"):
