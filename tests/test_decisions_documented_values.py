@@ -178,7 +178,9 @@ def _complycube(store: kw.Store | None = None) -> kw.Receiver:
     [
         ("pending", S.REVIEW, True),  # v1.7.2's manual validation value, in place of attention
         ("attention", S.REVIEW, True),
-        ("confirmed", S.APPROVED, True),
+        # A validation input, not a check outcome: on a screening check it confirms a match
+        # (https://docs.complycube.com/api-reference/v.1.7.2/checks/validate-a-check).
+        ("confirmed", S.UNKNOWN, False),
         ("rejected", S.DECLINED, True),
         ("brand_new", S.UNKNOWN, False),  # not known: never a final verdict on an update
     ],

@@ -16,20 +16,32 @@ from ._event_types import outcome_family
 S = DecisionStatus
 
 #: A completed check's (or workflow session's) ``outcome``. Judgement calls: ``attention`` needs a
-#: human: REVIEW; ``match_confirmed`` (a screening match confirmed) refuses the client: DECLINED;
-#: ``confirmed`` is a manual validation confirming the check: APPROVED. ``pending`` is the
-#: manual validation outcome that v1.7.2 lists in place of ``attention`` ("confirmed, rejected,
-#: pending", https://docs.complycube.com/api-reference/v.1.7.2/checks/validate-a-check; now
-#: "confirmed, rejected, attention", https://docs.complycube.com/api-reference/checks/validate-a-check):
+#: human: REVIEW; ``match_confirmed`` (a screening match confirmed) refuses the client: DECLINED.
+#: ``pending`` is the manual validation outcome that v1.7.2 lists in place of ``attention``
+#: ("confirmed, rejected, pending",
+#: https://docs.complycube.com/api-reference/v.1.7.2/checks/validate-a-check; now "confirmed,
+#: rejected, attention", https://docs.complycube.com/api-reference/checks/validate-a-check):
 #: REVIEW, like ``attention``.
+#:
+#: ``confirmed`` is not here: it is a validation *input*, whose effect depends on the check type
+#: (same pages, "Validation per check type"): on a screening check it confirms a match -- the
+#: check's outcome becomes ``match_confirmed`` -- on a document or identity check the outcome
+#: becomes ``clear``. Read as a check's outcome it could mean either: UNKNOWN, not final (fetch
+#: the check), never APPROVED.
 OUTCOME: dict[str, DecisionStatus] = {
     "clear": S.APPROVED,
     "attention": S.REVIEW,
     "pending": S.REVIEW,
     "rejected": S.DECLINED,
     "match_confirmed": S.DECLINED,
-    "confirmed": S.APPROVED,
 }
+#: The ``status`` of a check or workflow session that has its outcome. A check event's payload
+#: carries ``outcome`` "only when ``status`` = ``complete``"
+#: (https://docs.complycube.com/documentation/api-reference/other-resources/webhooks); a workflow
+#: session is ``complete`` once it has one (``started``, ``processing``, ``complete``,
+#: ``abandoned``, ``cancelled``: https://docs.complycube.com/documentation/api-reference/core-resources/workflow-sessions).
+#: An outcome next to another status contradicts it: UNKNOWN, not final.
+COMPLETE = "complete"
 #: Workflow-session event types that carry no outcome yet, or end the session without one.
 SESSION_TYPES: dict[str, tuple[DecisionStatus, bool]] = {
     "workflow.session.started": (S.PENDING, False),
@@ -59,14 +71,35 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
     )
 
 
-def _outcome(event: Any, payload: Any, outcome: Any) -> Decision:
+def _outcome(event: Any, payload: Any, outcome: Any, named: str | None = None) -> Decision:
     """The decision of a check or session ``outcome`` (:data:`OUTCOME`): final when mapped. An
     outcome :data:`OUTCOME` does not know, or none at all, is UNKNOWN and not final: a final
     UNKNOWN would replace the verdict already in the ledger (an earlier ``clear``, a confirmed
     match, a ``check.completed.rejected`` next to which ComplyCube also sends a plain
-    ``check.completed`` whose payload may carry no outcome) with a value nobody has mapped."""
+    ``check.completed`` whose payload may carry no outcome) with a value nobody has mapped.
+
+    Contradictions are never a verdict of either side: a payload ``status`` other than
+    ``complete`` (:data:`COMPLETE`) is UNKNOWN, not final; a documented outcome ``named`` by the
+    event type that the payload's outcome differs from (``check.monitoring.attention`` with
+    ``outcome: clear``) is REVIEW, final, like ``attention``: a human must look."""
+    state = wire(getattr(payload, "status", None))
+    if state is not None and state != COMPLETE:
+        return _decision(event, payload, S.UNKNOWN, False, reasons=codes([outcome, state]))
+    said = wire(outcome)
+    if named is not None and said is not None and said != named:
+        return _decision(event, payload, S.REVIEW, True, reasons=codes([said, named]))
     status = lookup(OUTCOME, outcome)
     return _decision(event, payload, status, status is not S.UNKNOWN, reasons=codes([outcome]))
+
+
+def _named_outcome(etype: str) -> str | None:
+    """The documented outcome a ``check.completed.<outcome>`` or ``check.monitoring.<outcome>``
+    type names (``attention`` for ``check.monitoring.attention``), else ``None``: an outcome
+    ComplyCube has not documented is decided from the payload alone."""
+    if outcome_family(etype) is None:
+        return None
+    named = etype.rsplit(".", 1)[1]
+    return named if named in OUTCOME else None
 
 
 def decide(event: Any) -> Decision | None:
@@ -82,7 +115,7 @@ def decide(event: Any) -> Decision | None:
         # ``outcome_family``, gives these types the CheckStatusEvent model; anything else under
         # those prefixes (``check.completed.clear.v2``, ``check.completed_v2``,
         # ``check.monitoring.match.new``) is an unknown event and carries no decision.
-        return _outcome(event, event.payload, event.outcome)
+        return _outcome(event, event.payload, event.outcome, _named_outcome(etype))
     if etype == "check.pending":
         return _decision(event, event.payload, S.PENDING, False)
     if etype == "check.failed":

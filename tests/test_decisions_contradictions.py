@@ -1,0 +1,109 @@
+"""Verdicts of bodies whose fields disagree, or that carry a value the vendor does not document as
+a check's outcome: never APPROVED on a guess, never a final verdict the body itself denies.
+
+* ComplyCube ``confirmed`` is a manual *validation* input, not a check outcome: for a screening
+  check it confirms a match (the check becomes ``match_confirmed``), for a document or identity
+  check it makes the check ``clear``
+  (https://docs.complycube.com/api-reference/v.1.7.2/checks/validate-a-check).
+* ComplyCube ``check.completed.<outcome>`` / ``check.monitoring.attention`` whose payload says
+  another outcome, or whose payload ``status`` is not ``complete`` (an outcome is sent "only when
+  status = complete",
+  https://docs.complycube.com/documentation/api-reference/other-resources/webhooks).
+* iDenfy identification with ``final: true`` while ``status.overall`` is ``REVIEWING``/``ACTIVE``
+  (https://documentation.idenfy.com/kyc/webhooks).
+* iDenfy ``FACIAL_AUTHENTICATION`` with a ``status`` this version does not know.
+* iDenfy ``AGE_ESTIMATION`` ``outcome: SUCCESS`` with ``status: FAILED``.
+* iDenfy ``AML_MONITORING`` ``alertStatus: ACCEPTED`` while the v3 ``status`` is ``ALERT``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import kyc_webhooks as kw
+from kyc_webhooks.testing import sample_payload, set_path, sign, signed_delivery
+
+S = kw.DecisionStatus
+KEY = "k-contradictions"
+
+
+def _idenfy(event_type: str, **overrides: Any) -> kw.Decision:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY))
+    decision = receiver.parse(*signed_delivery("idenfy", event_type, KEY, **overrides)).decision
+    assert decision is not None
+    return decision
+
+
+def _complycube(event_type: str, **paths: Any) -> kw.Decision:
+    payload = sample_payload("complycube", event_type)
+    for path, value in paths.items():
+        set_path(payload, path, value)
+    receiver = kw.Receiver(kw.ComplyCube(secret=KEY))
+    decision = receiver.parse(*sign("complycube", payload, KEY)).decision
+    assert decision is not None
+    return decision
+
+
+# -- ComplyCube ----------------------------------------------------------------------------------
+
+
+def test_complycube_validation_input_confirmed_is_never_approved() -> None:
+    # For a screening check "confirmed" confirms a watch-list match: APPROVED would be backwards.
+    decision = _complycube("check.updated", payload__outcome="confirmed")
+    assert decision.status is not S.APPROVED
+    assert (decision.status, decision.final, decision.reasons) == (S.UNKNOWN, False, ("confirmed",))
+
+
+@pytest.mark.parametrize(
+    ("event_type", "outcome"),
+    [
+        ("check.completed.rejected", "clear"),
+        ("check.completed.match_confirmed", "clear"),
+        ("check.monitoring.attention", "clear"),
+        ("check.completed.clear", "rejected"),
+        ("check.complete.attention", "clear"),  # the v1.7.2 spelling
+    ],
+)
+def test_complycube_type_and_payload_outcome_disagree_is_review(
+    event_type: str, outcome: str
+) -> None:
+    decision = _complycube(event_type, payload__outcome=outcome)
+    assert (decision.status, decision.final) == (S.REVIEW, True)
+    assert outcome in decision.reasons
+
+
+def test_complycube_type_and_payload_outcome_agree_is_unchanged() -> None:
+    decision = _complycube("check.completed.rejected", payload__outcome="rejected")
+    assert (decision.status, decision.final) == (S.DECLINED, True)
+
+
+@pytest.mark.parametrize("status", ["pending", "failed", "brand_new"])
+@pytest.mark.parametrize("event_type", ["check.completed.clear", "check.completed"])
+def test_complycube_completion_of_a_check_not_complete_is_not_a_verdict(
+    event_type: str, status: str
+) -> None:
+    decision = _complycube(event_type, payload__status=status, payload__outcome="clear")
+    assert (decision.status, decision.final) == (S.UNKNOWN, False)
+
+
+def test_complycube_completion_with_status_complete_is_unchanged() -> None:
+    decision = _complycube("check.completed.clear", payload__status="complete")
+    assert (decision.status, decision.final) == (S.APPROVED, True)
+
+
+@pytest.mark.parametrize("event_type", ["workflow.session.completed", "workflow.session.updated"])
+@pytest.mark.parametrize("status", ["abandoned", "processing"])
+def test_complycube_session_outcome_of_a_session_not_complete_is_not_a_verdict(
+    event_type: str, status: str
+) -> None:
+    decision = _complycube(event_type, payload__status=status, payload__outcome="clear")
+    assert (decision.status, decision.final) == (S.UNKNOWN, False)
+
+
+def test_complycube_session_outcome_of_a_complete_session_is_unchanged() -> None:
+    decision = _complycube(
+        "workflow.session.completed", payload__status="complete", payload__outcome="clear"
+    )
+    assert (decision.status, decision.final) == (S.APPROVED, True)
