@@ -9,8 +9,6 @@ a check's outcome: never APPROVED on a guess, never a final verdict the body its
   another outcome, or whose payload ``status`` is not ``complete`` (an outcome is sent "only when
   status = complete",
   https://docs.complycube.com/documentation/api-reference/other-resources/webhooks).
-* iDenfy identification with ``final: true`` while ``status.overall`` is ``REVIEWING``/``ACTIVE``
-  (https://documentation.idenfy.com/kyc/webhooks).
 * iDenfy ``FACIAL_AUTHENTICATION`` with a ``status`` this version does not know.
 * iDenfy ``AGE_ESTIMATION`` ``outcome: SUCCESS`` with ``status: FAILED``.
 * iDenfy ``AML_MONITORING`` ``alertStatus: ACCEPTED`` while the v3 ``status`` is ``ALERT``.
@@ -106,4 +104,33 @@ def test_complycube_session_outcome_of_a_complete_session_is_unchanged() -> None
     decision = _complycube(
         "workflow.session.completed", payload__status="complete", payload__outcome="clear"
     )
+    assert (decision.status, decision.final) == (S.APPROVED, True)
+
+
+# -- iDenfy --------------------------------------------------------------------------------------
+
+
+def test_idenfy_facial_authentication_unknown_status_is_not_final() -> None:
+    decision = _idenfy("FACIAL_AUTHENTICATION", status="IN_PROGRESS")
+    assert (decision.status, decision.final) == (S.UNKNOWN, False)
+
+
+def test_idenfy_age_estimation_success_of_a_failed_session_is_not_approved() -> None:
+    decision = _idenfy("AGE_ESTIMATION", status="FAILED", outcome="SUCCESS")
+    assert (decision.status, decision.final) == (S.REVIEW, True)
+    assert decision.reasons == ("SUCCESS", "FAILED")
+
+
+def test_idenfy_age_estimation_success_of_a_completed_session_is_approved() -> None:
+    decision = _idenfy("AGE_ESTIMATION", status="COMPLETED", outcome="SUCCESS")
+    assert (decision.status, decision.final) == (S.APPROVED, True)
+
+
+def test_idenfy_aml_accepted_while_v3_status_alerts_is_review() -> None:
+    decision = _idenfy("AML_MONITORING", alertStatus="ACCEPTED", status="ALERT")
+    assert (decision.status, decision.final) == (S.REVIEW, True)
+
+
+def test_idenfy_aml_accepted_while_v3_status_is_active_is_approved() -> None:
+    decision = _idenfy("AML_MONITORING", alertStatus="ACCEPTED", status="ACTIVE")
     assert (decision.status, decision.final) == (S.APPROVED, True)

@@ -213,7 +213,8 @@ def decide(event: Any) -> Decision | None:
         return _decision(
             event,
             status,
-            status is not S.PENDING,
+            # A status this version does not know is never final (as for identifications).
+            status not in (S.PENDING, S.UNKNOWN),
             subject,
             client_ref=event.client_id,
             # ``failReason`` is free text (up to 255 characters, https://documentation.idenfy.com/
@@ -221,9 +222,17 @@ def decide(event: Any) -> Decision | None:
             reasons=codes(event.risk_tags),
         )
     if etype == "AGE_ESTIMATION":
+        reasons = codes([event.outcome if event.outcome is not None else event.status])
         if event.outcome is not None:
             status = lookup(AGE, event.outcome)
             final = True
+            if status is S.APPROVED and wire(event.status) != "COMPLETED":
+                # ``outcome: SUCCESS`` of a session whose ``status`` is not ``COMPLETED``
+                # (``FAILED``, or a value this version does not know) contradicts itself: a human
+                # must look, never an approval
+                # (https://documentation.idenfy.com/api-reference/webhooks/age-estimation-result).
+                status = S.REVIEW
+                reasons = codes([event.outcome, event.status])
         else:
             # No verdict in the body: a terminal session ended without one (AGE_TERMINAL).
             final = wire(event.status) in AGE_TERMINAL
@@ -234,7 +243,7 @@ def decide(event: Any) -> Decision | None:
             final,
             AGE_SUBJECT_PREFIX + event.scan_ref,
             client_ref=event.client_id,
-            reasons=codes([event.outcome if event.outcome is not None else event.status]),
+            reasons=reasons,
             occurred_at=_time(event.occurred_at),
         )
     if etype == "COMPANY_REVIEW":
@@ -262,6 +271,10 @@ def decide(event: Any) -> Decision | None:
         # The v2 ``alertStatus`` first: it alone carries a reviewer's verdict (AML_ALERT_STATUS).
         value = event.alert_status
         status = lookup(AML_ALERT_STATUS, value)
+        if status is S.APPROVED and lookup(AML_MONITORING, event.status) is S.REVIEW:
+            # ``ACCEPTED`` next to a v3 ``status: ALERT``: the two statuses contradict each
+            # other; an open alert is never read as an approval: REVIEW, as for ``ALERT``.
+            value, status = event.status, S.REVIEW
         if status is S.UNKNOWN:  # no verdict there: the v3 ``status`` decides
             value = event.status
             status = lookup(AML_MONITORING, value)
