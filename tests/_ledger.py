@@ -4,6 +4,7 @@ begun and completed."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import datetime, timedelta, timezone
 
@@ -57,3 +58,21 @@ def decide(store: Store, made: DecisionEntry, claim: Claim) -> DecisionTicket:
     assert ticket is not None
     assert store.complete(claim, decision=ticket)
     return ticket
+
+
+def assert_upgraded_entry_counts_as_announced(
+    store: Store, made: DecisionEntry, done_id: str
+) -> None:
+    """After a migration that adds the verdict last announced: ``made``, the entry of the done
+    delivery ``done_id`` stored before it, counts as announced (under the old rules every stored
+    entry had been), so a replay of that delivery announces nothing, and a different verdict of
+    the same verification, from a new delivery, does."""
+    replay = store.claim(done_id, lease=30, replay=True)
+    assert replay is not None
+    again = decide(store, made, replay)
+    assert not again.changes
+    later = claimed(store)
+    approved = dataclasses.replace(made, status="APPROVED", final=True, delivery_id=later.record.id)
+    changed = store.begin_decision(later, approved, lease=30)
+    assert changed is not None
+    assert changed.changes

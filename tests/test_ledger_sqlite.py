@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from _ledger import assert_upgraded_entry_counts_as_announced
 from _sqlite_layouts import to_version_3, to_version_4
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import Claim, DecisionEntry, NewDelivery, SQLiteStore
@@ -231,20 +232,7 @@ def test_a_version_4_file_gets_the_announced_verdict_of_its_entries(tmp_path: Pa
             ("scan-1", "REVIEW", 0, "REVIEW", 0),
             ("scan-2", None, None, None, None),
         ]
-        replay = store.claim(done.record.id, lease=30, replay=True)
-        assert replay is not None
-        again = store.begin_decision(replay, made, lease=30)
-        assert again is not None
-        assert not again.changes
-        assert store.complete(replay, decision=again)
-        later = store.add(NewDelivery("later", "idenfy", "IDENTIFICATION", b"{}"), lease=30).claim
-        assert later is not None
-        approved = dataclasses.replace(
-            made, status="APPROVED", final=True, delivery_id=later.record.id
-        )
-        changed = store.begin_decision(later, approved, lease=30)
-        assert changed is not None
-        assert changed.changes
+        assert_upgraded_entry_counts_as_announced(store, made, done.record.id)
 
 
 #: The ledger writes of version 4, as its processes still running after the migration send them:

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from _ledger import entry
+from _ledger import assert_upgraded_entry_counts_as_announced, entry
 from _stores import FakeClock
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.integrations.django import conf
@@ -212,17 +212,7 @@ def test_migration_0003_announces_the_entries_stored_before_it(django_store: Dja
         ("lease-only", None, None, None, None),
         (made.subject, "REVIEW", False, "REVIEW", False),
     ]
-    replay = django_store.claim(added.record.id, lease=60, replay=True)
-    assert replay is not None
-    again = django_store.begin_decision(replay, made, lease=30)
-    assert again is not None
-    assert not again.changes
-    assert django_store.complete(replay, decision=again)
-    later = django_store.add(NewDelivery("after-0003", "idenfy", "T", b"{}"), lease=60).claim
-    assert later is not None
-    changed = django_store.begin_decision(later, entry(later, "APPROVED"), lease=30)
-    assert changed is not None
-    assert changed.changes
+    assert_upgraded_entry_counts_as_announced(django_store, made, added.record.id)
 
 
 class _Undone(Exception):
