@@ -48,18 +48,21 @@ def _deliveries(count: int) -> str:
 def _masked(row: Delivery) -> str:
     """The body as the event's ``repr()`` (personal data masked); a body that does not parse
     shows no content at all."""
-    import importlib
-
-    from ..._registry import VENDOR_NAMES
+    from ..._headers import Headers
+    from ..._registry import VENDOR_NAMES, vendor_class
     from ...errors import WebhookError
 
     if row.body is None:
         return "(erased)"
     if row.vendor not in VENDOR_NAMES:
         return "(unknown vendor)"
-    parse = importlib.import_module(f"kyc_webhooks.{row.vendor}").parse_unauthenticated
+    # The vendor's parsing step alone (the body was authenticated when it arrived), as the
+    # vendor package's ``parse_unauthenticated`` does.
+    models = vendor_class(row.vendor).models()
     try:
-        event = parse(bytes(row.body), [(str(n), str(v)) for n, v in row.headers])
+        event = models.parse_event(
+            bytes(row.body), Headers([(str(n), str(v)) for n, v in row.headers])
+        )
     except (WebhookError, TypeError, ValueError):
         return "(body does not parse; ask for the raw body)"
     return repr(event)
