@@ -137,6 +137,40 @@ def test_authentication_comes_before_parsing() -> None:
     assert good.status_code == 400
 
 
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _non_canonical_base64() -> list[str]:
+    """``base64(token)`` spelled in ways no base64 encoder writes, each decoding to the token
+    under ``base64.b64decode(validate=True)``: a ``=`` after a complete group (token
+    ``USERPASS``), and the unused bits of the last character set (RFC 4648 §3.5; token
+    ``USERPASS[:-1]``)."""
+    canonical = b64(USERPASS)  # 18 bytes: 24 characters, no padding
+    short = b64(USERPASS[:-1])  # 17 bytes: one "=", two unused bits in the last character
+    assert not canonical.endswith("=")
+    assert short.endswith("=")
+    assert not short.endswith("==")
+    last = _B64_ALPHABET[_B64_ALPHABET.index(short[-2]) | 1]  # an unused bit set
+    return [canonical + "=", canonical + "==", short[:-2] + last + "="]
+
+
+@pytest.mark.parametrize("spelling", range(3))
+def test_basic_credentials_in_a_base64_spelling_yoti_never_sends_are_refused(
+    spelling: int,
+) -> None:
+    # Yoti sends the standard base64 of the token, padded ("dXNlcm5hbWU6cGFzc3dvcmQ=",
+    # https://developers.yoti.com/identity-verification/notifications): a value that only a
+    # lenient decoder maps onto the token is malformed, not the token.
+    value = _non_canonical_base64()[spelling]
+    token = USERPASS if spelling < 2 else USERPASS[:-1]
+    assert base64.b64decode(value, validate=True) == token.encode()
+    outcome = receiver(token).handle(BODY, {"Authorization": f"Basic {value}"})
+    assert outcome.status_code == 401
+    assert isinstance(outcome.error, kw.AuthenticationError)
+    assert "base64" in str(outcome.error)
+    assert receiver(token).handle(BODY, {"Authorization": f"Basic {b64(token)}"}).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [

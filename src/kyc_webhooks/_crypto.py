@@ -173,10 +173,18 @@ def verify_authorization(
     """
     credentials = _authorization_credentials(headers, scheme, header)
     if scheme == "basic":
+        encoded = credentials.encode("ascii")
         try:
-            presented = base64.b64decode(credentials.encode("ascii"), validate=True)
+            presented = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise AuthenticationError(f"malformed {header} header: bad base64") from exc
+        # Yoti sends the standard, padded base64 of the token ("Authorization: Basic
+        # dXNlcm5hbWU6cGFzc3dvcmQ=", https://developers.yoti.com/identity-verification/notifications).
+        # b64decode also maps other spellings onto it -- a "=" after a complete group, unused bits
+        # set in the last character (RFC 4648 §3.5) -- which no encoder writes: malformed. The
+        # value is compared with its own re-encoding, not with a secret.
+        if base64.b64encode(presented) != encoded:
+            raise AuthenticationError(f"malformed {header} header: bad base64")
     else:
         presented = credentials.encode("ascii")
     ok = False
