@@ -116,3 +116,43 @@ def test_a_workers_claim_does_not_wait(
     assert summary.succeeded == 0
     assert [o.status_code for o in summary.outcomes] == [503]
     assert recorder.events == []
+
+
+@pytest.mark.parametrize("run", ["sync", "async"])
+def test_slow_store_calls_do_not_stretch_the_wait(
+    store: Store,
+    holder: tuple[Claim, DecisionTicket],
+    monkeypatch: pytest.MonkeyPatch,
+    run: str,
+) -> None:
+    """The wait ends ``SUBJECT_WAIT`` seconds after it began, however long each try of the
+    subject lease takes (a write queued behind other processes' writes, a row lock): it
+    counted only its pauses, so a store answering each try in 1 s kept a delivery 6.5 s for a
+    0.5 s wait -- past the 10 s after which iDenfy gives up, with the default second."""
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.5)
+    slow_call = 1.0
+    begin = store.begin_decision
+    tries: list[float] = []
+
+    def slow_begin(*args: object, **kwargs: object) -> DecisionTicket | None:
+        tries.append(time.monotonic())
+        time.sleep(slow_call)
+        return begin(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "begin_decision", slow_begin)
+    # On PostgreSQL after open_async() the tries would go through begin_decision_async; this
+    # store runs them through begin_decision (worker threads), as every store without it does.
+    recorder = Recorder(store)
+    started = time.monotonic()
+    if run == "sync":
+        outcome = recorder.receiver.handle(*MANUAL)
+    else:
+        outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    waited = time.monotonic() - started
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, kw.DeliveryInProgressError)
+    assert recorder.events == []
+    # No try starts once the wait is over; the answer comes after the wait plus the one try
+    # under way at its end (generous margin: a shared machine).
+    assert all(at - started < 0.5 + slow_call for at in tries), [t - started for t in tries]
+    assert waited < 0.5 + 2 * slow_call + 1.5

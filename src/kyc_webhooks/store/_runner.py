@@ -101,8 +101,8 @@ SUBJECT_BUSY_RETRY = 2
 #: same verification holds (its handlers run now, usually for milliseconds: ComplyCube sends
 #: ``check.completed`` and ``check.completed.<outcome>`` together, Yoti several topics) before it
 #: is answered 503 and retried after :data:`SUBJECT_BUSY_RETRY`. Tries after 10 ms, then at
-#: doubling intervals. Yoti and Identomat document no redelivery, and every 503 counts towards
-#: ComplyCube disabling the endpoint.
+#: doubling intervals, none once that time has passed (by the clock: slow tries count). Yoti and
+#: Identomat document no redelivery, and every 503 counts towards ComplyCube disabling the endpoint.
 SUBJECT_WAIT = 1.0
 #: ``Retry-After`` (seconds) of the 503 answered when the store fails: long enough for a database
 #: failover or restart, short enough that a client honouring it comes back soon.
@@ -1031,13 +1031,14 @@ class StoreRunner:
 
 
 def _subject_pauses() -> Iterator[float]:
-    """The pauses between tries of a busy subject lease: 10 ms, doubling, :data:`SUBJECT_WAIT`
-    seconds in all (read when the wait starts)."""
-    pause, left = 0.01, SUBJECT_WAIT
-    while left > 0:
-        step = min(pause, left)
-        yield step
-        left -= step
+    """The pauses between tries of a busy subject lease: 10 ms, doubling, until
+    :data:`SUBJECT_WAIT` seconds have passed since the wait started (the first pause) -- by the
+    clock, not by adding up the pauses: a store answering each try slowly (a write queued behind
+    other processes', a row lock) stretched the wait to several times its length."""
+    deadline = time.monotonic() + SUBJECT_WAIT
+    pause = 0.01
+    while (left := deadline - time.monotonic()) > 0:
+        yield min(pause, left)
         pause *= 2
 
 
