@@ -425,6 +425,27 @@ def test_forward_compatible_changes_parse_and_round_trip(payload: dict[str, Any]
     assert dumped == payload
 
 
+@pytest.mark.parametrize("outcome", ["confirmed", "rejected", "attention", "pending"])
+def test_manual_validation_outcomes_are_check_outcome_members(outcome: str) -> None:
+    # Sheet §4.3: a manual validation sets a check's outcome to confirmed, rejected or attention
+    # (v1.7.2: pending in place of attention) and triggers check.updated; each documented value
+    # is a member of the open enum, not a plain string.
+    event = parsed(
+        {
+            "id": "5ed170fe99c81a0007b9a3e9",
+            "type": "check.updated",
+            "resourceType": "check",
+            "payload": {"id": "5eb1276d96be4a0008713af4", "result": {"outcome": outcome}},
+            "createdAt": "2021-02-03T10:15:42.208Z",
+        }
+    )
+    assert isinstance(event, CheckUpdatedEvent)
+    assert event.payload is not None
+    assert event.payload.result is not None
+    assert isinstance(event.payload.result.outcome, CheckOutcome)
+    assert event.payload.result.outcome == outcome
+
+
 def test_unknown_enum_value_stays_a_plain_string() -> None:
     event = parsed(with_changes(BASE, payload__outcome="inconclusive"))
     assert isinstance(event, CheckStatusEvent)

@@ -149,6 +149,9 @@ class CheckOutcome(WireEnum):
     MATCH_CONFIRMED = "match_confirmed"
     #: A manual validation outcome ([checks]) that can reach a check through ``check.updated``.
     CONFIRMED = "confirmed"
+    #: The manual validation outcome the v1.7.2 docs list in place of ``attention``
+    #: (https://docs.complycube.com/api-reference/checks/validate-a-check, API v1.7.2).
+    PENDING = "pending"
 
 
 class CheckType(WireEnum):
