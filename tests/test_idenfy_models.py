@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -983,6 +984,39 @@ def test_legacy_id_verification_spellings_are_the_documented_types(
     # A legacy body without ``final`` under a label that may be preliminary stays so.
     legacy = {k: v for k, v in payload.items() if k != "final"}
     assert identification(legacy, spelling).is_final is identification(legacy, documented).is_final
+
+
+@pytest.mark.parametrize("pattern", ["IDENTIFICATION_CANCELED", "ID_VERIFICATION_CANCELLED"])
+def test_a_handler_registered_under_another_spelling_runs_without_a_warning(pattern: str) -> None:
+    """The dashboard's spelling names the event that parse reports as IDENTIFICATION_CANCELLED:
+    registered under it, the handler runs (it was warned "would never run", and never ran)."""
+    rec = receiver()
+    seen: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec.on("idenfy", pattern)(lambda event: seen.append(event.event_type))
+    outcome = deliver(SAMPLES["IDENTIFICATION_CANCELLED"], "IDENTIFICATION_CANCELLED", rec)
+    assert outcome.status_code == 200, outcome.error
+    assert seen == ["IDENTIFICATION_CANCELLED"]
+
+
+def test_sex_gender_and_reviewers_comments_are_masked_in_repr() -> None:
+    """The document's sex, an AML hit's gender and the free text reviewers write about a person
+    are personal data: repr() masks them as ComplyCube's gender is."""
+    body = sample("IDENTIFICATION")
+    body["data"]["docSex"] = "SEX-VALUE"
+    assert "SEX-VALUE" not in repr(parsed(body, "IDENTIFICATION"))
+    monitoring = sample("AML_MONITORING")
+    monitoring["amlCheck"]["amlCheck"][0]["gender"] = "GENDER-VALUE"
+    assert "GENDER-VALUE" not in repr(parsed(monitoring, "AML_MONITORING"))
+    review = sample("COMPANY_REVIEW")
+    review["amlComment"] = "COMMENT-ONE"
+    review["negativeNewsComment"] = "COMMENT-TWO"
+    company = sample("COMPANY_AML_REVIEW")
+    company["amlComment"] = "COMMENT-THREE"
+    shown = repr(parsed(review, "COMPANY_REVIEW")) + repr(parsed(company, "COMPANY_AML_REVIEW"))
+    for value in ("COMMENT-ONE", "COMMENT-TWO", "COMMENT-THREE"):
+        assert value not in shown
 
 
 def test_legacy_2019_times_inside_status_are_typed_fields() -> None:

@@ -299,7 +299,7 @@ class AmlV3Hit(KycModel):
     dates_of_birth: Annotated[list[str] | None, PERSONAL, BOUNDED] = Field(
         default=None, alias="datesOfBirth"
     )
-    gender: Annotated[Gender | str | None, OPEN] = None
+    gender: Annotated[Gender | str | None, OPEN, PERSONAL] = None
     nationalities: Annotated[list[str] | None, PERSONAL, BOUNDED] = None
     match: str | None = None
     former_san_body_ids: Annotated[list[Number] | None, BOUNDED] = Field(

@@ -26,7 +26,7 @@ from .._crypto import (
 from .._headers import HeaderInput, Headers
 from .._vendor import Vendor, body_bytes
 from ..errors import ConfigurationError
-from ._wire import AUTHORIZATION_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER
+from ._wire import AUTHORIZATION_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, SPELLINGS
 
 if TYPE_CHECKING:
     from .models import IdenfyEvent
@@ -120,6 +120,12 @@ class Idenfy(Vendor):
     @classmethod
     def sample_headers(cls, event_type: str) -> dict[str, str]:
         return {EVENT_TYPE_HEADER: event_type}
+
+    @classmethod
+    def normalize_pattern(cls, pattern: str) -> str:
+        # The dashboard's spellings (IDENTIFICATION_CANCELED, ID_VERIFICATION_*) name the events
+        # that parse reports under the documented type: a handler registered for one runs.
+        return SPELLINGS.get(pattern, pattern)
 
     def __repr__(self) -> str:
         parts = []

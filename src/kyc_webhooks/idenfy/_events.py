@@ -307,13 +307,16 @@ class CompanyReviewEvent(IdenfyEvent):
         default=None, alias="relatedClientScanRefs"
     )
     # Deprecated in the spec, still sent.
-    aml_comment: str | None = Field(default=None, alias="amlComment")
+    # Free text a reviewer wrote about the person: personal data.
+    aml_comment: Annotated[str | None, PERSONAL] = Field(default=None, alias="amlComment")
     sanctions_check_status: AmlStatusField = Field(default=None, alias="sanctionsCheckStatus")
     sanctions_status_set_by: ManagerAccount | None = Field(
         default=None, alias="sanctionsStatusSetBy"
     )
     sanctions_status_set_at: Timestamp | None = Field(default=None, alias="sanctionsStatusSetAt")
-    negative_news_comment: str | None = Field(default=None, alias="negativeNewsComment")
+    negative_news_comment: Annotated[str | None, PERSONAL] = Field(
+        default=None, alias="negativeNewsComment"
+    )
     negative_news_status: AmlStatusField = Field(default=None, alias="negativeNewsStatus")
     news_status_set_by: ManagerAccount | None = Field(default=None, alias="newsStatusSetBy")
     news_status_set_at: Timestamp | None = Field(default=None, alias="newsStatusSetAt")
@@ -344,7 +347,7 @@ class CompanyAmlReviewEvent(IdenfyEvent):
     overall_status: AmlStatusField = Field(default=None, alias="overallStatus")
     status_set_by: ManagerAccount | None = Field(default=None, alias="statusSetBy")
     status_set_at: Timestamp | None = Field(default=None, alias="statusSetAt")
-    aml_comment: str | None = Field(default=None, alias="amlComment")
+    aml_comment: Annotated[str | None, PERSONAL] = Field(default=None, alias="amlComment")
 
 
 class CompanyInfoRequestEvent(IdenfyEvent):

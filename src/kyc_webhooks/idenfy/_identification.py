@@ -173,7 +173,9 @@ class DocumentData(KycModel):
     doc_dob: Annotated[str | None, PERSONAL] = Field(default=None, alias="docDob")
     doc_date_of_issue: str | None = Field(default=None, alias="docDateOfIssue")
     doc_type: Annotated[DocumentType | str | None, OPEN] = Field(default=None, alias="docType")
-    doc_sex: Annotated[DocumentSex | str | None, OPEN] = Field(default=None, alias="docSex")
+    doc_sex: Annotated[DocumentSex | str | None, OPEN, PERSONAL] = Field(
+        default=None, alias="docSex"
+    )
     doc_nationality: Annotated[str | None, PERSONAL] = Field(default=None, alias="docNationality")
     doc_issuing_country: str | None = Field(default=None, alias="docIssuingCountry")
     birth_place: Annotated[str | None, PERSONAL] = Field(default=None, alias="birthPlace")

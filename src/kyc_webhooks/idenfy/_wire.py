@@ -19,3 +19,23 @@ EVENT_TYPE_HEADER = "Idenfy-Event-Type"
 # token, both configured per notification in the dashboard (Settings -> System notifications).
 # https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails
 AUTHORIZATION_HEADER = "Authorization"
+
+#: Other spellings of documented types -> the documented one: reported as ``event_type``, and what
+#: a routing pattern naming one is read as. The dashboard labels the identification events "ID
+#: VERIFICATION ..." -- "ID VERIFICATION (Legacy)", "... AUTO FINISHED", "... MANUAL FINISHED", "...
+#: RESUBMITTED", "... CANCELED" (one L), "... EXPIRED" -- and iDenfy's legacy description names the
+#: cancelled event ``ID_VERIFICATION_CANCELLED``
+#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails,
+#: https://documentation.idenfy.com/kyc/webhooks). No delivery with these headers has been seen,
+#: but should the header follow the dashboard or the legacy description, it is the same event, in
+#: both spellings of "cancelled".
+SPELLINGS: dict[str, str] = {
+    "IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION": "IDENTIFICATION",
+    "ID_VERIFICATION_AUTO_FINISHED": "IDENTIFICATION_AUTO_FINISHED",
+    "ID_VERIFICATION_MANUAL_FINISHED": "IDENTIFICATION_MANUAL_FINISHED",
+    "ID_VERIFICATION_RESUBMITTED": "IDENTIFICATION_RESUBMITTED",
+    "ID_VERIFICATION_CANCELLED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
+    "ID_VERIFICATION_EXPIRED": "IDENTIFICATION_EXPIRED",
+}

@@ -36,7 +36,7 @@ from .._headers import Headers
 from .._validation import check_object_count, decode_json, validate_json
 from ..errors import PayloadError
 from ._base import UNDETERMINED_EVENT_TYPE, VENDOR, IdenfyEvent, IdenfyUnknownEvent
-from ._wire import EVENT_TYPE_HEADER
+from ._wire import EVENT_TYPE_HEADER, SPELLINGS
 
 if TYPE_CHECKING:  # for type checkers: every public name below, from where it is defined
     from ._aml import *  # noqa: F403
@@ -231,24 +231,6 @@ def _model(event_type: str) -> type[IdenfyEvent]:
 #: Every documented ``Idenfy-Event-Type`` value ([webhooks]), in the documentation's order.
 EVENT_TYPES: tuple[str, ...] = tuple(_MODEL_NAMES)
 
-#: Other spellings of documented types -> the documented one, reported as ``event_type``. The
-#: dashboard labels the identification events "ID VERIFICATION ..." -- "ID VERIFICATION (Legacy)",
-#: "... AUTO FINISHED", "... MANUAL FINISHED", "... RESUBMITTED", "... CANCELED" (one L), "...
-#: EXPIRED" -- and iDenfy's legacy description names the cancelled event
-#: ``ID_VERIFICATION_CANCELLED``
-#: (https://documentation.idenfy.com/guides/dashboard/settings/system-notifications-webhooks-emails,
-#: [webhooks]). No delivery with these headers has been seen, but should the header follow the
-#: dashboard or the legacy description, it is the same event, in both spellings of "cancelled".
-_SPELLINGS: dict[str, str] = {
-    "IDENTIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
-    "ID_VERIFICATION": "IDENTIFICATION",
-    "ID_VERIFICATION_AUTO_FINISHED": "IDENTIFICATION_AUTO_FINISHED",
-    "ID_VERIFICATION_MANUAL_FINISHED": "IDENTIFICATION_MANUAL_FINISHED",
-    "ID_VERIFICATION_RESUBMITTED": "IDENTIFICATION_RESUBMITTED",
-    "ID_VERIFICATION_CANCELLED": "IDENTIFICATION_CANCELLED",
-    "ID_VERIFICATION_CANCELED": "IDENTIFICATION_CANCELLED",
-    "ID_VERIFICATION_EXPIRED": "IDENTIFICATION_EXPIRED",
-}
 
 #: Top-level body keys that say which model a body is: each is a field of that model's body
 #: ([spec]) and of no other documented body. ``Idenfy-Event-Type`` is not signed ([signing]: the
@@ -389,7 +371,7 @@ def parse_event(body: bytes, headers: Headers) -> IdenfyEvent:
         # printable ASCII -- a line break would forge log lines) is treated as an absent header.
         check_object_count(body, what="iDenfy")  # before infer_event_type decodes the body
         etype = infer_event_type(body)
-    etype = _SPELLINGS.get(etype, etype)
+    etype = SPELLINGS.get(etype, etype)
     event = _validated(body, etype)
     extra = event.model_extra
     # The type came from the unsigned header (or its absence): refuse it where the signed body
