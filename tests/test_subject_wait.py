@@ -7,6 +7,7 @@ sweep retries it. On every store (memory, SQLite on a file, PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -156,3 +157,18 @@ def test_slow_store_calls_do_not_stretch_the_wait(
     # under way at its end (generous margin: a shared machine).
     assert all(at - started < 0.5 + slow_call for at in tries), [t - started for t in tries]
     assert waited < 0.5 + 2 * slow_call + 1.5
+
+
+def test_the_pauses_are_drawn_apart_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries of one verification that arrived together do not all try at the same
+    moments (on one fixed schedule only one of them could win each time, and the others waited
+    for the next, doubling, pause while the lease was free): each pause is drawn between half
+    and all of 10 ms doubling, at most ``SUBJECT_PAUSE_MAX``."""
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 60.0)  # the pauses, not the deadline
+    first = list(itertools.islice(_runner._subject_pauses(), 12))
+    second = list(itertools.islice(_runner._subject_pauses(), 12))
+    assert first != second
+    nominal = [min(0.01 * 2**n, _runner.SUBJECT_PAUSE_MAX) for n in range(12)]
+    for pauses in (first, second):
+        assert all(n / 2 <= p <= n for p, n in zip(pauses, nominal, strict=True)), pauses
+    assert max(first + second) <= _runner.SUBJECT_PAUSE_MAX == 0.1

@@ -27,6 +27,7 @@ import functools
 import inspect
 import logging
 import math
+import random
 import re
 import threading
 import time
@@ -100,10 +101,14 @@ SUBJECT_BUSY_RETRY = 2
 #: which the next sweep retries) for the subject lease that another delivery of the
 #: same verification holds (its handlers run now, usually for milliseconds: ComplyCube sends
 #: ``check.completed`` and ``check.completed.<outcome>`` together, Yoti several topics) before it
-#: is answered 503 and retried after :data:`SUBJECT_BUSY_RETRY`. Tries after 10 ms, then at
-#: doubling intervals, none once that time has passed (by the clock: slow tries count). Yoti and
-#: Identomat document no redelivery, and every 503 counts towards ComplyCube disabling the endpoint.
+#: is answered 503 and retried after :data:`SUBJECT_BUSY_RETRY`. Tries after pauses of about
+#: 10 ms, doubling up to :data:`SUBJECT_PAUSE_MAX`, each drawn at random between half and all of
+#: that (deliveries that arrived together do not all try at the same moments, when only one can
+#: win), none once that time has passed (by the clock: slow tries count). Yoti and Identomat
+#: document no redelivery, and every 503 counts towards ComplyCube disabling the endpoint.
 SUBJECT_WAIT = 1.0
+#: The longest pause between two tries of a busy subject lease (seconds).
+SUBJECT_PAUSE_MAX = 0.1
 #: ``Retry-After`` (seconds) of the 503 answered when the store fails: long enough for a database
 #: failover or restart, short enough that a client honouring it comes back soon.
 STORE_RETRY_AFTER = 10
@@ -1031,15 +1036,21 @@ class StoreRunner:
 
 
 def _subject_pauses() -> Iterator[float]:
-    """The pauses between tries of a busy subject lease: 10 ms, doubling, until
+    """The pauses between tries of a busy subject lease: 10 ms, doubling up to
+    :data:`SUBJECT_PAUSE_MAX`, each a random draw between half and all of that, until
     :data:`SUBJECT_WAIT` seconds have passed since the wait started (the first pause) -- by the
     clock, not by adding up the pauses: a store answering each try slowly (a write queued behind
-    other processes', a row lock) stretched the wait to several times its length."""
+    other processes', a row lock) stretched the wait to several times its length.
+
+    The draw and the bound keep waiters apart: on one fixed schedule, a dozen deliveries of one
+    verification that arrived together tried at the same moments, one won each time, and the
+    others waited up to 370 ms for the next try while the lease was free (503s for a lease busy a
+    fifth of the wait)."""
     deadline = time.monotonic() + SUBJECT_WAIT
     pause = 0.01
     while (left := deadline - time.monotonic()) > 0:
-        yield min(pause, left)
-        pause *= 2
+        yield min(random.uniform(pause / 2, pause), left)
+        pause = min(pause * 2, SUBJECT_PAUSE_MAX)
 
 
 def _store_failed(error: StoreError, decision: Decision, claim: Claim) -> Outcome:
