@@ -161,10 +161,12 @@ class VideoCallFinishedEvent(IdenfyEvent):
     :attr:`date_time` parses it when possible.
     """
 
-    video_call_answers: Annotated[dict[str, VideoCallAnswer] | None, BOUNDED] = Field(
+    # The body is undocumented now: a question without an answer (``null``) and a ``date`` sent
+    # as a number are kept as sent rather than refusing the whole delivery.
+    video_call_answers: Annotated[dict[str, VideoCallAnswer | None] | None, BOUNDED] = Field(
         default=None, alias="videoCallAnswers"
     )
-    date: str | None = None
+    date: str | Number | None = None
     # A bool in the legacy body; a status string is accepted too (body undocumented, [webhooks]).
     status: Flag | str | None = None
     scan_ref: str | None = Field(default=None, alias="scanRef")
@@ -433,7 +435,8 @@ class AccountCheckEvent(IdenfyEvent):
     score: Number | None = None
     client_id: str | None = Field(default=None, alias="clientId")
     auth_token: Annotated[str | None, PERSONAL] = Field(default=None, alias="authToken")
-    date: str | None = None
+    # [spec] gives no type: a string or a number, kept as sent.
+    date: str | Number | None = None
     facebook_score: Number | None = Field(default=None, alias="facebookScore")
     gmail_score: Number | None = Field(default=None, alias="gmailScore")
     ip_score: Number | None = Field(default=None, alias="ipScore")
