@@ -212,7 +212,9 @@ def test_legacy_video_call_body() -> None:
     event = kw.Receiver(kw.Idenfy(signing_key=VECTOR_KEY)).parse(body, headers)
     assert isinstance(event, VideoCallFinishedEvent)
     assert event.video_call_answers is not None
-    assert event.video_call_answers["Question 2"].correct is True
+    answer = event.video_call_answers["Question 2"]
+    assert answer is not None
+    assert answer.correct is True
     assert event.date_time is not None
     assert event.date_time.year == 2020
     assert event.scan_ref == "unique_scan_ref"
