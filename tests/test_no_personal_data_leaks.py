@@ -460,6 +460,8 @@ def test_a_failed_queue_hand_off_names_the_class_only(logs: pytest.LogCaptureFix
 
 
 APP = """
+import os
+
 import kyc_webhooks as kw
 
 receiver = kw.Receiver(
