@@ -1737,3 +1737,24 @@ def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> N
         code, _, err = run(capsys, "inbox", "--inbox", str(inbox), *action)
         assert code == cli.EXIT_FAILED
         assert_one_line_error(err, contains="was erased")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["process", "--app", "x:y", "--inbox", "postgresql://app:PW-SECRET@db/app"],
+        ["process", "--app", "x:y", "--inbox", "postgresql://app:PW@SECRET@db/app"],
+        ["inbox", "list", "--store", "host=db password='PW SECRET' user=app", "--bogus"],
+        ["inbox", "list", "--bogus", "redis://:PW-SECRET@127.0.0.1:6379/0"],
+    ],
+)
+def test_a_usage_error_does_not_print_the_password_of_a_url_it_quotes(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """argparse quotes the arguments it does not know ("unrecognized arguments: --inbox
+    postgresql://app:secret@db/app"): the credentials are hidden, the rest stays readable."""
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert "unrecognized arguments" in err
+    assert "SECRET" not in out + err
+    assert "***" in err

@@ -24,9 +24,10 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 import kyc_webhooks as kw
 
@@ -89,10 +90,30 @@ exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network er
             4 optional dependency missing, 130 interrupted, 143 terminated (SIGTERM)"""
 
 
+#: A URL's user information (``postgresql://app:secret@db/app``): up to the last ``@`` of the
+#: word, for a password holding an unencoded ``@``.
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)\S*@")
+#: A libpq ``password=...`` keyword (``host=db password='s e c'``), quoted or not.
+_PASSWORD_KEYWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def _redact_credentials(text: str) -> str:
+    """``text`` with the user information of URLs and libpq ``password=`` values hidden."""
+    return _PASSWORD_KEYWORD.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that a usage error does not print the credentials of a store or
+    broker URL it quotes ("unrecognized arguments: --inbox postgresql://app:secret@db/app")."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(_redact_credentials(message))
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with ``only``, just that command's module is imported (the others are
     listed in the help by their summary)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         formatter_class=Formatter,
         description=(
