@@ -22,7 +22,9 @@ threads and processes of one host.
   a BLOB of its ``surrogatepass`` bytes (:func:`_text`), which never equals a TEXT value.
 * ``erase``, ``erase_bodies``, ``purge``, ``forget_decisions`` and ``purge_decisions`` leave no
   copy of the erased data in any file of the database: ``secure_delete`` zeroes it in the
-  database file and a ``wal_checkpoint(TRUNCATE)`` empties the write-ahead log
+  database file, ``VACUUM`` rewrites the kept rows into fresh pages (a row SQLite moved between
+  pages could leave a copy in the unused space of a page) and a ``wal_checkpoint(TRUNCATE)``
+  empties the write-ahead log
   (docs/delivery-guarantees.md, "Erasure").
 
 Not for network file systems (NFS, SMB): SQLite's locking is unreliable there. Use one host, or a
@@ -1554,18 +1556,29 @@ class SQLiteStore:
     def _scrub(self, what: str) -> None:
         """After an erasure is committed: leave no copy of the erased data in any file.
 
-        ``secure_delete`` zeroed it in the new page images, but the write-ahead log still holds
-        the older images of the same pages (every insert and update of the row wrote one), and
-        the database file holds whatever an earlier checkpoint copied there. A ``TRUNCATE``
-        checkpoint copies the zeroed pages into the database file and truncates the log to zero
-        bytes. It waits (busy timeout) for other connections' read transactions to move to the
-        newest snapshot; if one is still open after that, older copies remain, and this raises
-        :class:`StoreError` instead of reporting a success: the erasure itself is committed, and
-        calling the same method again finishes the scrub."""
-        if self.journal_mode != "wal":
-            return  # a rollback journal is deleted at commit; ":memory:" has no file
-        with self._turn(f"{what} (checkpoint)"):
+        ``secure_delete`` zeroed it in the new page images, but not everywhere: a row that SQLite
+        had moved to another page (a page split or merge, as rows come and go) may have left its
+        old bytes in the unused space of the page it left, which ``secure_delete`` never clears
+        -- a forgotten ``client_ref`` in the ledger and its index, an erased body. ``VACUUM``
+        writes the kept rows into fresh pages and truncates the rest, so no such copy survives
+        (its cost grows with the file: docs/performance.md). In WAL mode the write-ahead log
+        still holds the older images of the same pages (every insert and update of the row wrote
+        one), and the database file holds whatever an earlier checkpoint copied there. A
+        ``TRUNCATE`` checkpoint copies the rewritten pages into the database file and truncates
+        the log to zero bytes. It waits (busy timeout) for other connections' read transactions
+        to move to the newest snapshot; if one is still open after that, older copies remain,
+        and this raises :class:`StoreError` instead of reporting a success: the erasure itself
+        is committed, and calling the same method again finishes the scrub."""
+        if self.journal_mode == "memory":
+            return  # ":memory:" has no file
+        with self._turn(f"{what} (vacuum)"):
             conn = self._connection()
+            try:
+                conn.execute("VACUUM")
+            except Exception as exc:
+                raise self._unscrubbed(what, self._error(f"{what} (vacuum)", exc)) from exc
+            if self.journal_mode != "wal":
+                return  # a rollback journal is deleted at commit
             try:
                 row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except Exception as exc:
@@ -1578,6 +1591,14 @@ class SQLiteStore:
                 f"truncated: older copies of the erased data may remain in the database file "
                 f"and its -wal file. Call {what}() again once that reader has finished."
             )
+
+    def _unscrubbed(self, what: str, error: StoreError) -> StoreError:
+        """``error`` of the ``VACUUM`` after the committed erasure ``what``, saying so."""
+        return type(error)(
+            f"{error.message}; {what} is committed (reads no longer return the erased data), but "
+            f"copies of the erased data may remain in the database file and its -wal file: call "
+            f"{what}() again"
+        )
 
     def close(self) -> None:
         with self._lock:
