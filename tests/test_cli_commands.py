@@ -515,6 +515,10 @@ def test_erase_one_body_by_prefix(capsys: pytest.CaptureFixture[str], inbox: Pat
     bodies = {r.id: r.body for r in _records(inbox)}
     assert bodies[record.id] is None
     assert sum(1 for b in bodies.values() if b is not None) == 1
+    # Again: the store is called (it scrubs the files again), but nothing was left to erase.
+    code, out, _ = run(capsys, *base, "--yes")
+    assert code == 0
+    assert out.strip() == "erased the bodies of 0 deliveries (metadata kept)"
 
 
 def test_erase_by_age_asks_and_erases(

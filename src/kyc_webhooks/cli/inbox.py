@@ -653,8 +653,11 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
         progress = Progress("erased", len(records), enabled=not args.json and not args.quiet)
         erased = 0
         try:
-            for delivery_id in records:
-                erased += 1 if store.erase(delivery_id) else 0
+            for delivery_id, record in records.items():
+                # Called for an erased body too (it scrubs the files again), counted only when
+                # there was a body to erase.
+                if store.erase(delivery_id) and record.body is not None:
+                    erased += 1
                 progress.step()
         finally:
             progress.close()
