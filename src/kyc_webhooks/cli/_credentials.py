@@ -240,12 +240,6 @@ def build_vendor(setting: VendorSetting) -> Vendor:
         raise CliError(f"bad {setting.vendor} settings from {setting.source}") from None
 
 
-def placeholder_vendor(name: str) -> Vendor:
-    """A vendor object whose credential is a placeholder: for parsing stored bodies only."""
-    param = vendor_class(name).credential_param
-    return build_vendor(VendorSetting(name, {param: "inbox-placeholder"}, "inbox"))
-
-
 def secret_text(setting: VendorSetting) -> str:
     """The (first) credential of ``setting``, as text, for signing."""
     param = vendor_class(setting.vendor).credential_param
