@@ -239,3 +239,23 @@ def test_a_generic_alias_for_on_event_is_a_configuration_error() -> None:
     # None was read as "no model": a handler for every event (review R48).
     with pytest.raises(kw.ConfigurationError, match="WebhookEvent subclass"):
         receiver().on_event(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pattern", ["ID_VERIFICATION_*", "ID_VERIFICATION*", "*_CANCELED"])
+def test_an_idenfy_wildcard_in_the_dashboard_spelling_matches_the_documented_types(
+    pattern: str,
+) -> None:
+    """The dashboard's spelling ("ID VERIFICATION ...", "... CANCELED") is read as the documented
+    type for a literal pattern; a wildcard in that spelling matched nothing and warned nothing,
+    so its handler silently never ran."""
+    from kyc_webhooks import testing
+
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k"))
+    seen: list[str] = []
+    receiver.on("idenfy", pattern)(lambda event: seen.append(event.event_type))
+    body = b'{"scanRef": "s1", "clientId": "c1", "final": true, "status": {"overall": "DENIED"}}'
+    outcome = receiver.handle(
+        *testing.sign("idenfy", body, "k", event_type="ID_VERIFICATION_CANCELED")
+    )
+    assert outcome.status_code == 200, outcome.error
+    assert seen == ["IDENTIFICATION_CANCELLED"]

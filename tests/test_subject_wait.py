@@ -172,3 +172,13 @@ def test_the_pauses_are_drawn_apart_and_bounded(monkeypatch: pytest.MonkeyPatch)
     for pauses in (first, second):
         assert all(n / 2 <= p <= n for p, n in zip(pauses, nominal, strict=True)), pauses
     assert max(first + second) <= _runner.SUBJECT_PAUSE_MAX == 0.1
+
+
+def test_a_clock_that_does_not_move_still_ends_the_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test suite freezing ``time.monotonic`` (freezegun, time-machine) must not turn the wait
+    for a busy subject into an endless loop: the pauses add up to ``SUBJECT_WAIT`` at most."""
+    monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.5)
+    monkeypatch.setattr(_runner.time, "monotonic", lambda: 1000.0)
+    pauses = list(itertools.islice(_runner._subject_pauses(), 10_000))
+    assert len(pauses) < 10_000
+    assert sum(pauses) <= 0.5 + 1e-9

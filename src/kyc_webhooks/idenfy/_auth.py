@@ -125,7 +125,15 @@ class Idenfy(Vendor):
     def normalize_pattern(cls, pattern: str) -> str:
         # The dashboard's spellings (IDENTIFICATION_CANCELED, ID_VERIFICATION_*) name the events
         # that parse reports under the documented type: a handler registered for one runs.
-        return SPELLINGS.get(pattern, pattern)
+        if pattern in SPELLINGS:
+            return SPELLINGS[pattern]
+        if any(c in pattern for c in "*?["):
+            # A wildcard in the same spelling ("ID_VERIFICATION_*", "*_CANCELED") names the same
+            # events: it is read in the documented one, or it would match nothing, silently.
+            if pattern.startswith("ID_VERIFICATION"):
+                pattern = "IDENTIFICATION" + pattern[len("ID_VERIFICATION") :]
+            pattern = pattern.replace("CANCELED", "CANCELLED")
+        return pattern
 
     def __repr__(self) -> str:
         parts = []

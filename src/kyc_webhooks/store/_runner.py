@@ -1047,10 +1047,19 @@ def _subject_pauses() -> Iterator[float]:
     others waited up to 370 ms for the next try while the lease was free (503s for a lease busy a
     fifth of the wait)."""
     deadline = time.monotonic() + SUBJECT_WAIT
-    pause = 0.01
-    while (left := deadline - time.monotonic()) > 0:
-        yield min(random.uniform(pause / 2, pause), left)
+    pause, paused = 0.01, 0.0
+    # The pauses themselves also add up to at most SUBJECT_WAIT: a clock that does not move (a
+    # test freezing time.monotonic, as freezegun and time-machine do) still ends the wait.
+    while (left := min(deadline - time.monotonic(), SUBJECT_WAIT - paused)) > 0:
+        step = min(_JITTER.uniform(pause / 2, pause), left)
+        paused += step
+        yield step
         pause = min(pause * 2, SUBJECT_PAUSE_MAX)
+
+
+#: The pauses' own generator: drawing from the global one would take numbers from the sequence
+#: an application seeded (``random.seed``) for its own reproducible use.
+_JITTER = random.Random()
 
 
 def _store_failed(error: StoreError, decision: Decision, claim: Claim) -> Outcome:
