@@ -256,8 +256,8 @@ def test_a_check_verdict_whose_payload_is_the_full_check_object_reads_result_out
     assert event.outcome == "rejected"
     decision = decide(event)
     assert decision is not None
-    if event_type == "check.completed":
-        assert (decision.status, decision.final) == (S.DECLINED, True)
-    else:  # the type names another outcome than the payload's: a human must look
-        assert (decision.status, decision.final) == (S.REVIEW, True)
+    # check.completed.attention: the type names another outcome than the payload's, and the
+    # payload's is a refusal, which stays one.
+    assert (decision.status, decision.final) == (S.DECLINED, True)
+    if event_type != "check.completed":
         assert decision.reasons == ("rejected", "attention")

@@ -57,11 +57,9 @@ def test_complycube_validation_input_confirmed_is_never_approved() -> None:
 @pytest.mark.parametrize(
     ("event_type", "outcome"),
     [
-        ("check.completed.rejected", "clear"),
-        ("check.completed.match_confirmed", "clear"),
         ("check.monitoring.attention", "clear"),
-        ("check.completed.clear", "rejected"),
         ("check.complete.attention", "clear"),  # the v1.7.2 spelling
+        ("check.completed.clear", "attention"),
     ],
 )
 def test_complycube_type_and_payload_outcome_disagree_is_review(
@@ -69,6 +67,26 @@ def test_complycube_type_and_payload_outcome_disagree_is_review(
 ) -> None:
     decision = _complycube(event_type, payload__outcome=outcome)
     assert (decision.status, decision.final) == (S.REVIEW, True)
+    assert outcome in decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("event_type", "outcome"),
+    [
+        ("check.completed.rejected", "clear"),
+        ("check.completed.match_confirmed", "clear"),
+        ("check.completed.clear", "rejected"),
+        ("check.monitoring.attention", "match_confirmed"),
+        ("check.completed.rejected", "attention"),
+    ],
+)
+def test_complycube_disagreement_where_one_side_refuses_is_declined(
+    event_type: str, outcome: str
+) -> None:
+    """A refusal on either side stays a refusal: a REVIEW could replace the check's DECLINED in
+    the ledger and be announced (review of the contradiction rule)."""
+    decision = _complycube(event_type, payload__outcome=outcome)
+    assert (decision.status, decision.final) == (S.DECLINED, True)
     assert outcome in decision.reasons
 
 

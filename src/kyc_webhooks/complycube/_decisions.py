@@ -81,13 +81,18 @@ def _outcome(event: Any, payload: Any, outcome: Any, named: str | None = None) -
     Contradictions are never a verdict of either side: a payload ``status`` other than
     ``complete`` (:data:`COMPLETE`) is UNKNOWN, not final; a documented outcome ``named`` by the
     event type that the payload's outcome differs from (``check.monitoring.attention`` with
-    ``outcome: clear``) is REVIEW, final, like ``attention``: a human must look."""
+    ``outcome: clear``) is REVIEW, final, like ``attention``: a human must look -- or DECLINED,
+    final, when either side is a refusal (``check.completed.clear`` with ``outcome: rejected``)."""
     state = wire(getattr(payload, "status", None))
     if state is not None and state != COMPLETE:
         return _decision(event, payload, S.UNKNOWN, False, reasons=codes([outcome, state]))
     said = wire(outcome)
     if named is not None and said is not None and said != named:
-        return _decision(event, payload, S.REVIEW, True, reasons=codes([said, named]))
+        # Either side refusing the client refuses it (the most severe verdict): a REVIEW there
+        # could replace a DECLINED of the same check in the ledger and be announced.
+        refused = S.DECLINED in (OUTCOME.get(said), OUTCOME.get(named))
+        status = S.DECLINED if refused else S.REVIEW
+        return _decision(event, payload, status, True, reasons=codes([said, named]))
     status = lookup(OUTCOME, outcome)
     return _decision(event, payload, status, status is not S.UNKNOWN, reasons=codes([outcome]))
 
