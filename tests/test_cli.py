@@ -1746,6 +1746,10 @@ def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> N
         ["process", "--app", "x:y", "--inbox", "postgresql://app:PW@SECRET@db/app"],
         ["inbox", "list", "--store", "host=db password='PW SECRET' user=app", "--bogus"],
         ["inbox", "list", "--bogus", "redis://:PW-SECRET@127.0.0.1:6379/0"],
+        ["inbox", "list", "--bogus", "host=db sslpassword=SECRET"],
+        ["inbox", "list", "--bogus", "PGPASSWORD=SECRET"],
+        ["inbox", "list", "--bogus", "host=db password='PW SECRET' user=app"],
+        ["inbox", "list", "--bogus", "postgresql:///app?password=SECRET&host=/tmp"],
     ],
 )
 def test_a_usage_error_does_not_print_the_password_of_a_url_it_quotes(
@@ -1758,3 +1762,13 @@ def test_a_usage_error_does_not_print_the_password_of_a_url_it_quotes(
     assert "unrecognized arguments" in err
     assert "SECRET" not in out + err
     assert "***" in err
+
+
+def test_a_usage_error_keeps_what_is_not_a_credential(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the credentials are hidden: a query string's ``@`` and the other settings stay."""
+    _code, _out, err = run(
+        capsys, "inbox", "list", "--bogus", "https://example.com/cb?email=a@b.example",
+        "postgresql:///app?password=SECRET&host=/tmp",
+    )  # fmt: skip
+    assert "https://example.com/cb?email=a@b.example" in err
+    assert "password=***&host=/tmp" in err

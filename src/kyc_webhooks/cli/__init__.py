@@ -90,16 +90,21 @@ exit codes: 0 success, 1 check failed, 2 usage/configuration error, 3 network er
             4 optional dependency missing, 130 interrupted, 143 terminated (SIGTERM)"""
 
 
-#: A URL's user information (``postgresql://app:secret@db/app``): up to the last ``@`` of the
-#: word, for a password holding an unencoded ``@``.
-_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)\S*@")
-#: A libpq ``password=...`` keyword (``host=db password='s e c'``), quoted or not.
-_PASSWORD_KEYWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+#: A URL's user information (``postgresql://app:secret@db/app``): up to the last ``@`` before the
+#: query or fragment (a password may hold an unencoded ``/`` or ``@``; an ``@`` in a query
+#: string, ``?email=a@b``, is not user information).
+_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s?#]*@")
+#: A password setting: libpq's ``password=`` / ``sslpassword=``, the ``PGPASSWORD=`` variable, a
+#: URL's ``?password=`` parameter; its value quoted (argparse's repr escapes the quotes) or up to
+#: the next space or ``&``.
+_PASSWORD_SETTING = re.compile(
+    r"(\w*password\s*=\s*)(\\?'.*?\\?'|\\?\".*?\\?\"|[^\s&'\"]+)", re.IGNORECASE
+)
 
 
 def _redact_credentials(text: str) -> str:
-    """``text`` with the user information of URLs and libpq ``password=`` values hidden."""
-    return _PASSWORD_KEYWORD.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
+    """``text`` with the user information of URLs and the values of password settings hidden."""
+    return _PASSWORD_SETTING.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
 
 
 class _Parser(argparse.ArgumentParser):
