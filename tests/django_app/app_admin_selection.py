@@ -125,9 +125,12 @@ def test_replay_and_process_now_run_the_first_of_the_list_and_name_how_many_they
 ) -> None:
     ids = _rows(selected, erased=True)  # cheap to run: replay refuses them, process leaves them
     found = _act(_operator(), action, select_across="1", _selected_action=[ids[0]])
-    per_row = [m.message.split(":")[0] for m in found if m.message.split(":")[0] in ids]
+    named = [m.message.split(":")[0].removeprefix("delivery ") for m in found]
+    per_row = [name for name in named if name in ids]
     assert per_row == ids[::-1][:RUN_LIMIT]  # the first of the list's order: newest first
-    others = [(m.level_tag, m.message) for m in found if m.message.split(":")[0] not in ids]
+    others = [
+        (m.level_tag, m.message) for m, name in zip(found, named, strict=True) if name not in ids
+    ]
     if selected == RUN_LIMIT:
         assert others == []
     else:

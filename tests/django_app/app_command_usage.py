@@ -312,3 +312,35 @@ def test_replay_of_an_ambiguous_short_or_unknown_id_is_a_usage_error(
         call_command("kyc_webhooks", "replay", given, stdout=io.StringIO())
     assert info.value.returncode == 2
     assert set(Delivery.objects.values_list("replays", flat=True)) == {0}
+
+
+@pytest.mark.parametrize("skip_checks", [False, True], ids=["checked", "skip-checks"])
+def test_a_misconfigured_project_is_a_usage_error_not_a_failed_delivery(
+    tmp_path: Path, skip_checks: bool
+) -> None:
+    """``KYC_WEBHOOKS`` that builds no receiver (here an empty signing key) is a configuration
+    error: exit code 2, as the docs and the ``kyc-webhooks`` CLI say, one message, no traceback.
+    Was: exit code 1 -- "a delivery failed", which a wrapper retrying on 1 retries for ever --
+    from the system check's ``SystemCheckError``, and with ``--skip-checks`` an
+    ``ImproperlyConfigured`` traceback (exit code 1)."""
+    (tmp_path / "misconfigured_settings.py").write_text(
+        "from django_app.settings import *  # noqa: F403\n"
+        "KYC_WEBHOOKS = {'VENDORS': {'idenfy': {'signing_key': ''}}}\n",
+        encoding="utf-8",
+    )
+    env = _env()
+    env["DJANGO_SETTINGS_MODULE"] = "misconfigured_settings"
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    options = ["--skip-checks"] if skip_checks else []
+    for args in (["stats"], ["process"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "django", "kyc_webhooks", *options, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr
+        assert "KYC_WEBHOOKS['VENDORS']['idenfy']: signing_key must not be empty" in result.stderr

@@ -218,11 +218,11 @@ class DeliveryAdmin(AppStoreAdmin):
             try:
                 outcome = replay(row.id)
             except WebhookError as exc:  # erased body, purged row, store failure: as process_now
-                self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
+                self.message_user(request, f"delivery {row.id}: {exc}", messages.ERROR)
                 continue
             self.message_user(
                 request,
-                f"{row.id}: {outcome.status_code}",
+                f"delivery {row.id}: {outcome.status_code}",
                 messages.SUCCESS if outcome.ok else messages.WARNING,
             )
 
@@ -244,9 +244,12 @@ class DeliveryAdmin(AppStoreAdmin):
             try:
                 outcome = process(row.id)
             except WebhookError as exc:
-                self.message_user(request, f"{row.id}: {exc}", messages.ERROR)
+                self.message_user(request, f"delivery {row.id}: {exc}", messages.ERROR)
                 continue
-            self.message_user(request, f"{row.id}: {outcome.status_code}", messages.INFO)
+            self.message_user(request, f"delivery {row.id}: {outcome.status_code}", messages.INFO)
+
+    # Each message names "delivery <id>", never the bare id first: the admin shows messages
+    # through capfirst, which turned "ab12..." into "Ab12...", an id no lookup finds.
 
     def _first_of_selection(self, request: Any, queryset: Any, action: str) -> list[Delivery]:
         """The first :data:`RUN_LIMIT` deliveries of the selection (in the list's order); a

@@ -16,7 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser, SystemCheckError
 
 from kyc_webhooks.cli._common import EXIT_USAGE, CliError, seconds, stop_on_signals
 from kyc_webhooks.cli._credentials import vendor_names
@@ -107,8 +108,22 @@ class Command(BaseCommand):
         forget.add_argument("--dry-run", action="store_true")
         sub.add_parser("stats", help="record counts per state")
 
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks, run before the command: an error among them (a
+        ``KYC_WEBHOOKS`` that builds no receiver, ``USE_TZ = False`` with the app's store) is a
+        configuration error, exit code 2 as in the ``kyc-webhooks`` CLI -- not Django's 1, which
+        here means "a delivery failed" (a wrapper retrying on 1 would retry for ever)."""
+        try:
+            super().check(*args, **kwargs)
+        except SystemCheckError as exc:
+            exc.returncode = EXIT_USAGE
+            raise
+
     def handle(self, *args: Any, **options: Any) -> None:
-        receiver = project_receiver()
+        try:
+            receiver = project_receiver()
+        except ImproperlyConfigured as exc:  # --skip-checks: what kyc_webhooks.E001 says
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from None
         store = receiver.store
         if store is None:
             raise CommandError("KYC_WEBHOOKS['STORE'] is None: no stored deliveries", returncode=2)
