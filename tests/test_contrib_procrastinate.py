@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -239,3 +243,88 @@ def test_the_hand_off_defers_even_when_nobody_awaits_it() -> None:
     asyncio.run(main())
     deferred = sorted(job["args"]["delivery_id"] for job in app.connector.jobs.values())
     assert deferred == ["awaited", "dropped"]
+
+
+@contextlib.contextmanager
+def freezable_proxy(host: str, port: int) -> Iterator[tuple[int, threading.Event]]:
+    """A loopback TCP proxy to ``host:port``; while the event is set it forwards nothing, either
+    way (a hung or partitioned database). Yields its port and that event."""
+    frozen, stop = threading.Event(), threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+
+    def pump(client: socket.socket, server: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                ready, _, _ = select.select([client, server], [], [], 0.05)
+                if frozen.is_set():
+                    continue
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (server if sock is client else client).sendall(data)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                continue
+            server = socket.create_connection((host, port))
+            pairs.append((client, server))
+            threading.Thread(target=pump, args=(client, server), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], frozen
+    finally:
+        frozen.clear()
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for client, server in pairs:
+            client.close()
+            server.close()
+
+
+def test_a_hung_database_still_gets_the_202_of_a_synchronous_hand_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was: under ``receiver.handle`` (Flask, a sync Django view) the job was deferred on the
+    request's thread, and psycopg waits on a hung database for ever (on one that is down, for the
+    pool's 30 s): the 202 never came within iDenfy's 10 s, and every retry did the same. The
+    defer is now waited for at most SYNC_PUBLISH_WAIT (5 s), then goes on without the answer."""
+    procrastinate = require_package("procrastinate")
+    psycopg = require_package("psycopg")
+    from kyc_webhooks.contrib import _common
+    from kyc_webhooks.contrib.procrastinate import register
+
+    dsn = require_postgres()
+    monkeypatch.setattr(_common, "SYNC_PUBLISH_WAIT", 1.0, raising=False)
+    target = psycopg.conninfo.conninfo_to_dict(dsn)
+    with freezable_proxy(
+        str(target.get("host") or "127.0.0.1"), int(target.get("port") or 5432)
+    ) as (
+        port,
+        frozen,
+    ):
+        conninfo = psycopg.conninfo.make_conninfo(dsn, host="127.0.0.1", port=str(port))
+        app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+        receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+        register(app, receiver, name="kw_hung_db")
+        with app.open():
+            frozen.set()
+            thaw = threading.Timer(8, frozen.clear)  # bounds the test should the defer block
+            thaw.start()
+            body, headers = signed_delivery("idenfy", "IDENTIFICATION", KEY)
+            started_at = time.monotonic()
+            outcome = receiver.handle(body, headers)
+            elapsed = time.monotonic() - started_at
+            thaw.cancel()
+            frozen.clear()  # the stuck defer ends, so that the app closes
+    assert outcome.status_code == 202
+    assert elapsed < 4, elapsed
+    assert "still running after 1 s" in caplog.text

@@ -75,14 +75,42 @@ def on_publishing_thread(
     caller's context variables: not the event loop's default executor, which runs the store's
     calls too (a hung broker holding every thread of it for its publish timeouts held the
     answers of every delivery, redeliveries included; review R56)."""
+    return loop.run_in_executor(_publisher(), contextvars.copy_context().run, publish)
+
+
+def _publisher() -> concurrent.futures.ThreadPoolExecutor:
     global _PUBLISHER
     with _PUBLISHER_LOCK:
         if _PUBLISHER is None:
             _PUBLISHER = concurrent.futures.ThreadPoolExecutor(
                 max_workers=8, thread_name_prefix="kyc-webhooks-publish"
             )
-        threads = _PUBLISHER
-    return loop.run_in_executor(threads, contextvars.copy_context().run, publish)
+        return _PUBLISHER
+
+
+#: The longest a synchronous hand-off (``receiver.handle``: Flask, a sync Django view) waits for
+#: a publish with no timeout of its own before the 202 -- as ``handle_async`` waits at most
+#: ``DEFERRED_WAIT`` (5 s) for an awaitable one: iDenfy gives up after 10 s.
+SYNC_PUBLISH_WAIT = 5.0
+
+
+def publish_bounded(publish: Callable[[], None], delivery_id: str) -> None:
+    """Run ``publish`` -- a blocking hand-off that may wait on a hung or unreachable server for
+    ever -- on the publishing threads, waiting at most :data:`SYNC_PUBLISH_WAIT` seconds. Its
+    exception, when it ends in time, is raised here (the receiver logs it); one still running is
+    left to go on, its failure logged when it ends, and the sweeper handles the delivery."""
+    pending = _publisher().submit(contextvars.copy_context().run, publish)
+    concurrent.futures.wait([pending], timeout=SYNC_PUBLISH_WAIT)
+    if pending.done():
+        pending.result()
+        return
+    pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
+    logger.warning(
+        "hand-off to the queue still running after %g s delivery_id=%s; answered without "
+        "waiting (the sweeper handles the delivery if it is not enqueued)",
+        SYNC_PUBLISH_WAIT,
+        delivery_id,
+    )
 
 
 #: Hand-offs started as tasks of an event loop (:func:`started`), held until they end: the loop

@@ -40,7 +40,14 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..receiver import Receiver
-from ._common import Tasks, check_receiver, has_async_handlers, on_publishing_thread, started
+from ._common import (
+    Tasks,
+    check_receiver,
+    has_async_handlers,
+    on_publishing_thread,
+    publish_bounded,
+    started,
+)
 from ._common import run_process as _run_process
 from ._common import run_process_async as _run_process_async
 from ._common import run_sweep as _run_sweep
@@ -117,7 +124,11 @@ def register(
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no event loop in this thread: defer synchronously
-            process_task.defer(delivery_id=delivery_id)
+            # Bounded: psycopg waits on a hung database for ever, and on one that is down for
+            # the pool's timeout (30 s), while the vendor waits for the 202 (iDenfy: 10 s).
+            publish_bounded(
+                functools.partial(process_task.defer, delivery_id=delivery_id), delivery_id
+            )
             return None
         # Procrastinate's sync defer cannot run inside an event loop; the receiver's
         # handle_async awaits this, which is started at once all the same.
