@@ -23,6 +23,21 @@ from test_ledger import AUTO, MANUAL, Recorder, S
 TIMEOUT = 30.0
 
 
+def _answered_busy(recorder: Recorder, run: str) -> tuple[kw.Outcome, float]:
+    """Deliver MANUAL through ``handle`` (``run`` "sync") or ``handle_async``; check that it was
+    answered 503 in progress without running a handler; the outcome and the monotonic time of
+    the answer."""
+    if run == "sync":
+        outcome = recorder.receiver.handle(*MANUAL)
+    else:
+        outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
+    answered = time.monotonic()
+    assert outcome.status_code == 503
+    assert isinstance(outcome.error, kw.DeliveryInProgressError)
+    assert recorder.events == []
+    return outcome, answered
+
+
 @pytest.fixture
 def store(any_store: Store) -> Store:
     return any_store
@@ -89,14 +104,8 @@ def test_the_wait_is_bounded_then_503(
     monkeypatch.setattr(_runner, "SUBJECT_WAIT", 0.3)
     recorder = Recorder(store)
     started = time.monotonic()
-    if run == "sync":
-        outcome = recorder.receiver.handle(*MANUAL)
-    else:
-        outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
-    waited = time.monotonic() - started
-    assert outcome.status_code == 503
-    assert isinstance(outcome.error, kw.DeliveryInProgressError)
-    assert recorder.events == []
+    outcome, answered = _answered_busy(recorder, run)
+    waited = answered - started
     assert 0.3 <= waited < TIMEOUT
     # Nothing ran: the delivery waits, not failed for good, and the wait used no attempt.
     assert outcome.delivery_id is not None
@@ -145,14 +154,8 @@ def test_slow_store_calls_do_not_stretch_the_wait(
     # store runs them through begin_decision (worker threads), as every store without it does.
     recorder = Recorder(store)
     started = time.monotonic()
-    if run == "sync":
-        outcome = recorder.receiver.handle(*MANUAL)
-    else:
-        outcome = asyncio.run(recorder.receiver.handle_async(*MANUAL))
-    waited = time.monotonic() - started
-    assert outcome.status_code == 503
-    assert isinstance(outcome.error, kw.DeliveryInProgressError)
-    assert recorder.events == []
+    _, answered = _answered_busy(recorder, run)
+    waited = answered - started
     # No try starts once the wait is over; the answer comes after the wait plus the one try
     # under way at its end (generous margin: a shared machine).
     assert all(at - started < 0.5 + slow_call for at in tries), [t - started for t in tries]
