@@ -1561,7 +1561,7 @@ class SQLiteStore:
         old bytes in the unused space of the page it left, which ``secure_delete`` never clears
         -- a forgotten ``client_ref`` in the ledger and its index, an erased body. ``VACUUM``
         writes the kept rows into fresh pages and truncates the rest, so no such copy survives
-        (its cost grows with the file: docs/performance.md). In WAL mode the write-ahead log
+        (its cost grows with the file: docs/delivery-guarantees.md, "Erasure"). In WAL mode the write-ahead log
         still holds the older images of the same pages (every insert and update of the row wrote
         one), and the database file holds whatever an earlier checkpoint copied there. A
         ``TRUNCATE`` checkpoint copies the rewritten pages into the database file and truncates
@@ -1582,7 +1582,7 @@ class SQLiteStore:
             try:
                 row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except Exception as exc:
-                raise self._error(f"{what} (checkpoint)", exc) from exc
+                raise self._unscrubbed(what, self._error(f"{what} (checkpoint)", exc)) from exc
         if row is None or row[0] != 0:
             raise StoreError(
                 f"SQLite store {self.path!r}: {what} is committed (reads no longer return the "
@@ -1593,7 +1593,8 @@ class SQLiteStore:
             )
 
     def _unscrubbed(self, what: str, error: StoreError) -> StoreError:
-        """``error`` of the ``VACUUM`` after the committed erasure ``what``, saying so."""
+        """``error`` of the ``VACUUM`` or the checkpoint after the committed erasure ``what``,
+        saying so."""
         return type(error)(
             f"{error.message}; {what} is committed (reads no longer return the erased data), but "
             f"copies of the erased data may remain in the database file and its -wal file: call "
