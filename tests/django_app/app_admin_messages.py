@@ -12,11 +12,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from django_app.conftest import post_idenfy
 from kyc_webhooks.integrations.django.models import Delivery
-from kyc_webhooks.testing import sample_payload, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
-KEY = "idenfy-test-key"
 
 
 def _messages(page: bytes) -> list[str]:
@@ -25,12 +24,7 @@ def _messages(page: bytes) -> list[str]:
 
 @pytest.mark.parametrize("action", ["process_now", "replay"])
 def test_the_action_messages_show_the_delivery_id_exactly(action: str) -> None:
-    event_type = "IDENTIFICATION_MANUAL_FINISHED"
-    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
-    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    answer = Client().post(
-        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
-    )
+    answer = post_idenfy()
     assert answer.status_code == 200
     ids = [Delivery.objects.get().id]
     Delivery.objects.update(id="ab" + ids[0][2:])  # an id that starts with a letter

@@ -27,12 +27,12 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client, override_settings
 
+from django_app.conftest import IDENFY_KEY, post_idenfy
 from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.testing import sample_payload, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HERE = Path(__file__).resolve().parent
-KEY = "idenfy-test-key"
 
 
 def _env() -> dict[str, str]:
@@ -142,15 +142,10 @@ def test_the_oldest_age_accepted_is_the_cli_s() -> None:
     assert out.getvalue().startswith("would purge 0 deliveries")
 
 
-@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": IDENFY_KEY}}, "DEFER": True})
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_process_loop_stops_on_sigint_and_sigterm(sig: signal.Signals) -> None:
-    event_type = "IDENTIFICATION_MANUAL_FINISHED"
-    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
-    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    answer = Client().post(
-        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
-    )
+    answer = post_idenfy()
     assert answer.status_code == 202
     proc = subprocess.Popen(
         [sys.executable, "-m", "django", "kyc_webhooks", "process", "--loop", "--interval", "0.2"],
@@ -182,7 +177,7 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": KEY}}, "DEFER": True})
+@override_settings(KYC_WEBHOOKS={"VENDORS": {"idenfy": {"signing_key": IDENFY_KEY}}, "DEFER": True})
 def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
     """A store error under ``--loop`` (here a lock held by another connection past the command's
     timeout: SQLite's write lock, MariaDB's lock of the whole table, error 1205) is logged and
@@ -221,7 +216,7 @@ def test_process_loop_waits_out_a_store_error(tmp_path: Path) -> None:
             held.close()  # the lock is released
             event_type = "IDENTIFICATION_MANUAL_FINISHED"
             payload = sample_payload("idenfy", event_type)
-            body, headers = sign("idenfy", payload, KEY, event_type=event_type)
+            body, headers = sign("idenfy", payload, IDENFY_KEY, event_type=event_type)
             extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             answer = Client().post(
                 "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
@@ -270,12 +265,7 @@ def test_replay_takes_an_id_prefix_and_an_unknown_id_is_a_usage_error() -> None:
     prefix of at least 8 characters replays that delivery (exit code 0); an unknown id is a usage
     error (exit code 2), so a wrapper that retries exit code 1 never loops on a typo. Was: exit
     code 1 for both, "no stored delivery has this id"."""
-    event_type = "IDENTIFICATION_MANUAL_FINISHED"
-    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
-    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    answer = Client().post(
-        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
-    )
+    answer = post_idenfy()
     assert answer.status_code == 200
     delivery_id = Delivery.objects.get().id
     # Done already: replayed only on purpose, with --force, as `kyc-webhooks inbox replay`.

@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
+from django_app.conftest import post_idenfy
 from kyc_webhooks.integrations.django.models import Delivery
 from kyc_webhooks.testing import sample_payload, sign
 
-KEY = "idenfy-test-key"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -23,10 +23,7 @@ def _operator() -> Client:
 
 
 def test_admin_replay_of_an_erased_delivery_is_a_message_not_a_server_error() -> None:
-    event_type = "IDENTIFICATION_MANUAL_FINISHED"
-    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
-    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    Client().post("/webhooks/idenfy", data=body, content_type="application/json", headers=extra)
+    post_idenfy()
     row = Delivery.objects.get()
     operator = _operator()
     data = {"action": "erase_body", "_selected_action": [row.id]}

@@ -18,14 +18,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client, override_settings
 
+from django_app.conftest import IDENFY_KEY, post_idenfy
 from kyc_webhooks.integrations.django import checks
 from kyc_webhooks.integrations.django.models import DecisionRecord, Delivery
-from kyc_webhooks.testing import sample_payload, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KEY = "idenfy-test-key"
-VENDORS = {"idenfy": {"signing_key": KEY}}
+VENDORS = {"idenfy": {"signing_key": IDENFY_KEY}}
 ADMIN_PAGES = [
     "/admin/kyc_webhooks/",
     "/admin/kyc_webhooks/delivery/",
@@ -59,12 +58,7 @@ def _stale_row() -> Delivery:
 
 
 def _deliver() -> None:
-    event_type = "IDENTIFICATION_MANUAL_FINISHED"
-    body, headers = sign("idenfy", sample_payload("idenfy", event_type), KEY, event_type=event_type)
-    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    answer = Client().post(
-        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
-    )
+    answer = post_idenfy()
     assert answer.status_code == 202
 
 

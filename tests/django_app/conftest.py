@@ -10,12 +10,28 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import clear_url_caches
 
 from _stores import FakeClock
 from kyc_webhooks.integrations.django import conf
 from kyc_webhooks.integrations.django.store import DjangoStore
+from kyc_webhooks.testing import sample_payload, sign
+
+#: The iDenfy signing key of the test project (settings.py).
+IDENFY_KEY = "idenfy-test-key"
+
+
+def post_idenfy(event_type: str = "IDENTIFICATION_MANUAL_FINISHED") -> Any:
+    """A signed iDenfy delivery of ``event_type`` (its sample payload) posted to the app's view
+    through Django's test client; the response."""
+    body, headers = sign(
+        "idenfy", sample_payload("idenfy", event_type), IDENFY_KEY, event_type=event_type
+    )
+    extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    return Client().post(
+        "/webhooks/idenfy", data=body, content_type="application/json", headers=extra
+    )
 
 
 @contextlib.contextmanager
