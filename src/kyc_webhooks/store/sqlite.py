@@ -1561,14 +1561,14 @@ class SQLiteStore:
         old bytes in the unused space of the page it left, which ``secure_delete`` never clears
         -- a forgotten ``client_ref`` in the ledger and its index, an erased body. ``VACUUM``
         writes the kept rows into fresh pages and truncates the rest, so no such copy survives
-        (its cost grows with the file: docs/delivery-guarantees.md, "Erasure"). In WAL mode the write-ahead log
-        still holds the older images of the same pages (every insert and update of the row wrote
-        one), and the database file holds whatever an earlier checkpoint copied there. A
-        ``TRUNCATE`` checkpoint copies the rewritten pages into the database file and truncates
-        the log to zero bytes. It waits (busy timeout) for other connections' read transactions
-        to move to the newest snapshot; if one is still open after that, older copies remain,
-        and this raises :class:`StoreError` instead of reporting a success: the erasure itself
-        is committed, and calling the same method again finishes the scrub."""
+        (its cost grows with the file: docs/delivery-guarantees.md, "Erasure"). In WAL mode the
+        write-ahead log still holds the older images of the same pages (every insert and update
+        of the row wrote one), and the database file holds whatever an earlier checkpoint copied
+        there. A ``TRUNCATE`` checkpoint copies the rewritten pages into the database file and
+        truncates the log to zero bytes. It waits (busy timeout) for other connections' read
+        transactions to move to the newest snapshot; if one is still open after that, older
+        copies remain, and this raises :class:`StoreError` instead of reporting a success: the
+        erasure itself is committed, and calling the same method again finishes the scrub."""
         if self.journal_mode == "memory":
             return  # ":memory:" has no file
         with self._turn(f"{what} (vacuum)"):
