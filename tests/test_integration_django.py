@@ -4,6 +4,7 @@ tests/_adapter_contract.py). Settings are configured here, once, when no other t
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -193,6 +194,24 @@ def test_the_views_are_exempt_from_login_required_middleware(factory: Any) -> No
     assert (view.csrf_exempt, view.login_required) == (True, False)
 
 
+def _wsgi_environ(body_stream: Any, headers: Mapping[str, str], **extra: str) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/webhooks/idenfy",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "wsgi.input": body_stream,
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": headers.get("Content-Type", "application/json"),
+        **{
+            "HTTP_" + name.upper().replace("-", "_"): value
+            for name, value in headers.items()
+            if name.lower() != "content-type"
+        },
+        **extra,
+    }
+
+
 def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -205,24 +224,90 @@ def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery
     recorder = Recorder()
     view = webhook_view(recorder.receiver)
     body, headers = delivery("idenfy")
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": "/webhooks/idenfy",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "wsgi.input": io.BytesIO(body[: len(body) // 2]),
-        "wsgi.url_scheme": "http",
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": headers.get("Content-Type", "application/json"),
-        **{
-            "HTTP_" + name.upper().replace("-", "_"): value
-            for name, value in headers.items()
-            if name.lower() != "content-type"
-        },
-    }
+    environ = _wsgi_environ(
+        io.BytesIO(body[: len(body) // 2]), headers, CONTENT_LENGTH=str(len(body))
+    )
     with caplog.at_level("DEBUG", logger="kyc_webhooks"):
         response = view(WSGIRequest(environ), vendor="idenfy")
     assert response.status_code == 400
     assert response.content == b""
     assert "signature" not in caplog.text
     assert recorder.seen == []
+
+
+def test_a_chunked_body_under_wsgi_is_411_not_a_forged_signature(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Django's WSGIRequest reads no body without CONTENT_LENGTH: the chunked delivery was
+    # verified as b"" and answered 401 "invalid signature" (a forgery, to the operator).
+    import io
+
+    from django.core.handlers.wsgi import WSGIRequest
+
+    recorder = Recorder()
+    view = webhook_view(recorder.receiver)
+    body, headers = delivery("idenfy")
+    environ = _wsgi_environ(io.BytesIO(body), headers, HTTP_TRANSFER_ENCODING="chunked")
+    with caplog.at_level("DEBUG", logger="kyc_webhooks"):
+        response = view(WSGIRequest(environ), vendor="idenfy")
+    assert response.status_code == 411
+    answer = json.loads(response.content)
+    assert answer["error"] == "LengthRequired"
+    assert "Content-Length" in answer["detail"]
+    assert "signature" not in caplog.text
+    assert "ASGI" in caplog.text  # the log says what to change
+    assert recorder.seen == []
+    # The same body with its length is handled; a GET is still 405 before any body check.
+    declared = _wsgi_environ(io.BytesIO(body), headers, CONTENT_LENGTH=str(len(body)))
+    assert view(WSGIRequest(declared), vendor="idenfy").status_code == 200
+    assert len(recorder.seen) == 1
+    get = {**environ, "REQUEST_METHOD": "GET"}
+    assert view(WSGIRequest(get), vendor="idenfy").status_code == 405
+
+
+def test_a_chunked_body_through_a_real_wsgi_server_is_411() -> None:
+    # A real server on 127.0.0.1 (the stdlib's wsgiref, as runserver) in front of Django's own
+    # WSGI handler: what a vendor sending Transfer-Encoding: chunked gets back.
+    import http.client
+    import threading
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    recorder = Recorder()
+    urlconf = ModuleType("wsgi_chunked_urls")
+    urlconf.urlpatterns = webhook_urls(recorder.receiver)  # type: ignore[attr-defined]
+    body, headers = delivery("idenfy")
+    with override_settings(ROOT_URLCONF=urlconf, MIDDLEWARE=MIDDLEWARE):
+        server = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            port = server.server_address[1]
+            answers = []
+            for chunked in (True, False):
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    connection.request(
+                        "POST",
+                        "/webhooks/idenfy",
+                        iter([body]) if chunked else body,
+                        headers=dict(headers),
+                        encode_chunked=chunked,
+                    )
+                    answer = connection.getresponse()
+                    answers.append((answer.status, answer.read()))
+                finally:
+                    connection.close()
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+    assert answers[0][0] == 411
+    assert b"LengthRequired" in answers[0][1]
+    assert answers[1][0] == 200
+    assert len(recorder.seen) == 1

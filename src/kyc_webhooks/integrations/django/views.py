@@ -25,6 +25,8 @@ without ``ATOMIC_REQUESTS``; a handler wraps its own writes in ``transaction.ato
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
@@ -48,6 +50,8 @@ from .._common import (
 __all__ = ["async_webhook_view", "in_django_thread", "webhook_urls", "webhook_view"]
 
 _View = TypeVar("_View", bound=Callable[..., Any])
+
+logger = logging.getLogger("kyc_webhooks")
 
 
 async def in_django_thread(call: Callable[[], object]) -> object:
@@ -99,6 +103,39 @@ def outside_request_transactions(view: _View) -> _View:
     return view
 
 
+class _LengthRequired(Exception):
+    """A chunked body reached a WSGI request: Django reads no body without ``Content-Length``."""
+
+
+def _undeclared_wsgi_body(request: Any) -> bool:
+    """Whether ``request`` came through WSGI with a chunked body and no ``Content-Length``.
+
+    Django's ``WSGIRequest`` reads at most ``CONTENT_LENGTH`` bytes of ``wsgi.input`` (none when it
+    is absent), whatever the server did with the chunks; verified, that empty body would be
+    answered 401 "invalid signature", as if the vendor's signature were forged. Under ASGI the
+    body arrives whole (no ``wsgi.input`` in ``META``)."""
+    meta = request.META
+    return (
+        "wsgi.input" in meta
+        and not str(meta.get("CONTENT_LENGTH") or "").strip()
+        and "chunked" in str(meta.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    )
+
+
+def _length_required() -> Any:
+    logger.warning(
+        "delivery not handled status=411 error=LengthRequired detail=a chunked request reached "
+        "a WSGI Django view, which reads no body without Content-Length; serve the view under "
+        "ASGI or have the server or proxy buffer request bodies"
+    )
+    detail = "send the body with a Content-Length header (chunked bodies are not read here)"
+    return HttpResponse(
+        json.dumps({"ok": False, "error": "LengthRequired", "detail": detail}),
+        status=411,
+        content_type="application/json",
+    )
+
+
 def _client_gone() -> Any:
     # Nothing was verified or handled, and nobody is left to read an answer: a bare 400 (as the
     # FastAPI and Flask adapters answer), no traceback in the error log.
@@ -117,17 +154,25 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
     def view(request: Any, **url_values: str) -> Any:
         limit = receiver.max_body_size
+
+        def read() -> bytes:
+            if _undeclared_wsgi_body(request):
+                raise _LengthRequired
+            return _read_body(request, limit)
+
         try:
             reply = respond(
                 receiver,
                 method=request.method,
                 content_length=request.META.get("CONTENT_LENGTH"),
-                read=lambda: _read_body(request, limit),
+                read=read,
                 headers=request.headers,
                 vendor=vendor or url_values.get("vendor"),
             )
         except _ClientGone:
             return _client_gone()
+        except _LengthRequired:
+            return _length_required()
         return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]  # what @csrf_exempt sets
