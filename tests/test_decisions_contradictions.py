@@ -152,3 +152,32 @@ def test_idenfy_aml_accepted_while_v3_status_alerts_is_review() -> None:
 def test_idenfy_aml_accepted_while_v3_status_is_active_is_approved() -> None:
     decision = _idenfy("AML_MONITORING", alertStatus="ACCEPTED", status="ACTIVE")
     assert (decision.status, decision.final) == (S.APPROVED, True)
+
+
+@pytest.mark.parametrize("overall", ["REVIEWING", "ACTIVE"])
+def test_idenfy_final_flag_on_a_status_without_a_verdict_is_not_final(overall: str) -> None:
+    # ``final: true`` next to an overall status that decides nothing is a contradiction: PENDING,
+    # and not final -- a final PENDING replaced a final DECLINED of the same scanRef.
+    decision = _idenfy("IDENTIFICATION_MANUAL_FINISHED", final=True, status__overall=overall)
+    assert (decision.status, decision.final) == (S.PENDING, False)
+
+
+def test_idenfy_final_pending_after_a_denial_leaves_the_denial_standing() -> None:
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore())
+    deliveries = [
+        signed_delivery(
+            "idenfy",
+            "IDENTIFICATION_MANUAL_FINISHED",
+            KEY,
+            scanRef="scan-denied-then-reviewing",
+            final=True,
+            finishTime=finish,
+            status__overall=overall,
+        )
+        for overall, finish in (("DENIED", 1_700_000_000), ("REVIEWING", 1_700_000_600))
+    ]
+    for body, headers in deliveries:
+        assert receiver.handle(body, headers).status_code == 200
+    latest = receiver.decisions.latest("idenfy", "scan-denied-then-reviewing")
+    assert latest is not None
+    assert (latest.status, latest.final) == (S.DECLINED, True)

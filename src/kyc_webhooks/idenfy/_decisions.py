@@ -165,8 +165,10 @@ def _identification(event: Any) -> Decision:
         # can only withhold finality there, never grant it or change the status. An overall
         # status mapped to UNKNOWN -- ARCHIVED/DELETED (the record, not the person) or a value
         # this version does not know -- is never final: it replaced a DECLINED verdict in the
-        # ledger (review R35); it is recorded where no final verdict is.
-        event.is_final and status is not S.UNKNOWN,
+        # ledger (review R35); it is recorded where no final verdict is. Nor is PENDING
+        # (``REVIEWING``/``ACTIVE``): ``final: true`` beside a status that decides nothing
+        # contradicts itself, and a final PENDING replaced a final DECLINED.
+        event.is_final and status is not S.UNKNOWN and status is not S.PENDING,
         event.scan_ref,
         client_ref=event.client_id,
         reasons=reasons,
