@@ -400,6 +400,11 @@ def test_store_setting_names_a_sqlite_file_or_a_postgresql_url(tmp_path: Any) ->
     assert receiver.handle(body, headers).status_code == 200
     assert receiver.store.stats()["done"] == 1
     receiver.store.close()
+    # A pathlib.Path, as Django's settings write database paths (BASE_DIR / "..."): was refused.
+    by_path = conf.build_receiver({"VENDORS": vendors, "STORE": tmp_path / "inbox.sqlite3"})
+    assert isinstance(by_path.store, SQLiteStore)
+    assert by_path.store.stats()["done"] == 1  # the same file
+    by_path.store.close()
     assert conf.build_receiver({"VENDORS": vendors, "STORE": None}).store is None
     with pytest.raises(ImproperlyConfigured, match=r"KYC_WEBHOOKS\['STORE'\]"):
         conf.build_receiver({"VENDORS": vendors, "STORE": 42})

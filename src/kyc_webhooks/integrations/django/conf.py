@@ -5,9 +5,9 @@ Every problem raises ``ImproperlyConfigured`` naming the setting's key; the syst
 
     KYC_WEBHOOKS = {
         "VENDORS": {"idenfy": {"signing_key": "..."}, "complycube": {"secret": "..."}},
-        "STORE": "django",          # default: the app's own models; or a SQLite path (absolute,
-                                    # or an existing file), "postgresql://..." (PostgresStore),
-                                    # or None for no store
+        "STORE": "django",          # default: the app's own models; or a SQLite path (str or
+                                    # Path; absolute, or an existing file), "postgresql://..."
+                                    # (PostgresStore), or None for no store
         "DEFER": False,             # True: store, answer 202, run handlers in a worker
         "ASYNC": False,             # True: the include()d URLs use async views (ASGI)
         "MAX_BODY_SIZE": 1048576,
@@ -92,6 +92,9 @@ def _store(value: Any) -> Any:
         from .store import DjangoStore
 
         return DjangoStore()
+    if isinstance(value, os.PathLike):
+        # ``BASE_DIR / "inbox.sqlite3"``, as Django's own settings write database paths.
+        value = os.fspath(value)
     if not isinstance(value, str) or not value:
         raise ImproperlyConfigured(
             f"{where} must be 'django', a SQLite file path, a postgresql:// URL or None"
