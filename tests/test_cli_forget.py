@@ -265,7 +265,11 @@ def test_forget_erases_a_verdict_of_the_person_not_handled_yet(
     )
     worker = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
     summary = worker.process_pending()
-    assert (summary.succeeded, summary.failed) == (1, 1)  # BOB's handled; ADA's body is erased
+    # BOB's handled; ADA's, erased, was left failed by the erasure and is not taken again.
+    assert (summary.succeeded, summary.failed) == (1, 0)
+    left = store.get(waiting["ada"])
+    assert left is not None
+    assert (left.state.value, left.last_error_type) == ("failed", "BodyErasedError")
     assert store.decisions_for_client(ADA) == []
     assert [e.subject for e in store.decisions_for_client(BOB)] == [
         "chk-BOB-0005",

@@ -219,7 +219,11 @@ def test_forget_erases_every_delivery_of_the_person_and_nobody_elses(store: Stor
     assert [d.subject for d in decisions.for_client(BOB)] == ["scan-bob"]
     # ADA's deferred verdict is not handled on her data after the erasure, nor recorded again.
     summary = receiver_on(store).process_pending()
-    assert (summary.succeeded, summary.failed) == (1, 1)  # BOB's ran; ADA's body is gone
+    # BOB's ran; ADA's body is gone: the erasure left it failed, and no worker takes it again.
+    assert (summary.succeeded, summary.failed) == (1, 0)
+    unhandled = store.get(ids["ADA"][5])
+    assert unhandled is not None
+    assert (unhandled.state.value, unhandled.last_error_type) == ("failed", "BodyErasedError")
     assert decisions.for_client(ADA) == []
     # Nothing is left to find; a second erasure request erases nothing more.
     assert decisions.deliveries(client_ref=ADA) == []

@@ -390,6 +390,29 @@ def test_claim_next_fails_a_record_whose_every_lease_expired(
     assert store.add(new("poison"), lease=LEASE).claim is not None  # a redelivery still may run
 
 
+def test_claim_next_never_retakes_a_delivery_that_failed_for_its_erased_body(
+    store: Store, clock: FakeClock
+) -> None:
+    # Erased before it was handled (retention, forget): the worker's attempt fails with
+    # BodyErasedError. No retry can handle it, so claim_next leaves it failed -- it was claimed
+    # again after every back-off, each attempt one more error line, until max_attempts.
+    erased = store.add(new("erased"), lease=LEASE).claim
+    other = store.add(new("other"), lease=LEASE).claim
+    assert erased is not None
+    assert other is not None
+    for claim, error_type in ((erased, "BodyErasedError"), (other, "HandlerError")):
+        store.fail(claim, error_type=error_type, error_message="m", retry_at=START)
+    clock.advance(3600)
+    taken = store.claim_next(lease=LEASE, max_attempts=10)
+    assert taken is not None
+    assert taken.record.delivery_key == "other"  # an ordinary failure is retried
+    assert store.claim_next(lease=LEASE, max_attempts=10) is None
+    record = store.get(erased.record.id)
+    assert record is not None
+    assert (record.state, record.attempts) == (DeliveryState.FAILED, 1)
+    assert record.last_error_type == "BodyErasedError"
+
+
 # -- listing and stats -------------------------------------------------------------------------
 
 

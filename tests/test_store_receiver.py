@@ -324,7 +324,7 @@ def test_worker_only_claims_its_own_vendors(store: Store) -> None:
     assert receiver.process_pending().processed == 1
 
 
-def test_worker_marks_an_erased_pending_delivery_failed(store: Store) -> None:
+def test_worker_marks_an_erased_pending_delivery_failed(store: Store, clock: FakeClock) -> None:
     receiver = make(store, Recorder(), defer=True)
     outcome = receiver.handle(*delivery())
     assert outcome.delivery_id is not None
@@ -336,6 +336,14 @@ def test_worker_marks_an_erased_pending_delivery_failed(store: Store) -> None:
     assert record is not None
     assert (record.state, record.last_error_type) == (DeliveryState.FAILED, "BodyErasedError")
     assert receiver.stats()["unprocessable"] == 1
+    # Once: no retry can handle it. It was claimed again after every back-off, each attempt one
+    # more failure (and error line) until max_attempts.
+    for _ in range(3):
+        clock.advance(2 * 3600)
+        assert receiver.process_pending().outcomes == ()
+    again = store.get(outcome.delivery_id)
+    assert again is not None
+    assert (again.state, again.attempts) == (DeliveryState.FAILED, 1)
 
 
 def test_process_pending_validates_arguments(store: Store) -> None:

@@ -451,7 +451,8 @@ class Decisions:
         as for :meth:`latest`). Returns the ids of the deliveries whose bodies were erased.
 
         A delivery not handled yet is erased too (:meth:`unhandled`): its handlers never run on
-        the person's data; the worker fails it with ``BodyErasedError``. The bodies are erased
+        the person's data; it is left ``failed`` with ``BodyErasedError``, which no worker
+        takes again. The bodies are erased
         first, then the entries are removed (``store.forget_decisions``), so that a call that
         fails half-way -- a store error, or
         :class:`~kyc_webhooks.errors.DeliveryInProgressError` while a delivery of one of the

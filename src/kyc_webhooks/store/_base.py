@@ -199,6 +199,9 @@ LEASE_EXPIRED_MESSAGE = "every attempt's lease expired before the handlers finis
 #: (the worker's attempt, a vendor's redelivery, ``forget`` holding it while it erased).
 BODY_ERASED = "BodyErasedError"
 BODY_ERASED_MESSAGE = "the stored body was erased; the delivery cannot be handled"
+#: ``last_error_type`` of the failed records ``claim_next`` never takes again: nothing a retry
+#: could change (a record that does not decode, a delivery without its body).
+NEVER_RETRIED = (MALFORMED_RECORD, BODY_ERASED)
 
 
 #: Marks a value :func:`to_text_column` encoded (a Unicode noncharacter: no vendor sends one).
@@ -617,7 +620,9 @@ class Store(Protocol):
         message naming the column or the kind of fault, never a value), is never claimed by
         ``claim_next`` again, and the next row is tried -- at most
         :data:`MALFORMED_RECORDS_PER_CLAIM` such rows per call (then ``None``; the next call goes
-        on)."""
+        on). Nor is a record that failed because its body was erased (``"BodyErasedError"``,
+        :data:`BODY_ERASED`: retention or ``forget``): no retry can handle it
+        (:data:`NEVER_RETRIED`)."""
         ...
 
     def complete(self, claim: Claim, *, decision: DecisionTicket | None = None) -> bool:

@@ -18,6 +18,7 @@ from ._base import (
     FORGET_BUSY,
     LEASE_EXPIRED,
     LEASE_EXPIRED_MESSAGE,
+    NEVER_RETRIED,
     Added,
     Claim,
     Clock,
@@ -190,8 +191,10 @@ class MemoryStore:
                 and (vendors is None or slot.record.vendor in vendors)
                 and (
                     slot.record.state is not DeliveryState.FAILED  # only a failure backs off
-                    or slot.record.not_before is None
-                    or slot.record.not_before <= now
+                    or (
+                        (slot.record.not_before is None or slot.record.not_before <= now)
+                        and slot.record.last_error_type not in NEVER_RETRIED
+                    )
                 )
             ]
             if not candidates:

@@ -74,6 +74,7 @@ from ._base import (
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
     MALFORMED_RECORDS_PER_CLAIM,
+    NEVER_RETRIED,
     Added,
     Claim,
     Clock,
@@ -575,7 +576,8 @@ def _statements(s: str) -> dict[str, str]:
             + _CLAIMABLE.format(t="n")
             + " AND (n.state <> 'failed' OR ((n.not_before IS NULL OR n.not_before <= "
             + _NOW
-            + ") AND n.last_error_type IS DISTINCT FROM %(malformed)s)) {filters} "
+            + ") AND NOT COALESCE(n.last_error_type = ANY(%(never_retried)s), false))) "
+            "{filters} "
             "ORDER BY n.received_at, n.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             f"UPDATE {d} AS d SET "
             + _TAKE
@@ -1737,6 +1739,7 @@ class PostgresStore:
             "lease_expired": LEASE_EXPIRED,
             "lease_expired_msg": LEASE_EXPIRED_MESSAGE,
             "malformed": MALFORMED_RECORD,
+            "never_retried": list(NEVER_RETRIED),
         }
         filters = ""
         vendor_filter = ""

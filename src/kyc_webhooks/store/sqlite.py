@@ -62,6 +62,7 @@ from ._base import (
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
     MALFORMED_RECORDS_PER_CLAIM,
+    NEVER_RETRIED,
     Added,
     Claim,
     Clock,
@@ -564,12 +565,12 @@ def _claim_next_select(max_attempts: bool, vendors: int | None) -> str:
     """``claim_next``'s query: the oldest claimable record, with ``attempts < ?`` when
     ``max_attempts`` and of ``vendors`` vendors (``None``: any). Only a failure backs off (a
     processing record's not_before, left by a version that did not clear it in the claim, does
-    not hold back the takeover of an expired lease); a record set aside as malformed is never
-    claimed by the worker again."""
+    not hold back the takeover of an expired lease); a record set aside as malformed, or without
+    its body, is never claimed by the worker again (``NEVER_RETRIED``)."""
     where = [
         _CLAIMABLE,
         "(state <> 'failed' OR ((not_before IS NULL OR not_before <= ?) "
-        "AND last_error_type IS NOT ?))",
+        "AND last_error_type IS NOT ? AND last_error_type IS NOT ?))",
     ]
     if max_attempts:
         where.append("attempts < ?")
@@ -1037,7 +1038,7 @@ class SQLiteStore:
     ) -> Claim | None:
         check_lease(lease)
         now = self.now()
-        args: list[Any] = [_ts(now), _ts(now), MALFORMED_RECORD]
+        args: list[Any] = [_ts(now), _ts(now), *NEVER_RETRIED]
         if max_attempts is not None:
             args.append(max_attempts)
         names = None if vendors is None else [_text(name) for name in vendors]

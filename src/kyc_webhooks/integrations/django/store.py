@@ -48,6 +48,7 @@ from ...store._base import (
     LEASE_EXPIRED_MESSAGE,
     MALFORMED_RECORD,
     MALFORMED_RECORDS_PER_CLAIM,
+    NEVER_RETRIED,
     Added,
     Claim,
     Clock,
@@ -95,19 +96,19 @@ _T = TypeVar("_T")
 _UNREADABLE = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
-def _claimable_now(now: datetime, malformed: Q) -> Q:
+def _claimable_now(now: datetime, never_retried: Q) -> Q:
     """The rows ``claim_next`` may take at ``now``: pending ones, processing ones whose lease
     expired, and failed ones whose back-off ended -- only a failure backs off -- unless set aside
-    as malformed (never claimed by the worker again). The rule of
+    as malformed or failed without a body (never claimed by the worker again). The rule of
     :func:`kyc_webhooks.store._base.claimable` (``replay=False``) as a ``Q`` filter, plus the
-    back-off and malformed conditions the other stores put in their own queries: keep them in
-    step. ``malformed``: the rows set aside (``last_error_type`` exactly ``MalformedRecord``)."""
+    back-off and never-retried conditions the other stores put in their own queries: keep them in
+    step. ``never_retried``: those rows (``last_error_type`` exactly one of ``NEVER_RETRIED``)."""
     expired = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
     backed_off = Q(not_before__isnull=True) | Q(not_before__lte=now)
     return (
         Q(state="pending")
         | (Q(state="processing") & expired)
-        | (Q(state="failed") & backed_off & ~malformed)
+        | (Q(state="failed") & backed_off & ~never_retried)
     )
 
 
@@ -678,8 +679,8 @@ class DjangoStore:
                 # Every condition in the query, as in the other stores: a window of the oldest
                 # rows filtered here would starve a claimable delivery behind them (many failed
                 # deliveries backing off during a downstream outage).
-                malformed = self._same("last_error_type", MALFORMED_RECORD)
-                rows = self._rows().filter(_claimable_now(now, malformed))
+                never = self._one_of("last_error_type", list(NEVER_RETRIED))
+                rows = self._rows().filter(_claimable_now(now, never))
                 if max_attempts is not None:
                     rows = rows.filter(attempts__lt=max_attempts)
                 if vendors is not None:
