@@ -452,9 +452,8 @@ class Decisions:
 
         A delivery not handled yet is erased too (:meth:`unhandled`): its handlers never run on
         the person's data; it is left ``failed`` with ``BodyErasedError``, which no worker
-        takes again. The bodies are erased
-        first, then the entries are removed (``store.forget_decisions``), so that a call that
-        fails half-way -- a store error, or
+        takes again. The bodies are erased first, then the entries are removed
+        (``store.forget_decisions``), so that a call that fails half-way -- a store error, or
         :class:`~kyc_webhooks.errors.DeliveryInProgressError` while a delivery of one of the
         verifications is being handled -- leaves the entries naming what is left to erase: call
         it again. A delivery of the person being handled right now (a live claim) makes it
