@@ -177,6 +177,34 @@ def test_a_failing_signal_receiver_fails_the_delivery_and_it_is_retried() -> Non
     assert len(calls) == 2
 
 
+def test_webhook_received_is_sent_again_on_a_retry_and_never_for_a_duplicate() -> None:
+    # As docs/django.md says: not "exactly once per delivery that succeeds" -- a receiver that
+    # ran before another one failed runs again on the retry, like every handler.
+    first: list[int] = []
+    second: list[int] = []
+
+    def counts(sender: Any, event: Any, **kwargs: Any) -> None:
+        first.append(1)
+
+    def fails_once(sender: Any, event: Any, **kwargs: Any) -> None:
+        second.append(1)
+        if len(second) == 1:
+            raise RuntimeError("downstream down")
+
+    signals.webhook_received.connect(counts)
+    signals.webhook_received.connect(fails_once)
+    try:
+        body, headers = idenfy()
+        client = Client()
+        answers = [post(client, "/webhooks/idenfy", body, headers) for _ in range(3)]
+    finally:
+        signals.webhook_received.disconnect(counts)
+        signals.webhook_received.disconnect(fails_once)
+    assert [a.status_code for a in answers] == [500, 200, 200]
+    assert json.loads(answers[2].content).get("duplicate") is True
+    assert (len(first), len(second)) == (2, 2)
+
+
 # -- admin -------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """Signals, for code that prefers them to decorators.
 
 ``webhook_received`` is sent with ``event=`` (the typed, authenticated event) each time the
-project receiver runs its handlers for a delivery -- with a store, exactly once per delivery that
-succeeds. A receiver function that raises fails the delivery like a handler does (500, retried).
+project receiver runs its handlers for a delivery: with a store, never again once the delivery
+succeeded (a redelivery is a duplicate), but again on each retry of an attempt that failed --
+a receiver function or a handler raised -- as every handler runs again then. A receiver
+function that raises fails the delivery like a handler does (500, retried).
 
 ``decision_changed`` is sent with ``decision=`` (a :class:`~kyc_webhooks.Decision`; ``sender``
 is the class of the event it came from) when a delivery changes the **effective** decision of
