@@ -725,6 +725,17 @@ def test_migrate_a_sqlite_store(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert json.loads(out)["schema_version"] >= 1
 
 
+def test_migrate_quiet_prints_its_summary_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--quiet`` is "only the summary line" (docs/cli.md): migrate's one line is that summary,
+    so a quiet run still says which version the store is at (it printed nothing)."""
+    code, out, err = run(capsys, "migrate", "--store", "new.sqlite3", "--quiet")
+    assert code == 0, err
+    assert out.startswith("new.sqlite3: schema version ")
+    assert out.endswith(", up to date\n")
+
+
 @pytest.mark.parametrize("target", ["", "  ", ":memory:"])
 def test_migrate_refuses_a_store_that_would_be_a_temporary_database(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, target: str

@@ -85,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
             store.close()
     if args.json:
         emit_json({"store": describe(args.store), "schema_version": version})
-    elif not args.quiet:
+    else:  # the one line is the summary: --quiet prints it too
         out(f"{describe(args.store)}: schema version {version}, up to date")
     return EXIT_OK
