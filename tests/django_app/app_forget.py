@@ -37,12 +37,12 @@ def _forget(*args: str) -> str:
 def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     ada, bob = _deliver("ada", "scan-a"), _deliver("bob", "scan-b")
     assert _forget("--client-ref", "ada", "--dry-run") == (
-        "would forget 1 decisions and erase the bodies of the person's 1 deliveries\n"
+        "would forget 1 decision and erase the bodies of the person's 1 delivery\n"
     )
     assert DecisionRecord.objects.filter(delivery_id=ada).exists()
 
     assert _forget("--client-ref", "ada") == (
-        "forgot 1 decisions and erased the bodies of the person's 1 deliveries (handled or not, "
+        "forgot 1 decision and erased the bodies of the person's 1 delivery (handled or not, "
         "with a verdict or without)\n"
     )
 
@@ -51,7 +51,7 @@ def test_forget_removes_the_decisions_and_erases_their_bodies() -> None:
     assert DecisionRecord.objects.filter(delivery_id=bob).exists()
     assert Delivery.objects.get(id=bob).body is not None
     assert _forget("--vendor", "idenfy", "--subject", "scan-b") == (
-        "forgot 1 decisions and erased the bodies of the person's 1 deliveries (handled or not, "
+        "forgot 1 decision and erased the bodies of the person's 1 delivery (handled or not, "
         "with a verdict or without)\n"
     )
     assert not DecisionRecord.objects.exists()
@@ -63,7 +63,7 @@ def test_forget_older_than_is_the_ledger_retention() -> None:
         "would forget the decisions of deliveries received before "
     )
     assert DecisionRecord.objects.exists()
-    assert _forget("--older-than", "0s") == "forgot 1 decisions\n"
+    assert _forget("--older-than", "0s") == "forgot 1 decision\n"
     assert not DecisionRecord.objects.exists()
     assert Delivery.objects.get(id=ada).body is not None  # bodies: `erase-bodies`
 

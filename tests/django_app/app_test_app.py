@@ -300,7 +300,7 @@ def test_replay_purge_and_erase_commands() -> None:
     Delivery.objects.update(received_at=row.received_at - timedelta(days=40))
     out = io.StringIO()
     call_command("kyc_webhooks", "erase-bodies", "--older-than", "30d", "--dry-run", stdout=out)
-    assert "would erase 1 bodies" in out.getvalue()
+    assert "would erase 1 body" in out.getvalue()
     assert Delivery.objects.get().body is not None
     call_command("kyc_webhooks", "erase-bodies", "--older-than", "30d", stdout=io.StringIO())
     assert Delivery.objects.get().body is None

@@ -103,6 +103,12 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
             signal.signal(sig, previous)
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """``"1 delivery"``, ``"2 deliveries"``: ``count`` and the noun it takes (``many``: the plural,
+    ``one + "s"`` when not given)."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def out(text: str = "") -> None:
     print(text, file=sys.stdout, flush=True)
 

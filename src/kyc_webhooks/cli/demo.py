@@ -24,6 +24,7 @@ from ._common import (
     LOOPBACK,
     PROG,
     CliError,
+    counted,
     epilog,
     out,
     seconds,
@@ -215,12 +216,9 @@ def _run_demo(
     ]
     out("")
 
-    def count_of(n: int, word: str) -> str:
-        return f"{n} {word}" + ("" if n == 1 else "s")
-
     out(
-        f"effective decisions: {count_of(len(effective), 'verification')} "
-        f"({count_of(len(changes), 'change')}; stale and repeated verdicts changed nothing)"
+        f"effective decisions: {counted(len(effective), 'verification')} "
+        f"({counted(len(changes), 'change')}; stale and repeated verdicts changed nothing)"
     )
     decision_rows = [
         (

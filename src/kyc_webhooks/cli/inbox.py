@@ -26,6 +26,7 @@ from ._common import (
     add_confirm_options,
     add_output_options,
     confirm,
+    counted,
     emit_json,
     epilog,
     out,
@@ -585,7 +586,7 @@ def _count(store: Store, cut: _dt.datetime, state: str | None, *, with_body: boo
 
 
 def _n(count: int) -> str:
-    return f"{count} delivery" if count == 1 else f"{count} deliveries"
+    return counted(count, "delivery", "deliveries")
 
 
 def _report(args: argparse.Namespace, verb: str, count: int, text: str) -> None:
@@ -701,7 +702,7 @@ def _add_forget_parser(action: Callable[..., argparse.ArgumentParser]) -> None:
 
 
 def _decisions(count: int) -> str:
-    return f"{count} decision" if count == 1 else f"{count} decisions"
+    return counted(count, "decision")
 
 
 def _forget(args: argparse.Namespace, store: Store) -> int:

@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser, SystemCheckError
 
-from kyc_webhooks.cli._common import EXIT_USAGE, CliError, seconds, stop_on_signals
+from kyc_webhooks.cli._common import EXIT_USAGE, CliError, counted, seconds, stop_on_signals
 from kyc_webhooks.cli._credentials import vendor_names
 from kyc_webhooks.cli._loop import ProcessLoop
 from kyc_webhooks.cli._stores import (
@@ -152,7 +152,9 @@ class Command(BaseCommand):
             else:
                 batches.run()
         if not options["loop"] and batches.failed:
-            raise CommandError(f"{batches.failed} deliveries failed", returncode=1)
+            raise CommandError(
+                f"{counted(batches.failed, 'delivery', 'deliveries')} failed", returncode=1
+            )
 
     def _report(self, summary: Any) -> None:
         self.stdout.write(
@@ -188,22 +190,24 @@ class Command(BaseCommand):
             cut = store.now() - options["older_than"]
             count = store.count(until=cut, state=options["state"])
             self.stdout.write(
-                f"would purge {count} deliveries received before {cut:%Y-%m-%d %H:%M}"
+                f"would purge {counted(count, 'delivery', 'deliveries')} received before "
+                f"{cut:%Y-%m-%d %H:%M}"
             )
             return
         count = store.purge(older_than=options["older_than"], state=options["state"])
-        self.stdout.write(f"purged {count} deliveries")
+        self.stdout.write(f"purged {counted(count, 'delivery', 'deliveries')}")
 
     def _erase_bodies(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         if options["dry_run"]:
             cut = store.now() - options["older_than"]
             count = store.count(until=cut, with_body=True)
             self.stdout.write(
-                f"would erase {count} bodies of deliveries received before {cut:%Y-%m-%d %H:%M}"
+                f"would erase {counted(count, 'body', 'bodies')} of deliveries received before "
+                f"{cut:%Y-%m-%d %H:%M}"
             )
             return
         count = store.erase_bodies(older_than=options["older_than"])
-        self.stdout.write(f"erased {count} bodies")
+        self.stdout.write(f"erased {counted(count, 'body', 'bodies')}")
 
     def _forget(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
         client_ref, vendor, subject = options["client_ref"], options["vendor"], options["subject"]
@@ -224,7 +228,8 @@ class Command(BaseCommand):
                     f"would forget the decisions of deliveries received before {cut:%Y-%m-%d %H:%M}"
                 )
                 return
-            self.stdout.write(f"forgot {store.purge_decisions(older_than=cut)} decisions")
+            forgotten = store.purge_decisions(older_than=cut)
+            self.stdout.write(f"forgot {counted(forgotten, 'decision')}")
             return
         selector = (
             {"client_ref": client_ref}
@@ -236,14 +241,15 @@ class Command(BaseCommand):
         if options["dry_run"]:
             theirs = len(plan.deliveries)
             self.stdout.write(
-                f"would forget {count} decisions and erase the bodies of the person's {theirs} "
-                "deliveries"
+                f"would forget {counted(count, 'decision')} and erase the bodies of the person's "
+                f"{counted(theirs, 'delivery', 'deliveries')}"
             )
             return
         erased = receiver.decisions.forget(**selector)
         self.stdout.write(
-            f"forgot {count} decisions and erased the bodies of the person's {len(erased)} "
-            "deliveries (handled or not, with a verdict or without)"
+            f"forgot {counted(count, 'decision')} and erased the bodies of the person's "
+            f"{counted(len(erased), 'delivery', 'deliveries')} (handled or not, with a verdict or "
+            "without)"
         )
 
     def _stats(self, receiver: Any, store: Any, options: dict[str, Any]) -> None:
