@@ -439,6 +439,7 @@ def test_claim_next_finds_unfinished_records_through_the_state_index(
     """The worker's claim never walks the done records: with a vendor list (what
     ``process_pending()`` passes) the planner took the vendor index and read every record of the
     vendor, the done ones of the whole retention included, under the write lock (review R31)."""
+    from kyc_webhooks.store._base import NEVER_RETRIED
     from kyc_webhooks.store.sqlite import _claim_next_select
 
     db = tmp_path / "plan.db"
@@ -446,7 +447,7 @@ def test_claim_next_finds_unfinished_records_through_the_state_index(
     conn = sqlite3.connect(db)
     try:
         sql = _claim_next_select(True, vendors)
-        args = [1.0, 1.0, "MalformedRecord", 5, *(["idenfy"] * (vendors or 0))]
+        args = [1.0, 1.0, *NEVER_RETRIED, 5, *(["idenfy"] * (vendors or 0))]
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
     finally:
         conn.close()
