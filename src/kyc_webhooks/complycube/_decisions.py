@@ -112,6 +112,11 @@ def decide(event: Any) -> Decision | None:
     for a ``check.updated`` that does not change the outcome, and for every event type this
     version does not know (a :class:`~kyc_webhooks.complycube.models.ComplyCubeUnknownEvent`)."""
     etype: str = event.event_type
+    if not (getattr(getattr(event, "payload", None), "id", None) or getattr(event, "id", None)):
+        # Neither the check's or session's id nor the event's (both ``""``): nothing names the
+        # subject (_decision), and one that unrelated events share would have the ledger order
+        # their verdicts against each other.
+        return None
     if etype == "check.completed" or outcome_family(etype) is not None:
         # Final for that check when the outcome is mapped: ``check.completed`` and every
         # ``check.completed.<outcome>`` (and a re-screen ``check.monitoring.<outcome>``, which

@@ -131,9 +131,14 @@ def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def _decision(event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any) -> Decision:
+def _decision(
+    event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any
+) -> Decision | None:
     # ``subject`` is always an identifier of the verification: never a placeholder shared by
-    # unrelated events (the ledger would order them against each other).
+    # unrelated events (the ledger would order them against each other). An empty reference
+    # (``"scanRef": ""``) identifies nothing: no decision.
+    if not subject:
+        return None
     return Decision(
         status=status,
         final=final,
@@ -145,7 +150,7 @@ def _decision(event: Any, status: DecisionStatus, final: bool, subject: str, **k
     )
 
 
-def _identification(event: Any) -> Decision:
+def _identification(event: Any) -> Decision | None:
     status_section = event.status
     overall = status_section.overall if status_section is not None else None
     status = lookup(OVERALL, overall)  # the body's verdict, whatever the header's label
@@ -203,7 +208,8 @@ def _facial_authentication_subject(event: Any) -> str | None:
 
 def decide(event: Any) -> Decision | None:
     """The decision an iDenfy event carries; ``None`` for events that carry no verdict
-    (document expiry reminders, video calls, company deletion or info requests, add-on checks)."""
+    (document expiry reminders, video calls, company deletion or info requests, add-on checks)
+    and for one whose reference (``scanRef``, ``id``, ``monitoringId``) is empty."""
     etype = event.event_type
     if etype in IDENTIFICATION_TYPES:
         return _identification(event)
@@ -224,6 +230,8 @@ def decide(event: Any) -> Decision | None:
             reasons=codes(event.risk_tags),
         )
     if etype == "AGE_ESTIMATION":
+        if not event.scan_ref:
+            return None  # no step-up scan named: the prefix alone would be a shared subject
         reasons = codes([event.outcome if event.outcome is not None else event.status])
         if event.outcome is not None:
             status = lookup(AGE, event.outcome)

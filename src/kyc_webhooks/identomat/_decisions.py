@@ -36,8 +36,9 @@ RESULT: dict[str, DecisionStatus] = {
 
 def decide(event: Any) -> Decision | None:
     """The decision a ``session-change`` carries; ``None`` for OTP, link-sharing and video-call
-    callbacks."""
-    if event.event_type != "session-change":
+    callbacks, and for an empty ``sessionId`` (no session: a subject that unrelated sessions share
+    would have the ledger order their verdicts against each other)."""
+    if event.event_type != "session-change" or not event.session_id:
         return None
     status = lookup(RESULT, event.result)
     return Decision(

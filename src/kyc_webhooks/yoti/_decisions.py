@@ -21,9 +21,11 @@ TOPICS: dict[str, tuple[DecisionStatus, bool]] = {
 
 
 def decide(event: Any) -> Decision | None:
-    """``session_completion`` and ``client_session_token_deleted``; ``None`` for the others."""
+    """``session_completion`` and ``client_session_token_deleted``; ``None`` for the others, and
+    for an empty ``session_id``: it names no session, and a subject that unrelated sessions share
+    would have the ledger order their verdicts against each other."""
     rule = TOPICS.get(event.event_type)
-    if rule is None:
+    if rule is None or not event.session_id:
         return None
     status, final = rule
     return Decision(
