@@ -124,8 +124,10 @@ def _unavailable(cause: BaseException | None) -> bool:
     if isinstance(cause, sqlite3.OperationalError):
         code = getattr(cause, "sqlite_errorcode", None)
         if isinstance(code, int):
-            return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
-        return "locked" in str(cause)
+            # SQLITE_BUSY, SQLITE_LOCKED; a full file system: SQLITE_FULL, and
+            # SQLITE_IOERR_SHMSIZE (the -shm file of a WAL database could not be extended)
+            return code & 0xFF in (5, 6, 13) or code == 4874
+        return "locked" in str(cause) or "disk is full" in str(cause)
     return type(cause).__name__ == "OperationalError" and type(cause).__module__.startswith(
         "psycopg"
     )

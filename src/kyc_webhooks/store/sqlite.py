@@ -667,6 +667,11 @@ class SQLiteStore:
             hint = ": the file or its directory is not writable"
         elif "locked" in text or "busy" in text:
             hint = f": another connection held the lock for over {self._timeout:g} s"
+        elif _disk_full(exc):
+            hint = (
+                ": the file system holding the file is full -- free space there; the store "
+                "works again once there is room, without a restart"
+            )
         detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         message = f"SQLite store {self.path!r}: {what} failed ({detail}){hint}"
         if hint.endswith("corrupt"):
@@ -1577,13 +1582,13 @@ class SQLiteStore:
             try:
                 conn.execute("VACUUM")
             except Exception as exc:
-                raise self._unscrubbed(what, self._error(f"{what} (vacuum)", exc)) from exc
+                raise self._unscrubbed(what, self._error(f"{what} (vacuum)", exc), exc) from exc
             if self.journal_mode != "wal":
                 return  # a rollback journal is deleted at commit
             try:
                 row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except Exception as exc:
-                raise self._unscrubbed(what, self._error(f"{what} (checkpoint)", exc)) from exc
+                raise self._unscrubbed(what, self._error(f"{what} (checkpoint)", exc), exc) from exc
         if row is None or row[0] != 0:
             raise StoreError(
                 f"SQLite store {self.path!r}: {what} is committed (reads no longer return the "
@@ -1593,13 +1598,26 @@ class SQLiteStore:
                 f"and its -wal file. Call {what}() again once that reader has finished."
             )
 
-    def _unscrubbed(self, what: str, error: StoreError) -> StoreError:
+    def _unscrubbed(self, what: str, error: StoreError, exc: Exception) -> StoreError:
         """``error`` of the ``VACUUM`` or the checkpoint after the committed erasure ``what``,
-        saying so."""
+        saying so -- and, on a full disk, how much room the ``VACUUM`` needs: calling again
+        before space is freed fails the same way."""
+        room = ""
+        if _disk_full(exc):
+            with contextlib.suppress(OSError):
+                size = sum(
+                    os.path.getsize(self.path + suffix)
+                    for suffix in ("", "-wal")
+                    if os.path.exists(self.path + suffix)
+                )
+                room = (
+                    f" free at least {size / 1e6:.1f} MB on its file system (VACUUM rewrites "
+                    "the whole database), then"
+                )
         return type(error)(
             f"{error.message}; {what} is committed (reads no longer return the erased data), but "
-            f"copies of the erased data may remain in the database file and its -wal file: call "
-            f"{what}() again"
+            f"copies of the erased data may remain in the database file and its -wal file:{room} "
+            f"call {what}() again"
         )
 
     def close(self) -> None:
@@ -1620,6 +1638,24 @@ def _version(conn: sqlite3.Connection) -> int:
         return 0
     row = conn.execute("SELECT MAX(version) FROM kyc_webhooks_migrations").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+#: SQLite's result codes of a full file system: SQLITE_FULL (13, any extended code), and
+#: SQLITE_IOERR_SHMSIZE (4874) -- the ``-shm`` file of a WAL database could not be extended, which
+#: is how opening the file fails when not a byte is left.
+_SQLITE_FULL = 13
+_SQLITE_IOERR_SHMSIZE = 4874
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (a :class:`sqlite3.Error`) says the file system is full. Python 3.10's
+    exceptions carry no result code: the message decides ("database or disk is full")."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_FULL or code == _SQLITE_IOERR_SHMSIZE
+    return "disk is full" in str(exc)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
