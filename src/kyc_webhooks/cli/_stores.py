@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import kyc_webhooks as kw
 
+from ..store.sqlite import disk_full
 from ._common import EXIT_MISSING_DEPENDENCY, EXIT_UNAVAILABLE, EXIT_USAGE, PROG, CliError, when
 
 if TYPE_CHECKING:
@@ -120,14 +121,15 @@ def open_store(
 
 def _unavailable(cause: BaseException | None) -> bool:
     """Whether a store failed to open for a reason that passes: SQLite's database locked or busy,
-    a PostgreSQL server that cannot be reached (psycopg's ``OperationalError``)."""
+    or its file system full; a PostgreSQL server that cannot be reached (psycopg's
+    ``OperationalError``)."""
     if isinstance(cause, sqlite3.OperationalError):
+        if disk_full(cause):
+            return True
         code = getattr(cause, "sqlite_errorcode", None)
         if isinstance(code, int):
-            # SQLITE_BUSY, SQLITE_LOCKED; a full file system: SQLITE_FULL, and
-            # SQLITE_IOERR_SHMSIZE (the -shm file of a WAL database could not be extended)
-            return code & 0xFF in (5, 6, 13) or code == 4874
-        return "locked" in str(cause) or "disk is full" in str(cause)
+            return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+        return "locked" in str(cause)
     return type(cause).__name__ == "OperationalError" and type(cause).__module__.startswith(
         "psycopg"
     )

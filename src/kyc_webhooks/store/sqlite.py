@@ -667,7 +667,7 @@ class SQLiteStore:
             hint = ": the file or its directory is not writable"
         elif "locked" in text or "busy" in text:
             hint = f": another connection held the lock for over {self._timeout:g} s"
-        elif _disk_full(exc):
+        elif disk_full(exc):
             hint = (
                 ": the file system holding the file is full -- free space there; the store "
                 "works again once there is room, without a restart"
@@ -1603,7 +1603,7 @@ class SQLiteStore:
         saying so -- and, on a full disk, how much room the ``VACUUM`` needs: calling again
         before space is freed fails the same way."""
         room = ""
-        if _disk_full(exc):
+        if disk_full(exc):
             with contextlib.suppress(OSError):
                 size = sum(
                     os.path.getsize(self.path + suffix)
@@ -1647,9 +1647,10 @@ _SQLITE_FULL = 13
 _SQLITE_IOERR_SHMSIZE = 4874
 
 
-def _disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (a :class:`sqlite3.Error`) says the file system is full. Python 3.10's
-    exceptions carry no result code: the message decides ("database or disk is full")."""
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (a :class:`sqlite3.Error`) says the file system is full -- an error that
+    passes once space is freed (the CLI's exit 3). Python 3.10's exceptions carry no result
+    code: the message decides ("database or disk is full")."""
     if not isinstance(exc, sqlite3.Error):
         return False
     code = getattr(exc, "sqlite_errorcode", None)
