@@ -265,6 +265,31 @@ def test_a_chunked_body_under_wsgi_is_411_not_a_forged_signature(
     assert view(WSGIRequest(get), vendor="idenfy").status_code == 405
 
 
+def test_a_chunked_body_to_the_async_view_under_wsgi_is_411(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Django runs an async view under WSGI too (KYC_WEBHOOKS["ASYNC"] behind gunicorn's sync
+    # workers): the chunked body was read as b"" there and answered 401 "invalid signature".
+    import io
+
+    from asgiref.sync import async_to_sync
+    from django.core.handlers.wsgi import WSGIRequest
+
+    recorder = Recorder()
+    view = async_webhook_view(recorder.receiver)
+    body, headers = delivery("idenfy")
+    environ = _wsgi_environ(io.BytesIO(body), headers, HTTP_TRANSFER_ENCODING="chunked")
+    with caplog.at_level("DEBUG", logger="kyc_webhooks"):
+        response = async_to_sync(view)(WSGIRequest(environ), vendor="idenfy")
+    assert response.status_code == 411
+    assert json.loads(response.content)["error"] == "LengthRequired"
+    assert "signature" not in caplog.text
+    assert recorder.seen == []
+    declared = _wsgi_environ(io.BytesIO(body), headers, CONTENT_LENGTH=str(len(body)))
+    assert async_to_sync(view)(WSGIRequest(declared), vendor="idenfy").status_code == 200
+    assert len(recorder.seen) == 1
+
+
 def test_a_chunked_body_through_a_real_wsgi_server_is_411() -> None:
     # A real server on 127.0.0.1 (the stdlib's wsgiref, as runserver) in front of Django's own
     # WSGI handler: what a vendor sending Transfer-Encoding: chunked gets back.
