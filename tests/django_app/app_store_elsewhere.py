@@ -94,9 +94,11 @@ def test_the_admin_shows_no_table_that_is_not_the_inbox(kind: str, tmp_path: Pat
     assert "/admin/kyc_webhooks/delivery/" in client.get("/admin/").content.decode()
 
 
-def test_the_system_check_says_where_the_inbox_is(tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", [str, Path], ids=["str", "pathlib"])
+def test_the_system_check_says_where_the_inbox_is(tmp_path: Path, given: Any) -> None:
+    # A pathlib.Path (BASE_DIR / "inbox.sqlite3") was said to be None: "deliveries are not stored".
     path = str(tmp_path / "inbox.sqlite3")
-    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": path}):
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": given(path)}):
         (found,) = checks.check_store_location()
         assert found.id == "kyc_webhooks.I001"
         assert found.msg == (

@@ -193,6 +193,9 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
         async def chunks() -> AsyncIterator[bytes]:
             # Django's ASGI handler has spooled the body; hold no more than limit + 1 bytes of it.
+            # Django also runs an async view under WSGI, where a chunked body is not read at all.
+            if _undeclared_wsgi_body(request):
+                raise _LengthRequired
             yield _read_body(request, limit)
 
         try:
@@ -206,6 +209,8 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
             )
         except _ClientGone:
             return _client_gone()
+        except _LengthRequired:
+            return _length_required()
         return _response(reply)
 
     view.csrf_exempt = True  # type: ignore[attr-defined]
