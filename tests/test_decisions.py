@@ -75,9 +75,9 @@ TABLE: list[tuple[str, str, dict[str, Any], DecisionStatus, bool]] = [
     # Identomat: result
     ("identomat", "session-change", {"result": "APPROVED"}, S.APPROVED, True),
     ("identomat", "session-change", {"result": "REJECTED"}, S.DECLINED, True),
-    ("identomat", "session-change", {"result": "MANUAL_CHECK"}, S.REVIEW, True),
+    ("identomat", "session-change", {"result": "MANUAL_CHECK"}, S.REVIEW, False),
     ("identomat", "session-change", {"result": "ADDITIONAL_INFORMATION_REQUESTED"},
-     S.PENDING, True),
+     S.PENDING, False),
     ("identomat", "session-change", {"result": "SOMETHING_NEW"}, S.UNKNOWN, False),
     # Yoti: no verdict inside; fetch it
     ("yoti", "session_completion", {}, S.UNKNOWN, True),

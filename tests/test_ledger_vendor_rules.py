@@ -246,3 +246,30 @@ def test_an_identomat_session_back_at_an_earlier_result_is_a_duplicate(
     latest = receiver.decisions.latest("identomat", session)
     assert latest is not None
     assert latest.status is S.PENDING
+
+
+def test_an_identomat_session_reopened_and_approved_again_ends_approved(
+    any_store: Store, clock: FakeClock
+) -> None:
+    """MANUAL_CHECK -> APPROVED -> reopened (ADDITIONAL_INFORMATION_REQUESTED) -> APPROVED again:
+    the last APPROVED repeats the first one's bytes (a duplicate). APPROVED is final, so the
+    reopening does not replace it and the session ends APPROVED. Making every result final (tried
+    and reverted in the fourteenth session) left it PENDING for good, the re-approval never told
+    to the decision handlers (docs/decisions.md, "Identomat")."""
+    receiver = kw.Receiver(kw.Identomat(api_key=SECRET), store=any_store)
+    seen: list[tuple[kw.DecisionStatus, bool]] = []
+    receiver.on_decision()(lambda decision: seen.append((decision.status, decision.final)))
+    session = "r" * 40
+    results = ("MANUAL_CHECK", "APPROVED", "ADDITIONAL_INFORMATION_REQUESTED", "APPROVED")
+    duplicates = []
+    for result in results:
+        payload = sample_payload("identomat", "session-change", sessionId=session, result=result)
+        outcome = receiver.handle(*sign("identomat", payload, SECRET))
+        assert outcome.status_code == 200
+        duplicates.append(outcome.duplicate)
+        clock.advance(60)
+    assert duplicates == [False, False, False, True]
+    assert seen == [(S.REVIEW, False), (S.APPROVED, True)]
+    latest = receiver.decisions.latest("identomat", session)
+    assert latest is not None
+    assert (latest.status, latest.final) == (S.APPROVED, True)

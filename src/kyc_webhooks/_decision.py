@@ -64,9 +64,9 @@ class Decision:
     """The verdict an event carries (``event.decision``); ``None`` there when it carries none."""
 
     status: DecisionStatus
-    #: True when the verdict stands: a later verdict that is not final never replaces it in the
-    #: ledger. For most vendors, none follows; Identomat's results are all final in this sense
-    #: (a session can be reopened: the result received last is its state; docs/decisions.md).
+    #: True when the vendor will send no further verdict for this verification, short of
+    #: reopening it (Identomat, docs/decisions.md); a later verdict that is not final never
+    #: replaces it in the ledger.
     final: bool
     vendor: str
     event_type: str

@@ -3,10 +3,6 @@
 Source: https://docs.identomat.com/developer-tools/callbacks (``session-change`` ``result``).
 """
 
-# Vendor documentation cited below as [name]:
-# [callbacks] https://docs.identomat.com/developer-tools/callbacks
-# [more-info] https://docs.identomat.com/platform-concepts/additional-information-requests
-
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +20,15 @@ from .._decision import (
 
 S = DecisionStatus
 
-#: ``session-change`` ``result`` ([callbacks]). Judgement calls: ``MANUAL_CHECK`` waits for an
-#: operator: REVIEW; ``ADDITIONAL_INFORMATION_REQUESTED`` waits for the applicant: PENDING.
+#: ``session-change`` ``result``. Judgement calls: ``MANUAL_CHECK`` waits for an operator:
+#: REVIEW; ``ADDITIONAL_INFORMATION_REQUESTED`` waits for the applicant: PENDING. Only
+#: APPROVED/REJECTED are final: an operator can still decide a session in the other two states.
+#: An operator can also reopen an approved or rejected session (an additional information
+#: request, https://docs.identomat.com/platform-concepts/additional-information-requests): the
+#: ledger then keeps APPROVED/REJECTED until the session ends again. Making every result final
+#: (tried, reverted) shows the reopening, but the session's usual end -- the same result again --
+#: is a byte-equal callback, a duplicate: a re-approved session stayed PENDING for good and its
+#: decision handlers never heard the APPROVED.
 RESULT: dict[str, DecisionStatus] = {
     "APPROVED": S.APPROVED,
     "REJECTED": S.DECLINED,
@@ -43,14 +46,7 @@ def decide(event: Any) -> Decision | None:
     status = lookup(RESULT, event.result)
     return Decision(
         status=status,
-        # Every documented result is final: none is the session's last. An operator's additional
-        # information request reopens an approved, rejected or manually checked session, which
-        # then ends approved, rejected or at manual check again ([more-info]); the callback has no
-        # time, so the result received last is the session's state. Were only APPROVED/REJECTED
-        # final, the ledger kept a reopened session APPROVED (a non-final verdict never replaces a
-        # final one) and the decision handlers never heard of the reopening. A result this version
-        # does not know is UNKNOWN and not final: it never replaces a verdict.
-        final=status is not S.UNKNOWN,
+        final=status in (S.APPROVED, S.DECLINED),
         vendor=event.vendor,
         event_type=event.event_type,
         subject=event.session_id,

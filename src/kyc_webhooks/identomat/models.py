@@ -15,7 +15,6 @@ the SMS or e-mail.
 # Vendor documentation cited below as [name]:
 # [docs] https://docs.identomat.com/developer-tools/callbacks
 # [api-reference] https://identomat.gitbook.io/identomat-developer-guide/developer-tools/api-reference
-# [additional-info] https://docs.identomat.com/platform-concepts/additional-information-requests
 
 import hashlib
 from typing import Annotated, Any
@@ -82,8 +81,7 @@ class SessionResult(WireEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     MANUAL_CHECK = "MANUAL_CHECK"
-    #: An operator asked the applicant for more information: the session is back with the
-    #: applicant, whatever its earlier result ([additional-info]).
+    #: An operator asked the applicant for more information; the session is not final.
     ADDITIONAL_INFORMATION_REQUESTED = "ADDITIONAL_INFORMATION_REQUESTED"
 
 
@@ -233,8 +231,7 @@ class ShareSessionLinkViaEmailEvent(IdentomatEvent):
 class SessionChangeEvent(IdentomatEvent):
     """``session-change`` ([docs]): a session's status changed. Sent for every company.
 
-    ``result`` is the new status. None is the session's last: an additional information
-    request reopens an approved, rejected or manually checked session ([additional-info]). Use
+    ``result`` is the new status; ``ADDITIONAL_INFORMATION_REQUESTED`` is not final. Use
     :attr:`is_kyb` / :attr:`session_kind` to tell KYB from KYC sessions.
     """
 
