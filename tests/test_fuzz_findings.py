@@ -45,14 +45,17 @@ def _delivery(vendor: str, event_type: str, overrides: dict[str, Any]) -> tuple[
     EMPTY_REFERENCE,
     ids=[f"{vendor}-{event_type}" for vendor, event_type, _ in EMPTY_REFERENCE],
 )
+@pytest.mark.parametrize("blank", ["", " ", "\t \n"], ids=["empty", "space", "whitespace"])
 def test_an_empty_verification_reference_carries_no_decision(
-    vendor: str, event_type: str, overrides: dict[str, Any]
+    vendor: str, event_type: str, overrides: dict[str, Any], blank: str
 ) -> None:
+    # A blank reference (the diff review of the fix for "") names no verification either.
     receiver = kw.Receiver(*make_vendors(SECRETS), store=kw.MemoryStore())
     decided: list[kw.Decision] = []
     receiver.on_decision()(decided.append)
+    blanked = {key: blank if value == "" else value for key, value in overrides.items()}
 
-    outcome = receiver.handle(*_delivery(vendor, event_type, overrides))
+    outcome = receiver.handle(*_delivery(vendor, event_type, blanked))
 
     assert outcome.status_code == 200
     assert outcome.event is not None
@@ -65,8 +68,9 @@ def test_an_empty_verification_reference_carries_no_decision(
     [
         ("complycube", "check.completed", {"id": ""}),  # the check's id is the subject
         ("complycube", "check.completed", {"payload__id": ""}),  # else the event's own id
+        ("complycube", "check.completed", {"payload__id": " "}),  # a blank one names nothing
     ],
-    ids=["empty-event-id", "empty-check-id"],
+    ids=["empty-event-id", "empty-check-id", "blank-check-id"],
 )
 def test_one_non_empty_reference_still_decides(
     vendor: str, event_type: str, overrides: dict[str, Any]

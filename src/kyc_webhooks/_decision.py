@@ -28,6 +28,7 @@ __all__ = [
     "codes",
     "ledger_subject",
     "lookup",
+    "reference",
     "texts",
     "wire",
 ]
@@ -128,6 +129,13 @@ class Decision:
             self.occurred_at,
             self.fetch_required,
         )
+
+
+def reference(value: object) -> str | None:
+    """``value`` when it names a verification: a string with something other than white space in
+    it; else ``None``. An empty or blank reference names none, and a subject that unrelated events
+    share would have the ledger order their verdicts against each other: no decision."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def wire(value: object) -> str | None:

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._decision import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
+from .._decision import (
+    Decision,
+    DecisionStatus,
+    References,
+    body_field,
+    codes,
+    lookup,
+    reference,
+    texts,
+    wire,
+)
 from ..models import KycModel
 from ._event_types import outcome_family
 
@@ -50,8 +60,13 @@ SESSION_TYPES: dict[str, tuple[DecisionStatus, bool]] = {
 }
 
 
+def _subject(event: Any, payload: Any) -> str | None:
+    """The verification a decision is about: the check's or session's id, else the event's."""
+    return reference(getattr(payload, "id", None)) or reference(getattr(event, "id", None))
+
+
 def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **kw: Any) -> Decision:
-    subject = getattr(payload, "id", None) or event.id
+    subject = _subject(event, payload)
     # The event's own time orders the verdicts of a check or session: fixed when ComplyCube emits
     # the event, the same in its retries. The resource's ``updatedAt`` need not move with a later
     # event -- a monitoring re-screen weeks after the check completed, a session update -- so
@@ -63,7 +78,7 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
         final=final,
         vendor=event.vendor,
         event_type=event.event_type,
-        subject=str(subject),
+        subject=str(subject),  # decide() returned None before, for none
         client_ref=getattr(payload, "client_id", None),
         occurred_at=occurred,
         event=event,
@@ -112,11 +127,8 @@ def decide(event: Any) -> Decision | None:
     for a ``check.updated`` that does not change the outcome, and for every event type this
     version does not know (a :class:`~kyc_webhooks.complycube.models.ComplyCubeUnknownEvent`)."""
     etype: str = event.event_type
-    if not (getattr(getattr(event, "payload", None), "id", None) or getattr(event, "id", None)):
-        # Neither the check's or session's id nor the event's (both ``""``): nothing names the
-        # subject (_decision), and one that unrelated events share would have the ledger order
-        # their verdicts against each other.
-        return None
+    if _subject(event, getattr(event, "payload", None)) is None:
+        return None  # neither the check's or session's id nor the event's names it (reference)
     if etype == "check.completed" or outcome_family(etype) is not None:
         # Final for that check when the outcome is mapped: ``check.completed`` and every
         # ``check.completed.<outcome>`` (and a re-screen ``check.monitoring.<outcome>``, which

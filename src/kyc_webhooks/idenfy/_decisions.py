@@ -17,7 +17,17 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from .._decision import Decision, DecisionStatus, References, body_field, codes, lookup, texts, wire
+from .._decision import (
+    Decision,
+    DecisionStatus,
+    References,
+    body_field,
+    codes,
+    lookup,
+    reference,
+    texts,
+    wire,
+)
 
 S = DecisionStatus
 
@@ -135,9 +145,9 @@ def _decision(
     event: Any, status: DecisionStatus, final: bool, subject: str, **kw: Any
 ) -> Decision | None:
     # ``subject`` is always an identifier of the verification: never a placeholder shared by
-    # unrelated events (the ledger would order them against each other). An empty reference
-    # (``"scanRef": ""``) identifies nothing: no decision.
-    if not subject:
+    # unrelated events (the ledger would order them against each other). An empty or blank
+    # reference (``"scanRef": ""``, ``" "``) identifies nothing: no decision (``reference``).
+    if reference(subject) is None:
         return None
     return Decision(
         status=status,
@@ -197,10 +207,10 @@ def _facial_authentication_subject(event: Any) -> str | None:
     ledger and ``repr()`` show subjects). Neither: ``None`` -- no decision rather than one
     subject shared by unrelated authentications.
     """
-    if event.id:
+    if reference(event.id) is not None:
         return str(event.id)
-    token = event.token
-    if token:
+    token = reference(event.token)
+    if token is not None:
         digest = hashlib.sha256(str(token).encode("utf-8", "surrogatepass")).hexdigest()
         return FACE_AUTH_SUBJECT_PREFIX + digest
     return None
@@ -209,7 +219,7 @@ def _facial_authentication_subject(event: Any) -> str | None:
 def decide(event: Any) -> Decision | None:
     """The decision an iDenfy event carries; ``None`` for events that carry no verdict
     (document expiry reminders, video calls, company deletion or info requests, add-on checks)
-    and for one whose reference (``scanRef``, ``id``, ``monitoringId``) is empty."""
+    and for one whose reference (``scanRef``, ``id``, ``monitoringId``) is empty or blank."""
     etype = event.event_type
     if etype in IDENTIFICATION_TYPES:
         return _identification(event)
@@ -230,7 +240,7 @@ def decide(event: Any) -> Decision | None:
             reasons=codes(event.risk_tags),
         )
     if etype == "AGE_ESTIMATION":
-        if not event.scan_ref:
+        if reference(event.scan_ref) is None:
             return None  # no step-up scan named: the prefix alone would be a shared subject
         reasons = codes([event.outcome if event.outcome is not None else event.status])
         if event.outcome is not None:

@@ -15,6 +15,7 @@ from .._decision import (
     codes,
     ledger_subject,
     lookup,
+    reference,
     texts,
 )
 
@@ -41,7 +42,7 @@ def decide(event: Any) -> Decision | None:
     """The decision a ``session-change`` carries; ``None`` for OTP, link-sharing and video-call
     callbacks, and for an empty ``sessionId`` (no session: a subject that unrelated sessions share
     would have the ledger order their verdicts against each other)."""
-    if event.event_type != "session-change" or not event.session_id:
+    if event.event_type != "session-change" or reference(event.session_id) is None:
         return None
     status = lookup(RESULT, event.result)
     return Decision(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._decision import Decision, DecisionStatus, References, body_field, texts
+from .._decision import Decision, DecisionStatus, References, body_field, reference, texts
 
 S = DecisionStatus
 
@@ -25,7 +25,7 @@ def decide(event: Any) -> Decision | None:
     for an empty ``session_id``: it names no session, and a subject that unrelated sessions share
     would have the ledger order their verdicts against each other."""
     rule = TOPICS.get(event.event_type)
-    if rule is None or not event.session_id:
+    if rule is None or reference(event.session_id) is None:
         return None
     status, final = rule
     return Decision(
