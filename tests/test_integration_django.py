@@ -235,21 +235,33 @@ def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery
     assert recorder.seen == []
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_a_chunked_body_under_wsgi_is_411_not_a_forged_signature(
-    caplog: pytest.LogCaptureFixture,
+    is_async: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Django's WSGIRequest reads no body without CONTENT_LENGTH: the chunked delivery was
-    # verified as b"" and answered 401 "invalid signature" (a forgery, to the operator).
+    # verified as b"" and answered 401 "invalid signature" (a forgery, to the operator). Django
+    # runs the async view under WSGI too (KYC_WEBHOOKS["ASYNC"] behind gunicorn's sync workers).
     import io
 
+    from asgiref.sync import async_to_sync
     from django.core.handlers.wsgi import WSGIRequest
 
     recorder = Recorder()
-    view = webhook_view(recorder.receiver)
+    view = (async_webhook_view if is_async else webhook_view)(recorder.receiver)
+
+    def call(environ: dict[str, Any]) -> Any:
+        request = WSGIRequest(environ)
+        return (
+            async_to_sync(view)(request, vendor="idenfy")
+            if is_async
+            else view(request, vendor="idenfy")
+        )
+
     body, headers = delivery("idenfy")
     environ = _wsgi_environ(io.BytesIO(body), headers, HTTP_TRANSFER_ENCODING="chunked")
     with caplog.at_level("DEBUG", logger="kyc_webhooks"):
-        response = view(WSGIRequest(environ), vendor="idenfy")
+        response = call(environ)
     assert response.status_code == 411
     answer = json.loads(response.content)
     assert answer["error"] == "LengthRequired"
@@ -259,35 +271,9 @@ def test_a_chunked_body_under_wsgi_is_411_not_a_forged_signature(
     assert recorder.seen == []
     # The same body with its length is handled; a GET is still 405 before any body check.
     declared = _wsgi_environ(io.BytesIO(body), headers, CONTENT_LENGTH=str(len(body)))
-    assert view(WSGIRequest(declared), vendor="idenfy").status_code == 200
+    assert call(declared).status_code == 200
     assert len(recorder.seen) == 1
-    get = {**environ, "REQUEST_METHOD": "GET"}
-    assert view(WSGIRequest(get), vendor="idenfy").status_code == 405
-
-
-def test_a_chunked_body_to_the_async_view_under_wsgi_is_411(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # Django runs an async view under WSGI too (KYC_WEBHOOKS["ASYNC"] behind gunicorn's sync
-    # workers): the chunked body was read as b"" there and answered 401 "invalid signature".
-    import io
-
-    from asgiref.sync import async_to_sync
-    from django.core.handlers.wsgi import WSGIRequest
-
-    recorder = Recorder()
-    view = async_webhook_view(recorder.receiver)
-    body, headers = delivery("idenfy")
-    environ = _wsgi_environ(io.BytesIO(body), headers, HTTP_TRANSFER_ENCODING="chunked")
-    with caplog.at_level("DEBUG", logger="kyc_webhooks"):
-        response = async_to_sync(view)(WSGIRequest(environ), vendor="idenfy")
-    assert response.status_code == 411
-    assert json.loads(response.content)["error"] == "LengthRequired"
-    assert "signature" not in caplog.text
-    assert recorder.seen == []
-    declared = _wsgi_environ(io.BytesIO(body), headers, CONTENT_LENGTH=str(len(body)))
-    assert async_to_sync(view)(WSGIRequest(declared), vendor="idenfy").status_code == 200
-    assert len(recorder.seen) == 1
+    assert call({**environ, "REQUEST_METHOD": "GET"}).status_code == 405
 
 
 def test_a_chunked_body_through_a_real_wsgi_server_is_411() -> None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import kyc_webhooks as kw
+from _disk import small_tmpfs
 from kyc_webhooks.cli import main
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.outcome import Outcome
@@ -38,24 +37,8 @@ MARKER = b"BODYONLYMARKER"
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs of its own, unmounted at teardown whatever happened."""
-    mount = shutil.which("mount")
-    if os.name != "posix" or os.geteuid() != 0 or mount is None:
-        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN) and mount(8)")
-    point = tmp_path / "disk"
-    point.mkdir()
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=4M", "tmpfs", str(point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path) as point:
         yield point
-    finally:
-        if subprocess.run(["umount", str(point)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 def fill(directory: Path, *, leave: int = 0) -> Path:

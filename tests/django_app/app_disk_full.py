@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from _disk import small_tmpfs
 
 HERE = Path(__file__).resolve().parent
 MARKER = "BODYONLYMARKER"
@@ -113,24 +114,8 @@ print(json.dumps({
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs of its own, unmounted at teardown whatever happened."""
-    mount = shutil.which("mount")
-    if os.name != "posix" or os.geteuid() != 0 or mount is None:
-        pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN) and mount(8)")
-    point = tmp_path / "disk"
-    point.mkdir()
-    done = subprocess.run(
-        [mount, "-t", "tmpfs", "-o", "size=4M", "tmpfs", str(point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path) as point:
         yield point
-    finally:
-        if subprocess.run(["umount", str(point)], check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(point)], check=False)
 
 
 @pytest.mark.parametrize("defer", [False, True], ids=["handled", "deferred"])
