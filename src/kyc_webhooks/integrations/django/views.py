@@ -75,6 +75,9 @@ class _ClientGone(Exception):
 
 
 def _read_body(request: Any, limit: int) -> bytes:
+    # Both views, under ASGI or WSGI (Django runs an async view under WSGI too).
+    if _undeclared_wsgi_body(request):
+        raise _LengthRequired
     try:
         body = read_capped(request.read, limit)
     except UnreadablePostError:  # an OSError of the server's socket, wrapped by Django
@@ -154,18 +157,12 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
     def view(request: Any, **url_values: str) -> Any:
         limit = receiver.max_body_size
-
-        def read() -> bytes:
-            if _undeclared_wsgi_body(request):
-                raise _LengthRequired
-            return _read_body(request, limit)
-
         try:
             reply = respond(
                 receiver,
                 method=request.method,
                 content_length=request.META.get("CONTENT_LENGTH"),
-                read=read,
+                read=lambda: _read_body(request, limit),
                 headers=request.headers,
                 vendor=vendor or url_values.get("vendor"),
             )
@@ -193,9 +190,6 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
 
         async def chunks() -> AsyncIterator[bytes]:
             # Django's ASGI handler has spooled the body; hold no more than limit + 1 bytes of it.
-            # Django also runs an async view under WSGI, where a chunked body is not read at all.
-            if _undeclared_wsgi_body(request):
-                raise _LengthRequired
             yield _read_body(request, limit)
 
         try:
