@@ -78,7 +78,7 @@ def _decision(event: Any, payload: Any, status: DecisionStatus, final: bool, **k
         final=final,
         vendor=event.vendor,
         event_type=event.event_type,
-        subject=str(subject),  # decide() returned None before, for none
+        subject=str(subject),  # never None here: decide() gives no decision without one
         client_ref=getattr(payload, "client_id", None),
         occurred_at=occurred,
         event=event,
