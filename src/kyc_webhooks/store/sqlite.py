@@ -1582,13 +1582,13 @@ class SQLiteStore:
             try:
                 conn.execute("VACUUM")
             except Exception as exc:
-                raise self._unscrubbed(what, self._error(f"{what} (vacuum)", exc), exc) from exc
+                raise self._unscrubbed(what, "vacuum", exc) from exc
             if self.journal_mode != "wal":
                 return  # a rollback journal is deleted at commit
             try:
                 row = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except Exception as exc:
-                raise self._unscrubbed(what, self._error(f"{what} (checkpoint)", exc), exc) from exc
+                raise self._unscrubbed(what, "checkpoint", exc) from exc
         if row is None or row[0] != 0:
             raise StoreError(
                 f"SQLite store {self.path!r}: {what} is committed (reads no longer return the "
@@ -1598,10 +1598,11 @@ class SQLiteStore:
                 f"and its -wal file. Call {what}() again once that reader has finished."
             )
 
-    def _unscrubbed(self, what: str, error: StoreError, exc: Exception) -> StoreError:
-        """``error`` of the ``VACUUM`` or the checkpoint after the committed erasure ``what``,
-        saying so -- and, on a full disk, how much room the ``VACUUM`` needs: calling again
-        before space is freed fails the same way."""
+    def _unscrubbed(self, what: str, step: str, exc: Exception) -> StoreError:
+        """The error ``exc`` of the ``VACUUM`` or the checkpoint (``step``) after the committed
+        erasure ``what``, saying so -- and, on a full disk, how much room the ``VACUUM`` needs:
+        calling again before space is freed fails the same way."""
+        error = self._error(f"{what} ({step})", exc)
         room = ""
         if disk_full(exc):
             with contextlib.suppress(OSError):
