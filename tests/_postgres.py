@@ -40,6 +40,34 @@ def _unreachable() -> str | None:
     return None
 
 
+#: A PgBouncer in transaction pooling in front of that server (``.ci/run`` starts one): the
+#: PostgresStore tests that run through it build their stores with ``pgbouncer=True``.
+PGBOUNCER_DSN = os.environ.get("KYC_TEST_PGBOUNCER_DSN", "")
+
+
+@cache
+def _pgbouncer_unreachable() -> str | None:
+    if not PGBOUNCER_DSN:
+        return "KYC_TEST_PGBOUNCER_DSN is not set (.ci/run starts one)"
+    import psycopg
+
+    try:
+        with psycopg.connect(PGBOUNCER_DSN, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1", prepare=False)
+    except psycopg.Error as exc:
+        return f"cannot connect ({type(exc).__name__})"
+    return None
+
+
+def require_pgbouncer() -> str:
+    """The DSN of the test PgBouncer; skips the test (naming PgBouncer) when there is none."""
+    require_postgres()
+    why = _pgbouncer_unreachable()
+    if why is not None:
+        pytest.skip(f"{SERVICE_SKIP} PgBouncer at KYC_TEST_PGBOUNCER_DSN: {why}")
+    return PGBOUNCER_DSN
+
+
 def require_postgres() -> str:
     """The DSN of the test server; skips the test (naming PostgreSQL) when it is unreachable."""
     why = _unreachable()
@@ -69,12 +97,17 @@ def sql(query: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 @contextlib.contextmanager
-def postgres_store(clock: Callable[[], datetime] | None = None, **kwargs: Any) -> Iterator[Any]:
-    """A PostgresStore in a schema of its own, closed and dropped at the end."""
-    dsn = require_postgres()
+def postgres_store(
+    clock: Callable[[], datetime] | None = None, *, pgbouncer: bool = False, **kwargs: Any
+) -> Iterator[Any]:
+    """A PostgresStore in a schema of its own, closed and dropped at the end; with
+    ``pgbouncer``, through the test PgBouncer (``pgbouncer=True``)."""
+    dsn = require_pgbouncer() if pgbouncer else require_postgres()
     from kyc_webhooks.store import PostgresStore
 
     schema = new_schema()
+    if pgbouncer:
+        kwargs["pgbouncer"] = True
     store = PostgresStore(dsn, schema=schema, clock=clock, **kwargs)
     try:
         yield store

@@ -30,11 +30,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
     made.close()
 
 
-@pytest.fixture(params=[*STORES, "postgres"])
+@pytest.fixture(params=[*STORES, "postgres", "pgbouncer"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    """Every store implementation, PostgreSQL's too (a schema of its own, dropped at the end)."""
-    if request.param == "postgres":
-        with postgres_store(clock) as made:
+    """Every store implementation, PostgreSQL's too (a schema of its own, dropped at the end),
+    also through PgBouncer in transaction pooling."""
+    if request.param in ("postgres", "pgbouncer"):
+        with postgres_store(clock, pgbouncer=request.param == "pgbouncer") as made:
             yield made
         return
     made = STORES[request.param](tmp_path, clock)

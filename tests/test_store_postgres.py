@@ -40,6 +40,7 @@ from _postgres import (
     drop_schema,
     new_schema,
     postgres_store,
+    require_pgbouncer,
     require_postgres,
     sql,
     watched_pool,
@@ -792,9 +793,9 @@ import json, os, sys, threading, time
 import kyc_webhooks as kw
 from kyc_webhooks.testing import sample_payload, sign
 
-dsn, schema, log, start, ready, threads, mode, count = sys.argv[1:9]
+dsn, schema, log, start, ready, threads, mode, count, pgbouncer = sys.argv[1:10]
 threads, count = int(threads), int(count)
-store = kw.PostgresStore(dsn, schema=schema, timeout=30)
+store = kw.PostgresStore(dsn, schema=schema, timeout=30, pgbouncer=pgbouncer == "pgbouncer")
 receiver = kw.Receiver(kw.Idenfy(signing_key="test-signing-key"), store=store, lease_timeout=120)
 
 @receiver.on("idenfy")
@@ -845,16 +846,25 @@ print(json.dumps(results))
 
 
 def _race(
-    tmp_path: Path, schema: str, *, processes: int, threads: int, mode: str, count: int = 1
+    tmp_path: Path,
+    schema: str,
+    *,
+    processes: int,
+    threads: int,
+    mode: str,
+    count: int = 1,
+    via: str = "direct",
 ) -> list[list[list[Any]]]:
-    dsn = require_postgres()
-    with PostgresStore(dsn, schema=schema) as made:
+    """Deliveries racing from ``processes`` processes, to the server directly or (``via``
+    "pgbouncer") through PgBouncer in transaction pooling."""
+    dsn = require_pgbouncer() if via == "pgbouncer" else require_postgres()
+    with PostgresStore(dsn, schema=schema, pgbouncer=via == "pgbouncer") as made:
         made.migrate()  # once, before the race (concurrent migration has its own test)
     log, start = tmp_path / "handled.log", tmp_path / "start"
     procs = []
     for n in range(processes):
         ready = tmp_path / f"ready-{n}"
-        args = [dsn, schema, str(log), str(start), str(ready), str(threads), mode, str(count)]
+        args = [dsn, schema, str(log), str(start), str(ready), str(threads), mode, str(count), via]
         procs.append(
             subprocess.Popen(
                 [sys.executable, "-c", WORKER, *args],
@@ -880,10 +890,11 @@ def _race(
     return runs
 
 
+@pytest.mark.parametrize("via", ["direct", "pgbouncer"])
 def test_four_processes_by_four_threads_run_the_handler_exactly_once(
-    tmp_path: Path, schema: str
+    tmp_path: Path, schema: str, via: str
 ) -> None:
-    runs = _race(tmp_path, schema, processes=4, threads=4, mode="same")
+    runs = _race(tmp_path, schema, processes=4, threads=4, mode="same", via=via)
     assert len(runs) == 16
     lines = (tmp_path / "handled.log").read_text().splitlines()
     assert [line.split()[0] for line in lines] == ["scan-0000"]
@@ -895,10 +906,11 @@ def test_four_processes_by_four_threads_run_the_handler_exactly_once(
     assert (state, attempts) == ("done", 1)
 
 
+@pytest.mark.parametrize("via", ["direct", "pgbouncer"])
 def test_four_hundred_deliveries_across_four_processes_each_handled_once(
-    tmp_path: Path, schema: str
+    tmp_path: Path, schema: str, via: str
 ) -> None:
-    runs = _race(tmp_path, schema, processes=4, threads=1, mode="distinct", count=400)
+    runs = _race(tmp_path, schema, processes=4, threads=1, mode="distinct", count=400, via=via)
     assert len(runs) == 4 * 400
     assert all(run[-1][0] == 200 for run in runs)
     answers = {(status, error) for run in runs for status, _, error in run}

@@ -55,6 +55,7 @@ def open_store(
     missing: str | None = None,
     create: bool = True,
     timeout: float | None = None,
+    pgbouncer: bool = False,
 ) -> Store:
     """A ``PostgresStore`` for a ``postgresql://`` URL, else a ``SQLiteStore`` at the path.
 
@@ -64,7 +65,7 @@ def open_store(
     ``create=False`` gives a store that never creates its tables, neither a PostgreSQL schema
     nor tables in an existing SQLite file such as a Django project's ``db.sqlite3``:
     :func:`require_store` checks that it holds one. ``timeout``: the store's (its default
-    otherwise)."""
+    otherwise). ``pgbouncer``: the PostgreSQL URL is a PgBouncer's."""
     if not target.strip() or target.strip() == ":memory:":
         # SQLite opens a private temporary database for "" (an unset variable in a deploy
         # script) and ":memory:": `migrate` reported "up to date" and created nothing.
@@ -98,7 +99,7 @@ def open_store(
             options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
             if schema:
                 options["schema"] = schema
-            return PostgresStore(target, create=create, **options)
+            return PostgresStore(target, create=create, pgbouncer=pgbouncer, **options)
         from kyc_webhooks.store import SQLiteStore
 
         if timeout is None:
@@ -214,11 +215,17 @@ def describe(target: str) -> str:
 
 def add_schema_option(parser: argparse.ArgumentParser, without: str, **kwargs: Any) -> None:
     """``--schema NAME``: the PostgreSQL schema holding the store's tables (``without`` says
-    which one is read without it); ``kwargs`` go to ``add_argument``."""
+    which one is read without it), and ``--pgbouncer``; ``kwargs`` go to ``add_argument``."""
     parser.add_argument(
         "--schema",
         metavar="NAME",
         help=f"PostgreSQL: the schema holding the tables (default: {without})",
+        **kwargs,
+    )
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="PostgreSQL: the URL is a PgBouncer (PostgresStore(..., pgbouncer=True))",
         **kwargs,
     )
 
@@ -229,6 +236,14 @@ def schema_option(schema: str | None, target: str | None, option: str) -> str | 
     if schema and not (target and is_postgres(target)):
         raise CliError(f"--schema applies to a postgresql:// {option} only")
     return schema or None
+
+
+def pgbouncer_option(args: argparse.Namespace, target: str | None, option: str) -> bool:
+    """Whether ``--pgbouncer`` was given; refused unless ``target`` is a ``postgresql://`` URL."""
+    given = bool(getattr(args, "pgbouncer", False))
+    if given and not (target and is_postgres(target)):
+        raise CliError(f"--pgbouncer applies to a postgresql:// {option} only")
+    return given
 
 
 #: The table of the Django app's own inbox (``"STORE": "django"``, the default there).
@@ -301,7 +316,7 @@ def inbox_path(args: argparse.Namespace) -> str:
     return str(args.inbox or os.environ.get(INBOX_VAR) or DEFAULT_INBOX)
 
 
-def open_inbox(path: str, schema: str | None = None) -> Store:
+def open_inbox(path: str, schema: str | None = None, *, pgbouncer: bool = False) -> Store:
     """The existing inbox at ``path`` (in ``schema`` for a ``postgresql://`` URL): a missing
     SQLite file, or a database without the store's tables, is an error -- never created (an
     operator's typo would read nothing, and another application's database would get empty
@@ -312,6 +327,7 @@ def open_inbox(path: str, schema: str | None = None) -> Store:
         schema=schema,
         missing=f"start `{PROG} serve` or pass --inbox PATH",
         create=False,
+        pgbouncer=pgbouncer,
     )
     try:
         require_store(store, path, "inbox", option="--inbox", django=_DJANGO_INBOX)

@@ -46,6 +46,7 @@ from ._stores import (
     inbox_path,
     is_postgres,
     open_inbox,
+    pgbouncer_option,
     schema_option,
 )
 
@@ -221,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         from ._app import app_schema, load_app
 
         schema = app_schema(load_app(args.app, "inbox replay"))
-    store = open_inbox(path, schema)
+    store = open_inbox(path, schema, pgbouncer=pgbouncer_option(args, path, "--inbox"))
     try:
         command = {
             "list": _list,

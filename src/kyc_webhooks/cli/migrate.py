@@ -16,7 +16,7 @@ from ._common import (
     out,
     seconds,
 )
-from ._stores import add_schema_option, describe, open_store, schema_option
+from ._stores import add_schema_option, describe, open_store, pgbouncer_option, schema_option
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +68,8 @@ def _check_integrity(path: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     schema = schema_option(args.schema, args.store, "--store")
-    store = open_store(args.store, schema=schema, timeout=args.timeout)
+    pgbouncer = pgbouncer_option(args, args.store, "--store")
+    store = open_store(args.store, schema=schema, timeout=args.timeout, pgbouncer=pgbouncer)
     try:
         from kyc_webhooks.store import SQLiteStore
 

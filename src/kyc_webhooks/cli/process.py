@@ -36,6 +36,7 @@ from ._stores import (
     describe,
     is_postgres,
     open_store,
+    pgbouncer_option,
     require_store,
     schema_option,
 )
@@ -99,8 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if args.store:
         # Never create a store here: a mistyped path or schema would process nothing, forever.
         schema = given or (app_schema(app) if postgres else None)
+        # As for the schema: the application's own PostgresStore says whether it is a PgBouncer.
+        pgbouncer = pgbouncer_option(args, args.store, "--store") or (
+            postgres and isinstance(app.store, PostgresStore) and app.store.pgbouncer
+        )
         missing = f"check the path, or create it with `{PROG} migrate --store PATH`"
-        opened = store = open_store(args.store, schema=schema, missing=missing, create=False)
+        opened = store = open_store(
+            args.store, schema=schema, missing=missing, create=False, pgbouncer=pgbouncer
+        )
 
         def check() -> None:
             require_store(opened, args.store)

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from typing_extensions import Self
+
 from ..decisions import Decision, ledger_entry, ledger_subject
 from ..errors import (
     ConfigurationError,
@@ -967,6 +969,11 @@ class PostgresStore:
     removed data (on the ledger's table after ``forget_decisions``/``purge_decisions``), so that
     the dead row versions holding the bodies are reclaimed at once (needs table ownership;
     otherwise autovacuum does it later).
+    ``pgbouncer``: the target is a PgBouncer (or another pooler that hands each transaction to
+    whichever server connection is free). The store then sends no startup ``options`` (PgBouncer
+    refuses them) and prepares no statements (a statement prepared on one server connection is
+    missing on the next); the statement and lock timeouts are then the role's own, and a warning
+    at first use says when the role has none (docs/scaling-out.md, "Behind PgBouncer").
 
     Nothing connects at construction: the schema is created or migrated on first use, and a
     server that is down then gives ``StoreError`` until it is back.
@@ -984,6 +991,7 @@ class PostgresStore:
         clock: Clock | None = None,
         vacuum_on_erase: bool = True,
         create: bool = True,
+        pgbouncer: bool = False,
     ) -> None:
         _load_driver()
         if not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema):
@@ -1000,6 +1008,10 @@ class PostgresStore:
         self._clock = clock
         self._vacuum_on_erase = bool(vacuum_on_erase)
         self._create = bool(create)
+        self.pgbouncer = bool(pgbouncer)
+        # Why the store's own pool last failed to open a connection (None after a success): a
+        # pool that times out says only that it had none to give.
+        self._connect_failure: str | None = None
         self._sql = _statements(schema)
         self._lock = threading.Lock()
         self._ready = False
@@ -1051,8 +1063,22 @@ class PostgresStore:
     def _new_pool(self) -> ConnectionPool[Any]:
         assert self._conninfo is not None
         return ConnectionPool(
-            self._conninfo, name="kyc_webhooks", open=True, **self._pool_options()
+            self._conninfo,
+            name="kyc_webhooks",
+            open=True,
+            connection_class=_noting_connection(self._noted),
+            **self._pool_options(),
         )
+
+    def _noted(self, failure: BaseException | None) -> None:
+        """What the connections of the store's own pools report: why one could not be opened
+        (quoted by the StoreError of a pool that then had none to give), or None on success."""
+        if failure is None:
+            self._connect_failure = None
+            return
+        lines = str(failure).splitlines()
+        # libpq's message names the server and what it answered, never a password.
+        self._connect_failure = f"{type(failure).__name__}: {lines[0] if lines else ''}".strip()
 
     def _pool_options(self) -> dict[str, Any]:
         """What the store's pools (the sync one, and the async one of :meth:`open_async`) are
@@ -1065,6 +1091,16 @@ class PostgresStore:
         user_timeout = (
             {"tcp_user_timeout": (idle + 3) * 1000} if psycopg.pq.version() >= 120000 else {}
         )
+        if self.pgbouncer:
+            # PgBouncer refuses the startup parameter "options" (FATAL: unsupported startup
+            # parameter), and in transaction pooling runs each transaction on whichever server
+            # connection is free, where a statement psycopg prepared on another one is missing
+            # (SQLSTATE 26000): neither, then. Times come back as UTC whatever the session's
+            # zone (_record); the timeouts are the role's (_check_role_timeouts).
+            # https://www.pgbouncer.org/features.html
+            session: dict[str, Any] = {"prepare_threshold": None}
+        else:
+            session = {"options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC"}
         return {
             "min_size": 1,
             "max_size": self._max_size,
@@ -1072,7 +1108,7 @@ class PostgresStore:
                 "autocommit": True,
                 "application_name": "kyc_webhooks",
                 "connect_timeout": max(2, int(self._timeout + 0.999)),
-                "options": f"-c statement_timeout={ms} -c lock_timeout={ms} -c timezone=UTC",
+                **session,
                 # The timeouts above are the server's: a server that vanishes without closing
                 # the connection (a frozen VM, a network partition, a failover whose old primary
                 # just disappears) would leave a call waiting for the kernel's retransmissions,
@@ -1110,7 +1146,14 @@ class PostgresStore:
         """A StoreError naming the operation, the server (never a password) and the failure.
         Only connection-level messages are quoted: a statement error's text could quote a value."""
         if isinstance(exc, PoolTimeout):
-            detail = f"no connection within {self._timeout:g} s (server down or pool exhausted)"
+            detail = f"no connection within {self._timeout:g} s"
+            failure = self._connect_failure
+            if failure is None:
+                detail += " (server down or pool exhausted)"
+            else:
+                detail += f"; the last attempt failed: {failure}"
+                if "unsupported startup parameter" in failure and not self.pgbouncer:
+                    detail += " (PgBouncer? pgbouncer=True, or --pgbouncer on the command line)"
         elif isinstance(exc, psycopg.errors.QueryCanceled):
             detail = f"statement timeout ({self._timeout:g} s) or cancelled"
         elif isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not (
@@ -1153,6 +1196,8 @@ class PostgresStore:
             conn: Conn | None = None
             try:
                 with pool.connection() as conn:
+                    if self.pgbouncer:  # a pool passed in: see _pool_options
+                        conn.prepare_threshold = None
                     if ensure and not self._ready:
                         self._ensure_schema(conn, create=self._create)
                     if attempt == 0 or again is None:
@@ -1303,7 +1348,11 @@ class PostgresStore:
             )
             self._apool = self._apool_loop = None
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self._conninfo, name="kyc_webhooks_async", open=False, **self._pool_options()
+            self._conninfo,
+            name="kyc_webhooks_async",
+            open=False,
+            connection_class=_noting_async_connection(self._noted),
+            **self._pool_options(),
         )
         # Connected before it serves: a pool still making its first connection when the event
         # loop ends (a start-up that fails right after) kept retrying it, and the loop never
@@ -1414,7 +1463,31 @@ class PostgresStore:
                     f"{self.schema!r} to version {SCHEMA_VERSION} failed "
                     f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
                 ) from exc
+            if self.pgbouncer:
+                self._check_role_timeouts(conn)
             self._ready = True
+
+    def _check_role_timeouts(self, conn: Conn) -> None:
+        """Behind PgBouncer the store cannot set its statement and lock timeouts for its
+        sessions (_pool_options): the role's own apply. Without them a statement stuck behind a
+        lock (or a server that stopped answering behind the pooler) would hold a webhook request
+        until the vendor gives up: say so, once."""
+        row = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+        ).fetchone()
+        names = ("statement_timeout", "lock_timeout")
+        unbounded = [
+            name for name, value in zip(names, row or ("0", "0"), strict=True) if value == "0"
+        ]
+        if unbounded:
+            logger.warning(
+                "PostgreSQL store (%s) behind PgBouncer: %s unset (no limit) for this role; set "
+                "them for it: ALTER ROLE <role> SET statement_timeout = '%ds' (lock_timeout alike) "
+                '(docs/scaling-out.md, "Behind PgBouncer")',
+                self._where,
+                " and ".join(unbounded),
+                max(1, math.ceil(self._timeout)),
+            )
 
     def _version(self, conn: Conn) -> int:
         """The schema version recorded in the migration table; 0 when there is none yet."""
@@ -2275,6 +2348,41 @@ def _check_pool(pool: ConnectionPool[Any]) -> None:
     """Drop the pool's dead idle connections (after a server restart every one of them is)."""
     with contextlib.suppress(psycopg.Error):
         pool.check()
+
+
+def _noting_connection(note: Callable[[BaseException | None], None]) -> type[Conn]:
+    """psycopg's ``Connection`` whose ``connect`` tells ``note`` how it went (the exception, or
+    None): the store's pool passes it as ``connection_class``."""
+
+    class Connection(psycopg.Connection[Any]):
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Self:
+            try:
+                conn = super().connect(*args, **kwargs)
+            except Exception as exc:
+                note(exc)
+                raise
+            note(None)
+            return conn
+
+    return Connection
+
+
+def _noting_async_connection(note: Callable[[BaseException | None], None]) -> type[AsyncConn]:
+    """:func:`_noting_connection` for the async pool of :meth:`PostgresStore.open_async`."""
+
+    class Connection(psycopg.AsyncConnection[Any]):
+        @classmethod
+        async def connect(cls, *args: Any, **kwargs: Any) -> Self:
+            try:
+                conn = await super().connect(*args, **kwargs)
+            except Exception as exc:
+                note(exc)
+                raise
+            note(None)
+            return conn
+
+    return Connection
 
 
 def _misread_userinfo(conninfo: str) -> bool:
