@@ -54,7 +54,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -1176,8 +1176,10 @@ class PostgresStore:
     ) -> T:
         """Run ``work`` on a pooled connection, after making sure of the schema on first use
         (unless ``ensure`` is false); psycopg errors become StoreError. A connection
-        that broke under us (server restarted, connection reset) is retried once on another
-        connection, after the pool dropped its dead idle ones.
+        that broke under us (server restarted, connection reset) or that :func:`_pooled` closed
+        (the server turned read-only) is retried once on another connection, after the pool
+        dropped its dead idle ones; while the retry's connections are read-only too (the pool
+        held several to the old primary), it goes on with another, up to the pool's size.
 
         The first run may have committed before the connection broke (only the reply was lost).
         A call for which running its statement twice is not the same as once -- it claims, takes
@@ -1192,10 +1194,10 @@ class PostgresStore:
         ``erase_bodies`` then count only what the retry removed)."""
         pool = self._current_pool()
         pid = 0  # the backend of the first run's connection
-        for attempt in range(2):
+        for attempt in range(1 + max(1, pool.max_size)):
             conn: Conn | None = None
             try:
-                with pool.connection() as conn:
+                with _pooled(pool) as conn:
                     if self.pgbouncer:  # a pool passed in: see _pool_options
                         conn.prepare_threshold = None
                     if ensure and not self._ready:
@@ -1210,6 +1212,8 @@ class PostgresStore:
             except psycopg.Error as exc:
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     _check_pool(pool)
+                    continue
+                if _read_only_again(exc, conn, attempt, pool.max_size):
                     continue
                 raise self._error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -1284,10 +1288,10 @@ class PostgresStore:
         if not self._ready:  # once per store: the schema check or migration, as _run does it
             await asyncio.to_thread(self._run, "schema", lambda conn: None)
         pid = 0
-        for attempt in range(2):
+        for attempt in range(1 + max(1, pool.max_size)):
             conn: AsyncConn | None = None
             try:
-                async with pool.connection() as conn:
+                async with _apooled(pool) as conn:
                     if attempt == 0 or runs.again is None:
                         pid = conn.info.backend_pid
                         return await _drive_async(conn, runs.work())
@@ -1307,6 +1311,8 @@ class PostgresStore:
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     with contextlib.suppress(psycopg.Error):
                         await pool.check()
+                    continue
+                if _read_only_again(exc, conn, attempt, pool.max_size):
                     continue
                 raise self._error(runs.what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -2383,6 +2389,52 @@ def _noting_async_connection(note: Callable[[BaseException | None], None]) -> ty
             return conn
 
     return Connection
+
+
+#: SQLSTATEs after which a connection still open is of no more use: 25006
+#: (read_only_sql_transaction). After a switchover the old primary keeps its sessions but takes
+#: no more writes (read-only, or a standby); libpq's ``target_session_attrs=read-write`` picks the
+#: writable host only when connecting, and psycopg_pool replaces only a closed or broken
+#: connection: every call failed on the old primary until the process restarted (or the
+#: connection's max_lifetime, an hour). Closed, the pool replaces it, and the call is retried on
+#: another connection as after a break (the failed statement committed nothing) -- while the
+#: connections it meets are read-only too, up to the pool's size: a single retry could meet
+#: another of the old primary's, and a completion failed so was run again after its lease.
+_SESSION_USELESS = frozenset({"25006"})
+
+
+def _read_only_again(
+    exc: psycopg.Error, conn: Conn | AsyncConn | None, attempt: int, size: int
+) -> bool:
+    """Whether a retry (``attempt`` > 0) whose connection :func:`_pooled` closed for
+    :data:`_SESSION_USELESS` goes on with another one: at most ``size`` (the pool's) in all."""
+    return (
+        exc.sqlstate in _SESSION_USELESS and conn is not None and conn.closed and 0 < attempt < size
+    )
+
+
+@contextlib.contextmanager
+def _pooled(pool: ConnectionPool[Any]) -> Iterator[Conn]:
+    """``pool.connection()``, closing the connection on an error of :data:`_SESSION_USELESS`."""
+    with pool.connection() as conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            if exc.sqlstate in _SESSION_USELESS:
+                conn.close()
+            raise
+
+
+@contextlib.asynccontextmanager
+async def _apooled(pool: AsyncConnectionPool[Any]) -> AsyncIterator[AsyncConn]:
+    """:func:`_pooled` for the async pool."""
+    async with pool.connection() as conn:
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            if exc.sqlstate in _SESSION_USELESS:
+                await conn.close()
+            raise
 
 
 def _misread_userinfo(conninfo: str) -> bool:
