@@ -34,7 +34,9 @@ older ``postgres.py`` (``git show <rev>:src/kyc_webhooks/store/postgres.py > /tm
 in the same alternating rounds (rows ``<n> before``). ``--async`` adds rows ``<n> threads`` and
 ``<n> native``: each process delivers through ``await receiver.handle_async()``, one at a time,
 without and with ``PostgresStore.open_async()`` (a worker thread per store call, or psycopg's
-async connections on the event loop).
+async connections on the event loop). ``--pgbouncer DSN`` (default ``$KYC_TEST_PGBOUNCER_DSN``, if
+set) adds rows ``<n> pgbouncer``: ``PostgresStore(DSN, pgbouncer=True)`` through that PgBouncer in
+front of the same server (no prepared statements, one more hop), beside the same direct floor.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import logging
 import multiprocessing
 import os
 import secrets
@@ -234,7 +237,8 @@ def _pg_child(
     results: Any,
     before: Path | None = None,
 ) -> None:
-    """One benchmark process: ``count`` new deliveries, then (stores only) the same again."""
+    """One benchmark process: ``count`` new deliveries, then (stores only) the same again.
+    ``dsn`` is the PgBouncer's for ``kind`` "pgbouncer"."""
     items = deliveries(count, start=(index + 1) * 1_000_000, pad=pad)
     marks: list[float] = []
     if kind in ("threads", "native"):
@@ -260,12 +264,17 @@ def _pg_child(
             store.close()
 
         asyncio.run(run())
-    elif kind in ("store", "before"):
+    elif kind in ("store", "before", "pgbouncer"):
         cls = kw.PostgresStore
+        options: dict[str, Any] = {}
+        if kind == "pgbouncer":
+            options["pgbouncer"] = True
+            # Each process's store warns once that the role has no timeouts: not the table's.
+            logging.getLogger("kyc_webhooks").setLevel(logging.ERROR)
         if kind == "before":
             assert before is not None
             cls = load_store_class(before, "PostgresStore")  # type: ignore[assignment]
-        store = cls(dsn, schema=schema, max_size=1)
+        store = cls(dsn, schema=schema, max_size=1, **options)
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
         receiver.on("idenfy")(lambda event: None)
         receiver.handle(*deliveries(1, start=(index + 1) * 1_000_000 - 1, pad=pad)[0])  # warm-up
@@ -311,9 +320,16 @@ def _pg_child(
 
 
 def _pg_run(
-    kind: str, dsn: str, processes: int, total: int, pad: int, before: Path | None = None
+    kind: str,
+    dsn: str,
+    processes: int,
+    total: int,
+    pad: int,
+    before: Path | None = None,
+    pgbouncer: str = "",
 ) -> tuple[float, float]:
-    """Aggregate new/s and duplicates/s of ``processes`` processes sharing ``total`` events."""
+    """Aggregate new/s and duplicates/s of ``processes`` processes sharing ``total`` events
+    (kind "pgbouncer": through the PgBouncer at ``pgbouncer``)."""
     schema = f"kw_bench_{os.getpid()}_{secrets.token_hex(3)}"
     # The schema as the store being measured creates it (an older store refuses a newer schema).
     cls: Any = kw.PostgresStore
@@ -329,7 +345,18 @@ def _pg_run(
     share = max(1, total // processes)
     procs = [
         ctx.Process(
-            target=_pg_child, args=(kind, dsn, schema, n, share, pad, barrier, results, before)
+            target=_pg_child,
+            args=(
+                kind,
+                pgbouncer if kind == "pgbouncer" else dsn,
+                schema,
+                n,
+                share,
+                pad,
+                barrier,
+                results,
+                before,
+            ),
         )
         for n in range(processes)
     ]
@@ -364,6 +391,7 @@ def _postgres_section(
     rounds: int,
     before: Path | None,
     with_async: bool = False,
+    pgbouncer: str = "",
 ) -> None:
     try:
         import psycopg
@@ -391,6 +419,8 @@ def _postgres_section(
     kinds = ["store", "before"] if before is not None else ["store"]
     if with_async:
         kinds += ["threads", "native"]
+    if pgbouncer:
+        kinds.append("pgbouncer")
     for processes in counts:
         # Alternating rounds, best of each: a shared VM's disk and CPU drift hit all alike.
         floors: list[float] = []
@@ -398,7 +428,7 @@ def _postgres_section(
         for _ in range(rounds):
             floors.append(_pg_run("floor", dsn, processes, total, pad)[0])
             for kind in kinds:
-                new, again = _pg_run(kind, dsn, processes, total, pad, before)
+                new, again = _pg_run(kind, dsn, processes, total, pad, before, pgbouncer)
                 rates[kind][0].append(new)
                 rates[kind][1].append(again)
         floor = max(floors)
@@ -432,6 +462,11 @@ def main() -> None:
         help="an older postgres.py to measure side by side (rows '<n> before')",
     )
     parser.add_argument("--only-postgres", action="store_true", help="skip the other rows")
+    parser.add_argument(
+        "--pgbouncer",
+        default=os.environ.get("KYC_TEST_PGBOUNCER_DSN", ""),
+        help="a PgBouncer in front of --postgres: rows '<n> pgbouncer' (pgbouncer=True)",
+    )
     parser.add_argument(
         "--async",
         dest="with_async",
@@ -469,6 +504,7 @@ def main() -> None:
             args.rounds,
             args.before_postgres,
             args.with_async,
+            args.pgbouncer,
         )
 
 
