@@ -1,7 +1,9 @@
 """The Django app suite (tests/django_app/app_*.py) runs under pytest-django with settings of its
 own, so it runs in a pytest process of its own: once on SQLite, once on PostgreSQL, once on
-MariaDB. The three are started together, at the first of these tests, and run side by side (each
-on its own database): the main run waits for them, so they can use the machine's other cores."""
+MariaDB, and its PostgreSQL-relevant part (:data:`PGBOUNCER_FILES`) once more on PostgreSQL
+through a PgBouncer in transaction pooling, with Django's documented settings for it. They are
+started together, at the first of these tests, and run side by side (each on its own database):
+the main run waits for them, so they can use the machine's other cores."""
 
 from __future__ import annotations
 
@@ -14,14 +16,39 @@ from pathlib import Path
 import pytest
 
 from _mariadb import require_mariadb
-from _postgres import require_postgres
+from _postgres import require_pgbouncer, require_postgres
 
 HERE = Path(__file__).parent
-DATABASES = ("sqlite", "postgres", "mariadb")
+DATABASES = ("sqlite", "postgres", "mariadb", "pgbouncer")
 #: Seconds one suite may take.
 TIMEOUT = 600
 #: What each database needs, checked before its suite starts (a skip naming the service).
-REQUIRE = {"sqlite": lambda: None, "postgres": require_postgres, "mariadb": require_mariadb}
+REQUIRE = {
+    "sqlite": lambda: None,
+    "postgres": require_postgres,
+    "mariadb": require_mariadb,
+    "pgbouncer": require_pgbouncer,
+}
+#: What runs through PgBouncer: everything that reaches the database through the store, the
+#: views, the admin and the management command. Not the modules whose tests set session state or
+#: find their own session by its backend pid -- which PgBouncer in transaction pooling does not
+#: keep from one transaction to the next (app_database, app_conflicts: lock timeouts, a
+#: deadlock; app_reconnect: a terminated session) --, nor those about SQLite or other stores.
+PGBOUNCER_FILES = (
+    "app_store_contract.py",
+    "app_ledger_contract.py",
+    "app_ledger.py",
+    "app_races.py",
+    "app_claim_next.py",
+    "app_async_store.py",
+    "app_async_orm.py",
+    "app_test_app.py",
+    "app_admin_selection.py",
+    "app_atomic_requests.py",
+    "app_store_fold.py",
+    "app_forget.py",
+    "app_use_tz.py",
+)
 
 
 class Suite:
@@ -52,7 +79,11 @@ class Suite:
                     "--ds=django_app.settings",
                     "-o",
                     "python_files=app_*.py",
-                    "django_app",
+                    *(
+                        [f"django_app/{name}" for name in PGBOUNCER_FILES]
+                        if database == "pgbouncer"
+                        else ["django_app"]
+                    ),
                 ],
                 cwd=HERE,
                 env=env,

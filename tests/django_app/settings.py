@@ -1,6 +1,8 @@
 """Settings of the Django app test project (tests/django_app, run by test_django_app.py in a
 pytest-django session of its own). ``KYC_TEST_DJANGO_DB=postgres`` runs it on PostgreSQL,
-``KYC_TEST_DJANGO_DB=mariadb`` on MariaDB (PyMySQL as the MySQLdb driver)."""
+``KYC_TEST_DJANGO_DB=pgbouncer`` on the same server through the PgBouncer in transaction pooling
+at ``KYC_TEST_PGBOUNCER_DSN``, ``KYC_TEST_DJANGO_DB=mariadb`` on MariaDB (PyMySQL as the MySQLdb
+driver)."""
 
 from __future__ import annotations
 
@@ -49,10 +51,15 @@ TEMPLATES = [
         },
     }
 ]
-if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
-    # The server CI starts (or a developer's): KYC_TEST_POSTGRES_DSN, as the other PostgreSQL tests.
+if os.environ.get("KYC_TEST_DJANGO_DB") in ("postgres", "pgbouncer"):
+    # The server CI starts (or a developer's): KYC_TEST_POSTGRES_DSN, as the other PostgreSQL tests;
+    # ``pgbouncer``: the same server through the PgBouncer in transaction pooling CI starts in
+    # front of it (KYC_TEST_PGBOUNCER_DSN), with the settings Django documents for it.
+    _pgbouncer = os.environ["KYC_TEST_DJANGO_DB"] == "pgbouncer"
     _dsn = urlsplit(
-        os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+        os.environ["KYC_TEST_PGBOUNCER_DSN"]
+        if _pgbouncer
+        else os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
     )
     DATABASES = {
         "default": {
@@ -64,6 +71,10 @@ if os.environ.get("KYC_TEST_DJANGO_DB") == "postgres":
             "PORT": str(_dsn.port or 5432),
             # pytest-django creates and drops this database: one per run, so runs cannot collide.
             "TEST": {"NAME": f"test_kyc_{os.getpid()}_{os.urandom(3).hex()}"},
+            # Behind PgBouncer in transaction pooling, what Django's documentation asks for
+            # ("Transaction pooling and server-side cursors"); psycopg 3's server_side_binding
+            # and prepared statements stay off, Django's defaults.
+            "DISABLE_SERVER_SIDE_CURSORS": _pgbouncer,
         }
     }
     if os.environ.get("KYC_TEST_DJANGO_NAME"):  # a race's worker process: the run's test database
