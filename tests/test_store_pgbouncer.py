@@ -17,10 +17,12 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timezone
 
+import psycopg
 import pytest
 
 import kyc_webhooks as kw
@@ -210,3 +212,24 @@ def test_the_flag_applies_to_postgresql_urls_only(tmp_path: object) -> None:
     done = _cli("migrate", "--store", f"{tmp_path}/inbox.sqlite3", "--pgbouncer")
     assert done.returncode == 2
     assert "--pgbouncer applies to a postgresql:// --store only" in done.stderr
+
+
+def test_migrate_behind_pgbouncer_gives_up_after_the_store_timeout(schema: str) -> None:
+    """The store's timeouts are startup options, which PgBouncer refuses: a migration (`migrate
+    --pgbouncer --timeout 1`) waiting for a lock that a `pg_dump` or a long transaction holds on
+    the store's tables waited for as long as that held (forever for a role without timeouts),
+    where docs/cli.md promises exit 3 after --timeout. Its transaction sets them (SET LOCAL)."""
+    dsn = require_pgbouncer()
+    with PostgresStore(dsn, schema=schema, pgbouncer=True) as made:
+        made.migrate()
+    with psycopg.connect(require_postgres()) as holder:
+        # The lock ends with this session after 15 s, should the store wait for it.
+        holder.execute("SET idle_in_transaction_session_timeout = '15s'")
+        holder.execute(f"LOCK TABLE {schema}.migrations IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        with (
+            PostgresStore(dsn, schema=schema, pgbouncer=True, timeout=1) as store,
+            pytest.raises(StoreError, match=r"SQLSTATE (57014|55P03)"),
+        ):
+            store.migrate()
+        assert time.monotonic() - start < 5

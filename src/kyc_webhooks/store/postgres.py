@@ -1440,38 +1440,58 @@ class PostgresStore:
         with self._lock:
             if self._ready:
                 return
-            if not create:
-                version = self._version(conn)
-                if version == 0:
-                    raise StoreError(
-                        f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
-                        "kyc-webhooks store, and this one does not create it (create=False); "
-                        "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
-                    )
-                if version < SCHEMA_VERSION:
-                    raise StoreSchemaError(
-                        f"PostgreSQL store ({self._where}): schema {self.schema!r} has version "
-                        f"{version}, older than the {SCHEMA_VERSION} of this version of "
-                        "kyc-webhooks, and this one does not migrate it (create=False): stop the "
-                        "processes of the older version, then run migrate() (`kyc-webhooks "
-                        "migrate --schema NAME`)"
-                    )
-            try:
-                self._migrate(conn)
-            except psycopg.Error as exc:
-                hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
-                if hint is None:  # a lost connection, a timeout: as for any statement
-                    raise
-                passes = exc.sqlstate in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED)
-                kind = StoreError if passes else StoreSchemaError
-                raise kind(
-                    f"PostgreSQL store ({self._where}): creating or migrating schema "
-                    f"{self.schema!r} to version {SCHEMA_VERSION} failed "
-                    f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
-                ) from exc
+            with self._timeouts_set(conn):
+                self._check_and_migrate(conn, create=create)
             if self.pgbouncer:
                 self._check_role_timeouts(conn)
             self._ready = True
+
+    @contextlib.contextmanager
+    def _timeouts_set(self, conn: Conn) -> Iterator[None]:
+        """Behind PgBouncer, a transaction with the store's statement and lock timeouts (SET
+        LOCAL): the startup options that set them for its sessions are refused there, and a
+        migration waiting for a lock that ``pg_dump`` holds would wait as long as it does, past
+        ``migrate --timeout``. Without PgBouncer the session has them: nothing to do."""
+        if not self.pgbouncer:
+            yield
+            return
+        ms = max(1, round(self._timeout * 1000))
+        with conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {ms}")
+            conn.execute(f"SET LOCAL lock_timeout = {ms}")
+            yield
+
+    def _check_and_migrate(self, conn: Conn, *, create: bool) -> None:
+        """:meth:`_ensure_schema`'s work: check the schema (``create=False``), then migrate it."""
+        if not create:
+            version = self._version(conn)
+            if version == 0:
+                raise StoreError(
+                    f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
+                    "kyc-webhooks store, and this one does not create it (create=False); "
+                    "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
+                )
+            if version < SCHEMA_VERSION:
+                raise StoreSchemaError(
+                    f"PostgreSQL store ({self._where}): schema {self.schema!r} has version "
+                    f"{version}, older than the {SCHEMA_VERSION} of this version of "
+                    "kyc-webhooks, and this one does not migrate it (create=False): stop the "
+                    "processes of the older version, then run migrate() (`kyc-webhooks "
+                    "migrate --schema NAME`)"
+                )
+        try:
+            self._migrate(conn)
+        except psycopg.Error as exc:
+            hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
+            if hint is None:  # a lost connection, a timeout: as for any statement
+                raise
+            passes = exc.sqlstate in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED)
+            kind = StoreError if passes else StoreSchemaError
+            raise kind(
+                f"PostgreSQL store ({self._where}): creating or migrating schema "
+                f"{self.schema!r} to version {SCHEMA_VERSION} failed "
+                f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
+            ) from exc
 
     def _check_role_timeouts(self, conn: Conn) -> None:
         """Behind PgBouncer the store cannot set its statement and lock timeouts for its
