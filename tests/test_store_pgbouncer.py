@@ -233,3 +233,30 @@ def test_migrate_behind_pgbouncer_gives_up_after_the_store_timeout(schema: str) 
         ):
             store.migrate()
         assert time.monotonic() - start < 5
+
+
+def test_a_read_only_server_is_not_reconnected_to_for_every_connection_of_the_pool() -> None:
+    """A connection answering SQLSTATE 25006 is closed and the call goes on with another, up to
+    the pool's size, for a switchover's old primary. When libpq's only (or chosen) server is
+    read-only -- a DSN naming a standby, a provider fencing a full disk with
+    default_transaction_read_only -- the connections the pool opens in its place are read-only
+    too: every call opened and closed max_size + 1 of them (6 here) before its 503. A call stops
+    once a connection opened after its first 25006 answers 25006 too."""
+    dsn = require_postgres()
+    from psycopg import conninfo
+
+    with _role(timeouts=False) as role:
+        sql(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+        schema = new_schema()
+        url = conninfo.make_conninfo(dsn, user=role)
+        with PostgresStore(url, schema=schema, max_size=5) as store:
+            with pytest.raises(StoreError, match="SQLSTATE 25006"):
+                store.migrate()  # its first connection: opened before the call
+            pool = store._current_pool()
+            time.sleep(1)  # the pool's replacements of the connections that call closed, opened
+            opened = pool.get_stats().get("connections_num", 0)
+            with pytest.raises(StoreError, match="SQLSTATE 25006"):
+                store.migrate()
+            # Those it met (opened before its first 25006) and one it waited for, replaced: 6
+            # before.
+            assert pool.get_stats().get("connections_num", 0) - opened <= 3
