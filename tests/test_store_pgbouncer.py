@@ -17,10 +17,12 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timezone
 
+import psycopg
 import pytest
 
 import kyc_webhooks as kw
@@ -210,3 +212,51 @@ def test_the_flag_applies_to_postgresql_urls_only(tmp_path: object) -> None:
     done = _cli("migrate", "--store", f"{tmp_path}/inbox.sqlite3", "--pgbouncer")
     assert done.returncode == 2
     assert "--pgbouncer applies to a postgresql:// --store only" in done.stderr
+
+
+def test_migrate_behind_pgbouncer_gives_up_after_the_store_timeout(schema: str) -> None:
+    """The store's timeouts are startup options, which PgBouncer refuses: a migration (`migrate
+    --pgbouncer --timeout 1`) waiting for a lock that a `pg_dump` or a long transaction holds on
+    the store's tables waited for as long as that held (forever for a role without timeouts),
+    where docs/cli.md promises exit 3 after --timeout. Its transaction sets them (SET LOCAL)."""
+    dsn = require_pgbouncer()
+    with PostgresStore(dsn, schema=schema, pgbouncer=True) as made:
+        made.migrate()
+    with psycopg.connect(require_postgres()) as holder:
+        # The lock ends with this session after 15 s, should the store wait for it.
+        holder.execute("SET idle_in_transaction_session_timeout = '15s'")
+        holder.execute(f"LOCK TABLE {schema}.migrations IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        with (
+            PostgresStore(dsn, schema=schema, pgbouncer=True, timeout=1) as store,
+            pytest.raises(StoreError, match=r"SQLSTATE (57014|55P03)"),
+        ):
+            store.migrate()
+        assert time.monotonic() - start < 5
+
+
+def test_a_read_only_server_is_not_reconnected_to_for_every_connection_of_the_pool() -> None:
+    """A connection answering SQLSTATE 25006 is closed and the call goes on with another, up to
+    the pool's size, for a switchover's old primary. When libpq's only (or chosen) server is
+    read-only -- a DSN naming a standby, a provider fencing a full disk with
+    default_transaction_read_only -- the connections the pool opens in its place are read-only
+    too: every call opened and closed max_size + 1 of them (6 here) before its 503. A call stops
+    once a connection opened after its first 25006 answers 25006 too."""
+    dsn = require_postgres()
+    from psycopg import conninfo
+
+    with _role(timeouts=False) as role:
+        sql(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+        schema = new_schema()
+        url = conninfo.make_conninfo(dsn, user=role)
+        with PostgresStore(url, schema=schema, max_size=5) as store:
+            with pytest.raises(StoreError, match="SQLSTATE 25006"):
+                store.migrate()  # its first connection: opened before the call
+            pool = store._current_pool()
+            time.sleep(1)  # the pool's replacements of the connections that call closed, opened
+            opened = pool.get_stats().get("connections_num", 0)
+            with pytest.raises(StoreError, match="SQLSTATE 25006"):
+                store.migrate()
+            # Those it met (opened before its first 25006) and one it waited for, replaced: 6
+            # before.
+            assert pool.get_stats().get("connections_num", 0) - opened <= 3

@@ -1194,6 +1194,7 @@ class PostgresStore:
         ``erase_bodies`` then count only what the retry removed)."""
         pool = self._current_pool()
         pid = 0  # the backend of the first run's connection
+        since: list[float] = []  # when a connection of this call first answered 25006
         for attempt in range(1 + max(1, pool.max_size)):
             conn: Conn | None = None
             try:
@@ -1210,10 +1211,10 @@ class PostgresStore:
             except PoolTimeout as exc:
                 raise self._error(what, exc) from exc
             except psycopg.Error as exc:
+                if _read_only_again(exc, conn, attempt, pool.max_size, since):
+                    continue
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     _check_pool(pool)
-                    continue
-                if _read_only_again(exc, conn, attempt, pool.max_size):
                     continue
                 raise self._error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -1288,6 +1289,7 @@ class PostgresStore:
         if not self._ready:  # once per store: the schema check or migration, as _run does it
             await asyncio.to_thread(self._run, "schema", lambda conn: None)
         pid = 0
+        since: list[float] = []
         for attempt in range(1 + max(1, pool.max_size)):
             conn: AsyncConn | None = None
             try:
@@ -1308,11 +1310,11 @@ class PostgresStore:
                     if attempt == 0:
                         return await asyncio.to_thread(self._run_plans, runs)
                     return await asyncio.to_thread(self._retry_sync, runs, pid)
+                if _read_only_again(exc, conn, attempt, pool.max_size, since):
+                    continue
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     with contextlib.suppress(psycopg.Error):
                         await pool.check()
-                    continue
-                if _read_only_again(exc, conn, attempt, pool.max_size):
                     continue
                 raise self._error(runs.what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -1440,38 +1442,58 @@ class PostgresStore:
         with self._lock:
             if self._ready:
                 return
-            if not create:
-                version = self._version(conn)
-                if version == 0:
-                    raise StoreError(
-                        f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
-                        "kyc-webhooks store, and this one does not create it (create=False); "
-                        "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
-                    )
-                if version < SCHEMA_VERSION:
-                    raise StoreSchemaError(
-                        f"PostgreSQL store ({self._where}): schema {self.schema!r} has version "
-                        f"{version}, older than the {SCHEMA_VERSION} of this version of "
-                        "kyc-webhooks, and this one does not migrate it (create=False): stop the "
-                        "processes of the older version, then run migrate() (`kyc-webhooks "
-                        "migrate --schema NAME`)"
-                    )
-            try:
-                self._migrate(conn)
-            except psycopg.Error as exc:
-                hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
-                if hint is None:  # a lost connection, a timeout: as for any statement
-                    raise
-                passes = exc.sqlstate in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED)
-                kind = StoreError if passes else StoreSchemaError
-                raise kind(
-                    f"PostgreSQL store ({self._where}): creating or migrating schema "
-                    f"{self.schema!r} to version {SCHEMA_VERSION} failed "
-                    f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
-                ) from exc
+            with self._timeouts_set(conn):
+                self._check_and_migrate(conn, create=create)
             if self.pgbouncer:
                 self._check_role_timeouts(conn)
             self._ready = True
+
+    @contextlib.contextmanager
+    def _timeouts_set(self, conn: Conn) -> Iterator[None]:
+        """Behind PgBouncer, a transaction with the store's statement and lock timeouts (SET
+        LOCAL): the startup options that set them for its sessions are refused there, and a
+        migration waiting for a lock that ``pg_dump`` holds would wait as long as it does, past
+        ``migrate --timeout``. Without PgBouncer the session has them: nothing to do."""
+        if not self.pgbouncer:
+            yield
+            return
+        ms = max(1, round(self._timeout * 1000))
+        with conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {ms}")
+            conn.execute(f"SET LOCAL lock_timeout = {ms}")
+            yield
+
+    def _check_and_migrate(self, conn: Conn, *, create: bool) -> None:
+        """:meth:`_ensure_schema`'s work: check the schema (``create=False``), then migrate it."""
+        if not create:
+            version = self._version(conn)
+            if version == 0:
+                raise StoreError(
+                    f"PostgreSQL store ({self._where}): schema {self.schema!r} holds no "
+                    "kyc-webhooks store, and this one does not create it (create=False); "
+                    "create it with migrate() (`kyc-webhooks migrate --schema NAME`)"
+                )
+            if version < SCHEMA_VERSION:
+                raise StoreSchemaError(
+                    f"PostgreSQL store ({self._where}): schema {self.schema!r} has version "
+                    f"{version}, older than the {SCHEMA_VERSION} of this version of "
+                    "kyc-webhooks, and this one does not migrate it (create=False): stop the "
+                    "processes of the older version, then run migrate() (`kyc-webhooks "
+                    "migrate --schema NAME`)"
+                )
+        try:
+            self._migrate(conn)
+        except psycopg.Error as exc:
+            hint = _MIGRATION_HINTS.get(exc.sqlstate or "")
+            if hint is None:  # a lost connection, a timeout: as for any statement
+                raise
+            passes = exc.sqlstate in (_LOCK_NOT_AVAILABLE, _QUERY_CANCELED)
+            kind = StoreError if passes else StoreSchemaError
+            raise kind(
+                f"PostgreSQL store ({self._where}): creating or migrating schema "
+                f"{self.schema!r} to version {SCHEMA_VERSION} failed "
+                f"({type(exc).__name__}, SQLSTATE {exc.sqlstate}): {hint}"
+            ) from exc
 
     def _check_role_timeouts(self, conn: Conn) -> None:
         """Behind PgBouncer the store cannot set its statement and lock timeouts for its
@@ -2361,6 +2383,8 @@ def _noting_connection(note: Callable[[BaseException | None], None]) -> type[Con
     None): the store's pool passes it as ``connection_class``."""
 
     class Connection(psycopg.Connection[Any]):
+        opened_at = 0.0  # time.monotonic() when connect() made it
+
         @classmethod
         def connect(cls, *args: Any, **kwargs: Any) -> Self:
             try:
@@ -2369,6 +2393,7 @@ def _noting_connection(note: Callable[[BaseException | None], None]) -> type[Con
                 note(exc)
                 raise
             note(None)
+            conn.opened_at = time.monotonic()
             return conn
 
     return Connection
@@ -2378,6 +2403,8 @@ def _noting_async_connection(note: Callable[[BaseException | None], None]) -> ty
     """:func:`_noting_connection` for the async pool of :meth:`PostgresStore.open_async`."""
 
     class Connection(psycopg.AsyncConnection[Any]):
+        opened_at = 0.0  # time.monotonic() when connect() made it
+
         @classmethod
         async def connect(cls, *args: Any, **kwargs: Any) -> Self:
             try:
@@ -2386,6 +2413,7 @@ def _noting_async_connection(note: Callable[[BaseException | None], None]) -> ty
                 note(exc)
                 raise
             note(None)
+            conn.opened_at = time.monotonic()
             return conn
 
     return Connection
@@ -2404,13 +2432,25 @@ _SESSION_USELESS = frozenset({"25006"})
 
 
 def _read_only_again(
-    exc: psycopg.Error, conn: Conn | AsyncConn | None, attempt: int, size: int
+    exc: psycopg.Error,
+    conn: Conn | AsyncConn | None,
+    attempt: int,
+    size: int,
+    since: list[float],
 ) -> bool:
-    """Whether a retry (``attempt`` > 0) whose connection :func:`_pooled` closed for
-    :data:`_SESSION_USELESS` goes on with another one: at most ``size`` (the pool's) in all."""
-    return (
-        exc.sqlstate in _SESSION_USELESS and conn is not None and conn.closed and 0 < attempt < size
-    )
+    """Whether a call whose connection :func:`_pooled` closed for :data:`_SESSION_USELESS`
+    goes on with another one (``again`` after the first run): at most ``size`` (the pool's) in all,
+    and not once a connection opened after the call's first such answer (kept in ``since``)
+    gave one too. The server libpq connects to is then read-only itself (a DSN naming a
+    standby, a primary fenced read-only): each further connection would be opened only to be
+    closed, ``size`` of them per call."""
+    if exc.sqlstate not in _SESSION_USELESS or conn is None or not conn.closed:
+        return False
+    if since and getattr(conn, "opened_at", 0.0) > since[0]:
+        return False
+    if not since:
+        since.append(time.monotonic())
+    return attempt < max(1, size)
 
 
 @contextlib.contextmanager
