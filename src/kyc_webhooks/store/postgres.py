@@ -1155,7 +1155,8 @@ class PostgresStore:
                 if "unsupported startup parameter" in failure and not self.pgbouncer:
                     detail += " (PgBouncer? pgbouncer=True, or --pgbouncer on the command line)"
         elif isinstance(exc, psycopg.errors.QueryCanceled):
-            detail = f"statement timeout ({self._timeout:g} s) or cancelled"
+            limit = "the role's" if self.pgbouncer else f"{self._timeout:g} s"
+            detail = f"statement timeout ({limit}) or cancelled"
         elif isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) and not (
             exc.sqlstate
         ):
@@ -1212,6 +1213,7 @@ class PostgresStore:
                 raise self._error(what, exc) from exc
             except psycopg.Error as exc:
                 if _read_only_again(exc, conn, attempt, pool.max_size, since):
+                    pid = 0  # 25006: nothing committed, no backend to wait for
                     continue
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     _check_pool(pool)
@@ -1311,6 +1313,7 @@ class PostgresStore:
                         return await asyncio.to_thread(self._run_plans, runs)
                     return await asyncio.to_thread(self._retry_sync, runs, pid)
                 if _read_only_again(exc, conn, attempt, pool.max_size, since):
+                    pid = 0  # 25006: nothing committed, no backend to wait for
                     continue
                 if attempt == 0 and conn is not None and (conn.broken or conn.closed):
                     with contextlib.suppress(psycopg.Error):
