@@ -48,16 +48,6 @@ def _bodies(count: int, tag: str) -> list[tuple[bytes, dict[str, str]]]:
     ]
 
 
-@pytest.fixture
-def schema() -> Iterator[str]:
-    require_postgres()
-    name = new_schema()
-    try:
-        yield name
-    finally:
-        sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-
-
 def _deliver_from_threads(store: PostgresStore, tag: str, threads: int = 4, each: int = 15) -> int:
     """Deliver ``threads * each`` distinct bodies from ``threads`` threads at once; returns how
     many times the handler ran, after checking that every answer was a 200."""
