@@ -68,6 +68,67 @@ def require_pgbouncer() -> str:
     return PGBOUNCER_DSN
 
 
+@contextlib.contextmanager
+def throwaway_pgbouncer(mode: str) -> Iterator[str]:
+    """A PgBouncer of its own in ``mode`` pooling in front of the test server, on a free
+    loopback port (as the postgres user when root: PgBouncer refuses to run as root); its DSN.
+    Stopped at the end. Skips, naming PgBouncer, without the binary (.ci/run installs it)."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    import urllib.parse
+    from pathlib import Path
+
+    url = urllib.parse.urlsplit(require_postgres())
+    if shutil.which("pgbouncer") is None:
+        pytest.skip(f"{SERVICE_SKIP} PgBouncer: no pgbouncer binary (.ci/run installs it)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    user = url.username or "postgres"
+    folder = Path(tempfile.mkdtemp(prefix="kw-pgbouncer-"))
+    (folder / "users.txt").write_text(f'"{user}" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        f"[databases]\n* = host={url.hostname or '127.0.0.1'} port={url.port or 5432}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder}/users.txt\npool_mode = {mode}\n"
+        f"logfile = {folder}/log\npidfile = {folder}/pid\n"
+    )
+    command = ["pgbouncer", "-d", str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        for path in folder.iterdir():
+            shutil.chown(path, "postgres")
+        command = ["runuser", "-u", "postgres", "--", *command]
+    try:
+        subprocess.run(command, check=True, timeout=30, capture_output=True)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "PgBouncer did not start listening"
+                time.sleep(0.05)
+        yield f"postgresql://{user}@127.0.0.1:{port}/{url.path.lstrip('/') or 'test'}"
+    finally:
+        pid_file = folder / "pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text().strip())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 15)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def require_postgres() -> str:
     """The DSN of the test server; skips the test (naming PostgreSQL) when it is unreachable."""
     why = _unreachable()

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 import kyc_webhooks as kw
-from _postgres import new_schema, require_pgbouncer, require_postgres, sql
+from _postgres import new_schema, require_pgbouncer, require_postgres, sql, throwaway_pgbouncer
 from kyc_webhooks.errors import StoreError
 from kyc_webhooks.store import PostgresStore
 from kyc_webhooks.testing import sign
@@ -250,3 +250,22 @@ def test_a_read_only_server_is_not_reconnected_to_for_every_connection_of_the_po
             # Those it met (opened before its first 25006) and one it waited for, replaced: 6
             # before.
             assert pool.get_stats().get("connections_num", 0) - opened <= 3
+
+
+def test_statement_pooling_is_refused_with_a_reason(schema: str) -> None:
+    """Statement pooling allows no transaction block, and the store's migration takes one: the
+    503 said only "ProtocolViolation, SQLSTATE 08P01". Session pooling works as transaction
+    pooling does."""
+    with (
+        throwaway_pgbouncer("statement") as dsn,
+        PostgresStore(dsn, schema=schema, pgbouncer=True, timeout=2) as store,
+        pytest.raises(StoreError) as raised,
+    ):
+        store.stats()
+    assert "08P01" in str(raised.value)
+    assert "statement pooling? the store needs transaction pooling" in str(raised.value)
+    with (
+        throwaway_pgbouncer("session") as dsn,
+        PostgresStore(dsn, schema=schema, pgbouncer=True) as store,
+    ):
+        assert _deliver_from_threads(store, "session", threads=2, each=5) == 10

@@ -1165,6 +1165,9 @@ class PostgresStore:
             detail = f"connection failed ({type(exc).__name__}: {primary})"
         else:
             detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate or '-'}"
+            if self.pgbouncer and exc.sqlstate == _PROTOCOL_VIOLATION:
+                # What PgBouncer answers a transaction block in statement pooling.
+                detail += " (PgBouncer in statement pooling? the store needs transaction pooling)"
         return StoreError(f"PostgreSQL store ({self._where}): {what} failed: {detail}")
 
     def _run(
@@ -2432,6 +2435,7 @@ def _noting_async_connection(note: Callable[[BaseException | None], None]) -> ty
 #: connections it meets are read-only too, up to the pool's size: a single retry could meet
 #: another of the old primary's, and a completion failed so was run again after its lease.
 _SESSION_USELESS = frozenset({"25006"})
+_PROTOCOL_VIOLATION = "08P01"
 
 
 def _read_only_again(
