@@ -269,3 +269,35 @@ def test_statement_pooling_is_refused_with_a_reason(schema: str) -> None:
         PostgresStore(dsn, schema=schema, pgbouncer=True) as store,
     ):
         assert _deliver_from_threads(store, "session", threads=2, each=5) == 10
+
+
+def test_the_async_pool_behind_pgbouncer_prepares_nothing(schema: str) -> None:
+    """``open_async()``'s pool is built with the same options: concurrent ``handle_async()``
+    calls on it pass through transaction pooling (prepared statements would fail with 26000)."""
+    import asyncio
+
+    dsn = require_pgbouncer()
+    bodies = _bodies(40, "async")
+
+    async def run() -> tuple[list[int], list[str]]:
+        with PostgresStore(dsn, schema=schema, pgbouncer=True, max_size=4) as store:
+            await store.open_async()
+            try:
+                assert store.native_async()
+                receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store)
+                ran: list[str] = []
+                receiver.on("idenfy")(lambda event: ran.append(event.scan_ref))
+                outcomes = await asyncio.gather(
+                    *(receiver.handle_async(body, headers) for body, headers in bodies)
+                )
+                again = await asyncio.gather(
+                    *(receiver.handle_async(body, headers) for body, headers in bodies)
+                )
+                assert all(outcome.duplicate for outcome in again)
+                return [outcome.status_code for outcome in outcomes], ran
+            finally:
+                await store.close_async()
+
+    codes, ran = asyncio.run(run())
+    assert codes == [200] * 40
+    assert sorted(ran) == sorted(f"async-{n:04d}" for n in range(40))
