@@ -162,3 +162,86 @@ def test_the_process_command_exits_2_for_a_corrupt_store_file(tmp_path: Path) ->
     ):
         call_command("kyc_webhooks", "process", stdout=io.StringIO())
     assert info.value.returncode == 2
+
+
+def test_store_options_build_a_postgres_store_behind_pgbouncer() -> None:
+    """``STORE_OPTIONS``: the keyword arguments of the store a URL builds. A PostgreSQL inbox
+    behind PgBouncer needs ``pgbouncer=True``, which the setting could not pass: every delivery
+    waited 5 s and got a 503."""
+    from _postgres import drop_schema, new_schema, require_pgbouncer
+    from kyc_webhooks.integrations.django.conf import project_receiver
+    from kyc_webhooks.store import PostgresStore
+
+    url, schema = require_pgbouncer(), new_schema()
+    options = {"pgbouncer": True, "schema": schema}
+    setting = {"VENDORS": VENDORS, "STORE": url, "STORE_OPTIONS": options, "DEFER": True}
+    try:
+        with override_settings(KYC_WEBHOOKS=setting):
+            store = project_receiver().store
+            assert isinstance(store, PostgresStore)
+            assert (store.schema, store.pgbouncer) == (schema, True)
+            _deliver()
+            assert store.stats()["pending"] == 1
+            assert Delivery.objects.count() == 0  # not the app's table
+            (found,) = checks.check_store_location()
+            assert f"--schema {schema} --pgbouncer list" in str(found.hint)
+            store.close()
+    finally:
+        drop_schema(schema)
+
+
+@pytest.mark.parametrize(
+    ("store", "options", "message"),
+    [
+        (
+            "postgresql://app@127.0.0.1:1/app",
+            {"pgbouncr": True},
+            "KYC_WEBHOOKS['STORE_OPTIONS']: PostgresStore got an unexpected keyword argument "
+            "'pgbouncr' (did you mean 'pgbouncer'?)",
+        ),
+        (
+            "django",
+            {"pgbouncer": True},
+            "KYC_WEBHOOKS['STORE_OPTIONS'] applies to a STORE that is a SQLite path or a "
+            "postgresql:// URL, not 'django'",
+        ),
+        (
+            None,
+            {"durable": False},
+            "KYC_WEBHOOKS['STORE_OPTIONS'] applies to a STORE that is a SQLite path or a "
+            "postgresql:// URL, not None",
+        ),
+        (
+            "SQLITE",
+            ["durable"],
+            "KYC_WEBHOOKS['STORE_OPTIONS'] must be a dict of the store's keyword arguments",
+        ),
+    ],
+)
+def test_store_options_that_cannot_apply_are_refused(
+    tmp_path: Path, store: Any, options: Any, message: str
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kyc_webhooks.integrations.django.conf import project_receiver
+
+    store = str(tmp_path / "inbox.sqlite3") if store == "SQLITE" else store
+    setting = {"VENDORS": VENDORS, "STORE": store, "STORE_OPTIONS": options}
+    with override_settings(KYC_WEBHOOKS=setting), pytest.raises(ImproperlyConfigured) as raised:
+        project_receiver()
+    assert str(raised.value).startswith(message)
+
+
+def test_store_options_reach_a_sqlite_store(tmp_path: Path) -> None:
+
+    path = tmp_path / "inbox.sqlite3"
+    setting = {
+        "VENDORS": VENDORS,
+        "STORE": str(path),
+        "STORE_OPTIONS": {"create": False},  # an existing store only: this file has none
+    }
+    path.write_bytes(b"")
+    with override_settings(KYC_WEBHOOKS=setting):
+        answer = post_idenfy()
+        assert answer.status_code == 503  # the file holds no store and none is created
+        assert path.read_bytes() == b""

@@ -17,7 +17,7 @@ from django.db import connections, router
 from ...cli._stores import describe
 from ...errors import ConfigurationError
 from .._common import check_sync_handlers
-from .conf import SETTING, project_receiver, read_settings, uses_app_models
+from .conf import SETTING, project_receiver, read_settings, store_options, uses_app_models
 from .models import Delivery
 from .store import USE_TZ_REQUIRED, DjangoStore
 
@@ -152,11 +152,18 @@ def check_store_location(app_configs: Any = None, **kwargs: Any) -> list[checks.
             )
         ]
     where = describe(os.fspath(store))  # a str, or a pathlib.Path (BASE_DIR / "inbox.sqlite3")
+    options = store_options(read_settings())
+    flags = "".join(
+        [
+            f" --schema {options['schema']}" if options.get("schema") else "",
+            " --pgbouncer" if options.get("pgbouncer") else "",
+        ]
+    )
     return [
         checks.Info(
             f"the kyc_webhooks inbox is in {where} ({SETTING}['STORE']), not in the app's "
             "tables: the admin shows no kyc_webhooks model",
-            hint=f"read it with `kyc-webhooks inbox --inbox {where} list` (show, replay, "
+            hint=f"read it with `kyc-webhooks inbox --inbox {where}{flags} list` (show, replay, "
             "erase) or `manage.py kyc_webhooks stats`",
             obj=SETTING,
             id="kyc_webhooks.I001",

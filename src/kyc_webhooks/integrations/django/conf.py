@@ -8,6 +8,9 @@ Every problem raises ``ImproperlyConfigured`` naming the setting's key; the syst
         "STORE": "django",          # default: the app's own models; or a SQLite path (str or
                                     # Path; absolute, or an existing file), "postgresql://..."
                                     # (PostgresStore), or None for no store
+        "STORE_OPTIONS": {},        # keyword arguments of the store a path or URL builds:
+                                    # {"pgbouncer": True, "schema": "kyc"} (PostgresStore),
+                                    # {"durable": False} (SQLiteStore)
         "DEFER": False,             # True: store, answer 202, run handlers in a worker
         "ASYNC": False,             # True: the include()d URLs use async views (ASGI)
         "MAX_BODY_SIZE": 1048576,
@@ -33,9 +36,18 @@ from ...receiver import DEFAULT_MAX_BODY_SIZE, Receiver
 from ...routing import Router
 from .views import in_django_thread
 
-__all__ = ["KNOWN_KEYS", "build_receiver", "project_receiver", "read_settings", "uses_app_models"]
+__all__ = [
+    "KNOWN_KEYS",
+    "build_receiver",
+    "project_receiver",
+    "read_settings",
+    "store_options",
+    "uses_app_models",
+]
 
-KNOWN_KEYS = frozenset({"VENDORS", "STORE", "DEFER", "ASYNC", "MAX_BODY_SIZE", "LEASE_TIMEOUT"})
+KNOWN_KEYS = frozenset(
+    {"VENDORS", "STORE", "STORE_OPTIONS", "DEFER", "ASYNC", "MAX_BODY_SIZE", "LEASE_TIMEOUT"}
+)
 SETTING = "KYC_WEBHOOKS"
 
 _lock = threading.Lock()
@@ -84,7 +96,27 @@ def uses_app_models() -> bool:
     return not isinstance(config, Mapping) or config.get("STORE", "django") == "django"
 
 
-def _store(value: Any) -> Any:
+def store_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``STORE_OPTIONS`` checked for shape: a dict of keyword arguments (``{}`` when not set),
+    given only with a ``STORE`` that is a SQLite path or a ``postgresql://`` URL."""
+    options = config.get("STORE_OPTIONS")
+    if options is None:
+        return {}
+    where = f"{SETTING}['STORE_OPTIONS']"
+    if not isinstance(options, Mapping) or not all(isinstance(key, str) for key in options):
+        raise ImproperlyConfigured(
+            f"{where} must be a dict of the store's keyword arguments, e.g. {{'pgbouncer': True}}"
+        )
+    store = config.get("STORE", "django")
+    if options and (store is None or store == "django"):
+        raise ImproperlyConfigured(
+            f"{where} applies to a STORE that is a SQLite path or a postgresql:// URL, not "
+            f"{store!r}"
+        )
+    return dict(options)
+
+
+def _store(value: Any, options: Mapping[str, Any]) -> Any:
     where = f"{SETTING}['STORE']"
     if value is None:
         return None
@@ -121,7 +153,7 @@ def _store(value: Any) -> Any:
                 f"{where} names PostgreSQL, which needs the postgres extra "
                 '(pip install -e ".[postgres]")'
             ) from exc
-        return PostgresStore(value)
+        return _built(PostgresStore, value, options)
     if not os.path.isabs(value) and not os.path.isfile(value):
         # A relative path resolves against the server's current directory, which differs between
         # runserver, gunicorn and a worker: each would create an empty inbox of its own. A typo
@@ -133,7 +165,18 @@ def _store(value: Any) -> Any:
         )
     from ...store import SQLiteStore
 
-    return SQLiteStore(value)
+    return _built(SQLiteStore, value, options)
+
+
+def _built(kind: Any, target: str, options: Mapping[str, Any]) -> Any:
+    """``kind(target, **options)``; an option it does not take is ``ImproperlyConfigured``
+    naming it (and the closest one it takes)."""
+    try:
+        return kind(target, **options)
+    except TypeError as exc:
+        raise ImproperlyConfigured(
+            f"{SETTING}['STORE_OPTIONS']: {kind.__name__} {_type_error(exc)}{_closest(kind, exc)}"
+        ) from None
 
 
 def build_receiver(config: Mapping[str, Any]) -> Receiver:
@@ -144,7 +187,8 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
             vendors.append(vendor_class(name)(**params))
         except TypeError as exc:
             raise ImproperlyConfigured(
-                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}{_closest(name, exc)}"
+                f"{SETTING}['VENDORS'][{name!r}]: {_type_error(exc)}"
+                f"{_closest(vendor_class(name), exc)}"
             ) from None
         except WebhookError as exc:
             raise ImproperlyConfigured(f"{SETTING}['VENDORS'][{name!r}]: {exc}") from None
@@ -152,7 +196,7 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
         if key in config and not isinstance(config[key], kind):
             raise ImproperlyConfigured(f"{SETTING}[{key!r}] must be True or False")
     try:
-        store = _store(config.get("STORE", "django"))
+        store = _store(config.get("STORE", "django"), store_options(config))
         receiver = Receiver(
             *vendors,
             store=store,
@@ -170,16 +214,16 @@ def build_receiver(config: Mapping[str, Any]) -> Receiver:
     return receiver
 
 
-def _closest(vendor: str, exc: TypeError) -> str:
-    """`` (did you mean 'signing_key'?)`` for the key the constructor refused (``exc`` names it:
-    "unexpected keyword argument 'signing_kye'")."""
+def _closest(kind: Any, exc: TypeError) -> str:
+    """`` (did you mean 'signing_key'?)`` for the key the constructor of ``kind`` refused (``exc``
+    names it: "unexpected keyword argument 'signing_kye'")."""
     import difflib
     import inspect
 
     refused = re.search(r"unexpected keyword argument '([^']*)'", str(exc))
     if refused is None:
         return ""
-    taken = list(inspect.signature(vendor_class(vendor)).parameters)
+    taken = list(inspect.signature(kind).parameters)
     close = difflib.get_close_matches(refused.group(1), taken, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
