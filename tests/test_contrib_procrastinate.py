@@ -1,6 +1,8 @@
 """kyc_webhooks.contrib.procrastinate end to end: a real PostgreSQL (jobs and deliveries in one
 per-run schema) and a real ``procrastinate worker`` started by the test.
-The handler records its runs in a file (the worker is another process)."""
+The handler records its runs in a file (the worker is another process). The ``bounced``
+applications (a database of their own) run store, connector and worker through the test PgBouncer
+in transaction pooling instead (docs/scaling-out.md, "Behind PgBouncer")."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -33,7 +36,14 @@ from _contrib import (
     wait_for,
     worker,
 )
-from _postgres import drop_schema, new_schema, require_postgres, sql
+from _postgres import (
+    drop_schema,
+    new_schema,
+    own_database,
+    require_pgbouncer,
+    require_postgres,
+    sql,
+)
 from kyc_webhooks.testing import signed_delivery
 
 APP = (
@@ -45,12 +55,13 @@ from kyc_webhooks.contrib.procrastinate import register
 
 DSN = os.environ["KYC_CONTRIB_DSN"]
 SCHEMA = os.environ["KYC_CONTRIB_SCHEMA"]
-app = procrastinate.App(
-    connector=procrastinate.PsycopgConnector(
-        conninfo=DSN, kwargs={"options": f"-c search_path={SCHEMA}"}
-    )
-)
-store = kw.PostgresStore(DSN, schema=SCHEMA)
+# Behind PgBouncer (transaction pooling) the connector sends no startup options and prepares no
+# statements, and the jobs live in the public schema of a database of the run's own; the store
+# takes pgbouncer=True (docs/scaling-out.md, "Behind PgBouncer").
+PGBOUNCER = bool(os.environ.get("KYC_CONTRIB_PGBOUNCER"))
+connection = {"prepare_threshold": None} if PGBOUNCER else {"options": f"-c search_path={SCHEMA}"}
+app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=DSN, kwargs=connection))
+store = kw.PostgresStore(DSN, schema=SCHEMA, pgbouncer=PGBOUNCER)
 receiver = kw.Receiver(kw.Idenfy(signing_key="contrib-signing-key"), store=store, defer=True)
 register_handlers(receiver)
 # The periodic sweep on KYC_CONTRIB_SWEEP (a sixth cron field counts seconds).
@@ -61,28 +72,47 @@ tasks = register(app, receiver, queue=SCHEMA, sweep_cron=os.environ["KYC_CONTRIB
 
 @contextlib.contextmanager
 def running(
-    tmp_path_factory: pytest.TempPathFactory, sweep: str, name: str, *, asynchronous: bool = False
+    tmp_path_factory: pytest.TempPathFactory,
+    sweep: str,
+    name: str,
+    *,
+    asynchronous: bool = False,
+    pgbouncer: bool = False,
 ) -> Iterator[Setup]:
     """The test application (module ``name``) and its worker, sweeping on ``sweep``;
-    ``asynchronous``: with ``async def`` event and decision handlers."""
+    ``asynchronous``: with ``async def`` event and decision handlers; ``pgbouncer``: the
+    application and its worker connect through the test PgBouncer only, the worker polls (no
+    LISTEN/NOTIFY there) every 0.5 s."""
     require_package("procrastinate")
-    dsn = require_postgres()
-    tmp = tmp_path_factory.mktemp(name)
-    schema = new_schema()
-    sql(f"CREATE SCHEMA {schema}")
-    env = {
-        "KYC_CONTRIB_SWEEP": sweep,
-        "KYC_CONTRIB_DSN": dsn,
-        "KYC_CONTRIB_SCHEMA": schema,
-        "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
-        **({ASYNC_ENV: "1"} if asynchronous else {}),
-    }
-    try:
+    with contextlib.ExitStack() as stack:
+        tmp = tmp_path_factory.mktemp(name)
+        schema = new_schema()
+        worker_options: tuple[str, ...] = ()
+        if pgbouncer:
+            # PgBouncer refuses the startup option that sets search_path: the jobs go to the
+            # public schema of a database of this run's own, reached through PgBouncer.
+            bouncer = urllib.parse.urlsplit(require_pgbouncer())
+            database = urllib.parse.urlsplit(stack.enter_context(own_database())).path
+            dsn = bouncer._replace(path=database).geturl()
+            worker_options = ("--no-listen-notify", "--fetch-job-polling-interval", "0.5")
+        else:
+            dsn = require_postgres()
+            sql(f"CREATE SCHEMA {schema}")
+            stack.callback(drop_schema, schema)
+        env = {
+            "KYC_CONTRIB_SWEEP": sweep,
+            "KYC_CONTRIB_DSN": dsn,
+            "KYC_CONTRIB_SCHEMA": schema,
+            "KYC_CONTRIB_RUNS": str(tmp / "runs.txt"),
+            **({ASYNC_ENV: "1"} if asynchronous else {}),
+            **({"KYC_CONTRIB_PGBOUNCER": "1"} if pgbouncer else {}),
+        }
+        stack.callback(sys.modules.pop, name, None)
         app = start_app(tmp, name, APP, env)
         command = [
             sys.executable,
             *("-m", "procrastinate", "--app", f"{name}.app", "-v"),
-            *("worker", "--queues", schema, "--concurrency", "1"),
+            *("worker", "--queues", schema, "--concurrency", "1", *worker_options),
         ]
         with app.app.open():
             app.app.schema_manager.apply_schema()
@@ -92,9 +122,6 @@ def running(
             with worker(command, tmp, env, log):
                 yield Setup(app, tmp / "runs.txt", log, before_boot)
         app.store.close()
-    finally:
-        sys.modules.pop(name, None)
-        drop_schema(schema)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +149,62 @@ def async_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         tmp_path_factory, "0 0 1 1 *", "kyc_contrib_procrastinate_async", asynchronous=True
     ) as started:
         yield started
+
+
+@pytest.fixture
+def bounced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """An application (own database) whose store, connector and worker all go through the test
+    PgBouncer in transaction pooling, as documented in docs/scaling-out.md ("Behind PgBouncer")."""
+    with running(
+        tmp_path_factory, "0 0 1 1 *", "kyc_contrib_procrastinate_pgbouncer", pgbouncer=True
+    ) as started:
+        yield started
+
+
+@pytest.fixture
+def bounced_periodic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """As ``bounced``, sweeping every 2 seconds: procrastinate's periodic deferrer through
+    PgBouncer."""
+    with running(
+        tmp_path_factory,
+        "* * * * * */2",
+        "kyc_contrib_procrastinate_pgbouncer_periodic",
+        pgbouncer=True,
+    ) as started:
+        yield started
+
+
+def test_the_periodic_sweep_runs_through_pgbouncer(bounced_periodic: Setup) -> None:
+    check_swept_once(bounced_periodic, "the periodic sweep to run the handler")
+
+
+def test_everything_through_pgbouncer_in_transaction_pooling(
+    bounced: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Store (pgbouncer=True), connector (prepare_threshold=None) and a polling worker
+    (--no-listen-notify) behind PgBouncer: deferred deliveries get their job and run once, a
+    redelivered job is a duplicate, the sweeper catches lost enqueues, and an async web app defers
+    too. Enough statements repeat on each connection that psycopg would prepare them: with its
+    default (prepare at the 5th run) the defers failed and the worker exited on ``prepared
+    statement "_pg3_0" already exists``."""
+    app, runs_file, log, before_boot = bounced
+    check_runs_once_and_redelivery_is_harmless(bounced, "p-pgb")
+    keys: list[str] = []
+    for number in range(8):  # more defers than psycopg's prepare threshold (5)
+        body, headers = signed_delivery(
+            "idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY, scanRef=f"p-pgb-{number}"
+        )
+        outcome = app.receiver.handle(body, headers)
+        assert outcome.status_code == 202
+        assert outcome.delivery_key is not None
+        keys.append(outcome.delivery_key)
+    wait_for(lambda: all(key in runs(runs_file) for key in keys), "the worker to run them", log)
+    check_lost_enqueue_is_swept(bounced, "p-pgb-lost", lambda app: app.tasks.sweep.defer())
+    assert runs(runs_file).count(before_boot) == 1  # stored before the worker: the same sweep
+    _handle_in_event_loop(bounced, "p-pgb-loop", open_async=True)
+    assert all(runs(runs_file).count(key) == 1 for key in keys)
+    assert "on_deferred failed" not in caplog.text
+    assert "Database error" not in log.read_text(errors="replace")
 
 
 def test_async_handlers_run_once_in_the_worker(async_setup: Setup) -> None:
