@@ -33,7 +33,9 @@ REQUIRE = {
 #: views, the admin and the management command. Not the modules whose tests set session state or
 #: find their own session by its backend pid -- which PgBouncer in transaction pooling does not
 #: keep from one transaction to the next (app_database, app_conflicts: lock timeouts, a
-#: deadlock; app_reconnect: a terminated session) --, nor those about SQLite or other stores.
+#: deadlock; app_reconnect: a terminated session) --, nor those about SQLite or other stores
+#: (but app_store_elsewhere, whose STORE_OPTIONS test builds a PostgresStore through PgBouncer
+#: and is defined in this run only).
 PGBOUNCER_FILES = (
     "app_store_contract.py",
     "app_ledger_contract.py",
@@ -48,6 +50,7 @@ PGBOUNCER_FILES = (
     "app_store_fold.py",
     "app_forget.py",
     "app_use_tz.py",
+    "app_store_elsewhere.py",
 )
 
 
