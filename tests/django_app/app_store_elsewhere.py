@@ -250,3 +250,55 @@ def test_store_options_reach_a_sqlite_store(tmp_path: Path) -> None:
         answer = post_idenfy()
         assert answer.status_code == 503  # the file holds no store and none is created
         assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"clock": "utc_now"},
+            "KYC_WEBHOOKS['STORE_OPTIONS']['clock'] must be a callable returning an aware "
+            "datetime, or None",
+        ),
+        (
+            {"pgbouncer": "false"},
+            "KYC_WEBHOOKS['STORE_OPTIONS']['pgbouncer'] must be True or False",
+        ),
+        ({"create": 0}, "KYC_WEBHOOKS['STORE_OPTIONS']['create'] must be True or False"),
+    ],
+)
+def test_store_options_of_the_wrong_type_are_refused(options: Any, message: str) -> None:
+    """Values the store would take without a word: a clock that is not callable (the system
+    check passed, every delivery was then a 503 and ``manage.py kyc_webhooks process`` died on
+    a TypeError), a string for a flag (``"false"`` from an environment variable turned PgBouncer
+    mode on). The store is never built: no server is needed."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kyc_webhooks.integrations.django.conf import project_receiver
+
+    setting = {
+        "VENDORS": VENDORS,
+        "STORE": "postgresql://app@127.0.0.1:1/app",
+        "STORE_OPTIONS": options,
+    }
+    with override_settings(KYC_WEBHOOKS=setting), pytest.raises(ImproperlyConfigured) as raised:
+        project_receiver()
+    assert str(raised.value) == message
+    with override_settings(KYC_WEBHOOKS=setting):
+        assert [found.id for found in checks.check_settings()] == ["kyc_webhooks.E001"]
+
+
+def test_a_store_url_the_store_refuses_is_not_blamed_on_store_options() -> None:
+    """The store's own refusal of its target is about ``STORE``: it was reported as
+    ``KYC_WEBHOOKS['STORE_OPTIONS']: PostgresStore target is not ...`` with no
+    ``STORE_OPTIONS`` set (every TypeError of the constructor, UsageError included, was taken for
+    an unknown option)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kyc_webhooks.integrations.django.conf import project_receiver
+
+    setting = {"VENDORS": VENDORS, "STORE": "postgresql://[bad"}
+    with override_settings(KYC_WEBHOOKS=setting), pytest.raises(ImproperlyConfigured) as raised:
+        project_receiver()
+    assert "STORE_OPTIONS" not in str(raised.value)
+    assert "not a valid PostgreSQL connection string" in str(raised.value)

@@ -169,14 +169,29 @@ def _store(value: Any, options: Mapping[str, Any]) -> Any:
 
 
 def _built(kind: Any, target: str, options: Mapping[str, Any]) -> Any:
-    """``kind(target, **options)``; an option it does not take is ``ImproperlyConfigured``
-    naming it (and the closest one it takes)."""
+    """``kind(target, **options)``. An option it does not take is ``ImproperlyConfigured`` naming
+    it (and the closest one it takes), and so is a value it would take without a word: a flag
+    that is not a bool (``"false"`` is true), a clock that is not callable. What the store itself
+    refuses (its target, a value out of range) is a ``WebhookError`` for ``build_receiver``; any
+    other exception is not a setting's and propagates as it is."""
+    import inspect
+
+    where = f"{SETTING}['STORE_OPTIONS']"
+    signature = inspect.signature(kind)
     try:
-        return kind(target, **options)
+        signature.bind(target, **options)
     except TypeError as exc:
         raise ImproperlyConfigured(
-            f"{SETTING}['STORE_OPTIONS']: {kind.__name__} {_type_error(exc)}{_closest(kind, exc)}"
+            f"{where}: {kind.__name__} {_type_error(exc)}{_closest(kind, exc)}"
         ) from None
+    for name, value in options.items():
+        if isinstance(signature.parameters[name].default, bool) and not isinstance(value, bool):
+            raise ImproperlyConfigured(f"{where}[{name!r}] must be True or False")
+        if name == "clock" and value is not None and not callable(value):
+            raise ImproperlyConfigured(
+                f"{where}['clock'] must be a callable returning an aware datetime, or None"
+            )
+    return kind(target, **options)
 
 
 def build_receiver(config: Mapping[str, Any]) -> Receiver:
