@@ -1080,10 +1080,15 @@ class PostgresStore:
         # libpq's message names the server and what it answered, never a password.
         self._connect_failure = f"{type(failure).__name__}: {lines[0] if lines else ''}".strip()
 
+    def _timeout_ms(self) -> int:
+        """The store's ``timeout`` as the server's statement and lock timeouts, in ms (0 ms would
+        be no timeout at all)."""
+        return max(1, round(self._timeout * 1000))
+
     def _pool_options(self) -> dict[str, Any]:
         """What the store's pools (the sync one, and the async one of :meth:`open_async`) are
         built with, and every connection of theirs is opened with."""
-        ms = max(1, round(self._timeout * 1000))  # 0 ms would be no timeout at all
+        ms = self._timeout_ms()
         # Linux refuses a TCP keepalive idle time over 32,767 s, and every connection with it.
         idle = min(max(1, math.ceil(self._timeout)), _MAX_KEEPALIVE_IDLE)
         # libpq 12 and later (psycopg's binary package bundles a recent one): an older one would
@@ -1463,7 +1468,7 @@ class PostgresStore:
         if not self.pgbouncer:
             yield
             return
-        ms = max(1, round(self._timeout * 1000))
+        ms = self._timeout_ms()
         with conn.transaction():
             conn.execute(f"SET LOCAL statement_timeout = {ms}")
             conn.execute(f"SET LOCAL lock_timeout = {ms}")
