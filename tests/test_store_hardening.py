@@ -427,3 +427,26 @@ def test_a_reader_blocking_the_checkpoint_makes_erase_fail_loudly(tmp_path: Path
             reader.close()
         assert store.erase(record_id.record.id)  # again: now the scrub completes
         assert _found(db, [sentinel]) == []
+
+
+# -- a store's clock is checked when the store is built ------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+@pytest.mark.parametrize("clock", [0, "utc", FakeClock().current], ids=["int", "str", "datetime"])
+def test_a_clock_that_cannot_be_called_is_refused_at_construction(
+    tmp_path: Path, kind: str, clock: Any
+) -> None:
+    # Before: accepted, then every delivery answered 503 (TypeError inside the store's now()).
+    # The PostgreSQL target is never connected to: the argument is refused first.
+    build: Callable[[], object]
+    if kind == "memory":
+        build = lambda: MemoryStore(clock=clock)  # noqa: E731
+    elif kind == "sqlite":
+        build = lambda: SQLiteStore(tmp_path / "store.db", clock=clock)  # noqa: E731
+    else:
+        pytest.importorskip("psycopg")
+        build = lambda: kw.PostgresStore("postgresql://nobody@127.0.0.1:1/none", clock=clock)  # noqa: E731
+    with pytest.raises(kw.UsageError, match="clock must be a callable"):
+        build()
+    assert not (tmp_path / "store.db").exists()  # nothing was created

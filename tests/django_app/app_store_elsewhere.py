@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shlex
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,6 +116,16 @@ def test_the_system_check_says_where_the_inbox_is(tmp_path: Path, given: Any) ->
         assert found.id == "kyc_webhooks.I001"
         assert "deliveries are not stored" in found.msg
     assert checks.check_store_location() == []  # the app's own store
+
+
+def test_the_system_check_quotes_the_path_in_its_command(tmp_path: Path) -> None:
+    # A path with a space (or a shell character) was pasted unquoted: the command broke on it.
+    path = str(tmp_path / "my inbox;x.sqlite3")
+    with override_settings(KYC_WEBHOOKS={"VENDORS": VENDORS, "STORE": path}):
+        (found,) = checks.check_store_location()
+    command = str(found.hint).split("`")[1]
+    assert shlex.split(command) == ["kyc-webhooks", "inbox", "--inbox", path, "list"]
+    assert path in found.msg  # the message itself shows the path as it is
 
 
 def test_the_system_check_shows_a_postgresql_store_without_its_password() -> None:

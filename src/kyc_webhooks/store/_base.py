@@ -86,6 +86,16 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
+def check_clock(clock: Clock | None) -> None:
+    """A store's ``clock`` argument, refused at construction unless ``None`` or callable (it was
+    called only at the first delivery: a 503 for every request instead of a configuration
+    error)."""
+    if clock is not None and not callable(clock):
+        raise UsageError(
+            f"clock must be a callable returning an aware datetime, not {type(clock).__name__}"
+        )
+
+
 def checked_now(clock: Clock) -> datetime:
     now = clock()
     if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:

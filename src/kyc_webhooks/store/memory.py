@@ -30,6 +30,7 @@ from ._base import (
     TimeLimit,
     announces,
     check_aware,
+    check_clock,
     check_decision_args,
     check_forget_args,
     check_lease,
@@ -73,6 +74,7 @@ class MemoryStore:
     blocking = False
 
     def __init__(self, *, clock: Clock | None = None) -> None:
+        check_clock(clock)
         self._clock: Clock = clock if clock is not None else utc_now
         self._lock = threading.Lock()
         self._by_id: dict[str, _Slot] = {}

@@ -89,6 +89,7 @@ from ._base import (
     TimeLimit,
     announces,
     check_aware,
+    check_clock,
     check_decision_args,
     check_forget_args,
     check_lease,
@@ -1005,6 +1006,7 @@ class PostgresStore:
         self.schema = schema
         self._timeout = float(timeout)
         self._max_size = max_size
+        check_clock(clock)
         self._clock = clock
         self._vacuum_on_erase = bool(vacuum_on_erase)
         self._create = bool(create)

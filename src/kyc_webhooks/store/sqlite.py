@@ -75,6 +75,7 @@ from ._base import (
     TimeLimit,
     announces,
     check_aware,
+    check_clock,
     check_decision_args,
     check_forget_args,
     check_lease,
@@ -619,6 +620,7 @@ class SQLiteStore:
         self.path = os.fspath(path)
         self._timeout = float(timeout)
         self._durable = bool(durable)
+        check_clock(clock)
         self._clock: Clock = clock if clock is not None else utc_now
         self._create = bool(create)
         #: ``create=False`` and the file holds no store: nothing is written to it.

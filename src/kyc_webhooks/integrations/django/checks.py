@@ -7,6 +7,7 @@ information says where the inbox is: the admin shows none of the app's models th
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Any
 
 from django.conf import settings
@@ -163,7 +164,8 @@ def check_store_location(app_configs: Any = None, **kwargs: Any) -> list[checks.
         checks.Info(
             f"the kyc_webhooks inbox is in {where} ({SETTING}['STORE']), not in the app's "
             "tables: the admin shows no kyc_webhooks model",
-            hint=f"read it with `kyc-webhooks inbox --inbox {where}{flags} list` (show, replay, "
+            hint=f"read it with `kyc-webhooks inbox --inbox {shlex.quote(where)}{flags} list` "
+            "(show, replay, "
             "erase) or `manage.py kyc_webhooks stats`",
             obj=SETTING,
             id="kyc_webhooks.I001",

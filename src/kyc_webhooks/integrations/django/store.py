@@ -60,6 +60,7 @@ from ...store._base import (
     TimeLimit,
     announces,
     check_aware,
+    check_clock,
     check_decision_args,
     check_forget_args,
     check_lease,
@@ -399,6 +400,7 @@ class DjangoStore:
 
     def __init__(self, *, using: str | None = None, clock: Clock | None = None) -> None:
         self._using = using
+        check_clock(clock)
         self._clock: Clock = clock if clock is not None else utc_now
 
     def __repr__(self) -> str:
