@@ -16,6 +16,7 @@ measured by the benchmark (docs/performance.md)."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 import json
@@ -28,8 +29,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pydantic import VERSION as PYDANTIC_VERSION
 from pydantic import TypeAdapter, ValidationError
 
+import kyc_webhooks
 from kyc_webhooks import Headers
 from kyc_webhooks._validation import (
     MAX_DESCRIBED_ERRORS,
@@ -101,6 +104,13 @@ def _nodes(label: str, schema: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             pending.extend((label, item) for item in node)
 
 
+#: Where pydantic has ``fail_fast`` (lists from 2.8, maps from 2.14), every bound carries it;
+#: before, the length cap alone bounds the work (.ci/run runs this module on pydantic 2.13 too).
+_PYDANTIC = tuple(int(part) for part in PYDANTIC_VERSION.split(".")[:2])
+_FAIL_FAST_LISTS = _PYDANTIC >= (2, 8)
+_FAIL_FAST_MAPS = _PYDANTIC >= (2, 14)
+
+
 def _takes_anything(schema: Any) -> bool:
     return schema is None or (isinstance(schema, dict) and schema.get("type") == "any")
 
@@ -136,7 +146,10 @@ def _unbounded(model: type[KycModel]) -> list[str]:
                 continue  # fixed-length tuples only (none variadic in the models)
             if _takes_anything(items):
                 continue
-            if node.get("max_length", MAX_ITEMS + 1) > MAX_ITEMS or not node.get("fail_fast"):
+            fail_fast = _FAIL_FAST_MAPS if kind == "dict" else _FAIL_FAST_LISTS
+            if node.get("max_length", MAX_ITEMS + 1) > MAX_ITEMS or (
+                fail_fast and not node.get("fail_fast")
+            ):
                 item_type = items.get("type") if isinstance(items, dict) else items
                 problems.append(f"{field}: {kind} of {item_type}")
     return sorted(set(problems))
@@ -167,6 +180,54 @@ def test_the_bound_check_sees_unbounded_lists() -> None:
             return value
 
     assert _unbounded(WithSection) == ["WithSection.leaves: list of model"]
+
+
+def _bound_misuses(source: str, where: str) -> list[str]:
+    """``Annotated[dict[...] ..., BOUNDED]`` and ``Annotated[list[...] ..., BOUNDED_MAP]`` in
+    ``source``: each Annotated type's container (``| None`` stripped) against its bound."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if not (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Annotated"
+            and isinstance(node.slice, ast.Tuple)
+        ):
+            continue
+        kind, *metadata = node.slice.elts
+        while isinstance(kind, ast.BinOp):  # X | None
+            kind = kind.left
+        container = (
+            kind.value.id
+            if isinstance(kind, ast.Subscript) and isinstance(kind.value, ast.Name)
+            else None
+        )
+        names = {m.id for m in metadata if isinstance(m, ast.Name)}
+        if "BOUNDED" in names and container == "dict":
+            found.append(f"{where}:{node.lineno}: a map bounded with BOUNDED")
+        if "BOUNDED_MAP" in names and container != "dict":
+            found.append(f"{where}:{node.lineno}: BOUNDED_MAP on a {container}")
+    return found
+
+
+def test_every_map_is_bounded_with_bounded_map() -> None:
+    """``fail_fast`` on a map needs pydantic 2.14: ``BOUNDED`` (fail_fast from 2.8) on a map made
+    every model holding one fail to build on pydantic 2.8-2.13 -- a ``RuntimeError`` out of
+    ``handle()`` for every iDenfy delivery. The main run's pydantic accepts both, so the rule is
+    checked on the source (and .ci/run runs the core tests on pydantic 2.13 too)."""
+    src = Path(kyc_webhooks.__file__).parent
+    problems = [
+        problem
+        for path in sorted(src.rglob("*.py"))
+        for problem in _bound_misuses(path.read_text(encoding="utf-8"), path.name)
+    ]
+    assert problems == []
+    misused = "x: Annotated[dict[str, Leaf] | None, PERSONAL, BOUNDED]\n"
+    misused += "y: Annotated[list[Leaf] | None, BOUNDED_MAP]\n"
+    assert _bound_misuses(misused, "m.py") == [
+        "m.py:1: a map bounded with BOUNDED",
+        "m.py:2: BOUNDED_MAP on a list",
+    ]
 
 
 # ---- describing errors is bounded --------------------------------------------------------------

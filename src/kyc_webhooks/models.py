@@ -5,8 +5,9 @@
   (``defer_build``) so that importing a vendor costs little.
 * :data:`OPEN` -- metadata that turns ``Union[SomeEnum, str]`` into an *open enum*: a known value
   becomes the enum member, an unknown one stays a plain ``str`` and never fails validation.
-* :data:`BOUNDED` -- metadata for every typed JSON list or map: at most :data:`MAX_ITEMS` items,
-  and validation stops at the first invalid one, so that no body costs more than a few ms.
+* :data:`BOUNDED` -- metadata for every typed JSON list (:data:`BOUNDED_MAP`: map): at most
+  :data:`MAX_ITEMS` items, and validation stops at the first invalid one, so that no body costs
+  more than a few ms.
 * :data:`PERSONAL` -- metadata marking a field as personal data; ``repr()``/``str()`` show it as
   ``<redacted>`` while the attribute keeps the real value for handlers.
 * Sections -- a bulky, optional part of a body (iDenfy's AML and LID hit lists) kept as the decoded
@@ -39,6 +40,9 @@ from functools import cache, cached_property, lru_cache
 from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
 from pydantic import (
+    VERSION as PYDANTIC_VERSION,
+)
+from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
@@ -70,6 +74,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "BOUNDED",
+    "BOUNDED_MAP",
     "MAX_ITEMS",
     "MAX_KEY_PART",
     "OPEN",
@@ -101,21 +106,30 @@ OPEN = Field(union_mode="left_to_right")
 #: a 400 naming the field (``too_long``), like any value outside the model.
 MAX_ITEMS = 1000
 
-#: Field metadata for every typed JSON list or map: ``Annotated[list[X] | None, BOUNDED]``. At
-#: most :data:`MAX_ITEMS` items (checked before any item is validated), and validation of the
-#: list stops at its first invalid item (``fail_fast``). Why: a signed 1 MiB body holds ~350,000
+#: pydantic's ``major.minor``: ``fail_fast`` stops a list at its first invalid item from 2.8 on, and
+#: a map from 2.14 on (an older pydantic refuses it on a map when the model's schema is built).
+_PYDANTIC = tuple(int(part) for part in PYDANTIC_VERSION.split(".")[:2])
+
+
+def _bound(fail_fast: bool) -> Any:
+    return Field(max_length=MAX_ITEMS, fail_fast=True) if fail_fast else Field(max_length=MAX_ITEMS)
+
+
+#: Field metadata for every typed JSON list: ``Annotated[list[X] | None, BOUNDED]``. At most
+#: :data:`MAX_ITEMS` items (checked before any item is validated), and validation of the list
+#: stops at its first invalid item (``fail_fast``). Why: a signed 1 MiB body holds ~350,000
 #: ``{}``; unbounded, each became a model (~2 us, ~600 bytes) or one or two validation errors (an
 #: open enum reports both union members), 8-11 s and ~2 GiB for one delivery. A list of anything
 #: (``list[Any]``, ``dict[str, Any]``) needs no bound: it cannot fail and builds no model.
-#: ``tests/test_hostile_bodies.py`` checks that every typed list and map carries it, sections'
-#: types included; ``bench/bench_hostile.py`` measures what hostile bodies cost
-#: (docs/performance.md).
-BOUNDED = (
-    Field(max_length=MAX_ITEMS, fail_fast=True)
-    # ``fail_fast`` arrived in pydantic 2.8; on 2.7 the length cap alone bounds the work.
-    if "fail_fast" in inspect.signature(Field).parameters
-    else Field(max_length=MAX_ITEMS)
-)
+#: ``tests/test_hostile_bodies.py`` checks that every typed list and map carries it (or
+#: :data:`BOUNDED_MAP`), sections' types included; ``bench/bench_hostile.py`` measures what hostile
+#: bodies cost (docs/performance.md). On pydantic 2.7 the length cap alone bounds the work.
+BOUNDED = _bound(_PYDANTIC >= (2, 8))
+
+#: :data:`BOUNDED` for a typed JSON map: ``Annotated[dict[str, X] | None, BOUNDED_MAP]``. Before
+#: pydantic 2.14 the length cap alone bounds the work (``fail_fast`` on a map made every model
+#: holding one fail to build: a ``RuntimeError`` from the first delivery of its vendor).
+BOUNDED_MAP = _bound(_PYDANTIC >= (2, 14))
 
 
 class _Marker:

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Number, Timestamp, WireEnum
+from ..models import (
+    BOUNDED,
+    BOUNDED_MAP,
+    OPEN,
+    PERSONAL,
+    Flag,
+    KycModel,
+    Number,
+    Timestamp,
+    WireEnum,
+)
 from ._aml import AmlCheckResult, AmlV3Check, ManagerAccount
 from ._base import IdenfyEvent, publish
 from ._enums import AmlStatusField
@@ -163,7 +173,7 @@ class VideoCallFinishedEvent(IdenfyEvent):
 
     # The body is undocumented now: a question without an answer (``null``) and a ``date`` sent
     # as a number are kept as sent rather than refusing the whole delivery.
-    video_call_answers: Annotated[dict[str, VideoCallAnswer | None] | None, BOUNDED] = Field(
+    video_call_answers: Annotated[dict[str, VideoCallAnswer | None] | None, BOUNDED_MAP] = Field(
         default=None, alias="videoCallAnswers"
     )
     date: str | Number | None = None

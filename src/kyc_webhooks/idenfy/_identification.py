@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import Field
 
-from ..models import BOUNDED, OPEN, PERSONAL, Flag, KycModel, Timestamp, read_section
+from ..models import BOUNDED, BOUNDED_MAP, OPEN, PERSONAL, Flag, KycModel, Timestamp, read_section
 from ._base import IdenfyEvent, publish
 from ._enums import (
     AdditionalStepMethod,
@@ -320,7 +320,7 @@ class IdentificationEvent(IdenfyEvent):
         default=None, description="The verdict: status.overall, tags, face and document results."
     )
     data: DocumentData | None = None
-    file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED] = Field(
+    file_urls: Annotated[dict[str, str | None] | None, PERSONAL, BOUNDED_MAP] = Field(
         default=None, alias="fileUrls"
     )
     # Shape beyond "object" UNCONFIRMED ([spec]): values kept as sent.
@@ -381,7 +381,7 @@ class IdentificationEvent(IdenfyEvent):
         default=None, alias="bankCardVerification", repr=False
     )
     additional_steps: Annotated[
-        dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None, BOUNDED
+        dict[str, Annotated[AdditionalStepMethod | str | None, OPEN]] | None, BOUNDED_MAP
     ] = Field(default=None, alias="additionalSteps")
 
     @cached_property
