@@ -29,7 +29,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from pydantic import VERSION as PYDANTIC_VERSION
 from pydantic import TypeAdapter, ValidationError
 
 import kyc_webhooks
@@ -40,6 +39,7 @@ from kyc_webhooks._validation import (
     MAX_LISTED_ERRORS,
     describe_validation_error,
     payload_error,
+    pydantic_at_least,
 )
 from kyc_webhooks.errors import PayloadError
 from kyc_webhooks.models import MAX_ITEMS, KycModel, read_section, section_names, section_type
@@ -106,9 +106,8 @@ def _nodes(label: str, schema: Any) -> Iterator[tuple[str, dict[str, Any]]]:
 
 #: Where pydantic has ``fail_fast`` (lists from 2.8, maps from 2.14), every bound carries it;
 #: before, the length cap alone bounds the work (.ci/run runs this module on pydantic 2.13 too).
-_PYDANTIC = tuple(int(part) for part in PYDANTIC_VERSION.split(".")[:2])
-_FAIL_FAST_LISTS = _PYDANTIC >= (2, 8)
-_FAIL_FAST_MAPS = _PYDANTIC >= (2, 14)
+_FAIL_FAST_LISTS = pydantic_at_least(2, 8)
+_FAIL_FAST_MAPS = pydantic_at_least(2, 14)
 
 
 def _takes_anything(schema: Any) -> bool:

@@ -53,6 +53,7 @@ __all__ = [
     "decode_json",
     "describe_validation_error",
     "payload_error",
+    "pydantic_at_least",
     "validate_body",
     "validate_json",
 ]
@@ -73,7 +74,8 @@ MAX_JSON_OBJECTS = 20_000
 VALIDATION_ERRORS = (ValueError, TypeError, KeyError, UnicodeError)
 
 
-def _pydantic_at_least(major: int, minor: int) -> bool:
+def pydantic_at_least(major: int, minor: int) -> bool:
+    """Whether the installed pydantic is ``major.minor`` or later (features arrive by minor)."""
     import pydantic
 
     found = tuple(int(part) for part in pydantic.VERSION.split(".")[:2])
@@ -87,7 +89,7 @@ def _pydantic_at_least(major: int, minor: int) -> bool:
 #: wire name -- a body without the documented key was even accepted. Earlier pydantic versions
 #: read both names.
 WIRE_NAMES_ONLY: dict[str, bool] = (
-    {"by_alias": True, "by_name": False} if _pydantic_at_least(2, 11) else {}
+    {"by_alias": True, "by_name": False} if pydantic_at_least(2, 11) else {}
 )
 
 #: Error kinds pydantic reports at the root when the body is not a JSON object.

@@ -40,9 +40,6 @@ from functools import cache, cached_property, lru_cache
 from typing import Annotated, Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
 from pydantic import (
-    VERSION as PYDANTIC_VERSION,
-)
-from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
@@ -64,6 +61,7 @@ from ._validation import (
     decode_json,
     describe_validation_error,
     payload_error,
+    pydantic_at_least,
     validate_body,
     validate_json,
 )
@@ -106,12 +104,10 @@ OPEN = Field(union_mode="left_to_right")
 #: a 400 naming the field (``too_long``), like any value outside the model.
 MAX_ITEMS = 1000
 
-#: pydantic's ``major.minor``: ``fail_fast`` stops a list at its first invalid item from 2.8 on, and
-#: a map from 2.14 on (an older pydantic refuses it on a map when the model's schema is built).
-_PYDANTIC = tuple(int(part) for part in PYDANTIC_VERSION.split(".")[:2])
-
 
 def _bound(fail_fast: bool) -> Any:
+    # ``fail_fast`` stops a list at its first invalid item from pydantic 2.8 on, and a map from
+    # 2.14 on; an older pydantic refuses it on a map when the model's schema is built.
     return Field(max_length=MAX_ITEMS, fail_fast=True) if fail_fast else Field(max_length=MAX_ITEMS)
 
 
@@ -124,12 +120,12 @@ def _bound(fail_fast: bool) -> Any:
 #: ``tests/test_hostile_bodies.py`` checks that every typed list and map carries it (or
 #: :data:`BOUNDED_MAP`), sections' types included; ``bench/bench_hostile.py`` measures what hostile
 #: bodies cost (docs/performance.md). On pydantic 2.7 the length cap alone bounds the work.
-BOUNDED = _bound(_PYDANTIC >= (2, 8))
+BOUNDED = _bound(pydantic_at_least(2, 8))
 
 #: :data:`BOUNDED` for a typed JSON map: ``Annotated[dict[str, X] | None, BOUNDED_MAP]``. Before
 #: pydantic 2.14 the length cap alone bounds the work (``fail_fast`` on a map made every model
 #: holding one fail to build: a ``RuntimeError`` from the first delivery of its vendor).
-BOUNDED_MAP = _bound(_PYDANTIC >= (2, 14))
+BOUNDED_MAP = _bound(pydantic_at_least(2, 14))
 
 
 class _Marker:
