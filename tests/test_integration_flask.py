@@ -92,6 +92,21 @@ def test_app_wide_max_content_length_below_ours_caps_streamed_bodies_too() -> No
     assert recorder.seen == []
 
 
+@pytest.mark.parametrize("room", [0, -1])
+def test_streamed_body_at_the_app_wide_max_content_length(room: int) -> None:
+    # Flask < 3.1 cannot raise a request's cap: Werkzeug cuts a streamed body at the app's
+    # MAX_CONTENT_LENGTH without an error. A body one byte over it is a 413, not a cut body; one
+    # that fits exactly is read whole.
+    recorder = Recorder()
+    body, headers = delivery("yoti")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = len(body) + room
+    app.register_blueprint(webhook_blueprint(recorder.receiver))
+    result = FlaskClient(app).post_undeclared("/webhooks/yoti", body, headers)
+    assert result.status == (200 if room == 0 else 413)
+    assert len(recorder.seen) == (1 if room == 0 else 0)
+
+
 def test_pinned_views_get_distinct_default_endpoint_names() -> None:
     recorder = Recorder()
     app = Flask(__name__)

@@ -124,7 +124,8 @@ else:
                 # A test's worker process may wait less (KYC_TEST_DJANGO_SQLITE_TIMEOUT): a lock
                 # held past it is then a store error, as a production lock past its timeout.
                 "timeout": float(os.environ.get("KYC_TEST_DJANGO_SQLITE_TIMEOUT", "30")),
-                "transaction_mode": "IMMEDIATE",
+                # Django < 5.1 has no transaction_mode.
+                **({"transaction_mode": "IMMEDIATE"} if django.VERSION >= (5, 1) else {}),
             },
         }
     }

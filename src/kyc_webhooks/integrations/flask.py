@@ -10,7 +10,6 @@ Both blueprint routes also accept a trailing slash.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 from flask import Blueprint, Response, request
@@ -34,15 +33,29 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
 
     def read() -> bytes:
         limit = receiver.max_body_size
-        # Flask >= 3.1 caps streamed (chunked) bodies too, at the smaller of the app's
-        # MAX_CONTENT_LENGTH and ours. Werkzeug stops at the cap without an error, hence the + 1
-        # and the length check. Older Flask has no setter: WSGI servers end at Content-Length.
-        with contextlib.suppress(AttributeError):
-            limit = min(request.max_content_length or limit, limit)
+        # Flask caps a streamed (chunked) body at the app's MAX_CONTENT_LENGTH; Werkzeug stops
+        # there without an error, so a longer body would arrive cut at the cap. Flask >= 3.1 lets
+        # a request raise its cap: to the smaller of the app's and ours, + 1, so that a body over
+        # it shows by its length. Before 3.1 the cap is read-only: a streamed body that reached
+        # it is over it when the input has a byte more.
+        app_limit = request.max_content_length
+        if app_limit is not None:
+            limit = min(app_limit, limit)
+        cut_at_app_limit = False
+        try:
             request.max_content_length = limit + 1
+        except AttributeError:  # Flask < 3.1
+            cut_at_app_limit = app_limit == limit and request.content_length is None
         try:
             body: bytes | None = request.get_data(cache=False)
         except RequestEntityTooLarge:  # declared over the app's own MAX_CONTENT_LENGTH
+            body = None
+        if (
+            body is not None
+            and cut_at_app_limit
+            and len(body) == limit
+            and request.environ["wsgi.input"].read(1)
+        ):
             body = None
         if body is None or len(body) > limit:
             raise PayloadTooLargeError(f"body is over the {limit}-byte limit")

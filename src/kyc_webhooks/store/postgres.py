@@ -1170,11 +1170,14 @@ class PostgresStore:
             lines = str(exc).splitlines()
             primary = exc.diag.message_primary or (lines[0] if lines else "")
             detail = f"connection failed ({type(exc).__name__}: {primary})"
+            if self.pgbouncer and "statement pooling" in primary:
+                # psycopg 3.1 to 3.2.1 (at least) reports PgBouncer's refusal without its SQLSTATE.
+                detail += _STATEMENT_POOLING
         else:
             detail = f"{type(exc).__name__}, SQLSTATE {exc.sqlstate or '-'}"
             if self.pgbouncer and exc.sqlstate == _PROTOCOL_VIOLATION:
                 # What PgBouncer answers a transaction block in statement pooling.
-                detail += " (PgBouncer in statement pooling? the store needs transaction pooling)"
+                detail += _STATEMENT_POOLING
         return StoreError(f"PostgreSQL store ({self._where}): {what} failed: {detail}")
 
     def _run(
@@ -2443,6 +2446,7 @@ def _noting_async_connection(note: Callable[[BaseException | None], None]) -> ty
 #: another of the old primary's, and a completion failed so was run again after its lease.
 _SESSION_USELESS = frozenset({"25006"})
 _PROTOCOL_VIOLATION = "08P01"
+_STATEMENT_POOLING = " (PgBouncer in statement pooling? the store needs transaction pooling)"
 
 
 def _read_only_again(
