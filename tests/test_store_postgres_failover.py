@@ -18,9 +18,11 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 import kyc_webhooks as kw
 from _postgres import require_postgres
@@ -50,8 +52,45 @@ def query(dsn: str, statement: str) -> list[tuple[object, ...]]:
 
 
 def read_only(server: Throwaway, on: bool) -> None:
-    query(server.dsn, f"ALTER SYSTEM SET default_transaction_read_only = {'on' if on else 'off'}")
+    """Set ``default_transaction_read_only`` on ``server`` -- for new sessions at once, for its
+    open ones only once each has run one more message (see :func:`applied`)."""
+    setting = "on" if on else "off"
+    query(server.dsn, f"ALTER SYSTEM SET default_transaction_read_only = {setting}")
     query(server.dsn, "SELECT pg_reload_conf()")
+    # pg_reload_conf() returns before the postmaster has read the file and signalled the backends;
+    # a new session sees the setting once it has.
+    deadline = time.monotonic() + 5
+    while query(server.dsn, "SHOW default_transaction_read_only")[0][0] != setting:
+        assert time.monotonic() < deadline, "the server did not reload its configuration"
+        time.sleep(0.02)
+
+
+def applied(pool: ConnectionPool[Any]) -> None:
+    """Let each idle connection of ``pool`` run one query. A backend waiting for its client
+    applies a reloaded setting only after the next message it reads: the pool's next write on
+    each idle connection was still accepted by the server turned read-only -- a claim written
+    there whose completion then went to the new primary (a failed run of the test, not the
+    store's: a real switchover does not leave the old primary's sessions writable)."""
+    taken = [pool.getconn(timeout=5) for _ in range(pool.get_stats()["pool_available"])]
+    try:
+        for conn in taken:
+            conn.execute("SELECT 1")
+            conn.rollback()
+    finally:
+        for conn in taken:
+            pool.putconn(conn)
+
+
+async def applied_async(pool: AsyncConnectionPool[Any]) -> None:
+    """:func:`applied` for the store's async pool."""
+    taken = [await pool.getconn(timeout=5) for _ in range(pool.get_stats()["pool_available"])]
+    try:
+        for conn in taken:
+            await conn.execute("SELECT 1")
+            await conn.rollback()
+    finally:
+        for conn in taken:
+            await pool.putconn(conn)
 
 
 def sessions(server: Throwaway) -> int:
@@ -173,6 +212,7 @@ def test_a_primary_turned_read_only_is_left_for_the_new_one(
         assert sessions(new) == 0
 
         read_only(old, True)  # the switchover: the old primary takes no more writes
+        applied(store._current_pool())
         deadline = time.monotonic() + 15
         for n in range(6, 6 + 2 * MAX_SIZE):
             while not vendor.record(receiver.handle(*body(n))):
@@ -211,6 +251,8 @@ def test_the_async_pool_leaves_a_primary_turned_read_only(
             assert sessions(new) == 0
 
             read_only(old, True)
+            assert store._apool is not None
+            await applied_async(store._apool)
             deadline = time.monotonic() + 15
             for n in range(6, 6 + 2 * MAX_SIZE):
                 while not vendor.record(await receiver.handle_async(*body(n))):
