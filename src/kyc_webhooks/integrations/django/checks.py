@@ -165,8 +165,7 @@ def check_store_location(app_configs: Any = None, **kwargs: Any) -> list[checks.
             f"the kyc_webhooks inbox is in {where} ({SETTING}['STORE']), not in the app's "
             "tables: the admin shows no kyc_webhooks model",
             hint=f"read it with `kyc-webhooks inbox --inbox {shlex.quote(where)}{flags} list` "
-            "(show, replay, "
-            "erase) or `manage.py kyc_webhooks stats`",
+            "(show, replay, erase) or `manage.py kyc_webhooks stats`",
             obj=SETTING,
             id="kyc_webhooks.I001",
         )
