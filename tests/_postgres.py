@@ -164,11 +164,16 @@ def postgres_store(
     """A PostgresStore in a schema of its own, closed and dropped at the end; with
     ``pgbouncer``, through the test PgBouncer (``pgbouncer=True``)."""
     dsn = require_pgbouncer() if pgbouncer else require_postgres()
+    from psycopg.conninfo import make_conninfo
+
     from kyc_webhooks.store import PostgresStore
 
     schema = new_schema()
     if pgbouncer:
         kwargs["pgbouncer"] = True
+    # Its sessions carry the schema's name (application_name): runs share the server, and a test
+    # that counts or ends the store's sessions must see this store's only.
+    dsn = make_conninfo(dsn, application_name=schema)
     store = PostgresStore(dsn, schema=schema, clock=clock, **kwargs)
     try:
         yield store

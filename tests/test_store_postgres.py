@@ -442,13 +442,9 @@ def test_a_forked_child_builds_its_own_pool_and_spares_the_parents(
     """gunicorn --preload: a store used before fork() works in the child on a pool of its own,
     and the parent's connections survive the child (no one closes them on the shared socket)."""
     store.add(new("parent"))
-    # The sessions of this test's stores: their last statement names its schema, which no other
-    # run on the server uses (the application name is the same for every store).
-    query = (
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'kyc_webhooks' "
-        "AND datname = current_database() AND strpos(query, %s) > 0"
-    )
-    mark = f"{store.schema}."
+    # The sessions of this test's store: their application name is its schema (postgres_store).
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+    mark = store.schema
     before = {pid for (pid,) in sql(query, mark)}
     assert before  # the parent's session
     with warnings.catch_warnings():
@@ -513,12 +509,41 @@ def test_an_unreachable_server_is_a_503_not_a_crash() -> None:
     assert ran == []
 
 
+@pytest.mark.parametrize("named", ["default", "target", "PGAPPNAME"])
+def test_sessions_are_named_kyc_webhooks_unless_the_target_names_them(
+    named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pg_stat_activity and the server's logs name the store's sessions "kyc_webhooks"; an
+    application_name in the target (or PGAPPNAME) is the operator's and wins. Before, the store's
+    own name overrode it."""
+    from psycopg.conninfo import make_conninfo
+
+    own = f"app_{secrets.token_hex(6)}"
+    dsn = require_postgres()
+    if named == "target":
+        dsn = make_conninfo(dsn, application_name=own)
+    elif named == "PGAPPNAME":
+        monkeypatch.setenv("PGAPPNAME", own)
+    schema = new_schema()
+    store = PostgresStore(dsn, schema=schema)
+    try:
+        store.add(new("k1"))
+        (name,) = sql(
+            "SELECT application_name FROM pg_stat_activity "
+            "WHERE strpos(query, %s) > 0 AND pid <> pg_backend_pid()",
+            f"{schema}.",
+        )[0]
+    finally:
+        store.close()
+        drop_schema(schema)
+    assert name == ("kyc_webhooks" if named == "default" else own)
+
+
 def test_a_connection_reset_is_retried_on_a_fresh_connection(store: PostgresStore) -> None:
     store.add(new("k1"))
     killed = sql(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE application_name = 'kyc_webhooks' AND datname = current_database() "
-        "AND pid <> pg_backend_pid()"
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        store.schema,  # this store's sessions only (postgres_store): other runs share the server
     )
     assert killed
     assert all(ok for (ok,) in killed)

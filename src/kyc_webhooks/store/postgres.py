@@ -1113,7 +1113,10 @@ class PostgresStore:
             "max_size": self._max_size,
             "kwargs": {
                 "autocommit": True,
-                "application_name": "kyc_webhooks",
+                # The session's name in pg_stat_activity and the server's logs, unless the
+                # target names one (application_name=..., or PGAPPNAME): libpq's fallback.
+                # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-FALLBACK-APPLICATION-NAME
+                "fallback_application_name": "kyc_webhooks",
                 "connect_timeout": max(2, int(self._timeout + 0.999)),
                 **session,
                 # The timeouts above are the server's: a server that vanishes without closing
