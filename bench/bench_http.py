@@ -26,8 +26,9 @@ one a duplicate. Every answer must be a 200 on the same connection, else the run
                         with the reason, when unreachable): the floor's HMAC + ``json.loads``, then
                         store_throughput's INSERT + UPDATE over one psycopg 3 autocommit
                         connection, into the store's table in a schema of its own
-* library + Postgres  -- ``store=kw.PostgresStore(dsn, schema=...)`` (its default pool, calls in
-                        worker threads); checked like the SQLite row. Schemas dropped at the end.
+* library + Postgres  -- ``store=kw.PostgresStore(dsn, schema=...)``: ``WebhookApp``'s lifespan
+                        opens its async pool, so the store's statements run on the event loop;
+                        checked like the SQLite row. Schemas dropped at the end.
 
 ``x floor`` is a row's new events/s over the floor above it. The floors call SQLite and psycopg
 on the event loop (nothing else runs there). Rows run in alternating rounds (``--rounds``), best

@@ -7,6 +7,7 @@ the event loop, a broken connection retried once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -559,3 +560,220 @@ def test_close_async_while_requests_are_under_way_loses_no_completion(
     records = store.deliveries(limit=10)
     assert sorted(r.state.value for r in records) == ["done"] * 6
     assert ran.count("decision:scan-closing:APPROVED") == 1
+
+
+# -- the adapters' lifespans open the async pool ---------------------------------------------
+
+
+def _native_receiver(store: kw.PostgresStore) -> tuple[kw.Receiver, list[bool]]:
+    """A receiver whose (async) handler notes whether the store's calls run on its event loop."""
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=30)
+    native: list[bool] = []
+
+    @receiver.on("idenfy")
+    async def on_event(event: kw.WebhookEvent) -> None:
+        native.append(store.native_async())
+
+    return receiver, native
+
+
+@contextlib.contextmanager
+def _served(app: Any) -> Iterator[Any]:
+    """``app`` under uvicorn (lifespan on) on 127.0.0.1: an httpx client to it; the server is
+    stopped, its lifespan shutdown run, when the block ends."""
+    import httpx
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.started, "uvicorn did not start"
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
+    assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def test_webhook_app_under_uvicorn_opens_the_async_pool_and_closes_it(
+    store: kw.PostgresStore,
+) -> None:
+    """uvicorn on 127.0.0.1: the deliveries' store calls run on the server's event loop; at
+    shutdown the pool is closed. Before, ``WebhookApp`` left every call of a ``PostgresStore`` in
+    a worker thread, and only FastAPI users who wrote their own lifespan had the async pool."""
+    from kyc_webhooks.integrations.asgi import WebhookApp
+
+    receiver, native = _native_receiver(store)
+    before = _store_connections(store)
+    with _served(WebhookApp(receiver, prefix="/webhooks")) as client:
+        opened = _store_connections(store) - before
+        statuses = [
+            client.post("/webhooks/idenfy", content=body, headers=headers).status_code
+            for body, headers in (_delivery("scan-u1"), _delivery("scan-u2"), _delivery("scan-u1"))
+        ]
+    assert statuses == [200, 200, 200]
+    assert native == [True, True]  # the duplicate ran nothing
+    assert opened == 1  # the async pool's connection, beside the sync pool's
+    assert _store_connections(store, settle_at=before) == before  # closed at shutdown
+    assert {r.state for r in store.deliveries()} == {kw.DeliveryState.DONE}
+
+
+def test_webhook_app_lifespan_runs_the_deliveries_without_a_worker_thread(
+    store: kw.PostgresStore,
+) -> None:
+    """The lifespan protocol as a server speaks it, on a loop whose default executor counts what
+    it is handed: not one store call in a worker thread."""
+    import httpx
+
+    from kyc_webhooks.integrations.asgi import Message, WebhookApp
+
+    receiver, native = _native_receiver(store)
+    app = WebhookApp(receiver, prefix="/webhooks")
+    executor = CountingExecutor()
+
+    async def main() -> tuple[list[int], list[Message], bool]:
+        asyncio.get_running_loop().set_default_executor(executor)
+        incoming: asyncio.Queue[Message] = asyncio.Queue()
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await incoming.put({"type": "lifespan.startup"})
+        lifespan = asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, send))
+        while not sent:
+            await asyncio.sleep(0.01)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            statuses = [
+                (await client.post("/webhooks/idenfy", content=body, headers=headers)).status_code
+                for body, headers in (_delivery("scan-l1"), _delivery("scan-l1"))
+            ]
+        await incoming.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 20)
+        return statuses, sent, store.native_async()
+
+    try:
+        statuses, sent, still_native = asyncio.run(main())
+    finally:
+        executor.shutdown()
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert statuses == [200, 200]
+    assert native == [True]
+    assert executor.submitted == []
+    assert not still_native  # closed at shutdown
+
+
+def test_fastapi_router_lifespan_opens_the_pool_and_leaves_one_the_app_opened(
+    store: kw.PostgresStore,
+) -> None:
+    """A FastAPI application under uvicorn: the router's lifespan opens the pool; when the
+    application's own lifespan opened it, the router leaves it to the application to close."""
+    from collections.abc import AsyncIterator
+
+    from fastapi import FastAPI
+
+    from kyc_webhooks.integrations.fastapi import webhook_router
+
+    receiver, native = _native_receiver(store)
+    before = _store_connections(store)
+    app = FastAPI()
+    app.include_router(webhook_router(receiver))
+    with _served(app) as client:
+        body, headers = _delivery("scan-f1")
+        assert client.post("/webhooks/idenfy", content=body, headers=headers).status_code == 200
+    assert native == [True]
+    assert _store_connections(store, settle_at=before) == before
+
+    at_shutdown: list[bool] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open_async()
+        yield
+        at_shutdown.append(store.native_async())  # after the router's shutdown
+        await store.close_async()
+
+    own = FastAPI(lifespan=lifespan)
+    own.include_router(webhook_router(receiver))
+    with _served(own) as client:
+        body, headers = _delivery("scan-f2")
+        assert client.post("/webhooks/idenfy", content=body, headers=headers).status_code == 200
+    assert native == [True, True]
+    assert at_shutdown == [True]  # the router did not close the application's pool
+
+
+def test_a_server_down_at_start_up_starts_the_app_on_worker_threads(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database unreachable when the application starts: the start-up completes (with a
+    warning), and deliveries get 503 with Retry-After -- not a server that refuses to start."""
+    import httpx
+
+    from kyc_webhooks.integrations.asgi import Message, WebhookApp
+
+    store = kw.PostgresStore("postgresql://postgres@127.0.0.1:1/test", timeout=0.5)
+    receiver, native = _native_receiver(store)
+    app = WebhookApp(receiver)
+
+    async def main() -> tuple[list[Message], int]:
+        incoming: asyncio.Queue[Message] = asyncio.Queue()
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await incoming.put({"type": "lifespan.startup"})
+        lifespan = asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, send))
+        await _first(sent)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            status = (
+                await client.post("/idenfy", content=_delivery("x")[0], headers=_delivery("x")[1])
+            ).status_code
+        await incoming.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(lifespan, 20)
+        return sent, status
+
+    try:
+        with caplog.at_level("WARNING", logger="kyc_webhooks"):
+            sent, status = asyncio.run(main())
+    finally:
+        store.close()
+    assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+    assert status == 503
+    assert native == []
+    assert any("could not be opened at start-up" in r.getMessage() for r in caplog.records)
+
+
+async def _first(sent: list[Any]) -> None:
+    for _ in range(2000):  # bounded: 20 s
+        if sent:
+            return
+        await asyncio.sleep(0.01)
+
+
+def test_a_store_on_a_pool_of_yours_stays_on_worker_threads(store: kw.PostgresStore) -> None:
+    """A ``PostgresStore`` built on a ``ConnectionPool`` passed in has no async twin: the
+    lifespan starts without opening one, and without a warning."""
+    from psycopg_pool import ConnectionPool
+
+    from kyc_webhooks.integrations._common import start_up
+
+    pool: ConnectionPool[Any] = ConnectionPool(require_postgres(), min_size=1, open=True)
+    try:
+        theirs = kw.PostgresStore(pool, schema=store.schema)
+        receiver, _ = _native_receiver(theirs)
+        assert asyncio.run(start_up(receiver)) is False
+        theirs.close()
+    finally:
+        pool.close()

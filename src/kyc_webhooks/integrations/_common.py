@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
 from .._registry import VENDOR_NAMES
-from ..errors import ConfigurationError, PayloadTooLargeError, UsageError
+from ..errors import ConfigurationError, PayloadTooLargeError, StoreError, UsageError
 from ..receiver import Outcome, Receiver
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
     "reply",
     "respond",
     "respond_async",
+    "shut_down",
+    "start_up",
 ]
 
 logger = logging.getLogger("kyc_webhooks")
@@ -248,3 +250,43 @@ async def respond_async(
     except UsageError as exc:  # an integrator's mistake met while handling (a handler's own)
         return _misconfigured(exc, vendor)
     return reply(outcome)
+
+
+async def start_up(receiver: Receiver) -> bool:
+    """At an ASGI application's start-up, on its event loop: open the async connections of a
+    store that has them (``PostgresStore.open_async()``), so that ``handle_async`` runs the
+    store's statements on this loop instead of a worker thread per call. True when this call
+    opened them (and :func:`shut_down` is to close them).
+
+    A store without async connections, or one it cannot open them for (a ``PostgresStore`` on a
+    pool of yours, or with its async pool open on another loop) stays on worker threads, as does
+    one whose server cannot be reached now: the application starts anyway (the store's calls
+    answer 503 until the server is back) with a warning, rather than failing its start-up."""
+    store = receiver.store
+    open_async = getattr(store, "open_async", None)
+    native = getattr(store, "native_async", None)
+    if open_async is None or native is None or native():
+        return False  # none, or already opened (by the application's own lifespan): not ours
+    try:
+        await open_async()
+    except UsageError:
+        return False
+    except StoreError as exc:
+        logger.warning(
+            "kyc_webhooks: the store's async pool could not be opened at start-up (%s); its "
+            "calls run in worker threads",
+            exc,
+        )
+        return False
+    return True
+
+
+async def shut_down(receiver: Receiver, *, opened: bool) -> None:
+    """At the application's shutdown: :meth:`Receiver.drain`, then close the store's async
+    connections if :func:`start_up` opened them."""
+    try:
+        await receiver.drain()
+    finally:
+        close_async = getattr(receiver.store, "close_async", None)
+        if opened and close_async is not None:
+            await close_async()

@@ -7,7 +7,8 @@ Starlette, Litestar, Quart, Django Channels ...
     Mount("/webhooks", app=WebhookApp(receiver))      # Starlette: the mount supplies the prefix
 
 Awaits ``async def`` handlers (``receiver.handle_async``). Answers lifespan events, so servers
-start it without warnings.
+start it without warnings: at start-up it opens a ``PostgresStore``'s async pool on the server's
+event loop (``open_async()``), at shutdown it drains the receiver and closes that pool.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..receiver import Receiver
-from ._common import NOT_FOUND, Reply, respond_async
+from ._common import NOT_FOUND, Reply, respond_async, shut_down, start_up
 
 __all__ = ["WebhookApp"]
 
@@ -102,13 +103,16 @@ async def _send(send: Send, reply: Reply) -> None:
 
 
 async def _lifespan(receiver: Receiver, receive: Receive, send: Send) -> None:
+    opened = False
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            # A PostgresStore's async pool on the server's event loop (_common.start_up).
+            opened = await start_up(receiver)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             # The claims of requests the server cancelled go back, and completions are written,
-            # before the server exits (Receiver.drain).
-            await receiver.drain()
+            # before the server exits (Receiver.drain); then the pool start-up opened is closed.
+            await shut_down(receiver, opened=opened)
             await send({"type": "lifespan.shutdown.complete"})
             return

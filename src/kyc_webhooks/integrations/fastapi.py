@@ -29,6 +29,8 @@ from ._common import (
     logger,
     read_body_async,
     respond_async,
+    shut_down,
+    start_up,
 )
 
 __all__ = ["verified_event", "webhook_router"]
@@ -54,11 +56,13 @@ def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: A
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        # A PostgresStore's async pool on the application's event loop (_common.start_up).
+        opened = await start_up(receiver)
         yield
         # At shutdown, before the server exits: the claims of the requests it cancelled go back,
-        # and completions are written (Receiver.drain). FastAPI runs an included router's
-        # lifespan inside the application's own.
-        await receiver.drain()
+        # and completions are written (Receiver.drain); then the pool start-up opened is closed.
+        # FastAPI runs an included router's lifespan inside the application's own.
+        await shut_down(receiver, opened=opened)
 
     kwargs.setdefault("lifespan", lifespan)
     router = APIRouter(prefix=prefix, **kwargs)
