@@ -374,3 +374,28 @@ def test_detection_without_pinning(
     assert type(outcome.error) is error
     assert outcome.status_code == (400 if error is kw.UndetectableVendorError else 401)
     assert outcome.event is None
+
+
+# -- the vendor object's own parse: the size cap comes first ---------------------------------------
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_vendor_parse_caps_the_body_before_authenticating(case: Case) -> None:
+    """``Vendor.parse`` (an application's own endpoint) refuses a body over its limit with a 413
+    before it authenticates anything -- a forged oversized body is a 413, not an HMAC over it
+    and a 401 -- and takes a body of exactly the limit. Before, it had no limit at all."""
+    vendor = case.adapter.make_vendor(case.key)
+    body, headers = case.signed()
+    assert type(vendor.parse(body, headers, max_body_size=len(body))).__name__ == case.model
+    with pytest.raises(kw.PayloadTooLargeError) as raised:
+        vendor.parse(body, headers, max_body_size=len(body) - 1)
+    assert raised.value.status_code == 413
+    forged = b" " * (kw.DEFAULT_MAX_BODY_SIZE + 1)
+    _, wrong = case.signed(key=OTHER_KEY)
+    with pytest.raises(kw.PayloadTooLargeError):
+        vendor.parse(forged, wrong)  # the default limit, the receiver's
+    with pytest.raises(kw.AuthenticationError):
+        vendor.parse(forged, wrong, max_body_size=None)  # no limit: then authentication
+    for bad in (0, -1, True, 1.5, "10"):
+        with pytest.raises(kw.UsageError, match="max_body_size"):
+            vendor.parse(body, headers, max_body_size=bad)  # type: ignore[arg-type]

@@ -35,8 +35,11 @@ from ._validation import (
     payload_error,
     validate_json,
 )
-from .errors import UsageError
+from .errors import PayloadTooLargeError, UsageError
 from .models import WebhookEvent
+
+#: 1 MiB: the largest documented bodies (iDenfy identifications with AML hits) are a few dozen KiB.
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
 __all__ = [
     "VALIDATION_ERRORS",
@@ -92,15 +95,30 @@ class Vendor(abc.ABC):
         """Authenticate the raw body; raise ``AuthenticationError`` (fail closed) or return."""
 
     @final
-    def parse(self, body: bytes, headers: HeaderInput | None = None) -> WebhookEvent:
-        """Authenticate the delivery, then decode and validate the same bytes into a bound event.
+    def parse(
+        self,
+        body: bytes,
+        headers: HeaderInput | None = None,
+        *,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
+    ) -> WebhookEvent:
+        """Refuse a body over ``max_body_size`` bytes (``None``: no limit), authenticate the
+        delivery, then decode and validate the same bytes into a bound event.
 
-        Raises :class:`~kyc_webhooks.errors.AuthenticationError` (401) unless :meth:`verify`
-        passes, :class:`~kyc_webhooks.errors.PayloadError` (400) for a body that does not
-        validate, :class:`~kyc_webhooks.errors.UsageError` for a body that is not bytes. To
-        re-parse a body authenticated earlier, use the vendor package's
-        ``parse_unauthenticated`` (no authentication)."""
+        Raises :class:`~kyc_webhooks.errors.PayloadTooLargeError` (413) for a body over the
+        limit, before any other work; :class:`~kyc_webhooks.errors.AuthenticationError` (401)
+        unless :meth:`verify` passes, :class:`~kyc_webhooks.errors.PayloadError` (400) for a
+        body that does not validate, :class:`~kyc_webhooks.errors.UsageError` for a body that is
+        not bytes or a limit that is not a positive int. To re-parse a body authenticated
+        earlier, use the vendor package's ``parse_unauthenticated`` (no authentication)."""
         raw = body if type(body) is bytes else body_bytes(body)
+        if max_body_size is not None:
+            if type(max_body_size) is not int or max_body_size <= 0:
+                raise UsageError("max_body_size must be a positive int or None")
+            if len(raw) > max_body_size:
+                raise PayloadTooLargeError(
+                    f"body is {len(raw)} bytes, over the {max_body_size}-byte limit"
+                )
         view = headers if type(headers) is Headers else Headers(headers)
         self.verify(raw, view)
         return self._parse(raw, view)

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from ._headers import HeaderInput, Headers
 from ._registry import detect_vendors, vendor_class
-from ._vendor import Vendor
+from ._vendor import DEFAULT_MAX_BODY_SIZE, Vendor
 from .decisions import Decisions, DecisionStatus
 from .errors import (
     AmbiguousVendorError,
@@ -47,8 +47,6 @@ __all__ = [
     "Receiver",
 ]
 
-#: 1 MiB: the largest documented bodies (iDenfy identifications with AML hits) are a few dozen KiB.
-DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 #: Seconds :meth:`Receiver.drain` waits by default: a few store calls, each bounded by the store's
 #: own timeout.
 DEFAULT_DRAIN_TIMEOUT = 10.0
@@ -341,7 +339,7 @@ class Receiver:
         chosen = self._select_vendor(view, raw, vendor)  # 3. pinned, or detected
         try:
             # 4. verify the signature over the raw bytes, 5. then validate the same bytes
-            return chosen.parse(raw, view), view
+            return chosen.parse(raw, view, max_body_size=None), view  # capped above
         except DeliveryError as exc:
             exc.vendor = chosen.name
             raise
