@@ -712,68 +712,171 @@ def test_fastapi_router_lifespan_opens_the_pool_and_leaves_one_the_app_opened(
     assert at_shutdown == [True]  # the router did not close the application's pool
 
 
+def _lifespan_messages(app: Any) -> tuple[Callable[[], Coroutine[Any, Any, None]], Any, Any]:
+    """Drive ``app``'s lifespan as a server does: ``start()`` sends lifespan.startup and waits
+    for the answer, ``stop()`` sends lifespan.shutdown and waits for the lifespan to end; the
+    third item is the list of what the app sent."""
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+    running: list[asyncio.Future[None]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    async def start() -> None:
+        await incoming.put({"type": "lifespan.startup"})
+        running.append(asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, send)))
+        for _ in range(2000):  # bounded: 20 s
+            if sent:
+                return
+            await asyncio.sleep(0.01)
+
+    async def stop() -> None:
+        await incoming.put({"type": "lifespan.shutdown"})
+        await asyncio.wait_for(running[0], 20)
+
+    return start, stop, sent
+
+
 def test_a_server_down_at_start_up_starts_the_app_on_worker_threads(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The database unreachable when the application starts: the start-up completes (with a
-    warning), and deliveries get 503 with Retry-After -- not a server that refuses to start."""
+    warning), and deliveries get 503 with Retry-After -- not a server that refuses to start;
+    the shutdown ends the background attempts to open the pool."""
     import httpx
 
-    from kyc_webhooks.integrations.asgi import Message, WebhookApp
+    from kyc_webhooks.integrations.asgi import WebhookApp
 
     store = kw.PostgresStore("postgresql://postgres@127.0.0.1:1/test", timeout=0.5)
     receiver, native = _native_receiver(store)
     app = WebhookApp(receiver)
+    start, stop, sent = _lifespan_messages(app)
+    body, headers = _delivery("x")
 
-    async def main() -> tuple[list[Message], int]:
-        incoming: asyncio.Queue[Message] = asyncio.Queue()
-        sent: list[Message] = []
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        await incoming.put({"type": "lifespan.startup"})
-        lifespan = asyncio.ensure_future(app({"type": "lifespan"}, incoming.get, send))
-        await _first(sent)
+    async def main() -> httpx.Response:
+        await start()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            status = (
-                await client.post("/idenfy", content=_delivery("x")[0], headers=_delivery("x")[1])
-            ).status_code
-        await incoming.put({"type": "lifespan.shutdown"})
-        await asyncio.wait_for(lifespan, 20)
-        return sent, status
+            answer = await client.post("/idenfy", content=body, headers=headers)
+        await stop()
+        return answer
 
     try:
         with caplog.at_level("WARNING", logger="kyc_webhooks"):
-            sent, status = asyncio.run(main())
+            answer = asyncio.run(main())
     finally:
         store.close()
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
-    assert status == 503
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
     assert native == []
     assert any("could not be opened at start-up" in r.getMessage() for r in caplog.records)
 
 
-async def _first(sent: list[Any]) -> None:
-    for _ in range(2000):  # bounded: 20 s
-        if sent:
-            return
-        await asyncio.sleep(0.01)
+def test_a_database_back_after_start_up_gets_the_async_pool_without_a_restart(
+    store: kw.PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A role that may not log in yet (the database not ready when the application starts):
+    the pool is tried again in the background and opens once it may; shutdown closes it."""
+    import os
+    import secrets
+
+    from psycopg.conninfo import make_conninfo
+
+    from _postgres import sql
+    from kyc_webhooks.integrations import _common
+
+    monkeypatch.setattr(_common, "REOPEN_DELAYS", (0.05,) * 400)  # bounded: 20 s
+    role = f"kw_test_role_{os.getpid()}_{secrets.token_hex(3)}"
+    sql(f"CREATE ROLE {role} NOLOGIN")
+    try:
+        sql(f"GRANT USAGE ON SCHEMA {store.schema} TO {role}")
+        sql(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {store.schema} TO {role}"
+        )
+        dsn = make_conninfo(require_postgres(), user=role, application_name=store.schema)
+        theirs = kw.PostgresStore(dsn, schema=store.schema, timeout=0.5)
+        lifespan = _common.StoreLifespan(_native_receiver(theirs)[0])
+
+        async def main() -> tuple[bool, bool, bool]:
+            await lifespan.start()
+            at_start = theirs.native_async()
+            sql(f"ALTER ROLE {role} LOGIN")
+            for _ in range(400):  # bounded: 20 s
+                if theirs.native_async():
+                    break
+                await asyncio.sleep(0.05)
+            opened = theirs.native_async()
+            await theirs.now_async()  # on the pool
+            await lifespan.stop()
+            return at_start, opened, theirs.native_async()
+
+        try:
+            at_start, opened, after = asyncio.run(main())
+        finally:
+            theirs.close()
+    finally:
+        sql(f"DROP OWNED BY {role}")
+        sql(f"DROP ROLE {role}")
+    assert (at_start, opened, after) == (False, True, False)
 
 
-def test_a_store_on_a_pool_of_yours_stays_on_worker_threads(store: kw.PostgresStore) -> None:
-    """A ``PostgresStore`` built on a ``ConnectionPool`` passed in has no async twin: the
-    lifespan starts without opening one, and without a warning."""
+def test_a_store_whose_open_async_is_broken_fails_the_start_up_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not a database that is down: a store whose ``open_async()`` raises something else. The
+    server is told (lifespan.startup.failed) and refuses to start; before, the exception left
+    the lifespan, and uvicorn's default ("auto") then ran the app without lifespan events --
+    without the drain at shutdown."""
+    from kyc_webhooks.integrations.asgi import WebhookApp
+
+    class Broken(kw.MemoryStore):
+        async def open_async(self) -> bool:
+            raise RuntimeError("a bug in the store")
+
+        def native_async(self) -> bool:
+            return False
+
+    start, _, sent = _lifespan_messages(WebhookApp(_native_receiver(Broken())[0]))  # type: ignore[arg-type]
+    with caplog.at_level("ERROR", logger="kyc_webhooks"):
+        asyncio.run(start())
+    assert sent == [{"type": "lifespan.startup.failed", "message": "RuntimeError"}]
+    assert any("failed at start-up" in r.getMessage() for r in caplog.records)
+
+
+def test_a_store_on_a_pool_of_yours_or_async_pool_false_stays_on_worker_threads(
+    store: kw.PostgresStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``PostgresStore`` built on a ``ConnectionPool`` passed in has no async twin, and
+    ``async_pool=False`` asks for none: the lifespan starts and stops without opening one, and
+    without a warning."""
     from psycopg_pool import ConnectionPool
 
-    from kyc_webhooks.integrations._common import start_up
+    from kyc_webhooks.integrations.asgi import WebhookApp
 
-    pool: ConnectionPool[Any] = ConnectionPool(require_postgres(), min_size=1, open=True)
+    receiver, _ = _native_receiver(store)
+    pool: ConnectionPool[Any] = ConnectionPool(require_postgres(), min_size=1, open=False)
+    pool.open(wait=True, timeout=10)
+    theirs = kw.PostgresStore(pool, schema=store.schema)
+
+    async def main(app: Any) -> list[bool]:
+        start, stop, sent = _lifespan_messages(app)
+        await start()
+        seen = [app.receiver.store.native_async()]
+        await stop()
+        assert [m["type"] for m in sent] == [
+            "lifespan.startup.complete",
+            "lifespan.shutdown.complete",
+        ]
+        return seen
+
     try:
-        theirs = kw.PostgresStore(pool, schema=store.schema)
-        receiver, _ = _native_receiver(theirs)
-        assert asyncio.run(start_up(receiver)) is False
-        theirs.close()
+        with caplog.at_level("WARNING", logger="kyc_webhooks"):
+            yours = asyncio.run(main(WebhookApp(_native_receiver(theirs)[0])))
+            off = asyncio.run(main(WebhookApp(receiver, async_pool=False)))
     finally:
+        theirs.close()
         pool.close()
+    assert (yours, off) == ([False], [False])
+    assert [r.getMessage() for r in caplog.records] == []

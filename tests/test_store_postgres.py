@@ -516,10 +516,13 @@ def test_sessions_are_named_kyc_webhooks_unless_the_target_names_them(
     """pg_stat_activity and the server's logs name the store's sessions "kyc_webhooks"; an
     application_name in the target (or PGAPPNAME) is the operator's and wins. Before, the store's
     own name overrode it."""
-    from psycopg.conninfo import make_conninfo
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     own = f"app_{secrets.token_hex(6)}"
-    dsn = require_postgres()
+    params = conninfo_to_dict(require_postgres())
+    params.pop("application_name", None)  # a developer's own, in the test server's address
+    dsn = make_conninfo(**params)  # type: ignore[arg-type]
+    monkeypatch.delenv("PGAPPNAME", raising=False)
     if named == "target":
         dsn = make_conninfo(dsn, application_name=own)
     elif named == "PGAPPNAME":

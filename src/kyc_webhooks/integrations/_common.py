@@ -10,9 +10,11 @@ their framework's response.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
@@ -21,7 +23,9 @@ from ..errors import ConfigurationError, PayloadTooLargeError, StoreError, Usage
 from ..receiver import Outcome, Receiver
 
 __all__ = [
+    "REOPEN_DELAYS",
     "Reply",
+    "StoreLifespan",
     "check_content_length",
     "check_sync_handlers",
     "known_vendor",
@@ -31,8 +35,6 @@ __all__ = [
     "reply",
     "respond",
     "respond_async",
-    "shut_down",
-    "start_up",
 ]
 
 logger = logging.getLogger("kyc_webhooks")
@@ -252,41 +254,86 @@ async def respond_async(
     return reply(outcome)
 
 
-async def start_up(receiver: Receiver) -> bool:
-    """At an ASGI application's start-up, on its event loop: open the async connections of a
-    store that has them (``PostgresStore.open_async()``), so that ``handle_async`` runs the
-    store's statements on this loop instead of a worker thread per call. True when this call
-    opened them (and :func:`shut_down` is to close them).
+#: Seconds between attempts to open a store's async pool that the database refused at start-up:
+#: doubling from the first, up to the last; then a warning, and worker threads for good.
+REOPEN_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0, *(30.0,) * 118)  # about an hour
 
-    A store without async connections, or one it cannot open them for (a ``PostgresStore`` on a
-    pool of yours, or with its async pool open on another loop) stays on worker threads, as does
-    one whose server cannot be reached now: the application starts anyway (the store's calls
-    answer 503 until the server is back) with a warning, rather than failing its start-up."""
-    store = receiver.store
-    open_async = getattr(store, "open_async", None)
-    native = getattr(store, "native_async", None)
-    if open_async is None or native is None or native():
-        return False  # none, or already opened (by the application's own lifespan): not ours
-    try:
-        await open_async()
-    except UsageError:
-        return False
-    except StoreError as exc:
+
+class StoreLifespan:
+    """What ``WebhookApp``'s and ``webhook_router``'s lifespans do with the receiver's store.
+
+    :meth:`start` (on the application's event loop, at start-up) opens the async connections of
+    a store that has them -- ``PostgresStore.open_async()`` -- so that ``handle_async`` runs the
+    store's statements on that loop instead of a worker thread per call. :meth:`stop` (at
+    shutdown) runs :meth:`Receiver.drain`, then closes what :meth:`start` opened.
+
+    A store without async connections, one that cannot have them (a ``PostgresStore`` on a pool
+    of yours), or one whose pool the application opened itself, is left as it is. A database
+    that cannot be reached at start-up does not stop the application from starting: a warning,
+    the store's calls run in worker threads (answering 503 until the database is back), and the
+    pool is tried again in the background (:data:`REOPEN_DELAYS`) until it opens.
+    """
+
+    def __init__(self, receiver: Receiver, *, async_pool: bool = True) -> None:
+        self.receiver = receiver
+        self.async_pool = async_pool
+        self.opened = False  # this lifespan opened the store's async pool: stop() closes it
+        self._retrying: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        store = self.receiver.store
+        open_async = getattr(store, "open_async", None)
+        native = getattr(store, "native_async", None)
+        if not self.async_pool or open_async is None or native is None or native():
+            return  # none, or opened already (by the application's own lifespan): not ours
+        try:
+            self.opened = bool(await open_async())
+        except UsageError:
+            return  # a pool of yours (no async twin), or one open on another event loop
+        except StoreError as exc:
+            logger.warning(
+                "kyc_webhooks: the store's async pool could not be opened at start-up (%s); its "
+                "calls run in worker threads until it opens (retried in the background)",
+                exc,
+            )
+            self._retrying = asyncio.ensure_future(self._reopen(open_async))
+
+    async def _reopen(self, open_async: Callable[[], Awaitable[object]]) -> None:
+        for delay in REOPEN_DELAYS:
+            await asyncio.sleep(delay)
+            try:
+                self.opened = bool(await open_async())
+            except StoreError:
+                continue
+            except UsageError:
+                return
+            logger.info("kyc_webhooks: the store's async pool is open")
+            return
         logger.warning(
-            "kyc_webhooks: the store's async pool could not be opened at start-up (%s); its "
-            "calls run in worker threads",
-            exc,
+            "kyc_webhooks: the store's async pool could not be opened in %d attempts; its calls "
+            "run in worker threads",
+            len(REOPEN_DELAYS),
         )
-        return False
-    return True
 
-
-async def shut_down(receiver: Receiver, *, opened: bool) -> None:
-    """At the application's shutdown: :meth:`Receiver.drain`, then close the store's async
-    connections if :func:`start_up` opened them."""
-    try:
-        await receiver.drain()
-    finally:
-        close_async = getattr(receiver.store, "close_async", None)
-        if opened and close_async is not None:
-            await close_async()
+    async def stop(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()  # an attempt under way closes what it opened
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
+            self._retrying = None
+        try:
+            left = await self.receiver.drain()
+            if left:
+                logger.warning(
+                    "kyc_webhooks: %d store call(s) still under way at shutdown (drain timed "
+                    "out); they go on in worker threads",
+                    left,
+                )
+        finally:
+            close_async = getattr(self.receiver.store, "close_async", None)
+            if self.opened and close_async is not None:
+                self.opened = False
+                try:
+                    await close_async()
+                except (UsageError, StoreError) as exc:
+                    logger.warning("kyc_webhooks: the store's async pool: %s", exc)

@@ -8,7 +8,8 @@ Starlette, Litestar, Quart, Django Channels ...
 
 Awaits ``async def`` handlers (``receiver.handle_async``). Answers lifespan events, so servers
 start it without warnings: at start-up it opens a ``PostgresStore``'s async pool on the server's
-event loop (``open_async()``), at shutdown it drains the receiver and closes that pool.
+event loop (``open_async()``; ``async_pool=False`` not to), at shutdown it drains the receiver and
+closes the pool it opened.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ..receiver import Receiver
-from ._common import NOT_FOUND, Reply, respond_async, shut_down, start_up
+from ._common import NOT_FOUND, Reply, StoreLifespan, logger, respond_async
 
 __all__ = ["WebhookApp"]
 
@@ -35,11 +36,15 @@ class WebhookApp:
     """ASGI app serving ``POST <prefix>`` (auto-detect) and ``POST <prefix>/<vendor>``.
 
     ``prefix`` is matched after the scope's ``root_path`` (set by mounts and ``--root-path``).
+    ``async_pool``: open the store's async pool at start-up (``PostgresStore.open_async()``:
+    one more pool, so up to twice ``max_size`` connections per process); False leaves the
+    store's calls in worker threads.
     """
 
-    def __init__(self, receiver: Receiver, *, prefix: str = "") -> None:
+    def __init__(self, receiver: Receiver, *, prefix: str = "", async_pool: bool = True) -> None:
         self.receiver = receiver
         self.prefix = prefix.rstrip("/")
+        self.async_pool = async_pool
 
     def _route(self, scope: Scope) -> tuple[bool, str | None]:
         path: str = scope.get("path", "")
@@ -56,7 +61,7 @@ class WebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(self.receiver, receive, send)
+            await _lifespan(StoreLifespan(self.receiver, async_pool=self.async_pool), receive, send)
             return
         if scope["type"] != "http":
             return
@@ -102,17 +107,24 @@ async def _send(send: Send, reply: Reply) -> None:
     await send({"type": "http.response.body", "body": reply.body})
 
 
-async def _lifespan(receiver: Receiver, receive: Receive, send: Send) -> None:
-    opened = False
+async def _lifespan(store: StoreLifespan, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            # A PostgresStore's async pool on the server's event loop (_common.start_up).
-            opened = await start_up(receiver)
+            try:
+                await store.start()  # a PostgresStore's async pool on the server's event loop
+            except Exception as exc:
+                # Not a database that is down (that is a warning): a store whose open_async()
+                # is broken. Said to the server, which then refuses to start -- an exception
+                # here would have it run without lifespan events (uvicorn's "auto"), and so
+                # without the drain below.
+                logger.exception("kyc_webhooks: the store failed at start-up")
+                await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             # The claims of requests the server cancelled go back, and completions are written,
             # before the server exits (Receiver.drain); then the pool start-up opened is closed.
-            await shut_down(receiver, opened=opened)
+            await store.stop()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -24,20 +24,25 @@ from ..outcome import loggable
 from ..receiver import Receiver
 from ._common import (
     NOT_FOUND,
+    StoreLifespan,
     check_pinned_vendor,
     known_vendor,
     logger,
     read_body_async,
     respond_async,
-    shut_down,
-    start_up,
 )
 
 __all__ = ["verified_event", "webhook_router"]
 
 
-def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: Any) -> APIRouter:
-    """An ``APIRouter`` (extra ``kwargs`` go to it, e.g. ``tags``) with both webhook routes."""
+def webhook_router(
+    receiver: Receiver, *, prefix: str = "/webhooks", async_pool: bool = True, **kwargs: Any
+) -> APIRouter:
+    """An ``APIRouter`` (extra ``kwargs`` go to it, e.g. ``tags``) with both webhook routes.
+
+    Its lifespan (FastAPI runs an included router's inside the application's own) opens the
+    store's async pool at start-up (``PostgresStore.open_async()``; ``async_pool=False`` not
+    to), and at shutdown drains the receiver (:meth:`Receiver.drain`) and closes that pool."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -56,13 +61,14 @@ def webhook_router(receiver: Receiver, *, prefix: str = "/webhooks", **kwargs: A
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        # A PostgresStore's async pool on the application's event loop (_common.start_up).
-        opened = await start_up(receiver)
+        # A PostgresStore's async pool on the application's event loop (StoreLifespan).
+        store = StoreLifespan(receiver, async_pool=async_pool)
+        await store.start()
         yield
         # At shutdown, before the server exits: the claims of the requests it cancelled go back,
         # and completions are written (Receiver.drain); then the pool start-up opened is closed.
         # FastAPI runs an included router's lifespan inside the application's own.
-        await shut_down(receiver, opened=opened)
+        await store.stop()
 
     kwargs.setdefault("lifespan", lifespan)
     router = APIRouter(prefix=prefix, **kwargs)

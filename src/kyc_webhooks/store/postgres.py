@@ -1340,15 +1340,19 @@ class PostgresStore:
 
     # -- the async pool: native async calls --------------------------------------------------
 
-    async def open_async(self) -> None:
+    async def open_async(self) -> bool:
         """Open a :class:`psycopg_pool.AsyncConnectionPool` (same server, options and
         ``max_size`` as the store's own pool) on the running event loop, so that the receiver's
         async entry points (``handle_async``, ``process_async`` ...) run the store's statements
         on it, in the event loop, instead of one worker thread per call. Call it at the start
-        of the application's event loop (FastAPI: its lifespan) and :meth:`close_async` at its
-        end. Without it, or from another event loop, those calls run in worker threads, as
-        they always did. Only for a store built from a connection string: a pool you pass in
-        is sync, and its options are yours."""
+        of the application's event loop and :meth:`close_async` at its end (``WebhookApp`` and
+        FastAPI's ``webhook_router`` do, in their lifespan). Without it, or from another event
+        loop, those calls run in worker threads, as they always did. Only for a store built
+        from a connection string: a pool you pass in is sync, and its options are yours.
+
+        True when this call opened the pool; False when it was open on this loop already (or
+        another ``open_async()`` of the loop, still connecting when this one was called, opened
+        it)."""
         if self._conninfo is None:
             raise UsageError(
                 "open_async() needs a store built from a connection string (a "
@@ -1360,7 +1364,7 @@ class PostgresStore:
         await self._opened()  # another open_async() of this loop still connecting
         if self._apool is not None:
             if self._apool_loop is loop:
-                return
+                return False
             if self._apool_loop is None or not self._apool_loop.is_closed():
                 raise UsageError(
                     "open_async(): the store's async pool is open on another event loop; "
@@ -1396,6 +1400,7 @@ class PostgresStore:
             self._apool, self._apool_loop = pool, loop
         finally:
             opening.set_result(None)
+        return True
 
     async def close_async(self) -> None:
         """Close the async pool of :meth:`open_async` (on the event loop it was opened on; a
