@@ -607,15 +607,12 @@ def test_a_postgres_inbox_that_cannot_be_opened_is_one_line_saying_why(where: st
     """psycopg_pool's warnings of every failed connection attempt reached stderr through
     logging's last resort, above the command's one-line error (review R33) -- and were the only
     place that said why (review R34): the line ends with the last attempt's reason."""
-    import socket
 
     from _postgres import require_postgres
 
     if where == "closed-port":
-        with socket.socket() as probe:  # a port nothing listens on
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        url, reason = f"postgresql://postgres@127.0.0.1:{port}/test", "Connection refused"
+        # Port 1: nothing listens there (a free port let go could be another run's server).
+        url, reason = "postgresql://postgres@127.0.0.1:1/test", "Connection refused"
     else:
         server = require_postgres().rpartition("/")[0]
         url, reason = f"{server}/kw_no_such_db", 'database "kw_no_such_db" does not exist'

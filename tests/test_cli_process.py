@@ -26,11 +26,9 @@ import pytest
 
 import kyc_webhooks as kw
 from _postgres import (
-    drop_schema,
     new_schema,
     own_database,
     require_postgres,
-    sql,
     user_schemas,
 )
 from kyc_webhooks import cli, testing
@@ -335,8 +333,16 @@ def test_loop_runs_async_handlers_on_one_event_loop(
 # -- 3. --store postgresql://: which schema, and never a new one --------------------------------
 
 
-def _schema_exists(name: str) -> bool:
-    return bool(sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", name))
+def _sql_at(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        cur = conn.execute(query, args or None)
+        return cur.fetchall() if cur.description is not None else []
+
+
+def _schema_exists(url: str, name: str) -> bool:
+    return bool(_sql_at(url, "SELECT 1 FROM pg_namespace WHERE nspname = %s", name))
 
 
 def test_process_reads_the_applications_schema_or_schema_and_creates_none(
@@ -346,11 +352,23 @@ def test_process_reads_the_applications_schema_or_schema_and_creates_none(
     make_app: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    dsn = require_postgres()
+    # A database of its own: that the default schema kyc_webhooks is never created is seen
+    # there, where no other run (or test) creates or drops it meanwhile.
+    with own_database() as dsn:
+        _reads_the_applications_schema(capsys, tmp_path, schema, make_app, monkeypatch, dsn)
+
+
+def _reads_the_applications_schema(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    schema: str,
+    make_app: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    dsn: str,
+) -> None:
     monkeypatch.setenv("KW_TEST_URL", dsn)
     monkeypatch.setenv("KW_TEST_SCHEMA", schema)
     app = make_app(_POSTGRES_APP)
-    default_existed = _schema_exists("kyc_webhooks")
     with PostgresStore(dsn, schema=schema) as store:
         first = _defer(store, 1)
         # No --schema: the schema of the application's own PostgresStore.
@@ -359,7 +377,7 @@ def test_process_reads_the_applications_schema_or_schema_and_creates_none(
         assert code == cli.EXIT_OK, err
         assert out.strip().endswith("processed 1: 1 succeeded, 0 failed")
         assert _marks(tmp_path) == ["complycube:check-1"]
-        assert _schema_exists("kyc_webhooks") == default_existed
+        assert not _schema_exists(dsn, "kyc_webhooks")
         # --schema names it explicitly.
         second = _defer(store, 2)
         code = cli.main(["process", "--store", dsn, "--schema", schema, "--app", f"{app}:receiver"])
@@ -373,40 +391,34 @@ def test_process_reads_the_applications_schema_or_schema_and_creates_none(
 
     # A schema that does not exist, or one without the store's tables: refused, nothing made.
     missing, empty = new_schema(), new_schema()
-    sql(f"CREATE SCHEMA {empty}")
-    try:
-        for name in (missing, empty):
-            code = cli.main(
-                ["process", "--store", dsn, "--schema", name, "--app", f"{app}:receiver"]
-            )
-            out, err = capsys.readouterr()
-            assert code == cli.EXIT_USAGE, err
-            assert out == ""
-            assert f"no store in schema {name!r} at " in err
-            assert "(check the URL of --store and --schema)" in err
-        # --loop too: the refusal ends the loop (in a child, so that a loop that did not end
-        # fails the test instead of hanging it).
-        argv = ["process", "--store", dsn, "--schema", missing, "--app", f"{app}:receiver"]
-        result = subprocess.run(
-            [sys.executable, "-m", "kyc_webhooks", *argv, "--loop", "--interval", "0.1"],
-            cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(tmp_path)])},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == cli.EXIT_USAGE, result.stderr
-        assert f"no store in schema {missing!r} at " in result.stderr
-        assert not _schema_exists(missing)
-        tables = sql(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", empty
-        )
-        assert tables == []
-    finally:
-        drop_schema(missing)
-        drop_schema(empty)
-    assert _schema_exists("kyc_webhooks") == default_existed
+    _sql_at(dsn, f"CREATE SCHEMA {empty}")
+    for name in (missing, empty):
+        code = cli.main(["process", "--store", dsn, "--schema", name, "--app", f"{app}:receiver"])
+        out, err = capsys.readouterr()
+        assert code == cli.EXIT_USAGE, err
+        assert out == ""
+        assert f"no store in schema {name!r} at " in err
+        assert "(check the URL of --store and --schema)" in err
+    # --loop too: the refusal ends the loop (in a child, so that a loop that did not end fails
+    # the test instead of hanging it).
+    argv = ["process", "--store", dsn, "--schema", missing, "--app", f"{app}:receiver"]
+    result = subprocess.run(
+        [sys.executable, "-m", "kyc_webhooks", *argv, "--loop", "--interval", "0.1"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(tmp_path)])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == cli.EXIT_USAGE, result.stderr
+    assert f"no store in schema {missing!r} at " in result.stderr
+    assert not _schema_exists(dsn, missing)
+    tables = _sql_at(
+        dsn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", empty
+    )
+    assert tables == []
+    assert not _schema_exists(dsn, "kyc_webhooks")
 
     # --schema names a PostgreSQL schema: refused with a SQLite store.
     SQLiteStore(tmp_path / "q.sqlite3").close()
