@@ -1764,3 +1764,48 @@ def test_a_usage_error_keeps_what_is_not_a_credential(capsys: pytest.CaptureFixt
     )  # fmt: skip
     assert "https://example.com/cb?email=a@b.example" in err
     assert "password=***&host=/tmp" in err
+
+
+def test_send_reads_the_reason_inside_fastapis_detail(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint behind FastAPI's ``verified_event`` dependency answers a refusal as
+    ``{"detail": {"error": ..., "detail": ...}}``: ``send`` printed "401 Unauthorized" without
+    the reason it prints for every other adapter."""
+    pytest.importorskip("fastapi")
+    import uvicorn
+    from fastapi import Depends, FastAPI
+
+    from kyc_webhooks.integrations.fastapi import verified_event
+
+    receiver = kw.Receiver(kw.Idenfy(signing_key=SECRET))
+    app = FastAPI()
+
+    @app.post("/kyc/idenfy")
+    async def idenfy(
+        event: kw.WebhookEvent = Depends(verified_event(receiver)),  # noqa: B008
+    ) -> dict[str, str]:
+        return {"ok": "yes"}
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):  # bounded: 20 s
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.02)
+        assert server.started, "uvicorn did not start"
+        _set_secrets(monkeypatch)
+        code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event-type", "IDENTIFICATION",
+                           "--to", f"http://127.0.0.1:{port}/kyc/idenfy", "--tamper")  # fmt: skip
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        sock.close()
+    assert not thread.is_alive(), "uvicorn did not stop"
+    assert code == cli.EXIT_FAILED
+    assert "-> 401 Unauthorized (AuthenticationError: invalid Idenfy-Signature signature)" in out

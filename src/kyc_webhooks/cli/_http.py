@@ -286,7 +286,13 @@ def describe(response: Response) -> str:
         text += f" (redirect to {target}; not followed)"
     elif response.body.get("duplicate"):
         text += " (duplicate)"
-    elif not 200 <= response.status < 300 and response.body.get("error"):
-        error, detail = response.body["error"], response.body.get("detail", "")
-        text += f" ({_shown(error)}: {_shown(detail)})"
+    elif not 200 <= response.status < 300:
+        # The adapters' answer, or FastAPI's HTTPException around it ({"detail": {...}}: the
+        # verified_event dependency).
+        body = response.body
+        nested = body.get("detail")
+        if not body.get("error") and isinstance(nested, dict) and nested.get("error"):
+            body = nested
+        if body.get("error"):
+            text += f" ({_shown(body['error'])}: {_shown(body.get('detail', ''))})"
     return text

@@ -976,8 +976,9 @@ class PostgresStore:
     missing on the next); the statement and lock timeouts are then the role's own, and a warning
     at first use says when the role has none (docs/scaling-out.md, "Behind PgBouncer").
 
-    Nothing connects at construction: the schema is created or migrated on first use, and a
-    server that is down then gives ``StoreError`` until it is back.
+    Construction neither fails nor waits on a server that is down (the pool connects in the
+    background); the schema is created or migrated on first use, and a server that is down then
+    gives ``StoreError`` until it is back.
     """
 
     blocking = True
