@@ -63,18 +63,18 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         check=False,
     )
     assert migrate.returncode == 0, migrate.stderr[-2000:]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # The port stays ours: uvicorn serves the socket bound here (--fd). A port looked up and
+    # let go could be bound by another run before uvicorn binds it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            "--fd",
+            str(sock.fileno()),
             "--log-level",
             "warning",
             "django_project.asgi:application",
@@ -83,7 +83,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        pass_fds=(sock.fileno(),),
     )
+    sock.close()  # uvicorn holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -210,9 +210,11 @@ def test_uvicorn_graceful_shutdown_timeout_leaves_no_claim_behind(tmp_path: Path
     pytest.importorskip("uvicorn")
     (tmp_path / "drain_app.py").write_text(textwrap.dedent(APP))
     inbox, entered = tmp_path / "inbox.sqlite3", tmp_path / "entered"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # The port stays ours: uvicorn serves the socket bound here (--fd). A port looked up and
+    # let go could be bound by another run before uvicorn binds it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     env = {**os.environ, "INBOX": str(inbox), "KEY": KEY, "ENTERED": str(entered)}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
@@ -220,10 +222,8 @@ def test_uvicorn_graceful_shutdown_timeout_leaves_no_claim_behind(tmp_path: Path
             sys.executable,
             "-m",
             "uvicorn",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            "--fd",
+            str(sock.fileno()),
             "--timeout-graceful-shutdown",
             "1",
             "--log-level",
@@ -234,7 +234,9 @@ def test_uvicorn_graceful_shutdown_timeout_leaves_no_claim_behind(tmp_path: Path
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(sock.fileno(),),
     )
+    sock.close()  # uvicorn holds its own copy
     clients: list[threading.Thread] = []
     try:
         base = f"http://127.0.0.1:{port}"

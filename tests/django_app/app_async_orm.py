@@ -206,9 +206,11 @@ def test_the_process_command_runs_plain_orm_code_beside_an_async_handler() -> No
 def uvicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """uvicorn on 127.0.0.1 serving django_app.asgi_orm (the async views, plain ORM code) on the
     test database; the base URL and the server's log."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # The port stays ours: uvicorn serves the socket bound here (--fd). A port looked up and
+    # let go could be bound by another run before uvicorn binds it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "django_app.settings_async",
@@ -222,10 +224,8 @@ def uvicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
+                "--fd",
+                str(sock.fileno()),
                 "--log-level",
                 "warning",
                 "django_app.asgi_orm:application",
@@ -234,7 +234,9 @@ def uvicorn_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            pass_fds=(sock.fileno(),),
         )
+        sock.close()  # uvicorn holds its own copy
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
