@@ -1100,6 +1100,7 @@ class Throwaway:
         self.data = self.dir / "pg"
         self.port = _free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.started = False  # once: later starts are restarts, on the same port
         try:
             self._as_postgres(
                 str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
@@ -1118,12 +1119,29 @@ class Throwaway:
         )
 
     def start(self, *settings: str) -> None:
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
-        options += "".join(f" -c {setting}" for setting in settings)
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
-            "-l", str(self.dir / "log"), "-o", options, "start",
-        )  # fmt: skip
+        """Start the server. Its first start takes another free port when the one looked up at
+        construction was bound meanwhile (by another run: the port was let go); a restart keeps
+        its port, which the tests' stores connect to."""
+        first = not self.started
+        for attempt in range(3):  # bounded: three ports
+            options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
+            options += "".join(f" -c {setting}" for setting in settings)
+            try:
+                self._as_postgres(
+                    str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "30",
+                    "-l", str(self.dir / "log"), "-o", options, "start",
+                )  # fmt: skip
+            except subprocess.CalledProcessError:
+                log = self.dir / "log"
+                taken = log.exists() and "already in use" in log.read_text(errors="replace")
+                if not (first and taken) or attempt == 2:
+                    raise
+                log.unlink()
+                self.port = _free_port()
+                self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+            else:
+                self.started = True
+                return
 
     def stop(self) -> None:
         self._as_postgres(
