@@ -84,34 +84,49 @@ def throwaway_pgbouncer(mode: str) -> Iterator[str]:
     url = urllib.parse.urlsplit(require_postgres())
     if shutil.which("pgbouncer") is None:
         pytest.skip(f"{SERVICE_SKIP} PgBouncer: no pgbouncer binary (.ci/run installs it)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     user = url.username or "postgres"
     folder = Path(tempfile.mkdtemp(prefix="kw-pgbouncer-"))
     (folder / "users.txt").write_text(f'"{user}" ""\n')
-    (folder / "pgbouncer.ini").write_text(
-        f"[databases]\n* = host={url.hostname or '127.0.0.1'} port={url.port or 5432}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {folder}/users.txt\npool_mode = {mode}\n"
-        f"logfile = {folder}/log\npidfile = {folder}/pid\n"
-    )
-    command = ["pgbouncer", "-d", str(folder / "pgbouncer.ini")]
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
-        for path in folder.iterdir():
-            shutil.chown(path, "postgres")
-        command = ["runuser", "-u", "postgres", "--", *command]
-    try:
+        shutil.chown(folder / "users.txt", "postgres")
+
+    def listening(port: int) -> bool:
+        """Start PgBouncer on ``port``; whether it listens there. The port was looked up and
+        let go, so another run may have bound it meanwhile: then PgBouncer fails to bind and
+        exits, and a connection to the port would reach the other run's server. Only
+        PgBouncer's own log line says the port is ours."""
+        (folder / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host={url.hostname or '127.0.0.1'} port={url.port or 5432}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {folder}/users.txt\npool_mode = {mode}\n"
+            f"logfile = {folder}/log\npidfile = {folder}/pid\n"
+        )
+        command = ["pgbouncer", "-d", str(folder / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            shutil.chown(folder / "pgbouncer.ini", "postgres")
+            command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, timeout=30, capture_output=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        log, deadline, text = folder / "log", time.monotonic() + 10, ""
+        while time.monotonic() < deadline:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if f"listening on 127.0.0.1:{port}" in text:
+                return True
+            if "in use" in text and not (folder / "pid").exists():
+                log.unlink()
+                return False
+            time.sleep(0.05)
+        raise AssertionError(f"PgBouncer did not start listening: {text[-2000:]}")
+
+    try:
+        for _ in range(3):  # bounded: three ports
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if listening(port):
                 break
-            except OSError:
-                assert time.monotonic() < deadline, "PgBouncer did not start listening"
-                time.sleep(0.05)
+        else:
+            raise AssertionError("PgBouncer found no free port in three tries")
         yield f"postgresql://{user}@127.0.0.1:{port}/{url.path.lstrip('/') or 'test'}"
     finally:
         pid_file = folder / "pid"
