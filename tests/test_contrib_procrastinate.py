@@ -388,17 +388,23 @@ def test_a_hung_database_still_gets_the_202_of_a_synchronous_hand_off(
     dsn = require_postgres()
     monkeypatch.setattr(_common, "SYNC_PUBLISH_WAIT", 1.0, raising=False)
     target = psycopg.conninfo.conninfo_to_dict(dsn)
-    with freezable_proxy(
-        str(target.get("host") or "127.0.0.1"), int(target.get("port") or 5432)
-    ) as (
-        port,
-        frozen,
-    ):
-        conninfo = psycopg.conninfo.make_conninfo(dsn, host="127.0.0.1", port=str(port))
+    # A schema of the test's own (not the shared database's public schema): the defer left
+    # running must still land its job there once the database answers again.
+    schema = new_schema()
+    sql(f"CREATE SCHEMA {schema}")
+    with contextlib.ExitStack() as stack:
+        stack.callback(drop_schema, schema)
+        port, frozen = stack.enter_context(
+            freezable_proxy(str(target.get("host") or "127.0.0.1"), int(target.get("port") or 5432))
+        )
+        conninfo = psycopg.conninfo.make_conninfo(
+            dsn, host="127.0.0.1", port=str(port), options=f"-c search_path={schema}"
+        )
         app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(app, receiver, name="kw_hung_db")
         with app.open():
+            app.schema_manager.apply_schema()
             frozen.set()
             thaw = threading.Timer(8, frozen.clear)  # bounds the test should the defer block
             thaw.start()
@@ -407,7 +413,14 @@ def test_a_hung_database_still_gets_the_202_of_a_synchronous_hand_off(
             outcome = receiver.handle(body, headers)
             elapsed = time.monotonic() - started_at
             thaw.cancel()
-            frozen.clear()  # the stuck defer ends, so that the app closes
+            frozen.clear()  # the stuck defer goes on: its job lands before the app closes
+            jobs = f"SELECT task_name FROM {schema}.procrastinate_jobs"  # noqa: S608 (test schema)
+            for _ in range(200):  # bounded: 10 s
+                if sql(jobs):
+                    break
+                time.sleep(0.05)
+            assert sql(jobs) == [("kw_hung_db.process",)]
     assert outcome.status_code == 202
     assert elapsed < 4, elapsed
     assert "still running after 1 s" in caplog.text
+    assert "hand-off to the queue failed" not in caplog.text
