@@ -723,6 +723,7 @@ def test_migrate_a_sqlite_store(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert (tmp_path / "new.sqlite3").is_file()
     code, out, _ = run(capsys, "migrate", "--store", "new.sqlite3", "--json")
     assert json.loads(out)["schema_version"] >= 1
+    assert "schema" not in json.loads(out)  # a SQLite file has no schemas
 
 
 def test_migrate_quiet_prints_its_summary_line(
@@ -756,6 +757,14 @@ def test_migrate_a_postgres_store(capsys: pytest.CaptureFixture[str]) -> None:
         code, out, err = run(capsys, "migrate", "--store", dsn, "--schema", schema, "--json")
         assert code == 0, err
         assert json.loads(out)["schema_version"] >= 1
+        assert json.loads(out)["schema"] == schema
+        # The line names the schema: a default one migrated by mistake beside the application's
+        # (--schema forgotten) read the same as the right one.
+        code, out, err = run(capsys, "migrate", "--store", dsn, "--schema", schema)
+        assert code == 0, err
+        from kyc_webhooks.store.postgres import SCHEMA_VERSION
+
+        assert out.endswith(f" (schema {schema}): schema version {SCHEMA_VERSION}, up to date\n")
         tables = sql(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", schema
         )
@@ -986,7 +995,7 @@ def test_migrate_output_masks_a_password_given_as_a_query_parameter(
         assert shown.endswith("password=***&application_name=kw-migrate")
         code, out, err = run(capsys, "migrate", "--store", url, "--schema", schema)
         assert code == 0, err
-        assert out.startswith(f"{shown}: schema version ")
+        assert out.startswith(f"{shown} (schema {schema}): schema version ")
         assert PASSWORD not in out + err
     finally:
         drop_schema(schema)

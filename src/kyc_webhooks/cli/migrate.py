@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     schema = schema_option(args.schema, args.store, "--store")
     pgbouncer = pgbouncer_option(args, args.store, "--store")
     store = open_store(args.store, schema=schema, timeout=args.timeout, pgbouncer=pgbouncer)
+    where: dict[str, str] = {}
     try:
         from kyc_webhooks.store import SQLiteStore
 
@@ -81,11 +82,15 @@ def run(args: argparse.Namespace) -> int:
 
             assert isinstance(store, PostgresStore)
             version = store.migrate()
+            # Which schema: a default one left by mistake beside the application's is the
+            # mix-up this line has to show.
+            where = {"schema": store.schema}
     finally:
         with contextlib.suppress(Exception):
             store.close()
     if args.json:
-        emit_json({"store": describe(args.store), "schema_version": version})
+        emit_json({"store": describe(args.store), **where, "schema_version": version})
     else:  # the one line is the summary: --quiet prints it too
-        out(f"{describe(args.store)}: schema version {version}, up to date")
+        named = f" (schema {where['schema']})" if where else ""
+        out(f"{describe(args.store)}{named}: schema version {version}, up to date")
     return EXIT_OK
