@@ -877,3 +877,143 @@ def test_a_store_on_a_pool_of_yours_or_async_pool_false_stays_on_worker_threads(
         pool.close()
     assert (yours, off) == ([False], [False])
     assert [r.getMessage() for r in caplog.records] == []
+
+
+class _Flaky(kw.MemoryStore):
+    """A store whose database is down at start-up (``StoreError``); what its later attempts to
+    open the async pool do is ``then``: raise, or wait until cancelled. Records the attempts."""
+
+    def __init__(self, then: BaseException | None) -> None:
+        super().__init__()
+        self.then = then
+        self.attempts: list[str] = []
+        self.closed = 0
+
+    async def open_async(self) -> bool:
+        self.attempts.append("started")
+        if len(self.attempts) == 1:
+            raise kw.StoreError("the database is down")
+        if self.then is not None:
+            raise self.then
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.attempts.append("cancelled")
+            raise
+        return True
+
+    def native_async(self) -> bool:
+        return False
+
+    async def close_async(self) -> None:
+        self.closed += 1
+
+
+def test_a_background_attempt_that_fails_otherwise_is_logged_and_the_shutdown_still_drains(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review: an attempt raising something else than a ``StoreError`` ended the retrying task
+    with it, unlogged; at shutdown it was raised again, before the drain -- the server never
+    got lifespan.shutdown.complete and the claims of cancelled requests were not given back."""
+    from kyc_webhooks.integrations import _common
+    from kyc_webhooks.integrations.asgi import WebhookApp
+
+    monkeypatch.setattr(_common, "REOPEN_DELAYS", (0.01,) * 100)
+    flaky = _Flaky(OSError("a bug in the store"))
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=flaky)
+    drained: list[bool] = []
+    drain = receiver.drain
+
+    async def counted_drain(*args: Any, **kwargs: Any) -> int:
+        drained.append(True)
+        return await drain(*args, **kwargs)
+
+    monkeypatch.setattr(receiver, "drain", counted_drain)
+    start, stop, sent = _lifespan_messages(WebhookApp(receiver))
+
+    async def main() -> None:
+        await start()
+        for _ in range(500):  # bounded: 5 s
+            if len(flaky.attempts) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # no third attempt: trying again cannot help
+        await stop()
+
+    with caplog.at_level("WARNING", logger="kyc_webhooks"):
+        asyncio.run(main())
+    assert flaky.attempts == ["started", "started"]
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert drained == [True]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [
+        "kyc_webhooks: opening the store's async pool failed (OSError); its calls run in "
+        "worker threads"
+    ]
+    assert "a bug in the store" not in caplog.text  # the class only: a message may hold a DSN
+
+
+def test_the_shutdown_cancels_an_attempt_under_way_and_none_starts_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An attempt to open the pool that is under way when the server shuts down is cancelled
+    and waited for (it closes what it opened), and no attempt starts after the shutdown: a pool
+    opened then would be left open by a lifespan that has ended."""
+    from kyc_webhooks.integrations import _common
+
+    monkeypatch.setattr(_common, "REOPEN_DELAYS", (0.01,) * 100)
+    flaky = _Flaky(None)
+    lifespan = _common.StoreLifespan(kw.Receiver(kw.Idenfy(signing_key=KEY), store=flaky))
+
+    async def main() -> list[str]:
+        await lifespan.start()
+        for _ in range(500):  # bounded: 5 s
+            if len(flaky.attempts) == 2:
+                break
+            await asyncio.sleep(0.01)
+        await lifespan.stop()
+        seen = list(flaky.attempts)
+        await asyncio.sleep(0.1)  # nothing runs on after the shutdown
+        assert flaky.attempts == seen
+        return seen
+
+    assert asyncio.run(main()) == ["started", "started", "cancelled"]
+    assert (lifespan.opened, flaky.closed) == (False, 0)
+
+
+def test_the_fastapi_router_closes_its_pool_when_a_later_start_up_fails(
+    store: kw.PostgresStore,
+) -> None:
+    """Review: FastAPI runs a router included after ours inside our lifespan; when its start-up
+    failed, the exception came out of our ``yield`` and the pool ours had opened stayed open,
+    its connections with it."""
+    from collections.abc import AsyncIterator
+
+    from fastapi import APIRouter, FastAPI
+
+    from kyc_webhooks.integrations.fastapi import webhook_router
+
+    @contextlib.asynccontextmanager
+    async def failing(app: Any) -> AsyncIterator[None]:
+        if app is not None:
+            raise RuntimeError("another router's start-up failed")
+        yield
+
+    receiver, _ = _native_receiver(store)
+    app = FastAPI()
+    app.include_router(webhook_router(receiver))
+    app.include_router(APIRouter(lifespan=failing))
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(dict(message))
+
+    async def main() -> bool:
+        await incoming.put({"type": "lifespan.startup"})
+        with pytest.raises(RuntimeError, match="another router's start-up failed"):
+            await asyncio.wait_for(app({"type": "lifespan"}, incoming.get, send), 20)
+        return store.native_async()
+
+    assert asyncio.run(main()) is False
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]

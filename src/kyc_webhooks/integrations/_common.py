@@ -11,7 +11,6 @@ their framework's response.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
@@ -307,6 +306,13 @@ class StoreLifespan:
                 continue
             except UsageError:
                 return
+            except Exception as exc:  # not a database that is down: trying again cannot help
+                logger.error(
+                    "kyc_webhooks: opening the store's async pool failed (%s); its calls run in "
+                    "worker threads",
+                    type(exc).__name__,
+                )
+                return
             logger.info("kyc_webhooks: the store's async pool is open")
             return
         logger.warning(
@@ -316,11 +322,11 @@ class StoreLifespan:
         )
 
     async def stop(self) -> None:
-        if self._retrying is not None:
-            self._retrying.cancel()  # an attempt under way closes what it opened
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retrying
-            self._retrying = None
+        retrying, self._retrying = self._retrying, None
+        if retrying is not None:
+            retrying.cancel()  # an attempt under way closes what it opened
+            # Waited for without taking its outcome: a cancellation of stop() itself is raised.
+            await asyncio.wait([retrying])
         try:
             left = await self.receiver.drain()
             if left:

@@ -64,11 +64,15 @@ def webhook_router(
         # A PostgresStore's async pool on the application's event loop (StoreLifespan).
         store = StoreLifespan(receiver, async_pool=async_pool)
         await store.start()
-        yield
-        # At shutdown, before the server exits: the claims of the requests it cancelled go back,
-        # and completions are written (Receiver.drain); then the pool start-up opened is closed.
-        # FastAPI runs an included router's lifespan inside the application's own.
-        await store.stop()
+        try:
+            yield
+        finally:
+            # At shutdown, before the server exits: the claims of the requests it cancelled go
+            # back, and completions are written (Receiver.drain); then the pool start-up opened
+            # is closed. FastAPI runs an included router's lifespan inside the application's
+            # own, and routers included later inside this one: when one of those fails its
+            # start-up, its exception comes out of the yield, and this still runs.
+            await store.stop()
 
     kwargs.setdefault("lifespan", lifespan)
     router = APIRouter(prefix=prefix, **kwargs)
