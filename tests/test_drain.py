@@ -158,8 +158,8 @@ def test_fastapi_webhook_router_drains_in_the_applications_lifespan(tmp_path: Pa
             await asyncio.wait_for(entered.wait(), 10)
             request.cancel()  # not awaited: the server goes on to the shutdown
             assert await asyncio.to_thread(store.releasing.wait, 10)
-            threading.Timer(0.3, store.go.set).start()
             started = time.monotonic()
+            threading.Timer(0.3, store.go.set).start()
         assert time.monotonic() - started >= 0.25  # the shutdown waited for the release
         assert closed == ["own"]
         with pytest.raises(asyncio.CancelledError):

@@ -421,8 +421,8 @@ def test_a_write_lock_held_while_a_rollback_journal_file_opens_is_waited_for(
     holder.start()
     try:
         assert locked.wait(10)
-        threading.Timer(0.3, release.set).start()
         started = time.monotonic()
+        threading.Timer(0.3, release.set).start()
         with SQLiteStore(db, timeout=10) as store:
             assert store.journal_mode == "wal"
             assert store.schema_version() == SCHEMA_VERSION

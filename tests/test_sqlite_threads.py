@@ -16,7 +16,7 @@ from pathlib import Path
 import kyc_webhooks as kw
 from kyc_webhooks.store import NewDelivery, SQLiteStore
 
-TIMEOUT = 0.4
+TIMEOUT = 1.0
 THREADS = 8
 
 
@@ -66,4 +66,4 @@ def test_every_thread_gets_its_answer_within_about_the_timeout(tmp_path: Path) -
     assert {what for what, _ in answers} <= {"read", "StoreError"}
     # Each waited for its turn at most the timeout, then for the file's lock at most the timeout.
     slowest = max(elapsed for _, elapsed in answers)
-    assert slowest < 2 * TIMEOUT + 0.8, answers  # was (THREADS - 1) * TIMEOUT: 2.8 s
+    assert slowest < 2 * TIMEOUT + 1.5, answers  # was (THREADS - 1) * TIMEOUT: 7 s

@@ -167,6 +167,17 @@ def rows(store: PostgresStore) -> list[tuple[Any, ...]]:
     )
 
 
+def _eventually(check: Any, within: float = 10.0) -> bool:
+    """Poll ``check()`` every 20 ms for up to ``within`` seconds (a loaded CI machine is slow to
+    get the statement to the proxy)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def new(key: str) -> NewDelivery:
     return NewDelivery(delivery_key=key, vendor="idenfy", event_type="T", body=b"{}")
 
@@ -250,8 +261,9 @@ def test_add_cut_while_the_server_still_runs_the_claim_waits_for_it(
             done: list[Any] = []
             adder = threading.Thread(target=lambda: done.append(store.add(new("k1"), lease=60)))
             adder.start()
-            time.sleep(0.5)  # the first run waits for the lock; the retry has begun
-            assert proxy.cuts == 1
+            # The first run waits for the lock; the retry has begun.
+            assert _eventually(lambda: proxy.cuts == 1), proxy.cuts
+            time.sleep(0.3)  # give the retry time to start watching the first run
         # The lock is released here: the first run claims and commits.
         adder.join(timeout=10)
     assert not adder.is_alive()
@@ -285,8 +297,10 @@ def test_the_retry_on_a_pool_not_in_autocommit_sees_the_first_run_end(proxy: Cut
                 proxy.arm(b"ON CONFLICT (key_hash) DO UPDATE", at_once=True)
                 adder = threading.Thread(target=lambda: done.append(store.add(new("k1"), lease=60)))
                 adder.start()
-                time.sleep(0.5)  # the first run waits for the lock; the retry watches it
-                assert proxy.cuts == 1
+                # The first run waits for the lock; the retry watches it.
+                assert _eventually(lambda: proxy.cuts == 1), proxy.cuts
+                time.sleep(0.3)  # give the retry time to start watching the first run
+            time.sleep(0.3)  # give the retry time to start watching the first run
             released = time.monotonic()  # the first run claims and commits now
             adder.join(timeout=10)
         assert not adder.is_alive()

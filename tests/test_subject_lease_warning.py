@@ -37,13 +37,13 @@ def test_a_handler_slower_than_the_lease_is_logged_and_a_fast_one_is_not(
     kind: str, entry: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = STORES[kind](tmp_path, FakeClock())
-    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=0.3)
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, lease_timeout=0.8)
     slow = {"scan-slow"}
 
     @receiver.on_decision()
     def on_decision(decision: kw.Decision) -> None:
         if decision.subject in slow:
-            time.sleep(0.5)
+            time.sleep(1.0)
 
     def deliver(scan_ref: str) -> kw.Outcome:
         if entry == "handle":
@@ -57,5 +57,5 @@ def test_a_handler_slower_than_the_lease_is_logged_and_a_fast_one_is_not(
     assert outcome.status_code == 200
     (line,) = [r.getMessage() for r in caplog.records if WARNING in r.getMessage()]
     assert f"delivery_id={outcome.delivery_id}" in line
-    assert "lease_timeout=0.3s" in line
+    assert "lease_timeout=0.8s" in line
     store.close()

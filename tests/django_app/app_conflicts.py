@@ -10,6 +10,7 @@ of 60 deliveries). The store now tries the ending again, a little apart."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -24,8 +25,22 @@ from kyc_webhooks.testing import signed_delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 KEY = "idenfy-test-key"
-#: How long the other transaction holds the record: longer than one wait for its lock.
-HOLD = 1.5
+#: The longest the other transaction holds the record (it lets go earlier when told to).
+HOLD = 10.0
+
+
+class _Retried(logging.Handler):
+    """Sets ``seen`` when the store logs that it tries a claim's ending again: its first try
+    met the lock, so the holder may let go (before: a fixed 1.5 s hold, 0.45 s short of the
+    store's give-up on SQLite, which a loaded machine could eat)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "trying again" in record.getMessage():
+            self.seen.set()
 
 
 def _short_lock_waits() -> None:
@@ -40,9 +55,9 @@ def _short_lock_waits() -> None:
             cursor.execute("PRAGMA busy_timeout = 200")
 
 
-def _hold(delivery_id: str, locked: threading.Event) -> None:
+def _hold(delivery_id: str, locked: threading.Event, release: threading.Event) -> None:
     """In a thread (a connection of its own): lock the record -- on SQLite the whole database,
-    as another writer does -- for HOLD seconds, then commit."""
+    as another writer does -- until ``release`` is set (at most HOLD seconds), then commit."""
     try:
         with transaction.atomic():
             if connection.vendor == "sqlite":
@@ -54,7 +69,7 @@ def _hold(delivery_id: str, locked: threading.Event) -> None:
             else:
                 list(Delivery.objects.select_for_update().filter(id=delivery_id))
             locked.set()
-            threading.Event().wait(HOLD)
+            release.wait(HOLD)
     finally:
         locked.set()
         connection.close()
@@ -67,6 +82,9 @@ def test_a_claims_end_waits_out_a_conflict(
     runs: list[str] = []
     receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=django_store, lease_timeout=60)
     holder: list[threading.Thread] = []
+    retried = _Retried()
+    store_logger = logging.getLogger("kyc_webhooks")
+    store_logger.addHandler(retried)
 
     @receiver.on("idenfy", "*")
     def handler(event: Any) -> None:
@@ -75,7 +93,7 @@ def test_a_claims_end_waits_out_a_conflict(
             return
         (record,) = django_store.deliveries()
         locked = threading.Event()
-        thread = threading.Thread(target=_hold, args=(record.id, locked), daemon=True)
+        thread = threading.Thread(target=_hold, args=(record.id, locked, retried.seen), daemon=True)
         thread.start()
         holder.append(thread)
         assert locked.wait(10)
@@ -83,9 +101,14 @@ def test_a_claims_end_waits_out_a_conflict(
         if ending == "fail":
             raise RuntimeError("the handler failed")
 
-    outcome = receiver.handle(*signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY))
-    for thread in holder:
-        thread.join(10)
+    try:
+        outcome = receiver.handle(*signed_delivery("idenfy", "IDENTIFICATION_MANUAL_FINISHED", KEY))
+    finally:
+        store_logger.removeHandler(retried)
+        retried.seen.set()
+        for thread in holder:
+            thread.join(10)
+    assert retried.seen.is_set()
 
     assert outcome.delivery_id is not None
     record = django_store.get(outcome.delivery_id)
@@ -117,15 +140,20 @@ def test_a_workers_claim_passes_over_an_exhausted_record_another_transaction_hol
     skips = connection.features.has_select_for_update_skip_locked
     holder: threading.Thread | None = None
     if skips:
-        locked = threading.Event()
-        holder = threading.Thread(target=_hold, args=(added.record.id, locked), daemon=True)
+        locked, release = threading.Event(), threading.Event()
+        holder = threading.Thread(
+            target=_hold, args=(added.record.id, locked, release), daemon=True
+        )
         holder.start()
-        assert locked.wait(10)
-        _short_lock_waits()
-        # Held: passed over -- no wait for its lock (which would time out: a StoreError).
-        assert django_store.claim_next(lease=30, max_attempts=1) is None
-        assert str(django_store.get(added.record.id).state) == "processing"  # type: ignore[union-attr]
-        holder.join(10)
+        try:
+            assert locked.wait(10)
+            _short_lock_waits()
+            # Held: passed over -- no wait for its lock (which would time out: a StoreError).
+            assert django_store.claim_next(lease=30, max_attempts=1) is None
+            assert str(django_store.get(added.record.id).state) == "processing"  # type: ignore[union-attr]
+        finally:
+            release.set()
+            holder.join(10)
     assert django_store.claim_next(lease=30, max_attempts=1) is None
     record = django_store.get(added.record.id)
     assert record is not None
