@@ -379,11 +379,19 @@ def check_loop_not_blocked(receiver: kw.Receiver, caplog: pytest.LogCaptureFixtu
         await ticker
         return outcome, took, max(gaps, default=0.0)
 
-    outcome, took, longest_gap = asyncio.run(main())
+    from kyc_webhooks.store import _runner
+
+    with pytest.MonkeyPatch.context() as patch:
+        # The publish's failure (~4 s) is awaited, not cut at 5 s on a loaded machine: the
+        # check reads its log line.
+        patch.setattr(_runner, "DEFERRED_WAIT", 15.0)
+        outcome, took, longest_gap = asyncio.run(main())
     assert outcome.status_code == 202
     assert took < 9, f"answered after {took:.1f} s"
     assert took > 0.5, "the broker answered: not the hung broker this check needs"
-    assert longest_gap < 0.5, f"the event loop stalled {longest_gap:.1f} s on the publish"
+    # A blocked loop stalls for the whole publish (~4 s); a loaded machine's scheduling, well
+    # under a second.
+    assert longest_gap < 1.5, f"the event loop stalled {longest_gap:.1f} s on the publish"
     assert "on_deferred failed" in caplog.text
     assert receiver.store is not None
     record = receiver.store.get(outcome.delivery_id or "")

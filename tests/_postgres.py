@@ -27,17 +27,27 @@ DSN = os.environ.get("KYC_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5
 
 @cache
 def _unreachable() -> str | None:
-    """Why the server cannot be used, or None when it can (asked once per test process)."""
+    """Why the server cannot be used, or None when it can (asked once per test process, 3 tries
+    1 s apart: a server short of connections for a moment -- another run's burst -- must not skip,
+    or in CI fail, every test of the process)."""
     try:
         import psycopg
     except ImportError:
         return "psycopg is not installed (pip install -e '.[postgres]')"
-    try:
-        with psycopg.connect(DSN, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        return f"cannot connect ({type(exc).__name__})"
-    return None
+    import time
+
+    why = ""
+    for attempt in range(3):
+        if attempt:
+            time.sleep(1)
+        try:
+            with psycopg.connect(DSN, connect_timeout=3, autocommit=True) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            why = f"cannot connect ({type(exc).__name__})"
+            continue
+        return None
+    return why
 
 
 #: A PgBouncer in transaction pooling in front of that server (``.ci/run`` starts one): the

@@ -684,7 +684,7 @@ def test_process_loop_stops_after_the_delivery_in_progress(tmp_path: Path) -> No
     """SIGTERM let the whole batch run -- up to --limit (100) handlers -- before the loop
     stopped: a shutdown's grace period then ended in SIGKILL in the middle of a handler (review
     R29). Now the delivery in progress finishes and no other starts."""
-    proc = _slow_worker(tmp_path, 1.0)
+    proc = _slow_worker(tmp_path, 3.0)  # SIGTERM arrives well within the first handler
     try:
         _started(tmp_path, 1)
         proc.send_signal(signal.SIGTERM)

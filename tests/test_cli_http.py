@@ -245,7 +245,7 @@ def test_send_timeout_bounds_a_trickling_answer(
                          "check.completed", "--to", url, "--timeout", "1")  # fmt: skip
     took = time.monotonic() - started
     assert code == cli.EXIT_UNAVAILABLE, out + err
-    assert took < 2.0, took
+    assert took < 5.0, took  # was ~20 s; 1 s plus a loaded machine's slack
     assert out == ""
     assert err.strip() == f"kyc-webhooks: error: no answer from {url}: timed out after 1 s"
 
