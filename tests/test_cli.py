@@ -1770,9 +1770,9 @@ def test_send_reads_the_reason_inside_fastapis_detail(
     ``{"detail": {"error": ..., "detail": ...}}``: ``send`` printed "401 Unauthorized" without
     the reason it prints for every other adapter."""
     pytest.importorskip("fastapi")
-    import uvicorn
     from fastapi import Depends, FastAPI
 
+    from _uvicorn import serving
     from kyc_webhooks.integrations.fastapi import verified_event
 
     receiver = kw.Receiver(kw.Idenfy(signing_key=SECRET))
@@ -1784,25 +1784,9 @@ def test_send_reads_the_reason_inside_fastapis_detail(
     ) -> dict[str, str]:
         return {"ok": "yes"}
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(1000):  # bounded: 20 s
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.02)
-        assert server.started, "uvicorn did not start"
-        _set_secrets(monkeypatch)
+    _set_secrets(monkeypatch)
+    with serving(app, lifespan="off") as base:
         code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event-type", "IDENTIFICATION",
-                           "--to", f"http://127.0.0.1:{port}/kyc/idenfy", "--tamper")  # fmt: skip
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
+                           "--to", f"{base}/kyc/idenfy", "--tamper")  # fmt: skip
     assert code == cli.EXIT_FAILED
     assert "-> 401 Unauthorized (AuthenticationError: invalid Idenfy-Signature signature)" in out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -20,6 +19,7 @@ import pytest
 
 import kyc_webhooks as kw
 from _postgres import DSN, postgres_store, require_postgres
+from _uvicorn import serving
 from kyc_webhooks.testing import signed_delivery
 
 KEY = "native-async-key"
@@ -579,26 +579,9 @@ def _served(app: Any) -> Iterator[Any]:
     """``app`` under uvicorn (lifespan on) on 127.0.0.1: an httpx client to it; the server is
     stopped, its lifespan shutdown run, when the block ends."""
     import httpx
-    import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started, "uvicorn did not start"
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
+    with serving(app) as base, httpx.Client(base_url=base, timeout=20) as client:
+        yield client
 
 
 def test_webhook_app_under_uvicorn_opens_the_async_pool_and_closes_it(

@@ -3,50 +3,22 @@ in a thread), signed deliveries posted with httpx, the server shut down within a
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from _adapter_contract import PAYLOADS, VENDORS, Recorder, delivery, tampered
+from _uvicorn import serving
 from kyc_webhooks.integrations.asgi import WebhookApp
-
-START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, Recorder]]:
     recorder = Recorder(max_body_size=4096)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        WebhookApp(recorder.receiver, prefix="/webhooks"),
-        log_level="warning",
-        lifespan="on",
-        ws="none",
-        http="h11",
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not srv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        assert srv.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}", recorder
-    finally:
-        srv.should_exit = True
-        thread.join(STOP_TIMEOUT)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+    app = WebhookApp(recorder.receiver, prefix="/webhooks")
+    with serving(app, ws="none", http="h11") as base:
+        yield base, recorder
 
 
 def test_signed_deliveries_over_http(server: tuple[str, Recorder]) -> None:
