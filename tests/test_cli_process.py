@@ -345,27 +345,23 @@ def _schema_exists(url: str, name: str) -> bool:
     return bool(_sql_at(url, "SELECT 1 FROM pg_namespace WHERE nspname = %s", name))
 
 
+@pytest.fixture
+def own_dsn() -> Iterator[str]:
+    """A database of its own: that the default schema kyc_webhooks is never created is seen
+    there, where no other run (or test) creates or drops it meanwhile."""
+    with own_database() as dsn:
+        yield dsn
+
+
 def test_process_reads_the_applications_schema_or_schema_and_creates_none(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     schema: str,
     make_app: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
+    own_dsn: str,
 ) -> None:
-    # A database of its own: that the default schema kyc_webhooks is never created is seen
-    # there, where no other run (or test) creates or drops it meanwhile.
-    with own_database() as dsn:
-        _reads_the_applications_schema(capsys, tmp_path, schema, make_app, monkeypatch, dsn)
-
-
-def _reads_the_applications_schema(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    schema: str,
-    make_app: Callable[[str], str],
-    monkeypatch: pytest.MonkeyPatch,
-    dsn: str,
-) -> None:
+    dsn = own_dsn
     monkeypatch.setenv("KW_TEST_URL", dsn)
     monkeypatch.setenv("KW_TEST_SCHEMA", schema)
     app = make_app(_POSTGRES_APP)
