@@ -964,6 +964,43 @@ def test_the_shutdown_cancels_an_attempt_under_way_and_none_starts_after_it(
     assert (lifespan.opened, flaky.closed) == (False, 0)
 
 
+def test_a_shutdown_cancelled_early_still_closes_the_pool_a_background_attempt_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review: stop() waited for the finished background attempt before its try/finally; a
+    cancellation of the shutdown at that moment skipped the close, and the pool the attempt had
+    opened stayed open with its connections (a cancellation during the drain closed it)."""
+    from kyc_webhooks.integrations import _common
+
+    class Recovered(_Flaky):
+        async def open_async(self) -> bool:
+            self.attempts.append("started")
+            if len(self.attempts) == 1:
+                raise kw.StoreError("the database is down")
+            return True
+
+    monkeypatch.setattr(_common, "REOPEN_DELAYS", (0.01,) * 100)
+    store = Recovered(None)
+    lifespan = _common.StoreLifespan(kw.Receiver(kw.Idenfy(signing_key=KEY), store=store))
+
+    async def main() -> bool:
+        await lifespan.start()
+        for _ in range(500):  # bounded: 5 s
+            if lifespan.opened:
+                break
+            await asyncio.sleep(0.01)
+        assert lifespan.opened
+        stopping = asyncio.ensure_future(lifespan.stop())
+        await asyncio.sleep(0)  # stop() waits for the (finished) background attempt
+        stopping.cancel()
+        await asyncio.wait([stopping])
+        return stopping.cancelled()
+
+    assert asyncio.run(main())
+    assert store.attempts == ["started", "started"]
+    assert (lifespan.opened, store.closed) == (False, 1)
+
+
 def test_the_fastapi_router_closes_its_pool_when_a_later_start_up_fails(
     store: kw.PostgresStore,
 ) -> None:

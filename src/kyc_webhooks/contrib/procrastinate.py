@@ -34,7 +34,6 @@ Procrastinate is imported by :func:`register` only
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -110,6 +109,9 @@ def register(
         procrastinate_errors.SyncConnectorConfigurationError,
     )
 
+    def defer(delivery_id: str) -> None:  # procrastinate returns the job's id: not needed here
+        process_task.defer(delivery_id=delivery_id)
+
     async def defer_async(delivery_id: str) -> None:
         try:
             await process_task.defer_async(delivery_id=delivery_id)
@@ -117,8 +119,7 @@ def register(
             # Opened with app.open() only (or a sync-only connector): its sync connector works,
             # away from the event loop it would block -- as Celery's and Dramatiq's publishes
             # (review R57).
-            defer = functools.partial(process_task.defer, delivery_id=delivery_id)
-            await on_publishing_thread(asyncio.get_running_loop(), defer)
+            await on_publishing_thread(asyncio.get_running_loop(), lambda: defer(delivery_id))
 
     def enqueue(delivery_id: str) -> Awaitable[None] | None:
         try:
@@ -126,9 +127,7 @@ def register(
         except RuntimeError:  # no event loop in this thread: defer synchronously
             # Bounded: psycopg waits on a hung database for ever, and on one that is down for
             # the pool's timeout (30 s), while the vendor waits for the 202 (iDenfy: 10 s).
-            publish_bounded(
-                functools.partial(process_task.defer, delivery_id=delivery_id), delivery_id
-            )
+            publish_bounded(lambda: defer(delivery_id), delivery_id)
             return None
         # Procrastinate's sync defer cannot run inside an event loop; the receiver's
         # handle_async awaits this, which is started at once all the same.

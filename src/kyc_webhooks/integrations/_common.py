@@ -304,7 +304,8 @@ class StoreLifespan:
                 self.opened = bool(await open_async())
             except StoreError:
                 continue
-            except UsageError:
+            except UsageError as exc:  # opened meanwhile on another event loop, say
+                logger.warning("kyc_webhooks: the store's async pool: %s", exc)
                 return
             except Exception as exc:  # not a database that is down: trying again cannot help
                 logger.error(
@@ -323,11 +324,12 @@ class StoreLifespan:
 
     async def stop(self) -> None:
         retrying, self._retrying = self._retrying, None
-        if retrying is not None:
-            retrying.cancel()  # an attempt under way closes what it opened
-            # Waited for without taking its outcome: a cancellation of stop() itself is raised.
-            await asyncio.wait([retrying])
         try:
+            if retrying is not None:
+                retrying.cancel()  # an attempt under way closes what it opened
+                # Waited for without taking its outcome: a cancellation of stop() itself is
+                # raised -- after the finally below has closed a pool the attempt did open.
+                await asyncio.wait([retrying])
             left = await self.receiver.drain()
             if left:
                 logger.warning(
