@@ -26,6 +26,7 @@ import pytest
 
 import kyc_webhooks as kw
 from _postgres import (
+    drop_schema,
     new_schema,
     own_database,
     require_postgres,
@@ -343,6 +344,45 @@ def _sql_at(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
 
 def _schema_exists(url: str, name: str) -> bool:
     return bool(_sql_at(url, "SELECT 1 FROM pg_namespace WHERE nspname = %s", name))
+
+
+def test_process_warns_when_schema_is_not_the_applications_own(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    schema: str,
+    make_app: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--schema wins over the application's own store's schema -- processing another store is
+    legitimate -- but, being usually a slip (a copied command, a staging schema), it is said."""
+    dsn, other = require_postgres(), new_schema()
+    monkeypatch.setenv("KW_TEST_URL", dsn)
+    monkeypatch.setenv("KW_TEST_SCHEMA", schema)
+    app = make_app(_POSTGRES_APP)
+    try:
+        with PostgresStore(dsn, schema=schema) as own, PostgresStore(dsn, schema=other) as store:
+            own.migrate()
+            deferred = _defer(store, 1)
+            code = cli.main(
+                ["process", "--store", dsn, "--schema", other, "--app", f"{app}:receiver"]
+            )
+            out, err = capsys.readouterr()
+            assert code == cli.EXIT_OK, err
+            assert out.strip().endswith("processed 1: 1 succeeded, 0 failed")
+            assert _state(store, deferred) is DeliveryState.DONE
+            assert (
+                f"warning: --schema {other} is not the schema of {app}:receiver's own store "
+                f"({schema}); processing {other}"
+            ) in err
+            # The application's own schema named: no warning.
+            code = cli.main(
+                ["process", "--store", dsn, "--schema", schema, "--app", f"{app}:receiver"]
+            )
+            out, err = capsys.readouterr()
+            assert code == cli.EXIT_OK, err
+            assert "warning" not in err
+    finally:
+        drop_schema(other)
 
 
 @pytest.fixture
