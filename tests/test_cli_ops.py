@@ -645,14 +645,14 @@ def handle(event):
 """
 
 
-def test_replay_app_on_postgres_uses_the_apps_schema_without_schema(
+def test_replay_app_on_postgres_reads_the_apps_schema_or_schema(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Review R56: `inbox replay --state failed --app` read schema kyc_webhooks (another store's
     # deliveries, or none) where `process --app` uses the application's own store's schema.
     from _postgres import drop_schema, new_schema, require_postgres
 
-    dsn, schema = require_postgres(), new_schema()
+    dsn, schema, other = require_postgres(), new_schema(), new_schema()
     store = kw.PostgresStore(dsn, schema=schema)
     try:
         failing = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
@@ -678,7 +678,20 @@ def test_replay_app_on_postgres_uses_the_apps_schema_without_schema(
         record = store.get(delivery_id)
         assert record is not None
         assert (str(record.state), record.replays) == ("done", 1)
+        # --schema is read, over the application's own; one that differs from it is said.
+        with kw.PostgresStore(dsn, schema=other) as elsewhere:
+            elsewhere.migrate()
+        for named, warned in ((schema, False), (other, True)):
+            code, out, err = run(capsys, "inbox", "--inbox", dsn, "--schema", named, *argv[3:])
+            assert code == 0, err
+            assert out.splitlines()[-1].startswith("replayed 0 deliveries"), out
+            warning = (
+                f"warning: --schema {other} is not the schema of {name}:receiver's own store "
+                f"({schema}); reading {other}"
+            )
+            assert (warning in err) is warned, err
     finally:
         sys.modules.pop(f"kwpgapp_{tmp_path.name.replace('-', '_')}", None)
         store.close()
         drop_schema(schema)
+        drop_schema(other)

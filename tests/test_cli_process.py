@@ -372,7 +372,7 @@ def test_process_warns_when_schema_is_not_the_applications_own(
             assert _state(store, deferred) is DeliveryState.DONE
             assert (
                 f"warning: --schema {other} is not the schema of {app}:receiver's own store "
-                f"({schema}); processing {other}"
+                f"({schema}); reading {other}"
             ) in err
             # The application's own schema named: no warning.
             code = cli.main(

@@ -14,7 +14,7 @@ import kyc_webhooks as kw
 from kyc_webhooks._loading import load_receiver
 from kyc_webhooks.store import Store
 
-from ._common import CliError
+from ._common import PROG, CliError, err
 from ._server import logging_to_stderr
 
 A = TypeVar("A")
@@ -48,12 +48,20 @@ def app_receiver(
     )
 
 
-def app_schema(app: kw.Receiver) -> str | None:
-    """The schema of the application's own store when it is a PostgresStore: where ``process``
-    and ``inbox replay --app`` look when ``--schema`` is not given."""
+def app_schema(app: kw.Receiver, given: str | None, spec: str) -> str | None:
+    """The schema ``process`` and ``inbox replay --app`` read on PostgreSQL: ``--schema``
+    (``given``) else the schema of the application's own store when it is a PostgresStore. A
+    ``--schema`` that is not the application's own is used, with a warning: legitimate (another
+    store), but usually a slip -- a copied command, a staging schema."""
     from kyc_webhooks.store import PostgresStore
 
-    return app.store.schema if isinstance(app.store, PostgresStore) else None
+    own = app.store.schema if isinstance(app.store, PostgresStore) else None
+    if given and own and given != own:
+        err(
+            f"{PROG}: warning: --schema {given} is not the schema of {spec}'s own store ({own}); "
+            f"reading {given}"
+        )
+    return given or own
 
 
 def load_app(spec: str, command: str) -> kw.Receiver:

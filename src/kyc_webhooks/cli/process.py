@@ -99,13 +99,7 @@ def run(args: argparse.Namespace) -> int:
     check: Callable[[], None] | None = None
     if args.store:
         # Never create a store here: a mistyped path or schema would process nothing, forever.
-        own = app_schema(app) if postgres else None
-        schema = given or own
-        if given and own and given != own:  # legitimate (another store), but usually a slip
-            err(
-                f"{PROG}: warning: --schema {given} is not the schema of {args.app}'s own "
-                f"store ({own}); processing {given}"
-            )
+        schema = app_schema(app, given, args.app) if postgres else given
         # As for the schema: the application's own PostgresStore says whether it is a PgBouncer.
         pgbouncer = pgbouncer_option(args, args.store, "--store") or (
             postgres and isinstance(app.store, PostgresStore) and app.store.pgbouncer
