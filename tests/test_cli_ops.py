@@ -296,6 +296,34 @@ def test_replay_skip_done_runs_a_failed_delivery_now_and_never_a_done_one(
 # -- replay --to: only an answer that the handlers ran is a success -------------------------
 
 
+def test_the_cli_server_runs_the_adapters_lifespan_on_a_postgres_inbox() -> None:
+    """``serve`` and ``demo`` run uvicorn with the adapter's lifespan, as a user's own uvicorn
+    does: a PostgreSQL inbox's store calls run on the server's event loop (its async pool,
+    opened at start-up), and the shutdown drains before the store is closed. Before, the
+    lifespan was off: every call went to a worker thread, and nothing drained."""
+    import httpx
+
+    from kyc_webhooks.cli._server import ServeReceiver
+
+    with postgres_store() as store:
+        receiver = ServeReceiver(kw.ComplyCube(secret=SECRET), store=store)
+        native: list[bool] = []
+
+        @receiver.on("complycube")
+        async def on_event(event: kw.WebhookEvent) -> None:
+            native.append(store.native_async())
+
+        server = Server(asgi_app(receiver), bind("127.0.0.1", 0))
+        server.start()
+        try:
+            body, headers = testing.signed_delivery("complycube", "check.completed", SECRET)
+            answer = httpx.post(f"{server.url}/complycube", content=body, headers=headers)
+        finally:
+            server.stop()
+        assert answer.status_code == 200, answer.text
+        assert native == [True]
+
+
 @pytest.fixture
 def running_app(tmp_path: Path) -> Iterator[tuple[Server, list[str]]]:
     """The application's receiver over HTTP (the ASGI adapter under uvicorn), on the inbox

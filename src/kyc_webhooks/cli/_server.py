@@ -73,7 +73,9 @@ class Server:
             log_config=None,
             log_level=log_level,
             access_log=False,
-            lifespan="off",
+            # The adapter's lifespan, as under a user's own uvicorn: a PostgreSQL inbox's async
+            # pool opened on the server's loop, and the shutdown's drain before the store closes.
+            lifespan="on",
             timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
