@@ -300,7 +300,6 @@ def test_the_retry_on_a_pool_not_in_autocommit_sees_the_first_run_end(proxy: Cut
                 # The first run waits for the lock; the retry watches it.
                 assert _eventually(lambda: proxy.cuts == 1), proxy.cuts
                 time.sleep(0.3)  # give the retry time to start watching the first run
-            time.sleep(0.3)  # give the retry time to start watching the first run
             released = time.monotonic()  # the first run claims and commits now
             adder.join(timeout=10)
         assert not adder.is_alive()

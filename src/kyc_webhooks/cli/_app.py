@@ -43,25 +43,32 @@ def app_receiver(
         if app.store is None:
             raise CliError(f"the receiver {spec} has no store: pass --store PATH_OR_URL")
         store = app.store
+    _warn_other_schema(spec, app, store)
     return kw.Receiver(
         *vendors.values(), router=app.router, store=store, lease_timeout=app.lease_timeout
     )
 
 
-def app_schema(app: kw.Receiver, given: str | None, spec: str) -> str | None:
-    """The schema ``process`` and ``inbox replay --app`` read on PostgreSQL: ``--schema``
-    (``given``) else the schema of the application's own store when it is a PostgresStore. A
-    ``--schema`` that is not the application's own is used, with a warning: legitimate (another
-    store), but usually a slip -- a copied command, a staging schema."""
+def app_schema(app: kw.Receiver) -> str | None:
+    """The schema of the application's own store when it is a PostgresStore: where ``process``
+    and ``inbox replay --app`` look when ``--schema`` is not given."""
     from kyc_webhooks.store import PostgresStore
 
-    own = app.store.schema if isinstance(app.store, PostgresStore) else None
-    if given and own and given != own:
+    return app.store.schema if isinstance(app.store, PostgresStore) else None
+
+
+def _warn_other_schema(spec: str, app: kw.Receiver, store: Store) -> None:
+    """A ``--schema`` that is not the schema of the application's own PostgresStore is read, with
+    a warning: legitimate (another store), but usually a slip -- a copied command, a staging
+    schema. Said once the application is imported, where the command imports it anyway."""
+    from kyc_webhooks.store import PostgresStore
+
+    own = app_schema(app)
+    if isinstance(store, PostgresStore) and own is not None and store.schema != own:
         err(
-            f"{PROG}: warning: --schema {given} is not the schema of {spec}'s own store ({own}); "
-            f"reading {given}"
+            f"{PROG}: warning: --schema {store.schema} is not the schema of {spec}'s own store "
+            f"({own}); reading {store.schema}"
         )
-    return given or own
 
 
 def load_app(spec: str, command: str) -> kw.Receiver:

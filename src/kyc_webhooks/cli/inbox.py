@@ -216,12 +216,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     path = inbox_path(args)
     schema = schema_option(args.schema, path, "--inbox")
-    if getattr(args, "app", None) and is_postgres(path):
+    if schema is None and getattr(args, "app", None) and is_postgres(path):
         # As `process --app`: the schema of the application's own PostgresStore, not
         # kyc_webhooks -- another store's deliveries, or none (review R56).
         from ._app import app_schema, load_app
 
-        schema = app_schema(load_app(args.app, "inbox replay"), schema, args.app)
+        schema = app_schema(load_app(args.app, "inbox replay"))
     store = open_inbox(path, schema, pgbouncer=pgbouncer_option(args, path, "--inbox"))
     try:
         command = {

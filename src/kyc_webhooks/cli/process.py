@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     check: Callable[[], None] | None = None
     if args.store:
         # Never create a store here: a mistyped path or schema would process nothing, forever.
-        schema = app_schema(app, given, args.app) if postgres else given
+        schema = given or (app_schema(app) if postgres else None)
         # As for the schema: the application's own PostgresStore says whether it is a PgBouncer.
         pgbouncer = pgbouncer_option(args, args.store, "--store") or (
             postgres and isinstance(app.store, PostgresStore) and app.store.pgbouncer
