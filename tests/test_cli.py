@@ -1785,7 +1785,7 @@ def test_send_reads_the_reason_inside_fastapis_detail(
         return {"ok": "yes"}
 
     _set_secrets(monkeypatch)
-    with serving(app, lifespan="off") as base:
+    with serving(app) as base:
         code, out, _ = run(capsys, "send", "--vendor", "idenfy", "--event-type", "IDENTIFICATION",
                            "--to", f"{base}/kyc/idenfy", "--tamper")  # fmt: skip
     assert code == cli.EXIT_FAILED

@@ -17,7 +17,7 @@ from kyc_webhooks.integrations.asgi import WebhookApp
 def server() -> Iterator[tuple[str, Recorder]]:
     recorder = Recorder(max_body_size=4096)
     app = WebhookApp(recorder.receiver, prefix="/webhooks")
-    with serving(app, ws="none", http="h11") as base:
+    with serving(app) as base:
         yield base, recorder
 
 
