@@ -21,6 +21,7 @@ import pytest
 import kyc_webhooks as kw
 from _postgres import postgres_store
 from _stores import STORES, FakeClock
+from _uvicorn import serving
 from kyc_webhooks import cli, testing
 from kyc_webhooks.cli._server import Server, asgi_app, bind
 from kyc_webhooks.store import SQLiteStore, Store
@@ -313,13 +314,9 @@ def test_the_cli_server_runs_the_adapters_lifespan_on_a_postgres_inbox() -> None
         async def on_event(event: kw.WebhookEvent) -> None:
             native.append(store.native_async())
 
-        server = Server(asgi_app(receiver), bind("127.0.0.1", 0))
-        server.start()
-        try:
-            body, headers = testing.signed_delivery("complycube", "check.completed", SECRET)
-            answer = httpx.post(f"{server.url}/complycube", content=body, headers=headers)
-        finally:
-            server.stop()
+        body, headers = testing.signed_delivery("complycube", "check.completed", SECRET)
+        with serving(asgi_app(receiver)) as base:
+            answer = httpx.post(f"{base}/complycube", content=body, headers=headers)
         assert answer.status_code == 200, answer.text
         assert native == [True]
 
