@@ -13,6 +13,7 @@ judgement call.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import logging
@@ -480,7 +481,11 @@ class Decisions:
                 from .errors import DeliveryInProgressError
 
                 raise DeliveryInProgressError(_FORGET_HANDLING)
-        self._erase_held(scan)
+        # A store that commits its own claims may let an erasure's join the caller's transaction
+        # (DjangoStore: forget() inside transaction.atomic() is rolled back with it).
+        erasure = getattr(self.store, "erasure", None)
+        with erasure() if erasure is not None else contextlib.nullcontext():
+            self._erase_held(scan)
         if client_ref is not None:
             removed: list[str] = forget(client_ref=client_ref)
         else:

@@ -303,6 +303,45 @@ def test_erasure_joins_the_callers_transaction(exits: ExitStack) -> None:
     assert Delivery.objects.get(id=second.delivery_id).body is not None
 
 
+def test_forget_of_a_person_with_unhandled_deliveries_joins_the_callers_transaction(
+    exits: ExitStack,
+) -> None:
+    # forget() claims each unhandled delivery of the person before erasing it (so that no worker
+    # reads the body meanwhile). Inside the caller's transaction.atomic() those claims were
+    # refused with the "commits its own transactions" UsageError, so an erasure view under
+    # ATOMIC_REQUESTS failed for anyone with a delivery still pending (DEFER, a failed retry).
+    deferring, _ = receiver_at("own", exits, defer=True)
+    runs: list[str] = []
+    deferring.on("idenfy", "*")(lambda event: runs.append(event.delivery_key))
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, clientId="person-z", scanRef="scan-z"
+    )
+    stored = deferring.handle(body, headers)
+    assert stored.status_code == 202
+    assert stored.delivery_id is not None
+
+    with contextlib.suppress(RuntimeError), transaction.atomic():
+        assert deferring.decisions.forget(client_ref="person-z") == [stored.delivery_id]
+        row = Delivery.objects.get(id=stored.delivery_id)
+        assert (row.body, row.state, row.last_error_type) == (None, "failed", "BodyErasedError")
+        raise RuntimeError("the caller's own failure")  # rolls the erasure back with it
+    row = Delivery.objects.get(id=stored.delivery_id)
+    assert row.body is not None
+    assert (row.state, row.lease_until, row.token) == ("pending", None, None)
+
+    with transaction.atomic():
+        assert deferring.decisions.forget(client_ref="person-z") == [stored.delivery_id]
+    row = Delivery.objects.get(id=stored.delivery_id)
+    assert (row.body, row.state, row.last_error_type) == (None, "failed", "BodyErasedError")
+    assert (row.lease_until, row.token, row.attempts) == (None, None, 0)
+    assert deferring.process_pending().processed == 0
+    assert runs == []
+    # The refusal still stands for what answers a delivery.
+    with pytest.raises(kw.UsageError, match="commits its own transactions"):  # noqa: SIM117
+        with transaction.atomic():
+            deferring.handle(*delivery())
+
+
 def test_a_store_object_can_be_copied_and_pickled() -> None:
     # Review R26: Django's TestCase.setUpTestData deep-copies what a test class keeps; the store's
     # per-thread nesting counter made a DjangoStore uncopyable.

@@ -186,7 +186,7 @@ class DeliveryAdmin(AppStoreAdmin):
 
     @admin.display(description="raw body")
     def raw_body(self, obj: Delivery) -> str:
-        logger.warning("raw body viewed delivery_id=%s", obj.id)
+        # The view is logged once, with the user, by get_form (this method has no request).
         if obj.body is None:
             return "(erased)"
         return format_html("<pre>{}</pre>", bytes(obj.body).decode("utf-8", "replace"))

@@ -435,9 +435,9 @@ class DjangoStore:
 
         ``own=False`` (erasure and retention: ``erase``, ``purge``, ``forget_decisions`` ...):
         a plain ``atomic()``, which joins a transaction of the caller's -- rolled back with the
-        caller's own deletions, as it should be."""
+        caller's own deletions, as it should be. So is every block inside :meth:`erasure`."""
         depth = getattr(_NESTING, "depth", 0)
-        if not own:
+        if not own or getattr(_NESTING, "erasing", False):
             with transaction.atomic(using=self._db):
                 yield
             return
@@ -460,6 +460,21 @@ class DjangoStore:
         else:
             _NESTING.depth = depth
             block.__exit__(None, None, None)
+
+    @contextlib.contextmanager
+    def erasure(self) -> Iterator[None]:
+        """The block in which ``receiver.decisions.forget()`` claims, erases and gives back the
+        person's deliveries not handled yet: there the claims and their release (``claim``,
+        ``fail``) join a transaction of the caller's, as ``erase`` does, instead of being refused
+        -- rolled back with the caller's own deletions, the delivery is back as it was, body
+        included. (Inside the caller's transaction the claim is a row the database keeps locked
+        until it ends, so no worker takes the delivery meanwhile.) Per thread."""
+        before = getattr(_NESTING, "erasing", False)
+        _NESTING.erasing = True
+        try:
+            yield
+        finally:
+            _NESTING.erasing = before
 
     def _after_handlers(self, write: Callable[[], _T]) -> _T:
         """``write()`` -- a claim's ending, once the handlers ran (``complete``, ``fail``) --
