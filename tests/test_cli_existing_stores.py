@@ -379,6 +379,24 @@ def test_migrate_waits_for_a_lock_as_long_as_its_timeout_says(
     assert "schema version 4, up to date" in out
 
 
+@pytest.mark.parametrize("wait", [1.0, 6.0])
+def test_migrate_waits_for_a_connection_as_long_as_its_timeout_says(
+    capsys: pytest.CaptureFixture[str], wait: float
+) -> None:
+    """`--timeout` also bounds the wait for a connection (a server still starting): docs/cli.md
+    says so. Port 1: nothing listens there."""
+    import time
+
+    url = "postgresql://postgres@127.0.0.1:1/test"
+    started = time.monotonic()
+    code, _, err = run(capsys, "migrate", "--store", url, "--timeout", f"{wait:g}")
+    took = time.monotonic() - started
+    assert code == cli.EXIT_UNAVAILABLE, err
+    assert f"no connection within {wait:g} s" in err
+    assert "Connection refused" in err
+    assert wait <= took < wait + 20
+
+
 def test_a_corrupt_inbox_is_a_usage_error_and_migrate_does_not_call_it_up_to_date(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

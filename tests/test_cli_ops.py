@@ -649,6 +649,8 @@ def test_a_postgres_inbox_that_cannot_be_opened_is_one_line_saying_why(where: st
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith("kyc-webhooks: error: ")
     assert result.stderr.rstrip().endswith(reason), result.stderr
+    # Said once: the store's message carries the last attempt's reason already.
+    assert result.stderr.count(reason) == 1, result.stderr
 
 
 def _env() -> dict[str, str]:

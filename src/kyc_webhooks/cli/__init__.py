@@ -163,8 +163,12 @@ class _LastPoolWarning(logging.Handler):
 
     def explain(self, message: str) -> str:
         """``message``, with the last failed attempt's reason when it says the store could not
-        connect."""
-        if not self.last or "no connection within" not in message:
+        connect and does not give that reason itself."""
+        if (
+            not self.last
+            or "no connection within" not in message
+            or "the last attempt failed:" in message
+        ):
             return message
         reason = self.last.rpartition("failed: ")[2] or self.last
         if not reason.isprintable():

@@ -37,8 +37,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         type=seconds,
         default=60.0,
         metavar="S",
-        help="how long to wait for a lock on the store's tables, held by a long transaction or a "
-        "backup (60); the migration itself is not cut short",
+        help="how long to wait for the database (60): for a PostgreSQL connection (a server "
+        "still starting), and for a lock on the store's tables held by a long transaction or a "
+        "backup; the migration itself is not cut short",
     )
     add_output_options(parser)
 
