@@ -1021,6 +1021,21 @@ def test_sex_gender_and_reviewers_comments_are_masked_in_repr() -> None:
         assert value not in shown
 
 
+def test_a_licences_gender_and_where_a_hit_or_a_criminal_record_is_are_masked_in_repr() -> None:
+    """The driver's licence check's gender, an AML hit address's geography (its city was masked)
+    and a criminal record's county and region (its name was masked) are personal data too."""
+    from kyc_webhooks.idenfy import AmlV3Hit, CriminalRecord, DriverLicenseCheck
+
+    shown = [
+        repr(DriverLicenseCheck.model_validate({"gender": "GENDER-VALUE", "state": "LT"})),
+        repr(AmlV3Hit.model_validate({"addresses": [{"city": "C", "geography": "GEO-VALUE"}]})),
+        repr(CriminalRecord.model_validate({"county": "COUNTY-VALUE", "region": "REGION-VALUE"})),
+    ]
+    for value in ("GENDER-VALUE", "GEO-VALUE", "COUNTY-VALUE", "REGION-VALUE"):
+        assert not [text for text in shown if value in text], value
+    assert "state='LT'" in shown[0]  # the issuing state is not about the person
+
+
 def test_undocumented_video_call_and_account_check_shapes_are_kept_as_sent() -> None:
     """VIDEO_CALL_FINISHED has no documented body now and ACCOUNT_CHECK's ``date`` no type: a
     question without an answer and a numeric date parse and dump back as sent (they failed the

@@ -246,8 +246,9 @@ class CriminalRecord(KycModel):
 
     offenses: Annotated[list[CriminalOffense] | None, PERSONAL, BOUNDED] = None
     full_name: Annotated[str | None, PERSONAL] = Field(default=None, alias="fullName")
-    county: str | None = None
-    region: str | None = None
+    # Where the record was found: with the name, part of a criminal record.
+    county: Annotated[str | None, PERSONAL] = None
+    region: Annotated[str | None, PERSONAL] = None
 
 
 class CriminalCheckResult(FraudCheckResult):
@@ -289,7 +290,7 @@ LegacyLid: TypeAlias = Annotated[
 
 class AmlV3HitAddress(KycModel):
     city: Annotated[str | None, PERSONAL] = None
-    geography: str | None = None
+    geography: Annotated[str | None, PERSONAL] = None
 
 
 class AmlV3Hit(KycModel):

@@ -242,7 +242,7 @@ class DriverLicenseCheck(KycModel):
     surname: Annotated[str | None, PERSONAL] = None
     date_of_birth: Annotated[str | None, PERSONAL] = Field(default=None, alias="dateOfBirth")
     state: str | None = None
-    gender: str | None = None
+    gender: Annotated[str | None, PERSONAL] = None
     date_of_issue: str | None = Field(default=None, alias="dateOfIssue")
     date_of_expiry: str | None = Field(default=None, alias="dateOfExpiry")
     document_number: Annotated[str | None, PERSONAL] = Field(default=None, alias="documentNumber")
