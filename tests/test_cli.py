@@ -1714,6 +1714,41 @@ def test_inbox_errors(
     assert_one_line_error(err, contains=message)
 
 
+def test_inbox_prints_lone_surrogates_and_control_characters_escaped(tmp_path: Path) -> None:
+    """A JSON escape such as ``\\ud800`` in a signed body is a lone surrogate once decoded: the
+    store keeps it, and ``inbox list``/``show`` died on it (UnicodeEncodeError, a traceback,
+    the rest of the list unprinted). A control character (ESC) reached the terminal as is."""
+    path = tmp_path / "inbox.sqlite3"
+    store = SQLiteStore(path)
+    receiver = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+    for body in (
+        b'{"id": "evt-\\ud800-\\u001b[31m-1", "type": "client.created"}',
+        b'{"id": "evt-2", "type": "check.\\ud800\\u001b[2J"}',
+    ):
+        assert receiver.handle(*testing.sign("complycube", body, SECRET)).status_code == 200
+    store.close()
+    env = {**os.environ, "KYC_WEBHOOKS_INBOX": str(path), "PYTHONIOENCODING": "utf-8"}
+    argv = [sys.executable, "-m", "kyc_webhooks", "inbox"]
+
+    def cli_run(*args: str) -> str:
+        done = subprocess.run(
+            [*argv, *args], capture_output=True, text=True, encoding="utf-8", env=env, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout
+        return done.stdout
+
+    listed = cli_run("list")
+    assert "check.\\ud800\\u001b[2J" in listed
+    assert listed.splitlines()[-1] == "2 shown of 2 stored (newest first)"
+    ids = [line.split()[0] for line in listed.splitlines()[1:-1]]
+    shown = cli_run("show", *ids[:1]) + cli_run("show", *ids[1:])
+    assert "event_type: check.\\ud800\\u001b[2J" in shown
+    assert "  id: evt-\\ud800-\\u001b[31m-1\n" in shown  # a field of the model
+    as_json = json.loads(cli_run("list", "--json"))  # the escapes are JSON's: exact values
+    assert {"check.\ud800\x1b[2J", "client.created"} == {row["event_type"] for row in as_json}
+
+
 def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
     run(capsys, "inbox", "--inbox", str(inbox), "purge", "--all", "--erase-bodies", "--yes")
     _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")

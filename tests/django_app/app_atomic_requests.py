@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -340,6 +341,100 @@ def test_forget_of_a_person_with_unhandled_deliveries_joins_the_callers_transact
     with pytest.raises(kw.UsageError, match="commits its own transactions"):  # noqa: SIM117
         with transaction.atomic():
             deferring.handle(*delivery())
+
+
+def _waits_for_a_row_lock(worker: threading.Thread) -> None:
+    """Until another session of this test database waits for a row lock (PostgreSQL, MariaDB;
+    SQLite's writer waits for the file: a second), bounded: the worker has read the row."""
+    queries = {
+        "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database() AND pid <> pg_backend_pid()",
+        # MariaDB lists an autocommit statement waiting for a lock in the process list only.
+        "mysql": "SELECT count(*) FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
+        "AND db = DATABASE() AND info LIKE 'UPDATE %kyc_webhooks_delivery%'",
+    }
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline:
+        assert worker.is_alive(), "the worker did not wait for the erasure's transaction"
+        if connection.vendor not in queries:
+            time.sleep(1.0)
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(queries[connection.vendor])
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    pytest.fail("the worker never waited for the row")
+
+
+@pytest.mark.parametrize("worker", ["process", "redelivery"])
+def test_a_worker_waiting_on_the_erasures_transaction_does_not_run_the_handlers(
+    exits: ExitStack, worker: str
+) -> None:
+    # Review of forget() in the caller's transaction: the delivery is given back as it was but
+    # for its body (failed, no token, the same attempts). A worker that had read the row, its
+    # claim waiting on the row lock, won the claim once the caller committed (PostgreSQL and
+    # MariaDB check the UPDATE's WHERE again then) and ran the handlers on the body it had read.
+    receiver, _ = receiver_at("own", exits)
+    runs: list[str] = []
+    receiver.on("idenfy", "*")(lambda event: runs.append(event.delivery_key))
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, clientId="person-w", scanRef="scan-w"
+    )
+    stored = receiver.handle(body, headers)
+    assert stored.delivery_id is not None
+    runs.clear()
+    # A handler failed: waiting for its retry, back-off over.
+    Delivery.objects.filter(id=stored.delivery_id).update(
+        state="failed", attempts=1, last_error_type="RuntimeError", last_error_message="-"
+    )
+    answers: list[kw.Outcome] = []
+
+    def work() -> None:
+        try:
+            if worker == "process":
+                answers.append(receiver.process(stored.delivery_id or ""))
+            else:
+                answers.append(receiver.handle(body, headers))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work)
+    with transaction.atomic():
+        assert receiver.decisions.forget(client_ref="person-w") == [stored.delivery_id]
+        thread.start()
+        _waits_for_a_row_lock(thread)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert runs == []
+    assert [a.status_code for a in answers] in ([503], [410], [200])
+    row = Delivery.objects.get(id=stored.delivery_id)
+    assert (row.body, row.state, row.last_error_type) == (None, "failed", "BodyErasedError")
+
+
+def test_forget_with_autocommit_off_refuses_to_claim_and_changes_nothing(
+    exits: ExitStack,
+) -> None:
+    # With autocommit off no atomic block is open: a conflict in the erasure's give-back rolled
+    # the caller's whole transaction back, and the store's retry then ran outside it.
+    deferring, _ = receiver_at("own", exits, defer=True)
+    body, headers = signed_delivery(
+        "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, clientId="person-y", scanRef="scan-y"
+    )
+    stored = deferring.handle(body, headers)
+    assert stored.status_code == 202
+    transaction.set_autocommit(False)
+    try:
+        with pytest.raises(kw.UsageError, match="autocommit off"):
+            deferring.decisions.forget(client_ref="person-y")
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+    row = Delivery.objects.get(id=stored.delivery_id)
+    assert row.body is not None
+    assert (row.state, row.token) == ("pending", None)
 
 
 def test_a_store_object_can_be_copied_and_pickled() -> None:

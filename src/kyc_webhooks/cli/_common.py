@@ -9,6 +9,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import re
 import signal
 import sys
 import threading
@@ -109,12 +110,29 @@ def counted(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else many or one + 's'}"
 
 
+#: What a terminal must not receive as is: control characters but tab and newline (ESC starts a
+#: terminal's escape sequence, CR overwrites the line), and lone surrogates (a JSON ``\ud800``
+#: escape decodes to one; no encoding can print it).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with each character of :data:`_UNPRINTABLE` written as its ``\\uXXXX`` escape: a
+    stored value (an event type, a delivery key) is the sender's text. Inside a JSON string the
+    escape is the same character, so JSON output stays exact."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
 def out(text: str = "") -> None:
-    print(text, file=sys.stdout, flush=True)
+    print(printable(text), file=sys.stdout, flush=True)
 
 
 def err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(printable(text), file=sys.stderr, flush=True)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):

@@ -437,14 +437,16 @@ class DjangoStore:
         a plain ``atomic()``, which joins a transaction of the caller's -- rolled back with the
         caller's own deletions, as it should be. So is every block inside :meth:`erasure`."""
         depth = getattr(_NESTING, "depth", 0)
+        if own and depth == 0 and not transaction.get_autocommit(using=self._db):
+            conn = connections[self._db]
+            if not conn.in_atomic_block:  # autocommit off (AUTOCOMMIT: False, set_autocommit)
+                # Refused in an erasure too: a conflict there rolls back the whole transaction,
+                # which nothing here could tell from a retried statement's own.
+                raise UsageError(_IN_CALLERS_TRANSACTION)
         if not own or getattr(_NESTING, "erasing", False):
             with transaction.atomic(using=self._db):
                 yield
             return
-        if depth == 0 and not transaction.get_autocommit(using=self._db):
-            conn = connections[self._db]
-            if not conn.in_atomic_block:  # autocommit off (AUTOCOMMIT: False, set_autocommit)
-                raise UsageError(_IN_CALLERS_TRANSACTION)
         block = transaction.atomic(using=self._db, durable=depth == 0)
         try:
             block.__enter__()
@@ -553,14 +555,23 @@ class DjangoStore:
     def _take(
         self, row: Delivery, now: datetime, lease: float, *, replay: bool, new: bool = False
     ) -> Claim | None:
-        """Claim ``row`` if nobody changed it since it was read (conditional UPDATE)."""
+        """Claim ``row`` if nobody changed it since it was read (conditional UPDATE). Nor erased
+        it: ``forget()`` claims, erases and gives a delivery back unchanged but for its body, and
+        a worker that read the row before, its UPDATE waiting on the row's lock, would otherwise
+        win the claim once the erasure commits and run the handlers on the body it read."""
         token = new_id()
         previous = _state(row)
         state = "done" if previous is DeliveryState.DONE else "processing"
         lease_until = now + timedelta(seconds=lease)
         won = (
             self._rows()
-            .filter(id=row.id, token=row.token, state=row.state, attempts=row.attempts)
+            .filter(
+                id=row.id,
+                token=row.token,
+                state=row.state,
+                attempts=row.attempts,
+                body_erased_at=row.body_erased_at,
+            )
             .update(
                 state=state,
                 lease_until=lease_until,
