@@ -318,6 +318,27 @@ def test_verify_summary_redacts_personal_fields(
     assert "  type: one-time-password-request" in out
 
 
+def test_verify_prints_a_line_break_in_the_event_type_escaped(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The signed body's type is the sender's text: "\n" in it forged a line of the output
+    # (a script reading `delivery_key: ` would have read the sender's).
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    payload = {"id": "evt-1", "type": "client.\ndelivery_key: forged\x1b[2J"}
+    body, headers = testing.sign("complycube", payload, SECRET)
+    (tmp_path / "body.json").write_bytes(body)
+    (tmp_path / "headers.json").write_text(json.dumps(dict(headers)), encoding="utf-8")
+    code, out, err = run(capsys, "verify", "body.json", "--headers", "headers.json")
+    assert code == cli.EXIT_OK, err
+    lines = out.splitlines()
+    assert lines[0] == (
+        "authentic: vendor=complycube event_type=client.\\ndelivery_key: forged\\x1b[2J"
+    )
+    assert [line for line in lines if line.startswith("delivery_key: ")] == [
+        "delivery_key: complycube:evt-1"
+    ]
+
+
 def test_verify_json_keeps_json_values(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -1714,39 +1735,59 @@ def test_inbox_errors(
     assert_one_line_error(err, contains=message)
 
 
-def test_inbox_prints_lone_surrogates_and_control_characters_escaped(tmp_path: Path) -> None:
+def test_inbox_prints_what_the_sender_chose_escaped(tmp_path: Path) -> None:
     """A JSON escape such as ``\\ud800`` in a signed body is a lone surrogate once decoded: the
     store keeps it, and ``inbox list``/``show`` died on it (UnicodeEncodeError, a traceback,
-    the rest of the list unprinted). A control character (ESC) reached the terminal as is."""
+    the rest of the list unprinted). A control character (ESC) reached the terminal as is, and a
+    line break in an event type forged a row of the listing."""
     path = tmp_path / "inbox.sqlite3"
     store = SQLiteStore(path)
     receiver = kw.Receiver(kw.ComplyCube(secret=SECRET), store=store)
+    forged = "check.\\nFAKE  2026-01-01 00:00:00  complycube  forged.row"
     for body in (
-        b'{"id": "evt-\\ud800-\\u001b[31m-1", "type": "client.created"}',
+        b'{"id": "evt-1", "type": "client.created", "bad\\nname": "x-\\ud800"}',
         b'{"id": "evt-2", "type": "check.\\ud800\\u001b[2J"}',
+        b'{"id": "evt-3", "type": "' + forged.encode() + b'"}',
     ):
         assert receiver.handle(*testing.sign("complycube", body, SECRET)).status_code == 200
     store.close()
     env = {**os.environ, "KYC_WEBHOOKS_INBOX": str(path), "PYTHONIOENCODING": "utf-8"}
     argv = [sys.executable, "-m", "kyc_webhooks", "inbox"]
 
-    def cli_run(*args: str) -> str:
+    def cli_run(*args: str, encoding: str = "utf-8") -> str:
         done = subprocess.run(
-            [*argv, *args], capture_output=True, text=True, encoding="utf-8", env=env, timeout=60
+            [*argv, *args],
+            capture_output=True,
+            text=True,
+            encoding=encoding,
+            env={**env, "PYTHONIOENCODING": encoding},
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         assert "\x1b" not in done.stdout
         return done.stdout
 
-    listed = cli_run("list")
-    assert "check.\\ud800\\u001b[2J" in listed
-    assert listed.splitlines()[-1] == "2 shown of 2 stored (newest first)"
-    ids = [line.split()[0] for line in listed.splitlines()[1:-1]]
-    shown = cli_run("show", *ids[:1]) + cli_run("show", *ids[1:])
-    assert "event_type: check.\\ud800\\u001b[2J" in shown
-    assert "  id: evt-\\ud800-\\u001b[31m-1\n" in shown  # a field of the model
-    as_json = json.loads(cli_run("list", "--json"))  # the escapes are JSON's: exact values
-    assert {"check.\ud800\x1b[2J", "client.created"} == {row["event_type"] for row in as_json}
+    listed = cli_run("list").splitlines()
+    assert listed[-1] == "3 shown of 3 stored (newest first)"
+    assert len(listed) == 5  # the header, three rows, the summary: no forged row
+    assert any("check.\\ud800\\x1b[2J" in line for line in listed)
+    assert any("check.\\nFAKE" in line for line in listed)
+    states = {line.index(" done ") for line in listed[1:-1]}
+    assert len(states) == 1, listed  # the columns line up
+    ids = [line.split()[0] for line in listed[1:-1]]
+    shown = "".join(cli_run("show", record_id) for record_id in ids)
+    assert "event_type: check.\\ud800\\x1b[2J\n" in shown
+    assert "event_type: check.\\nFAKE  2026" in shown
+    assert "  bad\\nname: <redacted>\n" in shown  # an unknown field: its name only
+    as_json = json.loads(cli_run("list", "--json"))  # the same values, exactly
+    assert {row["event_type"] for row in as_json} == {
+        "check.\ud800\x1b[2J",
+        "client.created",
+        "check.\nFAKE  2026-01-01 00:00:00  complycube  forged.row",
+    }
+    # An ASCII terminal: escapes, not a traceback; --json stays JSON.
+    assert "check.\\ud800" in cli_run("list", encoding="ascii")
+    assert len(json.loads(cli_run("list", "--json", encoding="ascii"))) == 3
 
 
 def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:

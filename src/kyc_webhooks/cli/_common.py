@@ -9,7 +9,6 @@ import datetime as _dt
 import enum
 import json
 import math
-import re
 import signal
 import sys
 import threading
@@ -17,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+
+from kyc_webhooks.outcome import loggable
 
 if TYPE_CHECKING:
     from kyc_webhooks import WebhookEvent
@@ -110,29 +111,33 @@ def counted(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else many or one + 's'}"
 
 
-#: What a terminal must not receive as is: control characters but tab and newline (ESC starts a
-#: terminal's escape sequence, CR overwrites the line), and lone surrogates (a JSON ``\ud800``
-#: escape decodes to one; no encoding can print it).
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+def shown(text: str) -> str:
+    """A value the sender chose (an event type, a delivery key, a field, a header name) as it
+    may be printed: one with a character that is not printable -- a line break that would forge
+    an output line, a terminal's escape sequence, a lone surrogate -- is written with Python's
+    escapes (``\\n``, ``\\x1b``, ``\\ud800``; a backslash doubled), as log lines write it."""
+    return loggable(text) or ""
 
 
-def _escaped(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
-def printable(text: str) -> str:
-    """``text`` with each character of :data:`_UNPRINTABLE` written as its ``\\uXXXX`` escape: a
-    stored value (an event type, a delivery key) is the sender's text. Inside a JSON string the
-    escape is the same character, so JSON output stays exact."""
-    return _UNPRINTABLE.sub(_escaped, text)
+def _write(text: str, stream: TextIO) -> None:
+    """``print(text)`` to ``stream``; a character its encoding cannot write (a lone surrogate,
+    anything on an ASCII terminal) goes out as a ``\\`` escape instead of a traceback."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding, getattr(stream, "errors", None) or "strict")
+    except UnicodeEncodeError:
+        text = text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    print(text, file=stream, flush=True)
 
 
 def out(text: str = "") -> None:
-    print(printable(text), file=sys.stdout, flush=True)
+    _write(text, sys.stdout)
 
 
 def err(text: str) -> None:
-    print(printable(text), file=sys.stderr, flush=True)
+    _write(text, sys.stderr)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):
@@ -167,7 +172,14 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def emit_json(value: Any) -> None:
-    out(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding, getattr(sys.stdout, "errors", None) or "strict")
+    except (UnicodeEncodeError, LookupError):
+        # JSON's own escapes (a backslash escape of _write's would not be JSON).
+        text = json.dumps(value, indent=2, ensure_ascii=True, default=str)
+    out(text)
 
 
 def _read_up_to(file: BinaryIO, limit: int) -> bytes:
@@ -322,7 +334,7 @@ def _render(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
-        return value if len(value) <= _MAX_VALUE else value[: _MAX_VALUE - 1] + "…"
+        return shown(value if len(value) <= _MAX_VALUE else value[: _MAX_VALUE - 1] + "…")
     if isinstance(value, Mapping):
         return f"{{{len(value)} fields}}"
     if isinstance(value, (list, tuple)):
@@ -342,7 +354,7 @@ def summary_lines(event: WebhookEvent) -> list[str]:
     for name, value in event.__repr_args__():
         if name in (None, "vendor", "event_type"):
             continue
-        lines.append(f"{name}: {_render(value)}")
+        lines.append(f"{shown(name)}: {_render(value)}")  # an unknown field's name: the sender's
     return lines
 
 

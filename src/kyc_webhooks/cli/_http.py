@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._common import EXIT_UNAVAILABLE, CliError
+from ._common import EXIT_UNAVAILABLE, CliError, shown
 
 #: At most this many bytes of the answer are read (the JSON of a receiver's answer is small).
 MAX_ANSWER = 65536
@@ -274,9 +274,7 @@ def _shown(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     if len(text) > _SHOWN_TEXT:
         text = text[:_SHOWN_TEXT] + "..."
-    if not text.isprintable():
-        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
-    return text
+    return shown(text)
 
 
 def describe(response: Response) -> str:

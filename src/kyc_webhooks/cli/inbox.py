@@ -32,6 +32,7 @@ from ._common import (
     out,
     print_fields,
     seconds,
+    shown,
     summary_fields,
     table,
     when,
@@ -271,7 +272,7 @@ def _list(args: argparse.Namespace, store: Store) -> int:
         out("inbox is empty" if not (args.vendor or args.state or event_type) else "no match")
         return EXIT_OK
     if not args.quiet:
-        rows = [[str(v) for v in _row(r).values()] for r in records]
+        rows = [[shown(str(v)) for v in _row(r).values()] for r in records]
         header = ("ID", "RECEIVED (UTC)", "VENDOR", "EVENT TYPE", "STATE", "TRIES", "BODY")
         for line in table(rows, header):
             out(line)
@@ -322,9 +323,9 @@ def _show(args: argparse.Namespace, store: Store) -> int:
         emit_json(data)
         return EXIT_OK
     out(f"id: {record.id}")
-    out(f"delivery_key: {record.delivery_key}")
-    out(f"vendor: {record.vendor}")
-    out(f"event_type: {record.event_type}")
+    out(f"delivery_key: {shown(record.delivery_key)}")
+    out(f"vendor: {shown(record.vendor)}")
+    out(f"event_type: {shown(record.event_type)}")
     out(f"state: {record.state}")
     if args.quiet:
         return EXIT_OK
@@ -332,12 +333,14 @@ def _show(args: argparse.Namespace, store: Store) -> int:
     out(f"updated_at: {when(record.updated_at)} UTC")
     out(f"attempts: {record.attempts}  replays: {record.replays}")
     if record.last_error_type:
-        out(f"last_error: {record.last_error_type}: {record.last_error_message or ''}")
+        out(
+            f"last_error: {shown(record.last_error_type)}: {shown(record.last_error_message or '')}"
+        )
     if record.body is None:
         out("body: erased")
         return EXIT_OK
     out(f"body: {len(record.body)} bytes (print it with --body)")
-    out(f"headers: {', '.join(name for name, _ in record.headers) or '-'}")
+    out(f"headers: {', '.join(shown(name) for name, _ in record.headers) or '-'}")
     if event is None:
         out("model: the stored body no longer parses")
         return EXIT_OK
@@ -393,7 +396,8 @@ def _replay(args: argparse.Namespace, store: Store) -> int:
             }
         )
     else:
-        out(f"{record.id} {record.vendor} {record.event_type} -> {outcome.status_code} {verdict}")
+        event_type = shown(record.event_type)
+        out(f"{record.id} {record.vendor} {event_type} -> {outcome.status_code} {verdict}")
     return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
@@ -420,7 +424,7 @@ def _replay_to(args: argparse.Namespace, record: DeliveryRecord) -> int:
             }
         )
     else:
-        out(f"{record.id} {record.vendor} {record.event_type} -> {describe(response)}")
+        out(f"{record.id} {record.vendor} {shown(record.event_type)} -> {describe(response)}")
     if problem is not None:
         raise CliError(problem, EXIT_FAILED)
     return EXIT_OK if ok else EXIT_FAILED
@@ -477,7 +481,9 @@ def _replay_failed(args: argparse.Namespace, store: Store) -> int:
         status = outcome.status_code if outcome is not None else None
         rows.append({"id": record.id, "result": result, "status": status, "error": error})
         if not args.json and not args.quiet:
-            out(f"{record.id} {record.vendor} {record.event_type} -> {_BULK_RESULTS[result]}")
+            out(
+                f"{record.id} {record.vendor} {shown(record.event_type)} -> {_BULK_RESULTS[result]}"
+            )
 
     def replay_all(batch: Iterator[DeliveryRecord]) -> None:
         for record in batch:

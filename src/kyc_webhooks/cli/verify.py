@@ -25,6 +25,7 @@ from ._common import (
     out,
     print_fields,
     read_bytes,
+    shown,
     summary_fields,
 )
 
@@ -272,10 +273,10 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
-    out(f"authentic: vendor={event.vendor} event_type={event.event_type}")
+    out(f"authentic: vendor={event.vendor} event_type={shown(event.event_type)}")
     if args.quiet:
         return EXIT_OK
     out(f"model: {model}")
-    out(f"delivery_key: {event.delivery_key}")
+    out(f"delivery_key: {shown(event.delivery_key)}")
     print_fields(event)
     return EXIT_OK
