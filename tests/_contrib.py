@@ -321,6 +321,67 @@ def hung_broker() -> Iterator[int]:
             conn.close()
 
 
+@contextlib.contextmanager
+def freezable_proxy(host: str, port: int) -> Iterator[tuple[int, threading.Event]]:
+    """A loopback TCP proxy to ``host:port`` (a real broker) that stops forwarding, both ways,
+    its connections left open, once the yielded event is set: a broker that hangs while the
+    client holds a pooled connection to it. Yields the proxy's port and that event."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    stop, frozen = threading.Event(), threading.Event()
+    sockets: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def pump(source: socket.socket, target: socket.socket) -> None:
+        source.settimeout(0.2)
+        while not stop.is_set():
+            if frozen.is_set():
+                stop.wait(0.05)
+                continue
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            if frozen.is_set():  # frozen while this recv waited: never delivered
+                continue
+            try:
+                target.sendall(data)
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                continue
+            upstream = socket.create_connection((host, port), timeout=5)
+            sockets.extend((client, upstream))
+            for source, target in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=pump, args=(source, target), daemon=True)
+                threads.append(thread)
+                thread.start()
+
+    accepting = threading.Thread(target=serve, daemon=True)
+    accepting.start()
+    try:
+        yield listener.getsockname()[1], frozen
+    finally:
+        stop.set()
+        accepting.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)
+        listener.close()
+        for sock in sockets:
+            sock.close()
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (connections are refused): a broker that is down.
     Port 1 (tcpmux, never served): a free port picked and let go could be taken meanwhile by

@@ -1748,6 +1748,8 @@ def test_inbox_prints_what_the_sender_chose_escaped(tmp_path: Path) -> None:
         b'{"id": "evt-1", "type": "client.created", "bad\\nname": "x-\\ud800"}',
         b'{"id": "evt-2", "type": "check.\\ud800\\u001b[2J"}',
         b'{"id": "evt-3", "type": "' + forged.encode() + b'"}',
+        b'{"id": "evt-4", "type": "check.\\\\nFAKE\\u009b2J"}',  # a backslash; CSI (C1)
+        b'{"id": "evt-5", "type": "check.\\\\x1b[2J"}',  # printable: what an escape looks like
     ):
         assert receiver.handle(*testing.sign("complycube", body, SECRET)).status_code == 200
     store.close()
@@ -1768,10 +1770,12 @@ def test_inbox_prints_what_the_sender_chose_escaped(tmp_path: Path) -> None:
         return done.stdout
 
     listed = cli_run("list").splitlines()
-    assert listed[-1] == "3 shown of 3 stored (newest first)"
-    assert len(listed) == 5  # the header, three rows, the summary: no forged row
+    assert listed[-1] == "5 shown of 5 stored (newest first)"
+    assert len(listed) == 7  # the header, five rows, the summary: no forged row
     assert any("check.\\ud800\\x1b[2J" in line for line in listed)
-    assert any("check.\\nFAKE" in line for line in listed)
+    assert any("check.\\nFAKE  2026" in line for line in listed)
+    assert any("check.\\\\nFAKE\\x9b2J" in line for line in listed)  # not the same text
+    assert any("check.\\\\x1b[2J " in line for line in listed)  # nor a sender's "\\x1b" text
     states = {line.index(" done ") for line in listed[1:-1]}
     assert len(states) == 1, listed  # the columns line up
     ids = [line.split()[0] for line in listed[1:-1]]
@@ -1779,15 +1783,21 @@ def test_inbox_prints_what_the_sender_chose_escaped(tmp_path: Path) -> None:
     assert "event_type: check.\\ud800\\x1b[2J\n" in shown
     assert "event_type: check.\\nFAKE  2026" in shown
     assert "  bad\\nname: <redacted>\n" in shown  # an unknown field: its name only
+    (c1,) = [line.split()[0] for line in listed if "\\x9b" in line]
+    text = cli_run("show", c1, "--json")  # a JSON text with no other reason to be escaped
+    assert "\x9b" not in text
+    assert json.loads(text)["event_type"] == "check.\\nFAKE\x9b2J"
     as_json = json.loads(cli_run("list", "--json"))  # the same values, exactly
     assert {row["event_type"] for row in as_json} == {
         "check.\ud800\x1b[2J",
         "client.created",
         "check.\nFAKE  2026-01-01 00:00:00  complycube  forged.row",
+        "check.\\nFAKE\x9b2J",
+        "check.\\x1b[2J",
     }
     # An ASCII terminal: escapes, not a traceback; --json stays JSON.
     assert "check.\\ud800" in cli_run("list", encoding="ascii")
-    assert len(json.loads(cli_run("list", "--json", encoding="ascii"))) == 3
+    assert len(json.loads(cli_run("list", "--json", encoding="ascii"))) == 5
 
 
 def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:

@@ -29,11 +29,16 @@ from _contrib import (
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
     closed_port,
+    drop_redis_prefix,
+    freezable_proxy,
     hung_broker,
     require_package,
+    require_redis,
+    run_token,
     store_unqueued,
     worker,
 )
+from kyc_webhooks.testing import signed_delivery
 
 APP = (
     HANDLER
@@ -256,6 +261,57 @@ def test_a_hung_broker_does_not_stall_the_event_loop_of_handle_async(
         receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
         register(app, receiver, name="kw_hung_async")
         check_loop_not_blocked(receiver, caplog)
+
+
+def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Redis broker that hangs after the web process connected (a pooled connection open):
+    each publish timed out reading its reply, and Celery's retries of it, a new connection each,
+    held the 202 for 10.6 s -- past iDenfy's 10 s. handle() waits for the hand-off at most
+    SYNC_PUBLISH_WAIT; the sweeper handles the delivery."""
+    import time
+    from urllib.parse import urlsplit
+
+    celery = require_package("celery")
+    from kyc_webhooks.contrib._common import SYNC_PUBLISH_WAIT
+    from kyc_webhooks.contrib.celery import register
+
+    redis = urlsplit(require_redis())
+    prefix = run_token()
+    try:
+        with freezable_proxy(redis.hostname or "127.0.0.1", redis.port or 6379) as (port, frozen):
+            app = celery.Celery(
+                "kw-frozen", broker=f"redis://127.0.0.1:{port}{redis.path}", set_as_current=False
+            )
+            app.conf.task_default_queue = prefix
+            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+            register(app, receiver, name="kw_frozen")
+            first = receiver.handle(
+                *signed_delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef="frozen-1")
+            )
+            assert first.status_code == 202
+            assert "on_deferred failed" not in caplog.text  # published: the connection pooled
+            frozen.set()
+            body, headers = signed_delivery(
+                "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef="frozen-2"
+            )
+            started = time.monotonic()
+            second = receiver.handle(body, headers)
+            took = time.monotonic() - started
+            assert (second.status_code, second.duplicate) == (202, False)
+            assert took < SYNC_PUBLISH_WAIT + 2.0, f"answered after {took:.1f} s"
+            stored = receiver.store.get(second.delivery_id or "") if receiver.store else None
+            assert stored is not None
+            assert stored.state is kw.DeliveryState.PENDING  # for the sweeper
+            # The publish goes on; its failure is logged when it ends (waited for here, so that
+            # it ends against this frozen broker, not in another test).
+            deadline = time.monotonic() + 30
+            while "hand-off to the queue failed" not in caplog.text:
+                assert time.monotonic() < deadline, "the publish never ended"
+                time.sleep(0.1)
+    finally:
+        drop_redis_prefix(prefix)
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])

@@ -9,6 +9,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import re
 import signal
 import sys
 import threading
@@ -114,8 +115,11 @@ def counted(count: int, one: str, many: str | None = None) -> str:
 def shown(text: str) -> str:
     """A value the sender chose (an event type, a delivery key, a field, a header name) as it
     may be printed: one with a character that is not printable -- a line break that would forge
-    an output line, a terminal's escape sequence, a lone surrogate -- is written with Python's
-    escapes (``\\n``, ``\\x1b``, ``\\ud800``; a backslash doubled), as log lines write it."""
+    an output line, a terminal's escape sequence, a lone surrogate -- or with a backslash is
+    written with Python's escapes (``\\n``, ``\\x1b``, ``\\ud800``; a backslash doubled, so
+    that no value prints as another one would)."""
+    if "\\" in text:  # so that a sender's "\\n" (two characters) never reads as an escape
+        return text.encode("unicode_escape", "backslashreplace").decode("ascii")
     return loggable(text) or ""
 
 
@@ -171,13 +175,21 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
+#: What JSON output never writes as is, though ``json.dumps(ensure_ascii=False)`` would: DEL and
+#: the C1 controls (U+009B is a terminal's escape sequence on its own) and lone surrogates.
+_NOT_WRITTEN_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+
+
 def emit_json(value: Any) -> None:
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
-        text.encode(encoding, getattr(sys.stdout, "errors", None) or "strict")
+        text.encode(encoding)
+        readable = not _NOT_WRITTEN_IN_JSON.search(text)
     except (UnicodeEncodeError, LookupError):
-        # JSON's own escapes (a backslash escape of _write's would not be JSON).
+        readable = False
+    if not readable:
+        # JSON's own escapes: exact values, and nothing for the terminal to act on.
         text = json.dumps(value, indent=2, ensure_ascii=True, default=str)
     out(text)
 

@@ -47,13 +47,17 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
     any ASGI app) it returns the publish run in a worker thread, which the receiver awaits before
     its 202: a broker that is slow, down or hung (seconds, up to the publish timeouts) never
     stalls the application's other requests. Called elsewhere (``receiver.handle``) it publishes
-    at once."""
+    at once, waiting at most :data:`SYNC_PUBLISH_WAIT` (:func:`publish_bounded`): the queue
+    library's own timeouts add up past a vendor's -- Celery's retries of a publish to a Redis
+    that hangs with a pooled connection open took 10.6 s."""
 
     def on_deferred(delivery_id: str) -> Awaitable[None] | None:
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop in this thread: publish here
-            publish(delivery_id)
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread
+            loop = None
+        if loop is None:  # outside the except block: a failure is not "during" its RuntimeError
+            publish_bounded(functools.partial(publish, delivery_id), delivery_id)
             return None
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
         # the awaitable still publishes).
