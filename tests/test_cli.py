@@ -1800,6 +1800,23 @@ def test_inbox_prints_what_the_sender_chose_escaped(tmp_path: Path) -> None:
     assert len(json.loads(cli_run("list", "--json", encoding="ascii"))) == 5
 
 
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "ascii", "utf-8"])
+def test_json_output_is_utf8_whatever_the_terminals_encoding(
+    monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    # RFC 8259: JSON exchanged between programs is UTF-8. On a Latin-1 stdout "café" went out as
+    # the byte E9, which a JSON reader (jq) turned into U+FFFD.
+    from kyc_webhooks.cli._common import emit_json
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding, write_through=True)
+    monkeypatch.setattr(sys, "stdout", stream)
+    emit_json({"event_type": "café.created"})
+    written = raw.getvalue()
+    assert json.loads(written.decode("utf-8")) == {"event_type": "café.created"}
+    assert written.isascii() == (encoding != "utf-8")
+
+
 def test_inbox_erased_body(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
     run(capsys, "inbox", "--inbox", str(inbox), "purge", "--all", "--erase-bodies", "--yes")
     _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")

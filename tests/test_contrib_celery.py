@@ -268,13 +268,12 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
 ) -> None:
     """A Redis broker that hangs after the web process connected (a pooled connection open):
     each publish timed out reading its reply, and Celery's retries of it, a new connection each,
-    held the 202 for 10.6 s -- past iDenfy's 10 s. handle() waits for the hand-off at most
-    SYNC_PUBLISH_WAIT; the sweeper handles the delivery."""
+    held the 202 for 10.6 s -- past iDenfy's 10 s. The hand-off publishes once (~2 s); the
+    sweeper handles the delivery."""
     import time
     from urllib.parse import urlsplit
 
     celery = require_package("celery")
-    from kyc_webhooks.contrib._common import SYNC_PUBLISH_WAIT
     from kyc_webhooks.contrib.celery import register
 
     redis = urlsplit(require_redis())
@@ -300,16 +299,11 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
             second = receiver.handle(body, headers)
             took = time.monotonic() - started
             assert (second.status_code, second.duplicate) == (202, False)
-            assert took < SYNC_PUBLISH_WAIT + 2.0, f"answered after {took:.1f} s"
+            assert took < 6.0, f"answered after {took:.1f} s"
             stored = receiver.store.get(second.delivery_id or "") if receiver.store else None
             assert stored is not None
             assert stored.state is kw.DeliveryState.PENDING  # for the sweeper
-            # The publish goes on; its failure is logged when it ends (waited for here, so that
-            # it ends against this frozen broker, not in another test).
-            deadline = time.monotonic() + 30
-            while "hand-off to the queue failed" not in caplog.text:
-                assert time.monotonic() < deadline, "the publish never ended"
-                time.sleep(0.1)
+            assert "on_deferred failed" in caplog.text
     finally:
         drop_redis_prefix(prefix)
 

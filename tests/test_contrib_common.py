@@ -134,10 +134,10 @@ def test_the_hand_off_publishes_even_when_nobody_awaits_it() -> None:
 
     asyncio.run(main())
     assert published == [("dropped", False), ("awaited", False)]  # off the loop's thread
-    # No event loop (handle()): published before enqueue returns, on a publishing thread, so
-    # that a hung broker holds the 202 at most SYNC_PUBLISH_WAIT.
+    # No event loop (handle()): published at once, here (the queue library's per-thread state,
+    # Celery's current task, goes with it).
     assert enqueue("no-loop") is None
-    assert published[-1] == ("no-loop", False)
+    assert published[-1] == ("no-loop", True)
 
 
 def test_a_failed_publish_nobody_awaits_is_logged_by_its_class_only(
@@ -194,3 +194,42 @@ def test_a_publish_runs_off_the_loops_default_executor() -> None:
 
     asyncio.run(main())
     assert published == ["d-2"]
+
+
+def test_a_forked_child_publishes_on_threads_of_its_own() -> None:
+    # The publishing threads are made once per process: a child forked after the parent had
+    # published (gunicorn --preload, a uWSGI master that handled a delivery) inherited an
+    # executor that believed it had idle threads, started none, and never published.
+    import os
+    import threading
+    import time
+    import warnings
+
+    from kyc_webhooks.contrib._common import publish_bounded
+
+    parent = threading.Event()
+    publish_bounded(parent.set, "parent")
+    assert parent.is_set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: its exit status says whether it published in time
+        status = 1
+        try:
+            child = threading.Event()
+            started = time.monotonic()
+            publish_bounded(child.set, "child")
+            status = 0 if child.is_set() and time.monotonic() - started < 3.0 else 2
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + 30
+    while True:
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child never ended")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(code) == 0

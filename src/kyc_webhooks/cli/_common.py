@@ -4,6 +4,7 @@ help formatting, file reading, confirmation of destructive actions and progress 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import datetime as _dt
 import enum
@@ -182,14 +183,13 @@ _NOT_WRITTEN_IN_JSON = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
 
 def emit_json(value: Any) -> None:
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
-        text.encode(encoding)
-        readable = not _NOT_WRITTEN_IN_JSON.search(text)
-    except (UnicodeEncodeError, LookupError):
-        readable = False
-    if not readable:
-        # JSON's own escapes: exact values, and nothing for the terminal to act on.
+        utf8 = codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if not utf8 or _NOT_WRITTEN_IN_JSON.search(text):
+        # JSON's own escapes: exact values, nothing for the terminal to act on, and JSON that is
+        # UTF-8 (RFC 8259) whatever the terminal's encoding (Latin-1 bytes would not be).
         text = json.dumps(value, indent=2, ensure_ascii=True, default=str)
     out(text)
 

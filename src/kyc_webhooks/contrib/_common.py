@@ -13,6 +13,7 @@ import concurrent.futures
 import contextvars
 import functools
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,9 +48,9 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
     any ASGI app) it returns the publish run in a worker thread, which the receiver awaits before
     its 202: a broker that is slow, down or hung (seconds, up to the publish timeouts) never
     stalls the application's other requests. Called elsewhere (``receiver.handle``) it publishes
-    at once, waiting at most :data:`SYNC_PUBLISH_WAIT` (:func:`publish_bounded`): the queue
-    library's own timeouts add up past a vendor's -- Celery's retries of a publish to a Redis
-    that hangs with a pooled connection open took 10.6 s."""
+    at once, on the caller's thread (the queue library's own state -- Celery's current task --
+    is per thread): ``publish`` must bound itself (each integration sets its broker's timeouts
+    and retries)."""
 
     def on_deferred(delivery_id: str) -> Awaitable[None] | None:
         try:
@@ -57,7 +58,7 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
         except RuntimeError:  # no event loop in this thread
             loop = None
         if loop is None:  # outside the except block: a failure is not "during" its RuntimeError
-            publish_bounded(functools.partial(publish, delivery_id), delivery_id)
+            publish(delivery_id)
             return None
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
         # the awaitable still publishes).
@@ -80,6 +81,18 @@ def on_publishing_thread(
     calls too (a hung broker holding every thread of it for its publish timeouts held the
     answers of every delivery, redeliveries included; review R56)."""
     return loop.run_in_executor(_publisher(), contextvars.copy_context().run, publish)
+
+
+def _forget_publisher() -> None:
+    """In a forked child: the parent's publishing threads are not there, and an executor that
+    believes it has idle ones never starts any -- every hand-off would wait and never publish
+    (gunicorn ``--preload``, a uWSGI master that handled a delivery). A new one is made."""
+    global _PUBLISHER, _PUBLISHER_LOCK
+    _PUBLISHER = None
+    _PUBLISHER_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_publisher)
 
 
 def _publisher() -> concurrent.futures.ThreadPoolExecutor:

@@ -97,7 +97,9 @@ def register(
 
     def publish(delivery_id: str) -> None:
         _bound_publish(app)  # unless set since (the app's own options replaced ours)
-        app.send_task(process_name, args=(delivery_id,), ignore_result=True)
+        app.send_task(
+            process_name, args=(delivery_id,), ignore_result=True, retry_policy=_RETRY_POLICY
+        )
 
     receiver.on_deferred = enqueue = off_the_loop(publish)
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)
@@ -168,3 +170,11 @@ def _bound_publish(app: Any) -> None:
 
 
 _SOCKET_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")
+
+#: The hand-off's publish is tried once, not Celery's default four times: against a Redis that
+#: hangs while a pooled connection to it is open, each try waits out PUBLISH_TIMEOUT (reading the
+#: reply, then connecting anew), and four held the 202 for 10.6 s -- past iDenfy's 10 s; two took
+#: 6 s, and concurrent deliveries queue behind kombu's producer pool. One takes 2 s. A publish
+#: that failed (the broker down or hung, a pooled connection it reset) is logged, and the sweeper
+#: handles the stored delivery.
+_RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
