@@ -321,17 +321,27 @@ def hung_broker() -> Iterator[int]:
             conn.close()
 
 
+class Proxy(NamedTuple):
+    port: int
+    #: Set: nothing is forwarded any more, the connections stay open (a broker that hangs).
+    frozen: threading.Event
+    #: Closes the connections open now (a broker that restarted); new ones are served.
+    reset: Callable[[], None]
+    #: The local ports of the proxy's connections to the broker (what the broker sees).
+    upstream_ports: Callable[[], list[int]]
+
+
 @contextlib.contextmanager
-def freezable_proxy(host: str, port: int) -> Iterator[tuple[int, threading.Event]]:
-    """A loopback TCP proxy to ``host:port`` (a real broker) that stops forwarding, both ways,
-    its connections left open, once the yielded event is set: a broker that hangs while the
-    client holds a pooled connection to it. Yields the proxy's port and that event."""
+def freezable_proxy(host: str, port: int) -> Iterator[Proxy]:
+    """A loopback TCP proxy to ``host:port`` (a real broker) that can hang or drop the client's
+    pooled connections (:class:`Proxy`)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     listener.settimeout(0.2)
     stop, frozen = threading.Event(), threading.Event()
     sockets: list[socket.socket] = []
+    upstreams: list[socket.socket] = []
     threads: list[threading.Thread] = []
 
     def pump(source: socket.socket, target: socket.socket) -> None:
@@ -363,15 +373,29 @@ def freezable_proxy(host: str, port: int) -> Iterator[tuple[int, threading.Event
                 continue
             upstream = socket.create_connection((host, port), timeout=5)
             sockets.extend((client, upstream))
+            upstreams.append(upstream)
             for source, target in ((client, upstream), (upstream, client)):
                 thread = threading.Thread(target=pump, args=(source, target), daemon=True)
                 threads.append(thread)
                 thread.start()
 
+    def reset() -> None:
+        for sock in list(sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     accepting = threading.Thread(target=serve, daemon=True)
     accepting.start()
     try:
-        yield listener.getsockname()[1], frozen
+
+        def upstream_ports() -> list[int]:
+            ports = []
+            for sock in upstreams:
+                with contextlib.suppress(OSError):
+                    ports.append(sock.getsockname()[1])
+            return ports
+
+        yield Proxy(listener.getsockname()[1], frozen, reset, upstream_ports)
     finally:
         stop.set()
         accepting.join(timeout=5)

@@ -20,6 +20,7 @@ from _contrib import (
     BROKERS,
     HANDLER,
     KEY,
+    Proxy,
     Setup,
     broker_app,
     check_a_killed_worker_loses_nothing,
@@ -29,10 +30,12 @@ from _contrib import (
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
     closed_port,
+    drop_rabbitmq_names,
     drop_redis_prefix,
     freezable_proxy,
     hung_broker,
     require_package,
+    require_rabbitmq,
     require_redis,
     run_token,
     store_unqueued,
@@ -279,9 +282,11 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
     redis = urlsplit(require_redis())
     prefix = run_token()
     try:
-        with freezable_proxy(redis.hostname or "127.0.0.1", redis.port or 6379) as (port, frozen):
+        with freezable_proxy(redis.hostname or "127.0.0.1", redis.port or 6379) as proxy:
             app = celery.Celery(
-                "kw-frozen", broker=f"redis://127.0.0.1:{port}{redis.path}", set_as_current=False
+                "kw-frozen",
+                broker=f"redis://127.0.0.1:{proxy.port}{redis.path}",
+                set_as_current=False,
             )
             app.conf.task_default_queue = prefix
             receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
@@ -291,7 +296,7 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
             )
             assert first.status_code == 202
             assert "on_deferred failed" not in caplog.text  # published: the connection pooled
-            frozen.set()
+            proxy.frozen.set()
             body, headers = signed_delivery(
                 "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef="frozen-2"
             )
@@ -306,6 +311,79 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
             assert "on_deferred failed" in caplog.text
     finally:
         drop_redis_prefix(prefix)
+
+
+def close_pooled_connections(broker: str, proxy: Proxy) -> None:
+    """What a broker's restart or failover does to the connections open to it: Redis's end
+    closed; RabbitMQ's closed by the broker itself (``rabbitmqctl close_connection``: a
+    Connection.Close frame -- a TCP cut alone loses an unconfirmed publish silently, with or
+    without a retry)."""
+    if broker == "redis":
+        proxy.reset()
+        return
+    ports = set(proxy.upstream_ports())
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "peer_port"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    pids = [line.split()[0] for line in listed.splitlines() if line.split()[-1:] in (
+        [str(port)] for port in ports
+    )]  # fmt: skip
+    assert pids, listed
+    for pid in pids:
+        subprocess.run(
+            ["rabbitmqctl", "-q", "close_connection", pid, "kyc-webhooks test: a restart"],
+            capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("broker", ["redis", "amqp"])
+def test_a_broker_that_closed_the_pooled_connection_still_gets_the_hand_off(
+    caplog: pytest.LogCaptureFixture, broker: str
+) -> None:
+    """A broker restart or failover closes the web process's pooled connection. Over AMQP
+    Celery's publish retry is what reconnects it: published once (the policy of the Redis
+    hand-off), the next hand-off was lost to the sweeper. redis-py reconnects by itself."""
+    from urllib.parse import urlsplit
+
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    url = urlsplit(require_redis() if broker == "redis" else require_rabbitmq())
+    prefix = run_token()
+    default = 6379 if broker == "redis" else 5672
+    try:
+        with freezable_proxy(url.hostname or "127.0.0.1", url.port or default) as proxy:
+            netloc = f"{url.netloc.rpartition('@')[0]}@" if "@" in url.netloc else ""
+            app = celery.Celery(
+                "kw-reset",
+                broker=f"{url.scheme}://{netloc}127.0.0.1:{proxy.port}{url.path}",
+                set_as_current=False,
+            )
+            app.conf.task_default_queue = prefix
+            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+            register(app, receiver, name="kw_reset")
+            for number in range(3):
+                if number:
+                    close_pooled_connections(broker, proxy)
+                outcome = receiver.handle(
+                    *signed_delivery(
+                        "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef=f"r-{number}"
+                    )
+                )
+                assert (outcome.status_code, outcome.duplicate) == (202, False)
+            assert "on_deferred failed" not in caplog.text
+            with app.connection_for_read() as connection:
+                if broker == "redis":
+                    depth = connection.default_channel.client.llen(prefix)
+                else:
+                    depth = connection.default_channel.queue_declare(prefix, passive=True)[1]
+            assert depth == 3
+    finally:
+        if broker == "redis":
+            drop_redis_prefix(prefix)
+        else:
+            drop_rabbitmq_names([prefix], [prefix])
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])

@@ -97,9 +97,8 @@ def register(
 
     def publish(delivery_id: str) -> None:
         _bound_publish(app)  # unless set since (the app's own options replaced ours)
-        app.send_task(
-            process_name, args=(delivery_id,), ignore_result=True, retry_policy=_RETRY_POLICY
-        )
+        once = {"retry_policy": _RETRY_POLICY} if _redis_broker(app) else {}
+        app.send_task(process_name, args=(delivery_id,), ignore_result=True, **once)
 
     receiver.on_deferred = enqueue = off_the_loop(publish)
     return Tasks(process=process_task, sweep=sweep_task, enqueue=enqueue)
@@ -160,8 +159,7 @@ def _bound_publish(app: Any) -> None:
     current = app.conf.broker_transport_options or {}
     if all(key in current for key in _SOCKET_TIMEOUTS):
         return  # set by us before, or by the app
-    url = str(app.conf.broker_url or "")
-    if not url.startswith(("redis://", "rediss://", "redis+socket://")):
+    if not _redis_broker(app):
         return
     transport = dict(current)
     for key in _SOCKET_TIMEOUTS:
@@ -169,12 +167,17 @@ def _bound_publish(app: Any) -> None:
     app.conf.broker_transport_options = transport
 
 
+def _redis_broker(app: Any) -> bool:
+    return str(app.conf.broker_url or "").startswith(("redis://", "rediss://", "redis+socket://"))
+
+
 _SOCKET_TIMEOUTS = ("socket_timeout", "socket_connect_timeout")
 
-#: The hand-off's publish is tried once, not Celery's default four times: against a Redis that
-#: hangs while a pooled connection to it is open, each try waits out PUBLISH_TIMEOUT (reading the
-#: reply, then connecting anew), and four held the 202 for 10.6 s -- past iDenfy's 10 s; two took
-#: 6 s, and concurrent deliveries queue behind kombu's producer pool. One takes 2 s. A publish
-#: that failed (the broker down or hung, a pooled connection it reset) is logged, and the sweeper
-#: handles the stored delivery.
+#: On a Redis broker the hand-off's publish is tried once, not Celery's default four times:
+#: against a Redis that hangs while a pooled connection to it is open, each try waits out
+#: PUBLISH_TIMEOUT (reading the reply, then connecting anew), and four held the 202 for 10.6 s --
+#: past iDenfy's 10 s; two took 6 s. One takes 2 s. redis-py reconnects a connection the server
+#: closed by itself, so nothing is lost to a Redis restart. Over AMQP Celery's own policy stays:
+#: there a retry is what reconnects a pooled connection the broker closed (a restart, a failover),
+#: and a hung broker costs the same 4 s (broker_connection_timeout) with or without it.
 _RETRY_POLICY = {"max_retries": 0, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
