@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
@@ -333,37 +334,25 @@ class Proxy(NamedTuple):
 
 @contextlib.contextmanager
 def freezable_proxy(host: str, port: int) -> Iterator[Proxy]:
-    """A loopback TCP proxy to ``host:port`` (a real broker) that can hang or drop the client's
-    pooled connections (:class:`Proxy`)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.2)
-    stop, frozen = threading.Event(), threading.Event()
-    sockets: list[socket.socket] = []
-    upstreams: list[socket.socket] = []
-    threads: list[threading.Thread] = []
+    """A loopback TCP proxy to ``host:port`` (a real broker or database) that can hang or drop
+    the client's connections (:class:`Proxy`). On leaving, it thaws first: what was held back
+    goes through (a defer left running lands its job) until it stops."""
+    frozen, stop = threading.Event(), threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    pairs: list[tuple[socket.socket, socket.socket]] = []
 
-    def pump(source: socket.socket, target: socket.socket) -> None:
-        source.settimeout(0.2)
-        while not stop.is_set():
-            if frozen.is_set():
-                stop.wait(0.05)
-                continue
-            try:
-                data = source.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            if frozen.is_set():  # frozen while this recv waited: never delivered
-                continue
-            try:
-                target.sendall(data)
-            except OSError:
-                return
+    def pump(client: socket.socket, server: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while not stop.is_set():
+                ready, _, _ = select.select([client, server], [], [], 0.05)
+                if frozen.is_set():
+                    continue
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (server if sock is client else client).sendall(data)
 
     def serve() -> None:
         while not stop.is_set():
@@ -371,39 +360,36 @@ def freezable_proxy(host: str, port: int) -> Iterator[Proxy]:
                 client, _ = listener.accept()
             except OSError:
                 continue
-            upstream = socket.create_connection((host, port), timeout=5)
-            sockets.extend((client, upstream))
-            upstreams.append(upstream)
-            for source, target in ((client, upstream), (upstream, client)):
-                thread = threading.Thread(target=pump, args=(source, target), daemon=True)
-                threads.append(thread)
-                thread.start()
+            server = socket.create_connection((host, port), timeout=5)
+            server.settimeout(None)
+            pairs.append((client, server))
+            threading.Thread(target=pump, args=(client, server), daemon=True).start()
 
     def reset() -> None:
-        for sock in list(sockets):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    accepting = threading.Thread(target=serve, daemon=True)
-    accepting.start()
-    try:
-
-        def upstream_ports() -> list[int]:
-            ports = []
-            for sock in upstreams:
+        for client, server in list(pairs):
+            for sock in (client, server):
                 with contextlib.suppress(OSError):
-                    ports.append(sock.getsockname()[1])
-            return ports
+                    sock.shutdown(socket.SHUT_RDWR)
 
+    def upstream_ports() -> list[int]:
+        ports = []
+        for _, server in list(pairs):
+            with contextlib.suppress(OSError):
+                ports.append(server.getsockname()[1])
+        return ports
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
         yield Proxy(listener.getsockname()[1], frozen, reset, upstream_ports)
     finally:
+        frozen.clear()
         stop.set()
-        accepting.join(timeout=5)
-        for thread in threads:
-            thread.join(timeout=5)
+        thread.join(timeout=5)
         listener.close()
-        for sock in sockets:
-            sock.close()
+        for client, server in pairs:
+            client.close()
+            server.close()
 
 
 def closed_port() -> int:

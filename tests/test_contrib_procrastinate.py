@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import select
-import socket
 import sys
 import threading
 import time
@@ -28,6 +26,7 @@ from _contrib import (
     check_lost_enqueue_is_swept,
     check_runs_once_and_redelivery_is_harmless,
     check_swept_once,
+    freezable_proxy,
     logged,
     require_package,
     runs,
@@ -328,51 +327,6 @@ def test_the_hand_off_defers_even_when_nobody_awaits_it() -> None:
     assert deferred == ["awaited", "dropped"]
 
 
-@contextlib.contextmanager
-def freezable_proxy(host: str, port: int) -> Iterator[tuple[int, threading.Event]]:
-    """A loopback TCP proxy to ``host:port``; while the event is set it forwards nothing, either
-    way (a hung or partitioned database). Yields its port and that event."""
-    frozen, stop = threading.Event(), threading.Event()
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    pairs: list[tuple[socket.socket, socket.socket]] = []
-
-    def pump(client: socket.socket, server: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while not stop.is_set():
-                ready, _, _ = select.select([client, server], [], [], 0.05)
-                if frozen.is_set():
-                    continue
-                for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    (server if sock is client else client).sendall(data)
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                continue
-            server = socket.create_connection((host, port))
-            pairs.append((client, server))
-            threading.Thread(target=pump, args=(client, server), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], frozen
-    finally:
-        frozen.clear()
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
-        for client, server in pairs:
-            client.close()
-            server.close()
-
-
 def test_a_hung_database_still_gets_the_202_of_a_synchronous_hand_off(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -394,7 +348,7 @@ def test_a_hung_database_still_gets_the_202_of_a_synchronous_hand_off(
     sql(f"CREATE SCHEMA {schema}")
     with contextlib.ExitStack() as stack:
         stack.callback(drop_schema, schema)
-        port, frozen = stack.enter_context(
+        port, frozen, _, _ = stack.enter_context(
             freezable_proxy(str(target.get("host") or "127.0.0.1"), int(target.get("port") or 5432))
         )
         conninfo = psycopg.conninfo.make_conninfo(
