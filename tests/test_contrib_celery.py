@@ -266,6 +266,60 @@ def test_a_hung_broker_does_not_stall_the_event_loop_of_handle_async(
         check_loop_not_blocked(receiver, caplog)
 
 
+@contextlib.contextmanager
+def proxied_app(broker: str, name: str) -> Iterator[tuple[Proxy, Any, kw.Receiver]]:
+    """A deferring receiver registered on a Celery app whose broker (``"redis"`` or ``"amqp"``,
+    the real one) is reached through a :func:`freezable_proxy`, its default queue of this run's
+    own (deleted afterwards): the proxy, the app and the receiver."""
+    from urllib.parse import urlsplit
+
+    celery = require_package("celery")
+    from kyc_webhooks.contrib.celery import register
+
+    url = urlsplit(require_redis() if broker == "redis" else require_rabbitmq())
+    prefix = run_token()
+    try:
+        with freezable_proxy(
+            url.hostname or "127.0.0.1", url.port or BROKER_PORTS[broker]
+        ) as proxy:
+            user = f"{url.netloc.rpartition('@')[0]}@" if "@" in url.netloc else ""
+            app = celery.Celery(
+                name.replace("_", "-"),
+                broker=f"{url.scheme}://{user}127.0.0.1:{proxy.port}{url.path}",
+                set_as_current=False,
+            )
+            app.conf.task_default_queue = prefix
+            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
+            register(app, receiver, name=name)
+            yield proxy, app, receiver
+            proxy.reset()  # what it held back never reaches the broker (after the names go)
+    finally:
+        if broker == "redis":
+            drop_redis_prefix(prefix)
+        else:
+            drop_rabbitmq_names([prefix], [prefix])
+
+
+BROKER_PORTS = {"redis": 6379, "amqp": 5672}
+
+
+def deferred(receiver: kw.Receiver, scan_ref: str) -> float:
+    """Deliver a new identification of ``scan_ref``, answered 202 and not a duplicate; the
+    seconds ``handle()`` took."""
+    import time
+
+    body, headers = signed_delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef=scan_ref)
+    started = time.monotonic()
+    outcome = receiver.handle(body, headers)
+    took = time.monotonic() - started
+    assert (outcome.status_code, outcome.duplicate) == (202, False)
+    assert receiver.store is not None
+    stored = receiver.store.get(outcome.delivery_id or "")
+    assert stored is not None
+    assert stored.state is kw.DeliveryState.PENDING  # for the worker, or the sweeper
+    return took
+
+
 def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -273,45 +327,13 @@ def test_a_redis_broker_that_hangs_with_a_pooled_connection_gets_the_202_in_time
     each publish timed out reading its reply, and Celery's retries of it, a new connection each,
     held the 202 for 10.6 s -- past iDenfy's 10 s. The hand-off publishes once (~2 s); the
     sweeper handles the delivery."""
-    import time
-    from urllib.parse import urlsplit
-
-    celery = require_package("celery")
-    from kyc_webhooks.contrib.celery import register
-
-    redis = urlsplit(require_redis())
-    prefix = run_token()
-    try:
-        with freezable_proxy(redis.hostname or "127.0.0.1", redis.port or 6379) as proxy:
-            app = celery.Celery(
-                "kw-frozen",
-                broker=f"redis://127.0.0.1:{proxy.port}{redis.path}",
-                set_as_current=False,
-            )
-            app.conf.task_default_queue = prefix
-            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
-            register(app, receiver, name="kw_frozen")
-            first = receiver.handle(
-                *signed_delivery("idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef="frozen-1")
-            )
-            assert first.status_code == 202
-            assert "on_deferred failed" not in caplog.text  # published: the connection pooled
-            proxy.frozen.set()
-            body, headers = signed_delivery(
-                "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef="frozen-2"
-            )
-            started = time.monotonic()
-            second = receiver.handle(body, headers)
-            took = time.monotonic() - started
-            assert (second.status_code, second.duplicate) == (202, False)
-            assert took < 6.0, f"answered after {took:.1f} s"
-            stored = receiver.store.get(second.delivery_id or "") if receiver.store else None
-            assert stored is not None
-            assert stored.state is kw.DeliveryState.PENDING  # for the sweeper
-            assert "on_deferred failed" in caplog.text
-            proxy.reset()  # what it held back never reaches Redis (after the keys are dropped)
-    finally:
-        drop_redis_prefix(prefix)
+    with proxied_app("redis", "kw_frozen") as (proxy, _, receiver):
+        deferred(receiver, "frozen-1")
+        assert "on_deferred failed" not in caplog.text  # published: the connection pooled
+        proxy.frozen.set()
+        took = deferred(receiver, "frozen-2")
+        assert took < 6.0, f"answered after {took:.1f} s"
+        assert "on_deferred failed" in caplog.text
 
 
 def close_pooled_connections(broker: str, proxy: Proxy) -> None:
@@ -345,46 +367,19 @@ def test_a_broker_that_closed_the_pooled_connection_still_gets_the_hand_off(
     """A broker restart or failover closes the web process's pooled connection. Over AMQP
     Celery's publish retry is what reconnects it: published once (the policy of the Redis
     hand-off), the next hand-off was lost to the sweeper. redis-py reconnects by itself."""
-    from urllib.parse import urlsplit
-
-    celery = require_package("celery")
-    from kyc_webhooks.contrib.celery import register
-
-    url = urlsplit(require_redis() if broker == "redis" else require_rabbitmq())
-    prefix = run_token()
-    default = 6379 if broker == "redis" else 5672
-    try:
-        with freezable_proxy(url.hostname or "127.0.0.1", url.port or default) as proxy:
-            netloc = f"{url.netloc.rpartition('@')[0]}@" if "@" in url.netloc else ""
-            app = celery.Celery(
-                "kw-reset",
-                broker=f"{url.scheme}://{netloc}127.0.0.1:{proxy.port}{url.path}",
-                set_as_current=False,
-            )
-            app.conf.task_default_queue = prefix
-            receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=kw.MemoryStore(), defer=True)
-            register(app, receiver, name="kw_reset")
-            for number in range(3):
-                if number:
-                    close_pooled_connections(broker, proxy)
-                outcome = receiver.handle(
-                    *signed_delivery(
-                        "idenfy", "IDENTIFICATION_AUTO_FINISHED", KEY, scanRef=f"r-{number}"
-                    )
-                )
-                assert (outcome.status_code, outcome.duplicate) == (202, False)
-            assert "on_deferred failed" not in caplog.text
-            with app.connection_for_read() as connection:
-                if broker == "redis":
-                    depth = connection.default_channel.client.llen(prefix)
-                else:
-                    depth = connection.default_channel.queue_declare(prefix, passive=True)[1]
-            assert depth == 3
-    finally:
-        if broker == "redis":
-            drop_redis_prefix(prefix)
-        else:
-            drop_rabbitmq_names([prefix], [prefix])
+    with proxied_app(broker, "kw_reset") as (proxy, app, receiver):
+        for number in range(3):
+            if number:
+                close_pooled_connections(broker, proxy)
+            deferred(receiver, f"reset-{number}")
+        assert "on_deferred failed" not in caplog.text
+        queue = app.conf.task_default_queue
+        with app.connection_for_read() as connection:
+            if broker == "redis":
+                depth = connection.default_channel.client.llen(queue)
+            else:
+                depth = connection.default_channel.queue_declare(queue, passive=True)[1]
+        assert depth == 3
 
 
 @pytest.mark.parametrize("scheme", ["redis", "amqp"])
