@@ -188,8 +188,8 @@ def emit_json(value: Any) -> None:
     except LookupError:
         utf8 = False
     if not utf8 or _NOT_WRITTEN_IN_JSON.search(text):
-        # JSON's own escapes: exact values, nothing for the terminal to act on, and JSON that is
-        # UTF-8 (RFC 8259) whatever the terminal's encoding (Latin-1 bytes would not be).
+        # JSON's own escapes: exact values, nothing for the terminal to act on, and ASCII, which
+        # a Latin-1 or cp1252 stdout writes as the UTF-8 that JSON is (RFC 8259).
         text = json.dumps(value, indent=2, ensure_ascii=True, default=str)
     out(text)
 
