@@ -483,3 +483,10 @@ def test_a_failing_handler_cannot_forge_a_log_line_from_the_body(
     # A ComplyCube id that is not printable ASCII is left out of the key: the body's digest.
     assert outcomes[0].delivery_key is not None
     assert outcomes[0].delivery_key.startswith("complycube:sha256:")
+    # A topic that only looks escaped (a backslash and an "n") is not written as the one above.
+    caplog.clear()
+    lookalike = json.dumps({"session_id": "s-2", "topic": "x\\ncritical forged by topic"})
+    with caplog.at_level(logging.INFO, logger="kyc_webhooks"):
+        assert receiver.handle(*sign("yoti", lookalike.encode(), KEY)).status_code == 500
+    failed = [r.getMessage() for r in caplog.records if "handler failed" in r.getMessage()]
+    assert "event_type=x\\\\ncritical forged by topic" in failed[0]

@@ -373,8 +373,9 @@ def log_interrupted(event: WebhookEvent, delivery_id: str | None, *, started: bo
 def loggable(text: str | None) -> str | None:
     """``text`` for a log line: an event type (the signed body's own text for most vendors) or a
     delivery key can hold a line break, which would forge a log line; such characters are written
-    as escapes (``\\n``)."""
-    if text is None or text.isprintable():
+    as escapes (``\\n``), and so is a backslash (doubled), so that a sender's two characters
+    ``\\n`` never read as an escaped line break."""
+    if text is None or (text.isprintable() and "\\" not in text):
         return text
     return text.encode("unicode_escape", "backslashreplace").decode("ascii")
 

@@ -115,12 +115,11 @@ def counted(count: int, one: str, many: str | None = None) -> str:
 
 def shown(text: str) -> str:
     """A value the sender chose (an event type, a delivery key, a field, a header name) as it
-    may be printed: one with a character that is not printable -- a line break that would forge
-    an output line, a terminal's escape sequence, a lone surrogate -- or with a backslash is
-    written with Python's escapes (``\\n``, ``\\x1b``, ``\\ud800``; a backslash doubled, so
-    that no value prints as another one would)."""
-    if "\\" in text:  # so that a sender's "\\n" (two characters) never reads as an escape
-        return text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    may be printed, as log lines write it (:func:`~kyc_webhooks.outcome.loggable`): one with a
+    character that is not printable -- a line break that would forge an output line, a
+    terminal's escape sequence, a lone surrogate -- or with a backslash is written with Python's
+    escapes (``\\n``, ``\\x1b``, ``\\ud800``; a backslash doubled, so that no value prints as
+    another one would)."""
     return loggable(text) or ""
 
 
