@@ -235,6 +235,25 @@ def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery
     assert recorder.seen == []
 
 
+@pytest.mark.parametrize("declared", ["280, 280", "-1", "abc"])
+def test_a_malformed_content_length_is_400_not_a_forged_signature(declared: str) -> None:
+    # runserver passes it on; Django then reads no body, and the empty body was verified: 401
+    # "invalid signature". The docs' reference endpoint answers 400.
+    import io
+    import json
+
+    from django.core.handlers.wsgi import WSGIRequest
+
+    recorder = Recorder()
+    view = webhook_view(recorder.receiver)
+    body, headers = delivery("complycube")
+    environ = _wsgi_environ(io.BytesIO(body), headers, CONTENT_LENGTH=declared)
+    response = view(WSGIRequest(environ), vendor="complycube")
+    assert response.status_code == 400
+    assert json.loads(response.content)["error"] == "PayloadError"
+    assert recorder.seen == []
+
+
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_a_chunked_body_under_wsgi_is_411_not_a_forged_signature(
     is_async: bool, caplog: pytest.LogCaptureFixture

@@ -116,3 +116,63 @@ def test_pinned_views_get_distinct_default_endpoint_names() -> None:
     assert client.post("/kyc/idenfy", *delivery("idenfy")).status == 200
     assert client.post("/kyc/yoti", *delivery("yoti")).status == 200
     assert [e.vendor for e in recorder.seen] == ["idenfy", "yoti"]
+
+
+class _FailingInput(io.RawIOBase):
+    """A server's input that fails mid-body (gunicorn's InvalidChunkSize on a bad chunk)."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        raise ValueError("Invalid chunk size: b'zz'")
+
+
+def _posted(environ: dict[str, object], body: bytes | None = None) -> tuple[Result, Recorder]:
+    recorder = Recorder()
+    app = Flask(__name__)
+    app.register_blueprint(webhook_blueprint(recorder.receiver))
+    signed, headers = delivery("complycube")
+    response = app.test_client().post(
+        "/webhooks/complycube",
+        data=signed if body is None else body,
+        headers=dict(headers),
+        environ_overrides=environ,
+    )
+    return _result(response), recorder
+
+
+def test_a_body_shorter_than_its_content_length_is_the_client_gone_not_a_forgery(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # gunicorn (wsgi.input_terminated) reads to EOF: a sender that went away mid-body left half a
+    # body, verified and answered 401 "invalid signature" (or, cut after the whole body with a
+    # Content-Length larger, handled and stored).
+    signed, _ = delivery("complycube")
+    for body in (signed[: len(signed) // 2], signed):
+        environ = {"wsgi.input_terminated": True, "CONTENT_LENGTH": str(len(signed) + 50)}
+        with caplog.at_level("DEBUG", logger="kyc_webhooks"):
+            result, recorder = _posted(environ, body)
+        assert (result.status, result.body) == (400, b"")
+        assert recorder.seen == []
+    assert "signature" not in caplog.text
+
+
+def test_a_failing_server_input_is_a_bare_400_not_a_500() -> None:
+    # gunicorn raises InvalidChunkSize from wsgi.input on a bad chunk size: it reached Flask,
+    # which answered a 500 HTML page (a retry signal) and logged a traceback.
+    result, recorder = _posted(
+        {"wsgi.input": io.BufferedReader(_FailingInput()), "wsgi.input_terminated": True}
+    )
+    assert (result.status, result.body) == (400, b"")
+    assert recorder.seen == []
+
+
+@pytest.mark.parametrize("declared", ["12, 12", "-1", "abc", "1_0"])
+def test_a_malformed_content_length_is_400_not_a_forged_signature(declared: str) -> None:
+    # Werkzeug's dev server passes it on; Flask then reads no body, and the empty body was
+    # verified: 401 "invalid signature". The docs' reference endpoint answers 400.
+    result, recorder = _posted({"CONTENT_LENGTH": declared})
+    assert result.status == 400
+    assert result.json()["error"] == "PayloadError"
+    assert recorder.seen == []

@@ -18,7 +18,14 @@ from typing import Any, NamedTuple
 
 from .._headers import HeaderInput
 from .._registry import VENDOR_NAMES
-from ..errors import ConfigurationError, PayloadTooLargeError, StoreError, UsageError
+from ..errors import (
+    ConfigurationError,
+    DeliveryError,
+    PayloadError,
+    PayloadTooLargeError,
+    StoreError,
+    UsageError,
+)
 from ..receiver import Outcome, Receiver
 
 __all__ = [
@@ -86,17 +93,19 @@ def _too_large(limit: int) -> PayloadTooLargeError:
 
 
 def check_content_length(value: str | int | None, limit: int) -> None:
-    """Raise :class:`PayloadTooLargeError` when a declared ``Content-Length`` exceeds ``limit``.
-
-    A missing or unparsable value passes: the capped read below still enforces the limit, and
-    servers reject malformed lengths themselves.
-    """
+    """Raise :class:`PayloadTooLargeError` when a declared ``Content-Length`` exceeds ``limit``,
+    and :class:`PayloadError` (400) when it is not a length (``"12, 12"``, ``"-1"``): some WSGI
+    servers (Werkzeug's, Django's runserver) pass such a value on, the framework then reads no
+    body, and the empty body would be verified -- an "invalid signature" that looks like a
+    forgery. A missing value passes: the capped read still enforces the limit."""
     if value is None or value == "":
         return
-    try:
+    if isinstance(value, int):
+        length = value
+    elif value.strip().isdigit() and value.strip().isascii():
         length = int(value)
-    except (TypeError, ValueError):
-        return
+    else:
+        raise PayloadError("Content-Length is not a length")
     if length > limit:
         raise _too_large(limit)
 
@@ -128,7 +137,7 @@ async def read_capped_async(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     return bytes(buffer)
 
 
-def _rejected(receiver: Receiver, exc: PayloadTooLargeError, vendor: str | None) -> Reply:
+def _rejected(receiver: Receiver, exc: DeliveryError, vendor: str | None) -> Reply:
     return reply(receiver.reject(exc, vendor=vendor))
 
 
@@ -219,7 +228,7 @@ def respond(
     try:
         check_content_length(content_length, receiver.max_body_size)
         body = read()
-    except PayloadTooLargeError as exc:
+    except (PayloadError, PayloadTooLargeError) as exc:
         return _rejected(receiver, exc, vendor)
     try:
         outcome = receiver.handle(body, headers, vendor=vendor)
@@ -244,7 +253,7 @@ async def respond_async(
         return early
     try:
         body = await read_body_async(receiver, content_length, chunks())
-    except PayloadTooLargeError as exc:
+    except (PayloadError, PayloadTooLargeError) as exc:
         return _rejected(receiver, exc, vendor)
     try:
         outcome = await receiver.handle_async(body, headers, vendor=vendor)
