@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import PayloadTooLargeError
 from ..receiver import Receiver
-from ._common import check_pinned_vendor, check_sync_handlers, respond
+from ._common import ClientGone, check_pinned_vendor, check_sync_handlers, check_whole, respond
 
 __all__ = ["webhook_blueprint", "webhook_view"]
 
@@ -51,13 +51,9 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
         except RequestEntityTooLarge:  # declared over the app's own MAX_CONTENT_LENGTH
             body = None
         except Exception:  # the server's input failed: a sender gone, a bad chunk (gunicorn)
-            raise _Unreadable from None
-        declared = request.content_length
-        if body is not None and declared is not None and len(body) < declared:
-            # A server that ends the input at EOF (gunicorn: wsgi.input_terminated) hands over
-            # half a body when the sender goes away: not verified -- its "invalid signature"
-            # would look like a forgery.
-            raise _Unreadable
+            raise ClientGone from None
+        if body is not None:
+            check_whole(body, request.content_length)
         if (
             body is not None
             and cut_at_app_limit
@@ -70,29 +66,20 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
         return body
 
     def view(**url_values: str) -> Response:
-        try:
-            reply = respond(
-                receiver,
-                method=request.method,
-                # As sent: Werkzeug's content_length reads a malformed value as no length.
-                content_length=request.headers.get("Content-Length"),
-                read=read,
-                headers=request.headers,
-                vendor=vendor or url_values.get("vendor"),
-            )
-        except _Unreadable:
-            # Nothing was verified or handled, and the sender is most likely gone: a bare 400,
-            # no traceback in the error log.
-            return Response(status=400)
+        reply = respond(
+            receiver,
+            method=request.method,
+            # As sent: Werkzeug's content_length reads a malformed value as no length.
+            content_length=request.headers.get("Content-Length"),
+            read=read,
+            headers=request.headers,
+            vendor=vendor or url_values.get("vendor"),
+        )
         return Response(reply.body, reply.status, list(reply.headers))
 
     view.methods = ["POST"]  # type: ignore[attr-defined]  # add_url_rule reads it
     view.__name__ = f"kyc_webhook_{vendor}" if vendor else "kyc_webhook"  # default endpoint name
     return view
-
-
-class _Unreadable(Exception):
-    """The body could not be read whole (the sender went away, the server's input failed)."""
 
 
 def webhook_blueprint(

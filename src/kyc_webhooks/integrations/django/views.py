@@ -39,9 +39,11 @@ from django.urls import re_path
 
 from ...receiver import Receiver
 from .._common import (
+    ClientGone,
     Reply,
     check_pinned_vendor,
     check_sync_handlers,
+    check_whole,
     read_capped,
     respond,
     respond_async,
@@ -70,10 +72,6 @@ def _response(reply: Reply) -> Any:
     return response
 
 
-class _ClientGone(Exception):
-    """The sender went away in the middle of the body (Django's ``UnreadablePostError``)."""
-
-
 def _read_body(request: Any, limit: int) -> bytes:
     # Both views, under ASGI or WSGI (Django runs an async view under WSGI too).
     if _undeclared_wsgi_body(request):
@@ -81,13 +79,8 @@ def _read_body(request: Any, limit: int) -> bytes:
     try:
         body = read_capped(request.read, limit)
     except UnreadablePostError:  # an OSError of the server's socket, wrapped by Django
-        raise _ClientGone from None
-    declared = str(request.META.get("CONTENT_LENGTH") or "").strip()
-    if declared.isdigit() and len(body) < int(declared):
-        # A WSGI server may end the body early when the sender goes away (runserver does):
-        # half a body is not verified -- its "invalid signature" would look like a forgery
-        # (review R60).
-        raise _ClientGone
+        raise ClientGone from None
+    check_whole(body, request.META.get("CONTENT_LENGTH"))
     return body
 
 
@@ -139,12 +132,6 @@ def _length_required() -> Any:
     )
 
 
-def _client_gone() -> Any:
-    # Nothing was verified or handled, and nobody is left to read an answer: a bare 400 (as the
-    # FastAPI and Flask adapters answer), no traceback in the error log.
-    return HttpResponse(status=400)
-
-
 def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
     """A sync view; the vendor is ``vendor``, else the URL's ``<vendor>``, else detected.
 
@@ -166,8 +153,6 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
                 headers=request.headers,
                 vendor=vendor or url_values.get("vendor"),
             )
-        except _ClientGone:
-            return _client_gone()
         except _LengthRequired:
             return _length_required()
         return _response(reply)
@@ -201,8 +186,6 @@ def async_webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Any:
                 headers=request.headers,
                 vendor=vendor or url_values.get("vendor"),
             )
-        except _ClientGone:
-            return _client_gone()
         except _LengthRequired:
             return _length_required()
         return _response(reply)
