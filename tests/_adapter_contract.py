@@ -424,7 +424,7 @@ class AdapterContract:
         }
         result.assert_safe()
 
-    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "OPTIONS"])
     @pytest.mark.parametrize("path", ["/webhooks", "/webhooks/idenfy"])
     def test_other_methods_are_405(self, method: str, path: str) -> None:
         result = self.client(Recorder()).request(method, path)

@@ -78,6 +78,8 @@ def webhook_view(receiver: Receiver, *, vendor: str | None = None) -> Callable[.
         return Response(reply.body, reply.status, list(reply.headers))
 
     view.methods = ["POST"]  # type: ignore[attr-defined]  # add_url_rule reads it
+    # Else Flask answers OPTIONS itself, 200 with an empty body: POST only, as every adapter.
+    view.provide_automatic_options = False  # type: ignore[attr-defined]
     view.__name__ = f"kyc_webhook_{vendor}" if vendor else "kyc_webhook"  # default endpoint name
     return view
 
