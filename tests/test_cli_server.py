@@ -330,6 +330,67 @@ def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> 
     assert password not in "\n".join(log)
 
 
+INBOX_DOWN = "postgresql://kw@127.0.0.1:1/kw"  # nothing listens on port 1
+
+
+def test_serve_stopped_during_its_start_up_shuts_down_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C while the lifespan start-up waits for a PostgreSQL inbox (nothing listens on port
+    1: the async pool's open times out after 5 s): uvicorn before 0.41 ended the event loop
+    without the lifespan's shutdown, logging "Exception in 'lifespan' protocol" with a
+    traceback, the store's drain and pool close skipped (the server extra needs 0.41 now)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kyc_webhooks", "serve", "--port", "0", "--inbox", INBOX_DOWN],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(COMPLYCUBE_SECRET=SECRET),
+        cwd=tmp_path,
+    )
+    assert process.stderr is not None
+    lines = _Lines(process.stderr)
+    try:
+        lines.wait_for("Waiting for application startup")
+    finally:
+        code = _stop(process, signal.SIGINT)
+    log = lines.rest()
+    process.stderr.close()
+    assert code == 0, log
+    assert not [line for line in log if "Traceback" in line or "ERROR" in line], log
+    assert any("Application shutdown complete" in line for line in log), log
+    assert log[-1] == "kyc-webhooks: stopped"
+
+
+def test_serve_stops_on_ctrl_c_right_after_its_banner_when_started_with_sigint_ignored(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A command started by a script in the background (CI's legs) has SIGINT ignored, and a
+    Ctrl-C sent between the banner ("Ctrl-C stops") and uvicorn's own handler was lost: the
+    server ran on (a CI test waited 60 s for it). Here the SIGINT lands exactly there."""
+    from kyc_webhooks.cli import _server
+
+    ran_on: list[bool] = []
+
+    def run(self: _server.Server) -> None:  # the moment before uvicorn installs its handlers
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        ran_on.append(True)
+
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    monkeypatch.setattr(_server.Server, "run", run)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = cli.main(["serve", "--port", "0", "--inbox", str(tmp_path / "x.sqlite3")])
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # as it was, afterwards
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _, err = capsys.readouterr()
+    assert ran_on == []
+    assert code == cli.EXIT_OK
+    assert err.splitlines()[-1] == "kyc-webhooks: stopped"
+
+
 def test_serve_port_in_use_is_exit_3(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

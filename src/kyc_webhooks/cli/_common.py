@@ -64,11 +64,13 @@ class Terminated(Exception):
 
 
 @contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """SIGTERM raises :class:`Terminated` in the main thread while this block runs (by default
-    it ends the process at once: no store closed, no temporary inbox removed). uvicorn installs
-    its own handler while it serves, then restores this one and raises the signal again once
-    it has shut down gracefully."""
+def signals_raise() -> Iterator[None]:
+    """While this block runs, in the main thread, SIGTERM raises :class:`Terminated` (by default
+    it ends the process at once: no store closed, no temporary inbox removed) and Ctrl-C raises
+    ``KeyboardInterrupt`` even when the process started with SIGINT ignored (a background job of
+    a script: Ctrl-C was lost until uvicorn installed its own handler, and a ``serve`` stopped
+    with it right after its banner ran on). uvicorn installs its own handlers while it serves,
+    then restores these and raises the signal again once it has shut down gracefully."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -77,10 +79,15 @@ def sigterm_raises() -> Iterator[None]:
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, handler)
+    interrupt = signal.getsignal(signal.SIGINT)
+    if interrupt == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if interrupt == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, interrupt)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from ._common import (
     epilog,
     out,
     seconds,
-    sigterm_raises,
+    signals_raise,
     table,
 )
 from ._http import Response, post
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     secrets = testing.generate_secrets()  # the vendors the testing toolkit can sign for
     vendors = [v for v in secrets if not args.vendor or v in args.vendor]
     # A SIGTERM ends the demo through the cleanup below: the temporary inbox goes (review R53).
-    with sigterm_raises(), tempfile.TemporaryDirectory(prefix="kyc-webhooks-demo-") as tmp:
+    with signals_raise(), tempfile.TemporaryDirectory(prefix="kyc-webhooks-demo-") as tmp:
         path = args.keep_inbox or str(Path(tmp) / "inbox.sqlite3")
         if args.keep_inbox and Path(path).exists():
             raise CliError(f"{path} exists already; pick a new --keep-inbox path")

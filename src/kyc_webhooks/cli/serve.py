@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from . import _credentials as creds
-from ._common import EXIT_OK, LOOPBACK, PROG, CliError, Terminated, epilog, err, sigterm_raises
+from ._common import EXIT_OK, LOOPBACK, PROG, CliError, Terminated, epilog, err, signals_raise
 from ._http import is_loopback
 from ._server import (
     Server,
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     # down gracefully, then raises the signal again -- stopping is success, and the store is
     # closed below (review R53: it ended the process, the store left open).
     try:
-        with sigterm_raises(), contextlib.suppress(KeyboardInterrupt, Terminated):
+        with signals_raise(), contextlib.suppress(KeyboardInterrupt, Terminated):
             server = Server(asgi_app(ServeReceiver(*vendors, store=store)), sock, log_level="info")
             err(f"{PROG}: receiving on {server.url}/<vendor> (or {server.url}/ to auto-detect)")
             err(f"{PROG}: vendors {', '.join(settings)}; inbox {describe(inbox)}; Ctrl-C stops")
