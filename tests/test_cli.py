@@ -548,6 +548,22 @@ def test_verify_never_strips_a_bom_from_the_body(
     assert "NOT authentic: vendor=complycube status=401" in out + err
 
 
+def test_verify_does_not_call_an_unread_identomat_key_authentic(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A forged Identomat body (wrong key) too big to read: verify said "authentic but invalid"
+    (the read's bound was a PayloadError, taken for an error after authentication)."""
+    from kyc_webhooks._validation import MAX_JSON_OBJECTS
+
+    monkeypatch.setenv("IDENTOMAT_API_KEY", SECRET)
+    filler = b",".join([b"{}"] * (MAX_JSON_OBJECTS + 1))
+    (tmp_path / "body.json").write_bytes(b'{"callbackApiKey": "forged", "x": [%s]}' % filler)
+    code, out, err = run(capsys, "verify", "body.json", "--vendor", "identomat", "--json")
+    assert code == cli.EXIT_FAILED
+    assert json.loads(out)["authentic"] is False
+    assert "NOT authentic: vendor=identomat status=401 error=AuthenticationError" in err
+
+
 @pytest.mark.parametrize(
     ("mutate", "verdict"),
     [

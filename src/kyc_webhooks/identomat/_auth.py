@@ -22,7 +22,7 @@ from .._headers import HeaderInput, Headers
 from .._redaction import REDACTED_VALUE, redact_fields
 from .._validation import check_object_count, decode_json
 from .._vendor import Vendor, body_bytes
-from ..errors import AuthenticationError, ConfigurationError
+from ..errors import AuthenticationError, ConfigurationError, PayloadError
 from ._wire import API_KEY_FIELD
 
 if TYPE_CHECKING:
@@ -63,10 +63,14 @@ class Identomat(Vendor):
     def verify(self, body: bytes, headers: Headers) -> None:
         # The key is inside the body, so authentication needs a JSON read first; an unreadable body
         # cannot be authenticated and is refused as such (401), before any validation. The read
-        # is bounded first, as every read of a body is (_validation): a PayloadError (400) for
-        # more objects than any body holds, as the other vendors answer the same body -- read
-        # unbounded, 1 MiB of ``{}`` cost ~40 ms before its 401 (review R28).
-        check_object_count(body, what="Identomat callback")
+        # is bounded first, as every read of a body is (_validation): read unbounded, 1 MiB of
+        # ``{}`` cost ~40 ms (review R28). More objects than any body holds is unreadable too:
+        # a 401, not the PayloadError (400) the signed vendors answer for an authenticated body
+        # -- that one said "authenticated" of a body whose key nobody had read.
+        try:
+            check_object_count(body, what="Identomat callback")
+        except PayloadError as exc:
+            raise AuthenticationError(f"cannot read {API_KEY_FIELD}: {exc.message}") from None
         try:
             data = decode_json(body)  # an escaped lone surrogate too (_validation)
         except ValueError:
