@@ -512,7 +512,7 @@ def test_identomat_bounds_the_read_of_an_unauthenticated_body() -> None:
         body = b'{"callbackApiKey": "%s", "x": [%s]}' % (key.encode(), filler)
         with pytest.raises(
             kw.AuthenticationError,
-            match="cannot read callbackApiKey: .* more than 20000 JSON objects",
+            match=r"cannot read callbackApiKey: .* more than 20000 JSON objects",
         ):
             kw.Identomat(api_key="k-ident").parse(body, {})
         receiver = kw.Receiver(kw.Identomat(api_key="k-ident"))

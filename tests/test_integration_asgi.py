@@ -97,6 +97,32 @@ def test_client_disconnect_mid_body_sends_nothing() -> None:
     assert recorder.seen == []
 
 
+@pytest.mark.parametrize(
+    ("declared", "status"),
+    [("9" * 5000, 413), ("0" * 5000 + "2", 401), ("0" * 5000 + "9" * 20, 413)],
+    ids=["5000-digits", "zeros-then-2", "zeros-then-20-digits"],
+)
+def test_a_content_length_of_thousands_of_digits_is_answered(declared: str, status: int) -> None:
+    """``int()`` refuses more than 4,300 digits: a server that passes such a header on (h11
+    refuses it; a test client, another server may not) saw a ValueError from the app. Leading
+    zeros count for nothing: "000...2" declares the 2 bytes sent (read, and not signed: 401)."""
+    recorder = Recorder()
+    messages: list[Message] = [{"type": "http.request", "body": b"{}", "more_body": False}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    headers = [(b"content-length", declared.encode())]
+    scope = {"type": "http", "method": "POST", "path": "/yoti", "headers": headers}
+    asyncio.run(WebhookApp(recorder.receiver)(scope, receive, send))
+    assert sent[0]["status"] == status
+    assert recorder.seen == []
+
+
 def test_websocket_scope_is_ignored() -> None:
     sent: list[Message] = []
 

@@ -168,6 +168,14 @@ def test_a_failing_server_input_is_a_bare_400_not_a_500() -> None:
     assert recorder.seen == []
 
 
+def test_a_content_length_of_thousands_of_digits_is_413_not_a_500() -> None:
+    # int() refuses over 4,300 digits: the ValueError reached Flask, a 500 HTML page.
+    result, recorder = _posted({"CONTENT_LENGTH": "9" * 5000})
+    assert result.status == 413
+    assert result.json()["error"] == "PayloadTooLargeError"
+    assert recorder.seen == []
+
+
 @pytest.mark.parametrize("declared", ["12, 12", "-1", "abc", "1_0"])
 def test_a_malformed_content_length_is_400_not_a_forged_signature(declared: str) -> None:
     # Werkzeug's dev server passes it on; Flask then reads no body, and the empty body was
