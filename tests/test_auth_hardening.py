@@ -612,3 +612,50 @@ def test_a_header_named_like_a_credential_is_stored_redacted() -> None:
     assert stored["x-request-id"] == "req-4"
     assert stored["idenfy-event-type"] == IDENFY_TYPE
     assert receiver.replay(record.id).status_code == 200  # reparsed from what was stored
+
+
+# -- credentials that cannot be a secret (this session's audit) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "message"),
+    [
+        ("Authorization", "Bearer ", "an auth scheme without credentials"),
+        ("Proxy-Authorization", "basic", "an auth scheme without credentials"),
+        ("Authorization", "Token", "an auth scheme without credentials"),
+        ("X-Token", "tok\n", "without control characters, line breaks included"),
+        ("X-Token", "tok\r\n", "without control characters, line breaks included"),
+        ("X-Token", "to\x00k", "without control characters, line breaks included"),
+        ("X-Token", "tok\x7f", "without control characters, line breaks included"),
+    ],
+    ids=["bearer-alone", "basic-alone", "token-alone", "lf", "crlf", "nul", "del"],
+)
+def test_a_required_header_value_that_no_request_carries_or_anyone_can_send_is_refused(
+    header: str, value: str, message: str
+) -> None:
+    """``f"Bearer {os.getenv('TOKEN', '')}"`` trimmed to the scheme alone was accepted, and a
+    forged ``Authorization: Bearer`` then authenticated any body (200); a value with a line
+    break (a secret file's last newline) was accepted and refused every delivery (401)."""
+    with pytest.raises(kw.ConfigurationError, match=message) as raised:
+        kw.Idenfy(required_headers={header: ["good-value", value]})
+    assert value.strip() not in str(raised.value) or value.strip().lower() in ("basic", "token")
+
+
+def test_header_values_that_are_credentials_are_still_accepted() -> None:
+    vendor = kw.Idenfy(
+        required_headers={"Authorization": ["Bearer a b", "raw-token"], "X-Scheme": "Bearer"}
+    )
+    receiver = kw.Receiver(vendor)
+    body = b'{"scanRef": "s", "clientId": "c", "final": true, "status": {"overall": "APPROVED"}}'
+    headers = {"Authorization": "raw-token", "X-Scheme": "Bearer", "Idenfy-Event-Type": "x"}
+    assert receiver.handle(body, headers).status_code == 200
+    assert receiver.handle(body, {**headers, "Authorization": "Bearer"}).status_code == 401
+
+
+@pytest.mark.parametrize("token", [":", "user:", "user: \t"])
+def test_a_basic_yoti_token_with_an_empty_password_is_refused(token: str) -> None:
+    """``f"{user}:{password}"`` with the password unset: the user name alone, sent in the clear
+    by anyone who knows it, authenticated a forged ``Authorization: Basic`` (200)."""
+    with pytest.raises(kw.ConfigurationError, match="has an empty password"):
+        kw.Yoti(auth_token=["user:pass", token])
+    assert kw.Yoti(auth_token=":pass").auth_type == "basic"  # the password is the secret

@@ -71,6 +71,19 @@ _AUTH_VALUE = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+(.+)", re.DOTALL)
 CREDENTIALS = re.compile(r"[!-+\--~]+")
 #: A header name (RFC 9110 §5.6.2 token).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: A header value as configured: visible ASCII, with spaces and tabs inside (RFC 9110 field-value).
+_FIELD_VALUE = re.compile(rb"[!-~](?:[ \t!-~]*[!-~])?")
+_AUTHORIZATION = frozenset({"authorization", "proxy-authorization"})
+#: The schemes of the IANA HTTP Authentication Scheme Registry, and "token" (Django REST
+#: framework's): one of them alone is no credential.
+#: https://www.iana.org/assignments/http-authschemes/http-authschemes.xhtml
+_SCHEMES = frozenset(
+    s.encode()
+    for s in (
+        "basic", "bearer", "concealed", "digest", "dpop", "gnap", "hoba", "mutual",
+        "negotiate", "oauth", "privatetoken", "scram-sha-1", "scram-sha-256", "vapid", "token",
+    )
+)  # fmt: skip
 
 
 def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
@@ -238,8 +251,17 @@ def header_credentials(value: object, *, name: str) -> HeaderCredentials:
         label = f"{name}[{header!r}]"
         values = secrets_tuple(accepted, name=label)
         trimmed = tuple(dict.fromkeys(v.strip(_OWS.encode()) for v in values))
-        if not all(v.isascii() and v for v in trimmed):
-            raise ConfigurationError(f"{label} values must be ASCII (what an HTTP header carries)")
+        if not all(_FIELD_VALUE.fullmatch(v) for v in trimmed):
+            # A line break or another control character (a secret file's trailing newline) can
+            # never arrive in a header: every delivery would be refused (401), silently.
+            raise ConfigurationError(
+                f"{label} values must be ASCII without control characters, line breaks "
+                "included (what an HTTP header carries)"
+            )
+        if key in _AUTHORIZATION and any(v.lower() in _SCHEMES for v in trimmed):
+            # "Bearer " from a template whose variable was unset: the scheme alone, a public
+            # constant that anyone can send.
+            raise ConfigurationError(f"{label}: a value is an auth scheme without credentials")
         out[key] = (header, trimmed)
     return tuple((key, header, values) for key, (header, values) in out.items())
 

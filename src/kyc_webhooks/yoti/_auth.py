@@ -69,6 +69,12 @@ class Yoti(Vendor):
             raise ConfigurationError(
                 "a bearer auth_token must be visible ASCII without spaces or commas"
             )
+        if self._scheme == "basic" and any(
+            b":" in t and not t.partition(b":")[2].strip() for t in self._tokens
+        ):
+            # "user:" or ":" -- "{user}:{password}" with the password's variable unset: a user
+            # name is no secret, and Basic carries it in the clear (base64).
+            raise ConfigurationError("a basic auth_token 'user:password' has an empty password")
 
     @property
     def auth_type(self) -> Literal["basic", "bearer"]:
