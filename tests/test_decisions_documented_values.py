@@ -122,6 +122,7 @@ def test_aml_alert_after_an_accepted_one_replaces_the_approval_in_the_ledger(
         ("COMPLETED", None, S.UNKNOWN, True, ("COMPLETED",)),
         ("FAILED", "ATTEMPTS_EXCEEDED", S.DECLINED, True, ("ATTEMPTS_EXCEEDED",)),
         ("COMPLETED", "SUCCESS", S.APPROVED, True, ("SUCCESS",)),
+        ("COMPLETED", "LIVENESS_FAILED", S.UNKNOWN, False, ("LIVENESS_FAILED",)),  # new value
         ("BRAND_NEW", None, S.PENDING, False, ("BRAND_NEW",)),  # not known to be terminal
         (REMOVE, None, S.PENDING, False, ()),
     ],
@@ -156,6 +157,24 @@ def test_a_failed_age_estimation_is_the_final_entry_of_its_session_in_the_ledger
     latest = receiver.decisions.latest("idenfy", decision.subject)
     assert latest is not None
     assert (latest.status, latest.final) == (S.UNKNOWN, True)
+
+
+def test_an_age_outcome_this_version_does_not_know_never_replaces_a_refusal(
+    store: kw.Store,
+) -> None:
+    """A final UNKNOWN replaced UNDERAGE in the ledger, and decision handlers were told UNKNOWN,
+    final: an outcome iDenfy adds must not undo a refusal (helper audit)."""
+    receiver = kw.Receiver(kw.Idenfy(signing_key=IDENFY_KEY), store=store)
+    told: list[tuple[kw.DecisionStatus, bool]] = []
+    receiver.on_decision()(lambda decision: told.append((decision.status, decision.final)))
+    underage = _idenfy("AGE_ESTIMATION", status="COMPLETED", outcome="UNDERAGE", verdict=None)
+    newer = _idenfy("AGE_ESTIMATION", status="COMPLETED", outcome="SPOOF_DETECTED", verdict=None)
+    assert receiver.handle(*underage).status_code == 200
+    assert receiver.handle(*newer).status_code == 200
+    assert told == [(S.DECLINED, True)]
+    latest = receiver.decisions.latest("idenfy", _decision(receiver, underage).subject)
+    assert latest is not None
+    assert (latest.status, latest.final, latest.reasons) == (S.DECLINED, True, ("UNDERAGE",))
 
 
 # -- ComplyCube check.updated --------------------------------------------------------------------

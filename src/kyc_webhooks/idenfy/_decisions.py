@@ -245,7 +245,9 @@ def decide(event: Any) -> Decision | None:
         reasons = codes([event.outcome if event.outcome is not None else event.status])
         if event.outcome is not None:
             status = lookup(AGE, event.outcome)
-            final = True
+            # An outcome this version does not know is UNKNOWN and not final, as everywhere: a
+            # final UNKNOWN replaced an UNDERAGE refusal in the ledger.
+            final = status is not S.UNKNOWN
             if status is S.APPROVED and wire(event.status) != "COMPLETED":
                 # ``outcome: SUCCESS`` of a session whose ``status`` is not ``COMPLETED``
                 # (``FAILED``, or a value this version does not know) contradicts itself: a human
