@@ -548,6 +548,20 @@ def test_verify_never_strips_a_bom_from_the_body(
     assert "NOT authentic: vendor=complycube status=401" in out + err
 
 
+def test_verify_refuses_body_and_headers_both_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``verify - --headers -``: the body read stdin to its end, the headers came out empty,
+    and the request was "NOT authentic" (exit 1) rather than a usage error."""
+    monkeypatch.setenv("COMPLYCUBE_SECRET", SECRET)
+    body, _ = testing.signed_delivery("complycube", "check.completed", SECRET)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+    code, out, err = run(capsys, "verify", "-", "--headers", "-")
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains="cannot both be read from stdin")
+
+
 def test_verify_does_not_call_an_unread_identomat_key_authentic(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -671,6 +685,61 @@ def test_verify_reads_an_endless_body_only_up_to_the_size_limit(tmp_path: Path) 
         timeout=60,
     )
     assert done.returncode == cli.EXIT_OK, done.stderr
+
+
+def _to_a_closed_pipe(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m kyc_webhooks <argv>`` with its stdout a pipe whose reader has gone (as
+    ``| head -c 0`` leaves it)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "kyc_webhooks", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_a_reader_gone_from_stdout_keeps_the_commands_own_exit_code(tmp_path: Path) -> None:
+    """main() answered every BrokenPipeError 0: ``verify --json | head -c 0`` of a forged
+    request was "authentic" to a script with pipefail."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_SECRET", "_API_KEY"))}
+    env["COMPLYCUBE_SECRET"] = SECRET
+    forged = testing.tamper(testing.signed_delivery("complycube", "check.completed", SECRET))
+    (tmp_path / "body.json").write_bytes(forged.body)
+    (tmp_path / "headers.json").write_text(json.dumps(forged.headers))
+    argv = ["verify", str(tmp_path / "body.json"), "--headers", str(tmp_path / "headers.json")]
+    done = _to_a_closed_pipe([*argv, "--json"], env)
+    assert done.returncode == cli.EXIT_FAILED, done.stderr
+    assert "NOT authentic" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    genuine = testing.signed_delivery("complycube", "check.completed", SECRET)
+    (tmp_path / "body.json").write_bytes(genuine.body)
+    (tmp_path / "headers.json").write_text(json.dumps(genuine.headers))
+    done = _to_a_closed_pipe(argv, env)
+    assert (done.returncode, done.stderr) == (cli.EXIT_OK, "")
+    done = _to_a_closed_pipe(["--help"], env)
+    assert (done.returncode, done.stderr) == (cli.EXIT_OK, "")
+
+
+def test_ctrl_c_while_the_command_line_is_read_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C in the first fraction of a second (the command's module being imported) was a
+    Python traceback; later it was "interrupted", exit 130."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    code, out, err = run(capsys, "inbox", "list")
+    assert (code, out, err) == (cli.EXIT_INTERRUPTED, "", "kyc-webhooks: interrupted\n")
 
 
 def test_verify_reports_an_invalid_lazy_section(
@@ -1645,6 +1714,21 @@ def test_inbox_purge(capsys: pytest.CaptureFixture[str], inbox: Path) -> None:
     assert out.count("erased") == 4
     assert run(capsys, *base, "--all", "--yes")[1].strip() == "purged 4 deliveries"
     assert run(capsys, "inbox", "--inbox", str(inbox), "list")[1].strip() == "inbox is empty"
+
+
+@pytest.mark.parametrize("command", ["purge", "erase"])
+def test_inbox_purge_and_erase_refuse_older_than_with_all(
+    capsys: pytest.CaptureFixture[str], inbox: Path, command: str
+) -> None:
+    """``--older-than 30d --all``: --all won, and a retention job with a stray --all emptied
+    the inbox (purged every delivery, or erased every body)."""
+    argv = ("inbox", "--inbox", str(inbox), command, "--older-than", "30d", "--all", "--yes")
+    code, out, err = run(capsys, *argv)
+    assert code == cli.EXIT_USAGE
+    assert out == ""
+    assert_one_line_error(err, contains="give --older-than AGE or --all, not both")
+    _, out, _ = run(capsys, "inbox", "--inbox", str(inbox), "list")
+    assert out.count(" kept") == 4  # nothing purged, no body erased
 
 
 @pytest.mark.parametrize(

@@ -201,6 +201,28 @@ def test_inbox_reads_a_store_in_its_own_schema_and_never_creates_one(
     assert err == "kyc-webhooks: error: --schema applies to a postgresql:// --inbox only\n"
 
 
+@pytest.mark.parametrize("schema", ["", " "])
+def test_an_empty_schema_is_refused_not_read_as_the_default(
+    capsys: pytest.CaptureFixture[str], schema: str
+) -> None:
+    """``--schema "$SCHEMA"`` with the variable unset was the default schema: migrate created the
+    store's tables there, and inbox read it."""
+    with own_database() as url:
+        for argv in (("migrate", "--store", url), ("inbox", "--inbox", url)):
+            tail = ("list",) if argv[0] == "inbox" else ()
+            code, out, err = run(capsys, *argv, "--schema", schema, *tail)
+            assert code == cli.EXIT_USAGE, err
+            assert out == ""
+            assert err == (
+                "kyc-webhooks: error: --schema is empty: name a schema, or leave the option out "
+                "for the default\n"
+            )
+        assert user_schemas(url) == []
+    code, _, err = run(capsys, "inbox", "--inbox", "inbox.sqlite3", "--schema", schema, "list")
+    assert code == cli.EXIT_USAGE
+    assert err == "kyc-webhooks: error: --schema applies to a postgresql:// --inbox only\n"
+
+
 def test_process_on_a_django_projects_postgresql_database_points_to_manage_py(
     capsys: pytest.CaptureFixture[str], app: str
 ) -> None:

@@ -20,10 +20,8 @@ store unavailable; 4 an optional dependency is missing; 130 interrupted; 143 ter
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import logging
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -44,6 +42,7 @@ from ._common import (
     Formatter,
     Terminated,
     err,
+    stream_gone,
 )
 
 __all__ = [
@@ -180,11 +179,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     name = _command_name(args_list)
-    parser = build_parser(only=name or "")
     try:
+        parser = build_parser(only=name or "")  # imports the command's module: takes a while
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version, usage errors (argparse prints them)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:  # a Ctrl-C this early was a traceback
+        err(f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `--help | head`
+        stream_gone(sys.stdout)
+        return EXIT_OK
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -216,8 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         err(f"{PROG}: terminated")
         return EXIT_TERMINATED
     except BrokenPipeError:
-        # `kyc-webhooks inbox list | head`: the reader went away; not an error.
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- replaces a closed stdout
-        return EXIT_OK
+        # A write past out()/err(), which carry on to the command's own code: what the command
+        # would have answered is not known, so not a success.
+        stream_gone(sys.stdout)
+        return EXIT_FAILED
     return code

@@ -10,6 +10,7 @@ import datetime as _dt
 import enum
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -140,7 +141,27 @@ def _write(text: str, stream: TextIO) -> None:
         text = text.encode(encoding, "backslashreplace").decode(encoding)
     except LookupError:
         pass
-    print(text, file=stream, flush=True)
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        # The reader went away (`inbox list | head`, `verify --json | head -c 0`): the rest of
+        # the output goes nowhere and the command goes on to its own exit code -- a forged
+        # request's 1 under `verify`, where this was caught in main() and answered 0.
+        stream_gone(stream)
+
+
+def stream_gone(stream: TextIO | BinaryIO) -> None:
+    """Point ``stream``'s file descriptor at the null device once its reader has gone (the
+    Python docs' recipe for SIGPIPE): later writes, and the flush at exit, succeed unseen."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a file (a test's capture): nothing to redirect
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def out(text: str = "") -> None:

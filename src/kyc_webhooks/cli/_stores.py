@@ -233,9 +233,15 @@ def add_schema_option(parser: argparse.ArgumentParser, without: str, **kwargs: A
 def schema_option(schema: str | None, target: str | None, option: str) -> str | None:
     """The ``--schema`` given, refused unless ``target`` (the value of ``option``) is a
     ``postgresql://`` URL: a SQLite file has no schemas."""
-    if schema and not (target and is_postgres(target)):
+    if schema is None:
+        return None
+    if not (target and is_postgres(target)):
         raise CliError(f"--schema applies to a postgresql:// {option} only")
-    return schema or None
+    if not schema.strip():
+        # `--schema "$SCHEMA"` with the variable unset: it was the default schema, and migrate
+        # created the tables there.
+        raise CliError("--schema is empty: name a schema, or leave the option out for the default")
+    return schema
 
 
 def pgbouncer_option(args: argparse.Namespace, target: str | None, option: str) -> bool:

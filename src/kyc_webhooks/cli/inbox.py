@@ -33,6 +33,7 @@ from ._common import (
     print_fields,
     seconds,
     shown,
+    stream_gone,
     summary_fields,
     table,
     when,
@@ -303,8 +304,11 @@ def _show(args: argparse.Namespace, store: Store) -> int:
     if args.body:
         if record.body is None:
             raise CliError(f"the body of {record.id} was erased", EXIT_FAILED)
-        sys.stdout.buffer.write(record.body)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(record.body)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            stream_gone(sys.stdout)
         return EXIT_OK
     event = _stored_event(record)
     model = f"{type(event).__module__}.{type(event).__qualname__}" if event else None
@@ -616,6 +620,9 @@ def _purge(args: argparse.Namespace, store: Store) -> int:
         return _erase(args, store)
     if not args.all and args.older_than is None:
         raise CliError("say what to purge: --older-than AGE (e.g. 30d) or --all")
+    if args.all and args.older_than is not None:
+        # --all won: a retention job with a stray --all purged the whole inbox.
+        raise CliError("give --older-than AGE or --all, not both")
     cut = _cut(args, store)
     count = _count(store, cut, args.state, with_body=False)
     scope = f" in state {args.state}" if args.state else ""
@@ -639,6 +646,8 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
         raise CliError("give IDs, or --older-than AGE / --all, not both")
     if not args.ids and not args.all and args.older_than is None:
         raise CliError("say what to erase: IDs, --older-than AGE (e.g. 30d) or --all")
+    if args.all and args.older_than is not None:
+        raise CliError("give --older-than AGE or --all, not both")
     if args.ids:
         records = {r.id: r for r in (find_record(store, i) for i in args.ids)}
         count = sum(1 for r in records.values() if r.body is not None)

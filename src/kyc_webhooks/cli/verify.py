@@ -169,6 +169,10 @@ def _size(path: str) -> int | None:
 def run(args: argparse.Namespace) -> int:
     if args.max_body_size < 1:
         raise CliError("--max-body-size must be at least 1")
+    if args.body == "-" and args.headers == "-":
+        # The body read stdin to its end: the headers were empty, and the request "NOT
+        # authentic" (exit 1) instead of a usage error.
+        raise CliError("the body and --headers cannot both be read from stdin (-)")
     body = read_bytes(args.body, "body", limit=args.max_body_size)
     headers: list[tuple[str, str]] = []
     if args.headers:
