@@ -208,9 +208,12 @@ def test_an_empty_schema_is_refused_not_read_as_the_default(
     """``--schema "$SCHEMA"`` with the variable unset was the default schema: migrate created the
     store's tables there, and inbox read it."""
     with own_database() as url:
-        for argv in (("migrate", "--store", url), ("inbox", "--inbox", url)):
-            tail = ("list",) if argv[0] == "inbox" else ()
-            code, out, err = run(capsys, *argv, "--schema", schema, *tail)
+        commands: list[tuple[str, ...]] = [
+            ("migrate", "--store", url, "--schema", schema),
+            ("inbox", "--inbox", url, "--schema", schema, "list"),
+        ]
+        for argv in commands:
+            code, out, err = run(capsys, *argv)
             assert code == cli.EXIT_USAGE, err
             assert out == ""
             assert err == (
