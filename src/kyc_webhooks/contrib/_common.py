@@ -42,15 +42,18 @@ class Tasks:
     enqueue: Callable[[str], object]
 
 
-def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[None] | None]:
+def off_the_loop(
+    publish: Callable[[str], None], *, bounded: bool = False
+) -> Callable[[str], Awaitable[None] | None]:
     """The receiver's ``on_deferred`` for a queue whose ``publish`` blocks on the broker's socket
     (Celery, Dramatiq). Called inside a running event loop (``receiver.handle_async``: FastAPI,
     any ASGI app) it returns the publish run in a worker thread, which the receiver awaits before
     its 202: a broker that is slow, down or hung (seconds, up to the publish timeouts) never
     stalls the application's other requests. Called elsewhere (``receiver.handle``) it publishes
-    at once, on the caller's thread (the queue library's own state -- Celery's current task --
-    is per thread): ``publish`` must bound itself (each integration sets its broker's timeouts
-    and retries)."""
+    at once: ``bounded``, on the publishing threads, waiting at most :data:`SYNC_PUBLISH_WAIT`
+    (:func:`publish_bounded`); otherwise on the caller's thread, where the queue library keeps
+    state of its own (Celery's current task), and ``publish`` must bound itself (each
+    integration sets its broker's timeouts and retries)."""
 
     def on_deferred(delivery_id: str) -> Awaitable[None] | None:
         try:
@@ -58,7 +61,10 @@ def off_the_loop(publish: Callable[[str], None]) -> Callable[[str], Awaitable[No
         except RuntimeError:  # no event loop in this thread
             loop = None
         if loop is None:  # outside the except block: a failure is not "during" its RuntimeError
-            publish(delivery_id)
+            if bounded:
+                publish_bounded(functools.partial(publish, delivery_id), delivery_id)
+            else:
+                publish(delivery_id)
             return None
         # Started now, whether or not the caller awaits it (a wrapper of the user's that drops
         # the awaitable still publishes).

@@ -147,7 +147,10 @@ def register(
     def publish(delivery_id: str) -> None:
         process_actor.send(delivery_id)
 
-    receiver.on_deferred = enqueue = off_the_loop(publish)
+    # Bounded by a wait, not only by the broker's timeouts: the first send of a process asks a
+    # Redis broker for its Lua stack size under a lock of Dramatiq's own, and the concurrent
+    # hand-offs of a web process started while Redis hangs waited for it in turn, 5 s each.
+    receiver.on_deferred = enqueue = off_the_loop(publish, bounded=True)
     return Tasks(process=process_actor, sweep=sweep_actor, enqueue=enqueue)
 
 
