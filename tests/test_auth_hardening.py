@@ -548,7 +548,14 @@ def test_a_required_headers_failure_does_not_say_which_header_failed() -> None:
         (lambda: kw.Idenfy(signing_key="k\udcff"), "not valid text"),
         (lambda: kw.ComplyCube(secret="\u00a0"), "must not be empty"),
         (lambda: kw.Identomat(api_key="\u3000"), "must not be empty"),
-        (lambda: kw.Yoti(auth_token="tok ", auth_type="bearer"), "without spaces"),
+        (lambda: kw.Yoti(auth_token="tok ", auth_type="bearer"), "whitespace around it"),
+        (lambda: kw.Yoti(auth_token="t ok", auth_type="bearer"), "without spaces"),
+        # A secret file's or a Kubernetes secret's last newline: 401 on every delivery.
+        (lambda: kw.Idenfy(signing_key="key\n"), "whitespace around it"),
+        (lambda: kw.ComplyCube(secret=["old", " new"]), "whitespace around it"),
+        (lambda: kw.Identomat(api_key="key\r\n"), "whitespace around it"),
+        (lambda: kw.Yoti(auth_token="user:pass\n"), "whitespace around it"),
+        (lambda: kw.Idenfy(signing_key=b"key\n"), "whitespace around it"),
         (lambda: kw.Yoti(auth_token="a,b", auth_type="bearer"), "without spaces or commas"),
     ],
 )
@@ -652,7 +659,7 @@ def test_header_values_that_are_credentials_are_still_accepted() -> None:
     assert receiver.handle(body, {**headers, "Authorization": "Bearer"}).status_code == 401
 
 
-@pytest.mark.parametrize("token", [":", "user:", "user: \t"])
+@pytest.mark.parametrize("token", [":", "user:"])
 def test_a_basic_yoti_token_with_an_empty_password_is_refused(token: str) -> None:
     """``f"{user}:{password}"`` with the password unset: the user name alone, sent in the clear
     by anyone who knows it, authenticated a forged ``Authorization: Basic`` (200)."""

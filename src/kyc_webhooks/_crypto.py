@@ -86,11 +86,14 @@ _SCHEMES = frozenset(
 )  # fmt: skip
 
 
-def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
+def secrets_tuple(
+    value: SecretInput | None, *, name: str, padded: bool = False
+) -> tuple[bytes, ...]:
     """Normalise one secret or a sequence of them (key rotation) to UTF-8 ``bytes``.
 
     Raises :class:`ConfigurationError` for a missing, empty or blank secret, or an empty sequence,
-    naming the parameter but never echoing the value.
+    naming the parameter but never echoing the value; and, unless ``padded`` (header values,
+    trimmed as received ones are), for a secret with whitespace around it.
     """
     if value is None:
         raise ConfigurationError(f"{name} is required")
@@ -119,6 +122,12 @@ def secrets_tuple(value: SecretInput | None, *, name: str) -> tuple[bytes, ...]:
             raise ConfigurationError(f"{name} must be a string or a sequence of strings")
         if not raw.strip():
             raise ConfigurationError(f"{name} must not be empty")
+        if not padded and raw != raw.strip():
+            # A secret file's or a Kubernetes secret's last newline, kept in an environment
+            # variable: no vendor's secret has one, and every delivery was refused (401).
+            raise ConfigurationError(
+                f"{name} has whitespace around it (a line break from a file?): strip it"
+            )
         out.append(raw)
     if not out:
         raise ConfigurationError(f"{name} must contain at least one secret")
@@ -249,7 +258,7 @@ def header_credentials(value: object, *, name: str) -> HeaderCredentials:
         if key in out:
             raise ConfigurationError(f"{name}: header {header!r} is listed twice")
         label = f"{name}[{header!r}]"
-        values = secrets_tuple(accepted, name=label)
+        values = secrets_tuple(accepted, name=label, padded=True)
         trimmed = tuple(dict.fromkeys(v.strip(_OWS.encode()) for v in values))
         if not all(_FIELD_VALUE.fullmatch(v) for v in trimmed):
             # A line break or another control character (a secret file's trailing newline) can
