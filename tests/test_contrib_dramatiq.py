@@ -8,6 +8,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,44 @@ def test_register_turns_retries_off() -> None:
     (encoded,) = broker.queues["default"].queue
     message = dramatiq.Message.decode(encoded)
     assert (list(message.args), message.kwargs) == (["delivery-id-1"], {})  # only the id
+    broker.close()
+
+
+def test_a_sweep_claims_no_delivery_after_half_of_dramatiqs_time_limit(tmp_path: Path) -> None:
+    """Dramatiq raises an exception into an actor's thread after its time limit (10 minutes by
+    default): a sweep of 70 deliveries of 9 s each was cut in the middle of a handler, which
+    then ran again (helper audit). The sweep stops claiming after half of the limit; the next
+    sweep takes the rest."""
+    require_package("dramatiq")
+    from dramatiq.brokers.stub import StubBroker
+    from dramatiq.middleware import TimeLimit
+
+    from kyc_webhooks.contrib.dramatiq import register
+
+    broker = StubBroker()
+    (limit,) = [m for m in broker.middleware if isinstance(m, TimeLimit)]
+    limit.time_limit = 2000  # milliseconds: the sweep claims for 1 s
+    store = kw.SQLiteStore(tmp_path / "inbox.sqlite3")
+    receiver = kw.Receiver(kw.Idenfy(signing_key=KEY), store=store, defer=True)
+    runs: list[str] = []
+
+    @receiver.on("*")
+    def slow(event: kw.WebhookEvent) -> None:
+        time.sleep(0.4)
+        runs.append(event.event_type)
+
+    tasks = register(broker, receiver, name="kw_limit")
+    for n in range(6):
+        store_unqueued(receiver, f"limit-{n}")
+    tasks.sweep.fn()
+    assert 1 <= len(runs) < 6  # 3 when the machine is quiet: claimed at 0, 0.4 and 0.8 s
+    for _ in range(6):
+        if len(runs) == 6:
+            break
+        tasks.sweep.fn()
+    assert len(runs) == 6
+    assert store.stats()["done"] == 6
+    store.close()
     broker.close()
 
 

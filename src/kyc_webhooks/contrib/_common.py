@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -221,27 +222,60 @@ async def run_process_async(receiver: Receiver, delivery_id: object) -> None:
     _log_processed(delivery_id, outcome)
 
 
-def run_sweep(receiver: Receiver) -> None:
+#: The most deliveries one sweep claims (``process_pending``'s ``limit``).
+SWEEP_LIMIT = 100
+
+
+def run_sweep(receiver: Receiver, *, within: float | None = None) -> None:
     """The body of every sync ``sweep`` task: ``receiver.process_pending()`` -- lost enqueues,
-    failed deliveries past their back-off, and deliveries whose worker died (expired lease)."""
+    failed deliveries past their back-off, and deliveries whose worker died (expired lease).
+
+    ``within``: seconds after which the sweep claims no further delivery, for a queue that
+    interrupts a task after a time limit (Dramatiq's): a sweep of many slow deliveries was cut
+    in the middle of a handler, which then ran again. The deliveries left wait for the next
+    sweep."""
     if not _sync_handlers(receiver, "sweep"):
         return
+    deadline = None if within is None else time.monotonic() + within
+    outcomes: list[Outcome] = []
     try:
-        summary = receiver.process_pending()
+        while True:
+            left = SWEEP_LIMIT - len(outcomes)
+            summary = receiver.process_pending(limit=left if deadline is None else 1)
+            outcomes.extend(summary.outcomes)
+            if _swept_enough(summary, outcomes, deadline):
+                break
     except StoreError as exc:
         _log_sweep_failed(exc)
         return
-    _log_swept(summary)
+    _log_swept(ProcessSummary(tuple(outcomes)))
 
 
-async def run_sweep_async(receiver: Receiver) -> None:
-    """The body of every async ``sweep`` task: ``await receiver.process_pending_async()``."""
+async def run_sweep_async(receiver: Receiver, *, within: float | None = None) -> None:
+    """The body of every async ``sweep`` task: ``await receiver.process_pending_async()``
+    (``within``: as :func:`run_sweep`)."""
+    deadline = None if within is None else time.monotonic() + within
+    outcomes: list[Outcome] = []
     try:
-        summary = await receiver.process_pending_async()
+        while True:
+            left = SWEEP_LIMIT - len(outcomes)
+            summary = await receiver.process_pending_async(limit=left if deadline is None else 1)
+            outcomes.extend(summary.outcomes)
+            if _swept_enough(summary, outcomes, deadline):
+                break
     except StoreError as exc:
         _log_sweep_failed(exc)
         return
-    _log_swept(summary)
+    _log_swept(ProcessSummary(tuple(outcomes)))
+
+
+def _swept_enough(summary: ProcessSummary, outcomes: list[Outcome], deadline: float | None) -> bool:
+    return (
+        deadline is None
+        or not summary.outcomes
+        or len(outcomes) >= SWEEP_LIMIT
+        or time.monotonic() >= deadline
+    )
 
 
 def _valid_id(delivery_id: object) -> TypeGuard[str]:

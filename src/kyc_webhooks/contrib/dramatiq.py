@@ -12,7 +12,10 @@ broker: in every worker process a thread sends the sweep message at boot and the
 ``sweep_every`` seconds (several worker processes sweep several times; a sweep only claims what
 is due, so that costs a query each). Only the delivery id goes to the broker. The actors'
 retries are off (``max_retries=0``): the store's back-off is the only retry policy, and a
-redelivered message is a harmless duplicate.
+redelivered message is a harmless duplicate. Dramatiq interrupts an actor after its time limit
+(10 minutes by default, the ``TimeLimit`` middleware): a sweep claims no further delivery after
+half of it, and a handler that can run longer than the limit needs an actor ``time_limit`` of
+its own (``tasks.process.options``).
 
 With an ``async def`` handler (event or decision handler) the actors are ``async`` too
 (``receiver.process_async``, ``receiver.process_pending_async``) and run on the event loop of
@@ -87,6 +90,7 @@ def register(
         raise ConfigurationError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
 
     _bound_publish(broker)
+    within = _sweep_time(broker)
     process: Callable[[str], object]
     sweep: Callable[[], object]
     if has_async_handlers(receiver):
@@ -99,7 +103,7 @@ def register(
             await _run_process_async(receiver, delivery_id)
 
         async def sweep_async() -> None:
-            await _run_sweep_async(receiver)
+            await _run_sweep_async(receiver, within=within)
 
         process, sweep = process_async, sweep_async
     else:
@@ -108,7 +112,7 @@ def register(
             _run_process(receiver, delivery_id)
 
         def sweep_sync() -> None:
-            _run_sweep(receiver)
+            _run_sweep(receiver, within=within)
 
         process, sweep = process_sync, sweep_sync
 
@@ -152,6 +156,19 @@ def register(
     # hand-offs of a web process started while Redis hangs waited for it in turn, 5 s each.
     receiver.on_deferred = enqueue = off_the_loop(publish, bounded=True)
     return Tasks(process=process_actor, sweep=sweep_actor, enqueue=enqueue)
+
+
+def _sweep_time(broker: Any) -> float | None:
+    """Seconds a sweep may go on claiming deliveries: half the time limit of the broker's
+    ``TimeLimit`` middleware (10 minutes by default), after which Dramatiq raises an exception
+    into the actor's thread -- in the middle of whatever handler runs, which then runs again
+    after the store's back-off. None without the middleware."""
+    from dramatiq.middleware import TimeLimit
+
+    for middleware in broker.middleware:
+        if isinstance(middleware, TimeLimit) and middleware.time_limit:
+            return float(middleware.time_limit) / 1000 / 2
+    return None
 
 
 def _bound_publish(broker: Any) -> None:
