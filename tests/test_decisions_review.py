@@ -388,3 +388,23 @@ def test_an_empty_complycube_outcome_is_no_outcome_family(event_type: str) -> No
     assert isinstance(event, ComplyCubeUnknownEvent)
     assert event.decision is None
     assert receiver.handle(body, headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda d: d.latest("identomat", None),
+        lambda d: d.latest("identomat", 5),
+        lambda d: d.latest(None, "subject"),
+        lambda d: d.for_client(None),
+        lambda d: d.for_client(5),
+    ],
+    ids=["subject-none", "subject-int", "vendor-none", "client-none", "client-int"],
+)
+def test_the_ledgers_readers_refuse_what_is_not_a_str(call: Any, tmp_path: Path) -> None:
+    """``latest("identomat", None)`` was a raw AttributeError (the subject's hashing), and the
+    others quietly answered nothing (a helper audit): a caller's mistake is a UsageError."""
+    with kw.SQLiteStore(tmp_path / "inbox.sqlite3") as store:
+        receiver = kw.Receiver(kw.Identomat(api_key="k-ident"), store=store)
+        with pytest.raises(kw.UsageError, match="as str"):
+            call(receiver.decisions)

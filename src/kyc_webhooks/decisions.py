@@ -239,6 +239,9 @@ class Decisions:
         """The latest known decision of one verification (``vendor``'s reference ``subject``),
         or ``None`` when none was recorded. A verdict whose decision handlers failed is already
         returned: its handlers run when its retry succeeds (docs/decisions.md)."""
+        if not isinstance(vendor, str) or not isinstance(subject, str):
+            # None or a number was an AttributeError from the subject's hashing, or no answer.
+            raise UsageError("latest() takes the vendor and the subject as str")
         entry = self.store.effective_decision(vendor, ledger_subject(vendor, subject))
         return from_entry(entry, subject) if entry is not None else None
 
@@ -246,6 +249,8 @@ class Decisions:
         """The latest known decisions (as :meth:`latest`) of every verification whose
         ``client_ref`` (your id, echoed back by the vendor) is ``client_ref``, newest first (the
         vendor's time, else the time received)."""
+        if not isinstance(client_ref, str):
+            raise UsageError("for_client() takes the client_ref as str")
         return [
             from_entry(entry) for entry in self.store.decisions_for_client(client_ref, limit=limit)
         ]
