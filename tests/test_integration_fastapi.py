@@ -3,7 +3,9 @@ the ``verified_event`` dependency."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import pytest
 from fastapi import Depends, FastAPI
@@ -22,6 +24,7 @@ from _adapter_contract import (
     tampered,
 )
 from kyc_webhooks.integrations.fastapi import verified_event, webhook_router
+from kyc_webhooks.testing import signed_delivery
 
 
 class TestRouter(AsyncAdapterContract):
@@ -244,3 +247,60 @@ def test_the_dependencys_log_line_cannot_be_forged_from_the_body(
     lines = [line for r in caplog.records for line in r.getMessage().splitlines()]
     assert not [line for line in lines if line.startswith("critical")], lines
     assert any("event_type=x\\ncritical forged" in line for line in lines)
+
+
+def _blocking_receiver(router: kw.Router) -> kw.Receiver:
+    receiver = kw.Receiver(kw.Idenfy(signing_key="k-threads"), router=router)
+
+    @receiver.on("idenfy", "*")
+    def blocking(event: kw.WebhookEvent) -> None:
+        time.sleep(0.3)  # a CRM call
+
+    return receiver
+
+
+def _ticks_while_handling(receiver: kw.Receiver) -> tuple[list[int], int, float]:
+    """Four concurrent deliveries through ``handle_async``, and how often another coroutine of
+    the application got the event loop meanwhile (every 10 ms when it is free)."""
+
+    async def main() -> tuple[list[int], int]:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        running = asyncio.ensure_future(ticker())
+        deliveries = [
+            signed_delivery("idenfy", "IDENTIFICATION", "k-threads", scanRef=f"threads-{n}")
+            for n in range(4)
+        ]
+        outcomes = await asyncio.gather(*(receiver.handle_async(*d) for d in deliveries))
+        done.set()
+        await running
+        return [outcome.status_code for outcome in outcomes], ticks
+
+    started = time.monotonic()
+    statuses, ticks = asyncio.run(main())
+    return statuses, ticks, time.monotonic() - started
+
+
+def test_plain_handlers_run_on_the_event_loop_unless_the_router_runs_them_in_threads() -> None:
+    """docs/fastapi.md: under the ASGI adapters a plain handler runs on the event loop, so a
+    blocking one stalls the application (a helper's audit: 3 s handlers, deliveries unanswered
+    after iDenfy's 10 s); ``kw.Router(run_sync=anyio.to_thread.run_sync)`` runs them in
+    FastAPI's thread pool, the event loop free."""
+    import anyio.to_thread
+
+    statuses, ticks, took = _ticks_while_handling(_blocking_receiver(kw.Router()))
+    assert statuses == [200] * 4
+    assert took >= 1.2  # one after another
+    assert ticks < 10
+    threaded = kw.Router(run_sync=anyio.to_thread.run_sync)
+    statuses, ticks, took = _ticks_while_handling(_blocking_receiver(threaded))
+    assert statuses == [200] * 4
+    assert took < 1.0  # side by side
+    assert ticks >= 15
