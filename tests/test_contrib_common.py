@@ -233,3 +233,37 @@ def test_a_forked_child_publishes_on_threads_of_its_own() -> None:
             pytest.fail("the forked child never ended")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(code) == 0
+
+
+def test_a_bounded_hand_off_still_queued_when_its_wait_ends_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With every publishing thread stuck on a hung broker, the hand-offs of later requests
+    queued behind them and stayed queued after their 202: a backlog that grew without bound,
+    flooded the queue once the broker was back, and held the process's exit (a review). One not
+    started when its wait ends is cancelled; the sweeper handles its delivery."""
+    import threading
+
+    from kyc_webhooks.contrib import _common
+
+    monkeypatch.setattr(_common, "SYNC_PUBLISH_WAIT", 0.2)
+    release = threading.Event()
+    stuck: list[int] = []
+
+    def hung(n: int) -> None:
+        stuck.append(n)
+        release.wait(10)
+
+    queued_ran = threading.Event()
+    try:
+        blockers = [_common._publisher().submit(hung, n) for n in range(8)]  # every thread
+        with caplog.at_level("WARNING", logger="kyc_webhooks.contrib"):
+            _common.publish_bounded(queued_ran.set, "delivery-queued")
+        assert "not started after 0.2 s delivery_id=delivery-queued" in caplog.text
+    finally:
+        release.set()
+    for blocker in blockers:
+        blocker.result(timeout=10)
+    assert sorted(stuck) == list(range(8))
+    _common._publisher().submit(lambda: None).result(timeout=10)  # the queue has drained
+    assert not queued_ran.is_set()

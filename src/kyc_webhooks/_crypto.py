@@ -267,12 +267,21 @@ def header_credentials(value: object, *, name: str) -> HeaderCredentials:
                 f"{label} values must be ASCII without control characters, line breaks "
                 "included (what an HTTP header carries)"
             )
-        if key in _AUTHORIZATION and any(v.lower() in _SCHEMES for v in trimmed):
-            # "Bearer " from a template whose variable was unset: the scheme alone, a public
-            # constant that anyone can send.
+        if key in _AUTHORIZATION and any(_no_credentials(v) for v in trimmed):
             raise ConfigurationError(f"{label}: a value is an auth scheme without credentials")
         out[key] = (header, trimmed)
     return tuple((key, header, values) for key, (header, values) in out.items())
+
+
+#: What an unset variable becomes in a template: ``f"Bearer {os.getenv('TOKEN')}"``.
+_UNSET = frozenset({b"none", b"null", b"undefined", b"nil"})
+
+
+def _no_credentials(value: bytes) -> bool:
+    """``Bearer`` alone (``f"Bearer {os.getenv('TOKEN', '')}"``) or ``Bearer None`` (without the
+    default): a public constant that anyone can send, not a credential."""
+    words = value.lower().split()
+    return words[0] in _SCHEMES and (len(words) == 1 or (len(words) == 2 and words[1] in _UNSET))
 
 
 def verify_required_headers(headers: Headers, required: HeaderCredentials) -> None:

@@ -36,7 +36,8 @@ class Tasks:
     """What ``register()`` returns: the queue's ``process`` and ``sweep`` tasks (objects of the
     queue library) and ``enqueue(delivery_id)``, which ``register()`` sets as the receiver's
     ``on_deferred``. Inside a running event loop ``enqueue`` returns an awaitable (the publish
-    runs off the loop: await it); elsewhere it publishes at once and returns ``None``."""
+    runs off the loop: await it); elsewhere it publishes and returns ``None`` -- procrastinate's
+    and Dramatiq's after waiting at most :data:`SYNC_PUBLISH_WAIT` for the publish."""
 
     process: Any
     sweep: Any
@@ -127,6 +128,16 @@ def publish_bounded(publish: Callable[[], None], delivery_id: str) -> None:
     concurrent.futures.wait([pending], timeout=SYNC_PUBLISH_WAIT)
     if pending.done():
         pending.result()
+        return
+    if pending.cancel():
+        # Still queued behind publishes stuck on the broker: dropped, not left to pile up and
+        # flood the queue once the broker is back (or hold the process's exit).
+        logger.warning(
+            "hand-off to the queue not started after %g s delivery_id=%s (the publishing "
+            "threads are busy); answered without it: the sweeper handles the delivery",
+            SYNC_PUBLISH_WAIT,
+            delivery_id,
+        )
         return
     pending.add_done_callback(functools.partial(_log_publish_failure, delivery_id))
     logger.warning(
@@ -246,6 +257,8 @@ def run_sweep(receiver: Receiver, *, within: float | None = None) -> None:
             if _swept_enough(summary, outcomes, deadline):
                 break
     except StoreError as exc:
+        if outcomes:  # those processed before the failure
+            _log_swept(ProcessSummary(tuple(outcomes)))
         _log_sweep_failed(exc)
         return
     _log_swept(ProcessSummary(tuple(outcomes)))
@@ -264,6 +277,8 @@ async def run_sweep_async(receiver: Receiver, *, within: float | None = None) ->
             if _swept_enough(summary, outcomes, deadline):
                 break
     except StoreError as exc:
+        if outcomes:  # those processed before the failure
+            _log_swept(ProcessSummary(tuple(outcomes)))
         _log_sweep_failed(exc)
         return
     _log_swept(ProcessSummary(tuple(outcomes)))

@@ -14,8 +14,9 @@ is due, so that costs a query each). Only the delivery id goes to the broker. Th
 retries are off (``max_retries=0``): the store's back-off is the only retry policy, and a
 redelivered message is a harmless duplicate. Dramatiq interrupts an actor after its time limit
 (10 minutes by default, the ``TimeLimit`` middleware): a sweep claims no further delivery after
-half of it, and a handler that can run longer than the limit needs an actor ``time_limit`` of
-its own (``tasks.process.options``).
+half of its own, so a handler claimed then has the other half. A handler that may run longer
+needs a larger ``time_limit`` (milliseconds) on both actors -- ``tasks.process.options`` and
+``tasks.sweep.options``: the sweep runs the retries.
 
 With an ``async def`` handler (event or decision handler) the actors are ``async`` too
 (``receiver.process_async``, ``receiver.process_pending_async``) and run on the event loop of
@@ -90,7 +91,6 @@ def register(
         raise ConfigurationError(f"register() needs a dramatiq.Broker, got {type(broker).__name__}")
 
     _bound_publish(broker)
-    within = _sweep_time(broker)
     process: Callable[[str], object]
     sweep: Callable[[], object]
     if has_async_handlers(receiver):
@@ -103,7 +103,7 @@ def register(
             await _run_process_async(receiver, delivery_id)
 
         async def sweep_async() -> None:
-            await _run_sweep_async(receiver, within=within)
+            await _run_sweep_async(receiver, within=_sweep_time(broker, sweep_actor))
 
         process, sweep = process_async, sweep_async
     else:
@@ -112,7 +112,7 @@ def register(
             _run_process(receiver, delivery_id)
 
         def sweep_sync() -> None:
-            _run_sweep(receiver, within=within)
+            _run_sweep(receiver, within=_sweep_time(broker, sweep_actor))
 
         process, sweep = process_sync, sweep_sync
 
@@ -158,16 +158,18 @@ def register(
     return Tasks(process=process_actor, sweep=sweep_actor, enqueue=enqueue)
 
 
-def _sweep_time(broker: Any) -> float | None:
-    """Seconds a sweep may go on claiming deliveries: half the time limit of the broker's
-    ``TimeLimit`` middleware (10 minutes by default), after which Dramatiq raises an exception
-    into the actor's thread -- in the middle of whatever handler runs, which then runs again
-    after the store's back-off. None without the middleware."""
+def _sweep_time(broker: Any, actor: Any) -> float | None:
+    """Seconds a sweep may go on claiming deliveries: half the sweep actor's time limit -- its
+    own ``time_limit`` option, else the broker's ``TimeLimit`` middleware's (10 minutes by
+    default) -- after which Dramatiq raises an exception into the actor's thread, in the middle
+    of whatever handler runs (which then runs again after the store's back-off). None without
+    the middleware. Read at each sweep: the option may be set after ``register()``."""
     from dramatiq.middleware import TimeLimit
 
     for middleware in broker.middleware:
-        if isinstance(middleware, TimeLimit) and middleware.time_limit:
-            return float(middleware.time_limit) / 1000 / 2
+        if isinstance(middleware, TimeLimit):
+            limit = actor.options.get("time_limit") or middleware.time_limit
+            return float(limit) / 1000 / 2 if limit else None
     return None
 
 

@@ -60,7 +60,9 @@ class Yoti(Vendor):
         if scheme not in ("basic", "bearer"):
             raise ConfigurationError("auth_type must be 'basic' or 'bearer'")
         self._scheme: Literal["basic", "bearer"] = "basic" if scheme == "basic" else "bearer"
-        self._tokens = secrets_tuple(auth_token, name="auth_token")
+        # Padded is allowed: the token is yours, sent to Yoti by your backend with each session,
+        # so one with a newline (read from the same file on both sides) matches as it is.
+        self._tokens = secrets_tuple(auth_token, name="auth_token", padded=True)
         if self._scheme == "bearer" and any(
             not t.isascii() or not CREDENTIALS.fullmatch(t.decode("ascii")) for t in self._tokens
         ):
@@ -69,12 +71,11 @@ class Yoti(Vendor):
             raise ConfigurationError(
                 "a bearer auth_token must be visible ASCII without spaces or commas"
             )
-        if self._scheme == "basic" and any(
-            b":" in t and not t.partition(b":")[2].strip() for t in self._tokens
-        ):
-            # "user:" or ":" -- "{user}:{password}" with the password's variable unset: a user
-            # name is no secret, and Basic carries it in the clear (base64).
-            raise ConfigurationError("a basic auth_token 'user:password' has an empty password")
+        if self._scheme == "basic" and any(map(_no_password, self._tokens)):
+            raise ConfigurationError(
+                "a basic auth_token 'user:password' has an empty password and a user name too "
+                f"short to be the secret (under {SECRET_USER_NAME} characters)"
+            )
 
     @property
     def auth_type(self) -> Literal["basic", "bearer"]:
@@ -100,6 +101,17 @@ class Yoti(Vendor):
         return (
             f"Yoti(auth_token=<redacted>, auth_type={self._scheme!r}, tokens={len(self._tokens)})"
         )
+
+
+#: The shortest user name that may stand alone, with an empty password, in a Basic token: an
+#: API key as the user name (``"<api key>:"``) is a secret; ``"user:"`` is
+#: ``"{user}:{password}"`` with the password's variable unset -- a user name, no secret.
+SECRET_USER_NAME = 16
+
+
+def _no_password(token: bytes) -> bool:
+    user, colon, password = token.partition(b":")
+    return bool(colon) and not password.strip() and len(user.strip()) < SECRET_USER_NAME
 
 
 def parse_unauthenticated(body: bytes, headers: HeaderInput | None = None) -> YotiEvent:
