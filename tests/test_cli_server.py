@@ -305,11 +305,9 @@ def test_demo_removes_its_temporary_inbox_on_sigterm(tmp_path: Path) -> None:
     assert codes[-1] == 143, codes
 
 
-def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> None:
-    password = "hunter2-serve-8c4d"
-    # Nothing listens on port 1: the pool's connection attempts fail in the background (logged
-    # without the URL); the banner still names the inbox.
-    inbox = f"postgresql://kw@127.0.0.1:1/kw?sslpassword={password}&password={password}"
+def _serve_interrupted(inbox: str, tmp_path: Path, ready: str) -> tuple[int, str, list[str]]:
+    """Run ``kyc-webhooks serve --inbox <inbox>``, Ctrl-C it once ``ready`` is printed, and
+    answer its exit code, that line and every line it printed on stderr."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kyc_webhooks", "serve", "--port", "0", "--inbox", inbox],
         stdout=subprocess.DEVNULL,
@@ -321,16 +319,22 @@ def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> 
     assert process.stderr is not None
     lines = _Lines(process.stderr)
     try:
-        banner = lines.wait_for("Ctrl-C stops")
+        line = lines.wait_for(ready)
     finally:
-        _stop(process, signal.SIGINT)
+        code = _stop(process, signal.SIGINT)
     log = lines.rest()
     process.stderr.close()
+    return code, line, log
+
+
+def test_serve_banner_masks_the_password_of_a_postgres_inbox(tmp_path: Path) -> None:
+    password = "hunter2-serve-8c4d"
+    # Nothing listens on port 1: the pool's connection attempts fail in the background (logged
+    # without the URL); the banner still names the inbox.
+    inbox = f"postgresql://kw@127.0.0.1:1/kw?sslpassword={password}&password={password}"
+    _, banner, log = _serve_interrupted(inbox, tmp_path, "Ctrl-C stops")
     assert "inbox postgresql://kw@127.0.0.1:1/kw?sslpassword=***&password=***;" in banner
     assert password not in "\n".join(log)
-
-
-INBOX_DOWN = "postgresql://kw@127.0.0.1:1/kw"  # nothing listens on port 1
 
 
 def test_serve_stopped_during_its_start_up_shuts_down_without_a_traceback(tmp_path: Path) -> None:
@@ -338,22 +342,8 @@ def test_serve_stopped_during_its_start_up_shuts_down_without_a_traceback(tmp_pa
     1: the async pool's open times out after 5 s): uvicorn before 0.41 ended the event loop
     without the lifespan's shutdown, logging "Exception in 'lifespan' protocol" with a
     traceback, the store's drain and pool close skipped (the server extra needs 0.41 now)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kyc_webhooks", "serve", "--port", "0", "--inbox", INBOX_DOWN],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(COMPLYCUBE_SECRET=SECRET),
-        cwd=tmp_path,
-    )
-    assert process.stderr is not None
-    lines = _Lines(process.stderr)
-    try:
-        lines.wait_for("Waiting for application startup")
-    finally:
-        code = _stop(process, signal.SIGINT)
-    log = lines.rest()
-    process.stderr.close()
+    inbox = "postgresql://kw@127.0.0.1:1/kw"
+    code, _, log = _serve_interrupted(inbox, tmp_path, "Waiting for application startup")
     assert code == 0, log
     assert not [line for line in log if "Traceback" in line or "ERROR" in line], log
     assert any("Application shutdown complete" in line for line in log), log
