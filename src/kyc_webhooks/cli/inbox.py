@@ -583,7 +583,10 @@ def _duration(seconds_: float) -> str:
 
 
 def _cut(args: argparse.Namespace, store: Store) -> _dt.datetime:
-    """The received-before cut-off of ``--older-than`` / ``--all``."""
+    """The received-before cut-off of ``--older-than`` / ``--all``; both is a usage error (--all
+    won: a retention job with a stray --all emptied the inbox)."""
+    if args.all and args.older_than is not None:
+        raise CliError("give --older-than AGE or --all, not both")
     if args.all:
         # Slightly in the future: covers records received in this very second.
         return store.now() + _dt.timedelta(seconds=1)
@@ -620,9 +623,6 @@ def _purge(args: argparse.Namespace, store: Store) -> int:
         return _erase(args, store)
     if not args.all and args.older_than is None:
         raise CliError("say what to purge: --older-than AGE (e.g. 30d) or --all")
-    if args.all and args.older_than is not None:
-        # --all won: a retention job with a stray --all purged the whole inbox.
-        raise CliError("give --older-than AGE or --all, not both")
     cut = _cut(args, store)
     count = _count(store, cut, args.state, with_body=False)
     scope = f" in state {args.state}" if args.state else ""
@@ -646,8 +646,6 @@ def _erase(args: argparse.Namespace, store: Store) -> int:
         raise CliError("give IDs, or --older-than AGE / --all, not both")
     if not args.ids and not args.all and args.older_than is None:
         raise CliError("say what to erase: IDs, --older-than AGE (e.g. 30d) or --all")
-    if args.all and args.older_than is not None:
-        raise CliError("give --older-than AGE or --all, not both")
     if args.ids:
         records = {r.id: r for r in (find_record(store, i) for i in args.ids)}
         count = sum(1 for r in records.values() if r.body is not None)
