@@ -436,3 +436,21 @@ def test_a_corrupt_inbox_is_a_usage_error_and_migrate_does_not_call_it_up_to_dat
     assert cli.main(["inbox", "--inbox", str(path), "list"]) == cli.EXIT_USAGE
     _, err = capsys.readouterr()
     assert "is corrupt; restore it from a backup" in err
+
+
+def test_serve_refuses_a_corrupt_inbox_at_start(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``serve`` started on a file with a damaged page (migrate refuses it) and stored
+    deliveries into it, answering others 503 StoreSchemaError (a helper's audit)."""
+    pytest.importorskip("uvicorn")
+    monkeypatch.setenv("COMPLYCUBE_SECRET", "serve-corrupt-secret")
+    path = tmp_path / "inbox.sqlite3"
+    corrupt_sqlite_store(path)
+    before = path.read_bytes()
+    code = cli.main(["serve", "--port", "0", "--inbox", str(path)])
+    _, err = capsys.readouterr()
+    assert code == cli.EXIT_USAGE
+    assert "the file is corrupt" in err
+    assert "restore it from a backup" in err
+    assert path.read_bytes() == before  # nothing written

@@ -230,6 +230,28 @@ def add_schema_option(parser: argparse.ArgumentParser, without: str, **kwargs: A
     )
 
 
+def check_integrity(path: str) -> None:
+    """SQLite's ``PRAGMA quick_check`` of the file: a corrupt page that no read of the
+    migration touched made ``migrate`` say "up to date" (review R53), and ``serve`` stored
+    deliveries into such a file, answering others 503."""
+    if path == ":memory:":
+        return
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        ) as conn:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.Error as exc:
+        raise CliError(f"{describe(path)}: cannot check the file ({exc}); restore it") from None
+    problems = [str(row[0]) for row in rows if row[0] != "ok"]
+    if problems:
+        raise CliError(
+            f"{describe(path)}: the file is corrupt ({problems[0]}"
+            + (f"; {len(problems) - 1} more" if len(problems) > 1 else "")
+            + "): restore it from a backup"
+        )
+
+
 def schema_option(schema: str | None, target: str | None, option: str) -> str | None:
     """The ``--schema`` given, refused unless ``target`` (the value of ``option``) is a
     ``postgresql://`` URL: a SQLite file has no schemas."""

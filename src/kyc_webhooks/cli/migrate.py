@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
 
 from ._common import (
     EXIT_OK,
     PROG,
-    CliError,
     add_output_options,
     emit_json,
     epilog,
     out,
     seconds,
 )
-from ._stores import add_schema_option, describe, open_store, pgbouncer_option, schema_option
+from ._stores import (
+    add_schema_option,
+    check_integrity,
+    describe,
+    open_store,
+    pgbouncer_option,
+    schema_option,
+)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -44,29 +49,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add_output_options(parser)
 
 
-def _check_integrity(path: str) -> None:
-    """SQLite's ``PRAGMA quick_check`` of the file: a corrupt page that no read of the
-    migration touched made ``migrate`` say "up to date" (review R53)."""
-    import sqlite3
-
-    if path == ":memory:":
-        return
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
-        ) as conn:
-            rows = conn.execute("PRAGMA quick_check").fetchall()
-    except sqlite3.Error as exc:
-        raise CliError(f"{describe(path)}: cannot check the file ({exc}); restore it") from None
-    problems = [str(row[0]) for row in rows if row[0] != "ok"]
-    if problems:
-        raise CliError(
-            f"{describe(path)}: the file is corrupt ({problems[0]}"
-            + (f"; {len(problems) - 1} more" if len(problems) > 1 else "")
-            + "): restore it from a backup"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     schema = schema_option(args.schema, args.store, "--store")
     pgbouncer = pgbouncer_option(args, args.store, "--store")
@@ -77,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         if isinstance(store, SQLiteStore):
             version = store.schema_version()  # opening the file migrated it
-            _check_integrity(args.store)
+            check_integrity(args.store)
         else:
             from kyc_webhooks.store import PostgresStore
 

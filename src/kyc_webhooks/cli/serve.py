@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 from . import _credentials as creds
@@ -21,7 +22,7 @@ from ._server import (
     logging_to_stderr,
     require_uvicorn,
 )
-from ._stores import DEFAULT_INBOX, INBOX_VAR, describe, open_store
+from ._stores import DEFAULT_INBOX, INBOX_VAR, check_integrity, describe, is_postgres, open_store
 
 DEFAULT_PORT = 8000
 
@@ -87,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     inbox: str = args.inbox or table.get("inbox") or os.environ.get(INBOX_VAR) or DEFAULT_INBOX
     sock = bind(host, port)
     try:
+        if not is_postgres(inbox) and Path(inbox).is_file():
+            check_integrity(inbox)  # else deliveries went into a corrupt file, others 503
         store = open_store(inbox, "inbox")
     except CliError:
         sock.close()
