@@ -151,14 +151,16 @@ def drop_rabbitmq_names(queues: list[str], exchanges: list[str]) -> None:
 
 
 def drop_redis_prefix(prefix: str) -> None:
-    """Delete the keys of one test run (bounded: a run makes a handful)."""
+    """Delete the keys of one test run (bounded: a run makes a handful), kombu's bindings of
+    its exchanges (``_kombu.binding.<exchange>``, left by every Celery run) included."""
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))[:10_000]
-        if keys:
-            client.delete(*keys)
+        for pattern in (f"{prefix}*", f"_kombu.binding*.{prefix}*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))[:10_000]
+            if keys:
+                client.delete(*keys)
     finally:
         client.close()
 
